@@ -1,0 +1,1 @@
+"""Commands beyond run/ls/info, registered with the dispatcher in tuner.cli (imported on demand)."""

@@ -1,0 +1,55 @@
+"""The user-facing error types: the API raises these, the CLI turns them into exit status 2 (or 1)."""
+
+from __future__ import annotations
+
+
+class TunerError(Exception):
+    """Base of every error that is the user's to fix (bad input) or to look into (a failed run)."""
+
+    #: CLI exit status for this error: 2 = called wrongly, 1 = the operation ran and failed.
+    exit_status = 2
+
+
+class ConfigError(TunerError):
+    """A settings file, environment variable or option has an unusable value."""
+
+
+class FlagError(TunerError):
+    """Flags declared or handed to a script are invalid (undeclared, unconvertible, duplicated ...)."""
+
+
+class GridError(TunerError):
+    """A sweep's grid (YAML, dict, DataFrame or CSV) cannot be planned."""
+
+
+class ScriptNotFoundError(TunerError):
+    """The training script does not exist or is not a file."""
+
+
+class RunNotFoundError(TunerError):
+    """A run named by path, name or row does not exist in the runs directory."""
+
+
+class SweepNotFoundError(TunerError):
+    """A sweep id given to resume/report/sweeps is unknown."""
+
+
+class QueryError(TunerError):
+    """A filter or order expression names unknown columns or does not parse."""
+
+
+class RunFailedError(TunerError):
+    """A tracked run ended in failure; the run is recorded, this names where to look."""
+
+    exit_status = 1
+
+    def __init__(self, message: str, run_dir: str, status: str) -> None:
+        super().__init__(message)
+        self.run_dir = run_dir
+        self.status = status
+
+
+class RunInterruptedError(TunerError):
+    """A run or sweep was stopped by the user (Ctrl-C); everything finished is kept."""
+
+    exit_status = 130

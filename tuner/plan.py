@@ -1,0 +1,264 @@
+"""Planning: a grid (YAML, dict, DataFrame, CSV) -> the combinations to run, by index.
+
+A product grid is never materialised: index -> combination by mixed-radix decoding (the first flag varies
+fastest, as tfruns' expand.grid), so sampling 1,000 of 10^10 combinations is instant.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+from .errors import GridError
+
+Scalar = (str, int, float, bool)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load, but a key given twice is an error instead of silently keeping the last one."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise GridError(f"line {key_node.start_mark.line + 1}: duplicate key '{key}' "
+                            f"(first on line {seen[key] + 1}); give each flag once with a list of values")
+        seen[key] = key_node.start_mark.line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def read_grid_file(path: str) -> dict[str, Any]:
+    """A YAML grid file as a mapping; syntax errors name the line."""
+    if not os.path.exists(path):
+        raise GridError(f"flags file '{path}' does not exist")
+    if os.path.isdir(path):
+        raise GridError(f"flags file '{path}' is a directory, expected a YAML or CSV file")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.load(handle, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except GridError as exc:
+        raise GridError(f"{path}: {exc}") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
+        raise GridError(f"{path}: YAML syntax error at {where}: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise GridError(f"{path}: not valid YAML: {exc}") from None
+    except UnicodeDecodeError:
+        raise GridError(f"{path}: not a text file") from None
+    if not isinstance(data, dict):
+        raise GridError(f"{path}: expected a mapping of flag: [values], got {type(data).__name__}; "
+                        "example:\n  dropout: [0.2, 0.3]\n  units: [64, 128]")
+    return data
+
+
+@dataclass(frozen=True)
+class ProductGrid:
+    """Every combination of each flag's values."""
+
+    names: tuple[str, ...]
+    values: tuple[tuple[Any, ...], ...]
+
+    @property
+    def size(self) -> int:
+        return math.prod(len(v) for v in self.values)
+
+    def combination(self, index: int) -> dict[str, Any]:
+        result = {}
+        for name, options in zip(self.names, self.values):
+            index, digit = divmod(index, len(options))
+            result[name] = options[digit]
+        return result
+
+    def to_source(self) -> dict[str, Any]:
+        return {"kind": "product", "flags": {n: list(v) for n, v in zip(self.names, self.values)}}
+
+
+@dataclass(frozen=True)
+class TableGrid:
+    """Rows given as they are (a DataFrame or CSV): row i is combination i, nothing is expanded."""
+
+    names: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.rows)
+
+    def combination(self, index: int) -> dict[str, Any]:
+        return dict(zip(self.names, self.rows[index]))
+
+    def to_source(self) -> dict[str, Any]:
+        return {"kind": "table", "columns": list(self.names), "rows": [list(r) for r in self.rows]}
+
+
+Grid = ProductGrid | TableGrid
+
+
+def grid_from_source(source: Mapping[str, Any]) -> Grid:
+    """Inverse of `to_source` (a sweep journal stores its grid this way)."""
+    if source.get("kind") == "table":
+        return TableGrid(tuple(source["columns"]), tuple(tuple(r) for r in source["rows"]))
+    flags = source["flags"]
+    return ProductGrid(tuple(flags), tuple(tuple(v) for v in flags.values()))
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") and not isinstance(value, Scalar) else value
+
+
+def _check_name(name: Any, problems: list[str]) -> None:
+    if not isinstance(name, str) or not name.isidentifier():
+        problems.append(f"flag name {name!r} is not a valid identifier (letters, digits, _)")
+
+
+def product_grid(mapping: Mapping[str, Any], where: str = "grid") -> ProductGrid:
+    problems: list[str] = []
+    if not mapping:
+        raise GridError(f"{where}: the grid is empty; give at least one flag with its values")
+    names, values = [], []
+    for name, raw in mapping.items():
+        _check_name(name, problems)
+        options = list(raw) if isinstance(raw, (list, tuple)) else [raw]
+        if not options:
+            problems.append(f"flag '{name}' has no values (empty list)")
+        for option in options:
+            option = _plain(option)
+            if option is not None and not isinstance(option, Scalar):
+                problems.append(f"flag '{name}' has a non-scalar value {option!r} (nested lists/mappings are "
+                                "not supported; write one scalar per value)")
+                break
+        names.append(str(name))
+        values.append(tuple(_plain(o) for o in options))
+    if problems:
+        raise GridError(f"{where}: " + "; ".join(problems))
+    return ProductGrid(tuple(names), tuple(values))
+
+
+def table_grid(frame: Any, where: str = "data frame") -> TableGrid:
+    problems: list[str] = []
+    if len(frame.columns) == 0 or len(frame) == 0:
+        raise GridError(f"{where}: the table has no rows or no columns")
+    for column in frame.columns:
+        if str(column).startswith("Unnamed:"):
+            problems.append(f"column {column!r} has no name (an index column?); save the CSV with index=False")
+        else:
+            _check_name(column, problems)
+    if len(set(frame.columns)) != len(frame.columns):
+        problems.append("duplicate column names")
+    missing = frame.isna()
+    for column in frame.columns:
+        bad = [int(i) for i in missing.index[missing[column]]][:5]
+        if bad:
+            problems.append(f"column '{column}' has missing values (NaN) in rows {bad}; fill them or drop the rows")
+    if problems:
+        raise GridError(f"{where}: " + "; ".join(problems))
+    rows = tuple(tuple(_plain(v) for v in row) for row in frame.itertuples(index=False, name=None))
+    return TableGrid(tuple(str(c) for c in frame.columns), rows)
+
+
+def load_grid(source: Any, overrides: Mapping[str, Sequence[Any]] | None = None) -> Grid:
+    """A grid from a YAML/CSV path, a dict or a DataFrame, with `--flag name=v1,v2` overrides applied."""
+    overrides = dict(overrides or {})
+    if source is None:
+        if not overrides:
+            raise GridError("no grid: give --flags FILE or --flag name=v1,v2")
+        return product_grid(overrides, "--flag")
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if path.lower().endswith(".csv"):
+            import pandas as pd
+
+            if not os.path.isfile(path):
+                raise GridError(f"flags file '{path}' does not exist or is not a file")
+            try:
+                frame = pd.read_csv(path, keep_default_na=True)
+            except (ValueError, OSError) as exc:
+                raise GridError(f"{path}: cannot read CSV: {exc}") from None
+            grid: Grid = table_grid(frame, path)
+        else:
+            mapping = read_grid_file(path)
+            grid = product_grid({**mapping, **overrides}, path)
+            return grid
+    elif hasattr(source, "columns") and hasattr(source, "itertuples"):
+        grid = table_grid(source)
+    elif isinstance(source, Mapping):
+        return product_grid({**source, **overrides}, "flags")
+    else:
+        raise GridError(f"flags must be a mapping of flag -> values, a DataFrame, or a YAML/CSV path; "
+                        f"got {type(source).__name__}")
+    for name, values in overrides.items():  # a table grid: one value sets a column for every row
+        if len(values) != 1:
+            raise GridError(f"--flag {name}: a table grid takes one value per --flag (it sets the column)")
+    if overrides:
+        names = list(grid.names) + [n for n in overrides if n not in grid.names]
+        rows = []
+        for index in range(grid.size):
+            combo = {**grid.combination(index), **{n: v[0] for n, v in overrides.items()}}
+            rows.append(tuple(combo[n] for n in names))
+        grid = TableGrid(tuple(names), tuple(rows))
+    return grid
+
+
+def check_sample(sample: Any) -> float | None:
+    """`sample` must be a number in (0, 1]."""
+    if sample is None:
+        return None
+    try:
+        value = float(sample)
+    except (TypeError, ValueError):
+        raise GridError(f"sample must be a number in (0, 1], got {sample!r}") from None
+    if isinstance(sample, bool) or not math.isfinite(value) or not 0 < value <= 1:
+        raise GridError(f"sample must be a number in (0, 1] (a fraction of the combinations), got {sample!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which combinations of a grid to run, in order, and how they were chosen."""
+
+    grid: Grid
+    indices: tuple[int, ...]
+    sample: float | None
+    seed: int | None
+    total: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "total", self.grid.size)
+
+    def combinations(self) -> list[tuple[int, dict[str, Any]]]:
+        return [(i, self.grid.combination(i)) for i in self.indices]
+
+
+def make_plan(grid: Grid, sample: Any = None, seed: int | None = None) -> Plan:
+    """ceil(sample * N) distinct combinations (at least 1), uniformly at random, reproducible from `seed`."""
+    fraction = check_sample(sample)
+    total = grid.size
+    if total == 0:
+        raise GridError("the grid has no combinations")
+    if fraction is None:
+        return Plan(grid, tuple(range(total)) if total < 10**7 else _too_big(total), None, seed)
+    count = max(1, math.ceil(fraction * total - 1e-9))
+    if count > 10**7:
+        _too_big(count)
+    if seed is None:
+        seed = secrets.randbits(32)
+    # random.sample over a range object never builds the population: memory is O(count)
+    indices = tuple(random.Random(seed).sample(range(total), count))
+    return Plan(grid, indices, fraction, seed)
+
+
+def _too_big(count: int) -> tuple[int, ...]:
+    raise GridError(f"{count:,} combinations is more than one sweep can run (10,000,000); "
+                    "use --sample to run a fraction of them")

@@ -1,0 +1,148 @@
+"""Settings: packaged defaults < ./tuner.yml < TUNER_* environment variables < explicit overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import ConfigError
+
+PROJECT_FILE = "tuner.yml"
+ENV_PREFIX = "TUNER_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every key of defaults.yml, typed. See that file for what each one does."""
+
+    runs_dir: str = "runs"
+    echo: bool = True
+    artifacts_dir: str | None = "."
+    source_patterns: tuple[str, ...] = ()
+    source_max_files: int = 200
+    source_max_bytes: int = 5_000_000
+    config: str | None = None
+    heartbeat_s: float = 5.0
+    stale_after_s: float = 60.0
+    stdout_metrics: bool = True
+    stdout_metrics_pattern: str = ""
+    ray_address: str | None = None
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float | None = None
+    max_concurrent: int | None = None
+    max_failures: int | None = None
+    retries: int = 0
+    timeout_s: float | None = None
+    kill_grace_s: float = 10.0
+    confirm: bool = True
+    #: where each value came from, for error messages: key -> "defaults.yml", "./tuner.yml", "TUNER_X" ...
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def replace(self, **overrides: Any) -> "Settings":
+        """A copy with the non-None overrides applied and checked (CLI options, API arguments)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return _build({**self._values(), **given}, {**self.sources, **{k: "argument" for k in given}})
+
+    def _values(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "sources"}
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "sources"}
+_KINDS: dict[str, tuple[type, ...]] = {}
+for _name, _f in _FIELDS.items():
+    _t = str(_f.type)
+    kinds: tuple[type, ...]
+    if _t.startswith("bool"):
+        kinds = (bool,)
+    elif _t.startswith("int"):
+        kinds = (int,)
+    elif _t.startswith("float"):
+        kinds = (int, float)
+    elif _t.startswith("tuple"):
+        kinds = (list, tuple)
+    else:
+        kinds = (str,)
+    _KINDS[_name] = kinds
+
+
+def _check(key: str, value: Any, where: str) -> Any:
+    if key not in _FIELDS:
+        close = difflib.get_close_matches(key, list(_FIELDS), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; known keys: {', '.join(_FIELDS)}"
+        raise ConfigError(f"{where}: unknown setting '{key}'{hint}")
+    optional = "None" in str(_FIELDS[key].type)
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"{where}: setting '{key}' cannot be null")
+    kinds = _KINDS[key]
+    if isinstance(value, bool) and bool not in kinds:
+        ok = False
+    else:
+        ok = isinstance(value, kinds)
+    if not ok:
+        expected = "/".join(k.__name__ for k in kinds)
+        raise ConfigError(f"{where}: setting '{key}' must be {expected}, got {value!r}")
+    if list in kinds:
+        return tuple(str(v) for v in value)
+    if float in kinds and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _build(values: Mapping[str, Any], sources: Mapping[str, str]) -> Settings:
+    checked = {k: _check(k, v, sources.get(k, "settings")) for k, v in values.items()}
+    return Settings(**checked, sources=dict(sources))
+
+
+def _read_yaml_mapping(text: str, where: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of setting: value, got {type(data).__name__}")
+    return data
+
+
+def default_values() -> dict[str, Any]:
+    """The packaged defaults.yml as a mapping (configs/tuner.yml links to the same file)."""
+    text = resources.files("tuner").joinpath("defaults.yml").read_text(encoding="utf-8")
+    return _read_yaml_mapping(text, "tuner/defaults.yml")
+
+
+def load_settings(cwd: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None,
+                  **overrides: Any) -> Settings:
+    """Resolve settings for a command or API call made from `cwd` (default: the working directory)."""
+    environ = os.environ if environ is None else environ
+    values = default_values()
+    sources = {k: "tuner/defaults.yml" for k in values}
+    project = Path(cwd or ".") / PROJECT_FILE
+    if project.is_file():
+        for key, value in _read_yaml_mapping(project.read_text(encoding="utf-8"), str(project)).items():
+            _check(str(key), value, str(project))
+            values[str(key)] = value
+            sources[str(key)] = str(project)
+    for key in _FIELDS:
+        env_key = ENV_PREFIX + key.upper()
+        if env_key in environ:
+            raw = environ[env_key]
+            try:
+                value = yaml.safe_load(raw) if raw.strip() else None
+            except yaml.YAMLError:
+                value = raw
+            if _KINDS[key] == (str,) and value is not None:
+                value = raw  # a path or an address stays exactly as typed
+            values[key] = value
+            sources[key] = env_key
+    settings = _build(values, sources)
+    return settings.replace(**overrides) if overrides else settings

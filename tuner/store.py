@@ -1,0 +1,400 @@
+"""The run directory: the only module that knows the file names inside one (DESIGN section 4).
+
+A directory under the runs directory is a run iff it holds `tuner.d/`. Everything written here is
+atomic (temp file + rename) or a single-write append, so a crash never leaves a file that breaks a reader.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import os
+import re
+import shutil
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+from workers.files import append_json_line, atomic_write_json, read_json, read_json_lines
+
+from .errors import RunNotFoundError, TunerError
+
+META_DIR = "tuner.d"
+ARCHIVE_DIR = "archive"
+#: environment variables the runner hands to the script
+ENV_RUN_DIR = "TUNER_RUN_DIR"
+ENV_FLAGS_JSON = "TUNER_FLAGS_JSON"
+#: folders inside a run directory that are not artifacts
+NON_ARTIFACTS = frozenset({META_DIR, "logs", "tensorboard"})
+
+
+class RunStatus(str, enum.Enum):
+    """Lifecycle of a run; `lost` is never written, it is derived from a stale heartbeat on read."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    KILLED = "killed"
+    TIMEOUT = "timeout"
+    LOST = "lost"
+
+    def is_done(self) -> bool:
+        return self is not RunStatus.RUNNING
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Every file name of one run, in one place."""
+
+    run_dir: str
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(os.path.normpath(self.run_dir))
+
+    @property
+    def meta(self) -> str:
+        return os.path.join(self.run_dir, META_DIR)
+
+    def _m(self, name: str) -> str:
+        return os.path.join(self.run_dir, META_DIR, name)
+
+    run_json = property(lambda self: self._m("run.json"))
+    flags_json = property(lambda self: self._m("flags.json"))
+    metrics_jsonl = property(lambda self: self._m("metrics.jsonl"))
+    evaluation_json = property(lambda self: self._m("evaluation.json"))
+    properties_json = property(lambda self: self._m("properties.json"))
+    error_json = property(lambda self: self._m("error.json"))
+    tags_json = property(lambda self: self._m("tags.json"))
+    artifacts_json = property(lambda self: self._m("artifacts.json"))
+    used_artifacts_jsonl = property(lambda self: self._m("used_artifacts.jsonl"))
+    output_log = property(lambda self: self._m("output.log"))
+    source_dir = property(lambda self: self._m("source"))
+    git_diff = property(lambda self: self._m("git.diff"))
+
+    @property
+    def tensorboard_dir(self) -> str:
+        return os.path.join(self.run_dir, "tensorboard")
+
+    def is_run(self) -> bool:
+        return os.path.isdir(self.meta)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Run directories
+
+_NAME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(\.\d+)?Z(-\d+)?$")
+
+
+def run_dir_name(when: float, seconds_scale: int = 0) -> str:
+    """`%Y-%m-%dT%H-%M-%SZ` in UTC, with `seconds_scale` decimal digits of seconds (truncated, as tfruns)."""
+    stamp = _dt.datetime.fromtimestamp(when, tz=_dt.timezone.utc)
+    base = stamp.strftime("%Y-%m-%dT%H-%M-%S")
+    if seconds_scale > 0:
+        fraction = int((when % 1) * 10**seconds_scale)
+        base += "." + str(fraction).zfill(seconds_scale)[:seconds_scale]
+    return base + "Z"
+
+
+def unique_run_dir(runs_dir: str | os.PathLike[str] | None = None, seconds_scale: int = 0) -> str:
+    """Create and return a new run directory named by the current UTC time.
+
+    Creation is `os.mkdir`, which fails when the name exists, so two processes (two sweeps at once)
+    never get the same directory: the loser waits for the next tick and tries again.
+    """
+    if not isinstance(seconds_scale, int) or not 0 <= seconds_scale <= 6:
+        raise TunerError(f"unique_run_dir: seconds_scale must be an integer 0..6, got {seconds_scale!r}")
+    runs = str(runs_dir) if runs_dir is not None else _default_runs_dir()
+    ensure_runs_dir(runs)
+    tick = 1.0 / 10**seconds_scale
+    while True:
+        now = time.time()
+        path = os.path.join(runs, run_dir_name(now, seconds_scale))
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            # sleep just past the start of the next tick
+            time.sleep(tick - (now % tick) + tick / 100)
+
+
+def ensure_runs_dir(runs_dir: str) -> None:
+    if os.path.exists(runs_dir) and not os.path.isdir(runs_dir):
+        raise TunerError(f"runs directory '{runs_dir}' is a file; pass --runs-dir with a folder path "
+                         "or remove the file")
+    os.makedirs(runs_dir, exist_ok=True)
+
+
+def _default_runs_dir() -> str:
+    from .settings import load_settings
+
+    return load_settings().runs_dir
+
+
+def list_run_dirs(runs_dir: str) -> list[str]:
+    """Run directories directly under `runs_dir` (those holding tuner.d/), newest name first."""
+    try:
+        entries = list(os.scandir(runs_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    names = [e.name for e in entries
+             if e.is_dir() and e.name != ARCHIVE_DIR and os.path.isdir(os.path.join(e.path, META_DIR))]
+    return [os.path.join(runs_dir, n) for n in sorted(names, reverse=True)]
+
+
+def resolve_run_dir(run: Any, runs_dir: str | None = None) -> str:
+    """A run given as a path, a run name in `runs_dir`, an ls_runs row/frame, or a mapping with run_dir."""
+    value = run
+    if hasattr(value, "columns") and hasattr(value, "iloc"):  # a DataFrame
+        if "run_dir" not in value.columns:
+            raise RunNotFoundError("data frame does not contain a run_dir column")
+        if len(value) != 1:
+            raise RunNotFoundError(f"expected one run, got a data frame of {len(value)} rows")
+        value = value.iloc[0]["run_dir"]
+    elif hasattr(value, "get") and not isinstance(value, (str, os.PathLike)):
+        if value.get("run_dir") is None:
+            raise RunNotFoundError("mapping does not contain a run_dir")
+        value = value.get("run_dir")
+    text = os.fspath(value)
+    runs = runs_dir if runs_dir is not None else _default_runs_dir()
+    candidates = [text] if os.path.isabs(text) else [text, os.path.join(runs, text)]
+    for candidate in candidates:
+        if RunPaths(candidate).is_run():
+            return os.path.normpath(candidate)
+    for candidate in candidates:
+        if os.path.isdir(candidate):
+            raise RunNotFoundError(f"'{candidate}' is a folder but not a run (it has no {META_DIR}/)")
+    raise RunNotFoundError(f"run '{text}' not found (looked in '{runs}'); list runs with `tune ls`")
+
+
+# ---------------------------------------------------------------------------------------------------
+# The active run (inside a script started by the runner)
+
+def active_run_dir() -> str | None:
+    value = os.environ.get(ENV_RUN_DIR)
+    return value if value else None
+
+
+def run_dir() -> str:
+    """The active run's directory, else the working directory (as tfruns)."""
+    return active_run_dir() or os.getcwd()
+
+
+def is_run_active() -> bool:
+    """True inside a script launched by training_run / a sweep."""
+    return active_run_dir() is not None
+
+
+_warned_inactive = False
+
+
+def _target_dir(run_dir: str | None) -> str | None:
+    global _warned_inactive
+    target = run_dir or active_run_dir()
+    if target is None:
+        if not _warned_inactive:
+            _warned_inactive = True
+            warnings.warn("tuner: no active run and no run_dir given, so run metadata is not recorded "
+                          "(run the script with `tune SCRIPT` or training_run() to record it)",
+                          RuntimeWarning, stacklevel=3)
+        return None
+    os.makedirs(os.path.join(target, META_DIR), exist_ok=True)
+    return target
+
+
+# ---------------------------------------------------------------------------------------------------
+# Writers
+
+def _columns_to_rows(data: Any) -> list[dict[str, Any]]:
+    """Metrics as a DataFrame or a mapping of columns -> rows with `step`; all-null rows are future epochs."""
+    if hasattr(data, "to_dict") and hasattr(data, "columns"):
+        columns = {str(c): list(data[c]) for c in data.columns}
+    elif isinstance(data, Mapping):
+        columns = {str(k): list(v) if isinstance(v, (list, tuple)) or hasattr(v, "__len__") and not isinstance(v, str)
+                   else [v] for k, v in data.items()}
+    else:
+        raise TunerError(f"write_run_metadata('metrics'): expected a DataFrame or a mapping of columns, "
+                         f"got {type(data).__name__}")
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) > 1:
+        raise TunerError(f"write_run_metadata('metrics'): columns have different lengths {sorted(lengths)}")
+    n = lengths.pop() if lengths else 0
+    step_key = "step" if "step" in columns else "epoch" if "epoch" in columns else None
+    rows = []
+    for i in range(n):
+        row: dict[str, Any] = {"step": columns[step_key][i] if step_key else i + 1}
+        for name, values in columns.items():
+            if name in ("step", "epoch", "timestamp"):
+                continue
+            row[name] = _none_if_nan(values[i])
+        rows.append(row)
+    return rows
+
+
+def _none_if_nan(value: Any) -> Any:
+    try:
+        if value is None or value != value:  # NaN is the only value not equal to itself
+            return None
+    except (TypeError, ValueError):
+        return value
+    return value.item() if hasattr(value, "item") else value
+
+
+def write_run_metadata(type: str, data: Any, run_dir: str | None = None) -> None:
+    """Record metadata of the active run (or of `run_dir`); without either it warns once and does nothing.
+
+    Types: flags, properties, metrics, evaluation, error (mappings or a DataFrame for metrics),
+    sources (a folder to snapshot), or any other name with a callable that receives tuner.d/.
+    """
+    if type not in _WRITERS and not callable(data):
+        raise TunerError(f"write_run_metadata: unknown type '{type}' needs a callable that receives the "
+                         f"metadata folder; known types: {', '.join(sorted(_WRITERS))}")
+    target = _target_dir(run_dir)
+    if target is None:
+        return
+    paths = RunPaths(target)
+    if type in _WRITERS:
+        _WRITERS[type](paths, data)
+    else:
+        data(paths.meta)
+
+
+def _write_mapping(attr: str, merge: bool = False) -> Callable[[RunPaths, Any], None]:
+    def write(paths: RunPaths, data: Any) -> None:
+        if not isinstance(data, Mapping):
+            raise TunerError(f"write_run_metadata: expected a mapping, got {type(data).__name__}")
+        path = getattr(paths, attr)
+        current = read_mapping(path) if merge else {}
+        atomic_write_json(path, {**current, **{str(k): v for k, v in data.items()}})
+    return write
+
+
+def _write_metrics(paths: RunPaths, data: Any) -> None:
+    rows = _columns_to_rows(data)
+    from workers.files import atomic_write_text, dumps_json
+
+    now = time.time()
+    atomic_write_text(paths.metrics_jsonl, "".join(dumps_json({**r, "timestamp": r.get("timestamp", now)}) + "\n"
+                                                   for r in rows))
+
+
+def _write_sources(paths: RunPaths, data: Any) -> None:
+    from .sources import snapshot_sources
+
+    snapshot_sources(os.fspath(data), paths.source_dir)
+
+
+_WRITERS: dict[str, Callable[[RunPaths, Any], None]] = {
+    "flags": _write_mapping("flags_json"),
+    "properties": _write_mapping("properties_json", merge=True),
+    "evaluation": _write_mapping("evaluation_json", merge=True),
+    "error": _write_mapping("error_json"),
+    "metrics": _write_metrics,
+    "sources": _write_sources,
+    "source": _write_sources,
+}
+
+_step_counters: dict[str, int] = {}
+
+
+def log_metrics(step: int | float | None = None, run_dir: str | None = None, **values: Any) -> None:
+    """Append one step of metrics (`log_metrics(epoch=3, loss=0.2, val_loss=0.3)`); the live view picks it up."""
+    target = _target_dir(run_dir)
+    if target is None:
+        return
+    paths = RunPaths(target)
+    if step is None and "epoch" in values:
+        step = values.pop("epoch")
+    if step is None:
+        if paths.metrics_jsonl not in _step_counters:
+            _step_counters[paths.metrics_jsonl] = len(read_json_lines(paths.metrics_jsonl)[0])
+        step = _step_counters[paths.metrics_jsonl] + 1
+    _step_counters[paths.metrics_jsonl] = int(step) if float(step).is_integer() else _step_counters.get(
+        paths.metrics_jsonl, 0) + 1
+    record = {"step": step, "timestamp": time.time()}
+    record.update({str(k): _none_if_nan(v) for k, v in values.items()})
+    append_json_line(paths.metrics_jsonl, record)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Readers: tolerant, every problem becomes a warning string instead of an exception
+
+def read_mapping(path: str) -> dict[str, Any]:
+    try:
+        data = read_json(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+@dataclass
+class RunData:
+    """What one run directory holds, read tolerantly (the input of ls_runs rows, views and records)."""
+
+    paths: RunPaths
+    run: dict[str, Any]
+    flags: dict[str, Any]
+    metrics: list[dict[str, Any]]
+    evaluation: dict[str, Any]
+    properties: dict[str, Any]
+    error: dict[str, Any]
+    tags: dict[str, Any]
+    problems: list[str]
+
+
+def _read_checked(path: str, problems: list[str]) -> dict[str, Any]:
+    try:
+        data = read_json(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        problems.append(f"{path}: unreadable ({exc.__class__.__name__})")
+        return {}
+    if not isinstance(data, dict):
+        problems.append(f"{path}: expected a JSON object")
+        return {}
+    return data
+
+
+def read_run(run_dir: str, with_metrics: bool = True) -> RunData:
+    paths = RunPaths(run_dir)
+    problems: list[str] = []
+    run = _read_checked(paths.run_json, problems)
+    if not run and not problems and not os.path.exists(paths.run_json):
+        problems.append(f"{paths.run_json}: missing")
+    metrics: list[dict[str, Any]] = []
+    if with_metrics:
+        metrics, bad = read_json_lines(paths.metrics_jsonl)
+        if bad > 1:
+            problems.append(f"{paths.metrics_jsonl}: {bad} unreadable lines skipped")
+    return RunData(paths=paths, run=run, flags=_read_checked(paths.flags_json, problems), metrics=metrics,
+                   evaluation=_read_checked(paths.evaluation_json, problems),
+                   properties=_read_checked(paths.properties_json, problems),
+                   error=_read_checked(paths.error_json, problems), tags=_read_checked(paths.tags_json, problems),
+                   problems=problems)
+
+
+def iter_source_files(paths: RunPaths) -> Iterator[tuple[str, str]]:
+    """(relative path, absolute path) of every file in the run's source snapshot."""
+    root = Path(paths.source_dir)
+    if not root.is_dir():
+        return
+    for file in sorted(root.rglob("*")):
+        if file.is_file():
+            yield file.relative_to(root).as_posix(), str(file)
+
+
+def iter_artifacts(paths: RunPaths) -> Iterator[tuple[str, int]]:
+    """(relative path, size) of the files in the run directory that are not metadata."""
+    root = Path(paths.run_dir)
+    for entry in sorted(root.rglob("*")):
+        rel = entry.relative_to(root)
+        if rel.parts[0] in NON_ARTIFACTS or not entry.is_file():
+            continue
+        yield rel.as_posix(), entry.stat().st_size
+
+
+def remove_tree(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=False)

@@ -1,0 +1,79 @@
+"""training_run: one tracked run of a script, recorded in its own run directory."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+import pandas as pd
+import yaml
+
+from workers.trial import FINISHED, run_trial
+
+from .aggregate import read_rows, runs_frame
+from .artifacts import copy_changed, start_scan
+from .errors import FlagError, RunFailedError
+from .launch import build_trial_spec, check_flag_values, describe_script, write_run_context
+from .settings import load_settings
+from .store import RunPaths, ensure_runs_dir, unique_run_dir
+from .stdout_metrics import record_stdout_metrics
+
+
+def _read_flags_argument(flags: Mapping[str, Any] | str | os.PathLike[str] | None) -> dict[str, Any]:
+    if flags is None:
+        return {}
+    if isinstance(flags, (str, os.PathLike)):
+        path = os.fspath(flags)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = yaml.safe_load(handle)
+        except OSError as exc:
+            raise FlagError(f"flags file '{path}' cannot be read: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise FlagError(f"flags file '{path}' is not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise FlagError(f"flags file '{path}': expected a mapping of flag: value")
+        return check_flag_values(data, path)
+    if not isinstance(flags, Mapping):
+        raise FlagError(f"flags must be a mapping of name -> value or a YAML file path, got {type(flags).__name__}")
+    return check_flag_values(flags)
+
+
+def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None = None,
+                 properties: Mapping[str, Any] | None = None, run_dir: str | None = None,
+                 artifacts_dir: str | None = ".", echo: bool | None = None, runs_dir: str | None = None,
+                 timeout_s: float | None = None) -> pd.DataFrame:
+    """Run `file` with `flags` as a subprocess of this Python and record it; returns its one-row ls_runs frame.
+
+    A failed run is recorded (status, error.json) and then raises RunFailedError naming the run directory.
+    Ctrl-C stops the script and its children and records the run as killed.
+    """
+    settings = load_settings(runs_dir=runs_dir, echo=echo, timeout_s=timeout_s)
+    values = _read_flags_argument(flags)
+    script = describe_script(file)
+    ensure_runs_dir(settings.runs_dir)
+    if run_dir is not None:
+        os.makedirs(run_dir, exist_ok=True)
+        target = run_dir
+    else:
+        target = unique_run_dir(settings.runs_dir)
+    spec = build_trial_spec(script, values, target, settings, echo=settings.echo, job_type="training",
+                            properties=properties)
+    write_run_context(RunPaths(spec.run_dir), script, settings, settings.runs_dir)
+    scan = start_scan(artifacts_dir, settings.runs_dir) if artifacts_dir is not None else None
+    if settings.echo:
+        print(f"Using run directory {target}", flush=True)
+    try:
+        outcome = run_trial(spec)
+    finally:
+        if scan is not None:
+            copy_changed(scan, spec.run_dir)
+        if settings.stdout_metrics:
+            record_stdout_metrics(spec.run_dir, settings.stdout_metrics_pattern)
+    frame = runs_frame(read_rows([target], settings.stale_after_s))
+    if outcome.status != FINISHED:
+        raise RunFailedError(f"run {target} {outcome.status}: {outcome.error_message} "
+                             f"(output: {spec.output_log})", target, outcome.status)
+    if settings.echo:
+        print(f"\nRun completed: {target}", flush=True)
+    return frame

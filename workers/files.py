@@ -1,0 +1,90 @@
+"""Crash-safe file writes shared by the trial runner and the run store."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from typing import Any
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no NaN/Infinity: write them as null so every reader can parse the file."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        try:
+            return _clean(value.item())
+        except (TypeError, ValueError):
+            return str(value)
+    return value
+
+
+def dumps_json(data: Any, indent: int | None = None) -> str:
+    return json.dumps(_clean(data), indent=indent, ensure_ascii=False, allow_nan=False, default=str)
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Write via a temp file in the same folder and rename, so readers see the old or the new file, never half."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def atomic_write_json(path: str, data: Any) -> None:
+    atomic_write_text(path, dumps_json(data, indent=2) + "\n")
+
+
+def append_json_line(path: str, data: Any) -> None:
+    """One record per line, written with a single write() so concurrent appends do not interleave."""
+    line = dumps_json(data) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
+def read_json(path: str) -> Any:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def read_json_lines(path: str) -> tuple[list[dict[str, Any]], int]:
+    """Records of a JSON-lines file and how many lines were unreadable (a torn last line after a crash)."""
+    records: list[dict[str, Any]] = []
+    bad = 0
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    bad += 1
+                    continue
+                if isinstance(record, dict):
+                    records.append(record)
+                else:
+                    bad += 1
+    except FileNotFoundError:
+        pass
+    return records, bad
