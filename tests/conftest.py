@@ -1,0 +1,53 @@
+"""Shared fixtures: an isolated working directory per test, script writing, and one Ray cluster per session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh working directory with no TUNER_* settings leaking in from the environment."""
+    for key in list(os.environ):
+        if key.startswith("TUNER_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def write_script(workdir: Path) -> Callable[..., Path]:
+    def write(name: str, body: str) -> Path:
+        path = workdir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(body).lstrip(), encoding="utf-8")
+        return path
+    return write
+
+
+def run_tune(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120,
+             stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The real `tune` command line, in a subprocess, as a user types it."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TUNER_")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "tuner", *args], cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=timeout, input=stdin)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> str:
+    """One real local Ray cluster for the whole session, with 4 logical GPUs for scheduling tests."""
+    ray = pytest.importorskip("ray")
+    context = ray.init(num_cpus=2, num_gpus=4, include_dashboard=False, log_to_driver=False,
+                       configure_logging=False, logging_level="ERROR")
+    yield context.address_info["gcs_address"]
+    ray.shutdown()
