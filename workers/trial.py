@@ -7,8 +7,8 @@ crosses this boundary as an exception: it comes back as a TrialOutcome with a st
 
 from __future__ import annotations
 
+import ctypes
 import os
-import re
 import selectors
 import signal
 import socket
@@ -105,6 +105,23 @@ def parse_python_error(stderr_text: str) -> tuple[str, str] | None:
     return None
 
 
+def _load_prctl() -> Any:
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _load_prctl() if sys.platform.startswith("linux") else None
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the runner dies, even by SIGKILL, so no trial outlives its sweep."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def _child_env(spec: TrialSpec) -> dict[str, str]:
     env = dict(os.environ)
     env.update(spec.env)
@@ -129,7 +146,8 @@ def run_trial(spec: TrialSpec) -> TrialOutcome:
     try:
         try:
             proc = subprocess.Popen(list(spec.command), cwd=spec.cwd, env=_child_env(spec), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                                    preexec_fn=_die_with_parent)
         except OSError as exc:
             log.write(f"tuner: could not start {spec.command[0]}: {exc}\n".encode())
             stderr_tail.append(str(exc))
@@ -190,9 +208,6 @@ def _existing_message(path: str) -> str | None:
     except (OSError, ValueError):
         return None
     return data.get("message") if isinstance(data, dict) else None
-
-
-_LINE_END = re.compile(rb"(?<=\n)")
 
 
 def _pump(proc: subprocess.Popen[bytes], spec: TrialSpec, log: Any, stderr_tail: deque[str], record: _Record) -> str:

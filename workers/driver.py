@@ -1,0 +1,180 @@
+"""Run TrialSpecs as Ray tasks: connect to (or start) a cluster, keep a bounded window in flight,
+hand back each outcome the moment it arrives (`ray.wait`), cancel cleanly.
+
+The only module that imports Ray. Knows nothing of sweeps or journals: it gets specs, returns outcomes.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import shutil
+import tarfile
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Hashable
+
+import ray
+
+from .trial import KILLED, TrialOutcome, TrialSpec, run_trial
+
+#: Ray retries a task whose worker or node died (not a script failure) this many times
+NODE_FAILURE_RETRIES = 3
+
+
+class ClusterError(Exception):
+    """The cluster cannot be reached or cannot run a trial of the requested size (a user error)."""
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpus: float = 1.0
+    gpus: float = 0.0
+
+
+@dataclass
+class ClusterInfo:
+    address: str | None
+    started_here: bool
+    total_cpus: float
+    total_gpus: float
+    max_node_cpus: float
+    max_node_gpus: float
+
+
+@dataclass
+class TaskResult:
+    key: Hashable
+    outcome: TrialOutcome | None
+    error: str | None = None  # the task itself failed (worker died past retries, cancelled ...)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | None = None) -> ClusterInfo:
+    """Join `address`, or reuse this process' Ray, or start an embedded quiet local cluster."""
+    started = False
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, configure_logging=True,
+                                      logging_level=logging.ERROR)
+        if address:
+            kwargs["address"] = address
+        else:
+            kwargs.update(num_cpus=num_cpus, num_gpus=num_gpus)
+            started = True
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        try:
+            ray.init(**kwargs)
+        except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
+            raise ClusterError(f"cannot connect to the Ray cluster at '{address}': {exc}; check the address "
+                               "(`ray status` on the head node shows it) or omit --address to run locally") from None
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    totals = ray.cluster_resources()
+    return ClusterInfo(address=address, started_here=started, total_cpus=float(totals.get("CPU", 0)),
+                       total_gpus=float(totals.get("GPU", 0)),
+                       max_node_cpus=max((float(n["Resources"].get("CPU", 0)) for n in nodes), default=0.0),
+                       max_node_gpus=max((float(n["Resources"].get("GPU", 0)) for n in nodes), default=0.0))
+
+
+def disconnect(info: ClusterInfo) -> None:
+    if ray.is_initialized() and info.started_here:
+        ray.shutdown()
+
+
+def _pack(folder: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(folder, arcname=".")
+    return buffer.getvalue()
+
+
+def _unpack(data: bytes, folder: str) -> None:
+    os.makedirs(folder, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        tar.extractall(folder, filter="data")
+
+
+def _trial_task(spec: TrialSpec, marker: str) -> tuple[TrialOutcome, bytes | None]:
+    """Runs on a worker. If the driver's runs directory is not visible here (no shared filesystem), the run is
+    written locally and shipped back as a tarball so every run ends on the driver's disk."""
+    gpu_ids = [str(g) for g in ray.get_gpu_ids()]
+    env = dict(spec.env)
+    # Ray sets CUDA_VISIBLE_DEVICES only for GPU tasks; a CPU-only trial must not see every GPU
+    env["CUDA_VISIBLE_DEVICES"] = ",".join(gpu_ids)
+    record = dict(spec.record)
+    record["resources"] = {**record.get("resources", {}), "gpu_ids": gpu_ids,
+                           "node_id": ray.get_runtime_context().get_node_id()}
+    remote = not os.path.exists(marker)
+    spec = replace(spec, env=env, record=record)
+    outcome = run_trial(spec)
+    archive = None
+    if remote:
+        archive = _pack(spec.run_dir)
+        shutil.rmtree(spec.run_dir, ignore_errors=True)
+    return outcome, archive
+
+
+class TaskPool:
+    """Submit specs, collect outcomes as they finish; never more than `window` tasks in flight."""
+
+    def __init__(self, resources: Resources, window: int, marker: str) -> None:
+        self.window = max(1, window)
+        self.cpus, self.gpus = resources.cpus, resources.gpus
+        self.marker = marker
+        # max_calls=0: GPU tasks default to a fresh worker per task (~0.5 s each); reuse workers instead
+        self._remote = ray.remote(max_calls=0, max_retries=NODE_FAILURE_RETRIES, retry_exceptions=False)(
+            _trial_task).options(num_cpus=resources.cpus, num_gpus=resources.gpus)
+        self._in_flight: dict[Any, tuple[Hashable, TrialSpec]] = {}
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def has_room(self) -> bool:
+        return len(self._in_flight) < self.window
+
+    def submit(self, key: Hashable, spec: TrialSpec) -> None:
+        ref = self._remote.remote(spec, self.marker)
+        self._in_flight[ref] = (key, spec)
+
+    def wait(self, timeout_s: float) -> list[TaskResult]:
+        """Results of every task that finished within `timeout_s` (possibly none)."""
+        if not self._in_flight:
+            return []
+        ready, _ = ray.wait(list(self._in_flight), num_returns=len(self._in_flight), timeout=timeout_s,
+                            fetch_local=True)
+        return [self._collect(ref) for ref in ready]
+
+    def _collect(self, ref: Any) -> TaskResult:
+        key, spec = self._in_flight.pop(ref)
+        try:
+            outcome, archive = ray.get(ref)
+        except ray.exceptions.TaskCancelledError:
+            return TaskResult(key, None, "cancelled")
+        except ray.exceptions.RayError as exc:  # worker/node died past retries, or the task raised
+            message = str(exc).strip().splitlines()
+            return TaskResult(key, None, message[-1] if message else exc.__class__.__name__)
+        if archive is not None:
+            _unpack(archive, spec.run_dir)
+        return TaskResult(key, outcome)
+
+    def cancel_all(self, grace_s: float = 10.0) -> list[TaskResult]:
+        """Cancel every task: queued ones never start; running ones get KeyboardInterrupt, which kills the
+        trial's process tree and records it as killed. Waits up to `grace_s` for them to settle."""
+        for ref in list(self._in_flight):
+            try:
+                ray.cancel(ref, force=False)
+            except Exception:  # noqa: BLE001 - already finished or gone
+                pass
+        results: list[TaskResult] = []
+        deadline = time.monotonic() + grace_s
+        while self._in_flight and time.monotonic() < deadline:
+            results.extend(self.wait(timeout_s=0.2))
+        for ref in list(self._in_flight):  # still not settled: force-kill the worker (its trial dies with it)
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001
+                pass
+            key, _spec = self._in_flight.pop(ref)
+            results.append(TaskResult(key, None, KILLED))
+        return results
