@@ -121,3 +121,11 @@ def _user() -> str | None:
         return getpass.getuser()
     except (KeyError, OSError):
         return None
+
+
+def after_run(run_dir: str, settings: Settings) -> None:
+    """Metadata derived from what the run left behind (metrics from printed lines), for runs of any kind."""
+    if settings.stdout_metrics:
+        from .stdout_metrics import record_stdout_metrics
+
+        record_stdout_metrics(run_dir, settings.stdout_metrics_pattern)

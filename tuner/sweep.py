@@ -21,7 +21,7 @@ import pandas as pd
 from .aggregate import read_rows, run_row, runs_frame
 from .errors import RunInterruptedError, TunerError
 from .journal import Journal, new_sweep_id
-from .launch import ScriptInfo, build_trial_spec, describe_script, thread_caps
+from .launch import ScriptInfo, after_run, build_trial_spec, describe_script, thread_caps
 from .plan import Plan, check_sample, grid_from_source, load_grid, make_plan
 from .progress import SweepProgress, default_mode
 from .settings import Settings, load_settings
@@ -307,7 +307,10 @@ def _drive(request: SweepRequest, journal: Journal, states: dict[int, _TrialStat
         journal.append({"type": "outcome", "trial": state.index, "attempt": state.attempt,
                         "run": os.path.basename(run_dir), "status": status, "exit_code": exit_code,
                         "error": error, "duration_s": duration, "time": time.time()})
-        row = run_row(read_run(run_dir)) if os.path.isdir(os.path.join(run_dir, META_DIR)) else {}
+        row = {}
+        if os.path.isdir(os.path.join(run_dir, META_DIR)):
+            after_run(run_dir, settings)
+            row = run_row(read_run(run_dir))
         progress.trial_done(os.path.basename(run_dir), status, duration or 0.0, _metric_value(row, request.metric),
                             exit_code, error, tail, will_retry)
         if will_retry:
