@@ -48,6 +48,7 @@ def ray_cluster() -> str:
     """One real local Ray cluster for the whole session, with 4 logical GPUs for scheduling tests."""
     ray = pytest.importorskip("ray")
     context = ray.init(num_cpus=2, num_gpus=4, include_dashboard=False, log_to_driver=False,
+                       _node_ip_address="127.0.0.1",
                        configure_logging=False, logging_level="ERROR")
     yield context.address_info["gcs_address"]
     ray.shutdown()

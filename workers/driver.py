@@ -60,7 +60,8 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
         if address:
             kwargs["address"] = address
         else:
-            kwargs.update(num_cpus=num_cpus, num_gpus=num_gpus)
+            # an embedded cluster serves this machine only: bind it to loopback
+            kwargs.update(num_cpus=num_cpus, num_gpus=num_gpus, _node_ip_address="127.0.0.1")
             started = True
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         try:
