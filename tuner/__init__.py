@@ -1,25 +1,35 @@
 """tuner: run a training script over many flag combinations on every CPU and GPU, then list, compare and
-reproduce the runs. Importing tuner is cheap: it never imports Ray or TensorFlow.
+reproduce the runs.
+
+Importing tuner is cheap, because training scripts import it in every trial: the script-side API (flags,
+log_metrics, write_run_metadata ...) loads eagerly and has no heavy dependencies; everything else
+(pandas, Ray) loads on first use. TensorFlow is never imported by the core.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from ._version import __version__
 from .errors import (ConfigError, FlagError, GridError, QueryError, RunFailedError, RunInterruptedError,
                      RunNotFoundError, ScriptNotFoundError, SweepNotFoundError, TunerError)
 from .flags import Flags, flag_boolean, flag_integer, flag_numeric, flag_string, flags
-from .runs import latest_run, ls_runs, run_info
 from .store import RunStatus, is_run_active, log_metrics, run_dir, unique_run_dir, write_run_metadata
-from .training import training_run
+
+#: public name -> module that defines it, imported on first access
+_LAZY = {
+    "training_run": "training",
+    "tuning_run": "sweep",
+    "ls_runs": "runs", "latest_run": "runs", "run_info": "runs",
+}
 
 __all__ = [
     "__version__",
     # script side
     "flags", "flag_numeric", "flag_integer", "flag_boolean", "flag_string", "Flags",
     "log_metrics", "write_run_metadata", "run_dir", "is_run_active", "unique_run_dir",
-    # runs
+    # runs and sweeps
     "training_run", "tuning_run", "ls_runs", "latest_run", "run_info", "RunStatus",
     # errors
     "TunerError", "ConfigError", "FlagError", "GridError", "QueryError", "RunFailedError", "RunInterruptedError",
@@ -27,8 +37,14 @@ __all__ = [
 ]
 
 
-def tuning_run(*args: Any, **kwargs: Any) -> Any:
-    """Run a sweep; see tuner.sweep.tuning_run (imported on first use: it needs Ray)."""
-    from .sweep import tuning_run as _tuning_run
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tuner' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
 
-    return _tuning_run(*args, **kwargs)
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

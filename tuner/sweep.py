@@ -287,9 +287,8 @@ def _drive(request: SweepRequest, journal: Journal, states: dict[int, _TrialStat
                                           "resources": {"cpus": settings.cpus_per_trial,
                                                         "gpus": pool.gpus}},
                                 env=env, extra_args=request.extra_args)
+        spec = replace(spec, post_run=(after_run, (paths.run_dir, settings)))  # runs on the worker
         state.run_dirs.append(run_dir)
-        journal.append({"type": "launch", "trial": index, "attempt": state.attempt, "run": paths.name,
-                        "time": time.time()})
         pool.submit(index, spec)
         progress.trial_started()
 
@@ -308,8 +307,7 @@ def _drive(request: SweepRequest, journal: Journal, states: dict[int, _TrialStat
                         "run": os.path.basename(run_dir), "status": status, "exit_code": exit_code,
                         "error": error, "duration_s": duration, "time": time.time()})
         row = {}
-        if os.path.isdir(os.path.join(run_dir, META_DIR)):
-            after_run(run_dir, settings)
+        if request.metric and os.path.isdir(os.path.join(run_dir, META_DIR)):
             row = run_row(read_run(run_dir))
         progress.trial_done(os.path.basename(run_dir), status, duration or 0.0, _metric_value(row, request.metric),
                             exit_code, error, tail, will_retry)

@@ -108,6 +108,9 @@ def _trial_task(spec: TrialSpec, marker: str) -> tuple[TrialOutcome, bytes | Non
     remote = not os.path.exists(marker)
     spec = replace(spec, env=env, record=record)
     outcome = run_trial(spec)
+    if spec.post_run is not None:
+        func, args = spec.post_run
+        func(*args)
     archive = None
     if remote:
         archive = _pack(spec.run_dir)
@@ -142,8 +145,11 @@ class TaskPool:
         """Results of every task that finished within `timeout_s` (possibly none)."""
         if not self._in_flight:
             return []
-        ready, _ = ray.wait(list(self._in_flight), num_returns=len(self._in_flight), timeout=timeout_s,
-                            fetch_local=True)
+        refs = list(self._in_flight)
+        ready, rest = ray.wait(refs, num_returns=1, timeout=timeout_s, fetch_local=True)
+        if ready and rest:  # and whatever else is already done, without waiting
+            more, _ = ray.wait(rest, num_returns=len(rest), timeout=0, fetch_local=True)
+            ready += more
         return [self._collect(ref) for ref in ready]
 
     def _collect(self, ref: Any) -> TaskResult:

@@ -30,14 +30,17 @@ def dumps_json(data: Any, indent: int | None = None) -> str:
 
 
 def atomic_write_text(path: str, text: str) -> None:
-    """Write via a temp file in the same folder and rename, so readers see the old or the new file, never half."""
+    """Write via a temp file in the same folder and rename, so readers see the old or the new file, never half.
+
+    No fsync: the rename is atomic against a crash of any process, which is the failure that matters for a
+    run's metadata; an fsync per write would cost ~1 ms on every heartbeat and trial start. The sweep journal,
+    the record of what finished, does fsync each append.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:

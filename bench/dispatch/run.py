@@ -1,0 +1,95 @@
+"""Dispatch overhead: N trivial trials run by tuner's sweep (Ray tasks, 2 workers) against `xargs -P 2`
+running the same N commands. Reports wall times, the ratio excluding Ray start-up, Ray start-up itself,
+and the driver's peak memory.
+
+    python bench/dispatch/run.py [--trials 200] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+SCRIPT = """\
+import argparse
+p = argparse.ArgumentParser()
+p.add_argument("--x", type=int)
+args = p.parse_args()
+print(f"loss: {args.x / 1000}")
+"""
+
+
+def bench_xargs(workdir: Path, trials: int, workers: int) -> float:
+    started = time.perf_counter()
+    subprocess.run(["xargs", "-P", str(workers), "-I{}", sys.executable, str(workdir / "train.py"), "--x={}"],
+                   input="\n".join(str(i) for i in range(trials)), text=True, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def start_ray(workers: int) -> float:
+    import ray
+
+    started = time.perf_counter()
+    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1",
+             logging_level="ERROR")
+    return time.perf_counter() - started
+
+
+def bench_tuner(workdir: Path, trials: int) -> float:
+    """One sweep on the running cluster (what `tune` does after its start-up); every run recorded for real."""
+    from tuner.sweep import tuning_run
+
+    os.chdir(workdir)
+    shutil.rmtree(workdir / "runs", ignore_errors=True)
+    started = time.perf_counter()
+    frame = tuning_run("train.py", {"x": list(range(trials))}, confirm=False, quiet=True)
+    elapsed = time.perf_counter() - started
+    assert len(frame) == trials and set(frame.status) == {"finished"}, frame.status.value_counts()
+    assert frame["metric_loss"].notna().all()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are reported")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="tuner-bench-dispatch-"))
+    import ray
+
+    try:
+        (workdir / "train.py").write_text(SCRIPT)
+        startup = start_ray(args.workers)
+        xargs_times, tuner_times = [], []
+        for _ in range(args.rounds):  # alternate, so load from elsewhere hits both alike
+            xargs_times.append(bench_xargs(workdir, args.trials, args.workers))
+            tuner_times.append(bench_tuner(workdir, args.trials))
+        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    finally:
+        ray.shutdown()
+        shutil.rmtree(workdir, ignore_errors=True)
+    xargs_s, tuner_s = statistics.median(xargs_times), statistics.median(tuner_times)
+    print(f"trials: {args.trials}, workers: {args.workers}, rounds: {args.rounds}, python: {sys.version.split()[0]}, "
+          f"cpus: {os.cpu_count()}")
+    print(f"{'xargs -P (median)':<40} {xargs_s:8.2f} s   runs: {', '.join(f'{t:.2f}' for t in xargs_times)}")
+    print(f"{'tuner sweep excl. Ray start-up (median)':<40} {tuner_s:8.2f} s   runs: "
+          f"{', '.join(f'{t:.2f}' for t in tuner_times)}  ({tuner_s / args.trials * 1000:.1f} ms/trial)")
+    print(f"{'ratio tuner / xargs':<40} {tuner_s / xargs_s:8.2f} x")
+    print(f"{'Ray start-up (local cluster)':<40} {startup:8.2f} s")
+    print(f"{'driver peak RSS (incl. Ray client)':<40} {peak_kb / 1024:8.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
