@@ -95,12 +95,13 @@ def write_run_context(paths: RunPaths, script: ScriptInfo, settings: Settings, r
 def build_trial_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, settings: Settings, *,
                      echo: bool, job_type: str, properties: Mapping[str, Any] | None = None,
                      identity: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
-                     extra_args: tuple[str, ...] = ()) -> TrialSpec:
+                     extra_args: tuple[str, ...] = (), cwd: str | None = None) -> TrialSpec:
     paths = RunPaths(os.path.abspath(run_dir))
+    cwd = cwd or os.getcwd()
     argv = flag_argv(flags) + list(extra_args)
     record: dict[str, Any] = {
         "name": paths.name, "script": script.path, "script_sha256": script.sha256, "argv": argv,
-        "cwd": os.getcwd(), "user": _user(), "job_type": job_type, "python": platform.python_version(),
+        "cwd": cwd, "user": _user(), "job_type": job_type, "python": platform.python_version(),
         "tuner_version": __version__, "git": script.git.to_dict() if script.git else None,
         "sweep": None, "trial": None, "attempt": 1,
     }
@@ -110,7 +111,7 @@ def build_trial_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str,
     initial = {paths.flags_json: dumps_json(dict(flags), indent=2) + "\n"}
     if properties:
         initial[paths.properties_json] = dumps_json({str(k): v for k, v in properties.items()}, indent=2) + "\n"
-    return TrialSpec(command=(sys.executable, script.path, *argv), cwd=os.getcwd(), run_dir=paths.run_dir,
+    return TrialSpec(command=(sys.executable, script.path, *argv), cwd=cwd, run_dir=paths.run_dir,
                      run_json=paths.run_json, output_log=paths.output_log, error_json=paths.error_json,
                      record=record, env=child_env, initial_files=initial, timeout_s=settings.timeout_s,
                      kill_grace_s=settings.kill_grace_s, heartbeat_s=settings.heartbeat_s, echo=echo)

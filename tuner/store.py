@@ -159,7 +159,9 @@ def resolve_run_dir(run: Any, runs_dir: str | None = None) -> str:
         value = value.get("run_dir")
     text = os.fspath(value)
     runs = runs_dir if runs_dir is not None else _default_runs_dir()
-    candidates = [text] if os.path.isabs(text) else [text, os.path.join(runs, text)]
+    candidates = [text]
+    if is_plain_name(text):  # a run name is looked up inside the runs directory, never outside it
+        candidates.append(os.path.join(runs, text))
     for candidate in candidates:
         if RunPaths(candidate).is_run():
             return os.path.normpath(candidate)
@@ -167,6 +169,11 @@ def resolve_run_dir(run: Any, runs_dir: str | None = None) -> str:
         if os.path.isdir(candidate):
             raise RunNotFoundError(f"'{candidate}' is a folder but not a run (it has no {META_DIR}/)")
     raise RunNotFoundError(f"run '{text}' not found (looked in '{runs}'); list runs with `tune ls`")
+
+
+def is_plain_name(name: str) -> bool:
+    """A single path component that cannot escape a folder: no separators, not '.' or '..'."""
+    return bool(name) and name not in (".", "..") and "/" not in name and os.sep not in name and "\0" not in name
 
 
 # ---------------------------------------------------------------------------------------------------

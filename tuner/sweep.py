@@ -26,7 +26,7 @@ from .plan import Plan, check_sample, grid_from_source, load_grid, make_plan
 from .progress import SweepProgress, default_mode
 from .settings import Settings, load_settings
 from .sources import snapshot_sources
-from .store import META_DIR, RunPaths, ensure_runs_dir, list_run_dirs, read_run, unique_run_dir
+from .store import ENV_RUN_DIR, META_DIR, RunPaths, ensure_runs_dir, list_run_dirs, read_run, unique_run_dir
 
 RUN_NAME_DIGITS = 3  # seconds_scale of sweep run directories: a thousand trials a second stay unique
 FINISHED = "finished"
@@ -46,8 +46,10 @@ class SweepRequest:
     quiet: bool = False
     sweep_id: str = ""
     resumed: bool = False
-    #: trial index -> attempts already made (resume); only these trials run
+    #: the planned trials still to run (resume); None = all
     todo: tuple[int, ...] | None = None
+    #: the trials' working directory: where the sweep was started
+    cwd: str = field(default_factory=os.getcwd)
 
 
 @dataclass
@@ -286,7 +288,7 @@ def _drive(request: SweepRequest, journal: Journal, states: dict[int, _TrialStat
                                 identity={"sweep": journal.sweep_id, "trial": index, "attempt": state.attempt,
                                           "resources": {"cpus": settings.cpus_per_trial,
                                                         "gpus": pool.gpus}},
-                                env=env, extra_args=request.extra_args)
+                                env=env, extra_args=request.extra_args, cwd=request.cwd)
         spec = replace(spec, post_run=(after_run, (paths.run_dir, settings)))  # runs on the worker
         state.run_dirs.append(run_dir)
         pool.submit(index, spec)
@@ -373,8 +375,8 @@ def _link_sources(snapshot: str, dest: str) -> None:
 
 def _header(request: SweepRequest) -> dict[str, Any]:
     s = request.settings
-    return {"created": time.time(), "script": request.script.path, "script_given": request.script.given,
-            "script_sha256": request.script.sha256, "cwd": os.getcwd(), "grid": request.plan.grid.to_source(),
+    return {"created": time.time(), "cwd": request.cwd, "script": request.script.path, "script_given": request.script.given,
+            "script_sha256": request.script.sha256, "grid": request.plan.grid.to_source(),
             "total": request.plan.total, "sample": request.plan.sample, "seed": request.plan.seed,
             "indices": list(request.plan.indices), "metric": request.metric, "mode": request.mode,
             "extra_args": list(request.extra_args),
@@ -532,14 +534,47 @@ def trial_statuses(runs_dir: str, sweep_id: str, header: Mapping[str, Any], stal
     return result
 
 
-def _mark_lost(runs_dir: str, sweep_id: str) -> None:
-    """Runs left `running` by a dead driver are lost: say so in their run.json (we hold the sweep's lock)."""
+def _is_our_trial(pid: int, run_dir: str) -> bool:
+    """The pid still runs this run's script (not a recycled pid): its environment names the run directory."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return f"{ENV_RUN_DIR}={os.path.abspath(run_dir)}".encode() in handle.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def settle_orphans(runs_dir: str, sweep_id: str, heartbeat_s: float, wait_s: float | None = None) -> int:
+    """Runs left `running` by a dead driver (we hold the sweep's lock): kill any surviving process tree of theirs,
+    wait until their heartbeats stop (so no dying worker can still write `finished`), then mark them `lost`."""
+    import signal as _signal
+    import socket
+
     from workers.files import atomic_write_json
 
-    for run_dir in list_run_dirs(runs_dir):
-        data = read_run(run_dir, with_metrics=False)
-        if data.run.get("sweep") == sweep_id and data.run.get("status") == "running":
-            atomic_write_json(data.paths.run_json, {**data.run, "status": "lost"})
+    host = socket.gethostname()
+    deadline = time.time() + (wait_s if wait_s is not None else 2 * heartbeat_s + 1)
+    while True:
+        running = []
+        for run_dir in list_run_dirs(runs_dir):
+            data = read_run(run_dir, with_metrics=False)
+            if data.run.get("sweep") != sweep_id or data.run.get("status") != "running":
+                continue
+            pid = data.run.get("pid")
+            if data.run.get("host") == host and isinstance(pid, int) and _is_our_trial(pid, run_dir):
+                try:
+                    os.killpg(pid, _signal.SIGKILL)
+                except OSError:
+                    pass
+            running.append(data)
+        fresh = [d for d in running if time.time() - (d.run.get("heartbeat") or 0) < 2 * heartbeat_s + 0.5]
+        if not fresh or time.time() >= deadline:
+            break
+        time.sleep(0.2)
+    for data in running:
+        current = read_run(data.paths.run_dir, with_metrics=False).run
+        if current.get("status") == "running":
+            atomic_write_json(data.paths.run_json, {**current, "status": "lost", "end": current.get("heartbeat")})
+    return len(running)
 
 
 def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False, **settings_overrides: Any
@@ -558,7 +593,7 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
     plan = Plan(grid, tuple(header["indices"]), header.get("sample"), header.get("seed"))
     journal.claim()  # fails if a driver still runs this sweep
     try:
-        _mark_lost(base.runs_dir, sweep_id)
+        settle_orphans(base.runs_dir, sweep_id, settings.heartbeat_s)
         statuses = trial_statuses(base.runs_dir, sweep_id, header, settings.stale_after_s, driver_alive=False)
     finally:
         journal.release()
@@ -567,7 +602,7 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
     return SweepRequest(script=replace(script, given=header.get("script_given", script.given)), plan=plan,
                         settings=settings, metric=header.get("metric"), mode=header.get("mode") or "max",
                         extra_args=tuple(header.get("extra_args", ())), quiet=quiet, sweep_id=sweep_id, resumed=True,
-                        todo=todo)
+                        todo=todo, cwd=header.get("cwd") if os.path.isdir(header.get("cwd") or "") else os.getcwd())
 
 
 def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStatus]:

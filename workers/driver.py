@@ -10,6 +10,7 @@ import io
 import logging
 import os
 import shutil
+import socket
 import tarfile
 import time
 from dataclasses import dataclass, field, replace
@@ -17,6 +18,7 @@ from typing import Any, Hashable
 
 import ray
 
+from .reaper import TOKEN_ENV
 from .trial import KILLED, TrialOutcome, TrialSpec, run_trial
 
 #: Ray retries a task whose worker or node died (not a script failure) this many times
@@ -51,9 +53,26 @@ class TaskResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def check_reachable(address: str, timeout_s: float = 3.0) -> None:
+    """Fail in seconds, with a clear message, where ray.init would retry an unreachable address for a minute."""
+    if address == "auto" or address.startswith("local"):
+        return
+    target = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ClusterError(f"Ray address '{address}' is not HOST:PORT, ray://HOST:PORT or 'auto'")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ClusterError(f"cannot reach the Ray cluster at '{address}' ({exc.strerror or exc}); check the "
+                           "address (`ray status` on the head node shows it) or omit --address to run locally") from None
+
+
 def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | None = None) -> ClusterInfo:
     """Join `address`, or reuse this process' Ray, or start an embedded quiet local cluster."""
     started = False
+    if address and not ray.is_initialized():
+        check_reachable(address)
     if not ray.is_initialized():
         kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, configure_logging=True,
                                       logging_level=logging.ERROR)
@@ -66,6 +85,8 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         try:
             ray.init(**kwargs)
+            if started:
+                _start_reaper()
         except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
             raise ClusterError(f"cannot connect to the Ray cluster at '{address}': {exc}; check the address "
                                "(`ray status` on the head node shows it) or omit --address to run locally") from None
@@ -75,6 +96,25 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
                        total_gpus=float(totals.get("GPU", 0)),
                        max_node_cpus=max((float(n["Resources"].get("CPU", 0)) for n in nodes), default=0.0),
                        max_node_gpus=max((float(n["Resources"].get("GPU", 0)) for n in nodes), default=0.0))
+
+
+#: identifies this driver to its reaper; given to every trial and inherited by whatever the trial spawns
+_TOKEN: list[str] = []
+
+
+def _start_reaper() -> None:
+    """workers.reaper cleans up after this process if it dies without shutting Ray down (SIGKILL)."""
+    import subprocess
+    import sys
+
+    if not _TOKEN:
+        _TOKEN.append(f"{os.getpid()}-{time.time_ns()}")
+
+    home = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where `workers` can be imported from
+    path = os.pathsep.join([home, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    subprocess.Popen([sys.executable, "-m", "workers.reaper", str(os.getpid()), _TOKEN[0]], stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                     env={**os.environ, "PYTHONPATH": path})
 
 
 def disconnect(info: ClusterInfo) -> None:
@@ -138,6 +178,8 @@ class TaskPool:
         return len(self._in_flight) < self.window
 
     def submit(self, key: Hashable, spec: TrialSpec) -> None:
+        if _TOKEN:
+            spec = replace(spec, env={**spec.env, TOKEN_ENV: _TOKEN[0]})
         ref = self._remote.remote(spec, self.marker)
         self._in_flight[ref] = (key, spec)
 

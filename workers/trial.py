@@ -151,7 +151,7 @@ def run_trial(spec: TrialSpec) -> TrialOutcome:
     record = _Record(spec.run_json, dict(spec.record))
     record.data.update(status="running", start=start, heartbeat=start, host=host, end=None, exit_code=None)
     stderr_tail: deque[str] = deque(maxlen=200)
-    log = open(spec.output_log, "ab")
+    log = open(spec.output_log, "wb")  # a retried task (its worker died) starts the log afresh
     proc: subprocess.Popen[bytes] | None = None
     status = FAILED
     interrupted: BaseException | None = None

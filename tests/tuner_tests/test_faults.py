@@ -1,0 +1,196 @@
+"""The fault suite: whatever happens to a sweep, every finished run is kept, nothing runs twice, nothing is
+left running. Real `tune` processes, real Ray clusters, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tuner import tuning_run
+
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
+
+SLOW = """
+import argparse, os, random, subprocess, sys, time
+p = argparse.ArgumentParser()
+p.add_argument("--x", type=int)
+p.add_argument("--nap", type=float, default=0.4)
+a = p.parse_args()
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])  # a grandchild to clean up
+time.sleep(a.nap * (0.5 + random.random()))
+child.kill()
+print(f"score: {a.x}")
+"""
+
+
+def _children() -> dict[int, int]:
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+                parents[int(entry)] = int(fields[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return parents
+
+
+def descendants(pid: int) -> set[int]:
+    parents = _children()
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    living = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                if handle.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    living.add(pid)
+        except OSError:
+            continue
+    return living
+
+
+def wait_until(predicate, timeout: float, step: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def runs(workdir: Path) -> list[dict]:
+    found = []
+    for path in (workdir / "runs").glob("*/tuner.d/run.json"):
+        try:
+            found.append(json.loads(path.read_text()))
+        except ValueError:
+            continue
+    return found
+
+
+def start_tune(workdir: Path, *args: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNER_")}
+    env.update(TUNER_HEARTBEAT_S="1", TUNER_KILL_GRACE_S="2")
+    return subprocess.Popen([sys.executable, "-m", "tuner", *args], cwd=workdir, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+@pytest.fixture
+def slow_script(write_script):
+    return write_script("slow.py", SLOW)
+
+
+def test_ctrl_c_stops_cleanly_leaves_nothing_running_and_says_how_to_resume(workdir, slow_script):
+    proc = start_tune(workdir, "slow.py", "--flag", "x=" + ",".join(map(str, range(8))), "--flag", "nap=20", "--yes")
+    assert wait_until(lambda: sum(r.get("status") == "running" for r in runs(workdir)) >= 2, 60)
+    family = descendants(proc.pid)
+    trial_pids = {r["pid"] for r in runs(workdir) if r.get("pid")}
+    assert trial_pids <= family
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    sweep_id = next((workdir / "runs" / "sweeps").iterdir()).name
+    assert f"resume with: tune resume {sweep_id}" in err
+    assert wait_until(lambda: not alive(family), 15), f"left running: {alive(family)}"
+    statuses = Counter(r["status"] for r in runs(workdir))
+    assert statuses["killed"] >= 2 and "running" not in statuses and "finished" not in statuses
+
+
+def test_driver_killed_by_sigkill_takes_its_trials_with_it(workdir, slow_script):
+    proc = start_tune(workdir, "slow.py", "--flag", "x=" + ",".join(map(str, range(8))), "--flag", "nap=20", "--yes")
+    assert wait_until(lambda: sum(r.get("status") == "running" for r in runs(workdir)) >= 2, 60)
+    family = descendants(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert wait_until(lambda: not alive(family), 15), f"orphans: {[open(f'/proc/{p}/cmdline').read() for p in alive(family)]}"
+    time.sleep(1.5)
+    assert not any(r.get("status") == "finished" for r in runs(workdir)), "a run finished after its driver died"
+
+
+def test_sigkill_at_random_moments_then_resume_runs_each_combination_exactly_once(workdir, slow_script):
+    rng = random.Random(1234)
+    total, kills = 40, 0
+    grid = workdir / "grid.yml"
+    grid.write_text("x: [" + ", ".join(map(str, range(total))) + "]\nnap: 0.4\n")
+    proc = start_tune(workdir, "slow.py", "--flags", "grid.yml", "--yes", "-q")
+    sweep_id = None
+    for _ in range(4):
+        assert wait_until(lambda: any(r.get("status") == "running" for r in runs(workdir)), 60)
+        time.sleep(rng.uniform(0.2, 2.5))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.communicate(timeout=30)
+        sweep_id = sweep_id or next((workdir / "runs" / "sweeps").iterdir()).name
+        proc = start_tune(workdir, "resume", sweep_id, "-q")
+    out, err = proc.communicate(timeout=300)
+    if proc.returncode != 0 or "nothing to resume" not in out:  # one last resume finishes whatever is left
+        final = start_tune(workdir, "resume", sweep_id, "-q")
+        out, err = final.communicate(timeout=300)
+    assert kills >= 3
+    finished = Counter(r["trial"] for r in runs(workdir) if r.get("status") == "finished")
+    assert sorted(finished) == list(range(total)), f"missing: {set(range(total)) - set(finished)}"
+    assert set(finished.values()) == {1}, f"duplicates: {[t for t, n in finished.items() if n > 1]}"
+    lost = sum(r.get("status") in ("lost", "killed", "failed") for r in runs(workdir))
+    report = Path(os.environ.get("TUNER_FAULT_REPORT", workdir / "fault-report.json"))
+    report.write_text(json.dumps({"trials": total, "kills": kills, "runs": len(runs(workdir)),
+                                  "interrupted_runs_rerun": lost, "finished_runs_lost": 0}))
+
+
+def test_worker_death_is_retried_by_ray_without_counting_as_a_failure(ray_cluster, workdir, write_script):
+    write_script("victim.py", """
+        import os, time
+        if not os.path.exists("killed-once"):
+            open("worker.pid", "w").write(str(os.getppid()))
+            time.sleep(60)
+        print("acc: 1")
+    """)
+    def kill_worker() -> None:
+        assert wait_until(lambda: (workdir / "worker.pid").exists(), 60)
+        time.sleep(0.3)
+        (workdir / "killed-once").touch()
+        os.kill(int((workdir / "worker.pid").read_text()), signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_worker)
+    killer.start()
+    result = tuning_run("victim.py", {"x": [1]}, confirm=False, quiet=True)
+    killer.join()
+    assert list(result.status) == ["finished"]
+    assert list(result.attempt) == [1]  # Ray's task retry, not one of ours
+    assert result.metric_acc.tolist() == [1]
+
+
+def test_hanging_trial_hits_its_timeout_and_its_whole_tree_is_killed(ray_cluster, workdir, write_script, monkeypatch):
+    write_script("hang.py", """
+        import os, signal, subprocess, sys, time
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # only SIGKILL will do
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+        open("child.pid", "w").write(str(child.pid))
+        time.sleep(300)
+    """)
+    monkeypatch.setenv("TUNER_KILL_GRACE_S", "1")
+    started = time.monotonic()
+    result = tuning_run("hang.py", {"x": [1]}, timeout_s=2, confirm=False, quiet=True)
+    assert time.monotonic() - started < 20
+    assert list(result.status) == ["timeout"]
+    assert result.error_message[0] == "timed out after 2 s"
+    child = int((workdir / "child.pid").read_text())
+    assert wait_until(lambda: not alive({child}), 5)

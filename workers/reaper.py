@@ -1,0 +1,91 @@
+"""A watchdog for an embedded Ray cluster: when the driver dies, even by SIGKILL, kill what it started.
+
+Ray's raylet and workers share the driver's fate, but some of its helper processes (the dashboard and
+runtime-env agents) outlive it. This process, in its own session so a terminal's Ctrl-C leaves it alone,
+remembers the driver's descendants while the driver lives and kills the ones still there once it is gone.
+
+    python -m workers.reaper DRIVER_PID TOKEN
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+POLL_S = 0.5
+#: environment variable the driver gives every trial; its value identifies the driver
+TOKEN_ENV = "TUNER_DRIVER_TOKEN"
+
+
+def _stat(pid: int) -> tuple[int, int] | None:
+    """(parent pid, start time in clock ticks) of a live process, None if gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    if fields[0] == "Z":
+        return None
+    return int(fields[1]), int(fields[19])
+
+
+def descendants(root: int) -> dict[int, int]:
+    """pid -> start time of every live descendant of `root`."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            info = _stat(int(entry))
+            if info is not None:
+                table[int(entry)] = info
+    found: dict[int, int] = {}
+    frontier = {root}
+    while frontier:
+        frontier = {pid for pid, (parent, _) in table.items() if parent in frontier and pid not in found}
+        found.update({pid: table[pid][1] for pid in frontier})
+    return found
+
+
+def reap(known: dict[int, int]) -> None:
+    me = os.getpid()
+    for pid, started in known.items():
+        info = _stat(pid)
+        if pid != me and info is not None and info[1] == started:  # the same process, not a reused pid
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def marked(token: str) -> dict[int, int]:
+    """Processes whose environment carries the driver's token: its trials and whatever they spawned,
+    even those started since the last poll or already re-parented to init."""
+    needle = f"{TOKEN_ENV}={token}".encode()
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                if needle not in handle.read().split(b"\0"):
+                    continue
+        except OSError:
+            continue
+        info = _stat(int(entry))
+        if info is not None:
+            found[int(entry)] = info[1]
+    return found
+
+
+def watch(driver: int, token: str) -> None:
+    known: dict[int, int] = {}
+    while _stat(driver) is not None:
+        known.update(descendants(driver))
+        time.sleep(POLL_S)
+    reap(known)
+    reap(marked(token))
+
+
+if __name__ == "__main__":
+    watch(int(sys.argv[1]), sys.argv[2])
