@@ -59,7 +59,7 @@ def read_grid_file(path: str) -> dict[str, Any]:
         raise GridError(f"{path}: not a text file") from None
     if not isinstance(data, dict):
         raise GridError(f"{path}: expected a mapping of flag: [values], got {type(data).__name__}; "
-                        "example:\n  dropout: [0.2, 0.3]\n  units: [64, 128]")
+                        "for example `dropout: [0.2, 0.3]` on one line and `units: [64, 128]` on the next")
     return data
 
 
