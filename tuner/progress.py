@@ -26,8 +26,13 @@ class Counts:
     total: int
     done: int = 0
     failed: int = 0
-    running: int = 0
+    in_flight: int = 0  # submitted to Ray: running, or queued for a free slot
+    slots: int | None = None  # how many trials the cluster can run at once
     skipped: int = 0
+
+    @property
+    def running(self) -> int:
+        return self.in_flight if self.slots is None else min(self.in_flight, self.slots)
 
 
 class SweepProgress:
@@ -72,13 +77,13 @@ class SweepProgress:
         self._refresh()
 
     def trial_started(self) -> None:
-        self.counts.running += 1
+        self.counts.in_flight += 1
         self._refresh()
 
     def trial_done(self, name: str, status: str, duration_s: float, metric_value: float | None,
                    exit_code: int | None = None, error: str | None = None, stderr_tail: Sequence[str] = (),
                    will_retry: bool = False) -> None:
-        self.counts.running = max(0, self.counts.running - 1)
+        self.counts.in_flight = max(0, self.counts.in_flight - 1)
         if not will_retry:
             self.counts.done += 1
             self.counts.failed += status != "finished"

@@ -190,13 +190,19 @@ class _TrialState:
     status: str | None = None
 
 
-def _window(settings: Settings, info: Any, gpus: float) -> int:
-    if settings.max_concurrent is not None:
-        return settings.max_concurrent
-    slots = info.total_cpus / settings.cpus_per_trial if settings.cpus_per_trial else 1
+def _slots(settings: Settings, info: Any, gpus: float) -> int:
+    """How many trials can run at once: the cluster's resources over a trial's, capped by max_concurrent."""
+    slots = info.total_cpus / settings.cpus_per_trial
     if gpus > 0:
         slots = min(slots, info.total_gpus / gpus)
-    return max(2, int(slots) * 2)
+    slots = max(1, int(slots + 1e-9))
+    return min(slots, settings.max_concurrent) if settings.max_concurrent is not None else slots
+
+
+def _window(settings: Settings, slots: int) -> int:
+    """Tasks kept in flight: max_concurrent exactly (that is how it is enforced), else twice the slots so a
+    freed slot never waits for the driver; bounded either way, so driver memory stays flat."""
+    return settings.max_concurrent if settings.max_concurrent is not None else max(2, 2 * slots)
 
 
 def _resolve_gpus(settings: Settings, info: Any) -> float:
@@ -226,6 +232,7 @@ class _Cluster:
     info: Any
     gpus: float
     window: int
+    slots: int
     env: dict[str, str]
 
 
@@ -248,7 +255,8 @@ def open_cluster(settings: Settings) -> _Cluster:
     env = thread_caps(settings.cpus_per_trial)
     if 0 < gpus < 1:
         env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"  # fractional GPUs: TensorFlow must not grab the whole card
-    return _Cluster(info, gpus, _window(settings, info, gpus), env)
+    slots = _slots(settings, info, gpus)
+    return _Cluster(info, gpus, _window(settings, slots), slots, env)
 
 
 def close_cluster(cluster: _Cluster) -> None:
@@ -424,6 +432,7 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster) -> SweepResult:
             if skipped_dirs and not request.quiet:
                 progress.message(f"skipping {len(skipped_dirs)} combinations that already have a finished run "
                                  "(--skip-done)")
+        progress.counts.slots = cluster.slots
         progress.start()
         try:
             if any(s.status is None for s in states.values()):
