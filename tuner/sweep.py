@@ -183,8 +183,10 @@ def finished_combinations(runs_dir: str, script_sha256: str, names: Sequence[str
 
 @dataclass
 class _TrialState:
+    """A launched trial; its flags are decoded from the grid again when needed, so driver memory grows with
+    the trials launched, not with the grid."""
+
     index: int
-    flags: dict[str, Any]
     attempt: int = 0
     run_dirs: list[str] = field(default_factory=list)
     status: str | None = None
@@ -265,7 +267,7 @@ def close_cluster(cluster: _Cluster) -> None:
     driver.disconnect(cluster.info)
 
 
-def execute_sweep(request: SweepRequest, journal: Journal, states: dict[int, _TrialState],
+def execute_sweep(request: SweepRequest, journal: Journal, todo: Sequence[int], states: dict[int, _TrialState],
                   progress: SweepProgress, cluster: _Cluster) -> tuple[bool, bool]:
     """Run the todo trials; returns (interrupted, stopped_early). Every outcome is journaled on arrival."""
     from workers import driver
@@ -273,18 +275,18 @@ def execute_sweep(request: SweepRequest, journal: Journal, states: dict[int, _Tr
     marker = os.path.join(journal.folder, ".driver-marker")
     open(marker, "w").close()
     pool = driver.TaskPool(driver.Resources(request.settings.cpus_per_trial, cluster.gpus), cluster.window, marker)
-    return _drive(request, journal, states, progress, pool, cluster.env)
+    return _drive(request, journal, todo, states, progress, pool, cluster.env)
 
 
-def _drive(request: SweepRequest, journal: Journal, states: dict[int, _TrialState], progress: SweepProgress,
-           pool: Any, env: dict[str, str]) -> tuple[bool, bool]:
+def _drive(request: SweepRequest, journal: Journal, todo: Sequence[int], states: dict[int, _TrialState],
+           progress: SweepProgress, pool: Any, env: dict[str, str]) -> tuple[bool, bool]:
     settings = request.settings
-    queue = deque(index for index, state in states.items() if state.status is None)
+    queue = deque(todo)
     failures = 0
     stopped_early = False
 
     def launch(index: int) -> None:
-        state = states[index]
+        state = states.setdefault(index, _TrialState(index))
         state.attempt += 1
         run_dir = unique_run_dir(settings.runs_dir, seconds_scale=RUN_NAME_DIGITS)
         paths = RunPaths(os.path.abspath(run_dir))
@@ -292,7 +294,7 @@ def _drive(request: SweepRequest, journal: Journal, states: dict[int, _TrialStat
         if request.script.diff:
             with open(paths.git_diff, "w", encoding="utf-8") as handle:
                 handle.write(request.script.diff)
-        spec = build_trial_spec(request.script, state.flags, run_dir, settings, echo=False, job_type="sweep",
+        spec = build_trial_spec(request.script, request.plan.grid.combination(index), run_dir, settings, echo=False, job_type="sweep",
                                 identity={"sweep": journal.sweep_id, "trial": index, "attempt": state.attempt,
                                           "resources": {"cpus": settings.cpus_per_trial,
                                                         "gpus": pool.gpus}},
@@ -417,17 +419,21 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster) -> SweepResult:
     try:
         grid = request.plan.grid
         todo = request.todo if request.todo is not None else request.plan.indices
-        states = {i: _TrialState(i, grid.combination(i)) for i in todo}
+        states: dict[int, _TrialState] = {}
         skipped_dirs: list[str] = []
         if request.skip_done:
             names = list(grid.names)
             done = finished_combinations(settings.runs_dir, request.script.sha256, names)
-            for index, state in states.items():
-                hit = done.get(_combo_key(state.flags, names))
-                if hit is not None:
-                    state.status = "skipped"
-                    skipped_dirs.append(hit)
-                    journal.append({"type": "skip", "trial": index, "run": os.path.basename(hit), "time": time.time()})
+            remaining = []
+            for index in todo:
+                hit = done.get(_combo_key(grid.combination(index), names))
+                if hit is None:
+                    remaining.append(index)
+                    continue
+                states[index] = _TrialState(index, status="skipped")
+                skipped_dirs.append(hit)
+                journal.append({"type": "skip", "trial": index, "run": os.path.basename(hit), "time": time.time()})
+            todo = remaining
             progress.skipped(len(skipped_dirs))
             if skipped_dirs and not request.quiet:
                 progress.message(f"skipping {len(skipped_dirs)} combinations that already have a finished run "
@@ -435,8 +441,8 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster) -> SweepResult:
         progress.counts.slots = cluster.slots
         progress.start()
         try:
-            if any(s.status is None for s in states.values()):
-                interrupted, stopped_early = execute_sweep(request, journal, states, progress, cluster)
+            if todo:
+                interrupted, stopped_early = execute_sweep(request, journal, todo, states, progress, cluster)
             else:
                 interrupted, stopped_early = False, False
         finally:
@@ -448,7 +454,7 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster) -> SweepResult:
                                       na_position="last").reset_index(drop=True)
         _write_summary(journal, settings)
         finals = [s.status for s in states.values()]
-        return SweepResult(sweep_id=journal.sweep_id, frame=frame, planned=len(states),
+        return SweepResult(sweep_id=journal.sweep_id, frame=frame, planned=len(todo) + len(skipped_dirs),
                            finished=sum(s == FINISHED for s in finals),
                            failed=sum(s not in (FINISHED, "skipped", None) for s in finals),
                            skipped=len(skipped_dirs), interrupted=interrupted, summary_csv=journal.summary_csv,
