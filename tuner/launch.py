@@ -87,7 +87,13 @@ def write_run_context(paths: RunPaths, script: ScriptInfo, settings: Settings, r
     os.makedirs(paths.meta, exist_ok=True)
     snapshot_sources(os.path.dirname(script.path), paths.source_dir, settings.source_patterns,
                      settings.source_max_files, settings.source_max_bytes, exclude=(runs_dir,))
+    write_git_diff(paths, script)
+
+
+def write_git_diff(paths: RunPaths, script: ScriptInfo) -> None:
+    """tuner.d/git.diff when the script's working tree was dirty: `git apply` it on the commit to reproduce."""
     if script.diff:
+        os.makedirs(paths.meta, exist_ok=True)
         with open(paths.git_diff, "w", encoding="utf-8") as handle:
             handle.write(script.diff)
 

@@ -21,7 +21,7 @@ import pandas as pd
 from .aggregate import read_rows, run_row, runs_frame
 from .errors import RunInterruptedError, TunerError
 from .journal import Journal, new_sweep_id
-from .launch import ScriptInfo, after_run, build_trial_spec, describe_script, thread_caps
+from .launch import ScriptInfo, after_run, build_trial_spec, describe_script, thread_caps, write_git_diff
 from .plan import Plan, check_sample, grid_from_source, load_grid, make_plan
 from .progress import SweepProgress, default_mode
 from .settings import Settings, load_settings
@@ -275,82 +275,88 @@ def execute_sweep(request: SweepRequest, journal: Journal, todo: Sequence[int], 
     marker = os.path.join(journal.folder, ".driver-marker")
     open(marker, "w").close()
     pool = driver.TaskPool(driver.Resources(request.settings.cpus_per_trial, cluster.gpus), cluster.window, marker)
-    return _drive(request, journal, todo, states, progress, pool, cluster.env)
+    return _SweepLoop(request, journal, todo, states, progress, pool, cluster.env).run()
 
 
-def _drive(request: SweepRequest, journal: Journal, todo: Sequence[int], states: dict[int, _TrialState],
-           progress: SweepProgress, pool: Any, env: dict[str, str]) -> tuple[bool, bool]:
-    settings = request.settings
-    queue = deque(todo)
-    failures = 0
-    stopped_early = False
+class _SweepLoop:
+    """The driver loop: keep the pool's window full, record each result as it arrives, retry, stop."""
 
-    def launch(index: int) -> None:
-        state = states.setdefault(index, _TrialState(index))
+    def __init__(self, request: SweepRequest, journal: Journal, todo: Sequence[int], states: dict[int, _TrialState],
+                 progress: SweepProgress, pool: Any, env: dict[str, str]) -> None:
+        self.request, self.settings, self.journal = request, request.settings, journal
+        self.queue = deque(todo)
+        self.states, self.progress, self.pool, self.env = states, progress, pool, env
+        self.failures = 0
+        self.stopped_early = False
+        self.stopping = False
+
+    def run(self) -> tuple[bool, bool]:
+        """(interrupted, stopped_early)"""
+        try:
+            while self.queue or self.pool.in_flight:
+                while self.queue and self.pool.has_room():
+                    self.launch(self.queue.popleft())
+                for result in self.pool.wait(timeout_s=0.5):
+                    self.record(result)
+        except KeyboardInterrupt:
+            self.stopping = True
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the cleanup must finish: nothing left running
+            try:
+                self.progress.message("interrupted: cancelling queued trials and stopping running ones ...",
+                                      style="red")
+                for result in self.pool.cancel_all(grace_s=min(self.settings.kill_grace_s, 10.0)):
+                    self.record(result)
+            finally:
+                signal.signal(signal.SIGINT, previous)
+            return True, self.stopped_early
+        return False, self.stopped_early
+
+    def launch(self, index: int) -> None:
+        request, settings = self.request, self.settings
+        state = self.states.setdefault(index, _TrialState(index))
         state.attempt += 1
         run_dir = unique_run_dir(settings.runs_dir, seconds_scale=RUN_NAME_DIGITS)
         paths = RunPaths(os.path.abspath(run_dir))
-        _link_sources(journal.source_dir, paths.source_dir)
-        if request.script.diff:
-            with open(paths.git_diff, "w", encoding="utf-8") as handle:
-                handle.write(request.script.diff)
-        spec = build_trial_spec(request.script, request.plan.grid.combination(index), run_dir, settings, echo=False, job_type="sweep",
-                                identity={"sweep": journal.sweep_id, "trial": index, "attempt": state.attempt,
-                                          "resources": {"cpus": settings.cpus_per_trial,
-                                                        "gpus": pool.gpus}},
-                                env=env, extra_args=request.extra_args, cwd=request.cwd)
-        spec = replace(spec, post_run=(after_run, (paths.run_dir, settings)))  # runs on the worker
+        _link_sources(self.journal.source_dir, paths.source_dir)
+        write_git_diff(paths, request.script)
+        identity = {"sweep": self.journal.sweep_id, "trial": index, "attempt": state.attempt,
+                    "resources": {"cpus": settings.cpus_per_trial, "gpus": self.pool.gpus}}
+        spec = build_trial_spec(request.script, request.plan.grid.combination(index), run_dir, settings, echo=False,
+                                job_type="sweep", identity=identity, env=self.env, extra_args=request.extra_args,
+                                cwd=request.cwd)
+        spec = replace(spec, post_run=(after_run, (paths.run_dir, settings)))  # runs on the worker, in parallel
         state.run_dirs.append(run_dir)
-        pool.submit(index, spec)
-        progress.trial_started()
+        self.pool.submit(index, spec)
+        self.progress.trial_started()
 
-    def record(result: Any) -> None:
-        nonlocal failures, stopped_early
-        state = states[result.key]
+    def record(self, result: Any) -> None:
+        state = self.states[result.key]
         run_dir = state.run_dirs[-1]
         if result.outcome is not None:
-            status, exit_code, error = result.outcome.status, result.outcome.exit_code, result.outcome.error_message
-            duration, tail = result.outcome.duration_s, result.outcome.stderr_tail
+            outcome = result.outcome
+            status, exit_code, error = outcome.status, outcome.exit_code, outcome.error_message
+            duration, tail = outcome.duration_s, outcome.stderr_tail
         else:  # the task never reported: cancelled before start, or the worker died past its retries
             status, exit_code, error, duration, tail = _settle_unreported(run_dir, result.error)
-        will_retry = status in ("failed", "timeout") and state.attempt <= settings.retries and not stopping[0]
+        will_retry = status in ("failed", "timeout") and state.attempt <= self.settings.retries and not self.stopping
         state.status = None if will_retry else status
-        journal.append({"type": "outcome", "trial": state.index, "attempt": state.attempt,
-                        "run": os.path.basename(run_dir), "status": status, "exit_code": exit_code,
-                        "error": error, "duration_s": duration, "time": time.time()})
-        row = {}
-        if request.metric and os.path.isdir(os.path.join(run_dir, META_DIR)):
-            row = run_row(read_run(run_dir))
-        progress.trial_done(os.path.basename(run_dir), status, duration or 0.0, _metric_value(row, request.metric),
-                            exit_code, error, tail, will_retry)
+        self.journal.append({"type": "outcome", "trial": state.index, "attempt": state.attempt,
+                             "run": os.path.basename(run_dir), "status": status, "exit_code": exit_code,
+                             "error": error, "duration_s": duration, "time": time.time()})
+        metric = self.request.metric
+        row = run_row(read_run(run_dir)) if metric and os.path.isdir(os.path.join(run_dir, META_DIR)) else {}
+        self.progress.trial_done(os.path.basename(run_dir), status, duration or 0.0, _metric_value(row, metric),
+                                 exit_code, error, tail, will_retry)
         if will_retry:
-            queue.appendleft(state.index)
-        elif status != FINISHED and status != "killed":
-            failures += 1
-            if settings.max_failures is not None and failures >= settings.max_failures and queue:
-                stopped_early = True
-                progress.message(f"{failures} failed trials: reached --max-failures {settings.max_failures}; "
-                                 "no new trials are launched", style="red")
-                queue.clear()
-
-    stopping = [False]
-    try:
-        while queue or pool.in_flight:
-            while queue and pool.has_room():
-                launch(queue.popleft())
-            for result in pool.wait(timeout_s=0.5):
-                record(result)
-    except KeyboardInterrupt:
-        stopping[0] = True
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # cleanup must finish: nothing left running
-        try:
-            progress.message("interrupted: cancelling queued trials and stopping running ones ...", style="red")
-            for result in pool.cancel_all(grace_s=min(settings.kill_grace_s, 10.0)):
-                record(result)
-        finally:
-            signal.signal(signal.SIGINT, previous)
-        return True, stopped_early
-    return False, stopped_early
+            self.queue.appendleft(state.index)
+        elif status not in (FINISHED, "killed"):
+            self.failures += 1
+            limit = self.settings.max_failures
+            if limit is not None and self.failures >= limit and self.queue:
+                self.stopped_early = True
+                self.progress.message(f"{self.failures} failed trials: reached --max-failures {limit}; "
+                                      "no new trials are launched", style="red")
+                self.queue.clear()
 
 
 def _settle_unreported(run_dir: str, error: str | None) -> tuple[str, int | None, str | None, float, tuple[str, ...]]:
