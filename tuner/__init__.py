@@ -10,6 +10,9 @@ from ._version import __version__
 from .errors import (ConfigError, FlagError, GridError, QueryError, RunFailedError, RunInterruptedError,
                      RunNotFoundError, ScriptNotFoundError, SweepNotFoundError, TunerError)
 from .flags import Flags, flag_boolean, flag_integer, flag_numeric, flag_string, flags
+from .artifacts import use_artifact
+from .manage import clean_runs, copy_run, copy_run_files, purge_runs
+from .record import RunRecord, get_run
 from .runs import latest_run, ls_runs, run_info
 from .store import RunStatus, is_run_active, log_metrics, run_dir, unique_run_dir, write_run_metadata
 from .training import training_run
@@ -18,9 +21,10 @@ __all__ = [
     "__version__",
     # script side
     "flags", "flag_numeric", "flag_integer", "flag_boolean", "flag_string", "Flags",
-    "log_metrics", "write_run_metadata", "run_dir", "is_run_active", "unique_run_dir",
+    "log_metrics", "write_run_metadata", "run_dir", "is_run_active", "unique_run_dir", "use_artifact",
     # runs
     "training_run", "tuning_run", "ls_runs", "latest_run", "run_info", "RunStatus",
+    "get_run", "RunRecord", "clean_runs", "purge_runs", "copy_run", "copy_run_files",
     # errors
     "TunerError", "ConfigError", "FlagError", "GridError", "QueryError", "RunFailedError", "RunInterruptedError",
     "RunNotFoundError", "ScriptNotFoundError", "SweepNotFoundError",

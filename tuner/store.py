@@ -72,6 +72,7 @@ class RunPaths:
     properties_json = property(lambda self: self._m("properties.json"))
     error_json = property(lambda self: self._m("error.json"))
     tags_json = property(lambda self: self._m("tags.json"))
+    tags_lock = property(lambda self: self._m(".tags.lock"))
     artifacts_json = property(lambda self: self._m("artifacts.json"))
     used_artifacts_jsonl = property(lambda self: self._m("used_artifacts.jsonl"))
     output_log = property(lambda self: self._m("output.log"))
@@ -442,3 +443,47 @@ def iter_artifacts(paths: RunPaths) -> Iterator[tuple[str, int]]:
 
 def remove_tree(path: str) -> None:
     shutil.rmtree(path, ignore_errors=False)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tags: editable after the run, kept apart from the immutable metadata
+
+TAG_KEY_MAX = 250
+
+
+def check_tag_key(key: Any) -> str:
+    if not isinstance(key, str) or not key.strip() or len(key) > TAG_KEY_MAX or any(c in key for c in "\n\r\t\0`"):
+        raise TunerError(f"tag key {key!r}: expected a non-empty name of at most {TAG_KEY_MAX} characters "
+                         "without newlines, tabs or backticks, e.g. 'team' or 'stage'")
+    return key
+
+
+def tag_text(key: str, value: Any) -> str:
+    """Tag values are strings, as in MLflow; scalars are converted (true/false for booleans)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise TunerError(f"tag '{key}': expected a string or a number, got {type(value).__name__}")
+
+
+def update_tags(run_dir: str, set_values: Mapping[str, Any] | None = None,
+                delete: tuple[str, ...] = ()) -> dict[str, str]:
+    """Set and delete tags of a run (read-modify-write under a lock, replaced atomically); returns all tags."""
+    from filelock import FileLock
+
+    paths = RunPaths(run_dir)
+    if not paths.is_run():
+        raise RunNotFoundError(f"'{run_dir}' is not a run (it has no {META_DIR}/)")
+    new = {check_tag_key(k): tag_text(k, v) for k, v in (set_values or {}).items()}
+    with FileLock(paths.tags_lock, timeout=30):
+        tags = {str(k): v for k, v in read_mapping(paths.tags_json).items()}
+        missing = [k for k in delete if k not in tags]
+        if missing:
+            known = ", ".join(sorted(tags)) or "none"
+            raise TunerError(f"run {paths.name}: no tag {', '.join(map(repr, missing))} to delete (tags: {known})")
+        for key in delete:
+            del tags[key]
+        tags.update(new)
+        atomic_write_json(paths.tags_json, tags)
+    return tags
