@@ -135,6 +135,19 @@ def save_index(runs_dir: str, index: Index) -> bool:
     return True
 
 
+def _worth_storing(index: Index, position: int | None, signature: Signature, read_ns: int, volatile: bool) -> bool:
+    """Whether a run just read makes the stored index worth rewriting (a few MB for 10^4 runs)."""
+    if position is None:
+        return True
+    before = index.meta[position]
+    if tuple(before[:6]) != signature or bool(before[7]) != volatile:
+        return True
+    if volatile:
+        return False  # read on every listing anyway: storing a newer copy of it buys nothing
+    # unchanged but read while racy: store it once the new read time lets the next listing trust it
+    return max(signature[1], signature[2], signature[4]) < read_ns - RACY_NS
+
+
 def _is_volatile(run: dict[str, Any]) -> bool:
     """Rows that depend on the time of listing: status running (-> lost) and durations without an end."""
     status = run.get("status")
@@ -143,22 +156,29 @@ def _is_volatile(run: dict[str, Any]) -> bool:
 
 def _assemble(index: Index, sources: list[Source]) -> dict[str, list[Any]]:
     """Columns of the given rows: stored ones by position, fresh ones from their dicts."""
-    if all(type(s) is int for s in sources) and sources == list(range(len(sources))):
-        k = len(sources)  # the common warm case: a prefix of the stored index, as stored
-        columns = index.columns if k == len(index.names) else {c: v[:k] for c, v in index.columns.items()}
+    n = len(sources)
+    fresh = [(k, s) for k, s in enumerate(sources) if type(s) is dict]
+    keys = dict.fromkeys(index.columns)
+    for _, row in fresh:
+        keys.update(dict.fromkeys(row))
+    if len(fresh) == n:  # a cold listing: every row just read
+        columns = {key: [row.get(key, MISSING) for _, row in fresh] for key in keys}
+    elif all(type(s) is dict or s == k for k, s in enumerate(sources)):
+        # the warm case: stored rows in stored order (a prefix with latest_n), a few of them read again
+        columns = {}
+        for key in keys:
+            stored = index.columns.get(key)
+            values = stored[:n] if stored is not None else []
+            values += [MISSING] * (n - len(values))  # runs beyond the stored ones are all fresh
+            for k, row in fresh:
+                values[k] = row.get(key, MISSING)
+            columns[key] = values
     else:
-        fresh = [s for s in sources if type(s) is dict]
-        keys = dict.fromkeys(index.columns)
-        for row in fresh:
-            keys.update(dict.fromkeys(row))
-        if len(fresh) == len(sources):  # a cold listing: every row just read
-            columns = {key: [row.get(key, MISSING) for row in fresh] for key in keys}
-        else:
-            columns = {}
-            absent = [MISSING] * len(index.names)
-            for key in keys:
-                stored = index.columns.get(key, absent)
-                columns[key] = [stored[s] if type(s) is int else s.get(key, MISSING) for s in sources]
+        columns = {}
+        absent = [MISSING] * len(index.names)
+        for key in keys:
+            stored = index.columns.get(key, absent)
+            columns[key] = [stored[s] if type(s) is int else s.get(key, MISSING) for s in sources]
     # a column no listed run has (all NaN) would not exist in a frame built from these rows
     return {c: v for c, v in columns.items() if any(x == x for x in v)}
 
@@ -169,7 +189,8 @@ def _frame(runs_dir: str, names: list[str], columns: dict[str, list[Any]]) -> pd
     keys = list(columns)
     rows = list(zip(*(columns[k] for k in keys))) if keys else [() for _ in names]
     frame = pd.DataFrame.from_records(rows, columns=keys) if keys else pd.DataFrame(index=range(len(names)))
-    frame.insert(0, "run_dir", [os.path.join(runs_dir, n) for n in names])
+    prefix = os.path.join(runs_dir, "")  # what os.path.join(runs_dir, name) starts with
+    frame.insert(0, "run_dir", [prefix + n for n in names])
     return finish_frame(frame)
 
 
@@ -186,11 +207,12 @@ class _Scan:
 def _scan(runs_dir: str, all_names: list[str], index: Index, stale_after_s: float, latest_n: int | None) -> _Scan:
     position = {name: i for i, name in enumerate(index.names)}
     now = time.time()
+    prefix = os.path.join(runs_dir, "")
     scan = _Scan()
     for name in all_names:
         if latest_n is not None and len(scan.names) >= latest_n:
             break
-        run_dir = os.path.join(runs_dir, name)
+        run_dir = prefix + name
         signature = run_signature(run_dir)
         if signature is None:
             scan.not_runs.add(name)
@@ -208,8 +230,7 @@ def _scan(runs_dir: str, all_names: list[str], index: Index, stale_after_s: floa
             scan.sources.append(row)
             problems = scan.fresh_problems[name] = data.problems
             scan.fresh_meta[name] = [*signature, read_ns, int(volatile)]
-            # a volatile run is read on every listing anyway: storing a newer copy of it buys nothing
-            scan.changed = scan.changed or i is None or not (volatile and index.meta[i][7])
+            scan.changed = scan.changed or _worth_storing(index, i, signature, read_ns, volatile)
         for problem in problems:
             warnings.warn(f"tuner: {problem}; the run is listed with what is readable", RuntimeWarning,
                           stacklevel=4)
