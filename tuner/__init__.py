@@ -15,6 +15,7 @@ from ._version import __version__
 from .errors import (ConfigError, FlagError, GridError, QueryError, RunFailedError, RunInterruptedError,
                      RunNotFoundError, ScriptNotFoundError, SweepNotFoundError, TunerError)
 from .flags import Flags, flag_boolean, flag_integer, flag_numeric, flag_string, flags
+from .artifacts import use_artifact
 from .store import RunStatus, is_run_active, log_metrics, run_dir, unique_run_dir, write_run_metadata
 
 #: public name -> module that defines it, imported on first access
@@ -22,15 +23,18 @@ _LAZY = {
     "training_run": "training",
     "tuning_run": "sweep",
     "ls_runs": "runs", "latest_run": "runs", "run_info": "runs",
+    "get_run": "record", "RunRecord": "record",
+    "clean_runs": "manage", "purge_runs": "manage", "copy_run": "manage", "copy_run_files": "manage",
 }
 
 __all__ = [
     "__version__",
     # script side
     "flags", "flag_numeric", "flag_integer", "flag_boolean", "flag_string", "Flags",
-    "log_metrics", "write_run_metadata", "run_dir", "is_run_active", "unique_run_dir",
+    "log_metrics", "write_run_metadata", "run_dir", "is_run_active", "unique_run_dir", "use_artifact",
     # runs and sweeps
     "training_run", "tuning_run", "ls_runs", "latest_run", "run_info", "RunStatus",
+    "get_run", "RunRecord", "clean_runs", "purge_runs", "copy_run", "copy_run_files",
     # errors
     "TunerError", "ConfigError", "FlagError", "GridError", "QueryError", "RunFailedError", "RunInterruptedError",
     "RunNotFoundError", "ScriptNotFoundError", "SweepNotFoundError",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import time
 import warnings
@@ -34,6 +33,9 @@ def effective_status(run: dict[str, Any], now: float, stale_after_s: float) -> s
     return str(status)
 
 
+_NOT_METRICS = frozenset({"step", "timestamp", "epoch"})
+
+
 def last_values(metrics: list[dict[str, Any]]) -> tuple[dict[str, Any], int]:
     """Last non-null value of each metric, and the number of steps with at least one value."""
     last: dict[str, Any] = {}
@@ -41,9 +43,8 @@ def last_values(metrics: list[dict[str, Any]]) -> tuple[dict[str, Any], int]:
     for row in metrics:
         seen = False
         for key, value in row.items():
-            if key in ("step", "timestamp", "epoch") or value is None:
-                continue
-            if isinstance(value, float) and math.isnan(value):
+            # `value != value` is true only for NaN (values come from JSON: no arrays here)
+            if value is None or key in _NOT_METRICS or value != value:
                 continue
             last[key] = value
             seen = True
@@ -97,25 +98,35 @@ def run_row(data: RunData, now: float | None = None, stale_after_s: float = DEFA
 
 
 def _ordered_columns(columns: Iterable[str]) -> list[str]:
+    """run_dir, the prefixed groups (sorted), other columns (sorted, so the order never depends on which run
+    came first), then the fixed tail."""
     present = list(dict.fromkeys(columns))
     ordered = ["run_dir"]
     for prefix in PREFIXES:
         ordered += sorted(c for c in present if c.startswith(prefix))
     tail = [c for c in TAIL_COLUMNS if c in present and c not in ordered]
-    rest = [c for c in present if c not in ordered and c not in tail]
+    rest = sorted(c for c in present if c not in ordered and c not in tail)
     return ordered + rest + tail
+
+
+def empty_frame() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="datetime64[ns, UTC]" if c in ("start", "end") else "object")
+                         for c in CORE_COLUMNS})
+
+
+def finish_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The stable column order and UTC timestamps for start/end, on a frame of run_row rows."""
+    frame = frame[_ordered_columns(frame.columns)]
+    for column in ("start", "end"):
+        frame[column] = pd.to_datetime(pd.to_numeric(frame[column], errors="coerce"), unit="s", utc=True)
+    return frame
 
 
 def runs_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Rows -> DataFrame with a stable column order and UTC timestamps for start/end."""
     if not rows:
-        return pd.DataFrame({c: pd.Series(dtype="datetime64[ns, UTC]" if c in ("start", "end") else "object")
-                             for c in CORE_COLUMNS})
-    frame = pd.DataFrame.from_records(rows)
-    frame = frame[_ordered_columns(frame.columns)]
-    for column in ("start", "end"):
-        frame[column] = pd.to_datetime(pd.to_numeric(frame[column], errors="coerce"), unit="s", utc=True)
-    return frame
+        return empty_frame()
+    return finish_frame(pd.DataFrame.from_records(rows))
 
 
 def read_rows(run_dirs: Iterable[str], stale_after_s: float = DEFAULT_STALE_AFTER_S) -> list[dict[str, Any]]:

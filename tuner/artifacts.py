@@ -50,3 +50,67 @@ def copy_changed(scan: ArtifactScan, run_dir: str) -> list[str]:
         except OSError:
             continue
     return changed
+
+
+# ---------------------------------------------------------------------------------------------------
+# Artifacts a script reads (inputs) and hashes of what a run holds
+
+HASH_CHUNK = 1 << 20
+
+
+def sha256_file(path: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_tree(folder: str) -> tuple[str, int]:
+    """One hash over a folder (relative paths and contents, in sorted order) and its total size."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    total = 0
+    for base, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(base, name)
+            rel = os.path.relpath(path, folder).replace(os.sep, "/")
+            digest.update(rel.encode("utf-8") + b"\0" + sha256_file(path).encode("ascii") + b"\n")
+            total += os.path.getsize(path)
+    return digest.hexdigest(), total
+
+
+def use_artifact(path: str | os.PathLike[str], name: str | None = None, run_dir: str | None = None) -> str:
+    """Declare an input of the active run (a data file or folder): its path, size and sha256 are recorded.
+
+    Returns `path`, so `open(use_artifact("data/train.csv"))` reads as it did before. Without an active
+    run it records nothing (and warns once), like the other script-side functions.
+    """
+    import time
+
+    from workers.files import append_json_line
+
+    from .errors import TunerError
+    from .store import RunPaths, _target_dir
+
+    text = os.fspath(path)
+    if not os.path.exists(text):
+        raise TunerError(f"use_artifact: '{text}' does not exist (relative to {os.getcwd()}); "
+                         "pass the path of a file or folder the script reads")
+    target = _target_dir(run_dir)
+    if target is None:
+        return text
+    if os.path.isdir(text):
+        digest, size = sha256_tree(text)
+        kind = "folder"
+    else:
+        digest, size = sha256_file(text), os.path.getsize(text)
+        kind = "file"
+    record = {"name": name or os.path.basename(os.path.normpath(text)), "path": os.path.abspath(text),
+              "type": kind, "size": size, "sha256": digest, "timestamp": time.time()}
+    append_json_line(RunPaths(target).used_artifacts_jsonl, record)
+    return text

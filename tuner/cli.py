@@ -99,6 +99,25 @@ def _run_parser() -> _Parser:
     return parser
 
 
+def split_values(raw: str) -> list[str]:
+    """`a,b,'c,d'` -> ["a", "b", "'c,d'"]: commas inside YAML quotes belong to the value."""
+    pieces: list[str] = []
+    current: list[str] = []
+    quote = ""
+    for char in raw:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == ",":
+            pieces.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    pieces.append("".join(current))
+    return pieces
+
+
 def parse_flag_options(items: Sequence[str]) -> dict[str, list[Any]]:
     """`--flag name=v1,v2` -> {name: [v1, v2]} with YAML-typed values."""
     import yaml
@@ -110,7 +129,7 @@ def parse_flag_options(items: Sequence[str]) -> dict[str, list[Any]]:
         if not sep or not name:
             raise UsageError(f"--flag {item!r}: expected NAME=VALUE or NAME=V1,V2,...")
         parsed = []
-        for piece in raw.split(","):
+        for piece in split_values(raw):
             try:
                 value = yaml.safe_load(piece) if piece.strip() else ""
             except yaml.YAMLError:
@@ -172,13 +191,16 @@ def is_sweep_file(path: str) -> bool:
 def _cmd_ls(argv: Sequence[str]) -> int:
     parser = _Parser(prog=f"{PROG} ls", formatter_class=_formatter, description="List runs, newest first.",
                      epilog="examples:\n  tune ls --filter \"metric_val_acc > 0.9 and flag_dropout < 0.3\"\n"
+                            "  tune ls --filter \"metrics.val_acc > 0.9 and params.dropout = '0.2'\" "
+                            "--order \"metrics.val_acc DESC\"\n"
                             "  tune ls --order metric_val_loss --ascending --latest 20\n"
                             "  tune ls --format csv > runs.csv")
     parser.add_argument("--filter", metavar="EXPR", help="pandas query over the columns (or MLflow filter syntax)")
     parser.add_argument("--order", metavar="COL", action="append", help="sort by column (repeatable)")
     parser.add_argument("--ascending", action="store_true", help="sort ascending (default: descending)")
     parser.add_argument("--latest", type=int, metavar="N", help="only the N newest runs")
-    parser.add_argument("--columns", metavar="C1,C2", help="columns to show (default: a compact choice)")
+    parser.add_argument("--columns", metavar="C1,C2", help="columns to show, names or MLflow keys such as "
+                        "metrics.acc (default: a compact choice)")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
     _add_runs_dir(parser)
     args = parser.parse_args(argv)
@@ -188,7 +210,9 @@ def _cmd_ls(argv: Sequence[str]) -> int:
                     latest_n=args.latest, runs_dir=args.runs_dir)
     from .display import print_runs_table, select_columns
 
-    columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
+    from .query import column_name
+
+    columns = [column_name(c) for c in args.columns.split(",")] if args.columns else None
     frame = select_columns(frame, columns)
     if args.format == "csv":
         frame.to_csv(sys.stdout, index=False)

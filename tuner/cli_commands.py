@@ -1,5 +1,6 @@
 """Commands beyond run/ls/info, registered with the dispatcher in tuner.cli (imported on demand)."""
 
+from . import manage_cli  # noqa: F401  (clean, purge, rm, copy, reproduce, lookup)
 from .cli import COMMANDS
 from .sweep_cli import cmd_resume, cmd_sweeps
 

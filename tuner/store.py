@@ -11,6 +11,7 @@ import enum
 import os
 import re
 import shutil
+import stat as _stat
 import time
 import warnings
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from .errors import RunNotFoundError, TunerError
 
 META_DIR = "tuner.d"
 ARCHIVE_DIR = "archive"
+#: the listing index and its lock, in the runs directory (tuner.index); rebuilt from the runs at any time
+INDEX_FILE = ".tuner-index.json"
+INDEX_LOCK = ".tuner-index.lock"
 #: environment variables the runner hands to the script
 ENV_RUN_DIR = "TUNER_RUN_DIR"
 ENV_FLAGS_JSON = "TUNER_FLAGS_JSON"
@@ -68,6 +72,7 @@ class RunPaths:
     properties_json = property(lambda self: self._m("properties.json"))
     error_json = property(lambda self: self._m("error.json"))
     tags_json = property(lambda self: self._m("tags.json"))
+    tags_lock = property(lambda self: self._m(".tags.lock"))
     artifacts_json = property(lambda self: self._m("artifacts.json"))
     used_artifacts_jsonl = property(lambda self: self._m("used_artifacts.jsonl"))
     output_log = property(lambda self: self._m("output.log"))
@@ -140,8 +145,48 @@ def list_run_dirs(runs_dir: str) -> list[str]:
     except (FileNotFoundError, NotADirectoryError):
         return []
     names = [e.name for e in entries
-             if e.is_dir() and e.name != ARCHIVE_DIR and os.path.isdir(os.path.join(e.path, META_DIR))]
+             if e.is_dir() and e.name != ARCHIVE_DIR and not e.name.startswith(".")  # staging copies are hidden
+             and os.path.isdir(os.path.join(e.path, META_DIR))]
     return [os.path.join(runs_dir, n) for n in sorted(names, reverse=True)]
+
+
+#: (tuner.d inode, ctime, mtime; metrics.jsonl inode, ctime, size): changes whenever a row could change
+Signature = tuple[int, int, int, int, int, int]
+
+
+def run_signature(run_dir: str) -> Signature | None:
+    """What a stat says about a run's metadata, or None when `run_dir` is not a run.
+
+    Every metadata file but metrics.jsonl is replaced atomically (temp + rename), which changes the
+    ctime of tuner.d/; metrics.jsonl is appended to, which changes its ctime and size. ctime, unlike
+    mtime, cannot be set back by a copy that preserves times, and the inode tells a replaced run apart.
+    """
+    meta_dir = run_dir + os.sep + META_DIR  # plain concatenation: this runs 10^4 times per listing
+    try:
+        meta = os.stat(meta_dir)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if not _stat.S_ISDIR(meta.st_mode):
+        return None
+    try:
+        metrics = os.stat(meta_dir + os.sep + "metrics.jsonl")
+        tail = (metrics.st_ino, metrics.st_ctime_ns, metrics.st_size)
+    except (FileNotFoundError, NotADirectoryError):
+        tail = (0, 0, -1)
+    return (meta.st_ino, meta.st_ctime_ns, meta.st_mtime_ns) + tail
+
+
+def scan_run_names(runs_dir: str) -> list[str]:
+    """Names of the folders directly under `runs_dir` that may be runs (not the archive, not hidden), newest first.
+
+    Cheaper than list_run_dirs (no stat per entry); callers check each with run_signature.
+    """
+    try:
+        entries = list(os.scandir(runs_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    names = [e.name for e in entries if e.name != ARCHIVE_DIR and not e.name.startswith(".") and e.is_dir()]
+    return sorted(names, reverse=True)
 
 
 def resolve_run_dir(run: Any, runs_dir: str | None = None) -> str:
@@ -405,3 +450,47 @@ def iter_artifacts(paths: RunPaths) -> Iterator[tuple[str, int]]:
 
 def remove_tree(path: str) -> None:
     shutil.rmtree(path, ignore_errors=False)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tags: editable after the run, kept apart from the immutable metadata
+
+TAG_KEY_MAX = 250
+
+
+def check_tag_key(key: Any) -> str:
+    if not isinstance(key, str) or not key.strip() or len(key) > TAG_KEY_MAX or any(c in key for c in "\n\r\t\0`"):
+        raise TunerError(f"tag key {key!r}: expected a non-empty name of at most {TAG_KEY_MAX} characters "
+                         "without newlines, tabs or backticks, e.g. 'team' or 'stage'")
+    return key
+
+
+def tag_text(key: str, value: Any) -> str:
+    """Tag values are strings, as in MLflow; scalars are converted (true/false for booleans)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise TunerError(f"tag '{key}': expected a string or a number, got {type(value).__name__}")
+
+
+def update_tags(run_dir: str, set_values: Mapping[str, Any] | None = None,
+                delete: tuple[str, ...] = ()) -> dict[str, str]:
+    """Set and delete tags of a run (read-modify-write under a lock, replaced atomically); returns all tags."""
+    from filelock import FileLock
+
+    paths = RunPaths(run_dir)
+    if not paths.is_run():
+        raise RunNotFoundError(f"'{run_dir}' is not a run (it has no {META_DIR}/)")
+    new = {check_tag_key(k): tag_text(k, v) for k, v in (set_values or {}).items()}
+    with FileLock(paths.tags_lock, timeout=30):
+        tags = {str(k): v for k, v in read_mapping(paths.tags_json).items()}
+        missing = [k for k in delete if k not in tags]
+        if missing:
+            known = ", ".join(sorted(tags)) or "none"
+            raise TunerError(f"run {paths.name}: no tag {', '.join(map(repr, missing))} to delete (tags: {known})")
+        for key in delete:
+            del tags[key]
+        tags.update(new)
+        atomic_write_json(paths.tags_json, tags)
+    return tags

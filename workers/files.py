@@ -65,29 +65,40 @@ def append_json_line(path: str, data: Any) -> None:
 
 
 def read_json(path: str) -> Any:
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    # bytes in, one parse: measurably faster than a text-mode json.load when listing thousands of runs
+    with open(path, "rb") as handle:
+        return json.loads(handle.read())
 
 
 def read_json_lines(path: str) -> tuple[list[dict[str, Any]], int]:
     """Records of a JSON-lines file and how many lines were unreadable (a torn last line after a crash)."""
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return [], 0
+    lines = [line for line in (raw.strip() for raw in text.splitlines()) if line]
+    if not lines:
+        return [], 0
+    # Fast path: one parse of the whole file (one decoder call instead of one per line matters for
+    # listing thousands of runs); any doubt falls back to the line-by-line parse below.
+    try:
+        values = json.loads("[" + ",".join(lines) + "]")
+    except ValueError:
+        values = None
+    if values is not None and len(values) == len(lines):
+        records = [v for v in values if isinstance(v, dict)]
+        return records, len(values) - len(records)
     records: list[dict[str, Any]] = []
     bad = 0
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    bad += 1
-                    continue
-                if isinstance(record, dict):
-                    records.append(record)
-                else:
-                    bad += 1
-    except FileNotFoundError:
-        pass
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            bad += 1
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+        else:
+            bad += 1
     return records, bad

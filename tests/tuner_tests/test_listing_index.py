@@ -1,0 +1,198 @@
+"""ls_runs through the listing index: the same frame as reading every run, re-reading only what changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import tuner.index as index
+from synthetic_runs import make_run
+from tuner import ls_runs
+from tuner.aggregate import read_rows, runs_frame
+from tuner.store import INDEX_FILE, list_run_dirs, log_metrics, update_tags
+
+
+@pytest.fixture
+def runs(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Five varied runs, old enough (past a shortened racy window) that a warm listing may trust them."""
+    monkeypatch.setattr(index, "RACY_NS", 200_000_000)
+    root = workdir / "runs"
+    make_run(root, "2026-01-01T00-00-01Z", flags={"dropout": 0.2, "units": 64},
+             metrics=[{"loss": 0.9, "acc": 0.5}, {"loss": 0.5, "acc": 0.8}], evaluation={"acc": 0.81})
+    make_run(root, "2026-01-01T00-00-02Z", flags={"dropout": 0.3, "units": 128, "optimizer": "adam"},
+             metrics=[{"loss": 0.7}], tags={"team": "a"})
+    make_run(root, "2026-01-01T00-00-03Z", status="failed", flags={"dropout": 0.4}, exit_code=1)
+    make_run(root, "2026-01-01T00-00-04Z", flags={}, evaluation={"acc": None})
+    make_run(root, "2026-01-01T00-00-05Z", flags={"units": 32}, metrics=[{"val_acc": 0.7}, {"val_acc": None}])
+    (root / "not-a-run").mkdir()
+    time.sleep(0.3)
+    return root
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The run directories the index reads (a spy around the real reader)."""
+    seen: list[str] = []
+    real = index.read_run
+
+    def spy(run_dir: str, *args, **kwargs):
+        seen.append(os.path.basename(run_dir))
+        return real(run_dir, *args, **kwargs)
+
+    monkeypatch.setattr(index, "read_run", spy)
+    return seen
+
+
+def truth(root: Path) -> pd.DataFrame:
+    return runs_frame(read_rows(list_run_dirs(str(root))))
+
+
+def test_cold_and_warm_listings_equal_reading_every_run(runs: Path) -> None:
+    cold = ls_runs(order=None, runs_dir=str(runs))
+    assert (runs / INDEX_FILE).is_file()
+    index._memo.clear()  # the next listing parses the file, as a new process would
+    warm = ls_runs(order=None, runs_dir=str(runs))
+    pd.testing.assert_frame_equal(cold, truth(runs))
+    pd.testing.assert_frame_equal(warm, truth(runs))
+    assert len(warm) == 5 and "tag_team" in warm.columns
+
+
+def test_warm_listing_reads_no_run_again(runs: Path, reads: list[str]) -> None:
+    ls_runs(runs_dir=str(runs))
+    assert len(reads) == 5
+    reads.clear()
+    index._memo.clear()
+    ls_runs(runs_dir=str(runs))
+    assert reads == []
+
+
+def test_an_appended_metric_line_is_listed_next_time(runs: Path, reads: list[str]) -> None:
+    ls_runs(runs_dir=str(runs))
+    reads.clear()
+    log_metrics(step=3, run_dir=str(runs / "2026-01-01T00-00-01Z"), loss=0.1, acc=0.95)
+    frame = ls_runs(runs_dir=str(runs)).set_index("run_dir")
+    assert reads == ["2026-01-01T00-00-01Z"]
+    row = frame.loc[str(runs / "2026-01-01T00-00-01Z")]
+    assert row["metric_acc"] == 0.95 and row["epochs_completed"] == 3
+
+
+def test_a_tag_set_after_the_run_is_listed_next_time(runs: Path, reads: list[str]) -> None:
+    ls_runs(runs_dir=str(runs))
+    reads.clear()
+    update_tags(str(runs / "2026-01-01T00-00-03Z"), {"reviewed": "yes"})
+    frame = ls_runs(subset="tags.reviewed = 'yes'", runs_dir=str(runs))
+    assert reads == ["2026-01-01T00-00-03Z"]
+    assert list(frame["run_dir"]) == [str(runs / "2026-01-01T00-00-03Z")]
+
+
+def test_removed_added_and_replaced_runs(runs: Path, reads: list[str]) -> None:
+    ls_runs(runs_dir=str(runs))
+    shutil.rmtree(runs / "2026-01-01T00-00-02Z")
+    make_run(runs, "2026-01-01T00-00-09Z", flags={"dropout": 0.9})
+    # a copy that keeps every timestamp (copy2 + copystat) replaces run 1: only its inode tells
+    shutil.rmtree(runs / "2026-01-01T00-00-01Z")
+    shutil.copytree(runs / "2026-01-01T00-00-05Z", runs / "2026-01-01T00-00-01Z")
+    reads.clear()
+    frame = ls_runs(order=None, runs_dir=str(runs))
+    assert sorted(reads) == ["2026-01-01T00-00-01Z", "2026-01-01T00-00-09Z"]
+    pd.testing.assert_frame_equal(frame, truth(runs))
+    assert str(runs / "2026-01-01T00-00-02Z") not in set(frame["run_dir"])
+
+
+@pytest.mark.parametrize("content", [b"", b"{not json", b"[1, 2]", b'{"format": 999}', b"\xff\xfe\x00garbage",
+                                     None])
+def test_a_corrupt_or_deleted_index_is_rebuilt_silently(runs: Path, content: bytes | None) -> None:
+    ls_runs(runs_dir=str(runs))
+    path = runs / INDEX_FILE
+    if content is None:
+        path.unlink()
+    else:
+        path.write_bytes(content)
+    index._memo.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame = ls_runs(order=None, runs_dir=str(runs))
+    pd.testing.assert_frame_equal(frame, truth(runs))
+    assert json.loads(path.read_text())["format"] == index.FORMAT
+
+
+def test_an_index_whose_columns_disagree_with_its_runs_is_ignored(runs: Path) -> None:
+    ls_runs(runs_dir=str(runs))
+    path = runs / INDEX_FILE
+    data = json.loads(path.read_text())
+    data["columns"]["status"] = data["columns"]["status"][:-1]  # one value short
+    path.write_text(json.dumps(data))
+    index._memo.clear()
+    pd.testing.assert_frame_equal(ls_runs(order=None, runs_dir=str(runs)), truth(runs))
+
+
+def test_a_running_run_turns_lost_with_no_file_changing(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUNER_STALE_AFTER_S", "1.5")
+    monkeypatch.setattr(index, "RACY_NS", 100_000_000)
+    root = workdir / "runs"
+    make_run(root, "2026-01-01T00-00-01Z", status="running", heartbeat=time.time())
+    time.sleep(0.2)  # past the racy window: only the run's status makes the index read it again
+    assert list(ls_runs(runs_dir=str(root))["status"]) == ["running"]
+    time.sleep(1.5)
+    assert list(ls_runs(runs_dir=str(root))["status"]) == ["lost"]
+
+
+def test_latest_n_looks_at_the_newest_runs_and_keeps_the_others(runs: Path, reads: list[str]) -> None:
+    frame = ls_runs(latest_n=2, runs_dir=str(runs))
+    assert sorted(reads) == ["2026-01-01T00-00-04Z", "2026-01-01T00-00-05Z"]
+    assert len(frame) == 2
+    reads.clear()
+    index._memo.clear()
+    ls_runs(runs_dir=str(runs))
+    assert sorted(reads) == ["2026-01-01T00-00-01Z", "2026-01-01T00-00-02Z", "2026-01-01T00-00-03Z"]
+
+
+def test_a_run_read_just_after_it_changed_is_read_again(workdir: Path, reads: list[str]) -> None:
+    """Within the racy window a timestamp may not have moved on a change: such runs are not trusted."""
+    root = workdir / "runs"
+    make_run(root, "2026-01-01T00-00-01Z")
+    ls_runs(runs_dir=str(root))
+    ls_runs(runs_dir=str(root))
+    assert reads == ["2026-01-01T00-00-01Z"] * 2
+
+
+LISTER = """
+import sys
+from tuner import ls_runs
+for _ in range(5):
+    assert len(ls_runs(runs_dir=sys.argv[1])) >= 5
+"""
+
+
+def test_concurrent_listings_and_writes_leave_a_valid_index(runs: Path) -> None:
+    procs = [subprocess.Popen([sys.executable, "-c", LISTER, str(runs)]) for _ in range(3)]
+    for step in range(20):
+        log_metrics(step=10 + step, run_dir=str(runs / "2026-01-01T00-00-02Z"), loss=1.0 / (step + 1))
+        time.sleep(0.01)
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    index._memo.clear()
+    assert index.load_index(str(runs)).names  # a whole, valid file
+    time.sleep(0.3)
+    pd.testing.assert_frame_equal(ls_runs(order=None, runs_dir=str(runs)), truth(runs))
+
+
+def test_the_index_and_other_entries_are_not_runs(runs: Path) -> None:
+    (runs / "archive" / "2025-01-01T00-00-00Z" / "tuner.d").mkdir(parents=True)
+    (runs / ".copy-123" / "tuner.d").mkdir(parents=True)
+    names = {os.path.basename(p) for p in ls_runs(runs_dir=str(runs))["run_dir"]}
+    assert names == {f"2026-01-01T00-00-0{i}Z" for i in range(1, 6)}
+
+
+def test_an_empty_or_missing_runs_directory_lists_nothing(workdir: Path) -> None:
+    assert ls_runs(runs_dir=str(workdir / "nowhere")).empty
+    assert not (workdir / "nowhere").exists()
+    assert ls_runs(subset="metrics.acc > 1", runs_dir=str(workdir / "nowhere")).empty
