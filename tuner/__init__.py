@@ -10,6 +10,7 @@ from ._version import __version__
 from .errors import (ConfigError, FlagError, GridError, QueryError, RunFailedError, RunInterruptedError,
                      RunNotFoundError, ScriptNotFoundError, SweepNotFoundError, TunerError)
 from .flags import Flags, flag_boolean, flag_integer, flag_numeric, flag_string, flags
+from .report import compare_runs, save_run_comparison, save_run_view, save_sweep_report, view_run
 from .runs import latest_run, ls_runs, run_info
 from .store import RunStatus, is_run_active, log_metrics, run_dir, unique_run_dir, write_run_metadata
 from .training import training_run
@@ -21,6 +22,8 @@ __all__ = [
     "log_metrics", "write_run_metadata", "run_dir", "is_run_active", "unique_run_dir",
     # runs
     "training_run", "tuning_run", "ls_runs", "latest_run", "run_info", "RunStatus",
+    # views
+    "view_run", "save_run_view", "compare_runs", "save_run_comparison", "save_sweep_report",
     # errors
     "TunerError", "ConfigError", "FlagError", "GridError", "QueryError", "RunFailedError", "RunInterruptedError",
     "RunNotFoundError", "ScriptNotFoundError", "SweepNotFoundError",
