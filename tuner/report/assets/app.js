@@ -422,12 +422,22 @@
     if (dims.length < 2) { info.textContent = "Not enough varying flags to draw."; return; }
     var axes = dims.map(function (d) {
       var values = S.rows.map(function (r) { return r[col[d]]; });
-      if (numeric(values)) {
+      var distinct = {};
+      values.forEach(function (v) { if (v !== null) distinct[fmt(v)] = v; });
+      var keys = Object.keys(distinct);
+      if (numeric(values) && keys.length > 12) {
         var nums = values.filter(function (v) { return v !== null; });
         var min = Math.min.apply(null, nums), max = Math.max.apply(null, nums);
         return { name: d, kind: "num", min: min, max: max, pos: function (v) {
           if (v === null || v === undefined) return null;
           return max === min ? 0.5 : (v - min) / (max - min);
+        } };
+      }
+      if (numeric(values)) {  // a few numeric values (a grid): evenly spaced, in numeric order
+        var levels = keys.map(function (k) { return distinct[k]; }).sort(function (p, q) { return p - q; }).map(fmt);
+        return { name: d, kind: "cat", cats: levels, pos: function (v) {
+          if (v === null || v === undefined) return null;
+          return levels.length === 1 ? 0.5 : levels.indexOf(fmt(v)) / (levels.length - 1);
         } };
       }
       var cats = [];
@@ -471,15 +481,21 @@
         var x = Math.round(u.valToPos(i, "x", true));
         ctx.strokeStyle = "#424242"; ctx.lineWidth = px;
         ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, bottom); ctx.stroke();
+        var last = i === axes.length - 1;
         ctx.fillStyle = "#212121";
-        ctx.fillText(a.name.replace(/^flag_/, ""), x, top - 14 * px);
-        ctx.fillStyle = "#616161";
+        ctx.textAlign = i === 0 ? "left" : last ? "right" : "center";
+        ctx.fillText(a.name.replace(/^(flag|metric)_/, ""), x, top - 14 * px);
+        ctx.fillStyle = "#424242";
+        ctx.strokeStyle = "rgba(255,255,255,0.85)";
+        ctx.lineWidth = 3 * px;
         var ticks = a.kind === "num" ? (a.max === a.min ? [a.min] : [a.min, (a.min + a.max) / 2, a.max]) :
           a.cats.slice(0, 12);
         ticks.forEach(function (t) {
-          var y = u.valToPos(a.pos(t), "y", true);
-          ctx.textAlign = i === axes.length - 1 ? "right" : "left";
-          ctx.fillText(fmt(t), x + (i === axes.length - 1 ? -4 : 4) * px, y + 4 * px);
+          var y = u.valToPos(a.kind === "num" ? a.pos(t) : (a.cats.length === 1 ? 0.5 : a.cats.indexOf(t) / (a.cats.length - 1)), "y", true);
+          var label = a.kind === "num" ? fmt(t) : t;
+          ctx.textAlign = last ? "right" : "left";
+          ctx.strokeText(label, x + (last ? -4 : 4) * px, y + 4 * px);
+          ctx.fillText(label, x + (last ? -4 : 4) * px, y + 4 * px);
         });
         ctx.textAlign = "center";
       });
@@ -487,7 +503,7 @@
     }
     var focused = null;
     var opts = {
-      width: chartWidth(box), height: 380, padding: [34, 24, 12, 24],
+      width: chartWidth(box), height: 380, padding: [34, 16, 12, 16],
       scales: { x: { time: false, range: function () { return [0, dims.length - 1]; } },
                 y: { range: function () { return [-0.03, 1.03]; } } },
       axes: [{ show: false }, { show: false }],
