@@ -50,7 +50,7 @@ def render_page(kind: str, title: str, data: dict[str, Any]) -> str:
     payload = page_json({"kind": kind, "title": title, **data})
     # str.replace one marker at a time, data last, so nothing inside the data is ever substituted
     page = asset("page.html")
-    page = page.replace("%CSP%", html.escape(csp, quote=True)).replace("%TITLE%", html.escape(title))
+    page = page.replace("%CSP%", html.escape(csp, quote=False).replace('"', "&quot;")).replace("%TITLE%", html.escape(title))
     page = page.replace("%CSS%", asset("uPlot.min.css") + "\n" + asset("app.css"))
     before, after = page.split("%DATA%")
     after = after.replace("%UPLOT%", uplot).replace("%APP%", app)

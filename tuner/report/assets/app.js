@@ -327,8 +327,8 @@
         el("h2", null, [(i ? "B: " : "A: ") + R.name + " ", badge(R.status)]),
         el("p", { cls: "sub", text: R.run_dir }),
         errorPanel(R),
-        card("Run", R.card), card("Flags", pairs(R.flags)), card("Metrics", pairs(R.final_metrics)),
-        card("Evaluation", pairs(R.evaluation))
+        el("div", { cls: "cards compact" }, [card("Run", R.card), card("Flags", pairs(R.flags)),
+          card("Metrics", pairs(R.final_metrics)), card("Evaluation", pairs(R.evaluation))])
       ]);
     })));
     // one chart per metric with both runs: A solid, B dashed
