@@ -7,7 +7,6 @@ docs/screenshots/ are refreshed from the same pages.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys

@@ -61,4 +61,5 @@ def write_page(path: str, text: str) -> str:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     atomic_write_text(path, text)
+    os.chmod(path, 0o644)  # a page is for reading and sharing (the temp file it came from was 0600)
     return os.path.abspath(path)
