@@ -25,6 +25,8 @@ _LAZY = {
     "ls_runs": "runs", "latest_run": "runs", "run_info": "runs",
     "get_run": "record", "RunRecord": "record",
     "clean_runs": "manage", "purge_runs": "manage", "copy_run": "manage", "copy_run_files": "manage",
+    "view_run": "report", "save_run_view": "report", "compare_runs": "report", "save_run_comparison": "report",
+    "save_sweep_report": "report",
 }
 
 __all__ = [
@@ -35,6 +37,8 @@ __all__ = [
     # runs and sweeps
     "training_run", "tuning_run", "ls_runs", "latest_run", "run_info", "RunStatus",
     "get_run", "RunRecord", "clean_runs", "purge_runs", "copy_run", "copy_run_files",
+    # views
+    "view_run", "save_run_view", "compare_runs", "save_run_comparison", "save_sweep_report",
     # errors
     "TunerError", "ConfigError", "FlagError", "GridError", "QueryError", "RunFailedError", "RunInterruptedError",
     "RunNotFoundError", "ScriptNotFoundError", "SweepNotFoundError",

@@ -2,6 +2,8 @@
 
 from . import manage_cli  # noqa: F401  (clean, purge, rm, copy, reproduce, lookup)
 from .cli import COMMANDS
+from .report.cli import register as _register_report
 from .sweep_cli import cmd_resume, cmd_sweeps
 
 COMMANDS.update({"resume": cmd_resume, "sweeps": cmd_sweeps})
+_register_report()

@@ -1,0 +1,243 @@
+"""The HTML pages in a real headless Chromium: what a user sees, no console errors, no network requests.
+
+Screenshots go to each test's tmp dir; with TUNER_UPDATE_DOC_SCREENSHOTS=1 the README's screenshots in
+docs/screenshots/ are refreshed from the same pages.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from cdp_browser import Browser, find_chromium
+from conftest import REPO
+from fabricate_runs import make_sweep
+from tuner import save_run_comparison, save_run_view, save_sweep_report
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = find_chromium()
+EVIL = "<script>window.__pwned=1</script>"
+DOC_SHOTS = os.environ.get("TUNER_UPDATE_DOC_SCREENSHOTS") == "1"
+
+TRAIN = """
+import sys
+from tuner import flags, flag_integer, flag_numeric, flag_string, log_metrics, write_run_metadata
+FLAGS = flags(flag_numeric("dropout", 0.2), flag_integer("units", 64), flag_string("note", "plain"))
+print("note:", FLAGS["note"])
+for epoch in range(1, 9):
+    loss = round(1.0 / (epoch + FLAGS["units"] / 64), 4)
+    log_metrics(epoch=epoch, loss=loss, val_loss=round(loss * 1.2, 4), acc=round(1 - loss / 2, 4),
+                val_acc=round(1 - loss / 1.6, 4))
+write_run_metadata("evaluation", {"test_acc": 0.9123})
+open("model.bin", "wb").write(b"w" * 3000)
+if FLAGS["dropout"] > 0.5:
+    raise ValueError("dropout too high: " + FLAGS["note"])
+"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if CHROMIUM is None:
+        pytest.skip("Chromium not found: install Debian's `chromium` package (CI does) or set TUNER_TEST_CHROMIUM")
+    instance = Browser(CHROMIUM)
+    yield instance
+    instance.close()
+
+
+def _tune(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNER_")}
+    return subprocess.run([sys.executable, "-m", "tuner", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def _run(workdir: Path, *flags: str) -> Path:
+    before = set(Path("runs").iterdir()) if Path("runs").exists() else set()
+    _tune("train.py", "--no-echo", *[f"--flag={f}" for f in flags], cwd=workdir)
+    (new,) = set(Path("runs").iterdir()) - before
+    return new.resolve()
+
+
+def _check_clean(browser: Browser, url: str, origin: str | None = None) -> None:
+    assert browser.console_errors() == []
+    allowed = (lambda u: u == url) if origin is None else (lambda u: u.startswith(origin))
+    assert [u for u in browser.requests() if not allowed(u)] == [], "the page made network requests"
+
+
+def _type(browser: Browser, element_js: str, value: str) -> None:
+    browser.evaluate(f"(() => {{ const i = {element_js}; i.value = {value!r}; i.dispatchEvent(new Event('input')); }})()")
+
+
+def _shot(browser: Browser, tmp_path: Path, name: str) -> None:
+    path = browser.screenshot(str(tmp_path / f"{name}.png"))
+    assert Path(path).stat().st_size > 10_000
+    if DOC_SHOTS and name in ("run", "compare", "report"):
+        target = REPO / "docs" / "screenshots" / f"{name}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        browser.screenshot(str(target), max_height={"compare": 1500}.get(name, 900))
+
+
+def test_finished_run_view_shows_cards_charts_output_sources_and_artifacts(
+        browser: Browser, workdir: Path, write_script, tmp_path: Path) -> None:
+    write_script("train.py", TRAIN)
+    run = _run(workdir, "units=128")
+    url = "file://" + save_run_view(str(run), filename=str(tmp_path / "run.html"))
+    browser.open(url)
+    text = browser.text()
+    assert f"Run {run.name}" in text and "finished" in text
+    for expected in ("units\t128", "dropout\t0.2", "val_acc\t0.9", "test_acc\t0.9123", "script\ttrain.py",
+                     "exit code\t0", "note: plain", "model.bin", "2.9 KB", "write_run_metadata"):
+        assert expected in text, expected
+    charts = browser.evaluate("tunerPage.charts.map(u => [u.root.dataset ? u.root.querySelector('.u-title')"
+                              ".textContent : '', u.series.slice(1).map(s => s.label), u.data[0].length, "
+                              "u.scales.y.max])")
+    assert [c[:3] for c in charts] == [["loss", ["loss", "val_loss"], 8], ["acc", ["acc", "val_acc"], 8]]
+    assert charts[1][3] == 1 and charts[0][3] < 1  # acc capped at 1.0
+    assert browser.evaluate("document.querySelectorAll('.chart canvas').length") == 2
+    assert browser.evaluate("document.querySelectorAll('#sources [class^=tok-k]').length") >= 5  # highlighted keywords
+    _check_clean(browser, url)
+    _shot(browser, tmp_path, "run")
+
+
+def test_failed_run_view_shows_the_error_and_never_runs_injected_scripts(
+        browser: Browser, workdir: Path, write_script, tmp_path: Path) -> None:
+    write_script("train.py", TRAIN)
+    run = _run(workdir, "dropout=0.9", f"note={EVIL}")
+    url = "file://" + save_run_view(str(run), filename=str(tmp_path / "failed.html"))
+    browser.open(url)
+    text = browser.text()
+    assert "failed" in text and f"ValueError: dropout too high: {EVIL}" in text
+    assert "Traceback (most recent call last)" in text and f"note: {EVIL}" in text  # console output, as text
+    assert f"note\t{EVIL}" in text  # the flag value, as text
+    assert browser.evaluate("typeof window.__pwned") == "undefined"
+    assert browser.evaluate("document.querySelectorAll('#app script').length") == 0
+    _check_clean(browser, url)
+    _shot(browser, tmp_path, "failed")
+
+
+def test_comparison_shows_both_runs_charts_and_diffs(browser: Browser, workdir: Path, write_script,
+                                                     tmp_path: Path) -> None:
+    write_script("train.py", TRAIN)
+    older = _run(workdir, "units=64")
+    time.sleep(1.05)  # run directories are named by the second
+    write_script("train.py", TRAIN.replace("round(loss * 1.2, 4)", "round(loss * 1.3, 4)"))
+    write_script("helpers.py", "SCALE = 2\n")
+    newer = _run(workdir, "units=256")
+    url = "file://" + save_run_comparison([str(newer), str(older)], filename=str(tmp_path / "compare.html"))
+    browser.open(url)
+    text = browser.text()
+    assert text.index(f"A: {older.name}") < text.index(f"B: {newer.name}")  # older on the left
+    for expected in ("-units: 64", "+units: 256", "-    log_metrics(epoch=epoch, loss=loss, val_loss=round(loss * 1.2, 4)",
+                     "+SCALE = 2", "Console output"):
+        assert expected in text, expected
+    states = browser.evaluate("[...document.querySelectorAll('[data-diff]')].map(d => [d.dataset.diff, "
+                              "d.querySelector('.badge').textContent])")
+    assert ["Flags", "changed"] in states and ["train.py", "changed"] in states and ["helpers.py", "added"] in states
+    labels = browser.evaluate("tunerPage.charts.map(u => u.series.slice(1).map(s => s.label))")
+    assert labels[0] == ["A loss", "A val_loss", "B loss", "B val_loss"]
+    _check_clean(browser, url)
+    _shot(browser, tmp_path, "compare")
+
+
+def test_sweep_report_of_300_trials_is_fast_sortable_filterable_and_links_runs(
+        browser: Browser, workdir: Path, tmp_path: Path) -> None:
+    make_sweep("runs", "sweep-300", 300)
+    path = save_sweep_report("sweep-300", runs_dir="runs", filename=str(tmp_path / "report.html"))
+    url = "file://" + path
+    started = time.monotonic()
+    browser.open(url)
+    assert time.monotonic() - started < 10
+    render_ms = browser.evaluate("performance.now()")
+    assert render_ms < 5000
+    assert browser.evaluate("document.querySelectorAll('table.trials tbody tr').length") == 300
+    assert browser.evaluate("document.querySelectorAll('table.trials tbody tr.best').length") == 5
+    assert browser.evaluate("tunerPage.parallel") == {"dims": ["flag_lr", "flag_optimizer", "flag_units",
+                                                               "metric_val_acc"], "lines": 300}
+    text = browser.text()
+    assert "300 trials: 292 finished, 8 failed" in text and "300 of 300 trials shown" in text
+    first = browser.evaluate("document.querySelector('table.trials tbody tr').textContent")
+    assert "\u2605" in first and "adam" in first and "256" in first  # the best trial on top
+    _shot(browser, tmp_path, "report")
+    # filter: numeric on the metric column, then text on status
+    column = browser.evaluate("[...document.querySelectorAll('table.trials tr.filters input')]"
+                              ".findIndex(i => i.getAttribute('aria-label') === 'filter metric_val_acc')")
+    filters = "document.querySelectorAll('table.trials tr.filters input')"
+    _type(browser, f"{filters}[{column}]", ">0.9")
+    shown = browser.evaluate("[...document.querySelectorAll('table.trials tbody tr')].filter(r => !r.hidden).length")
+    assert 0 < shown < 300 and f"{shown} of 300 trials shown" in browser.text()
+    _type(browser, "document.querySelector('input.search')", "failed")
+    assert "0 of 300 trials shown" in browser.text()  # no failed trial has val_acc > 0.9
+    _type(browser, f"{filters}[{column}]", "")
+    assert "8 of 300 trials shown" in browser.text()
+    _type(browser, "document.querySelector('input.search')", "")
+    # sort by trial ascending
+    browser.evaluate("document.querySelector('th[data-col=trial]').click()")
+    order = browser.evaluate("[...document.querySelectorAll('table.trials tbody tr')].slice(0, 3)"
+                             ".map(r => r.children[0].textContent)")
+    assert [o.rstrip(" \u2605") for o in order] == ["0", "1", "2"]
+    _check_clean(browser, url)
+    # each trial links to its run view, which opens cleanly
+    href = browser.evaluate("document.querySelector('table.trials tbody tr a').href")
+    assert href.startswith("file://") and Path(href[len("file://"):]).is_file()
+    browser.open(href)
+    assert "Run 2026-11-18T" in browser.text() and "sweep\tsweep-300" in browser.text()
+    _check_clean(browser, href)
+
+
+@pytest.mark.slow
+def test_live_view_appends_new_steps_without_reloading_and_stops_polling_when_done(
+        browser: Browser, workdir: Path, write_script, tmp_path: Path) -> None:
+    write_script("slow.py", """
+        import time
+        from tuner import log_metrics
+        for step in range(1, 13):
+            log_metrics(step=step, loss=round(1 / step, 4), acc=round(step / 12, 4))
+            time.sleep(0.4)
+        print("all steps done")
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNER_")}
+    training = subprocess.Popen([sys.executable, "-m", "tuner", "slow.py", "--no-echo"], cwd=workdir, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = None
+    try:
+        deadline = time.time() + 30
+        while not list(Path("runs").glob("*/tuner.d/metrics.jsonl")):
+            assert time.time() < deadline and training.poll() is None, "the run did not start"
+            time.sleep(0.05)
+        (run,) = Path("runs").iterdir()
+        server = subprocess.Popen([sys.executable, "-m", "tuner", "view", "--live", "--no-browser", run.name],
+                                  cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        assert "127.0.0.1" in line, line + server.stderr.read()
+        url = line.split(" at ")[1].split()[0]
+        browser.open(url)
+        browser.evaluate("window.__same_page = true")
+        first = browser.evaluate("tunerPage.charts[0].data[0].length")
+        assert first < 12 and browser.evaluate("tunerPage.live.polling") is True
+        assert "running" in browser.text()
+        browser.wait_for("tunerPage.charts.length === 2 && tunerPage.charts[0].data[0].length === 12 && "
+                         "!tunerPage.live.polling", timeout_s=30)
+        assert browser.evaluate("window.__same_page") is True  # updated in place, never reloaded
+        text = browser.text()
+        assert "finished" in text and "all steps done" in text and "acc\t1" in text
+        polls = browser.evaluate("tunerPage.live.polls")
+        browser.pump(1.5)
+        assert browser.evaluate("tunerPage.live.polls") == polls  # polling stopped
+        _check_clean(browser, url, origin=url.rstrip("/"))
+        assert training.wait(timeout=30) == 0
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=15)
+        assert server.returncode == 0 and "Live view stopped" in out, err
+    finally:
+        for proc in (training, server):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()

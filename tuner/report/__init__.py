@@ -1,0 +1,177 @@
+"""HTML views of runs (tfruns' view_run / compare_runs) and of sweeps: one self-contained file each.
+
+`save_*` writes the page and returns its path; `view_run` / `compare_runs` also open it in a browser when
+one is available, and otherwise print the path. Nothing here imports Ray.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from typing import Any
+
+from ..errors import RunNotFoundError, SweepNotFoundError, TunerError
+from ..settings import load_settings
+from ..store import RunPaths, list_run_dirs, resolve_run_dir
+from .data import comparison_data, run_data, sweep_data
+from .render import render_page, write_page
+
+__all__ = ["save_run_view", "view_run", "save_run_comparison", "compare_runs", "save_sweep_report",
+           "open_in_browser", "browser_available"]
+
+
+def _views_dir() -> str:
+    return os.path.join(tempfile.gettempdir(), "tuner-views")
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:120] or "run"
+
+
+def _latest(runs_dir: str) -> str:
+    dirs = list_run_dirs(runs_dir)
+    if not dirs:
+        raise RunNotFoundError(f"no runs in '{runs_dir}'; start one with `tune SCRIPT` or pass a run directory")
+    return dirs[0]
+
+
+# ---------------------------------------------------------------------------------------------------
+# One run
+
+def save_run_view(run: Any = None, filename: str | os.PathLike[str] | None = None,
+                  runs_dir: str | None = None) -> str:
+    """Write the HTML view of `run` (a path, a run name, an ls_runs row; default: the latest run); return its path."""
+    settings = load_settings(runs_dir=runs_dir)
+    path = resolve_run_dir(run, settings.runs_dir) if run is not None else _latest(settings.runs_dir)
+    page = run_data(path, settings.stale_after_s)
+    target = os.fspath(filename) if filename is not None else os.path.join(_views_dir(), f"run-{_safe(page['name'])}.html")
+    return write_page(target, render_page("run", f"Run {page['name']}", {"run": page}))
+
+
+def view_run(run: Any = None, runs_dir: str | None = None, browse: bool = True) -> str:
+    """Save the run view and open it in a browser (or print its path where there is none); return the path."""
+    path = save_run_view(run, runs_dir=runs_dir)
+    _show(path, browse)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------
+# Two runs
+
+def _two_runs(runs: Any, runs_dir: str) -> tuple[str, str]:
+    if runs is None:
+        dirs = list_run_dirs(runs_dir)[:2]
+        if len(dirs) < 2:
+            raise RunNotFoundError(f"comparing needs two runs, found {len(dirs)} in '{runs_dir}'; "
+                                   "pass two run directories or names")
+        return dirs[1], dirs[0]
+    if hasattr(runs, "columns") and hasattr(runs, "iloc"):  # an ls_runs frame
+        if "run_dir" not in runs.columns:
+            raise RunNotFoundError("data frame does not contain a run_dir column")
+        items = list(runs["run_dir"])
+    elif isinstance(runs, (str, os.PathLike)):
+        items = [runs]
+    else:
+        items = list(runs)
+    if len(items) != 2:
+        raise TunerError(f"compare: expected exactly 2 runs, got {len(items)}; pass two run directories or names")
+    a, b = (resolve_run_dir(item, runs_dir) for item in items)
+    if os.path.samefile(a, b):
+        raise TunerError(f"compare: both runs are '{a}'; pass two different runs")
+    return a, b
+
+
+def save_run_comparison(runs: Any = None, filename: str | os.PathLike[str] | None = None,
+                        runs_dir: str | None = None) -> str:
+    """Write the side-by-side comparison of two runs (default: the two latest; the older on the left)."""
+    settings = load_settings(runs_dir=runs_dir)
+    a, b = _two_runs(runs, settings.runs_dir)
+    data = comparison_data(a, b, settings.stale_after_s)
+    left, right = data["runs"][0]["name"], data["runs"][1]["name"]
+    target = (os.fspath(filename) if filename is not None
+              else os.path.join(_views_dir(), f"compare-runs-{_safe(left)}-{_safe(right)}.html"))
+    return write_page(target, render_page("compare", f"Compare {left} and {right}", data))
+
+
+def compare_runs(runs: Any = None, runs_dir: str | None = None, browse: bool = True) -> str:
+    """Save the comparison and open it in a browser (or print its path); return the path."""
+    path = save_run_comparison(runs, runs_dir=runs_dir)
+    _show(path, browse)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------
+# A sweep
+
+def save_sweep_report(sweep: str, runs_dir: str | None = None, metric: str | None = None,
+                      filename: str | os.PathLike[str] | None = None, run_views: bool = True) -> str:
+    """Write the report of sweep `sweep`: a sortable, filterable table of its trials, a parallel-coordinates
+    chart of flags against `metric` and the best runs; with `run_views`, each run's view is written to the
+    folder `<report name>_runs/` next to it and linked from the table. Returns the report's path."""
+    from ..runs import ls_runs
+
+    settings = load_settings(runs_dir=runs_dir)
+    frame = ls_runs(runs_dir=settings.runs_dir, order=None)
+    sweep = str(sweep)
+    if "sweep" in frame.columns:
+        frame = frame[frame["sweep"].astype(str) == sweep]
+    else:
+        frame = frame.iloc[0:0]
+    if frame.empty:
+        raise SweepNotFoundError(f"sweep '{sweep}' has no runs in '{settings.runs_dir}'; list sweeps with "
+                                 "`tune sweeps`")
+    if "trial" in frame.columns:
+        frame = frame.assign(_order=frame["trial"].fillna(-1)).sort_values(["_order", "run_dir"]).drop(columns="_order")
+    frame = frame.reset_index(drop=True)
+    target = (os.fspath(filename) if filename is not None
+              else os.path.join(_views_dir(), f"sweep-{_safe(sweep)}", "report.html"))
+    target = os.path.abspath(target)
+    links: list[str | None] = [None] * len(frame)
+    if run_views:
+        folder_name = os.path.splitext(os.path.basename(target))[0] + "_runs"
+        folder = os.path.join(os.path.dirname(target), folder_name)
+        for i, run_path in enumerate(frame["run_dir"]):
+            name = _safe(RunPaths(run_path).name)
+            page = run_data(run_path, settings.stale_after_s)
+            write_page(os.path.join(folder, f"{name}.html"), render_page("run", f"Run {page['name']}", {"run": page}))
+            links[i] = f"{folder_name}/{name}.html"
+    data = sweep_data(frame, sweep, metric, links)
+    return write_page(target, render_page("report", f"Sweep {sweep}", data))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Opening a browser
+
+def browser_available() -> bool:
+    """A graphical browser can be opened: macOS/Windows, or a display on Linux (a console browser would block)."""
+    import sys
+    import webbrowser
+
+    if sys.platform not in ("darwin", "win32") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False
+    try:
+        webbrowser.get()
+    except webbrowser.Error:
+        return False
+    return True
+
+
+def open_in_browser(target: str) -> bool:
+    """Open a file path or URL in a browser when one is available; True when one was opened."""
+    import webbrowser
+
+    if not browser_available():
+        return False
+    url = target if "://" in target else "file://" + os.path.abspath(target)
+    try:
+        return bool(webbrowser.open(url, new=2))
+    except webbrowser.Error:
+        return False
+
+
+def _show(path: str, browse: bool) -> None:
+    if browse and open_in_browser(path):
+        print(f"Opened {path} in a browser")
+    else:
+        print(path)

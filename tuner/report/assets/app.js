@@ -1,0 +1,638 @@
+/* tuner page script: renders the run view, the run comparison and the sweep report from the JSON in
+   #page-data. Every value reaches the page as a text node (textContent), never as HTML. */
+(function () {
+  "use strict";
+
+  var DATA = JSON.parse(document.getElementById("page-data").textContent);
+  var PAGE = { charts: [], live: null };
+  window.tunerPage = PAGE;  // for tests and the curious: the uPlot instances and the live state
+
+  var BLUE = "#1e88e5", GREEN = "#43a047", GREY = "#9e9e9e", PINK = "#d81b60";
+
+  // ------------------------------------------------------------------------------------------------
+  // DOM helpers (text only)
+
+  function el(tag, props, children) {
+    var node = document.createElement(tag);
+    if (props) {
+      for (var key in props) {
+        if (!Object.prototype.hasOwnProperty.call(props, key) || props[key] == null) continue;
+        if (key === "text") node.textContent = String(props[key]);
+        else if (key === "cls") node.className = props[key];
+        else if (key === "href") node.setAttribute("href", safeHref(props[key]));
+        else node.setAttribute(key, String(props[key]));
+      }
+    }
+    (children || []).forEach(function (child) {
+      if (child == null) return;
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function safeHref(href) {
+    href = String(href);
+    return /^\s*(javascript|data|vbscript):/i.test(href) ? "#" : href;
+  }
+
+  function fmt(value) {
+    if (value === null || value === undefined) return "\u2014";
+    if (typeof value === "number") {
+      if (!isFinite(value)) return String(value);
+      if (Number.isInteger(value)) return String(value);
+      var abs = Math.abs(value);
+      if (abs !== 0 && (abs >= 1e6 || abs < 1e-3)) return value.toPrecision(4);
+      return String(Number(value.toFixed(4)));
+    }
+    if (typeof value === "boolean") return value ? "true" : "false";
+    if (typeof value === "object") return JSON.stringify(value);
+    return String(value);
+  }
+
+  function fmtBytes(size) {
+    if (size < 1024) return size + " B";
+    var units = ["KB", "MB", "GB", "TB"], value = size, unit = -1;
+    do { value /= 1024; unit += 1; } while (value >= 1024 && unit < units.length - 1);
+    return value.toFixed(1) + " " + units[unit];
+  }
+
+  function pairs(obj) {
+    return Object.keys(obj || {}).map(function (k) { return [k, obj[k]]; });
+  }
+
+  function card(title, rows, extraCls) {
+    var body;
+    if (!rows.length) body = el("p", { cls: "empty", text: "none" });
+    else body = el("table", { cls: "kv" }, rows.map(function (r) {
+      return el("tr", null, [el("th", { text: r[0] }), el("td", { text: fmt(r[1]) })]);
+    }));
+    return el("section", { cls: "card " + (extraCls || ""), "data-card": title }, [el("h3", { text: title }), body]);
+  }
+
+  function badge(status) {
+    return el("span", { cls: "badge status-" + String(status).replace(/[^a-z]/g, ""), text: status });
+  }
+
+  function section(title, children, id) {
+    return el("section", { cls: "block", id: id }, [el("h2", { text: title })].concat(children));
+  }
+
+  function pre(text, cls) { return el("pre", { cls: cls || "", text: text }); }
+
+  // ------------------------------------------------------------------------------------------------
+  // Charts (uPlot)
+
+  function chartGroups(names) {  // the same rule as tuner.report.data.chart_groups, for live updates
+    var present = {};
+    names.forEach(function (n) { present[n] = true; });
+    var groups = [];
+    names.forEach(function (name) {
+      if (name.indexOf("val_") === 0 && present[name.slice(4)]) return;
+      var series = [name];
+      if (present["val_" + name]) series.push("val_" + name);
+      var base = name.indexOf("val_") === 0 ? name.slice(4) : name;
+      groups.push({ title: name, series: series, ymax: (base === "acc" || base === "accuracy") ? 1.0 : null });
+    });
+    return groups;
+  }
+
+  function yRange(ymax) {
+    if (ymax == null) return {};
+    return { range: function (u, min, max) {
+      var low = (min == null || !isFinite(min)) ? 0 : Math.min(Math.floor(min * 10) / 10, ymax - 0.1);
+      return [Math.max(0, low), ymax];
+    } };
+  }
+
+  function chartWidth(box) { return Math.max(280, (box.clientWidth || 560) - 4); }
+
+  function lineChart(box, title, ymax, seriesSpecs, data) {
+    var many = data[0].length > 60;
+    var opts = {
+      title: title, width: chartWidth(box), height: 240,
+      scales: { x: { time: false }, y: yRange(ymax) },
+      series: [{ label: "step" }].concat(seriesSpecs.map(function (s) {
+        return { label: s.label, stroke: s.color, width: 2, dash: s.dash || undefined, spanGaps: true,
+                 points: { show: !many, size: 5 } };
+      })),
+      axes: [{ label: "step" }, { size: 60 }],
+      legend: { live: true }
+    };
+    var u = new uPlot(opts, data, box);
+    u._box = box;
+    PAGE.charts.push(u);
+    return u;
+  }
+
+  window.addEventListener("resize", function () {
+    PAGE.charts.forEach(function (u) { if (u._box) u.setSize({ width: chartWidth(u._box), height: u.height }); });
+  });
+
+  function runChartData(metrics, group) {
+    return [metrics.steps.slice()].concat(group.series.map(function (name) {
+      return (metrics.series[name] || []).slice();
+    }));
+  }
+
+  function runCharts(R) {
+    var grid = el("div", { cls: "charts" });
+    var charts = [];
+    if (!R.charts.length) grid.appendChild(el("p", { cls: "empty", text: "No metrics recorded." }));
+    R.charts.forEach(function (g) {
+      var box = el("div", { cls: "chart", "data-metric": g.title });
+      grid.appendChild(box);
+      charts.push({ group: g, box: box });
+    });
+    // uPlot measures its box, so draw once the grid is in the document
+    setTimeout(function () {
+      charts.forEach(function (c) {
+        c.u = lineChart(c.box, c.group.title, c.group.ymax, c.group.series.map(function (name, i) {
+          return { label: name, color: i === 0 ? BLUE : GREEN };
+        }), runChartData(R.metrics, c.group));
+      });
+    }, 0);
+    grid._charts = charts;
+    return grid;
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Run view
+
+  function runCards(R) {
+    return el("div", { cls: "cards" }, [
+      card("Run", R.card),
+      card("Flags", pairs(R.flags)),
+      card("Metrics", pairs(R.final_metrics)),
+      card("Evaluation", pairs(R.evaluation))
+    ]);
+  }
+
+  function errorPanel(R) {
+    if (!R.error) return null;
+    var e = R.error;
+    return el("section", { cls: "block error", id: "error" }, [
+      el("h2", { text: "Error" }),
+      el("p", { cls: "message", text: e.message == null ? "(no message)" : String(e.message) }),
+      e.traceback ? pre(String(e.traceback), "traceback") : null
+    ]);
+  }
+
+  function outputBlock(R) {
+    var note = R.output_truncated ? el("p", { cls: "note", text: "Only the end of the output is shown." }) : null;
+    return section("Console output", [note, R.output ? pre(R.output, "console") :
+      el("p", { cls: "empty", text: "No output." })], "output");
+  }
+
+  function sourcesBlock(R) {
+    var files = (R.sources || []).map(function (f) {
+      var code = el("code");
+      f.tokens.forEach(function (t) {
+        code.appendChild(t[0] ? el("span", { cls: "tok-" + t[0], text: t[1] }) : document.createTextNode(t[1]));
+      });
+      return el("details", { cls: "source", open: "" }, [
+        el("summary", { text: f.path + (f.truncated ? " (truncated)" : "") }), el("pre", { cls: "code" }, [code])]);
+    });
+    return section("Source code", files.length ? files : [el("p", { cls: "empty", text: "No source snapshot." })],
+                   "sources");
+  }
+
+  function artifactsBlock(R) {
+    var rows = (R.artifacts || []).map(function (a) {
+      return el("tr", null, [el("td", { text: a.path }), el("td", { cls: "num", text: fmtBytes(a.size), title: a.size + " bytes" })]);
+    });
+    return section("Artifacts", rows.length ? [el("table", { cls: "grid" }, [
+      el("thead", null, [el("tr", null, [el("th", { text: "file" }), el("th", { text: "size" })])]),
+      el("tbody", null, rows)])] : [el("p", { cls: "empty", text: "No artifact files." })], "artifacts");
+  }
+
+  function header(title, sub, status) {
+    return el("header", { cls: "top" }, [el("h1", null, [title + " ", status ? badge(status) : null]),
+                                          sub ? el("p", { cls: "sub", text: sub }) : null]);
+  }
+
+  function problems(R) {
+    if (!R.problems || !R.problems.length) return null;
+    return el("div", { cls: "problems" }, R.problems.map(function (p) { return el("p", { text: p }); }));
+  }
+
+  function renderRun(root, R) {
+    var parts = {
+      header: header("Run " + R.name, R.run_dir, R.status),
+      problems: problems(R), error: errorPanel(R), cards: runCards(R),
+      charts: section("Metrics over steps", [runCharts(R)], "charts"),
+      output: outputBlock(R), sources: sourcesBlock(R), artifacts: artifactsBlock(R)
+    };
+    ["header", "problems", "error", "cards", "charts", "output", "sources", "artifacts"].forEach(function (k) {
+      if (parts[k]) root.appendChild(parts[k]);
+    });
+    if (DATA.live && R.status === "running") startLive(root, R, parts);
+  }
+
+  // Live updates: poll the server's JSON endpoint, append new steps, stop once the run is no longer running.
+  function startLive(root, R, parts) {
+    var live = { polling: true, polls: 0, failures: 0, since: DATA.live.since || 0,
+                 generation: DATA.live.generation || 0, timer: null };
+    PAGE.live = live;
+    var names = Object.keys(R.metrics.series);
+    var busy = false;
+
+    function replace(key, node) {
+      var old = parts[key];
+      if (node && old && old.parentNode) old.parentNode.replaceChild(node, old);
+      else if (node && !old) root.insertBefore(node, parts.cards);
+      else if (!node && old && old.parentNode) old.parentNode.removeChild(old);
+      parts[key] = node;
+    }
+
+    function apply(update) {
+      if (update.reset) {  // the metrics file was rewritten shorter: start over
+        R.metrics = { steps: [], series: {} };
+        names = [];
+        live.generation = update.generation;
+      }
+      var rows = update.steps.length;
+      if (rows || update.reset) {
+        var before = R.metrics.steps.length;
+        R.metrics.steps = R.metrics.steps.concat(update.steps);
+        Object.keys(update.series).forEach(function (name) {
+          if (!R.metrics.series[name]) {
+            R.metrics.series[name] = new Array(before).fill(null);
+            names.push(name);
+          }
+        });
+        names.forEach(function (name) {
+          var add = update.series[name] || new Array(rows).fill(null);
+          R.metrics.series[name] = R.metrics.series[name].concat(add);
+        });
+        var groups = chartGroups(names);
+        var grid = parts.charts.querySelector(".charts");
+        if (JSON.stringify(groups) !== JSON.stringify(R.charts) || !grid._charts.every(function (c) { return c.u; })) {
+          PAGE.charts = PAGE.charts.filter(function (u) { return !grid.contains(u.root); });
+          R.charts = groups;
+          replace("charts", section("Metrics over steps", [runCharts(R)], "charts"));
+        } else {
+          grid._charts.forEach(function (c) { c.u.setData(runChartData(R.metrics, c.group)); });
+        }
+      }
+      live.since = update.total;
+      R.status = update.status;
+      ["final_metrics", "card", "evaluation", "flags"].forEach(function (k) { if (update[k]) R[k] = update[k]; });
+      replace("header", header("Run " + R.name, R.run_dir, R.status));
+      replace("cards", runCards(R));
+      if (update.done) {
+        ["error", "output", "artifacts"].forEach(function (k) { if (k in update) R[k] = update[k]; });
+        if ("output_truncated" in update) R.output_truncated = update.output_truncated;
+        replace("error", errorPanel(R));
+        replace("output", outputBlock(R));
+        replace("artifacts", artifactsBlock(R));
+      }
+    }
+
+    function stop() {
+      live.polling = false;
+      if (live.timer) clearInterval(live.timer);
+    }
+
+    function tick() {
+      if (busy || !live.polling) return;
+      busy = true;
+      fetch(DATA.live.endpoint + "?since=" + live.since + "&gen=" + live.generation, { cache: "no-store" })
+        .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+        .then(function (update) {
+          busy = false; live.polls += 1; live.failures = 0;
+          apply(update);
+          if (update.done) stop();
+        })
+        .catch(function () {
+          busy = false; live.failures += 1;
+          if (live.failures >= 5) {
+            stop();
+            root.insertBefore(el("div", { cls: "problems", text: "Live updates stopped: the server does not answer." }),
+                              root.firstChild);
+          }
+        });
+    }
+    live.timer = setInterval(tick, DATA.live.interval_ms || 1000);
+    tick();
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Comparison
+
+  function renderCompare(root, C) {
+    var a = C.runs[0], b = C.runs[1];
+    root.appendChild(header("Compare runs", a.name + "  \u2192  " + b.name, null));
+    root.appendChild(el("div", { cls: "columns" }, [a, b].map(function (R, i) {
+      return el("div", { cls: "column" }, [
+        el("h2", null, [(i ? "B: " : "A: ") + R.name + " ", badge(R.status)]),
+        el("p", { cls: "sub", text: R.run_dir }),
+        errorPanel(R),
+        el("div", { cls: "cards compact" }, [card("Run", R.card), card("Flags", pairs(R.flags)),
+          card("Metrics", pairs(R.final_metrics)), card("Evaluation", pairs(R.evaluation))])
+      ]);
+    })));
+    // one chart per metric with both runs: A solid, B dashed
+    var names = [];
+    [a, b].forEach(function (R) { Object.keys(R.metrics.series).forEach(function (n) { if (names.indexOf(n) < 0) names.push(n); }); });
+    var groups = chartGroups(names);
+    var grid = el("div", { cls: "charts" });
+    if (!groups.length) grid.appendChild(el("p", { cls: "empty", text: "No metrics recorded." }));
+    root.appendChild(section("Metrics over steps (A solid, B dashed)", [grid], "charts"));
+    var steps = {};
+    [a, b].forEach(function (R) { R.metrics.steps.forEach(function (s) { steps[s] = true; }); });
+    var xs = Object.keys(steps).map(Number).sort(function (p, q) { return p - q; });
+    function aligned(R, name) {
+      var byStep = {};
+      var values = R.metrics.series[name] || [];
+      R.metrics.steps.forEach(function (s, i) { byStep[s] = values[i]; });
+      return xs.map(function (s) { return byStep[s] === undefined ? null : byStep[s]; });
+    }
+    var boxes = groups.map(function (g) {
+      var box = el("div", { cls: "chart", "data-metric": g.title });
+      grid.appendChild(box);
+      return box;
+    });
+    groups.forEach(function (g, gi) {
+      var specs = [], data = [xs];
+      [a, b].forEach(function (R, ri) {
+        g.series.forEach(function (name, si) {
+          specs.push({ label: (ri ? "B " : "A ") + name, color: si === 0 ? BLUE : GREEN, dash: ri ? [6, 4] : null });
+          data.push(aligned(R, name));
+        });
+      });
+      lineChart(boxes[gi], g.title, g.ymax, specs, data);
+    });
+    root.appendChild(section("Differences", C.diffs.map(diffBlock), "diffs"));
+  }
+
+  function diffBlock(d) {
+    var body;
+    if (!d.lines.length) body = el("p", { cls: "empty", text: "identical" });
+    else body = el("pre", { cls: "diff" }, d.lines.map(function (l) {
+      return el("span", { cls: "line " + l[0], text: l[1] });
+    }));
+    return el("details", { cls: "diff-block", open: d.lines.length ? "" : null, "data-diff": d.title }, [
+      el("summary", null, [d.title + " ", el("span", { cls: "badge state-" + d.state, text: d.state })]), body]);
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Sweep report
+
+  function renderReport(root, S) {
+    var counts = Object.keys(S.statuses).map(function (k) { return S.statuses[k] + " " + k; }).join(", ");
+    root.appendChild(header("Sweep " + S.sweep, S.rows.length + " trials: " + counts +
+      (S.metric ? "  \u00b7  metric " + S.metric + " (" + (S.mode === "min" ? "lower" : "higher") + " is better)" : ""), null));
+    var col = {};
+    S.columns.forEach(function (c, i) { col[c] = i; });
+    var best = {};
+    S.best.forEach(function (i, rank) { best[i] = rank + 1; });
+    if (S.best.length) {
+      root.appendChild(section("Best runs", [el("ol", { cls: "best-list" }, S.best.map(function (i) {
+        var row = S.rows[i];
+        var text = "trial " + fmt(row[col.trial]) + ": " + S.metric + " = " + fmt(row[col[S.metric]]) + "  (" +
+          S.flags.map(function (f) { return f.replace(/^flag_/, "") + "=" + fmt(row[col[f]]); }).join(", ") + ")";
+        return el("li", null, [runLink(S, i, row[col.run]), " ", text]);
+      }))], "best"));
+    }
+    var info = el("p", { cls: "pcp-info", text: "Hover a line to see its trial; click it to open the run." });
+    var box = el("div", { cls: "chart pcp" });
+    root.appendChild(section("Flags against " + (S.metric || "the metric"), [info, box], "parallel"));
+    var tableBlock = reportTable(S, col, best);
+    root.appendChild(tableBlock);
+    setTimeout(function () { parallelChart(box, info, S, col); }, 0);
+  }
+
+  function runLink(S, i, name) {
+    var href = S.links[i];
+    return href ? el("a", { href: href, text: name }) : el("span", { text: name });
+  }
+
+  function numeric(values) {
+    return values.every(function (v) { return v === null || (typeof v === "number" && isFinite(v)); });
+  }
+
+  function parallelChart(box, info, S, col) {
+    var dims = S.flags.filter(function (f) {
+      var seen = {};
+      S.rows.forEach(function (r) { seen[JSON.stringify(r[col[f]])] = true; });
+      return Object.keys(seen).length > 1;
+    });
+    if (!dims.length) dims = S.flags.slice();
+    if (S.metric) dims.push(S.metric);
+    if (dims.length < 2) { info.textContent = "Not enough varying flags to draw."; return; }
+    var axes = dims.map(function (d) {
+      var values = S.rows.map(function (r) { return r[col[d]]; });
+      var distinct = {};
+      values.forEach(function (v) { if (v !== null) distinct[fmt(v)] = v; });
+      var keys = Object.keys(distinct);
+      if (numeric(values) && keys.length > 12) {
+        var nums = values.filter(function (v) { return v !== null; });
+        var min = Math.min.apply(null, nums), max = Math.max.apply(null, nums);
+        return { name: d, kind: "num", min: min, max: max, pos: function (v) {
+          if (v === null || v === undefined) return null;
+          return max === min ? 0.5 : (v - min) / (max - min);
+        } };
+      }
+      if (numeric(values)) {  // a few numeric values (a grid): evenly spaced, in numeric order
+        var levels = keys.map(function (k) { return distinct[k]; }).sort(function (p, q) { return p - q; }).map(fmt);
+        return { name: d, kind: "cat", cats: levels, pos: function (v) {
+          if (v === null || v === undefined) return null;
+          return levels.length === 1 ? 0.5 : levels.indexOf(fmt(v)) / (levels.length - 1);
+        } };
+      }
+      var cats = [];
+      values.forEach(function (v) { var t = fmt(v); if (v !== null && cats.indexOf(t) < 0) cats.push(t); });
+      cats.sort();
+      return { name: d, kind: "cat", cats: cats, pos: function (v) {
+        if (v === null || v === undefined) return null;
+        return cats.length === 1 ? 0.5 : cats.indexOf(fmt(v)) / (cats.length - 1);
+      } };
+    });
+    var metricAxis = S.metric ? axes[axes.length - 1] : null;
+    var order = S.rows.map(function (_, i) { return i; });
+    var isBest = {};
+    S.best.forEach(function (i) { isBest[i] = true; });
+    order.sort(function (p, q) { return (isBest[p] ? 1 : 0) - (isBest[q] ? 1 : 0); });  // best drawn last, on top
+    var xs = dims.map(function (_, i) { return i; });
+    var data = [xs], series = [{ label: "axis" }], rowOf = [null];
+    order.forEach(function (i) {
+      var row = S.rows[i];
+      data.push(axes.map(function (a) { return a.pos(row[col[a.name]]); }));
+      var color = GREY;
+      if (isBest[i]) color = PINK;
+      else if (metricAxis) {
+        var t = metricAxis.pos(row[col[S.metric]]);
+        if (t !== null) {
+          if (S.mode === "min") t = 1 - t;
+          color = "rgba(" + Math.round(144 - 114 * t) + "," + Math.round(202 - 66 * t) + "," + Math.round(249 - 20 * t) + ",0.55)";
+        }
+      }
+      series.push({ label: "trial " + fmt(row[col.trial]), stroke: color, width: isBest[i] ? 2.5 : 1,
+                    points: { show: false }, spanGaps: false });
+      rowOf.push(i);
+    });
+    var px = uPlot.pxRatio || 1;
+    function drawAxes(u) {
+      var ctx = u.ctx, top = u.bbox.top, bottom = u.bbox.top + u.bbox.height;
+      ctx.save();
+      ctx.font = Math.round(12 * px) + "px sans-serif";
+      ctx.textAlign = "center";
+      axes.forEach(function (a, i) {
+        var x = Math.round(u.valToPos(i, "x", true));
+        ctx.strokeStyle = "#424242"; ctx.lineWidth = px;
+        ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, bottom); ctx.stroke();
+        var last = i === axes.length - 1;
+        ctx.fillStyle = "#212121";
+        ctx.textAlign = i === 0 ? "left" : last ? "right" : "center";
+        ctx.fillText(a.name.replace(/^(flag|metric)_/, ""), x, top - 14 * px);
+        ctx.fillStyle = "#424242";
+        ctx.strokeStyle = "rgba(255,255,255,0.85)";
+        ctx.lineWidth = 3 * px;
+        var ticks = a.kind === "num" ? (a.max === a.min ? [a.min] : [a.min, (a.min + a.max) / 2, a.max]) :
+          a.cats.slice(0, 12);
+        ticks.forEach(function (t) {
+          var y = u.valToPos(a.kind === "num" ? a.pos(t) : (a.cats.length === 1 ? 0.5 : a.cats.indexOf(t) / (a.cats.length - 1)), "y", true);
+          var label = a.kind === "num" ? fmt(t) : t;
+          ctx.textAlign = last ? "right" : "left";
+          ctx.strokeText(label, x + (last ? -4 : 4) * px, y + 4 * px);
+          ctx.fillText(label, x + (last ? -4 : 4) * px, y + 4 * px);
+        });
+        ctx.textAlign = "center";
+      });
+      ctx.restore();
+    }
+    var focused = null;
+    var opts = {
+      width: chartWidth(box), height: 380, padding: [34, 16, 12, 16],
+      scales: { x: { time: false, range: function () { return [0, dims.length - 1]; } },
+                y: { range: function () { return [-0.03, 1.03]; } } },
+      axes: [{ show: false }, { show: false }],
+      legend: { show: false },
+      series: series,
+      focus: { alpha: 0.25 },
+      cursor: { y: false, points: { show: false }, drag: { x: false, y: false }, focus: { prox: 12 } },
+      hooks: {
+        draw: [drawAxes],
+        setSeries: [function (u, idx) {
+          if (idx == null || rowOf[idx] == null) { focused = null; return; }
+          focused = rowOf[idx];
+          var row = S.rows[focused];
+          info.textContent = "trial " + fmt(row[col.trial]) + " (" + row[col.run] + "): " + dims.map(function (d) {
+            return d.replace(/^flag_/, "") + "=" + fmt(row[col[d]]);
+          }).join(", ");
+        }]
+      }
+    };
+    var u = new uPlot(opts, data, box);
+    u._box = box;
+    PAGE.charts.push(u);
+    PAGE.parallel = { dims: dims, lines: data.length - 1 };
+    u.over.addEventListener("click", function () {
+      if (focused !== null && S.links[focused]) window.location.href = safeHref(S.links[focused]);
+    });
+  }
+
+  function reportTable(S, col, best) {
+    var sortState = { index: S.metric ? col[S.metric] : col.trial, desc: S.mode !== "min" && !!S.metric };
+    var search = el("input", { type: "search", placeholder: "filter all columns\u2026", cls: "search", "aria-label": "filter" });
+    var counter = el("span", { cls: "counter" });
+    var headRow = el("tr"), filterRow = el("tr", { cls: "filters" });
+    var filters = [];
+    S.columns.forEach(function (c, i) {
+      var th = el("th", { cls: "sortable", title: "sort by " + c, "data-col": c }, [c.replace(/^flag_/, "").replace(/^metric_/, "")]);
+      th.addEventListener("click", function () {
+        sortState.desc = sortState.index === i ? !sortState.desc : false;
+        sortState.index = i;
+        sortRows();
+      });
+      headRow.appendChild(th);
+      var input = el("input", { type: "text", placeholder: c === "status" ? "e.g. failed" : "e.g. >0.9", "aria-label": "filter " + c });
+      input.addEventListener("input", applyFilters);
+      filters.push(input);
+      filterRow.appendChild(el("th", null, [input]));
+    });
+    var groupRow = el("tr", { cls: "groups" }, S.columns.map(function (c) {
+      var g = c.indexOf("flag_") === 0 ? "flag" : c.indexOf("metric_") === 0 ? "metric" : c.indexOf("eval_") === 0 ? "eval" : "";
+      return el("th", { cls: "group " + g, text: g });
+    }));
+    var body = el("tbody");
+    var trs = S.rows.map(function (row, i) {
+      var tr = el("tr", { cls: best[i] ? "best" : null, "data-index": i });
+      row.forEach(function (v, j) {
+        var c = S.columns[j];
+        var td;
+        if (c === "run") td = el("td", null, [runLink(S, i, v)]);
+        else if (c === "trial" && best[i]) td = el("td", { cls: "num", title: "best #" + best[i], text: fmt(v) + " \u2605" });
+        else td = el("td", { cls: typeof v === "number" ? "num" : (c === "status" ? "status-" + v : null), text: fmt(v) });
+        tr.appendChild(td);
+      });
+      tr._text = row.map(fmt).join(" ").toLowerCase();
+      return tr;
+    });
+
+    function compare(p, q) {
+      var x = S.rows[p][sortState.index], y = S.rows[q][sortState.index];
+      if (x === null || x === undefined) return (y === null || y === undefined) ? p - q : 1;  // nulls last
+      if (y === null || y === undefined) return -1;
+      var r = (typeof x === "number" && typeof y === "number") ? x - y : String(x).localeCompare(String(y), undefined, { numeric: true });
+      return (sortState.desc ? -r : r) || p - q;
+    }
+
+    function sortRows() {
+      var order = S.rows.map(function (_, i) { return i; }).sort(compare);
+      var frag = document.createDocumentFragment();
+      order.forEach(function (i) { frag.appendChild(trs[i]); });
+      body.appendChild(frag);
+      Array.prototype.forEach.call(headRow.children, function (th, i) {
+        th.classList.toggle("asc", i === sortState.index && !sortState.desc);
+        th.classList.toggle("desc", i === sortState.index && sortState.desc);
+      });
+    }
+
+    function matcher(text) {
+      text = text.trim();
+      if (!text) return null;
+      var m = /^(>=|<=|!=|>|<|=)\s*(.+)$/.exec(text);
+      if (m && m[2] !== "" && !isNaN(Number(m[2]))) {
+        var n = Number(m[2]), op = m[1];
+        return function (v) {
+          if (typeof v !== "number") return false;
+          return op === ">" ? v > n : op === "<" ? v < n : op === ">=" ? v >= n : op === "<=" ? v <= n : op === "=" ? v === n : v !== n;
+        };
+      }
+      if (m && m[1] === "=") { var exact = m[2].toLowerCase(); return function (v) { return fmt(v).toLowerCase() === exact; }; }
+      var needle = text.toLowerCase();
+      return function (v) { return fmt(v).toLowerCase().indexOf(needle) >= 0; };
+    }
+
+    function applyFilters() {
+      var tests = filters.map(function (f) { return matcher(f.value); });
+      var needle = search.value.trim().toLowerCase();
+      var shown = 0;
+      trs.forEach(function (tr, i) {
+        var ok = !needle || tr._text.indexOf(needle) >= 0;
+        for (var j = 0; ok && j < tests.length; j++) if (tests[j] && !tests[j](S.rows[i][j])) ok = false;
+        tr.hidden = !ok;
+        shown += ok ? 1 : 0;
+      });
+      counter.textContent = shown + " of " + S.rows.length + " trials shown";
+    }
+
+    search.addEventListener("input", applyFilters);
+    body.append.apply(body, trs);
+    sortRows();
+    applyFilters();
+    return section("All trials", [el("div", { cls: "toolbar" }, [search, counter]),
+      el("div", { cls: "table-wrap" }, [el("table", { cls: "grid trials" }, [el("thead", null, [groupRow, headRow, filterRow]), body])])],
+      "trials");
+  }
+
+  // ------------------------------------------------------------------------------------------------
+
+  var root = document.getElementById("app");
+  root.textContent = "";
+  if (DATA.kind === "run") renderRun(root, DATA.run);
+  else if (DATA.kind === "compare") renderCompare(root, DATA);
+  else if (DATA.kind === "report") renderReport(root, DATA);
+  root.setAttribute("data-rendered", DATA.kind);
+})();

@@ -1,0 +1,354 @@
+"""Page data: run directories -> plain JSON-able dicts that the page script renders.
+
+Everything the pages show is computed here (chart groups, diffs, highlighted tokens, the best trials), so it
+is testable without a browser; the page only turns these values into DOM text nodes.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import math
+import os
+import time
+from typing import Any, Iterable, Sequence
+
+from ..aggregate import effective_status, last_values, run_row
+from ..store import RunData, iter_artifacts, iter_source_files, read_run
+
+#: bounds that keep a page small (the issue asks for pages under ~1 MB)
+MAX_OUTPUT_CHARS = 200_000
+MAX_SOURCE_CHARS = 100_000
+MAX_DIFF_LINES = 4_000
+#: metrics shown on a y axis capped at 1.0 (as tfruns)
+CAPPED_METRICS = ("acc", "accuracy")
+NON_METRIC_KEYS = ("step", "epoch", "timestamp")
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe values: no NaN/inf (JSON.parse rejects them), numpy scalars and timestamps as plain values."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    if hasattr(value, "isoformat"):
+        try:
+            if value != value:  # NaT
+                return None
+        except (TypeError, ValueError):
+            pass
+        return value.isoformat()
+    if hasattr(value, "item"):
+        try:
+            return _clean(value.item())
+        except (TypeError, ValueError):
+            return str(value)
+    return str(value)
+
+
+def format_time(epoch_s: Any) -> str | None:
+    if not isinstance(epoch_s, (int, float)) or isinstance(epoch_s, bool):
+        return None
+    return _dt.datetime.fromtimestamp(epoch_s, tz=_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_duration(seconds: Any) -> str | None:
+    if not isinstance(seconds, (int, float)) or seconds != seconds:
+        return None
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    return f"{hours:d}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Metrics and charts
+
+def metric_names(rows: Iterable[dict[str, Any]]) -> list[str]:
+    names: dict[str, None] = {}
+    for row in rows:
+        for key in row:
+            if key not in NON_METRIC_KEYS:
+                names.setdefault(key, None)
+    return list(names)
+
+
+def chart_groups(names: Sequence[str]) -> list[dict[str, Any]]:
+    """One chart per metric with `val_<m>` on the same chart as `<m>`; acc/accuracy capped at 1.0."""
+    present = set(names)
+    groups = []
+    for name in names:
+        if name.startswith("val_") and name[4:] in present:
+            continue
+        series = [name] + ([f"val_{name}"] if f"val_{name}" in present else [])
+        base = name[4:] if name.startswith("val_") else name
+        groups.append({"title": name, "series": series, "ymax": 1.0 if base in CAPPED_METRICS else None})
+    return groups
+
+
+def metrics_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-step rows -> {"steps": [...], "series": {name: [...]}} (nulls where a step lacks a metric)."""
+    names = metric_names(rows)
+    steps = []
+    for index, row in enumerate(rows):
+        step = row.get("step", row.get("epoch"))
+        steps.append(step if isinstance(step, (int, float)) and not isinstance(step, bool) else index + 1)
+    series = {name: [_number(row.get(name)) for row in rows] for name in names}
+    return {"steps": _clean(steps), "series": series}
+
+
+def _number(value: Any) -> float | int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value if math.isfinite(value) else None
+
+
+# ---------------------------------------------------------------------------------------------------
+# One run
+
+def _read_text(path: str, limit: int) -> tuple[str, bool]:
+    """The last `limit` characters of a text file (the end of a log is what explains a failure)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return "", False
+    if len(text) > limit:
+        return text[-limit:], True
+    return text, False
+
+
+def highlight_tokens(path: str, text: str) -> list[list[str]]:
+    """Source text -> [[css class, text], ...] via Pygments (a dependency of rich); the page sets textContent."""
+    try:
+        from pygments.lexers import TextLexer, get_lexer_for_filename
+        from pygments.token import STANDARD_TYPES
+        from pygments.util import ClassNotFound
+    except ImportError:  # pragma: no cover - rich always brings pygments
+        return [["", text]]
+    try:
+        lexer = get_lexer_for_filename(path, stripnl=False, ensurenl=False)
+    except ClassNotFound:
+        lexer = TextLexer(stripnl=False, ensurenl=False)
+    tokens: list[list[str]] = []
+    for kind, value in lexer.get_tokens(text):
+        cls = ""
+        while kind is not None and not cls:
+            cls = STANDARD_TYPES.get(kind, "")
+            kind = kind.parent
+        if tokens and tokens[-1][0] == cls:
+            tokens[-1][1] += value
+        else:
+            tokens.append([cls, value])
+    return tokens
+
+
+def _source_files(data: RunData) -> dict[str, str]:
+    files = {}
+    for rel, path in iter_source_files(data.paths):
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                files[rel] = handle.read(MAX_SOURCE_CHARS + 1)
+        except OSError:
+            continue
+    return files
+
+
+def _main_script(data: RunData) -> str | None:
+    script = data.run.get("script")
+    return os.path.basename(script) if isinstance(script, str) else None
+
+
+def run_card(data: RunData, now: float, stale_after_s: float) -> list[list[Any]]:
+    """The Run card as [label, value] pairs, in reading order, without empty values."""
+    run = data.run
+    row = run_row(data, now, stale_after_s)
+    git = run.get("git") or {}
+    commit = git.get("commit")
+    if commit and git.get("dirty"):
+        commit = f"{commit} (dirty)"
+    pairs = [
+        ["script", _main_script(data)],
+        ["started", format_time(run.get("start"))],
+        ["ended", format_time(run.get("end"))],
+        ["duration", format_duration(row.get("duration_s"))],
+        ["host", run.get("host")],
+        ["user", run.get("user")],
+        ["git commit", commit],
+        ["git branch", git.get("branch")],
+        ["exit code", run.get("exit_code")],
+        ["sweep", run.get("sweep")],
+        ["trial", run.get("trial")],
+        ["epochs", f"{row.get('epochs_completed')}/{data.properties['epochs']}"
+         if isinstance(data.properties.get("epochs"), int) else row.get("epochs_completed")],
+        ["gpu ids", row.get("gpu_ids")],
+        ["python", run.get("python")],
+    ]
+    return [[label, _clean(value)] for label, value in pairs if value is not None and value != ""]
+
+
+def run_data(run_dir: str, stale_after_s: float = 60.0, with_sources: bool = True,
+             with_output: bool = True) -> dict[str, Any]:
+    """Everything a run view shows, read tolerantly from the run directory."""
+    data = read_run(run_dir)
+    now = time.time()
+    status = effective_status(data.run, now, stale_after_s)
+    last, _ = last_values(data.metrics)
+    page: dict[str, Any] = {
+        "name": data.paths.name,
+        "run_dir": os.path.abspath(data.paths.run_dir),
+        "status": status,
+        "start": _clean(data.run.get("start")),
+        "card": run_card(data, now, stale_after_s),
+        "flags": _clean(data.flags),
+        "final_metrics": _clean({k: v for k, v in last.items() if k not in NON_METRIC_KEYS}),
+        "evaluation": _clean(data.evaluation),
+        "properties": _clean(data.properties),
+        "metrics": metrics_columns(data.metrics),
+        "charts": chart_groups(metric_names(data.metrics)),
+        "error": _error(data),
+        "artifacts": [{"path": rel, "size": size} for rel, size in iter_artifacts(data.paths)],
+        "problems": list(data.problems),
+    }
+    if with_output:
+        text, truncated = _read_text(data.paths.output_log, MAX_OUTPUT_CHARS)
+        page["output"] = text
+        page["output_truncated"] = truncated
+    if with_sources:
+        page["sources"] = _sources_page(data)
+    return page
+
+
+def _error(data: RunData) -> dict[str, Any] | None:
+    if not data.error:
+        return None
+    trace = data.error.get("traceback")
+    if isinstance(trace, list):
+        trace = "\n".join(str(t) for t in trace)
+    return {"message": _clean(data.error.get("message")), "traceback": _clean(trace),
+            "exit_code": _clean(data.error.get("exit_code")), "signal": _clean(data.error.get("signal"))}
+
+
+def _sources_page(data: RunData) -> list[dict[str, Any]]:
+    files = _source_files(data)
+    main = _main_script(data)
+    order = sorted(files, key=lambda rel: (rel != main, rel))
+    pages = []
+    for rel in order:
+        text = files[rel]
+        truncated = len(text) > MAX_SOURCE_CHARS
+        text = text[:MAX_SOURCE_CHARS]
+        pages.append({"path": rel, "tokens": highlight_tokens(rel, text), "truncated": truncated})
+    return pages
+
+
+# ---------------------------------------------------------------------------------------------------
+# Two runs
+
+def diff_lines(before: str, after: str, name_a: str, name_b: str) -> list[list[str]]:
+    """A unified diff as [[kind, text], ...] with kind in hunk/add/del/ctx (empty when equal)."""
+    a, b = before.splitlines()[-MAX_DIFF_LINES:], after.splitlines()[-MAX_DIFF_LINES:]
+    out: list[list[str]] = []
+    lines = list(difflib.unified_diff(a, b, fromfile=name_a, tofile=name_b, lineterm="", n=3))
+    for line in lines[2:]:  # the first two are the ---/+++ file headers
+        kind = {"@": "hunk", "+": "add", "-": "del"}.get(line[:1], "ctx")
+        out.append([kind, line])
+    return out
+
+
+def _flags_text(flags: dict[str, Any]) -> str:
+    import json
+
+    return "".join(f"{k}: {json.dumps(_clean(v), ensure_ascii=False)}\n" for k, v in sorted(flags.items()))
+
+
+def comparison_data(run_dir_a: str, run_dir_b: str, stale_after_s: float = 60.0) -> dict[str, Any]:
+    """Two runs, older on the left, with diffs of flags, every changed/added/removed source file and the console."""
+    runs = [read_run(run_dir_a), read_run(run_dir_b)]
+    runs.sort(key=lambda d: (d.run.get("start") or 0, d.paths.name))
+    a, b = runs
+    pages = [run_data(d.paths.run_dir, stale_after_s, with_sources=False, with_output=False) for d in runs]
+    diffs = []
+    flags_diff = diff_lines(_flags_text(a.flags), _flags_text(b.flags), "flags", "flags")
+    diffs.append({"title": "Flags", "kind": "flags", "state": "changed" if flags_diff else "same",
+                  "lines": flags_diff})
+    src_a, src_b = _source_files(a), _source_files(b)
+    for rel in sorted(set(src_a) | set(src_b)):
+        before, after = src_a.get(rel), src_b.get(rel)
+        if before == after:
+            continue
+        state = "added" if before is None else "removed" if after is None else "changed"
+        diffs.append({"title": rel, "kind": "source", "state": state,
+                      "lines": diff_lines(before or "", after or "", rel, rel)})
+    out_a, _ = _read_text(a.paths.output_log, MAX_OUTPUT_CHARS)
+    out_b, _ = _read_text(b.paths.output_log, MAX_OUTPUT_CHARS)
+    console = diff_lines(out_a, out_b, "output", "output")
+    diffs.append({"title": "Console output", "kind": "output", "state": "changed" if console else "same",
+                  "lines": console})
+    return {"runs": pages, "diffs": diffs}
+
+
+# ---------------------------------------------------------------------------------------------------
+# A sweep
+
+def metric_mode(column: str) -> str:
+    """Whether a metric is better high or low, as the sweep CLI decides (`loss`/`error` -> min)."""
+    name = column.lower()
+    return "min" if "loss" in name or "error" in name else "max"
+
+
+def choose_metric(columns: Sequence[str], metric: str | None) -> str | None:
+    """The report's metric column: the one asked for (`val_acc`, `metric_val_acc`, `eval_acc`), else a guess."""
+    if metric is not None:
+        for candidate in (metric, f"metric_{metric}", f"eval_{metric}"):
+            if candidate in columns:
+                return candidate
+        from ..errors import QueryError
+
+        known = [c for c in columns if c.startswith(("metric_", "eval_"))]
+        close = difflib.get_close_matches(metric, known + [c.split("_", 1)[1] for c in known], n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(close)}?" if close else f"metrics: {', '.join(known) or 'none recorded'}"
+        raise QueryError(f"report: metric '{metric}' is not recorded by this sweep's runs; {hint}")
+    preferred = [c for c in columns if c.startswith("metric_val_")] + [c for c in columns if c.startswith("eval_")]
+    preferred += [c for c in columns if c.startswith("metric_")]
+    return preferred[0] if preferred else None
+
+
+def best_indexes(values: Sequence[Any], mode: str, count: int = 5) -> list[int]:
+    numeric = [(v, i) for i, v in enumerate(values) if _number(v) is not None]
+    numeric.sort(key=lambda p: p[0], reverse=(mode == "max"))
+    return [i for _, i in numeric[:count]]
+
+
+def sweep_data(frame: Any, sweep: str, metric: str | None, links: Sequence[str | None]) -> dict[str, Any]:
+    """The report's table (columnar), the flags for the parallel-coordinates chart and the best trials."""
+    columns = [str(c) for c in frame.columns]
+    chosen = choose_metric(columns, metric)
+    mode = metric_mode(chosen) if chosen else "max"
+    flag_cols = [c for c in columns if c.startswith("flag_")]
+    value_cols = [c for c in columns if c.startswith(("metric_", "eval_"))]
+    if chosen in value_cols:
+        value_cols.remove(chosen)
+    lead = ["trial", "run", "status"]
+    tail = [c for c in ("epochs_completed", "duration_s", "error_message") if c in columns]
+    shown = lead + ([chosen] if chosen else []) + flag_cols + value_cols + tail
+    records = frame.to_dict("records")
+    rows = []
+    for record in records:
+        row = []
+        for column in shown:
+            if column == "run":
+                row.append(os.path.basename(os.path.normpath(str(record.get("run_dir")))))
+            else:
+                row.append(_clean(record.get(column)))
+        rows.append(row)
+    metric_values = [r.get(chosen) for r in records] if chosen else []
+    statuses: dict[str, int] = {}
+    for record in records:
+        statuses[str(record.get("status"))] = statuses.get(str(record.get("status")), 0) + 1
+    return {"sweep": sweep, "metric": chosen, "mode": mode, "columns": shown, "rows": rows,
+            "flags": flag_cols, "best": best_indexes(metric_values, mode), "links": list(links),
+            "statuses": statuses}

@@ -1,0 +1,186 @@
+"""The live run view: a small local HTTP server whose page polls a JSON endpoint and appends new steps.
+
+Bound to 127.0.0.1 on a free port chosen by the OS. The page asks for the steps after the ones it has
+(`?since=N&gen=G`); the server tails metrics.jsonl by byte offset, so each poll reads only what is new.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from ..aggregate import effective_status, last_values
+from ..store import RunPaths, RunStatus, iter_artifacts, read_run
+from .data import MAX_OUTPUT_CHARS, _clean, _error, _read_text, chart_groups, metric_names, metrics_columns, \
+    run_card, run_data
+from .render import page_json, render_page
+
+#: how often the page polls (tfruns polls every 1000 ms)
+POLL_INTERVAL_MS = 500
+ENDPOINT = "/api/metrics"
+
+
+class MetricsTail:
+    """Complete lines of a growing metrics.jsonl, read incrementally; a rewritten file is read again."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.offset = 0
+        self.identity: tuple[int, int] | None = None
+        self.rows: list[dict[str, Any]] = []
+        self.generation = 0
+        self._lock = threading.Lock()
+
+    def poll(self) -> list[dict[str, Any]]:
+        with self._lock:
+            try:
+                stat = os.stat(self.path)
+            except FileNotFoundError:
+                return self.rows
+            identity = (stat.st_dev, stat.st_ino)
+            if identity != self.identity or stat.st_size < self.offset:
+                # replaced atomically (write_run_metadata("metrics", frame)) or truncated: read it again
+                old = len(self.rows)
+                self.identity, self.offset, self.rows = identity, 0, []
+                self._read_new()
+                if len(self.rows) < old:
+                    self.generation += 1
+            else:
+                self._read_new()
+            return self.rows
+
+    def _read_new(self) -> None:
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            chunk = handle.read()
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            return  # no complete line yet: a torn line waits for its end
+        self.offset += end + 1
+        for line in chunk[:end].split(b"\n"):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                record = json.loads(line.decode("utf-8", errors="replace"))
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                self.rows.append(record)
+
+
+class LiveRunServer:
+    """Serves one run's view at `/` and its new steps at `/api/metrics`; `start()` returns the URL."""
+
+    def __init__(self, run_dir: str, stale_after_s: float = 60.0, port: int = 0,
+                 interval_ms: int = POLL_INTERVAL_MS) -> None:
+        self.run_dir = run_dir
+        self.stale_after_s = stale_after_s
+        self.interval_ms = interval_ms
+        self.tail = MetricsTail(RunPaths(run_dir).metrics_jsonl)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/"
+
+    def start(self) -> str:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="tuner-live-view", daemon=True)
+        self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> "LiveRunServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # pages -----------------------------------------------------------------------------------------
+
+    def page(self) -> str:
+        rows = self.tail.poll()
+        page = run_data(self.run_dir, self.stale_after_s)
+        page["metrics"] = metrics_columns(rows)
+        page["charts"] = chart_groups(metric_names(rows))
+        live = {"endpoint": ENDPOINT, "interval_ms": self.interval_ms, "since": len(rows),
+                "generation": self.tail.generation}
+        return render_page("run", f"Run {page['name']} (live)", {"run": page, "live": live})
+
+    def update(self, since: int, generation: int) -> dict[str, Any]:
+        rows = self.tail.poll()
+        reset = generation != self.tail.generation or since > len(rows)
+        start = 0 if reset else max(0, since)
+        data = read_run(self.run_dir, with_metrics=False)
+        data = dataclasses.replace(data, metrics=rows)
+        now = time.time()
+        status = effective_status(data.run, now, self.stale_after_s)
+        done = status != RunStatus.RUNNING.value
+        last, _ = last_values(rows)
+        new = metrics_columns(rows[start:])
+        update: dict[str, Any] = {
+            "status": status, "done": done, "total": len(rows), "reset": reset, "generation": self.tail.generation,
+            "steps": new["steps"], "series": new["series"], "card": run_card(data, now, self.stale_after_s),
+            "final_metrics": _clean({k: v for k, v in last.items() if k not in ("step", "epoch", "timestamp")}),
+            "flags": _clean(data.flags), "evaluation": _clean(data.evaluation),
+        }
+        if done:
+            text, truncated = _read_text(data.paths.output_log, MAX_OUTPUT_CHARS)
+            update.update(error=_error(data), output=text, output_truncated=truncated,
+                          artifacts=[{"path": rel, "size": size} for rel, size in iter_artifacts(data.paths)])
+        return update
+
+
+def _handler(server: LiveRunServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            url = urlsplit(self.path)
+            try:
+                if url.path in ("/", "/index.html"):
+                    self._send(200, "text/html; charset=utf-8", server.page())
+                elif url.path == ENDPOINT:
+                    query = parse_qs(url.query)
+                    since = _int(query.get("since", ["0"])[0])
+                    generation = _int(query.get("gen", ["0"])[0])
+                    self._send(200, "application/json", page_json(server.update(since, generation)))
+                else:
+                    self._send(404, "text/plain; charset=utf-8", "not found")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def _send(self, code: int, kind: str, body: str) -> None:
+            payload = body.encode("utf-8")
+            self.send_response(code)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet: the terminal shows the URL only
+            return
+
+    return Handler
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return 0

@@ -1,0 +1,65 @@
+"""Page data -> one self-contained HTML file (vendored uPlot + our page script inlined, data as JSON).
+
+Safety: the data travels in `<script type="application/json">` with every `<` written as `\\u003c`, so no
+value can close the tag; the page script builds the DOM with textContent only; and a Content-Security-Policy
+allows exactly the two inline scripts (by hash) and no network access beyond the page's own origin (the live
+view's JSON endpoint), so even a rendering bug could not run an injected script or load anything remotely.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import os
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from workers.files import atomic_write_text
+
+from .data import _clean
+
+ASSETS = ("uPlot.iife.min.js", "uPlot.min.css", "app.js", "app.css", "page.html")
+
+
+@lru_cache(maxsize=None)
+def asset(name: str) -> str:
+    return resources.files("tuner.report").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def _script_hash(code: str) -> str:
+    digest = hashlib.sha256(code.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def page_json(data: Any) -> str:
+    """JSON that cannot break out of its script tag (`<` only ever appears inside JSON strings)."""
+    text = json.dumps(_clean(data), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def render_page(kind: str, title: str, data: dict[str, Any]) -> str:
+    """The whole page as a string; `kind` is run, compare or report (the page script switches on it)."""
+    uplot, app = asset("uPlot.iife.min.js"), asset("app.js")
+    csp = ("default-src 'none'; "
+           f"script-src {_script_hash(uplot)} {_script_hash(app)}; "
+           "style-src 'unsafe-inline'; img-src data:; connect-src 'self'; "
+           "base-uri 'none'; form-action 'none'")
+    payload = page_json({"kind": kind, "title": title, **data})
+    # str.replace one marker at a time, data last, so nothing inside the data is ever substituted
+    page = asset("page.html")
+    page = page.replace("%CSP%", html.escape(csp, quote=False).replace('"', "&quot;")).replace("%TITLE%", html.escape(title))
+    page = page.replace("%CSS%", asset("uPlot.min.css") + "\n" + asset("app.css"))
+    before, after = page.split("%DATA%")
+    after = after.replace("%UPLOT%", uplot).replace("%APP%", app)
+    return before + payload + after
+
+
+def write_page(path: str, text: str) -> str:
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    atomic_write_text(path, text)
+    os.chmod(path, 0o644)  # a page is for reading and sharing (the temp file it came from was 0600)
+    return os.path.abspath(path)
