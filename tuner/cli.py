@@ -100,8 +100,8 @@ def _run_parser() -> _Parser:
 
 
 def parse_flag_options(items: Sequence[str]) -> dict[str, list[Any]]:
-    """`--flag name=v1,v2` -> {name: [v1, v2]} with YAML-typed values."""
-    import yaml
+    """`--flag name=v1,v2` -> {name: [v1, v2]} with YAML-typed values (`1e-3` a float, `001` a string)."""
+    from .flags import parse_scalar
 
     values: dict[str, list[Any]] = {}
     for item in items:
@@ -111,10 +111,7 @@ def parse_flag_options(items: Sequence[str]) -> dict[str, list[Any]]:
             raise UsageError(f"--flag {item!r}: expected NAME=VALUE or NAME=V1,V2,...")
         parsed = []
         for piece in raw.split(","):
-            try:
-                value = yaml.safe_load(piece) if piece.strip() else ""
-            except yaml.YAMLError:
-                value = piece
+            value = parse_scalar(piece) if piece.strip() else ""
             if isinstance(value, (dict, list)):
                 value = piece
             parsed.append(value)
