@@ -98,10 +98,10 @@ def parse_python_error(stderr_text: str) -> tuple[str, str] | None:
         return None
     block = stderr_text[start:].rstrip("\n")
     lines = block.splitlines()
-    # the exception line is the last line that does not start with whitespace
-    for line in reversed(lines[1:]):
+    # frames are indented; the exception starts at the first line that is not, and its message may span lines
+    for index, line in enumerate(lines[1:], start=1):
         if line and not line[0].isspace():
-            return line.strip(), block
+            return "\n".join(lines[index:]).strip(), block
     return None
 
 
@@ -224,9 +224,7 @@ def _pump(proc: subprocess.Popen[bytes], spec: TrialSpec, log: Any, stderr_tail:
                 partial_err = pieces.pop()
                 stderr_tail.extend(p.decode("utf-8", "replace") + "\n" for p in pieces)
             if spec.echo:
-                stream = sys.stdout if key.data == "out" else sys.stderr
-                stream.buffer.write(chunk) if hasattr(stream, "buffer") else stream.write(chunk.decode("utf-8", "replace"))
-                stream.flush()
+                _echo(sys.stdout if key.data == "out" else sys.stderr, chunk)
         now = time.monotonic()
         if deadline is not None and now >= deadline:
             _terminate_group(proc, spec.kill_grace_s)
@@ -244,6 +242,18 @@ def _pump(proc: subprocess.Popen[bytes], spec: TrialSpec, log: Any, stderr_tail:
     except (ProcessLookupError, PermissionError):
         pass
     return FAILED  # the caller turns exit status 0 into finished
+
+
+def _echo(stream: Any, chunk: bytes) -> None:
+    """Bytes as they came when the stream has a binary buffer (a terminal, a file), else decoded text."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        stream.flush()  # text already printed by this process goes first
+        buffer.write(chunk)
+        buffer.flush()
+    else:
+        stream.write(chunk.decode("utf-8", "replace"))
+        stream.flush()
 
 
 def _drain(selector: selectors.BaseSelector, log: Any) -> None:
