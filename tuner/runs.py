@@ -52,6 +52,8 @@ def ls_runs(subset: str | None = None, order: str | Sequence[str] | None = "star
             raise QueryError(f"latest_n must be a positive integer, got {latest_n!r}")
         dirs = dirs[:latest_n]
     frame = runs_frame(read_rows(dirs, settings.stale_after_s))
+    if not dirs:  # no runs is an empty listing, whatever the query names
+        return frame
     frame = filter_runs(sort_runs(frame, order, decreasing), subset)
     return frame.reset_index(drop=True)
 
