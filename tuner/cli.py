@@ -137,14 +137,18 @@ def _cmd_run(argv: Sequence[str]) -> int:
     from .training import training_run
 
     flags: dict[str, Any] = {}
-    if args.flags is not None:
-        from .training import _read_flags_argument
+    if args.flags is not None:  # one value per flag: `lr: 0.1` or `lr: [0.1]`
+        from .launch import check_flag_values
+        from .plan import read_grid_file
 
-        flags.update(_read_flags_argument(args.flags))
+        grid = read_grid_file(args.flags)
+        flags.update(check_flag_values({k: v[0] if isinstance(v, list) and len(v) == 1 else v
+                                        for k, v in grid.items()}, args.flags))
     flags.update({name: values[0] for name, values in cli_flags.items()})
     try:
         training_run(args.script, flags=flags, runs_dir=args.runs_dir, echo=args.echo,
-                     artifacts_dir=None if args.no_artifacts else args.artifacts_dir, timeout_s=args.timeout)
+                     artifacts_dir=None if args.no_artifacts else args.artifacts_dir, timeout_s=args.timeout,
+                     extra_args=script_args)
     except TunerError as exc:
         if getattr(exc, "run_dir", None):  # the run is recorded; say where, exit 1
             print(f"{PROG}: {exc}", file=sys.stderr)
