@@ -195,6 +195,11 @@ def _existing_message(path: str) -> str | None:
 _LINE_END = re.compile(rb"(?<=\n)")
 
 
+#: longest wait between checks of the script's exit; after it exits its pipes are read for _EXIT_DRAIN_S more
+_POLL_S = 0.25
+_EXIT_DRAIN_S = 0.5
+
+
 def _pump(proc: subprocess.Popen[bytes], spec: TrialSpec, log: Any, stderr_tail: deque[str], record: _Record) -> str:
     """Copy output to the log (and the terminal) until the process ends; enforce timeout; beat the heart."""
     selector = selectors.DefaultSelector()
@@ -206,9 +211,10 @@ def _pump(proc: subprocess.Popen[bytes], spec: TrialSpec, log: Any, stderr_tail:
     deadline = started + spec.timeout_s if spec.timeout_s else None
     partial_err = b""
     open_streams = 2
+    exited_at: float | None = None
     while open_streams:
         now = time.monotonic()
-        wait = next_beat - now
+        wait = min(next_beat - now, _POLL_S)
         if deadline is not None:
             wait = min(wait, deadline - now)
         for key, _ in selector.select(timeout=max(wait, 0.0)):
@@ -233,14 +239,18 @@ def _pump(proc: subprocess.Popen[bytes], spec: TrialSpec, log: Any, stderr_tail:
         if now >= next_beat:
             record.update(heartbeat=time.time())
             next_beat = now + spec.heartbeat_s
+        if exited_at is None:
+            exited_at = now if proc.poll() is not None else None
+        elif now - exited_at >= _EXIT_DRAIN_S:
+            break  # the script is gone but a child of it still holds its output pipes open
     if partial_err:
         stderr_tail.append(partial_err.decode("utf-8", "replace"))
-    selector.close()
     proc.wait()
     try:  # anything the script left behind in its group goes with it
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    _drain(selector, log)
     return FAILED  # the caller turns exit status 0 into finished
 
 
@@ -257,11 +267,14 @@ def _echo(stream: Any, chunk: bytes) -> None:
 
 
 def _drain(selector: selectors.BaseSelector, log: Any) -> None:
+    """Keep what is left in the pipes, without blocking: a process outside the group may still hold them."""
     for key in list(selector.get_map().values()):
+        fd = key.fileobj.fileno()  # type: ignore[union-attr]
         try:
-            rest = key.fileobj.read()  # type: ignore[union-attr]
-            if rest:
-                log.write(rest)
-        except (OSError, ValueError):
+            os.set_blocking(fd, False)
+            while chunk := os.read(fd, 65536):
+                log.write(chunk)
+        except (OSError, ValueError):  # BlockingIOError: nothing more for now
             pass
+    log.flush()
     selector.close()

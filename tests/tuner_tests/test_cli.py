@@ -185,3 +185,31 @@ def test_ls_through_the_real_command_line(two_runs: None, workdir: Path) -> None
     done = run_tune("ls", "--format", "csv", cwd=workdir)
     assert done.returncode == 0, done.stderr
     assert len(list(csv.DictReader(io.StringIO(done.stdout)))) == 2
+
+
+@pytest.mark.slow
+def test_the_installed_tune_script_is_ours_even_with_ray_installed(workdir: Path) -> None:
+    """Ray installs a `tune` console script too; installing this project after Ray must leave ours in place."""
+    import importlib.util
+    import subprocess
+
+    assert importlib.util.find_spec("ray") is not None, "this check needs Ray installed in the test environment"
+    tune_script = Path(sys.executable).parent / "tune"
+    assert tune_script.is_file(), f"{tune_script} is missing: install this project (pip install -e .)"
+    assert "from tuner.cli import main" in tune_script.read_text()
+    done = subprocess.run([str(tune_script), "--help"], capture_output=True, text=True, timeout=120, cwd=workdir)
+    assert done.returncode == 0 and "python -m tuner" in done.stdout and "tune ls" in done.stdout
+
+
+def test_options_override_environment_and_project_settings(script: Path, workdir: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "tuner.yml").write_text("runs_dir: from_file\necho: false\n")
+    status, out, _ = tune(capsys, "train.py")
+    assert status == 0 and "extra args" not in out and (workdir / "from_file").is_dir()
+    monkeypatch.setenv("TUNER_RUNS_DIR", "from_env")
+    assert tune(capsys, "train.py")[0] == 0 and (workdir / "from_env").is_dir()
+    assert tune(capsys, "train.py", "--runs-dir", "from_option")[0] == 0
+    assert [len(list((workdir / d).iterdir())) for d in ("from_file", "from_env", "from_option")] == [1, 1, 1]
+    status, out, _ = tune(capsys, "ls", "--format", "csv")
+    assert status == 0 and len(out.splitlines()) == 2 and "from_env" in out

@@ -162,3 +162,19 @@ def test_json_lines_skip_torn_and_non_object_lines(tmp_path: Path) -> None:
     records, bad = read_json_lines(path)
     assert records == [{"step": 1}, {"step": 2}] and bad == 2
     assert read_json_lines(str(tmp_path / "missing.jsonl")) == ([], 0)
+
+
+def test_a_child_that_keeps_the_output_open_does_not_hold_the_trial(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path, """
+        import subprocess, sys
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])  # inherits stdout
+        print("child", child.pid, flush=True)
+    """)
+    started = time.monotonic()
+    outcome = run_trial(spec)
+    assert time.monotonic() - started < 10
+    assert outcome.status == FINISHED
+    pid = int(Path(spec.output_log).read_text().split()[1])
+    time.sleep(0.2)
+    assert not Path(f"/proc/{pid}").exists() or \
+        Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
