@@ -8,7 +8,6 @@ crosses this boundary as an exception: it comes back as a TrialOutcome with a st
 from __future__ import annotations
 
 import os
-import re
 import selectors
 import signal
 import socket
@@ -190,9 +189,6 @@ def _existing_message(path: str) -> str | None:
     except (OSError, ValueError):
         return None
     return data.get("message") if isinstance(data, dict) else None
-
-
-_LINE_END = re.compile(rb"(?<=\n)")
 
 
 #: longest wait between checks of the script's exit; after it exits its pipes are read for _EXIT_DRAIN_S more
