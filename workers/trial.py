@@ -22,6 +22,9 @@ from .files import atomic_write_json, atomic_write_text
 
 FINISHED, FAILED, KILLED, TIMEOUT = "finished", "failed", "killed", "timeout"
 _TRACEBACK_START = "Traceback (most recent call last):"
+#: longest wait between checks of the script's exit; after it exits its pipes are read for _EXIT_DRAIN_S more
+_POLL_S = 0.25
+_EXIT_DRAIN_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -189,11 +192,6 @@ def _existing_message(path: str) -> str | None:
     except (OSError, ValueError):
         return None
     return data.get("message") if isinstance(data, dict) else None
-
-
-#: longest wait between checks of the script's exit; after it exits its pipes are read for _EXIT_DRAIN_S more
-_POLL_S = 0.25
-_EXIT_DRAIN_S = 0.5
 
 
 def _pump(proc: subprocess.Popen[bytes], spec: TrialSpec, log: Any, stderr_tail: deque[str], record: _Record) -> str:
