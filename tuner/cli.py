@@ -119,8 +119,8 @@ def split_values(raw: str) -> list[str]:
 
 
 def parse_flag_options(items: Sequence[str]) -> dict[str, list[Any]]:
-    """`--flag name=v1,v2` -> {name: [v1, v2]} with YAML-typed values."""
-    import yaml
+    """`--flag name=v1,v2` -> {name: [v1, v2]} with YAML-typed values (`1e-3` a float, `001` a string)."""
+    from .flags import parse_scalar
 
     values: dict[str, list[Any]] = {}
     for item in items:
@@ -130,10 +130,7 @@ def parse_flag_options(items: Sequence[str]) -> dict[str, list[Any]]:
             raise UsageError(f"--flag {item!r}: expected NAME=VALUE or NAME=V1,V2,...")
         parsed = []
         for piece in split_values(raw):
-            try:
-                value = yaml.safe_load(piece) if piece.strip() else ""
-            except yaml.YAMLError:
-                value = piece
+            value = parse_scalar(piece) if piece.strip() else ""
             if isinstance(value, (dict, list)):
                 value = piece
             parsed.append(value)
@@ -159,14 +156,18 @@ def _cmd_run(argv: Sequence[str]) -> int:
     from .training import training_run
 
     flags: dict[str, Any] = {}
-    if args.flags is not None:
-        from .training import _read_flags_argument
+    if args.flags is not None:  # one value per flag: `lr: 0.1` or `lr: [0.1]`
+        from .launch import check_flag_values
+        from .plan import read_grid_file
 
-        flags.update(_read_flags_argument(args.flags))
+        grid = read_grid_file(args.flags)
+        flags.update(check_flag_values({k: v[0] if isinstance(v, list) and len(v) == 1 else v
+                                        for k, v in grid.items()}, args.flags))
     flags.update({name: values[0] for name, values in cli_flags.items()})
     try:
         training_run(args.script, flags=flags, runs_dir=args.runs_dir, echo=args.echo,
-                     artifacts_dir=None if args.no_artifacts else args.artifacts_dir, timeout_s=args.timeout)
+                     artifacts_dir=None if args.no_artifacts else args.artifacts_dir, timeout_s=args.timeout,
+                     extra_args=script_args)
     except TunerError as exc:
         if getattr(exc, "run_dir", None):  # the run is recorded; say where, exit 1
             print(f"{PROG}: {exc}", file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 import warnings
 from collections.abc import Mapping
@@ -84,11 +85,51 @@ def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
+_FLOAT_TEXT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")  # 1e-3: a string to YAML 1.1
+_ZERO_PADDED = re.compile(r"^[-+]?0\d+$")  # 001, 010: an id to keep (YAML 1.1 would read 010 as octal 8)
+
+
+def parse_scalar(text: str) -> Any:
+    """A command-line value as YAML would type it, except that `1e-3` is a float and `001` stays a string."""
+    if not text.strip():
+        return text
+    if _FLOAT_TEXT.match(text.strip()):
+        return float(text)
+    if _ZERO_PADDED.match(text.strip()):
+        return text
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _number(value: Any, integer: bool) -> int | float:
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = int(text, 10)
+        except ValueError:
+            value = float(text)  # decimal text only: 010 is ten, 1e-3 a thousandth
+    if not integer:
+        return float(value)
+    if isinstance(value, int):
+        return value
+    number = float(value)
+    if not math.isfinite(number) or not number.is_integer():
+        raise ValueError
+    return int(number)
+
+
 def convert(spec: FlagSpec, value: Any, raw: str | None = None) -> Any:
-    """Convert one value to the flag's type; raises ValueError with no message on failure."""
+    """Convert one value to the flag's type; raises ValueError with no message on failure.
+
+    `raw` is the text typed on the command line: a string flag keeps it verbatim, other types parse it.
+    """
+    if raw is not None:
+        value = raw
     if spec.type == "string":
-        if raw is not None:
-            return raw
         if isinstance(value, bool):
             return "true" if value else "false"
         return str(value)
@@ -101,18 +142,7 @@ def convert(spec: FlagSpec, value: Any, raw: str | None = None) -> Any:
         if text in _FALSE:
             return False
         raise ValueError
-    if isinstance(value, bool):
-        raise ValueError
-    if isinstance(value, str):
-        value = yaml.safe_load(value) if value.strip() else None
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise ValueError
-    if spec.type == "numeric":
-        return float(value)
-    number = float(value)
-    if not math.isfinite(number) or not number.is_integer():
-        raise ValueError
-    return int(number)
+    return _number(value, integer=spec.type == "integer")
 
 
 def parse_command_line(arguments: Sequence[str]) -> tuple[dict[str, tuple[Any, str]], bool]:
@@ -140,11 +170,7 @@ def parse_command_line(arguments: Sequence[str]) -> tuple[dict[str, tuple[Any, s
                 i += 1
             else:
                 raw = "true"
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else raw
-        except yaml.YAMLError:
-            value = raw
-        parsed[key.replace("-", "_")] = (value, raw)
+        parsed[key.replace("-", "_")] = (parse_scalar(raw), raw)
     return parsed, wants_help
 
 

@@ -67,6 +67,8 @@ def ls_runs(subset: str | None = None, order: str | Sequence[str] | None = "star
     if latest_n is not None and (not isinstance(latest_n, int) or isinstance(latest_n, bool) or latest_n < 1):
         raise QueryError(f"latest_n must be a positive integer, got {latest_n!r}")
     frame = indexed_frame(settings.runs_dir, settings.stale_after_s, latest_n=latest_n)
+    if frame.empty:  # no runs is an empty listing, whatever the query names
+        return frame
     frame = sort_runs(filter_runs(frame, subset), order, decreasing)
     return frame.reset_index(drop=True)
 

@@ -264,8 +264,7 @@ def _columns_to_rows(data: Any) -> list[dict[str, Any]]:
     if hasattr(data, "to_dict") and hasattr(data, "columns"):
         columns = {str(c): list(data[c]) for c in data.columns}
     elif isinstance(data, Mapping):
-        columns = {str(k): list(v) if isinstance(v, (list, tuple)) or hasattr(v, "__len__") and not isinstance(v, str)
-                   else [v] for k, v in data.items()}
+        columns = {str(k): _as_column(v) for k, v in data.items()}
     else:
         raise TunerError(f"write_run_metadata('metrics'): expected a DataFrame or a mapping of columns, "
                          f"got {type(data).__name__}")
@@ -283,6 +282,13 @@ def _columns_to_rows(data: Any) -> list[dict[str, Any]]:
             row[name] = _none_if_nan(values[i])
         rows.append(row)
     return rows
+
+
+def _as_column(values: Any) -> list[Any]:
+    """A sequence (list, tuple, array, Series) as a list; a single value as a one-step column."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        return [values]
+    return list(values)
 
 
 def _none_if_nan(value: Any) -> Any:

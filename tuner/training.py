@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 import yaml
@@ -41,11 +41,12 @@ def _read_flags_argument(flags: Mapping[str, Any] | str | os.PathLike[str] | Non
 def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None = None,
                  properties: Mapping[str, Any] | None = None, run_dir: str | None = None,
                  artifacts_dir: str | None = ".", echo: bool | None = None, runs_dir: str | None = None,
-                 timeout_s: float | None = None) -> pd.DataFrame:
+                 timeout_s: float | None = None, extra_args: Sequence[str] = ()) -> pd.DataFrame:
     """Run `file` with `flags` as a subprocess of this Python and record it; returns its one-row ls_runs frame.
 
     A failed run is recorded (status, error.json) and then raises RunFailedError naming the run directory.
-    Ctrl-C stops the script and its children and records the run as killed.
+    Ctrl-C stops the script and its children and records the run as killed. `extra_args` follow the flags
+    on the script's command line as they are.
     """
     settings = load_settings(runs_dir=runs_dir, echo=echo, timeout_s=timeout_s)
     values = _read_flags_argument(flags)
@@ -57,7 +58,7 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
     else:
         target = unique_run_dir(settings.runs_dir)
     spec = build_trial_spec(script, values, target, settings, echo=settings.echo, job_type="training",
-                            properties=properties)
+                            properties=properties, extra_args=tuple(extra_args))
     write_run_context(RunPaths(spec.run_dir), script, settings, settings.runs_dir)
     scan = start_scan(artifacts_dir, settings.runs_dir) if artifacts_dir is not None else None
     if settings.echo:

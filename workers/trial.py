@@ -24,6 +24,9 @@ from .files import atomic_write_json, atomic_write_text
 
 FINISHED, FAILED, KILLED, TIMEOUT = "finished", "failed", "killed", "timeout"
 _TRACEBACK_START = "Traceback (most recent call last):"
+#: longest wait between checks of the script's exit; after it exits its pipes are read for _EXIT_DRAIN_S more
+_POLL_S = 0.25
+_EXIT_DRAIN_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -101,10 +104,10 @@ def parse_python_error(stderr_text: str) -> tuple[str, str] | None:
         return None
     block = stderr_text[start:].rstrip("\n")
     lines = block.splitlines()
-    # the exception line is the last line that does not start with whitespace
-    for line in reversed(lines[1:]):
+    # frames are indented; the exception starts at the first line that is not, and its message may span lines
+    for index, line in enumerate(lines[1:], start=1):
         if line and not line[0].isspace():
-            return line.strip(), block
+            return "\n".join(lines[index:]).strip(), block
     return None
 
 
@@ -233,9 +236,10 @@ def _pump(proc: subprocess.Popen[bytes], spec: TrialSpec, log: Any, stderr_tail:
     deadline = started + spec.timeout_s if spec.timeout_s else None
     partial_err = b""
     open_streams = 2
+    exited_at: float | None = None
     while open_streams:
         now = time.monotonic()
-        wait = next_beat - now
+        wait = min(next_beat - now, _POLL_S)
         if deadline is not None:
             wait = min(wait, deadline - now)
         for key, _ in selector.select(timeout=max(wait, 0.0)):
@@ -251,9 +255,7 @@ def _pump(proc: subprocess.Popen[bytes], spec: TrialSpec, log: Any, stderr_tail:
                 partial_err = pieces.pop()
                 stderr_tail.extend(p.decode("utf-8", "replace") + "\n" for p in pieces)
             if spec.echo:
-                stream = sys.stdout if key.data == "out" else sys.stderr
-                stream.buffer.write(chunk) if hasattr(stream, "buffer") else stream.write(chunk.decode("utf-8", "replace"))
-                stream.flush()
+                _echo(sys.stdout if key.data == "out" else sys.stderr, chunk)
         now = time.monotonic()
         if deadline is not None and now >= deadline:
             _terminate_group(proc, spec.kill_grace_s)
@@ -262,23 +264,42 @@ def _pump(proc: subprocess.Popen[bytes], spec: TrialSpec, log: Any, stderr_tail:
         if now >= next_beat:
             record.update(heartbeat=time.time())
             next_beat = now + spec.heartbeat_s
+        if exited_at is None:
+            exited_at = now if proc.poll() is not None else None
+        elif now - exited_at >= _EXIT_DRAIN_S:
+            break  # the script is gone but a child of it still holds its output pipes open
     if partial_err:
         stderr_tail.append(partial_err.decode("utf-8", "replace"))
-    selector.close()
     proc.wait()
     try:  # anything the script left behind in its group goes with it
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    _drain(selector, log)
     return FAILED  # the caller turns exit status 0 into finished
 
 
+def _echo(stream: Any, chunk: bytes) -> None:
+    """Bytes as they came when the stream has a binary buffer (a terminal, a file), else decoded text."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        stream.flush()  # text already printed by this process goes first
+        buffer.write(chunk)
+        buffer.flush()
+    else:
+        stream.write(chunk.decode("utf-8", "replace"))
+        stream.flush()
+
+
 def _drain(selector: selectors.BaseSelector, log: Any) -> None:
+    """Keep what is left in the pipes, without blocking: a process outside the group may still hold them."""
     for key in list(selector.get_map().values()):
+        fd = key.fileobj.fileno()  # type: ignore[union-attr]
         try:
-            rest = key.fileobj.read()  # type: ignore[union-attr]
-            if rest:
-                log.write(rest)
-        except (OSError, ValueError):
+            os.set_blocking(fd, False)
+            while chunk := os.read(fd, 65536):
+                log.write(chunk)
+        except (OSError, ValueError):  # BlockingIOError: nothing more for now
             pass
+    log.flush()
     selector.close()

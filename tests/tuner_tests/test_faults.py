@@ -158,7 +158,6 @@ def test_sigkill_at_random_moments_then_resume_runs_each_combination_exactly_onc
     finished = Counter(r["trial"] for r in runs(workdir) if r.get("status") == "finished")
     assert sorted(finished) == list(range(total)), f"missing: {set(range(total)) - set(finished)}"
     assert set(finished.values()) == {1}, f"duplicates: {[t for t, n in finished.items() if n > 1]}"
-    lost = sum(r.get("status") in ("lost", "killed", "failed") for r in runs(workdir))
     # a trial caught mid-run either died with its driver (lost, rerun by resume) or completed in the moment the
     # cluster took to go down (kept as finished, and resume did not run it again): never left `running`
     endings = Counter(r["status"] for r in runs(workdir) if r["name"] in interrupted_names)
