@@ -126,8 +126,9 @@ def test_no_runs_is_an_empty_frame_with_the_core_columns(workdir: Path) -> None:
 
 
 def test_a_running_run_with_a_stale_heartbeat_is_lost(workdir: Path) -> None:
-    make_run(workdir / "runs", "2026-01-01T00-00-01Z", start=NOW - 3600, status="running")
-    make_run(workdir / "runs", "2026-01-01T00-00-02Z", start=NOW, status="running")
+    now = time.time()  # not NOW: the suite may have run for minutes since this module was imported
+    make_run(workdir / "runs", "2026-01-01T00-00-01Z", start=now - 3600, status="running")
+    make_run(workdir / "runs", "2026-01-01T00-00-02Z", start=now, status="running")
     assert list(ls_runs()["status"]) == ["running", "lost"]
 
 
