@@ -15,7 +15,8 @@ from ._version import __version__
 from .errors import (ConfigError, FlagError, GridError, QueryError, RunFailedError, RunInterruptedError,
                      RunNotFoundError, ScriptNotFoundError, SweepNotFoundError, TunerError)
 from .flags import Flags, flag_boolean, flag_integer, flag_numeric, flag_string, flags
-from .store import RunStatus, is_run_active, log_metrics, run_dir, unique_run_dir, write_run_metadata
+from .store import (RunStatus, is_run_active, log_metrics, run_dir, tensorboard_dir, unique_run_dir,
+                    write_run_metadata)
 
 #: public name -> module that defines it, imported on first access
 _LAZY = {
@@ -28,7 +29,7 @@ __all__ = [
     "__version__",
     # script side
     "flags", "flag_numeric", "flag_integer", "flag_boolean", "flag_string", "Flags",
-    "log_metrics", "write_run_metadata", "run_dir", "is_run_active", "unique_run_dir",
+    "log_metrics", "write_run_metadata", "run_dir", "is_run_active", "unique_run_dir", "tensorboard_dir",
     # runs and sweeps
     "training_run", "tuning_run", "ls_runs", "latest_run", "run_info", "RunStatus",
     # errors
