@@ -33,7 +33,7 @@ def _logdir(run_dir: str) -> str | None:
     files = event_files(run_dir)
     if not files:
         return None
-    return os.path.commonpath([os.path.dirname(f) for f in files])
+    return os.path.abspath(os.path.commonpath([os.path.dirname(f) for f in files]))  # works from any folder
 
 
 def _label(value: Any) -> str:

@@ -43,7 +43,7 @@ def _name(value: Any) -> str | None:
 
 def _learning_rate(optimizer: Any) -> float | None:
     try:
-        return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        return float(optimizer.learning_rate)  # a Keras variable (or a plain number)
     except Exception:  # a schedule or an optimizer without one: not worth failing the training over
         return None
 
@@ -84,7 +84,7 @@ class MetricsCallback(keras.callbacks.Callback):
             "epochs": params.get("epochs"),
             "steps_per_epoch": params.get("steps"),
             "batch_size": self.batch_size,
-            "optimizer": _name(optimizer) if optimizer is not None else None,
+            "optimizer": type(optimizer).__name__ if optimizer is not None else None,  # `Adam`, not `adam_1`
             "learning_rate": _learning_rate(optimizer) if optimizer is not None else None,
             "loss_function": _name(getattr(self.model, "loss", None)),
             "model": _summary(self.model),
