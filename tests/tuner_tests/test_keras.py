@@ -176,3 +176,24 @@ def test_autolog_records_every_fit_and_the_evaluation(workdir, write_script):
     assert data.properties["optimizer"] == "SGD"
     row = ls_runs().iloc[0]
     assert row["eval_loss"] == saved["score"]["loss"] and row["epochs_completed"] == 3
+
+
+GROWTH_SCRIPT = """
+import os
+from tuner import log_metrics
+log_metrics(step=1, growth=float(os.environ.get("TF_FORCE_GPU_ALLOW_GROWTH") == "true"),
+            visible=float(os.environ.get("CUDA_VISIBLE_DEVICES", "") != ""))
+"""
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("gpus, growth", [(0.5, 1.0), (1, 0.0)])
+def test_fractional_gpu_trials_run_with_tensorflow_memory_growth(ray_cluster, workdir, write_script, gpus, growth):
+    # the session cluster has 4 logical GPUs: what reaches the script is real, the card is not (no GPU here)
+    from tuner import tuning_run
+
+    write_script("train.py", GROWTH_SCRIPT)
+    frame = tuning_run("train.py", flags={"x": [1, 2]}, confirm=False, quiet=True, gpus_per_trial=gpus,
+                       address=ray_cluster)
+    assert list(frame["metric_growth"]) == [growth, growth]
+    assert list(frame["metric_visible"]) == [1.0, 1.0]
