@@ -3,8 +3,8 @@
 Read after the run from output.log, and only when the script recorded no metrics itself. Rules:
 - every `name: number` / `name=number` of a line is a metric (the pattern is a setting, see defaults.yml);
 - the step is the line's own `step`/`epoch` value (`epoch 3 ...`, `step=3 ...`, `Epoch 3/10 ...`), else the
-  one announced by a header line without metrics (`Epoch 3/10`, as Keras prints before each epoch), which
-  holds until the next header or until a Keras progress line reaches its end (`32/32 ...`);
+  one announced by a header line that holds nothing else (`Epoch 3/10`, as Keras prints before each epoch,
+  or `== epoch 3 ==`), which holds until the next header or until a Keras progress line reaches its end;
 - rows with the same step merge (later values win), so Keras' progress updates end as the epoch's values;
 - when no line has a step, each metric line is the next step (1, 2, ...); when some do, lines without one
   are ignored: they are final results or settings printed once, not steps;
@@ -61,6 +61,11 @@ def _as_step(value: float) -> int | float:
     return int(value) if value.is_integer() else value
 
 
+def _is_header(line: str) -> bool:
+    """`Epoch 3/10`, `== epoch 3 ==`, `[step 5]`: nothing but the step (`Step 1: load data` is not a header)."""
+    return not re.search(r"[^\W_]", _STEP_WORDS.sub("", line))
+
+
 def parse_metric_lines(text: str, pattern: str | re.Pattern[str], ignore: Iterable[str] = ()) -> list[dict[str, Any]]:
     """One row per step that has at least one metric; see the module docstring for the rules."""
     regex = compile_pattern(pattern) if isinstance(pattern, str) else pattern
@@ -85,8 +90,8 @@ def parse_metric_lines(text: str, pattern: str | re.Pattern[str], ignore: Iterab
             if found:
                 step = _as_step(float(found.group("value")))
         if not values:
-            if step is not None:
-                context = step  # a header: `Epoch 3/10`
+            if step is not None and _is_header(line):
+                context = step
             continue
         if step is None:
             step = context

@@ -67,6 +67,11 @@ def test_a_header_line_sets_the_step_of_the_metric_lines_below_it():
         {"step": 1, "loss": 0.9, "acc": 0.5}, {"step": 2, "loss": 0.4}]
 
 
+def test_a_sentence_that_mentions_a_step_is_not_a_header():
+    assert parse("Step 1: loading data\nloss: 0.9\nloss: 0.5\n") == [{"step": 1, "loss": 0.9},
+                                                                     {"step": 2, "loss": 0.5}]
+
+
 @pytest.mark.parametrize("line", [
     "started 12:30:01 at=12:30:01 elapsed: 1:02:03",
     "date: 2024-01-01 version: 3.11.2",
