@@ -16,7 +16,8 @@ from .errors import (ConfigError, FlagError, GridError, QueryError, RunFailedErr
                      RunNotFoundError, ScriptNotFoundError, SweepNotFoundError, TunerError)
 from .flags import Flags, flag_boolean, flag_integer, flag_numeric, flag_string, flags
 from .artifacts import use_artifact
-from .store import RunStatus, is_run_active, log_metrics, run_dir, unique_run_dir, write_run_metadata
+from .store import (RunStatus, is_run_active, log_metrics, run_dir, tensorboard_dir, unique_run_dir,
+                    write_run_metadata)
 
 #: public name -> module that defines it, imported on first access
 _LAZY = {
@@ -34,6 +35,7 @@ __all__ = [
     # script side
     "flags", "flag_numeric", "flag_integer", "flag_boolean", "flag_string", "Flags",
     "log_metrics", "write_run_metadata", "run_dir", "is_run_active", "unique_run_dir", "use_artifact",
+    "tensorboard_dir",
     # runs and sweeps
     "training_run", "tuning_run", "ls_runs", "latest_run", "run_info", "RunStatus",
     "get_run", "RunRecord", "clean_runs", "purge_runs", "copy_run", "copy_run_files",

@@ -78,6 +78,8 @@ def _run_parser() -> _Parser:
                         help="copy files changed here during a single run into the run (default: .)")
     parser.add_argument("--no-artifacts", action="store_true", help="do not capture artifacts")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="per-run time limit")
+    parser.add_argument("--no-stdout-metrics", dest="stdout_metrics", action="store_false", default=None,
+                        help="do not read printed `name: number` lines as metrics")
     sweep = parser.add_argument_group("sweeps")
     sweep.add_argument("--sample", metavar="FRACTION", help="run a random fraction in (0, 1] of the combinations")
     sweep.add_argument("--seed", type=int, help="random seed for --sample (recorded and printed)")
@@ -167,7 +169,7 @@ def _cmd_run(argv: Sequence[str]) -> int:
     try:
         training_run(args.script, flags=flags, runs_dir=args.runs_dir, echo=args.echo,
                      artifacts_dir=None if args.no_artifacts else args.artifacts_dir, timeout_s=args.timeout,
-                     extra_args=script_args)
+                     extra_args=script_args, stdout_metrics=args.stdout_metrics)
     except TunerError as exc:
         if getattr(exc, "run_dir", None):  # the run is recorded; say where, exit 1
             print(f"{PROG}: {exc}", file=sys.stderr)

@@ -18,7 +18,7 @@ from .errors import FlagError, ScriptNotFoundError
 from .gitinfo import GitInfo, git_diff, git_info
 from .settings import Settings
 from .sources import snapshot_sources
-from .store import ENV_FLAGS_JSON, ENV_RUN_DIR, RunPaths
+from .store import ENV_FLAGS_JSON, ENV_RUN_DIR, ENV_TENSORBOARD_DIR, RunPaths
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,8 @@ def build_trial_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str,
         "sweep": None, "trial": None, "attempt": 1,
     }
     record.update(identity or {})
-    child_env = {ENV_RUN_DIR: paths.run_dir, ENV_FLAGS_JSON: dumps_json(dict(flags))}
+    child_env = {ENV_RUN_DIR: paths.run_dir, ENV_FLAGS_JSON: dumps_json(dict(flags)),
+                 ENV_TENSORBOARD_DIR: paths.tensorboard_dir}
     child_env.update(env or {})
     initial = {paths.flags_json: dumps_json(dict(flags), indent=2) + "\n"}
     if properties:
@@ -131,7 +132,15 @@ def _user() -> str | None:
 
 
 def after_run(run_dir: str, settings: Settings) -> None:
-    """Metadata derived from what the run left behind (metrics from printed lines), for runs of any kind."""
+    """Metadata derived from what the run left behind, for runs of any kind.
+
+    Metrics come from one source, never merged (that would double every step): what the script recorded
+    (log_metrics, the Keras callback), else its TensorBoard event files, else its printed lines.
+    """
+    from .tb_events import record_event_metrics
+
+    if record_event_metrics(run_dir):
+        return
     if settings.stdout_metrics:
         from .stdout_metrics import record_stdout_metrics
 

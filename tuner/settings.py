@@ -90,6 +90,10 @@ def _check(key: str, value: Any, where: str) -> Any:
     if not ok:
         expected = "/".join(k.__name__ for k in kinds)
         raise ConfigError(f"{where}: setting '{key}' must be {expected}, got {value!r}")
+    if key == "stdout_metrics_pattern" and value:
+        from .stdout_metrics import compile_pattern
+
+        compile_pattern(value, f"{where}: setting '{key}'")
     if list in kinds:
         return tuple(str(v) for v in value)
     if float in kinds and not isinstance(value, bool):

@@ -30,6 +30,7 @@ INDEX_LOCK = ".tuner-index.lock"
 #: environment variables the runner hands to the script
 ENV_RUN_DIR = "TUNER_RUN_DIR"
 ENV_FLAGS_JSON = "TUNER_FLAGS_JSON"
+ENV_TENSORBOARD_DIR = "TUNER_TENSORBOARD_DIR"
 #: folders inside a run directory that are not artifacts
 NON_ARTIFACTS = frozenset({META_DIR, "logs", "tensorboard"})
 
@@ -232,6 +233,17 @@ def active_run_dir() -> str | None:
 def run_dir() -> str:
     """The active run's directory, else the working directory (as tfruns)."""
     return active_run_dir() or os.getcwd()
+
+
+def tensorboard_dir() -> str:
+    """The active run's TensorBoard log folder (`<run_dir>/tensorboard`, created), else ./tensorboard.
+
+    Give it to Keras' TensorBoard callback or tf.summary.create_file_writer; `tune tensorboard SWEEP` then
+    shows a sweep's runs side by side. Scripts that do not import tuner find it in $TUNER_TENSORBOARD_DIR.
+    """
+    path = RunPaths(run_dir()).tensorboard_dir
+    os.makedirs(path, exist_ok=True)
+    return path
 
 
 def is_run_active() -> bool:

@@ -491,7 +491,7 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
                max_concurrent: int | None = None, max_failures: int | None = None, retries: int | None = None,
                timeout_s: float | None = None, address: str | None = None, skip_done: bool = False,
                resume: str | None = None, retry_failed: bool = True, quiet: bool = False,
-               extra_args: Sequence[str] = ()) -> pd.DataFrame | None:
+               extra_args: Sequence[str] = (), stdout_metrics: bool | None = None) -> pd.DataFrame | None:
     """Run `file` over the combinations of `flags` (dict, DataFrame, YAML/CSV path) as parallel Ray tasks.
 
     Returns a DataFrame of exactly the runs this sweep made (ls_runs columns plus `sweep`, `trial`), with
@@ -500,7 +500,7 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
     """
     overrides = dict(runs_dir=runs_dir, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                      max_concurrent=max_concurrent, max_failures=max_failures, retries=retries, timeout_s=timeout_s,
-                     ray_address=address)
+                     ray_address=address, stdout_metrics=stdout_metrics)
     if resume is not None:
         request = prepare_resume(resume, retry_failed=retry_failed, quiet=quiet, **overrides)
     else:

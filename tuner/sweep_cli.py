@@ -8,18 +8,28 @@ import sys
 from typing import Any, Sequence
 
 from .display import print_runs_table
+from .progress import default_mode
 from .sweep import (SweepRequest, SweepResult, confirm_launch, describe_plan, prepare_resume, prepare_sweep,
                     run_sweep, sweep_statuses)
 
 
+#: without --metric, the summary ranks runs by the first of these the runs recorded (Keras and tfruns names)
+DEFAULT_METRICS = ("val_acc", "val_accuracy", "val_loss", "acc", "accuracy", "loss")
+
+
+def _default_metric(frame: Any) -> str | None:
+    return next((m for m in DEFAULT_METRICS if f"metric_{m}" in frame or f"eval_{m}" in frame), None)
+
+
 def _print_result(result: SweepResult, request: SweepRequest) -> int:
     frame = result.frame
-    metric = request.metric
+    metric = request.metric or _default_metric(frame)
+    mode = request.mode if request.metric else default_mode(metric) if metric else "max"
     if not frame.empty:
         column = next((c for c in (f"metric_{metric}", f"eval_{metric}") if metric and c in frame), None)
         shown = frame
         if column is not None:
-            shown = frame.sort_values(column, ascending=request.mode == "min", na_position="last", kind="stable")
+            shown = frame.sort_values(column, ascending=mode == "min", na_position="last", kind="stable")
         columns = ["run_dir", "trial", "status", "duration_s"] + [c for c in frame.columns if c.startswith("flag_")]
         if column:
             columns.append(column)
@@ -52,7 +62,7 @@ def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, list[Any]],
                             quiet=args.quiet, runs_dir=args.runs_dir, cpus_per_trial=args.cpus_per_trial,
                             gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
                             max_failures=args.max_failures, retries=args.retries, timeout_s=args.timeout,
-                            ray_address=args.address or None)
+                            ray_address=args.address or None, stdout_metrics=getattr(args, "stdout_metrics", None))
     print(describe_plan(request), flush=True)
     if not confirm_launch(len(request.plan.indices), request.settings.confirm and not args.yes):
         print("Cancelled; nothing was run.")

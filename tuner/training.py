@@ -41,14 +41,16 @@ def _read_flags_argument(flags: Mapping[str, Any] | str | os.PathLike[str] | Non
 def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None = None,
                  properties: Mapping[str, Any] | None = None, run_dir: str | None = None,
                  artifacts_dir: str | None = ".", echo: bool | None = None, runs_dir: str | None = None,
-                 timeout_s: float | None = None, extra_args: Sequence[str] = ()) -> pd.DataFrame:
+                 timeout_s: float | None = None, extra_args: Sequence[str] = (),
+                 stdout_metrics: bool | None = None) -> pd.DataFrame:
     """Run `file` with `flags` as a subprocess of this Python and record it; returns its one-row ls_runs frame.
 
     A failed run is recorded (status, error.json) and then raises RunFailedError naming the run directory.
     Ctrl-C stops the script and its children and records the run as killed. `extra_args` follow the flags
-    on the script's command line as they are.
+    on the script's command line as they are. `stdout_metrics=False` stops printed `name: value` lines
+    becoming metrics (default: the setting).
     """
-    settings = load_settings(runs_dir=runs_dir, echo=echo, timeout_s=timeout_s)
+    settings = load_settings(runs_dir=runs_dir, echo=echo, timeout_s=timeout_s, stdout_metrics=stdout_metrics)
     values = _read_flags_argument(flags)
     script = describe_script(file)
     ensure_runs_dir(settings.runs_dir)
