@@ -26,6 +26,8 @@ from typing import Any, Union
 
 import pandas as pd
 
+from workers.files import atomic_write_text
+
 from ._version import __version__
 from .aggregate import DEFAULT_STALE_AFTER_S, empty_frame, finish_frame, run_row
 from .store import INDEX_FILE, INDEX_LOCK, RunStatus, Signature, read_run, run_signature, scan_run_names
@@ -111,23 +113,6 @@ def _validated(data: Any) -> Index:
     return Index(list(map(str, names)), meta, {str(k): list(v) for k, v in problems.items()}, columns)
 
 
-def _replace_file(path: str, text: str) -> None:
-    """Temp file + rename, without fsync: a cache needs no durability (a torn file is just rebuilt)."""
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=".tuner-index-", suffix=".tmp", dir=os.path.dirname(path) or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def save_index(runs_dir: str, index: Index) -> bool:
     """Write the index atomically under the lock; False (and nothing raised) where that is not possible."""
     from filelock import FileLock, Timeout
@@ -141,7 +126,7 @@ def save_index(runs_dir: str, index: Index) -> bool:
     path = index_path(runs_dir)
     try:
         with FileLock(os.path.join(runs_dir, INDEX_LOCK), timeout=LOCK_TIMEOUT_S):
-            _replace_file(path, text)
+            atomic_write_text(path, text)
             key = _file_key(path)
     except (Timeout, OSError):
         return False  # a read-only or busy runs directory still lists, just without a warm start next time

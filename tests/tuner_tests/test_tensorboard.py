@@ -87,7 +87,7 @@ def test_a_torn_event_file_keeps_its_complete_records(tmp_path):
 
 EVENTS_SCRIPT = """
 import os, sys
-sys.path.insert(0, {tests!r})
+sys.path[:0] = [{tests!r}, {repo!r}]  # the test module, and the repository it imports its fixtures from
 from pathlib import Path
 from test_tensorboard import write_events
 logdir = Path(os.environ["TUNER_TENSORBOARD_DIR"])
@@ -100,7 +100,7 @@ print("loss: 99")  # printed metrics lose to the event files
 @tensorboard_package
 def test_a_script_that_only_writes_events_gets_metrics_without_importing_tensorflow(workdir, write_script):
     pytest.importorskip("tensorboard")
-    write_script("train.py", EVENTS_SCRIPT.format(tests=str(Path(__file__).parent)))
+    write_script("train.py", EVENTS_SCRIPT.format(tests=str(Path(__file__).parent), repo=str(REPO)))
     training_run("train.py", echo=False)
     row = ls_runs().iloc[0]
     assert (row["metric_loss"], row["metric_val_loss"], row["epochs_completed"]) == (0.25, 0.5, 2)
