@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import hashlib
 import os
@@ -124,6 +125,7 @@ def build_trial_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str,
                      kill_grace_s=settings.kill_grace_s, heartbeat_s=settings.heartbeat_s, echo=echo)
 
 
+@functools.lru_cache(maxsize=1)
 def _user() -> str | None:
     try:
         return getpass.getuser()
@@ -131,7 +133,7 @@ def _user() -> str | None:
         return None
 
 
-def after_run(run_dir: str, settings: Settings) -> None:
+def after_run(run_dir: str, stdout_metrics_pattern: str | None) -> None:
     """Metadata derived from what the run left behind, for runs of any kind.
 
     Metrics come from one source, never merged (that would double every step): what the script recorded
@@ -141,7 +143,12 @@ def after_run(run_dir: str, settings: Settings) -> None:
 
     if record_event_metrics(run_dir):
         return
-    if settings.stdout_metrics:
+    if stdout_metrics_pattern:
         from .stdout_metrics import record_stdout_metrics
 
-        record_stdout_metrics(run_dir, settings.stdout_metrics_pattern)
+        record_stdout_metrics(run_dir, stdout_metrics_pattern)
+
+
+def stdout_pattern(settings: Settings) -> str | None:
+    """What after_run needs of the settings: the metrics pattern, or None when printed metrics are off."""
+    return settings.stdout_metrics_pattern if settings.stdout_metrics else None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 DEFAULT_PATTERNS = ("*.py", "*.yml", "*.yaml", "*.json", "*.toml", "*.cfg", "*.ini", "*.txt", "*.sh", "*.R", "*.md")
 #: folders never entered: version control, environments, caches, and run outputs
-SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", "env",
+SKIP_DIRS = frozenset({"tuner.d", ".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", "env",
                        ".tox", ".mypy_cache", ".pytest_cache", "runs", "mlruns", "wandb", ".ipynb_checkpoints"})
 
 
@@ -27,6 +27,7 @@ def snapshot_sources(folder: str, dest: str, patterns: tuple[str, ...] = DEFAULT
     copied = skipped = total = 0
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")
+                         and not os.path.isdir(os.path.join(root, d, "tuner.d"))  # a run, not a source
                          and os.path.realpath(os.path.join(root, d)) not in excluded)
         for name in sorted(files):
             if not any(fnmatch.fnmatch(name, p) for p in patterns):

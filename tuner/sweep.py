@@ -21,7 +21,8 @@ import pandas as pd
 from .aggregate import read_rows, run_row, runs_frame
 from .errors import RunInterruptedError, TunerError
 from .journal import Journal, new_sweep_id
-from .launch import ScriptInfo, after_run, build_trial_spec, describe_script, thread_caps, write_git_diff
+from .launch import (ScriptInfo, after_run, build_trial_spec, describe_script, stdout_pattern, thread_caps,
+                     write_git_diff)
 from .plan import Plan, check_sample, grid_from_source, load_grid, make_plan
 from .progress import SweepProgress, default_mode
 from .settings import Settings, load_settings
@@ -286,6 +287,7 @@ class _SweepLoop:
         self.request, self.settings, self.journal = request, request.settings, journal
         self.queue = deque(todo)
         self.states, self.progress, self.pool, self.env = states, progress, pool, env
+        self.pattern = stdout_pattern(self.settings)
         self.failures = 0
         self.stopped_early = False
         self.stopping = False
@@ -324,7 +326,7 @@ class _SweepLoop:
         spec = build_trial_spec(request.script, request.plan.grid.combination(index), run_dir, settings, echo=False,
                                 job_type="sweep", identity=identity, env=self.env, extra_args=request.extra_args,
                                 cwd=request.cwd)
-        spec = replace(spec, post_run=(after_run, (paths.run_dir, settings)))  # runs on the worker, in parallel
+        spec = replace(spec, post_run=(after_run, (paths.run_dir, self.pattern)))  # on the worker, in parallel
         state.run_dirs.append(run_dir)
         self.pool.submit(index, spec)
         self.progress.trial_started()

@@ -13,7 +13,7 @@ from workers.trial import FINISHED, run_trial
 from .aggregate import read_rows, runs_frame
 from .artifacts import copy_changed, start_scan
 from .errors import FlagError, RunFailedError
-from .launch import after_run, build_trial_spec, check_flag_values, describe_script, write_run_context
+from .launch import after_run, build_trial_spec, stdout_pattern, check_flag_values, describe_script, write_run_context
 from .settings import load_settings
 from .store import RunPaths, ensure_runs_dir, unique_run_dir
 
@@ -70,7 +70,7 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
     finally:
         if scan is not None:
             copy_changed(scan, spec.run_dir)
-        after_run(spec.run_dir, settings)
+        after_run(spec.run_dir, stdout_pattern(settings))
     frame = runs_frame(read_rows([target], settings.stale_after_s))
     if outcome.status != FINISHED:
         raise RunFailedError(f"run {target} {outcome.status}: {outcome.error_message} "

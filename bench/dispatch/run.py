@@ -46,6 +46,25 @@ def start_ray(workers: int) -> float:
     return time.perf_counter() - started
 
 
+def bench_bare_ray(workdir: Path, trials: int, workers: int) -> float:
+    """The floor of any Ray-based runner: one task per command, subprocess.run, nothing recorded."""
+    import ray
+
+    @ray.remote(num_cpus=1)
+    def run(index: int) -> int:
+        return subprocess.run([sys.executable, str(workdir / "train.py"), f"--x={index}"],
+                              stdout=subprocess.DEVNULL).returncode
+
+    started = time.perf_counter()
+    pending, in_flight = list(range(trials)), []
+    while pending or in_flight:
+        while pending and len(in_flight) < 2 * workers:
+            in_flight.append(run.remote(pending.pop()))
+        ready, in_flight = ray.wait(in_flight, num_returns=1)
+        assert ray.get(ready) == [0]
+    return time.perf_counter() - started
+
+
 def bench_tuner(workdir: Path, trials: int) -> float:
     """One sweep on the running cluster (what `tune` does after its start-up); every run recorded for real."""
     from tuner.sweep import tuning_run
@@ -72,21 +91,26 @@ def main() -> None:
     try:
         (workdir / "train.py").write_text(SCRIPT)
         startup = start_ray(args.workers)
-        xargs_times, tuner_times = [], []
-        for _ in range(args.rounds):  # alternate, so load from elsewhere hits both alike
+        xargs_times, bare_times, tuner_times = [], [], []
+        bench_tuner(workdir, 10)  # start the workers once, as a sweep's first trials do
+        for _ in range(args.rounds):  # alternate, so load from elsewhere hits all alike
             xargs_times.append(bench_xargs(workdir, args.trials, args.workers))
+            bare_times.append(bench_bare_ray(workdir, args.trials, args.workers))
             tuner_times.append(bench_tuner(workdir, args.trials))
         peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     finally:
         ray.shutdown()
         shutil.rmtree(workdir, ignore_errors=True)
     xargs_s, tuner_s = statistics.median(xargs_times), statistics.median(tuner_times)
+    bare_s = statistics.median(bare_times)
     print(f"trials: {args.trials}, workers: {args.workers}, rounds: {args.rounds}, python: {sys.version.split()[0]}, "
           f"cpus: {os.cpu_count()}")
     print(f"{'xargs -P (median)':<40} {xargs_s:8.2f} s   runs: {', '.join(f'{t:.2f}' for t in xargs_times)}")
     print(f"{'tuner sweep excl. Ray start-up (median)':<40} {tuner_s:8.2f} s   runs: "
           f"{', '.join(f'{t:.2f}' for t in tuner_times)}  ({tuner_s / args.trials * 1000:.1f} ms/trial)")
+    print(f"{'bare Ray tasks, nothing recorded':<40} {bare_s:8.2f} s   runs: {', '.join(f'{t:.2f}' for t in bare_times)}")
     print(f"{'ratio tuner / xargs':<40} {tuner_s / xargs_s:8.2f} x")
+    print(f"{'ratio bare Ray / xargs':<40} {bare_s / xargs_s:8.2f} x")
     print(f"{'Ray start-up (local cluster)':<40} {startup:8.2f} s")
     print(f"{'driver peak RSS (incl. Ray client)':<40} {peak_kb / 1024:8.0f} MB")
 
