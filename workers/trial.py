@@ -160,9 +160,9 @@ def run_trial(spec: TrialSpec) -> TrialOutcome:
     interrupted: BaseException | None = None
     try:
         try:
-            proc = subprocess.Popen(_with_pdeathsig(spec.command), cwd=spec.cwd, env=_child_env(spec), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                                    preexec_fn=None if _SETPRIV else _die_with_parent)
+            proc = subprocess.Popen(_with_pdeathsig(spec.command), cwd=spec.cwd, env=_child_env(spec),
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    start_new_session=True, preexec_fn=None if _SETPRIV else _die_with_parent)
         except OSError as exc:
             log.write(f"tuner: could not start {spec.command[0]}: {exc}\n".encode())
             stderr_tail.append(str(exc))
@@ -180,7 +180,9 @@ def run_trial(spec: TrialSpec) -> TrialOutcome:
             _terminate_group(proc, min(spec.kill_grace_s, 5.0))
     finally:
         log.close()
-    assert proc is not None
+    if proc is None:  # interrupted before the script started: nothing ran, nothing to record
+        assert interrupted is not None
+        raise interrupted
     exit_code = proc.returncode
     sig = -exit_code if exit_code is not None and exit_code < 0 else None
     if status == FAILED and exit_code == 0:
