@@ -186,3 +186,12 @@ def test_gpus_per_trial_larger_than_any_node_is_rejected_and_writes_nothing(ray_
     with pytest.raises(TunerError, match="more than any node of the cluster has"):
         tuning_run("train.py", {"a": [1]}, gpus_per_trial=8, confirm=False, quiet=True)
     assert not (workdir / "runs" / "sweeps").exists() or not any((workdir / "runs" / "sweeps").iterdir())
+
+
+def test_max_concurrent_limits_trials_running_at_once(ray_cluster, workdir, write_script):
+    write_script("nap.py", "import time\ntime.sleep(0.4)\n")
+    result = tuning_run("nap.py", {"x": list(range(4))}, max_concurrent=1, cpus_per_trial=0.25, confirm=False,
+                        quiet=True)
+    rows = [(json.loads((Path(d) / "tuner.d" / "run.json").read_text())["start"],
+             json.loads((Path(d) / "tuner.d" / "run.json").read_text())["end"], []) for d in result.run_dir]
+    assert len(rows) == 4 and _max_overlap(rows) == 1
