@@ -20,6 +20,7 @@ from typing import Any, Iterator, Sequence
 import yaml
 
 from .errors import FlagError
+from .yamlfile import read_yaml_mapping
 from .store import ENV_FLAGS_JSON, is_run_active, write_run_metadata
 
 FLAG_TYPES = ("numeric", "integer", "boolean", "string")
@@ -179,15 +180,7 @@ def _read_flags_file(path: str, config: str | None, explicit: bool) -> dict[str,
         if explicit:
             warnings.warn(f"flags file '{path}' does not exist; using defaults", RuntimeWarning, stacklevel=3)
         return {}
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
-    except yaml.YAMLError as exc:
-        raise FlagError(f"{path}: not valid YAML: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise FlagError(f"{path}: expected a mapping of flag: value, got {type(data).__name__}")
+    data = read_yaml_mapping(path, FlagError, "flag: value", "flags file")
     if data and all(isinstance(v, dict) for v in data.values()):  # a profile file with sections
         section = config or "default"
         merged = dict(data.get("default") or {})

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import ConfigError
+from .yamlfile import parse_yaml_mapping
 
 PROJECT_FILE = "tuner.yml"
 ENV_PREFIX = "TUNER_"
@@ -107,15 +108,7 @@ def _build(values: Mapping[str, Any], sources: Mapping[str, str]) -> Settings:
 
 
 def _read_yaml_mapping(text: str, where: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{where}: not valid YAML: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping of setting: value, got {type(data).__name__}")
-    return data
+    return parse_yaml_mapping(text, where, ConfigError, "setting: value")
 
 
 def default_values() -> dict[str, Any]:

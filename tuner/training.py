@@ -6,13 +6,13 @@ import os
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
-import yaml
 
 from workers.trial import FINISHED, run_trial
 
 from .aggregate import read_rows, runs_frame
 from .artifacts import copy_changed, start_scan
 from .errors import FlagError, RunFailedError
+from .yamlfile import read_yaml_mapping
 from .launch import after_run, build_trial_spec, stdout_pattern, check_flag_values, describe_script, write_run_context
 from .settings import load_settings
 from .store import RunPaths, ensure_runs_dir, unique_run_dir
@@ -23,15 +23,7 @@ def _read_flags_argument(flags: Mapping[str, Any] | str | os.PathLike[str] | Non
         return {}
     if isinstance(flags, (str, os.PathLike)):
         path = os.fspath(flags)
-        try:
-            with open(path, encoding="utf-8") as handle:
-                data = yaml.safe_load(handle)
-        except OSError as exc:
-            raise FlagError(f"flags file '{path}' cannot be read: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise FlagError(f"flags file '{path}' is not valid YAML: {exc}") from None
-        if not isinstance(data, dict):
-            raise FlagError(f"flags file '{path}': expected a mapping of flag: value")
+        data = read_yaml_mapping(path, FlagError, "flag: value", "flags file")
         return check_flag_values(data, path)
     if not isinstance(flags, Mapping):
         raise FlagError(f"flags must be a mapping of name -> value or a YAML file path, got {type(flags).__name__}")
