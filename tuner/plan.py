@@ -16,11 +16,12 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from .errors import GridError
+from .yamlfile import Loader
 
 Scalar = (str, int, float, bool)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _UniqueKeyLoader(Loader):
     """safe_load, but a key given twice is an error instead of silently keeping the last one."""
 
 
@@ -32,7 +33,7 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, 
             raise GridError(f"line {key_node.start_mark.line + 1}: duplicate key '{key}' "
                             f"(first on line {seen[key] + 1}); give each flag once with a list of values")
         seen[key] = key_node.start_mark.line
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+    return Loader.construct_mapping(loader, node, deep=deep)
 
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import ConfigError
+from .yamlfile import load as load_yaml
 from .yamlfile import parse_yaml_mapping
 
 PROJECT_FILE = "tuner.yml"
@@ -134,7 +135,7 @@ def load_settings(cwd: str | os.PathLike[str] | None = None, environ: Mapping[st
         if env_key in environ:
             raw = environ[env_key]
             try:
-                value = yaml.safe_load(raw) if raw.strip() else None
+                value = load_yaml(raw) if raw.strip() else None
             except yaml.YAMLError:
                 value = raw
             if _KINDS[key] == (str,) and value is not None:

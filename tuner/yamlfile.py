@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -9,10 +10,29 @@ import yaml
 from .errors import TunerError
 
 
+class Loader(yaml.SafeLoader):
+    """safe_load, except that `1e-3` is a float: YAML 1.1 (PyYAML) wants `1.0e-3` and would hand the script
+    the string "1e-3", which every learning-rate grid is written with."""
+
+
+Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                  |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                  |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                  |[-+]?\.(?:inf|Inf|INF)
+                  |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def load(text: str) -> Any:
+    return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+
+
 def parse_yaml_mapping(text: str, where: str, error: type[TunerError], example: str) -> dict[str, Any]:
     """`text` as a mapping (empty text is an empty mapping); anything else raises `error` naming `where`."""
     try:
-        data = yaml.safe_load(text)
+        data = load(text)
     except yaml.YAMLError as exc:
         raise error(f"{where}: not valid YAML: {exc}") from None
     if data is None:

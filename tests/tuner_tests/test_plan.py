@@ -148,3 +148,10 @@ def test_too_many_combinations_without_sample_asks_for_sample():
     with pytest.raises(GridError, match="use --sample"):
         make_plan(grid)
     assert math.isclose(len(make_plan(grid, 1e-5, seed=0).indices), 1000)
+
+
+def test_exponent_notation_in_a_grid_file_is_a_number(tmp_path):
+    path = tmp_path / "grid.yml"
+    path.write_text("lr: [1e-3, 1.0e-4, 5e2]\nname: ['1e-3', x1e3]\n")
+    grid = read_grid_file(str(path))
+    assert grid == {"lr": [0.001, 0.0001, 500.0], "name": ["1e-3", "x1e3"]}

@@ -102,3 +102,9 @@ def test_load_settings_reads_tuner_yml_from_the_given_folder(workdir: Path) -> N
     assert load_settings(cwd=other).retries == 2
     assert load_settings().retries == 0
     assert os.getcwd() == str(workdir)
+
+
+def test_exponent_notation_in_settings_is_a_number(workdir):
+    from tuner.settings import load_settings
+
+    assert load_settings(environ={"TUNER_TIMEOUT_S": "1e3"}).timeout_s == 1000.0
