@@ -266,8 +266,6 @@ def _dispatch(argv: list[str]) -> int:
     command = COMMANDS.get(argv[0])
     if command is not None:
         return command(argv[1:])
-    if argv[0].startswith("-"):
-        raise UsageError(f"unknown option {argv[0]!r}; expected a script or a command (see `{PROG} --help`)")
     return _cmd_run(argv)
 
 

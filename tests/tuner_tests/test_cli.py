@@ -74,7 +74,7 @@ def test_an_unreadable_flags_file_exits_2_and_creates_nothing(script: Path, work
 
 @pytest.mark.parametrize("args, expected", [
     (["train.py", "--bogus"], "unrecognized arguments: --bogus"),
-    (["--bogus"], "unknown option '--bogus'"),
+    (["--bogus"], "the following arguments are required: script"),
     (["train.py", "--flag", "lr"], "expected NAME=VALUE"),
     (["train.py", "--timeout", "soon"], "invalid float value"),
     (["ls", "--latest", "x"], "invalid int value"),
@@ -84,6 +84,13 @@ def test_bad_options_exit_2_with_one_line(script: Path, workdir: Path, capsys: p
     status, _, err = tune(capsys, *args)
     assert status == 2 and expected in one_error_line(err)
     assert not (workdir / "runs").exists()
+
+
+def test_options_may_come_before_the_script(script: Path, workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = tune(capsys, "--no-echo", "--flag", "lr=0.5", "train.py")
+    assert status == 0, err
+    (run,) = (workdir / "runs").iterdir()
+    assert json.loads((run / "tuner.d" / "flags.json").read_text())["lr"] == 0.5
 
 
 def test_full_error_shows_the_traceback(workdir: Path) -> None:
