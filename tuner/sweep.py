@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
-from .aggregate import read_rows, run_row, runs_frame
+from .aggregate import DEFAULT_STALE_AFTER_S, read_rows, run_row, runs_frame
 from .errors import RunInterruptedError, TunerError
 from .journal import Journal, new_sweep_id
 from .launch import (ScriptInfo, after_run, build_trial_spec, describe_script, stdout_pattern, thread_caps,
@@ -27,7 +27,7 @@ from .plan import Plan, check_sample, grid_from_source, load_grid, make_plan
 from .progress import SweepProgress, default_mode
 from .settings import Settings, load_settings
 from .sources import snapshot_sources
-from .store import ENV_RUN_DIR, META_DIR, RunPaths, ensure_runs_dir, list_run_dirs, read_run, unique_run_dir
+from .store import ENV_RUN_DIR, META_DIR, RunPaths, ensure_runs_dir, read_run, unique_run_dir
 
 RUN_NAME_DIGITS = 3  # seconds_scale of sweep run directories: a thousand trials a second stay unique
 FINISHED = "finished"
@@ -167,15 +167,31 @@ def _combo_key(combo: Mapping[str, Any], names: Sequence[str]) -> tuple[Any, ...
     return tuple(_normal(combo.get(n)) for n in names)
 
 
-def finished_combinations(runs_dir: str, script_sha256: str, names: Sequence[str]) -> dict[tuple[Any, ...], str]:
+def runs_table(runs_dir: str, stale_after_s: float) -> pd.DataFrame:
+    """Every run of the runs directory, read through the listing index: one pass, stat-only when nothing changed."""
+    from .index import indexed_frame
+
+    return indexed_frame(runs_dir, stale_after_s)
+
+
+def sweep_rows(table: pd.DataFrame, sweep_id: str) -> pd.DataFrame:
+    """The runs of one sweep (all attempts), by trial."""
+    if table.empty or "sweep" not in table:
+        return table.iloc[0:0]
+    rows = table[table["sweep"] == sweep_id]
+    return rows.sort_values(["trial", "attempt"], kind="stable").reset_index(drop=True) if len(rows) else rows
+
+
+def finished_combinations(table: pd.DataFrame, script_sha256: str, names: Sequence[str]) -> dict[tuple[Any, ...], str]:
     """Key of flag values -> run_dir of a finished run of this script."""
+    columns = [f"flag_{n}" for n in names]
+    if table.empty or "script_sha256" not in table or any(c not in table for c in columns):
+        return {}
+    rows = table[(table["status"] == FINISHED) & (table["script_sha256"] == script_sha256)]
     found: dict[tuple[Any, ...], str] = {}
-    for run_dir in list_run_dirs(runs_dir):
-        data = read_run(run_dir, with_metrics=False)
-        if data.run.get("status") != FINISHED or data.run.get("script_sha256") != script_sha256:
-            continue
-        if all(n in data.flags for n in names):
-            found.setdefault(_combo_key(data.flags, names), run_dir)
+    for run_dir, *values in zip(rows["run_dir"], *(rows[c] for c in columns)):
+        if not any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values):
+            found.setdefault(tuple(_normal(v) for v in values), run_dir)
     return found
 
 
@@ -431,7 +447,8 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster) -> SweepResult:
         skipped_dirs: list[str] = []
         if request.skip_done:
             names = list(grid.names)
-            done = finished_combinations(settings.runs_dir, request.script.sha256, names)
+            done = finished_combinations(runs_table(settings.runs_dir, settings.stale_after_s),
+                                         request.script.sha256, names)
             remaining = []
             for index in todo:
                 hit = done.get(_combo_key(grid.combination(index), names))
@@ -471,20 +488,11 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster) -> SweepResult:
         journal.release()
 
 
-def sweep_runs_frame(runs_dir: str, sweep_id: str, stale_after_s: float = 60.0) -> pd.DataFrame:
-    """Every run of a sweep (all attempts), by trial."""
-    dirs = [d for d in list_run_dirs(runs_dir) if read_run(d, with_metrics=False).run.get("sweep") == sweep_id]
-    frame = runs_frame(read_rows(dirs, stale_after_s))
-    if not frame.empty and "trial" in frame:
-        frame = frame.sort_values(["trial", "attempt"], kind="stable").reset_index(drop=True)
-    return frame
-
-
 def _write_summary(journal: Journal, settings: Settings) -> None:
     from workers.files import atomic_write_text
 
-    frame = sweep_runs_frame(settings.runs_dir, journal.sweep_id, settings.stale_after_s)
-    atomic_write_text(journal.summary_csv, frame.to_csv(index=False))
+    rows = sweep_rows(runs_table(settings.runs_dir, settings.stale_after_s), journal.sweep_id)
+    atomic_write_text(journal.summary_csv, rows.to_csv(index=False))
 
 
 def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None = None, seed: int | None = None,
@@ -536,24 +544,22 @@ class SweepStatus:
     running: int
 
 
-def trial_statuses(runs_dir: str, sweep_id: str, header: Mapping[str, Any], stale_after_s: float,
-                   driver_alive: bool) -> dict[int, str]:
-    """Best status of each planned trial from its runs: finished > running > failed/timeout/killed/lost > pending."""
-    rank = {FINISHED: 4, "running": 3, "failed": 2, "timeout": 2, "killed": 1, "lost": 1}
-    result: dict[int, str] = {int(i): "pending" for i in header["indices"]}
-    now = time.time()
-    for run_dir in list_run_dirs(runs_dir):
-        data = read_run(run_dir, with_metrics=False)
-        if data.run.get("sweep") != sweep_id or not isinstance(data.run.get("trial"), int):
+_RANK = {FINISHED: 4, "running": 3, "failed": 2, "timeout": 2, "killed": 1, "lost": 1}
+
+
+def trial_statuses(rows: pd.DataFrame, planned: Sequence[int], driver_alive: bool) -> dict[int, str]:
+    """Best status of each planned trial from its runs: finished > running > failed/timeout > killed/lost > pending.
+    `rows` are the sweep's runs (statuses already `lost` where a heartbeat went stale)."""
+    result: dict[int, str] = {int(i): "pending" for i in planned}
+    if rows.empty:
+        return result
+    for trial, status in zip(rows["trial"], rows["status"]):
+        if not isinstance(trial, (int, float)) or trial != trial or int(trial) not in result:
             continue
-        status = data.run.get("status", "lost")
-        if status == "running":
-            beat = data.run.get("heartbeat") or 0
-            if not driver_alive or now - beat > stale_after_s:
-                status = "lost"
-        trial = data.run["trial"]
-        if trial in result and rank.get(status, 0) > rank.get(result[trial], 0):
-            result[trial] = status
+        if status == "running" and not driver_alive:
+            status = "lost"
+        if _RANK.get(status, 0) > _RANK.get(result[int(trial)], 0):
+            result[int(trial)] = status
     return result
 
 
@@ -576,11 +582,14 @@ def settle_orphans(runs_dir: str, sweep_id: str, heartbeat_s: float, wait_s: flo
 
     host = socket.gethostname()
     deadline = time.time() + (wait_s if wait_s is not None else 2 * heartbeat_s + 1)
+    rows = sweep_rows(runs_table(runs_dir, DEFAULT_STALE_AFTER_S), sweep_id)  # running or lost: both candidates
+    candidates = [d for d, status in zip(rows["run_dir"], rows["status"]) if status in ("running", "lost")] \
+        if len(rows) else []
     while True:
         running = []
-        for run_dir in list_run_dirs(runs_dir):
+        for run_dir in candidates:
             data = read_run(run_dir, with_metrics=False)
-            if data.run.get("sweep") != sweep_id or data.run.get("status") != "running":
+            if data.run.get("status") != "running":
                 continue
             pid = data.run.get("pid")
             if data.run.get("host") == host and isinstance(pid, int) and _is_our_trial(pid, run_dir):
@@ -617,7 +626,8 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
     journal.claim()  # fails if a driver still runs this sweep
     try:
         settle_orphans(base.runs_dir, sweep_id, settings.heartbeat_s)
-        statuses = trial_statuses(base.runs_dir, sweep_id, header, settings.stale_after_s, driver_alive=False)
+        rows = sweep_rows(runs_table(base.runs_dir, settings.stale_after_s), sweep_id)
+        statuses = trial_statuses(rows, header["indices"], driver_alive=False)
     finally:
         journal.release()
     redo = {"pending", "lost", "killed"} | ({"failed", "timeout"} if retry_failed else set())
@@ -632,13 +642,13 @@ def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStat
     from .journal import iter_journals
 
     rows = []
+    table = runs_table(runs_dir, stale_after_s)
     for journal in iter_journals(runs_dir):
         try:
             header = journal.read().header
         except TunerError:
             continue
-        alive = _driver_alive(journal)
-        statuses = trial_statuses(runs_dir, journal.sweep_id, header, stale_after_s, alive)
+        statuses = trial_statuses(sweep_rows(table, journal.sweep_id), header["indices"], _driver_alive(journal))
         values = list(statuses.values())
         rows.append(SweepStatus(journal.sweep_id, header.get("created", 0.0), os.path.basename(header["script"]),
                                 len(values), values.count(FINISHED),
