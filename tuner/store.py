@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import os
-import re
 import shutil
 import stat as _stat
 import time
@@ -36,7 +35,8 @@ NON_ARTIFACTS = frozenset({META_DIR, "logs", "tensorboard"})
 
 
 class RunStatus(str, enum.Enum):
-    """Lifecycle of a run; `lost` is never written, it is derived from a stale heartbeat on read."""
+    """Lifecycle of a run. `lost` is derived on read from a stale heartbeat, and written by `tune resume`
+    when it settles the runs of a dead driver."""
 
     RUNNING = "running"
     FINISHED = "finished"
@@ -44,9 +44,6 @@ class RunStatus(str, enum.Enum):
     KILLED = "killed"
     TIMEOUT = "timeout"
     LOST = "lost"
-
-    def is_done(self) -> bool:
-        return self is not RunStatus.RUNNING
 
 
 @dataclass(frozen=True)
@@ -74,7 +71,6 @@ class RunPaths:
     error_json = property(lambda self: self._m("error.json"))
     tags_json = property(lambda self: self._m("tags.json"))
     tags_lock = property(lambda self: self._m(".tags.lock"))
-    artifacts_json = property(lambda self: self._m("artifacts.json"))
     used_artifacts_jsonl = property(lambda self: self._m("used_artifacts.jsonl"))
     output_log = property(lambda self: self._m("output.log"))
     source_dir = property(lambda self: self._m("source"))
@@ -90,9 +86,6 @@ class RunPaths:
 
 # ---------------------------------------------------------------------------------------------------
 # Run directories
-
-_NAME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(\.\d+)?Z(-\d+)?$")
-
 
 def run_dir_name(when: float, seconds_scale: int = 0) -> str:
     """`%Y-%m-%dT%H-%M-%SZ` in UTC, with `seconds_scale` decimal digits of seconds (truncated, as tfruns)."""
@@ -141,14 +134,8 @@ def _default_runs_dir() -> str:
 
 def list_run_dirs(runs_dir: str) -> list[str]:
     """Run directories directly under `runs_dir` (those holding tuner.d/), newest name first."""
-    try:
-        entries = list(os.scandir(runs_dir))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    names = [e.name for e in entries
-             if e.is_dir() and e.name != ARCHIVE_DIR and not e.name.startswith(".")  # staging copies are hidden
-             and os.path.isdir(os.path.join(e.path, META_DIR))]
-    return [os.path.join(runs_dir, n) for n in sorted(names, reverse=True)]
+    return [path for path in (os.path.join(runs_dir, n) for n in scan_run_names(runs_dir))
+            if os.path.isdir(os.path.join(path, META_DIR))]
 
 
 #: (tuner.d inode, ctime, mtime; metrics.jsonl inode, ctime, size): changes whenever a row could change
