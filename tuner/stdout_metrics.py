@@ -17,13 +17,10 @@ from __future__ import annotations
 import math
 import os
 import re
-import time
 from typing import Any, Iterable
 
-from workers.files import atomic_write_text, dumps_json
-
 from .errors import ConfigError
-from .store import RunPaths, read_mapping
+from .store import RunPaths, read_mapping, write_metric_rows
 
 STEP_NAMES = frozenset({"epoch", "step"})
 _STEP_WORDS = re.compile(r"(?<![\w./])(?P<name>epoch|step)\b\s*[:=#]?\s*(?P<value>\d+)(?:\s*/\s*\d+)?(?![\w.])",
@@ -120,6 +117,5 @@ def record_stdout_metrics(run_dir: str, pattern: str) -> int:
         return 0
     rows = parse_metric_lines(read_log_tail(paths.output_log), pattern, ignore=read_mapping(paths.flags_json))
     if rows:
-        now = time.time()
-        atomic_write_text(paths.metrics_jsonl, "".join(dumps_json({**r, "timestamp": now}) + "\n" for r in rows))
+        write_metric_rows(run_dir, rows)
     return len(rows)

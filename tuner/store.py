@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from workers.files import append_json_line, atomic_write_json, read_json, read_json_lines
+from workers.files import append_json_line, atomic_write_json, atomic_write_text, dumps_json, read_json, read_json_lines
 
 from .errors import RunNotFoundError, TunerError
 
@@ -329,12 +329,14 @@ def _write_mapping(attr: str, merge: bool = False) -> Callable[[RunPaths, Any], 
 
 
 def _write_metrics(paths: RunPaths, data: Any) -> None:
-    rows = _columns_to_rows(data)
-    from workers.files import atomic_write_text, dumps_json
+    write_metric_rows(paths.run_dir, _columns_to_rows(data))
 
+
+def write_metric_rows(run_dir: str, rows: list[dict[str, Any]]) -> None:
+    """Replace the run's metrics with `rows` (each with `step`), atomically; rows without a timestamp get now."""
     now = time.time()
-    atomic_write_text(paths.metrics_jsonl, "".join(dumps_json({**r, "timestamp": r.get("timestamp", now)}) + "\n"
-                                                   for r in rows))
+    atomic_write_text(RunPaths(run_dir).metrics_jsonl,
+                      "".join(dumps_json({**row, "timestamp": row.get("timestamp", now)}) + "\n" for row in rows))
 
 
 def _write_sources(paths: RunPaths, data: Any) -> None:

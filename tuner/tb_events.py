@@ -15,9 +15,7 @@ import os
 import struct
 from typing import Any, Iterator
 
-from workers.files import atomic_write_text, dumps_json
-
-from .store import META_DIR, RunPaths
+from .store import META_DIR, RunPaths, write_metric_rows
 
 EVENT_FILE_MARK = "tfevents"
 _KERAS_DIRS = {"train": "", "validation": "val_"}
@@ -113,5 +111,5 @@ def record_event_metrics(run_dir: str) -> int:
         return 0
     rows = read_event_metrics(run_dir)
     if rows:
-        atomic_write_text(paths.metrics_jsonl, "".join(dumps_json(r) + "\n" for r in rows))
+        write_metric_rows(run_dir, rows)
     return len(rows)
