@@ -239,7 +239,7 @@ def flags(*specs: FlagSpec, config: str | None = None, file: str | None = None,
         except ValueError:
             raise FlagError(f"{ENV_FLAGS_JSON} is not valid JSON") from None
         for name, value in runner_values.items():
-            merged[name] = (value, None, "runner")
+            merged[name] = (value, None, "the flags given to tune / training_run")
 
     undeclared = [n for n in merged if n not in declared]
     if undeclared:

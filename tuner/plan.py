@@ -221,7 +221,8 @@ def check_sample(sample: Any) -> float | None:
     except (TypeError, ValueError):
         raise GridError(f"sample must be a number in (0, 1], got {sample!r}") from None
     if isinstance(sample, bool) or not math.isfinite(value) or not 0 < value <= 1:
-        raise GridError(f"sample must be a number in (0, 1] (a fraction of the combinations), got {sample!r}")
+        hint = f"; for {value:g}% of them use {value / 100:g}" if 1 < value <= 100 else ""
+        raise GridError(f"sample must be a number in (0, 1] (a fraction of the combinations), got {sample!r}{hint}")
     return value
 
 
