@@ -147,13 +147,22 @@ def purge_runs(runs_dir: str | None = None, confirm: bool | None = None) -> Mana
     if not dirs:
         _say(f"No archived runs to purge in {archive}.")
         return result
-    if not ask(f"Permanently remove {len(dirs)} run director{'ies' if len(dirs) != 1 else 'y'} from {archive}?",
-               False, confirm):
-        _say("Nothing removed.")
-        result.cancelled = True
-        return result
-    result = _delete(dirs, settings.stale_after_s)
-    _say(f"Permanently removed {len(result.done)} run{'s' if len(result.done) != 1 else ''}")
+    return _delete_if_confirmed(dirs, f"Permanently remove {_run_directories(len(dirs))} from {archive}?",
+                                "Permanently removed", confirm, settings.stale_after_s)
+
+
+def _run_directories(count: int) -> str:
+    return f"{count} run director{'ies' if count != 1 else 'y'}"
+
+
+def _delete_if_confirmed(dirs: Sequence[str], question: str, done: str, confirm: bool | None,
+                         stale_after_s: float) -> ManageResult:
+    """Ask (default no: deleting is permanent), then delete the runs that are not active and say how many."""
+    if not ask(question, False, confirm):
+        _say("Nothing deleted.")
+        return ManageResult(cancelled=True)
+    result = _delete(dirs, stale_after_s)
+    _say(f"{done} {len(result.done)} run{'s' if len(result.done) != 1 else ''}")
     return result
 
 
@@ -194,13 +203,8 @@ def delete_runs(pattern: str, runs_dir: str | None = None, confirm: bool | None 
     _say(f"{len(dirs)} run{'s' if len(dirs) != 1 else ''} match {pattern!r}:")
     for run_dir in dirs:
         _say(f"  {os.path.basename(run_dir)}")
-    if not ask(f"Permanently delete {len(dirs)} run director{'ies' if len(dirs) != 1 else 'y'}?", False, confirm):
-        _say("Nothing deleted.")
-        result.cancelled = True
-        return result
-    result = _delete(dirs, settings.stale_after_s)
-    _say(f"Deleted {len(result.done)} run{'s' if len(result.done) != 1 else ''}")
-    return result
+    return _delete_if_confirmed(dirs, f"Permanently delete {_run_directories(len(dirs))}?", "Deleted", confirm,
+                                settings.stale_after_s)
 
 
 def _copy_targets(dirs: list[str], to: Any, rename: Any) -> list[str]:
