@@ -10,17 +10,25 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from .aggregate import effective_status
 from .errors import QueryError, RunNotFoundError, TunerError
+from .prompt import ask
 from .settings import load_settings
-from .store import (ARCHIVE_DIR, RunPaths, RunStatus, iter_artifacts, list_run_dirs, read_mapping,
-                    remove_tree, resolve_run_dir)
+from .store import (
+    ARCHIVE_DIR,
+    RunPaths,
+    RunStatus,
+    iter_artifacts,
+    list_run_dirs,
+    read_mapping,
+    remove_tree,
+    resolve_run_dir,
+)
 
 
 @dataclass
@@ -30,27 +38,6 @@ class ManageResult:
     done: list[str] = field(default_factory=list)
     skipped_active: list[str] = field(default_factory=list)
     cancelled: bool = False
-
-
-def ask(question: str, default: bool, confirm: bool | None, input_fn: Callable[[str], str] = input) -> bool:
-    """True to go ahead. confirm=None asks only when stdin is a terminal; False never asks; True always asks."""
-    should_ask = _stdin_is_terminal() if confirm is None else bool(confirm)
-    if not should_ask:
-        return True
-    try:
-        answer = input_fn(question + (" [Y/n]: " if default else " [y/N]: ")).strip().lower()
-    except EOFError:
-        return False
-    if not answer:
-        return default
-    return answer in ("y", "yes")
-
-
-def _stdin_is_terminal() -> bool:
-    try:
-        return sys.stdin is not None and sys.stdin.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def is_active(run_dir: str, stale_after_s: float) -> bool:

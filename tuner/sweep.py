@@ -21,13 +21,28 @@ import pandas as pd
 from .aggregate import DEFAULT_STALE_AFTER_S, read_rows, run_row, runs_frame
 from .errors import RunInterruptedError, TunerError
 from .journal import Journal, new_sweep_id
-from .launch import (ScriptInfo, after_run, build_trial_spec, describe_script, stdout_pattern, thread_caps,
-                     write_git_diff)
+from .launch import (
+    ScriptInfo,
+    after_run,
+    build_trial_spec,
+    describe_script,
+    stdout_pattern,
+    thread_caps,
+    write_git_diff,
+)
 from .plan import Plan, check_sample, grid_from_source, load_grid, make_plan
 from .progress import SweepProgress, default_mode
+from .prompt import ask
 from .settings import Settings, load_settings
 from .sources import snapshot_sources
-from .store import ENV_RUN_DIR, META_DIR, RunPaths, ensure_runs_dir, read_run, unique_run_dir
+from .store import (
+    ENV_RUN_DIR,
+    META_DIR,
+    RunPaths,
+    ensure_runs_dir,
+    read_run,
+    unique_run_dir,
+)
 
 RUN_NAME_DIGITS = 3  # seconds_scale of sweep run directories: a thousand trials a second stay unique
 FINISHED = "finished"
@@ -140,16 +155,9 @@ def describe_plan(request: SweepRequest) -> str:
     return text
 
 
-def confirm_launch(count: int, ask: bool, stdin: Any = None, out: Any = None) -> bool:
-    """`Proceed with N runs? [Y/n]` only when stdin is a terminal; empty or y/yes proceeds."""
-    stdin = stdin or sys.stdin
-    if not ask or not stdin.isatty():
-        return True
-    out = out or sys.stdout
-    out.write(f"Proceed with {count} runs? [Y/n] ")
-    out.flush()
-    answer = stdin.readline().strip().lower()
-    return answer in ("", "y", "yes")
+def confirm_launch(count: int, ask_user: bool) -> bool:
+    """`Proceed with N runs? [Y/n]` when stdin is a terminal (and `ask_user`); empty or y/yes proceeds."""
+    return ask(f"Proceed with {count} runs?", True, None if ask_user else False)
 
 
 # ---------------------------------------------------------------------------------------------------
