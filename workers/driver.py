@@ -13,7 +13,7 @@ import shutil
 import socket
 import tarfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Hashable
 
 import ray
@@ -50,7 +50,6 @@ class TaskResult:
     key: Hashable
     outcome: TrialOutcome | None
     error: str | None = None  # the task itself failed (worker died past retries, cancelled ...)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def check_reachable(address: str, timeout_s: float = 3.0) -> None:
