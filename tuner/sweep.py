@@ -18,6 +18,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
+from workers.files import atomic_write_json
+
 from .aggregate import DEFAULT_STALE_AFTER_S, read_rows, run_row, runs_frame
 from .errors import RunInterruptedError, TunerError
 from .journal import Journal, new_sweep_id
@@ -46,6 +48,7 @@ from .store import (
 
 RUN_NAME_DIGITS = 3  # seconds_scale of sweep run directories: a thousand trials a second stay unique
 FINISHED = "finished"
+QUEUED = "queued"
 
 
 @dataclass(frozen=True)
@@ -351,6 +354,8 @@ class _SweepLoop:
                                 job_type="sweep", identity=identity, env=self.env, extra_args=request.extra_args,
                                 cwd=request.cwd)
         spec = replace(spec, post_run=(after_run, (paths.run_dir, self.pattern)))  # on the worker, in parallel
+        # the run exists from now on, so a listing during the sweep shows it as queued, not as a broken run
+        atomic_write_json(paths.run_json, {**spec.record, "status": QUEUED})
         state.run_dirs.append(run_dir)
         self.pool.submit(index, spec)
         self.progress.trial_started()
@@ -387,17 +392,14 @@ class _SweepLoop:
 
 def _settle_unreported(run_dir: str, error: str | None) -> tuple[str, int | None, str | None, float, tuple[str, ...]]:
     """A trial whose task did not report: never started (remove its empty folder) or died with its worker."""
-    paths = RunPaths(run_dir)
-    if not paths.is_run():
-        shutil.rmtree(run_dir, ignore_errors=True)
-        return "killed", None, "cancelled before it started", 0.0, ()
     data = read_run(run_dir, with_metrics=False)
     status = data.run.get("status")
-    if status in (None, "running"):  # the worker died mid-trial: the run is lost, say so in the run itself
-        from workers.files import atomic_write_json
-
+    if status in (None, QUEUED):  # never started: nothing of value, no run left behind
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return "killed", None, "cancelled before it started", 0.0, ()
+    if status == "running":  # the worker died mid-trial: the run is lost, say so in the run itself
         status = "killed" if error in ("cancelled", "killed") else "lost"
-        atomic_write_json(paths.run_json, {**data.run, "status": status, "end": time.time()})
+        atomic_write_json(data.paths.run_json, {**data.run, "status": status, "end": time.time()})
     start, end = data.run.get("start"), data.run.get("end") or time.time()
     return str(status), data.run.get("exit_code"), error, float(end - start) if start else 0.0, ()
 
@@ -586,13 +588,14 @@ def settle_orphans(runs_dir: str, sweep_id: str, heartbeat_s: float, wait_s: flo
     import signal as _signal
     import socket
 
-    from workers.files import atomic_write_json
-
     host = socket.gethostname()
     deadline = time.time() + (wait_s if wait_s is not None else 2 * heartbeat_s + 1)
     rows = sweep_rows(runs_table(runs_dir, DEFAULT_STALE_AFTER_S), sweep_id)  # running or lost: both candidates
     candidates = [d for d, status in zip(rows["run_dir"], rows["status"]) if status in ("running", "lost")] \
         if len(rows) else []
+    for run_dir, status in zip(rows["run_dir"], rows["status"]) if len(rows) else ():
+        if status == QUEUED:  # launched by the dead driver but never started: remove, it will run again
+            shutil.rmtree(run_dir, ignore_errors=True)
     while True:
         running = []
         for run_dir in candidates:
