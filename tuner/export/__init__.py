@@ -1,0 +1,1 @@
+"""Runs shown in other tools: TensorBoard (and, as extras, MLflow)."""
