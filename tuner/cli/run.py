@@ -71,7 +71,7 @@ def split_values(raw: str) -> list[str]:
 
 def parse_flag_options(items: Sequence[str]) -> dict[str, list[Any]]:
     """`--flag name=v1,v2` -> {name: [v1, v2]} with YAML-typed values (`1e-3` a float, `001` a string)."""
-    from tuner.flags import parse_scalar
+    from tuner.values import parse_value
 
     values: dict[str, list[Any]] = {}
     for item in items:
@@ -81,10 +81,7 @@ def parse_flag_options(items: Sequence[str]) -> dict[str, list[Any]]:
             raise UsageError(f"--flag {item!r}: expected NAME=VALUE or NAME=V1,V2,...")
         parsed = []
         for piece in split_values(raw):
-            value = parse_scalar(piece) if piece.strip() else ""
-            if isinstance(value, (dict, list)):
-                value = piece
-            parsed.append(value)
+            parsed.append(parse_value(piece))
         values[name] = parsed
     return values
 

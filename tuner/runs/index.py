@@ -26,13 +26,23 @@ from typing import Any, Union
 
 import pandas as pd
 
-from workers.files import atomic_write_text
-
 from tuner._version import __version__
-from tuner.runs.aggregate import DEFAULT_STALE_AFTER_S, empty_frame, finish_frame, run_row
-from tuner.store.layout import INDEX_FILE, INDEX_LOCK, Signature, run_signature, scan_run_names
-from tuner.store.status import RunStatus
+from tuner.runs.aggregate import (
+    DEFAULT_STALE_AFTER_S,
+    empty_frame,
+    finish_frame,
+    run_row,
+)
 from tuner.store.files import read_run
+from tuner.store.layout import (
+    INDEX_FILE,
+    INDEX_LOCK,
+    Signature,
+    run_signature,
+    scan_run_names,
+)
+from tuner.store.status import RunStatus
+from workers.files import atomic_write_text
 
 #: bump when the stored layout or run_row's output changes, so old indexes are rebuilt
 FORMAT = 2

@@ -7,14 +7,14 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.errors import QueryError
+from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.runs.index import indexed_frame
 from tuner.runs.query import parse_order, translate_filter, unknown_column
-from tuner.settings import load_settings
-from tuner.store.layout import list_run_dirs
-from tuner.store.files import read_run
 from tuner.runs.resolve import resolve_run_dir
+from tuner.settings import load_settings
+from tuner.store.files import read_run
+from tuner.store.layout import list_run_dirs
 
 
 def _unknown_column(name: str, columns: Sequence[str], written: str | None = None) -> QueryError:

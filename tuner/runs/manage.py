@@ -15,14 +15,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from tuner.runs.aggregate import effective_status
-from tuner.errors import QueryError, RunNotFoundError, TunerError
 from tuner.console.prompt import ask
+from tuner.errors import QueryError, RunNotFoundError, TunerError
+from tuner.runs.aggregate import effective_status
+from tuner.runs.resolve import resolve_run_dir
 from tuner.settings import load_settings
+from tuner.store.files import read_mapping, remove_tree
 from tuner.store.layout import ARCHIVE_DIR, RunPaths, iter_artifacts, list_run_dirs
 from tuner.store.status import RunStatus
-from tuner.store.files import read_mapping, remove_tree
-from tuner.runs.resolve import resolve_run_dir
 
 
 @dataclass

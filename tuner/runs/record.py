@@ -10,15 +10,14 @@ from typing import Any
 
 import pandas as pd
 
-from workers.files import read_json_lines
-
-from tuner.runs.aggregate import effective_status, last_values, run_row
 from tuner.errors import RunNotFoundError, TunerError
+from tuner.runs.aggregate import effective_status, last_values, run_row
+from tuner.runs.resolve import resolve_run_dir
 from tuner.settings import load_settings
 from tuner.store.files import RunData, read_run, update_tags
 from tuner.store.layout import RunPaths, iter_artifacts, list_run_dirs
 from tuner.store.status import RunStatus
-from tuner.runs.resolve import resolve_run_dir
+from workers.files import read_json_lines
 
 
 @dataclass(frozen=True)

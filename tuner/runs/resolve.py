@@ -8,6 +8,7 @@ from typing import Any
 from tuner.errors import RunNotFoundError
 from tuner.store.layout import META_DIR, RunPaths, is_plain_name
 
+
 def _default_runs_dir() -> str:
     from tuner.settings import load_settings
 
