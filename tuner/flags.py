@@ -216,8 +216,8 @@ def flags(*specs: FlagSpec, config: str | None = None, file: str | None = None,
     if wants_help:
         print_flags_help(list(declared.values()))
         raise SystemExit(0)
-    for name, (value, raw) in cli.items():
-        merged[name] = (value, raw, "command line")
+    for name, (value, typed) in cli.items():
+        merged[name] = (value, typed, "command line")
     handed = os.environ.get(ENV_FLAGS_JSON)
     if handed:
         try:

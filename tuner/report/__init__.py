@@ -11,6 +11,7 @@ import re
 import tempfile
 from typing import Any
 
+from tuner.console.messages import say
 from tuner.errors import SweepNotFoundError, TunerError
 from tuner.report.data import comparison_data, run_data, sweep_data
 from tuner.report.render import render_page, write_page
@@ -157,6 +158,6 @@ def open_in_browser(target: str) -> bool:
 
 def _show(path: str, browse: bool) -> None:
     if browse and open_in_browser(path):
-        print(f"Opened {path} in a browser")
+        say(f"Opened {path} in a browser")
     else:
-        print(path)
+        say(path)
