@@ -10,6 +10,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from tuner.errors import QueryError
+from tuner.values import format_duration
 
 MAX_PREFIXED = 6
 
@@ -56,14 +57,6 @@ def format_value(value: Any, column: str = "") -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
-
-
-def format_duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 _STATUS_STYLE = {"finished": "green", "failed": "red", "killed": "yellow", "timeout": "yellow", "lost": "magenta",
