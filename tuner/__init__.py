@@ -52,6 +52,7 @@ _LAZY = {
     "clean_runs": "runs.manage", "purge_runs": "runs.manage", "copy_run": "runs.manage", "copy_run_files": "runs.manage",
     "view_run": "report", "save_run_view": "report", "compare_runs": "report", "save_run_comparison": "report",
     "save_sweep_report": "report",
+    "script_flags": "interface.discover",
 }
 
 __all__ = [
@@ -62,7 +63,7 @@ __all__ = [
     "tensorboard_dir",
     # runs and sweeps
     "training_run", "tuning_run", "ls_runs", "latest_run", "run_info", "RunStatus",
-    "get_run", "RunRecord", "clean_runs", "purge_runs", "copy_run", "copy_run_files",
+    "script_flags", "get_run", "RunRecord", "clean_runs", "purge_runs", "copy_run", "copy_run_files",
     # views
     "view_run", "save_run_view", "compare_runs", "save_run_comparison", "save_sweep_report",
     # errors

@@ -203,6 +203,10 @@ def flags(*specs: FlagSpec, config: str | None = None, file: str | None = None,
         if spec.name in declared:
             problems.append(f"a flag named '{spec.name}' has already been defined")
         declared[spec.name] = spec
+    if os.environ.get("TUNER_DISCOVER_FLAGS"):  # `tune flags`: hand the declarations over, exit
+        from tuner.interface.discover import tuner_flags_hook
+
+        tuner_flags_hook(declared.values())
     if not declared:
         return Flags({}, ())
 

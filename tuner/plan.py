@@ -120,8 +120,10 @@ def _plain(value: Any) -> Any:
 
 
 def _check_name(name: Any, problems: list[str]) -> None:
-    if not isinstance(name, str) or not name.isidentifier():
-        problems.append(f"flag name {name!r} is not a valid identifier (letters, digits, _)")
+    from tuner.spec import is_flag_name
+
+    if not is_flag_name(name):
+        problems.append(f"flag name {name!r} is not a valid flag name (letters, digits, _ and -)")
 
 
 def product_grid(mapping: Mapping[str, Any], where: str = "grid") -> ProductGrid:

@@ -56,11 +56,17 @@ def describe_script(script: str | os.PathLike[str]) -> ScriptInfo:
     return ScriptInfo(path, os.fspath(script), digest, info, git_diff(folder) if info and info.dirty else "")
 
 
+def is_flag_name(name: Any) -> bool:
+    """A name a grid or --flag may use: an identifier, or an option name as a script spells it (`10sec`, `batch-size`)."""
+    return isinstance(name, str) and bool(name) and name[0] != "-" and name.replace("-", "_").replace(".", "_")\
+        .replace("_", "a").isalnum() and name.isascii()
+
+
 def check_flag_values(flags: Mapping[str, Any], where: str = "flags") -> dict[str, Any]:
     problems = []
     for name, value in flags.items():
-        if not isinstance(name, str) or not name.isidentifier():
-            problems.append(f"flag name {name!r} is not a valid identifier")
+        if not is_flag_name(name):
+            problems.append(f"flag name {name!r} is not a valid flag name (letters, digits, _ and -)")
         elif value is not None and not isinstance(value, (str, int, float, bool)):
             problems.append(f"flag '{name}' has a non-scalar value {value!r}")
     if problems:
@@ -99,10 +105,12 @@ def write_git_diff(paths: RunPaths, script: ScriptInfo) -> None:
 def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, settings: Settings, *,
                      echo: bool, job_type: str, properties: Mapping[str, Any] | None = None,
                      identity: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
-                     extra_args: tuple[str, ...] = (), cwd: str | None = None) -> RunSpec:
+                     extra_args: tuple[str, ...] = (), cwd: str | None = None, interface: Any = None) -> RunSpec:
+    from tuner.interface.argv import build_argv, check_arg_sizes
+
     paths = RunPaths(os.path.abspath(run_dir))
     cwd = cwd or os.getcwd()
-    argv = flag_argv(flags) + list(extra_args)
+    argv = build_argv(interface, flags) + list(extra_args)
     record: dict[str, Any] = {
         "name": paths.name, "script": script.path, "script_sha256": script.sha256, "argv": argv,
         "cwd": cwd, "user": _user(), "job_type": job_type, "python": platform.python_version(),
@@ -113,6 +121,7 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
     child_env = {ENV_RUN_DIR: paths.run_dir, ENV_FLAGS_JSON: dumps_json(dict(flags)),
                  ENV_TENSORBOARD_DIR: paths.tensorboard_dir}
     child_env.update(env or {})
+    check_arg_sizes((sys.executable, script.path, *argv), child_env)
     initial = {paths.flags_json: dumps_json(dict(flags), indent=2) + "\n"}
     if properties:
         initial[paths.properties_json] = dumps_json({str(k): v for k, v in properties.items()}, indent=2) + "\n"

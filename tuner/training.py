@@ -41,17 +41,28 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
                  properties: Mapping[str, Any] | None = None, run_dir: str | None = None,
                  artifacts_dir: str | None = ".", echo: bool | None = None, runs_dir: str | None = None,
                  timeout_s: float | None = None, extra_args: Sequence[str] = (),
-                 stdout_metrics: bool | None = None) -> pd.DataFrame:
+                 stdout_metrics: bool | None = None, check: bool = True) -> pd.DataFrame:
     """Run `file` with `flags` as a subprocess of this Python and record it; returns its one-row ls_runs frame.
 
     A failed run is recorded (status, error.json) and then raises RunFailedError naming the run directory.
     Ctrl-C stops the script and its children and records the run as killed. `extra_args` follow the flags
     on the script's command line as they are. `stdout_metrics=False` stops printed `name: value` lines
-    becoming metrics (default: the setting).
+    becoming metrics (default: the setting). `check=False` launches without finding the script's flags
+    (tuner.interface) first: for scripts that cannot be inspected; flags are then passed as `--name=value`.
     """
     settings = load_settings(runs_dir=runs_dir, echo=echo, timeout_s=timeout_s, stdout_metrics=stdout_metrics)
     values = _read_flags_argument(flags)
     script = describe_script(file)
+    interface = None
+    if check:
+        from tuner.interface.check import check_flags
+        from tuner.interface.discover import discover_flags
+
+        interface = discover_flags(script.path)
+        check_flags(interface, values)
+    from tuner.interface.argv import check_launchable
+
+    check_launchable(script.path, interface, {n: [v] for n, v in values.items()}, extra_args)
     ensure_runs_dir(settings.runs_dir)
     if run_dir is not None:
         os.makedirs(run_dir, exist_ok=True)
@@ -59,7 +70,8 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
     else:
         target = unique_run_dir(settings.runs_dir)
     spec = build_run_spec(script, values, target, settings, echo=settings.echo, job_type="training",
-                            properties=properties, extra_args=tuple(extra_args))
+                            properties=properties, extra_args=tuple(extra_args),
+                            interface=interface)
     write_run_context(RunPaths(spec.run_dir), script, settings, settings.runs_dir)
     scan = start_scan(artifacts_dir, settings.runs_dir) if artifacts_dir is not None else None
     if settings.echo:

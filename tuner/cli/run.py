@@ -29,6 +29,9 @@ def _run_parser() -> Parser:
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="per-run time limit")
     parser.add_argument("--no-stdout-metrics", dest="stdout_metrics", action="store_false", default=None,
                         help="do not read printed `name: number` lines as metrics")
+    parser.add_argument("--no-check", dest="check", action="store_false",
+                        help="do not find the script's flags first (`tune flags`) nor check the flags against "
+                             "them: for scripts that cannot be inspected; flags are passed as --name=value")
     sweep = parser.add_argument_group("sweeps")
     sweep.add_argument("--sample", metavar="FRACTION", help="run a random fraction in (0, 1] of the combinations")
     sweep.add_argument("--seed", type=int, help="random seed for --sample (recorded and printed)")
@@ -57,7 +60,7 @@ def parse_flag_options(items: Sequence[str]) -> dict[str, list[Any]]:
     values: dict[str, list[Any]] = {}
     for item in items:
         name, sep, raw = item.partition("=")
-        name = name.strip().replace("-", "_")
+        name = name.strip()  # as the script spells it (`batch-size`); argv is built from the script's interface
         if not sep or not name:
             raise UsageError(f"--flag {item!r}: expected NAME=VALUE or NAME=V1,V2,...")
         values[name] = parse_values(raw)
@@ -93,7 +96,7 @@ def cmd_run(argv: Sequence[str]) -> int:
     try:
         training_run(args.script, flags=flags, runs_dir=args.runs_dir, echo=args.echo,
                      artifacts_dir=None if args.no_artifacts else args.artifacts_dir, timeout_s=args.timeout,
-                     extra_args=script_args, stdout_metrics=args.stdout_metrics)
+                     extra_args=script_args, stdout_metrics=args.stdout_metrics, check=args.check)
     except TunerError as exc:
         if getattr(exc, "run_dir", None):  # the run is recorded; say where, exit 1
             print(f"{PROG}: {exc}", file=sys.stderr)

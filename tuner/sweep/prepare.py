@@ -32,6 +32,8 @@ class SweepRequest:
     todo: tuple[int, ...] | None = None
     #: the trials' working directory: where the sweep was started
     cwd: str = field(default_factory=os.getcwd)
+    #: the script's flags as discovered (tuner.interface); None = not checked, argv is `--name=value`
+    interface: Any = None
 
 
 def _gather(checks: Sequence[Callable[[], Any]]) -> list[Any]:
@@ -74,7 +76,7 @@ def check_resources(settings: Settings) -> Settings:
 def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = None, *,
                   flag_overrides: Mapping[str, Sequence[Any]] | None = None, metric: str | None = None,
                   mode: str | None = None, extra_args: Sequence[str] = (), skip_done: bool = False,
-                  quiet: bool = False, **settings_overrides: Any) -> SweepRequest:
+                  quiet: bool = False, check: bool = True, **settings_overrides: Any) -> SweepRequest:
     """Validate everything and plan; writes nothing."""
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise TunerError(f"seed must be an integer, got {seed!r}")
@@ -87,9 +89,24 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
     ])
     plan = make_plan(grid, sample, seed)
     check_mode(mode)
-    return SweepRequest(script=script, plan=plan, settings=settings, metric=metric,
+    interface = script_interface(script.path, grid) if check else None
+    from tuner.interface.argv import check_launchable
+    from tuner.interface.check import grid_axes
+
+    check_launchable(script.path, interface, grid_axes(grid), extra_args)
+    return SweepRequest(interface=interface, script=script, plan=plan, settings=settings, metric=metric,
                         mode=mode or (metric_direction(metric) if metric else "max"), extra_args=tuple(extra_args),
                         skip_done=skip_done, quiet=quiet)
+
+
+def script_interface(script: str, grid: Any) -> Any:
+    """The script's discovered flags, with the grid checked against them (tuner.interface; --no-check skips)."""
+    from tuner.interface.check import check_grid
+    from tuner.interface.discover import discover_flags
+
+    interface = discover_flags(script)
+    check_grid(interface, grid)
+    return interface
 
 
 def ensure_runs_dir_is_usable(runs_dir: str) -> None:

@@ -1,0 +1,166 @@
+"""Run a script until it parses its options, dump the parser as JSON, exit (`python _bootstrap.py OUT SCRIPT`).
+
+Standalone on purpose: it must not import tuner (the script's own imports may be heavy; ours must not be).
+Patched: argparse.ArgumentParser.parse_args/parse_known_args/parse_intermixed_args, absl's FlagValues.__call__
+(what app.run and FLAGS(argv) call), click's Command.main, and tuner.flags() (through TUNER_DISCOVER_FLAGS,
+which tuner/flags.py checks). The first parse wins; the training code after it never runs.
+"""
+
+import json
+import os
+import runpy
+import sys
+
+OUT = sys.argv[1]
+SCRIPT = sys.argv[2]
+
+
+def _jsonable(value):
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else repr(value)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return repr(value)
+
+
+def _type_name(kind):
+    if kind is None:
+        return "str"
+    name = getattr(kind, "__name__", None) or type(kind).__name__
+    return {"int": "int", "float": "float", "str": "str", "bool": "bool"}.get(name, name)
+
+
+def dump(kind, flags):
+    tmp = OUT + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump({"kind": kind, "flags": flags}, handle)
+    os.replace(tmp, OUT)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+# --- argparse ---------------------------------------------------------------------------------------------
+import argparse  # noqa: E402
+
+_KINDS = {"_StoreTrueAction": "store_true", "_StoreFalseAction": "store_false", "_CountAction": "count",
+          "_AppendAction": "append", "_AppendConstAction": "append_const", "_StoreConstAction": "store_const",
+          "BooleanOptionalAction": "boolean_optional", "_StoreAction": "valued", "_ExtendAction": "append"}
+_SKIP = ("_HelpAction", "_VersionAction", "_SubParsersAction")
+
+
+def _argparse_dump(parser, *args, **kwargs):
+    flags = []
+    for action in parser._actions:
+        cls = type(action).__name__
+        if cls in _SKIP:
+            continue
+        options = list(action.option_strings)
+        long = [o for o in options if o.startswith("--")]
+        nargs = action.nargs
+        flags.append({
+            "name": (long or options or [action.dest])[0], "options": options, "dest": action.dest,
+            "type": "bool" if cls in ("_StoreTrueAction", "_StoreFalseAction", "BooleanOptionalAction")
+            else "int" if cls == "_CountAction" else _type_name(action.type),
+            "default": _jsonable(action.default if action.default is not argparse.SUPPRESS else None),
+            "choices": _jsonable(list(action.choices)) if action.choices is not None else None,
+            "help": action.help if isinstance(action.help, str) and action.help != argparse.SUPPRESS else "",
+            "kind": "positional" if not options else _KINDS.get(cls, "valued"),
+            "nargs": nargs if nargs is None or isinstance(nargs, (int, str)) else str(nargs),
+            "required": bool(getattr(action, "required", False)),
+        })
+    dump("argparse", flags)
+
+
+for _method in ("parse_args", "parse_known_args", "parse_intermixed_args", "parse_known_intermixed_args"):
+    if hasattr(argparse.ArgumentParser, _method):
+        setattr(argparse.ArgumentParser, _method, _argparse_dump)
+
+
+# --- absl -------------------------------------------------------------------------------------------------
+def _patch_absl():
+    try:
+        from absl import flags as absl_flags
+    except ImportError:
+        return
+
+    def call(self, argv=None, known_only=False):
+        out = []
+        for module, defined in self.flags_by_module_dict().items():
+            if module.startswith("absl.") or module.startswith("tensorflow"):
+                continue
+            for flag in defined:
+                ftype = flag.flag_type()
+                boolean = bool(getattr(flag, "boolean", False))
+                choices = getattr(flag.parser, "enum_values", None)
+                multi = ftype.startswith("multi")
+                kind = "absl_bool" if boolean else ("append" if multi else "valued")
+                type_name = {"integer": "int", "float": "float", "bool": "bool", "string": "str",
+                             "enum": "str", "multi_string": "str", "multi_integer": "int", "multi_float": "float",
+                             "multi_enum": "str", "list": "list", "whitespace separated list": "list"}.get(
+                    ftype, "str" if "enum" in ftype else ftype)
+                out.append({"name": "--" + flag.name, "options": ["--" + flag.name], "dest": flag.name,
+                            "type": type_name, "default": _jsonable(flag.default),
+                            "choices": _jsonable(list(choices)) if choices else None, "help": flag.help or "",
+                            "kind": kind, "nargs": None, "required": False})
+        dump("absl", out)
+
+    absl_flags.FlagValues.__call__ = call
+
+
+# --- click ------------------------------------------------------------------------------------------------
+def _patch_click():
+    try:
+        import click
+    except ImportError:
+        return
+    base = click.core.Command  # click < 8.2 inherits main from BaseCommand: patched here all the same
+
+    def main(self, *args, **kwargs):
+        out = []
+        for param in self.params:
+            if getattr(param, "hidden", False) or param.name == "help":
+                continue
+            option = isinstance(param, click.Option)
+            ptype = param.type
+            choices = getattr(ptype, "choices", None)
+            is_flag = option and param.is_flag and not getattr(param, "count", False)
+            kind = ("positional" if not option else "count" if getattr(param, "count", False)
+                    else ("store_true" if not param.secondary_opts else "boolean_optional") if is_flag
+                    else "append" if param.multiple else "valued")
+            name = {"integer": "int", "float": "float", "boolean": "bool", "text": "str", "choice": "str"}.get(
+                getattr(ptype, "name", "text"), getattr(ptype, "name", "str"))
+            opts = list(param.opts)
+            long = [o for o in opts if o.startswith("--")]
+            default = param.default
+            if "UNSET" in repr(default):  # click 8.2's "no default given"
+                default = False if is_flag else None
+            out.append({"name": (long or opts)[0] if option else param.name, "options": opts + list(
+                param.secondary_opts), "dest": param.name, "type": "bool" if is_flag else name,
+                "default": _jsonable(None if callable(default) else default),
+                "choices": _jsonable(list(choices)) if choices else None,
+                "help": (getattr(param, "help", None) or ""), "kind": kind,
+                "nargs": param.nargs if param.nargs != 1 else None, "required": bool(param.required)})
+        dump("click", out)
+
+    base.main = main
+
+
+# --- tuner.flags() ------------------------------------------------------------------------------------------
+def tuner_dump(specs):
+    types = {"numeric": "float", "integer": "int", "boolean": "bool", "string": "str"}
+    dump("tuner", [{"name": "--" + s.name, "options": ["--" + s.name], "dest": s.name,
+                    "type": types.get(s.type, s.type),
+                    "default": _jsonable(s.default), "choices": None, "help": s.description, "kind": "valued",
+                    "nargs": None, "required": False} for s in specs])
+
+
+_patch_absl()
+_patch_click()
+os.environ["TUNER_DISCOVER_FLAGS"] = OUT
+sys.modules["__tuner_discover__"] = sys.modules[__name__]
+sys.argv = [SCRIPT]
+sys.path[0] = os.path.dirname(os.path.abspath(SCRIPT))
+runpy.run_path(SCRIPT, run_name="__main__")

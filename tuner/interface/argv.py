@@ -1,0 +1,118 @@
+"""Flags to argv in the script's own syntax (docs/design.md, "The script's interface").
+
+Option names reach argv exactly as the script spells them (`--batch-size`, `--10sec`); switches follow their
+kind (store_true: `--name` or nothing, store_false the reverse, absl: `--name`/`--noname`, BooleanOptional:
+`--name`/`--no-name`); valued options `--name=value`; nargs options several arguments; append options one
+`--name=value` per item. Values are rendered exactly (tuner.values.format_value, strings verbatim).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Mapping, Sequence
+
+from tuner.errors import FlagError
+from tuner.interface.discover import FlagSpec, ScriptInterface
+from tuner.values import format_value
+
+#: Linux's limit on one argv or environment string, the terminating NUL included (MAX_ARG_STRLEN)
+MAX_ARG_STRLEN = 131072
+#: what argv + environment may use of SC_ARG_MAX: the rest is left for the kernel's pointers and launchers
+ARG_MAX_SHARE = 0.5
+
+
+def render(value: Any) -> str:
+    return format_value(value, quote_strings=False)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def option_args(spec: FlagSpec, value: Any) -> list[str]:
+    """The argv items that hand `value` to the option `spec`."""
+    name = spec.name
+    if spec.kind == "positional":
+        return [render(v) for v in _as_list(value)]
+    if spec.kind in ("store_true", "store_false", "store_const", "append_const"):
+        on = bool(value) if spec.kind != "store_false" else not bool(value)
+        return [name] if on else []
+    if spec.kind == "absl_bool":
+        return [name if value else "--no" + name.lstrip("-")]
+    if spec.kind == "boolean_optional":
+        negative = [o for o in spec.options if o.startswith("--no")]
+        return [name if value else (negative[0] if negative else "--no-" + name.lstrip("-"))]
+    if spec.kind == "count":
+        return [name] * int(value)
+    if spec.kind == "append":
+        return [a for item in _as_list(value) for a in _valued(name, item)]
+    if spec.takes_many:
+        return [name, *(render(v) for v in _as_list(value))]
+    return _valued(name, value)
+
+
+def _valued(name: str, value: Any) -> list[str]:
+    if name.startswith("--"):
+        return [f"{name}={render(value)}"]
+    return [name, render(value)]  # a short option: `-n 5` (argparse reads `-n=5` as "=5")
+
+
+def build_argv(interface: ScriptInterface | None, flags: Mapping[str, Any]) -> list[str]:
+    """argv for `flags`; with no interface (or a tuner/unknown one) every flag is `--name=value`."""
+    argv: list[str] = []
+    positionals: list[tuple[int, list[str]]] = []
+    order = {id(s): i for i, s in enumerate(interface.flags)} if interface else {}
+    for name, value in flags.items():
+        spec = interface.lookup(name) if interface and interface.kind in ("argparse", "absl", "click") else None
+        if spec is None:
+            argv.append(f"--{name}={render(value)}")
+        elif spec.kind == "positional":
+            positionals.append((order[id(spec)], option_args(spec, value)))
+        else:
+            argv.extend(option_args(spec, value))
+    for _, items in sorted(positionals, key=lambda p: p[0]):
+        argv.extend(items)
+    return argv
+
+
+def arg_max() -> int:
+    try:
+        return int(os.sysconf("SC_ARG_MAX"))
+    except (ValueError, OSError, AttributeError):
+        return 131072
+
+
+def check_arg_sizes(command: Sequence[str], env: Mapping[str, str] | None = None) -> None:
+    """Raise FlagError when `command` (with `env` added to the environment) cannot be exec'd."""
+    problems = []
+    if sys.platform.startswith("linux"):
+        for item in command:
+            if len(item.encode()) + 1 > MAX_ARG_STRLEN:
+                problems.append(f"argument '{item[:40]}...' is {len(item.encode()):,} bytes; one argument may "
+                                f"have at most {MAX_ARG_STRLEN - 1:,} (Linux MAX_ARG_STRLEN): pass a file path instead")
+        for key, value in (env or {}).items():
+            if len(key) + len(value.encode()) + 2 > MAX_ARG_STRLEN:
+                problems.append(f"environment variable {key} would be {len(value.encode()):,} bytes; at most "
+                                f"{MAX_ARG_STRLEN - len(key) - 2:,} (Linux MAX_ARG_STRLEN): pass a file path instead")
+    full = dict(os.environ)
+    full.update(env or {})
+    total = sum(len(i.encode()) + 1 for i in command) + sum(len(k) + len(v.encode()) + 2 for k, v in full.items())
+    limit = int(arg_max() * ARG_MAX_SHARE)
+    if total > limit:
+        problems.append(f"the command line and environment would take {total:,} bytes, more than {limit:,} "
+                        f"(half of SC_ARG_MAX): pass large values as a file path instead")
+    if problems:
+        raise FlagError("; ".join(problems))
+
+
+def check_launchable(script: str, interface: ScriptInterface | None, axes: Mapping[str, Sequence[Any]],
+                     extra_args: Sequence[str] = ()) -> None:
+    """Before anything is written: the longest value of each flag together must fit argv and the environment
+    (argv, and TUNER_FLAGS_JSON, which carries every flag)."""
+    from workers.files import dumps_json
+
+    worst = {name: max(values, key=lambda v: len(render(v)) if not isinstance(v, (list, tuple))
+                       else sum(len(render(i)) for i in v)) for name, values in axes.items() if len(values)}
+    check_arg_sizes((sys.executable, script, *build_argv(interface, worst), *extra_args),
+                    {"TUNER_FLAGS_JSON": dumps_json(worst)})

@@ -1,0 +1,134 @@
+"""A script's interface, found without running its training code (docs/design.md, "The script's interface").
+
+The script runs in a subprocess under `_bootstrap.py`, which patches the option parsers (argparse, absl,
+click, tuner.flags()) so that the moment the script parses its options the parser's flags are written as
+JSON and the process exits. A script that parses nothing runs to its end: its kind is "unknown".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tuner.errors import FlagError
+
+#: the environment variable tuner.flags() checks: set, it hands its declarations to the bootstrap and exits
+ENV_DISCOVER = "TUNER_DISCOVER_FLAGS"
+DEFAULT_TIMEOUT_S = 60.0
+KINDS = ("tuner", "argparse", "absl", "click", "unknown")
+
+
+@dataclass(frozen=True)
+class FlagSpec:
+    """One option as the script declares it."""
+
+    name: str                  # as the script spells it on the command line: "--batch-size", "--10sec", "lr"
+    dest: str                  # the key the script reads: "batch_size"
+    type: str = "str"          # int | float | str | bool | list | another callable's name
+    default: Any = None
+    choices: tuple[Any, ...] | None = None
+    help: str = ""
+    kind: str = "valued"       # valued | store_true | store_false | absl_bool | boolean_optional | count |
+    #                            append | append_const | store_const | positional
+    nargs: Any = None          # argparse's nargs: None, an int, "?", "*", "+"
+    options: tuple[str, ...] = ()
+    required: bool = False
+
+    @property
+    def is_switch(self) -> bool:
+        return self.kind in ("store_true", "store_false", "absl_bool", "boolean_optional")
+
+    @property
+    def takes_many(self) -> bool:
+        return self.kind == "append" or self.nargs in ("*", "+") or (isinstance(self.nargs, int) and self.nargs > 1)
+
+
+@dataclass(frozen=True)
+class ScriptInterface:
+    script: str
+    kind: str
+    flags: tuple[FlagSpec, ...] = field(default_factory=tuple)
+
+    def lookup(self, name: str) -> FlagSpec | None:
+        """The flag a grid name means: its dest, or its option name with or without the dashes."""
+        for spec in self.flags:
+            if name in (spec.dest, spec.name.lstrip("-"), spec.name) or name in (o.lstrip("-") for o in spec.options):
+                return spec
+        normal = name.replace("-", "_")
+        for spec in self.flags:
+            if normal in (spec.dest, spec.name.lstrip("-").replace("-", "_")):
+                return spec
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"script": self.script, "kind": self.kind, "flags": [asdict(f) for f in self.flags]}
+
+    def to_frame(self) -> Any:
+        import pandas as pd
+
+        columns = ["name", "dest", "type", "default", "choices", "help", "kind", "nargs"]
+        return pd.DataFrame([{c: getattr(f, c) for c in columns} for f in self.flags], columns=columns)
+
+
+def _spec(raw: dict[str, Any]) -> FlagSpec:
+    choices = raw.get("choices")
+    return FlagSpec(name=str(raw["name"]), dest=str(raw.get("dest") or raw["name"]), type=str(raw.get("type") or "str"),
+                    default=raw.get("default"), choices=tuple(choices) if choices is not None else None,
+                    help=raw.get("help") or "", kind=raw.get("kind") or "valued", nargs=raw.get("nargs"),
+                    options=tuple(raw.get("options") or ()), required=bool(raw.get("required")))
+
+
+def _tail(text: str, lines: int = 8) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def discover_flags(script: str | os.PathLike[str], cwd: str | None = None,
+                   timeout_s: float = DEFAULT_TIMEOUT_S) -> ScriptInterface:
+    """Run `script` up to its option parsing in a subprocess and return what it accepts."""
+    from tuner.spec import check_script
+
+    path = check_script(script)
+    bootstrap = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap.py")
+    with tempfile.TemporaryDirectory(prefix="tuner-flags-") as tmp:
+        out = os.path.join(tmp, "interface.json")
+        env = dict(os.environ)
+        env.pop(ENV_DISCOVER, None)
+        for key in ("TUNER_RUN_DIR", "TUNER_FLAGS_JSON"):
+            env.pop(key, None)  # not a run: nothing may be recorded
+        try:
+            done = subprocess.run([sys.executable, bootstrap, out, path], cwd=cwd or os.getcwd(), env=env,
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  timeout=timeout_s, check=False, text=True, errors="replace")
+        except subprocess.TimeoutExpired:
+            raise FlagError(f"{script}: finding its flags timed out after {timeout_s:g} s before it parsed its "
+                            "options (it may start training at import time); pass --no-check (check=False) "
+                            "to launch without checking the flags") from None
+        if os.path.exists(out):
+            with open(out, encoding="utf-8") as handle:
+                data = json.load(handle)
+            return ScriptInterface(path, data["kind"], tuple(_spec(f) for f in data["flags"]))
+        if done.returncode != 0:
+            raise FlagError(f"{script}: exited with status {done.returncode} before parsing its options, so its "
+                            f"flags cannot be checked; pass --no-check (check=False) to launch anyway. "
+                            f"Its last output:\n{_tail(done.stderr or done.stdout)}")
+    return ScriptInterface(path, "unknown", ())
+
+
+def script_flags(script: str | os.PathLike[str], as_frame: bool = False, cwd: str | None = None,
+                 timeout_s: float = DEFAULT_TIMEOUT_S) -> Any:
+    """The flags `script` accepts (what `tune flags` prints): a ScriptInterface, or with `as_frame` a DataFrame
+    with columns name, dest, type, default, choices, help, kind, nargs."""
+    interface = discover_flags(script, cwd=cwd, timeout_s=timeout_s)
+    return interface.to_frame() if as_frame else interface
+
+
+def tuner_flags_hook(specs: Any) -> None:
+    """Called by tuner.flags() when ENV_DISCOVER is set: hand the declarations to the bootstrap (exits)."""
+    bootstrap = sys.modules.get("__tuner_discover__")
+    if bootstrap is not None:
+        bootstrap.tuner_dump(list(specs))
