@@ -71,7 +71,7 @@ def grid_problems(interface: ScriptInterface, axes: Mapping[str, Iterable[Any]])
     if interface.kind == "unknown":
         return []
     problems = []
-    known = sorted({n for s in interface.flags for n in (s.dest, s.name.lstrip("-"))})
+    known = sorted({n for s in interface.flags for n in (s.dest, *(o.lstrip("-") for o in (s.name, *s.options)))})
     for name, values in axes.items():
         spec = interface.lookup(name)
         if spec is None:

@@ -113,9 +113,9 @@ def discover_flags(script: str | os.PathLike[str], cwd: str | None = None,
                 data = json.load(handle)
             return ScriptInterface(path, data["kind"], tuple(_spec(f) for f in data["flags"]))
         if done.returncode != 0:
-            raise FlagError(f"{script}: exited with status {done.returncode} before parsing its options, so its "
-                            f"flags cannot be checked; pass --no-check (check=False) to launch anyway. "
-                            f"Its last output:\n{_tail(done.stderr or done.stdout)}")
+            raise FlagError(f"{script}: exited with status {done.returncode} before parsing its options "
+                            f"({_tail(done.stderr or done.stdout, 1) or 'no output'}), so its flags cannot be "
+                            "checked; fix that, or pass --no-check (check=False) to launch anyway")
     return ScriptInterface(path, "unknown", ())
 
 
