@@ -61,7 +61,19 @@ def _read_grid_file(path: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise GridError(f"{path}: expected a mapping of flag: [values], got {type(data).__name__}; "
                         "for example `dropout: [0.2, 0.3]` on one line and `units: [64, 128]` on the next")
+    if "command" in data:  # reserved: the command template (tuner.interface.template), not a flag
+        data = dict(data)
+        _commands[os.path.abspath(path)] = data.pop("command")
     return data
+
+
+#: the `command:` key of each grid file read (reserved top-level key), by absolute path
+_commands: dict[str, Any] = {}
+
+
+def grid_file_command(path: Any) -> Any:
+    """The raw `command:` template of grid file `path` once it has been read; None when it has none."""
+    return _commands.get(os.path.abspath(path)) if isinstance(path, (str, os.PathLike)) else None
 
 
 @dataclass(frozen=True)

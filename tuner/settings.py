@@ -42,6 +42,7 @@ class Settings:
     timeout_s: float | None = None
     kill_grace_s: float = 10.0
     confirm: bool = True
+    command: str | None = None
     #: where each value came from, for error messages: key -> "defaults.yml", "./tuner.yml", "TUNER_X" ...
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 

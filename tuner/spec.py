@@ -105,12 +105,22 @@ def write_git_diff(paths: RunPaths, script: ScriptInfo) -> None:
 def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, settings: Settings, *,
                      echo: bool, job_type: str, properties: Mapping[str, Any] | None = None,
                      identity: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
-                     extra_args: tuple[str, ...] = (), cwd: str | None = None, interface: Any = None) -> RunSpec:
+                     extra_args: tuple[str, ...] = (), cwd: str | None = None, interface: Any = None,
+                     template: Any = None) -> RunSpec:
     from tuner.interface.argv import build_argv, check_arg_sizes
 
     paths = RunPaths(os.path.abspath(run_dir))
     cwd = cwd or os.getcwd()
     argv = build_argv(interface, flags) + list(extra_args)
+    command: tuple[str, ...] = (sys.executable, script.path, *argv)
+    template_env: dict[str, str] = {}
+    template_files: dict[str, str] = {}
+    if template is not None:  # the script's own command shape (tuner.interface.template)
+        from tuner.interface.template import render_command
+
+        full, template_env, template_files = render_command(template, script.path, argv, flags, paths.meta)
+        command = (*full, *extra_args)
+        argv = list(command[2:]) if command[:2] == (sys.executable, script.path) else list(command)
     record: dict[str, Any] = {
         "name": paths.name, "script": script.path, "script_sha256": script.sha256, "argv": argv,
         "cwd": cwd, "user": _user(), "job_type": job_type, "python": platform.python_version(),
@@ -121,11 +131,12 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
     child_env = {ENV_RUN_DIR: paths.run_dir, ENV_FLAGS_JSON: dumps_json(dict(flags)),
                  ENV_TENSORBOARD_DIR: paths.tensorboard_dir}
     child_env.update(env or {})
-    check_arg_sizes((sys.executable, script.path, *argv), child_env)
-    initial = {paths.flags_json: dumps_json(dict(flags), indent=2) + "\n"}
+    child_env.update(template_env)
+    check_arg_sizes(command, child_env)
+    initial = {paths.flags_json: dumps_json(dict(flags), indent=2) + "\n", **template_files}
     if properties:
         initial[paths.properties_json] = dumps_json({str(k): v for k, v in properties.items()}, indent=2) + "\n"
-    return RunSpec(command=(sys.executable, script.path, *argv), cwd=cwd, run_dir=paths.run_dir,
+    return RunSpec(command=command, cwd=cwd, run_dir=paths.run_dir,
                      run_json=paths.run_json, output_log=paths.output_log, error_json=paths.error_json,
                      record=record, env=child_env, initial_files=initial, timeout_s=settings.timeout_s,
                      kill_grace_s=settings.kill_grace_s, heartbeat_s=settings.heartbeat_s, echo=echo)

@@ -41,7 +41,7 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
                  properties: Mapping[str, Any] | None = None, run_dir: str | None = None,
                  artifacts_dir: str | None = ".", echo: bool | None = None, runs_dir: str | None = None,
                  timeout_s: float | None = None, extra_args: Sequence[str] = (),
-                 stdout_metrics: bool | None = None, check: bool = True) -> pd.DataFrame:
+                 stdout_metrics: bool | None = None, check: bool = True, command: Any = None) -> pd.DataFrame:
     """Run `file` with `flags` as a subprocess of this Python and record it; returns its one-row ls_runs frame.
 
     A failed run is recorded (status, error.json) and then raises RunFailedError naming the run directory.
@@ -49,12 +49,18 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
     on the script's command line as they are. `stdout_metrics=False` stops printed `name: value` lines
     becoming metrics (default: the setting). `check=False` launches without finding the script's flags
     (tuner.interface) first: for scripts that cannot be inspected; flags are then passed as `--name=value`.
+    `command` is a command template (default: the `command` setting; see tuner.interface.template).
     """
     settings = load_settings(runs_dir=runs_dir, echo=echo, timeout_s=timeout_s, stdout_metrics=stdout_metrics)
     values = _read_flags_argument(flags)
     script = describe_script(file)
+    from tuner.interface.template import check_template_flags, parse_template, resolve_template
+
+    template = parse_template(command, "command") if command is not None else resolve_template(None, settings)
+    if template is not None:
+        check_template_flags(template, values)
     interface = None
-    if check:
+    if check and (template is None or template.uses_options):
         from tuner.interface.check import check_flags
         from tuner.interface.discover import discover_flags
 
@@ -71,7 +77,7 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
         target = unique_run_dir(settings.runs_dir)
     spec = build_run_spec(script, values, target, settings, echo=settings.echo, job_type="training",
                             properties=properties, extra_args=tuple(extra_args),
-                            interface=interface)
+                            interface=interface, template=template)
     write_run_context(RunPaths(spec.run_dir), script, settings, settings.runs_dir)
     scan = start_scan(artifacts_dir, settings.runs_dir) if artifacts_dir is not None else None
     if settings.echo:

@@ -181,7 +181,7 @@ SWEEPS = [
      lambda f: {"batch_size": 4, "augment": f["augment"], "model": "mlp"}),
     ("click_options.py", ["batch-size=2", "fast=true,false", "act=tanh"],
      lambda f: {"batch_size": 2, "fast": f["fast"], "act": "tanh"}),
-    ("tuner_flags.py", ["lr=0.5,inf", "units=3"], lambda f: {"lr": f["lr"], "units": 3}),
+    ("tuner_flags.py", ["lr=0.5,0.25", "units=3"], lambda f: {"lr": f["lr"], "units": 3}),
 ]
 
 
@@ -192,9 +192,63 @@ def test_each_shape_is_swept_with_its_own_syntax(ray_cluster, corpus, script, fl
     result = run_tune(script, *args, "--address", ray_cluster, "-q", "-y", cwd=corpus, timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
     runs = run_dirs(corpus)
-    assert len(runs) == 2
+    assert len(runs) == math.prod(len(item.split("=", 1)[1].split(",")) for item in flag_options)
     for run in runs:
         flags = json.loads((run / "tuner.d" / "flags.json").read_text())
         got = parsed(run)["parsed"]
         for key, value in expect(flags).items():
             assert got[key] == value or (isinstance(value, float) and math.isinf(value) and got[key] == value), key
+
+
+# --- command templates -----------------------------------------------------------------------------------------
+TEMPLATES = [
+    ("hydra_overrides.py", '["${interpreter}", "${program}", "${args_no_hyphens}"]',
+     {"model.lr": [0.01, 0.02], "epochs": [3]},
+     lambda f: ({"model.lr": str(f["model.lr"]), "epochs": "3"}, [f"epochs=3", f"model.lr={f['model.lr']}"])),
+    ("positional_template.py", '"${interpreter} ${program} data/${flag.data}.csv ${flag.epochs}"',
+     {"data": ["a", "b"], "epochs": [2]},
+     lambda f: ({"data": f"data/{f['data']}.csv", "epochs": 2}, [f"data/{f['data']}.csv", "2"])),
+    ("env_vars.py", '{env: {LR: "${flag.lr}", UNITS: "${flag.units}"}, argv: "${interpreter} ${program}"}',
+     {"lr": [1e-3, 0.5], "units": [4]}, lambda f: ({"lr": f["lr"], "units": 4}, [])),
+    ("json_config.py", '["${interpreter}", "${program}", "--config", "${args_json_file}"]',
+     {"note": ["run #3", "#start"], "lr": [1e-3]}, lambda f: ({"note": f["note"], "lr": 1e-3}, None)),
+]
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("script, command, grid, expect", TEMPLATES, ids=[t[0] for t in TEMPLATES])
+def test_templates_from_the_grid_file_pass_flags_in_other_shapes(ray_cluster, corpus, script, command, grid, expect):
+    lines = [f"command: {command}"] + [f"{json.dumps(k)}: {json.dumps(v)}" for k, v in grid.items()]
+    (corpus / "grid.yml").write_text("\n".join(lines) + "\n")
+    result = run_tune(script, "--flags", "grid.yml", "--address", ray_cluster, "-q", "-y", cwd=corpus, timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    runs = run_dirs(corpus)
+    assert len(runs) == 2
+    for run in runs:
+        flags = json.loads((run / "tuner.d" / "flags.json").read_text())
+        assert "command" not in flags
+        got = parsed(run)
+        want, argv = expect(flags)
+        assert {k: got["parsed"][k] for k in want} == want
+        if argv is not None:
+            assert sorted(got["argv"]) == sorted(argv)
+        if script == "json_config.py":
+            assert got["argv"] == ["--config", str(run / "tuner.d" / "args.json")]
+
+
+def test_a_template_in_the_settings_drives_a_single_run(corpus):
+    (corpus / "tuner.yml").write_text('command: "${interpreter} ${program} ${args_no_hyphens}"\n')
+    result = run_tune("hydra_overrides.py", "--flag", "model.lr=0.5", "--no-echo", cwd=corpus)
+    assert result.returncode == 0, result.stderr
+    (run,) = run_dirs(corpus)
+    assert parsed(run)["argv"] == ["model.lr=0.5"]
+
+
+def test_a_template_naming_a_missing_flag_or_anchor_is_rejected_before_anything_is_written(corpus):
+    (corpus / "grid.yml").write_text('command: "${interpreter} ${program} ${flag.dataa}"\ndata: [a, b]\n')
+    result = run_tune("positional_template.py", "--flags", "grid.yml", "-y", cwd=corpus)
+    assert result.returncode == 2 and "${flag.dataa}" in result.stderr
+    (corpus / "grid.yml").write_text('command: "${interpreter} ${program} ${argz}"\ndata: [a, b]\n')
+    result = run_tune("positional_template.py", "--flags", "grid.yml", "-y", cwd=corpus)
+    assert result.returncode == 2 and "unknown anchor ${argz}" in result.stderr
+    assert not (corpus / "runs").exists()

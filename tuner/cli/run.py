@@ -85,18 +85,23 @@ def cmd_run(argv: Sequence[str]) -> int:
     from tuner.training import training_run
 
     flags: dict[str, Any] = {}
+    command = None
     if args.flags is not None:  # one value per flag: `lr: 0.1` or `lr: [0.1]`
         from tuner.plan import read_grid_file
         from tuner.spec import check_flag_values
 
+        from tuner.plan import grid_file_command
+
         grid = read_grid_file(args.flags)
+        command = grid_file_command(args.flags)
         flags.update(check_flag_values({k: v[0] if isinstance(v, list) and len(v) == 1 else v
                                         for k, v in grid.items()}, args.flags))
     flags.update({name: values[0] for name, values in cli_flags.items()})
     try:
         training_run(args.script, flags=flags, runs_dir=args.runs_dir, echo=args.echo,
                      artifacts_dir=None if args.no_artifacts else args.artifacts_dir, timeout_s=args.timeout,
-                     extra_args=script_args, stdout_metrics=args.stdout_metrics, check=args.check)
+                     extra_args=script_args, stdout_metrics=args.stdout_metrics, check=args.check,
+                     command=command)
     except TunerError as exc:
         if getattr(exc, "run_dir", None):  # the run is recorded; say where, exit 1
             print(f"{PROG}: {exc}", file=sys.stderr)

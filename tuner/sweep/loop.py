@@ -177,7 +177,8 @@ class _SweepLoop:
                     "resources": {"cpus": settings.cpus_per_trial, "gpus": self.pool.gpus}}
         spec = build_run_spec(request.script, request.plan.grid.combination(index), run_dir, settings, echo=False,
                                 job_type="sweep", identity=identity, env=self.env, extra_args=request.extra_args,
-                                cwd=request.cwd, interface=request.interface)
+                                cwd=request.cwd, interface=request.interface,
+                                template=request.template)
         spec = replace(spec, post_run=(after_run, (paths.run_dir, self.pattern)))  # on the worker, in parallel
         # the run exists from now on, so a listing during the sweep shows it as queued, not as a broken run
         write_run_status(paths.run_dir, RunStatus.QUEUED, spec.record)

@@ -34,6 +34,8 @@ class SweepRequest:
     cwd: str = field(default_factory=os.getcwd)
     #: the script's flags as discovered (tuner.interface); None = not checked, argv is `--name=value`
     interface: Any = None
+    #: the command template (tuner.interface.template); None = `${interpreter} ${program} ${args}`
+    template: Any = None
 
 
 def _gather(checks: Sequence[Callable[[], Any]]) -> list[Any]:
@@ -89,12 +91,19 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
     ])
     plan = make_plan(grid, sample, seed)
     check_mode(mode)
-    interface = script_interface(script.path, grid) if check else None
+    from tuner.interface.template import check_template_flags, resolve_template
+
+    template = resolve_template(flags, settings)
+    if template is not None:
+        check_template_flags(template, grid.names)
+    # a template without ${args} passes the flags another way: the script has no options to discover
+    interface = script_interface(script.path, grid) if check and (template is None or template.uses_options) \
+        else None
     from tuner.interface.argv import check_launchable
     from tuner.interface.check import grid_axes
 
     check_launchable(script.path, interface, grid_axes(grid), extra_args)
-    return SweepRequest(interface=interface, script=script, plan=plan, settings=settings, metric=metric,
+    return SweepRequest(interface=interface, template=template, script=script, plan=plan, settings=settings, metric=metric,
                         mode=mode or (metric_direction(metric) if metric else "max"), extra_args=tuple(extra_args),
                         skip_done=skip_done, quiet=quiet)
 
