@@ -131,9 +131,13 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") and not isinstance(value, Scalar) else value
 
 
-def _check_name(name: Any, problems: list[str]) -> None:
-    from tuner.spec import is_flag_name
+def is_flag_name(name: Any) -> bool:
+    """A name a grid or --flag may use: an identifier, or an option name as a script spells it (`10sec`, `batch-size`)."""
+    return isinstance(name, str) and bool(name) and name[0] != "-" and name.replace("-", "_").replace(".", "_")\
+        .replace("_", "a").isalnum() and name.isascii()
 
+
+def _check_name(name: Any, problems: list[str]) -> None:
     if not is_flag_name(name):
         problems.append(f"flag name {name!r} is not a valid flag name (letters, digits, _ and -)")
 

@@ -15,6 +15,7 @@ from tuner._version import __version__
 from tuner.capture.gitinfo import GitInfo, git_diff, git_info
 from tuner.capture.sources import snapshot_sources
 from tuner.errors import FlagError, ScriptNotFoundError
+from tuner.plan import is_flag_name
 from tuner.settings import Settings
 from tuner.store.layout import (
     ENV_FLAGS_JSON,
@@ -54,12 +55,6 @@ def describe_script(script: str | os.PathLike[str]) -> ScriptInfo:
     folder = os.path.dirname(path)
     info = git_info(folder)
     return ScriptInfo(path, os.fspath(script), digest, info, git_diff(folder) if info and info.dirty else "")
-
-
-def is_flag_name(name: Any) -> bool:
-    """A name a grid or --flag may use: an identifier, or an option name as a script spells it (`10sec`, `batch-size`)."""
-    return isinstance(name, str) and bool(name) and name[0] != "-" and name.replace("-", "_").replace(".", "_")\
-        .replace("_", "a").isalnum() and name.isascii()
 
 
 def check_flag_values(flags: Mapping[str, Any], where: str = "flags") -> dict[str, Any]:

@@ -60,7 +60,7 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
     if template is not None:
         check_template_flags(template, values)
     interface = None
-    if check and (template is None or template.uses_options):
+    if check and values and (template is None or template.uses_options):  # no flags: nothing to check or pass
         from tuner.interface.check import check_flags
         from tuner.interface.discover import discover_flags
 

@@ -76,9 +76,14 @@ def test_a_script_that_crashes_before_parsing_is_one_clear_error(corpus):
 
 
 def test_a_script_that_hangs_before_parsing_times_out_with_the_way_out(write_script):
-    write_script("hangs.py", "import time\ntime.sleep(60)\n")
+    write_script("hangs.py", "import argparse\nimport time\ntime.sleep(60)\n")
     with pytest.raises(FlagError, match=r"timed out after 1 s.*--no-check"):
         discover_flags("hangs.py", timeout_s=1)
+
+
+def test_a_script_without_a_parser_is_not_run_to_find_its_flags(corpus):
+    assert discover_flags("no_options.py").kind == "unknown"
+    assert not list(corpus.glob("*.json"))
 
 
 def test_tune_flags_prints_the_table_and_json(corpus):
@@ -129,9 +134,10 @@ def test_a_single_run_is_checked_too_and_no_check_skips_it(corpus):
     result = run_tune("argparse_dashes.py", "--flag", "batch-size=abc", cwd=corpus)
     assert result.returncode == 2 and "expects an integer, got 'abc'" in result.stderr
     assert not (corpus / "runs").exists()
-    result = run_tune("crashes_on_import.py", cwd=corpus)
+    result = run_tune("crashes_on_import.py", "--flag", "lr=0.1", cwd=corpus)
     assert result.returncode == 2 and "--no-check" in result.stderr
-    result = run_tune("crashes_on_import.py", "--no-check", cwd=corpus)
+    assert not (corpus / "runs").exists()
+    result = run_tune("crashes_on_import.py", "--flag", "lr=0.1", "--no-check", cwd=corpus)
     assert result.returncode == 1  # it ran (and failed, as the script does)
 
 
@@ -204,7 +210,7 @@ def test_each_shape_is_swept_with_its_own_syntax(ray_cluster, corpus, script, fl
 TEMPLATES = [
     ("hydra_overrides.py", '["${interpreter}", "${program}", "${args_no_hyphens}"]',
      {"model.lr": [0.01, 0.02], "epochs": [3]},
-     lambda f: ({"model.lr": str(f["model.lr"]), "epochs": "3"}, [f"epochs=3", f"model.lr={f['model.lr']}"])),
+     lambda f: ({"model.lr": str(f["model.lr"]), "epochs": "3"}, ["epochs=3", f"model.lr={f['model.lr']}"])),
     ("positional_template.py", '"${interpreter} ${program} data/${flag.data}.csv ${flag.epochs}"',
      {"data": ["a", "b"], "epochs": [2]},
      lambda f: ({"data": f"data/{f['data']}.csv", "epochs": 2}, [f"data/{f['data']}.csv", "2"])),

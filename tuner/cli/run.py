@@ -87,10 +87,8 @@ def cmd_run(argv: Sequence[str]) -> int:
     flags: dict[str, Any] = {}
     command = None
     if args.flags is not None:  # one value per flag: `lr: 0.1` or `lr: [0.1]`
-        from tuner.plan import read_grid_file
+        from tuner.plan import grid_file_command, read_grid_file
         from tuner.spec import check_flag_values
-
-        from tuner.plan import grid_file_command
 
         grid = read_grid_file(args.flags)
         command = grid_file_command(args.flags)

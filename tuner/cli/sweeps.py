@@ -57,7 +57,8 @@ def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, list[Any]],
         raise UsageError("--seed only applies with --sample")
     request = prepare_sweep(args.script, args.flags, args.sample, args.seed, flag_overrides=cli_flags,
                             metric=args.metric, mode=args.mode, extra_args=script_args, skip_done=args.skip_done,
-                            quiet=args.quiet, check=getattr(args, "check", True), runs_dir=args.runs_dir, cpus_per_trial=args.cpus_per_trial,
+                            quiet=args.quiet, check=getattr(args, "check", True),
+                            runs_dir=args.runs_dir, cpus_per_trial=args.cpus_per_trial,
                             gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
                             max_failures=args.max_failures, retries=args.retries, timeout_s=args.timeout,
                             ray_address=args.address or None, stdout_metrics=getattr(args, "stdout_metrics", None))

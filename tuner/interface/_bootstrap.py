@@ -6,6 +6,8 @@ Patched: argparse.ArgumentParser.parse_args/parse_known_args/parse_intermixed_ar
 which tuner/flags.py checks). The first parse wins; the training code after it never runs.
 """
 
+# mypy: ignore-errors
+# (it monkeypatches argparse, absl and click classes, which is what it is for)
 import json
 import os
 import runpy

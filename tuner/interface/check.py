@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import difflib
-import math
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 from tuner.errors import FlagError
 from tuner.interface.discover import FlagSpec, ScriptInterface
@@ -55,15 +54,9 @@ def _scalar_problem(spec: FlagSpec, value: Any) -> str | None:
     return None
 
 
-def _in_choices(spec: FlagSpec, value: Any) -> bool:
+def _in_choices(choices: tuple[Any, ...], value: Any) -> bool:
     items = value if isinstance(value, (list, tuple)) else [value]
-    for item in items:
-        if item in spec.choices or str(item) in {str(c) for c in spec.choices}:
-            continue
-        if isinstance(item, float) and math.isnan(item):
-            return False
-        return False
-    return True
+    return all(item in choices or str(item) in {str(c) for c in choices} for item in items)
 
 
 def grid_problems(interface: ScriptInterface, axes: Mapping[str, Iterable[Any]]) -> list[str]:
@@ -89,7 +82,7 @@ def grid_problems(interface: ScriptInterface, axes: Mapping[str, Iterable[Any]])
             if problem:
                 problems.append(f"flag '{name}' ({spec.name}) {problem}, got {value!r}")
             elif spec.choices is not None and value is not None and not spec.is_switch \
-                    and not _in_choices(spec, value):
+                    and not _in_choices(spec.choices, value):
                 problems.append(f"flag '{name}' ({spec.name}) must be one of "
                                 f"{', '.join(map(str, spec.choices))}; got {value!r}")
     return problems

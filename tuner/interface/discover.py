@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tuner.errors import FlagError
+from tuner.errors import FlagError, ScriptNotFoundError
 
 #: the environment variable tuner.flags() checks: set, it hands its declarations to the bootstrap and exits
 ENV_DISCOVER = "TUNER_DISCOVER_FLAGS"
@@ -83,6 +83,20 @@ def _spec(raw: dict[str, Any]) -> FlagSpec:
                     options=tuple(raw.get("options") or ()), required=bool(raw.get("required")))
 
 
+#: a script that mentions none of these parses no options of its own: it is not run to find out (it would run
+#: to its end). One whose parser is set up in a module it imports is then "unknown" (flags go as --name=value)
+PARSER_WORDS = ("argparse", "absl", "click", "flags(", "optparse", "typer")
+
+
+def mentions_a_parser(path: str) -> bool:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return True
+    return any(word in text for word in PARSER_WORDS)
+
+
 def _tail(text: str, lines: int = 8) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
@@ -90,9 +104,12 @@ def _tail(text: str, lines: int = 8) -> str:
 def discover_flags(script: str | os.PathLike[str], cwd: str | None = None,
                    timeout_s: float = DEFAULT_TIMEOUT_S) -> ScriptInterface:
     """Run `script` up to its option parsing in a subprocess and return what it accepts."""
-    from tuner.spec import check_script
-
-    path = check_script(script)
+    path = os.path.abspath(os.fspath(script))
+    if not os.path.isfile(path):
+        raise ScriptNotFoundError(f"script '{os.fspath(script)}' does not exist or is not a file; check the path "
+                                  f"(relative to {os.getcwd()})")
+    if not mentions_a_parser(path):
+        return ScriptInterface(path, "unknown", ())
     bootstrap = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap.py")
     with tempfile.TemporaryDirectory(prefix="tuner-flags-") as tmp:
         out = os.path.join(tmp, "interface.json")

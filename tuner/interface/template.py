@@ -43,7 +43,7 @@ class CommandTemplate:
         return "${args}" in self.argv
 
     def flag_names(self) -> set[str]:
-        names = set()
+        names: set[str] = set()
         for text in (*self.argv, *(v for _, v in self.env)):
             names.update(m[5:] for m in _ANCHOR.findall(text) if m.startswith("flag."))
         return names

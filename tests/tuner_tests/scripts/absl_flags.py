@@ -1,7 +1,6 @@
 """absl flags with app.run: a boolean (--name/--noname), an enum, an integer, a float, a list."""
-from absl import app, flags
-
 from _echo import echo
+from absl import app, flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("batch_size", 16, "batch size")

@@ -1,6 +1,5 @@
 """A click command: dashed options, a flag, a Choice, a multiple option."""
 import click
-
 from _echo import echo
 
 

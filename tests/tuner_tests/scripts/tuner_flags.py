@@ -1,7 +1,7 @@
 """A script written for tuner: tuner.flags()."""
-import tuner
-
 from _echo import echo
+
+import tuner
 
 FLAGS = tuner.flags(tuner.flag_numeric("lr", 0.1, "learning rate"), tuner.flag_integer("units", 4),
                     tuner.flag_boolean("fast", False), tuner.flag_string("act", "relu"))
