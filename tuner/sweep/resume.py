@@ -102,10 +102,27 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
     finally:
         journal.release()
     todo = tuple(i for i in plan.indices if _needs_rerun(statuses.get(i), retry_failed))
-    return SweepRequest(script=replace(script, given=header.get("script_given", script.given)), plan=plan,
+    template, interface = _script_shape(script.path, settings)
+    return SweepRequest(interface=interface, template=template,
+                        script=replace(script, given=header.get("script_given", script.given)), plan=plan,
                         settings=settings, metric=header.get("metric"), mode=header.get("mode") or "max",
                         extra_args=tuple(header.get("extra_args", ())), quiet=quiet, sweep_id=sweep_id, resumed=True,
                         todo=todo, cwd=str(header["cwd"]) if os.path.isdir(header.get("cwd") or "") else os.getcwd())
+
+
+def _script_shape(script: str, settings: Any) -> tuple[Any, Any]:
+    """The `command` setting's template and the script's interface for the resumed trials' argv (the grid file's
+    `command:` is not in the journal); an interface that cannot be found falls back to `--name=value`."""
+    from tuner.interface.discover import discover_flags
+    from tuner.interface.template import resolve_template
+
+    template = resolve_template(None, settings)
+    if template is not None and not template.uses_options:
+        return template, None
+    try:
+        return template, discover_flags(script)
+    except TunerError:
+        return template, None
 
 
 def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStatus]:
