@@ -51,6 +51,7 @@ commands:
   purge         delete archived runs              copy       copy a run or its files
   rm            delete runs by name pattern       reproduce  how to re-run a run exactly
   lookup        print one field of a run          tensorboard  command to view runs in TensorBoard
+  export        export runs to MLflow (tune export mlflow --help)
 
 `tune COMMAND --help` explains each command. Settings: tuner.yml in the working directory and
 TUNER_* environment variables (see configs/tuner.yml); TUNER_FULL_ERROR=1 shows tracebacks.

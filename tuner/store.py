@@ -72,6 +72,7 @@ class RunPaths:
     error_json = property(lambda self: self._m("error.json"))
     tags_json = property(lambda self: self._m("tags.json"))
     tags_lock = property(lambda self: self._m(".tags.lock"))
+    mlflow_json = property(lambda self: self._m("mlflow.json"))  # where tune export mlflow put the run
     used_artifacts_jsonl = property(lambda self: self._m("used_artifacts.jsonl"))
     output_log = property(lambda self: self._m("output.log"))
     source_dir = property(lambda self: self._m("source"))
