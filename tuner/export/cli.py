@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Sequence
+import sys
+from typing import Any, Sequence
 
 from ..cli import PROG, UsageError, _add_runs_dir, _formatter, _Parser
 
@@ -65,3 +66,18 @@ def cmd_export_mlflow(argv: Sequence[str]) -> int:
     print(f"exported {len(result.runs)} runs to experiment '{result.experiment}' (id {result.experiment_id}) at "
           f"{uri}: {new} new, {len(result.runs) - new} updated{parent}")
     return 0
+
+
+def hparams_run_for_cli(sweep: str, runs_dir: str, metrics: Sequence[str] | None) -> list[Any]:
+    """`tune tensorboard SWEEP`: the HParams logdir as the first entry of its --logdir_spec, or a note on stderr
+    and nothing when the tensorboard package is missing (the runs' own event files are still shown)."""
+    from ..errors import MissingExtraError
+    from ..tb_command import TensorBoardRun
+    from .hparams import write_sweep_hparams
+
+    try:
+        logdir = write_sweep_hparams(sweep, runs_dir, metrics)
+    except MissingExtraError as exc:
+        print(f"note: {exc}", file=sys.stderr)
+        return []
+    return [TensorBoardRun("hparams", os.path.abspath(logdir))]
