@@ -11,21 +11,45 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ._version import __version__
-from .errors import (ConfigError, FlagError, GridError, QueryError, RunFailedError, RunInterruptedError,
-                     RunNotFoundError, ScriptNotFoundError, SweepNotFoundError, TunerError)
-from .flags import Flags, flag_boolean, flag_integer, flag_numeric, flag_string, flags
-from .artifacts import use_artifact
-from .store import (RunStatus, is_run_active, log_metrics, run_dir, tensorboard_dir, unique_run_dir,
-                    write_run_metadata)
+from tuner._version import __version__
+from tuner.capture.artifacts import use_artifact
+from tuner.errors import (
+    ConfigError,
+    FlagError,
+    GridError,
+    QueryError,
+    RunFailedError,
+    RunInterruptedError,
+    RunNotFoundError,
+    ScriptNotFoundError,
+    SweepNotFoundError,
+    TunerError,
+)
+from tuner.flags import (
+    Flags,
+    flag_boolean,
+    flag_integer,
+    flag_numeric,
+    flag_string,
+    flags,
+)
+from tuner.store.status import RunStatus
+from tuner.tracking import (
+    is_run_active,
+    log_metrics,
+    run_dir,
+    tensorboard_dir,
+    unique_run_dir,
+    write_run_metadata,
+)
 
 #: public name -> module that defines it, imported on first access
 _LAZY = {
     "training_run": "training",
     "tuning_run": "sweep",
-    "ls_runs": "runs", "latest_run": "runs", "run_info": "runs",
-    "get_run": "record", "RunRecord": "record",
-    "clean_runs": "manage", "purge_runs": "manage", "copy_run": "manage", "copy_run_files": "manage",
+    "ls_runs": "runs.listing", "latest_run": "runs.listing", "run_info": "runs.listing",
+    "get_run": "runs.record", "RunRecord": "runs.record",
+    "clean_runs": "runs.manage", "purge_runs": "runs.manage", "copy_run": "runs.manage", "copy_run_files": "runs.manage",
     "view_run": "report", "save_run_view": "report", "compare_runs": "report", "save_run_comparison": "report",
     "save_sweep_report": "report",
     "export_to_mlflow": "export.mlflow",

@@ -19,9 +19,10 @@ from typing import Any, Iterator, Sequence
 
 import yaml
 
-from .errors import FlagError
-from .yamlfile import read_yaml_mapping
-from .store import ENV_FLAGS_JSON, is_run_active, write_run_metadata
+from tuner.errors import FlagError
+from tuner.store.layout import ENV_FLAGS_JSON
+from tuner.tracking import is_run_active, write_run_metadata
+from tuner.yamlfile import read_yaml_mapping
 
 FLAG_TYPES = ("numeric", "integer", "boolean", "string")
 _TRUE = {"true", "yes", "1", "on"}

@@ -8,6 +8,6 @@ Importing this module imports Keras (and so TensorFlow); `import tuner` never do
 
 from __future__ import annotations
 
-from .integrations.keras import MetricsCallback, autolog
+from tuner.integrations.keras import MetricsCallback, autolog
 
 __all__ = ["MetricsCallback", "autolog"]

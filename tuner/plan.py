@@ -15,8 +15,8 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from .errors import GridError
-from .yamlfile import Loader
+from tuner.errors import GridError
+from tuner.yamlfile import Loader
 
 Scalar = (str, int, float, bool)
 

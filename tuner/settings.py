@@ -12,9 +12,9 @@ from typing import Any, Mapping
 
 import yaml
 
-from .errors import ConfigError
-from .yamlfile import load as load_yaml
-from .yamlfile import parse_yaml_mapping
+from tuner.errors import ConfigError
+from tuner.yamlfile import load as load_yaml
+from tuner.yamlfile import parse_yaml_mapping
 
 PROJECT_FILE = "tuner.yml"
 ENV_PREFIX = "TUNER_"
@@ -93,7 +93,7 @@ def _check(key: str, value: Any, where: str) -> Any:
         expected = "/".join(k.__name__ for k in kinds)
         raise ConfigError(f"{where}: setting '{key}' must be {expected}, got {value!r}")
     if key == "stdout_metrics_pattern" and value:
-        from .stdout_metrics import compile_pattern
+        from tuner.capture.stdout_metrics import compile_pattern
 
         compile_pattern(value, f"{where}: setting '{key}'")
     if list in kinds:

@@ -7,15 +7,22 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from workers.trial import FINISHED, run_trial
-
-from .aggregate import read_rows, runs_frame
-from .artifacts import copy_changed, start_scan
-from .errors import FlagError, RunFailedError
-from .yamlfile import read_yaml_mapping
-from .launch import after_run, build_trial_spec, stdout_pattern, check_flag_values, describe_script, write_run_context
-from .settings import load_settings
-from .store import RunPaths, ensure_runs_dir, unique_run_dir
+from tuner.capture.artifacts import copy_changed, start_scan
+from tuner.errors import FlagError, RunFailedError
+from tuner.runs.aggregate import read_rows, runs_frame
+from tuner.settings import load_settings
+from tuner.spec import (
+    after_run,
+    build_run_spec,
+    check_flag_values,
+    describe_script,
+    stdout_pattern,
+    write_run_context,
+)
+from tuner.store.layout import RunPaths, ensure_runs_dir
+from tuner.tracking import unique_run_dir
+from tuner.yamlfile import read_yaml_mapping
+from workers.process import FINISHED, run_process
 
 
 def _read_flags_argument(flags: Mapping[str, Any] | str | os.PathLike[str] | None) -> dict[str, Any]:
@@ -51,14 +58,14 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
         target = run_dir
     else:
         target = unique_run_dir(settings.runs_dir)
-    spec = build_trial_spec(script, values, target, settings, echo=settings.echo, job_type="training",
+    spec = build_run_spec(script, values, target, settings, echo=settings.echo, job_type="training",
                             properties=properties, extra_args=tuple(extra_args))
     write_run_context(RunPaths(spec.run_dir), script, settings, settings.runs_dir)
     scan = start_scan(artifacts_dir, settings.runs_dir) if artifacts_dir is not None else None
     if settings.echo:
         print(f"Using run directory {target}", flush=True)
     try:
-        outcome = run_trial(spec)
+        outcome = run_process(spec)
     finally:
         if scan is not None:
             copy_changed(scan, spec.run_dir)

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from .errors import TunerError
+from tuner.errors import TunerError
 
 
 class Loader(yaml.SafeLoader):

@@ -1,4 +1,4 @@
-"""Run TrialSpecs as Ray tasks: connect to (or start) a cluster, keep a bounded window in flight,
+"""Run RunSpecs as Ray tasks: connect to (or start) a cluster, keep a bounded window in flight,
 hand back each outcome the moment it arrives (`ray.wait`), cancel cleanly.
 
 The only module that imports Ray. Knows nothing of sweeps or journals: it gets specs, returns outcomes.
@@ -18,8 +18,8 @@ from typing import Any, Hashable
 
 import ray
 
-from .reaper import TOKEN_ENV
-from .trial import KILLED, TrialOutcome, TrialSpec, run_trial
+from workers.process import KILLED, RunOutcome, RunSpec, run_process
+from workers.reaper import TOKEN_ENV
 
 #: Ray retries a task whose worker or node died (not a script failure) this many times
 NODE_FAILURE_RETRIES = 3
@@ -48,7 +48,7 @@ class ClusterInfo:
 @dataclass
 class TaskResult:
     key: Hashable
-    outcome: TrialOutcome | None
+    outcome: RunOutcome | None
     error: str | None = None  # the task itself failed (worker died past retries, cancelled ...)
 
 
@@ -134,7 +134,7 @@ def _unpack(data: bytes, folder: str) -> None:
         tar.extractall(folder, filter="data")
 
 
-def _trial_task(spec: TrialSpec, marker: str) -> tuple[TrialOutcome, bytes | None]:
+def _run_task(spec: RunSpec, marker: str) -> tuple[RunOutcome, bytes | None]:
     """Runs on a worker. If the driver's runs directory is not visible here (no shared filesystem), the run is
     written locally and shipped back as a tarball so every run ends on the driver's disk."""
     gpu_ids = [str(g) for g in ray.get_gpu_ids()]
@@ -146,7 +146,7 @@ def _trial_task(spec: TrialSpec, marker: str) -> tuple[TrialOutcome, bytes | Non
                            "node_id": ray.get_runtime_context().get_node_id()}
     remote = not os.path.exists(marker)
     spec = replace(spec, env=env, record=record)
-    outcome = run_trial(spec)
+    outcome = run_process(spec)
     if spec.post_run is not None:
         func, args = spec.post_run
         func(*args)
@@ -166,8 +166,8 @@ class TaskPool:
         self.marker = marker
         # max_calls=0: GPU tasks default to a fresh worker per task (~0.5 s each); reuse workers instead
         self._remote = ray.remote(max_calls=0, max_retries=NODE_FAILURE_RETRIES, retry_exceptions=False)(
-            _trial_task).options(num_cpus=resources.cpus, num_gpus=resources.gpus)
-        self._in_flight: dict[Any, tuple[Hashable, TrialSpec]] = {}
+            _run_task).options(num_cpus=resources.cpus, num_gpus=resources.gpus)
+        self._in_flight: dict[Any, tuple[Hashable, RunSpec]] = {}
 
     @property
     def in_flight(self) -> int:
@@ -176,7 +176,7 @@ class TaskPool:
     def has_room(self) -> bool:
         return len(self._in_flight) < self.window
 
-    def submit(self, key: Hashable, spec: TrialSpec) -> None:
+    def submit(self, key: Hashable, spec: RunSpec) -> None:
         if _TOKEN:
             spec = replace(spec, env={**spec.env, TOKEN_ENV: _TOKEN[0]})
         ref = self._remote.remote(spec, self.marker)

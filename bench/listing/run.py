@@ -23,9 +23,10 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
 
-from tuner import index as run_index  # noqa: E402
 from tuner import ls_runs  # noqa: E402
-from tuner.store import INDEX_FILE, log_metrics  # noqa: E402
+from tuner.runs import index as run_index  # noqa: E402
+from tuner.store.layout import INDEX_FILE  # noqa: E402
+from tuner.tracking import log_metrics  # noqa: E402
 
 
 def make_runs(root: str, n: int, seed: int = 0) -> None:

@@ -8,7 +8,8 @@ import os
 import random
 from typing import Any
 
-from tuner.store import RunPaths, run_dir_name, write_run_metadata
+from tuner.store.layout import RunPaths, run_dir_name
+from tuner.tracking import write_run_metadata
 from workers.files import atomic_write_json, atomic_write_text
 
 BASE_TIME = 1_795_000_000.0  # 2026-11-18

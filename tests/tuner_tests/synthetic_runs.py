@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from tuner.store import RunPaths, log_metrics
+from tuner.store.layout import RunPaths
+from tuner.tracking import log_metrics
 from workers.files import atomic_write_json
 
 

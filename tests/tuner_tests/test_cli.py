@@ -12,7 +12,7 @@ from typing import Callable
 
 import pytest
 
-from tuner.cli import main
+from tuner.cli.main import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import run_tune  # noqa: E402

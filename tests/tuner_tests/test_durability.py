@@ -12,9 +12,9 @@ import pytest
 
 from tests.conftest import run_tune
 from tuner import ls_runs, tuning_run
-from tuner.journal import Journal
-from tuner.store import unique_run_dir
-from tuner.sweep import sweep_statuses
+from tuner.store.journal import Journal
+from tuner.sweep.resume import sweep_statuses
+from tuner.tracking import unique_run_dir
 from workers.files import atomic_write_json
 
 ECHO_ARGV = """
@@ -121,7 +121,7 @@ def test_torn_last_journal_record_is_ignored(ray_cluster, workdir, write_script)
 
 def test_run_names_cannot_escape_the_runs_directory(workdir, monkeypatch):
     from tuner.errors import RunNotFoundError
-    from tuner.store import resolve_run_dir
+    from tuner.runs.resolve import resolve_run_dir
 
     (workdir / "outside" / "tuner.d").mkdir(parents=True)  # a run next to, not inside, the runs directory
     (workdir / "runs").mkdir()

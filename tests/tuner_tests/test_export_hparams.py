@@ -19,7 +19,7 @@ from synthetic_runs import make_run
 from tuner.cli import main
 from tuner.errors import MissingExtraError
 from tuner.export.hparams import Session, write_hparams, write_sweep_hparams
-from tuner.store import log_metrics
+from tuner.tracking import log_metrics
 
 pytest.importorskip("tensorboard", reason="needs the tensorboard package: pip install -e '.[tensorboard]'")
 np = pytest.importorskip("numpy")

@@ -16,7 +16,9 @@ from synthetic_runs import make_run
 from tuner import ls_runs
 from tuner.cli import main
 from tuner.errors import MissingExtraError, SweepNotFoundError
-from tuner.store import RunPaths, log_metrics, update_tags
+from tuner.store.files import update_tags
+from tuner.store.layout import RunPaths
+from tuner.tracking import log_metrics
 
 mlflow = pytest.importorskip("mlflow", reason="needs the mlflow extra: pip install -e '.[mlflow]'")
 from mlflow import MlflowClient  # noqa: E402

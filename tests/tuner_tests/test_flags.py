@@ -9,10 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from tuner import FlagError, flag_boolean, flag_integer, flag_numeric, flag_string, flags
-from tuner.cli import parse_flag_options
+from tuner import (
+    FlagError,
+    flag_boolean,
+    flag_integer,
+    flag_numeric,
+    flag_string,
+    flags,
+)
+from tuner.cli.run import parse_flag_options
 from tuner.flags import parse_scalar
-from tuner.store import ENV_FLAGS_JSON, ENV_RUN_DIR
+from tuner.store.layout import ENV_FLAGS_JSON, ENV_RUN_DIR
 
 SPECS = (flag_numeric("dropout", 0.4, "dropout rate"), flag_integer("units", 128, "hidden units"),
          flag_boolean("shuffle", True), flag_string("optimizer", "adam", "optimizer name"))

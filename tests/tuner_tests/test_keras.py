@@ -15,7 +15,9 @@ np = pytest.importorskip("numpy")
 
 from tuner import ls_runs, training_run  # noqa: E402
 from tuner.keras import MetricsCallback, autolog  # noqa: E402
-from tuner.store import RunPaths, read_run, unique_run_dir  # noqa: E402
+from tuner.store.files import read_run  # noqa: E402
+from tuner.store.layout import RunPaths  # noqa: E402
+from tuner.tracking import unique_run_dir  # noqa: E402
 from workers.files import atomic_write_json  # noqa: E402
 
 
@@ -114,9 +116,9 @@ def test_outside_a_run_the_callback_records_nothing_and_training_goes_on(workdir
 
 
 def _already_warned() -> bool:
-    import tuner.store
+    import tuner.tracking
 
-    return tuner.store._warned_inactive
+    return tuner.tracking._warned_inactive
 
 
 class _nothing:

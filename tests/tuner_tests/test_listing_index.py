@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-import tuner.index as index
 from synthetic_runs import make_run
+
+import tuner.runs.index as index
 from tuner import ls_runs
-from tuner.aggregate import read_rows, runs_frame
-from tuner.store import INDEX_FILE, list_run_dirs, log_metrics, update_tags
+from tuner.runs.aggregate import read_rows, runs_frame
+from tuner.store.files import update_tags
+from tuner.store.layout import INDEX_FILE, list_run_dirs
+from tuner.tracking import log_metrics
 
 
 @pytest.fixture

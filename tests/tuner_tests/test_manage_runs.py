@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import run_tune
 from synthetic_runs import make_run
+
 from tuner import TunerError, clean_runs, copy_run, copy_run_files, ls_runs, purge_runs
-from tuner.manage import delete_runs
+from tuner.runs.manage import delete_runs
 
 
 @pytest.fixture

@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 
 from tuner.errors import GridError
-from tuner.plan import ProductGrid, check_sample, grid_from_source, load_grid, make_plan, read_grid_file
+from tuner.plan import (
+    ProductGrid,
+    check_sample,
+    grid_from_source,
+    load_grid,
+    make_plan,
+    read_grid_file,
+)
 
 
 def test_product_grid_first_flag_varies_fastest_like_expand_grid():

@@ -7,11 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import run_tune
 from synthetic_runs import make_run
+
 from tuner import QueryError, ls_runs
-from tuner.query import column_name, parse_order, translate_filter
+from tuner.runs.query import column_name, parse_order, translate_filter
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
 from cdp_browser import Browser, find_chromium
 from conftest import REPO
 from fabricate_runs import make_sweep
+
 from tuner import save_run_comparison, save_run_view, save_sweep_report
 
 pytestmark = pytest.mark.browser

@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import run_tune
 from fabricate_runs import make_run, make_sweep
+
 from tuner import save_run_comparison, save_run_view, save_sweep_report
 from tuner.errors import QueryError, RunNotFoundError, SweepNotFoundError, TunerError
 from tuner.report.data import chart_groups, diff_lines, run_data

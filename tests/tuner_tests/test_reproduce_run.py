@@ -8,10 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import run_tune
+
 from tuner import get_run, ls_runs, training_run
-from tuner.reproduce import cli_value, reproduce_steps
+from tuner.runs.reproduce import cli_value, reproduce_steps
 
 SCRIPT = """
 import argparse
@@ -33,7 +33,7 @@ def git(cwd: Path, *args: str) -> str:
 @pytest.mark.parametrize("value", [0.2, 1e-05, 64, True, False, "adam", "a,b", "0.2", "it's", "yes", "", " pad",
                                    "null", "# not a comment", -3, 1.5e300])
 def test_flag_values_round_trip_through_the_command_line(value) -> None:
-    from tuner.cli import parse_flag_options
+    from tuner.cli.run import parse_flag_options
 
     parsed = parse_flag_options([f"x={cli_value(value)}"])["x"]
     assert parsed == [value] and type(parsed[0]) is type(value)

@@ -9,9 +9,16 @@ import time
 from pathlib import Path
 
 import pytest
-
 from synthetic_runs import make_run
-from tuner import RunNotFoundError, TunerError, get_run, ls_runs, training_run, use_artifact
+
+from tuner import (
+    RunNotFoundError,
+    TunerError,
+    get_run,
+    ls_runs,
+    training_run,
+    use_artifact,
+)
 
 SCRIPT = """
 import argparse
@@ -106,9 +113,9 @@ def test_get_run_errors_name_the_problem(workdir: Path) -> None:
 
 def test_use_artifact_outside_a_run_records_nothing_and_missing_inputs_fail(
         workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tuner.store
+    import tuner.tracking
 
-    monkeypatch.setattr(tuner.store, "_warned_inactive", False)  # the warning is given once per process
+    monkeypatch.setattr(tuner.tracking, "_warned_inactive", False)  # the warning is given once per process
     (workdir / "a.txt").write_text("a")
     with pytest.warns(RuntimeWarning, match="no active run"):
         assert use_artifact("a.txt") == "a.txt"

@@ -9,8 +9,15 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tuner import QueryError, RunNotFoundError, latest_run, ls_runs, run_info, write_run_metadata
-from tuner.store import RunPaths
+from tuner import (
+    QueryError,
+    RunNotFoundError,
+    latest_run,
+    ls_runs,
+    run_info,
+    write_run_metadata,
+)
+from tuner.store.layout import RunPaths
 from workers.files import atomic_write_json
 
 NOW = time.time()

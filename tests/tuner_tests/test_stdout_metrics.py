@@ -8,8 +8,8 @@ import pytest
 
 from tests.conftest import run_tune
 from tuner import ConfigError, ls_runs, training_run
+from tuner.capture.stdout_metrics import compile_pattern, parse_metric_lines
 from tuner.settings import load_settings
-from tuner.stdout_metrics import compile_pattern, parse_metric_lines
 
 PATTERN = load_settings().stdout_metrics_pattern
 

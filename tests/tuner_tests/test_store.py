@@ -13,11 +13,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import tuner.store as store
-from tuner import TunerError, is_run_active, log_metrics, ls_runs, run_dir, unique_run_dir, write_run_metadata
-from tuner.store import ENV_RUN_DIR, RunPaths, read_run, run_dir_name
+import tuner.tracking as store
+from tuner import (
+    TunerError,
+    is_run_active,
+    log_metrics,
+    ls_runs,
+    run_dir,
+    unique_run_dir,
+    write_run_metadata,
+)
+from tuner.store.files import read_run
+from tuner.store.layout import ENV_RUN_DIR, RunPaths, run_dir_name
 from workers.files import atomic_write_json, read_json_lines
-
 
 # --- unique_run_dir --------------------------------------------------------------------------------------
 

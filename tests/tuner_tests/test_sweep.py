@@ -10,7 +10,7 @@ import pytest
 
 from tuner import ls_runs, tuning_run
 from tuner.errors import GridError, TunerError
-from tuner.journal import Journal
+from tuner.store.journal import Journal
 
 pytestmark = pytest.mark.ray
 

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+from tuner.cli.sweeps import _print_result
 from tuner.sweep import SweepResult
-from tuner.sweep_cli import _print_result
 
 
 def result(frame: pd.DataFrame) -> SweepResult:

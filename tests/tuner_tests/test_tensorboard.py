@@ -12,8 +12,9 @@ import pytest
 
 from tests.conftest import REPO
 from tuner import ls_runs, tensorboard_dir, training_run
-from tuner.cli import main
-from tuner.store import RunPaths, unique_run_dir
+from tuner.cli.main import main
+from tuner.store.layout import RunPaths
+from tuner.tracking import unique_run_dir
 from workers.files import atomic_write_json
 
 
@@ -48,7 +49,7 @@ tensorboard_package = pytest.mark.tensorflow
 @tensorboard_package
 def test_keras_layout_reads_back_as_history_names(tmp_path):
     pytest.importorskip("tensorboard")
-    from tuner.tb_events import read_event_metrics
+    from tuner.capture.tb_events import read_event_metrics
 
     logdir = tmp_path / "tensorboard"
     write_events(logdir / "train", {"epoch_loss": [(0, 0.5), (1, 0.25)], "epoch_accuracy": [(0, 0.75), (1, 0.875)],
@@ -64,7 +65,7 @@ def test_keras_layout_reads_back_as_history_names(tmp_path):
 @tensorboard_package
 def test_plain_scalars_keep_their_tags_and_simple_values_are_read(tmp_path):
     pytest.importorskip("tensorboard")
-    from tuner.tb_events import read_event_metrics
+    from tuner.capture.tb_events import read_event_metrics
 
     write_events(tmp_path / "a", {"loss": [(1, 2.0), (2, 1.0)]})
     write_events(tmp_path / "b", {"lr": [(2, 0.5)]}, simple=True)
@@ -77,7 +78,7 @@ def test_plain_scalars_keep_their_tags_and_simple_values_are_read(tmp_path):
 @tensorboard_package
 def test_a_torn_event_file_keeps_its_complete_records(tmp_path):
     pytest.importorskip("tensorboard")
-    from tuner.tb_events import read_event_metrics
+    from tuner.capture.tb_events import read_event_metrics
 
     path = write_events(tmp_path, {"loss": [(1, 2.0), (2, 1.0), (3, 0.5)]})
     data = path.read_bytes()
@@ -105,14 +106,14 @@ def test_a_script_that_only_writes_events_gets_metrics_without_importing_tensorf
     row = ls_runs().iloc[0]
     assert (row["metric_loss"], row["metric_val_loss"], row["epochs_completed"]) == (0.25, 0.5, 2)
     # the post-run reader must not load TensorFlow (seconds of start-up in every trial)
-    probe = ("import sys; from tuner.tb_events import read_event_metrics; rows = read_event_metrics(sys.argv[1]); "
+    probe = ("import sys; from tuner.capture.tb_events import read_event_metrics; rows = read_event_metrics(sys.argv[1]); "
              "assert rows and 'tensorflow' not in sys.modules, sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", probe, row["run_dir"]], check=True)
 
 
 def test_the_core_never_imports_tensorflow():
-    probe = ("import sys, tuner, tuner.cli, tuner.cli_commands, tuner.training, tuner.launch, tuner.tb_events, "
-             "tuner.tb_command, tuner.stdout_metrics, tuner.runs; tuner.tensorboard_dir; "
+    probe = ("import sys, tuner, tuner.cli, tuner.cli.views, tuner.cli.sweeps, tuner.cli.manage, tuner.training, tuner.spec, tuner.capture.tb_events, "
+             "tuner.cli.tensorboard, tuner.capture.stdout_metrics, tuner.runs.listing; tuner.tensorboard_dir; "
              "bad = [m for m in ('tensorflow', 'keras', 'tensorboard') if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", probe], check=True, cwd=REPO)
 

@@ -14,7 +14,14 @@ from typing import Callable
 import pandas as pd
 import pytest
 
-from tuner import FlagError, RunFailedError, ScriptNotFoundError, TunerError, ls_runs, training_run
+from tuner import (
+    FlagError,
+    RunFailedError,
+    ScriptNotFoundError,
+    TunerError,
+    ls_runs,
+    training_run,
+)
 from tuner._version import __version__
 
 REPO = Path(__file__).resolve().parents[2]

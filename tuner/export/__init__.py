@@ -1,9 +1,9 @@
-"""Exports of runs to the tools users already look at: MLflow (`mlflow.py`) and TensorBoard's HParams
-dashboard (`hparams.py`). Each imports its tool only when called, so the core never needs it."""
+"""Runs shown in other tools: TensorBoard (`tensorboard.py`: the scalars command; `hparams.py`: a sweep's
+HParams view) and MLflow (`mlflow.py`). Each imports its tool only when called, so the core never needs it."""
 
 from __future__ import annotations
 
-from ..errors import MissingExtraError
+from tuner.errors import MissingExtraError
 
 
 def require(module: str, extra: str, what: str) -> None:
@@ -16,8 +16,9 @@ def require(module: str, extra: str, what: str) -> None:
 
 def sweep_run_dirs(runs_dir: str, sweep: str) -> list[str]:
     """Run directories of `sweep`, in trial then attempt order; SweepNotFoundError names recent sweeps."""
-    from ..errors import SweepNotFoundError
-    from ..store import list_run_dirs, read_run
+    from tuner.errors import SweepNotFoundError
+    from tuner.store.files import read_run
+    from tuner.store.layout import list_run_dirs
 
     chosen = []
     for run_dir in list_run_dirs(runs_dir):
@@ -26,7 +27,7 @@ def sweep_run_dirs(runs_dir: str, sweep: str) -> list[str]:
             chosen.append(((run.get("trial") if isinstance(run.get("trial"), int) else -1),
                            run.get("attempt") or 1, run_dir))
     if not chosen:
-        from ..journal import list_sweep_ids
+        from tuner.store.journal import list_sweep_ids
 
         known = list_sweep_ids(runs_dir)[:5]
         hint = f"; recent sweeps: {', '.join(known)}" if known else "; there are no sweeps in this runs directory"

@@ -23,11 +23,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from ..aggregate import effective_status
-from ..errors import TunerError
-from ..settings import load_settings
-from ..store import RunStatus, read_run, run_signature
-from . import require, sweep_run_dirs
+from tuner.errors import TunerError
+from tuner.export import require, sweep_run_dirs
+from tuner.runs.aggregate import effective_status
+from tuner.settings import load_settings
+from tuner.store.files import read_run
+from tuner.store.layout import run_signature
+from tuner.store.status import RunStatus
 
 #: past this many distinct numbers a flag's domain is an interval instead of a list
 MAX_DISCRETE = 32
@@ -226,7 +228,7 @@ def session_name(run: Mapping[str, Any], fallback: str) -> str:
 
 
 def sweep_hparams_dir(runs_dir: str, sweep: str) -> str:
-    from ..journal import sweep_dir
+    from tuner.store.journal import sweep_dir
 
     return os.path.join(sweep_dir(runs_dir, sweep), LOGDIR)
 
@@ -261,7 +263,7 @@ def write_sweep_hparams(sweep: str, runs_dir: str | None = None, metrics: Sequen
                                 data.run.get("start"), data.run.get("end") or data.run.get("heartbeat")))
     created = None
     try:
-        from ..journal import Journal
+        from tuner.store.journal import Journal
 
         created = Journal.open(settings.runs_dir, str(sweep)).read().header.get("created")
     except TunerError:

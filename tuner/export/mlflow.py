@@ -21,11 +21,14 @@ from typing import Any, Iterable, Sequence
 
 from workers.files import atomic_write_json
 
-from ..aggregate import effective_status
-from ..errors import ExportError, TunerError
-from ..settings import load_settings
-from ..store import RunData, RunPaths, RunStatus, iter_artifacts, list_run_dirs, read_mapping, read_run, resolve_run_dir
-from . import require, sweep_run_dirs
+from tuner.errors import ExportError, TunerError
+from tuner.export import require, sweep_run_dirs
+from tuner.runs.aggregate import effective_status
+from tuner.runs.resolve import resolve_run_dir
+from tuner.settings import load_settings
+from tuner.store.files import RunData, read_mapping, read_run
+from tuner.store.layout import RunPaths, iter_artifacts, list_run_dirs
+from tuner.store.status import RunStatus
 
 #: our statuses -> MLflow's RunStatus names (MLflow has no timeout or lost: they failed; tuner.status keeps ours)
 STATUSES = {RunStatus.QUEUED.value: "SCHEDULED", RunStatus.RUNNING.value: "RUNNING",
@@ -322,7 +325,7 @@ def _upload_artifacts(client: Any, run_id: str, paths: RunPaths, fresh: bool) ->
 # A sweep's parent run
 
 def _sweep_header(runs_dir: str, sweep: str) -> dict[str, Any]:
-    from ..journal import Journal
+    from tuner.store.journal import Journal
 
     try:
         return Journal.open(runs_dir, sweep).read().header

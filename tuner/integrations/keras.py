@@ -17,9 +17,9 @@ try:  # Keras 3 (TensorFlow >= 2.16) first; tf.keras for older TensorFlow
 except ImportError:  # pragma: no cover - depends on the installed TensorFlow
     from tensorflow import keras  # type: ignore[no-redef]
 
+from tuner.store.layout import RunPaths
+from tuner.tracking import active_run_dir, log_metrics, write_run_metadata
 from workers.files import read_json_lines
-
-from ..store import RunPaths, active_run_dir, log_metrics, write_run_metadata
 
 #: Keras' documented batch size when fit() gets arrays and no batch_size
 KERAS_DEFAULT_BATCH_SIZE = 32

@@ -11,11 +11,12 @@ import re
 import tempfile
 from typing import Any
 
-from ..errors import RunNotFoundError, SweepNotFoundError, TunerError
-from ..settings import load_settings
-from ..store import RunPaths, list_run_dirs, resolve_run_dir
-from .data import comparison_data, run_data, sweep_data
-from .render import render_page, write_page
+from tuner.errors import RunNotFoundError, SweepNotFoundError, TunerError
+from tuner.report.data import comparison_data, run_data, sweep_data
+from tuner.report.render import render_page, write_page
+from tuner.runs.resolve import resolve_run_dir
+from tuner.settings import load_settings
+from tuner.store.layout import RunPaths, list_run_dirs
 
 __all__ = ["save_run_view", "view_run", "save_run_comparison", "compare_runs", "save_sweep_report",
            "open_in_browser", "browser_available"]
@@ -109,7 +110,7 @@ def save_sweep_report(sweep: str, runs_dir: str | None = None, metric: str | Non
     """Write the report of sweep `sweep`: a sortable, filterable table of its trials, a parallel-coordinates
     chart of flags against `metric` and the best runs; with `run_views`, each run's view is written to the
     folder `<report name>_runs/` next to it and linked from the table. Returns the report's path."""
-    from ..runs import ls_runs
+    from tuner.runs.listing import ls_runs
 
     settings = load_settings(runs_dir=runs_dir)
     frame = ls_runs(runs_dir=settings.runs_dir, order=None)

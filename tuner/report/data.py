@@ -13,8 +13,9 @@ import os
 import time
 from typing import Any, Iterable, Sequence
 
-from ..aggregate import effective_status, last_values, run_row
-from ..store import RunData, iter_artifacts, iter_source_files, read_run
+from tuner.runs.aggregate import effective_status, last_values, run_row
+from tuner.store.files import RunData, read_run
+from tuner.store.layout import iter_artifacts, iter_source_files
 
 #: bounds that keep a page small (the issue asks for pages under ~1 MB)
 MAX_OUTPUT_CHARS = 200_000
@@ -306,7 +307,7 @@ def choose_metric(columns: Sequence[str], metric: str | None) -> str | None:
         for candidate in (metric, f"metric_{metric}", f"eval_{metric}"):
             if candidate in columns:
                 return candidate
-        from ..errors import QueryError
+        from tuner.errors import QueryError
 
         known = [c for c in columns if c.startswith(("metric_", "eval_"))]
         close = difflib.get_close_matches(metric, known + [c.split("_", 1)[1] for c in known], n=3, cutoff=0.5)

@@ -15,11 +15,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ..aggregate import effective_status, last_values
-from ..store import RunPaths, RunStatus, iter_artifacts, read_run
-from .data import MAX_OUTPUT_CHARS, _clean, _error, _read_text, chart_groups, metric_names, metrics_columns, \
-    run_card, run_data
-from .render import page_json, render_page
+from tuner.report.data import (
+    MAX_OUTPUT_CHARS,
+    _clean,
+    _error,
+    _read_text,
+    chart_groups,
+    metric_names,
+    metrics_columns,
+    run_card,
+    run_data,
+)
+from tuner.report.render import page_json, render_page
+from tuner.runs.aggregate import effective_status, last_values
+from tuner.store.files import read_run
+from tuner.store.layout import RunPaths, iter_artifacts
+from tuner.store.status import RunStatus
 
 #: how often the page polls (tfruns polls every 1000 ms)
 POLL_INTERVAL_MS = 500

@@ -17,9 +17,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from tuner.report.data import _clean
 from workers.files import atomic_write_text
-
-from .data import _clean
 
 ASSETS = ("uPlot.iife.min.js", "uPlot.min.css", "app.js", "app.css", "page.html")
 

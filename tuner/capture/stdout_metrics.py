@@ -1,0 +1,122 @@
+"""Metrics from printed lines (`loss: 0.3`, `epoch 3 loss=0.25 acc=0.91`) for scripts that never import tuner.
+
+Read after the run from output.log, and only when the script recorded no metrics itself. Rules:
+- every `name: number` / `name=number` of a line is a metric (the pattern is a setting, see defaults.yml);
+- the step is the line's own `step`/`epoch` value (`epoch 3 ...`, `step=3 ...`, `Epoch 3/10 ...`), else the
+  one announced by a header line that holds nothing else (`Epoch 3/10`, as Keras prints before each epoch,
+  or `== epoch 3 ==`), which holds until the next header or until a Keras progress line reaches its end;
+- rows with the same step merge (later values win), so Keras' progress updates end as the epoch's values;
+- when no line has a step, each metric line is the next step (1, 2, ...); when some do, lines without one
+  are ignored: they are final results or settings printed once, not steps;
+- names of the run's flags are not metrics (`print(args)` prints `Namespace(lr=0.1, ...)`), nor are
+  `file.py:12`-style source locations of log and warning lines.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from typing import Any, Iterable
+
+from tuner.errors import ConfigError
+from tuner.store.files import read_mapping, write_metric_rows
+from tuner.store.layout import RunPaths
+
+STEP_NAMES = frozenset({"epoch", "step"})
+_STEP_WORDS = re.compile(r"(?<![\w./])(?P<name>epoch|step)\b\s*[:=#]?\s*(?P<value>\d+)(?:\s*/\s*\d+)?(?![\w.])",
+                         re.IGNORECASE)
+_PROGRESS = re.compile(r"^\s*(?P<done>\d+)/(?P<total>\d+)\s")  # Keras: `32/32 ━━━━ 0s 2ms/step - loss: 0.3`
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x08]")
+_SOURCE_FILE = re.compile(r"\.(?:py|pyx|cc|cpp|cxx|c|h|hpp|cu|java|go|rs|js|ts|R)$")
+#: bounds so a chatty script cannot make the parse slow: only the log's tail is read
+MAX_LOG_BYTES = 20_000_000
+
+
+def compile_pattern(pattern: str, where: str = "setting 'stdout_metrics_pattern'") -> re.Pattern[str]:
+    """The metric regex, checked: it must compile and have the groups `name` and `value`."""
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(f"{where}: not a valid regular expression ({exc}); expected a regex with groups "
+                          "(?P<name>...) and (?P<value>...)") from None
+    missing = [g for g in ("name", "value") if g not in regex.groupindex]
+    if missing:
+        raise ConfigError(f"{where}: the regex has no group {', '.join(missing)}; expected groups "
+                          "(?P<name>...) and (?P<value>...)")
+    return regex
+
+
+def _number(raw: str) -> float | None:
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else math.nan
+
+
+def _as_step(value: float) -> int | float:
+    return int(value) if value.is_integer() else value
+
+
+def _is_header(line: str) -> bool:
+    """`Epoch 3/10`, `== epoch 3 ==`, `[step 5]`: nothing but the step (`Step 1: load data` is not a header)."""
+    return not re.search(r"[^\W_]", _STEP_WORDS.sub("", line))
+
+
+def parse_metric_lines(text: str, pattern: str | re.Pattern[str], ignore: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """One row per step that has at least one metric; see the module docstring for the rules."""
+    regex = compile_pattern(pattern) if isinstance(pattern, str) else pattern
+    ignored = {name.lower() for name in ignore} - STEP_NAMES
+    rows: dict[Any, dict[str, Any]] = {}   # step -> row, in order of first appearance
+    unstepped: list[dict[str, Any]] = []
+    context: int | float | None = None     # step announced by a header line
+    for line in _ANSI.sub("", text).splitlines():
+        values: dict[str, Any] = {}
+        step: int | float | None = None
+        for match in regex.finditer(line):
+            name, value = match.group("name"), _number(match.group("value"))
+            if value is None or _SOURCE_FILE.search(name):
+                continue
+            if name.lower() in STEP_NAMES:
+                if not math.isnan(value):
+                    step = _as_step(value)
+            elif name.lower() not in ignored:
+                values[name] = None if math.isnan(value) else value
+        if step is None:
+            found = _STEP_WORDS.search(line)
+            if found:
+                step = _as_step(float(found.group("value")))
+        if not values:
+            if step is not None and _is_header(line):
+                context = step
+            continue
+        if step is None:
+            step = context
+            progress = _PROGRESS.match(line)
+            if progress and progress.group("done") == progress.group("total"):
+                context = None  # the epoch's last progress update: what follows is not this epoch
+        if step is None:
+            unstepped.append(values)
+        else:
+            rows.setdefault(step, {"step": step}).update(values)
+    if rows:
+        return list(rows.values())
+    return [{"step": index, **values} for index, values in enumerate(unstepped, start=1)]
+
+
+def read_log_tail(path: str, max_bytes: int = MAX_LOG_BYTES) -> str:
+    with open(path, "rb") as handle:
+        handle.seek(max(0, os.path.getsize(path) - max_bytes))
+        return handle.read().decode("utf-8", "replace")
+
+
+def record_stdout_metrics(run_dir: str, pattern: str) -> int:
+    """Write metrics parsed from output.log when the script logged none itself; returns the rows written."""
+    paths = RunPaths(run_dir)
+    if not pattern or os.path.exists(paths.metrics_jsonl) or not os.path.exists(paths.output_log):
+        return 0
+    rows = parse_metric_lines(read_log_tail(paths.output_log), pattern, ignore=read_mapping(paths.flags_json))
+    if rows:
+        write_metric_rows(run_dir, rows)
+    return len(rows)

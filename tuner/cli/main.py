@@ -1,0 +1,103 @@
+"""The `tune` command: the one table of commands, dispatch, and exit codes (docs/design.md section 6).
+
+Exit status: 0 all good, 1 a run or trial failed, 2 bad input, 130 interrupted. Each command lives in the
+module the table names and is imported only when it runs, so `tune --help`, `ls` or `info` never load what
+sweeps need (Ray above all).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from tuner.cli.options import FULL_ERROR_ENV, PROG
+from tuner.errors import TunerError
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    module: str  # under tuner.cli
+    function: str
+    summary: str
+
+    def load(self) -> Callable[[Sequence[str]], int]:
+        return getattr(importlib.import_module(f"tuner.cli.{self.module}"), self.function)  # type: ignore[no-any-return]
+
+
+#: every `tune` subcommand, in the order `tune --help` lists them
+COMMANDS: dict[str, Command] = {c.name: c for c in (
+    Command("ls", "runs", "cmd_ls", "list runs"),
+    Command("info", "runs", "cmd_info", "show one run"),
+    Command("sweeps", "sweeps", "cmd_sweeps", "list sweeps with their counts"),
+    Command("resume", "sweeps", "cmd_resume", "finish an interrupted sweep"),
+    Command("view", "views", "cmd_view", "HTML view of a run"),
+    Command("compare", "views", "cmd_compare", "compare two runs"),
+    Command("report", "views", "cmd_report", "HTML report of a sweep"),
+    Command("clean", "manage", "cmd_clean", "archive runs"),
+    Command("purge", "manage", "cmd_purge", "delete archived runs"),
+    Command("copy", "manage", "cmd_copy", "copy a run or its files"),
+    Command("rm", "manage", "cmd_rm", "delete runs by name pattern"),
+    Command("reproduce", "manage", "cmd_reproduce", "how to re-run a run exactly"),
+    Command("lookup", "manage", "cmd_lookup", "print one field of a run"),
+    Command("tensorboard", "tensorboard", "cmd_tensorboard", "command to view runs in TensorBoard"),
+    Command("export", "export", "cmd_export", "export runs to MLflow (tune export mlflow --help)"),
+    Command("run", "run", "cmd_run", "run a script (the same as `tune SCRIPT`)"),
+)}
+
+OVERVIEW = """\
+Run a training script over many flag combinations on every CPU and GPU, then list, compare and
+reproduce the runs. `python -m tuner` is the same command (use it if another `tune` shadows this one).
+
+examples:
+  tune train.py                                  one tracked run with the script's default flags
+  tune train.py --flag lr=0.01 --flag units=64   one run with these flags
+  tune train.py --flags grid.yml --sample 0.3    a sweep: 30% of the grid's combinations, in parallel
+  tune train.py --flag lr=0.1,0.01 --flag units=64,128   a sweep over the 4 combinations
+  tune ls --filter "metric_val_acc > 0.9" --order metric_val_acc
+  tune info                                      the latest run in detail
+
+{commands}
+`tune COMMAND --help` explains each command. Settings: tuner.yml in the working directory and
+TUNER_* environment variables (see configs/tuner.yml); TUNER_FULL_ERROR=1 shows tracebacks.
+"""
+
+
+def overview() -> str:
+    lines = ["commands:", "  SCRIPT        run a script (a single run, or a sweep when a flag has several values)"]
+    lines += [f"  {c.name:<13} {c.summary}" for c in COMMANDS.values() if c.name != "run"]
+    return OVERVIEW.format(commands="\n".join(lines) + "\n")
+
+
+def _dispatch(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(f"usage: {PROG} SCRIPT [options] | {PROG} COMMAND [options]\n\n{overview()}")
+        return 0 if argv else 2
+    if argv[0] == "--version":
+        from tuner._version import __version__
+
+        print(f"tuner {__version__}")
+        return 0
+    command = COMMANDS.get(argv[0])
+    if command is not None:
+        return command.load()(argv[1:])
+    return COMMANDS["run"].load()(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(args)
+    except TunerError as exc:
+        if os.environ.get(FULL_ERROR_ENV):
+            raise
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `tune ls | head`
+        return 0

@@ -1,0 +1,120 @@
+"""`tune clean | purge | copy | rm | reproduce | lookup`: managing and reproducing runs from the command line."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from tuner.cli.options import (
+    PROG,
+    Parser,
+    add_runs_dir,
+    add_yes,
+    confirm_option,
+    formatter,
+)
+
+
+def cmd_clean(argv: Sequence[str]) -> int:
+    parser = Parser(prog=f"{PROG} clean", formatter_class=formatter,
+                     description="Move runs to RUNS_DIR/archive (all runs unless runs or --filter are given). "
+                                 "Active runs are skipped; `tune purge` deletes the archive.",
+                     epilog="examples:\n  tune clean --filter \"status == 'failed'\"\n"
+                            "  tune clean --filter \"metrics.val_acc < 0.5\" --yes\n  tune clean 2026-11-22T05-12-33Z")
+    parser.add_argument("runs", nargs="*", metavar="RUN", help="run names or paths (default: all runs)")
+    parser.add_argument("--filter", metavar="EXPR", help="only runs matching this pandas or MLflow filter")
+    add_runs_dir(parser)
+    add_yes(parser)
+    args = parser.parse_args(argv)
+    from tuner.runs.listing import ls_runs
+    from tuner.runs.manage import clean_runs
+
+    if args.filter is not None:
+        selected = ls_runs(subset=args.filter, runs_dir=args.runs_dir)
+        if args.runs:
+            import os
+
+            wanted = {os.path.basename(os.path.normpath(r)) for r in args.runs}
+            selected = selected[selected["run_dir"].map(lambda p: os.path.basename(p) in wanted)]
+        if selected.empty:
+            print("No runs found to clean.")
+            return 0
+        clean_runs(selected, runs_dir=args.runs_dir, confirm=confirm_option(args))
+    else:
+        clean_runs(args.runs or None, runs_dir=args.runs_dir, confirm=confirm_option(args))
+    return 0
+
+
+def cmd_purge(argv: Sequence[str]) -> int:
+    parser = Parser(prog=f"{PROG} purge", formatter_class=formatter,
+                     description="Permanently delete the runs in RUNS_DIR/archive (moved there by `tune clean`).")
+    add_runs_dir(parser)
+    add_yes(parser)
+    args = parser.parse_args(argv)
+    from tuner.runs.manage import purge_runs
+
+    purge_runs(runs_dir=args.runs_dir, confirm=confirm_option(args))
+    return 0
+
+
+def cmd_rm(argv: Sequence[str]) -> int:
+    parser = Parser(prog=f"{PROG} rm", formatter_class=formatter,
+                     description="Permanently delete the runs whose name matches a regular expression, after "
+                                 "listing them and asking (on a terminal). Active runs are skipped.",
+                     epilog="examples:\n  tune rm '^2026-11-21'        every run started on that day (UTC)\n"
+                            "  tune rm 'T05-1[0-9]' --yes")
+    parser.add_argument("pattern", metavar="PATTERN", help="regular expression searched in run names")
+    add_runs_dir(parser)
+    add_yes(parser)
+    args = parser.parse_args(argv)
+    from tuner.runs.manage import delete_runs
+
+    delete_runs(args.pattern, runs_dir=args.runs_dir, confirm=confirm_option(args))
+    return 0
+
+
+def cmd_copy(argv: Sequence[str]) -> int:
+    parser = Parser(prog=f"{PROG} copy", formatter_class=formatter,
+                     description="Copy a run (metadata and artifacts) into the folder TO; with --files-only just "
+                                 "the files the run wrote.",
+                     epilog="examples:\n  tune copy 2026-11-22T05-12-33Z best/ --rename baseline\n"
+                            "  tune copy 2026-11-22T05-12-33Z model/ --files-only")
+    parser.add_argument("run", metavar="RUN", help="run name or path")
+    parser.add_argument("to", metavar="TO", help="destination folder (created)")
+    parser.add_argument("--rename", metavar="NAME", help="name of the copy inside TO (default: the run's name)")
+    parser.add_argument("--files-only", action="store_true", help="copy artifacts only, no tuner.d/ metadata")
+    add_runs_dir(parser)
+    args = parser.parse_args(argv)
+    from tuner.runs.manage import copy_run, copy_run_files
+
+    copy = copy_run_files if args.files_only else copy_run
+    for target in copy(args.run, args.to, rename=args.rename, runs_dir=args.runs_dir):
+        print(f"Copied {'files of ' if args.files_only else ''}{args.run} to {target}")
+    return 0
+
+
+def cmd_reproduce(argv: Sequence[str]) -> int:
+    parser = Parser(prog=f"{PROG} reproduce", formatter_class=formatter,
+                     description="Print the steps that re-run a run exactly: git checkout of its commit, "
+                                 "git apply of its uncommitted changes, and the tune command with its flags.")
+    parser.add_argument("run", nargs="?", metavar="RUN", help="run name or path (default: the latest run)")
+    add_runs_dir(parser)
+    args = parser.parse_args(argv)
+    from tuner.runs.reproduce import reproduce_steps
+
+    print("\n".join(reproduce_steps(args.run, args.runs_dir)))
+    return 0
+
+
+def cmd_lookup(argv: Sequence[str]) -> int:
+    parser = Parser(prog=f"{PROG} lookup", formatter_class=formatter,
+                     description="Print one field of a run's run.json by dotted path (the whole record without one).",
+                     epilog="examples:\n  tune lookup 2026-11-22T05-12-33Z git.commit\n"
+                            "  tune lookup 2026-11-22T05-12-33Z argv")
+    parser.add_argument("run", metavar="RUN", help="run name or path")
+    parser.add_argument("field", nargs="?", metavar="FIELD", help="dotted path, e.g. git.commit, status, argv.0")
+    add_runs_dir(parser)
+    args = parser.parse_args(argv)
+    from tuner.runs.reproduce import format_lookup, lookup
+
+    print(format_lookup(lookup(args.run, args.field, args.runs_dir)))
+    return 0

@@ -1,0 +1,139 @@
+"""`tune SCRIPT ...`: one tracked run, or a sweep when a flag has several values."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Sequence
+
+from tuner.cli.options import PROG, Parser, UsageError, add_runs_dir, formatter
+from tuner.errors import TunerError
+
+
+def _run_parser() -> Parser:
+    parser = Parser(prog=f"{PROG} SCRIPT", formatter_class=formatter,
+                     description="Run SCRIPT once (tracked), or as a sweep when a flag has several values.",
+                     epilog="Flags reach the script as --name=value arguments (argparse scripts work unchanged)\n"
+                            "and exactly, as JSON, to tuner.flags(). Arguments after `--` go to the script as is.")
+    parser.add_argument("script", help="the training script, e.g. train.py")
+    parser.add_argument("--flag", action="append", default=[], metavar="NAME=V[,V...]",
+                        help="a flag value; several comma-separated values make a sweep (repeatable)")
+    parser.add_argument("--flags", metavar="FILE",
+                        help="YAML mapping flag -> value or list of values, or a CSV whose rows are combinations")
+    add_runs_dir(parser)
+    parser.add_argument("--no-echo", dest="echo", action="store_false", default=None,
+                        help="do not echo the script's output (single runs)")
+    parser.add_argument("--artifacts-dir", metavar="DIR", default=".",
+                        help="copy files changed here during a single run into the run (default: .)")
+    parser.add_argument("--no-artifacts", action="store_true", help="do not capture artifacts")
+    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="per-run time limit")
+    parser.add_argument("--no-stdout-metrics", dest="stdout_metrics", action="store_false", default=None,
+                        help="do not read printed `name: number` lines as metrics")
+    sweep = parser.add_argument_group("sweeps")
+    sweep.add_argument("--sample", metavar="FRACTION", help="run a random fraction in (0, 1] of the combinations")
+    sweep.add_argument("--seed", type=int, help="random seed for --sample (recorded and printed)")
+    sweep.add_argument("--metric", help="metric shown as 'best so far' and used to sort the summary, e.g. val_acc")
+    sweep.add_argument("--mode", choices=("max", "min"), help="whether --metric is better high or low "
+                       "(default: min for names containing 'loss' or 'error', else max)")
+    sweep.add_argument("--cpus-per-trial", type=float, metavar="N", help="CPUs per trial (default 1)")
+    sweep.add_argument("--gpus-per-trial", type=float, metavar="N",
+                       help="GPUs per trial, fractions allowed (default: 1 if the cluster has GPUs, else 0)")
+    sweep.add_argument("--max-concurrent", type=int, metavar="N", help="at most N trials at once")
+    sweep.add_argument("--max-failures", type=int, metavar="N", help="stop launching new trials after N failures")
+    sweep.add_argument("--retries", type=int, metavar="N", help="retry a failed trial up to N times")
+    sweep.add_argument("--address", metavar="ADDR", help="join this Ray cluster instead of starting one")
+    sweep.add_argument("--skip-done", action="store_true",
+                       help="skip combinations that already have a finished run of the same script")
+    sweep.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    sweep.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+    sweep.add_argument("--force-sweep", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def split_values(raw: str) -> list[str]:
+    """`a,b,'c,d'` -> ["a", "b", "'c,d'"]: commas inside YAML quotes belong to the value."""
+    pieces: list[str] = []
+    current: list[str] = []
+    quote = ""
+    for char in raw:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == ",":
+            pieces.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    pieces.append("".join(current))
+    return pieces
+
+
+def parse_flag_options(items: Sequence[str]) -> dict[str, list[Any]]:
+    """`--flag name=v1,v2` -> {name: [v1, v2]} with YAML-typed values (`1e-3` a float, `001` a string)."""
+    from tuner.flags import parse_scalar
+
+    values: dict[str, list[Any]] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name:
+            raise UsageError(f"--flag {item!r}: expected NAME=VALUE or NAME=V1,V2,...")
+        parsed = []
+        for piece in split_values(raw):
+            value = parse_scalar(piece) if piece.strip() else ""
+            if isinstance(value, (dict, list)):
+                value = piece
+            parsed.append(value)
+        values[name] = parsed
+    return values
+
+
+def cmd_run(argv: Sequence[str]) -> int:
+    script_args: tuple[str, ...] = ()
+    if "--" in argv:
+        cut = list(argv).index("--")
+        argv, script_args = list(argv)[:cut], tuple(argv[cut + 1:])
+    args = _run_parser().parse_args(argv)
+    cli_flags = parse_flag_options(args.flag)
+    is_sweep = (args.flags is not None or args.sample is not None or args.force_sweep
+                or any(len(v) > 1 for v in cli_flags.values()))
+    if args.flags is not None and not is_sweep_file(args.flags):
+        is_sweep = args.sample is not None or any(len(v) > 1 for v in cli_flags.values())
+    if is_sweep:
+        from tuner.cli.sweeps import run_sweep_command
+
+        return run_sweep_command(args, cli_flags, script_args)
+    from tuner.training import training_run
+
+    flags: dict[str, Any] = {}
+    if args.flags is not None:  # one value per flag: `lr: 0.1` or `lr: [0.1]`
+        from tuner.plan import read_grid_file
+        from tuner.spec import check_flag_values
+
+        grid = read_grid_file(args.flags)
+        flags.update(check_flag_values({k: v[0] if isinstance(v, list) and len(v) == 1 else v
+                                        for k, v in grid.items()}, args.flags))
+    flags.update({name: values[0] for name, values in cli_flags.items()})
+    try:
+        training_run(args.script, flags=flags, runs_dir=args.runs_dir, echo=args.echo,
+                     artifacts_dir=None if args.no_artifacts else args.artifacts_dir, timeout_s=args.timeout,
+                     extra_args=script_args, stdout_metrics=args.stdout_metrics)
+    except TunerError as exc:
+        if getattr(exc, "run_dir", None):  # the run is recorded; say where, exit 1
+            print(f"{PROG}: {exc}", file=sys.stderr)
+            return exc.exit_status
+        raise
+    return 0
+
+
+def is_sweep_file(path: str) -> bool:
+    """A flags file is a sweep when it is a CSV or any value is a list (else it is one run's flags)."""
+    if path.lower().endswith(".csv"):
+        return True
+    from tuner.plan import read_grid_file
+
+    grid = read_grid_file(path)
+    return any(isinstance(v, list) and len(v) != 1 for v in grid.values())
+
+

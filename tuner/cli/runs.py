@@ -1,0 +1,60 @@
+"""`tune ls` and `tune info`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+from tuner.cli.options import PROG, Parser, add_runs_dir, formatter
+
+
+def cmd_ls(argv: Sequence[str]) -> int:
+    parser = Parser(prog=f"{PROG} ls", formatter_class=formatter, description="List runs, newest first.",
+                     epilog="examples:\n  tune ls --filter \"metric_val_acc > 0.9 and flag_dropout < 0.3\"\n"
+                            "  tune ls --filter \"metrics.val_acc > 0.9 and params.dropout = '0.2'\" "
+                            "--order \"metrics.val_acc DESC\"\n"
+                            "  tune ls --order metric_val_loss --ascending --latest 20\n"
+                            "  tune ls --format csv > runs.csv")
+    parser.add_argument("--filter", metavar="EXPR", help="pandas query over the columns (or MLflow filter syntax)")
+    parser.add_argument("--order", metavar="COL", action="append", help="sort by column (repeatable)")
+    parser.add_argument("--ascending", action="store_true", help="sort ascending (default: descending)")
+    parser.add_argument("--latest", type=int, metavar="N", help="only the N newest runs")
+    parser.add_argument("--columns", metavar="C1,C2", help="columns to show, names or MLflow keys such as "
+                        "metrics.acc (default: a compact choice)")
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    add_runs_dir(parser)
+    args = parser.parse_args(argv)
+    from tuner.runs.listing import ls_runs
+
+    frame = ls_runs(subset=args.filter, order=args.order or "start", decreasing=not args.ascending,
+                    latest_n=args.latest, runs_dir=args.runs_dir)
+    from tuner.console.tables import print_runs_table, select_columns
+    from tuner.runs.query import column_name
+
+    columns = [column_name(c) for c in args.columns.split(",")] if args.columns else None
+    frame = select_columns(frame, columns)
+    if args.format == "csv":
+        frame.to_csv(sys.stdout, index=False)
+    elif args.format == "json":
+        sys.stdout.write(frame.to_json(orient="records", date_format="iso") + "\n")
+    else:
+        print_runs_table(frame)
+    return 0
+
+
+def cmd_info(argv: Sequence[str]) -> int:
+    parser = Parser(prog=f"{PROG} info", formatter_class=formatter, description="Show one run (default: the latest).")
+    parser.add_argument("run", nargs="?", help="run directory or name (default: the latest run)")
+    add_runs_dir(parser)
+    args = parser.parse_args(argv)
+    from tuner.console.tables import print_run_info
+    from tuner.runs.listing import latest_run, run_info
+
+    info = run_info(args.run, args.runs_dir) if args.run else latest_run(args.runs_dir)
+    if info is None:
+        print("No runs found.")
+        return 0
+    print_run_info(info)
+    return 0
+
+

@@ -1,0 +1,1 @@
+"""Terminal output: tables, the sweep progress display, prompts. With tuner.cli, the only code that prints."""

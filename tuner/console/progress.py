@@ -1,0 +1,132 @@
+"""Live progress of a sweep: done / running / failed / total, elapsed and ETA, best metric so far, and each
+failure the moment it happens. A rich live display on a terminal, plain lines otherwise, nothing with quiet."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from tuner.console.tables import format_duration
+
+
+def better(value: float, best: float | None, mode: str) -> bool:
+    return best is None or (value > best if mode == "max" else value < best)
+
+
+def default_mode(metric: str) -> str:
+    name = metric.lower()
+    return "min" if any(word in name for word in ("loss", "error", "err", "mse", "mae", "rmse")) else "max"
+
+
+@dataclass
+class Counts:
+    total: int
+    done: int = 0
+    failed: int = 0
+    in_flight: int = 0  # submitted to Ray: running, or queued for a free slot
+    slots: int | None = None  # how many trials the cluster can run at once
+    skipped: int = 0
+
+    @property
+    def running(self) -> int:
+        return self.in_flight if self.slots is None else min(self.in_flight, self.slots)
+
+
+class SweepProgress:
+    def __init__(self, total: int, metric: str | None, mode: str, quiet: bool = False, stream: Any = None) -> None:
+        self.counts = Counts(total)
+        self.metric = metric
+        self.mode = mode
+        self.quiet = quiet
+        self.stream = stream or sys.stdout
+        self.best: float | None = None
+        self.best_run: str | None = None
+        self.started = time.monotonic()
+        self._live: Any = None
+        self._progress: Any = None
+        self._task: Any = None
+
+    # -- lifecycle
+    def start(self) -> None:
+        if self.quiet or not self.stream.isatty():
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        console = Console(file=self.stream)
+        self._progress = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(),
+                                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("eta"),
+                                  TimeRemainingColumn(), console=console, transient=False)
+        self._task = self._progress.add_task("sweep", total=self.counts.total, status=self._status_text())
+        self._progress.start()
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._refresh()
+            self._progress.stop()
+            self._progress = None
+
+    # -- events
+    def skipped(self, count: int) -> None:
+        self.counts.skipped += count
+        self.counts.done += count
+        self._refresh()
+
+    def trial_started(self) -> None:
+        self.counts.in_flight += 1
+        self._refresh()
+
+    def trial_done(self, name: str, status: str, duration_s: float, metric_value: float | None,
+                   exit_code: int | None = None, error: str | None = None, stderr_tail: Sequence[str] = (),
+                   will_retry: bool = False) -> None:
+        self.counts.in_flight = max(0, self.counts.in_flight - 1)
+        if not will_retry:
+            self.counts.done += 1
+            self.counts.failed += status != "finished"
+        if metric_value is not None and better(metric_value, self.best, self.mode):
+            self.best, self.best_run = metric_value, name
+        if status != "finished":
+            retry = " (will retry)" if will_retry else ""
+            lines = [f"trial {name} {status.upper()}{retry}: exit status {exit_code}; {error or ''}".rstrip("; ")]
+            lines += ["    " + line for line in list(stderr_tail)[-5:]]
+            self.message("\n".join(lines), style="red")
+        elif self._progress is None and not self.quiet:
+            shown = f" {self.metric}={metric_value:.4g}" if metric_value is not None else ""
+            self.message(f"[{self.counts.done}/{self.counts.total}] finished {name} ({format_duration(duration_s)})"
+                         f"{shown}{self._best_text()}")
+        self._refresh()
+
+    def message(self, text: str, style: str | None = None) -> None:
+        if self.quiet and style != "red":
+            return
+        if self._progress is not None:
+            from rich.text import Text
+
+            self._progress.console.print(Text(text, style=style or ""))
+        else:
+            print(text, file=self.stream if style != "red" else sys.stderr, flush=True)
+
+    # -- text
+    def _best_text(self) -> str:
+        if self.metric is None or self.best is None:
+            return ""
+        return f" | best {self.metric} {self.best:.4g} ({os.path.basename(self.best_run or '')})"
+
+    def _status_text(self) -> str:
+        c = self.counts
+        text = f"done {c.done} running {c.running} failed {c.failed}"
+        return text + self._best_text()
+
+    def _refresh(self) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=self.counts.done, status=self._status_text())

@@ -1,0 +1,294 @@
+"""The listing index: one file in the runs directory that caches each run's ls_runs row (aggregate.run_row).
+
+Run directories stay the source of truth. A listing stats every run (store.run_signature: two stats) and
+reads again only the runs whose signature changed, whose row depends on the clock (a `running` run turns
+`lost` when its heartbeat goes stale; a run without an end has a growing duration) or whose files changed
+too close to when they were read to trust a timestamp ("racy", as git calls it). A missing, corrupt or
+foreign index is silently treated as empty, so the index can be deleted at any time. Writers are
+serialised with a filelock and replace the file atomically, so readers never need the lock.
+
+The file is JSON (never pickle: a shared runs directory must not be a way to run code), stored by column:
+`names`, per-run `meta` (signature, read time, volatile) and `columns` (column -> one value per run, NaN
+where the run's row has no such key), which parses about twice as fast as one object per row and turns
+into a DataFrame through the same pandas conversion as aggregate.runs_frame.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import pandas as pd
+
+from workers.files import atomic_write_text
+
+from tuner._version import __version__
+from tuner.runs.aggregate import DEFAULT_STALE_AFTER_S, empty_frame, finish_frame, run_row
+from tuner.store.layout import INDEX_FILE, INDEX_LOCK, Signature, run_signature, scan_run_names
+from tuner.store.status import RunStatus
+from tuner.store.files import read_run
+
+#: bump when the stored layout or run_row's output changes, so old indexes are rebuilt
+FORMAT = 2
+#: a file changed less than this before it was read may have changed again within the same timestamp
+#: tick: such a run is read again on the next listing (a one-off cost for runs a few seconds old)
+RACY_NS = 2_000_000_000
+LOCK_TIMEOUT_S = 10.0
+MISSING = math.nan  # how the stored columns spell "this run's row has no such key" (as from_records does)
+
+#: where an output row comes from: a position in the stored index, or a row just read
+Source = Union[int, dict]
+
+
+@dataclass
+class Index:
+    """The stored index in memory: runs in name order (newest first) and their rows by column."""
+
+    names: list[str] = field(default_factory=list)
+    meta: list[list[int]] = field(default_factory=list)  # signature (6 ints) + read_ns + volatile (0/1)
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    columns: dict[str, list[Any]] = field(default_factory=dict)
+
+    def is_fresh(self, position: int, signature: Signature) -> bool:
+        meta = self.meta[position]
+        if meta[7] or tuple(meta[:6]) != signature:
+            return False
+        return max(signature[1], signature[2], signature[4]) < meta[6] - RACY_NS
+
+
+def index_path(runs_dir: str) -> str:
+    return os.path.join(runs_dir, INDEX_FILE)
+
+
+#: the last index each process loaded or saved, per file, keyed by the file's stat: a notebook calling
+#: ls_runs again does not parse the same file twice
+_memo: dict[str, tuple[tuple[int, int, int, int], Index]] = {}
+
+
+def _file_key(path: str) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def load_index(runs_dir: str) -> Index:
+    """The stored index; anything unreadable, inconsistent or of another format counts as no index."""
+    path = index_path(runs_dir)
+    key = _file_key(path)
+    if key is None:
+        return Index()
+    memo = _memo.get(os.path.abspath(path))
+    if memo is not None and memo[0] == key:
+        return memo[1]
+    try:
+        with open(path, "rb") as handle:
+            data = json.loads(handle.read())
+        index = _validated(data)
+    except (OSError, ValueError, TypeError, KeyError):
+        return Index()
+    _memo[os.path.abspath(path)] = (key, index)
+    return index
+
+
+def _validated(data: Any) -> Index:
+    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("tuner") != __version__:
+        raise ValueError("another format")
+    names, meta, columns, problems = data["names"], data["meta"], data["columns"], data.get("problems", {})
+    n = len(names)
+    if (not isinstance(names, list) or not isinstance(meta, list) or len(meta) != n
+            or not isinstance(columns, dict) or not isinstance(problems, dict)):
+        raise ValueError("inconsistent")
+    for item in meta:
+        if not isinstance(item, list) or len(item) != 8 or not all(isinstance(v, int) for v in item):
+            raise ValueError("inconsistent")
+    for values in columns.values():
+        if not isinstance(values, list) or len(values) != n:
+            raise ValueError("inconsistent")
+    return Index(list(map(str, names)), meta, {str(k): list(v) for k, v in problems.items()}, columns)
+
+
+def save_index(runs_dir: str, index: Index) -> bool:
+    """Write the index atomically under the lock; False (and nothing raised) where that is not possible."""
+    from filelock import FileLock, Timeout
+
+    payload = {"format": FORMAT, "tuner": __version__, "names": index.names, "meta": index.meta,
+               "problems": index.problems, "columns": index.columns}
+    try:
+        text = json.dumps(payload, ensure_ascii=False, default=str)  # NaN (= missing) is allowed on purpose
+    except ValueError:
+        return False
+    path = index_path(runs_dir)
+    try:
+        with FileLock(os.path.join(runs_dir, INDEX_LOCK), timeout=LOCK_TIMEOUT_S):
+            atomic_write_text(path, text)
+            key = _file_key(path)
+    except (Timeout, OSError):
+        return False  # a read-only or busy runs directory still lists, just without a warm start next time
+    if key is not None:
+        _memo[os.path.abspath(path)] = (key, index)
+    return True
+
+
+def _worth_storing(index: Index, position: int | None, signature: Signature, read_ns: int, volatile: bool) -> bool:
+    """Whether a run just read makes the stored index worth rewriting (a few MB for 10^4 runs)."""
+    if position is None:
+        return True
+    before = index.meta[position]
+    if tuple(before[:6]) != signature or bool(before[7]) != volatile:
+        return True
+    if volatile:
+        return False  # read on every listing anyway: storing a newer copy of it buys nothing
+    # unchanged but read while racy: store it once the new read time lets the next listing trust it
+    return max(signature[1], signature[2], signature[4]) < read_ns - RACY_NS
+
+
+def _is_volatile(run: dict[str, Any]) -> bool:
+    """Rows that depend on the time of listing: status running (-> lost) and durations without an end."""
+    status = run.get("status")
+    return not run or status in (None, RunStatus.RUNNING.value) or not isinstance(run.get("end"), (int, float))
+
+
+def _assemble(index: Index, sources: list[Source]) -> dict[str, list[Any]]:
+    """Columns of the given rows: stored ones by position, fresh ones from their dicts."""
+    n = len(sources)
+    fresh = [(k, s) for k, s in enumerate(sources) if type(s) is dict]
+    keys = dict.fromkeys(index.columns)
+    for _, row in fresh:
+        keys.update(dict.fromkeys(row))
+    if len(fresh) == n:  # a cold listing: every row just read
+        columns = {key: [row.get(key, MISSING) for _, row in fresh] for key in keys}
+    elif all(type(s) is dict or s == k for k, s in enumerate(sources)):
+        # the warm case: stored rows in stored order (a prefix with latest_n), a few of them read again
+        columns = {}
+        for key in keys:
+            stored = index.columns.get(key)
+            values = stored[:n] if stored is not None else []
+            values += [MISSING] * (n - len(values))  # runs beyond the stored ones are all fresh
+            for k, row in fresh:
+                values[k] = row.get(key, MISSING)
+            columns[key] = values
+    else:
+        columns = {}
+        absent = [MISSING] * len(index.names)
+        for key in keys:
+            stored = index.columns.get(key, absent)
+            columns[key] = [stored[s] if type(s) is int else s.get(key, MISSING) for s in sources]
+    # a column no listed run has (all NaN) would not exist in a frame built from these rows
+    return {c: v for c, v in columns.items() if any(x == x for x in v)}
+
+
+def _frame(runs_dir: str, names: list[str], columns: dict[str, list[Any]]) -> pd.DataFrame:
+    if not names:
+        return empty_frame()
+    keys = list(columns)
+    rows = list(zip(*(columns[k] for k in keys))) if keys else [() for _ in names]
+    frame = pd.DataFrame.from_records(rows, columns=keys) if keys else pd.DataFrame(index=range(len(names)))
+    prefix = os.path.join(runs_dir, "")  # what os.path.join(runs_dir, name) starts with
+    frame.insert(0, "run_dir", [prefix + n for n in names])
+    return finish_frame(frame)
+
+
+@dataclass
+class _Scan:
+    names: list[str] = field(default_factory=list)           # listed runs, newest first
+    sources: list[Source] = field(default_factory=list)
+    fresh_meta: dict[str, list[int]] = field(default_factory=dict)
+    fresh_problems: dict[str, list[str]] = field(default_factory=dict)
+    not_runs: set[str] = field(default_factory=set)
+    changed: bool = False
+
+
+def _scan(runs_dir: str, all_names: list[str], index: Index, stale_after_s: float, latest_n: int | None) -> _Scan:
+    position = {name: i for i, name in enumerate(index.names)}
+    now = time.time()
+    prefix = os.path.join(runs_dir, "")
+    scan = _Scan()
+    for name in all_names:
+        if latest_n is not None and len(scan.names) >= latest_n:
+            break
+        run_dir = prefix + name
+        signature = run_signature(run_dir)
+        if signature is None:
+            scan.not_runs.add(name)
+            continue
+        i = position.get(name)
+        if i is not None and index.is_fresh(i, signature):
+            scan.sources.append(i)
+            problems = index.problems.get(name, [])
+        else:
+            read_ns = time.time_ns()
+            data = read_run(run_dir)
+            row = run_row(data, now, stale_after_s)
+            row.pop("run_dir", None)
+            volatile = _is_volatile(data.run)
+            scan.sources.append(row)
+            problems = scan.fresh_problems[name] = data.problems
+            scan.fresh_meta[name] = [*signature, read_ns, int(volatile)]
+            scan.changed = scan.changed or _worth_storing(index, i, signature, read_ns, volatile)
+        for problem in problems:
+            warnings.warn(f"tuner: {problem}; the run is listed with what is readable", RuntimeWarning,
+                          stacklevel=4)
+        scan.names.append(name)
+    return scan
+
+
+def indexed_frame(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S,
+                  latest_n: int | None = None) -> pd.DataFrame:
+    """The ls_runs frame of the runs in `runs_dir` (newest name first), read through the index.
+
+    Equal to aggregate.runs_frame(read_rows(run dirs)): only where the rows come from differs.
+    """
+    all_names = scan_run_names(runs_dir)
+    index = load_index(runs_dir)
+    collecting = gc.isenabled()
+    gc.disable()  # a cold listing allocates ~10^6 small objects: pausing the collector saves ~10%
+    try:
+        scan = _scan(runs_dir, all_names, index, stale_after_s, latest_n)
+    finally:
+        if collecting:
+            gc.enable()
+    listed = set(scan.names)
+    present = set(all_names) - scan.not_runs
+    # stored runs not listed now: kept when still present (latest_n), dropped when removed or archived
+    unvisited = [(n, i) for i, n in enumerate(index.names) if n not in listed and n in present]
+    changed = scan.changed or len(unvisited) + len(scan.names) != len(index.names)
+    columns = _assemble(index, scan.sources)
+    if changed and os.path.isdir(runs_dir):
+        _store(runs_dir, index, scan, columns, unvisited)
+    return _frame(runs_dir, scan.names, columns)
+
+
+def _store(runs_dir: str, index: Index, scan: _Scan, columns: dict[str, list[Any]],
+           unvisited: list[tuple[str, int]]) -> None:
+    names, sources = scan.names, scan.sources
+    if unvisited:  # merge the listed runs with the stored ones not looked at, in name order
+        order = sorted([*zip(names, sources), *unvisited], key=lambda item: item[0], reverse=True)
+        names, sources = [n for n, _ in order], [s for _, s in order]
+        columns = _assemble(index, sources)
+    meta, problems = [], {}
+    for name, source in zip(names, sources):
+        fresh = type(source) is dict
+        meta.append(scan.fresh_meta[name] if fresh else index.meta[source])
+        found = scan.fresh_problems[name] if fresh else index.problems.get(name)
+        if found:
+            problems[name] = found
+    save_index(runs_dir, Index(names, meta, problems, columns))
+
+
+def rebuild_index(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S) -> int:
+    """Drop the index and read every run again (after editing metadata files in place); returns the run count."""
+    path = index_path(runs_dir)
+    _memo.pop(os.path.abspath(path), None)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    return len(indexed_frame(runs_dir, stale_after_s))

@@ -1,0 +1,94 @@
+"""Listing and looking up runs (tfruns' ls_runs, latest_run, run_info)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import pandas as pd
+
+from tuner.runs.aggregate import read_rows, runs_frame
+from tuner.errors import QueryError
+from tuner.runs.index import indexed_frame
+from tuner.runs.query import parse_order, translate_filter, unknown_column
+from tuner.settings import load_settings
+from tuner.store.layout import list_run_dirs
+from tuner.store.files import read_run
+from tuner.runs.resolve import resolve_run_dir
+
+
+def _unknown_column(name: str, columns: Sequence[str], written: str | None = None) -> QueryError:
+    return unknown_column(name, columns, written)
+
+
+def sort_runs(frame: pd.DataFrame, order: str | Sequence[str] | None, decreasing: bool) -> pd.DataFrame:
+    """Sort by columns or MLflow keys, each optionally with ASC/DESC (`"metrics.acc DESC"`); missing values last."""
+    columns, ascending, written = parse_order(order, decreasing)
+    if not columns or frame.empty:
+        return frame
+    for column in columns:
+        if column not in frame.columns:
+            raise _unknown_column(column, frame.columns, written.get(column))
+    return frame.sort_values(columns, ascending=ascending, na_position="last", kind="stable")
+
+
+def filter_runs(frame: pd.DataFrame, subset: str | None) -> pd.DataFrame:
+    """Rows matching a pandas query, or an MLflow filter translated to one (tuner.query)."""
+    if not subset:
+        return frame
+    translation = translate_filter(subset)
+    if frame.empty:
+        return frame
+    target = frame
+    if "name" in translation.keys and "name" not in frame.columns:  # MLflow's run_name / run_id
+        target = frame.assign(name=frame["run_dir"].map(lambda p: os.path.basename(os.path.normpath(str(p)))))
+    for column, key in translation.keys.items():
+        if column not in target.columns:
+            raise _unknown_column(column, target.columns, key)
+    try:
+        chosen = target.query(translation.expression, engine="python")
+    except pd.errors.UndefinedVariableError as exc:
+        name = str(exc).split("'")[1] if "'" in str(exc) else str(exc)
+        raise _unknown_column(name, frame.columns) from None
+    except (SyntaxError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise QueryError(f"filter {subset!r} does not parse or does not apply to these columns "
+                         f"({exc.__class__.__name__}: {exc}); example: \"metric_val_acc > 0.9 and "
+                         "flag_dropout < 0.3\" or \"metrics.val_acc > 0.9 and params.dropout = '0.2'\"") from None
+    return frame.loc[chosen.index]
+
+
+def ls_runs(subset: str | None = None, order: str | Sequence[str] | None = "start", decreasing: bool = True,
+            latest_n: int | None = None, runs_dir: str | None = None) -> pd.DataFrame:
+    """All runs of `runs_dir` as a DataFrame, newest first.
+
+    `subset` is a pandas query over the columns or an MLflow filter (`metrics.val_acc > 0.9 and
+    params.dropout = '0.2'`); `order` one or several columns or MLflow keys with ASC/DESC. Rows come
+    through the listing index (tuner.index), so a repeated listing only stats the run directories.
+    """
+    settings = load_settings(runs_dir=runs_dir)
+    if latest_n is not None and (not isinstance(latest_n, int) or isinstance(latest_n, bool) or latest_n < 1):
+        raise QueryError(f"latest_n must be a positive integer, got {latest_n!r}")
+    frame = indexed_frame(settings.runs_dir, settings.stale_after_s, latest_n=latest_n)
+    if frame.empty:  # no runs is an empty listing, whatever the query names
+        return frame
+    frame = sort_runs(filter_runs(frame, subset), order, decreasing)
+    return frame.reset_index(drop=True)
+
+
+def run_info(run: Any, runs_dir: str | None = None) -> dict[str, Any]:
+    """One run as a dict: its ls_runs row plus `metrics` (per-step DataFrame) and `output_log`/`source` paths."""
+    settings = load_settings(runs_dir=runs_dir)
+    path = resolve_run_dir(run, settings.runs_dir)
+    data = read_run(path)
+    row = runs_frame(read_rows([path], settings.stale_after_s)).iloc[0].to_dict()
+    row["metrics"] = pd.DataFrame.from_records(data.metrics) if data.metrics else pd.DataFrame()
+    row["output_log"] = data.paths.output_log
+    row["source_dir"] = data.paths.source_dir
+    return row
+
+
+def latest_run(runs_dir: str | None = None) -> dict[str, Any] | None:
+    """The newest run (by directory name, as tfruns) or None when there is none."""
+    settings = load_settings(runs_dir=runs_dir)
+    dirs = list_run_dirs(settings.runs_dir)
+    return run_info(dirs[0], settings.runs_dir) if dirs else None

@@ -1,0 +1,127 @@
+"""How to re-run a run exactly: the git checkout, the recorded uncommitted changes, and the `tune` command.
+
+Printed, never executed: the user reads the steps and runs them (in a clean checkout or a fresh clone).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from typing import Any, Mapping
+
+import yaml
+
+from tuner.errors import TunerError
+from tuner.spec import flag_argv
+from tuner.runs.record import RunRecord, get_run
+
+TUNE = "tune"
+
+
+def cli_value(value: Any) -> str:
+    """The text after `--flag name=` that the CLI parses back to exactly `value` (type included)."""
+    if isinstance(value, str):
+        if value and value.strip() == value and "," not in value and value[0] not in "'\"" \
+                and _round_trips(value, value):
+            return value
+        return "'" + value.replace("'", "''") + "'"  # a YAML single-quoted string
+    text = yaml.safe_dump(value, default_flow_style=True, width=10**9).strip()
+    if text.endswith("\n..."):
+        text = text[: -len("\n...")].strip()
+    if not _round_trips(text, value):
+        raise TunerError(f"flag value {value!r} cannot be written on the command line")
+    return text
+
+
+def _round_trips(text: str, value: Any) -> bool:
+    from tuner.cli.run import parse_flag_options
+
+    parsed = parse_flag_options([f"x={text}"])["x"]
+    return len(parsed) == 1 and type(parsed[0]) is type(value) and parsed[0] == value
+
+
+def tune_command(script: str, flags: Mapping[str, Any], extra_args: list[str] | None = None,
+                 cwd: str | None = None) -> list[str]:
+    """argv of the `tune` command that runs `script` with exactly `flags` (as one run)."""
+    shown = script
+    if cwd and os.path.isabs(script):
+        rel = os.path.relpath(script, cwd)
+        if not rel.startswith(".."):
+            shown = rel
+    command = [TUNE, shown]
+    for name, value in flags.items():
+        command += ["--flag", f"{name}={cli_value(value)}"]
+    if extra_args:
+        command += ["--", *extra_args]
+    return command
+
+
+def _extra_args(record: RunRecord) -> list[str]:
+    """Arguments the run got after `--` (argv beyond the flags)."""
+    argv, flags = record.argv, flag_argv(record.config)
+    return argv[len(flags):] if argv[: len(flags)] == flags else []
+
+
+def reproduce_steps(run: Any = None, runs_dir: str | None = None) -> list[str]:
+    """Shell lines (comments start with #) that re-run `run` from the same code with the same flags."""
+    record = get_run(run, runs_dir)
+    info = record.run
+    script = info.get("script")
+    if not isinstance(script, str):
+        raise TunerError(f"run {record.name}: run.json records no script, so it cannot be reproduced "
+                         f"(see {record.paths.run_json})")
+    git = record.git
+    q = shlex.quote
+    lines = [f"# reproduce run {record.name} ({record.status}) of {os.path.basename(script)}"]
+    if git.get("commit"):
+        root = git.get("root") or os.path.dirname(script)
+        lines += [f"cd {q(root)}", f"git checkout {q(git['commit'])}"]
+        if git.get("dirty"):
+            diff = record.paths.git_diff
+            if os.path.exists(diff) and os.path.getsize(diff) > 0:
+                lines.append(f"git apply {q(os.path.abspath(diff))}")
+            else:
+                lines.append(f"# the tree was dirty but no diff was recorded; the run's sources are in "
+                             f"{q(os.path.abspath(record.paths.source_dir))}")
+    else:
+        lines.append(f"# not a git repository when it ran; the run's sources are in "
+                     f"{q(os.path.abspath(record.paths.source_dir))}")
+    cwd = info.get("cwd")
+    if isinstance(cwd, str):
+        lines.append(f"cd {q(cwd)}")
+    command = tune_command(script, record.config, _extra_args(record), cwd if isinstance(cwd, str) else None)
+    lines.append(" ".join(q(part) for part in command))
+    return lines
+
+
+def lookup(run: Any, field: str | None = None, runs_dir: str | None = None) -> Any:
+    """A field of run.json by dotted path (`git.commit`, `argv.0`); the whole record without a field."""
+    record = get_run(run, runs_dir)
+    value: Any = record.run
+    if not field:
+        return value
+    walked: list[str] = []
+    for part in field.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.lstrip("-").isdigit() and -len(value) <= int(part) < len(value):
+            value = value[int(part)]
+        else:
+            where = ".".join(walked) or "run.json"
+            if isinstance(value, dict):
+                known = ", ".join(sorted(value)) or "none"
+                hint = f"fields of {where}: {known}"
+            elif isinstance(value, list):
+                hint = f"{where} is a list of {len(value)} (use an index 0..{len(value) - 1})"
+            else:
+                hint = f"{where} is a value ({json.dumps(value)}), not a mapping"
+            raise TunerError(f"run {record.name}: no field '{field}' ({hint})")
+        walked.append(part)
+    return value
+
+
+def format_lookup(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2 if isinstance(value, (dict, list)) else None, ensure_ascii=False)

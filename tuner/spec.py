@@ -1,0 +1,158 @@
+"""From "run this script with these flags" to a RunSpec for workers.process: shared by training_run and sweeps."""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import hashlib
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from tuner._version import __version__
+from tuner.capture.gitinfo import GitInfo, git_diff, git_info
+from tuner.capture.sources import snapshot_sources
+from tuner.errors import FlagError, ScriptNotFoundError
+from tuner.settings import Settings
+from tuner.store.layout import (
+    ENV_FLAGS_JSON,
+    ENV_RUN_DIR,
+    ENV_TENSORBOARD_DIR,
+    RunPaths,
+)
+from workers.files import dumps_json
+from workers.process import RunSpec
+
+
+@dataclass(frozen=True)
+class ScriptInfo:
+    """What is known about the script once per run or sweep: where it is, its hash, its repository."""
+
+    path: str          # absolute
+    given: str         # as the user typed it
+    sha256: str
+    git: GitInfo | None
+    diff: str          # uncommitted changes when the tree is dirty
+
+
+def check_script(script: str | os.PathLike[str]) -> str:
+    path = os.fspath(script)
+    if not os.path.exists(path):
+        raise ScriptNotFoundError(f"script '{path}' does not exist; check the path (relative to {os.getcwd()})")
+    if not os.path.isfile(path):
+        raise ScriptNotFoundError(f"script '{path}' is a directory, expected a Python file such as train.py")
+    return os.path.abspath(path)
+
+
+def describe_script(script: str | os.PathLike[str]) -> ScriptInfo:
+    path = check_script(script)
+    with open(path, "rb") as handle:
+        digest = hashlib.sha256(handle.read()).hexdigest()
+    folder = os.path.dirname(path)
+    info = git_info(folder)
+    return ScriptInfo(path, os.fspath(script), digest, info, git_diff(folder) if info and info.dirty else "")
+
+
+def check_flag_values(flags: Mapping[str, Any], where: str = "flags") -> dict[str, Any]:
+    problems = []
+    for name, value in flags.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            problems.append(f"flag name {name!r} is not a valid identifier")
+        elif value is not None and not isinstance(value, (str, int, float, bool)):
+            problems.append(f"flag '{name}' has a non-scalar value {value!r}")
+    if problems:
+        raise FlagError(f"{where}: " + "; ".join(problems))
+    return {name: (value.item() if hasattr(value, "item") else value) for name, value in flags.items()}
+
+
+def format_flag_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return str(value) if not isinstance(value, float) else repr(value)
+
+
+def flag_argv(flags: Mapping[str, Any]) -> list[str]:
+    """`--name=value` for each flag: an argparse script reads them unchanged; never passed through a shell."""
+    return [f"--{name}={format_flag_value(value)}" for name, value in flags.items()]
+
+
+def thread_caps(cpus: float) -> dict[str, str]:
+    """Cap BLAS/OpenMP pools to the trial's CPU share so parallel trials do not oversubscribe cores."""
+    n = str(max(1, int(cpus)))
+    return {k: n for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                           "VECLIB_MAXIMUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
+
+
+def write_run_context(paths: RunPaths, script: ScriptInfo, settings: Settings, runs_dir: str) -> None:
+    """Source snapshot and git.diff: written by the launcher, before the script starts."""
+    os.makedirs(paths.meta, exist_ok=True)
+    snapshot_sources(os.path.dirname(script.path), paths.source_dir, settings.source_patterns,
+                     settings.source_max_files, settings.source_max_bytes, exclude=(runs_dir,))
+    write_git_diff(paths, script)
+
+
+def write_git_diff(paths: RunPaths, script: ScriptInfo) -> None:
+    """tuner.d/git.diff when the script's working tree was dirty: `git apply` it on the commit to reproduce."""
+    if script.diff:
+        os.makedirs(paths.meta, exist_ok=True)
+        with open(paths.git_diff, "w", encoding="utf-8") as handle:
+            handle.write(script.diff)
+
+
+def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, settings: Settings, *,
+                     echo: bool, job_type: str, properties: Mapping[str, Any] | None = None,
+                     identity: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
+                     extra_args: tuple[str, ...] = (), cwd: str | None = None) -> RunSpec:
+    paths = RunPaths(os.path.abspath(run_dir))
+    cwd = cwd or os.getcwd()
+    argv = flag_argv(flags) + list(extra_args)
+    record: dict[str, Any] = {
+        "name": paths.name, "script": script.path, "script_sha256": script.sha256, "argv": argv,
+        "cwd": cwd, "user": _user(), "job_type": job_type, "python": platform.python_version(),
+        "tuner_version": __version__, "git": script.git.to_dict() if script.git else None,
+        "sweep": None, "trial": None, "attempt": 1,
+    }
+    record.update(identity or {})
+    child_env = {ENV_RUN_DIR: paths.run_dir, ENV_FLAGS_JSON: dumps_json(dict(flags)),
+                 ENV_TENSORBOARD_DIR: paths.tensorboard_dir}
+    child_env.update(env or {})
+    initial = {paths.flags_json: dumps_json(dict(flags), indent=2) + "\n"}
+    if properties:
+        initial[paths.properties_json] = dumps_json({str(k): v for k, v in properties.items()}, indent=2) + "\n"
+    return RunSpec(command=(sys.executable, script.path, *argv), cwd=cwd, run_dir=paths.run_dir,
+                     run_json=paths.run_json, output_log=paths.output_log, error_json=paths.error_json,
+                     record=record, env=child_env, initial_files=initial, timeout_s=settings.timeout_s,
+                     kill_grace_s=settings.kill_grace_s, heartbeat_s=settings.heartbeat_s, echo=echo)
+
+
+@functools.lru_cache(maxsize=1)
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
+def after_run(run_dir: str, stdout_metrics_pattern: str | None) -> None:
+    """Metadata derived from what the run left behind, for runs of any kind.
+
+    Metrics come from one source, never merged (that would double every step): what the script recorded
+    (log_metrics, the Keras callback), else its TensorBoard event files, else its printed lines.
+    """
+    from tuner.capture.tb_events import record_event_metrics
+
+    if record_event_metrics(run_dir):
+        return
+    if stdout_metrics_pattern:
+        from tuner.capture.stdout_metrics import record_stdout_metrics
+
+        record_stdout_metrics(run_dir, stdout_metrics_pattern)
+
+
+def stdout_pattern(settings: Settings) -> str | None:
+    """What after_run needs of the settings: the metrics pattern, or None when printed metrics are off."""
+    return settings.stdout_metrics_pattern if settings.stdout_metrics else None

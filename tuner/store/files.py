@@ -1,0 +1,136 @@
+"""Reading and writing a run's metadata files, tolerantly and atomically.
+
+Everything written here is atomic (temp file + rename) or a single-write append, so a crash never leaves a
+file that breaks a reader; readers turn every problem into a warning string instead of an exception.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from tuner.errors import RunNotFoundError, TunerError
+from tuner.store.layout import META_DIR, RunPaths
+from workers.files import (
+    atomic_write_json,
+    atomic_write_text,
+    dumps_json,
+    read_json,
+    read_json_lines,
+)
+
+
+def write_metric_rows(run_dir: str, rows: list[dict[str, Any]]) -> None:
+    """Replace the run's metrics with `rows` (each with `step`), atomically; rows without a timestamp get now."""
+    now = time.time()
+    atomic_write_text(RunPaths(run_dir).metrics_jsonl,
+                      "".join(dumps_json({**row, "timestamp": row.get("timestamp", now)}) + "\n" for row in rows))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Readers: tolerant, every problem becomes a warning string instead of an exception
+
+def read_mapping(path: str) -> dict[str, Any]:
+    try:
+        data = read_json(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+@dataclass
+class RunData:
+    """What one run directory holds, read tolerantly (the input of ls_runs rows, views and records)."""
+
+    paths: RunPaths
+    run: dict[str, Any]
+    flags: dict[str, Any]
+    metrics: list[dict[str, Any]]
+    evaluation: dict[str, Any]
+    properties: dict[str, Any]
+    error: dict[str, Any]
+    tags: dict[str, Any]
+    problems: list[str]
+
+
+def _read_checked(path: str, problems: list[str]) -> dict[str, Any]:
+    try:
+        data = read_json(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        problems.append(f"{path}: unreadable ({exc.__class__.__name__})")
+        return {}
+    if not isinstance(data, dict):
+        problems.append(f"{path}: expected a JSON object")
+        return {}
+    return data
+
+
+def read_run(run_dir: str, with_metrics: bool = True) -> RunData:
+    paths = RunPaths(run_dir)
+    problems: list[str] = []
+    run = _read_checked(paths.run_json, problems)
+    if not run and not problems and not os.path.exists(paths.run_json):
+        problems.append(f"{paths.run_json}: missing")
+    metrics: list[dict[str, Any]] = []
+    if with_metrics:
+        metrics, bad = read_json_lines(paths.metrics_jsonl)
+        if bad > 1:
+            problems.append(f"{paths.metrics_jsonl}: {bad} unreadable lines skipped")
+    return RunData(paths=paths, run=run, flags=_read_checked(paths.flags_json, problems), metrics=metrics,
+                   evaluation=_read_checked(paths.evaluation_json, problems),
+                   properties=_read_checked(paths.properties_json, problems),
+                   error=_read_checked(paths.error_json, problems), tags=_read_checked(paths.tags_json, problems),
+                   problems=problems)
+
+
+def remove_tree(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=False)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tags: editable after the run, kept apart from the immutable metadata
+
+TAG_KEY_MAX = 250
+
+
+def check_tag_key(key: Any) -> str:
+    if not isinstance(key, str) or not key.strip() or len(key) > TAG_KEY_MAX or any(c in key for c in "\n\r\t\0`"):
+        raise TunerError(f"tag key {key!r}: expected a non-empty name of at most {TAG_KEY_MAX} characters "
+                         "without newlines, tabs or backticks, e.g. 'team' or 'stage'")
+    return key
+
+
+def tag_text(key: str, value: Any) -> str:
+    """Tag values are strings, as in MLflow; scalars are converted (true/false for booleans)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise TunerError(f"tag '{key}': expected a string or a number, got {type(value).__name__}")
+
+
+def update_tags(run_dir: str, set_values: Mapping[str, Any] | None = None,
+                delete: tuple[str, ...] = ()) -> dict[str, str]:
+    """Set and delete tags of a run (read-modify-write under a lock, replaced atomically); returns all tags."""
+    from filelock import FileLock
+
+    paths = RunPaths(run_dir)
+    if not paths.is_run():
+        raise RunNotFoundError(f"'{run_dir}' is not a run (it has no {META_DIR}/)")
+    new = {check_tag_key(k): tag_text(k, v) for k, v in (set_values or {}).items()}
+    with FileLock(paths.tags_lock, timeout=30):
+        tags = {str(k): v for k, v in read_mapping(paths.tags_json).items()}
+        missing = [k for k in delete if k not in tags]
+        if missing:
+            known = ", ".join(sorted(tags)) or "none"
+            raise TunerError(f"run {paths.name}: no tag {', '.join(map(repr, missing))} to delete (tags: {known})")
+        for key in delete:
+            del tags[key]
+        tags.update(new)
+        atomic_write_json(paths.tags_json, tags)
+    return tags

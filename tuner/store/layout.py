@@ -1,0 +1,179 @@
+"""The run directory's layout: the only module that knows the file names inside one (docs/design.md section 4).
+
+A directory under the runs directory is a run iff it holds `tuner.d/`. Functions here take the runs
+directory from their caller; resolving it from settings is the caller's business.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import stat as _stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from tuner.errors import TunerError
+
+META_DIR = "tuner.d"
+ARCHIVE_DIR = "archive"
+#: the listing index and its lock, in the runs directory (tuner.runs.index); rebuilt from the runs at any time
+INDEX_FILE = ".tuner-index.json"
+INDEX_LOCK = ".tuner-index.lock"
+#: environment variables the runner hands to the script
+ENV_RUN_DIR = "TUNER_RUN_DIR"
+ENV_FLAGS_JSON = "TUNER_FLAGS_JSON"
+ENV_TENSORBOARD_DIR = "TUNER_TENSORBOARD_DIR"
+#: folders inside a run directory that are not artifacts
+NON_ARTIFACTS = frozenset({META_DIR, "logs", "tensorboard"})
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Every file name of one run, in one place."""
+
+    run_dir: str
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(os.path.normpath(self.run_dir))
+
+    @property
+    def meta(self) -> str:
+        return os.path.join(self.run_dir, META_DIR)
+
+    def _m(self, name: str) -> str:
+        return os.path.join(self.run_dir, META_DIR, name)
+
+    run_json = property(lambda self: self._m("run.json"))
+    flags_json = property(lambda self: self._m("flags.json"))
+    metrics_jsonl = property(lambda self: self._m("metrics.jsonl"))
+    evaluation_json = property(lambda self: self._m("evaluation.json"))
+    properties_json = property(lambda self: self._m("properties.json"))
+    error_json = property(lambda self: self._m("error.json"))
+    tags_json = property(lambda self: self._m("tags.json"))
+    tags_lock = property(lambda self: self._m(".tags.lock"))
+    mlflow_json = property(lambda self: self._m("mlflow.json"))  # where tune export mlflow put the run
+    used_artifacts_jsonl = property(lambda self: self._m("used_artifacts.jsonl"))
+    output_log = property(lambda self: self._m("output.log"))
+    source_dir = property(lambda self: self._m("source"))
+    git_diff = property(lambda self: self._m("git.diff"))
+
+    @property
+    def tensorboard_dir(self) -> str:
+        return os.path.join(self.run_dir, "tensorboard")
+
+    def is_run(self) -> bool:
+        return os.path.isdir(self.meta)
+
+
+def run_dir_name(when: float, seconds_scale: int = 0) -> str:
+    """`%Y-%m-%dT%H-%M-%SZ` in UTC, with `seconds_scale` decimal digits of seconds (truncated, as tfruns)."""
+    stamp = _dt.datetime.fromtimestamp(when, tz=_dt.timezone.utc)
+    base = stamp.strftime("%Y-%m-%dT%H-%M-%S")
+    if seconds_scale > 0:
+        fraction = int((when % 1) * 10**seconds_scale)
+        base += "." + str(fraction).zfill(seconds_scale)[:seconds_scale]
+    return base + "Z"
+
+
+def make_run_dir(runs_dir: str | os.PathLike[str], seconds_scale: int = 0) -> str:
+    """Create and return a new run directory named by the current UTC time.
+
+    Creation is `os.mkdir`, which fails when the name exists, so two processes (two sweeps at once)
+    never get the same directory: the loser waits for the next tick and tries again.
+    """
+    if not isinstance(seconds_scale, int) or not 0 <= seconds_scale <= 6:
+        raise TunerError(f"unique_run_dir: seconds_scale must be an integer 0..6, got {seconds_scale!r}")
+    runs = os.fspath(runs_dir)
+    ensure_runs_dir(runs)
+    tick = 1.0 / 10**seconds_scale
+    while True:
+        now = time.time()
+        path = os.path.join(runs, run_dir_name(now, seconds_scale))
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            # sleep just past the start of the next tick
+            time.sleep(tick - (now % tick) + tick / 100)
+
+
+def ensure_runs_dir(runs_dir: str) -> None:
+    if os.path.exists(runs_dir) and not os.path.isdir(runs_dir):
+        raise TunerError(f"runs directory '{runs_dir}' is a file; pass --runs-dir with a folder path "
+                         "or remove the file")
+    os.makedirs(runs_dir, exist_ok=True)
+
+
+def list_run_dirs(runs_dir: str) -> list[str]:
+    """Run directories directly under `runs_dir` (those holding tuner.d/), newest name first."""
+    return [path for path in (os.path.join(runs_dir, n) for n in scan_run_names(runs_dir))
+            if os.path.isdir(os.path.join(path, META_DIR))]
+
+
+#: (tuner.d inode, ctime, mtime; metrics.jsonl inode, ctime, size): changes whenever a row could change
+Signature = tuple[int, int, int, int, int, int]
+
+
+def run_signature(run_dir: str) -> Signature | None:
+    """What a stat says about a run's metadata, or None when `run_dir` is not a run.
+
+    Every metadata file but metrics.jsonl is replaced atomically (temp + rename), which changes the
+    ctime of tuner.d/; metrics.jsonl is appended to, which changes its ctime and size. ctime, unlike
+    mtime, cannot be set back by a copy that preserves times, and the inode tells a replaced run apart.
+    """
+    meta_dir = run_dir + os.sep + META_DIR  # plain concatenation: this runs 10^4 times per listing
+    try:
+        meta = os.stat(meta_dir)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if not _stat.S_ISDIR(meta.st_mode):
+        return None
+    try:
+        metrics = os.stat(meta_dir + os.sep + "metrics.jsonl")
+        tail = (metrics.st_ino, metrics.st_ctime_ns, metrics.st_size)
+    except (FileNotFoundError, NotADirectoryError):
+        tail = (0, 0, -1)
+    return (meta.st_ino, meta.st_ctime_ns, meta.st_mtime_ns) + tail
+
+
+def scan_run_names(runs_dir: str) -> list[str]:
+    """Names of the folders directly under `runs_dir` that may be runs (not the archive, not hidden), newest first.
+
+    Cheaper than list_run_dirs (no stat per entry); callers check each with run_signature.
+    """
+    try:
+        entries = list(os.scandir(runs_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    names = [e.name for e in entries if e.name != ARCHIVE_DIR and not e.name.startswith(".") and e.is_dir()]
+    return sorted(names, reverse=True)
+
+
+def is_plain_name(name: str) -> bool:
+    """A single path component that cannot escape a folder: no separators, not '.' or '..'."""
+    return bool(name) and name not in (".", "..") and "/" not in name and os.sep not in name and "\0" not in name
+
+
+def iter_source_files(paths: RunPaths) -> Iterator[tuple[str, str]]:
+    """(relative path, absolute path) of every file in the run's source snapshot."""
+    root = Path(paths.source_dir)
+    if not root.is_dir():
+        return
+    for file in sorted(root.rglob("*")):
+        if file.is_file():
+            yield file.relative_to(root).as_posix(), str(file)
+
+
+def iter_artifacts(paths: RunPaths) -> Iterator[tuple[str, int]]:
+    """(relative path, size) of the files in the run directory that are not metadata."""
+    root = Path(paths.run_dir)
+    for entry in sorted(root.rglob("*")):
+        rel = entry.relative_to(root)
+        if rel.parts[0] in NON_ARTIFACTS or not entry.is_file():
+            continue
+        yield rel.as_posix(), entry.stat().st_size
+
+

@@ -1,0 +1,176 @@
+"""Sweeps: validate -> plan -> journal -> execute (workers) -> record -> aggregate; tuning_run and run_sweep."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import pandas as pd
+
+from tuner.capture.sources import snapshot_sources
+from tuner.console.progress import SweepProgress
+from tuner.errors import RunInterruptedError
+from tuner.runs.aggregate import read_rows, runs_frame
+from tuner.settings import Settings
+from tuner.store.journal import Journal, new_sweep_id
+from tuner.store.layout import META_DIR, ensure_runs_dir
+from tuner.sweep.history import (
+    _combo_key,
+    finished_combinations,
+    runs_table,
+    sweep_rows,
+)
+from tuner.sweep.loop import (
+    FINISHED,
+    _Cluster,
+    _TrialState,
+    close_cluster,
+    execute_sweep,
+    open_cluster,
+)
+from tuner.sweep.prepare import (
+    SweepRequest,
+    confirm_launch,
+    describe_plan,
+    prepare_sweep,
+)
+from tuner.sweep.resume import prepare_resume
+
+
+@dataclass
+class SweepResult:
+    sweep_id: str
+    frame: pd.DataFrame
+    planned: int
+    finished: int
+    failed: int
+    skipped: int
+    interrupted: bool
+    summary_csv: str
+    stopped_early: bool = False
+
+
+def _header(request: SweepRequest) -> dict[str, Any]:
+    s = request.settings
+    return {"created": time.time(), "cwd": request.cwd, "script": request.script.path, "script_given": request.script.given,
+            "script_sha256": request.script.sha256, "grid": request.plan.grid.to_source(),
+            "total": request.plan.total, "sample": request.plan.sample, "seed": request.plan.seed,
+            "indices": list(request.plan.indices), "metric": request.metric, "mode": request.mode,
+            "extra_args": list(request.extra_args),
+            "settings": {"cpus_per_trial": s.cpus_per_trial, "gpus_per_trial": s.gpus_per_trial,
+                         "max_concurrent": s.max_concurrent, "max_failures": s.max_failures, "retries": s.retries,
+                         "timeout_s": s.timeout_s, "ray_address": s.ray_address, "kill_grace_s": s.kill_grace_s}}
+
+
+def run_sweep(request: SweepRequest) -> SweepResult:
+    """Connect to the cluster (checking resources), then journal and execute; the cluster is closed at the end."""
+    cluster = open_cluster(request.settings)
+    try:
+        return _run_sweep(request, cluster)
+    finally:
+        close_cluster(cluster)
+
+
+def _run_sweep(request: SweepRequest, cluster: _Cluster) -> SweepResult:
+    settings = request.settings
+    ensure_runs_dir(settings.runs_dir)
+    progress = SweepProgress(len(request.todo if request.todo is not None else request.plan.indices),
+                             request.metric, request.mode, request.quiet)
+    if request.resumed:
+        journal = Journal.open(settings.runs_dir, request.sweep_id)
+    else:
+        journal = Journal.create(settings.runs_dir, request.sweep_id or new_sweep_id(), _header(request))
+        snapshot_sources(os.path.dirname(request.script.path), journal.source_dir, settings.source_patterns,
+                         settings.source_max_files, settings.source_max_bytes, exclude=(settings.runs_dir,))
+    journal.claim()
+    try:
+        grid = request.plan.grid
+        todo = request.todo if request.todo is not None else request.plan.indices
+        states: dict[int, _TrialState] = {}
+        skipped_dirs: list[str] = []
+        if request.skip_done:
+            names = list(grid.names)
+            done = finished_combinations(runs_table(settings.runs_dir, settings.stale_after_s),
+                                         request.script.sha256, names)
+            remaining = []
+            for index in todo:
+                hit = done.get(_combo_key(grid.combination(index), names))
+                if hit is None:
+                    remaining.append(index)
+                    continue
+                states[index] = _TrialState(index, status="skipped")
+                skipped_dirs.append(hit)
+                journal.append({"type": "skip", "trial": index, "run": os.path.basename(hit), "time": time.time()})
+            todo = remaining
+            progress.skipped(len(skipped_dirs))
+            if skipped_dirs and not request.quiet:
+                progress.message(f"skipping {len(skipped_dirs)} combinations that already have a finished run "
+                                 "(--skip-done)")
+        progress.counts.slots = cluster.slots
+        progress.start()
+        try:
+            if todo:
+                interrupted, stopped_early = execute_sweep(request, journal, todo, states, progress, cluster)
+            else:
+                interrupted, stopped_early = False, False
+        finally:
+            progress.stop()
+        made = [d for s in states.values() for d in s.run_dirs if os.path.isdir(os.path.join(d, META_DIR))]
+        frame = runs_frame(read_rows(made + skipped_dirs, settings.stale_after_s))
+        if not frame.empty:
+            frame = frame.sort_values(["trial", "attempt"] if "attempt" in frame else ["trial"], kind="stable",
+                                      na_position="last").reset_index(drop=True)
+        _write_summary(journal, settings)
+        finals = [s.status for s in states.values()]
+        return SweepResult(sweep_id=journal.sweep_id, frame=frame, planned=len(todo) + len(skipped_dirs),
+                           finished=sum(s == FINISHED for s in finals),
+                           failed=sum(s not in (FINISHED, "skipped", None) for s in finals),
+                           skipped=len(skipped_dirs), interrupted=interrupted, summary_csv=journal.summary_csv,
+                           stopped_early=stopped_early)
+    finally:
+        journal.release()
+
+
+def _write_summary(journal: Journal, settings: Settings) -> None:
+    from workers.files import atomic_write_text
+
+    rows = sweep_rows(runs_table(settings.runs_dir, settings.stale_after_s), journal.sweep_id)
+    atomic_write_text(journal.summary_csv, rows.to_csv(index=False))
+
+
+def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None = None, seed: int | None = None,
+               runs_dir: str | None = None, confirm: bool | None = None, *, metric: str | None = None,
+               mode: str | None = None, cpus_per_trial: float | None = None, gpus_per_trial: float | None = None,
+               max_concurrent: int | None = None, max_failures: int | None = None, retries: int | None = None,
+               timeout_s: float | None = None, address: str | None = None, skip_done: bool = False,
+               resume: str | None = None, retry_failed: bool = True, quiet: bool = False,
+               extra_args: Sequence[str] = (), stdout_metrics: bool | None = None) -> pd.DataFrame | None:
+    """Run `file` over the combinations of `flags` (dict, DataFrame, YAML/CSV path) as parallel Ray tasks.
+
+    Returns a DataFrame of exactly the runs this sweep made (ls_runs columns plus `sweep`, `trial`), with
+    the sweep id in `df.attrs["sweep"]`; None when the confirmation prompt is declined. A failing trial is a
+    row with its status, never an exception. Ctrl-C stops cleanly and raises RunInterruptedError.
+    """
+    overrides = dict(runs_dir=runs_dir, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
+                     max_concurrent=max_concurrent, max_failures=max_failures, retries=retries, timeout_s=timeout_s,
+                     ray_address=address, stdout_metrics=stdout_metrics)
+    if resume is not None:
+        request = prepare_resume(resume, retry_failed=retry_failed, quiet=quiet, **overrides)
+    else:
+        request = prepare_sweep(file, flags, sample, seed, metric=metric, mode=mode, extra_args=extra_args,
+                                skip_done=skip_done, quiet=quiet, **overrides)
+        if not quiet:
+            print(describe_plan(request), flush=True)
+        ask = request.settings.confirm if confirm is None else confirm
+        if not confirm_launch(len(request.plan.indices), ask):
+            return None
+    result = run_sweep(request)
+    if result.interrupted:
+        raise RunInterruptedError(f"sweep {result.sweep_id} interrupted; finished runs are kept; "
+                                  f"resume with: tune resume {result.sweep_id}")
+    result.frame.attrs["sweep"] = result.sweep_id
+    return result.frame
+
+

@@ -1,0 +1,307 @@
+"""Sweep orchestration: validate -> plan -> journal -> execute (workers) -> record -> aggregate.
+
+Every problem with the input is found before anything is written. Each trial outcome is journaled the
+moment it arrives, so an interrupted sweep can be resumed without running a finished combination twice.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Sequence
+
+from tuner.console.progress import SweepProgress
+from tuner.errors import TunerError
+from tuner.runs.aggregate import run_row
+from tuner.settings import Settings
+from tuner.spec import (
+    after_run,
+    build_run_spec,
+    stdout_pattern,
+    thread_caps,
+    write_git_diff,
+)
+from tuner.store.files import read_run
+from tuner.store.journal import Journal
+from tuner.store.layout import META_DIR, RunPaths
+from tuner.sweep.prepare import SweepRequest
+from tuner.tracking import unique_run_dir
+from workers.files import atomic_write_json
+
+RUN_NAME_DIGITS = 3  # seconds_scale of sweep run directories: a thousand trials a second stay unique
+FINISHED = "finished"
+QUEUED = "queued"
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+# ---------------------------------------------------------------------------------------------------
+# Skip-done: finished runs of the same script (by content hash) with the same flag values
+
+
+
+
+
+
+
+
+
+
+
+# ---------------------------------------------------------------------------------------------------
+# Execution
+
+@dataclass
+class _TrialState:
+    """A launched trial; its flags are decoded from the grid again when needed, so driver memory grows with
+    the trials launched, not with the grid."""
+
+    index: int
+    attempt: int = 0
+    run_dirs: list[str] = field(default_factory=list)
+    status: str | None = None
+
+
+def _slots(settings: Settings, info: Any, gpus: float) -> int:
+    """How many trials can run at once: the cluster's resources over a trial's, capped by max_concurrent."""
+    slots = info.total_cpus / settings.cpus_per_trial
+    if gpus > 0:
+        slots = min(slots, info.total_gpus / gpus)
+    slots = max(1, int(slots + 1e-9))
+    return min(slots, settings.max_concurrent) if settings.max_concurrent is not None else slots
+
+
+def _window(settings: Settings, slots: int) -> int:
+    """Tasks kept in flight: max_concurrent exactly (that is how it is enforced), else twice the slots so a
+    freed slot never waits for the driver; bounded either way, so driver memory stays flat."""
+    return settings.max_concurrent if settings.max_concurrent is not None else max(2, 2 * slots)
+
+
+def _resolve_gpus(settings: Settings, info: Any) -> float:
+    gpus = settings.gpus_per_trial
+    if gpus is None:
+        return 1.0 if info.total_gpus > 0 else 0.0
+    if gpus > info.max_node_gpus:
+        raise TunerError(f"gpus-per-trial {gpus:g} is more than any node of the cluster has "
+                         f"({info.max_node_gpus:g} GPUs); lower --gpus-per-trial")
+    return gpus
+
+
+def _metric_value(row: Mapping[str, Any], metric: str | None) -> float | None:
+    if metric is None:
+        return None
+    for key in (f"metric_{metric}", f"eval_{metric}", metric):
+        value = row.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+    return None
+
+
+@dataclass
+class _Cluster:
+    """A connected cluster and the per-trial resources checked against it."""
+
+    info: Any
+    gpus: float
+    window: int
+    slots: int
+    env: dict[str, str]
+
+
+def open_cluster(settings: Settings) -> _Cluster:
+    """Connect (or start) Ray and check the trial size fits a node; the caller must `close_cluster`."""
+    from workers import driver  # imports Ray: only here
+
+    try:
+        info = driver.connect(settings.ray_address)
+    except driver.ClusterError as exc:
+        raise TunerError(str(exc)) from None
+    try:
+        gpus = _resolve_gpus(settings, info)
+        if settings.cpus_per_trial > info.max_node_cpus:
+            raise TunerError(f"cpus-per-trial {settings.cpus_per_trial:g} is more than any node of the cluster "
+                             f"has ({info.max_node_cpus:g} CPUs); lower --cpus-per-trial")
+    except BaseException:
+        driver.disconnect(info)
+        raise
+    env = thread_caps(settings.cpus_per_trial)
+    if 0 < gpus < 1:
+        env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"  # fractional GPUs: TensorFlow must not grab the whole card
+    slots = _slots(settings, info, gpus)
+    return _Cluster(info, gpus, _window(settings, slots), slots, env)
+
+
+def close_cluster(cluster: _Cluster) -> None:
+    from workers import driver
+
+    driver.disconnect(cluster.info)
+
+
+def execute_sweep(request: SweepRequest, journal: Journal, todo: Sequence[int], states: dict[int, _TrialState],
+                  progress: SweepProgress, cluster: _Cluster) -> tuple[bool, bool]:
+    """Run the todo trials; returns (interrupted, stopped_early). Every outcome is journaled on arrival."""
+    from workers import driver
+
+    marker = os.path.join(journal.folder, ".driver-marker")
+    open(marker, "w").close()
+    pool = driver.TaskPool(driver.Resources(request.settings.cpus_per_trial, cluster.gpus), cluster.window, marker)
+    return _SweepLoop(request, journal, todo, states, progress, pool, cluster.env).run()
+
+
+class _SweepLoop:
+    """The driver loop: keep the pool's window full, record each result as it arrives, retry, stop."""
+
+    def __init__(self, request: SweepRequest, journal: Journal, todo: Sequence[int], states: dict[int, _TrialState],
+                 progress: SweepProgress, pool: Any, env: dict[str, str]) -> None:
+        self.request, self.settings, self.journal = request, request.settings, journal
+        self.queue = deque(todo)
+        self.states, self.progress, self.pool, self.env = states, progress, pool, env
+        self.pattern = stdout_pattern(self.settings)
+        self.failures = 0
+        self.stopped_early = False
+        self.stopping = False
+
+    def run(self) -> tuple[bool, bool]:
+        """(interrupted, stopped_early)"""
+        try:
+            while self.queue or self.pool.in_flight:
+                while self.queue and self.pool.has_room():
+                    self.launch(self.queue.popleft())
+                for result in self.pool.wait(timeout_s=0.5):
+                    self.record(result)
+        except KeyboardInterrupt:
+            self.stopping = True
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the cleanup must finish: nothing left running
+            try:
+                self.progress.message("interrupted: cancelling queued trials and stopping running ones ...",
+                                      style="red")
+                for result in self.pool.cancel_all(grace_s=min(self.settings.kill_grace_s, 10.0)):
+                    self.record(result)
+            finally:
+                signal.signal(signal.SIGINT, previous)
+            return True, self.stopped_early
+        return False, self.stopped_early
+
+    def launch(self, index: int) -> None:
+        request, settings = self.request, self.settings
+        state = self.states.setdefault(index, _TrialState(index))
+        state.attempt += 1
+        run_dir = unique_run_dir(settings.runs_dir, seconds_scale=RUN_NAME_DIGITS)
+        paths = RunPaths(os.path.abspath(run_dir))
+        _link_sources(self.journal.source_dir, paths.source_dir)
+        write_git_diff(paths, request.script)
+        identity = {"sweep": self.journal.sweep_id, "trial": index, "attempt": state.attempt,
+                    "resources": {"cpus": settings.cpus_per_trial, "gpus": self.pool.gpus}}
+        spec = build_run_spec(request.script, request.plan.grid.combination(index), run_dir, settings, echo=False,
+                                job_type="sweep", identity=identity, env=self.env, extra_args=request.extra_args,
+                                cwd=request.cwd)
+        spec = replace(spec, post_run=(after_run, (paths.run_dir, self.pattern)))  # on the worker, in parallel
+        # the run exists from now on, so a listing during the sweep shows it as queued, not as a broken run
+        atomic_write_json(paths.run_json, {**spec.record, "status": QUEUED})
+        state.run_dirs.append(run_dir)
+        self.pool.submit(index, spec)
+        self.progress.trial_started()
+
+    def record(self, result: Any) -> None:
+        state = self.states[result.key]
+        run_dir = state.run_dirs[-1]
+        if result.outcome is not None:
+            outcome = result.outcome
+            status, exit_code, error = outcome.status, outcome.exit_code, outcome.error_message
+            duration, tail = outcome.duration_s, outcome.stderr_tail
+        else:  # the task never reported: cancelled before start, or the worker died past its retries
+            status, exit_code, error, duration, tail = _settle_unreported(run_dir, result.error)
+        will_retry = status in ("failed", "timeout") and state.attempt <= self.settings.retries and not self.stopping
+        state.status = None if will_retry else status
+        self.journal.append({"type": "outcome", "trial": state.index, "attempt": state.attempt,
+                             "run": os.path.basename(run_dir), "status": status, "exit_code": exit_code,
+                             "error": error, "duration_s": duration, "time": time.time()})
+        metric = self.request.metric
+        row = run_row(read_run(run_dir)) if metric and os.path.isdir(os.path.join(run_dir, META_DIR)) else {}
+        self.progress.trial_done(os.path.basename(run_dir), status, duration or 0.0, _metric_value(row, metric),
+                                 exit_code, error, tail, will_retry)
+        if will_retry:
+            self.queue.appendleft(state.index)
+        elif status not in (FINISHED, "killed"):
+            self.failures += 1
+            limit = self.settings.max_failures
+            if limit is not None and self.failures >= limit and self.queue:
+                self.stopped_early = True
+                self.progress.message(f"{self.failures} failed trials: reached --max-failures {limit}; "
+                                      "no new trials are launched", style="red")
+                self.queue.clear()
+
+
+def _settle_unreported(run_dir: str, error: str | None) -> tuple[str, int | None, str | None, float, tuple[str, ...]]:
+    """A trial whose task did not report: never started (remove its empty folder) or died with its worker."""
+    data = read_run(run_dir, with_metrics=False)
+    status = data.run.get("status")
+    if status in (None, QUEUED):  # never started: nothing of value, no run left behind
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return "killed", None, "cancelled before it started", 0.0, ()
+    if status == "running":  # the worker died mid-trial: the run is lost, say so in the run itself
+        status = "killed" if error in ("cancelled", "killed") else "lost"
+        atomic_write_json(data.paths.run_json, {**data.run, "status": status, "end": time.time()})
+    start, end = data.run.get("start"), data.run.get("end") or time.time()
+    return str(status), data.run.get("exit_code"), error, float(end - start) if start else 0.0, ()
+
+
+def _link_sources(snapshot: str, dest: str) -> None:
+    """Each run gets the sweep's source snapshot as hard links: a view per run, one copy on disk."""
+    if not os.path.isdir(snapshot):
+        return
+    try:
+        shutil.copytree(snapshot, dest, copy_function=os.link)
+    except OSError:
+        shutil.copytree(snapshot, dest, dirs_exist_ok=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Entry points
+
+
+
+
+
+
+
+
+
+
+
+# ---------------------------------------------------------------------------------------------------
+# Resume
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+

@@ -1,0 +1,115 @@
+"""Validating a sweep request and planning it: every problem is found before anything is written."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from tuner.console.progress import default_mode
+from tuner.console.prompt import ask
+from tuner.errors import TunerError
+from tuner.plan import Plan, check_sample, load_grid, make_plan
+from tuner.settings import Settings, load_settings
+from tuner.spec import ScriptInfo, describe_script
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    """A validated sweep, ready to execute."""
+
+    script: ScriptInfo
+    plan: Plan
+    settings: Settings
+    metric: str | None
+    mode: str
+    extra_args: tuple[str, ...] = ()
+    skip_done: bool = False
+    quiet: bool = False
+    sweep_id: str = ""
+    resumed: bool = False
+    #: the planned trials still to run (resume); None = all
+    todo: tuple[int, ...] | None = None
+    #: the trials' working directory: where the sweep was started
+    cwd: str = field(default_factory=os.getcwd)
+
+
+def _gather(checks: Sequence[Callable[[], Any]]) -> list[Any]:
+    """Run every check; raise one error naming all problems (the first one's type)."""
+    results, errors = [], []
+    for check in checks:
+        try:
+            results.append(check())
+        except TunerError as exc:
+            errors.append(exc)
+            results.append(None)
+    if errors:
+        first = errors[0]
+        raise type(first)("; ".join(str(e) for e in errors)) if len(errors) > 1 else first
+    return results
+
+
+def check_resources(settings: Settings) -> Settings:
+    problems = []
+    if settings.cpus_per_trial <= 0:
+        problems.append(f"cpus-per-trial must be > 0, got {settings.cpus_per_trial:g}")
+    if settings.gpus_per_trial is not None and settings.gpus_per_trial < 0:
+        problems.append(f"gpus-per-trial must be >= 0, got {settings.gpus_per_trial:g}")
+    if settings.gpus_per_trial is not None and settings.gpus_per_trial > 1 and not float(
+            settings.gpus_per_trial).is_integer():
+        problems.append(f"gpus-per-trial above 1 must be a whole number, got {settings.gpus_per_trial:g}")
+    if settings.max_concurrent is not None and settings.max_concurrent < 1:
+        problems.append(f"max-concurrent must be >= 1, got {settings.max_concurrent}")
+    if settings.max_failures is not None and settings.max_failures < 0:
+        problems.append(f"max-failures must be >= 0, got {settings.max_failures}")
+    if settings.retries < 0:
+        problems.append(f"retries must be >= 0, got {settings.retries}")
+    if settings.timeout_s is not None and settings.timeout_s <= 0:
+        problems.append(f"timeout must be a positive number of seconds, got {settings.timeout_s:g}")
+    if problems:
+        raise TunerError("; ".join(problems))
+    return settings
+
+
+def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = None, *,
+                  flag_overrides: Mapping[str, Sequence[Any]] | None = None, metric: str | None = None,
+                  mode: str | None = None, extra_args: Sequence[str] = (), skip_done: bool = False,
+                  quiet: bool = False, **settings_overrides: Any) -> SweepRequest:
+    """Validate everything and plan; writes nothing."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TunerError(f"seed must be an integer, got {seed!r}")
+    settings, script, grid, _, _ = _gather([
+        lambda: check_resources(load_settings(**settings_overrides)),
+        lambda: describe_script(file),
+        lambda: load_grid(flags, flag_overrides),
+        lambda: check_sample(sample),
+        lambda: ensure_runs_dir_is_usable(load_settings(runs_dir=settings_overrides.get("runs_dir")).runs_dir),
+    ])
+    plan = make_plan(grid, sample, seed)
+    if mode is not None and mode not in ("min", "max"):
+        raise TunerError(f"mode must be 'min' or 'max', got {mode!r}")
+    return SweepRequest(script=script, plan=plan, settings=settings, metric=metric,
+                        mode=mode or (default_mode(metric) if metric else "max"), extra_args=tuple(extra_args),
+                        skip_done=skip_done, quiet=quiet)
+
+
+def ensure_runs_dir_is_usable(runs_dir: str) -> None:
+    if os.path.exists(runs_dir) and not os.path.isdir(runs_dir):
+        raise TunerError(f"runs directory '{runs_dir}' is a file; pass --runs-dir with a folder path or remove it")
+
+
+def describe_plan(request: SweepRequest) -> str:
+    plan = request.plan
+    text = f"{plan.total:,} combinations of flags"
+    if plan.sample is not None:
+        text += f", sampled {len(plan.indices):,} (sample={plan.sample:g}, seed={plan.seed})"
+    else:
+        text += " (use --sample to run a random subset)"
+    return text
+
+
+def confirm_launch(count: int, ask_user: bool) -> bool:
+    """`Proceed with N runs? [Y/n]` when stdin is a terminal (and `ask_user`); empty or y/yes proceeds."""
+    return ask(f"Proceed with {count} runs?", True, None if ask_user else False)
+
+

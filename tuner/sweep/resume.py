@@ -1,0 +1,144 @@
+"""Resuming a sweep whose driver stopped: settle the runs it left behind, then plan what is left."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from tuner.errors import TunerError
+from tuner.plan import Plan, grid_from_source
+from tuner.runs.aggregate import DEFAULT_STALE_AFTER_S
+from tuner.settings import load_settings
+from tuner.spec import describe_script
+from tuner.store.files import read_run
+from tuner.store.journal import Journal
+from tuner.store.layout import ENV_RUN_DIR
+from tuner.sweep.history import runs_table, sweep_rows, trial_statuses
+from tuner.sweep.loop import FINISHED, QUEUED
+from tuner.sweep.prepare import SweepRequest, check_resources
+from workers.files import atomic_write_json
+
+
+@dataclass(frozen=True)
+class SweepStatus:
+    sweep_id: str
+    created: float
+    script: str
+    planned: int
+    finished: int
+    failed: int
+    pending: int
+    running: int
+
+
+def _is_our_trial(pid: int, run_dir: str) -> bool:
+    """The pid still runs this run's script (not a recycled pid): its environment names the run directory."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return f"{ENV_RUN_DIR}={os.path.abspath(run_dir)}".encode() in handle.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def settle_orphans(runs_dir: str, sweep_id: str, heartbeat_s: float, wait_s: float | None = None) -> int:
+    """Runs left `running` by a dead driver (we hold the sweep's lock): kill any surviving process tree of theirs,
+    wait until their heartbeats stop (so no dying worker can still write `finished`), then mark them `lost`."""
+    import signal as _signal
+    import socket
+
+    host = socket.gethostname()
+    deadline = time.time() + (wait_s if wait_s is not None else 2 * heartbeat_s + 1)
+    rows = sweep_rows(runs_table(runs_dir, DEFAULT_STALE_AFTER_S), sweep_id)  # running or lost: both candidates
+    candidates = [d for d, status in zip(rows["run_dir"], rows["status"]) if status in ("running", "lost")] \
+        if len(rows) else []
+    for run_dir, status in zip(rows["run_dir"], rows["status"]) if len(rows) else ():
+        if status == QUEUED:  # launched by the dead driver but never started: remove, it will run again
+            shutil.rmtree(run_dir, ignore_errors=True)
+    while True:
+        running = []
+        for run_dir in candidates:
+            data = read_run(run_dir, with_metrics=False)
+            if data.run.get("status") != "running":
+                continue
+            pid = data.run.get("pid")
+            if data.run.get("host") == host and isinstance(pid, int) and _is_our_trial(pid, run_dir):
+                try:
+                    os.killpg(pid, _signal.SIGKILL)
+                except OSError:
+                    pass
+            running.append(data)
+        fresh = [d for d in running if time.time() - (d.run.get("heartbeat") or 0) < 2 * heartbeat_s + 0.5]
+        if not fresh or time.time() >= deadline:
+            break
+        time.sleep(0.2)
+    for data in running:
+        current = read_run(data.paths.run_dir, with_metrics=False).run
+        if current.get("status") == "running":
+            atomic_write_json(data.paths.run_json, {**current, "status": "lost", "end": current.get("heartbeat")})
+    return len(running)
+
+
+def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False, **settings_overrides: Any
+                   ) -> SweepRequest:
+    base = load_settings(runs_dir=settings_overrides.get("runs_dir"))
+    journal = Journal.open(base.runs_dir, sweep_id)
+    header = journal.read().header
+    recorded = {k: v for k, v in header.get("settings", {}).items() if k != "kill_grace_s"}
+    given = {k: v for k, v in settings_overrides.items() if v is not None}
+    settings = check_resources(load_settings(**{**recorded, **given}))
+    script = describe_script(header["script"])
+    if script.sha256 != header["script_sha256"] and not quiet:
+        print(f"note: {header['script']} changed since the sweep started; the remaining trials use the new version",
+              file=sys.stderr)
+    grid = grid_from_source(header["grid"])
+    plan = Plan(grid, tuple(header["indices"]), header.get("sample"), header.get("seed"))
+    journal.claim()  # fails if a driver still runs this sweep
+    try:
+        settle_orphans(base.runs_dir, sweep_id, settings.heartbeat_s)
+        rows = sweep_rows(runs_table(base.runs_dir, settings.stale_after_s), sweep_id)
+        statuses = trial_statuses(rows, header["indices"], driver_alive=False)
+    finally:
+        journal.release()
+    redo = {"pending", "lost", "killed"} | ({"failed", "timeout"} if retry_failed else set())
+    todo = tuple(i for i in plan.indices if statuses.get(i) in redo)
+    return SweepRequest(script=replace(script, given=header.get("script_given", script.given)), plan=plan,
+                        settings=settings, metric=header.get("metric"), mode=header.get("mode") or "max",
+                        extra_args=tuple(header.get("extra_args", ())), quiet=quiet, sweep_id=sweep_id, resumed=True,
+                        todo=todo, cwd=header.get("cwd") if os.path.isdir(header.get("cwd") or "") else os.getcwd())
+
+
+def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStatus]:
+    from tuner.store.journal import iter_journals
+
+    rows = []
+    table = runs_table(runs_dir, stale_after_s)
+    for journal in iter_journals(runs_dir):
+        try:
+            header = journal.read().header
+        except TunerError:
+            continue
+        statuses = trial_statuses(sweep_rows(table, journal.sweep_id), header["indices"], _driver_alive(journal))
+        values = list(statuses.values())
+        rows.append(SweepStatus(journal.sweep_id, header.get("created", 0.0), os.path.basename(header["script"]),
+                                len(values), values.count(FINISHED),
+                                sum(v in ("failed", "timeout") for v in values),
+                                sum(v in ("pending", "lost", "killed") for v in values), values.count("running")))
+    return rows
+
+
+def _driver_alive(journal: Journal) -> bool:
+    from filelock import FileLock, Timeout
+
+    probe = FileLock(os.path.join(journal.folder, ".driver.lock"))
+    try:
+        probe.acquire(timeout=0)
+    except Timeout:
+        return True
+    probe.release()
+    return False
+
+

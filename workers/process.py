@@ -1,0 +1,307 @@
+"""Run one trial: the script as a subprocess in its own process group, its output teed to a log,
+a heartbeat in run.json, a time limit, and an outcome written atomically whatever happens.
+
+Shared by training_run (in the caller's process) and sweeps (inside a Ray task). A user failure never
+crosses this boundary as an exception: it comes back as a RunOutcome with a status.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from workers.files import atomic_write_json, atomic_write_text
+
+FINISHED, FAILED, KILLED, TIMEOUT = "finished", "failed", "killed", "timeout"
+_TRACEBACK_START = "Traceback (most recent call last):"
+#: longest wait between checks of the script's exit; after it exits its pipes are read for _EXIT_DRAIN_S more
+_POLL_S = 0.25
+_EXIT_DRAIN_S = 0.5
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything needed to run one trial; file paths are decided by the caller (the run store)."""
+
+    command: tuple[str, ...]
+    cwd: str
+    run_dir: str
+    run_json: str
+    output_log: str
+    error_json: str
+    record: dict[str, Any]                      # initial run.json content (identity of the run)
+    env: dict[str, str] = field(default_factory=dict)
+    initial_files: dict[str, str] = field(default_factory=dict)  # path -> text, written before start
+    timeout_s: float | None = None
+    kill_grace_s: float = 10.0
+    heartbeat_s: float = 5.0
+    echo: bool = False
+    tail_lines: int = 20
+    #: (callable, args) run on the worker after the trial, e.g. the caller's metadata post-processing
+    post_run: tuple[Any, tuple[Any, ...]] | None = None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: str
+    status: str
+    exit_code: int | None
+    signal: int | None
+    start: float
+    end: float
+    stderr_tail: tuple[str, ...]
+    error_message: str | None
+    host: str
+
+    @property
+    def duration_s(self) -> float:
+        return self.end - self.start
+
+
+class _Record:
+    """run.json, rewritten atomically on every change."""
+
+    def __init__(self, path: str, data: dict[str, Any]) -> None:
+        self.path = path
+        self.data = data
+
+    def update(self, **values: Any) -> None:
+        self.data.update(values)
+        atomic_write_json(self.path, self.data)
+
+
+def _terminate_group(proc: subprocess.Popen[bytes], grace_s: float) -> None:
+    """SIGTERM the whole process group, then SIGKILL what is left after `grace_s`."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        pass
+    try:  # the script's own children may outlive it: kill the group in any case
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def parse_python_error(stderr_text: str) -> tuple[str, str] | None:
+    """(message, traceback) of the last Python traceback in stderr, if the script died of an exception."""
+    start = stderr_text.rfind(_TRACEBACK_START)
+    if start < 0:
+        return None
+    block = stderr_text[start:].rstrip("\n")
+    lines = block.splitlines()
+    # frames are indented; the exception starts at the first line that is not, and its message may span lines
+    for index, line in enumerate(lines[1:], start=1):
+        if line and not line[0].isspace():
+            return "\n".join(lines[index:]).strip(), block
+    return None
+
+
+def _load_prctl() -> Any:
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _load_prctl() if sys.platform.startswith("linux") else None
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the runner dies, even by SIGKILL, so no trial outlives its sweep."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+_SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+
+
+def _with_pdeathsig(command: tuple[str, ...]) -> list[str]:
+    """util-linux' setpriv sets the death signal then execs the script: this keeps subprocess on its fast
+    vfork path (a preexec_fn forces a full fork of the large Ray worker, ~3 ms a trial)."""
+    return [_SETPRIV, "--pdeathsig", "KILL", "--", *command] if _SETPRIV else list(command)
+
+
+def _child_env(spec: RunSpec) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(spec.env)
+    env.setdefault("PYTHONUNBUFFERED", "1")  # metrics and output arrive live, not at exit
+    return env
+
+
+def run_process(spec: RunSpec) -> RunOutcome:
+    """Run the trial to its end; KeyboardInterrupt (Ctrl-C, task cancel) kills the tree, records `killed`, re-raises."""
+    os.makedirs(os.path.dirname(spec.run_json), exist_ok=True)
+    for path, text in spec.initial_files.items():
+        atomic_write_text(path, text)
+    host = socket.gethostname()
+    start = time.time()
+    record = _Record(spec.run_json, dict(spec.record))
+    record.data.update(status="running", start=start, heartbeat=start, host=host, end=None, exit_code=None)
+    stderr_tail: deque[str] = deque(maxlen=200)
+    log = open(spec.output_log, "wb")  # a retried task (its worker died) starts the log afresh
+    proc: subprocess.Popen[bytes] | None = None
+    status = FAILED
+    interrupted: BaseException | None = None
+    try:
+        try:
+            proc = subprocess.Popen(_with_pdeathsig(spec.command), cwd=spec.cwd, env=_child_env(spec),
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    start_new_session=True, preexec_fn=None if _SETPRIV else _die_with_parent)
+        except OSError as exc:
+            log.write(f"tuner: could not start {spec.command[0]}: {exc}\n".encode())
+            stderr_tail.append(str(exc))
+            end = time.time()
+            record.update(status=FAILED, end=end, heartbeat=end, exit_code=None)
+            atomic_write_json(spec.error_json, {"message": f"could not start the script: {exc}", "traceback": None,
+                                                "exit_code": None, "signal": None})
+            return RunOutcome(spec.run_dir, FAILED, None, None, start, end, tuple(stderr_tail), str(exc), host)
+        record.update(pid=proc.pid)  # the first write: the run exists from here on
+        status = _pump(proc, spec, log, stderr_tail, record)
+    except KeyboardInterrupt as exc:
+        interrupted = exc
+        status = KILLED
+        if proc is not None:
+            _terminate_group(proc, min(spec.kill_grace_s, 5.0))
+    finally:
+        log.close()
+    if proc is None:  # interrupted before the script started: nothing ran, nothing to record
+        assert interrupted is not None
+        raise interrupted
+    exit_code = proc.returncode
+    sig = -exit_code if exit_code is not None and exit_code < 0 else None
+    if status == FAILED and exit_code == 0:
+        status = FINISHED
+    end = time.time()
+    error_message = None
+    if status != FINISHED:
+        error_message = _write_error(spec, status, exit_code, sig, "".join(stderr_tail))
+    record.update(status=status, end=end, heartbeat=end, exit_code=exit_code, signal=sig, duration_s=end - start)
+    if interrupted is not None:
+        raise interrupted
+    return RunOutcome(spec.run_dir, status, exit_code, sig, start, end,
+                        tuple(line.rstrip("\n") for line in list(stderr_tail)[-spec.tail_lines:]), error_message, host)
+
+
+def _write_error(spec: RunSpec, status: str, exit_code: int | None, sig: int | None, stderr_text: str) -> str:
+    if os.path.exists(spec.error_json):  # the script (through tuner) recorded its own error
+        return _existing_message(spec.error_json) or f"exit status {exit_code}"
+    parsed = parse_python_error(stderr_text)
+    if status == TIMEOUT:
+        message = f"timed out after {spec.timeout_s:g} s"
+    elif status == KILLED:
+        message = "killed (interrupted)"
+    elif parsed:
+        message = parsed[0]
+    elif sig:
+        message = f"killed by signal {signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else sig}"
+    else:
+        message = f"exit status {exit_code}"
+    atomic_write_json(spec.error_json, {"message": message, "traceback": parsed[1] if parsed else None,
+                                        "exit_code": exit_code, "signal": sig, "status": status})
+    return message
+
+
+def _existing_message(path: str) -> str | None:
+    from workers.files import read_json
+
+    try:
+        data = read_json(path)
+    except (OSError, ValueError):
+        return None
+    return data.get("message") if isinstance(data, dict) else None
+
+
+def _pump(proc: subprocess.Popen[bytes], spec: RunSpec, log: Any, stderr_tail: deque[str], record: _Record) -> str:
+    """Copy output to the log (and the terminal) until the process ends; enforce timeout; beat the heart."""
+    selector = selectors.DefaultSelector()
+    assert proc.stdout is not None and proc.stderr is not None
+    selector.register(proc.stdout, selectors.EVENT_READ, "out")
+    selector.register(proc.stderr, selectors.EVENT_READ, "err")
+    started = time.monotonic()
+    next_beat = started + spec.heartbeat_s
+    deadline = started + spec.timeout_s if spec.timeout_s else None
+    partial_err = b""
+    open_streams = 2
+    exited_at: float | None = None
+    while open_streams:
+        now = time.monotonic()
+        wait = min(next_beat - now, _POLL_S)
+        if deadline is not None:
+            wait = min(wait, deadline - now)
+        for key, _ in selector.select(timeout=max(wait, 0.0)):
+            chunk = os.read(key.fileobj.fileno(), 65536)  # type: ignore[union-attr]
+            if not chunk:
+                selector.unregister(key.fileobj)
+                open_streams -= 1
+                continue
+            log.write(chunk)
+            log.flush()
+            if key.data == "err":
+                pieces = (partial_err + chunk).split(b"\n")
+                partial_err = pieces.pop()
+                stderr_tail.extend(p.decode("utf-8", "replace") + "\n" for p in pieces)
+            if spec.echo:
+                _echo(sys.stdout if key.data == "out" else sys.stderr, chunk)
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            _terminate_group(proc, spec.kill_grace_s)
+            _drain(selector, log)
+            return TIMEOUT
+        if now >= next_beat:
+            record.update(heartbeat=time.time())
+            next_beat = now + spec.heartbeat_s
+        if exited_at is None:
+            exited_at = now if proc.poll() is not None else None
+        elif now - exited_at >= _EXIT_DRAIN_S:
+            break  # the script is gone but a child of it still holds its output pipes open
+    if partial_err:
+        stderr_tail.append(partial_err.decode("utf-8", "replace"))
+    proc.wait()
+    try:  # anything the script left behind in its group goes with it
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    _drain(selector, log)
+    return FAILED  # the caller turns exit status 0 into finished
+
+
+def _echo(stream: Any, chunk: bytes) -> None:
+    """Bytes as they came when the stream has a binary buffer (a terminal, a file), else decoded text."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        stream.flush()  # text already printed by this process goes first
+        buffer.write(chunk)
+        buffer.flush()
+    else:
+        stream.write(chunk.decode("utf-8", "replace"))
+        stream.flush()
+
+
+def _drain(selector: selectors.BaseSelector, log: Any) -> None:
+    """Keep what is left in the pipes, without blocking: a process outside the group may still hold them."""
+    for key in list(selector.get_map().values()):
+        fd = key.fileobj.fileno()  # type: ignore[union-attr]
+        try:
+            os.set_blocking(fd, False)
+            while chunk := os.read(fd, 65536):
+                log.write(chunk)
+        except (OSError, ValueError):  # BlockingIOError: nothing more for now
+            pass
+    log.flush()
+    selector.close()
