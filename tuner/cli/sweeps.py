@@ -7,7 +7,6 @@ import datetime as _dt
 import sys
 from typing import Any, Sequence
 
-from tuner.console.progress import default_mode
 from tuner.console.tables import print_runs_table
 from tuner.sweep import SweepResult, run_sweep
 from tuner.sweep.prepare import (
@@ -18,33 +17,27 @@ from tuner.sweep.prepare import (
 )
 from tuner.sweep.resume import prepare_resume, sweep_statuses
 
-#: without --metric, the summary ranks runs by the first of these the runs recorded (Keras and tfruns names)
-DEFAULT_METRICS = ("val_acc", "val_accuracy", "val_loss", "acc", "accuracy", "loss")
-
-
-def _default_metric(frame: Any) -> str | None:
-    return next((m for m in DEFAULT_METRICS if f"metric_{m}" in frame or f"eval_{m}" in frame), None)
-
 
 def _print_result(result: SweepResult, request: SweepRequest) -> int:
     frame = result.frame
-    metric = request.metric or _default_metric(frame)
-    mode = request.mode if request.metric else default_mode(metric) if metric else "max"
-    if not frame.empty:
-        column = next((c for c in (f"metric_{metric}", f"eval_{metric}") if metric and c in frame), None)
+    ranking = result.ranking
+    if not frame.empty and not request.quiet:
         shown = frame
-        if column is not None:
-            shown = frame.sort_values(column, ascending=mode == "min", na_position="last", kind="stable")
         columns = ["run_dir", "trial", "status", "duration_s"] + [c for c in frame.columns if c.startswith("flag_")]
-        if column:
-            columns.append(column)
+        if ranking is not None:
+            order = ranking.order(frame.to_dict("records"))
+            rest = [i for i in range(len(frame)) if i not in set(order)]
+            shown = frame.iloc[order + rest]
+            columns.append(ranking.column)
         else:
             columns += [c for c in frame.columns if c.startswith(("metric_", "eval_"))][:4]
-        if not request.quiet:
-            print_runs_table(shown, [c for c in dict.fromkeys(columns) if c in frame.columns])
-            if column is not None and shown[column].notna().any():
-                best = shown.iloc[0]
-                print(f"best {metric}: {best[column]:.4g} in {best['run_dir']}")
+        print_runs_table(shown, [c for c in dict.fromkeys(columns) if c in frame.columns])
+        if ranking is not None:
+            best = result.best_run
+            if best is not None:
+                print(f"best {ranking.metric}: {best[ranking.column]:.4g} in {best['run_dir']}")
+            else:
+                print(f"no best {ranking.metric}: no finished run recorded it")
     parts = [f"{result.finished} finished", f"{result.failed} failed"]
     if result.skipped:
         parts.append(f"{result.skipped} skipped (already done)")

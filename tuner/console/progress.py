@@ -10,15 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from tuner.console.tables import format_duration
-
-
-def better(value: float, best: float | None, mode: str) -> bool:
-    return best is None or (value > best if mode == "max" else value < best)
-
-
-def default_mode(metric: str) -> str:
-    name = metric.lower()
-    return "min" if any(word in name for word in ("loss", "error", "err", "mse", "mae", "rmse")) else "max"
+from tuner.store.status import RunStatus
 
 
 @dataclass
@@ -99,10 +91,11 @@ class SweepProgress:
         self.counts.in_flight = max(0, self.counts.in_flight - 1)
         if not will_retry:
             self.counts.done += 1
-            self.counts.failed += status != "finished"
-        if metric_value is not None and better(metric_value, self.best, self.mode):
+            self.counts.failed += status != RunStatus.FINISHED
+        finished = status == RunStatus.FINISHED  # only a finished run can be the best (tuner.runs.ranking)
+        if finished and metric_value is not None and _better(metric_value, self.best, self.mode):
             self.best, self.best_run = metric_value, name
-        if status != "finished":
+        if not finished:
             retry = " (will retry)" if will_retry else ""
             lines = [f"trial {name} {status.upper()}{retry}: exit status {exit_code}; {error or ''}".rstrip("; ")]
             lines += ["    " + line for line in list(stderr_tail)[-5:]]
@@ -139,3 +132,7 @@ class SweepProgress:
             self._notebook.update(self.counts.done, self._status_text())
         if self._progress is not None:
             self._progress.update(self._task, completed=self.counts.done, status=self._status_text())
+
+
+def _better(value: float, best: float | None, mode: str) -> bool:
+    return best is None or (value > best if mode == "max" else value < best)

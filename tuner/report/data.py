@@ -14,6 +14,7 @@ import time
 from typing import Any, Iterable, Sequence
 
 from tuner.runs.aggregate import effective_status, last_values, run_row
+from tuner.runs.ranking import choose_ranking
 from tuner.store.files import RunData, read_run
 from tuner.store.layout import iter_artifacts, iter_source_files
 
@@ -295,40 +296,12 @@ def comparison_data(run_dir_a: str, run_dir_b: str, stale_after_s: float = 60.0)
 # ---------------------------------------------------------------------------------------------------
 # A sweep
 
-def metric_mode(column: str) -> str:
-    """Whether a metric is better high or low, as the sweep CLI decides (`loss`/`error` -> min)."""
-    name = column.lower()
-    return "min" if "loss" in name or "error" in name else "max"
-
-
-def choose_metric(columns: Sequence[str], metric: str | None) -> str | None:
-    """The report's metric column: the one asked for (`val_acc`, `metric_val_acc`, `eval_acc`), else a guess."""
-    if metric is not None:
-        for candidate in (metric, f"metric_{metric}", f"eval_{metric}"):
-            if candidate in columns:
-                return candidate
-        from tuner.errors import QueryError
-
-        known = [c for c in columns if c.startswith(("metric_", "eval_"))]
-        close = difflib.get_close_matches(metric, known + [c.split("_", 1)[1] for c in known], n=3, cutoff=0.5)
-        hint = f"did you mean {', '.join(close)}?" if close else f"metrics: {', '.join(known) or 'none recorded'}"
-        raise QueryError(f"report: metric '{metric}' is not recorded by this sweep's runs; {hint}")
-    preferred = [c for c in columns if c.startswith("metric_val_")] + [c for c in columns if c.startswith("eval_")]
-    preferred += [c for c in columns if c.startswith("metric_")]
-    return preferred[0] if preferred else None
-
-
-def best_indexes(values: Sequence[Any], mode: str, count: int = 5) -> list[int]:
-    numeric = [(v, i) for i, v in enumerate(values) if _number(v) is not None]
-    numeric.sort(key=lambda p: p[0], reverse=(mode == "max"))
-    return [i for _, i in numeric[:count]]
-
-
 def sweep_data(frame: Any, sweep: str, metric: str | None, links: Sequence[str | None]) -> dict[str, Any]:
     """The report's table (columnar), the flags for the parallel-coordinates chart and the best trials."""
     columns = [str(c) for c in frame.columns]
-    chosen = choose_metric(columns, metric)
-    mode = metric_mode(chosen) if chosen else "max"
+    ranking = choose_ranking(columns, metric, where="report")
+    chosen = ranking.column if ranking else None
+    mode = ranking.mode if ranking else "max"
     flag_cols = [c for c in columns if c.startswith("flag_")]
     value_cols = [c for c in columns if c.startswith(("metric_", "eval_"))]
     if chosen in value_cols:
@@ -346,10 +319,9 @@ def sweep_data(frame: Any, sweep: str, metric: str | None, links: Sequence[str |
             else:
                 row.append(_clean(record.get(column)))
         rows.append(row)
-    metric_values = [r.get(chosen) for r in records] if chosen else []
     statuses: dict[str, int] = {}
     for record in records:
         statuses[str(record.get("status"))] = statuses.get(str(record.get("status")), 0) + 1
     return {"sweep": sweep, "metric": chosen, "mode": mode, "columns": shown, "rows": rows,
-            "flags": flag_cols, "best": best_indexes(metric_values, mode), "links": list(links),
+            "flags": flag_cols, "best": ranking.order(records)[:5] if ranking else [], "links": list(links),
             "statuses": statuses}

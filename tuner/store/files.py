@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from tuner.errors import RunNotFoundError, TunerError
 from tuner.store.layout import META_DIR, RunPaths
+from tuner.store.status import RunStatus
 from workers.files import (
     atomic_write_json,
     atomic_write_text,
@@ -28,6 +29,17 @@ def write_metric_rows(run_dir: str, rows: list[dict[str, Any]]) -> None:
     now = time.time()
     atomic_write_text(RunPaths(run_dir).metrics_jsonl,
                       "".join(dumps_json({**row, "timestamp": row.get("timestamp", now)}) + "\n" for row in rows))
+
+
+def write_run_status(run_dir: str, status: RunStatus, record: Mapping[str, Any] | None = None,
+                     **fields: Any) -> dict[str, Any]:
+    """The one writer of run.json's status on the tuner side (queued at launch, killed or lost when a run's
+    worker never reported): `record` (or the current run.json) with `status` and `fields`, atomically."""
+    paths = RunPaths(run_dir)
+    current = dict(record) if record is not None else read_mapping(paths.run_json)
+    updated = {**current, **fields, "status": RunStatus(status).value}
+    atomic_write_json(paths.run_json, updated)
+    return updated
 
 
 # ---------------------------------------------------------------------------------------------------

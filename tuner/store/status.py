@@ -1,8 +1,13 @@
-"""The status of a run: one type, with the behaviour every reader and writer needs."""
+"""The status of a run: one type, with the behaviour every reader and writer needs.
+
+workers/process.py writes the statuses of a run it executes (running, then its outcome) with its own
+constants, because workers never import tuner; tests/workers_tests check both spell the same words.
+"""
 
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 
 class RunStatus(str, enum.Enum):
@@ -17,4 +22,38 @@ class RunStatus(str, enum.Enum):
     TIMEOUT = "timeout"
     LOST = "lost"
 
+    @classmethod
+    def parse(cls, value: Any) -> RunStatus | None:
+        """The status a run.json holds, None for a missing or unknown word."""
+        try:
+            return cls(value)
+        except ValueError:
+            return None
 
+    def is_active(self) -> bool:
+        """Not over yet: queued for a slot or running."""
+        return self in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+    def is_terminated(self) -> bool:
+        return not self.is_active()
+
+    def is_finished(self) -> bool:
+        """Ran to the end with exit status 0: the only status whose metrics can be a result (and a best)."""
+        return self is RunStatus.FINISHED
+
+    def is_failure(self) -> bool:
+        """The script failed or ran out of time: counted as a failure, retried by --retries."""
+        return self in (RunStatus.FAILED, RunStatus.TIMEOUT)
+
+    def is_interrupted(self) -> bool:
+        """Stopped from outside (Ctrl-C, a dead driver or node): not the script's fault, rerun by resume."""
+        return self in (RunStatus.KILLED, RunStatus.LOST)
+
+    @property
+    def preference(self) -> int:
+        """Which attempt speaks for a trial: finished > running > failed/timeout > killed/lost > queued."""
+        return _PREFERENCE[self]
+
+
+_PREFERENCE = {RunStatus.FINISHED: 4, RunStatus.RUNNING: 3, RunStatus.FAILED: 2, RunStatus.TIMEOUT: 2,
+               RunStatus.KILLED: 1, RunStatus.LOST: 1, RunStatus.QUEUED: 0}

@@ -11,19 +11,21 @@ import pandas as pd
 
 from tuner.capture.sources import snapshot_sources
 from tuner.console.progress import SweepProgress
-from tuner.errors import RunInterruptedError
+from tuner.errors import QueryError, RunInterruptedError
 from tuner.runs.aggregate import read_rows, runs_frame
+from tuner.runs.ranking import Ranking, choose_ranking
 from tuner.settings import Settings
 from tuner.store.journal import Journal, new_sweep_id
 from tuner.store.layout import META_DIR, ensure_runs_dir
+from tuner.store.status import RunStatus
 from tuner.sweep.history import (
+    SKIPPED,
     _combo_key,
     finished_combinations,
     runs_table,
     sweep_rows,
 )
 from tuner.sweep.loop import (
-    FINISHED,
     _Cluster,
     _TrialState,
     close_cluster,
@@ -50,6 +52,26 @@ class SweepResult:
     interrupted: bool
     summary_csv: str
     stopped_early: bool = False
+    #: the metric asked for (--metric) and its mode; without one the ranking picks (tuner.runs.ranking)
+    metric: str | None = None
+    mode: str | None = None
+
+    @property
+    def ranking(self) -> Ranking | None:
+        """The metric that ranks this sweep's runs, None when they recorded none (or not the one asked for)."""
+        try:
+            return choose_ranking(list(self.frame.columns), self.metric, self.mode if self.metric else None)
+        except QueryError:
+            return None
+
+    @property
+    def best_run(self) -> dict[str, Any] | None:
+        """The best finished run's row, None when no finished run recorded the ranking metric."""
+        if self.ranking is None:
+            return None
+        rows = self.frame.to_dict("records")
+        best = self.ranking.best(rows)
+        return rows[best] if best is not None else None
 
 
 def _header(request: SweepRequest) -> dict[str, Any]:
@@ -100,7 +122,7 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster) -> SweepResult:
                 if hit is None:
                     remaining.append(index)
                     continue
-                states[index] = _TrialState(index, status="skipped")
+                states[index] = _TrialState(index, status=SKIPPED)
                 skipped_dirs.append(hit)
                 journal.append({"type": "skip", "trial": index, "run": os.path.basename(hit), "time": time.time()})
             todo = remaining
@@ -123,14 +145,25 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster) -> SweepResult:
             frame = frame.sort_values(["trial", "attempt"] if "attempt" in frame else ["trial"], kind="stable",
                                       na_position="last").reset_index(drop=True)
         _write_summary(journal, settings)
+        _warn_unknown_metric(frame, request, progress)
         finals = [s.status for s in states.values()]
         return SweepResult(sweep_id=journal.sweep_id, frame=frame, planned=len(todo) + len(skipped_dirs),
-                           finished=sum(s == FINISHED for s in finals),
-                           failed=sum(s not in (FINISHED, "skipped", None) for s in finals),
+                           finished=sum(s == RunStatus.FINISHED for s in finals),
+                           failed=sum(s not in (RunStatus.FINISHED, SKIPPED, None) for s in finals),
                            skipped=len(skipped_dirs), interrupted=interrupted, summary_csv=journal.summary_csv,
-                           stopped_early=stopped_early)
+                           stopped_early=stopped_early, metric=request.metric,
+                           mode=request.mode)
     finally:
         journal.release()
+
+
+def _warn_unknown_metric(frame: pd.DataFrame, request: SweepRequest, progress: SweepProgress) -> None:
+    if request.metric is None or frame.empty:
+        return
+    try:
+        choose_ranking(list(frame.columns), request.metric, request.mode, where="--metric")
+    except QueryError as exc:
+        progress.message(f"warning: {exc}", style="red")
 
 
 def _write_summary(journal: Journal, settings: Settings) -> None:
@@ -150,8 +183,9 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
     """Run `file` over the combinations of `flags` (dict, DataFrame, YAML/CSV path) as parallel Ray tasks.
 
     Returns a DataFrame of exactly the runs this sweep made (ls_runs columns plus `sweep`, `trial`), with
-    the sweep id in `df.attrs["sweep"]`; None when the confirmation prompt is declined. A failing trial is a
-    row with its status, never an exception. Ctrl-C stops cleanly and raises RunInterruptedError.
+    the sweep id in `df.attrs["sweep"]` and the ranking in `df.attrs["metric"]`, `["mode"]` and `["best_run"]`
+    (the best finished run's run_dir, None when none finished); None when the confirmation prompt is
+    declined. A failing trial is a row with its status, never an exception. Ctrl-C stops cleanly and raises RunInterruptedError.
     """
     overrides = dict(runs_dir=runs_dir, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                      max_concurrent=max_concurrent, max_failures=max_failures, retries=retries, timeout_s=timeout_s,
@@ -171,6 +205,10 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
         raise RunInterruptedError(f"sweep {result.sweep_id} interrupted; finished runs are kept; "
                                   f"resume with: tune resume {result.sweep_id}")
     result.frame.attrs["sweep"] = result.sweep_id
+    best = result.best_run
+    if result.ranking is not None:
+        result.frame.attrs.update(metric=result.ranking.metric, mode=result.ranking.mode)
+    result.frame.attrs["best_run"] = best["run_dir"] if best is not None else None
     return result.frame
 
 

@@ -7,7 +7,11 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from tuner.sweep.loop import FINISHED
+from tuner.store.status import RunStatus
+
+#: trial states that are not run statuses: no run yet, or an earlier finished run reused (--skip-done)
+PENDING = "pending"
+SKIPPED = "skipped"
 
 
 def _normal(value: Any) -> Any:
@@ -42,7 +46,7 @@ def finished_combinations(table: pd.DataFrame, script_sha256: str, names: Sequen
     columns = [f"flag_{n}" for n in names]
     if table.empty or "script_sha256" not in table or any(c not in table for c in columns):
         return {}
-    rows = table[(table["status"] == FINISHED) & (table["script_sha256"] == script_sha256)]
+    rows = table[(table["status"] == RunStatus.FINISHED.value) & (table["script_sha256"] == script_sha256)]
     found: dict[tuple[Any, ...], str] = {}
     for run_dir, *values in zip(rows["run_dir"], *(rows[c] for c in columns)):
         if not any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values):
@@ -50,22 +54,23 @@ def finished_combinations(table: pd.DataFrame, script_sha256: str, names: Sequen
     return found
 
 
-_RANK = {FINISHED: 4, "running": 3, "failed": 2, "timeout": 2, "killed": 1, "lost": 1}
-
-
 def trial_statuses(rows: pd.DataFrame, planned: Sequence[int], driver_alive: bool) -> dict[int, str]:
     """Best status of each planned trial from its runs: finished > running > failed/timeout > killed/lost > pending.
     `rows` are the sweep's runs (statuses already `lost` where a heartbeat went stale)."""
-    result: dict[int, str] = {int(i): "pending" for i in planned}
+    result: dict[int, str] = {int(i): PENDING for i in planned}
     if rows.empty:
         return result
     for trial, status in zip(rows["trial"], rows["status"]):
         if not isinstance(trial, (int, float)) or trial != trial or int(trial) not in result:
             continue
-        if status == "running" and not driver_alive:
-            status = "lost"
-        if _RANK.get(status, 0) > _RANK.get(result[int(trial)], 0):
-            result[int(trial)] = status
+        run_status = RunStatus.parse(status)
+        if run_status is None:
+            continue
+        if run_status is RunStatus.RUNNING and not driver_alive:
+            run_status = RunStatus.LOST
+        best = RunStatus.parse(result[int(trial)])
+        if best is None or run_status.preference > best.preference:
+            result[int(trial)] = run_status.value
     return result
 
 

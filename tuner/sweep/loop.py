@@ -1,12 +1,8 @@
-"""Sweep orchestration: validate -> plan -> journal -> execute (workers) -> record -> aggregate.
-
-Every problem with the input is found before anything is written. Each trial outcome is journaled the
-moment it arrives, so an interrupted sweep can be resumed without running a finished combination twice.
-"""
+"""Executing a planned sweep: connect to the cluster, keep the pool's window full, record each outcome as it
+arrives, retry, stop. The run directories are the record of what happened (see tuner.store.journal)."""
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import signal
@@ -18,6 +14,7 @@ from typing import Any, Mapping, Sequence
 from tuner.console.progress import SweepProgress
 from tuner.errors import TunerError
 from tuner.runs.aggregate import run_row
+from tuner.runs.ranking import Ranking, metric_column
 from tuner.settings import Settings
 from tuner.spec import (
     after_run,
@@ -26,45 +23,14 @@ from tuner.spec import (
     thread_caps,
     write_git_diff,
 )
-from tuner.store.files import read_run
+from tuner.store.files import read_run, write_run_status
 from tuner.store.journal import Journal
 from tuner.store.layout import META_DIR, RunPaths
+from tuner.store.status import RunStatus
 from tuner.sweep.prepare import SweepRequest
 from tuner.tracking import unique_run_dir
-from workers.files import atomic_write_json
 
 RUN_NAME_DIGITS = 3  # seconds_scale of sweep run directories: a thousand trials a second stay unique
-FINISHED = "finished"
-QUEUED = "queued"
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-# ---------------------------------------------------------------------------------------------------
-# Skip-done: finished runs of the same script (by content hash) with the same flag values
-
-
-
-
-
-
-
-
-
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -107,13 +73,11 @@ def _resolve_gpus(settings: Settings, info: Any) -> float:
 
 
 def _metric_value(row: Mapping[str, Any], metric: str | None) -> float | None:
+    """The progress line's value of `metric` for one run's row (its ranking column, as tuner.runs.ranking)."""
     if metric is None:
         return None
-    for key in (f"metric_{metric}", f"eval_{metric}", metric):
-        value = row.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-            return float(value)
-    return None
+    column = metric_column(list(row), metric)
+    return Ranking(metric, column, "max").value(row) if column is not None else None
 
 
 @dataclass
@@ -216,7 +180,7 @@ class _SweepLoop:
                                 cwd=request.cwd)
         spec = replace(spec, post_run=(after_run, (paths.run_dir, self.pattern)))  # on the worker, in parallel
         # the run exists from now on, so a listing during the sweep shows it as queued, not as a broken run
-        atomic_write_json(paths.run_json, {**spec.record, "status": QUEUED})
+        write_run_status(paths.run_dir, RunStatus.QUEUED, spec.record)
         state.run_dirs.append(run_dir)
         self.pool.submit(index, spec)
         self.progress.trial_started()
@@ -230,7 +194,8 @@ class _SweepLoop:
             duration, tail = outcome.duration_s, outcome.stderr_tail
         else:  # the task never reported: cancelled before start, or the worker died past its retries
             status, exit_code, error, duration, tail = _settle_unreported(run_dir, result.error)
-        will_retry = status in ("failed", "timeout") and state.attempt <= self.settings.retries and not self.stopping
+        run_status = RunStatus(status)
+        will_retry = run_status.is_failure() and state.attempt <= self.settings.retries and not self.stopping
         state.status = None if will_retry else status
         self.journal.append({"type": "outcome", "trial": state.index, "attempt": state.attempt,
                              "run": os.path.basename(run_dir), "status": status, "exit_code": exit_code,
@@ -241,7 +206,7 @@ class _SweepLoop:
                                  exit_code, error, tail, will_retry)
         if will_retry:
             self.queue.appendleft(state.index)
-        elif status not in (FINISHED, "killed"):
+        elif run_status.is_failure() or run_status is RunStatus.LOST:
             self.failures += 1
             limit = self.settings.max_failures
             if limit is not None and self.failures >= limit and self.queue:
@@ -254,15 +219,15 @@ class _SweepLoop:
 def _settle_unreported(run_dir: str, error: str | None) -> tuple[str, int | None, str | None, float, tuple[str, ...]]:
     """A trial whose task did not report: never started (remove its empty folder) or died with its worker."""
     data = read_run(run_dir, with_metrics=False)
-    status = data.run.get("status")
-    if status in (None, QUEUED):  # never started: nothing of value, no run left behind
+    status = RunStatus.parse(data.run.get("status"))
+    if status in (None, RunStatus.QUEUED):  # never started: nothing of value, no run left behind
         shutil.rmtree(run_dir, ignore_errors=True)
-        return "killed", None, "cancelled before it started", 0.0, ()
-    if status == "running":  # the worker died mid-trial: the run is lost, say so in the run itself
-        status = "killed" if error in ("cancelled", "killed") else "lost"
-        atomic_write_json(data.paths.run_json, {**data.run, "status": status, "end": time.time()})
+        return RunStatus.KILLED.value, None, "cancelled before it started", 0.0, ()
+    if status is RunStatus.RUNNING:  # the worker died mid-trial: the run is lost, say so in the run itself
+        status = RunStatus.KILLED if error in ("cancelled", "killed") else RunStatus.LOST
+        write_run_status(run_dir, status, data.run, end=time.time())
     start, end = data.run.get("start"), data.run.get("end") or time.time()
-    return str(status), data.run.get("exit_code"), error, float(end - start) if start else 0.0, ()
+    return status.value if status else "unknown", data.run.get("exit_code"), error, float(end - start) if start else 0.0, ()
 
 
 def _link_sources(snapshot: str, dest: str) -> None:

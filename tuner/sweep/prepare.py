@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from tuner.console.progress import default_mode
 from tuner.console.prompt import ask
 from tuner.errors import TunerError
 from tuner.plan import Plan, check_sample, load_grid, make_plan
+from tuner.runs.ranking import check_mode, metric_direction
 from tuner.settings import Settings, load_settings
 from tuner.spec import ScriptInfo, describe_script
 
@@ -86,10 +86,9 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
         lambda: ensure_runs_dir_is_usable(load_settings(runs_dir=settings_overrides.get("runs_dir")).runs_dir),
     ])
     plan = make_plan(grid, sample, seed)
-    if mode is not None and mode not in ("min", "max"):
-        raise TunerError(f"mode must be 'min' or 'max', got {mode!r}")
+    check_mode(mode)
     return SweepRequest(script=script, plan=plan, settings=settings, metric=metric,
-                        mode=mode or (default_mode(metric) if metric else "max"), extra_args=tuple(extra_args),
+                        mode=mode or (metric_direction(metric) if metric else "max"), extra_args=tuple(extra_args),
                         skip_done=skip_done, quiet=quiet)
 
 

@@ -7,20 +7,19 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Callable
 
 from tuner.errors import TunerError
 from tuner.plan import Plan, grid_from_source
 from tuner.runs.aggregate import DEFAULT_STALE_AFTER_S
 from tuner.settings import load_settings
 from tuner.spec import describe_script
-from tuner.store.files import read_run
+from tuner.store.files import read_run, write_run_status
 from tuner.store.journal import Journal
 from tuner.store.layout import ENV_RUN_DIR
-from tuner.sweep.history import runs_table, sweep_rows, trial_statuses
-from tuner.sweep.loop import FINISHED, QUEUED
+from tuner.store.status import RunStatus
+from tuner.sweep.history import PENDING, runs_table, sweep_rows, trial_statuses
 from tuner.sweep.prepare import SweepRequest, check_resources
-from workers.files import atomic_write_json
 
 
 @dataclass(frozen=True)
@@ -53,16 +52,16 @@ def settle_orphans(runs_dir: str, sweep_id: str, heartbeat_s: float, wait_s: flo
     host = socket.gethostname()
     deadline = time.time() + (wait_s if wait_s is not None else 2 * heartbeat_s + 1)
     rows = sweep_rows(runs_table(runs_dir, DEFAULT_STALE_AFTER_S), sweep_id)  # running or lost: both candidates
-    candidates = [d for d, status in zip(rows["run_dir"], rows["status"]) if status in ("running", "lost")] \
+    candidates = [d for d, status in zip(rows["run_dir"], rows["status"]) if status in (RunStatus.RUNNING, RunStatus.LOST)] \
         if len(rows) else []
     for run_dir, status in zip(rows["run_dir"], rows["status"]) if len(rows) else ():
-        if status == QUEUED:  # launched by the dead driver but never started: remove, it will run again
+        if status == RunStatus.QUEUED:  # launched by the dead driver but never started: remove, it will run again
             shutil.rmtree(run_dir, ignore_errors=True)
     while True:
         running = []
         for run_dir in candidates:
             data = read_run(run_dir, with_metrics=False)
-            if data.run.get("status") != "running":
+            if data.run.get("status") != RunStatus.RUNNING:
                 continue
             pid = data.run.get("pid")
             if data.run.get("host") == host and isinstance(pid, int) and _is_our_trial(pid, run_dir):
@@ -77,8 +76,8 @@ def settle_orphans(runs_dir: str, sweep_id: str, heartbeat_s: float, wait_s: flo
         time.sleep(0.2)
     for data in running:
         current = read_run(data.paths.run_dir, with_metrics=False).run
-        if current.get("status") == "running":
-            atomic_write_json(data.paths.run_json, {**current, "status": "lost", "end": current.get("heartbeat")})
+        if current.get("status") == RunStatus.RUNNING:
+            write_run_status(data.paths.run_dir, RunStatus.LOST, current, end=current.get("heartbeat"))
     return len(running)
 
 
@@ -103,8 +102,7 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
         statuses = trial_statuses(rows, header["indices"], driver_alive=False)
     finally:
         journal.release()
-    redo = {"pending", "lost", "killed"} | ({"failed", "timeout"} if retry_failed else set())
-    todo = tuple(i for i in plan.indices if statuses.get(i) in redo)
+    todo = tuple(i for i in plan.indices if _needs_rerun(statuses.get(i), retry_failed))
     return SweepRequest(script=replace(script, given=header.get("script_given", script.given)), plan=plan,
                         settings=settings, metric=header.get("metric"), mode=header.get("mode") or "max",
                         extra_args=tuple(header.get("extra_args", ())), quiet=quiet, sweep_id=sweep_id, resumed=True,
@@ -124,9 +122,10 @@ def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStat
         statuses = trial_statuses(sweep_rows(table, journal.sweep_id), header["indices"], _driver_alive(journal))
         values = list(statuses.values())
         rows.append(SweepStatus(journal.sweep_id, header.get("created", 0.0), os.path.basename(header["script"]),
-                                len(values), values.count(FINISHED),
-                                sum(v in ("failed", "timeout") for v in values),
-                                sum(v in ("pending", "lost", "killed") for v in values), values.count("running")))
+                                len(values), values.count(RunStatus.FINISHED.value),
+                                sum(_is(v, RunStatus.is_failure) for v in values),
+                                sum(v == PENDING or _is(v, RunStatus.is_interrupted) for v in values),
+                                values.count(RunStatus.RUNNING.value)))
     return rows
 
 
@@ -142,3 +141,14 @@ def _driver_alive(journal: Journal) -> bool:
     return False
 
 
+
+
+def _is(status: str | None, test: Callable[[RunStatus], bool]) -> bool:
+    parsed = RunStatus.parse(status)
+    return parsed is not None and test(parsed)
+
+
+def _needs_rerun(status: str | None, retry_failed: bool) -> bool:
+    """Resume reruns trials never run or interrupted, and failed ones unless told not to."""
+    return status == PENDING or _is(status, RunStatus.is_interrupted) or (
+        retry_failed and _is(status, RunStatus.is_failure))

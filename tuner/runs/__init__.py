@@ -1,0 +1,1 @@
+"""Runs as data: listing and its index, aggregation into frames, queries, ranking, records, management."""
