@@ -37,7 +37,8 @@ def cmd_tensorboard(argv: Sequence[str]) -> int:
     if args.sweep is not None and not args.no_hparams:  # the sweep's HParams view (tuner.export.hparams)
         from tuner.cli.export import hparams_run_for_cli
 
-        runs = hparams_run_for_cli(args.sweep, runs_dir, args.metric) + runs
+        hparams = hparams_run_for_cli(args.sweep, runs_dir, args.metric)
+        runs, missing = hparams + runs, [] if hparams else missing  # the view holds every run's metrics
     if missing:
         print(f"note: {len(missing)} of {len(chosen)} runs have no TensorBoard event files "
               f"(e.g. {missing[0]}); scripts write them to tuner.tensorboard_dir()", file=sys.stderr)
