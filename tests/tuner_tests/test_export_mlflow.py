@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -223,3 +224,22 @@ def test_the_core_and_listing_never_import_mlflow(workdir: Path) -> None:
 def test_an_unknown_sweep_is_a_sweep_not_found_error(workdir: Path, tracking_uri: str) -> None:
     with pytest.raises(SweepNotFoundError):
         mlflow_export(tracking_uri, "unused", sweep="nope")
+
+
+def test_an_ls_runs_frame_exports_exactly_its_rows(workdir: Path, tracking_uri: str, experiment: str) -> None:
+    dirs = sweep_runs(workdir / "runs")
+    result = mlflow_export(tracking_uri, experiment, runs=ls_runs("attributes.status = 'FINISHED'"))
+    assert [os.path.abspath(r.run_dir) for r in result.runs] == [dirs[0]] and result.parent_run_id is None
+    assert list(by_name(MlflowClient(tracking_uri), experiment)) == [os.path.basename(dirs[0])]
+
+
+def test_an_unreachable_tracking_server_fails_in_seconds_with_what_to_do(workdir: Path) -> None:
+    from tuner.errors import ExportError
+
+    sweep_runs(workdir / "runs")
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(ExportError, match=r"cannot reach the MLflow tracking server .* `mlflow server --host"):
+        mlflow_export(f"http://127.0.0.1:{port}", "e", sweep="s1")
+    assert not list((workdir / "runs").glob("*/tuner.d/mlflow.json"))

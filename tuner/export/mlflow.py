@@ -92,12 +92,32 @@ def export_to_mlflow(runs: Any = None, *, sweep: str | None = None, tracking_uri
     else:
         run_dirs = _chosen_runs(runs, settings.runs_dir)
     experiment = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or "Default"
+    check_reachable(tracking_uri)
     from mlflow.exceptions import MlflowException
 
     try:
         return _export(run_dirs, sweep, tracking_uri, experiment, settings)
     except MlflowException as exc:
         raise ExportError(f"mlflow ({tracking_uri}): {exc.message}") from None
+
+
+def check_reachable(tracking_uri: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds where MLflow's client would retry an unreachable server for minutes."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(tracking_uri)
+    if parts.scheme not in ("http", "https"):
+        return
+    try:
+        urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=timeout_s).close()
+    except urllib.error.HTTPError:
+        return  # something answers (a proxy, a server without /health): let MLflow's client say more
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ExportError(f"cannot reach the MLflow tracking server at {tracking_uri} ({reason}); start one with "
+                          "`mlflow server --host 127.0.0.1 --port 5000` or check --tracking-uri") from None
 
 
 def _chosen_runs(runs: Any, runs_dir: str) -> list[str]:
