@@ -10,18 +10,16 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import sys
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
-import yaml
-
 from tuner.errors import FlagError
 from tuner.store.layout import ENV_FLAGS_JSON
 from tuner.tracking import is_run_active, write_run_metadata
+from tuner.values import parse_value
 from tuner.yamlfile import read_yaml_mapping
 
 FLAG_TYPES = ("numeric", "integer", "boolean", "string")
@@ -87,22 +85,9 @@ def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
-_FLOAT_TEXT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")  # 1e-3: a string to YAML 1.1
-_ZERO_PADDED = re.compile(r"^[-+]?0\d+$")  # 001, 010: an id to keep (YAML 1.1 would read 010 as octal 8)
-
-
 def parse_scalar(text: str) -> Any:
-    """A command-line value as YAML would type it, except that `1e-3` is a float and `001` stays a string."""
-    if not text.strip():
-        return text
-    if _FLOAT_TEXT.match(text.strip()):
-        return float(text)
-    if _ZERO_PADDED.match(text.strip()):
-        return text
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+    """A command-line value by the one text-to-value rule (tuner.values.parse_value)."""
+    return parse_value(text)
 
 
 def _number(value: Any, integer: bool) -> int | float:
@@ -231,8 +216,8 @@ def flags(*specs: FlagSpec, config: str | None = None, file: str | None = None,
     if wants_help:
         print_flags_help(list(declared.values()))
         raise SystemExit(0)
-    for name, (value, raw) in cli.items():
-        merged[name] = (value, raw, "command line")
+    for name, (value, typed) in cli.items():
+        merged[name] = (value, typed, "command line")
     handed = os.environ.get(ENV_FLAGS_JSON)
     if handed:
         try:

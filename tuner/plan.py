@@ -16,27 +16,11 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from tuner.errors import GridError
-from tuner.yamlfile import Loader
+from tuner.values import parse_value
+from tuner.yamlfile import DuplicateKeyError, describe_error
+from tuner.yamlfile import load as load_yaml
 
 Scalar = (str, int, float, bool)
-
-
-class _UniqueKeyLoader(Loader):
-    """safe_load, but a key given twice is an error instead of silently keeping the last one."""
-
-
-def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise GridError(f"line {key_node.start_mark.line + 1}: duplicate key '{key}' "
-                            f"(first on line {seen[key] + 1}); give each flag once with a list of values")
-        seen[key] = key_node.start_mark.line
-    return Loader.construct_mapping(loader, node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 
 def read_grid_file(path: str) -> dict[str, Any]:
@@ -47,15 +31,11 @@ def read_grid_file(path: str) -> dict[str, Any]:
         raise GridError(f"flags file '{path}' is a directory, expected a YAML or CSV file")
     try:
         with open(path, encoding="utf-8") as handle:
-            data = yaml.load(handle, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except GridError as exc:
-        raise GridError(f"{path}: {exc}") from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
-        raise GridError(f"{path}: YAML syntax error at {where}: {exc.problem}") from None
+            data = load_yaml(handle)
+    except DuplicateKeyError as exc:
+        raise GridError(f"{path}: {exc}; give each flag once with a list of values") from None
     except yaml.YAMLError as exc:
-        raise GridError(f"{path}: not valid YAML: {exc}") from None
+        raise GridError(f"{path}: {describe_error(exc)}") from None
     except UnicodeDecodeError:
         raise GridError(f"{path}: not a text file") from None
     if not isinstance(data, dict):
@@ -184,7 +164,9 @@ def load_grid(source: Any, overrides: Mapping[str, Sequence[Any]] | None = None)
             if not os.path.isfile(path):
                 raise GridError(f"flags file '{path}' does not exist or is not a file")
             try:
-                frame = pd.read_csv(path, keep_default_na=True)
+                # cells as text, typed by the one rule (tuner.values): `001` stays "001", `yes` stays "yes"
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+                frame = frame.apply(lambda column: column.map(lambda v: v if not isinstance(v, str) else parse_value(v)))
             except (ValueError, OSError) as exc:
                 raise GridError(f"{path}: cannot read CSV: {exc}") from None
             grid: Grid = table_grid(frame, path)

@@ -10,10 +10,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from tuner.errors import ConfigError
-from tuner.yamlfile import load as load_yaml
+from tuner.values import parse_value
 from tuner.yamlfile import parse_yaml_mapping
 
 PROJECT_FILE = "tuner.yml"
@@ -134,10 +132,7 @@ def load_settings(cwd: str | os.PathLike[str] | None = None, environ: Mapping[st
         env_key = ENV_PREFIX + key.upper()
         if env_key in environ:
             raw = environ[env_key]
-            try:
-                value = load_yaml(raw) if raw.strip() else None
-            except yaml.YAMLError:
-                value = raw
+            value = parse_value(raw) if raw.strip() else None
             if _KINDS[key] == (str,) and value is not None:
                 value = raw  # a path or an address stays exactly as typed
             values[key] = value

@@ -22,6 +22,7 @@ from tuner.store.layout import (
     ENV_TENSORBOARD_DIR,
     RunPaths,
 )
+from tuner.values import format_value
 from workers.files import dumps_json
 from workers.process import RunSpec
 
@@ -67,17 +68,9 @@ def check_flag_values(flags: Mapping[str, Any], where: str = "flags") -> dict[st
     return {name: (value.item() if hasattr(value, "item") else value) for name, value in flags.items()}
 
 
-def format_flag_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    return str(value) if not isinstance(value, float) else repr(value)
-
-
 def flag_argv(flags: Mapping[str, Any]) -> list[str]:
     """`--name=value` for each flag: an argparse script reads them unchanged; never passed through a shell."""
-    return [f"--{name}={format_flag_value(value)}" for name, value in flags.items()]
+    return [f"--{name}={format_value(value, quote_strings=False)}" for name, value in flags.items()]
 
 
 def thread_caps(cpus: float) -> dict[str, str]:

@@ -25,7 +25,7 @@ class Command:
     summary: str
 
     def load(self) -> Callable[[Sequence[str]], int]:
-        return getattr(importlib.import_module(f"tuner.cli.{self.module}"), self.function)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(f"tuner.cli.{self.module}"), self.function)
 
 
 #: every `tune` subcommand, in the order `tune --help` lists them

@@ -38,15 +38,15 @@ def cmd_view(argv: Sequence[str]) -> int:
 
 
 def _serve_live(run: str | None, runs_dir: str | None, port: int, browse: bool) -> int:
-    from tuner.report import _latest, open_in_browser
+    from tuner.report import open_in_browser
     from tuner.report.live import LiveRunServer
-    from tuner.runs.resolve import resolve_run_dir
+    from tuner.runs.resolve import latest_run_dir, resolve_run_dir
     from tuner.settings import load_settings
 
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must be 0..65535, got {port}")
     settings = load_settings(runs_dir=runs_dir)
-    path = resolve_run_dir(run, settings.runs_dir) if run else _latest(settings.runs_dir)
+    path = resolve_run_dir(run, settings.runs_dir) if run else latest_run_dir(settings.runs_dir)
     try:
         server = LiveRunServer(path, settings.stale_after_s, port=port)
     except OSError as exc:

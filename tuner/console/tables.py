@@ -104,4 +104,5 @@ def print_run_info(info: dict[str, Any]) -> None:
             out.print(f"  {key:<22} {text.replace('[', chr(92) + '[')}")
     metrics = info.get("metrics")
     if isinstance(metrics, pd.DataFrame) and not metrics.empty:
-        out.print(f"  {'metrics':<22} {len(metrics)} steps ({', '.join(c for c in metrics.columns if c not in ('step', 'timestamp'))})")
+        names = ", ".join(c for c in metrics.columns if c not in ("step", "timestamp"))
+        out.print(f"  {'metrics':<22} {len(metrics)} steps ({names})")

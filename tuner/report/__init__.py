@@ -11,12 +11,13 @@ import re
 import tempfile
 from typing import Any
 
-from tuner.errors import RunNotFoundError, SweepNotFoundError, TunerError
+from tuner.console.messages import say
+from tuner.errors import SweepNotFoundError, TunerError
 from tuner.report.data import comparison_data, run_data, sweep_data
 from tuner.report.render import render_page, write_page
-from tuner.runs.resolve import resolve_run_dir
+from tuner.runs.resolve import latest_run_dir, latest_run_dirs, resolve_run_dir
 from tuner.settings import load_settings
-from tuner.store.layout import RunPaths, list_run_dirs
+from tuner.store.layout import RunPaths
 
 __all__ = ["save_run_view", "view_run", "save_run_comparison", "compare_runs", "save_sweep_report",
            "open_in_browser", "browser_available"]
@@ -30,13 +31,6 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:120] or "run"
 
 
-def _latest(runs_dir: str) -> str:
-    dirs = list_run_dirs(runs_dir)
-    if not dirs:
-        raise RunNotFoundError(f"no runs in '{runs_dir}'; start one with `tune SCRIPT` or pass a run directory")
-    return dirs[0]
-
-
 # ---------------------------------------------------------------------------------------------------
 # One run
 
@@ -44,7 +38,7 @@ def save_run_view(run: Any = None, filename: str | os.PathLike[str] | None = Non
                   runs_dir: str | None = None) -> str:
     """Write the HTML view of `run` (a path, a run name, an ls_runs row; default: the latest run); return its path."""
     settings = load_settings(runs_dir=runs_dir)
-    path = resolve_run_dir(run, settings.runs_dir) if run is not None else _latest(settings.runs_dir)
+    path = resolve_run_dir(run, settings.runs_dir) if run is not None else latest_run_dir(settings.runs_dir)
     page = run_data(path, settings.stale_after_s)
     target = os.fspath(filename) if filename is not None else os.path.join(_views_dir(), f"run-{_safe(page['name'])}.html")
     return write_page(target, render_page("run", f"Run {page['name']}", {"run": page}))
@@ -62,19 +56,10 @@ def view_run(run: Any = None, runs_dir: str | None = None, browse: bool = True) 
 
 def _two_runs(runs: Any, runs_dir: str) -> tuple[str, str]:
     if runs is None:
-        dirs = list_run_dirs(runs_dir)[:2]
-        if len(dirs) < 2:
-            raise RunNotFoundError(f"comparing needs two runs, found {len(dirs)} in '{runs_dir}'; "
-                                   "pass two run directories or names")
-        return dirs[1], dirs[0]
-    if hasattr(runs, "columns") and hasattr(runs, "iloc"):  # an ls_runs frame
-        if "run_dir" not in runs.columns:
-            raise RunNotFoundError("data frame does not contain a run_dir column")
-        items = list(runs["run_dir"])
-    elif isinstance(runs, (str, os.PathLike)):
-        items = [runs]
-    else:
-        items = list(runs)
+        newest, older = latest_run_dirs(runs_dir, 2)
+        return older, newest
+    items = [runs] if isinstance(runs, (str, os.PathLike)) else list(runs["run_dir"]) if hasattr(runs, "columns") \
+        else list(runs)
     if len(items) != 2:
         raise TunerError(f"compare: expected exactly 2 runs, got {len(items)}; pass two run directories or names")
     a, b = (resolve_run_dir(item, runs_dir) for item in items)
@@ -179,6 +164,6 @@ def _show(path: str, browse: bool) -> None:
     if show_page(path):  # inside a Jupyter kernel: the page inline
         return
     if browse and open_in_browser(path):
-        print(f"Opened {path} in a browser")
+        say(f"Opened {path} in a browser")
     else:
-        print(path)
+        say(path)

@@ -7,14 +7,13 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from tuner.errors import QueryError, RunNotFoundError
 from tuner.runs.aggregate import read_rows, runs_frame
-from tuner.errors import QueryError
 from tuner.runs.index import indexed_frame
 from tuner.runs.query import parse_order, translate_filter, unknown_column
+from tuner.runs.resolve import latest_run_dir, resolve_run_dir
 from tuner.settings import load_settings
-from tuner.store.layout import list_run_dirs
 from tuner.store.files import read_run
-from tuner.runs.resolve import resolve_run_dir
 
 
 def _unknown_column(name: str, columns: Sequence[str], written: str | None = None) -> QueryError:
@@ -90,5 +89,8 @@ def run_info(run: Any, runs_dir: str | None = None) -> dict[str, Any]:
 def latest_run(runs_dir: str | None = None) -> dict[str, Any] | None:
     """The newest run (by directory name, as tfruns) or None when there is none."""
     settings = load_settings(runs_dir=runs_dir)
-    dirs = list_run_dirs(settings.runs_dir)
-    return run_info(dirs[0], settings.runs_dir) if dirs else None
+    try:
+        newest = latest_run_dir(settings.runs_dir)
+    except RunNotFoundError:
+        return None
+    return run_info(newest, settings.runs_dir)

@@ -13,16 +13,17 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
-from tuner.runs.aggregate import effective_status
-from tuner.errors import QueryError, RunNotFoundError, TunerError
+from tuner.console.messages import say
 from tuner.console.prompt import ask
+from tuner.errors import QueryError, RunNotFoundError, TunerError
+from tuner.runs.aggregate import effective_status
+from tuner.runs.resolve import resolve_run_dirs
 from tuner.settings import load_settings
+from tuner.store.files import read_mapping, remove_tree
 from tuner.store.layout import ARCHIVE_DIR, RunPaths, iter_artifacts, list_run_dirs
 from tuner.store.status import RunStatus
-from tuner.store.files import read_mapping, remove_tree
-from tuner.runs.resolve import resolve_run_dir
 
 
 @dataclass
@@ -50,19 +51,8 @@ def check_plain_name(name: Any, what: str) -> str:
 
 
 def _run_dirs(runs: Any, runs_dir: str) -> list[str]:
-    """Runs given as None (all), a name or path, an ls_runs frame or row, or a list of those."""
-    if runs is None:
-        return list_run_dirs(runs_dir)
-    if hasattr(runs, "columns") and hasattr(runs, "iloc"):  # an ls_runs frame: every row
-        if "run_dir" not in runs.columns:
-            raise RunNotFoundError("data frame does not contain a run_dir column")
-        items: Iterable[Any] = list(runs["run_dir"])
-    elif isinstance(runs, (str, os.PathLike)) or hasattr(runs, "get"):
-        items = [runs]
-    else:
-        items = list(runs)
-    found = [resolve_run_dir(item, runs_dir) for item in items]
-    return list(dict.fromkeys(found))
+    """Runs given as None (all), or anything tuner.runs.resolve accepts."""
+    return list_run_dirs(runs_dir) if runs is None else resolve_run_dirs(runs, runs_dir)
 
 
 def _in_runs_dir(run_dir: str, runs_dir: str) -> None:
@@ -81,7 +71,7 @@ def _free_name(folder: str, name: str) -> str:
 
 
 def _say(message: str) -> None:
-    print(message, flush=True)
+    say(message)
 
 
 def _report_active(skipped: list[str]) -> None:

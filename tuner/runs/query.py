@@ -114,13 +114,10 @@ def _string_value(token: Token) -> str:
 
 
 def _yaml_scalar(text: str) -> Any:
-    import yaml
+    """A param's text as the flag value it was typed as (tuner.values: the one text-to-value rule)."""
+    from tuner.values import parse_value
 
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-    return value if isinstance(value, (str, int, float, bool)) else text
+    return parse_value(text)
 
 
 def _literal(token: Token, column: str, is_param: bool) -> list[str]:

@@ -10,15 +10,14 @@ from typing import Any
 
 import pandas as pd
 
-from workers.files import read_json_lines
-
+from tuner.errors import TunerError
 from tuner.runs.aggregate import effective_status, last_values, run_row
-from tuner.errors import RunNotFoundError, TunerError
+from tuner.runs.resolve import latest_run_dir, resolve_run_dir
 from tuner.settings import load_settings
 from tuner.store.files import RunData, read_run, update_tags
-from tuner.store.layout import RunPaths, iter_artifacts, list_run_dirs
+from tuner.store.layout import RunPaths, iter_artifacts
 from tuner.store.status import RunStatus
-from tuner.runs.resolve import resolve_run_dir
+from workers.files import read_json_lines
 
 
 @dataclass(frozen=True)
@@ -204,13 +203,7 @@ class RunRecord:
 
 
 def get_run(run: Any = None, runs_dir: str | None = None) -> RunRecord:
-    """The record of a run given by name, path or ls_runs row (default: the latest run)."""
+    """The record of a run given by name, unique prefix, path or ls_runs row (default: the latest run)."""
     settings = load_settings(runs_dir=runs_dir)
-    if run is None:
-        dirs = list_run_dirs(settings.runs_dir)
-        if not dirs:
-            raise RunNotFoundError(f"no runs in '{settings.runs_dir}'; start one with `tune train.py`")
-        path = dirs[0]
-    else:
-        path = resolve_run_dir(run, settings.runs_dir)
+    path = latest_run_dir(settings.runs_dir) if run is None else resolve_run_dir(run, settings.runs_dir)
     return RunRecord(path, settings.stale_after_s)

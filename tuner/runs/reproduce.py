@@ -10,11 +10,10 @@ import os
 import shlex
 from typing import Any, Mapping
 
-import yaml
-
 from tuner.errors import TunerError
-from tuner.spec import flag_argv
 from tuner.runs.record import RunRecord, get_run
+from tuner.spec import flag_argv
+from tuner.values import format_value, parse_values
 
 TUNE = "tune"
 
@@ -26,18 +25,14 @@ def cli_value(value: Any) -> str:
                 and _round_trips(value, value):
             return value
         return "'" + value.replace("'", "''") + "'"  # a YAML single-quoted string
-    text = yaml.safe_dump(value, default_flow_style=True, width=10**9).strip()
-    if text.endswith("\n..."):
-        text = text[: -len("\n...")].strip()
+    text = format_value(value)
     if not _round_trips(text, value):
         raise TunerError(f"flag value {value!r} cannot be written on the command line")
     return text
 
 
 def _round_trips(text: str, value: Any) -> bool:
-    from tuner.cli.run import parse_flag_options
-
-    parsed = parse_flag_options([f"x={text}"])["x"]
+    parsed = parse_values(text)
     return len(parsed) == 1 and type(parsed[0]) is type(value) and parsed[0] == value
 
 

@@ -1,12 +1,22 @@
-"""Which run the user means: a name, a unique prefix of one, a path, an ls_runs row or frame, or the latest run."""
+"""Which run the user means: a name, a unique prefix of one (git-style), a path, an ls_runs row or frame, a
+mapping with run_dir; or "the latest run". The one resolver behind every command and function that takes
+runs, so they all accept the same things and fail with the same words.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Iterable
 
 from tuner.errors import RunNotFoundError
-from tuner.store.layout import META_DIR, RunPaths, is_plain_name
+from tuner.store.layout import (
+    META_DIR,
+    RunPaths,
+    is_plain_name,
+    list_run_dirs,
+    scan_run_names,
+)
+
 
 def _default_runs_dir() -> str:
     from tuner.settings import load_settings
@@ -14,10 +24,15 @@ def _default_runs_dir() -> str:
     return load_settings().runs_dir
 
 
+def _is_frame(value: Any) -> bool:
+    return hasattr(value, "columns") and hasattr(value, "iloc")
+
+
 def resolve_run_dir(run: Any, runs_dir: str | None = None) -> str:
-    """A run given as a path, a run name in `runs_dir`, an ls_runs row/frame, or a mapping with run_dir."""
+    """One run given as a path, a run name (or a unique prefix of one) in `runs_dir`, an ls_runs row, a
+    one-row frame, or a mapping with run_dir."""
     value = run
-    if hasattr(value, "columns") and hasattr(value, "iloc"):  # a DataFrame
+    if _is_frame(value):
         if "run_dir" not in value.columns:
             raise RunNotFoundError("data frame does not contain a run_dir column")
         if len(value) != 1:
@@ -38,6 +53,42 @@ def resolve_run_dir(run: Any, runs_dir: str | None = None) -> str:
     for candidate in candidates:
         if os.path.isdir(candidate):
             raise RunNotFoundError(f"'{candidate}' is a folder but not a run (it has no {META_DIR}/)")
+    if is_plain_name(text):
+        matches = [n for n in scan_run_names(runs) if n.startswith(text) and RunPaths(os.path.join(runs, n)).is_run()]
+        if len(matches) == 1:
+            return os.path.normpath(os.path.join(runs, matches[0]))
+        if matches:
+            shown = ", ".join(sorted(matches)[:5]) + (" ..." if len(matches) > 5 else "")
+            raise RunNotFoundError(f"run '{text}' is ambiguous: {len(matches)} runs in '{runs}' start with it "
+                                   f"({shown}); give more of the name")
     raise RunNotFoundError(f"run '{text}' not found (looked in '{runs}'); list runs with `tune ls`")
 
 
+def resolve_run_dirs(runs: Any, runs_dir: str) -> list[str]:
+    """Several runs: a frame (every row), one run in any form above, or an iterable of them; no duplicates."""
+    if _is_frame(runs):
+        if "run_dir" not in runs.columns:
+            raise RunNotFoundError("data frame does not contain a run_dir column")
+        items: Iterable[Any] = list(runs["run_dir"])
+    elif isinstance(runs, (str, os.PathLike)) or hasattr(runs, "get"):
+        items = [runs]
+    else:
+        items = list(runs)
+    return list(dict.fromkeys(resolve_run_dir(item, runs_dir) for item in items))
+
+
+def latest_run_dirs(runs_dir: str, count: int = 1) -> list[str]:
+    """The `count` newest runs (by name, as tfruns: names are UTC start times), newest first; an error when
+    there are fewer."""
+    dirs = list_run_dirs(runs_dir)[:count]
+    if len(dirs) < count:
+        if not dirs:
+            raise RunNotFoundError(f"no runs in '{runs_dir}'; start one with `tune SCRIPT` or pass a run directory")
+        needed = {2: "two", 3: "three"}.get(count, str(count))
+        raise RunNotFoundError(f"this needs {needed} runs, found {len(dirs)} in '{runs_dir}'; pass run directories "
+                               "or names")
+    return dirs
+
+
+def latest_run_dir(runs_dir: str) -> str:
+    return latest_run_dirs(runs_dir, 1)[0]

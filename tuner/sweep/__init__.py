@@ -10,6 +10,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from tuner.capture.sources import snapshot_sources
+from tuner.console.messages import say
 from tuner.console.progress import SweepProgress
 from tuner.errors import QueryError, RunInterruptedError
 from tuner.runs.aggregate import read_rows, runs_frame
@@ -125,7 +126,7 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster) -> SweepResult:
                 states[index] = _TrialState(index, status=SKIPPED)
                 skipped_dirs.append(hit)
                 journal.append({"type": "skip", "trial": index, "run": os.path.basename(hit), "time": time.time()})
-            todo = remaining
+            todo = tuple(remaining)
             progress.skipped(len(skipped_dirs))
             if skipped_dirs and not request.quiet:
                 progress.message(f"skipping {len(skipped_dirs)} combinations that already have a finished run "
@@ -185,9 +186,10 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
     Returns a DataFrame of exactly the runs this sweep made (ls_runs columns plus `sweep`, `trial`), with
     the sweep id in `df.attrs["sweep"]` and the ranking in `df.attrs["metric"]`, `["mode"]` and `["best_run"]`
     (the best finished run's run_dir, None when none finished); None when the confirmation prompt is
-    declined. A failing trial is a row with its status, never an exception. Ctrl-C stops cleanly and raises RunInterruptedError.
+    declined. A failing trial is a row with its status, never an exception. Ctrl-C stops cleanly and raises
+    RunInterruptedError.
     """
-    overrides = dict(runs_dir=runs_dir, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
+    overrides: dict[str, Any] = dict(runs_dir=runs_dir, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                      max_concurrent=max_concurrent, max_failures=max_failures, retries=retries, timeout_s=timeout_s,
                      ray_address=address, stdout_metrics=stdout_metrics)
     if resume is not None:
@@ -196,7 +198,7 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
         request = prepare_sweep(file, flags, sample, seed, metric=metric, mode=mode, extra_args=extra_args,
                                 skip_done=skip_done, quiet=quiet, **overrides)
         if not quiet:
-            print(describe_plan(request), flush=True)
+            say(describe_plan(request))
         ask = request.settings.confirm if confirm is None else confirm
         if not confirm_launch(len(request.plan.indices), ask):
             return None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
+from tuner.console.messages import warn
 from tuner.errors import TunerError
 from tuner.plan import Plan, grid_from_source
 from tuner.runs.aggregate import DEFAULT_STALE_AFTER_S
@@ -91,8 +91,7 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
     settings = check_resources(load_settings(**{**recorded, **given}))
     script = describe_script(header["script"])
     if script.sha256 != header["script_sha256"] and not quiet:
-        print(f"note: {header['script']} changed since the sweep started; the remaining trials use the new version",
-              file=sys.stderr)
+        warn(f"note: {header['script']} changed since the sweep started; the remaining trials use the new version")
     grid = grid_from_source(header["grid"])
     plan = Plan(grid, tuple(header["indices"]), header.get("sample"), header.get("seed"))
     journal.claim()  # fails if a driver still runs this sweep
@@ -106,7 +105,7 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
     return SweepRequest(script=replace(script, given=header.get("script_given", script.given)), plan=plan,
                         settings=settings, metric=header.get("metric"), mode=header.get("mode") or "max",
                         extra_args=tuple(header.get("extra_args", ())), quiet=quiet, sweep_id=sweep_id, resumed=True,
-                        todo=todo, cwd=header.get("cwd") if os.path.isdir(header.get("cwd") or "") else os.getcwd())
+                        todo=todo, cwd=str(header["cwd"]) if os.path.isdir(header.get("cwd") or "") else os.getcwd())
 
 
 def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStatus]:
