@@ -4,7 +4,6 @@ tensorboard package: its event reader and plugin-data parsers, and a real Tensor
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import socket
 import subprocess
@@ -14,8 +13,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from synthetic_runs import make_run
+
 from tuner.cli import main
 from tuner.errors import MissingExtraError
 from tuner.export.hparams import Session, write_hparams, write_sweep_hparams

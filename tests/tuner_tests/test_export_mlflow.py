@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from synthetic_runs import make_run
+
 from tuner import ls_runs
 from tuner.cli import main
 from tuner.errors import MissingExtraError, SweepNotFoundError

@@ -17,8 +17,9 @@ def cmd_tensorboard(argv: Sequence[str]) -> int:
     parser = Parser(prog="tune tensorboard", formatter_class=formatter,
                      description="Print the command that shows runs side by side in TensorBoard: a sweep's runs,\n"
                                  "or the latest runs. Runs write event files with tuner.tensorboard_dir().\n"
-                                 "With SWEEP it also writes (or keeps current) the sweep's HParams view: a table,\n"
-                                 "parallel coordinates and scatter plots of flags against metrics (runs/sweeps/ID/tensorboard).",
+                                 "With SWEEP it also writes (or keeps current) the sweep's HParams view, a table,\n"
+                                 "parallel coordinates and scatter plots of flags against metrics, in\n"
+                                 "runs/sweeps/ID/tensorboard.",
                      epilog="examples:\n  tune tensorboard 20261122-080102-a3f9     then run the printed command\n"
                             "  tune tensorboard --latest 3                the 3 newest runs")
     parser.add_argument("sweep", nargs="?", help="sweep id (see `tune sweeps`); default: the latest runs")

@@ -82,7 +82,7 @@ def flag_columns(sessions: Sequence[Session]) -> dict[str, tuple[str, list[Any]]
     columns = {}
     for name in sorted(values):
         kinds = {_kind(v) for v in values[name]}
-        kind = kinds.pop() if len(kinds) == 1 and "other" not in kinds else "str"
+        kind = str(kinds.pop()) if len(kinds) == 1 and "other" not in kinds else "str"
         shown = values[name] if kind != "str" else [v if isinstance(v, str) else json.dumps(v) for v in values[name]]
         columns[name] = (kind, sorted(set(shown), key=lambda v: (str(type(v)), v)))
     return columns
@@ -168,9 +168,10 @@ def write_hparams(logdir: str, sessions: Sequence[Session], metrics: Sequence[st
             events = [event_pb2.Event(wall_time=start, step=0,
                                       summary=hp.hparams_pb(values, trial_id=session.name, start_time_secs=start))]
             for ordinal, row in enumerate(session.metrics, start=1):
-                step = row.get("step")
-                step = int(step) if _is_number(step) and float(step).is_integer() else ordinal
-                stamp = row.get("timestamp") if _is_number(row.get("timestamp")) else start
+                raw_step, raw_stamp = plain(row.get("step")), plain(row.get("timestamp"))
+                step = (int(raw_step) if isinstance(raw_step, (int, float)) and not isinstance(raw_step, bool)
+                        and float(raw_step).is_integer() else ordinal)
+                stamp = float(raw_stamp) if isinstance(raw_stamp, (int, float)) else float(start)
                 scalars = [(k, v) for k, v in row.items() if k in chosen and _is_number(v)]
                 if scalars:
                     events.append(event_pb2.Event(wall_time=float(stamp), step=step, summary=summary_pb2.Summary(

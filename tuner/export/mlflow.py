@@ -19,8 +19,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from workers.files import atomic_write_json
-
 from tuner.errors import ExportError, TunerError
 from tuner.export import require, sweep_run_dirs
 from tuner.runs.aggregate import effective_status
@@ -29,6 +27,7 @@ from tuner.settings import load_settings
 from tuner.store.files import RunData, read_mapping, read_run
 from tuner.store.layout import RunPaths, iter_artifacts, list_run_dirs
 from tuner.store.status import RunStatus
+from workers.files import atomic_write_json
 
 #: our statuses -> MLflow's RunStatus names (MLflow has no timeout or lost: they failed; tuner.status keeps ours)
 STATUSES = {RunStatus.QUEUED.value: "SCHEDULED", RunStatus.RUNNING.value: "RUNNING",
