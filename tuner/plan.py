@@ -111,6 +111,8 @@ def product_grid(mapping: Mapping[str, Any], where: str = "grid") -> ProductGrid
     names, values = [], []
     for name, raw in mapping.items():
         _check_name(name, problems)
+        if hasattr(raw, "tolist") and getattr(raw, "ndim", 0) == 1:  # a numpy array or pandas Series of values
+            raw = raw.tolist()
         options = list(raw) if isinstance(raw, (list, tuple)) else [raw]
         if not options:
             problems.append(f"flag '{name}' has no values (empty list)")

@@ -200,3 +200,32 @@ def test_a_tensorboard_server_shows_the_sweeps_hparams_table(workdir: Path, caps
     values = {m["name"]["tag"]: m["value"] for m in row["metricValues"]}
     assert values == {"loss": pytest.approx(0.8), "val_acc": pytest.approx(0.8)}
     assert [(s["name"], s["status"]) for s in row["sessions"]] == [("hparams/trial2", "STATUS_SUCCESS")]
+
+
+@pytest.mark.ray
+def test_a_real_sampled_sweep_over_numpy_ints_bools_strings_and_floats_reads_back_whole(
+        workdir: Path, ray_cluster: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from tuner import tuning_run
+
+    (workdir / "train.py").write_text(
+        "from tuner import flag_boolean, flag_integer, flag_numeric, flag_string, flags, log_metrics\n"
+        "F = flags(flag_integer('units', 8), flag_boolean('bn', False), flag_string('opt', 'sgd'), "
+        "flag_numeric('lr', 0.1))\n"
+        "for epoch in range(2):\n"
+        "    log_metrics(epoch=epoch, acc=F.units / 100 + F.lr + epoch)\n")
+    grid = {"units": np.array([16, 32], dtype=np.int64), "bn": [True, False], "opt": ["adam", "sgd"],
+            "lr": [0.01, 0.1]}
+    frame = tuning_run("train.py", flags=grid, sample=0.5, seed=3, confirm=False, quiet=True, address=ray_cluster)
+    assert len(frame) == 8 and set(frame["status"]) == {"finished"}
+    logdir = Path(write_sweep_hparams(frame.attrs["sweep"]))
+    experiment = experiment_of(logdir)
+    assert {h.name: api_pb2.DataType.Name(h.type) for h in experiment.hparam_infos} == {
+        "units": "DATA_TYPE_FLOAT64", "bn": "DATA_TYPE_BOOL", "opt": "DATA_TYPE_STRING", "lr": "DATA_TYPE_FLOAT64"}
+    sessions = sorted(p.name for p in logdir.iterdir() if p.is_dir())
+    assert len(sessions) == 8
+    for name in sessions:  # every sampled run is a session whose values lie in the declared domains
+        values, end, scalars = session_of(logdir / name)
+        domains = {h.name: [getattr(v, v.WhichOneof("kind")) for v in h.domain_discrete.values]
+                   for h in experiment.hparam_infos}
+        assert all(values[k] in domains[k] for k in domains), (values, domains)
+        assert api_pb2.Status.Name(end.status) == "STATUS_SUCCESS" and [s for s, _ in scalars["acc"]] == [0, 1]
