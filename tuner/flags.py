@@ -22,7 +22,6 @@ from tuner.tracking import is_run_active, write_run_metadata
 from tuner.values import parse_value
 from tuner.yamlfile import read_yaml_mapping
 
-FLAG_TYPES = ("numeric", "integer", "boolean", "string")
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
 

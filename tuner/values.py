@@ -111,3 +111,12 @@ def format_value(value: Any, quote_strings: bool = True) -> str:
     if parse_value(text) == text and type(parse_value(text)) is str:
         return text
     return "'" + text.replace("'", "''") + "'"
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as people read it, the same in the terminal and in pages: `4.2s`, `3:07`, `1:02:03`."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

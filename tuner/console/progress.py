@@ -9,8 +9,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from tuner.console.tables import format_duration
 from tuner.store.status import RunStatus
+from tuner.values import format_duration
 
 
 @dataclass
@@ -37,7 +37,6 @@ class SweepProgress:
         self.best: float | None = None
         self.best_run: str | None = None
         self.started = time.monotonic()
-        self._live: Any = None
         self._progress: Any = None
         self._task: Any = None
         self._notebook: Any = None  # tuner.notebook.NotebookProgress inside a Jupyter kernel

@@ -20,8 +20,6 @@ from typing import Any
 from tuner.report.data import _clean
 from workers.files import atomic_write_text
 
-ASSETS = ("uPlot.iife.min.js", "uPlot.min.css", "app.js", "app.css", "page.html")
-
 
 @lru_cache(maxsize=None)
 def asset(name: str) -> str:
