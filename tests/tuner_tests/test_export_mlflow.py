@@ -110,7 +110,7 @@ def test_exporting_again_updates_the_same_mlflow_runs_and_sends_only_what_is_new
         workdir: Path, tracking_uri: str, experiment: str) -> None:
     root = workdir / "runs"
     active = make_run(root, "2026-09-22T11-00-00Z", status="running", flags={"lr": 0.1},
-                      metrics=[{"loss": 0.9}, {"loss": 0.7}])
+                      metrics=[{"loss": 0.9}, {"loss": 0.7}], evaluation={"acc": 0.5})
     sweep_runs(root)
     first = mlflow_export(tracking_uri, experiment, sweep="s1")
     mlflow_export(tracking_uri, experiment, runs=[active])
@@ -134,6 +134,7 @@ def test_exporting_again_updates_the_same_mlflow_runs_and_sends_only_what_is_new
     updated = client.get_run(run_id)
     assert updated.info.status == "FINISHED" and updated.data.tags["stage"] == "done"
     assert [m.value for m in sorted(client.get_metric_history(run_id, "loss"), key=lambda m: m.step)] == [0.9, 0.7, 0.5]
+    assert len(client.get_metric_history(run_id, "eval_acc")) == 1  # stamped at the end now, still one point
     for exported in first.runs:
         assert len(client.get_metric_history(exported.mlflow_run_id, "loss")) == 4
     downloaded = mlflow.artifacts.download_artifacts(run_id=first.runs[0].mlflow_run_id, artifact_path="model.txt",

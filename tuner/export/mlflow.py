@@ -299,10 +299,11 @@ def _export_run(client: Any, tracking_uri: str, experiment_id: str, experiment: 
     if parent_id is not None:
         tags["mlflow.parentRunId"] = parent_id
     points = _metric_points(data)
-    if old_metric_keys:  # send only the points MLflow lacks (a run exported while it was still running)
-        logged = {(m.key, m.step, m.timestamp, m.value) for key in old_metric_keys
-                  for m in client.get_metric_history(run_id, key)}
-        points = [p for p in points if (p[0], p[3], p[2], p[1]) not in logged]
+    if old_metric_keys:  # send only the points MLflow lacks (a run exported while it was still running);
+        # a point is its key, step and value: a rewritten metrics file or an evaluation stamped at the end
+        # (once the run ended) must not add the same point twice with another timestamp
+        logged = {(m.key, m.step, m.value) for key in old_metric_keys for m in client.get_metric_history(run_id, key)}
+        points = [p for p in points if (p[0], p[3], p[1]) not in logged]
     _log_batches(client, run_id, [Metric(k, v, ts, step) for k, v, ts, step in points], params,
                  [RunTag(k, v) for k, v in tags.items()])
     _upload_artifacts(client, run_id, paths, fresh=existing is None)
