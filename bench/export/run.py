@@ -5,7 +5,7 @@
 
 Each trial is written like a real run (run.json, flags.json, metrics.jsonl, output.log, one artifact).
 The first export creates every MLflow run (log_batch: params, tags, all metric points; artifacts); the
-second finds each again through tuner.d/mlflow.json and sends nothing new. Prints one table;
+second finds each again through tuner.d/mlflow.json and, nothing having changed, sends nothing. Prints one table;
 docs/benchmarks.md records the results.
 """
 
@@ -49,7 +49,7 @@ def main() -> None:
         setup = time.perf_counter() - started
         points = args.trials * args.epochs * 4
         rows = []
-        for label in ("first export (creates)", "second export (updates, nothing new)"):
+        for label in ("first export (creates)", "second export (nothing changed)"):
             started = time.perf_counter()
             export_to_mlflow(sweep="bench", tracking_uri=uri, experiment="bench", runs_dir=runs)
             took = time.perf_counter() - started

@@ -130,6 +130,7 @@ def test_exporting_again_updates_the_same_mlflow_runs_and_sends_only_what_is_new
     mlflow_export(tracking_uri, experiment, runs=active)
     assert [r.mlflow_run_id for r in again.runs] == [r.mlflow_run_id for r in first.runs]
     assert not any(r.created for r in again.runs) and again.parent_run_id == first.parent_run_id
+    assert [r.unchanged for r in again.runs] == [False, True, True]  # only the trial whose artifact grew is sent
     assert len(by_name(client, experiment)) == 5  # 3 trials, their parent, the single run: nothing duplicated
     updated = client.get_run(run_id)
     assert updated.info.status == "FINISHED" and updated.data.tags["stage"] == "done"
@@ -181,7 +182,8 @@ def test_tune_export_mlflow_prints_one_line_per_run_and_refuses_bad_input(
     assert [line.split()[0] for line in out[:3]] == ["created"] * 3 and "(FAILED)" in out[1]
     assert out[-1].startswith(f"exported 3 runs to experiment '{experiment}'") and "sweep parent run" in out[-1]
     assert main(["export", "mlflow", "--sweep", "s1", "--tracking-uri", tracking_uri, "--experiment", experiment]) == 0
-    assert ": 0 new, 3 updated" in capsys.readouterr().out
+    again = capsys.readouterr().out
+    assert ": 0 new, 0 updated, 3 unchanged" in again and again.startswith("unchanged ")
 
     for argv, message in [
         (["export", "mlflow", "--sweep", "nope", "--tracking-uri", tracking_uri], "no runs of sweep 'nope'"),

@@ -55,16 +55,16 @@ def cmd_export_mlflow(argv: Sequence[str]) -> int:
     result = export_to_mlflow(args.runs or None, sweep=args.sweep, tracking_uri=uri, experiment=args.experiment,
                               runs_dir=args.runs_dir)
     for run in result.runs:
-        print(f"{'created' if run.created else 'updated'} {os.path.basename(run.run_dir)} -> {run.mlflow_run_id} "
-              f"({run.status})")
+        what = "created" if run.created else "unchanged" if run.unchanged else "updated"
+        print(f"{what} {os.path.basename(run.run_dir)} -> {run.mlflow_run_id} ({run.status})")
         for note in run.notes:
             print(f"  note: {note}")
-    new = sum(r.created for r in result.runs)
+    new, same = sum(r.created for r in result.runs), sum(r.unchanged for r in result.runs)
     parent = ""
     if result.parent_run_id:
         parent = f"; sweep parent run {result.parent_run_id} ({'created' if result.parent_created else 'updated'})"
     print(f"exported {len(result.runs)} runs to experiment '{result.experiment}' (id {result.experiment_id}) at "
-          f"{uri}: {new} new, {len(result.runs) - new} updated{parent}")
+          f"{uri}: {new} new, {len(result.runs) - new - same} updated, {same} unchanged{parent}")
     return 0
 
 

@@ -55,6 +55,7 @@ class ExportedRun:
     created: bool
     status: str  # MLflow's
     notes: tuple[str, ...] = ()  # what could not be exported as is (a changed param, a renamed key)
+    unchanged: bool = False  # nothing changed since the last export to this store: nothing was sent
 
 
 @dataclass(frozen=True)
@@ -238,8 +239,9 @@ def _stored_exports(paths: RunPaths) -> list[dict[str, Any]]:
     return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
 
-def _existing_run(client: Any, paths: RunPaths, tracking_uri: str, experiment_id: str) -> Any:
-    """The MLflow run an earlier export made of this run in this store and experiment, if it still exists."""
+def _existing_run(client: Any, paths: RunPaths, tracking_uri: str, experiment_id: str) -> tuple[Any, str | None]:
+    """The MLflow run an earlier export made of this run in this store and experiment, if it still exists,
+    and the content signature recorded with it."""
     from mlflow.exceptions import MlflowException
 
     for entry in _stored_exports(paths):
@@ -248,18 +250,38 @@ def _existing_run(client: Any, paths: RunPaths, tracking_uri: str, experiment_id
         try:
             found = client.get_run(str(entry.get("run_id")))
         except MlflowException:
-            return None  # deleted from the store (or a fresh store at the same URI): export anew
+            return None, None  # deleted from the store (or a fresh store at the same URI): export anew
         if found.info.lifecycle_stage == "deleted" or found.info.experiment_id != experiment_id:
-            return None
-        return found
-    return None
+            return None, None
+        return found, entry.get("signature")
+    return None, None
 
 
-def _remember(paths: RunPaths, tracking_uri: str, experiment_id: str, experiment: str, run_id: str) -> None:
+def content_signature(paths: RunPaths, status: str, parent_id: str | None) -> str:
+    """What an export sends depends on: the metadata files and artifacts (stat), the status, the parent."""
+    import hashlib
+    import json
+
+    def stat(path: str) -> list[int]:
+        try:
+            info = os.stat(path)
+        except OSError:
+            return []
+        return [info.st_mtime_ns, info.st_size]
+
+    files = [paths.run_json, paths.flags_json, paths.metrics_jsonl, paths.evaluation_json, paths.tags_json,
+             paths.error_json, paths.output_log]
+    artifacts = [[rel, *stat(os.path.join(paths.run_dir, rel))] for rel, _ in iter_artifacts(paths)]
+    text = json.dumps([1, status, parent_id, [stat(f) for f in files], artifacts])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _remember(paths: RunPaths, tracking_uri: str, experiment_id: str, experiment: str, run_id: str,
+              signature: str) -> None:
     entries = [e for e in _stored_exports(paths)
                if not (e.get("tracking_uri") == tracking_uri and str(e.get("experiment_id")) == experiment_id)]
     entries.append({"tracking_uri": tracking_uri, "experiment_id": experiment_id, "experiment": experiment,
-                    "run_id": run_id, "exported_at": time.time()})
+                    "run_id": run_id, "signature": signature, "exported_at": time.time()})
     atomic_write_json(paths.mlflow_json, {"exports": entries})
 
 
@@ -278,7 +300,10 @@ def _export_run(client: Any, tracking_uri: str, experiment_id: str, experiment: 
 
     paths = data.paths
     notes: list[str] = []
-    existing = _existing_run(client, paths, tracking_uri, experiment_id)
+    existing, last_signature = _existing_run(client, paths, tracking_uri, experiment_id)
+    signature = content_signature(paths, status, parent_id)
+    if existing is not None and last_signature == signature:  # exported as it is now: nothing to send
+        return ExportedRun(paths.run_dir, existing.info.run_id, False, existing.info.status, unchanged=True)
     if existing is None:
         created = client.create_run(experiment_id, start_time=_ms(data.run.get("start")), run_name=paths.name)
         run_id, old_params, old_metric_keys = created.info.run_id, {}, set()
@@ -313,7 +338,7 @@ def _export_run(client: Any, tracking_uri: str, experiment_id: str, experiment: 
         client.set_terminated(run_id, mlflow_status, end_time=end)
     else:
         client.update_run(run_id, status=mlflow_status)
-    _remember(paths, tracking_uri, experiment_id, experiment, run_id)
+    _remember(paths, tracking_uri, experiment_id, experiment, run_id, signature)
     return ExportedRun(paths.run_dir, run_id, existing is None, mlflow_status, tuple(notes))
 
 
