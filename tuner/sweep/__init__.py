@@ -13,6 +13,7 @@ from tuner.capture.sources import snapshot_sources
 from tuner.console.messages import say
 from tuner.console.progress import SweepProgress
 from tuner.errors import QueryError, RunInterruptedError
+from tuner.plan import plan_indices_record
 from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.runs.ranking import Ranking, choose_ranking
 from tuner.settings import Settings
@@ -80,7 +81,7 @@ def _header(request: SweepRequest) -> dict[str, Any]:
     return {"created": time.time(), "cwd": request.cwd, "script": request.script.path, "script_given": request.script.given,
             "script_sha256": request.script.sha256, "grid": request.plan.grid.to_source(),
             "total": request.plan.total, "sample": request.plan.sample, "seed": request.plan.seed,
-            "indices": list(request.plan.indices), "metric": request.metric, "mode": request.mode,
+            "indices": plan_indices_record(request.plan), "metric": request.metric, "mode": request.mode,
             "extra_args": list(request.extra_args),
             "settings": {"cpus_per_trial": s.cpus_per_trial, "gpus_per_trial": s.gpus_per_trial,
                          "max_concurrent": s.max_concurrent, "max_failures": s.max_failures, "retries": s.retries,
