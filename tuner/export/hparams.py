@@ -112,10 +112,22 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
+def _use_tensorboards_tf_stub() -> None:
+    """TensorBoard's writer reaches `tensorboard.compat.tf`, which imports TensorFlow when it is installed (seconds
+    and a GiB for nothing: only protobufs are written). The module `tensorboard.compat.notf` is TensorBoard's own
+    switch to its stub; it is set only when TensorFlow is not loaded already, so a user's TF session is untouched."""
+    import sys
+    import types
+
+    if "tensorflow" not in sys.modules:
+        sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
+
+
 def write_hparams(logdir: str, sessions: Sequence[Session], metrics: Sequence[str] | None = None,
                   created: float | None = None) -> str:
     """Write the experiment summary and every session into `logdir` (replaced as a whole); return it."""
     require("tensorboard", "tensorboard", "the TensorBoard HParams view")
+    _use_tensorboards_tf_stub()
     from tensorboard.compat.proto import event_pb2, summary_pb2
     from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
     from tensorboard.plugins.hparams import summary_v2 as hp
