@@ -17,19 +17,14 @@ def require(module: str, extra: str, what: str) -> None:
 def sweep_run_dirs(runs_dir: str, sweep: str) -> list[str]:
     """Run directories of `sweep`, in trial then attempt order; SweepNotFoundError names recent sweeps."""
     from tuner.errors import SweepNotFoundError
-    from tuner.store.files import read_run
-    from tuner.store.layout import list_run_dirs
+    from tuner.runs.aggregate import DEFAULT_STALE_AFTER_S
+    from tuner.sweep.history import runs_table, sweep_rows
 
-    chosen = []
-    for run_dir in list_run_dirs(runs_dir):
-        run = read_run(run_dir, with_metrics=False).run
-        if run.get("sweep") == sweep:
-            chosen.append(((run.get("trial") if isinstance(run.get("trial"), int) else -1),
-                           run.get("attempt") or 1, run_dir))
-    if not chosen:
+    rows = sweep_rows(runs_table(runs_dir, DEFAULT_STALE_AFTER_S), sweep)  # one pass through the listing index
+    if rows.empty:
         from tuner.store.journal import list_sweep_ids
 
         known = list_sweep_ids(runs_dir)[:5]
         hint = f"; recent sweeps: {', '.join(known)}" if known else "; there are no sweeps in this runs directory"
         raise SweepNotFoundError(f"no runs of sweep '{sweep}' in '{runs_dir}'{hint} (see `tune sweeps`)")
-    return [run_dir for *_, run_dir in sorted(chosen)]
+    return [str(path) for path in rows["run_dir"]]
