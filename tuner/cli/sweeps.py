@@ -53,11 +53,12 @@ def _print_result(result: SweepResult, request: SweepRequest) -> int:
 def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, list[Any]], script_args: Sequence[str]) -> int:
     from tuner.cli.options import UsageError
 
-    if args.seed is not None and args.sample is None:
-        raise UsageError("--seed only applies with --sample")
+    if args.seed is not None and args.sample is None and args.num_samples is None and not (
+            args.flags and is_space_file(args.flags)):
+        raise UsageError("--seed only applies with --sample or a search space")
     request = prepare_sweep(args.script, args.flags, args.sample, args.seed, flag_overrides=cli_flags,
                             metric=args.metric, mode=args.mode, extra_args=script_args, skip_done=args.skip_done,
-                            quiet=args.quiet, runs_dir=args.runs_dir, cpus_per_trial=args.cpus_per_trial,
+                            quiet=args.quiet, num_samples=args.num_samples, runs_dir=args.runs_dir, cpus_per_trial=args.cpus_per_trial,
                             gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
                             max_failures=args.max_failures, retries=args.retries, timeout_s=args.timeout,
                             ray_address=args.address or None, stdout_metrics=getattr(args, "stdout_metrics", None))
@@ -126,3 +127,12 @@ def cmd_sweeps(argv: Sequence[str]) -> int:
                       str(row.running), str(row.pending))
     console().print(table)
     return 0
+
+
+def is_space_file(path: str) -> bool:
+    """A YAML flags file with a distribution (`lr: {loguniform: [1e-4, 1e-1]}`) is a search space."""
+    if path.lower().endswith(".csv"):
+        return False
+    from tuner.plan import read_grid_file
+
+    return any(isinstance(v, dict) for v in read_grid_file(path).values())

@@ -179,7 +179,8 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
                max_concurrent: int | None = None, max_failures: int | None = None, retries: int | None = None,
                timeout_s: float | None = None, address: str | None = None, skip_done: bool = False,
                resume: str | None = None, retry_failed: bool = True, quiet: bool = False,
-               extra_args: Sequence[str] = (), stdout_metrics: bool | None = None) -> pd.DataFrame | None:
+               extra_args: Sequence[str] = (), stdout_metrics: bool | None = None,
+               num_samples: int | None = None) -> pd.DataFrame | None:
     """Run `file` over the combinations of `flags` (dict, DataFrame, YAML/CSV path) as parallel Ray tasks.
 
     Returns a DataFrame of exactly the runs this sweep made (ls_runs columns plus `sweep`, `trial`), with
@@ -194,7 +195,7 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
         request = prepare_resume(resume, retry_failed=retry_failed, quiet=quiet, **overrides)
     else:
         request = prepare_sweep(file, flags, sample, seed, metric=metric, mode=mode, extra_args=extra_args,
-                                skip_done=skip_done, quiet=quiet, **overrides)
+                                skip_done=skip_done, quiet=quiet, num_samples=num_samples, **overrides)
         if not quiet:
             print(describe_plan(request), flush=True)
         ask = request.settings.confirm if confirm is None else confirm

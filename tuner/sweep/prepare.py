@@ -74,14 +74,15 @@ def check_resources(settings: Settings) -> Settings:
 def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = None, *,
                   flag_overrides: Mapping[str, Sequence[Any]] | None = None, metric: str | None = None,
                   mode: str | None = None, extra_args: Sequence[str] = (), skip_done: bool = False,
-                  quiet: bool = False, **settings_overrides: Any) -> SweepRequest:
-    """Validate everything and plan; writes nothing."""
+                  quiet: bool = False, num_samples: int | None = None, **settings_overrides: Any) -> SweepRequest:
+    """Validate everything and plan; writes nothing. `num_samples` (or any distribution in `flags`) makes the
+    grid a search space: grid lists x num_samples random draws (tuner.search.space)."""
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise TunerError(f"seed must be an integer, got {seed!r}")
     settings, script, grid, _, _ = _gather([
         lambda: check_resources(load_settings(**settings_overrides)),
         lambda: describe_script(file),
-        lambda: load_grid(flags, flag_overrides),
+        lambda: load_grid(flags, flag_overrides, num_samples, seed),
         lambda: check_sample(sample),
         lambda: ensure_runs_dir_is_usable(load_settings(runs_dir=settings_overrides.get("runs_dir")).runs_dir),
     ])
@@ -100,6 +101,10 @@ def ensure_runs_dir_is_usable(runs_dir: str) -> None:
 def describe_plan(request: SweepRequest) -> str:
     plan = request.plan
     text = f"{plan.total:,} combinations of flags"
+    space = plan.grid
+    if getattr(space, "distributions", None) is not None:
+        return (f"{plan.total:,} trials: {space.grid_size:,} grid points x {space.num_samples} random draws "
+                f"(seed={space.seed})")
     if plan.sample is not None:
         text += f", sampled {len(plan.indices):,} (sample={plan.sample:g}, seed={plan.seed})"
     else:
