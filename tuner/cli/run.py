@@ -34,6 +34,13 @@ def _run_parser() -> Parser:
     sweep.add_argument("--seed", type=int, help="random seed for --sample or a search space (recorded and printed)")
     sweep.add_argument("--num-samples", type=int, metavar="N",
                        help="random draws per grid point of a search space (flags like {uniform: [0, 1]})")
+    sweep.add_argument("--search", choices=("random", "tpe", "cmaes", "gp"),
+                       help="sampler of a search space (default random; tpe/cmaes/gp need the 'search' extra)")
+    sweep.add_argument("--stop", choices=("median", "asha"), help="stop hopeless trials early on --metric")
+    sweep.add_argument("--grace-period", type=float, metavar="STEPS", help="--stop: steps before a trial is judged (1)")
+    sweep.add_argument("--reduction-factor", type=float, metavar="R", help="--stop asha: keep the top 1/R per rung (3)")
+    sweep.add_argument("--max-t", type=float, metavar="STEPS", help="--stop asha: stop every trial at this step")
+    sweep.add_argument("--min-trials", type=int, metavar="N", help="--stop median: other trials needed to judge (3)")
     sweep.add_argument("--metric", help="metric shown as 'best so far' and used to sort the summary, e.g. val_acc")
     sweep.add_argument("--mode", choices=("max", "min"), help="whether --metric is better high or low "
                        "(default: min for names containing 'loss' or 'error', else max)")

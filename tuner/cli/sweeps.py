@@ -23,7 +23,7 @@ def _print_result(result: SweepResult, request: SweepRequest) -> int:
     ranking = result.ranking
     if not frame.empty and not request.quiet:
         shown = frame
-        columns = ["run_dir", "trial", "status", "duration_s"] + [c for c in frame.columns if c.startswith("flag_")]
+        columns = ["run_dir", "trial", "status", "stopped_at", "duration_s"] + [c for c in frame.columns if c.startswith("flag_")]
         if ranking is not None:
             order = ranking.order(frame.to_dict("records"))
             rest = [i for i in range(len(frame)) if i not in set(order)]
@@ -39,6 +39,8 @@ def _print_result(result: SweepResult, request: SweepRequest) -> int:
             else:
                 print(f"no best {ranking.metric}: no finished run recorded it")
     parts = [f"{result.finished} finished", f"{result.failed} failed"]
+    if result.stopped:
+        parts.append(f"{result.stopped} stopped early")
     if result.skipped:
         parts.append(f"{result.skipped} skipped (already done)")
     print(f"sweep {result.sweep_id}: {', '.join(parts)} of {result.planned}; summary: {result.summary_csv}")
@@ -58,7 +60,10 @@ def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, list[Any]],
         raise UsageError("--seed only applies with --sample or a search space")
     request = prepare_sweep(args.script, args.flags, args.sample, args.seed, flag_overrides=cli_flags,
                             metric=args.metric, mode=args.mode, extra_args=script_args, skip_done=args.skip_done,
-                            quiet=args.quiet, num_samples=args.num_samples, runs_dir=args.runs_dir, cpus_per_trial=args.cpus_per_trial,
+                            quiet=args.quiet, num_samples=args.num_samples, search=args.search, stop=args.stop,
+                            stop_options=dict(grace_period=args.grace_period, reduction_factor=args.reduction_factor,
+                                              max_t=args.max_t, min_trials=args.min_trials),
+                            runs_dir=args.runs_dir, cpus_per_trial=args.cpus_per_trial,
                             gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
                             max_failures=args.max_failures, retries=args.retries, timeout_s=args.timeout,
                             ray_address=args.address or None, stdout_metrics=getattr(args, "stdout_metrics", None))

@@ -15,6 +15,7 @@ from tuner.runs.aggregate import DEFAULT_STALE_AFTER_S
 from tuner.settings import load_settings
 from tuner.spec import describe_script
 from tuner.store.files import read_run, write_run_status
+from tuner.search.driver import stop_from_source
 from tuner.store.journal import Journal
 from tuner.store.layout import ENV_RUN_DIR
 from tuner.store.status import RunStatus
@@ -106,7 +107,8 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
     return SweepRequest(script=replace(script, given=header.get("script_given", script.given)), plan=plan,
                         settings=settings, metric=header.get("metric"), mode=header.get("mode") or "max",
                         extra_args=tuple(header.get("extra_args", ())), quiet=quiet, sweep_id=sweep_id, resumed=True,
-                        todo=todo, cwd=header.get("cwd") if os.path.isdir(header.get("cwd") or "") else os.getcwd())
+                        todo=todo, cwd=header.get("cwd") if os.path.isdir(header.get("cwd") or "") else os.getcwd(),
+                        search=header.get("search") or "random", stop=stop_from_source(header.get("stop")))
 
 
 def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStatus]:
