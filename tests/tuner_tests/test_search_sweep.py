@@ -46,7 +46,7 @@ def test_cli_flags_file_space_and_a_bad_bound_is_exit_2(ray_cluster, workdir, sc
     (workdir / "space.yml").write_text("lr: {loguniform: [1e-4, 1e-1]}\nopt: [adam, sgd]\n")
     assert main(["train.py", "--flags", "space.yml", "--num-samples", "2", "--seed", "3", "--yes", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "4 trials: 2 grid points x 2 random draws (seed=3)" in out
+    assert "4 trials: 2 grid points x 2 draws (sampler random, seed=3)" in out
     (workdir / "bad.yml").write_text("lr: {loguniform: [0, 1e-1]}\n")
     assert main(["train.py", "--flags", "bad.yml", "--yes", "--quiet"]) == 2
     err = capsys.readouterr().err

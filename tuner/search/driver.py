@@ -26,7 +26,7 @@ from .stopping import AshaRule, AshaState, MedianRule, asha_stops, median_stops
 
 RULES = ("median", "asha")
 #: seconds between two reads of the running trials' metrics
-POLL_S = 0.5
+POLL_S = 0.25
 
 
 @dataclass(frozen=True)
