@@ -92,3 +92,36 @@ def test_only_running_trials_are_stopped():
     histories = {"a": curve(0.5), "b": curve(0.4), "c": curve(0.3), "d": curve(0.9)}
     assert asha_stops(histories, [], "min", AshaRule(1, 3), AshaState()) == []
     assert median_stops(histories, [], "min") == []
+
+
+def test_stop_options_are_validated_in_one_message():
+    import pytest
+
+    from tuner.errors import ConfigError
+    from tuner.search.driver import check_stop
+
+    assert check_stop(None) is None
+    assert check_stop("asha", grace_period=2, reduction_factor=2).reduction_factor == 2
+    with pytest.raises(ConfigError, match="unknown rule 'hyperband', expected one of median, asha"):
+        check_stop("hyperband")
+    with pytest.raises(ConfigError) as caught:
+        check_stop("asha", grace_period=0, reduction_factor=1, min_trials=-1)
+    message = str(caught.value)
+    assert "--grace-period must be a number > 0" in message and "--reduction-factor must be a number > 1" in message
+    assert "--min-trials must be a whole number >= 0" in message
+    with pytest.raises(ConfigError, match="add --stop median or --stop asha"):
+        check_stop(None, grace_period=3)
+
+
+def test_adaptive_search_and_stopping_need_a_space_and_a_metric():
+    import pytest
+
+    from tuner.errors import ConfigError
+    from tuner.plan import ProductGrid
+    from tuner.search.driver import check_search, check_stop
+
+    with pytest.raises(ConfigError) as caught:
+        check_search("tpe", ProductGrid(("a",), ((1, 2),)), check_stop("median"), None, True)
+    message = str(caught.value)
+    for words in ("needs a search space", "add --metric", "--skip-done does not apply", "--stop median judges"):
+        assert words in message

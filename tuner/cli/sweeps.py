@@ -123,12 +123,14 @@ def cmd_sweeps(argv: Sequence[str]) -> int:
     from tuner.console.tables import console
 
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
-    for name in ("sweep", "created", "script", "planned", "finished", "failed", "running", "pending"):
-        table.add_column(name, justify="right" if name in ("planned", "finished", "failed", "running", "pending")
+    for name in ("sweep", "created", "script", "planned", "finished", "stopped", "failed", "running", "pending"):
+        table.add_column(name, justify="right" if name in ("planned", "finished", "stopped", "failed", "running",
+                                                           "pending")
                          else "left")
     for row in rows:
         created = _dt.datetime.fromtimestamp(row.created, tz=_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(row.sweep_id, created, row.script, str(row.planned), str(row.finished), str(row.failed),
+        table.add_row(row.sweep_id, created, row.script, str(row.planned), str(row.finished), str(row.stopped),
+                      str(row.failed),
                       str(row.running), str(row.pending))
     console().print(table)
     return 0

@@ -33,6 +33,7 @@ class SweepStatus:
     failed: int
     pending: int
     running: int
+    stopped: int = 0  # ended early by the stopping rule (--stop)
 
 
 def _is_our_trial(pid: int, run_dir: str) -> bool:
@@ -127,7 +128,7 @@ def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStat
                                 len(values), values.count(RunStatus.FINISHED.value),
                                 sum(_is(v, RunStatus.is_failure) for v in values),
                                 sum(v == PENDING or _is(v, RunStatus.is_interrupted) for v in values),
-                                values.count(RunStatus.RUNNING.value)))
+                                values.count(RunStatus.RUNNING.value), values.count(RunStatus.STOPPED.value)))
     return rows
 
 
