@@ -13,7 +13,7 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 from workers.files import atomic_write_text, read_json_lines
 
@@ -25,8 +25,8 @@ from .samplers import COMPLETE, FAIL, PRUNED, check_sampler, make_sampler, tell_
 from .stopping import AshaRule, AshaState, MedianRule, asha_stops, median_stops
 
 RULES = ("median", "asha")
-#: seconds between two reads of the running trials' metrics
-POLL_S = 0.25
+#: seconds between two reads of the running trials' metrics: a trial is judged at most this late after a step
+POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -233,16 +233,5 @@ def check_search(search: str | None, grid: Any, stop: StopConfig | None, metric:
     return name
 
 
-def flags_of(search: "SearchDriver | None", request: Any, index: int) -> dict[str, Any]:
-    return search.flags_for(index) if search is not None else request.plan.grid.combination(index)
-
-
 def uses_search(request: Any) -> bool:
     return getattr(request, "search", "random") != "random" or getattr(request, "stop", None) is not None
-
-
-def stop_steps(search: "SearchDriver | None") -> Mapping[int, float]:
-    return dict(search.stopped) if search is not None else {}
-
-
-__all__: Sequence[str] = ("StopConfig", "check_stop", "check_search", "SearchDriver", "read_history")

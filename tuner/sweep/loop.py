@@ -155,7 +155,7 @@ class _SweepLoop:
             while self.queue or self.pool.in_flight:
                 while self.queue and self.pool.has_room():
                     self.launch(self.queue.popleft())
-                for result in self.pool.wait(timeout_s=0.5 if self.search is None else 0.2):
+                for result in self.pool.wait(timeout_s=0.5 if self.search is None else 0.05):
                     self.record(result)
                 if self.search is not None:
                     self.search.poll()
