@@ -22,7 +22,6 @@ from tuner.tracking import is_run_active, write_run_metadata
 from tuner.values import parse_value
 from tuner.yamlfile import read_yaml_mapping
 
-FLAG_TYPES = ("numeric", "integer", "boolean", "string")
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
 
@@ -216,8 +215,8 @@ def flags(*specs: FlagSpec, config: str | None = None, file: str | None = None,
     if wants_help:
         print_flags_help(list(declared.values()))
         raise SystemExit(0)
-    for name, (value, raw) in cli.items():
-        merged[name] = (value, raw, "command line")
+    for name, (value, typed) in cli.items():
+        merged[name] = (value, typed, "command line")
     handed = os.environ.get(ENV_FLAGS_JSON)
     if handed:
         try:

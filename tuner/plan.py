@@ -23,8 +23,28 @@ from tuner.yamlfile import load as load_yaml
 Scalar = (str, int, float, bool)
 
 
+#: the last grid file read, by (path, size, mtime): `tune` looks at a file to tell a sweep from a run and then
+#: plans it, and a 10^6-value grid should be parsed once
+_last_read: tuple[tuple[str, int, int], dict[str, Any]] | None = None
+
+
 def read_grid_file(path: str) -> dict[str, Any]:
-    """A YAML grid file as a mapping; syntax errors name the line."""
+    """A YAML grid file as a mapping; syntax errors name the line. The caller must not modify the result."""
+    global _last_read
+    try:
+        stat = os.stat(path)
+        key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        key = None
+    if key is not None and _last_read is not None and _last_read[0] == key:
+        return _last_read[1]
+    data = _read_grid_file(path)
+    if key is not None:
+        _last_read = (key, data)
+    return data
+
+
+def _read_grid_file(path: str) -> dict[str, Any]:
     if not os.path.exists(path):
         raise GridError(f"flags file '{path}' does not exist")
     if os.path.isdir(path):
@@ -115,6 +135,8 @@ def product_grid(mapping: Mapping[str, Any], where: str = "grid") -> ProductGrid
     names, values = [], []
     for name, raw in mapping.items():
         _check_name(name, problems)
+        if hasattr(raw, "tolist") and getattr(raw, "ndim", 0) == 1:  # a numpy array or pandas Series of values
+            raw = raw.tolist()
         options = list(raw) if isinstance(raw, (list, tuple)) else [raw]
         if not options:
             problems.append(f"flag '{name}' has no values (empty list)")
@@ -242,7 +264,8 @@ class Plan:
     """Which combinations of a grid to run, in order, and how they were chosen."""
 
     grid: Grid
-    indices: tuple[int, ...]
+    #: a range when every combination runs (never expanded: a 10^6-value grid costs nothing here)
+    indices: Sequence[int]
     sample: float | None
     seed: int | None
     total: int = field(init=False)
@@ -264,7 +287,7 @@ def make_plan(grid: Grid, sample: Any = None, seed: int | None = None) -> Plan:
     if total == 0:
         raise GridError("the grid has no combinations")
     if fraction is None:
-        return Plan(grid, tuple(range(total)) if total < 10**7 else _too_big(total), None, seed)
+        return Plan(grid, range(total) if total < 10**7 else _too_big(total), None, seed)
     count = max(1, math.ceil(fraction * total - 1e-9))
     if count > 10**7:
         _too_big(count)
@@ -275,6 +298,15 @@ def make_plan(grid: Grid, sample: Any = None, seed: int | None = None) -> Plan:
     return Plan(grid, indices, fraction, seed)
 
 
-def _too_big(count: int) -> tuple[int, ...]:
+def plan_indices_record(plan: Plan) -> list[int] | None:
+    """What a journal header keeps of the plan's indices: the sampled ones, or None for "all of them"."""
+    return None if isinstance(plan.indices, range) and plan.indices == range(plan.total) else list(plan.indices)
+
+
+def plan_from_record(grid: Grid, indices: Sequence[int] | None, sample: float | None, seed: int | None) -> Plan:
+    return Plan(grid, range(grid.size) if indices is None else tuple(indices), sample, seed)
+
+
+def _too_big(count: int) -> range:
     raise GridError(f"{count:,} combinations is more than one sweep can run (10,000,000); "
                     "use --sample to run a fraction of them")

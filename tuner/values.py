@@ -48,6 +48,30 @@ def parse_value(text: str) -> Any:
     return text
 
 
+def split_values(raw: str) -> list[str]:
+    """`a,b,'c,d'` -> ["a", "b", "'c,d'"]: commas inside YAML quotes belong to the value."""
+    pieces: list[str] = []
+    current: list[str] = []
+    quote = ""
+    for char in raw:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == ",":
+            pieces.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    pieces.append("".join(current))
+    return pieces
+
+
+def parse_values(raw: str) -> list[Any]:
+    """A `--flag name=V1,V2` value list: split on commas outside quotes, each piece by parse_value."""
+    return [parse_value(piece) for piece in split_values(raw)]
+
+
 def _float(text: str) -> float:
     lowered = text.lower().lstrip("+")
     if lowered in (".nan", "nan"):
@@ -87,3 +111,12 @@ def format_value(value: Any, quote_strings: bool = True) -> str:
     if parse_value(text) == text and type(parse_value(text)) is str:
         return text
     return "'" + text.replace("'", "''") + "'"
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as people read it, the same in the terminal and in pages: `4.2s`, `3:07`, `1:02:03`."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

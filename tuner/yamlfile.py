@@ -23,7 +23,7 @@ class DuplicateKeyError(yaml.YAMLError):
         self.key, self.line, self.first_line = key, line, first_line
 
 
-class Loader(_Base):  # type: ignore[misc, valid-type]
+class Loader(_Base):
     """safe_load with YAML 1.2 core scalars (`1e-3` a float; `yes`, `12:30`, `0x1F`, `001` strings) and
     duplicate keys rejected."""
 
@@ -40,7 +40,7 @@ class Loader(_Base):  # type: ignore[misc, valid-type]
             if first is not None:
                 raise DuplicateKeyError(key, key_node.start_mark.line + 1, first + 1)
             seen[key] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+        return super().construct_mapping(node, deep=deep)
 
 
 Loader.yaml_implicit_resolvers = {}

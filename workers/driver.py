@@ -78,8 +78,9 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
         if address:
             kwargs["address"] = address
         else:
-            # an embedded cluster serves this machine only: bind it to loopback
-            kwargs.update(num_cpus=num_cpus, num_gpus=num_gpus, _node_ip_address="127.0.0.1")
+            # an embedded cluster serves this machine only: bind it to loopback. address="local" starts a new
+            # one: without it ray.init joins whatever `ray start` cluster /tmp/ray/ray_current_cluster names
+            kwargs.update(address="local", num_cpus=num_cpus, num_gpus=num_gpus, _node_ip_address="127.0.0.1")
             started = True
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         try:

@@ -87,8 +87,8 @@ def read_json_lines(path: str) -> tuple[list[dict[str, Any]], int]:
     except ValueError:
         values = None
     if values is not None and len(values) == len(lines):
-        records = [v for v in values if isinstance(v, dict)]
-        return records, len(values) - len(records)
+        whole = [v for v in values if isinstance(v, dict)]
+        return whole, len(values) - len(whole)
     records: list[dict[str, Any]] = []
     bad = 0
     for line in lines:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 
 from tuner.errors import TunerError
 
@@ -15,7 +16,7 @@ class UsageError(TunerError):
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, via main()
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, via main()
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 

@@ -59,28 +59,9 @@ def _run_parser() -> Parser:
     return parser
 
 
-def split_values(raw: str) -> list[str]:
-    """`a,b,'c,d'` -> ["a", "b", "'c,d'"]: commas inside YAML quotes belong to the value."""
-    pieces: list[str] = []
-    current: list[str] = []
-    quote = ""
-    for char in raw:
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char == ",":
-            pieces.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    pieces.append("".join(current))
-    return pieces
-
-
 def parse_flag_options(items: Sequence[str]) -> dict[str, list[Any]]:
     """`--flag name=v1,v2` -> {name: [v1, v2]} with YAML-typed values (`1e-3` a float, `001` a string)."""
-    from tuner.values import parse_value
+    from tuner.values import parse_values
 
     values: dict[str, list[Any]] = {}
     for item in items:
@@ -88,10 +69,7 @@ def parse_flag_options(items: Sequence[str]) -> dict[str, list[Any]]:
         name = name.strip().replace("-", "_")
         if not sep or not name:
             raise UsageError(f"--flag {item!r}: expected NAME=VALUE or NAME=V1,V2,...")
-        parsed = []
-        for piece in split_values(raw):
-            parsed.append(parse_value(piece))
-        values[name] = parsed
+        values[name] = parse_values(raw)
     return values
 
 

@@ -9,8 +9,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from tuner.console.tables import format_duration
 from tuner.store.status import RunStatus
+from tuner.values import format_duration
 
 
 @dataclass
@@ -38,12 +38,16 @@ class SweepProgress:
         self.best: float | None = None
         self.best_run: str | None = None
         self.started = time.monotonic()
-        self._live: Any = None
         self._progress: Any = None
         self._task: Any = None
+        self._notebook: Any = None  # tuner.notebook.NotebookProgress inside a Jupyter kernel
 
     # -- lifecycle
     def start(self) -> None:
+        from tuner.notebook import NotebookProgress, in_notebook
+
+        if not self.quiet and in_notebook():
+            self._notebook = NotebookProgress(self.counts.total)
         if self.quiet or not self.stream.isatty():
             return
         from rich.console import Console
@@ -64,6 +68,8 @@ class SweepProgress:
         self._progress.start()
 
     def stop(self) -> None:
+        if self._notebook is not None:
+            self._notebook.update(self.counts.done, self._status_text(), final=True)
         if self._progress is not None:
             self._refresh()
             self._progress.stop()
@@ -129,6 +135,8 @@ class SweepProgress:
         return text + self._best_text()
 
     def _refresh(self) -> None:
+        if self._notebook is not None:
+            self._notebook.update(self.counts.done, self._status_text())
         if self._progress is not None:
             self._progress.update(self._task, completed=self.counts.done, status=self._status_text())
 

@@ -1,1 +1,35 @@
-"""Runs shown in other tools: TensorBoard (and, as extras, MLflow)."""
+"""Runs shown in other tools: TensorBoard (`tensorboard.py`: the scalars command; `hparams.py`: a sweep's
+HParams view) and MLflow (`mlflow.py`). Each imports its tool only when called, so the core never needs it."""
+
+from __future__ import annotations
+
+from tuner.errors import MissingExtraError
+
+
+def require(module: str, extra: str, what: str) -> None:
+    """Raise MissingExtraError naming the extra to install when `module` cannot be imported."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise MissingExtraError(f"{what} needs the {module} package: pip install 'tuner-sweeps[{extra}]'")
+
+
+def sweep_run_dirs(runs_dir: str, sweep: str) -> list[str]:
+    """Run directories of `sweep`, in trial then attempt order; SweepNotFoundError names recent sweeps."""
+    from tuner.errors import SweepNotFoundError
+    from tuner.store.files import read_run
+    from tuner.store.layout import list_run_dirs
+
+    chosen = []
+    for run_dir in list_run_dirs(runs_dir):
+        run = read_run(run_dir, with_metrics=False).run
+        if run.get("sweep") == sweep:
+            chosen.append(((run.get("trial") if isinstance(run.get("trial"), int) else -1),
+                           run.get("attempt") or 1, run_dir))
+    if not chosen:
+        from tuner.store.journal import list_sweep_ids
+
+        known = list_sweep_ids(runs_dir)[:5]
+        hint = f"; recent sweeps: {', '.join(known)}" if known else "; there are no sweeps in this runs directory"
+        raise SweepNotFoundError(f"no runs of sweep '{sweep}' in '{runs_dir}'{hint} (see `tune sweeps`)")
+    return [run_dir for *_, run_dir in sorted(chosen)]

@@ -15,7 +15,7 @@ from typing import Any
 try:  # Keras 3 (TensorFlow >= 2.16) first; tf.keras for older TensorFlow
     import keras
 except ImportError:  # pragma: no cover - depends on the installed TensorFlow
-    from tensorflow import keras  # type: ignore[no-redef]
+    from tensorflow import keras
 
 from tuner.store.layout import RunPaths
 from tuner.tracking import active_run_dir, log_metrics, write_run_metadata

@@ -13,6 +13,7 @@ import os
 import time
 from typing import Any, Iterable, Sequence
 
+from tuner import values
 from tuner.runs.aggregate import effective_status, last_values, run_row
 from tuner.runs.ranking import choose_ranking
 from tuner.store.files import RunData, read_run
@@ -61,9 +62,7 @@ def format_time(epoch_s: Any) -> str | None:
 def format_duration(seconds: Any) -> str | None:
     if not isinstance(seconds, (int, float)) or seconds != seconds:
         return None
-    total = int(round(seconds))
-    hours, rest = divmod(total, 3600)
-    return f"{hours:d}:{rest // 60:02d}:{rest % 60:02d}"
+    return values.format_duration(float(seconds))
 
 
 # ---------------------------------------------------------------------------------------------------

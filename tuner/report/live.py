@@ -102,7 +102,7 @@ class LiveRunServer:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/"
+        return f"http://{host!s}:{port}/"
 
     def start(self) -> str:
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="tuner-live-view", daemon=True)

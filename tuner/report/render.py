@@ -20,12 +20,10 @@ from typing import Any
 from tuner.report.data import _clean
 from workers.files import atomic_write_text
 
-ASSETS = ("uPlot.iife.min.js", "uPlot.min.css", "app.js", "app.css", "page.html")
-
 
 @lru_cache(maxsize=None)
 def asset(name: str) -> str:
-    return resources.files("tuner.report").joinpath("assets", name).read_text(encoding="utf-8")
+    return resources.files("tuner.report").joinpath("assets").joinpath(name).read_text(encoding="utf-8")
 
 
 def _script_hash(code: str) -> str:

@@ -190,7 +190,7 @@ def _assemble(index: Index, sources: list[Source]) -> dict[str, list[Any]]:
         absent = [MISSING] * len(index.names)
         for key in keys:
             stored = index.columns.get(key, absent)
-            columns[key] = [stored[s] if type(s) is int else s.get(key, MISSING) for s in sources]
+            columns[key] = [s.get(key, MISSING) if isinstance(s, dict) else stored[s] for s in sources]
     # a column no listed run has (all NaN) would not exist in a frame built from these rows
     return {c: v for c, v in columns.items() if any(x == x for x in v)}
 
@@ -285,8 +285,8 @@ def _store(runs_dir: str, index: Index, scan: _Scan, columns: dict[str, list[Any
         columns = _assemble(index, sources)
     meta, problems = [], {}
     for name, source in zip(names, sources):
-        fresh = type(source) is dict
-        meta.append(scan.fresh_meta[name] if fresh else index.meta[source])
+        fresh = isinstance(source, dict)
+        meta.append(scan.fresh_meta[name] if isinstance(source, dict) else index.meta[source])
         found = scan.fresh_problems[name] if fresh else index.problems.get(name)
         if found:
             problems[name] = found

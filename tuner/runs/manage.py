@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from tuner.console.messages import say
 from tuner.console.prompt import ask
 from tuner.errors import QueryError, RunNotFoundError, TunerError
 from tuner.runs.aggregate import effective_status
@@ -70,7 +71,7 @@ def _free_name(folder: str, name: str) -> str:
 
 
 def _say(message: str) -> None:
-    print(message, flush=True)
+    say(message)
 
 
 def _report_active(skipped: list[str]) -> None:

@@ -40,7 +40,7 @@ def metric_direction(metric: str) -> str:
 def check_mode(mode: Any) -> str | None:
     if mode is not None and mode not in MODES:
         raise QueryError(f"mode must be 'min' or 'max', got {mode!r}")
-    return mode  # type: ignore[no-any-return]
+    return None if mode is None else str(mode)
 
 
 def metric_columns(columns: Iterable[str]) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from tuner.errors import TunerError
 from tuner.runs.record import RunRecord, get_run
 from tuner.spec import flag_argv
-from tuner.values import format_value
+from tuner.values import format_value, parse_values
 
 TUNE = "tune"
 
@@ -32,9 +32,7 @@ def cli_value(value: Any) -> str:
 
 
 def _round_trips(text: str, value: Any) -> bool:
-    from tuner.cli.run import parse_flag_options
-
-    parsed = parse_flag_options([f"x={text}"])["x"]
+    parsed = parse_values(text)
     return len(parsed) == 1 and type(parsed[0]) is type(value) and parsed[0] == value
 
 

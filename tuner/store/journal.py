@@ -1,9 +1,11 @@
-"""A sweep's journal: written before the first trial starts, then one record appended per trial event.
+"""A sweep's journal: the plan, written before the first trial starts, then a log of what happened.
 
-`runs/sweeps/<id>/journal.jsonl`: the first line is the header (script, grid, sample, seed, planned
-indices, settings); then `launch` and `outcome` records. Appends are serialised with filelock and
-fsynced, so `tune resume` can finish any interrupted sweep; a torn last line is ignored on read. Only the
-driver that holds the sweep's file lock appends.
+What the journal is (decided in the layout issue): the run directories are the truth about trials, the
+journal holds the plan. `runs/sweeps/<id>/journal.jsonl`'s first line is the header (script, grid, sample,
+seed, planned indices, settings): `tune resume` and `tune sweeps` read only it, and take every trial's state
+from its runs (run.json is written by the run itself, so it cannot disagree with what ran). The `outcome` and
+`skip` records after it are an audit log for people and tools; nothing reads them to decide, so they are
+appended without fsync. Only the driver that holds the sweep's file lock appends.
 """
 
 from __future__ import annotations
@@ -85,13 +87,12 @@ class Journal:
         return cls(folder)
 
     def append(self, record: dict[str, Any]) -> None:
-        """One record in one write(), fsynced. Only the driver holding the sweep's lock (`claim`) appends, so
-        that filelock serialises writers; a second per-append lock would cost ~0.6 ms a trial for nothing."""
+        """One log record in one write(). Only the driver holding the sweep's lock (`claim`) appends, so no
+        per-append lock; no fsync either: resume reads the runs, not these records (see the module doc)."""
         line = (dumps_json(record) + "\n").encode("utf-8")
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         try:
             os.write(fd, line)
-            os.fsync(fd)
         finally:
             os.close(fd)
 

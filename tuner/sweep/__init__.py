@@ -10,8 +10,10 @@ from typing import Any, Sequence
 import pandas as pd
 
 from tuner.capture.sources import snapshot_sources
+from tuner.console.messages import say
 from tuner.console.progress import SweepProgress
 from tuner.errors import QueryError, RunInterruptedError
+from tuner.plan import plan_indices_record
 from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.runs.ranking import Ranking, choose_ranking
 from tuner.settings import Settings
@@ -81,7 +83,7 @@ def _header(request: SweepRequest) -> dict[str, Any]:
     return {"created": time.time(), "cwd": request.cwd, "script": request.script.path, "script_given": request.script.given,
             "script_sha256": request.script.sha256, "grid": request.plan.grid.to_source(),
             "total": request.plan.total, "sample": request.plan.sample, "seed": request.plan.seed,
-            "indices": list(request.plan.indices), "metric": request.metric, "mode": request.mode,
+            "indices": plan_indices_record(request.plan), "metric": request.metric, "mode": request.mode,
             "extra_args": list(request.extra_args), "search": request.search,
             "stop": request.stop.to_source() if request.stop is not None else None,
             "settings": {"cpus_per_trial": s.cpus_per_trial, "gpus_per_trial": s.gpus_per_trial,
@@ -128,7 +130,7 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster) -> SweepResult:
                 states[index] = _TrialState(index, status=SKIPPED)
                 skipped_dirs.append(hit)
                 journal.append({"type": "skip", "trial": index, "run": os.path.basename(hit), "time": time.time()})
-            todo = remaining
+            todo = tuple(remaining)
             progress.skipped(len(skipped_dirs))
             if skipped_dirs and not request.quiet:
                 progress.message(f"skipping {len(skipped_dirs)} combinations that already have a finished run "
@@ -196,9 +198,10 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
     Returns a DataFrame of exactly the runs this sweep made (ls_runs columns plus `sweep`, `trial`), with
     the sweep id in `df.attrs["sweep"]` and the ranking in `df.attrs["metric"]`, `["mode"]` and `["best_run"]`
     (the best finished run's run_dir, None when none finished); None when the confirmation prompt is
-    declined. A failing trial is a row with its status, never an exception. Ctrl-C stops cleanly and raises RunInterruptedError.
+    declined. A failing trial is a row with its status, never an exception. Ctrl-C stops cleanly and raises
+    RunInterruptedError.
     """
-    overrides = dict(runs_dir=runs_dir, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
+    overrides: dict[str, Any] = dict(runs_dir=runs_dir, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                      max_concurrent=max_concurrent, max_failures=max_failures, retries=retries, timeout_s=timeout_s,
                      ray_address=address, stdout_metrics=stdout_metrics)
     if resume is not None:
@@ -209,7 +212,7 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
                                 stop_options=dict(grace_period=grace_period, reduction_factor=reduction_factor,
                                                   max_t=max_t, min_trials=min_trials), **overrides)
         if not quiet:
-            print(describe_plan(request), flush=True)
+            say(describe_plan(request))
         ask = request.settings.confirm if confirm is None else confirm
         if not confirm_launch(len(request.plan.indices), ask):
             return None

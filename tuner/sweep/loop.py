@@ -241,7 +241,8 @@ def _settle_unreported(run_dir: str, error: str | None) -> tuple[str, int | None
         status = RunStatus.KILLED if error in ("cancelled", "killed") else RunStatus.LOST
         write_run_status(run_dir, status, data.run, end=time.time())
     start, end = data.run.get("start"), data.run.get("end") or time.time()
-    return status.value if status else "unknown", data.run.get("exit_code"), error, float(end - start) if start else 0.0, ()
+    duration = float(end - start) if start else 0.0
+    return status.value if status else "unknown", data.run.get("exit_code"), error, duration, ()
 
 
 def _link_sources(snapshot: str, dest: str) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
+from tuner.console.messages import warn
 from tuner.errors import TunerError
-from tuner.plan import Plan, grid_from_source
+from tuner.plan import grid_from_source, plan_from_record
 from tuner.runs.aggregate import DEFAULT_STALE_AFTER_S
 from tuner.settings import load_settings
 from tuner.spec import describe_script
@@ -93,22 +93,21 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
     settings = check_resources(load_settings(**{**recorded, **given}))
     script = describe_script(header["script"])
     if script.sha256 != header["script_sha256"] and not quiet:
-        print(f"note: {header['script']} changed since the sweep started; the remaining trials use the new version",
-              file=sys.stderr)
+        warn(f"note: {header['script']} changed since the sweep started; the remaining trials use the new version")
     grid = grid_from_source(header["grid"])
-    plan = Plan(grid, tuple(header["indices"]), header.get("sample"), header.get("seed"))
+    plan = plan_from_record(grid, header.get("indices"), header.get("sample"), header.get("seed"))
     journal.claim()  # fails if a driver still runs this sweep
     try:
         settle_orphans(base.runs_dir, sweep_id, settings.heartbeat_s)
         rows = sweep_rows(runs_table(base.runs_dir, settings.stale_after_s), sweep_id)
-        statuses = trial_statuses(rows, header["indices"], driver_alive=False)
+        statuses = trial_statuses(rows, plan.indices, driver_alive=False)
     finally:
         journal.release()
     todo = tuple(i for i in plan.indices if _needs_rerun(statuses.get(i), retry_failed))
     return SweepRequest(script=replace(script, given=header.get("script_given", script.given)), plan=plan,
                         settings=settings, metric=header.get("metric"), mode=header.get("mode") or "max",
                         extra_args=tuple(header.get("extra_args", ())), quiet=quiet, sweep_id=sweep_id, resumed=True,
-                        todo=todo, cwd=header.get("cwd") if os.path.isdir(header.get("cwd") or "") else os.getcwd(),
+                        todo=todo, cwd=str(header["cwd"]) if os.path.isdir(header.get("cwd") or "") else os.getcwd(),
                         search=header.get("search") or "random", stop=stop_from_source(header.get("stop")))
 
 
@@ -122,7 +121,9 @@ def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStat
             header = journal.read().header
         except TunerError:
             continue
-        statuses = trial_statuses(sweep_rows(table, journal.sweep_id), header["indices"], _driver_alive(journal))
+        indices = header.get("indices")
+        planned = range(int(header.get("total") or 0)) if indices is None else indices
+        statuses = trial_statuses(sweep_rows(table, journal.sweep_id), planned, _driver_alive(journal))
         values = list(statuses.values())
         rows.append(SweepStatus(journal.sweep_id, header.get("created", 0.0), os.path.basename(header["script"]),
                                 len(values), values.count(RunStatus.FINISHED.value),

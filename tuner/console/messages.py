@@ -1,0 +1,15 @@
+"""One-line messages from library functions that echo what they did, as tfruns does (`view_run` prints the
+page it wrote, `clean_runs` how many runs it moved, `tuning_run` its plan). Library code calls these
+instead of print(), so everything tuner writes to a terminal goes through tuner.cli or tuner.console."""
+
+from __future__ import annotations
+
+import sys
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def warn(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
