@@ -186,7 +186,7 @@ def load_grid(source: Any, overrides: Mapping[str, Sequence[Any]] | None = None,
             ".csv")) or isinstance(source, Mapping):
         space = _load_space(source, overrides, num_samples, seed)
         if space is not None:
-            return space  # type: ignore[return-value]
+            return space
     if source is None:
         if not overrides:
             raise GridError("no grid: give --flags FILE or --flag name=v1,v2")

@@ -49,14 +49,13 @@ def run_tuner(seed: int, trials: int, search: str, stop: str | None, epochs: int
 
 
 def run_ray_tune(seed: int, trials: int, epochs: int, epoch_s: float):
+    import objective
+    import optuna
+    import ray.cloudpickle
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search import ConcurrencyLimiter
     from ray.tune.search.optuna import OptunaSearch
-
-    import objective
-    import optuna
-    import ray.cloudpickle
 
     ray.cloudpickle.register_pickle_by_value(objective)  # the workers do not have bench/search on their path
 

@@ -4,7 +4,6 @@ sweep SIGKILLed mid-way resumes the same search."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess

@@ -23,7 +23,8 @@ def _print_result(result: SweepResult, request: SweepRequest) -> int:
     ranking = result.ranking
     if not frame.empty and not request.quiet:
         shown = frame
-        columns = ["run_dir", "trial", "status", "stopped_at", "duration_s"] + [c for c in frame.columns if c.startswith("flag_")]
+        columns = ["run_dir", "trial", "status", "stopped_at", "duration_s"]
+        columns += [c for c in frame.columns if c.startswith("flag_")]
         if ranking is not None:
             order = ranking.order(frame.to_dict("records"))
             rest = [i for i in range(len(frame)) if i not in set(order)]

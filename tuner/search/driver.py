@@ -15,11 +15,10 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
-from workers.files import atomic_write_text, read_json_lines
-
 from tuner.errors import ConfigError
 from tuner.store.layout import RunPaths
 from tuner.store.status import RunStatus
+from workers.files import atomic_write_text, read_json_lines
 
 from .samplers import COMPLETE, FAIL, PRUNED, check_sampler, make_sampler, tell_record
 from .stopping import AshaRule, AshaState, MedianRule, asha_stops, median_stops

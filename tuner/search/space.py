@@ -65,11 +65,11 @@ class Distribution:
             if self.q is not None:
                 value = int(round(value / self.q) * self.q)
             return value
-        value = (math.exp(rng.uniform(math.log(self.low), math.log(self.high))) if self.log
-                 else rng.uniform(self.low, self.high))
+        real = (math.exp(rng.uniform(math.log(self.low), math.log(self.high))) if self.log
+                else rng.uniform(self.low, self.high))
         if self.q is not None:
-            value = round(round(value / self.q) * self.q, 12)
-        return value
+            real = round(round(real / self.q) * self.q, 12)
+        return real
 
     def to_source(self) -> dict[str, Any]:
         if self.kind == "choice":

@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Hashable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 History = Sequence[tuple[float, float]]
-Histories = Mapping[Hashable, History]
+Histories = Mapping[Any, History]
 
 
-def _score(value: float, mode: str) -> float:
+def _score(value: float | None, mode: str) -> float:
     """Bigger is better; NaN is the worst."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return -math.inf
     return -value if mode == "min" else value
 
 
-def _finite(value: float) -> bool:
+def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
@@ -38,7 +38,7 @@ def _check_mode(mode: str) -> None:
 class Stop:
     """Why a trial is stopped: the rule, the step it was judged at, and the numbers compared."""
 
-    trial: Hashable
+    trial: Any
     rule: str
     step: float
     value: float
@@ -60,7 +60,7 @@ class MedianRule:
     min_trials: int = 3
 
 
-def median_stops(histories: Histories, running: Sequence[Hashable], mode: str,
+def median_stops(histories: Histories, running: Sequence[Any], mode: str,
                  rule: MedianRule = MedianRule()) -> list[Stop]:
     _check_mode(mode)
     stops = []
@@ -128,7 +128,7 @@ class AshaState:
     """What the driver keeps between polls: the highest rung each trial has been judged at (the journal
     records it, so a resumed sweep never judges a trial twice at one rung)."""
 
-    judged: dict[Hashable, float] = field(default_factory=dict)
+    judged: dict[Any, float] = field(default_factory=dict)
 
 
 def _value_at(points: History, milestone: float) -> float | None:
@@ -139,7 +139,7 @@ def _value_at(points: History, milestone: float) -> float | None:
     return None
 
 
-def asha_stops(histories: Histories, running: Sequence[Hashable], mode: str, rule: AshaRule = AshaRule(),
+def asha_stops(histories: Histories, running: Sequence[Any], mode: str, rule: AshaRule = AshaRule(),
                state: AshaState | None = None) -> list[Stop]:
     """The running trials to stop now; `state` (updated in place) remembers the rungs already judged."""
     _check_mode(mode)

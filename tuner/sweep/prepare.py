@@ -110,7 +110,7 @@ def ensure_runs_dir_is_usable(runs_dir: str) -> None:
 def describe_plan(request: SweepRequest) -> str:
     plan = request.plan
     text = f"{plan.total:,} combinations of flags"
-    space = plan.grid
+    space: Any = plan.grid
     if getattr(space, "distributions", None) is not None:
         text = (f"{plan.total:,} trials: {space.grid_size:,} grid points x {space.num_samples} draws "
                 f"(sampler {request.search}, seed={space.seed})")

@@ -12,10 +12,10 @@ from tuner.console.messages import warn
 from tuner.errors import TunerError
 from tuner.plan import grid_from_source, plan_from_record
 from tuner.runs.aggregate import DEFAULT_STALE_AFTER_S
+from tuner.search.driver import stop_from_source
 from tuner.settings import load_settings
 from tuner.spec import describe_script
 from tuner.store.files import read_run, write_run_status
-from tuner.search.driver import stop_from_source
 from tuner.store.journal import Journal
 from tuner.store.layout import ENV_RUN_DIR
 from tuner.store.status import RunStatus
