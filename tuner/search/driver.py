@@ -155,7 +155,7 @@ class SearchDriver:
         flags = self.sampler.ask(index, known)
         if known is None:
             self.asked[index] = flags
-            self.journal.append({**self.sampler.ask_record(index, flags), "time": time.time()})
+            self.journal.append({**self.sampler.ask_record(index, flags), "time": time.time()}, durable=True)
         return flags
 
     def launched(self, index: int, run_dir: str) -> None:
@@ -176,7 +176,7 @@ class SearchDriver:
         if state == PRUNED and value is None and history:
             value = history[-1][1]
         self.sampler.tell(index, value, state, history)
-        self.journal.append({**tell_record(index, value, state, history), "time": time.time()})
+        self.journal.append({**tell_record(index, value, state, history), "time": time.time()}, durable=True)
 
     # -- early stopping
     def poll(self, force: bool = False) -> list[int]:
@@ -204,7 +204,7 @@ class SearchDriver:
             self.stopped[stop.trial] = stop.step
             self.journal.append({"type": "stop", "trial": stop.trial, "rule": stop.rule, "step": stop.step,
                                  "value": _finite_or_none(stop.value), "threshold": _finite_or_none(stop.threshold),
-                                 "time": time.time()})
+                                 "time": time.time()}, durable=True)
         return [s.trial for s in stops]
 
 
