@@ -6,7 +6,8 @@ seed, planned indices, settings): `tune resume` and `tune sweeps` read only it, 
 from its runs (run.json is written by the run itself, so it cannot disagree with what ran). The `outcome` and
 `skip` records after it are an audit log for people and tools; nothing reads them to decide, so they are
 appended without fsync. The exception is an adaptive search (tuner/search): its ask/tell/stop records are what
-resume replays into the study, so they are appended durably (fsynced). Only the driver that holds the sweep's file lock appends.
+resume replays into the study, so they are appended durably (fsynced). Only the driver that holds the
+sweep's file lock appends.
 """
 
 from __future__ import annotations
