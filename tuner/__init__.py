@@ -53,6 +53,7 @@ _LAZY = {
     "view_run": "report", "save_run_view": "report", "compare_runs": "report", "save_run_comparison": "report",
     "save_sweep_report": "report",
     "script_flags": "interface.discover",
+    "export_to_mlflow": "export.mlflow",
 }
 
 __all__ = [
@@ -66,6 +67,8 @@ __all__ = [
     "script_flags", "get_run", "RunRecord", "clean_runs", "purge_runs", "copy_run", "copy_run_files",
     # views
     "view_run", "save_run_view", "compare_runs", "save_run_comparison", "save_sweep_report",
+    # exports
+    "export_to_mlflow",
     # errors
     "TunerError", "ConfigError", "FlagError", "GridError", "QueryError", "RunFailedError", "RunInterruptedError",
     "RunNotFoundError", "ScriptNotFoundError", "SweepNotFoundError",

@@ -45,6 +45,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("lookup", "manage", "cmd_lookup", "print one field of a run"),
     Command("tensorboard", "tensorboard", "cmd_tensorboard", "command to view runs in TensorBoard"),
     Command("flags", "interface", "cmd_flags", "list the flags a script accepts"),
+    Command("export", "export", "cmd_export", "export runs to MLflow (tune export mlflow --help)"),
     Command("run", "run", "cmd_run", "run a script (the same as `tune SCRIPT`)"),
 )}
 
