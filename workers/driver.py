@@ -74,8 +74,11 @@ def _probe(address: str) -> bool | None:
         return _probe_client(address.split("://", 1)[1].rstrip("/"))
     from ray._private import services
     from ray._raylet import GcsClient
-    from ray.exceptions import AuthenticationError
 
+    try:
+        from ray.exceptions import AuthenticationError
+    except ImportError:  # a Ray without token authentication
+        return None
     try:
         gcs_address = services.canonicalize_bootstrap_address_or_die(address)
     except (ConnectionError, ValueError) as exc:
