@@ -169,8 +169,11 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
             kwargs["address"] = address
         else:
             # an embedded cluster serves this machine only: bind it to loopback
-            kwargs.update(num_cpus=num_cpus, num_gpus=num_gpus, _node_ip_address="127.0.0.1")
+            # address="local": always a new cluster, never one a `ray start` on this machine left in
+            # /tmp/ray/ray_current_cluster (ray.init's default for address=None joins that one)
+            kwargs.update(address="local", num_cpus=num_cpus, num_gpus=num_gpus, _node_ip_address="127.0.0.1")
             started = True
+            _bind_loopback()
             # before the first Ray process exists: the reaper finds every process that inherits the token
             _start_reaper()
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -185,6 +188,17 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
                        total_gpus=float(totals.get("GPU", 0)),
                        max_node_cpus=max((float(n["Resources"].get("CPU", 0)) for n in nodes), default=0.0),
                        max_node_gpus=max((float(n["Resources"].get("GPU", 0)) for n in nodes), default=0.0))
+
+
+def _bind_loopback() -> None:
+    """Ray turns a 127.0.0.1 node address into the machine's public one (for multi-node clusters), and its servers
+    then listen on every interface. Its single-machine mode (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, read by this
+    process and by the Ray processes it starts) keeps the node on loopback, and the GCS, raylet and agents bind
+    127.0.0.1 only. For an embedded cluster only: a driver joining a cluster must be reachable from its nodes."""
+    from ray._private import ray_constants
+
+    os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 #: identifies this driver to its reaper; given to every trial and inherited by whatever the trial spawns
