@@ -73,7 +73,7 @@ def _probe(address: str) -> bool | None:
     if address.startswith("ray://"):
         return _probe_client(address.split("://", 1)[1].rstrip("/"))
     from ray._private import services
-    from ray._raylet import GcsClient
+    from ray._raylet import GcsClient  # type: ignore[attr-defined]
 
     try:
         from ray.exceptions import AuthenticationError
@@ -106,14 +106,14 @@ def _probe_client(target: str) -> bool | None:
         return None
     metadata = None
     if os.environ.get("RAY_AUTH_MODE", "").lower() == "token" and _token_available():
-        from ray._raylet import AuthenticationTokenLoader
+        from ray._raylet import AuthenticationTokenLoader  # type: ignore[attr-defined]
 
         token = AuthenticationTokenLoader.instance().get_raw_token(ignore_auth_mode=True)
         metadata = [("authorization", f"Bearer {token}")]
     channel = grpc.insecure_channel(target)
     try:
         ray_client_pb2_grpc.RayletDriverStub(channel).ClusterInfo(
-            ray_client_pb2.ClusterInfoRequest(type=ray_client_pb2.ClusterInfoType.PING), timeout=5, metadata=metadata)
+            ray_client_pb2.ClusterInfoRequest(type=ray_client_pb2.ClusterInfoType.PING), timeout=5, metadata=metadata)  # type: ignore[attr-defined]
         return True
     except grpc.RpcError as exc:
         return False if exc.code() == grpc.StatusCode.UNAUTHENTICATED else None
@@ -122,13 +122,13 @@ def _probe_client(target: str) -> bool | None:
 
 
 def _token_available() -> bool:
-    from ray._raylet import AuthenticationTokenLoader
+    from ray._raylet import AuthenticationTokenLoader  # type: ignore[attr-defined]
 
     return bool(AuthenticationTokenLoader.instance().has_token(ignore_auth_mode=True))
 
 
 def _enable_token_auth() -> None:
-    from ray._raylet import AuthenticationTokenLoader, Config
+    from ray._raylet import AuthenticationTokenLoader, Config  # type: ignore[attr-defined]
 
     os.environ["RAY_AUTH_MODE"] = "token"
     Config.initialize("")  # Ray caches its config: refresh it so this process sends the token

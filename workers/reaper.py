@@ -2,7 +2,8 @@
 
 Ray's raylet and workers share the driver's fate, but some of its helper processes (the dashboard and
 runtime-env agents) outlive it. The driver starts this watchdog before Ray and puts the token in its own
-environment, so every Ray process inherits it: found here even if the driver dies before the first poll. This process, in its own session so a terminal's Ctrl-C leaves it alone,
+environment, so every Ray process inherits it: found here even if the driver dies before the first poll.
+This process, in its own session so a terminal's Ctrl-C leaves it alone,
 remembers the driver's descendants while the driver lives and kills the ones still there once it is gone.
 
     python -m workers.reaper DRIVER_PID TOKEN

@@ -90,8 +90,11 @@ class Journal:
         """One log record in one write(). Only the driver holding the sweep's lock (`claim`) appends, so no
         per-append lock; no fsync either: resume reads the runs, not these records (see the module doc)."""
         line = (dumps_json(record) + "\n").encode("utf-8")
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
         try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":  # a torn last line must not swallow this record
+                line = b"\n" + line
             os.write(fd, line)
         finally:
             os.close(fd)

@@ -32,6 +32,8 @@ class SweepStatus:
     failed: int
     pending: int
     running: int
+    #: why the sweep's journal cannot be read (names the file), None when it can
+    damaged: str | None = None
 
 
 def _is_our_trial(pid: int, run_dir: str) -> bool:
@@ -116,9 +118,12 @@ def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStat
     for journal in iter_journals(runs_dir):
         try:
             header = journal.read().header
-        except TunerError:
+            indices = header["indices"]
+        except (TunerError, KeyError) as exc:  # listed as damaged, with the file, rather than silently left out
+            problem = str(exc) if isinstance(exc, TunerError) else f"{journal.path}: the header has no {exc}"
+            rows.append(SweepStatus(journal.sweep_id, 0.0, "", 0, 0, 0, 0, 0, damaged=problem))
             continue
-        statuses = trial_statuses(sweep_rows(table, journal.sweep_id), header["indices"], _driver_alive(journal))
+        statuses = trial_statuses(sweep_rows(table, journal.sweep_id), indices, _driver_alive(journal))
         values = list(statuses.values())
         rows.append(SweepStatus(journal.sweep_id, header.get("created", 0.0), os.path.basename(header["script"]),
                                 len(values), values.count(RunStatus.FINISHED.value),
