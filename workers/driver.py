@@ -6,15 +6,18 @@ The only module that imports Ray. Knows nothing of sweeps or journals: it gets s
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
 import shutil
+import signal
 import socket
 import tarfile
+import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Hashable
+from typing import Any, Hashable, Iterator
 
 import ray
 
@@ -178,7 +181,8 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
             _start_reaper()
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         try:
-            ray.init(**kwargs)
+            with _ctrl_c_kills_what_started(started):
+                ray.init(**kwargs)
         except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
             raise ClusterError(f"cannot connect to the Ray cluster at '{address}': {exc}; check the address "
                                "(`ray status` on the head node shows it) or omit --address to run locally") from None
@@ -188,6 +192,50 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
                        total_gpus=float(totals.get("GPU", 0)),
                        max_node_cpus=max((float(n["Resources"].get("CPU", 0)) for n in nodes), default=0.0),
                        max_node_gpus=max((float(n["Resources"].get("GPU", 0)) for n in nodes), default=0.0))
+
+
+#: after a Ctrl-C killed a half-started embedded cluster, how long ray.init may take to give up
+_INIT_ABORT_S = 5.0
+
+
+@contextlib.contextmanager
+def _ctrl_c_kills_what_started(started: bool) -> Iterator[None]:
+    """A Ctrl-C while ray.init starts an embedded cluster (seconds, many on a loaded machine). ray.init blocks in
+    C++, where Python signal handlers do not run, so SIGINT is blocked here and taken by a thread with sigwait:
+    it kills the Ray processes started so far (they carry the token) and the KeyboardInterrupt follows once
+    ray.init gives up (or the process exits 130 if it does not within _INIT_ABORT_S). Main thread only."""
+    if not started or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    from workers.reaper import marked, reap
+
+    interrupted = threading.Event()
+    done = threading.Event()
+
+    def wait_for_ctrl_c() -> None:
+        while not done.is_set():
+            if signal.sigtimedwait({signal.SIGINT}, 0.2) is None:
+                continue
+            interrupted.set()
+            reap({pid: t for pid, t in marked(_TOKEN[0]).items() if pid not in _REAPERS})
+            if not done.wait(_INIT_ABORT_S):
+                os._exit(130)
+            return
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    watcher = threading.Thread(target=wait_for_ctrl_c, name="tuner-ctrl-c", daemon=True)
+    watcher.start()
+    try:
+        yield
+    except BaseException:
+        if not interrupted.is_set():
+            raise
+    finally:
+        done.set()
+        watcher.join()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if interrupted.is_set():
+        raise KeyboardInterrupt
 
 
 def _bind_loopback() -> None:
@@ -203,6 +251,7 @@ def _bind_loopback() -> None:
 
 #: identifies this driver to its reaper; given to every trial and inherited by whatever the trial spawns
 _TOKEN: list[str] = []
+_REAPERS: set[int] = set()
 
 
 def _start_reaper() -> None:
@@ -218,9 +267,10 @@ def _start_reaper() -> None:
 
     home = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where `workers` can be imported from
     path = os.pathsep.join([home, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    subprocess.Popen([sys.executable, "-m", "workers.reaper", str(os.getpid()), _TOKEN[0]], stdin=subprocess.DEVNULL,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                     env={**os.environ, "PYTHONPATH": path})
+    reaper = subprocess.Popen([sys.executable, "-m", "workers.reaper", str(os.getpid()), _TOKEN[0]],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True, env={**os.environ, "PYTHONPATH": path})
+    _REAPERS.add(reaper.pid)
 
 
 def disconnect(info: ClusterInfo) -> None:

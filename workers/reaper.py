@@ -95,6 +95,7 @@ def watch(driver: int, token: str) -> None:
     deadline = quiet_since + SETTLE_MAX_S
     while time.monotonic() < deadline and time.monotonic() - quiet_since < SETTLE_QUIET_S:
         found = marked(token)
+        found.pop(os.getpid(), None)  # this process carries the token too
         if found:
             reap(found)
             quiet_since = time.monotonic()
