@@ -47,7 +47,7 @@ def run_tune(*args: str, cwd: Path | None = None, env: dict[str, str] | None = N
 def ray_cluster() -> str:
     """One real local Ray cluster for the whole session, with 4 logical GPUs for scheduling tests."""
     ray = pytest.importorskip("ray")
-    # address="local": a new cluster even when a `ray start` cluster runs on this machine
+    # address="local": a cluster of our own, even when a `ray start` one runs on this machine
     context = ray.init(address="local", num_cpus=2, num_gpus=4, include_dashboard=False, log_to_driver=False,
                        _node_ip_address="127.0.0.1",
                        configure_logging=False, logging_level="ERROR")

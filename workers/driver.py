@@ -171,9 +171,8 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
         if address:
             kwargs["address"] = address
         else:
-            # an embedded cluster serves this machine only: bind it to loopback
-            # address="local": always a new cluster, never one a `ray start` on this machine left in
-            # /tmp/ray/ray_current_cluster (ray.init's default for address=None joins that one)
+            # an embedded cluster serves this machine only: bind it to loopback. address="local" starts a new
+            # one: without it ray.init joins whatever `ray start` cluster /tmp/ray/ray_current_cluster names
             kwargs.update(address="local", num_cpus=num_cpus, num_gpus=num_gpus, _node_ip_address="127.0.0.1")
             started = True
             _bind_loopback()

@@ -46,7 +46,7 @@ def test_ci_runs_the_readmes_test_command() -> None:
     assert any(re.fullmatch(r"python3 -m venv \.venv-ci", line) for line in ci)
     assert ". .venv-ci/bin/activate" in ci
     remaining = steps(tests)[2:]
-    assert remaining == ['pip install -e ".[test,tensorflow]"', "python -m pytest"]
+    assert remaining == ['pip install -e ".[test,tensorflow,mlflow,search]"', "python -m pytest"]
     positions = [ci.index(step) for step in remaining]
     assert positions == sorted(positions) and positions[-1] == len(ci) - 1
 
@@ -88,3 +88,33 @@ def test_the_main_job_runs_verbatim_in_a_fresh_venv(tmp_path: Path) -> None:
     helped = subprocess.run([str(tune), "--help"], cwd=checkout, env=env, capture_output=True, text=True,
                             timeout=120)
     assert helped.returncode == 0 and "python -m tuner" in helped.stdout, helped.stdout + helped.stderr
+
+
+def tour() -> tuple[list[str], str]:
+    """The README's short tour: its shell commands (comments dropped) and its Python block."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("## A short tour", 1)[1].split("\n## ", 1)[0]
+    bash = re.findall(r"```bash\n(.*?)```", section, flags=re.S)[0]
+    python = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
+    commands = [re.sub(r"\s+#\s.*$", "", line).strip() for line in bash.splitlines() if line.strip()]
+    return commands, python
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_the_short_tour_runs_verbatim_from_a_copy_of_the_repository(tmp_path: Path) -> None:
+    import shlex
+
+    shutil.copytree(REPO / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("runs", "__pycache__"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TUNER_", "RAY_"))}
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    commands, python = tour()
+    assert commands[0].startswith("tune ") and len(commands) >= 4
+    for command in commands:
+        done = subprocess.run(shlex.split(command), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (command, done.stdout[-2000:], done.stderr[-2000:])
+    done = subprocess.run([sys.executable, "-c", python + "\nprint('rows', len(df))"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "rows 2" in done.stdout, done.stderr[-2000:]
+    runs = [p for p in (tmp_path / "runs").iterdir() if (p / "tuner.d").is_dir()]
+    assert len(runs) == 1 + 1 + 3 + 2  # a run, a run with flags, half of 6, half of 4

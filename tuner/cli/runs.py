@@ -21,6 +21,8 @@ def cmd_ls(argv: Sequence[str]) -> int:
     parser.add_argument("--latest", type=int, metavar="N", help="only the N newest runs")
     parser.add_argument("--columns", metavar="C1,C2", help="columns to show, names or MLflow keys such as "
                         "metrics.acc (default: a compact choice)")
+    parser.add_argument("--all", action="store_true", help="show every matching run in the table (default: the "
+                        "newest that fit the terminal, 50 when it is not one); csv and json always hold all")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
     add_runs_dir(parser)
     args = parser.parse_args(argv)
@@ -38,7 +40,10 @@ def cmd_ls(argv: Sequence[str]) -> int:
     elif args.format == "json":
         sys.stdout.write(frame.to_json(orient="records", date_format="iso") + "\n")
     else:
-        print_runs_table(frame)
+        from tuner.console.tables import default_row_limit
+
+        print_runs_table(frame, limit=None if args.all else default_row_limit(),
+                         more_hint="; `tune ls --all` shows them, `--format csv` writes them as data")
     return 0
 
 

@@ -63,26 +63,70 @@ _STATUS_STYLE = {"finished": "green", "failed": "red", "killed": "yellow", "time
                  "running": "cyan"}
 
 
-def print_runs_table(frame: pd.DataFrame, columns: Sequence[str] | None = None, title: str | None = None) -> None:
+#: rich lays out a table at ~4 ms a row; past this many rows a plain aligned table is printed instead
+RICH_MAX_ROWS = 300
+HEADERS = {"run_dir": "run", "duration_s": "time"}
+
+
+def default_row_limit() -> int:
+    """How many rows `tune ls` shows without --all: what fits the terminal, 50 when it is not one."""
+    if not sys.stdout.isatty():
+        return 50
+    import shutil
+
+    return max(10, shutil.get_terminal_size((100, 40)).lines - 8)
+
+
+def print_runs_table(frame: pd.DataFrame, columns: Sequence[str] | None = None, title: str | None = None,
+                     limit: int | None = None, more_hint: str = "") -> None:
+    """The runs as a table, the first `limit` rows of them (all with None) and a line saying how many more."""
     if frame.empty:
         print("No runs found.")
         return
+    shown = list(columns) if columns else compact_columns(frame)
+    hidden = max(0, len(frame) - limit) if limit is not None else 0
+    part = frame.iloc[:limit] if hidden else frame
+    right = [pd.api.types.is_numeric_dtype(part[c]) and c != "trial" for c in shown]
+    rows = [[format_value(v, c) for v, c in zip(values, shown)]
+            for values in part[shown].itertuples(index=False, name=None)]
+    if len(rows) > RICH_MAX_ROWS:
+        _print_plain(shown, right, rows, title)
+    else:
+        _print_rich(shown, right, rows, title)
+    if hidden:
+        print(f"... {hidden:,} more run{'s' if hidden != 1 else ''} not shown (the first {len(part):,} of "
+              f"{len(frame):,}){more_hint}")
+
+
+def _print_rich(shown: Sequence[str], right: Sequence[bool], rows: list[list[str]], title: str | None) -> None:
     from rich.table import Table
 
-    shown = list(columns) if columns else compact_columns(frame)
     table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
-    for column in shown:
-        header = {"run_dir": "run", "duration_s": "time"}.get(column, column)
-        table.add_column(header, overflow="fold", justify="right" if pd.api.types.is_numeric_dtype(
-            frame[column]) and column not in ("trial",) else "left")
-    for _, row in frame.iterrows():
-        cells = []
-        for column in shown:
-            text = format_value(row[column], column)
+    for column, is_right in zip(shown, right):
+        # run names, times and numbers never break across lines: they are read and copied whole
+        table.add_column(HEADERS.get(column, column), no_wrap=True, overflow="ellipsis" if column == "error_message"
+                         else "fold", justify="right" if is_right else "left")
+    for cells in rows:
+        styled = []
+        for column, text in zip(shown, cells):
             style = _STATUS_STYLE.get(text) if column == "status" else None
-            cells.append(f"[{style}]{text}[/]" if style else text.replace("[", r"\["))
-        table.add_row(*cells)
+            styled.append(f"[{style}]{text}[/]" if style else text.replace("[", r"\["))
+        table.add_row(*styled)
     console().print(table)
+
+
+def _print_plain(shown: Sequence[str], right: Sequence[bool], rows: list[list[str]], title: str | None) -> None:
+    """Aligned columns without rich: thousands of rows in a fraction of a second (`tune ls --all`)."""
+    headers = [HEADERS.get(c, c) for c in shown]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.rjust(w) if is_right else c.ljust(w) for c, w, is_right in zip(cells, widths, right)).rstrip()
+
+    out = [title] if title else []
+    out += [line(headers), "  ".join("-" * w for w in widths)]
+    out += [line(r) for r in rows]
+    sys.stdout.write("\n".join(out) + "\n")
 
 
 def print_run_info(info: dict[str, Any]) -> None:

@@ -10,8 +10,9 @@ from typing import Any, Callable
 
 from tuner.console.messages import warn
 from tuner.errors import TunerError
-from tuner.plan import Plan, grid_from_source
+from tuner.plan import grid_from_source, plan_from_record
 from tuner.runs.aggregate import DEFAULT_STALE_AFTER_S
+from tuner.search.driver import stop_from_source
 from tuner.settings import load_settings
 from tuner.spec import describe_script
 from tuner.store.files import read_run, write_run_status
@@ -32,6 +33,7 @@ class SweepStatus:
     failed: int
     pending: int
     running: int
+    stopped: int = 0  # ended early by the stopping rule (--stop)
     #: why the sweep's journal cannot be read (names the file), None when it can
     damaged: str | None = None
 
@@ -95,19 +97,20 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
     if script.sha256 != header["script_sha256"] and not quiet:
         warn(f"note: {header['script']} changed since the sweep started; the remaining trials use the new version")
     grid = grid_from_source(header["grid"])
-    plan = Plan(grid, tuple(header["indices"]), header.get("sample"), header.get("seed"))
+    plan = plan_from_record(grid, header.get("indices"), header.get("sample"), header.get("seed"))
     journal.claim()  # fails if a driver still runs this sweep
     try:
         settle_orphans(base.runs_dir, sweep_id, settings.heartbeat_s)
         rows = sweep_rows(runs_table(base.runs_dir, settings.stale_after_s), sweep_id)
-        statuses = trial_statuses(rows, header["indices"], driver_alive=False)
+        statuses = trial_statuses(rows, plan.indices, driver_alive=False)
     finally:
         journal.release()
     todo = tuple(i for i in plan.indices if _needs_rerun(statuses.get(i), retry_failed))
     return SweepRequest(script=replace(script, given=header.get("script_given", script.given)), plan=plan,
                         settings=settings, metric=header.get("metric"), mode=header.get("mode") or "max",
                         extra_args=tuple(header.get("extra_args", ())), quiet=quiet, sweep_id=sweep_id, resumed=True,
-                        todo=todo, cwd=str(header["cwd"]) if os.path.isdir(header.get("cwd") or "") else os.getcwd())
+                        todo=todo, cwd=str(header["cwd"]) if os.path.isdir(header.get("cwd") or "") else os.getcwd(),
+                        search=header.get("search") or "random", stop=stop_from_source(header.get("stop")))
 
 
 def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStatus]:
@@ -118,18 +121,18 @@ def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStat
     for journal in iter_journals(runs_dir):
         try:
             header = journal.read().header
-            indices = header["indices"]
-        except (TunerError, KeyError) as exc:  # listed as damaged, with the file, rather than silently left out
-            problem = str(exc) if isinstance(exc, TunerError) else f"{journal.path}: the header has no {exc}"
-            rows.append(SweepStatus(journal.sweep_id, 0.0, "", 0, 0, 0, 0, 0, damaged=problem))
+        except TunerError as exc:  # listed as damaged, with the file, rather than silently left out
+            rows.append(SweepStatus(journal.sweep_id, 0.0, "", 0, 0, 0, 0, 0, damaged=str(exc)))
             continue
-        statuses = trial_statuses(sweep_rows(table, journal.sweep_id), indices, _driver_alive(journal))
+        indices = header.get("indices")
+        planned = range(int(header.get("total") or 0)) if indices is None else indices
+        statuses = trial_statuses(sweep_rows(table, journal.sweep_id), planned, _driver_alive(journal))
         values = list(statuses.values())
         rows.append(SweepStatus(journal.sweep_id, header.get("created", 0.0), os.path.basename(header["script"]),
                                 len(values), values.count(RunStatus.FINISHED.value),
                                 sum(_is(v, RunStatus.is_failure) for v in values),
                                 sum(v == PENDING or _is(v, RunStatus.is_interrupted) for v in values),
-                                values.count(RunStatus.RUNNING.value)))
+                                values.count(RunStatus.RUNNING.value), values.count(RunStatus.STOPPED.value)))
     return rows
 
 
