@@ -57,6 +57,17 @@ class RunFailedError(TunerError):
         self.status = status
 
 
+class DiskFullError(TunerError):
+    """The runs directory ran out of space (or quota) mid-sweep; what finished is kept, the rest resumes."""
+
+    exit_status = 3
+
+    def __init__(self, message: str, folder: str, sweep_id: str | None) -> None:
+        super().__init__(message)
+        self.folder = folder
+        self.sweep_id = sweep_id
+
+
 class RunInterruptedError(TunerError):
     """A run or sweep was stopped by the user (Ctrl-C); everything finished is kept."""
 

@@ -6,15 +6,18 @@ The only module that imports Ray. Knows nothing of sweeps or journals: it gets s
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
 import shutil
+import signal
 import socket
 import tarfile
+import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Hashable
+from typing import Any, Hashable, Iterator
 
 import ray
 
@@ -67,11 +70,101 @@ def check_reachable(address: str, timeout_s: float = 3.0) -> None:
                            "address (`ray status` on the head node shows it) or omit --address to run locally") from None
 
 
+def _probe(address: str) -> bool | None:
+    """Does the cluster accept this process' credentials? Milliseconds, where ray.init retries a rejected token
+    for 20 s (GCS) or 30 s (Ray Client). None: could not tell (ray.init reports whatever it is)."""
+    if address.startswith("ray://"):
+        return _probe_client(address.split("://", 1)[1].rstrip("/"))
+    from ray._private import services
+    from ray._raylet import GcsClient  # type: ignore[attr-defined]
+
+    try:
+        from ray.exceptions import AuthenticationError
+    except ImportError:  # a Ray without token authentication
+        return None
+    try:
+        gcs_address = services.canonicalize_bootstrap_address_or_die(address)
+    except (ConnectionError, ValueError) as exc:
+        raise ClusterError(f"cannot find the Ray cluster '{address}': {exc}") from None
+    saved = os.dup(2)  # Ray's C++ client logs the rejection on fd 2: one clear error below instead
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            GcsClient(address=gcs_address)
+        return True
+    except AuthenticationError:
+        return False
+    except Exception:  # noqa: BLE001
+        return None
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _probe_client(target: str) -> bool | None:
+    try:
+        import grpc
+        from ray.core.generated import ray_client_pb2, ray_client_pb2_grpc
+    except ImportError:
+        return None
+    metadata = None
+    if os.environ.get("RAY_AUTH_MODE", "").lower() == "token" and _token_available():
+        from ray._raylet import AuthenticationTokenLoader  # type: ignore[attr-defined]
+
+        token = AuthenticationTokenLoader.instance().get_raw_token(ignore_auth_mode=True)
+        metadata = [("authorization", f"Bearer {token}")]
+    channel = grpc.insecure_channel(target)
+    try:
+        ray_client_pb2_grpc.RayletDriverStub(channel).ClusterInfo(
+            ray_client_pb2.ClusterInfoRequest(type=ray_client_pb2.ClusterInfoType.PING), timeout=5, metadata=metadata)  # type: ignore[attr-defined]
+        return True
+    except grpc.RpcError as exc:
+        return False if exc.code() == grpc.StatusCode.UNAUTHENTICATED else None
+    finally:
+        channel.close()
+
+
+def _token_available() -> bool:
+    from ray._raylet import AuthenticationTokenLoader  # type: ignore[attr-defined]
+
+    return bool(AuthenticationTokenLoader.instance().has_token(ignore_auth_mode=True))
+
+
+def _enable_token_auth() -> None:
+    from ray._raylet import AuthenticationTokenLoader, Config  # type: ignore[attr-defined]
+
+    os.environ["RAY_AUTH_MODE"] = "token"
+    Config.initialize("")  # Ray caches its config: refresh it so this process sends the token
+    AuthenticationTokenLoader.instance().reset_cache()
+
+
+def _authenticate(address: str) -> None:
+    """Match the cluster's authentication: clusters started by `ray start` use token authentication when a token
+    exists (~/.ray/auth_token), and ray.init sends the token for an explicit address only if RAY_AUTH_MODE=token.
+    Send the local token where the cluster asks for one; a missing or rejected token is one clear error."""
+    if _probe(address) is not False:
+        return
+    mode = os.environ.get("RAY_AUTH_MODE")
+    fix = ("copy the head node's token (`ray get-auth-token` there) into ~/.ray/auth_token here, or set "
+           "RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH)")
+    if mode is not None and mode.lower() != "token":
+        raise ClusterError(f"the Ray cluster at '{address}' requires token authentication but RAY_AUTH_MODE is "
+                           f"'{mode}'; unset RAY_AUTH_MODE (or set it to token) and make the token available: {fix}")
+    if not _token_available():
+        raise ClusterError(f"the Ray cluster at '{address}' requires an authentication token and none was found; "
+                           f"{fix}")
+    _enable_token_auth()
+    if _probe(address) is False:
+        raise ClusterError(f"the Ray cluster at '{address}' rejected this machine's authentication token (from "
+                           f"RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token); {fix}")
+
+
 def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | None = None) -> ClusterInfo:
     """Join `address`, or reuse this process' Ray, or start an embedded quiet local cluster."""
     started = False
     if address and not ray.is_initialized():
         check_reachable(address)
+        _authenticate(address)
     if not ray.is_initialized():
         kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, configure_logging=True,
                                       logging_level=logging.ERROR)
@@ -82,11 +175,13 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
             # one: without it ray.init joins whatever `ray start` cluster /tmp/ray/ray_current_cluster names
             kwargs.update(address="local", num_cpus=num_cpus, num_gpus=num_gpus, _node_ip_address="127.0.0.1")
             started = True
+            _bind_loopback()
+            # before the first Ray process exists: the reaper finds every process that inherits the token
+            _start_reaper()
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         try:
-            ray.init(**kwargs)
-            if started:
-                _start_reaper()
+            with _ctrl_c_kills_what_started(started):
+                ray.init(**kwargs)
         except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
             raise ClusterError(f"cannot connect to the Ray cluster at '{address}': {exc}; check the address "
                                "(`ray status` on the head node shows it) or omit --address to run locally") from None
@@ -98,23 +193,83 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
                        max_node_gpus=max((float(n["Resources"].get("GPU", 0)) for n in nodes), default=0.0))
 
 
+#: after a Ctrl-C killed a half-started embedded cluster, how long ray.init may take to give up
+_INIT_ABORT_S = 5.0
+
+
+@contextlib.contextmanager
+def _ctrl_c_kills_what_started(started: bool) -> Iterator[None]:
+    """A Ctrl-C while ray.init starts an embedded cluster (seconds, many on a loaded machine). ray.init blocks in
+    C++, where Python signal handlers do not run, so SIGINT is blocked here and taken by a thread with sigwait:
+    it kills the Ray processes started so far (they carry the token) and the KeyboardInterrupt follows once
+    ray.init gives up (or the process exits 130 if it does not within _INIT_ABORT_S). Main thread only."""
+    if not started or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    from workers.reaper import marked, reap
+
+    interrupted = threading.Event()
+    done = threading.Event()
+
+    def wait_for_ctrl_c() -> None:
+        while not done.is_set():
+            if signal.sigtimedwait({signal.SIGINT}, 0.2) is None:
+                continue
+            interrupted.set()
+            reap({pid: t for pid, t in marked(_TOKEN[0]).items() if pid not in _REAPERS})
+            if not done.wait(_INIT_ABORT_S):
+                os._exit(130)
+            return
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    watcher = threading.Thread(target=wait_for_ctrl_c, name="tuner-ctrl-c", daemon=True)
+    watcher.start()
+    try:
+        yield
+    except BaseException:
+        if not interrupted.is_set():
+            raise
+    finally:
+        done.set()
+        watcher.join()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if interrupted.is_set():
+        raise KeyboardInterrupt
+
+
+def _bind_loopback() -> None:
+    """Ray turns a 127.0.0.1 node address into the machine's public one (for multi-node clusters), and its servers
+    then listen on every interface. Its single-machine mode (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, read by this
+    process and by the Ray processes it starts) keeps the node on loopback, and the GCS, raylet and agents bind
+    127.0.0.1 only. For an embedded cluster only: a driver joining a cluster must be reachable from its nodes."""
+    from ray._private import ray_constants
+
+    os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+
+
 #: identifies this driver to its reaper; given to every trial and inherited by whatever the trial spawns
 _TOKEN: list[str] = []
+_REAPERS: set[int] = set()
 
 
 def _start_reaper() -> None:
-    """workers.reaper cleans up after this process if it dies without shutting Ray down (SIGKILL)."""
+    """workers.reaper cleans up after this process if it dies without shutting Ray down (SIGKILL). Started before
+    ray.init, with the token put in this process' environment, so every Ray process (GCS, raylet, agents,
+    workers) inherits the token and is found by the reaper even if the driver dies in its first milliseconds."""
     import subprocess
     import sys
 
     if not _TOKEN:
         _TOKEN.append(f"{os.getpid()}-{time.time_ns()}")
+    os.environ[TOKEN_ENV] = _TOKEN[0]
 
     home = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where `workers` can be imported from
     path = os.pathsep.join([home, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    subprocess.Popen([sys.executable, "-m", "workers.reaper", str(os.getpid()), _TOKEN[0]], stdin=subprocess.DEVNULL,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                     env={**os.environ, "PYTHONPATH": path})
+    reaper = subprocess.Popen([sys.executable, "-m", "workers.reaper", str(os.getpid()), _TOKEN[0]],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True, env={**os.environ, "PYTHONPATH": path})
+    _REAPERS.add(reaper.pid)
 
 
 def disconnect(info: ClusterInfo) -> None:

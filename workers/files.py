@@ -6,6 +6,7 @@ import json
 import math
 import os
 import tempfile
+import time
 from typing import Any
 
 
@@ -29,6 +30,45 @@ def dumps_json(data: Any, indent: int | None = None) -> str:
     return json.dumps(_clean(data), indent=indent, ensure_ascii=False, allow_nan=False, default=str)
 
 
+#: temp files of atomic writes; one left by a killed writer is removed by clean_stale_temp_files
+TMP_PREFIX = ".tmp-"
+#: a temp file older than this is an interrupted write (a live write takes milliseconds)
+STALE_TMP_S = 60.0
+
+
+def _umask() -> int:
+    try:  # Linux: read without changing it (os.umask is the only other way, and is process-wide)
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def clean_stale_temp_files(folder: str, max_age_s: float = STALE_TMP_S) -> int:
+    """Remove temp files of interrupted atomic writes in `folder` (older than `max_age_s`); how many."""
+    removed = 0
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.name.startswith(TMP_PREFIX):
+            continue
+        try:
+            if now - entry.stat(follow_symlinks=False).st_mtime > max_age_s and entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
 def atomic_write_text(path: str, text: str) -> None:
     """Write via a temp file in the same folder and rename, so readers see the old or the new file, never half.
 
@@ -37,8 +77,9 @@ def atomic_write_text(path: str, text: str) -> None:
     the record of what finished, does fsync each append.
     """
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=folder)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600: honour the umask, as open() would
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)

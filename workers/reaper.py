@@ -1,7 +1,9 @@
 """A watchdog for an embedded Ray cluster: when the driver dies, even by SIGKILL, kill what it started.
 
 Ray's raylet and workers share the driver's fate, but some of its helper processes (the dashboard and
-runtime-env agents) outlive it. This process, in its own session so a terminal's Ctrl-C leaves it alone,
+runtime-env agents) outlive it. The driver starts this watchdog before Ray and puts the token in its own
+environment, so every Ray process inherits it: found here even if the driver dies before the first poll.
+This process, in its own session so a terminal's Ctrl-C leaves it alone,
 remembers the driver's descendants while the driver lives and kills the ones still there once it is gone.
 
     python -m workers.reaper DRIVER_PID TOKEN
@@ -15,6 +17,9 @@ import sys
 import time
 
 POLL_S = 0.5
+#: after the driver is gone: sweep until no marked process was seen for SETTLE_QUIET_S (at most SETTLE_MAX_S)
+SETTLE_QUIET_S = 3.0
+SETTLE_MAX_S = 30.0
 #: environment variable the driver gives every trial; its value identifies the driver
 TOKEN_ENV = "TUNER_DRIVER_TOKEN"
 
@@ -84,7 +89,17 @@ def watch(driver: int, token: str) -> None:
         known.update(descendants(driver))
         time.sleep(POLL_S)
     reap(known)
-    reap(marked(token))
+    # Processes started in the driver's last moments (an agent the raylet was spawning) may appear after it
+    # died: keep sweeping for the token until none is seen for a while.
+    quiet_since = time.monotonic()
+    deadline = quiet_since + SETTLE_MAX_S
+    while time.monotonic() < deadline and time.monotonic() - quiet_since < SETTLE_QUIET_S:
+        found = marked(token)
+        found.pop(os.getpid(), None)  # this process carries the token too
+        if found:
+            reap(found)
+            quiet_since = time.monotonic()
+        time.sleep(POLL_S / 5)
 
 
 if __name__ == "__main__":

@@ -198,3 +198,27 @@ def test_an_empty_or_missing_runs_directory_lists_nothing(workdir: Path) -> None
     assert ls_runs(runs_dir=str(workdir / "nowhere")).empty
     assert not (workdir / "nowhere").exists()
     assert ls_runs(subset="metrics.acc > 1", runs_dir=str(workdir / "nowhere")).empty
+
+
+def test_a_run_json_damaged_in_place_after_indexing_is_reported_by_a_warm_listing(runs: Path) -> None:
+    ls_runs()  # the index is warm: every run is trusted by its signature
+    run_json = runs / "2026-01-01T00-00-02Z" / "tuner.d" / "run.json"
+    with open(run_json, "r+b") as handle:  # truncated in place: tuner.d/ itself does not change
+        handle.truncate(20)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ls_runs()
+    assert any("2026-01-01T00-00-02Z" in str(w.message) and "run.json" in str(w.message) for w in caught)
+
+
+def test_temp_files_of_an_interrupted_index_write_are_removed_by_the_next_writer(runs: Path) -> None:
+    stale, fresh = runs / ".tmp-killed-writer", runs / ".tmp-live-writer"
+    stale.write_text("{half an ind")
+    fresh.write_text("{being writ")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    (runs / "2026-01-01T00-00-09Z").mkdir()  # a change, so the listing writes the index
+    make_run(runs, "2026-01-01T00-00-09Z", flags={})
+    ls_runs()
+    assert not stale.exists()
+    assert fresh.exists()  # a write in progress (seconds old) is never touched

@@ -129,12 +129,17 @@ def cmd_sweeps(argv: Sequence[str]) -> int:
         table.add_column(name, justify="right" if name in ("planned", "finished", "stopped", "failed", "running",
                                                            "pending")
                          else "left")
+    damaged = [row for row in rows if row.damaged is not None]
+    rows = [row for row in rows if row.damaged is None]
     for row in rows:
         created = _dt.datetime.fromtimestamp(row.created, tz=_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(row.sweep_id, created, row.script, str(row.planned), str(row.finished), str(row.stopped),
                       str(row.failed),
                       str(row.running), str(row.pending))
-    console().print(table)
+    if rows:
+        console().print(table)
+    for row in damaged:
+        print(f"sweep {row.sweep_id} is damaged: {row.damaged}")
     return 0
 
 

@@ -42,10 +42,12 @@ from tuner.store.layout import (
     scan_run_names,
 )
 from tuner.store.status import RunStatus
-from workers.files import atomic_write_text
+from workers.files import atomic_write_text, clean_stale_temp_files
 
 #: bump when the stored layout or run_row's output changes, so old indexes are rebuilt
-FORMAT = 2
+FORMAT = 3
+#: ints in store.run_signature: tuner.d/ (ino, ctime, mtime), metrics.jsonl (ino, ctime, size), run.json (ctime, size)
+SIGNATURE_LEN = 8
 #: a file changed less than this before it was read may have changed again within the same timestamp
 #: tick: such a run is read again on the next listing (a one-off cost for runs a few seconds old)
 RACY_NS = 2_000_000_000
@@ -61,15 +63,20 @@ class Index:
     """The stored index in memory: runs in name order (newest first) and their rows by column."""
 
     names: list[str] = field(default_factory=list)
-    meta: list[list[int]] = field(default_factory=list)  # signature (6 ints) + read_ns + volatile (0/1)
+    meta: list[list[int]] = field(default_factory=list)  # signature (8 ints) + read_ns + volatile (0/1)
     problems: dict[str, list[str]] = field(default_factory=dict)
     columns: dict[str, list[Any]] = field(default_factory=dict)
 
     def is_fresh(self, position: int, signature: Signature) -> bool:
         meta = self.meta[position]
-        if meta[7] or tuple(meta[:6]) != signature:
+        if meta[SIGNATURE_LEN + 1] or tuple(meta[:SIGNATURE_LEN]) != signature:
             return False
-        return max(signature[1], signature[2], signature[4]) < meta[6] - RACY_NS
+        return _newest_ns(signature) < meta[SIGNATURE_LEN] - RACY_NS
+
+
+def _newest_ns(signature: Signature) -> int:
+    """The latest timestamp of a signature (tuner.d/ ctime and mtime, metrics.jsonl and run.json ctime)."""
+    return max(signature[1], signature[2], signature[4], signature[6])
 
 
 def index_path(runs_dir: str) -> str:
@@ -117,7 +124,7 @@ def _validated(data: Any) -> Index:
             or not isinstance(columns, dict) or not isinstance(problems, dict)):
         raise ValueError("inconsistent")
     for item in meta:
-        if not isinstance(item, list) or len(item) != 8 or not all(isinstance(v, int) for v in item):
+        if not isinstance(item, list) or len(item) != SIGNATURE_LEN + 2 or not all(isinstance(v, int) for v in item):
             raise ValueError("inconsistent")
     for values in columns.values():
         if not isinstance(values, list) or len(values) != n:
@@ -138,6 +145,7 @@ def save_index(runs_dir: str, index: Index) -> bool:
     path = index_path(runs_dir)
     try:
         with FileLock(os.path.join(runs_dir, INDEX_LOCK), timeout=LOCK_TIMEOUT_S):
+            clean_stale_temp_files(runs_dir)  # left by a writer killed midway (never a live write: it is seconds old)
             atomic_write_text(path, text)
             key = _file_key(path)
     except (Timeout, OSError):
@@ -152,12 +160,12 @@ def _worth_storing(index: Index, position: int | None, signature: Signature, rea
     if position is None:
         return True
     before = index.meta[position]
-    if tuple(before[:6]) != signature or bool(before[7]) != volatile:
+    if tuple(before[:SIGNATURE_LEN]) != signature or bool(before[SIGNATURE_LEN + 1]) != volatile:
         return True
     if volatile:
         return False  # read on every listing anyway: storing a newer copy of it buys nothing
     # unchanged but read while racy: store it once the new read time lets the next listing trust it
-    return max(signature[1], signature[2], signature[4]) < read_ns - RACY_NS
+    return _newest_ns(signature) < read_ns - RACY_NS
 
 
 def _is_volatile(run: dict[str, Any]) -> bool:

@@ -93,8 +93,11 @@ class Journal:
         lock. `durable` records (an adaptive search's ask/tell/stop, which resume replays) are fsynced; the audit
         log is not: resume reads the runs for it (see the module doc)."""
         line = (dumps_json(record) + "\n").encode("utf-8")
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
         try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":  # a torn last line must not swallow this record
+                line = b"\n" + line
             os.write(fd, line)
             if durable:
                 os.fsync(fd)

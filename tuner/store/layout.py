@@ -115,14 +115,15 @@ def list_run_dirs(runs_dir: str) -> list[str]:
 
 
 #: (tuner.d inode, ctime, mtime; metrics.jsonl inode, ctime, size): changes whenever a row could change
-Signature = tuple[int, int, int, int, int, int]
+Signature = tuple[int, int, int, int, int, int, int, int]
 
 
 def run_signature(run_dir: str) -> Signature | None:
     """What a stat says about a run's metadata, or None when `run_dir` is not a run.
 
     Every metadata file but metrics.jsonl is replaced atomically (temp + rename), which changes the
-    ctime of tuner.d/; metrics.jsonl is appended to, which changes its ctime and size. ctime, unlike
+    ctime of tuner.d/; metrics.jsonl is appended to, which changes its ctime and size; run.json's own ctime
+    and size catch a file changed in place (the index trusts nothing it has not checked). ctime, unlike
     mtime, cannot be set back by a copy that preserves times, and the inode tells a replaced run apart.
     """
     meta_dir = run_dir + os.sep + META_DIR  # plain concatenation: this runs 10^4 times per listing
@@ -137,7 +138,12 @@ def run_signature(run_dir: str) -> Signature | None:
         tail = (metrics.st_ino, metrics.st_ctime_ns, metrics.st_size)
     except (FileNotFoundError, NotADirectoryError):
         tail = (0, 0, -1)
-    return (meta.st_ino, meta.st_ctime_ns, meta.st_mtime_ns) + tail
+    try:  # run.json too: a file damaged in place (truncated, edited) changes neither tuner.d/ nor metrics.jsonl
+        record = os.stat(meta_dir + os.sep + "run.json")
+        head = (record.st_ctime_ns, record.st_size)
+    except (FileNotFoundError, NotADirectoryError):
+        head = (0, -1)
+    return (meta.st_ino, meta.st_ctime_ns, meta.st_mtime_ns) + tail + head
 
 
 def scan_run_names(runs_dir: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -12,12 +13,12 @@ import pandas as pd
 from tuner.capture.sources import snapshot_sources
 from tuner.console.messages import say
 from tuner.console.progress import SweepProgress
-from tuner.errors import QueryError, RunInterruptedError
+from tuner.errors import DiskFullError, QueryError, RunInterruptedError, TunerError
 from tuner.plan import plan_indices_record
 from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.runs.ranking import Ranking, choose_ranking
 from tuner.settings import Settings
-from tuner.store.journal import Journal, new_sweep_id
+from tuner.store.journal import JOURNAL, Journal, new_sweep_id, sweeps_root
 from tuner.store.layout import META_DIR, ensure_runs_dir
 from tuner.store.status import RunStatus
 from tuner.sweep.history import (
@@ -32,6 +33,7 @@ from tuner.sweep.loop import (
     _TrialState,
     close_cluster,
     execute_sweep,
+    is_disk_full,
     open_cluster,
 )
 from tuner.sweep.prepare import (
@@ -94,13 +96,38 @@ def _header(request: SweepRequest) -> dict[str, Any]:
 def run_sweep(request: SweepRequest) -> SweepResult:
     """Connect to the cluster (checking resources), then journal and execute; the cluster is closed at the end."""
     cluster = open_cluster(request.settings)
+    sweep_id = request.sweep_id or new_sweep_id()
     try:
-        return _run_sweep(request, cluster)
+        return _run_sweep(request, cluster, sweep_id)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        raise _disk_full(request, sweep_id, exc) from None
     finally:
         close_cluster(cluster)
 
 
-def _run_sweep(request: SweepRequest, cluster: _Cluster) -> SweepResult:
+def _disk_full(request: SweepRequest, sweep_id: str, exc: OSError) -> DiskFullError:
+    """One line: which folder is full and how to carry on. A sweep whose journal never got written is removed."""
+    runs_dir = request.settings.runs_dir
+    folder = os.path.dirname(os.path.abspath(exc.filename)) if exc.filename else os.path.abspath(runs_dir)
+    journal = os.path.join(sweeps_root(runs_dir), sweep_id, JOURNAL)
+    try:
+        Journal(os.path.dirname(journal)).read()
+        started = True
+    except (TunerError, OSError):
+        started = False
+    if started:
+        todo = f"free space there, then `tune resume {sweep_id}` runs what is left (every finished run is kept)"
+        return DiskFullError(f"no space left on the device holding '{folder}' ({exc.strerror}); {todo}",
+                             folder, sweep_id)
+    if not request.resumed:
+        shutil.rmtree(os.path.dirname(journal), ignore_errors=True)
+    return DiskFullError(f"no space left on the device holding '{folder}' ({exc.strerror}); free space there and run "
+                         "the command again (nothing was started)", folder, None)
+
+
+def _run_sweep(request: SweepRequest, cluster: _Cluster, sweep_id: str) -> SweepResult:
     settings = request.settings
     ensure_runs_dir(settings.runs_dir)
     progress = SweepProgress(len(request.todo if request.todo is not None else request.plan.indices),
@@ -108,7 +135,7 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster) -> SweepResult:
     if request.resumed:
         journal = Journal.open(settings.runs_dir, request.sweep_id)
     else:
-        journal = Journal.create(settings.runs_dir, request.sweep_id or new_sweep_id(), _header(request))
+        journal = Journal.create(settings.runs_dir, sweep_id, _header(request))
         snapshot_sources(os.path.dirname(request.script.path), journal.source_dir, settings.source_patterns,
                          settings.source_max_files, settings.source_max_bytes, exclude=(settings.runs_dir,))
     journal.claim()

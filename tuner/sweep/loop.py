@@ -3,6 +3,7 @@ arrives, retry, stop. The run directories are the record of what happened (see t
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -170,13 +171,36 @@ class _SweepLoop:
             finally:
                 signal.signal(signal.SIGINT, previous)
             return True, self.stopped_early
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            self.stopping = True  # nothing more can be recorded: stop what runs, keep what can be kept, re-raise
+            for result in self.pool.cancel_all(grace_s=min(self.settings.kill_grace_s, 10.0)):
+                try:
+                    self.record(result, report=False)  # the one line about the disk says it all
+                except OSError:
+                    pass
+            raise
         return False, self.stopped_early
 
     def launch(self, index: int) -> None:
-        request, settings = self.request, self.settings
+        settings = self.settings
         state = self.states.setdefault(index, _TrialState(index))
         state.attempt += 1
         run_dir = unique_run_dir(settings.runs_dir, seconds_scale=RUN_NAME_DIGITS)
+        try:
+            spec, paths = self._prepare(index, state, run_dir)
+        except BaseException:  # no half-made run: a folder without run.json is never left behind (disk full ...)
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+        state.run_dirs.append(run_dir)
+        if self.search is not None:
+            self.search.launched(index, paths.run_dir)
+        self.pool.submit(index, spec)
+        self.progress.trial_started()
+
+    def _prepare(self, index: int, state: _TrialState, run_dir: str) -> tuple[Any, RunPaths]:
+        request, settings = self.request, self.settings
         paths = RunPaths(os.path.abspath(run_dir))
         _link_sources(self.journal.source_dir, paths.source_dir)
         write_git_diff(paths, request.script)
@@ -192,13 +216,9 @@ class _SweepLoop:
             spec = replace(spec, stop_file=paths.stop_request)
         # the run exists from now on, so a listing during the sweep shows it as queued, not as a broken run
         write_run_status(paths.run_dir, RunStatus.QUEUED, spec.record)
-        state.run_dirs.append(run_dir)
-        if self.search is not None:
-            self.search.launched(index, paths.run_dir)
-        self.pool.submit(index, spec)
-        self.progress.trial_started()
+        return spec, paths
 
-    def record(self, result: Any) -> None:
+    def record(self, result: Any, report: bool = True) -> None:
         state = self.states[result.key]
         run_dir = state.run_dirs[-1]
         if result.outcome is not None:
@@ -217,8 +237,9 @@ class _SweepLoop:
         row = run_row(read_run(run_dir)) if metric and os.path.isdir(os.path.join(run_dir, META_DIR)) else {}
         if self.search is not None and not will_retry:
             self.search.finished(state.index, status, _metric_value(row, metric))
-        self.progress.trial_done(os.path.basename(run_dir), status, duration or 0.0, _metric_value(row, metric),
-                                 exit_code, error, tail, will_retry)
+        if report:
+            self.progress.trial_done(os.path.basename(run_dir), status, duration or 0.0, _metric_value(row, metric),
+                                     exit_code, error, tail, will_retry)
         if will_retry:
             self.queue.appendleft(state.index)
         elif run_status.is_failure() or run_status is RunStatus.LOST:
@@ -229,6 +250,10 @@ class _SweepLoop:
                 self.progress.message(f"{self.failures} failed trials: reached --max-failures {limit}; "
                                       "no new trials are launched", style="red")
                 self.queue.clear()
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def _settle_unreported(run_dir: str, error: str | None) -> tuple[str, int | None, str | None, float, tuple[str, ...]]:

@@ -34,6 +34,8 @@ class SweepStatus:
     pending: int
     running: int
     stopped: int = 0  # ended early by the stopping rule (--stop)
+    #: why the sweep's journal cannot be read (names the file), None when it can
+    damaged: str | None = None
 
 
 def _is_our_trial(pid: int, run_dir: str) -> bool:
@@ -136,7 +138,8 @@ def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStat
     for journal in iter_journals(runs_dir):
         try:
             header = journal.read().header
-        except TunerError:
+        except TunerError as exc:  # listed as damaged, with the file, rather than silently left out
+            rows.append(SweepStatus(journal.sweep_id, 0.0, "", 0, 0, 0, 0, 0, damaged=str(exc)))
             continue
         indices = header.get("indices")
         planned = range(int(header.get("total") or 0)) if indices is None else indices
