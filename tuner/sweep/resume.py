@@ -18,7 +18,7 @@ from tuner.store.files import read_run, write_run_status
 from tuner.store.journal import Journal
 from tuner.store.layout import ENV_RUN_DIR
 from tuner.store.status import RunStatus
-from tuner.sweep.history import PENDING, runs_table, sweep_rows, trial_statuses
+from tuner.sweep.history import PENDING, count_trials, runs_table, sweep_rows, sweep_trial_states, trial_statuses
 from tuner.sweep.prepare import SweepRequest, check_resources
 
 
@@ -32,6 +32,8 @@ class SweepStatus:
     failed: int
     pending: int
     running: int
+    #: killed or lost (Ctrl-C, a dead driver): rerun by resume, counted apart from pending and failed
+    interrupted: int = 0
 
 
 def _is_our_trial(pid: int, run_dir: str) -> bool:
@@ -115,18 +117,18 @@ def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStat
     table = runs_table(runs_dir, stale_after_s)
     for journal in iter_journals(runs_dir):
         try:
-            header = journal.read().header
+            state = journal.read()
+            header = state.header
         except TunerError:
             continue
         indices = header.get("indices")
         planned = range(int(header.get("total") or 0)) if indices is None else indices
-        statuses = trial_statuses(sweep_rows(table, journal.sweep_id), planned, _driver_alive(journal))
-        values = list(statuses.values())
+        statuses = sweep_trial_states(sweep_rows(table, journal.sweep_id), planned, _driver_alive(journal),
+                                      state.records)
+        counts = count_trials(statuses.values())
         rows.append(SweepStatus(journal.sweep_id, header.get("created", 0.0), os.path.basename(header["script"]),
-                                len(values), values.count(RunStatus.FINISHED.value),
-                                sum(_is(v, RunStatus.is_failure) for v in values),
-                                sum(v == PENDING or _is(v, RunStatus.is_interrupted) for v in values),
-                                values.count(RunStatus.RUNNING.value)))
+                                counts.planned, counts.finished, counts.failed, counts.pending, counts.running,
+                                counts.interrupted))
     return rows
 
 

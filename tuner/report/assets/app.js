@@ -380,7 +380,7 @@
 
   function renderReport(root, S) {
     var counts = Object.keys(S.statuses).map(function (k) { return S.statuses[k] + " " + k; }).join(", ");
-    root.appendChild(header("Sweep " + S.sweep, S.rows.length + " trials: " + counts +
+    root.appendChild(header("Sweep " + S.sweep, (S.summary || (S.rows.length + " trials: " + counts)) +
       (S.metric ? "  \u00b7  metric " + S.metric + " (" + (S.mode === "min" ? "lower" : "higher") + " is better)" : ""), null));
     var col = {};
     S.columns.forEach(function (c, i) { col[c] = i; });
