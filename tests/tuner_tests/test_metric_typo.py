@@ -55,3 +55,16 @@ def test_typo_without_earlier_runs_warns_at_the_end(ray_cluster, workdir, write_
                       ray_cluster, cwd=workdir)
     assert result.returncode == 0, result.stderr
     assert "warning" in result.stderr and "did you mean val_acc" in result.stderr
+
+
+def test_rm_and_purge_without_a_terminal_delete_only_with_yes(workdir, write_script):
+    write_script("train.py", SCRIPT)
+    training_run("train.py", flags={"lr": 0.1}, echo=False)
+    (name,) = _run_dirs(workdir)
+    refused = run_tune("rm", name, cwd=workdir, stdin="")
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    assert _run_dirs(workdir) == [name]
+    assert run_tune("purge", cwd=workdir, stdin="").returncode == 2
+    deleted = run_tune("rm", name, "--yes", cwd=workdir, stdin="")
+    assert deleted.returncode == 0, deleted.stderr
+    assert _run_dirs(workdir) == []
