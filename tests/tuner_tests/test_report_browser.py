@@ -241,3 +241,19 @@ def test_live_view_appends_new_steps_without_reloading_and_stops_polling_when_do
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_parallel_coordinates_metric_axis_is_numeric_not_ordinal(browser: Browser, workdir: Path,
+                                                                 tmp_path: Path) -> None:
+    from fabricate_runs import make_run
+
+    for i, (lr, acc) in enumerate([(0.1, 0.9), (0.2, 0.947), (0.3, 0.9471)]):
+        make_run("runs", i, {"lr": lr}, {"val_acc": [acc]}, sweep="gaps", trial=i)
+    path = save_sweep_report("gaps", runs_dir="runs", metric="val_acc", filename=str(tmp_path / "gaps.html"))
+    browser.open("file://" + path)
+    axes = {a["name"]: a for a in browser.evaluate("tunerPage.parallelAxes")}
+    metric = axes["metric_val_acc"]
+    assert metric["kind"] == "num"
+    low, mid, high = sorted(metric["pos"])
+    # a gap of 0.047 is ~470 times one of 0.0001, not the same step
+    assert (mid - low) > 100 * (high - mid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from typing import Sequence
 
 from tuner.cli.options import (
@@ -44,6 +45,17 @@ def cmd_clean(argv: Sequence[str]) -> int:
     return 0
 
 
+def _yes_without_terminal(args: argparse.Namespace, command: str) -> None:
+    """Permanent deletion needs a person: without a terminal to ask on, only with --yes."""
+    import sys
+
+    from tuner.cli.options import UsageError
+
+    if not args.yes and not sys.stdin.isatty():
+        raise UsageError(f"{command} deletes permanently and there is no terminal to ask on; "
+                         "pass --yes to delete without asking")
+
+
 def cmd_purge(argv: Sequence[str]) -> int:
     parser = Parser(prog=f"{PROG} purge", formatter_class=formatter,
                      description="Permanently delete the runs in RUNS_DIR/archive (moved there by `tune clean`).")
@@ -52,6 +64,7 @@ def cmd_purge(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     from tuner.runs.manage import purge_runs
 
+    _yes_without_terminal(args, "tune purge")
     purge_runs(runs_dir=args.runs_dir, confirm=confirm_option(args))
     return 0
 
@@ -68,6 +81,7 @@ def cmd_rm(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     from tuner.runs.manage import delete_runs
 
+    _yes_without_terminal(args, "tune rm")
     delete_runs(args.pattern, runs_dir=args.runs_dir, confirm=confirm_option(args))
     return 0
 

@@ -30,10 +30,13 @@ def cmd_ls(argv: Sequence[str]) -> int:
 
     frame = ls_runs(subset=args.filter, order=args.order or "start", decreasing=not args.ascending,
                     latest_n=args.latest, runs_dir=args.runs_dir)
-    from tuner.console.tables import print_runs_table, select_columns
+    from tuner.console.tables import HEADERS, print_runs_table, select_columns
     from tuner.runs.query import column_name
 
-    columns = [column_name(c) for c in args.columns.split(",")] if args.columns else None
+    # the table's own headers are accepted too: `run` is run_dir, `time` is duration_s
+    aliases = {header: column for column, header in HEADERS.items()}
+    columns = ([aliases.get(c.strip(), column_name(c)) for c in args.columns.split(",") if c.strip()]
+               if args.columns else None)
     frame = select_columns(frame, columns)
     if args.format == "csv":
         frame.to_csv(sys.stdout, index=False)
@@ -42,7 +45,7 @@ def cmd_ls(argv: Sequence[str]) -> int:
     else:
         from tuner.console.tables import default_row_limit
 
-        print_runs_table(frame, limit=None if args.all else default_row_limit(),
+        print_runs_table(frame, columns, limit=None if args.all else default_row_limit(),
                          more_hint="; `tune ls --all` shows them, `--format csv` writes them as data")
     return 0
 

@@ -39,12 +39,8 @@ def _print_result(result: SweepResult, request: SweepRequest) -> int:
                 print(f"best {ranking.metric}: {best[ranking.column]:.4g} in {best['run_dir']}")
             else:
                 print(f"no best {ranking.metric}: no finished run recorded it")
-    parts = [f"{result.finished} finished", f"{result.failed} failed"]
-    if result.stopped:
-        parts.append(f"{result.stopped} stopped early")
-    if result.skipped:
-        parts.append(f"{result.skipped} skipped (already done)")
-    print(f"sweep {result.sweep_id}: {', '.join(parts)} of {result.planned}; summary: {result.summary_csv}")
+    print(f"sweep {result.sweep_id}: {result.counts.describe() if result.counts is not None else ''}; "
+          f"summary: {result.summary_csv}")
     if result.interrupted:
         print(f"interrupted; finished runs are kept. resume with: tune resume {result.sweep_id}", file=sys.stderr)
         return 130
@@ -125,17 +121,15 @@ def cmd_sweeps(argv: Sequence[str]) -> int:
     from tuner.console.tables import console
 
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
-    for name in ("sweep", "created", "script", "planned", "finished", "stopped", "failed", "running", "pending"):
-        table.add_column(name, justify="right" if name in ("planned", "finished", "stopped", "failed", "running",
-                                                           "pending")
-                         else "left")
+    numbers = ("planned", "finished", "stopped", "failed", "interrupted", "running", "pending")
+    for name in ("sweep", "created", "script") + numbers:
+        table.add_column(name, justify="right" if name in numbers else "left", no_wrap=True)
     damaged = [row for row in rows if row.damaged is not None]
     rows = [row for row in rows if row.damaged is None]
     for row in rows:
         created = _dt.datetime.fromtimestamp(row.created, tz=_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(row.sweep_id, created, row.script, str(row.planned), str(row.finished), str(row.stopped),
-                      str(row.failed),
-                      str(row.running), str(row.pending))
+                      str(row.failed), str(row.interrupted), str(row.running), str(row.pending))
     if rows:
         console().print(table)
     for row in damaged:

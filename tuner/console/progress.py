@@ -22,6 +22,7 @@ class Counts:
     slots: int | None = None  # how many trials the cluster can run at once
     skipped: int = 0
     stopped: int = 0  # ended early by --stop (not failures)
+    interrupted: int = 0  # killed or lost (Ctrl-C): over, but neither finished nor failed
 
     @property
     def running(self) -> int:
@@ -51,20 +52,14 @@ class SweepProgress:
         if self.quiet or not self.stream.isatty():
             return
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         console = Console(file=self.stream)
-        self._progress = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(),
-                                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("eta"),
-                                  TimeRemainingColumn(), console=console, transient=False)
-        self._task = self._progress.add_task("sweep", total=self.counts.total, status=self._status_text())
+        self._progress = Progress(TextColumn("[bold]sweep"), BarColumn(), TextColumn("{task.fields[status]}"),
+                                  TimeElapsedColumn(), TextColumn("{task.fields[eta]}"), console=console,
+                                  transient=False)
+        self._task = self._progress.add_task("sweep", total=self.counts.total, status=self._status_text(),
+                                            eta=self._eta_text())
         self._progress.start()
 
     def stop(self) -> None:
@@ -91,8 +86,13 @@ class SweepProgress:
         self.counts.in_flight = max(0, self.counts.in_flight - 1)
         if not will_retry:
             self.counts.done += 1
-            self.counts.stopped += status == RunStatus.STOPPED
-            self.counts.failed += status not in (RunStatus.FINISHED, RunStatus.STOPPED)
+            parsed = RunStatus.parse(status)
+            if parsed is RunStatus.STOPPED:
+                self.counts.stopped += 1
+            elif parsed is not None and parsed.is_interrupted():
+                self.counts.interrupted += 1
+            else:
+                self.counts.failed += status != RunStatus.FINISHED
         finished = status == RunStatus.FINISHED  # only a finished run can be the best (tuner.runs.ranking)
         if finished and metric_value is not None and _better(metric_value, self.best, self.mode):
             self.best, self.best_run = metric_value, name
@@ -128,17 +128,40 @@ class SweepProgress:
         return f" | best {self.metric} {self.best:.4g} ({os.path.basename(self.best_run or '')})"
 
     def _status_text(self) -> str:
+        """`5/10 trials done · 2 running · 1 failed` (done = over: finished, failed or interrupted)."""
         c = self.counts
-        text = f"done {c.done} running {c.running} failed {c.failed}"
+        text = f"{c.done}/{c.total} trials done · {c.running} running"
+        if c.failed:
+            text += f" · {c.failed} failed"
         if c.stopped:
-            text += f" stopped {c.stopped}"
+            text += f" · {c.stopped} stopped"
+        if c.interrupted:
+            text += f" · {c.interrupted} interrupted"
         return text + self._best_text()
+
+    def eta_s(self, now: float | None = None) -> float | None:
+        """Seconds left: the mean wall time per trial run so far (skipped ones excluded) times the trials left;
+        None before any trial ran to its end."""
+        c = self.counts
+        ran = c.done - c.skipped
+        left = c.total - c.done
+        if left <= 0:
+            return 0.0
+        if ran <= 0:
+            return None
+        elapsed = (time.monotonic() if now is None else now) - self.started
+        return elapsed / ran * left
+
+    def _eta_text(self) -> str:
+        eta = self.eta_s()
+        return "eta —" if eta is None else f"eta {format_duration(eta)}"
 
     def _refresh(self) -> None:
         if self._notebook is not None:
             self._notebook.update(self.counts.done, self._status_text())
         if self._progress is not None:
-            self._progress.update(self._task, completed=self.counts.done, status=self._status_text())
+            self._progress.update(self._task, completed=self.counts.done, status=self._status_text(),
+                                  eta=self._eta_text())
 
 
 def _better(value: float, best: float | None, mode: str) -> bool:

@@ -101,6 +101,8 @@ def print_runs_table(frame: pd.DataFrame, columns: Sequence[str] | None = None, 
 def _print_rich(shown: Sequence[str], right: Sequence[bool], rows: list[list[str]], title: str | None) -> None:
     from rich.table import Table
 
+    out = console()
+    shown, right, rows, left_out = _fit(shown, right, rows, out.width)
     table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
     for column, is_right in zip(shown, right):
         # run names, times and numbers never break across lines: they are read and copied whole
@@ -112,7 +114,27 @@ def _print_rich(shown: Sequence[str], right: Sequence[bool], rows: list[list[str
             style = _STATUS_STYLE.get(text) if column == "status" else None
             styled.append(f"[{style}]{text}[/]" if style else text.replace("[", r"\["))
         table.add_row(*styled)
-    console().print(table)
+    out.print(table)
+    if left_out:
+        print(f"({len(left_out)} more column{'s' if len(left_out) != 1 else ''} not shown at this width: "
+              f"{', '.join(HEADERS.get(c, c) for c in left_out)}; choose with --columns)")
+
+
+def _fit(shown: Sequence[str], right: Sequence[bool], rows: list[list[str]], width: int
+         ) -> tuple[list[str], list[bool], list[list[str]], list[str]]:
+    """The leading columns whose cells fit `width` whole (numbers and run names are never split across lines);
+    an error message may be cut short (the last column keeps what is left). Returns the columns left out."""
+    widths = [max([len(HEADERS.get(c, c))] + [len(r[i]) for r in rows]) for i, c in enumerate(shown)]
+    used, keep = 0, 0
+    for i, w in enumerate(widths):
+        need = w + (3 if i else 0)  # " │ " between columns
+        if keep and used + need > width and shown[i] != "error_message":
+            break
+        used += need
+        keep += 1
+    if keep == len(shown):
+        return list(shown), list(right), rows, []
+    return list(shown[:keep]), list(right[:keep]), [r[:keep] for r in rows], list(shown[keep:])
 
 
 def _print_plain(shown: Sequence[str], right: Sequence[bool], rows: list[list[str]], title: str | None) -> None:

@@ -107,6 +107,11 @@ def save_sweep_report(sweep: str, runs_dir: str | None = None, metric: str | Non
     if frame.empty:
         raise SweepNotFoundError(f"sweep '{sweep}' has no runs in '{settings.runs_dir}'; list sweeps with "
                                  "`tune sweeps`")
+    from tuner.sweep.history import own_columns
+    from tuner.sweep.resume import sweep_statuses
+
+    frame = own_columns(frame)
+    counts = next((s for s in sweep_statuses(settings.runs_dir, settings.stale_after_s) if s.sweep_id == sweep), None)
     if "trial" in frame.columns:
         frame = frame.assign(_order=frame["trial"].fillna(-1)).sort_values(["_order", "run_dir"]).drop(columns="_order")
     frame = frame.reset_index(drop=True)
@@ -123,6 +128,12 @@ def save_sweep_report(sweep: str, runs_dir: str | None = None, metric: str | Non
             write_page(os.path.join(folder, f"{name}.html"), render_page("run", f"Run {page['name']}", {"run": page}))
             links[i] = f"{folder_name}/{name}.html"
     data = sweep_data(frame, sweep, metric, links)
+    if counts is not None:  # the sweep's trials (not attempts), counted as `tune sweeps` counts them
+        parts = [(counts.finished, "finished"), (counts.failed, "failed"), (counts.interrupted, "interrupted"),
+                 (counts.running, "running"), (counts.pending, "pending")]
+        data["summary"] = (f"{counts.planned} trials: " + ", ".join(f"{n} {w}" for n, w in parts if n or w in
+                                                                    ("finished", "failed"))
+                           + (f" ({len(frame)} runs)" if len(frame) != counts.planned else ""))
     from tuner.notebook import PagePath  # a plain path; shown inline as a notebook cell's value
 
     return PagePath(write_page(target, render_page("report", f"Sweep {sweep}", data)))

@@ -28,7 +28,27 @@ def sort_runs(frame: pd.DataFrame, order: str | Sequence[str] | None, decreasing
     for column in columns:
         if column not in frame.columns:
             raise _unknown_column(column, frame.columns, written.get(column))
-    return frame.sort_values(columns, ascending=ascending, na_position="last", kind="stable")
+    mixed = {c for c in columns if _is_mixed(frame[c])}
+    try:
+        return frame.sort_values(columns, ascending=ascending, na_position="last", kind="stable",
+                                 key=lambda s: pd.to_numeric(s, errors="coerce") if s.name in mixed else s)
+    except TypeError as exc:
+        raise QueryError(f"order {order!r}: the values of {', '.join(columns)} cannot be compared ({exc})") from None
+
+
+def _is_mixed(series: pd.Series) -> bool:
+    """Numbers and text in one column (`lr=abc` typed once among numbers): compared as numbers, text left out."""
+    if series.dtype != object:
+        return False
+    kinds = {isinstance(v, (int, float)) and not isinstance(v, bool) for v in series.dropna()}
+    return kinds == {True, False}
+
+
+def _numeric_where_mixed(frame: pd.DataFrame) -> pd.DataFrame | None:
+    mixed = [c for c in frame.columns if _is_mixed(frame[c])]
+    if not mixed:
+        return None
+    return frame.assign(**{c: pd.to_numeric(frame[c], errors="coerce") for c in mixed})
 
 
 def filter_runs(frame: pd.DataFrame, subset: str | None) -> pd.DataFrame:
@@ -45,7 +65,13 @@ def filter_runs(frame: pd.DataFrame, subset: str | None) -> pd.DataFrame:
         if column not in target.columns:
             raise _unknown_column(column, target.columns, key)
     try:
-        chosen = target.query(translation.expression, engine="python")
+        try:
+            chosen = target.query(translation.expression, engine="python")
+        except TypeError:  # numbers and text in one column: compare where the values are numbers
+            numeric = _numeric_where_mixed(target)
+            if numeric is None:
+                raise
+            chosen = numeric.query(translation.expression, engine="python")
     except pd.errors.UndefinedVariableError as exc:
         name = str(exc).split("'")[1] if "'" in str(exc) else str(exc)
         raise _unknown_column(name, frame.columns) from None
@@ -67,11 +93,21 @@ def ls_runs(subset: str | None = None, order: str | Sequence[str] | None = "star
     settings = load_settings(runs_dir=runs_dir)
     if latest_n is not None and (not isinstance(latest_n, int) or isinstance(latest_n, bool) or latest_n < 1):
         raise QueryError(f"latest_n must be a positive integer, got {latest_n!r}")
-    frame = indexed_frame(settings.runs_dir, settings.stale_after_s, latest_n=latest_n)
+    # latest_n counts the runs that pass the filter: read them all when there is one
+    frame = indexed_frame(settings.runs_dir, settings.stale_after_s, latest_n=None if subset else latest_n)
     if frame.empty:  # no runs is an empty listing, whatever the query names
         return frame
-    frame = sort_runs(filter_runs(frame, subset), order, decreasing)
+    frame = filter_runs(frame, subset)
+    if subset and latest_n is not None:
+        frame = frame.loc[_newest(frame, latest_n)]
+    frame = sort_runs(frame, order, decreasing)
     return frame.reset_index(drop=True)
+
+
+def _newest(frame: pd.DataFrame, count: int) -> pd.Index:
+    """The index of the `count` newest runs (by run directory name, as the unfiltered --latest)."""
+    names = frame["run_dir"].map(lambda p: os.path.basename(os.path.normpath(str(p))))
+    return names.sort_values(ascending=False, kind="stable").index[:count]
 
 
 def run_info(run: Any, runs_dir: str | None = None) -> dict[str, Any]:

@@ -33,7 +33,10 @@ PREFIXES = {
 }
 #: MLflow run attributes -> our columns (other attribute names are taken as column names)
 ATTRIBUTES = {"status": "status", "start_time": "start", "end_time": "end", "created": "start",
-              "duration": "duration_s", "user_id": "user", "run_name": "name", "run_id": "name"}
+              "duration": "duration_s", "user_id": "user", "run_name": "name", "run_id": "name",
+              "run name": "name"}
+#: attributes MLflow users also type bare (`status = 'FAILED'`, `run_name LIKE 'x%'`, `start_time > <ms>`)
+BARE_ATTRIBUTES = frozenset({"status", "run_name", "run_id", "start_time", "end_time"})
 #: columns holding UTC datetimes: MLflow compares them with epoch milliseconds
 TIME_COLUMNS = frozenset({"start", "end"})
 _KEYWORDS = {"and", "or", "not", "in", "like", "ilike", "is", "null", "asc", "desc"}
@@ -91,17 +94,20 @@ def column_name(key: str) -> str:
     anything else is already a column name."""
     parts = _split_key(key.strip())
     prefix = parts[0].lower() if len(parts) > 1 else None
+    if prefix is None and parts and parts[0].lower() in BARE_ATTRIBUTES:
+        return ATTRIBUTES[parts[0].lower()]
     if prefix not in PREFIXES:
         return _unquote(key.strip())
     rest = ".".join(parts[1:])
     if PREFIXES[prefix] == "":
-        return ATTRIBUTES.get(rest, rest)
+        return ATTRIBUTES.get(rest.lower(), rest)
     return PREFIXES[prefix] + rest
 
 
 def _is_mlflow_key(text: str) -> bool:
     parts = _split_key(text)
-    return len(parts) > 1 and parts[0].lower() in PREFIXES
+    return (len(parts) > 1 and parts[0].lower() in PREFIXES) or (len(parts) == 1 and parts[0].lower() in
+                                                                  BARE_ATTRIBUTES)
 
 
 def _quote_column(column: str) -> str:
@@ -166,7 +172,8 @@ class _Translator:
     def run(self) -> Translation:
         while self.pos < len(self.tokens):
             token = self.tokens[self.pos]
-            if token.kind == "name" and token.text.lower() in ("and", "or", "not") and not self._is_call(1):
+            # AND/OR/NOT in any case, also right before a parenthesis (`AND(x > 1)`): never a call
+            if token.kind == "name" and token.text.lower() in ("and", "or", "not"):
                 self.out.append(token.text.lower())
                 self.pos += 1
             elif token.kind == "name" and not self._after_dot() and self._starts_operand():
@@ -201,7 +208,8 @@ class _Translator:
         column = column_name(token.text) if mlflow else _unquote(token.text)
         if mlflow:
             self.keys[column] = token.text
-        is_param = mlflow and PREFIXES[_split_key(token.text)[0].lower()] == "flag_"
+        parts = _split_key(token.text)
+        is_param = mlflow and len(parts) > 1 and PREFIXES[parts[0].lower()] == "flag_"
         ref = _quote_column(column)
         self.pos += 1
         negate = False

@@ -23,10 +23,14 @@ from tuner.store.layout import META_DIR, ensure_runs_dir
 from tuner.store.status import RunStatus
 from tuner.sweep.history import (
     SKIPPED,
+    TrialCounts,
     _combo_key,
+    count_trials,
     finished_combinations,
+    own_columns,
     runs_table,
     sweep_rows,
+    sweep_trial_states,
 )
 from tuner.sweep.loop import (
     _Cluster,
@@ -61,6 +65,8 @@ class SweepResult:
     #: the metric asked for (--metric) and its mode; without one the ranking picks (tuner.runs.ranking)
     metric: str | None = None
     mode: str | None = None
+    #: the sweep's trials (its whole plan, resumed parts included) by state, as `tune sweeps` counts them
+    counts: TrialCounts | None = None
 
     @property
     def ranking(self) -> Ranking | None:
@@ -174,22 +180,20 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster, sweep_id: str) -> Sweep
         made = [d for s in states.values() for d in s.run_dirs if os.path.isdir(os.path.join(d, META_DIR))]
         frame = runs_frame(read_rows(made + skipped_dirs, settings.stale_after_s))
         if not frame.empty:
-            frame = frame.sort_values(["trial", "attempt"] if "attempt" in frame else ["trial"], kind="stable",
-                                      na_position="last").reset_index(drop=True)
+            frame = own_columns(frame.sort_values(["trial", "attempt"] if "attempt" in frame else ["trial"],
+                                                  kind="stable", na_position="last").reset_index(drop=True))
         if request.stop is not None and not frame.empty and "trial" in frame:
             steps = {r["trial"]: r["step"] for r in journal.read().records if r.get("type") == "stop"}
             stopped = frame["status"] == RunStatus.STOPPED.value
             frame["stopped_at"] = [steps.get(t) if s else None for t, s in zip(frame["trial"], stopped)]
-        _write_summary(journal, settings)
+        rows = _write_summary(journal, settings)
         _warn_unknown_metric(frame, request, progress)
-        finals = [s.status for s in states.values()]
-        return SweepResult(sweep_id=journal.sweep_id, frame=frame, planned=len(todo) + len(skipped_dirs),
-                           finished=sum(s == RunStatus.FINISHED for s in finals),
-                           failed=sum(s not in (RunStatus.FINISHED, RunStatus.STOPPED, SKIPPED, None) for s in finals),
-                           stopped=sum(s == RunStatus.STOPPED for s in finals),
-                           skipped=len(skipped_dirs), interrupted=interrupted, summary_csv=journal.summary_csv,
+        counts = count_trials(sweep_trial_states(rows, request.plan.indices, False, journal.read().records).values())
+        return SweepResult(sweep_id=journal.sweep_id, frame=frame, planned=counts.planned,
+                           finished=counts.finished, failed=counts.failed, stopped=counts.stopped,
+                           skipped=counts.skipped, interrupted=interrupted, summary_csv=journal.summary_csv,
                            stopped_early=stopped_early, metric=request.metric,
-                           mode=request.mode)
+                           mode=request.mode, counts=counts)
     finally:
         journal.release()
 
@@ -203,11 +207,13 @@ def _warn_unknown_metric(frame: pd.DataFrame, request: SweepRequest, progress: S
         progress.message(f"warning: {exc}", style="red")
 
 
-def _write_summary(journal: Journal, settings: Settings) -> None:
+def _write_summary(journal: Journal, settings: Settings) -> pd.DataFrame:
+    """Write summary.csv (every attempt of this sweep, with only its own columns); returns those rows."""
     from workers.files import atomic_write_text
 
     rows = sweep_rows(runs_table(settings.runs_dir, settings.stale_after_s), journal.sweep_id)
     atomic_write_text(journal.summary_csv, rows.to_csv(index=False))
+    return rows
 
 
 def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None = None, seed: int | None = None,

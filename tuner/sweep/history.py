@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -34,11 +35,79 @@ def runs_table(runs_dir: str, stale_after_s: float) -> pd.DataFrame:
 
 
 def sweep_rows(table: pd.DataFrame, sweep_id: str) -> pd.DataFrame:
-    """The runs of one sweep (all attempts), by trial."""
+    """The runs of one sweep (all attempts), by trial, with only the columns they fill (no flag columns of
+    unrelated runs in the same runs directory) and integer `trial`/`attempt`."""
     if table.empty or "sweep" not in table:
         return table.iloc[0:0]
-    rows = table[table["sweep"] == sweep_id]
-    return rows.sort_values(["trial", "attempt"], kind="stable").reset_index(drop=True) if len(rows) else rows
+    rows = table[table["sweep"].astype(str) == str(sweep_id)]
+    return own_columns(rows.sort_values(["trial", "attempt"] if "attempt" in rows else ["trial"], kind="stable",
+                                        na_position="last").reset_index(drop=True)) if len(rows) else rows
+
+
+#: kept even when every row leaves them empty
+_KEEP = ("run_dir", "status", "completed", "start", "end", "sweep", "trial")
+
+
+def own_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop the columns that no row fills (they came from other runs), and make `trial`/`attempt` integers."""
+    if frame.empty:
+        return frame
+    empty = [c for c in frame.columns if c not in _KEEP and frame[c].isna().all()]
+    frame = frame.drop(columns=empty)
+    for column in ("trial", "attempt"):
+        if column in frame:
+            values = pd.to_numeric(frame[column], errors="coerce")
+            if values.notna().all() and (values % 1 == 0).all():
+                frame[column] = values.astype("int64")
+            elif ((values.dropna() % 1) == 0).all():
+                frame[column] = values.astype("Int64")
+    return frame
+
+
+@dataclass(frozen=True)
+class TrialCounts:
+    """A sweep's trials (not attempts) by state: every reader counts them with this one function."""
+
+    planned: int
+    finished: int = 0
+    failed: int = 0  # failed or timed out (after its retries)
+    interrupted: int = 0  # killed or lost: Ctrl-C, a dead driver or node; rerun by resume
+    stopped: int = 0  # ended early by the stopping rule (--stop): over, not a failure
+    running: int = 0
+    pending: int = 0  # not run yet (or queued)
+    skipped: int = 0  # reused finished runs (--skip-done)
+
+    def describe(self) -> str:
+        """`4 finished, 3 failed, 2 interrupted, 1 pending of 10 trials` (finished and failed always shown)."""
+        parts = [f"{self.finished} finished", f"{self.failed} failed"]
+        parts += [f"{n} {word}" for n, word in ((self.stopped, "stopped early"), (self.interrupted, "interrupted"),
+                                                (self.running, "running"),
+                                                (self.pending, "pending"), (self.skipped, "skipped (already done)"))
+                  if n]
+        return f"{', '.join(parts)} of {self.planned} trial{'s' if self.planned != 1 else ''}"
+
+
+def count_trials(statuses: Iterable[str | None]) -> TrialCounts:
+    """Trial states (as trial_statuses gives them, None = pending) -> TrialCounts."""
+    values = list(statuses)
+    counts = dict(finished=0, failed=0, interrupted=0, stopped=0, running=0, pending=0, skipped=0)
+    for value in values:
+        status = RunStatus.parse(value)
+        if value == SKIPPED:
+            counts["skipped"] += 1
+        elif status is None or status is RunStatus.QUEUED:
+            counts["pending"] += 1
+        elif status.is_finished():
+            counts["finished"] += 1
+        elif status is RunStatus.STOPPED:
+            counts["stopped"] += 1
+        elif status.is_failure():
+            counts["failed"] += 1
+        elif status.is_interrupted():
+            counts["interrupted"] += 1
+        else:
+            counts["running"] += 1
+    return TrialCounts(planned=len(values), **counts)
 
 
 def finished_combinations(table: pd.DataFrame, script_sha256: str, names: Sequence[str]) -> dict[tuple[Any, ...], str]:
@@ -74,3 +143,14 @@ def trial_statuses(rows: pd.DataFrame, planned: Sequence[int], driver_alive: boo
     return result
 
 
+
+
+def sweep_trial_states(rows: pd.DataFrame, planned: Sequence[int], driver_alive: bool,
+                       records: Iterable[Mapping[str, Any]] = ()) -> dict[int, str]:
+    """trial_statuses, with the trials that --skip-done reused (journal `skip` records) as SKIPPED."""
+    states = trial_statuses(rows, planned, driver_alive)
+    for record in records:
+        trial = record.get("trial")
+        if record.get("type") == "skip" and isinstance(trial, int) and states.get(trial) == PENDING:
+            states[trial] = SKIPPED
+    return states

@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping, Sequence
 from tuner.console.prompt import ask
 from tuner.errors import TunerError
 from tuner.plan import Plan, check_sample, load_grid, make_plan
-from tuner.runs.ranking import check_mode, metric_direction
+from tuner.runs.ranking import check_mode, metric_column, metric_columns, metric_direction, unknown_metric
 from tuner.settings import Settings, load_settings
 from tuner.spec import ScriptInfo, describe_script
 
@@ -113,6 +113,8 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
 
     check_launchable(script.path, interface, grid_axes(grid), extra_args)
     sampler = check_search(search, grid, stop_config, metric, skip_done)
+    if metric is not None:
+        check_metric_known(metric, script.path, settings)
     return SweepRequest(interface=interface, template=template,
                         script=script, plan=plan, settings=settings, metric=metric,
                         mode=mode or (metric_direction(metric) if metric else "max"), extra_args=tuple(extra_args),
@@ -127,6 +129,27 @@ def script_interface(script: str, grid: Any) -> Any:
     interface = discover_flags(script)
     check_grid(interface, grid)
     return interface
+
+
+def recorded_metrics(script_path: str, settings: Settings) -> list[str]:
+    """The metric/eval columns that earlier runs of this script (by file name) recorded in the runs directory."""
+    from tuner.sweep.history import runs_table
+
+    if not os.path.isdir(settings.runs_dir):
+        return []
+    table = runs_table(settings.runs_dir, settings.stale_after_s)
+    if table.empty or "script" not in table:
+        return []
+    rows = table[table["script"] == os.path.basename(script_path)]
+    return [c for c in metric_columns(rows.columns) if rows[c].notna().any()]
+
+
+def check_metric_known(metric: str, script_path: str, settings: Settings) -> None:
+    """`--metric val_accc`: when earlier runs of the script recorded metrics and none is this one, stop before
+    anything is launched, naming the closest (a script never run before is checked at the end instead)."""
+    known = recorded_metrics(script_path, settings)
+    if known and metric_column(known, metric) is None:
+        raise unknown_metric(metric, known, "--metric")
 
 
 def ensure_runs_dir_is_usable(runs_dir: str) -> None:

@@ -19,7 +19,7 @@ from tuner.store.files import read_run, write_run_status
 from tuner.store.journal import Journal
 from tuner.store.layout import ENV_RUN_DIR
 from tuner.store.status import RunStatus
-from tuner.sweep.history import PENDING, runs_table, sweep_rows, trial_statuses
+from tuner.sweep.history import PENDING, count_trials, runs_table, sweep_rows, sweep_trial_states, trial_statuses
 from tuner.sweep.prepare import SweepRequest, check_resources
 
 
@@ -34,6 +34,8 @@ class SweepStatus:
     pending: int
     running: int
     stopped: int = 0  # ended early by the stopping rule (--stop)
+    #: killed or lost (Ctrl-C, a dead driver): rerun by resume, counted apart from pending and failed
+    interrupted: int = 0
     #: why the sweep's journal cannot be read (names the file), None when it can
     damaged: str | None = None
 
@@ -137,19 +139,19 @@ def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStat
     table = runs_table(runs_dir, stale_after_s)
     for journal in iter_journals(runs_dir):
         try:
-            header = journal.read().header
+            state = journal.read()
+            header = state.header
         except TunerError as exc:  # listed as damaged, with the file, rather than silently left out
             rows.append(SweepStatus(journal.sweep_id, 0.0, "", 0, 0, 0, 0, 0, damaged=str(exc)))
             continue
         indices = header.get("indices")
         planned = range(int(header.get("total") or 0)) if indices is None else indices
-        statuses = trial_statuses(sweep_rows(table, journal.sweep_id), planned, _driver_alive(journal))
-        values = list(statuses.values())
+        statuses = sweep_trial_states(sweep_rows(table, journal.sweep_id), planned, _driver_alive(journal),
+                                      state.records)
+        counts = count_trials(statuses.values())
         rows.append(SweepStatus(journal.sweep_id, header.get("created", 0.0), os.path.basename(header["script"]),
-                                len(values), values.count(RunStatus.FINISHED.value),
-                                sum(_is(v, RunStatus.is_failure) for v in values),
-                                sum(v == PENDING or _is(v, RunStatus.is_interrupted) for v in values),
-                                values.count(RunStatus.RUNNING.value), values.count(RunStatus.STOPPED.value)))
+                                counts.planned, counts.finished, counts.failed, counts.pending, counts.running,
+                                stopped=counts.stopped, interrupted=counts.interrupted))
     return rows
 
 

@@ -380,7 +380,7 @@
 
   function renderReport(root, S) {
     var counts = Object.keys(S.statuses).map(function (k) { return S.statuses[k] + " " + k; }).join(", ");
-    root.appendChild(header("Sweep " + S.sweep, S.rows.length + " trials: " + counts +
+    root.appendChild(header("Sweep " + S.sweep, (S.summary || (S.rows.length + " trials: " + counts)) +
       (S.metric ? "  \u00b7  metric " + S.metric + " (" + (S.mode === "min" ? "lower" : "higher") + " is better)" : ""), null));
     var col = {};
     S.columns.forEach(function (c, i) { col[c] = i; });
@@ -425,8 +425,10 @@
       var distinct = {};
       values.forEach(function (v) { if (v !== null) distinct[fmt(v)] = v; });
       var keys = Object.keys(distinct);
-      if (numeric(values) && keys.length > 12) {
-        var nums = values.filter(function (v) { return v !== null; });
+      // the metric is always a numeric axis: a gap of 0.047 must look bigger than one of 0.0001
+      if (numeric(values) && (keys.length > 12 || d === S.metric)) {
+        var nums = values.filter(function (v) { return v !== null && isFinite(v); });
+        if (!nums.length) nums = [0];
         var min = Math.min.apply(null, nums), max = Math.max.apply(null, nums);
         return { name: d, kind: "num", min: min, max: max, pos: function (v) {
           if (v === null || v === undefined) return null;
@@ -527,6 +529,9 @@
     u._box = box;
     PAGE.charts.push(u);
     PAGE.parallel = { dims: dims, lines: data.length - 1 };
+    PAGE.parallelAxes = axes.map(function (a) {
+      return { name: a.name, kind: a.kind, pos: S.rows.map(function (r) { return a.pos(r[col[a.name]]); }) };
+    });
     u.over.addEventListener("click", function () {
       if (focused !== null && S.links[focused]) window.location.href = safeHref(S.links[focused]);
     });

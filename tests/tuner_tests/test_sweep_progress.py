@@ -1,0 +1,33 @@
+"""The sweep's progress line: unambiguous labels, interrupted trials apart from failed ones, a sane ETA."""
+
+from __future__ import annotations
+
+import io
+
+from tuner.console.progress import SweepProgress
+
+
+def test_label_counts_trials_done_running_failed_and_interrupted():
+    progress = SweepProgress(10, None, "max", stream=io.StringIO())
+    for _ in range(3):
+        progress.trial_started()
+    progress.trial_done("a", "finished", 1.0, None)
+    progress.trial_done("b", "failed", 1.0, None, will_retry=True)  # an attempt, not a trial
+    assert progress._status_text() == "1/10 trials done · 1 running"
+    progress.trial_started()
+    progress.trial_done("b", "failed", 1.0, None)
+    progress.trial_done("c", "killed", 1.0, None)
+    assert progress._status_text() == "3/10 trials done · 0 running · 1 failed · 1 interrupted"
+
+
+def test_eta_is_the_throughput_so_far_times_the_trials_left():
+    progress = SweepProgress(10, None, "max", stream=io.StringIO())
+    assert progress.eta_s() is None  # nothing done yet: no guess
+    progress.trial_started()
+    progress.trial_started()
+    progress.trial_done("a", "finished", 3.0, None)
+    progress.trial_done("b", "finished", 3.0, None)
+    # 2 of 10 done after 3 s: 8 left at 1.5 s each
+    assert progress.eta_s(now=progress.started + 3.0) == 12.0
+    progress.skipped(8)
+    assert progress.eta_s() == 0.0
