@@ -99,7 +99,9 @@ def write_git_diff(paths: RunPaths, script: ScriptInfo) -> None:
 def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, settings: Settings, *,
                      echo: bool, job_type: str, properties: Mapping[str, Any] | None = None,
                      identity: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
-                     extra_args: tuple[str, ...] = (), cwd: str | None = None) -> RunSpec:
+                     extra_args: tuple[str, ...] = (), cwd: str | None = None, own_cwd: bool = True) -> RunSpec:
+    """`own_cwd`: the script runs in its run directory with the project's (cwd's) top-level entries linked in
+    (see workers.process.link_project), so what it writes lands in its run and nowhere else."""
     paths = RunPaths(os.path.abspath(run_dir))
     cwd = cwd or os.getcwd()
     argv = flag_argv(flags) + list(extra_args)
@@ -119,7 +121,18 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
     return RunSpec(command=(sys.executable, script.path, *argv), cwd=cwd, run_dir=paths.run_dir,
                      run_json=paths.run_json, output_log=paths.output_log, error_json=paths.error_json,
                      record=record, env=child_env, initial_files=initial, timeout_s=settings.timeout_s,
-                     kill_grace_s=settings.kill_grace_s, heartbeat_s=settings.heartbeat_s, echo=echo)
+                     kill_grace_s=settings.kill_grace_s, heartbeat_s=settings.heartbeat_s, echo=echo,
+                     project_dir=cwd if own_cwd else None, link_exclude=(os.path.abspath(settings.runs_dir),),
+                     line_hook=_live_metrics(paths.run_dir, stdout_pattern(settings), flags))
+
+
+def _live_metrics(run_dir: str, pattern: str | None, flags: Mapping[str, Any]) -> tuple[Any, tuple[Any, ...]] | None:
+    """The line hook that parses printed metrics while the run runs (tuner.capture.stdout_metrics.LiveMetrics)."""
+    if not pattern:
+        return None
+    from tuner.capture.stdout_metrics import LiveMetrics
+
+    return LiveMetrics, (run_dir, pattern, tuple(flags))
 
 
 @functools.lru_cache(maxsize=1)
