@@ -240,3 +240,40 @@ def test_a_single_run_reaps_a_daemon_its_script_forked(write_script: Callable[..
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(pid)
+
+
+# --- fail fast on configuration errors ---------------------------------------------------------------------
+
+ARGPARSE_LR = """
+import argparse
+p = argparse.ArgumentParser()
+p.add_argument("--lr", type=float, default=0.1)
+args = p.parse_args()
+print(f"loss: {args.lr}")
+"""
+
+
+@pytest.mark.ray
+def test_a_misspelt_flag_stops_the_sweep_with_one_error_and_no_resume_advice(ray_cluster: str, workdir: Path,
+                                                                             write_script: Callable[..., Path]) -> None:
+    from tests.conftest import run_tune
+
+    write_script("train.py", ARGPARSE_LR)
+    result = run_tune("train.py", "--flag", "lrr=0.1,0.2,0.3,0.4,0.5,0.6", "--max-concurrent", "1", "--address",
+                      ray_cluster, "--yes", cwd=workdir)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("unrecognized arguments: --lrr") == 1, result.stderr
+    assert "the first 2 trials all failed the same way" in result.stderr
+    assert "check the flag names" in result.stderr and "no new trials are launched" in result.stderr
+    assert "tune resume" not in result.stderr + result.stdout
+    runs = [p for p in (workdir / "runs").iterdir() if (p / "tuner.d").is_dir()]
+    assert len(runs) == 2  # the other four were never launched
+
+
+@pytest.mark.ray
+def test_a_value_error_of_some_trials_is_not_a_configuration_error(ray_cluster: str, workdir: Path,
+                                                                   write_script: Callable[..., Path]) -> None:
+    write_script("train.py", ARGPARSE_LR + "if args.lr > 0.25:\n    raise ValueError('diverged')\n")
+    result = tuning_run("train.py", {"lr": [0.3, 0.4, 0.1, 0.2]}, max_concurrent=1, confirm=False, quiet=True)
+    assert result is not None and len(result) == 4
+    assert sorted(result["status"]) == ["failed", "failed", "finished", "finished"]

@@ -57,6 +57,8 @@ class SweepResult:
     #: the metric asked for (--metric) and its mode; without one the ranking picks (tuner.runs.ranking)
     metric: str | None = None
     mode: str | None = None
+    #: why the sweep cannot succeed (every first trial died of the same configuration error), else None
+    config_error: str | None = None
 
     @property
     def ranking(self) -> Ranking | None:
@@ -136,9 +138,10 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster) -> SweepResult:
         progress.start()
         try:
             if todo:
-                interrupted, stopped_early = execute_sweep(request, journal, todo, states, progress, cluster)
+                interrupted, stopped_early, config_error = execute_sweep(request, journal, todo, states, progress,
+                                                                         cluster)
             else:
-                interrupted, stopped_early = False, False
+                interrupted, stopped_early, config_error = False, False, None
         finally:
             progress.stop()
         made = [d for s in states.values() for d in s.run_dirs if os.path.isdir(os.path.join(d, META_DIR))]
@@ -154,7 +157,7 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster) -> SweepResult:
                            failed=sum(s not in (RunStatus.FINISHED, SKIPPED, None) for s in finals),
                            skipped=len(skipped_dirs), interrupted=interrupted, summary_csv=journal.summary_csv,
                            stopped_early=stopped_early, metric=request.metric,
-                           mode=request.mode)
+                           mode=request.mode, config_error=config_error)
     finally:
         journal.release()
 
