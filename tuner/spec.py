@@ -22,7 +22,7 @@ from tuner.store.layout import (
     ENV_TENSORBOARD_DIR,
     RunPaths,
 )
-from tuner.values import format_value
+from tuner.values import flags_to_json, format_value
 from workers.files import dumps_json
 from workers.process import RunSpec
 
@@ -112,10 +112,10 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
         "sweep": None, "trial": None, "attempt": 1,
     }
     record.update(identity or {})
-    child_env = {ENV_RUN_DIR: paths.run_dir, ENV_FLAGS_JSON: dumps_json(dict(flags)),
+    child_env = {ENV_RUN_DIR: paths.run_dir, ENV_FLAGS_JSON: dumps_json(flags_to_json(flags)),
                  ENV_TENSORBOARD_DIR: paths.tensorboard_dir}
     child_env.update(env or {})
-    initial = {paths.flags_json: dumps_json(dict(flags), indent=2) + "\n"}
+    initial = {paths.flags_json: dumps_json(flags_to_json(flags), indent=2) + "\n"}
     if properties:
         initial[paths.properties_json] = dumps_json({str(k): v for k, v in properties.items()}, indent=2) + "\n"
     return RunSpec(command=(sys.executable, script.path, *argv), cwd=cwd, run_dir=paths.run_dir,

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from tuner.errors import RunNotFoundError, TunerError
 from tuner.store.layout import META_DIR, RunPaths
 from tuner.store.status import RunStatus
+from tuner.values import flags_from_json
 from workers.files import (
     atomic_write_json,
     atomic_write_text,
@@ -94,7 +95,7 @@ def read_run(run_dir: str, with_metrics: bool = True) -> RunData:
         metrics, bad = read_json_lines(source)
         if bad > 1:
             problems.append(f"{source}: {bad} unreadable lines skipped")
-    return RunData(paths=paths, run=run, flags=_read_checked(paths.flags_json, problems), metrics=metrics,
+    return RunData(paths=paths, run=run, flags=flags_from_json(_read_checked(paths.flags_json, problems)), metrics=metrics,
                    evaluation=_read_checked(paths.evaluation_json, problems),
                    properties=_read_checked(paths.properties_json, problems),
                    error=_read_checked(paths.error_json, problems), tags=_read_checked(paths.tags_json, problems),
