@@ -1,6 +1,7 @@
 """Metrics from printed lines (`loss: 0.3`, `epoch 3 loss=0.25 acc=0.91`) for scripts that never import tuner.
 
-Read after the run from output.log, and only when the script recorded no metrics itself. Rules:
+Parsed while the run runs (LiveMetrics, a workers.process line hook, into printed_metrics.jsonl) and once more
+from output.log after it, kept only when the script recorded no metrics itself. Rules:
 - every `name: number` / `name=number` of a line is a metric (the pattern is a setting, see defaults.yml);
 - the step is the line's own `step`/`epoch` value (`epoch 3 ...`, `step=3 ...`, `Epoch 3/10 ...`), else the
   one announced by a header line that holds nothing else (`Epoch 3/10`, as Keras prints before each epoch,
@@ -8,6 +9,8 @@ Read after the run from output.log, and only when the script recorded no metrics
 - rows with the same step merge (later values win), so Keras' progress updates end as the epoch's values;
 - when no line has a step, each metric line is the next step (1, 2, ...); when some do, lines without one
   are ignored: they are final results or settings printed once, not steps;
+- JSON object lines and `[tune-metric] name=value` lines are read too; log records and warnings (TF, absl,
+  Python warnings) and upper-case `NAME_X=value` environment advice never are;
 - names of the run's flags are not metrics (`print(args)` prints `Namespace(lr=0.1, ...)`), nor are
   `file.py:12`-style source locations of log and warning lines.
 """
