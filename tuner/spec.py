@@ -152,6 +152,9 @@ def after_run(run_dir: str, stdout_metrics_pattern: str | None) -> None:
     from tuner.capture.tb_events import record_event_metrics
 
     if record_event_metrics(run_dir):
+        printed = RunPaths(run_dir).printed_metrics_jsonl
+        if os.path.exists(printed):  # the live preview of printed lines: superseded by the event metrics
+            os.unlink(printed)
         return
     if stdout_metrics_pattern:
         from tuner.capture.stdout_metrics import record_stdout_metrics

@@ -277,3 +277,17 @@ def test_a_value_error_of_some_trials_is_not_a_configuration_error(ray_cluster: 
     result = tuning_run("train.py", {"lr": [0.3, 0.4, 0.1, 0.2]}, max_concurrent=1, confirm=False, quiet=True)
     assert result is not None and len(result) == 4
     assert sorted(result["status"]) == ["failed", "failed", "finished", "finished"]
+
+
+def test_a_script_that_logs_its_own_metrics_keeps_only_those(write_script: Callable[..., Path]) -> None:
+    write_script("train.py", """
+        import time, tuner
+        print("epoch 1 loss=9.0", flush=True)
+        time.sleep(0.8)  # the live parser has written its preview by now
+        tuner.log_metrics(loss=0.5, step=1)
+        print("epoch 2 loss=8.0", flush=True)
+        time.sleep(0.8)
+    """)
+    run_dir = training_run("train.py", echo=False).iloc[0]["run_dir"]
+    assert [(r["step"], r["loss"]) for r in metric_rows(run_dir)] == [(1, 0.5)]
+    assert not Path(run_dir, "tuner.d", "printed_metrics.jsonl").exists()
