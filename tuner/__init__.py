@@ -52,6 +52,7 @@ _LAZY = {
     "clean_runs": "runs.manage", "purge_runs": "runs.manage", "copy_run": "runs.manage", "copy_run_files": "runs.manage",
     "view_run": "report", "save_run_view": "report", "compare_runs": "report", "save_run_comparison": "report",
     "save_sweep_report": "report",
+    "export_to_mlflow": "export.mlflow",
 }
 
 __all__ = [
@@ -65,6 +66,8 @@ __all__ = [
     "get_run", "RunRecord", "clean_runs", "purge_runs", "copy_run", "copy_run_files",
     # views
     "view_run", "save_run_view", "compare_runs", "save_run_comparison", "save_sweep_report",
+    # exports
+    "export_to_mlflow",
     # errors
     "TunerError", "ConfigError", "FlagError", "GridError", "QueryError", "RunFailedError", "RunInterruptedError",
     "RunNotFoundError", "ScriptNotFoundError", "SweepNotFoundError",

@@ -38,6 +38,14 @@ class QueryError(TunerError):
     """A filter or order expression names unknown columns or does not parse."""
 
 
+class MissingExtraError(TunerError):
+    """An optional feature needs a package that is not installed; the message names the extra to install."""
+
+
+class ExportError(TunerError):
+    """An export target (an MLflow tracking URI, an experiment) cannot be used as given."""
+
+
 class RunFailedError(TunerError):
     """A tracked run ended in failure; the run is recorded, this names where to look."""
 

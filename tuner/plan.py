@@ -109,6 +109,10 @@ Grid = ProductGrid | TableGrid
 
 def grid_from_source(source: Mapping[str, Any]) -> Grid:
     """Inverse of `to_source` (a sweep journal stores its grid this way)."""
+    if source.get("kind") == "space":  # distributions x grid lists (tuner.search.space)
+        from tuner.search.space import space_from_source
+
+        return space_from_source(source)  # type: ignore[return-value]
     if source.get("kind") == "table":
         return TableGrid(tuple(source["columns"]), tuple(tuple(r) for r in source["rows"]))
     flags = source["flags"]
@@ -131,6 +135,8 @@ def product_grid(mapping: Mapping[str, Any], where: str = "grid") -> ProductGrid
     names, values = [], []
     for name, raw in mapping.items():
         _check_name(name, problems)
+        if hasattr(raw, "tolist") and getattr(raw, "ndim", 0) == 1:  # a numpy array or pandas Series of values
+            raw = raw.tolist()
         options = list(raw) if isinstance(raw, (list, tuple)) else [raw]
         if not options:
             problems.append(f"flag '{name}' has no values (empty list)")
@@ -183,9 +189,18 @@ def table_grid(frame: Any, where: str = "data frame") -> TableGrid:
     return TableGrid(tuple(str(c) for c in frame.columns), rows)
 
 
-def load_grid(source: Any, overrides: Mapping[str, Sequence[Any]] | None = None) -> Grid:
-    """A grid from a YAML/CSV path, a dict or a DataFrame, with `--flag name=v1,v2` overrides applied."""
+def load_grid(source: Any, overrides: Mapping[str, Sequence[Any]] | None = None, num_samples: Any = None,
+              seed: int | None = None) -> Grid:
+    """A grid from a YAML/CSV path, a dict or a DataFrame, with `--flag name=v1,v2` overrides applied.
+
+    A mapping with distributions (`{uniform: [0, 1]}` ...) or a `num_samples` is a search space
+    (tuner.search.space): grid lists crossed with `num_samples` draws, seeded by `seed`."""
     overrides = dict(overrides or {})
+    if num_samples is not None or (isinstance(source, (str, os.PathLike)) and not os.fspath(source).lower().endswith(
+            ".csv")) or isinstance(source, Mapping):
+        space = _load_space(source, overrides, num_samples, seed)
+        if space is not None:
+            return space
     if source is None:
         if not overrides:
             raise GridError("no grid: give --flags FILE or --flag name=v1,v2")
@@ -228,6 +243,22 @@ def load_grid(source: Any, overrides: Mapping[str, Sequence[Any]] | None = None)
     return grid
 
 
+def _load_space(source: Any, overrides: Mapping[str, Sequence[Any]], num_samples: Any, seed: int | None) -> Any:
+    """The search space of a mapping / YAML file when it has distributions or num_samples is given, else None."""
+    from tuner.search.space import has_distributions, search_space
+
+    if isinstance(source, (str, os.PathLike)):
+        where, mapping = os.fspath(source), read_grid_file(os.fspath(source))
+    elif isinstance(source, Mapping) or source is None:
+        where, mapping = ("flags" if source is not None else "--flag"), dict(source or {})
+    else:
+        raise GridError("num_samples applies to a mapping or YAML flags file, not to a table of rows")
+    merged = {**mapping, **overrides}
+    if num_samples is None and not has_distributions(merged):
+        return None
+    return search_space(merged, 1 if num_samples is None else num_samples, seed, where)
+
+
 def check_sample(sample: Any) -> float | None:
     """`sample` must be a number in (0, 1]."""
     if sample is None:
@@ -263,6 +294,9 @@ class Plan:
 def make_plan(grid: Grid, sample: Any = None, seed: int | None = None) -> Plan:
     """ceil(sample * N) distinct combinations (at least 1), uniformly at random, reproducible from `seed`."""
     fraction = check_sample(sample)
+    if fraction is not None and getattr(grid, "distributions", None) is not None:
+        raise GridError("--sample takes a fraction of a pure grid; a space with distributions is sized by "
+                        "--num-samples N (draws per grid point)")
     total = grid.size
     if total == 0:
         raise GridError("the grid has no combinations")

@@ -22,7 +22,7 @@ from typing import Any
 
 from workers.files import atomic_write_json, atomic_write_text
 
-FINISHED, FAILED, KILLED, TIMEOUT = "finished", "failed", "killed", "timeout"
+FINISHED, FAILED, KILLED, TIMEOUT, STOPPED = "finished", "failed", "killed", "timeout", "stopped"
 _TRACEBACK_START = "Traceback (most recent call last):"
 #: longest wait between checks of the script's exit; after it exits its pipes are read for _EXIT_DRAIN_S more
 _POLL_S = 0.25
@@ -56,6 +56,9 @@ class RunSpec:
     #: (factory, args): factory(*args) gives an object with line(text), tick() and close(), fed every complete
     #: output line while the run runs (the caller's live metrics parser; workers never imports tuner)
     line_hook: tuple[Any, tuple[Any, ...]] | None = None
+    #: a file whose appearance asks the runner to stop the script early (a sweep's stopping rule): SIGTERM to its
+    #: process group, SIGKILL after kill_grace_s; the run ends `stopped` with its metrics and artifacts kept
+    stop_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -257,7 +260,9 @@ def _run(spec: RunSpec) -> RunOutcome:
         status = FINISHED
     end = time.time()
     error_message = None
-    if status != FINISHED:
+    if status == STOPPED:
+        error_message = _stop_message(spec.stop_file)
+    elif status != FINISHED:
         error_message = _write_error(spec, status, exit_code, sig, "".join(stderr_tail))
     record.update(status=status, end=end, heartbeat=end, exit_code=exit_code, signal=sig, duration_s=end - start)
     if interrupted is not None:
@@ -283,6 +288,17 @@ def _write_error(spec: RunSpec, status: str, exit_code: int | None, sig: int | N
     atomic_write_json(spec.error_json, {"message": message, "traceback": parsed[1] if parsed else None,
                                         "exit_code": exit_code, "signal": sig, "status": status})
     return message
+
+
+def _stop_message(path: str | None) -> str:
+    """The sweep's reason, as it wrote it in the stop request (`{"reason": ...}`)."""
+    from workers.files import read_json
+
+    try:
+        data = read_json(path) if path else None
+    except (OSError, ValueError):
+        data = None
+    return str(data.get("reason")) if isinstance(data, dict) and data.get("reason") else "stopped early"
 
 
 def _existing_message(path: str) -> str | None:
@@ -375,6 +391,10 @@ def _pump(proc: subprocess.Popen[bytes], spec: RunSpec, log: Any, stderr_tail: d
                     _echo(sys.stdout if key.data == "out" else sys.stderr, chunk)
             lines.tick()
             now = time.monotonic()
+            if spec.stop_file is not None and exited_at is None and os.path.exists(spec.stop_file):
+                _terminate_group(proc, spec.kill_grace_s)
+                _drain(selector, log)
+                return STOPPED
             if deadline is not None and now >= deadline:
                 _terminate_group(proc, spec.kill_grace_s)
                 _drain(selector, log)

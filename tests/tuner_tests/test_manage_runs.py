@@ -155,3 +155,12 @@ def test_cli_prompts_on_a_terminal_and_a_no_keeps_the_runs(runs: Path, workdir: 
     assert proc.returncode == 0, err
     assert "Permanently delete 4 run directories? [y/N]" in out and "Nothing deleted." in out
     assert len(listed(runs)) == 4
+
+
+def test_a_copied_run_does_not_carry_the_originals_mlflow_link(runs: Path, workdir: Path) -> None:
+    link = runs / "2026-01-01T00-00-01Z" / "tuner.d" / "mlflow.json"
+    link.write_text('{"sqlite:///mlflow.db": {"run_id": "abc"}}')
+    [target] = copy_run("2026-01-01T00-00-01Z", workdir / "copies")
+    assert (Path(target) / "tuner.d" / "flags.json").is_file()
+    assert not (Path(target) / "tuner.d" / "mlflow.json").exists()  # its export makes a new MLflow run
+    assert link.exists()

@@ -162,3 +162,9 @@ def test_exponent_notation_in_a_grid_file_is_a_number(tmp_path):
     path.write_text("lr: [1e-3, 1.0e-4, 5e2]\nname: ['1e-3', x1e3]\n")
     grid = read_grid_file(str(path))
     assert grid == {"lr": [0.001, 0.0001, 500.0], "name": ["1e-3", "x1e3"]}
+
+
+def test_numpy_arrays_of_values_are_lists_of_plain_python_values() -> None:
+    np = pytest.importorskip("numpy")
+    grid = load_grid({"units": np.array([16, 32], dtype=np.int64), "lr": np.linspace(0.1, 0.2, 2)})
+    assert grid.values == ((16, 32), (0.1, 0.2)) and all(type(v) in (int, float) for vs in grid.values for v in vs)

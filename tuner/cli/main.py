@@ -44,6 +44,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("reproduce", "manage", "cmd_reproduce", "how to re-run a run exactly"),
     Command("lookup", "manage", "cmd_lookup", "print one field of a run"),
     Command("tensorboard", "tensorboard", "cmd_tensorboard", "command to view runs in TensorBoard"),
+    Command("export", "export", "cmd_export", "export runs to MLflow (tune export mlflow --help)"),
     Command("run", "run", "cmd_run", "run a script (the same as `tune SCRIPT`)"),
 )}
 

@@ -32,7 +32,16 @@ def _run_parser() -> Parser:
                         help="do not read printed `name: number` lines as metrics")
     sweep = parser.add_argument_group("sweeps")
     sweep.add_argument("--sample", metavar="FRACTION", help="run a random fraction in (0, 1] of the combinations")
-    sweep.add_argument("--seed", type=int, help="random seed for --sample (recorded and printed)")
+    sweep.add_argument("--seed", type=int, help="random seed for --sample or a search space (recorded and printed)")
+    sweep.add_argument("--num-samples", type=int, metavar="N",
+                       help="random draws per grid point of a search space (flags like {uniform: [0, 1]})")
+    sweep.add_argument("--search", choices=("random", "tpe", "cmaes", "gp"),
+                       help="sampler of a search space (default random; tpe/cmaes/gp need the 'search' extra)")
+    sweep.add_argument("--stop", choices=("median", "asha"), help="stop hopeless trials early on --metric")
+    sweep.add_argument("--grace-period", type=float, metavar="STEPS", help="--stop: steps before a trial is judged (1)")
+    sweep.add_argument("--reduction-factor", type=float, metavar="R", help="--stop asha: keep the top 1/R per rung (3)")
+    sweep.add_argument("--max-t", type=float, metavar="STEPS", help="--stop asha: stop every trial at this step")
+    sweep.add_argument("--min-trials", type=int, metavar="N", help="--stop median: other trials needed to judge (3)")
     sweep.add_argument("--metric", help="metric shown as 'best so far' and used to sort the summary, e.g. val_acc")
     sweep.add_argument("--mode", choices=("max", "min"), help="whether --metric is better high or low "
                        "(default: min for names containing 'loss' or 'error', else max)")
@@ -72,10 +81,11 @@ def cmd_run(argv: Sequence[str]) -> int:
         argv, script_args = list(argv)[:cut], tuple(argv[cut + 1:])
     args = _run_parser().parse_args(argv)
     cli_flags = parse_flag_options(args.flag)
-    is_sweep = (args.flags is not None or args.sample is not None or args.force_sweep
+    is_sweep = (args.flags is not None or args.sample is not None or args.force_sweep or args.num_samples is not None
                 or any(len(v) > 1 for v in cli_flags.values()))
     if args.flags is not None and not is_sweep_file(args.flags):
-        is_sweep = args.sample is not None or any(len(v) > 1 for v in cli_flags.values())
+        is_sweep = (args.sample is not None or args.num_samples is not None
+                    or any(len(v) > 1 for v in cli_flags.values()))
     if is_sweep:
         from tuner.cli.sweeps import run_sweep_command
 
@@ -110,6 +120,6 @@ def is_sweep_file(path: str) -> bool:
     from tuner.plan import read_grid_file
 
     grid = read_grid_file(path)
-    return any(isinstance(v, list) and len(v) != 1 for v in grid.values())
+    return any((isinstance(v, list) and len(v) != 1) or isinstance(v, dict) for v in grid.values())
 
 

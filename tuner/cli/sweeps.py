@@ -23,7 +23,8 @@ def _print_result(result: SweepResult, request: SweepRequest) -> int:
     ranking = result.ranking
     if not frame.empty and not request.quiet:
         shown = frame
-        columns = ["run_dir", "trial", "status", "duration_s"] + [c for c in frame.columns if c.startswith("flag_")]
+        columns = ["run_dir", "trial", "status", "stopped_at", "duration_s"]
+        columns += [c for c in frame.columns if c.startswith("flag_")]
         if ranking is not None:
             order = ranking.order(frame.to_dict("records"))
             rest = [i for i in range(len(frame)) if i not in set(order)]
@@ -39,6 +40,8 @@ def _print_result(result: SweepResult, request: SweepRequest) -> int:
             else:
                 print(f"no best {ranking.metric}: no finished run recorded it")
     parts = [f"{result.finished} finished", f"{result.failed} failed"]
+    if result.stopped:
+        parts.append(f"{result.stopped} stopped early")
     if result.skipped:
         parts.append(f"{result.skipped} skipped (already done)")
     print(f"sweep {result.sweep_id}: {', '.join(parts)} of {result.planned}; summary: {result.summary_csv}")
@@ -55,11 +58,15 @@ def _print_result(result: SweepResult, request: SweepRequest) -> int:
 def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, list[Any]], script_args: Sequence[str]) -> int:
     from tuner.cli.options import UsageError
 
-    if args.seed is not None and args.sample is None:
-        raise UsageError("--seed only applies with --sample")
+    if args.seed is not None and args.sample is None and args.num_samples is None and not (
+            args.flags and is_space_file(args.flags)):
+        raise UsageError("--seed only applies with --sample or a search space")
     request = prepare_sweep(args.script, args.flags, args.sample, args.seed, flag_overrides=cli_flags,
                             metric=args.metric, mode=args.mode, extra_args=script_args, skip_done=args.skip_done,
-                            quiet=args.quiet, runs_dir=args.runs_dir, cpus_per_trial=args.cpus_per_trial,
+                            quiet=args.quiet, num_samples=args.num_samples, search=args.search, stop=args.stop,
+                            stop_options=dict(grace_period=args.grace_period, reduction_factor=args.reduction_factor,
+                                              max_t=args.max_t, min_trials=args.min_trials),
+                            runs_dir=args.runs_dir, cpus_per_trial=args.cpus_per_trial,
                             gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
                             max_failures=args.max_failures, retries=args.retries, timeout_s=args.timeout,
                             ray_address=args.address or None, stdout_metrics=getattr(args, "stdout_metrics", None))
@@ -119,12 +126,23 @@ def cmd_sweeps(argv: Sequence[str]) -> int:
     from tuner.console.tables import console
 
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
-    for name in ("sweep", "created", "script", "planned", "finished", "failed", "running", "pending"):
-        table.add_column(name, justify="right" if name in ("planned", "finished", "failed", "running", "pending")
+    for name in ("sweep", "created", "script", "planned", "finished", "stopped", "failed", "running", "pending"):
+        table.add_column(name, justify="right" if name in ("planned", "finished", "stopped", "failed", "running",
+                                                           "pending")
                          else "left")
     for row in rows:
         created = _dt.datetime.fromtimestamp(row.created, tz=_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(row.sweep_id, created, row.script, str(row.planned), str(row.finished), str(row.failed),
+        table.add_row(row.sweep_id, created, row.script, str(row.planned), str(row.finished), str(row.stopped),
+                      str(row.failed),
                       str(row.running), str(row.pending))
     console().print(table)
     return 0
+
+
+def is_space_file(path: str) -> bool:
+    """A YAML flags file with a distribution (`lr: {loguniform: [1e-4, 1e-1]}`) is a search space."""
+    if path.lower().endswith(".csv"):
+        return False
+    from tuner.plan import read_grid_file
+
+    return any(isinstance(v, dict) for v in read_grid_file(path).values())

@@ -21,6 +21,7 @@ class Counts:
     in_flight: int = 0  # submitted to Ray: running, or queued for a free slot
     slots: int | None = None  # how many trials the cluster can run at once
     skipped: int = 0
+    stopped: int = 0  # ended early by --stop (not failures)
 
     @property
     def running(self) -> int:
@@ -39,9 +40,14 @@ class SweepProgress:
         self.started = time.monotonic()
         self._progress: Any = None
         self._task: Any = None
+        self._notebook: Any = None  # tuner.notebook.NotebookProgress inside a Jupyter kernel
 
     # -- lifecycle
     def start(self) -> None:
+        from tuner.notebook import NotebookProgress, in_notebook
+
+        if not self.quiet and in_notebook():
+            self._notebook = NotebookProgress(self.counts.total)
         if self.quiet or not self.stream.isatty():
             return
         from rich.console import Console
@@ -62,6 +68,8 @@ class SweepProgress:
         self._progress.start()
 
     def stop(self) -> None:
+        if self._notebook is not None:
+            self._notebook.update(self.counts.done, self._status_text(), final=True)
         if self._progress is not None:
             self._refresh()
             self._progress.stop()
@@ -83,11 +91,16 @@ class SweepProgress:
         self.counts.in_flight = max(0, self.counts.in_flight - 1)
         if not will_retry:
             self.counts.done += 1
-            self.counts.failed += status != RunStatus.FINISHED
+            self.counts.stopped += status == RunStatus.STOPPED
+            self.counts.failed += status not in (RunStatus.FINISHED, RunStatus.STOPPED)
         finished = status == RunStatus.FINISHED  # only a finished run can be the best (tuner.runs.ranking)
         if finished and metric_value is not None and _better(metric_value, self.best, self.mode):
             self.best, self.best_run = metric_value, name
-        if not finished:
+        if status == RunStatus.STOPPED:
+            if self._progress is None and not self.quiet:
+                self.message(f"[{self.counts.done}/{self.counts.total}] stopped {name} early: {error or ''}"
+                             f"{self._best_text()}")
+        elif not finished:
             retry = " (will retry)" if will_retry else ""
             lines = [f"trial {name} {status.upper()}{retry}: exit status {exit_code}; {error or ''}".rstrip("; ")]
             lines += ["    " + line for line in list(stderr_tail)[-5:]]
@@ -117,9 +130,13 @@ class SweepProgress:
     def _status_text(self) -> str:
         c = self.counts
         text = f"done {c.done} running {c.running} failed {c.failed}"
+        if c.stopped:
+            text += f" stopped {c.stopped}"
         return text + self._best_text()
 
     def _refresh(self) -> None:
+        if self._notebook is not None:
+            self._notebook.update(self.counts.done, self._status_text())
         if self._progress is not None:
             self._progress.update(self._task, completed=self.counts.done, status=self._status_text())
 

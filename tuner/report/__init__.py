@@ -123,7 +123,9 @@ def save_sweep_report(sweep: str, runs_dir: str | None = None, metric: str | Non
             write_page(os.path.join(folder, f"{name}.html"), render_page("run", f"Run {page['name']}", {"run": page}))
             links[i] = f"{folder_name}/{name}.html"
     data = sweep_data(frame, sweep, metric, links)
-    return write_page(target, render_page("report", f"Sweep {sweep}", data))
+    from tuner.notebook import PagePath  # a plain path; shown inline as a notebook cell's value
+
+    return PagePath(write_page(target, render_page("report", f"Sweep {sweep}", data)))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -157,6 +159,10 @@ def open_in_browser(target: str) -> bool:
 
 
 def _show(path: str, browse: bool) -> None:
+    from tuner.notebook import show_page
+
+    if show_page(path):  # inside a Jupyter kernel: the page inline
+        return
     if browse and open_in_browser(path):
         say(f"Opened {path} in a browser")
     else:

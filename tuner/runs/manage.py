@@ -219,7 +219,8 @@ def copy_run(run: Any, to: str | os.PathLike[str] = ".", rename: str | Sequence[
         staging = tempfile.mkdtemp(prefix=".copy-", dir=os.fspath(to))
         try:
             inner = os.path.join(staging, "run")
-            shutil.copytree(source, inner, symlinks=True, ignore=shutil.ignore_patterns(".tags.lock"))
+            # not mlflow.json: the copy is a new run, and exporting it must not update the original's MLflow run
+            shutil.copytree(source, inner, symlinks=True, ignore=shutil.ignore_patterns(".tags.lock", "mlflow.json"))
             if os.path.exists(target):
                 remove_tree(target)
             os.rename(inner, target)

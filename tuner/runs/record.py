@@ -52,6 +52,11 @@ class RunRecord:
     def __repr__(self) -> str:
         return f"RunRecord({self.name!r}, status={self.status!r})"
 
+    def _repr_html_(self) -> str:  # Jupyter
+        from tuner.notebook import run_html
+
+        return run_html(self)
+
     def refresh(self) -> "RunRecord":
         self._data = read_run(self.run_dir)
         return self

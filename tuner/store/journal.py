@@ -5,7 +5,9 @@ journal holds the plan. `runs/sweeps/<id>/journal.jsonl`'s first line is the hea
 seed, planned indices, settings): `tune resume` and `tune sweeps` read only it, and take every trial's state
 from its runs (run.json is written by the run itself, so it cannot disagree with what ran). The `outcome` and
 `skip` records after it are an audit log for people and tools; nothing reads them to decide, so they are
-appended without fsync. Only the driver that holds the sweep's file lock appends.
+appended without fsync. The exception is an adaptive search (tuner/search): its ask/tell/stop records are what
+resume replays into the study, so they are appended durably (fsynced). Only the driver that holds the
+sweep's file lock appends.
 """
 
 from __future__ import annotations
@@ -86,13 +88,16 @@ class Journal:
             raise SweepNotFoundError(f"unknown sweep '{sweep_id}' in '{runs_dir}'{hint}")
         return cls(folder)
 
-    def append(self, record: dict[str, Any]) -> None:
-        """One log record in one write(). Only the driver holding the sweep's lock (`claim`) appends, so no
-        per-append lock; no fsync either: resume reads the runs, not these records (see the module doc)."""
+    def append(self, record: dict[str, Any], durable: bool = False) -> None:
+        """One record in one write(). Only the driver holding the sweep's lock (`claim`) appends, so no per-append
+        lock. `durable` records (an adaptive search's ask/tell/stop, which resume replays) are fsynced; the audit
+        log is not: resume reads the runs for it (see the module doc)."""
         line = (dumps_json(record) + "\n").encode("utf-8")
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         try:
             os.write(fd, line)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
 

@@ -61,8 +61,10 @@ class RunPaths:
     evaluation_json = property(lambda self: self._m("evaluation.json"))
     properties_json = property(lambda self: self._m("properties.json"))
     error_json = property(lambda self: self._m("error.json"))
+    stop_request = property(lambda self: self._m("stop.json"))  # the sweep asks the runner to stop (--stop)
     tags_json = property(lambda self: self._m("tags.json"))
     tags_lock = property(lambda self: self._m(".tags.lock"))
+    mlflow_json = property(lambda self: self._m("mlflow.json"))  # where tune export mlflow put the run
     used_artifacts_jsonl = property(lambda self: self._m("used_artifacts.jsonl"))
     output_log = property(lambda self: self._m("output.log"))
     source_dir = property(lambda self: self._m("source"))

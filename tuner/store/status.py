@@ -21,6 +21,7 @@ class RunStatus(str, enum.Enum):
     KILLED = "killed"
     TIMEOUT = "timeout"
     LOST = "lost"
+    STOPPED = "stopped"  # ended early by a sweep's stopping rule (--stop): final, not a failure, never rerun
 
     @classmethod
     def parse(cls, value: Any) -> RunStatus | None:
@@ -41,6 +42,10 @@ class RunStatus(str, enum.Enum):
         """Ran to the end with exit status 0: the only status whose metrics can be a result (and a best)."""
         return self is RunStatus.FINISHED
 
+    def is_stopped(self) -> bool:
+        """Stopped early by the sweep's stopping rule: its metrics and artifacts are kept, it is not retried."""
+        return self is RunStatus.STOPPED
+
     def is_failure(self) -> bool:
         """The script failed or ran out of time: counted as a failure, retried by --retries."""
         return self in (RunStatus.FAILED, RunStatus.TIMEOUT)
@@ -55,5 +60,5 @@ class RunStatus(str, enum.Enum):
         return _PREFERENCE[self]
 
 
-_PREFERENCE = {RunStatus.FINISHED: 4, RunStatus.RUNNING: 3, RunStatus.FAILED: 2, RunStatus.TIMEOUT: 2,
+_PREFERENCE = {RunStatus.FINISHED: 5, RunStatus.STOPPED: 4, RunStatus.RUNNING: 3, RunStatus.FAILED: 2, RunStatus.TIMEOUT: 2,
                RunStatus.KILLED: 1, RunStatus.LOST: 1, RunStatus.QUEUED: 0}

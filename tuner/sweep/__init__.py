@@ -54,6 +54,8 @@ class SweepResult:
     interrupted: bool
     summary_csv: str
     stopped_early: bool = False
+    #: trials ended early by the stopping rule (--stop); neither finished nor failed
+    stopped: int = 0
     #: the metric asked for (--metric) and its mode; without one the ranking picks (tuner.runs.ranking)
     metric: str | None = None
     mode: str | None = None
@@ -84,7 +86,8 @@ def _header(request: SweepRequest) -> dict[str, Any]:
             "script_sha256": request.script.sha256, "grid": request.plan.grid.to_source(),
             "total": request.plan.total, "sample": request.plan.sample, "seed": request.plan.seed,
             "indices": plan_indices_record(request.plan), "metric": request.metric, "mode": request.mode,
-            "extra_args": list(request.extra_args),
+            "extra_args": list(request.extra_args), "search": request.search,
+            "stop": request.stop.to_source() if request.stop is not None else None,
             "settings": {"cpus_per_trial": s.cpus_per_trial, "gpus_per_trial": s.gpus_per_trial,
                          "max_concurrent": s.max_concurrent, "max_failures": s.max_failures, "retries": s.retries,
                          "timeout_s": s.timeout_s, "ray_address": s.ray_address, "kill_grace_s": s.kill_grace_s}}
@@ -149,12 +152,17 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster) -> SweepResult:
         if not frame.empty:
             frame = frame.sort_values(["trial", "attempt"] if "attempt" in frame else ["trial"], kind="stable",
                                       na_position="last").reset_index(drop=True)
+        if request.stop is not None and not frame.empty and "trial" in frame:
+            steps = {r["trial"]: r["step"] for r in journal.read().records if r.get("type") == "stop"}
+            stopped = frame["status"] == RunStatus.STOPPED.value
+            frame["stopped_at"] = [steps.get(t) if s else None for t, s in zip(frame["trial"], stopped)]
         _write_summary(journal, settings)
         _warn_unknown_metric(frame, request, progress)
         finals = [s.status for s in states.values()]
         return SweepResult(sweep_id=journal.sweep_id, frame=frame, planned=len(todo) + len(skipped_dirs),
                            finished=sum(s == RunStatus.FINISHED for s in finals),
-                           failed=sum(s not in (RunStatus.FINISHED, SKIPPED, None) for s in finals),
+                           failed=sum(s not in (RunStatus.FINISHED, RunStatus.STOPPED, SKIPPED, None) for s in finals),
+                           stopped=sum(s == RunStatus.STOPPED for s in finals),
                            skipped=len(skipped_dirs), interrupted=interrupted, summary_csv=journal.summary_csv,
                            stopped_early=stopped_early, metric=request.metric,
                            mode=request.mode, config_error=config_error)
@@ -184,7 +192,10 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
                max_concurrent: int | None = None, max_failures: int | None = None, retries: int | None = None,
                timeout_s: float | None = None, address: str | None = None, skip_done: bool = False,
                resume: str | None = None, retry_failed: bool = True, quiet: bool = False,
-               extra_args: Sequence[str] = (), stdout_metrics: bool | None = None) -> pd.DataFrame | None:
+               extra_args: Sequence[str] = (), stdout_metrics: bool | None = None,
+               num_samples: int | None = None, search: str | None = None, stop: str | None = None,
+               grace_period: float | None = None, reduction_factor: float | None = None,
+               max_t: float | None = None, min_trials: int | None = None) -> pd.DataFrame | None:
     """Run `file` over the combinations of `flags` (dict, DataFrame, YAML/CSV path) as parallel Ray tasks.
 
     Returns a DataFrame of exactly the runs this sweep made (ls_runs columns plus `sweep`, `trial`), with
@@ -200,7 +211,9 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
         request = prepare_resume(resume, retry_failed=retry_failed, quiet=quiet, **overrides)
     else:
         request = prepare_sweep(file, flags, sample, seed, metric=metric, mode=mode, extra_args=extra_args,
-                                skip_done=skip_done, quiet=quiet, **overrides)
+                                skip_done=skip_done, quiet=quiet, num_samples=num_samples, search=search, stop=stop,
+                                stop_options=dict(grace_period=grace_period, reduction_factor=reduction_factor,
+                                                  max_t=max_t, min_trials=min_trials), **overrides)
         if not quiet:
             say(describe_plan(request))
         ask = request.settings.confirm if confirm is None else confirm

@@ -204,6 +204,11 @@ class _SweepLoop:
         self.config_failures: list[ConfigFailure] = []
         self.other_outcomes = 0  # any outcome that is not a configuration error: then the sweep can succeed
         self.config_error: str | None = None
+        from tuner.search.driver import SearchDriver, uses_search
+
+        # an adaptive sampler and/or a stopping rule (tuner.search); None for plain grids and random spaces
+        self.search = SearchDriver(request, journal, self.settings.runs_dir, self.pattern) \
+            if uses_search(request) else None
 
     def run(self) -> tuple[bool, bool]:
         """(interrupted, stopped_early); `config_error` says when the sweep stopped because it cannot succeed"""
@@ -211,8 +216,10 @@ class _SweepLoop:
             while self.queue or self.pool.in_flight:
                 while self.queue and self.pool.has_room():
                     self.launch(self.queue.popleft())
-                for result in self.pool.wait(timeout_s=0.5):
+                for result in self.pool.wait(timeout_s=0.5 if self.search is None else 0.05):
                     self.record(result)
+                if self.search is not None:
+                    self.search.poll()
         except KeyboardInterrupt:
             self.stopping = True
             previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the cleanup must finish: nothing left running
@@ -236,13 +243,18 @@ class _SweepLoop:
         write_git_diff(paths, request.script)
         identity = {"sweep": self.journal.sweep_id, "trial": index, "attempt": state.attempt,
                     "resources": {"cpus": settings.cpus_per_trial, "gpus": self.pool.gpus}}
-        spec = build_run_spec(request.script, request.plan.grid.combination(index), run_dir, settings, echo=False,
+        flags = self.search.flags_for(index) if self.search is not None else request.plan.grid.combination(index)
+        spec = build_run_spec(request.script, flags, run_dir, settings, echo=False,
                                 job_type="sweep", identity=identity, env=self.env, extra_args=request.extra_args,
                                 cwd=request.cwd)
         spec = replace(spec, post_run=(after_run, (paths.run_dir, self.pattern)))  # on the worker, in parallel
+        if request.stop is not None:
+            spec = replace(spec, stop_file=paths.stop_request)
         # the run exists from now on, so a listing during the sweep shows it as queued, not as a broken run
         write_run_status(paths.run_dir, RunStatus.QUEUED, spec.record)
         state.run_dirs.append(run_dir)
+        if self.search is not None:
+            self.search.launched(index, paths.run_dir)
         self.pool.submit(index, spec)
         self.progress.trial_started()
 
@@ -274,6 +286,8 @@ class _SweepLoop:
             error, tail = "the same error as above", ()
         elif failure is not None:  # the error line itself, not a usage text or traceback per trial
             error, tail = failure.line, ()
+        if self.search is not None and not will_retry:
+            self.search.finished(state.index, status, _metric_value(row, metric))
         self.progress.trial_done(os.path.basename(run_dir), status, duration or 0.0, _metric_value(row, metric),
                                  exit_code, error, tail, will_retry)
         self._check_config_failure(failure)

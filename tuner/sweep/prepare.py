@@ -32,6 +32,9 @@ class SweepRequest:
     todo: tuple[int, ...] | None = None
     #: the trials' working directory: where the sweep was started
     cwd: str = field(default_factory=os.getcwd)
+    #: the sampler of a search space (tuner.search.samplers) and the early-stopping rule (tuner.search.driver)
+    search: str = "random"
+    stop: Any = None
 
 
 def _gather(checks: Sequence[Callable[[], Any]]) -> list[Any]:
@@ -74,22 +77,29 @@ def check_resources(settings: Settings) -> Settings:
 def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = None, *,
                   flag_overrides: Mapping[str, Sequence[Any]] | None = None, metric: str | None = None,
                   mode: str | None = None, extra_args: Sequence[str] = (), skip_done: bool = False,
-                  quiet: bool = False, **settings_overrides: Any) -> SweepRequest:
-    """Validate everything and plan; writes nothing."""
+                  quiet: bool = False, num_samples: int | None = None, search: str | None = None,
+                  stop: str | None = None, stop_options: Mapping[str, Any] | None = None,
+                  **settings_overrides: Any) -> SweepRequest:
+    """Validate everything and plan; writes nothing. `num_samples` (or any distribution in `flags`) makes the
+    grid a search space: grid lists x num_samples random draws (tuner.search.space)."""
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise TunerError(f"seed must be an integer, got {seed!r}")
-    settings, script, grid, _, _ = _gather([
+    from tuner.search.driver import check_search, check_stop
+
+    settings, script, grid, _, _, stop_config = _gather([
         lambda: check_resources(load_settings(**settings_overrides)),
         lambda: describe_script(file),
-        lambda: load_grid(flags, flag_overrides),
+        lambda: load_grid(flags, flag_overrides, num_samples, seed),
         lambda: check_sample(sample),
         lambda: ensure_runs_dir_is_usable(load_settings(runs_dir=settings_overrides.get("runs_dir")).runs_dir),
+        lambda: check_stop(stop, **dict(stop_options or {})),
     ])
     plan = make_plan(grid, sample, seed)
     check_mode(mode)
+    sampler = check_search(search, grid, stop_config, metric, skip_done)
     return SweepRequest(script=script, plan=plan, settings=settings, metric=metric,
                         mode=mode or (metric_direction(metric) if metric else "max"), extra_args=tuple(extra_args),
-                        skip_done=skip_done, quiet=quiet)
+                        skip_done=skip_done, quiet=quiet, search=sampler, stop=stop_config)
 
 
 def ensure_runs_dir_is_usable(runs_dir: str) -> None:
@@ -100,6 +110,11 @@ def ensure_runs_dir_is_usable(runs_dir: str) -> None:
 def describe_plan(request: SweepRequest) -> str:
     plan = request.plan
     text = f"{plan.total:,} combinations of flags"
+    space: Any = plan.grid
+    if getattr(space, "distributions", None) is not None:
+        text = (f"{plan.total:,} trials: {space.grid_size:,} grid points x {space.num_samples} draws "
+                f"(sampler {request.search}, seed={space.seed})")
+        return text + (f", stopping rule {request.stop.rule}" if request.stop is not None else "")
     if plan.sample is not None:
         text += f", sampled {len(plan.indices):,} (sample={plan.sample:g}, seed={plan.seed})"
     else:

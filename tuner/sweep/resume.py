@@ -12,6 +12,7 @@ from tuner.console.messages import warn
 from tuner.errors import TunerError
 from tuner.plan import grid_from_source, plan_from_record
 from tuner.runs.aggregate import DEFAULT_STALE_AFTER_S
+from tuner.search.driver import stop_from_source
 from tuner.settings import load_settings
 from tuner.spec import describe_script
 from tuner.store.files import read_run, write_run_status
@@ -32,6 +33,7 @@ class SweepStatus:
     failed: int
     pending: int
     running: int
+    stopped: int = 0  # ended early by the stopping rule (--stop)
 
 
 def _is_our_trial(pid: int, run_dir: str) -> bool:
@@ -105,7 +107,8 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
     return SweepRequest(script=replace(script, given=header.get("script_given", script.given)), plan=plan,
                         settings=settings, metric=header.get("metric"), mode=header.get("mode") or "max",
                         extra_args=tuple(header.get("extra_args", ())), quiet=quiet, sweep_id=sweep_id, resumed=True,
-                        todo=todo, cwd=str(header["cwd"]) if os.path.isdir(header.get("cwd") or "") else os.getcwd())
+                        todo=todo, cwd=str(header["cwd"]) if os.path.isdir(header.get("cwd") or "") else os.getcwd(),
+                        search=header.get("search") or "random", stop=stop_from_source(header.get("stop")))
 
 
 def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStatus]:
@@ -126,7 +129,7 @@ def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStat
                                 len(values), values.count(RunStatus.FINISHED.value),
                                 sum(_is(v, RunStatus.is_failure) for v in values),
                                 sum(v == PENDING or _is(v, RunStatus.is_interrupted) for v in values),
-                                values.count(RunStatus.RUNNING.value)))
+                                values.count(RunStatus.RUNNING.value), values.count(RunStatus.STOPPED.value)))
     return rows
 
 

@@ -1,0 +1,128 @@
+"""What a user feels at the command line, each beside its baseline in the same run (medians):
+
+    python bench/cli/run.py                  # all three cases (about 3-5 minutes on 2 cores)
+    python bench/cli/run.py --only ls        # one of: ls, sweep, grid
+
+- `tune ls` over 10,000 runs (table, `--all`, `--format csv`), each a fresh `tune` process, against a plain
+  loop reading every run's JSON in a fresh process;
+- a sweep of 2 trivial trials end to end (`tune train.py --flag x=1,2`, Ray started by it) against the same
+  2 runs with plain `python`;
+- a grid of 10^6 values: `tune` to the first trial's start against one parse of the same YAML with PyYAML's
+  C loader.
+docs/benchmarks.md records the figures with this command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "bench", "listing"))
+
+from run import make_runs  # noqa: E402  (bench/listing/run.py)
+
+TUNE = [sys.executable, "-m", "tuner"]
+ENV = {k: v for k, v in os.environ.items() if not k.startswith(("TUNER_", "RAY_"))}
+ENV["PYTHONPATH"] = REPO
+
+
+def wall(command: list[str], cwd: str, until: str | None = None) -> float:
+    """Seconds a command takes (or until a file named `until` appears under cwd, then the command is left to end)."""
+    start = time.perf_counter()
+    if until is None:
+        subprocess.run(command, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        return time.perf_counter() - start
+    proc = subprocess.Popen(command, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marker = os.path.join(cwd, until)
+    while not os.path.exists(marker):
+        if proc.poll() is not None:
+            raise RuntimeError(f"{command} ended before {until} appeared")
+        time.sleep(0.01)
+    took = time.perf_counter() - start
+    proc.wait()
+    return took
+
+
+def median(times: list[float]) -> str:
+    return f"{statistics.median(times):.2f} s ({', '.join(f'{t:.2f}' for t in times)})"
+
+
+def bench_ls(repeat: int) -> list[tuple[str, str]]:
+    root = tempfile.mkdtemp(prefix="tuner-bench-cli-ls-")
+    try:
+        make_runs(os.path.join(root, "runs"), 10_000)
+        loop = [sys.executable, "-c", f"import sys; sys.path.insert(0, {os.path.join(REPO, 'bench', 'listing')!r}); "
+                "from run import plain_loop; plain_loop('runs')"]
+        wall(TUNE + ["ls", "--format", "csv"], root)  # build the index once: later rows are "nothing changed"
+        rows = []
+        for label, command in (("plain loop reading every run's JSON (baseline)", loop),
+                               ("tune ls (table: newest rows that fit)", TUNE + ["ls"]),
+                               ("tune ls --all (every row)", TUNE + ["ls", "--all"]),
+                               ("tune ls --format csv", TUNE + ["ls", "--format", "csv"])):
+            rows.append((label, median([wall(command, root) for _ in range(repeat)])))
+        return rows
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+SCRIPT = "import sys, os\nprint('loss: 0.5')\nopen(os.path.join(os.environ.get('TUNER_RUN_DIR', '.'), 'started'), 'w')\n"
+
+
+def bench_sweep(repeat: int) -> list[tuple[str, str]]:
+    root = tempfile.mkdtemp(prefix="tuner-bench-cli-sweep-")
+    try:
+        with open(os.path.join(root, "train.py"), "w") as handle:
+            handle.write(SCRIPT)
+        plain = [sys.executable, "-c", "import subprocess, sys\nfor x in (1, 2): "
+                 "subprocess.run([sys.executable, 'train.py', f'--x={x}'], check=True)"]
+        return [("the same 2 runs with plain python (baseline)", median([wall(plain, root) for _ in range(repeat)])),
+                ("tune train.py --flag x=1,2 (starts Ray, 2 trials)",
+                 median([wall(TUNE + ["train.py", "--flag", "x=1,2", "--yes", "--quiet"], root) for _ in range(repeat)]))]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def bench_grid(repeat: int) -> list[tuple[str, str]]:
+    root = tempfile.mkdtemp(prefix="tuner-bench-cli-grid-")
+    try:
+        with open(os.path.join(root, "train.py"), "w") as handle:
+            handle.write("import os, pathlib\npathlib.Path(os.environ['TUNER_RUN_DIR'], '..', 'first').touch()\n")
+        with open(os.path.join(root, "grid.yml"), "w") as handle:
+            handle.write("x:\n" + "".join(f"  - {i}\n" for i in range(10**6)))
+        parse = [sys.executable, "-c", "import yaml; yaml.load(open('grid.yml'), Loader=yaml.CSafeLoader)"]
+        first = []
+        for _ in range(repeat):
+            shutil.rmtree(os.path.join(root, "runs"), ignore_errors=True)
+            first.append(wall(TUNE + ["train.py", "--flags", "grid.yml", "--sample", "0.000002", "--yes", "--quiet"],
+                              root, until="runs/first"))
+        return [("one parse with PyYAML's C loader (baseline)", median([wall(parse, root) for _ in range(repeat)])),
+                ("tune over 10^6 values: to the first trial", median(first))]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=("ls", "sweep", "grid"))
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    cases = {"ls": bench_ls, "sweep": bench_sweep, "grid": bench_grid}
+    print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}; medians of {args.repeat}\n")
+    print(f"| {'what':<52} | {'wall time':<34} |\n|{'-' * 54}|{'-' * 36}|")
+    for name, case in cases.items():
+        if args.only in (None, name):
+            for label, value in case(args.repeat):
+                print(f"| {label:<52} | {value:<34} |", flush=True)
+    print("\nratios matter: every row ran on the same machine in the same run")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

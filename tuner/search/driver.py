@@ -1,0 +1,236 @@
+"""The sweep driver's side of search: ask the sampler for each launch, tell it each outcome, poll the live
+metrics of running trials and stop the ones the rule condemns. Everything decided is journaled
+(`ask`, `tell`, `stop` records), so a resumed sweep continues the same search.
+
+The loop (tuner/sweep/loop.py) calls `flags_for` at launch, `launched`, `finished` when an outcome is final,
+and `poll` between waits; the rule itself is a pure function (tuner.search.stopping).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+from tuner.errors import ConfigError
+from tuner.store.layout import RunPaths
+from tuner.store.status import RunStatus
+from workers.files import atomic_write_text, read_json_lines
+
+from .samplers import COMPLETE, FAIL, PRUNED, check_sampler, make_sampler, tell_record
+from .stopping import AshaRule, AshaState, MedianRule, asha_stops, median_stops
+
+RULES = ("median", "asha")
+#: seconds between two reads of the running trials' metrics: a trial is judged at most this late after a step
+POLL_S = 0.05
+
+
+@dataclass(frozen=True)
+class StopConfig:
+    """`--stop median|asha` and its options (Ray Tune's names and defaults where it has them)."""
+
+    rule: str
+    grace_period: float = 1
+    reduction_factor: float = 3
+    max_t: float | None = None
+    min_trials: int = 3
+
+    def to_source(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_stop(rule: str | None, grace_period: Any = None, reduction_factor: Any = None, max_t: Any = None,
+               min_trials: Any = None) -> StopConfig | None:
+    """A validated stopping rule, None without `rule`; every problem in one ConfigError."""
+    if rule is None:
+        given = [n for n, v in (("grace-period", grace_period), ("reduction-factor", reduction_factor),
+                                ("max-t", max_t), ("min-trials", min_trials)) if v is not None]
+        if given:
+            raise ConfigError(f"--{given[0]} applies to a stopping rule; add --stop median or --stop asha")
+        return None
+    problems = []
+    if rule not in RULES:
+        raise ConfigError(f"--stop: unknown rule {rule!r}, expected one of {', '.join(RULES)}")
+    values = {}
+    for name, value, low, integer in (("grace_period", grace_period, 0, False),
+                                      ("reduction_factor", reduction_factor, 1, False),
+                                      ("max_t", max_t, 0, False), ("min_trials", min_trials, 0, True)):
+        if value is None:
+            continue
+        ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and (
+            value > low if name != "min_trials" else value >= low) and (not integer or float(value).is_integer())
+        if not ok:
+            word = {"reduction_factor": "a number > 1", "min_trials": "a whole number >= 0"}.get(name, "a number > 0")
+            problems.append(f"--{name.replace('_', '-')} must be {word}, got {value!r}")
+            continue
+        values[name] = int(value) if integer else value
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return StopConfig(rule, **values)
+
+
+def stop_from_source(source: Mapping[str, Any] | None) -> StopConfig | None:
+    return StopConfig(**source) if source else None
+
+
+def read_history(run_dir: str, metric: str, pattern: Any, cache: dict[str, Any] | None = None
+                 ) -> list[tuple[float, float]]:
+    """(step, value) of `metric` so far: from tuner.d/metrics.jsonl (log_metrics, Keras callback) if the script
+    writes it, else from the printed lines of output.log (`epoch 3 loss=0.2`), parsed as the run's own
+    post-run step parses them. Re-read only when the file grew."""
+    paths = RunPaths(run_dir)
+    for path, kind in ((paths.metrics_jsonl, "jsonl"), (paths.output_log, "log")):
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            continue
+        if kind == "log" and not pattern:
+            return []
+        key = (path, size)
+        if cache is not None and cache.get(run_dir, (None,))[0] == key:
+            return cache[run_dir][1]
+        if kind == "jsonl":
+            rows = read_json_lines(path)[0]
+        else:
+            from tuner.capture.stdout_metrics import parse_metric_lines, read_log_tail
+            from tuner.store.files import read_mapping
+
+            rows = parse_metric_lines(read_log_tail(path), pattern, ignore=read_mapping(paths.flags_json))
+        history = []
+        for number, row in enumerate(rows, start=1):
+            value = row.get(metric)
+            if isinstance(value, bool) or not isinstance(value, (int, float, type(None))):
+                continue
+            step = row.get("step", number)
+            step = step if isinstance(step, (int, float)) and not isinstance(step, bool) else number
+            history.append((float(step), math.nan if value is None else float(value)))
+        if cache is not None:
+            cache[run_dir] = (key, history)
+        return history
+    return []
+
+
+class SearchDriver:
+    """Sampler + stopping rule of one sweep, with their journal records."""
+
+    def __init__(self, request: Any, journal: Any, runs_dir: str, pattern: Any) -> None:
+        self.request, self.journal, self.pattern = request, journal, pattern
+        self.metric, self.mode = request.metric, request.mode
+        self.stop: StopConfig | None = request.stop
+        space = request.plan.grid
+        self.sampler = make_sampler(check_sampler(request.search), space, self.mode) if request.search != "random" \
+            else None
+        self.asked: dict[int, dict[str, Any]] = {}    # trial -> flags asked (this run and journaled)
+        self.live: dict[int, str] = {}                # running trial -> its run_dir
+        self.histories: dict[int, list[tuple[float, float]]] = {}  # every trial's metric so far (final when done)
+        self.stopped: dict[int, float] = {}           # trial -> step it was stopped at
+        self.asha = AshaState()
+        self._cache: dict[str, Any] = {}
+        self._next_poll = 0.0
+        if request.resumed:
+            self._restore(runs_dir)
+
+    def _restore(self, runs_dir: str) -> None:
+        records = self.journal.read().records
+        for record in records:
+            if record.get("type") == "ask":
+                self.asked[record["trial"]] = record["flags"]
+            elif record.get("type") == "stop":
+                self.stopped[record["trial"]] = record["step"]
+            elif record.get("type") == "outcome" and record.get("status") in ("finished", "stopped") and self.metric:
+                self.histories[record["trial"]] = read_history(os.path.join(runs_dir, record["run"]), self.metric,
+                                                               self.pattern)
+        if self.sampler is not None:
+            self.sampler.restore(records)
+
+    # -- launch and outcome
+    def flags_for(self, index: int) -> dict[str, Any]:
+        """The flags of trial `index`: asked from the sampler once; a relaunch (retry, resume) reuses them."""
+        if self.sampler is None:
+            return self.request.plan.grid.combination(index)
+        known = self.asked.get(index)
+        flags = self.sampler.ask(index, known)
+        if known is None:
+            self.asked[index] = flags
+            self.journal.append({**self.sampler.ask_record(index, flags), "time": time.time()}, durable=True)
+        return flags
+
+    def launched(self, index: int, run_dir: str) -> None:
+        self.live[index] = run_dir
+        self.histories.pop(index, None)
+        self.asha.judged.pop(index, None)
+
+    def finished(self, index: int, status: str, value: float | None) -> None:
+        """A trial's final outcome: keep its whole history for the rule, tell the sampler (and journal it)."""
+        run_dir = self.live.pop(index, None)
+        if run_dir is not None and self.metric:
+            self.histories[index] = read_history(run_dir, self.metric, self.pattern)
+        if self.sampler is None:
+            return
+        parsed = RunStatus.parse(status)
+        state = COMPLETE if parsed is RunStatus.FINISHED else PRUNED if parsed is RunStatus.STOPPED else FAIL
+        history = self.histories.get(index, [])
+        if state == PRUNED and value is None and history:
+            value = history[-1][1]
+        self.sampler.tell(index, value, state, history)
+        self.journal.append({**tell_record(index, value, state, history), "time": time.time()}, durable=True)
+
+    # -- early stopping
+    def poll(self, force: bool = False) -> list[int]:
+        """Read the running trials' metrics and ask the runner of each condemned one to stop; returns them."""
+        if self.stop is None or not self.live or self.metric is None:
+            return []
+        now = time.monotonic()
+        if not force and now < self._next_poll:
+            return []
+        self._next_poll = now + POLL_S
+        histories = dict(self.histories)
+        for index, run_dir in self.live.items():
+            histories[index] = read_history(run_dir, self.metric, self.pattern, self._cache)
+        running = [i for i in self.live if i not in self.stopped]
+        if self.stop.rule == "median":
+            stops = median_stops(histories, running, self.mode, MedianRule(self.stop.grace_period, self.stop.min_trials))
+        else:
+            rule = AshaRule(self.stop.grace_period, self.stop.reduction_factor, self.stop.max_t)
+            stops = asha_stops(histories, running, self.mode, rule, self.asha)
+        for stop in stops:
+            reason = (f"{stop.rule}: {self.metric} {stop.value:.4g} at step {stop.step:g} is worse than "
+                      f"{stop.threshold:.4g}")
+            atomic_write_text(RunPaths(self.live[stop.trial]).stop_request,
+                              json.dumps({"reason": reason, "rule": stop.rule, "step": stop.step}))
+            self.stopped[stop.trial] = stop.step
+            self.journal.append({"type": "stop", "trial": stop.trial, "rule": stop.rule, "step": stop.step,
+                                 "value": _finite_or_none(stop.value), "threshold": _finite_or_none(stop.threshold),
+                                 "time": time.time()}, durable=True)
+        return [s.trial for s in stops]
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def check_search(search: str | None, grid: Any, stop: StopConfig | None, metric: str | None,
+                 skip_done: bool) -> str:
+    """`--search` against the plan: adaptive samplers need a space; stopping needs a metric."""
+    name = check_sampler(search or "random")
+    problems = []
+    if name != "random":
+        if getattr(grid, "distributions", None) is None:
+            problems.append(f"--search {name} needs a search space: give flags as distributions, e.g. "
+                            "`lr: {loguniform: [1e-4, 1e-1]}`, and --num-samples N")
+        if metric is None:
+            problems.append(f"--search {name} learns from a metric: add --metric NAME (and --mode min|max)")
+        if skip_done:
+            problems.append(f"--skip-done does not apply to --search {name} (its points are not known in advance)")
+    if stop is not None and metric is None:
+        problems.append(f"--stop {stop.rule} judges a metric: add --metric NAME (and --mode min|max)")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return name
+
+
+def uses_search(request: Any) -> bool:
+    return getattr(request, "search", "random") != "random" or getattr(request, "stop", None) is not None

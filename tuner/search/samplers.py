@@ -1,0 +1,220 @@
+"""Samplers: which flags the next trial of a space runs with, and what they learn from each outcome.
+
+`random` draws from the space alone (no dependency, reproducible from the seed, trial by trial). `tpe`,
+`cmaes` and `gp` drive an Optuna study by ask-and-tell in the sweep driver; workers never see Optuna and
+the core imports it only here, lazily, when such a sampler is chosen.
+
+Every ask and tell is a plain record (`ask_record` / `tell_record`) the sweep writes to its journal; a
+resumed sweep replays them into a new in-memory study (`restore`), so nothing finished is asked again and
+the study keeps everything it learned. Parallel asks never propose a point that is pending or done:
+TPE runs with Optuna's constant liar, and for every sampler a repeated point is told FAIL (marked
+`duplicate`) and replaced by a random draw of the space.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any, Mapping, Sequence
+
+from tuner.errors import ConfigError
+
+from .space import Distribution, SearchSpace
+
+SAMPLERS = ("random", "tpe", "cmaes", "gp")
+COMPLETE, FAIL, PRUNED = "complete", "fail", "pruned"
+
+
+def check_sampler(name: str) -> str:
+    if name not in SAMPLERS:
+        raise ConfigError(f"search: unknown sampler {name!r}, expected one of {', '.join(SAMPLERS)}")
+    return name
+
+
+def make_sampler(name: str, space: SearchSpace, mode: str = "max") -> "RandomSampler | OptunaSampler":
+    """The sampler named by `--search`; an adaptive one without Optuna installed is one ConfigError."""
+    check_sampler(name)
+    if name == "random":
+        return RandomSampler(space)
+    return OptunaSampler(name, space, mode)
+
+
+class RandomSampler:
+    """Trial `index` gets `space.combination(index)`: what it learns is nothing, what it draws is reproducible."""
+
+    name = "random"
+
+    def __init__(self, space: SearchSpace) -> None:
+        self.space = space
+
+    def ask(self, index: int, flags: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return dict(flags) if flags is not None else self.space.combination(index)
+
+    def tell(self, index: int, value: float | None, state: str = COMPLETE,
+             history: Sequence[tuple[float, float]] = ()) -> None:
+        pass
+
+    def ask_record(self, index: int, flags: Mapping[str, Any]) -> dict[str, Any]:
+        return {"type": "ask", "trial": index, "sampler": self.name, "flags": dict(flags)}
+
+    def restore(self, records: Sequence[Mapping[str, Any]]) -> list[int]:
+        return _pending(records)
+
+
+def _pending(records: Sequence[Mapping[str, Any]]) -> list[int]:
+    asked = [r["trial"] for r in records if r.get("type") == "ask"]
+    told = {r["trial"] for r in records if r.get("type") == "tell"}
+    return [i for i in dict.fromkeys(asked) if i not in told]
+
+
+def tell_record(index: int, value: float | None, state: str,
+                history: Sequence[tuple[float, float]] = ()) -> dict[str, Any]:
+    record: dict[str, Any] = {"type": "tell", "trial": index, "state": state, "value": value}
+    if history:
+        record["last"] = list(history[-1])
+    return record
+
+
+def _import_optuna(name: str) -> Any:
+    try:
+        import optuna
+    except ImportError:
+        raise ConfigError(f"--search {name} needs Optuna: pip install 'tuner-sweeps[search]'") from None
+    if name == "cmaes":
+        try:
+            import cmaes  # noqa: F401
+        except ImportError:
+            raise ConfigError("--search cmaes needs the cmaes package: pip install 'tuner-sweeps[search]'") from None
+    if name == "gp":
+        try:
+            import scipy  # noqa: F401
+            import torch  # noqa: F401
+        except ImportError:
+            raise ConfigError("--search gp needs PyTorch and SciPy (Optuna's GPSampler): "
+                              "pip install 'tuner-sweeps[search]' torch") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+class OptunaSampler:
+    """An Optuna study driven by ask-and-tell; grid flags are fixed per trial (enqueued), distributions sampled."""
+
+    def __init__(self, name: str, space: SearchSpace, mode: str = "max") -> None:
+        optuna = self._optuna = _import_optuna(name)
+        self.name, self.space = name, space
+        seed = space.seed
+        if name == "tpe":
+            sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+        elif name == "cmaes":
+            sampler = optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+        else:
+            sampler = optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False)
+        self.study = optuna.create_study(sampler=sampler, direction="minimize" if mode == "min" else "maximize")
+        self.distributions = {n: self._distribution(d) for n, d in space.distributions}
+        for name_, values in zip(space.grid_names, space.grid_values):
+            self.distributions[name_] = optuna.distributions.CategoricalDistribution(values)
+        self._trials: dict[int, Any] = {}   # sweep trial index -> Optuna trial (pending)
+        self._seen: set[tuple] = set()      # flags asked so far (pending or told)
+
+    def _distribution(self, dist: Distribution) -> Any:
+        d = self._optuna.distributions
+        if dist.kind == "choice":
+            return d.CategoricalDistribution(dist.choices)
+        if dist.kind == "int":
+            step = int(dist.q) if dist.q and not dist.log else 1
+            return d.IntDistribution(int(dist.low), int(dist.high) - 1, log=dist.log, step=step)
+        return d.FloatDistribution(dist.low, dist.high, log=dist.log)
+
+    def _flags(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Optuna's params -> the flags the script gets (q applied as in the random sampler)."""
+        values = dict(params)
+        for name, dist in self.space.distributions:
+            if dist.q is not None and dist.kind == "float":
+                values[name] = round(round(values[name] / dist.q) * dist.q, 12)
+            elif dist.q is not None and dist.kind == "int":
+                values[name] = int(round(values[name] / dist.q) * dist.q)
+        return {n: values[n] for n in self.space.names}
+
+    def _key(self, params: Mapping[str, Any]) -> tuple:
+        return tuple((n, params[n]) for n in sorted(params))
+
+    def ask(self, index: int, flags: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Flags for trial `index`; `flags` given = relaunch that exact point (a trial pending at a crash)."""
+        grid = self.space.grid_point(index)
+        self.study.enqueue_trial(dict(flags) if flags is not None else grid, skip_if_exists=False)
+        trial = self.study.ask(self.distributions)
+        if flags is None and self._key(self._flags(trial.params)) in self._seen:
+            # a point already pending or done: say so to the study, run a fresh random draw instead
+            trial.set_user_attr("duplicate", True)
+            self.study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
+            fresh = self._unseen_draw(index)
+            self.study.enqueue_trial(fresh, skip_if_exists=False)
+            trial = self.study.ask(self.distributions)
+        self._seen.add(self._key(self._flags(trial.params)))
+        self._trials[index] = trial
+        return self._flags(trial.params)
+
+    def _unseen_draw(self, index: int, tries: int = 200) -> dict[str, Any]:
+        """A random point of the space not asked before (the last draw if the space seems exhausted)."""
+        grid = self.space.grid_point(index)
+        for attempt in range(tries):
+            rng = random.Random(f"{self.space.seed}:{index}:dup{attempt}")
+            draw = {**grid, **{n: d.draw(rng) for n, d in self.space.distributions}}
+            if self._key(self._flags(draw)) not in self._seen:
+                break
+        params = {}
+        for name, value in draw.items():
+            dist = self.distributions[name]
+            params[name] = value if hasattr(dist, "choices") else min(max(value, dist.low), dist.high)
+        return params
+
+    def ask_record(self, index: int, flags: Mapping[str, Any]) -> dict[str, Any]:
+        trial = self._trials[index]
+        return {"type": "ask", "trial": index, "sampler": self.name, "flags": dict(flags),
+                "params": dict(trial.params)}
+
+    def tell(self, index: int, value: float | None, state: str = COMPLETE,
+             history: Sequence[tuple[float, float]] = ()) -> None:
+        """Told once per trial: COMPLETE with its value (no finite value = FAIL), FAIL, or PRUNED (stopped early;
+        its last reported value is passed as an intermediate value, which TPE uses for pruned trials)."""
+        trial = self._trials.pop(index, None)
+        if trial is None:
+            return
+        states = self._optuna.trial.TrialState
+        if state == PRUNED:
+            if history:
+                step, last = history[-1]
+                if last is not None and math.isfinite(last):
+                    trial.report(float(last), int(step))
+            self.study.tell(trial, state=states.PRUNED)
+        elif state == COMPLETE and value is not None and math.isfinite(value):
+            self.study.tell(trial, float(value))
+        else:
+            self.study.tell(trial, state=states.FAIL)
+
+    def restore(self, records: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Replay journaled asks and tells into this (fresh) study; returns the trials asked but never told,
+        which the sweep relaunches with the same flags (`ask(index, flags)`)."""
+        create = self._optuna.trial.create_trial
+        states = self._optuna.trial.TrialState
+        tells = {r["trial"]: r for r in records if r.get("type") == "tell"}
+        for record in records:
+            if record.get("type") != "ask" or record["trial"] not in tells:
+                continue
+            tell = tells[record["trial"]]
+            params = record.get("params", record["flags"])
+            distributions = {n: self.distributions[n] for n in params if n in self.distributions}
+            self._seen.add(self._key(record["flags"]))
+            value = tell.get("value")
+            if tell["state"] == COMPLETE and value is not None and math.isfinite(value):
+                trial = create(params=params, distributions=distributions, value=float(value))
+            elif tell["state"] == PRUNED:
+                last = tell.get("last")
+                intermediate = ({int(last[0]): float(last[1])} if last and last[1] is not None
+                                and math.isfinite(last[1]) else None)
+                trial = create(params=params, distributions=distributions, state=states.PRUNED,
+                               intermediate_values=intermediate)
+            else:
+                trial = create(params=params, distributions=distributions, state=states.FAIL)
+            self.study.add_trial(trial)
+        return _pending(records)

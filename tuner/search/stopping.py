@@ -1,0 +1,183 @@
+"""Early-stopping rules as pure functions of metric histories: which running trials to stop now.
+
+A history is a trial's metric as a list of (step, value), in any order; `mode` is `min` or `max`. The
+driver polls the live metrics of its running trials, calls a rule, and stops what it returns; nothing here
+reads files or knows about processes, so the rules are tested on hand-made histories.
+
+Non-finite values (NaN, inf) never count for another trial's median or rung cutoff. A trial whose own
+value is NaN is treated as the worst possible value: a diverged run is the first one worth stopping.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+History = Sequence[tuple[float, float]]
+Histories = Mapping[Any, History]
+
+
+def _score(value: float | None, mode: str) -> float:
+    """Bigger is better; NaN is the worst."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return -math.inf
+    return -value if mode == "min" else value
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why a trial is stopped: the rule, the step it was judged at, and the numbers compared."""
+
+    trial: Any
+    rule: str
+    step: float
+    value: float
+    threshold: float
+
+
+# ---------------------------------------------------------------------------------------------------
+# Median stopping rule (Golovin et al., Google Vizier)
+
+@dataclass(frozen=True)
+class MedianRule:
+    """Stop a trial whose best value so far at its latest step t is worse than the median, over the other
+    trials that reached t (running or done), of their running averages up to t.
+
+    grace_period: no trial is judged before step `grace_period`; min_trials: at least this many other trials
+    must have reached t (Ray Tune's min_samples_required)."""
+
+    grace_period: float = 1
+    min_trials: int = 3
+
+
+def median_stops(histories: Histories, running: Sequence[Any], mode: str,
+                 rule: MedianRule = MedianRule()) -> list[Stop]:
+    _check_mode(mode)
+    stops = []
+    for trial in running:
+        points = sorted(histories.get(trial, ()))
+        if not points:
+            continue
+        step = points[-1][0]
+        if step < rule.grace_period:
+            continue
+        averages = []
+        for other, other_points in histories.items():
+            if other == trial or not other_points or max(s for s, _ in other_points) < step:
+                continue
+            upto = [v for s, v in other_points if s <= step and _finite(v)]
+            if upto:
+                averages.append(sum(_score(v, mode) for v in upto) / len(upto))
+        if len(averages) < rule.min_trials:
+            continue
+        median = _median(averages)
+        best = max(_score(v, mode) for _, v in points)
+        if best < median:
+            stops.append(Stop(trial, "median", step, _unscore(best, mode), _unscore(median, mode)))
+    return stops
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _unscore(score: float, mode: str) -> float:
+    if score == -math.inf:
+        return math.nan
+    return -score if mode == "min" else score
+
+
+# ---------------------------------------------------------------------------------------------------
+# Asynchronous successive halving, stopping type (Li et al. 2020; Ray Tune's ASHAScheduler)
+
+@dataclass(frozen=True)
+class AshaRule:
+    """Rungs at steps grace_period * reduction_factor**k (below max_t). A trial reaching a rung is compared
+    with the values the other trials had at that rung: it continues only if it is in the top
+    1/reduction_factor of them (a tie with the cutoff continues); the first to reach a rung always
+    continues. A trial jumping over several rungs between polls is judged at the highest (as Ray Tune).
+    A trial reaching max_t (when given) is stopped: it used its budget."""
+
+    grace_period: float = 1
+    reduction_factor: float = 3
+    max_t: float | None = None
+
+    def rungs(self, up_to: float) -> list[float]:
+        milestones, step = [], float(self.grace_period)
+        limit = up_to if self.max_t is None else min(up_to, self.max_t - 1e-12)
+        while step <= limit:
+            milestones.append(step)
+            step *= self.reduction_factor
+        return milestones
+
+
+@dataclass
+class AshaState:
+    """What the driver keeps between polls: the highest rung each trial has been judged at (the journal
+    records it, so a resumed sweep never judges a trial twice at one rung)."""
+
+    judged: dict[Any, float] = field(default_factory=dict)
+
+
+def _value_at(points: History, milestone: float) -> float | None:
+    """A trial's value when it reached the rung: the first report at a step >= milestone."""
+    for step, value in points:
+        if step >= milestone:
+            return value
+    return None
+
+
+def asha_stops(histories: Histories, running: Sequence[Any], mode: str, rule: AshaRule = AshaRule(),
+               state: AshaState | None = None) -> list[Stop]:
+    """The running trials to stop now; `state` (updated in place) remembers the rungs already judged."""
+    _check_mode(mode)
+    if rule.grace_period <= 0 or rule.reduction_factor <= 1:
+        raise ValueError("asha needs grace_period > 0 and reduction_factor > 1")
+    state = state if state is not None else AshaState()
+    ordered = {t: sorted(p) for t, p in histories.items() if p}
+    longest = max((p[-1][0] for p in ordered.values()), default=0)
+    milestones = rule.rungs(longest)
+    stops = []
+    for trial in running:
+        points = ordered.get(trial)
+        if not points:
+            continue
+        step = points[-1][0]
+        if rule.max_t is not None and step >= rule.max_t:
+            stops.append(Stop(trial, "asha:max_t", step, points[-1][1], rule.max_t))
+            continue
+        reached = [m for m in milestones if m <= step and m > state.judged.get(trial, -math.inf)]
+        if not reached:
+            continue
+        milestone = reached[-1]
+        state.judged[trial] = milestone
+        mine = _score(_value_at(points, milestone), mode)
+        others = [_score(v, mode) for t, p in ordered.items() if t != trial
+                  for v in [_value_at(p, milestone)] if v is not None and _finite(v)]
+        if not others:
+            continue
+        cutoff = _percentile(others, (1 - 1 / rule.reduction_factor) * 100)
+        if mine < cutoff:
+            stops.append(Stop(trial, "asha", milestone, _unscore(mine, mode), _unscore(cutoff, mode)))
+    return stops
+
+
+def _percentile(values: list[float], percent: float) -> float:
+    """numpy's default (linear) percentile, without numpy."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * percent / 100
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
