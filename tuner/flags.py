@@ -19,7 +19,7 @@ from typing import Any, Iterator, Sequence
 from tuner.errors import FlagError
 from tuner.store.layout import ENV_FLAGS_JSON
 from tuner.tracking import is_run_active, write_run_metadata
-from tuner.values import parse_value
+from tuner.values import flags_from_json, flags_to_json, parse_value
 from tuner.yamlfile import read_yaml_mapping
 
 _TRUE = {"true", "yes", "1", "on"}
@@ -227,7 +227,7 @@ def flags(*specs: FlagSpec, config: str | None = None, file: str | None = None,
             runner_values = json.loads(handed)
         except ValueError:
             raise FlagError(f"{ENV_FLAGS_JSON} is not valid JSON") from None
-        for name, value in runner_values.items():
+        for name, value in flags_from_json(runner_values).items():
             merged[name] = (value, None, "the flags given to tune / training_run")
 
     undeclared = [n for n in merged if n not in declared]
@@ -250,5 +250,5 @@ def flags(*specs: FlagSpec, config: str | None = None, file: str | None = None,
         raise FlagError("; ".join(problems))
     result = Flags(values, list(declared.values()))
     if is_run_active():
-        write_run_metadata("flags", dict(values))
+        write_run_metadata("flags", flags_to_json(values))
     return result

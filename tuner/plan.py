@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from tuner.errors import GridError
-from tuner.values import parse_value
+from tuner.values import format_value, parse_value
 from tuner.yamlfile import DuplicateKeyError, describe_error
 from tuner.yamlfile import load as load_yaml
 
@@ -166,9 +166,23 @@ def product_grid(mapping: Mapping[str, Any], where: str = "grid") -> ProductGrid
                 break
         names.append(str(name))
         values.append(tuple(_plain(o) for o in options))
+        _check_duplicates(str(name), values[-1], problems)
     if problems:
         raise GridError(f"{where}: " + "; ".join(problems))
     return ProductGrid(tuple(names), tuple(values))
+
+
+def _check_duplicates(name: str, options: tuple[Any, ...], problems: list[str]) -> None:
+    """Two values equal once typed (`0.1` and `1e-1`, `5` and `+5`) would run the same combinations twice."""
+    seen: set[tuple[str, str]] = set()
+    for option in options:
+        key = (type(option).__name__, format_value(option))
+        if key in seen:
+            problems.append(f"flag '{name}' has the value {format_value(option)} more than once (values are typed "
+                            "first, so 1e-1 and 0.1 are the same number); give each value once, or use a CSV grid "
+                            "to repeat a combination")
+            return
+        seen.add(key)
 
 
 def table_grid(frame: Any, where: str = "data frame") -> TableGrid:

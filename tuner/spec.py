@@ -23,7 +23,7 @@ from tuner.store.layout import (
     ENV_TENSORBOARD_DIR,
     RunPaths,
 )
-from tuner.values import format_value
+from tuner.values import flags_to_json, format_value
 from workers.files import dumps_json
 from workers.process import RunSpec
 
@@ -101,7 +101,9 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
                      echo: bool, job_type: str, properties: Mapping[str, Any] | None = None,
                      identity: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
                      extra_args: tuple[str, ...] = (), cwd: str | None = None, interface: Any = None,
-                     template: Any = None) -> RunSpec:
+                     template: Any = None, own_cwd: bool = True) -> RunSpec:
+    """`own_cwd`: the script runs in its run directory with the project's (cwd's) top-level entries linked in
+    (see workers.process.link_project), so what it writes lands in its run and nowhere else."""
     from tuner.interface.argv import build_argv, check_arg_sizes
 
     paths = RunPaths(os.path.abspath(run_dir))
@@ -123,18 +125,29 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
         "sweep": None, "trial": None, "attempt": 1,
     }
     record.update(identity or {})
-    child_env = {ENV_RUN_DIR: paths.run_dir, ENV_FLAGS_JSON: dumps_json(dict(flags)),
+    child_env = {ENV_RUN_DIR: paths.run_dir, ENV_FLAGS_JSON: dumps_json(flags_to_json(flags)),
                  ENV_TENSORBOARD_DIR: paths.tensorboard_dir}
     child_env.update(env or {})
     child_env.update(template_env)
     check_arg_sizes(command, child_env)
-    initial = {paths.flags_json: dumps_json(dict(flags), indent=2) + "\n", **template_files}
+    initial = {paths.flags_json: dumps_json(flags_to_json(flags), indent=2) + "\n", **template_files}
     if properties:
         initial[paths.properties_json] = dumps_json({str(k): v for k, v in properties.items()}, indent=2) + "\n"
     return RunSpec(command=command, cwd=cwd, run_dir=paths.run_dir,
                      run_json=paths.run_json, output_log=paths.output_log, error_json=paths.error_json,
                      record=record, env=child_env, initial_files=initial, timeout_s=settings.timeout_s,
-                     kill_grace_s=settings.kill_grace_s, heartbeat_s=settings.heartbeat_s, echo=echo)
+                     kill_grace_s=settings.kill_grace_s, heartbeat_s=settings.heartbeat_s, echo=echo,
+                     project_dir=cwd if own_cwd else None, link_exclude=(os.path.abspath(settings.runs_dir),),
+                     line_hook=_live_metrics(paths.run_dir, stdout_pattern(settings), flags))
+
+
+def _live_metrics(run_dir: str, pattern: str | None, flags: Mapping[str, Any]) -> tuple[Any, tuple[Any, ...]] | None:
+    """The line hook that parses printed metrics while the run runs (tuner.capture.stdout_metrics.LiveMetrics)."""
+    if not pattern:
+        return None
+    from tuner.capture.stdout_metrics import LiveMetrics
+
+    return LiveMetrics, (run_dir, pattern, tuple(flags))
 
 
 @functools.lru_cache(maxsize=1)
@@ -154,6 +167,9 @@ def after_run(run_dir: str, stdout_metrics_pattern: str | None) -> None:
     from tuner.capture.tb_events import record_event_metrics
 
     if record_event_metrics(run_dir):
+        printed = RunPaths(run_dir).printed_metrics_jsonl
+        if os.path.exists(printed):  # the live preview of printed lines: superseded by the event metrics
+            os.unlink(printed)
         return
     if stdout_metrics_pattern:
         from tuner.capture.stdout_metrics import record_stdout_metrics

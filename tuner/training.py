@@ -50,6 +50,12 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
     becoming metrics (default: the setting). `check=False` launches without finding the script's flags
     (tuner.interface) first: for scripts that cannot be inspected; flags are then passed as `--name=value`.
     `command` is a command template (default: the `command` setting; see tuner.interface.template).
+
+    Working directory: with `artifacts_dir="."` (the default) the script runs in its run directory, where the
+    project's top-level files and folders are linked, so relative reads work and every new file it writes is
+    the run's; a write into an existing project file or folder goes through the link to the project. Another
+    `artifacts_dir` runs the script in the current directory and copies what changed under that folder
+    (at most ARTIFACT_MAX_FILES files, ARTIFACT_MAX_BYTES bytes); None captures nothing.
     """
     settings = load_settings(runs_dir=runs_dir, echo=echo, timeout_s=timeout_s, stdout_metrics=stdout_metrics)
     values = _read_flags_argument(flags)
@@ -75,11 +81,14 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
         target = run_dir
     else:
         target = unique_run_dir(settings.runs_dir)
+    # "." (the default): the run's own working directory holds what the script writes; another folder: it is
+    # scanned (bounded) for what changed; None: the script runs in the caller's directory, nothing is captured
+    own_cwd = artifacts_dir is not None and os.path.realpath(artifacts_dir) == os.path.realpath(os.getcwd())
     spec = build_run_spec(script, values, target, settings, echo=settings.echo, job_type="training",
                             properties=properties, extra_args=tuple(extra_args),
-                            interface=interface, template=template)
+                            interface=interface, template=template, own_cwd=own_cwd)
     write_run_context(RunPaths(spec.run_dir), script, settings, settings.runs_dir)
-    scan = start_scan(artifacts_dir, settings.runs_dir) if artifacts_dir is not None else None
+    scan = start_scan(artifacts_dir, settings.runs_dir) if artifacts_dir is not None and not own_cwd else None
     if settings.echo:
         print(f"Using run directory {target}", flush=True)
     try:

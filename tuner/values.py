@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, Mapping
 
 NULL = re.compile(r"^(?:~|null|Null|NULL)$")
 BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
@@ -111,6 +111,22 @@ def format_value(value: Any, quote_strings: bool = True) -> str:
     if parse_value(text) == text and type(parse_value(text)) is str:
         return text
     return "'" + text.replace("'", "''") + "'"
+
+
+#: JSON has no inf/nan: flag values store them as these strings (flags.json, TUNER_FLAGS_JSON), read back as floats
+NONFINITE_TEXT = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
+def flags_to_json(flags: Mapping[str, Any]) -> dict[str, Any]:
+    """Flag values for JSON: an infinite or NaN float becomes "inf"/"-inf"/"nan" (argv gets the same text)."""
+    return {name: format_value(value) if isinstance(value, float) and not math.isfinite(value) else value
+            for name, value in flags.items()}
+
+
+def flags_from_json(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of flags_to_json: "inf"/"-inf"/"nan" are floats again."""
+    return {name: NONFINITE_TEXT[value] if isinstance(value, str) and value in NONFINITE_TEXT else value
+            for name, value in data.items()}
 
 
 def format_duration(seconds: float) -> str:

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from workers.files import atomic_write_json, atomic_write_text
@@ -49,6 +49,13 @@ class RunSpec:
     tail_lines: int = 20
     #: (callable, args) run on the worker after the trial, e.g. the caller's metadata post-processing
     post_run: tuple[Any, tuple[Any, ...]] | None = None
+    #: the run's own working directory: when set, the script runs in run_dir with this folder's top-level
+    #: entries (not hidden folders, not `link_exclude`) symlinked in, and the links are removed afterwards
+    project_dir: str | None = None
+    link_exclude: tuple[str, ...] = ()
+    #: (factory, args): factory(*args) gives an object with line(text), tick() and close(), fed every complete
+    #: output line while the run runs (the caller's live metrics parser; workers never imports tuner)
+    line_hook: tuple[Any, tuple[Any, ...]] | None = None
     #: a file whose appearance asks the runner to stop the script early (a sweep's stopping rule): SIGTERM to its
     #: process group, SIGKILL after kill_grace_s; the run ends `stopped` with its metrics and artifacts kept
     stop_file: str | None = None
@@ -147,11 +154,71 @@ def _child_env(spec: RunSpec) -> dict[str, str]:
     return env
 
 
+#: environment variable naming one run; whatever the script starts inherits it, so leftovers are found and killed
+RUN_TOKEN_ENV = "TUNER_RUN_TOKEN"
+
+
+def link_project(project_dir: str, run_dir: str, exclude: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """Symlink project_dir's top-level entries into run_dir; returns (link, target) pairs to remove after.
+
+    Never linked: hidden folders (.git, .venv), names the run already has, the excluded real paths and any
+    entry holding the run directory itself (a runs folder inside the project)."""
+    run_real = os.path.realpath(run_dir)
+    excluded = {os.path.realpath(path) for path in exclude}
+    links: list[tuple[str, str]] = []
+    try:
+        names = sorted(os.listdir(project_dir))
+    except OSError:
+        return links
+    for name in names:
+        target = os.path.join(project_dir, name)
+        link = os.path.join(run_dir, name)
+        real = os.path.realpath(target)
+        if (name.startswith(".") and os.path.isdir(target)) or os.path.lexists(link) or real in excluded \
+                or run_real == real or run_real.startswith(real + os.sep):
+            continue
+        try:
+            os.symlink(target, link)
+        except OSError:
+            continue
+        links.append((link, target))
+    return links
+
+
+def unlink_project(links: list[tuple[str, str]]) -> None:
+    """Remove the links made by link_project, leaving whatever the script put in their place."""
+    for link, target in links:
+        try:
+            if os.path.islink(link) and os.readlink(link) == target:
+                os.unlink(link)
+        except OSError:
+            pass
+
+
+def _reap_marked(token: str) -> None:
+    """Kill what the run started that left its process group (a daemon that called setsid)."""
+    from workers.reaper import marked, reap
+
+    reap(marked(token, RUN_TOKEN_ENV))
+
+
 def run_process(spec: RunSpec) -> RunOutcome:
     """Run the trial to its end; KeyboardInterrupt (Ctrl-C, task cancel) kills the tree, records `killed`, re-raises."""
     os.makedirs(os.path.dirname(spec.run_json), exist_ok=True)
     for path, text in spec.initial_files.items():
         atomic_write_text(path, text)
+    links = link_project(spec.project_dir, spec.run_dir, spec.link_exclude) if spec.project_dir else []
+    token = f"{os.getpid()}-{time.time_ns()}"
+    spec = replace(spec, env={**spec.env, RUN_TOKEN_ENV: token})
+    try:
+        return _run(spec)
+    finally:
+        unlink_project(links)
+        if sys.platform.startswith("linux"):
+            _reap_marked(token)
+
+
+def _run(spec: RunSpec) -> RunOutcome:
     host = socket.gethostname()
     start = time.time()
     record = _Record(spec.run_json, dict(spec.record))
@@ -163,7 +230,8 @@ def run_process(spec: RunSpec) -> RunOutcome:
     interrupted: BaseException | None = None
     try:
         try:
-            proc = subprocess.Popen(_with_pdeathsig(spec.command), cwd=spec.cwd, env=_child_env(spec),
+            proc = subprocess.Popen(_with_pdeathsig(spec.command), cwd=spec.run_dir if spec.project_dir else spec.cwd,
+                                    env=_child_env(spec),
                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     start_new_session=True, preexec_fn=None if _SETPRIV else _die_with_parent)
         except OSError as exc:
@@ -243,62 +311,114 @@ def _existing_message(path: str) -> str | None:
     return data.get("message") if isinstance(data, dict) else None
 
 
+class _Lines:
+    """Complete output lines for the caller's line hook; a failing hook is switched off, never the run."""
+
+    def __init__(self, hook_spec: tuple[Any, tuple[Any, ...]] | None) -> None:
+        self.hook: Any = None
+        self.partial = {"out": b"", "err": b""}
+        if hook_spec is not None:
+            factory, args = hook_spec
+            self.hook = self._call(factory, *args)
+
+    def _call(self, func: Any, *args: Any) -> Any:
+        try:
+            return func(*args)
+        except Exception:  # noqa: BLE001 - a parser bug must not fail the user's run
+            self.hook = None
+            return None
+
+    def feed(self, stream: str, chunk: bytes) -> None:
+        if self.hook is None:
+            return
+        pieces = (self.partial[stream] + chunk).split(b"\n")
+        self.partial[stream] = pieces.pop()[-65536:]
+        for piece in pieces:
+            if self.hook is not None:
+                self._call(self.hook.line, piece.decode("utf-8", "replace"))
+
+    def tick(self) -> None:
+        if self.hook is not None:
+            self._call(self.hook.tick)
+
+    def close(self) -> None:
+        for rest in self.partial.values():
+            if rest and self.hook is not None:
+                self._call(self.hook.line, rest.decode("utf-8", "replace"))
+        if self.hook is not None:
+            self._call(self.hook.close)
+
+
 def _pump(proc: subprocess.Popen[bytes], spec: RunSpec, log: Any, stderr_tail: deque[str], record: _Record) -> str:
-    """Copy output to the log (and the terminal) until the process ends; enforce timeout; beat the heart."""
+    """Copy output to the log (and the terminal) until the process ends; enforce timeout; beat the heart.
+
+    The loop runs until the script has exited, whether or not its streams are still open: a script that closes
+    stdout and stderr and then hangs still meets its time limit and keeps its heartbeat."""
     selector = selectors.DefaultSelector()
     assert proc.stdout is not None and proc.stderr is not None
     selector.register(proc.stdout, selectors.EVENT_READ, "out")
     selector.register(proc.stderr, selectors.EVENT_READ, "err")
+    lines = _Lines(spec.line_hook)
     started = time.monotonic()
     next_beat = started + spec.heartbeat_s
     deadline = started + spec.timeout_s if spec.timeout_s else None
     partial_err = b""
     open_streams = 2
     exited_at: float | None = None
-    while open_streams:
-        now = time.monotonic()
-        wait = min(next_beat - now, _POLL_S)
-        if deadline is not None:
-            wait = min(wait, deadline - now)
-        for key, _ in selector.select(timeout=max(wait, 0.0)):
-            chunk = os.read(key.fileobj.fileno(), 65536)  # type: ignore[union-attr]
-            if not chunk:
-                selector.unregister(key.fileobj)
-                open_streams -= 1
-                continue
-            log.write(chunk)
-            log.flush()
-            if key.data == "err":
-                pieces = (partial_err + chunk).split(b"\n")
-                partial_err = pieces.pop()
-                stderr_tail.extend(p.decode("utf-8", "replace") + "\n" for p in pieces)
-            if spec.echo:
-                _echo(sys.stdout if key.data == "out" else sys.stderr, chunk)
-        now = time.monotonic()
-        if spec.stop_file is not None and exited_at is None and os.path.exists(spec.stop_file):
-            _terminate_group(proc, spec.kill_grace_s)
-            _drain(selector, log)
-            return STOPPED
-        if deadline is not None and now >= deadline:
-            _terminate_group(proc, spec.kill_grace_s)
-            _drain(selector, log)
-            return TIMEOUT
-        if now >= next_beat:
-            record.update(heartbeat=time.time())
-            next_beat = now + spec.heartbeat_s
-        if exited_at is None:
-            exited_at = now if proc.poll() is not None else None
-        elif now - exited_at >= _EXIT_DRAIN_S:
-            break  # the script is gone but a child of it still holds its output pipes open
-    if partial_err:
-        stderr_tail.append(partial_err.decode("utf-8", "replace"))
-    proc.wait()
-    try:  # anything the script left behind in its group goes with it
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    _drain(selector, log)
-    return FAILED  # the caller turns exit status 0 into finished
+    try:
+        while True:
+            now = time.monotonic()
+            wait = min(next_beat - now, _POLL_S)
+            if deadline is not None:
+                wait = min(wait, deadline - now)
+            events = selector.select(timeout=max(wait, 0.0)) if open_streams else []
+            if not open_streams:
+                time.sleep(max(min(wait, 0.05), 0.0))
+            for key, _ in events:
+                chunk = os.read(key.fileobj.fileno(), 65536)  # type: ignore[union-attr]
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                    open_streams -= 1
+                    continue
+                log.write(chunk)
+                log.flush()
+                lines.feed(key.data, chunk)
+                if key.data == "err":
+                    pieces = (partial_err + chunk).split(b"\n")
+                    partial_err = pieces.pop()
+                    stderr_tail.extend(p.decode("utf-8", "replace") + "\n" for p in pieces)
+                if spec.echo:
+                    _echo(sys.stdout if key.data == "out" else sys.stderr, chunk)
+            lines.tick()
+            now = time.monotonic()
+            if spec.stop_file is not None and exited_at is None and os.path.exists(spec.stop_file):
+                _terminate_group(proc, spec.kill_grace_s)
+                _drain(selector, log)
+                return STOPPED
+            if deadline is not None and now >= deadline:
+                _terminate_group(proc, spec.kill_grace_s)
+                _drain(selector, log)
+                return TIMEOUT
+            if now >= next_beat:
+                record.update(heartbeat=time.time())
+                next_beat = now + spec.heartbeat_s
+            if exited_at is None:
+                exited_at = now if proc.poll() is not None else None
+                if exited_at is not None and not open_streams:
+                    break
+            elif not open_streams or now - exited_at >= _EXIT_DRAIN_S:
+                break  # the script is gone (a child of it may still hold its output pipes open)
+        if partial_err:
+            stderr_tail.append(partial_err.decode("utf-8", "replace"))
+        proc.wait()
+        try:  # anything the script left behind in its group goes with it
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        _drain(selector, log)
+        return FAILED  # the caller turns exit status 0 into finished
+    finally:
+        lines.close()
 
 
 def _echo(stream: Any, chunk: bytes) -> None:

@@ -63,10 +63,10 @@ def reap(known: dict[int, int]) -> None:
                 pass
 
 
-def marked(token: str) -> dict[int, int]:
+def marked(token: str, env: str = TOKEN_ENV) -> dict[int, int]:
     """Processes whose environment carries the driver's token: its trials and whatever they spawned,
     even those started since the last poll or already re-parented to init."""
-    needle = f"{TOKEN_ENV}={token}".encode()
+    needle = f"{env}={token}".encode()
     found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():

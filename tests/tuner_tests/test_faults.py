@@ -205,5 +205,5 @@ def test_hanging_trial_hits_its_timeout_and_its_whole_tree_is_killed(ray_cluster
     assert time.monotonic() - started < 20
     assert list(result.status) == ["timeout"]
     assert result.error_message[0] == "timed out after 2 s"
-    child = int((workdir / "child.pid").read_text())
+    child = int(Path(result.run_dir[0], "child.pid").read_text())  # written in the trial's own directory
     assert wait_until(lambda: not alive({child}), 5)

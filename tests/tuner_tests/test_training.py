@@ -217,23 +217,47 @@ def test_git_commit_branch_and_a_diff_when_the_tree_is_dirty(write_script: Calla
 
 
 def test_files_written_during_the_run_are_artifacts(write_script: Callable[..., Path], workdir: Path) -> None:
+    (workdir / "data").mkdir()
+    (workdir / "data" / "x.csv").write_text("1,2\n")
     write_script("train.py", """
         import os
         os.makedirs("out", exist_ok=True)
         open("out/model.bin", "wb").write(b"weights")
+        open("read.txt", "w").write(open("data/x.csv").read())
         open("changed.txt", "w").write("new")
     """)
     (workdir / "changed.txt").write_text("old")
     (workdir / "untouched.txt").write_text("same")
-    os.utime(workdir / "changed.txt", (1, 1))
     row = training_run("train.py", echo=False).iloc[0]
     run_dir = Path(row["run_dir"])
+    # the run's own working directory: new files are the run's, relative reads of the project work
     assert (run_dir / "out" / "model.bin").read_bytes() == b"weights"
-    assert (run_dir / "changed.txt").read_text() == "new"
+    assert (run_dir / "read.txt").read_text() == "1,2\n"
+    assert not (workdir / "out").exists() and not (workdir / "read.txt").exists()
+    # an existing project file is written through its link, into the project (the documented rule)
+    assert (workdir / "changed.txt").read_text() == "new" and not (run_dir / "changed.txt").exists()
+    # the links into the project are gone after the run
     assert not (run_dir / "untouched.txt").exists() and not (run_dir / "train.py").exists()
-    # the runs directory itself is never scanned: the first run is not an artifact of the second
+    assert not (run_dir / "data").exists()
     second = Path(training_run("train.py", echo=False).iloc[0]["run_dir"])
     assert not (second / "runs").exists()
+
+
+def test_an_artifacts_folder_is_scanned_bounded(write_script: Callable[..., Path], workdir: Path) -> None:
+    from tuner.capture import artifacts
+
+    (workdir / "shared").mkdir()
+    write_script("train.py", """
+        for i in range(5):
+            open(f"shared/f{i}.txt", "w").write("x")
+    """)
+    original = artifacts.ARTIFACT_MAX_FILES
+    artifacts.ARTIFACT_MAX_FILES = 3
+    try:
+        row = training_run("train.py", echo=False, artifacts_dir="shared").iloc[0]
+    finally:
+        artifacts.ARTIFACT_MAX_FILES = original
+    assert sorted(p.name for p in Path(row["run_dir"]).glob("f*.txt")) == ["f0.txt", "f1.txt", "f2.txt"]
 
 
 def test_artifacts_dir_none_turns_capture_off(write_script: Callable[..., Path]) -> None:
@@ -274,11 +298,11 @@ def test_ctrl_c_stops_the_script_and_its_children_and_records_killed(write_scrip
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
-        while not (workdir / "pids.txt").exists():
+        while not (found := list(workdir.glob("runs/*/pids.txt"))):  # written in the run's working directory
             assert tune.poll() is None, tune.communicate()
             assert time.monotonic() < deadline, "the script never started"
             time.sleep(0.05)
-        pids = [int(p) for p in (workdir / "pids.txt").read_text().split()]
+        pids = [int(p) for p in found[0].read_text().split()]
         assert all(_alive(pid) for pid in pids)
         tune.send_signal(signal.SIGINT)
         out, err = tune.communicate(timeout=30)

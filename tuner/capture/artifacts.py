@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from tuner.capture.sources import SKIP_DIRS
 
 Snapshot = dict[str, tuple[int, int]]  # relative path -> (size, mtime_ns)
+#: bounds of a scanned artifacts folder: a run pointed at a busy shared folder copies at most this much
+ARTIFACT_MAX_FILES = 1000
+ARTIFACT_MAX_BYTES = 1 << 30
+SCAN_MAX_ENTRIES = 100_000
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,8 @@ class ArtifactScan:
 def _scan(root: str, excluded: frozenset[str]) -> Snapshot:
     found: Snapshot = {}
     for folder, dirs, files in os.walk(root):
+        if len(found) >= SCAN_MAX_ENTRIES:
+            break
         dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")
                    and os.path.realpath(os.path.join(folder, d)) not in excluded]
         for name in files:
@@ -41,15 +47,21 @@ def start_scan(artifacts_dir: str, runs_dir: str) -> ArtifactScan:
 def copy_changed(scan: ArtifactScan, run_dir: str) -> list[str]:
     """Copy what was added or changed since `start_scan` into `run_dir` (same relative paths)."""
     after = _scan(scan.root, scan.excluded | {os.path.realpath(run_dir)})
-    changed = sorted(rel for rel, sig in after.items() if scan.before.get(rel) != sig)
+    changed = sorted(rel for rel, sig in after.items() if scan.before.get(rel) != sig)[:ARTIFACT_MAX_FILES]
+    total = 0
+    copied = []
     for rel in changed:
+        total += after[rel][0]
+        if total > ARTIFACT_MAX_BYTES:
+            break
         target = os.path.join(run_dir, rel)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         try:
             shutil.copy2(os.path.join(scan.root, rel), target)
         except OSError:
             continue
-    return changed
+        copied.append(rel)
+    return copied
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -110,7 +122,8 @@ def use_artifact(path: str | os.PathLike[str], name: str | None = None, run_dir:
     else:
         digest, size = sha256_file(text), os.path.getsize(text)
         kind = "file"
-    record = {"name": name or os.path.basename(os.path.normpath(text)), "path": os.path.abspath(text),
+    # realpath: a run reads the project's files through the links in its working directory; record the file itself
+    record = {"name": name or os.path.basename(os.path.normpath(text)), "path": os.path.realpath(text),
               "type": kind, "size": size, "sha256": digest, "timestamp": time.time()}
     append_json_line(RunPaths(target).used_artifacts_jsonl, record)
     return text

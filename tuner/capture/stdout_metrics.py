@@ -1,6 +1,7 @@
 """Metrics from printed lines (`loss: 0.3`, `epoch 3 loss=0.25 acc=0.91`) for scripts that never import tuner.
 
-Read after the run from output.log, and only when the script recorded no metrics itself. Rules:
+Parsed while the run runs (LiveMetrics, a workers.process line hook, into printed_metrics.jsonl) and once more
+from output.log after it, kept only when the script recorded no metrics itself. Rules:
 - every `name: number` / `name=number` of a line is a metric (the pattern is a setting, see defaults.yml);
 - the step is the line's own `step`/`epoch` value (`epoch 3 ...`, `step=3 ...`, `Epoch 3/10 ...`), else the
   one announced by a header line that holds nothing else (`Epoch 3/10`, as Keras prints before each epoch,
@@ -8,6 +9,8 @@ Read after the run from output.log, and only when the script recorded no metrics
 - rows with the same step merge (later values win), so Keras' progress updates end as the epoch's values;
 - when no line has a step, each metric line is the next step (1, 2, ...); when some do, lines without one
   are ignored: they are final results or settings printed once, not steps;
+- JSON object lines and `[tune-metric] name=value` lines are read too; log records and warnings (TF, absl,
+  Python warnings) and upper-case `NAME_X=value` environment advice never are;
 - names of the run's flags are not metrics (`print(args)` prints `Namespace(lr=0.1, ...)`), nor are
   `file.py:12`-style source locations of log and warning lines.
 """
@@ -64,24 +67,77 @@ def _is_header(line: str) -> bool:
     return not re.search(r"[^\W_]", _STEP_WORDS.sub("", line))
 
 
-def parse_metric_lines(text: str, pattern: str | re.Pattern[str], ignore: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """One row per step that has at least one metric; see the module docstring for the rules."""
-    regex = compile_pattern(pattern) if isinstance(pattern, str) else pattern
-    ignored = {name.lower() for name in ignore} - STEP_NAMES
-    rows: dict[Any, dict[str, Any]] = {}   # step -> row, in order of first appearance
-    unstepped: list[dict[str, Any]] = []
-    context: int | float | None = None     # step announced by a header line
-    for line in _ANSI.sub("", text).splitlines():
+#: log lines that are never metrics: TF/absl (`2024-05-01 12:00:00.123456: I tensorflow/...`, `W0501 12:00:00.1 ...`),
+#: Python warnings (`file.py:12: UserWarning: ...`), logging's `WARNING:absl:...` and level-tagged log records
+_NOISE = re.compile(r"^\s*(?:\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?:? [IWEF] |[IWEF]\d{4} \d\d:\d\d:\d\d"
+                    r"|(?:WARNING|ERROR|CRITICAL|DEBUG|FATAL):[\w.]*:)"
+                    r"|\w*(?:Warning|Error|Exception)\b:|\benvironment variables?\b|\bTo enable the following\b")
+#: `TF_ENABLE_ONEDNN_OPTS=0`: upper-case names with an underscore are environment variables, not metrics
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*_[A-Z0-9_]+$")
+#: `[tune-metric] loss=0.3` (also `[tune-metrics]`, `[metric]`): the tag is dropped, the rest parsed as usual
+_TAG = re.compile(r"^\s*\[(?:tune-metrics?|metrics?)\]\s*", re.IGNORECASE)
+
+
+def is_noise(line: str) -> bool:
+    """A log or warning line, whose `NAME=VALUE` pieces are advice or settings, never metrics."""
+    return bool(_NOISE.search(line))
+
+
+def _json_values(line: str) -> dict[str, Any] | None:
+    """`{"epoch": 3, "loss": 0.2}`: a JSON object line's numbers (booleans and strings skipped)."""
+    text = line.strip()
+    if not (text.startswith("{") and text.endswith("}")):
+        return None
+    import json
+
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    return {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+class MetricLines:
+    """The printed-metrics rules (module docstring) applied one line at a time; `rows()` is the result so far."""
+
+    def __init__(self, pattern: str | re.Pattern[str], ignore: Iterable[str] = ()) -> None:
+        self.regex = compile_pattern(pattern) if isinstance(pattern, str) else pattern
+        self.ignored = {name.lower() for name in ignore} - STEP_NAMES
+        self.stepped: dict[Any, dict[str, Any]] = {}   # step -> row, in order of first appearance
+        self.unstepped: list[dict[str, Any]] = []
+        self.context: int | float | None = None        # step announced by a header line
+
+    def _pairs(self, line: str) -> list[tuple[str, float]]:
+        found = _json_values(line)
+        if found is not None:
+            return list(found.items())
+        pairs = []
+        for match in self.regex.finditer(line):
+            name, value = match.group("name"), _number(match.group("value"))
+            if value is None or _SOURCE_FILE.search(name) or _ENV_NAME.match(name):
+                continue
+            pairs.append((name, value))
+        return pairs
+
+    def feed(self, raw: str) -> bool:
+        """Take one line; True when the rows changed."""
+        changed = False
+        for line in _ANSI.sub("", raw).split("\r"):
+            line = _TAG.sub("", line)
+            if line.strip() and not is_noise(line):
+                changed = self._line(line) or changed
+        return changed
+
+    def _line(self, line: str) -> bool:
         values: dict[str, Any] = {}
         step: int | float | None = None
-        for match in regex.finditer(line):
-            name, value = match.group("name"), _number(match.group("value"))
-            if value is None or _SOURCE_FILE.search(name):
-                continue
+        for name, value in self._pairs(line):
             if name.lower() in STEP_NAMES:
                 if not math.isnan(value):
                     step = _as_step(value)
-            elif name.lower() not in ignored:
+            elif name.lower() not in self.ignored:
                 values[name] = None if math.isnan(value) else value
         if step is None:
             found = _STEP_WORDS.search(line)
@@ -89,20 +145,61 @@ def parse_metric_lines(text: str, pattern: str | re.Pattern[str], ignore: Iterab
                 step = _as_step(float(found.group("value")))
         if not values:
             if step is not None and _is_header(line):
-                context = step
-            continue
+                self.context = step
+            return False
         if step is None:
-            step = context
+            step = self.context
             progress = _PROGRESS.match(line)
             if progress and progress.group("done") == progress.group("total"):
-                context = None  # the epoch's last progress update: what follows is not this epoch
+                self.context = None  # the epoch's last progress update: what follows is not this epoch
         if step is None:
-            unstepped.append(values)
+            self.unstepped.append(values)
         else:
-            rows.setdefault(step, {"step": step}).update(values)
-    if rows:
-        return list(rows.values())
-    return [{"step": index, **values} for index, values in enumerate(unstepped, start=1)]
+            self.stepped.setdefault(step, {"step": step}).update(values)
+        return True
+
+    def rows(self) -> list[dict[str, Any]]:
+        if self.stepped:
+            return [dict(row) for row in self.stepped.values()]
+        return [{"step": index, **values} for index, values in enumerate(self.unstepped, start=1)]
+
+
+def parse_metric_lines(text: str, pattern: str | re.Pattern[str], ignore: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """One row per step that has at least one metric; see the module docstring for the rules."""
+    parser = MetricLines(pattern, ignore)
+    for line in text.splitlines():
+        parser.feed(line)
+    return parser.rows()
+
+
+class LiveMetrics:
+    """workers.process line hook: printed metrics parsed while the run runs, into tuner.d/printed_metrics.jsonl
+    (read in place of metrics.jsonl until the run ends; after_run then settles the one source of metrics)."""
+
+    WRITE_EVERY_S = 0.5
+
+    def __init__(self, run_dir: str, pattern: str, ignore: Iterable[str] = ()) -> None:
+        self.paths = RunPaths(run_dir)
+        self.parser = MetricLines(pattern, ignore)
+        self.dirty = False
+        self.written_at = 0.0
+
+    def line(self, text: str) -> None:
+        self.dirty = self.parser.feed(text) or self.dirty
+
+    def tick(self, force: bool = False) -> None:
+        import time
+
+        now = time.monotonic()
+        if self.dirty and (force or now - self.written_at >= self.WRITE_EVERY_S):
+            if os.path.exists(self.paths.metrics_jsonl):  # the script logs its own: printed lines are not used
+                self.dirty = False
+                return
+            write_metric_rows(self.paths.run_dir, self.parser.rows(), self.paths.printed_metrics_jsonl)
+            self.dirty, self.written_at = False, now
+
+    def close(self) -> None:
+        self.tick(force=True)
 
 
 def read_log_tail(path: str, max_bytes: int = MAX_LOG_BYTES) -> str:
@@ -114,6 +211,8 @@ def read_log_tail(path: str, max_bytes: int = MAX_LOG_BYTES) -> str:
 def record_stdout_metrics(run_dir: str, pattern: str) -> int:
     """Write metrics parsed from output.log when the script logged none itself; returns the rows written."""
     paths = RunPaths(run_dir)
+    if os.path.exists(paths.printed_metrics_jsonl):  # the live preview is replaced by the full parse below
+        os.unlink(paths.printed_metrics_jsonl)
     if not pattern or os.path.exists(paths.metrics_jsonl) or not os.path.exists(paths.output_log):
         return 0
     rows = parse_metric_lines(read_log_tail(paths.output_log), pattern, ignore=read_mapping(paths.flags_json))

@@ -58,6 +58,8 @@ examples:
   tune train.py --flag lr=0.01 --flag units=64   one run with these flags
   tune train.py --flags grid.yml --sample 0.3    a sweep: 30% of the grid's combinations, in parallel
   tune train.py --flag lr=0.1,0.01 --flag units=64,128   a sweep over the 4 combinations
+  tune train.py --flag "note='a,b'"              a value with a comma: quote it (values stay as typed
+                                                 unless numbers, true/false or null)
   tune ls --filter "metric_val_acc > 0.9" --order metric_val_acc
   tune info                                      the latest run in detail
 

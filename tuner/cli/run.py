@@ -17,7 +17,8 @@ def _run_parser() -> Parser:
                             "and exactly, as JSON, to tuner.flags(). Arguments after `--` go to the script as is.")
     parser.add_argument("script", help="the training script, e.g. train.py")
     parser.add_argument("--flag", action="append", default=[], metavar="NAME=V[,V...]",
-                        help="a flag value; several comma-separated values make a sweep (repeatable)")
+                        help="a flag value; several comma-separated values make a sweep (repeatable); to pass "
+                             "a comma, quote the value: --flag \"note='a,b'\"")
     parser.add_argument("--flags", metavar="FILE",
                         help="YAML mapping flag -> value or list of values, or a CSV whose rows are combinations")
     add_runs_dir(parser)

@@ -44,7 +44,9 @@ def _print_result(result: SweepResult, request: SweepRequest) -> int:
     if result.interrupted:
         print(f"interrupted; finished runs are kept. resume with: tune resume {result.sweep_id}", file=sys.stderr)
         return 130
-    if result.stopped_early or (result.failed and result.finished + result.skipped < result.planned):
+    if result.config_error:  # resuming would fail the same way: say what to change instead
+        print("fix the error above and start the sweep again; resuming it would fail the same way", file=sys.stderr)
+    elif result.stopped_early or (result.failed and result.finished + result.skipped < result.planned):
         print(f"rerun the failed trials with: tune resume {result.sweep_id}", file=sys.stderr)
     return 1 if result.failed else 0
 

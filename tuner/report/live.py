@@ -40,8 +40,10 @@ ENDPOINT = "/api/metrics"
 class MetricsTail:
     """Complete lines of a growing metrics.jsonl, read incrementally; a rewritten file is read again."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, fallback: str | None = None) -> None:
         self.path = path
+        #: read while `path` does not exist (printed metrics parsed while the run runs)
+        self.primary, self.fallback = path, fallback
         self.offset = 0
         self.identity: tuple[int, int] | None = None
         self.rows: list[dict[str, Any]] = []
@@ -50,6 +52,9 @@ class MetricsTail:
 
     def poll(self) -> list[dict[str, Any]]:
         with self._lock:
+            if self.fallback is not None:
+                self.path = self.primary if os.path.exists(self.primary) or not os.path.exists(self.fallback) \
+                    else self.fallback
             try:
                 stat = os.stat(self.path)
             except FileNotFoundError:
@@ -94,7 +99,7 @@ class LiveRunServer:
         self.run_dir = run_dir
         self.stale_after_s = stale_after_s
         self.interval_ms = interval_ms
-        self.tail = MetricsTail(RunPaths(run_dir).metrics_jsonl)
+        self.tail = MetricsTail(RunPaths(run_dir).metrics_jsonl, RunPaths(run_dir).printed_metrics_jsonl)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None

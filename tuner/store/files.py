@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from tuner.errors import RunNotFoundError, TunerError
 from tuner.store.layout import META_DIR, RunPaths
 from tuner.store.status import RunStatus
+from tuner.values import flags_from_json
 from workers.files import (
     atomic_write_json,
     atomic_write_text,
@@ -24,10 +25,10 @@ from workers.files import (
 )
 
 
-def write_metric_rows(run_dir: str, rows: list[dict[str, Any]]) -> None:
+def write_metric_rows(run_dir: str, rows: list[dict[str, Any]], path: str | None = None) -> None:
     """Replace the run's metrics with `rows` (each with `step`), atomically; rows without a timestamp get now."""
     now = time.time()
-    atomic_write_text(RunPaths(run_dir).metrics_jsonl,
+    atomic_write_text(path or RunPaths(run_dir).metrics_jsonl,
                       "".join(dumps_json({**row, "timestamp": row.get("timestamp", now)}) + "\n" for row in rows))
 
 
@@ -90,10 +91,11 @@ def read_run(run_dir: str, with_metrics: bool = True) -> RunData:
         problems.append(f"{paths.run_json}: missing")
     metrics: list[dict[str, Any]] = []
     if with_metrics:
-        metrics, bad = read_json_lines(paths.metrics_jsonl)
+        source = paths.live_metrics_jsonl
+        metrics, bad = read_json_lines(source)
         if bad > 1:
-            problems.append(f"{paths.metrics_jsonl}: {bad} unreadable lines skipped")
-    return RunData(paths=paths, run=run, flags=_read_checked(paths.flags_json, problems), metrics=metrics,
+            problems.append(f"{source}: {bad} unreadable lines skipped")
+    return RunData(paths=paths, run=run, flags=flags_from_json(_read_checked(paths.flags_json, problems)), metrics=metrics,
                    evaluation=_read_checked(paths.evaluation_json, problems),
                    properties=_read_checked(paths.properties_json, problems),
                    error=_read_checked(paths.error_json, problems), tags=_read_checked(paths.tags_json, problems),

@@ -40,6 +40,13 @@ class RunPaths:
         return os.path.basename(os.path.normpath(self.run_dir))
 
     @property
+    def live_metrics_jsonl(self) -> str:
+        """The metrics file to read: metrics.jsonl, or while a printing script runs, its parsed lines so far."""
+        if not os.path.exists(self.metrics_jsonl) and os.path.exists(self.printed_metrics_jsonl):
+            return self.printed_metrics_jsonl
+        return self.metrics_jsonl
+
+    @property
     def meta(self) -> str:
         return os.path.join(self.run_dir, META_DIR)
 
@@ -49,6 +56,8 @@ class RunPaths:
     run_json = property(lambda self: self._m("run.json"))
     flags_json = property(lambda self: self._m("flags.json"))
     metrics_jsonl = property(lambda self: self._m("metrics.jsonl"))
+    #: printed metrics parsed while the run runs; readers use it while metrics.jsonl does not exist
+    printed_metrics_jsonl = property(lambda self: self._m("printed_metrics.jsonl"))
     evaluation_json = property(lambda self: self._m("evaluation.json"))
     properties_json = property(lambda self: self._m("properties.json"))
     error_json = property(lambda self: self._m("error.json"))

@@ -67,6 +67,8 @@ class SweepResult:
     mode: str | None = None
     #: the sweep's trials (its whole plan, resumed parts included) by state, as `tune sweeps` counts them
     counts: TrialCounts | None = None
+    #: why the sweep cannot succeed (every first trial died of the same configuration error), else None
+    config_error: str | None = None
 
     @property
     def ranking(self) -> Ranking | None:
@@ -172,9 +174,10 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster, sweep_id: str) -> Sweep
         progress.start()
         try:
             if todo:
-                interrupted, stopped_early = execute_sweep(request, journal, todo, states, progress, cluster)
+                interrupted, stopped_early, config_error = execute_sweep(request, journal, todo, states, progress,
+                                                                         cluster)
             else:
-                interrupted, stopped_early = False, False
+                interrupted, stopped_early, config_error = False, False, None
         finally:
             progress.stop()
         made = [d for s in states.values() for d in s.run_dirs if os.path.isdir(os.path.join(d, META_DIR))]
@@ -193,7 +196,7 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster, sweep_id: str) -> Sweep
                            finished=counts.finished, failed=counts.failed, stopped=counts.stopped,
                            skipped=counts.skipped, interrupted=interrupted, summary_csv=journal.summary_csv,
                            stopped_early=stopped_early, metric=request.metric,
-                           mode=request.mode, counts=counts)
+                           mode=request.mode, counts=counts, config_error=config_error)
     finally:
         journal.release()
 

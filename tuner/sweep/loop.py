@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import signal
 import time
@@ -32,6 +33,59 @@ from tuner.sweep.prepare import SweepRequest
 from tuner.tracking import unique_run_dir
 
 RUN_NAME_DIGITS = 3  # seconds_scale of sweep run directories: a thousand trials a second stay unique
+#: this many first trials failing with the same configuration error, none with a metric, stop the sweep
+FAIL_FAST_AFTER = 2
+
+
+# ---------------------------------------------------------------------------------------------------
+# Configuration errors: the script cannot run with this command line or this environment
+
+_ARGPARSE_ERROR = re.compile(r"^(?P<prog>\S+): error: (?P<message>.+)$")
+_IMPORT_OR_SYNTAX = re.compile(r"^(?P<kind>ModuleNotFoundError|ImportError|SyntaxError|IndentationError|TabError"
+                               r"|FlagError|tuner\.errors\.FlagError)\b:?(?P<message>.*)$")
+
+
+@dataclass(frozen=True)
+class ConfigFailure:
+    """A failure no combination can avoid: the same line for every trial, with what to change."""
+
+    signature: str   # the error with the trial's own values taken out, equal across trials
+    line: str        # the error as the script printed it (the first trial's)
+    hint: str
+
+    def describe(self, trials: int) -> str:
+        return (f"the first {trials} trials all failed the same way before any metric (the error above): "
+                f"{self.hint}")
+
+
+def config_failure(exit_code: int | None, error: str | None, stderr_tail: Sequence[str]) -> ConfigFailure | None:
+    """The configuration error a failed run died of (an argparse usage error, an ImportError, a SyntaxError,
+    an undeclared tuner flag), None for any other failure."""
+    lines = [line.rstrip("\n") for line in stderr_tail if line.strip()]
+    if exit_code == 2:
+        for line in reversed(lines):
+            match = _ARGPARSE_ERROR.match(line.strip())
+            if match:
+                message = match.group("message")
+                signature = re.sub(r"=\S*", "", message)
+                if "unrecognized arguments" in message:
+                    hint = ("the script does not accept these options: check the flag names of the grid / --flag "
+                            f"against the script's own (`python {match.group('prog')} --help`)")
+                else:
+                    hint = "the script rejects its command line: check the flag names and values against its --help"
+                return ConfigFailure("argparse: " + signature, line.strip(), hint)
+    for candidate in [error or "", *reversed(lines)]:
+        match = _IMPORT_OR_SYNTAX.match(candidate.strip())
+        if match:
+            kind = match.group("kind").rsplit(".", 1)[-1]
+            if kind in ("ModuleNotFoundError", "ImportError"):
+                hint = "install the missing package in the Python that runs the trials, or fix the import"
+            elif kind == "FlagError":
+                hint = "the script's tuner.flags() rejects these flags: check the names and values of the grid"
+            else:
+                hint = "fix the script's syntax (every trial runs the same file)"
+            return ConfigFailure(kind + ":" + re.sub(r"=\S*", "", match.group("message")), candidate.strip(), hint)
+    return None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -122,14 +176,17 @@ def close_cluster(cluster: _Cluster) -> None:
 
 
 def execute_sweep(request: SweepRequest, journal: Journal, todo: Sequence[int], states: dict[int, _TrialState],
-                  progress: SweepProgress, cluster: _Cluster) -> tuple[bool, bool]:
-    """Run the todo trials; returns (interrupted, stopped_early). Every outcome is journaled on arrival."""
+                  progress: SweepProgress, cluster: _Cluster) -> tuple[bool, bool, str | None]:
+    """Run the todo trials; returns (interrupted, stopped_early, config_error: why the sweep cannot succeed).
+    Every outcome is journaled on arrival."""
     from workers import driver
 
     marker = os.path.join(journal.folder, ".driver-marker")
     open(marker, "w").close()
     pool = driver.TaskPool(driver.Resources(request.settings.cpus_per_trial, cluster.gpus), cluster.window, marker)
-    return _SweepLoop(request, journal, todo, states, progress, pool, cluster.env).run()
+    loop = _SweepLoop(request, journal, todo, states, progress, pool, cluster.env)
+    interrupted, stopped_early = loop.run()
+    return interrupted, stopped_early, loop.config_error
 
 
 class _SweepLoop:
@@ -139,11 +196,15 @@ class _SweepLoop:
                  progress: SweepProgress, pool: Any, env: dict[str, str]) -> None:
         self.request, self.settings, self.journal = request, request.settings, journal
         self.queue = deque(todo)
+        self.total = len(todo)
         self.states, self.progress, self.pool, self.env = states, progress, pool, env
         self.pattern = stdout_pattern(self.settings)
         self.failures = 0
         self.stopped_early = False
         self.stopping = False
+        self.config_failures: list[ConfigFailure] = []
+        self.other_outcomes = 0  # any outcome that is not a configuration error: then the sweep can succeed
+        self.config_error: str | None = None
         from tuner.search.driver import SearchDriver, uses_search
 
         # an adaptive sampler and/or a stopping rule (tuner.search); None for plain grids and random spaces
@@ -151,7 +212,7 @@ class _SweepLoop:
             if uses_search(request) else None
 
     def run(self) -> tuple[bool, bool]:
-        """(interrupted, stopped_early)"""
+        """(interrupted, stopped_early); `config_error` says when the sweep stopped because it cannot succeed"""
         try:
             while self.queue or self.pool.in_flight:
                 while self.queue and self.pool.has_room():
@@ -228,18 +289,30 @@ class _SweepLoop:
         else:  # the task never reported: cancelled before start, or the worker died past its retries
             status, exit_code, error, duration, tail = _settle_unreported(run_dir, result.error)
         run_status = RunStatus(status)
-        will_retry = run_status.is_failure() and state.attempt <= self.settings.retries and not self.stopping
+        failure = None
+        if run_status is RunStatus.FAILED and not _has_metrics(run_dir):
+            failure = config_failure(exit_code, error, tail)
+        repeated = failure is not None and bool(self.config_failures) \
+            and failure.signature == self.config_failures[0].signature
+        # a configuration error fails every attempt the same way: it is never retried
+        will_retry = run_status.is_failure() and state.attempt <= self.settings.retries and not self.stopping \
+            and failure is None
         state.status = None if will_retry else status
         self.journal.append({"type": "outcome", "trial": state.index, "attempt": state.attempt,
                              "run": os.path.basename(run_dir), "status": status, "exit_code": exit_code,
                              "error": error, "duration_s": duration, "time": time.time()})
         metric = self.request.metric
         row = run_row(read_run(run_dir)) if metric and os.path.isdir(os.path.join(run_dir, META_DIR)) else {}
+        if repeated:  # the one error was printed once; the trials that were already running say only that
+            error, tail = "the same error as above", ()
+        elif failure is not None:  # the error line itself, not a usage text or traceback per trial
+            error, tail = failure.line, ()
         if self.search is not None and not will_retry:
             self.search.finished(state.index, status, _metric_value(row, metric))
         if report:
             self.progress.trial_done(os.path.basename(run_dir), status, duration or 0.0, _metric_value(row, metric),
                                      exit_code, error, tail, will_retry)
+        self._check_config_failure(failure)
         if will_retry:
             self.queue.appendleft(state.index)
         elif run_status.is_failure() or run_status is RunStatus.LOST:
@@ -250,6 +323,35 @@ class _SweepLoop:
                 self.progress.message(f"{self.failures} failed trials: reached --max-failures {limit}; "
                                       "no new trials are launched", style="red")
                 self.queue.clear()
+
+
+    def _check_config_failure(self, failure: ConfigFailure | None) -> None:
+        """Stop launching when the first trials all died of the same configuration error."""
+        if failure is None:
+            self.other_outcomes += 1
+            return
+        if self.other_outcomes or self.config_error is not None:
+            return
+        self.config_failures.append(failure)
+        first = self.config_failures[0]
+        if any(f.signature != first.signature for f in self.config_failures):
+            self.other_outcomes += 1
+            return
+        if len(self.config_failures) >= min(FAIL_FAST_AFTER, self.total):
+            self.config_error = first.describe(len(self.config_failures))
+            if self.queue:
+                self.stopped_early = True
+                self.queue.clear()
+                self.config_error += "; no new trials are launched"
+            self.progress.message(self.config_error, style="red")
+
+
+def _has_metrics(run_dir: str) -> bool:
+    path = RunPaths(run_dir).live_metrics_jsonl
+    try:
+        return os.path.getsize(path) > 0
+    except OSError:
+        return False
 
 
 def is_disk_full(exc: BaseException) -> bool:
