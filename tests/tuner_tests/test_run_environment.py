@@ -259,8 +259,10 @@ def test_a_misspelt_flag_stops_the_sweep_with_one_error_and_no_resume_advice(ray
     from tests.conftest import run_tune
 
     write_script("train.py", ARGPARSE_LR)
+    # --no-check: the interface check would reject `lrr` before launching (tested in test_interface); fail fast is
+    # the net for scripts that cannot be inspected
     result = run_tune("train.py", "--flag", "lrr=0.1,0.2,0.3,0.4,0.5,0.6", "--max-concurrent", "1", "--address",
-                      ray_cluster, "--yes", cwd=workdir)
+                      ray_cluster, "--yes", "--no-check", cwd=workdir)
     assert result.returncode == 1, result.stderr
     assert result.stderr.count("unrecognized arguments: --lrr") == 1, result.stderr
     assert "the first 2 trials all failed the same way" in result.stderr
