@@ -17,12 +17,12 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from tuner.errors import ExportError, TunerError
 from tuner.export import require, sweep_run_dirs
 from tuner.runs.aggregate import effective_status
-from tuner.runs.resolve import resolve_run_dir
+from tuner.runs.resolve import resolve_run_dirs
 from tuner.settings import load_settings
 from tuner.store.files import RunData, read_mapping, read_run
 from tuner.store.layout import RunPaths, iter_artifacts, list_run_dirs
@@ -126,15 +126,7 @@ def _chosen_runs(runs: Any, runs_dir: str) -> list[str]:
         if not dirs:
             raise TunerError(f"no runs in '{runs_dir}' to export; start one with `tune train.py`")
         return dirs
-    if hasattr(runs, "columns") and hasattr(runs, "iloc"):  # an ls_runs frame
-        if "run_dir" not in runs.columns:
-            raise TunerError("export_to_mlflow: the data frame has no run_dir column (pass an ls_runs frame)")
-        items: Iterable[Any] = list(runs["run_dir"])
-    elif isinstance(runs, (str, os.PathLike)) or hasattr(runs, "get"):
-        items = [runs]
-    else:
-        items = list(runs)
-    return list(dict.fromkeys(resolve_run_dir(item, runs_dir) for item in items))
+    return resolve_run_dirs(runs, runs_dir)  # names, prefixes, paths, rows, frames: the one resolver
 
 
 # ---------------------------------------------------------------------------------------------------
