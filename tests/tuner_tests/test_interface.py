@@ -240,6 +240,14 @@ def test_templates_from_the_grid_file_pass_flags_in_other_shapes(ray_cluster, co
             assert sorted(got["argv"]) == sorted(argv)
         if script == "json_config.py":
             assert got["argv"] == ["--config", str(run / "tuner.d" / "args.json")]
+    # resume builds the same argv: the grid file's template is kept in the journal, not looked up again
+    from tuner.sweep.resume import prepare_resume
+
+    (sweep,) = [p.name for p in (corpus / "runs" / "sweeps").iterdir()]
+    (corpus / "grid.yml").unlink()
+    original = json.loads((corpus / "runs" / "sweeps" / sweep / "journal.jsonl").read_text().splitlines()[0])["command"]
+    request = prepare_resume(sweep, runs_dir=str(corpus / "runs"), quiet=True)
+    assert request.template is not None and list(request.template.argv) == original["argv"]
 
 
 def test_a_template_in_the_settings_drives_a_single_run(corpus):

@@ -94,7 +94,10 @@ def _header(request: SweepRequest) -> dict[str, Any]:
             "script_sha256": request.script.sha256, "grid": request.plan.grid.to_source(),
             "total": request.plan.total, "sample": request.plan.sample, "seed": request.plan.seed,
             "indices": plan_indices_record(request.plan), "metric": request.metric, "mode": request.mode,
-            "extra_args": list(request.extra_args), "search": request.search,
+            "extra_args": list(request.extra_args),
+            # the command template (grid file or setting), so resume builds the same argv as the first run did
+            "command": ({"argv": list(request.template.argv), "env": dict(request.template.env)}
+                        if request.template is not None else None), "search": request.search,
             "stop": request.stop.to_source() if request.stop is not None else None,
             "settings": {"cpus_per_trial": s.cpus_per_trial, "gpus_per_trial": s.gpus_per_trial,
                          "max_concurrent": s.max_concurrent, "max_failures": s.max_failures, "retries": s.retries,

@@ -108,7 +108,7 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
     finally:
         journal.release()
     todo = tuple(i for i in plan.indices if _needs_rerun(statuses.get(i), retry_failed))
-    template, interface = _script_shape(script.path, settings)
+    template, interface = _script_shape(script.path, settings, header.get("command"))
     return SweepRequest(interface=interface, template=template,
                         script=replace(script, given=header.get("script_given", script.given)), plan=plan,
                         settings=settings, metric=header.get("metric"), mode=header.get("mode") or "max",
@@ -117,13 +117,15 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
                         search=header.get("search") or "random", stop=stop_from_source(header.get("stop")))
 
 
-def _script_shape(script: str, settings: Any) -> tuple[Any, Any]:
-    """The `command` setting's template and the script's interface for the resumed trials' argv (the grid file's
-    `command:` is not in the journal); an interface that cannot be found falls back to `--name=value`."""
+def _script_shape(script: str, settings: Any, recorded: Any = None) -> tuple[Any, Any]:
+    """The command template the sweep started with (journal header; older journals: the `command` setting) and
+    the script's interface for the resumed trials' argv; an interface that cannot be found falls back to
+    `--name=value`."""
     from tuner.interface.discover import discover_flags
-    from tuner.interface.template import resolve_template
+    from tuner.interface.template import parse_template, resolve_template
 
-    template = resolve_template(None, settings)
+    template = parse_template(recorded, "the sweep's journal: command") if recorded is not None \
+        else resolve_template(None, settings)
     if template is not None and not template.uses_options:
         return template, None
     try:
