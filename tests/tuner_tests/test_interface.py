@@ -266,3 +266,22 @@ def test_a_template_naming_a_missing_flag_or_anchor_is_rejected_before_anything_
     result = run_tune("positional_template.py", "--flags", "grid.yml", "-y", cwd=corpus)
     assert result.returncode == 2 and "unknown anchor ${argz}" in result.stderr
     assert not (corpus / "runs").exists()
+
+
+def test_a_search_space_is_checked_against_the_script_too(tmp_path, monkeypatch):
+    from tuner.errors import FlagError
+    from tuner.sweep.prepare import prepare_sweep
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text(
+        "import argparse\np = argparse.ArgumentParser()\np.add_argument('--lr', type=float)\n"
+        "p.add_argument('--units', type=int)\np.add_argument('--act', choices=['relu', 'tanh'])\np.parse_args()\n")
+    good = {"lr": {"loguniform": [1e-4, 1e-1]}, "units": {"randint": [8, 64]}, "act": {"choice": ["relu", "tanh"]}}
+    request = prepare_sweep("train.py", good, num_samples=3, seed=1)
+    assert request.interface is not None and len(request.plan.indices) == 3
+    bad = {"lr": {"loguniform": [1e-4, 1e-1]}, "units": {"uniform": [8, 64]}, "act": {"choice": ["relu", "sigmoid"]}}
+    with pytest.raises(FlagError) as caught:
+        prepare_sweep("train.py", bad, num_samples=3, seed=1)
+    message = str(caught.value)
+    assert "'sigmoid'" in message and "units" in message
+    assert not (tmp_path / "runs").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Any, Iterable, Mapping
 
 from tuner.errors import FlagError
@@ -89,7 +90,19 @@ def grid_problems(interface: ScriptInterface, axes: Mapping[str, Iterable[Any]])
 
 
 def grid_axes(grid: Any) -> dict[str, list[Any]]:
-    """The values each flag takes in a plan grid (tuner.plan.ProductGrid / TableGrid) or a mapping."""
+    """The values each flag takes in a plan grid (tuner.plan.ProductGrid / TableGrid), a search space (its grid
+    lists, and for each distribution the values that stand for it: a choice's values, a range's two ends) or a
+    mapping."""
+    if hasattr(grid, "distributions") and hasattr(grid, "grid_names"):  # tuner.search.space.SearchSpace
+        axes = {n: list(v) for n, v in zip(grid.grid_names, grid.grid_values)}
+        for name, dist in grid.distributions:
+            if dist.kind == "choice":
+                axes[name] = list(dist.choices)
+            elif dist.kind == "int":
+                axes[name] = [int(dist.low), int(dist.high) - 1]
+            else:  # a real-valued draw: the ends, and a value just past the low end that no int option accepts
+                axes[name] = [float(dist.low), float(dist.high), math.nextafter(float(dist.low), float(dist.high))]
+        return axes
     if hasattr(grid, "values") and hasattr(grid, "names") and not isinstance(grid, Mapping):
         return {n: list(v) for n, v in zip(grid.names, grid.values)}
     if hasattr(grid, "rows"):
