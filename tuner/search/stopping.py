@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from tuner.runs.ranking import check_mode
+
 History = Sequence[tuple[float, float]]
 Histories = Mapping[Any, History]
 
@@ -27,11 +29,6 @@ def _score(value: float | None, mode: str) -> float:
 
 def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
-
-
-def _check_mode(mode: str) -> None:
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
 
 
 @dataclass(frozen=True)
@@ -62,7 +59,7 @@ class MedianRule:
 
 def median_stops(histories: Histories, running: Sequence[Any], mode: str,
                  rule: MedianRule = MedianRule()) -> list[Stop]:
-    _check_mode(mode)
+    check_mode(mode)
     stops = []
     for trial in running:
         points = sorted(histories.get(trial, ()))
@@ -142,7 +139,7 @@ def _value_at(points: History, milestone: float) -> float | None:
 def asha_stops(histories: Histories, running: Sequence[Any], mode: str, rule: AshaRule = AshaRule(),
                state: AshaState | None = None) -> list[Stop]:
     """The running trials to stop now; `state` (updated in place) remembers the rungs already judged."""
-    _check_mode(mode)
+    check_mode(mode)
     if rule.grace_period <= 0 or rule.reduction_factor <= 1:
         raise ValueError("asha needs grace_period > 0 and reduction_factor > 1")
     state = state if state is not None else AshaState()
