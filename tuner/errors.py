@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 class TunerError(Exception):
     """Base of every error that is the user's to fix (bad input) or to look into (a failed run)."""
@@ -66,6 +68,17 @@ class DiskFullError(TunerError):
         super().__init__(message)
         self.folder = folder
         self.sweep_id = sweep_id
+
+    @classmethod
+    def resumable(cls, exc: OSError, default_folder: str, sweep_id: str) -> DiskFullError:
+        """The one line for a sweep whose journal exists: which folder is full and how to carry on."""
+        folder = cls.folder_of(exc, default_folder)
+        todo = f"free space there, then `tune resume {sweep_id}` runs what is left (every finished run is kept)"
+        return cls(f"no space left on the device holding '{folder}' ({exc.strerror}); {todo}", folder, sweep_id)
+
+    @staticmethod
+    def folder_of(exc: OSError, default_folder: str) -> str:
+        return os.path.dirname(os.path.abspath(exc.filename)) if exc.filename else os.path.abspath(default_folder)
 
 
 class RunInterruptedError(TunerError):

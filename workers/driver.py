@@ -21,6 +21,7 @@ from typing import Any, Hashable, Iterator
 
 import ray
 
+from workers.files import is_disk_full
 from workers.process import KILLED, RunOutcome, RunSpec, run_process
 from workers.reaper import TOKEN_ENV
 
@@ -355,6 +356,12 @@ class TaskPool:
             outcome, archive = ray.get(ref)
         except ray.exceptions.TaskCancelledError:
             return TaskResult(key, None, "cancelled")
+        except ray.exceptions.RayTaskError as exc:
+            cause = exc.cause
+            if is_disk_full(cause):  # the runs directory is full: the sweep stops with one line about the disk
+                raise OSError(cause.errno, cause.strerror, cause.filename) from None
+            message = str(exc).strip().splitlines()
+            return TaskResult(key, None, message[-1] if message else exc.__class__.__name__)
         except ray.exceptions.RayError as exc:  # worker/node died past retries, or the task raised
             message = str(exc).strip().splitlines()
             return TaskResult(key, None, message[-1] if message else exc.__class__.__name__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -28,6 +29,11 @@ def _clean(value: Any) -> Any:
 
 def dumps_json(data: Any, indent: int | None = None) -> str:
     return json.dumps(_clean(data), indent=indent, ensure_ascii=False, allow_nan=False, default=str)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """A write failed because the device is full (or the user's quota is): nothing more can be recorded there."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 #: temp files of atomic writes; one left by a killed writer is removed by clean_stale_temp_files

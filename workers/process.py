@@ -7,6 +7,7 @@ crosses this boundary as an exception: it comes back as a RunOutcome with a stat
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import selectors
@@ -20,7 +21,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from workers.files import atomic_write_json, atomic_write_text
+from workers.files import atomic_write_json, atomic_write_text, is_disk_full
 
 FINISHED, FAILED, KILLED, TIMEOUT, STOPPED = "finished", "failed", "killed", "timeout", "stopped"
 _TRACEBACK_START = "Traceback (most recent call last):"
@@ -249,8 +250,20 @@ def _run(spec: RunSpec) -> RunOutcome:
         status = KILLED
         if proc is not None:
             _terminate_group(proc, min(spec.kill_grace_s, 5.0))
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        # the run's own folder is full: its output can no longer be kept, so the script stops here and the
+        # caller (the sweep) stops everything with one line about the disk
+        if proc is not None:
+            _terminate_group(proc, min(spec.kill_grace_s, 5.0))
+        end = time.time()
+        with contextlib.suppress(OSError):
+            record.update(status=FAILED, end=end, heartbeat=end, exit_code=None)
+        raise
     finally:
-        log.close()
+        with contextlib.suppress(OSError):  # a full disk fails the close too; the first error is the one to tell
+            log.close()
     if proc is None:  # interrupted before the script started: nothing ran, nothing to record
         assert interrupted is not None
         raise interrupted

@@ -57,8 +57,8 @@ def test_disk_full_is_one_line_with_the_folder_and_resume_and_no_half_made_run(w
     assert done.returncode == 0, done.stderr
     sweep = (workdir / "sweep.txt").read_text().strip()
     for name in ("full", "still"):
-        assert (workdir / f"{name}.rc").read_text().strip() == "3"
         errors = (workdir / f"{name}.err").read_text().strip().splitlines()
+        assert (workdir / f"{name}.rc").read_text().strip() == "3", (errors, (workdir / f"{name}.out").read_text())
         assert len(errors) == 1, errors
         assert "no space left" in errors[0] and "/runs" in errors[0] and f"tune resume {sweep}" in errors[0]
     assert (workdir / "half.txt").read_text() == ""  # no run directory without run.json, even resumed while full

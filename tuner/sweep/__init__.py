@@ -37,7 +37,6 @@ from tuner.sweep.loop import (
     _TrialState,
     close_cluster,
     execute_sweep,
-    is_disk_full,
     open_cluster,
 )
 from tuner.sweep.prepare import (
@@ -47,6 +46,7 @@ from tuner.sweep.prepare import (
     prepare_sweep,
 )
 from tuner.sweep.resume import prepare_resume
+from workers.files import is_disk_full
 
 
 @dataclass
@@ -121,7 +121,6 @@ def run_sweep(request: SweepRequest) -> SweepResult:
 def _disk_full(request: SweepRequest, sweep_id: str, exc: OSError) -> DiskFullError:
     """One line: which folder is full and how to carry on. A sweep whose journal never got written is removed."""
     runs_dir = request.settings.runs_dir
-    folder = os.path.dirname(os.path.abspath(exc.filename)) if exc.filename else os.path.abspath(runs_dir)
     journal = os.path.join(sweeps_root(runs_dir), sweep_id, JOURNAL)
     try:
         Journal(os.path.dirname(journal)).read()
@@ -129,9 +128,8 @@ def _disk_full(request: SweepRequest, sweep_id: str, exc: OSError) -> DiskFullEr
     except (TunerError, OSError):
         started = False
     if started:
-        todo = f"free space there, then `tune resume {sweep_id}` runs what is left (every finished run is kept)"
-        return DiskFullError(f"no space left on the device holding '{folder}' ({exc.strerror}); {todo}",
-                             folder, sweep_id)
+        return DiskFullError.resumable(exc, runs_dir, sweep_id)
+    folder = DiskFullError.folder_of(exc, runs_dir)
     if not request.resumed:
         shutil.rmtree(os.path.dirname(journal), ignore_errors=True)
     return DiskFullError(f"no space left on the device holding '{folder}' ({exc.strerror}); free space there and run "

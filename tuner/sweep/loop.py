@@ -3,7 +3,6 @@ arrives, retry, stop. The run directories are the record of what happened (see t
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import shutil
@@ -31,6 +30,7 @@ from tuner.store.layout import META_DIR, RunPaths
 from tuner.store.status import RunStatus
 from tuner.sweep.prepare import SweepRequest
 from tuner.tracking import unique_run_dir
+from workers.files import is_disk_full
 
 RUN_NAME_DIGITS = 3  # seconds_scale of sweep run directories: a thousand trials a second stay unique
 #: this many first trials failing with the same configuration error, none with a metric, stop the sweep
@@ -352,10 +352,6 @@ def _has_metrics(run_dir: str) -> bool:
         return os.path.getsize(path) > 0
     except OSError:
         return False
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def _settle_unreported(run_dir: str, error: str | None) -> tuple[str, int | None, str | None, float, tuple[str, ...]]:

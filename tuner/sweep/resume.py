@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from tuner.console.messages import warn
-from tuner.errors import TunerError
+from tuner.errors import DiskFullError, TunerError
 from tuner.plan import grid_from_source, plan_from_record
 from tuner.runs.aggregate import DEFAULT_STALE_AFTER_S
 from tuner.search.driver import stop_from_source
@@ -21,6 +21,7 @@ from tuner.store.layout import ENV_RUN_DIR
 from tuner.store.status import RunStatus
 from tuner.sweep.history import PENDING, count_trials, runs_table, sweep_rows, sweep_trial_states, trial_statuses
 from tuner.sweep.prepare import SweepRequest, check_resources
+from workers.files import is_disk_full
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,12 @@ def settle_orphans(runs_dir: str, sweep_id: str, heartbeat_s: float, wait_s: flo
     for data in running:
         current = read_run(data.paths.run_dir, with_metrics=False).run
         if current.get("status") == RunStatus.RUNNING:
-            write_run_status(data.paths.run_dir, RunStatus.LOST, current, end=current.get("heartbeat"))
+            try:
+                write_run_status(data.paths.run_dir, RunStatus.LOST, current, end=current.get("heartbeat"))
+            except OSError as exc:
+                if not is_disk_full(exc):
+                    raise
+                raise DiskFullError.resumable(exc, runs_dir, sweep_id) from None
     return len(running)
 
 
