@@ -182,7 +182,7 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         try:
             with _ctrl_c_kills_what_started(started):
-                ray.init(**kwargs)
+                _init(kwargs)
         except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
             raise ClusterError(f"cannot connect to the Ray cluster at '{address}': {exc}; check the address "
                                "(`ray status` on the head node shows it) or omit --address to run locally") from None
@@ -192,6 +192,24 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
                        total_gpus=float(totals.get("GPU", 0)),
                        max_node_cpus=max((float(n["Resources"].get("CPU", 0)) for n in nodes), default=0.0),
                        max_node_gpus=max((float(n["Resources"].get("GPU", 0)) for n in nodes), default=0.0))
+
+
+#: a ray:// head that has just started may fail to start its per-client server (its runtime-env agent is not up
+#: yet; Ray retries for ~15 s, less than a loaded head needs): try again this many times, this far apart
+_CLIENT_RETRIES, _CLIENT_RETRY_S = 2, 3.0
+
+
+def _init(kwargs: dict[str, Any]) -> None:
+    for attempt in range(_CLIENT_RETRIES + 1):
+        try:
+            ray.init(**kwargs)
+            return
+        except (ConnectionError, RuntimeError) as exc:
+            transient = str(kwargs.get("address", "")).startswith("ray://") and \
+                "Starting Ray client server failed" in str(exc)
+            if not transient or attempt == _CLIENT_RETRIES:
+                raise
+            time.sleep(_CLIENT_RETRY_S)
 
 
 #: after a Ctrl-C killed a half-started embedded cluster, how long ray.init may take to give up

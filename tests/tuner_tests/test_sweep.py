@@ -159,10 +159,25 @@ def test_one_gpu_per_trial_never_shares_an_id(ray_cluster, workdir, write_script
                 assert ids1 != ids2, "two concurrent trials got the same GPU"
 
 
+BARRIER_SCRIPT = """
+import os, time
+from tuner import run_dir
+open(os.path.join(run_dir(), "cuda.txt"), "w").write(os.environ.get("CUDA_VISIBLE_DEVICES", "?"))
+open(os.path.join({barrier!r}, os.path.basename(run_dir())), "w").close()
+deadline = time.time() + 60
+while len(os.listdir({barrier!r})) < 5 and time.time() < deadline:  # wait until five trials run at once
+    time.sleep(0.05)
+"""
+
+
 def test_half_a_gpu_per_trial_packs_two_per_id(ray_cluster, workdir, write_script):
-    write_script("gpu.py", GPU_SCRIPT)
+    barrier = workdir / "started"
+    barrier.mkdir()
+    # no trial ends before five have started: five at once on four GPUs only if two share an id (not timing-bound)
+    write_script("gpu.py", BARRIER_SCRIPT.format(barrier=str(barrier)))
     result = tuning_run("gpu.py", {"x": list(range(8))}, gpus_per_trial=0.5, cpus_per_trial=0.25, confirm=False,
                         quiet=True)
+    assert set(result.status) == {"finished"}
     rows = _intervals(result)
     assert _max_overlap(rows) > 4  # more trials than GPUs ran at once
     for s, e, ids in rows:
