@@ -297,9 +297,18 @@ def disconnect(info: ClusterInfo) -> None:
 
 
 def _pack(folder: str) -> bytes:
+    """The run folder as a tarball for the driver. A link that points outside the folder (a project link a killed
+    attempt left, one the script made) means nothing on the driver's disk and would fail the whole unpack: left out."""
+    def keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        if info.issym() or info.islnk():
+            target = os.path.normpath(os.path.join(os.path.dirname(info.name), info.linkname))
+            if os.path.isabs(info.linkname) or target.startswith(".."):
+                return None
+        return info
+
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        tar.add(folder, arcname=".")
+        tar.add(folder, arcname=".", filter=keep)
     return buffer.getvalue()
 
 

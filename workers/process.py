@@ -175,6 +175,9 @@ def link_project(project_dir: str, run_dir: str, exclude: tuple[str, ...] = ()) 
         target = os.path.join(project_dir, name)
         link = os.path.join(run_dir, name)
         real = os.path.realpath(target)
+        if os.path.islink(link) and os.readlink(link) == target:  # left by an attempt killed with its worker
+            links.append((link, target))
+            continue
         if (name.startswith(".") and os.path.isdir(target)) or os.path.lexists(link) or real in excluded \
                 or run_real == real or run_real.startswith(real + os.sep):
             continue

@@ -169,23 +169,31 @@ def test_sigkill_at_random_moments_then_resume_runs_each_combination_exactly_onc
 
 
 def test_worker_death_is_retried_by_ray_without_counting_as_a_failure(ray_cluster, workdir, write_script):
-    write_script("victim.py", """
+    # the trial runs in its own run directory: the files it shares with the test live in the test's folder
+    write_script("victim.py", f"""
         import os, time
-        if not os.path.exists("killed-once"):
-            open("worker.pid", "w").write(str(os.getppid()))
+        if not os.path.exists({str(workdir / "killed-once")!r}):
+            open({str(workdir / "worker.pid")!r}, "w").write(str(os.getppid()))
             time.sleep(60)
         print("acc: 1")
     """)
+    killed = []
+
     def kill_worker() -> None:
-        assert wait_until(lambda: (workdir / "worker.pid").exists(), 60)
+        if not wait_until(lambda: (workdir / "worker.pid").exists(), 60):
+            return
         time.sleep(0.3)
         (workdir / "killed-once").touch()
         os.kill(int((workdir / "worker.pid").read_text()), signal.SIGKILL)
+        killed.append(True)
 
     killer = threading.Thread(target=kill_worker)
     killer.start()
+    started = time.monotonic()
     result = tuning_run("victim.py", {"x": [1]}, confirm=False, quiet=True)
     killer.join()
+    assert killed, "the trial never wrote its worker's pid"
+    assert time.monotonic() - started < 50  # the killed first attempt did not sleep its 60 s out
     assert list(result.status) == ["finished"]
     assert list(result.attempt) == [1]  # Ray's task retry, not one of ours
     assert result.metric_acc.tolist() == [1]

@@ -181,7 +181,8 @@ def execute_sweep(request: SweepRequest, journal: Journal, todo: Sequence[int], 
     Every outcome is journaled on arrival."""
     from workers import driver
 
-    marker = os.path.join(journal.folder, ".driver-marker")
+    # absolute: a worker's cwd is not the driver's, and a relative path would make every trial look remote
+    marker = os.path.abspath(os.path.join(journal.folder, ".driver-marker"))
     open(marker, "w").close()
     pool = driver.TaskPool(driver.Resources(request.settings.cpus_per_trial, cluster.gpus), cluster.window, marker)
     loop = _SweepLoop(request, journal, todo, states, progress, pool, cluster.env)
