@@ -3,6 +3,7 @@ command checked against what CI runs (running it here would run this test again)
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -11,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.examples import check_digits_run
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -81,13 +84,28 @@ def test_the_main_job_runs_verbatim_in_a_fresh_venv(tmp_path: Path) -> None:
                           timeout=1700, stdin=subprocess.DEVNULL)
     output = (done.stdout + done.stderr)[-6000:]
     assert done.returncode == 0, output
-    runs = [p for p in (checkout / "runs").iterdir() if (p / "tuner.d").is_dir()]
-    assert runs, output
+    # what the sweep promises (this is the only test that runs it: it takes a minute of TensorFlow)
+    assert "9 combinations of flags, sampled 3" in done.stdout and "best val_accuracy:" in done.stdout, output
+    runs = sorted(p for p in (checkout / "runs").iterdir() if (p / "tuner.d").is_dir())
+    assert len(runs) == 3, output
+    pairs = set()
+    for run_dir in runs:
+        evaluation = check_digits_run(run_dir, 12)
+        assert evaluation["accuracy"] > 0.8
+        values = json.loads((run_dir / "tuner.d" / "flags.json").read_text())
+        pairs.add((values["dropout1"], values["dropout2"]))
+    assert len(pairs) == 3  # three different combinations of the grid
     # Ray's own `tune` script must not shadow ours in the environment the README made
     tune = checkout / ".venv" / "bin" / "tune"
     helped = subprocess.run([str(tune), "--help"], cwd=checkout, env=env, capture_output=True, text=True,
                             timeout=120)
     assert helped.returncode == 0 and "python -m tuner" in helped.stdout, helped.stdout + helped.stderr
+    sweep_id = done.stdout.split("sweep ")[-1].split(":")[0]
+    shown = subprocess.run([str(tune), "tensorboard", sweep_id, "--no-hparams"], cwd=checkout, env=env,
+                           capture_output=True, text=True, timeout=120)  # the scalars command alone
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("tensorboard --logdir_spec trial")
+    assert shown.stdout.count(os.sep + "tensorboard") == 3
 
 
 def tour() -> tuple[list[str], str]:
