@@ -173,3 +173,13 @@ def test_metrics_the_script_logged_are_not_mixed_with_printed_ones(workdir, writ
     row = ls_runs().iloc[0]
     assert row["metric_loss"] == 20.0
     assert "metric_printed_only" not in row.index
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("line", ["x" * 1_000_000, "a." * 500_000, ("ab" * 20 + "Warning ") * 25_000, "-" * 1_000_000])
+def test_a_megabyte_line_of_noise_is_read_in_linear_time(line):
+    # was: a 30 kB line of `x` took 12 s in the noise filter (`\w*Warning` backtracked from every position), so a
+    # script that printed a long line once made every trial of the sweep 25 s slower; a quadratic rule would take
+    # hours here, the timeout ends the test instead
+    rows = parse(line + "\nloss: 0.5\n")
+    assert rows == [{"step": 1, "loss": 0.5}]

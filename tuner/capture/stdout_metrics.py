@@ -71,7 +71,7 @@ def _is_header(line: str) -> bool:
 #: Python warnings (`file.py:12: UserWarning: ...`), logging's `WARNING:absl:...` and level-tagged log records
 _NOISE = re.compile(r"^\s*(?:\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?:? [IWEF] |[IWEF]\d{4} \d\d:\d\d:\d\d"
                     r"|(?:WARNING|ERROR|CRITICAL|DEBUG|FATAL):[\w.]*:)"
-                    r"|\w*(?:Warning|Error|Exception)\b:|\benvironment variables?\b|\bTo enable the following\b")
+                    r"|\b\w*(?:Warning|Error|Exception)\b:|\benvironment variables?\b|\bTo enable the following\b")
 #: `TF_ENABLE_ONEDNN_OPTS=0`: upper-case names with an underscore are environment variables, not metrics
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*_[A-Z0-9_]+$")
 #: `[tune-metric] loss=0.3` (also `[tune-metrics]`, `[metric]`): the tag is dropped, the rest parsed as usual
