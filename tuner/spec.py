@@ -101,7 +101,8 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
                      echo: bool, job_type: str, properties: Mapping[str, Any] | None = None,
                      identity: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
                      extra_args: tuple[str, ...] = (), cwd: str | None = None, interface: Any = None,
-                     template: Any = None, own_cwd: bool = True) -> RunSpec:
+                     template: Any = None, own_cwd: bool = True,
+                     tags: Mapping[str, str] | None = None) -> RunSpec:
     """`own_cwd`: the script runs in its run directory with the project's (cwd's) top-level entries linked in
     (see workers.process.link_project), so what it writes lands in its run and nowhere else."""
     from tuner.interface.argv import build_argv, check_arg_sizes
@@ -131,6 +132,8 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
     child_env.update(template_env)
     check_arg_sizes(command, child_env)
     initial = {paths.flags_json: dumps_json(flags_to_json(flags), indent=2) + "\n", **template_files}
+    if tags:  # checked by tuner.store.files.launch_tags; editable later (`tune tag`)
+        initial[paths.tags_json] = dumps_json(dict(tags), indent=2) + "\n"
     if properties:
         initial[paths.properties_json] = dumps_json({str(k): v for k, v in properties.items()}, indent=2) + "\n"
     return RunSpec(command=command, cwd=cwd, run_dir=paths.run_dir,

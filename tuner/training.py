@@ -19,6 +19,7 @@ from tuner.spec import (
     stdout_pattern,
     write_run_context,
 )
+from tuner.store.files import launch_tags
 from tuner.store.layout import RunPaths, ensure_runs_dir
 from tuner.tracking import unique_run_dir
 from tuner.yamlfile import read_yaml_mapping
@@ -41,7 +42,9 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
                  properties: Mapping[str, Any] | None = None, run_dir: str | None = None,
                  artifacts_dir: str | None = ".", echo: bool | None = None, runs_dir: str | None = None,
                  timeout_s: float | None = None, extra_args: Sequence[str] = (),
-                 stdout_metrics: bool | None = None, check: bool = True, command: Any = None) -> pd.DataFrame:
+                 stdout_metrics: bool | None = None, check: bool = True, command: Any = None,
+                 tags: Mapping[str, Any] | None = None, label: str | None = None,
+                 note: str | None = None) -> pd.DataFrame:
     """Run `file` with `flags` as a subprocess of this Python and record it; returns its one-row ls_runs frame.
 
     A failed run is recorded (status, error.json) and then raises RunFailedError naming the run directory.
@@ -50,6 +53,8 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
     becoming metrics (default: the setting). `check=False` launches without finding the script's flags
     (tuner.interface) first: for scripts that cannot be inspected; flags are then passed as `--name=value`.
     `command` is a command template (default: the `command` setting; see tuner.interface.template).
+    `tags` (name -> value, stored as text as in MLflow), `label` and `note` are the run's tags from the start
+    (`label` and `note` are the tags of those names); `tune tag` or `get_run(...).set_tag` change them later.
 
     Working directory: with `artifacts_dir="."` (the default) the script runs in its run directory, where the
     project's top-level files and folders are linked, so relative reads work and every new file it writes is
@@ -59,6 +64,7 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
     """
     settings = load_settings(runs_dir=runs_dir, echo=echo, timeout_s=timeout_s, stdout_metrics=stdout_metrics)
     values = _read_flags_argument(flags)
+    run_tags = launch_tags(tags, label, note)
     script = describe_script(file)
     from tuner.interface.template import check_template_flags, parse_template, resolve_template
 
@@ -86,7 +92,7 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
     own_cwd = artifacts_dir is not None and os.path.realpath(artifacts_dir) == os.path.realpath(os.getcwd())
     spec = build_run_spec(script, values, target, settings, echo=settings.echo, job_type="training",
                             properties=properties, extra_args=tuple(extra_args),
-                            interface=interface, template=template, own_cwd=own_cwd)
+                            interface=interface, template=template, own_cwd=own_cwd, tags=run_tags)
     write_run_context(RunPaths(spec.run_dir), script, settings, settings.runs_dir)
     scan = start_scan(artifacts_dir, settings.runs_dir) if artifacts_dir is not None and not own_cwd else None
     if settings.echo:

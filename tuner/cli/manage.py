@@ -1,8 +1,9 @@
-"""`tune clean | purge | copy | rm | reproduce | lookup`: managing and reproducing runs from the command line."""
+"""`tune clean | purge | copy | rm | reproduce | lookup | tag`: managing and reproducing runs from the command line."""
 
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Sequence
 
 from tuner.cli.options import (
@@ -121,14 +122,43 @@ def cmd_reproduce(argv: Sequence[str]) -> int:
 
 def cmd_lookup(argv: Sequence[str]) -> int:
     parser = Parser(prog=f"{PROG} lookup", formatter_class=formatter,
-                     description="Print one field of a run's run.json by dotted path (the whole record without one).",
-                     epilog="examples:\n  tune lookup 2026-11-22T05-12-33Z git.commit\n"
-                            "  tune lookup 2026-11-22T05-12-33Z argv")
+                     description="Print one field of a run by dotted path: flags.NAME (or params.NAME), "
+                                 "metrics.NAME (the last value),\neval.NAME, tags.KEY, properties.NAME, or a path "
+                                 "into run.json; the whole run.json without one.",
+                     epilog="examples:\n  tune lookup 2026-11-22T05-12-33Z flags.lr\n"
+                            "  tune lookup 2026-11-22T05 metrics.val_acc\n"
+                            "  tune lookup 2026-11-22T05-12-33Z git.commit\n  tune lookup 2026-11-22T05-12-33Z argv")
     parser.add_argument("run", metavar="RUN", help="run name or path")
-    parser.add_argument("field", nargs="?", metavar="FIELD", help="dotted path, e.g. git.commit, status, argv.0")
+    parser.add_argument("field", nargs="?", metavar="FIELD",
+                        help="dotted path, e.g. flags.lr, metrics.val_acc, eval.loss, tags.stage, git.commit, argv.0")
     add_runs_dir(parser)
     args = parser.parse_args(argv)
     from tuner.runs.reproduce import format_lookup, lookup
 
     print(format_lookup(lookup(args.run, args.field, args.runs_dir)))
+    return 0
+
+
+def cmd_tag(argv: Sequence[str]) -> int:
+    parser = Parser(prog=f"{PROG} tag", formatter_class=formatter,
+                     description="Set or remove tags of a run, then print its tags (only print them without changes).\n"
+                                 "Tags are text, shown by `tune ls` (tag_* columns) and `tune info`, and queried as\n"
+                                 "`tags.KEY = 'VALUE'`. `--label`/`--note` at launch set the tags `label`/`note`.",
+                     epilog="examples:\n  tune tag 2026-11-22T05-12-33Z stage=prod owner=ana\n"
+                            "  tune tag 2026-11-22T05 --rm stage\n  tune ls --filter \"tags.stage = 'prod'\"")
+    parser.add_argument("run", metavar="RUN", help="run name (any unique prefix) or path")
+    parser.add_argument("tags", nargs="*", metavar="KEY=VALUE", help="tags to set (an existing key is replaced)")
+    parser.add_argument("--rm", action="append", default=[], metavar="KEY", help="remove this tag; repeat for more")
+    add_runs_dir(parser)
+    args = parser.parse_args(argv)
+    from tuner.runs.resolve import resolve_run_dir
+    from tuner.store.files import parse_tag_options, read_run, update_tags
+
+    new = parse_tag_options(args.tags, option="tag")
+    run_dir = resolve_run_dir(args.run, args.runs_dir)
+    tags = update_tags(run_dir, new, tuple(args.rm)) if new or args.rm else read_run(run_dir, with_metrics=False).tags
+    for key in sorted(tags):
+        print(f"{key}={tags[key]}")
+    if not tags:
+        print(f"run {os.path.basename(run_dir)} has no tags")
     return 0

@@ -33,6 +33,11 @@ def _run_parser() -> Parser:
     parser.add_argument("--no-check", dest="check", action="store_false",
                         help="do not find the script's flags first (`tune flags`) nor check the flags against "
                              "them: for scripts that cannot be inspected; flags are passed as --name=value")
+    parser.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE",
+                        help="a tag of the run (of every trial of a sweep); repeat for more; "
+                             "change later with `tune tag RUN`")
+    parser.add_argument("--label", help="a short label of the run(s): the tag `label`")
+    parser.add_argument("--note", help="a note about the run(s): the tag `note`")
     sweep = parser.add_argument_group("sweeps")
     sweep.add_argument("--sample", metavar="FRACTION", help="run a random fraction in (0, 1] of the combinations")
     sweep.add_argument("--seed", type=int, help="random seed for --sample or a search space (recorded and printed)")
@@ -93,6 +98,7 @@ def cmd_run(argv: Sequence[str]) -> int:
         from tuner.cli.sweeps import run_sweep_command
 
         return run_sweep_command(args, cli_flags, script_args)
+    from tuner.store.files import parse_tag_options
     from tuner.training import training_run
 
     flags: dict[str, Any] = {}
@@ -110,7 +116,7 @@ def cmd_run(argv: Sequence[str]) -> int:
         training_run(args.script, flags=flags, runs_dir=args.runs_dir, echo=args.echo,
                      artifacts_dir=None if args.no_artifacts else args.artifacts_dir, timeout_s=args.timeout,
                      extra_args=script_args, stdout_metrics=args.stdout_metrics, check=args.check,
-                     command=command)
+                     command=command, tags=parse_tag_options(args.tag), label=args.label, note=args.note)
     except TunerError as exc:
         if getattr(exc, "run_dir", None):  # the run is recorded; say where, exit 1
             print(f"{PROG}: {exc}", file=sys.stderr)

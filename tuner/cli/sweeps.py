@@ -53,6 +53,7 @@ def _print_result(result: SweepResult, request: SweepRequest) -> int:
 
 def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, list[Any]], script_args: Sequence[str]) -> int:
     from tuner.cli.options import UsageError
+    from tuner.store.files import parse_tag_options
 
     if args.seed is not None and args.sample is None and args.num_samples is None and not (
             args.flags and is_space_file(args.flags)):
@@ -60,6 +61,7 @@ def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, list[Any]],
     request = prepare_sweep(args.script, args.flags, args.sample, args.seed, flag_overrides=cli_flags,
                             metric=args.metric, mode=args.mode, extra_args=script_args, skip_done=args.skip_done,
                             quiet=args.quiet, check=getattr(args, "check", True),
+                            tags=parse_tag_options(args.tag), label=args.label, note=args.note,
                             num_samples=args.num_samples, search=args.search, stop=args.stop,
                             stop_options=dict(grace_period=args.grace_period, reduction_factor=args.reduction_factor,
                                               max_t=args.max_t, min_trials=args.min_trials),

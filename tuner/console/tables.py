@@ -13,6 +13,7 @@ from tuner.errors import QueryError
 from tuner.values import format_duration
 
 MAX_PREFIXED = 6
+MAX_TAGS = 3
 
 
 def console(stderr: bool = False) -> Any:
@@ -27,6 +28,10 @@ def compact_columns(frame: pd.DataFrame) -> list[str]:
     columns = ["run_dir", "status", "start", "duration_s"]
     for prefix in ("flag_", "metric_", "eval_"):
         columns += [c for c in frame.columns if c.startswith(prefix)][:MAX_PREFIXED]
+    # tags some listed run has, the label first (`--columns` or `tune info` show the rest)
+    tags = sorted((c for c in frame.columns if c.startswith("tag_") and frame[c].notna().any()),
+                  key=lambda c: (c != "tag_label", c))
+    columns += tags[:MAX_TAGS]
     if "sweep" in frame.columns:
         columns.append("sweep")
     return [c for c in columns if c in frame.columns]

@@ -90,14 +90,31 @@ def reproduce_steps(run: Any = None, runs_dir: str | None = None) -> list[str]:
     return lines
 
 
+#: `tune lookup RUN flags.lr`: the first part of a field may name one of a run's records (MLflow's and tfruns'
+#: spellings both); anything else is a path into run.json
+LOOKUP_SECTIONS = {"flags": "config", "params": "config", "metrics": "summary", "eval": "evaluation",
+                   "evaluation": "evaluation", "tags": "tags", "properties": "properties", "error": "error"}
+
+
 def lookup(run: Any, field: str | None = None, runs_dir: str | None = None) -> Any:
-    """A field of run.json by dotted path (`git.commit`, `argv.0`); the whole record without a field."""
+    """A field of a run by dotted path: `flags.lr`, `metrics.val_acc` (its last value), `eval.loss`, `tags.k`,
+    `properties.x`, or a path into run.json (`git.commit`, `argv.0`); the whole run.json without a field."""
     record = get_run(run, runs_dir)
     value: Any = record.run
     if not field:
         return value
+    parts = field.split(".")
     walked: list[str] = []
-    for part in field.split("."):
+    section = LOOKUP_SECTIONS.get(parts[0])
+    if section is not None and len(parts) > 1:
+        value = getattr(record, section)
+        walked.append(parts[0])
+        # a flag or metric name may itself hold dots (`model.lr`): the longest known name wins
+        rest = ".".join(parts[1:])
+        if isinstance(value, dict) and rest in value:
+            return value[rest]
+        parts = parts[1:]
+    for part in parts:
         if isinstance(value, dict) and part in value:
             value = value[part]
         elif isinstance(value, list) and part.lstrip("-").isdigit() and -len(value) <= int(part) < len(value):

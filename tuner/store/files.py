@@ -10,7 +10,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from tuner.errors import RunNotFoundError, TunerError
 from tuner.store.layout import META_DIR, RunPaths
@@ -126,6 +126,34 @@ def tag_text(key: str, value: Any) -> str:
     if isinstance(value, (str, int, float)):
         return str(value)
     raise TunerError(f"tag '{key}': expected a string or a number, got {type(value).__name__}")
+
+
+#: the tags `--label` and `--note` set (Guild's label, MLflow's note): ordinary tags, so `tags.label = 'x'` finds them
+LABEL_TAG, NOTE_TAG = "label", "note"
+
+
+def launch_tags(tags: Mapping[str, Any] | None = None, label: str | None = None,
+                note: str | None = None) -> dict[str, str]:
+    """A run's tags at launch, checked: `tags` plus the label and note (which win over tags of the same key)."""
+    if tags is not None and not isinstance(tags, Mapping):
+        raise TunerError(f"tags: expected a mapping of name to value, e.g. {{'team': 'vision'}}, got "
+                         f"{type(tags).__name__}")
+    checked = {check_tag_key(k): tag_text(k, v) for k, v in (tags or {}).items()}
+    for key, value in ((LABEL_TAG, label), (NOTE_TAG, note)):
+        if value is not None:
+            checked[key] = tag_text(key, value)
+    return checked
+
+
+def parse_tag_options(items: Sequence[str], option: str = "--tag") -> dict[str, str]:
+    """`--tag KEY=VALUE` options (repeatable) as tags; the value may hold '=' and be empty."""
+    tags: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise TunerError(f"{option} {item!r}: expected KEY=VALUE, e.g. {option} team=vision")
+        tags[check_tag_key(key.strip())] = value
+    return tags
 
 
 def update_tags(run_dir: str, set_values: Mapping[str, Any] | None = None,

@@ -6,7 +6,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
@@ -98,7 +98,7 @@ def _header(request: SweepRequest) -> dict[str, Any]:
             # the command template (grid file or setting), so resume builds the same argv as the first run did
             "command": ({"argv": list(request.template.argv), "env": dict(request.template.env)}
                         if request.template is not None else None), "search": request.search,
-            "stop": request.stop.to_source() if request.stop is not None else None,
+            "stop": request.stop.to_source() if request.stop is not None else None, "tags": request.tags,
             "settings": {"cpus_per_trial": s.cpus_per_trial, "gpus_per_trial": s.gpus_per_trial,
                          "max_concurrent": s.max_concurrent, "max_failures": s.max_failures, "retries": s.retries,
                          "timeout_s": s.timeout_s, "ray_address": s.ray_address, "kill_grace_s": s.kill_grace_s}}
@@ -230,14 +230,15 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
                num_samples: int | None = None, search: str | None = None, stop: str | None = None,
                grace_period: float | None = None, reduction_factor: float | None = None,
                max_t: float | None = None, min_trials: int | None = None,
-               check: bool = True) -> pd.DataFrame | None:
+               check: bool = True, tags: Mapping[str, Any] | None = None, label: str | None = None,
+               note: str | None = None) -> pd.DataFrame | None:
     """Run `file` over the combinations of `flags` (dict, DataFrame, YAML/CSV path) as parallel Ray tasks.
 
     Returns a DataFrame of exactly the runs this sweep made (ls_runs columns plus `sweep`, `trial`), with
     the sweep id in `df.attrs["sweep"]` and the ranking in `df.attrs["metric"]`, `["mode"]` and `["best_run"]`
     (the best finished run's run_dir, None when none finished); None when the confirmation prompt is
     declined. A failing trial is a row with its status, never an exception. Ctrl-C stops cleanly and raises
-    RunInterruptedError.
+    RunInterruptedError. `tags`, `label` and `note` are every trial's tags from the start (see training_run).
     """
     overrides: dict[str, Any] = dict(runs_dir=runs_dir, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                      max_concurrent=max_concurrent, max_failures=max_failures, retries=retries, timeout_s=timeout_s,
@@ -248,7 +249,8 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
         request = prepare_sweep(file, flags, sample, seed, check=check, metric=metric, mode=mode, extra_args=extra_args,
                                 skip_done=skip_done, quiet=quiet, num_samples=num_samples, search=search, stop=stop,
                                 stop_options=dict(grace_period=grace_period, reduction_factor=reduction_factor,
-                                                  max_t=max_t, min_trials=min_trials), **overrides)
+                                                  max_t=max_t, min_trials=min_trials), tags=tags, label=label,
+                                note=note, **overrides)
         if not quiet:
             say(describe_plan(request))
         ask = request.settings.confirm if confirm is None else confirm

@@ -272,7 +272,7 @@ class _SweepLoop:
         spec = build_run_spec(request.script, flags, run_dir, settings, echo=False,
                                 job_type="sweep", identity=identity, env=self.env, extra_args=request.extra_args,
                                 cwd=request.cwd, interface=request.interface,
-                                template=request.template)
+                                template=request.template, tags=request.tags)
         spec = replace(spec, post_run=(after_run, (paths.run_dir, self.pattern)))  # on the worker, in parallel
         if request.stop is not None:
             spec = replace(spec, stop_file=paths.stop_request)

@@ -12,6 +12,7 @@ from tuner.plan import Plan, check_sample, load_grid, make_plan
 from tuner.runs.ranking import check_mode, metric_column, metric_columns, metric_direction, unknown_metric
 from tuner.settings import Settings, load_settings
 from tuner.spec import ScriptInfo, describe_script
+from tuner.store.files import launch_tags
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class SweepRequest:
     #: the sampler of a search space (tuner.search.samplers) and the early-stopping rule (tuner.search.driver)
     search: str = "random"
     stop: Any = None
+    #: every trial's tags at launch (tuner.store.files.launch_tags: --tag, --label, --note)
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 def _gather(checks: Sequence[Callable[[], Any]]) -> list[Any]:
@@ -83,20 +86,22 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
                   mode: str | None = None, extra_args: Sequence[str] = (), skip_done: bool = False,
                   quiet: bool = False, num_samples: int | None = None, search: str | None = None,
                   stop: str | None = None, stop_options: Mapping[str, Any] | None = None,
-                  check: bool = True, **settings_overrides: Any) -> SweepRequest:
+                  check: bool = True, tags: Mapping[str, Any] | None = None, label: str | None = None,
+                  note: str | None = None, **settings_overrides: Any) -> SweepRequest:
     """Validate everything and plan; writes nothing. `num_samples` (or any distribution in `flags`) makes the
     grid a search space: grid lists x num_samples random draws (tuner.search.space)."""
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise TunerError(f"seed must be an integer, got {seed!r}")
     from tuner.search.driver import check_search, check_stop
 
-    settings, script, grid, _, _, stop_config = _gather([
+    settings, script, grid, _, _, stop_config, run_tags = _gather([
         lambda: check_resources(load_settings(**settings_overrides)),
         lambda: describe_script(file),
         lambda: load_grid(flags, flag_overrides, num_samples, seed),
         lambda: check_sample(sample),
         lambda: ensure_runs_dir_is_usable(load_settings(runs_dir=settings_overrides.get("runs_dir")).runs_dir),
         lambda: check_stop(stop, **dict(stop_options or {})),
+        lambda: launch_tags(tags, label, note),
     ])
     plan = make_plan(grid, sample, seed)
     check_mode(mode)
@@ -118,7 +123,7 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
     return SweepRequest(interface=interface, template=template,
                         script=script, plan=plan, settings=settings, metric=metric,
                         mode=mode or (metric_direction(metric) if metric else "max"), extra_args=tuple(extra_args),
-                        skip_done=skip_done, quiet=quiet, search=sampler, stop=stop_config)
+                        skip_done=skip_done, quiet=quiet, search=sampler, stop=stop_config, tags=run_tags)
 
 
 def script_interface(script: str, grid: Any) -> Any:

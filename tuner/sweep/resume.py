@@ -120,7 +120,8 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
                         settings=settings, metric=header.get("metric"), mode=header.get("mode") or "max",
                         extra_args=tuple(header.get("extra_args", ())), quiet=quiet, sweep_id=sweep_id, resumed=True,
                         todo=todo, cwd=str(header["cwd"]) if os.path.isdir(header.get("cwd") or "") else os.getcwd(),
-                        search=header.get("search") or "random", stop=stop_from_source(header.get("stop")))
+                        search=header.get("search") or "random", stop=stop_from_source(header.get("stop")),
+                        tags={str(k): str(v) for k, v in (header.get("tags") or {}).items()})
 
 
 def _script_shape(script: str, settings: Any, recorded: Any = None) -> tuple[Any, Any]:
