@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from tuner.console.messages import warn
 from tuner.errors import QueryError, RunNotFoundError
 from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.runs.index import indexed_frame
@@ -20,14 +21,39 @@ def _unknown_column(name: str, columns: Sequence[str], written: str | None = Non
     return unknown_column(name, columns, written)
 
 
+#: columns of keys that some runs have and others lack (MLflow's metrics., params., tags.; our eval.)
+_KEYED = ("metric_", "flag_", "tag_", "eval_")
+_MLFLOW_PREFIX = {"metric_": "metrics.", "flag_": "params.", "tag_": "tags.", "eval_": "eval."}
+
+
+def _closest_key(column: str, columns: Sequence[str]) -> str:
+    """'; did you mean metrics.val_acc?' for the closest column of the same kind, in MLflow spelling."""
+    import difflib
+
+    prefix = next(p for p in _KEYED if column.startswith(p))
+    close = difflib.get_close_matches(column, [c for c in columns if c.startswith(prefix)], n=1, cutoff=0.6)
+    return f"; did you mean {_MLFLOW_PREFIX[prefix]}{close[0][len(prefix):]}?" if close else ""
+
+
 def sort_runs(frame: pd.DataFrame, order: str | Sequence[str] | None, decreasing: bool) -> pd.DataFrame:
     """Sort by columns or MLflow keys, each optionally with ASC/DESC (`"metrics.acc DESC"`); missing values last."""
     columns, ascending, written = parse_order(order, decreasing)
     if not columns or frame.empty:
         return frame
-    for column in columns:
-        if column not in frame.columns:
+    for column in list(columns):
+        if column in frame.columns:
+            continue
+        if not column.startswith(_KEYED):
             raise _unknown_column(column, frame.columns, written.get(column))
+        # a metric, param or tag no run has: every run lacks it, so it orders nothing (as in MLflow), said once
+        warn(f"tune: warning: no run has {written.get(column, column)}, so it orders nothing"
+             f"{_closest_key(column, frame.columns)}")
+        index = columns.index(column)
+        del columns[index], ascending[index]
+    # ties broken as MLflow breaks them: the newest start first, then the name
+    for column, up in (("start", False), ("run_dir", True)):
+        if column in frame.columns and column not in columns:
+            columns, ascending = [*columns, column], [*ascending, up]
     mixed = {c for c in columns if _is_mixed(frame[c])}
     try:
         return frame.sort_values(columns, ascending=ascending, na_position="last", kind="stable",
@@ -62,8 +88,13 @@ def filter_runs(frame: pd.DataFrame, subset: str | None) -> pd.DataFrame:
     if "name" in translation.keys and "name" not in frame.columns:  # MLflow's run_name / run_id
         target = frame.assign(name=frame["run_dir"].map(lambda p: os.path.basename(os.path.normpath(str(p)))))
     for column, key in translation.keys.items():
-        if column not in target.columns:
+        if column in target.columns:
+            continue
+        if not column.startswith(_KEYED):  # an attribute (status, start_time ...) every run has: a typo
             raise _unknown_column(column, target.columns, key)
+        # as in MLflow, a metric, param or tag no run has matches nothing; said once, with the closest key
+        warn(f"tune: warning: no run has {key}, so it matches nothing{_closest_key(column, target.columns)}")
+        target = target.assign(**{column: float("nan")})
     try:
         try:
             chosen = target.query(translation.expression, engine="python")

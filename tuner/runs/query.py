@@ -144,6 +144,15 @@ def _literal(token: Token, column: str, is_param: bool) -> list[str]:
     return [token.text]
 
 
+def _kind(column: str) -> str | None:
+    """What MLflow compares a key with: metrics (and our evaluation values) numbers, tags text; else either."""
+    if column.startswith(("metric_", "eval_")):
+        return "number"
+    if column.startswith("tag_"):
+        return "text"
+    return None
+
+
 def _like_regex(pattern: str) -> str:
     """SQL LIKE -> a regex for fullmatch: % any run of characters, _ one character."""
     return "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
@@ -218,6 +227,8 @@ class _Translator:
             self.pos += 1
         word = self.word()
         if word in ("like", "ilike"):
+            if mlflow and _kind(column) == "number":
+                raise self.fail(f"{token.text} is a number: {word.upper()} compares text (use =, <, > ...)")
             self.pos += 1
             pattern = self.peek()
             if pattern is None or pattern.kind != "str":
@@ -253,6 +264,7 @@ class _Translator:
                 literal = self.peek()
             if literal is None or literal.kind not in ("str", "num"):
                 raise self.fail(f"{token.text} {op} needs a number or a quoted string")
+            self._check_type(token.text, column, literal)
             self.pos += 1
             values = _literal(literal, column, is_param) if not sign else [sign + literal.text]
             if op in ("==", "!=") and len(values) > 1:
@@ -287,7 +299,18 @@ class _Translator:
                 continue
             if token.kind not in ("str", "num"):
                 raise self.fail(f"IN lists hold numbers and quoted strings, got {token.text!r}")
+            self._check_type(key, column, token)
             values += _literal(token, column, is_param)
+
+    def _check_type(self, key: str, column: str, literal: Token) -> None:
+        """As in MLflow: a metric is compared with numbers only, a tag with quoted text only."""
+        if not _is_mlflow_key(key):
+            return
+        kind = _kind(column)
+        if kind == "number" and literal.kind == "str":
+            raise self.fail(f"{key} is a number: compare it with a number, not {literal.text}")
+        if kind == "text" and literal.kind == "num":
+            raise self.fail(f"{key} is text: quote the value ({key} = '{literal.text}')")
 
 
 def translate_filter(text: str) -> Translation:
@@ -319,17 +342,28 @@ def parse_order(order: str | Sequence[str] | None, decreasing: bool) -> tuple[li
         if not isinstance(item, str):
             raise QueryError(f"order: expected column names, got {item!r}")
         for piece in re.split(r",(?=(?:[^`]*`[^`]*`)*[^`]*$)", item):
-            words = piece.strip().rsplit(None, 1)
-            if not words:
-                continue
-            direction = None
-            if len(words) == 2 and words[1].lower() in ("asc", "desc"):
-                direction = words[1].lower() == "asc"
-                key = words[0]
-            else:
-                key = piece.strip()
+            key, direction = _order_key(piece.lstrip(), item)
             column = column_name(key)
             columns.append(column)
             ascending.append(direction if direction is not None else not decreasing)
             written[column] = key
     return columns, ascending, written
+
+
+def _order_key(piece: str, item: str) -> tuple[str, bool | None]:
+    """One order key as MLflow parses it: `KEY`, `KEY ASC` or `KEY DESC` (backticks quote a key with spaces);
+    a trailing space, an unknown direction or more words are refused, as MLflow refuses them."""
+    example = "e.g. \"metrics.val_acc DESC\" or \"params.lr ASC, start_time DESC\""
+    if not piece.strip():
+        raise QueryError(f"order {item!r}: an empty key; {example}")
+    if piece != piece.rstrip():
+        raise QueryError(f"order {item!r}: trailing space after {piece.strip()!r}; {example}")
+    words = re.findall(r"`[^`]*`|\S+", piece)
+    if len(words) > 2:
+        raise QueryError(f"order {item!r}: {piece!r} is not KEY [ASC|DESC] (quote a key with spaces in "
+                         f"backticks); {example}")
+    if len(words) == 2:
+        if words[1].lower() not in ("asc", "desc"):
+            raise QueryError(f"order {item!r}: unknown direction {words[1]!r} (ASC or DESC); {example}")
+        return words[0], words[1].lower() == "asc"
+    return piece, None
