@@ -10,6 +10,11 @@ Comparisons with params: MLflow stores params as strings, our flags are typed. A
 with a `params.X` key matches both the typed value (parsed as a YAML scalar, as `--flag X=...` is) and the
 string itself, so `params.dropout = '0.2'` matches the flag 0.2 and `params.units = '64'` the flag 64.
 As in SQL, `!=`, `NOT IN` and `NOT LIKE` on a prefixed key leave out runs that lack the key.
+
+As in MLflow: a `metrics.`/`params.`/`tags.` key that no run has matches nothing (tuner.runs.listing warns with
+the closest key; a pandas column name or an attribute that does not exist is an error); a metric is compared
+with numbers only and a tag with quoted text only; order keys are `KEY [ASC|DESC]` (anything else is refused),
+runs without the key come last in either direction and ties go to the newest start.
 """
 
 from __future__ import annotations
