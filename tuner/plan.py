@@ -64,11 +64,43 @@ def _read_grid_file(path: str) -> dict[str, Any]:
     if "command" in data:  # reserved: the command template (tuner.interface.template), not a flag
         data = dict(data)
         _commands[os.path.abspath(path)] = data.pop("command")
+    if "sweep" in data:  # reserved: the sweep's own settings (search, stopping, metric), not a flag
+        data = dict(data)
+        _sweep_settings[os.path.abspath(path)] = _check_sweep_settings(data.pop("sweep"), path)
     return data
 
 
 #: the `command:` key of each grid file read (reserved top-level key), by absolute path
 _commands: dict[str, Any] = {}
+#: the `sweep:` key of each grid file read, checked, by absolute path
+_sweep_settings: dict[str, dict[str, Any]] = {}
+#: what a flags file's `sweep:` section may set: the sweep options of the same names (the command line wins)
+SWEEP_SETTINGS = ("sample", "seed", "num_samples", "search", "metric", "mode", "stop", "grace_period",
+                  "reduction_factor", "max_t", "min_trials")
+
+
+def _check_sweep_settings(section: Any, path: str) -> dict[str, Any]:
+    example = "e.g. `sweep: {search: tpe, num_samples: 50, metric: val_loss, stop: asha}`"
+    if not isinstance(section, dict):
+        raise GridError(f"{path}: `sweep:` holds the sweep's settings as a mapping, got "
+                        f"{type(section).__name__}; {example}")
+    unknown = [k for k in section if k not in SWEEP_SETTINGS]
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(str(unknown[0]), SWEEP_SETTINGS, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise GridError(f"{path}: unknown sweep setting '{unknown[0]}'; {hint}the settings are "
+                        f"{', '.join(SWEEP_SETTINGS)}")
+    return {str(k): v for k, v in section.items() if v is not None}
+
+
+def grid_file_settings(path: Any) -> dict[str, Any]:
+    """The `sweep:` settings of YAML flags file `path` (read it if need be); {} for anything else."""
+    if not isinstance(path, (str, os.PathLike)) or os.fspath(path).lower().endswith(".csv"):
+        return {}
+    read_grid_file(os.fspath(path))
+    return dict(_sweep_settings.get(os.path.abspath(path), {}))
 
 
 def grid_file_command(path: Any) -> Any:

@@ -27,6 +27,9 @@ FINISHED, FAILED, KILLED, TIMEOUT, STOPPED = "finished", "failed", "killed", "ti
 _TRACEBACK_START = "Traceback (most recent call last):"
 #: longest wait between checks of the script's exit; after it exits its pipes are read for _EXIT_DRAIN_S more
 _POLL_S = 0.25
+#: a run that an early-stopping rule may stop looks for the stop request this often, not only when it prints:
+#: else a condemned trial always runs one more epoch (it is noticed after the next line) - 10 ms of a stat()
+_STOP_POLL_S = 0.01
 _EXIT_DRAIN_S = 0.5
 
 
@@ -384,7 +387,7 @@ def _pump(proc: subprocess.Popen[bytes], spec: RunSpec, log: Any, stderr_tail: d
     try:
         while True:
             now = time.monotonic()
-            wait = min(next_beat - now, _POLL_S)
+            wait = min(next_beat - now, _POLL_S if spec.stop_file is None else _STOP_POLL_S)
             if deadline is not None:
                 wait = min(wait, deadline - now)
             events = selector.select(timeout=max(wait, 0.0)) if open_streams else []

@@ -55,6 +55,39 @@ def test_each_rule_stops_the_bad_trials_of_a_printing_script(ray_cluster, workdi
     assert set(frame.status) <= {"finished", "stopped"}
 
 
+FILE_WITH_SETTINGS = """
+sweep:
+  metric: loss
+  mode: min
+  stop: asha
+  grace_period: 2
+  reduction_factor: 2
+x: [0.0, 0.01, 5.0, 6.0, 7.0]
+"""
+
+
+def test_the_flags_file_carries_the_stopping_rule_and_the_command_line_wins(ray_cluster, workdir, script):
+    from tests.conftest import run_tune
+
+    (workdir / "grid.yml").write_text(FILE_WITH_SETTINGS)
+    frame = tuning_run("train.py", "grid.yml", confirm=False, quiet=True, max_concurrent=2)
+    assert frame.attrs["metric"] == "loss" and frame.attrs["mode"] == "min"
+    by_x = {row.flag_x: row.status for row in frame.itertuples()}
+    assert by_x[0.0] == "finished" and by_x[7.0] == "stopped"  # asha, from the file, judged the printed loss
+    header = Journal(str(workdir / "runs" / "sweeps" / frame.attrs["sweep"])).read().header
+    assert header["stop"]["rule"] == "asha" and header["stop"]["grace_period"] == 2  # what a resume continues
+    # an option given on the command line wins over the file's; a misspelt setting is one line, exit 2
+    (workdir / "bad.yml").write_text(FILE_WITH_SETTINGS.replace("grace_period", "grace_perod"))
+    bad = run_tune("train.py", "--flags", "bad.yml", "--yes", cwd=workdir)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    assert "unknown sweep setting 'grace_perod'; did you mean 'grace_period'?" in bad.stderr
+    plain = run_tune("train.py", "--flags", "grid.yml", "--stop", "median", "--min-trials", "1", "--max-concurrent",
+                     "2", "--yes", "-q", "--address", ray_cluster, cwd=workdir)
+    assert plain.returncode == 0, plain.stderr
+    journals = sorted((workdir / "runs" / "sweeps").glob("*/journal.jsonl"))
+    assert {Journal(str(j.parent)).read().header["stop"]["rule"] for j in journals} == {"asha", "median"}
+
+
 optuna = pytest.importorskip("optuna")
 
 DRIVER = """

@@ -129,9 +129,11 @@ def is_sweep_file(path: str) -> bool:
     """A flags file is a sweep when it is a CSV or any value is a list (else it is one run's flags)."""
     if path.lower().endswith(".csv"):
         return True
-    from tuner.plan import read_grid_file
+    from tuner.plan import grid_file_settings, read_grid_file
 
     grid = read_grid_file(path)
+    if grid_file_settings(path):  # a `sweep:` section (search, stopping ...) only makes sense for a sweep
+        return True
     return any((isinstance(v, list) and len(v) != 1) or isinstance(v, dict) for v in grid.values())
 
 

@@ -53,10 +53,12 @@ def _print_result(result: SweepResult, request: SweepRequest) -> int:
 
 def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, list[Any]], script_args: Sequence[str]) -> int:
     from tuner.cli.options import UsageError
+    from tuner.plan import grid_file_settings
     from tuner.store.files import parse_tag_options
 
+    in_file = grid_file_settings(args.flags)
     if args.seed is not None and args.sample is None and args.num_samples is None and not (
-            args.flags and is_space_file(args.flags)):
+            args.flags and is_space_file(args.flags)) and not {"sample", "num_samples"} & set(in_file):
         raise UsageError("--seed only applies with --sample or a search space")
     request = prepare_sweep(args.script, args.flags, args.sample, args.seed, flag_overrides=cli_flags,
                             metric=args.metric, mode=args.mode, extra_args=script_args, skip_done=args.skip_done,

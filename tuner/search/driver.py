@@ -25,7 +25,7 @@ from .stopping import AshaRule, AshaState, MedianRule, asha_stops, median_stops
 
 RULES = ("median", "asha")
 #: seconds between two reads of the running trials' metrics: a trial is judged at most this late after a step
-POLL_S = 0.05
+POLL_S = 0.02
 
 
 @dataclass(frozen=True)

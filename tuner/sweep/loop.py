@@ -206,7 +206,9 @@ class _SweepLoop:
         self.config_failures: list[ConfigFailure] = []
         self.other_outcomes = 0  # any outcome that is not a configuration error: then the sweep can succeed
         self.config_error: str | None = None
-        from tuner.search.driver import SearchDriver, uses_search
+        from tuner.search.driver import POLL_S, SearchDriver, uses_search
+
+        self.poll_s = POLL_S  # how often the search driver reads the running trials' metrics
 
         # an adaptive sampler and/or a stopping rule (tuner.search); None for plain grids and random spaces
         self.search = SearchDriver(request, journal, self.settings.runs_dir, self.pattern) \
@@ -218,7 +220,7 @@ class _SweepLoop:
             while self.queue or self.pool.in_flight:
                 while self.queue and self.pool.has_room():
                     self.launch(self.queue.popleft())
-                for result in self.pool.wait(timeout_s=0.5 if self.search is None else 0.05):
+                for result in self.pool.wait(timeout_s=0.5 if self.search is None else self.poll_s):
                     self.record(result)
                 if self.search is not None:
                     self.search.poll()

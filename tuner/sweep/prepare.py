@@ -89,7 +89,24 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
                   check: bool = True, tags: Mapping[str, Any] | None = None, label: str | None = None,
                   note: str | None = None, **settings_overrides: Any) -> SweepRequest:
     """Validate everything and plan; writes nothing. `num_samples` (or any distribution in `flags`) makes the
-    grid a search space: grid lists x num_samples random draws (tuner.search.space)."""
+    grid a search space: grid lists x num_samples random draws (tuner.search.space). A YAML flags file's
+    `sweep:` section (tuner.plan.SWEEP_SETTINGS) fills in what the arguments leave unset."""
+    from tuner.plan import grid_file_settings
+
+    try:
+        given = grid_file_settings(flags)
+    except TunerError:  # an unreadable file: load_grid below says so, with the other problems
+        given = {}
+    sample = sample if sample is not None else given.get("sample")
+    seed = seed if seed is not None else given.get("seed")
+    num_samples = num_samples if num_samples is not None else given.get("num_samples")
+    metric = metric if metric is not None else given.get("metric")
+    mode = mode if mode is not None else given.get("mode")
+    search = search if search is not None else given.get("search")
+    stop = stop if stop is not None else given.get("stop")
+    stop_options = {name: value if value is not None else given.get(name)
+                    for name, value in {**dict.fromkeys(("grace_period", "reduction_factor", "max_t", "min_trials")),
+                                        **dict(stop_options or {})}.items()}
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise TunerError(f"seed must be an integer, got {seed!r}")
     from tuner.search.driver import check_search, check_stop
