@@ -49,7 +49,8 @@ _LAZY = {
     "tuning_run": "sweep",
     "ls_runs": "runs.listing", "latest_run": "runs.listing", "run_info": "runs.listing",
     "get_run": "runs.record", "RunRecord": "runs.record",
-    "clean_runs": "runs.manage", "purge_runs": "runs.manage", "copy_run": "runs.manage", "copy_run_files": "runs.manage",
+    "clean_runs": "runs.manage", "restore_runs": "runs.manage", "purge_runs": "runs.manage", "copy_run": "runs.manage",
+    "copy_run_files": "runs.manage",
     "view_run": "report", "save_run_view": "report", "compare_runs": "report", "save_run_comparison": "report",
     "save_sweep_report": "report",
     "script_flags": "interface.discover",
@@ -64,7 +65,7 @@ __all__ = [
     "tensorboard_dir",
     # runs and sweeps
     "training_run", "tuning_run", "ls_runs", "latest_run", "run_info", "RunStatus",
-    "script_flags", "get_run", "RunRecord", "clean_runs", "purge_runs", "copy_run", "copy_run_files",
+    "script_flags", "get_run", "RunRecord", "clean_runs", "restore_runs", "purge_runs", "copy_run", "copy_run_files",
     # views
     "view_run", "save_run_view", "compare_runs", "save_run_comparison", "save_sweep_report",
     # exports

@@ -36,7 +36,9 @@ def listed(root: Path) -> set[str]:
 
 
 def archived(root: Path) -> set[str]:
-    return set(os.listdir(root / "archive")) if (root / "archive").is_dir() else set()
+    """The run folders in the archive (a listing of it keeps its hidden index there)."""
+    folder = root / "archive"
+    return {n for n in os.listdir(folder) if not n.startswith(".")} if folder.is_dir() else set()
 
 
 def answer(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
@@ -164,3 +166,34 @@ def test_a_copied_run_does_not_carry_the_originals_mlflow_link(runs: Path, workd
     assert (Path(target) / "tuner.d" / "flags.json").is_file()
     assert not (Path(target) / "tuner.d" / "mlflow.json").exists()  # its export makes a new MLflow run
     assert link.exists()
+
+
+def test_clean_lists_what_it_will_move_before_asking_and_restore_brings_runs_back(runs: Path, workdir: Path) -> None:
+    primary, secondary = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNER_")}
+    proc = subprocess.Popen([sys.executable, "-m", "tuner", "clean"], cwd=workdir, env=env, stdin=secondary,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    os.close(secondary)
+    os.write(primary, b"n\n")
+    out, err = proc.communicate(timeout=60)
+    os.close(primary)
+    assert proc.returncode == 0, err
+    listed, question = out.index("Will move 3 run directories: "), out.index("Move 3 run directories to")
+    assert listed < question and "1 active left alone" in out  # the names come before the question
+    for name in ("2026-01-01T00-00-01Z", "2026-01-01T00-00-02Z", "2026-01-02T00-00-04Z"):
+        assert name in out[listed:question]
+    assert "Nothing moved." in out and archived(runs) == set()
+    assert run_tune("clean", "--yes", cwd=workdir).returncode == 0
+    assert archived(runs) == {"2026-01-01T00-00-01Z", "2026-01-01T00-00-02Z", "2026-01-02T00-00-04Z"}
+    # restore: by name prefix, by filter over the archive, then the rest; a name taken again stays archived
+    one = run_tune("restore", "2026-01-01T00-00-01", "--yes", cwd=workdir)
+    assert one.returncode == 0 and "Restored 1 run" in one.stdout, one.stderr
+    assert (runs / "2026-01-01T00-00-01Z" / "model.txt").read_text() == "weights"
+    failed = run_tune("restore", "--filter", "status == 'failed'", "--yes", cwd=workdir)
+    assert failed.returncode == 0 and archived(runs) == {"2026-01-02T00-00-04Z"}, failed.stdout + failed.stderr
+    make_run(runs, "2026-01-02T00-00-04Z", flags={"lr": 9})  # a new run took the archived one's name
+    rest = run_tune("restore", "--yes", cwd=workdir)
+    assert rest.returncode == 0 and "Kept in the archive (the name is taken" in rest.stdout
+    assert archived(runs) == {"2026-01-02T00-00-04Z"}
+    nothing = run_tune("restore", "no-such-run", "--yes", cwd=workdir)
+    assert nothing.returncode == 2 and len(nothing.stderr.strip().splitlines()) == 1, nothing.stderr

@@ -38,6 +38,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("compare", "views", "cmd_compare", "compare two runs"),
     Command("report", "views", "cmd_report", "HTML report of a sweep"),
     Command("clean", "manage", "cmd_clean", "archive runs"),
+    Command("restore", "manage", "cmd_restore", "bring archived runs back"),
     Command("purge", "manage", "cmd_purge", "delete archived runs"),
     Command("copy", "manage", "cmd_copy", "copy a run or its files"),
     Command("rm", "manage", "cmd_rm", "delete runs by name pattern"),

@@ -1,10 +1,11 @@
-"""`tune clean | purge | copy | rm | reproduce | lookup | tag`: managing and reproducing runs from the command line."""
+"""`tune clean | restore | purge | copy | rm | reproduce | lookup | tag`: managing and reproducing runs from the
+command line."""
 
 from __future__ import annotations
 
 import argparse
 import os
-from typing import Sequence
+from typing import Any, Sequence
 
 from tuner.cli.options import (
     PROG,
@@ -43,6 +44,35 @@ def cmd_clean(argv: Sequence[str]) -> int:
         clean_runs(selected, runs_dir=args.runs_dir, confirm=confirm_option(args))
     else:
         clean_runs(args.runs or None, runs_dir=args.runs_dir, confirm=confirm_option(args))
+    return 0
+
+
+def cmd_restore(argv: Sequence[str]) -> int:
+    parser = Parser(prog=f"{PROG} restore", formatter_class=formatter,
+                     description="Move archived runs (`tune clean` put them in RUNS_DIR/archive) back, under their "
+                                 "own names; all of them unless runs or --filter are given.",
+                     epilog="examples:\n  tune restore\n  tune restore 2026-11-22T05-12-33Z\n"
+                            "  tune restore --filter \"status == 'failed'\" --yes")
+    parser.add_argument("runs", nargs="*", metavar="RUN", help="archived run names (any unique prefix) or paths")
+    parser.add_argument("--filter", metavar="EXPR", help="only archived runs matching this pandas or MLflow filter")
+    add_runs_dir(parser)
+    add_yes(parser)
+    args = parser.parse_args(argv)
+    from tuner.runs.manage import restore_runs
+
+    runs: Any = args.runs or None
+    if args.filter is not None:
+        from tuner.runs.listing import ls_runs
+        from tuner.settings import load_settings
+        from tuner.store.layout import ARCHIVE_DIR
+
+        archive = os.path.join(load_settings(runs_dir=args.runs_dir).runs_dir, ARCHIVE_DIR)
+        selected = ls_runs(subset=args.filter, runs_dir=archive) if os.path.isdir(archive) else None
+        if selected is None or selected.empty:
+            print("No archived runs found to restore.")
+            return 0
+        runs = selected
+    restore_runs(runs, runs_dir=args.runs_dir, confirm=confirm_option(args))
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Cleaning up and copying runs (tfruns' clean_runs, purge_runs, copy_run, copy_run_files) and deleting by name.
+"""Cleaning up and copying runs (tfruns' clean_runs, purge_runs, copy_run, copy_run_files), restoring archived
+runs and deleting by name.
 
 Active runs (status running with a fresh heartbeat) are never moved or deleted: they are skipped with a
 message. Questions are asked only when stdin is a terminal (or `confirm=True`); `confirm=False` never asks.
@@ -91,13 +92,17 @@ def clean_runs(runs: Any = None, runs_dir: str | None = None, confirm: bool | No
         _say("No runs found to clean.")
         return result
     archive = os.path.join(settings.runs_dir, ARCHIVE_DIR)
-    if not ask(f"Move {len(dirs)} run director{'ies' if len(dirs) != 1 else 'y'} to {archive}?", True, confirm):
+    active = [d for d in dirs if is_active(d, settings.stale_after_s)]
+    movable = [d for d in dirs if d not in active]
+    if confirm is not False:  # what will move, before the question (tfruns asks about a count only)
+        _say(_listing("Will move", movable) + (f"; {len(active)} active left alone" if active else ""))
+    if movable and not ask(f"Move {_run_directories(len(movable))} to {archive}?", True, confirm):
         _say("Nothing moved.")
         result.cancelled = True
         return result
     os.makedirs(archive, exist_ok=True)
     for run_dir in dirs:
-        if is_active(run_dir, settings.stale_after_s):
+        if run_dir in active or is_active(run_dir, settings.stale_after_s):  # it may have started since
             result.skipped_active.append(run_dir)
             continue
         target = _free_name(archive, os.path.basename(os.path.normpath(run_dir)))
@@ -106,6 +111,48 @@ def clean_runs(runs: Any = None, runs_dir: str | None = None, confirm: bool | No
     _report_active(result.skipped_active)
     _say(f"Moved {len(result.done)} run{'s' if len(result.done) != 1 else ''} to {archive} "
          "(purge_runs() or `tune purge` to remove permanently)")
+    return result
+
+
+#: at most this many names in the list `clean` shows before asking
+LIST_NAMES = 20
+
+
+def _listing(verb: str, dirs: Sequence[str]) -> str:
+    names = [os.path.basename(os.path.normpath(d)) for d in dirs]
+    shown = ", ".join(names[:LIST_NAMES]) + (f" ... and {len(names) - LIST_NAMES} more" if len(names) > LIST_NAMES else "")
+    return f"{verb} {_run_directories(len(names))}" + (f": {shown}" if names else "")
+
+
+def restore_runs(runs: Any = None, runs_dir: str | None = None, confirm: bool | None = None) -> ManageResult:
+    """Move archived runs (default: all) back from `<runs_dir>/archive`, under their own names: a run whose
+    name is taken again in the runs directory stays in the archive, with a message."""
+    settings = load_settings(runs_dir=runs_dir)
+    archive = os.path.join(settings.runs_dir, ARCHIVE_DIR)
+    dirs = list_run_dirs(archive) if runs is None else resolve_run_dirs(runs, archive)
+    for run_dir in dirs:
+        _in_runs_dir(run_dir, archive)
+    result = ManageResult()
+    if not dirs:
+        _say(f"No archived runs to restore in {archive}.")
+        return result
+    if confirm is not False:
+        _say(_listing("Will restore", dirs))
+    if not ask(f"Move {_run_directories(len(dirs))} back to {settings.runs_dir}?", True, confirm):
+        _say("Nothing restored.")
+        result.cancelled = True
+        return result
+    taken = []
+    for run_dir in dirs:
+        target = os.path.join(settings.runs_dir, os.path.basename(os.path.normpath(run_dir)))
+        if os.path.lexists(target):
+            taken.append(os.path.basename(target))
+            continue
+        os.rename(run_dir, target)
+        result.done.append(target)
+    if taken:
+        _say(f"Kept in the archive (the name is taken in {settings.runs_dir}): {', '.join(taken)}")
+    _say(f"Restored {len(result.done)} run{'s' if len(result.done) != 1 else ''} to {settings.runs_dir}")
     return result
 
 
