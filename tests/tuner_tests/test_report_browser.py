@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pytest
 from cdp_browser import Browser, find_chromium
-from conftest import REPO
+from conftest import REPO, run_tune
 from fabricate_runs import make_sweep
 
 from tuner import save_run_comparison, save_run_view, save_sweep_report
@@ -144,6 +144,33 @@ def test_comparison_shows_both_runs_charts_and_diffs(browser: Browser, workdir: 
     assert labels[0] == ["A loss", "A val_loss", "B loss", "B val_loss"]
     _check_clean(browser, url)
     _shot(browser, tmp_path, "compare")
+
+
+def test_three_runs_compare_with_a_table_of_what_differs_and_every_run_overlaid(
+        browser: Browser, workdir: Path, write_script, tmp_path: Path) -> None:
+    write_script("train.py", TRAIN)
+    made = []
+    for units in ("64", "128", "256"):
+        made.append(_run(workdir, f"units={units}"))
+        time.sleep(1.05)  # run directories are named by the second
+    url = "file://" + save_run_comparison([str(made[2]), str(made[0]), str(made[1])],
+                                          filename=str(tmp_path / "compare3.html"))
+    browser.open(url)
+    assert browser.evaluate("[...document.querySelectorAll('[data-run]')].map(c => c.dataset.run)") == ["A", "B", "C"]
+    text = browser.text()
+    assert text.index(f"A: {made[0].name}") < text.index(f"B: {made[1].name}") < text.index(f"C: {made[2].name}")
+    rows = browser.evaluate("[...document.querySelectorAll('table.differs tbody tr')].map(r => "
+                            "[...r.children].map(c => c.textContent))")
+    assert ["flag_units", "64", "128", "256"] in rows  # the flag that differs, one column per run, oldest first
+    assert all(len(r) == 4 for r in rows) and not any(r[0] == "flag_dropout" for r in rows)  # same values: left out
+    labels = browser.evaluate("tunerPage.charts.map(u => u.series.slice(1).map(s => s.label))")
+    assert labels[0] == ["A loss", "A val_loss", "B loss", "B val_loss", "C loss", "C val_loss"]
+    states = browser.evaluate("[...document.querySelectorAll('[data-diff]')].map(d => d.dataset.diff)")
+    assert "Flags (B vs A)" in states and "Flags (C vs A)" in states and "Console output (C vs A)" in states
+    _check_clean(browser, url)
+    _shot(browser, tmp_path, "compare3")
+    done = run_tune("compare", made[0].name, "--no-browser", cwd=workdir)
+    assert done.returncode == 2 and "two or more runs" in done.stderr
 
 
 def test_sweep_report_of_300_trials_is_fast_sortable_filterable_and_links_runs(

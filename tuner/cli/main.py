@@ -35,7 +35,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("sweeps", "sweeps", "cmd_sweeps", "list sweeps with their counts"),
     Command("resume", "sweeps", "cmd_resume", "finish an interrupted sweep"),
     Command("view", "views", "cmd_view", "HTML view of a run"),
-    Command("compare", "views", "cmd_compare", "compare two runs"),
+    Command("compare", "views", "cmd_compare", "compare two or more runs"),
     Command("report", "views", "cmd_report", "HTML report of a sweep"),
     Command("clean", "manage", "cmd_clean", "archive runs"),
     Command("restore", "manage", "cmd_restore", "bring archived runs back"),

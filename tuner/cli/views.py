@@ -68,14 +68,17 @@ def _serve_live(run: str | None, runs_dir: str | None, port: int, browse: bool) 
 
 def cmd_compare(argv: Sequence[str]) -> int:
     parser = Parser(prog=f"{PROG} compare", formatter_class=formatter,
-                     description="Compare two runs side by side (default: the two latest; the older on the left): "
-                                 "cards, charts of both runs, and diffs of flags, source files and console output.",
-                     epilog="examples:\n  tune compare\n  tune compare RUN_A RUN_B -o diff.html")
-    parser.add_argument("runs", nargs="*", metavar="RUN", help="two run directories or names")
+                     description="Compare two or more runs side by side, oldest first (A, B, C ...; default: the "
+                                 "two latest): a table of the flags and metrics that differ, cards, every metric "
+                                 "of every run overlaid, and diffs of flags, source files and console output "
+                                 "against A.",
+                     epilog="examples:\n  tune compare\n  tune compare RUN_A RUN_B -o diff.html\n"
+                            "  tune compare 2026-11-22T05 2026-11-22T06 2026-11-22T07")
+    parser.add_argument("runs", nargs="*", metavar="RUN", help="two or more run names (any unique prefix) or paths")
     _add_common(parser)
     args = parser.parse_args(argv)
-    if len(args.runs) not in (0, 2):
-        raise UsageError(f"compare takes two runs (or none for the two latest), got {len(args.runs)}")
+    if len(args.runs) == 1:
+        raise UsageError("compare takes two or more runs (or none for the two latest), got 1")
     from tuner.report import save_run_comparison
 
     path = save_run_comparison(args.runs or None, filename=args.output, runs_dir=args.runs_dir)

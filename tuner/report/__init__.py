@@ -13,7 +13,7 @@ from typing import Any
 
 from tuner.console.messages import say
 from tuner.errors import SweepNotFoundError, TunerError
-from tuner.report.data import comparison_data, run_data, sweep_data
+from tuner.report.data import RUN_LETTERS, comparison_data, run_data, sweep_data
 from tuner.report.render import render_page, write_page
 from tuner.runs.resolve import latest_run_dir, latest_run_dirs, resolve_run_dir
 from tuner.settings import load_settings
@@ -52,32 +52,37 @@ def view_run(run: Any = None, runs_dir: str | None = None, browse: bool = True) 
 
 
 # ---------------------------------------------------------------------------------------------------
-# Two runs
+# Two or more runs
 
-def _two_runs(runs: Any, runs_dir: str) -> tuple[str, str]:
+def _compared_runs(runs: Any, runs_dir: str) -> list[str]:
     if runs is None:
         newest, older = latest_run_dirs(runs_dir, 2)
-        return older, newest
+        return [older, newest]
     items = [runs] if isinstance(runs, (str, os.PathLike)) else list(runs["run_dir"]) if hasattr(runs, "columns") \
         else list(runs)
-    if len(items) != 2:
-        raise TunerError(f"compare: expected exactly 2 runs, got {len(items)}; pass two run directories or names")
-    a, b = (resolve_run_dir(item, runs_dir) for item in items)
-    if os.path.samefile(a, b):
-        raise TunerError(f"compare: both runs are '{a}'; pass two different runs")
-    return a, b
+    if len(items) < 2:
+        raise TunerError(f"compare: expected two or more runs, got {len(items)}; pass run directories or names")
+    if len(items) > len(RUN_LETTERS):
+        raise TunerError(f"compare: at most {len(RUN_LETTERS)} runs at once, got {len(items)}; pick fewer "
+                         "(tune ls --filter ... shows which)")
+    dirs = [resolve_run_dir(item, runs_dir) for item in items]
+    real = [os.path.realpath(d) for d in dirs]
+    twice = sorted({d for d, r in zip(dirs, real) if real.count(r) > 1})
+    if twice:
+        raise TunerError(f"compare: '{twice[0]}' is given more than once; pass different runs")
+    return dirs
 
 
 def save_run_comparison(runs: Any = None, filename: str | os.PathLike[str] | None = None,
                         runs_dir: str | None = None) -> str:
-    """Write the side-by-side comparison of two runs (default: the two latest; the older on the left)."""
+    """Write the comparison of two or more runs (default: the two latest), oldest first: A, B, C ..."""
     settings = load_settings(runs_dir=runs_dir)
-    a, b = _two_runs(runs, settings.runs_dir)
-    data = comparison_data(a, b, settings.stale_after_s)
-    left, right = data["runs"][0]["name"], data["runs"][1]["name"]
-    target = (os.fspath(filename) if filename is not None
-              else os.path.join(_views_dir(), f"compare-runs-{_safe(left)}-{_safe(right)}.html"))
-    return write_page(target, render_page("compare", f"Compare {left} and {right}", data))
+    data = comparison_data(_compared_runs(runs, settings.runs_dir), settings.stale_after_s)
+    names = [r["name"] for r in data["runs"]]
+    stem = "-".join(_safe(n) for n in names) if len(names) <= 3 else f"{_safe(names[0])}-and-{len(names) - 1}-more"
+    target = os.fspath(filename) if filename is not None else os.path.join(_views_dir(), f"compare-runs-{stem}.html")
+    title = f"Compare {names[0]} and {names[1]}" if len(names) == 2 else f"Compare {len(names)} runs"
+    return write_page(target, render_page("compare", title, data))
 
 
 def compare_runs(runs: Any = None, runs_dir: str | None = None, browse: bool = True) -> str:

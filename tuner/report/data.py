@@ -266,30 +266,50 @@ def _flags_text(flags: dict[str, Any]) -> str:
     return "".join(f"{k}: {json.dumps(_clean(v), ensure_ascii=False)}\n" for k, v in sorted(flags.items()))
 
 
-def comparison_data(run_dir_a: str, run_dir_b: str, stale_after_s: float = 60.0) -> dict[str, Any]:
-    """Two runs, older on the left, with diffs of flags, every changed/added/removed source file and the console."""
-    runs = [read_run(run_dir_a), read_run(run_dir_b)]
-    runs.sort(key=lambda d: (d.run.get("start") or 0, d.paths.name))
-    a, b = runs
+#: letters that name the compared runs on the page (A is the oldest)
+RUN_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def comparison_data(run_dirs: Sequence[str], stale_after_s: float = 60.0) -> dict[str, Any]:
+    """Two or more runs, oldest first (A, B, C ...): a table of every flag, metric and evaluation value that
+    differs between them, and the diffs of each later run against A: flags, every changed/added/removed
+    source file and the console output."""
+    runs = sorted((read_run(d) for d in run_dirs), key=lambda d: (d.run.get("start") or 0, d.paths.name))
     pages = [run_data(d.paths.run_dir, stale_after_s, with_sources=False, with_output=False) for d in runs]
-    diffs = []
-    flags_diff = diff_lines(_flags_text(a.flags), _flags_text(b.flags), "flags", "flags")
-    diffs.append({"title": "Flags", "kind": "flags", "state": "changed" if flags_diff else "same",
-                  "lines": flags_diff})
-    src_a, src_b = _source_files(a), _source_files(b)
-    for rel in sorted(set(src_a) | set(src_b)):
-        before, after = src_a.get(rel), src_b.get(rel)
-        if before == after:
-            continue
-        state = "added" if before is None else "removed" if after is None else "changed"
-        diffs.append({"title": rel, "kind": "source", "state": state,
-                      "lines": diff_lines(before or "", after or "", rel, rel)})
+    for letter, page in zip(RUN_LETTERS, pages):
+        page["letter"] = letter
+    differs = []
+    for section, field in (("flag", "flags"), ("metric", "final_metrics"), ("eval", "evaluation")):
+        mappings = [p[field] for p in pages]
+        for key in sorted(set().union(*mappings)):
+            row = [m.get(key) for m in mappings]
+            if any(r != row[0] for r in row):
+                differs.append({"key": f"{section}_{key}", "values": row})
+    statuses = [p["status"] for p in pages]
+    if len(set(statuses)) > 1:
+        differs.insert(0, {"key": "status", "values": statuses})
+    a = runs[0]
+    src_a = _source_files(a)
     out_a, _ = _read_text(a.paths.output_log, MAX_OUTPUT_CHARS)
-    out_b, _ = _read_text(b.paths.output_log, MAX_OUTPUT_CHARS)
-    console = diff_lines(out_a, out_b, "output", "output")
-    diffs.append({"title": "Console output", "kind": "output", "state": "changed" if console else "same",
-                  "lines": console})
-    return {"runs": pages, "diffs": diffs}
+    diffs = []
+    for letter, b in zip(RUN_LETTERS[1:], runs[1:]):
+        versus = f" ({letter} vs A)" if len(runs) > 2 else ""
+        flags_diff = diff_lines(_flags_text(a.flags), _flags_text(b.flags), "flags", "flags")
+        diffs.append({"title": "Flags" + versus, "kind": "flags", "state": "changed" if flags_diff else "same",
+                      "lines": flags_diff})
+        src_b = _source_files(b)
+        for rel in sorted(set(src_a) | set(src_b)):
+            before, after = src_a.get(rel), src_b.get(rel)
+            if before == after:
+                continue
+            state = "added" if before is None else "removed" if after is None else "changed"
+            diffs.append({"title": rel + versus, "kind": "source", "state": state,
+                          "lines": diff_lines(before or "", after or "", rel, rel)})
+        out_b, _ = _read_text(b.paths.output_log, MAX_OUTPUT_CHARS)
+        console = diff_lines(out_a, out_b, "output", "output")
+        diffs.append({"title": "Console output" + versus, "kind": "output",
+                      "state": "changed" if console else "same", "lines": console})
+    return {"runs": pages, "differs": differs, "diffs": diffs}
 
 
 # ---------------------------------------------------------------------------------------------------

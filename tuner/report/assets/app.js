@@ -319,27 +319,44 @@
   // ------------------------------------------------------------------------------------------------
   // Comparison
 
+  // one dash pattern per compared run: A solid, B dashed, C dotted ...
+  var DASHES = [null, [6, 4], [2, 3], [10, 3, 2, 3], [12, 6], [4, 8]];
+
   function renderCompare(root, C) {
-    var a = C.runs[0], b = C.runs[1];
-    root.appendChild(header("Compare runs", a.name + "  \u2192  " + b.name, null));
-    root.appendChild(el("div", { cls: "columns" }, [a, b].map(function (R, i) {
-      return el("div", { cls: "column" }, [
-        el("h2", null, [(i ? "B: " : "A: ") + R.name + " ", badge(R.status)]),
+    var runs = C.runs;
+    root.appendChild(header("Compare runs", runs.map(function (R) { return R.name; }).join("  \u2192  "), null));
+    root.appendChild(el("div", { cls: "columns", style: "--n: " + Math.min(runs.length, 4) }, runs.map(function (R) {
+      return el("div", { cls: "column", "data-run": R.letter }, [
+        el("h2", null, [R.letter + ": " + R.name + " ", badge(R.status)]),
         el("p", { cls: "sub", text: R.run_dir }),
         errorPanel(R),
         el("div", { cls: "cards compact" }, [card("Run", R.card), card("Flags", pairs(R.flags)),
           card("Metrics", pairs(R.final_metrics)), card("Evaluation", pairs(R.evaluation))])
       ]);
     })));
-    // one chart per metric with both runs: A solid, B dashed
+    // what differs: one row per flag, metric or evaluation value that is not the same in every run
+    var differs = C.differs || [];
+    var table = differs.length ? el("table", { cls: "differs" }, [
+      el("thead", null, [el("tr", null, [el("th", { text: "" })].concat(runs.map(function (R) {
+        return el("th", { text: R.letter + ": " + R.name });
+      })))]),
+      el("tbody", null, differs.map(function (d) {
+        return el("tr", { "data-key": d.key }, [el("th", { text: d.key })].concat(d.values.map(function (v) {
+          return el("td", { text: fmt(v) });
+        })));
+      }))
+    ]) : el("p", { cls: "empty", text: "Same flags, metrics and evaluation." });
+    root.appendChild(section("What differs", [table], "differs"));
+    // one chart per metric with every run: the run's dash pattern, the metric's colour
     var names = [];
-    [a, b].forEach(function (R) { Object.keys(R.metrics.series).forEach(function (n) { if (names.indexOf(n) < 0) names.push(n); }); });
+    runs.forEach(function (R) { Object.keys(R.metrics.series).forEach(function (n) { if (names.indexOf(n) < 0) names.push(n); }); });
     var groups = chartGroups(names);
     var grid = el("div", { cls: "charts" });
     if (!groups.length) grid.appendChild(el("p", { cls: "empty", text: "No metrics recorded." }));
-    root.appendChild(section("Metrics over steps (A solid, B dashed)", [grid], "charts"));
+    var legend = runs.length === 2 ? "A solid, B dashed" : "A solid, B dashed, C dotted, then other dashes";
+    root.appendChild(section("Metrics over steps (" + legend + ")", [grid], "charts"));
     var steps = {};
-    [a, b].forEach(function (R) { R.metrics.steps.forEach(function (s) { steps[s] = true; }); });
+    runs.forEach(function (R) { R.metrics.steps.forEach(function (s) { steps[s] = true; }); });
     var xs = Object.keys(steps).map(Number).sort(function (p, q) { return p - q; });
     function aligned(R, name) {
       var byStep = {};
@@ -354,9 +371,9 @@
     });
     groups.forEach(function (g, gi) {
       var specs = [], data = [xs];
-      [a, b].forEach(function (R, ri) {
+      runs.forEach(function (R, ri) {
         g.series.forEach(function (name, si) {
-          specs.push({ label: (ri ? "B " : "A ") + name, color: si === 0 ? BLUE : GREEN, dash: ri ? [6, 4] : null });
+          specs.push({ label: R.letter + " " + name, color: si === 0 ? BLUE : GREEN, dash: DASHES[ri % DASHES.length] });
           data.push(aligned(R, name));
         });
       });
