@@ -146,6 +146,31 @@ def test_comparison_shows_both_runs_charts_and_diffs(browser: Browser, workdir: 
     _shot(browser, tmp_path, "compare")
 
 
+def test_the_sweep_report_charts_the_best_so_far_by_trial_and_marks_stopped_trials(
+        browser: Browser, workdir: Path, tmp_path: Path) -> None:
+    import json
+
+    dirs = make_sweep("runs", "sweep-asha", 24)
+    for run_dir in dirs[3::4]:  # every fourth trial stopped early by a rule
+        path = Path(run_dir) / "tuner.d" / "run.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "status": "stopped"}))
+    url = "file://" + save_sweep_report("sweep-asha", runs_dir="runs", metric="val_acc",
+                                        filename=str(tmp_path / "asha.html"), run_views=False)
+    browser.open(url)
+    chart = browser.evaluate("(() => { const u = tunerPage.charts.find(c => c.root.closest('#progress')); "
+                             "return u && {labels: u.series.map(s => s.label), data: u.data}; })()")
+    assert chart is not None, "no best-so-far chart"
+    assert chart["labels"] == ["trial", "best so far", "finished", "stopped"]
+    trials, best, finished, stopped = chart["data"]
+    assert trials == list(range(1, 25))
+    assert sum(v is not None for v in stopped) == 6 and all(stopped[i] is None for i in range(24) if i % 4 != 3)
+    values = [v for v in best if v is not None]
+    assert values == sorted(values) and values[-1] == max(v for v in finished if v is not None)  # max: grows
+    assert "6 trials stopped early" in browser.text()
+    assert browser.evaluate("document.querySelectorAll('table.trials td.status-stopped').length") == 6
+    _check_clean(browser, url)
+
+
 def test_three_runs_compare_with_a_table_of_what_differs_and_every_run_overlaid(
         browser: Browser, workdir: Path, write_script, tmp_path: Path) -> None:
     write_script("train.py", TRAIN)

@@ -343,4 +343,31 @@ def sweep_data(frame: Any, sweep: str, metric: str | None, links: Sequence[str |
         statuses[str(record.get("status"))] = statuses.get(str(record.get("status")), 0) + 1
     return {"sweep": sweep, "metric": chosen, "mode": mode, "columns": shown, "rows": rows,
             "flags": flag_cols, "best": ranking.order(records)[:5] if ranking else [], "links": list(links),
-            "statuses": statuses}
+            "statuses": statuses, "progress": _progress(records, chosen, mode)}
+
+
+def _progress(records: Sequence[dict[str, Any]], metric: str | None, mode: str) -> dict[str, Any] | None:
+    """The best-so-far-by-trial chart: each trial's metric in launch order (finished and stopped apart) and the
+    best finished value so far (a stopped trial never counts as the best: tuner.runs.ranking)."""
+    if metric is None:
+        return None
+    ordered = sorted(records, key=lambda r: (_number_or(r.get("trial"), math.inf), _number_or(r.get("start"), 0)))
+    trials, finished, stopped, best = [], [], [], []
+    current: float | None = None
+    for number, record in enumerate(ordered, start=1):
+        value = record.get(metric)
+        value = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and math.isfinite(value) else None
+        status = str(record.get("status"))
+        trials.append(number)
+        finished.append(value if status == "finished" else None)
+        stopped.append(value if status == "stopped" else None)
+        if status == "finished" and value is not None:
+            current = value if current is None else (min(current, value) if mode == "min" else max(current, value))
+        best.append(current)
+    return {"trials": trials, "finished": finished, "stopped": stopped, "best": best,
+            "stopped_count": sum(v is not None for v in stopped)}
+
+
+def _number_or(value: Any, default: float) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default

@@ -411,12 +411,39 @@
         return el("li", null, [runLink(S, i, row[col.run]), " ", text]);
       }))], "best"));
     }
+    if (S.progress) root.appendChild(progressSection(S));
     var info = el("p", { cls: "pcp-info", text: "Hover a line to see its trial; click it to open the run." });
     var box = el("div", { cls: "chart pcp" });
     root.appendChild(section("Flags against " + (S.metric || "the metric"), [info, box], "parallel"));
     var tableBlock = reportTable(S, col, best);
     root.appendChild(tableBlock);
     setTimeout(function () { parallelChart(box, info, S, col); }, 0);
+  }
+
+  // best so far by trial: the line is the best finished value up to each trial; dots are each trial's value,
+  // stopped trials (early stopping) in pink
+  function progressSection(S) {
+    var P = S.progress;
+    var box = el("div", { cls: "chart progress", "data-stopped": P.stopped_count });
+    var note = P.stopped_count ? P.stopped_count + " trial" + (P.stopped_count === 1 ? "" : "s") +
+      " stopped early (pink)" : "no trial stopped early";
+    setTimeout(function () {
+      var dots = function () { return null; };
+      var opts = {
+        title: "Best " + S.metric + " so far", width: chartWidth(box), height: 240,
+        scales: { x: { time: false } },
+        series: [{ label: "trial" },
+          { label: "best so far", stroke: BLUE, width: 2, spanGaps: true, points: { show: false } },
+          { label: "finished", stroke: GREEN, paths: dots, points: { show: true, size: 6, fill: GREEN } },
+          { label: "stopped", stroke: PINK, paths: dots, points: { show: true, size: 6, fill: PINK } }],
+        axes: [{ label: "trial (launch order)" }, { size: 60 }],
+        legend: { live: true }
+      };
+      var u = new uPlot(opts, [P.trials, P.best, P.finished, P.stopped], box);
+      u._box = box;
+      PAGE.charts.push(u);
+    }, 0);
+    return section("Best so far by trial", [el("p", { cls: "sub", text: note }), box], "progress");
   }
 
   function runLink(S, i, name) {
