@@ -120,13 +120,14 @@ def write_run_metadata(type: str, data: Any, run_dir: str | None = None) -> None
         data(paths.meta)
 
 
-def _write_mapping(attr: str, merge: bool = False) -> Callable[[RunPaths, Any], None]:
+def _write_mapping(attr: str, merge: bool = False, numbers: bool = False) -> Callable[[RunPaths, Any], None]:
+    """`numbers`: the values are metrics (evaluation): NaN and inf are kept, as in metric files."""
     def write(paths: RunPaths, data: Any) -> None:
         if not isinstance(data, Mapping):
             raise TunerError(f"write_run_metadata: expected a mapping, got {type(data).__name__}")
         path = getattr(paths, attr)
         current = read_mapping(path) if merge else {}
-        atomic_write_json(path, {**current, **{str(k): v for k, v in data.items()}})
+        atomic_write_json(path, {**current, **{str(k): v for k, v in data.items()}}, nonfinite_as_text=numbers)
     return write
 
 
@@ -143,7 +144,7 @@ def _write_sources(paths: RunPaths, data: Any) -> None:
 _WRITERS: dict[str, Callable[[RunPaths, Any], None]] = {
     "flags": _write_mapping("flags_json"),
     "properties": _write_mapping("properties_json", merge=True),
-    "evaluation": _write_mapping("evaluation_json", merge=True),
+    "evaluation": _write_mapping("evaluation_json", merge=True, numbers=True),
     "error": _write_mapping("error_json"),
     "metrics": _write_metrics,
     "sources": _write_sources,
@@ -169,8 +170,9 @@ def log_metrics(step: int | float | None = None, run_dir: str | None = None, **v
     _step_counters[paths.metrics_jsonl] = int(step) if float(step).is_integer() else _step_counters.get(
         paths.metrics_jsonl, 0) + 1
     record = {"step": step, "timestamp": time.time()}
-    record.update({str(k): _none_if_nan(v) for k, v in values.items()})
-    append_json_line(paths.metrics_jsonl, record)
+    # a NaN or inf logged is kept (a diverged run says so, as in MLflow); None is "no value at this step"
+    record.update({str(k): v.item() if hasattr(v, "item") else v for k, v in values.items()})
+    append_json_line(paths.metrics_jsonl, record, nonfinite_as_text=True)
 
 
 

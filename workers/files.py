@@ -10,25 +10,39 @@ import tempfile
 import time
 from typing import Any
 
+#: metric values JSON cannot hold, as metric files write them (text, so every JSON reader parses the file) and
+#: as tuner.store.files reads them back: a metric that diverged to inf or NaN is kept, as MLflow keeps it
+NONFINITE_TEXT = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
-def _clean(value: Any) -> Any:
-    """JSON has no NaN/Infinity: write them as null so every reader can parse the file."""
+
+def _nonfinite_text(value: float) -> str:
+    return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+
+
+def _clean(value: Any, nonfinite_as_text: bool = False) -> Any:
+    """JSON has no NaN/Infinity: write them as null so every reader can parse the file (metric files: as text)."""
     if isinstance(value, float) and not math.isfinite(value):
-        return None
+        return _nonfinite_text(value) if nonfinite_as_text else None
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): _clean(v, nonfinite_as_text) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [_clean(v, nonfinite_as_text) for v in value]
     if hasattr(value, "item") and callable(value.item):  # numpy scalars
         try:
-            return _clean(value.item())
+            return _clean(value.item(), nonfinite_as_text)
         except (TypeError, ValueError):
             return str(value)
     return value
 
 
-def dumps_json(data: Any, indent: int | None = None) -> str:
-    return json.dumps(_clean(data), indent=indent, ensure_ascii=False, allow_nan=False, default=str)
+def dumps_json(data: Any, indent: int | None = None, nonfinite_as_text: bool = False) -> str:
+    return json.dumps(_clean(data, nonfinite_as_text), indent=indent, ensure_ascii=False, allow_nan=False,
+                      default=str)
+
+
+def numbers_from_text(record: dict[str, Any]) -> dict[str, Any]:
+    """A metric record as written with `nonfinite_as_text`: "NaN", "Infinity", "-Infinity" are floats again."""
+    return {k: NONFINITE_TEXT.get(v, v) if isinstance(v, str) else v for k, v in record.items()}
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -97,13 +111,13 @@ def atomic_write_text(path: str, text: str) -> None:
         raise
 
 
-def atomic_write_json(path: str, data: Any) -> None:
-    atomic_write_text(path, dumps_json(data, indent=2) + "\n")
+def atomic_write_json(path: str, data: Any, nonfinite_as_text: bool = False) -> None:
+    atomic_write_text(path, dumps_json(data, indent=2, nonfinite_as_text=nonfinite_as_text) + "\n")
 
 
-def append_json_line(path: str, data: Any) -> None:
+def append_json_line(path: str, data: Any, nonfinite_as_text: bool = False) -> None:
     """One record per line, written with a single write() so concurrent appends do not interleave."""
-    line = dumps_json(data) + "\n"
+    line = dumps_json(data, nonfinite_as_text=nonfinite_as_text) + "\n"
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line.encode("utf-8"))

@@ -51,11 +51,11 @@ def compile_pattern(pattern: str, where: str = "setting 'stdout_metrics_pattern'
 
 
 def _number(raw: str) -> float | None:
+    """`0.25`, `1e-3`, `nan`, `inf`: a diverged value is kept as it was printed (NaN, +-inf)."""
     try:
-        value = float(raw)
+        return float(raw)
     except ValueError:
         return None
-    return value if math.isfinite(value) else math.nan
 
 
 def _as_step(value: float) -> int | float:
@@ -138,7 +138,7 @@ class MetricLines:
                 if not math.isnan(value):
                     step = _as_step(value)
             elif name.lower() not in self.ignored:
-                values[name] = None if math.isnan(value) else value
+                values[name] = value
         if step is None:
             found = _STEP_WORDS.search(line)
             if found:

@@ -31,6 +31,7 @@ from tuner.runs.aggregate import effective_status, last_values
 from tuner.store.files import read_run
 from tuner.store.layout import RunPaths, iter_artifacts
 from tuner.store.status import RunStatus
+from workers.files import numbers_from_text
 
 #: how often the page polls (tfruns polls every 1000 ms)
 POLL_INTERVAL_MS = 500
@@ -88,7 +89,7 @@ class MetricsTail:
             except ValueError:
                 continue
             if isinstance(record, dict):
-                self.rows.append(record)
+                self.rows.append(numbers_from_text(record))  # "NaN"/"Infinity" as numbers (the page shows gaps)
 
 
 class LiveRunServer:

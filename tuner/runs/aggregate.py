@@ -38,14 +38,14 @@ _NOT_METRICS = frozenset({"step", "timestamp", "epoch"})
 
 
 def last_values(metrics: list[dict[str, Any]]) -> tuple[dict[str, Any], int]:
-    """Last non-null value of each metric, and the number of steps with at least one value."""
+    """Last value of each metric (NaN and inf included: the latest value is what MLflow shows too; None is "no
+    value at this step"), and the number of steps with at least one value."""
     last: dict[str, Any] = {}
     completed = 0
     for row in metrics:
         seen = False
         for key, value in row.items():
-            # `value != value` is true only for NaN (values come from JSON: no arrays here)
-            if value is None or key in _NOT_METRICS or value != value:
+            if value is None or key in _NOT_METRICS:
                 continue
             last[key] = value
             seen = True

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from tuner.errors import ConfigError
 from tuner.store.layout import RunPaths
 from tuner.store.status import RunStatus
-from workers.files import atomic_write_text, read_json_lines
+from workers.files import atomic_write_text
 
 from .samplers import COMPLETE, FAIL, PRUNED, check_sampler, make_sampler, tell_record
 from .stopping import AshaRule, AshaState, MedianRule, asha_stops, median_stops
@@ -93,7 +93,9 @@ def read_history(run_dir: str, metric: str, pattern: Any, cache: dict[str, Any] 
         if cache is not None and cache.get(run_dir, (None,))[0] == key:
             return cache[run_dir][1]
         if kind == "jsonl":
-            rows = read_json_lines(path)[0]
+            from tuner.store.files import read_metric_lines
+
+            rows = read_metric_lines(path)[0]
         else:
             from tuner.capture.stdout_metrics import parse_metric_lines, read_log_tail
             from tuner.store.files import read_mapping

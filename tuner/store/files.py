@@ -20,16 +20,26 @@ from workers.files import (
     atomic_write_json,
     atomic_write_text,
     dumps_json,
+    numbers_from_text,
     read_json,
     read_json_lines,
 )
 
 
 def write_metric_rows(run_dir: str, rows: list[dict[str, Any]], path: str | None = None) -> None:
-    """Replace the run's metrics with `rows` (each with `step`), atomically; rows without a timestamp get now."""
+    """Replace the run's metrics with `rows` (each with `step`), atomically; rows without a timestamp get now.
+    NaN and infinite values are kept (as text: workers.files.NONFINITE_TEXT); None is a missing value."""
     now = time.time()
     atomic_write_text(path or RunPaths(run_dir).metrics_jsonl,
-                      "".join(dumps_json({**row, "timestamp": row.get("timestamp", now)}) + "\n" for row in rows))
+                      "".join(dumps_json({**row, "timestamp": row.get("timestamp", now)}, nonfinite_as_text=True)
+                              + "\n" for row in rows))
+
+
+def read_metric_lines(path: str) -> tuple[list[dict[str, Any]], int]:
+    """The one reader of metric files (metrics.jsonl, printed_metrics.jsonl): rows with NaN and inf restored,
+    and the number of unreadable lines (a torn last line)."""
+    rows, bad = read_json_lines(path)
+    return [numbers_from_text(row) for row in rows], bad
 
 
 def write_run_status(run_dir: str, status: RunStatus, record: Mapping[str, Any] | None = None,
@@ -92,11 +102,11 @@ def read_run(run_dir: str, with_metrics: bool = True) -> RunData:
     metrics: list[dict[str, Any]] = []
     if with_metrics:
         source = paths.live_metrics_jsonl
-        metrics, bad = read_json_lines(source)
+        metrics, bad = read_metric_lines(source)
         if bad > 1:
             problems.append(f"{source}: {bad} unreadable lines skipped")
     return RunData(paths=paths, run=run, flags=flags_from_json(_read_checked(paths.flags_json, problems)), metrics=metrics,
-                   evaluation=_read_checked(paths.evaluation_json, problems),
+                   evaluation=numbers_from_text(_read_checked(paths.evaluation_json, problems)),
                    properties=_read_checked(paths.properties_json, problems),
                    error=_read_checked(paths.error_json, problems), tags=_read_checked(paths.tags_json, problems),
                    problems=problems)
