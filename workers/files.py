@@ -10,13 +10,14 @@ import tempfile
 import time
 from typing import Any
 
-#: metric values JSON cannot hold, as metric files write them (text, so every JSON reader parses the file) and
-#: as tuner.store.files reads them back: a metric that diverged to inf or NaN is kept, as MLflow keeps it
-NONFINITE_TEXT = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+#: metric values JSON cannot hold, as metric files write them (text, so every JSON reader parses the file; the
+#: spelling flags.json uses, tuner.values.flags_to_json) and as tuner.store.files reads them back: a metric that
+#: diverged to inf or NaN is kept, as MLflow keeps it
+NONFINITE_TEXT = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
 def _nonfinite_text(value: float) -> str:
-    return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    return "nan" if math.isnan(value) else "inf" if value > 0 else "-inf"
 
 
 def _clean(value: Any, nonfinite_as_text: bool = False) -> Any:
@@ -41,7 +42,7 @@ def dumps_json(data: Any, indent: int | None = None, nonfinite_as_text: bool = F
 
 
 def numbers_from_text(record: dict[str, Any]) -> dict[str, Any]:
-    """A metric record as written with `nonfinite_as_text`: "NaN", "Infinity", "-Infinity" are floats again."""
+    """A metric record as written with `nonfinite_as_text`: "nan", "inf", "-inf" are floats again."""
     return {k: NONFINITE_TEXT.get(v, v) if isinstance(v, str) else v for k, v in record.items()}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -34,8 +35,9 @@ def test_lines_without_any_step_are_numbered_from_one():
         {"step": 1, "loss": 0.9}, {"step": 2, "loss": 0.5, "acc": -0.1}]
 
 
-def test_nan_and_inf_are_recorded_as_null():
-    assert parse("epoch 1 loss: nan acc=inf\n") == [{"step": 1, "loss": None, "acc": None}]
+def test_nan_and_inf_are_kept_as_printed():
+    (row,) = parse("epoch 1 loss: nan acc=inf val=-inf\n")
+    assert row["step"] == 1 and math.isnan(row["loss"]) and row["acc"] == math.inf and row["val"] == -math.inf
 
 
 def test_keras_progress_output_gives_each_epochs_final_values():

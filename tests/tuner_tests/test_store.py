@@ -162,7 +162,7 @@ def test_log_metrics_appends_steps(run: Path) -> None:
     log_metrics(epoch=10, loss=0.1)
     rows, _ = read_json_lines(str(run / "tuner.d" / "metrics.jsonl"))
     assert [(r["step"], r["loss"]) for r in rows] == [(1, 0.9), (2, 0.5), (10, 0.1)]
-    assert rows[1]["acc"] is None and "epoch" not in rows[2]
+    assert rows[1]["acc"] == "nan" and "epoch" not in rows[2]  # kept, as text: the file stays plain JSON
     log_metrics(step=11, loss=0.05)
     assert read_json_lines(str(run / "tuner.d" / "metrics.jsonl"))[0][-1]["step"] == 11
 

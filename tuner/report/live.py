@@ -89,7 +89,7 @@ class MetricsTail:
             except ValueError:
                 continue
             if isinstance(record, dict):
-                self.rows.append(numbers_from_text(record))  # "NaN"/"Infinity" as numbers (the page shows gaps)
+                self.rows.append(numbers_from_text(record))  # "nan"/"inf" as numbers (the page shows gaps)
 
 
 class LiveRunServer:
