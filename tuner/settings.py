@@ -34,6 +34,7 @@ class Settings:
     stdout_metrics: bool = True
     stdout_metrics_pattern: str = ""
     ray_address: str | None = None
+    keep_cluster_s: float = 0.0
     cpus_per_trial: float = 1.0
     gpus_per_trial: float | None = None
     max_concurrent: int | None = None
@@ -91,6 +92,8 @@ def _check(key: str, value: Any, where: str) -> Any:
     if not ok:
         expected = "/".join(k.__name__ for k in kinds)
         raise ConfigError(f"{where}: setting '{key}' must be {expected}, got {value!r}")
+    if key == "keep_cluster_s" and value < 0:
+        raise ConfigError(f"{where}: setting '{key}' must be 0 (no warm cluster) or a number of seconds, got {value!r}")
     if key == "stdout_metrics_pattern" and value:
         from tuner.capture.stdout_metrics import compile_pattern
 

@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import tarfile
 import threading
 import time
@@ -47,6 +48,8 @@ class ClusterInfo:
     total_gpus: float
     max_node_cpus: float
     max_node_gpus: float
+    #: joined the warm local cluster (workers.warm): leave it running at disconnect
+    warm: bool = False
 
 
 @dataclass
@@ -160,9 +163,21 @@ def _authenticate(address: str) -> None:
                            f"RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token); {fix}")
 
 
-def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | None = None) -> ClusterInfo:
-    """Join `address`, or reuse this process' Ray, or start an embedded quiet local cluster."""
+def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | None = None,
+            keep_cluster_s: float = 0.0) -> ClusterInfo:
+    """Join `address`, or reuse this process' Ray, or start an embedded quiet local cluster; with
+    `keep_cluster_s` > 0 and no address, join (or start) the warm local cluster instead (workers.warm)."""
     started = False
+    warm = False
+    if not address and keep_cluster_s > 0 and not ray.is_initialized():
+        from workers import warm as warm_cluster
+
+        try:
+            address = warm_cluster.acquire(keep_cluster_s)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            raise ClusterError(str(exc)) from None
+        warm = True
+        _bind_loopback()  # this driver's own servers too
     if address and not ray.is_initialized():
         check_reachable(address)
         _authenticate(address)
@@ -184,11 +199,17 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
             with _ctrl_c_kills_what_started(started):
                 _init(kwargs)
         except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
+            if warm:
+                from workers import warm as warm_cluster
+
+                warm_cluster.release()
+                raise ClusterError(f"cannot join the warm local cluster at '{address}': {exc}; `tune cluster "
+                                   "down` stops it (the next sweep starts a fresh one)") from None
             raise ClusterError(f"cannot connect to the Ray cluster at '{address}': {exc}; check the address "
                                "(`ray status` on the head node shows it) or omit --address to run locally") from None
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     totals = ray.cluster_resources()
-    return ClusterInfo(address=address, started_here=started, total_cpus=float(totals.get("CPU", 0)),
+    return ClusterInfo(address=address, started_here=started, warm=warm, total_cpus=float(totals.get("CPU", 0)),
                        total_gpus=float(totals.get("GPU", 0)),
                        max_node_cpus=max((float(n["Resources"].get("CPU", 0)) for n in nodes), default=0.0),
                        max_node_gpus=max((float(n["Resources"].get("GPU", 0)) for n in nodes), default=0.0))
@@ -292,8 +313,12 @@ def _start_reaper() -> None:
 
 
 def disconnect(info: ClusterInfo) -> None:
-    if ray.is_initialized() and info.started_here:
-        ray.shutdown()
+    if ray.is_initialized() and (info.started_here or info.warm):
+        ray.shutdown()  # a warm cluster stays up: only this driver leaves it
+    if info.warm:
+        from workers import warm as warm_cluster
+
+        warm_cluster.release()
 
 
 def _pack(folder: str) -> bytes:

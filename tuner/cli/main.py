@@ -45,6 +45,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("reproduce", "manage", "cmd_reproduce", "how to re-run a run exactly"),
     Command("lookup", "manage", "cmd_lookup", "print one field of a run"),
     Command("tag", "manage", "cmd_tag", "set, remove or show a run's tags"),
+    Command("cluster", "cluster", "cmd_cluster", "the warm local cluster: status, down"),
     Command("tensorboard", "tensorboard", "cmd_tensorboard", "command to view runs in TensorBoard"),
     Command("flags", "interface", "cmd_flags", "list the flags a script accepts"),
     Command("export", "export", "cmd_export", "export runs to MLflow (tune export mlflow --help)"),

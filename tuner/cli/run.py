@@ -60,6 +60,9 @@ def _run_parser() -> Parser:
     sweep.add_argument("--max-failures", type=int, metavar="N", help="stop launching new trials after N failures")
     sweep.add_argument("--retries", type=int, metavar="N", help="retry a failed trial up to N times")
     sweep.add_argument("--address", metavar="ADDR", help="join this Ray cluster instead of starting one")
+    sweep.add_argument("--keep-cluster", type=float, metavar="SECONDS", dest="keep_cluster_s",
+                       help="keep the local cluster warm this long after the sweep, for the next one to join "
+                            "(setting keep_cluster_s; `tune cluster down` stops it)")
     sweep.add_argument("--skip-done", action="store_true",
                        help="skip combinations that already have a finished run of the same script")
     sweep.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")

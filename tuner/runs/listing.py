@@ -11,7 +11,7 @@ from tuner.console.messages import warn
 from tuner.errors import QueryError, RunNotFoundError
 from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.runs.index import indexed_frame
-from tuner.runs.query import parse_order, translate_filter, unknown_column
+from tuner.runs.query import is_mlflow_key, parse_order, translate_filter, unknown_column
 from tuner.runs.resolve import latest_run_dir, resolve_run_dir
 from tuner.settings import load_settings
 from tuner.store.files import read_run
@@ -43,8 +43,8 @@ def sort_runs(frame: pd.DataFrame, order: str | Sequence[str] | None, decreasing
     for column in list(columns):
         if column in frame.columns:
             continue
-        if not column.startswith(_KEYED):
-            raise _unknown_column(column, frame.columns, written.get(column))
+        if not column.startswith(_KEYED) or not is_mlflow_key(written.get(column, column)):
+            raise _unknown_column(column, frame.columns, written.get(column))  # a column name: a typo
         # a metric, param or tag no run has: every run lacks it, so it orders nothing (as in MLflow), said once
         warn(f"tune: warning: no run has {written.get(column, column)}, so it orders nothing"
              f"{_closest_key(column, frame.columns)}")

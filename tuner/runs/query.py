@@ -109,6 +109,11 @@ def column_name(key: str) -> str:
     return PREFIXES[prefix] + rest
 
 
+def is_mlflow_key(text: str) -> bool:
+    """`metrics.x`, `params.x`, `attributes.status`, a bare MLflow attribute: MLflow's spelling, not a column."""
+    return _is_mlflow_key(text)
+
+
 def _is_mlflow_key(text: str) -> bool:
     parts = _split_key(text)
     return (len(parts) > 1 and parts[0].lower() in PREFIXES) or (len(parts) == 1 and parts[0].lower() in

@@ -231,7 +231,7 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
                grace_period: float | None = None, reduction_factor: float | None = None,
                max_t: float | None = None, min_trials: int | None = None,
                check: bool = True, tags: Mapping[str, Any] | None = None, label: str | None = None,
-               note: str | None = None) -> pd.DataFrame | None:
+               note: str | None = None, keep_cluster_s: float | None = None) -> pd.DataFrame | None:
     """Run `file` over the combinations of `flags` (dict, DataFrame, YAML/CSV path) as parallel Ray tasks.
 
     Returns a DataFrame of exactly the runs this sweep made (ls_runs columns plus `sweep`, `trial`), with
@@ -239,10 +239,11 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
     (the best finished run's run_dir, None when none finished); None when the confirmation prompt is
     declined. A failing trial is a row with its status, never an exception. Ctrl-C stops cleanly and raises
     RunInterruptedError. `tags`, `label` and `note` are every trial's tags from the start (see training_run).
+    `keep_cluster_s` > 0 joins (or starts) a warm local cluster kept up that long after the sweep (workers.warm).
     """
     overrides: dict[str, Any] = dict(runs_dir=runs_dir, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                      max_concurrent=max_concurrent, max_failures=max_failures, retries=retries, timeout_s=timeout_s,
-                     ray_address=address, stdout_metrics=stdout_metrics)
+                     ray_address=address, stdout_metrics=stdout_metrics, keep_cluster_s=keep_cluster_s)
     if resume is not None:
         request = prepare_resume(resume, retry_failed=retry_failed, quiet=quiet, **overrides)
     else:

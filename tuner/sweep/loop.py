@@ -151,7 +151,7 @@ def open_cluster(settings: Settings) -> _Cluster:
     from workers import driver  # imports Ray: only here
 
     try:
-        info = driver.connect(settings.ray_address)
+        info = driver.connect(settings.ray_address, keep_cluster_s=settings.keep_cluster_s)
     except driver.ClusterError as exc:
         raise TunerError(str(exc)) from None
     try:
@@ -163,10 +163,19 @@ def open_cluster(settings: Settings) -> _Cluster:
         driver.disconnect(info)
         raise
     env = thread_caps(settings.cpus_per_trial)
+    if getattr(info, "warm", False):  # its workers were started by an earlier `tune`: give trials this one's env
+        env = {**_driver_env(), **env}
     if 0 < gpus < 1:
         env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"  # fractional GPUs: TensorFlow must not grab the whole card
     slots = _slots(settings, info, gpus)
     return _Cluster(info, gpus, _window(settings, slots), slots, env)
+
+
+def _driver_env() -> dict[str, str]:
+    """This driver's environment for trials on a warm cluster (PATH, PYTHONPATH, the user's variables), without
+    Ray's own and the embedded cluster's marks."""
+    skip = ("RAY_", "TUNER_DRIVER_TOKEN", "TUNER_WARM_CLUSTER", "CUDA_VISIBLE_DEVICES")
+    return {k: v for k, v in os.environ.items() if not k.startswith(skip)}
 
 
 def close_cluster(cluster: _Cluster) -> None:

@@ -1,0 +1,94 @@
+"""A warm local cluster (`--keep-cluster` / keep_cluster_s): the next sweep joins it instead of starting Ray,
+`tune cluster down` stops every process of it, and an idle one stops by itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from workers.reaper import marked
+from workers.warm import WARM_ENV
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+SCRIPT = """
+import argparse, os
+p = argparse.ArgumentParser(); p.add_argument("--x", type=int); a = p.parse_args()
+print("loss", a.x, "seen", os.environ.get("MY_SETTING"))
+"""
+
+
+def _tune(workdir: Path, cache: Path, *args: str, extra_env: dict[str, str] | None = None
+          ) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TUNER_", "RAY_"))}
+    env.update(XDG_CACHE_HOME=str(cache), **(extra_env or {}))
+    return subprocess.run([sys.executable, "-m", "tuner", *args], cwd=workdir, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def _state(cache: Path) -> dict | None:
+    path = cache / "tuner" / "warm-cluster.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _gone(mark: str, within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while marked(mark, WARM_ENV) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    return not marked(mark, WARM_ENV)
+
+
+def test_the_next_sweep_joins_the_warm_cluster_and_down_stops_all_of_it(workdir: Path) -> None:
+    (workdir / "train.py").write_text(SCRIPT)
+    cache = workdir / "cache"
+    first = _tune(workdir, cache, "train.py", "--flag", "x=1,2", "--keep-cluster", "120", "-q")
+    assert first.returncode == 0, first.stderr
+    state = _state(cache)
+    assert state is not None and state["address"].startswith("127.0.0.1:")
+    mark = state["mark"]
+    try:
+        assert marked(mark, WARM_ENV), "the cluster went down with the sweep"
+        status = _tune(workdir, cache, "cluster", "status")
+        assert f"warm cluster at {state['address']}" in status.stdout and "0 sweep(s) using it" in status.stdout
+        # the second sweep, with its own environment, joins the same cluster: no second `ray start`
+        second = _tune(workdir, cache, "train.py", "--flag", "x=3,4", "--keep-cluster", "120", "-q",
+                       extra_env={"MY_SETTING": "from-the-second-tune"})
+        assert second.returncode == 0, second.stderr
+        again = _state(cache)
+        assert again is not None and (again["mark"], again["started"]) == (mark, state["started"])
+        logs = [p.read_text() for p in workdir.glob("runs/2*/tuner.d/output.log")]
+        assert sum("seen from-the-second-tune" in log for log in logs) == 2  # its trials got its environment
+        down = _tune(workdir, cache, "cluster", "down")
+        assert down.returncode == 0 and "stopped the warm cluster" in down.stdout, down.stderr
+        assert _gone(mark, 15), f"left: {sorted(marked(mark, WARM_ENV))}"
+        assert _state(cache) is None and "no warm cluster" in _tune(workdir, cache, "cluster", "status").stdout
+    finally:
+        for pid in marked(mark, WARM_ENV):
+            os.kill(pid, 9)
+
+
+def test_an_idle_warm_cluster_stops_by_itself(workdir: Path) -> None:
+    (workdir / "train.py").write_text(SCRIPT)
+    cache = workdir / "cache"
+    done = _tune(workdir, cache, "train.py", "--flag", "x=1,2", "--keep-cluster", "2", "-q")
+    assert done.returncode == 0, done.stderr
+    state = _state(cache)
+    assert state is not None
+    try:
+        assert _gone(state["mark"], 30), f"still up after 30 s: {sorted(marked(state['mark'], WARM_ENV))}"
+        assert _state(cache) is None
+    finally:
+        for pid in marked(state["mark"], WARM_ENV):
+            os.kill(pid, 9)
+
+
+def test_a_negative_keep_cluster_is_refused(workdir: Path) -> None:
+    (workdir / "train.py").write_text(SCRIPT)
+    done = _tune(workdir, workdir / "cache", "train.py", "--flag", "x=1,2", "--keep-cluster", "-1", "--yes")
+    assert done.returncode == 2 and "keep_cluster_s" in done.stderr and len(done.stderr.strip().splitlines()) == 1
