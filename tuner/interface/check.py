@@ -100,8 +100,10 @@ def grid_axes(grid: Any) -> dict[str, list[Any]]:
                 axes[name] = list(dist.choices)
             elif dist.kind == "int":
                 axes[name] = [int(dist.low), int(dist.high) - 1]
-            else:  # a real-valued draw: the ends, and a value just past the low end that no int option accepts
-                axes[name] = [float(dist.low), float(dist.high), math.nextafter(float(dist.low), float(dist.high))]
+            else:  # a real-valued draw: the ends, and a typical draw, never a whole number (1/pi of the way up)
+                low, high = float(dist.low), float(dist.high)
+                inside = low + (high - low) / math.pi
+                axes[name] = [low, high, inside if not inside.is_integer() else math.nextafter(inside, high)]
         return axes
     if hasattr(grid, "values") and hasattr(grid, "names") and not isinstance(grid, Mapping):
         return {n: list(v) for n, v in zip(grid.names, grid.values)}
