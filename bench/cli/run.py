@@ -5,8 +5,8 @@
 
 - `tune ls` over 10,000 runs (table, `--all`, `--format csv`), each a fresh `tune` process, against a plain
   loop reading every run's JSON in a fresh process;
-- a sweep of 2 trivial trials end to end (`tune train.py --flag x=1,2`, Ray started by it) against the same
-  2 runs with plain `python`;
+- a sweep of 2 trivial trials end to end (`tune train.py --flag x=1,2`, Ray started by it, then joining a warm
+  cluster kept by `--keep-cluster`) against the same 2 runs with plain `python`;
 - a grid of 10^6 values: `tune` to the first trial's start against one parse of the same YAML with PyYAML's
   C loader.
 docs/benchmarks.md records the figures with this command.
@@ -33,13 +33,14 @@ ENV = {k: v for k, v in os.environ.items() if not k.startswith(("TUNER_", "RAY_"
 ENV["PYTHONPATH"] = REPO
 
 
-def wall(command: list[str], cwd: str, until: str | None = None) -> float:
+def wall(command: list[str], cwd: str, until: str | None = None, env: dict[str, str] | None = None) -> float:
     """Seconds a command takes (or until a file named `until` appears under cwd, then the command is left to end)."""
+    full_env = {**ENV, **(env or {})}
     start = time.perf_counter()
     if until is None:
-        subprocess.run(command, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        subprocess.run(command, cwd=cwd, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
         return time.perf_counter() - start
-    proc = subprocess.Popen(command, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(command, cwd=cwd, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     marker = os.path.join(cwd, until)
     while not os.path.exists(marker):
         if proc.poll() is not None:
@@ -82,9 +83,19 @@ def bench_sweep(repeat: int) -> list[tuple[str, str]]:
             handle.write(SCRIPT)
         plain = [sys.executable, "-c", "import subprocess, sys\nfor x in (1, 2): "
                  "subprocess.run([sys.executable, 'train.py', f'--x={x}'], check=True)"]
-        return [("the same 2 runs with plain python (baseline)", median([wall(plain, root) for _ in range(repeat)])),
+        rows = [("the same 2 runs with plain python (baseline)", median([wall(plain, root) for _ in range(repeat)])),
                 ("tune train.py --flag x=1,2 (starts Ray, 2 trials)",
                  median([wall(TUNE + ["train.py", "--flag", "x=1,2", "--yes", "--quiet"], root) for _ in range(repeat)]))]
+        # the same with a warm cluster (--keep-cluster): one sweep starts it, the measured ones join it
+        warm = TUNE + ["train.py", "--flag", "x=1,2", "--yes", "--quiet", "--keep-cluster", "300"]
+        cache = {"XDG_CACHE_HOME": os.path.join(root, "cache")}  # its own warm cluster, not the user's
+        wall(warm, root, env=cache)
+        try:
+            rows.append(("the same, joining a warm cluster (--keep-cluster)",
+                         median([wall(warm, root, env=cache) for _ in range(repeat)])))
+        finally:
+            wall(TUNE + ["cluster", "down"], root, env=cache)
+        return rows
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

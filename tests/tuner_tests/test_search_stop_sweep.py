@@ -131,7 +131,27 @@ def test_an_adaptive_sweep_resumes_after_sigkill_without_re_asking(ray_cluster, 
     assert sorted(r["trial"] for r in tells) == list(range(8))  # each trial told exactly once
     header = Journal(str(sweeps / sweep_id)).read().header
     assert header["search"] == "tpe" and header["grid"]["seed"] == 3
-    # the resumed run made exactly the trials not told before the kill; every trial ended finished or stopped
-    assert set(frame.trial) == set(range(8)) - told_before
+    # the resumed run made exactly the trials not told before the kill (less any that finished as the driver died:
+    # told by the resume from their runs, not run again); every trial ended finished or stopped
+    settled = {r["trial"] for r in tells if r.get("from") == "resume"}
+    assert set(frame.trial) == set(range(8)) - told_before - settled
     final = {r["trial"]: r["status"] for r in records if r["type"] == "outcome"}
     assert sorted(final) == list(range(8)) and set(final.values()) <= {"finished", "stopped"}
+
+
+def test_a_trial_that_finished_as_the_driver_died_is_told_by_the_resume(workdir):
+    import pandas as pd
+
+    from tuner.search.samplers import COMPLETE, PRUNED
+    from tuner.sweep.resume import tell_untold
+
+    journal = Journal.create("runs", "20260101-000000-tell", {"indices": [0, 1, 2, 3], "script": "train.py"})
+    for trial in range(4):
+        journal.append({"type": "ask", "trial": trial, "flags": {"x": trial}})
+    journal.append({"type": "tell", "trial": 0, "state": COMPLETE, "value": 1.0})
+    rows = pd.DataFrame({"trial": [0.0, 1.0, 2.0, 3.0], "status": ["finished", "finished", "failed", "stopped"],
+                         "metric_loss": [1.0, 0.25, None, 0.75], "run_dir": ["a", "b", "c", "d"]})
+    assert tell_untold(journal, rows, "loss", "min") == [1, 3]  # not 0 (told), not 2 (failed: it runs again)
+    tells = {r["trial"]: r for r in journal.read().records if r["type"] == "tell"}
+    assert (tells[1]["state"], tells[1]["value"]) == (COMPLETE, 0.25) and tells[3]["state"] == PRUNED
+    assert tell_untold(journal, rows, "loss", "min") == []  # once

@@ -93,6 +93,35 @@ def settle_orphans(runs_dir: str, sweep_id: str, heartbeat_s: float, wait_s: flo
     return len(running)
 
 
+def tell_untold(journal: Journal, rows: Any, metric: str | None, mode: str) -> list[int]:
+    """Trials the sampler asked for whose run ended (finished or stopped) just as the driver died, before their
+    `tell` was journaled: resume does not run them again, so tell them now, from their runs, and journal it
+    (the sampler then learns from every trial). Returns those trials."""
+    import time as _time
+
+    from tuner.runs.ranking import Ranking, metric_column
+    from tuner.search.samplers import COMPLETE, PRUNED, tell_record
+
+    records = journal.read().records
+    asked = [r["trial"] for r in records if r.get("type") == "ask"]
+    told = {r["trial"] for r in records if r.get("type") == "tell"}
+    settled = []
+    for trial in dict.fromkeys(asked):
+        if trial in told or not len(rows):
+            continue
+        ended = rows[(rows["trial"] == trial) & rows["status"].isin([RunStatus.FINISHED, RunStatus.STOPPED])]
+        if ended.empty:
+            continue
+        row = ended.iloc[-1].to_dict()
+        column = metric_column(list(row), metric) if metric else None
+        value = Ranking(metric, column, mode).value(row) if metric and column else None
+        state = COMPLETE if row["status"] == RunStatus.FINISHED else PRUNED
+        journal.append({**tell_record(int(trial), value, state), "time": _time.time(), "from": "resume"},
+                       durable=True)
+        settled.append(int(trial))
+    return settled
+
+
 def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False, **settings_overrides: Any
                    ) -> SweepRequest:
     base = load_settings(runs_dir=settings_overrides.get("runs_dir"))
@@ -111,6 +140,8 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
         settle_orphans(base.runs_dir, sweep_id, settings.heartbeat_s)
         rows = sweep_rows(runs_table(base.runs_dir, settings.stale_after_s), sweep_id)
         statuses = trial_statuses(rows, plan.indices, driver_alive=False)
+        if header.get("search") not in (None, "random"):
+            tell_untold(journal, rows, header.get("metric"), header.get("mode") or "max")
     finally:
         journal.release()
     todo = tuple(i for i in plan.indices if _needs_rerun(statuses.get(i), retry_failed))
