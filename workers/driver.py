@@ -408,13 +408,10 @@ class TaskPool:
             outcome, archive = ray.get(ref)
         except ray.exceptions.TaskCancelledError:
             return TaskResult(key, None, "cancelled")
-        except ray.exceptions.RayTaskError as exc:
-            cause = exc.cause
-            if is_disk_full(cause):  # the runs directory is full: the sweep stops with one line about the disk
-                raise OSError(cause.errno, cause.strerror, cause.filename) from None
-            message = str(exc).strip().splitlines()
-            return TaskResult(key, None, message[-1] if message else exc.__class__.__name__)
         except ray.exceptions.RayError as exc:  # worker/node died past retries, or the task raised
+            cause = getattr(exc, "cause", None)  # what the task raised (RayTaskError)
+            if isinstance(cause, OSError) and is_disk_full(cause):  # the runs directory is full: the sweep stops
+                raise OSError(cause.errno, cause.strerror, cause.filename) from None  # with one line about it
             message = str(exc).strip().splitlines()
             return TaskResult(key, None, message[-1] if message else exc.__class__.__name__)
         if archive is not None:

@@ -46,7 +46,7 @@ def numbers_from_text(record: dict[str, Any]) -> dict[str, Any]:
     return {k: NONFINITE_TEXT.get(v, v) if isinstance(v, str) else v for k, v in record.items()}
 
 
-def is_disk_full(exc: BaseException) -> bool:
+def is_disk_full(exc: BaseException | None) -> bool:
     """A write failed because the device is full (or the user's quota is): nothing more can be recorded there."""
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 

@@ -97,8 +97,6 @@ def tell_untold(journal: Journal, rows: Any, metric: str | None, mode: str) -> l
     """Trials the sampler asked for whose run ended (finished or stopped) just as the driver died, before their
     `tell` was journaled: resume does not run them again, so tell them now, from their runs, and journal it
     (the sampler then learns from every trial). Returns those trials."""
-    import time as _time
-
     from tuner.runs.ranking import Ranking, metric_column
     from tuner.search.samplers import COMPLETE, PRUNED, tell_record
 
@@ -116,7 +114,7 @@ def tell_untold(journal: Journal, rows: Any, metric: str | None, mode: str) -> l
         column = metric_column(list(row), metric) if metric else None
         value = Ranking(metric, column, mode).value(row) if metric and column else None
         state = COMPLETE if row["status"] == RunStatus.FINISHED else PRUNED
-        journal.append({**tell_record(int(trial), value, state), "time": _time.time(), "from": "resume"},
+        journal.append({**tell_record(int(trial), value, state), "time": time.time(), "from": "resume"},
                        durable=True)
         settled.append(int(trial))
     return settled
