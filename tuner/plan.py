@@ -61,12 +61,15 @@ def _read_grid_file(path: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise GridError(f"{path}: expected a mapping of flag: [values], got {type(data).__name__}; "
                         "for example `dropout: [0.2, 0.3]` on one line and `units: [64, 128]` on the next")
+    where = os.path.abspath(path)
+    _commands.pop(where, None)  # what an earlier version of the file said no longer counts
+    _sweep_settings.pop(where, None)
     if "command" in data:  # reserved: the command template (tuner.interface.template), not a flag
         data = dict(data)
-        _commands[os.path.abspath(path)] = data.pop("command")
+        _commands[where] = data.pop("command")
     if "sweep" in data:  # reserved: the sweep's own settings (search, stopping, metric), not a flag
         data = dict(data)
-        _sweep_settings[os.path.abspath(path)] = _check_sweep_settings(data.pop("sweep"), path)
+        _sweep_settings[where] = _check_sweep_settings(data.pop("sweep"), path)
     return data
 
 
