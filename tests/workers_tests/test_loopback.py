@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from workers.reaper import marked
+
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 SCRIPT = """
@@ -67,20 +69,6 @@ def _descendants(root: int) -> set[int]:
     return found
 
 
-def _marked(token: str) -> set[int]:
-    """Processes carrying the test's mark in their environment (Ray's agents leave the driver's process tree)."""
-    needle = f"TUNER_TEST_LOOPBACK={token}".encode()
-    pids = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if needle in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
-                    pids.add(int(entry))
-            except OSError:
-                continue
-    return pids
-
-
 def _socket_inodes(pid: int) -> set[int]:
     inodes = set()
     try:
@@ -113,7 +101,7 @@ def test_an_embedded_cluster_listens_on_loopback_only(workdir: Path) -> None:
         assert len(list((workdir / "marks").iterdir())) == 2, "the trials never started"
         time.sleep(1.0)  # the agents finish binding
         listening = _listening()
-        pids = _descendants(proc.pid) | _marked(token)
+        pids = _descendants(proc.pid) | set(marked(token, "TUNER_TEST_LOOPBACK"))  # the agents leave the tree
         bound = {listening[i]: pid for pid in pids for i in _socket_inodes(pid) if i in listening}
         assert len(bound) >= 3, bound  # GCS, raylet and more: the check saw the cluster's servers
         wide = {address: pid for address, pid in bound.items()

@@ -28,23 +28,33 @@ def cmd_clean(argv: Sequence[str]) -> int:
     add_runs_dir(parser)
     add_yes(parser)
     args = parser.parse_args(argv)
-    from tuner.runs.listing import ls_runs
     from tuner.runs.manage import clean_runs
 
-    if args.filter is not None:
-        selected = ls_runs(subset=args.filter, runs_dir=args.runs_dir)
-        if args.runs:
-            import os
-
-            wanted = {os.path.basename(os.path.normpath(r)) for r in args.runs}
-            selected = selected[selected["run_dir"].map(lambda p: os.path.basename(p) in wanted)]
-        if selected.empty:
-            print("No runs found to clean.")
-            return 0
-        clean_runs(selected, runs_dir=args.runs_dir, confirm=confirm_option(args))
-    else:
-        clean_runs(args.runs or None, runs_dir=args.runs_dir, confirm=confirm_option(args))
+    runs = _chosen(args.runs, args.filter, args.runs_dir)
+    if runs is _NONE:
+        print("No runs found to clean.")
+        return 0
+    clean_runs(runs, runs_dir=args.runs_dir, confirm=confirm_option(args))
     return 0
+
+
+_NONE = object()
+
+
+def _chosen(runs: Sequence[str], filter_expr: str | None, folder: str | None) -> Any:
+    """What `clean` and `restore` act on: the named runs (None: all of them), narrowed by `--filter` over the
+    runs of `folder`; _NONE when the filter leaves nothing."""
+    if filter_expr is None:
+        return list(runs) or None
+    if folder is not None and not os.path.isdir(folder):
+        return _NONE
+    from tuner.runs.listing import ls_runs
+
+    selected = ls_runs(subset=filter_expr, runs_dir=folder)
+    if runs:
+        wanted = {os.path.basename(os.path.normpath(r)) for r in runs}
+        selected = selected[selected["run_dir"].map(lambda p: os.path.basename(p) in wanted)]
+    return _NONE if selected.empty else selected
 
 
 def cmd_restore(argv: Sequence[str]) -> int:
@@ -59,19 +69,14 @@ def cmd_restore(argv: Sequence[str]) -> int:
     add_yes(parser)
     args = parser.parse_args(argv)
     from tuner.runs.manage import restore_runs
+    from tuner.settings import load_settings
+    from tuner.store.layout import ARCHIVE_DIR
 
-    runs: Any = args.runs or None
-    if args.filter is not None:
-        from tuner.runs.listing import ls_runs
-        from tuner.settings import load_settings
-        from tuner.store.layout import ARCHIVE_DIR
-
-        archive = os.path.join(load_settings(runs_dir=args.runs_dir).runs_dir, ARCHIVE_DIR)
-        selected = ls_runs(subset=args.filter, runs_dir=archive) if os.path.isdir(archive) else None
-        if selected is None or selected.empty:
-            print("No archived runs found to restore.")
-            return 0
-        runs = selected
+    archive = os.path.join(load_settings(runs_dir=args.runs_dir).runs_dir, ARCHIVE_DIR)
+    runs = _chosen(args.runs, args.filter, archive)
+    if runs is _NONE:
+        print("No archived runs found to restore.")
+        return 0
     restore_runs(runs, runs_dir=args.runs_dir, confirm=confirm_option(args))
     return 0
 
