@@ -46,7 +46,7 @@ def read_grid_file(path: str) -> dict[str, Any]:
 
 def _read_grid_file(path: str) -> dict[str, Any]:
     if not os.path.exists(path):
-        raise GridError(f"flags file '{path}' does not exist")
+        raise GridError(f"flags file '{path}' does not exist; check the path (relative to {os.getcwd()})")
     if os.path.isdir(path):
         raise GridError(f"flags file '{path}' is a directory, expected a YAML or CSV file")
     try:
