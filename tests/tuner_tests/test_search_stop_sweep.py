@@ -151,7 +151,7 @@ def test_a_trial_that_finished_as_the_driver_died_is_told_by_the_resume(workdir)
     journal.append({"type": "tell", "trial": 0, "state": COMPLETE, "value": 1.0})
     rows = pd.DataFrame({"trial": [0.0, 1.0, 2.0, 3.0], "status": ["finished", "finished", "failed", "stopped"],
                          "metric_loss": [1.0, 0.25, None, 0.75], "run_dir": ["a", "b", "c", "d"]})
-    assert tell_untold(journal, rows, "loss", "min") == [1, 3]  # not 0 (told), not 2 (failed: it runs again)
+    assert tell_untold(journal, rows, "loss") == [1, 3]  # not 0 (told), not 2 (failed: it runs again)
     tells = {r["trial"]: r for r in journal.read().records if r["type"] == "tell"}
     assert (tells[1]["state"], tells[1]["value"]) == (COMPLETE, 0.25) and tells[3]["state"] == PRUNED
-    assert tell_untold(journal, rows, "loss", "min") == []  # once
+    assert tell_untold(journal, rows, "loss") == []  # once

@@ -125,3 +125,11 @@ def choose_ranking(columns: Sequence[str], metric: str | None = None, mode: str 
         return None
     name = preferred[0].split("_", 1)[1]
     return Ranking(name, preferred[0], mode or metric_direction(name))
+
+
+def metric_value(row: Mapping[str, Any], metric: str | None) -> float | None:
+    """One run's value of `metric` (its ranking column: metric_<m> or eval_<m>), as the sweep reports and tells it."""
+    if metric is None:
+        return None
+    column = metric_column(list(row), metric)
+    return Ranking(metric, column, "max").value(row) if column is not None else None

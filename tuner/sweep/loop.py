@@ -10,12 +10,12 @@ import signal
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from tuner.console.progress import SweepProgress
 from tuner.errors import TunerError
 from tuner.runs.aggregate import run_row
-from tuner.runs.ranking import Ranking, metric_column
+from tuner.runs.ranking import metric_value
 from tuner.settings import Settings
 from tuner.spec import (
     after_run,
@@ -127,14 +127,6 @@ def _resolve_gpus(settings: Settings, info: Any) -> float:
     return gpus
 
 
-def _metric_value(row: Mapping[str, Any], metric: str | None) -> float | None:
-    """The progress line's value of `metric` for one run's row (its ranking column, as tuner.runs.ranking)."""
-    if metric is None:
-        return None
-    column = metric_column(list(row), metric)
-    return Ranking(metric, column, "max").value(row) if column is not None else None
-
-
 @dataclass
 class _Cluster:
     """A connected cluster and the per-trial resources checked against it."""
@@ -174,7 +166,10 @@ def open_cluster(settings: Settings) -> _Cluster:
 def _driver_env() -> dict[str, str]:
     """This driver's environment for trials on a warm cluster (PATH, PYTHONPATH, the user's variables), without
     Ray's own and the embedded cluster's marks."""
-    skip = ("RAY_", "TUNER_DRIVER_TOKEN", "TUNER_WARM_CLUSTER", "CUDA_VISIBLE_DEVICES")
+    from workers.reaper import TOKEN_ENV
+    from workers.warm import WARM_ENV
+
+    skip = ("RAY_", TOKEN_ENV, WARM_ENV, "CUDA_VISIBLE_DEVICES")
     return {k: v for k, v in os.environ.items() if not k.startswith(skip)}
 
 
@@ -320,9 +315,9 @@ class _SweepLoop:
         elif failure is not None:  # the error line itself, not a usage text or traceback per trial
             error, tail = failure.line, ()
         if self.search is not None and not will_retry:
-            self.search.finished(state.index, status, _metric_value(row, metric))
+            self.search.finished(state.index, status, metric_value(row, metric))
         if report:
-            self.progress.trial_done(os.path.basename(run_dir), status, duration or 0.0, _metric_value(row, metric),
+            self.progress.trial_done(os.path.basename(run_dir), status, duration or 0.0, metric_value(row, metric),
                                      exit_code, error, tail, will_retry)
         self._check_config_failure(failure)
         if will_retry:

@@ -93,11 +93,11 @@ def settle_orphans(runs_dir: str, sweep_id: str, heartbeat_s: float, wait_s: flo
     return len(running)
 
 
-def tell_untold(journal: Journal, rows: Any, metric: str | None, mode: str) -> list[int]:
+def tell_untold(journal: Journal, rows: Any, metric: str | None) -> list[int]:
     """Trials the sampler asked for whose run ended (finished or stopped) just as the driver died, before their
     `tell` was journaled: resume does not run them again, so tell them now, from their runs, and journal it
     (the sampler then learns from every trial). Returns those trials."""
-    from tuner.runs.ranking import Ranking, metric_column
+    from tuner.runs.ranking import metric_value
     from tuner.search.samplers import COMPLETE, PRUNED, tell_record
 
     records = journal.read().records
@@ -111,8 +111,7 @@ def tell_untold(journal: Journal, rows: Any, metric: str | None, mode: str) -> l
         if ended.empty:
             continue
         row = ended.iloc[-1].to_dict()
-        column = metric_column(list(row), metric) if metric else None
-        value = Ranking(metric, column, mode).value(row) if metric and column else None
+        value = metric_value(row, metric)
         state = COMPLETE if row["status"] == RunStatus.FINISHED else PRUNED
         journal.append({**tell_record(int(trial), value, state), "time": time.time(), "from": "resume"},
                        durable=True)
@@ -139,7 +138,7 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
         rows = sweep_rows(runs_table(base.runs_dir, settings.stale_after_s), sweep_id)
         statuses = trial_statuses(rows, plan.indices, driver_alive=False)
         if header.get("search") not in (None, "random"):
-            tell_untold(journal, rows, header.get("metric"), header.get("mode") or "max")
+            tell_untold(journal, rows, header.get("metric"))
     finally:
         journal.release()
     todo = tuple(i for i in plan.indices if _needs_rerun(statuses.get(i), retry_failed))
