@@ -107,6 +107,8 @@ def _check(key: str, value: Any, where: str) -> Any:
 
 def _build(values: Mapping[str, Any], sources: Mapping[str, str]) -> Settings:
     checked = {k: _check(k, v, sources.get(k, "settings")) for k, v in values.items()}
+    if isinstance(checked.get("runs_dir"), str):  # `~/runs` in tuner.yml, TUNER_RUNS_DIR or a submitted sweep's
+        checked["runs_dir"] = os.path.expanduser(checked["runs_dir"])  # --runs-dir (no shell expands it there)
     return Settings(**checked, sources=dict(sources))
 
 

@@ -149,6 +149,13 @@ def _authenticate(address: str) -> None:
     if _probe(address) is not False:
         return
     mode = os.environ.get("RAY_AUTH_MODE")
+    if mode is None and not _token_available():
+        # no token here to offer: a cluster seconds old has been seen to refuse once (a job's driver started
+        # right after `ray start`), so ask again before saying a token is needed
+        for _ in range(3):
+            time.sleep(1.0)
+            if _probe(address) is not False:
+                return
     fix = ("copy the head node's token (`ray get-auth-token` there) into ~/.ray/auth_token here, or set "
            "RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH)")
     if mode is not None and mode.lower() != "token":

@@ -85,7 +85,8 @@ def cmd_resume(argv: Sequence[str]) -> int:
     parser = Parser(prog="tune resume", formatter_class=formatter,
                      description="Finish an interrupted sweep: run only the combinations without a finished run\n"
                                  "(failed ones too, unless --no-retry-failed), with the recorded settings.")
-    parser.add_argument("sweep", help="sweep id (see `tune sweeps`)")
+    parser.add_argument("sweep", help="sweep id (see `tune sweeps`), or a submission's id (`tune submit`): resumed "
+                        "on its cluster")
     parser.add_argument("--no-retry-failed", action="store_true", help="do not rerun failed or timed-out trials")
     add_runs_dir(parser)
     parser.add_argument("--cpus-per-trial", type=float)
@@ -97,6 +98,14 @@ def cmd_resume(argv: Sequence[str]) -> int:
     parser.add_argument("--address")
     parser.add_argument("--quiet", "-q", action="store_true")
     args = parser.parse_args(argv)
+    if args.sweep.startswith("tune-"):  # a submission (`tune submit`): resumed on its cluster
+        from tuner.cli.submit import resume_submitted
+
+        forwarded = [] if not args.no_retry_failed else ["--no-retry-failed"]
+        for option in ("cpus_per_trial", "gpus_per_trial", "max_concurrent", "max_failures", "retries", "timeout"):
+            if getattr(args, option) is not None:
+                forwarded += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
+        return resume_submitted(args.sweep, forwarded, args.runs_dir)
     request = prepare_resume(args.sweep, retry_failed=not args.no_retry_failed, quiet=args.quiet,
                              runs_dir=args.runs_dir, cpus_per_trial=args.cpus_per_trial,
                              gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
@@ -120,8 +129,13 @@ def cmd_sweeps(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     settings = load_settings(runs_dir=args.runs_dir)
     rows = sweep_statuses(settings.runs_dir, settings.stale_after_s)
+    from tuner.cli.submit import submitted_lines
+
+    submitted = submitted_lines(args.runs_dir)
+    if submitted:  # their sweeps appear above once pulled
+        print("submitted to a cluster (`tune logs ID`, `tune pull ID`, `tune resume ID`):\n" + "\n".join(submitted))
     if not rows:
-        print("No sweeps found.")
+        print("No sweeps found." if not submitted else "No sweeps here yet: `tune pull ID` brings them home.")
         return 0
     from rich.table import Table
 
