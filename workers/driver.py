@@ -10,15 +10,18 @@ import contextlib
 import io
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tarfile
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Hashable, Iterator
+from typing import Any, Hashable, Iterator, Sequence
 
 import ray
 
@@ -50,6 +53,8 @@ class ClusterInfo:
     max_node_gpus: float
     #: joined the warm local cluster (workers.warm): leave it running at disconnect
     warm: bool = False
+    #: the project folder shipped to the cluster (Ray's runtime_env working_dir), None when nothing was shipped
+    shipped: str | None = None
 
 
 @dataclass
@@ -163,11 +168,33 @@ def _authenticate(address: str) -> None:
                            f"RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token); {fix}")
 
 
+#: never shipped with the project: version control, virtual environments, caches (gitignore patterns, for Ray's
+#: runtime_env `excludes`; Ray also honours the project's .gitignore and .rayignore)
+SHIP_EXCLUDES = (".git/", ".hg/", ".svn/", ".venv*/", "venv/", "__pycache__/", "*.pyc", ".mypy_cache/",
+                 ".pytest_cache/", ".ruff_cache/", ".ipynb_checkpoints/", ".tox/", ".nox/")
+
+
+def ship_excludes(project: str, exclude: Sequence[str] = ()) -> list[str]:
+    """SHIP_EXCLUDES plus the given folders (the runs directory) that lie inside `project`, anchored there."""
+    patterns = list(SHIP_EXCLUDES)
+    root = os.path.realpath(project)
+    for path in exclude:
+        real = os.path.realpath(path)
+        if real.startswith(root + os.sep):
+            patterns.append("/" + os.path.relpath(real, root).replace(os.sep, "/") + "/")
+    return patterns
+
+
 def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | None = None,
-            keep_cluster_s: float = 0.0) -> ClusterInfo:
+            keep_cluster_s: float = 0.0, ship: str | None = None, ship_exclude: Sequence[str] = ()) -> ClusterInfo:
     """Join `address`, or reuse this process' Ray, or start an embedded quiet local cluster; with
-    `keep_cluster_s` > 0 and no address, join (or start) the warm local cluster instead (workers.warm)."""
+    `keep_cluster_s` > 0 and no address, join (or start) the warm local cluster instead (workers.warm).
+
+    `ship`: a project folder sent to a cluster joined by address (Ray's runtime_env working_dir, uploaded to the
+    cluster's GCS and unpacked on each node), without SHIP_EXCLUDES, `ship_exclude` (the runs directory), and
+    what its .gitignore / .rayignore list; trials on a node that cannot see the driver's files run from it."""
     started = False
+    shipped = None
     warm = False
     if not address and keep_cluster_s > 0 and not ray.is_initialized():
         from workers import warm as warm_cluster
@@ -186,6 +213,9 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
                                       logging_level=logging.ERROR)
         if address:
             kwargs["address"] = address
+            if ship and not warm:
+                shipped = os.path.abspath(ship)
+                kwargs["runtime_env"] = {"working_dir": shipped, "excludes": ship_excludes(shipped, ship_exclude)}
         else:
             # an embedded cluster serves this machine only: bind it to loopback. address="local" starts a new
             # one: without it ray.init joins whatever `ray start` cluster /tmp/ray/ray_current_cluster names
@@ -199,6 +229,13 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
             with _ctrl_c_kills_what_started(started):
                 _init(kwargs)
         except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
+            if shipped and "package" in str(exc).lower():
+                with contextlib.suppress(Exception):
+                    ray.shutdown()
+                raise ClusterError(f"cannot ship the project folder '{shipped}' to the Ray cluster at '{address}': "
+                                   f"{str(exc).strip().splitlines()[0]}; list big files or folders in its .rayignore "
+                                   "(or .gitignore), or turn shipping off (setting ship_project: false, or --no-ship) "
+                                   "when every node sees the project at the same path") from None
             if warm:
                 from workers import warm as warm_cluster
 
@@ -209,7 +246,8 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
                                "(`ray status` on the head node shows it) or omit --address to run locally") from None
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     totals = ray.cluster_resources()
-    return ClusterInfo(address=address, started_here=started, warm=warm, total_cpus=float(totals.get("CPU", 0)),
+    return ClusterInfo(address=address, started_here=started, warm=warm, shipped=shipped,
+                       total_cpus=float(totals.get("CPU", 0)),
                        total_gpus=float(totals.get("GPU", 0)),
                        max_node_cpus=max((float(n["Resources"].get("CPU", 0)) for n in nodes), default=0.0),
                        max_node_gpus=max((float(n["Resources"].get("GPU", 0)) for n in nodes), default=0.0))
@@ -343,9 +381,44 @@ def _unpack(data: bytes, folder: str) -> None:
         tar.extractall(folder, filter="data")
 
 
-def _run_task(spec: RunSpec, marker: str) -> tuple[RunOutcome, bytes | None]:
+def _rebase(value: Any, moves: Sequence[tuple[str, str]]) -> Any:
+    """`value` with every path under an old folder moved under its new one (strings, in tuples, lists and dicts,
+    keys too); other values unchanged. A path matches at a separator: /a/b moves /a/b/c, not /a/bc. One pass,
+    the longest old folder first: a moved path is never moved again."""
+    if isinstance(value, str):
+        targets = dict(moves)
+        olds = sorted(targets, key=len, reverse=True)
+        pattern = "(" + "|".join(re.escape(old) for old in olds) + r")(?=/|$|[^\w.\-])"
+        return re.sub(pattern, lambda match: targets[match.group(1)], value) if olds else value
+    if isinstance(value, tuple):
+        return tuple(_rebase(v, moves) for v in value)
+    if isinstance(value, list):
+        return [_rebase(v, moves) for v in value]
+    if isinstance(value, dict):
+        return {_rebase(k, moves): _rebase(v, moves) for k, v in value.items()}
+    return value
+
+
+def _relocate(spec: RunSpec, project: str | None, scratch: str) -> RunSpec:
+    """The spec of a run on a node without the driver's files: the run is written under `scratch` (a local
+    temporary folder), the project's paths point at the shipped copy (this task's working directory, where Ray
+    unpacked it), and a Python that does not exist here is this node's. run.json keeps the driver's paths."""
+    moves = [(spec.run_dir, os.path.join(scratch, os.path.basename(spec.run_dir)))]
+    if project:
+        moves.append((project, os.getcwd()))
+    changed = {name: _rebase(getattr(spec, name), moves) for name in (
+        "command", "cwd", "run_dir", "run_json", "output_log", "error_json", "env", "initial_files", "post_run",
+        "project_dir", "link_exclude", "line_hook", "stop_file")}
+    command = changed["command"]
+    if command and os.path.basename(command[0]).startswith("python") and not os.path.exists(command[0]):
+        changed["command"] = (sys.executable, *command[1:])
+    return replace(spec, **changed)
+
+
+def _run_task(spec: RunSpec, marker: str, shipped: str | None) -> tuple[RunOutcome, bytes | None]:
     """Runs on a worker. If the driver's runs directory is not visible here (no shared filesystem), the run is
-    written locally and shipped back as a tarball so every run ends on the driver's disk."""
+    written in a local temporary folder (paths moved by _relocate when the project was shipped) and sent back as
+    a tarball, so every run ends on the driver's disk and nothing of it stays here."""
     gpu_ids = [str(g) for g in ray.get_gpu_ids()]
     env = dict(spec.env)
     # Ray sets CUDA_VISIBLE_DEVICES only for GPU tasks; a CPU-only trial must not see every GPU
@@ -355,24 +428,36 @@ def _run_task(spec: RunSpec, marker: str) -> tuple[RunOutcome, bytes | None]:
                            "node_id": ray.get_runtime_context().get_node_id()}
     remote = not os.path.exists(marker)
     spec = replace(spec, env=env, record=record)
-    outcome = run_process(spec)
-    if spec.post_run is not None:
-        func, args = spec.post_run
-        func(*args)
-    archive = None
+    scratch, back = None, []
     if remote:
-        archive = _pack(spec.run_dir)
-        shutil.rmtree(spec.run_dir, ignore_errors=True)
+        scratch = tempfile.mkdtemp(prefix="tuner-run-")
+        local = _relocate(spec, shipped, scratch)
+        back = [(local.run_dir, spec.run_dir)] + ([(os.getcwd(), shipped)] if shipped else [])
+        spec = local
+    try:
+        outcome = run_process(spec)
+        if spec.post_run is not None:
+            func, args = spec.post_run
+            func(*args)
+        archive = None
+        if remote:
+            archive = _pack(spec.run_dir)
+            outcome = replace(outcome, run_dir=back[0][1], error_message=_rebase(outcome.error_message, back),
+                              stderr_tail=_rebase(outcome.stderr_tail, back))
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     return outcome, archive
 
 
 class TaskPool:
     """Submit specs, collect outcomes as they finish; never more than `window` tasks in flight."""
 
-    def __init__(self, resources: Resources, window: int, marker: str) -> None:
+    def __init__(self, resources: Resources, window: int, marker: str, shipped: str | None = None) -> None:
         self.window = max(1, window)
         self.cpus, self.gpus = resources.cpus, resources.gpus
         self.marker = marker
+        self.shipped = shipped  # the project folder shipped to the cluster (ClusterInfo.shipped)
         # max_calls=0: GPU tasks default to a fresh worker per task (~0.5 s each); reuse workers instead
         self._remote = ray.remote(max_calls=0, max_retries=NODE_FAILURE_RETRIES, retry_exceptions=False)(
             _run_task).options(num_cpus=resources.cpus, num_gpus=resources.gpus)
@@ -388,7 +473,7 @@ class TaskPool:
     def submit(self, key: Hashable, spec: RunSpec) -> None:
         if _TOKEN:
             spec = replace(spec, env={**spec.env, TOKEN_ENV: _TOKEN[0]})
-        ref = self._remote.remote(spec, self.marker)
+        ref = self._remote.remote(spec, self.marker, self.shipped)
         self._in_flight[ref] = (key, spec)
 
     def wait(self, timeout_s: float) -> list[TaskResult]:

@@ -129,6 +129,7 @@ def test_every_trial_runs_on_a_node_without_the_project_and_comes_back_complete(
     assert "going down" in (runs["fail"][0] / "tuner.d" / "output.log").read_text()
 
     # nothing of the runs is left on the worker node: no run folder anywhere in its /tmp
+    assert (worker.tmp() / "home").is_dir()  # (that is the worker's tmpfs, not the driver's /tmp)
     names = {run_dir.name for run_dir, _ in runs.values()}
     left = [str(p) for p in worker.tmp().rglob("*") if p.name in names or p.name.startswith("tuner-run-")]
     assert not left
