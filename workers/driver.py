@@ -25,7 +25,7 @@ from typing import Any, Hashable, Iterator, Sequence
 
 import ray
 
-from workers.files import is_disk_full
+from workers.files import atomic_write_text, is_disk_full
 from workers.process import KILLED, RunOutcome, RunSpec, run_process
 from workers.reaper import TOKEN_ENV
 
@@ -415,10 +415,58 @@ def _relocate(spec: RunSpec, project: str | None, scratch: str) -> RunSpec:
     return replace(spec, **changed)
 
 
-def _run_task(spec: RunSpec, marker: str, shipped: str | None) -> tuple[RunOutcome, bytes | None]:
+class _Relay:
+    """A small actor the driver starts on a cluster joined by address: trials on nodes that cannot see the
+    driver's files send it their run.json as it changes (so the driver shows them running, with a heartbeat) and,
+    when interrupted, their packed run; the driver takes both from it. Keyed by the driver's run directory."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, str] = {}
+        self.archives: dict[str, bytes] = {}
+
+    def record(self, run_dir: str, text: str) -> None:
+        self.records[run_dir] = text
+
+    def archive(self, run_dir: str, data: bytes) -> None:
+        self.archives[run_dir] = data
+
+    def take(self) -> tuple[dict[str, str], dict[str, bytes]]:
+        records, archives = self.records, self.archives
+        self.records, self.archives = {}, {}
+        return records, archives
+
+
+#: how often a remote trial's run.json is looked at and, when changed, sent to the relay
+_FORWARD_S = 1.0
+
+
+class _Forwarder(threading.Thread):
+    """In a remote task: sends the local run.json to the relay whenever it changes (status, heartbeat)."""
+
+    def __init__(self, relay: Any, local: str, driver_run_dir: str) -> None:
+        super().__init__(name="tuner-forward", daemon=True)
+        self.relay, self.local, self.driver_run_dir = relay, local, driver_run_dir
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        last = None
+        while not self.done.wait(_FORWARD_S):
+            try:
+                with open(self.local, encoding="utf-8") as handle:
+                    text = handle.read()
+            except OSError:
+                continue
+            if text != last:
+                last = text
+                with contextlib.suppress(Exception):  # the relay is gone (driver left): the run goes on
+                    self.relay.record.remote(self.driver_run_dir, text)
+
+
+def _run_task(spec: RunSpec, marker: str, shipped: str | None, relay: Any) -> tuple[RunOutcome, bytes | None]:
     """Runs on a worker. If the driver's runs directory is not visible here (no shared filesystem), the run is
     written in a local temporary folder (paths moved by _relocate when the project was shipped) and sent back as
-    a tarball, so every run ends on the driver's disk and nothing of it stays here."""
+    a tarball, so every run ends on the driver's disk and nothing of it stays here; meanwhile its run.json goes
+    to the relay (when there is one), and so does its packed run when the task is cancelled (Ctrl-C)."""
     gpu_ids = [str(g) for g in ray.get_gpu_ids()]
     env = dict(spec.env)
     # Ray sets CUDA_VISIBLE_DEVICES only for GPU tasks; a CPU-only trial must not see every GPU
@@ -428,36 +476,54 @@ def _run_task(spec: RunSpec, marker: str, shipped: str | None) -> tuple[RunOutco
                            "node_id": ray.get_runtime_context().get_node_id()}
     remote = not os.path.exists(marker)
     spec = replace(spec, env=env, record=record)
-    scratch, back = None, []
-    if remote:
-        scratch = tempfile.mkdtemp(prefix="tuner-run-")
-        local = _relocate(spec, shipped, scratch)
-        back = [(local.run_dir, spec.run_dir)] + ([(os.getcwd(), shipped)] if shipped else [])
-        spec = local
-    try:
+    if not remote:
         outcome = run_process(spec)
         if spec.post_run is not None:
             func, args = spec.post_run
             func(*args)
-        archive = None
-        if remote:
-            archive = _pack(spec.run_dir)
-            outcome = replace(outcome, run_dir=back[0][1], error_message=_rebase(outcome.error_message, back),
-                              stderr_tail=_rebase(outcome.stderr_tail, back))
+        return outcome, None
+    driver_run_dir = spec.run_dir
+    scratch = tempfile.mkdtemp(prefix="tuner-run-")
+    local = _relocate(spec, shipped, scratch)
+    back = [(local.run_dir, driver_run_dir)] + ([(os.getcwd(), shipped)] if shipped else [])
+    forwarder = _Forwarder(relay, local.run_json, driver_run_dir) if relay is not None else None
+    try:
+        if forwarder is not None:
+            forwarder.start()
+        try:
+            outcome = run_process(local)
+        except KeyboardInterrupt:  # cancelled: the run recorded `killed`; its folder goes to the driver all the same
+            if relay is not None and os.path.exists(local.run_json):
+                with contextlib.suppress(Exception):
+                    ray.get(relay.archive.remote(driver_run_dir, _pack(local.run_dir)), timeout=30)
+            raise
+        finally:
+            if forwarder is not None:
+                forwarder.done.set()
+                forwarder.join()
+        if local.post_run is not None:
+            func, args = local.post_run
+            func(*args)
+        archive = _pack(local.run_dir)
     finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+    outcome = replace(outcome, run_dir=driver_run_dir, error_message=_rebase(outcome.error_message, back),
+                      stderr_tail=_rebase(outcome.stderr_tail, back))
     return outcome, archive
 
 
 class TaskPool:
     """Submit specs, collect outcomes as they finish; never more than `window` tasks in flight."""
 
-    def __init__(self, resources: Resources, window: int, marker: str, shipped: str | None = None) -> None:
+    def __init__(self, resources: Resources, window: int, marker: str, shipped: str | None = None,
+                 relay: bool = False) -> None:
+        """`relay`: start a _Relay actor (for a cluster joined by address, whose nodes may not see this disk)."""
         self.window = max(1, window)
         self.cpus, self.gpus = resources.cpus, resources.gpus
         self.marker = marker
         self.shipped = shipped  # the project folder shipped to the cluster (ClusterInfo.shipped)
+        self._relay: Any = ray.remote(num_cpus=0, max_restarts=0)(_Relay).remote() if relay else None
+        self._archives: dict[str, bytes] = {}
         # max_calls=0: GPU tasks default to a fresh worker per task (~0.5 s each); reuse workers instead
         self._remote = ray.remote(max_calls=0, max_retries=NODE_FAILURE_RETRIES, retry_exceptions=False)(
             _run_task).options(num_cpus=resources.cpus, num_gpus=resources.gpus)
@@ -473,13 +539,14 @@ class TaskPool:
     def submit(self, key: Hashable, spec: RunSpec) -> None:
         if _TOKEN:
             spec = replace(spec, env={**spec.env, TOKEN_ENV: _TOKEN[0]})
-        ref = self._remote.remote(spec, self.marker, self.shipped)
+        ref = self._remote.remote(spec, self.marker, self.shipped, self._relay)
         self._in_flight[ref] = (key, spec)
 
     def wait(self, timeout_s: float) -> list[TaskResult]:
         """Results of every task that finished within `timeout_s` (possibly none)."""
         if not self._in_flight:
             return []
+        self._take_relayed()
         refs = list(self._in_flight)
         ready, rest = ray.wait(refs, num_returns=1, timeout=timeout_s, fetch_local=True)
         if ready and rest:  # and whatever else is already done, without waiting
@@ -492,16 +559,51 @@ class TaskPool:
         try:
             outcome, archive = ray.get(ref)
         except ray.exceptions.TaskCancelledError:
+            self._unpack_relayed(spec.run_dir)
             return TaskResult(key, None, "cancelled")
         except ray.exceptions.RayError as exc:  # worker/node died past retries, or the task raised
             cause = getattr(exc, "cause", None)  # what the task raised (RayTaskError)
             if isinstance(cause, OSError) and is_disk_full(cause):  # the runs directory is full: the sweep stops
                 raise OSError(cause.errno, cause.strerror, cause.filename) from None  # with one line about it
             message = str(exc).strip().splitlines()
+            self._unpack_relayed(spec.run_dir)
             return TaskResult(key, None, message[-1] if message else exc.__class__.__name__)
         if archive is not None:
             _unpack(archive, spec.run_dir)
+        self._archives.pop(spec.run_dir, None)
         return TaskResult(key, outcome)
+
+    def _take_relayed(self) -> None:
+        """What remote trials sent the relay: run.json of the running ones is written here (they show running,
+        with their heartbeat); the packed runs of cancelled ones are kept for _collect."""
+        if self._relay is None:
+            return
+        try:
+            records, archives = ray.get(self._relay.take.remote(), timeout=10)
+        except (ray.exceptions.RayError, TimeoutError):
+            return  # the relay died: trials still come back with their outcome, only the live view is lost
+        self._archives.update(archives)
+        running = {spec.run_dir: spec.run_json for _key, spec in self._in_flight.values()}
+        for run_dir, text in records.items():
+            if run_dir in running:  # one that came back already has its own, final run.json
+                with contextlib.suppress(OSError):
+                    atomic_write_text(running[run_dir], text)
+
+    def _unpack_relayed(self, run_dir: str) -> None:
+        """A cancelled remote trial sent its packed run to the relay before it stopped: unpack it here."""
+        if self._relay is not None and run_dir not in self._archives:
+            self._take_relayed()
+        data = self._archives.pop(run_dir, None)
+        if data is not None:
+            with contextlib.suppress(OSError, tarfile.TarError):
+                _unpack(data, run_dir)
+
+    def close(self) -> None:
+        """Stop the relay (it would otherwise live as long as this process' Ray job)."""
+        if self._relay is not None:
+            with contextlib.suppress(Exception):
+                ray.kill(self._relay)
+            self._relay = None
 
     def cancel_all(self, grace_s: float = 10.0) -> list[TaskResult]:
         """Cancel every task: queued ones never start; running ones get KeyboardInterrupt, which kills the
@@ -520,6 +622,7 @@ class TaskPool:
                 ray.cancel(ref, force=True)
             except Exception:  # noqa: BLE001
                 pass
-            key, _spec = self._in_flight.pop(ref)
+            key, spec = self._in_flight.pop(ref)
+            self._unpack_relayed(spec.run_dir)
             results.append(TaskResult(key, None, KILLED))
         return results

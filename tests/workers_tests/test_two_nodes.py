@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -32,7 +33,7 @@ with open("artifact.txt", "w") as f:  # the script's working directory: lands in
 if a.mode == "fail":
     print("going down", file=sys.stderr)
     sys.exit(3)
-if a.mode == "slow":
+if a.mode.startswith("slow"):
     time.sleep(60)
 """
 
@@ -76,12 +77,11 @@ class WorkerNode:
         return Path(f"/proc/{self.proc.pid}/root/tmp")
 
 
-@pytest.fixture
-def two_nodes(tmp_path):
+@pytest.fixture(scope="module")
+def two_nodes(tmp_path_factory):
     if not _unshare_works():
         pytest.skip("needs root and `unshare -m` (a private mount namespace for the worker node)")
-    home = tmp_path / "home"
-    home.mkdir()
+    home = tmp_path_factory.mktemp("head-home")
     head = Cluster(home, num_cpus=0)
     try:
         worker = WorkerNode(head)
@@ -89,6 +89,23 @@ def two_nodes(tmp_path):
     finally:
         head.stop()
         assert not marked_pids(head.mark)
+
+
+def _runs(project: Path) -> dict[str, tuple[Path, dict]]:
+    """mode -> (run folder, run.json) of every run the driver has."""
+    runs = {}
+    for run_json in (project / "runs").glob("*/tuner.d/run.json"):
+        try:
+            run = json.loads(run_json.read_text())
+        except ValueError:
+            continue
+        runs[run["argv"][0].split("=", 1)[1]] = (run_json.parent.parent, run)
+    return runs
+
+
+def _left_on_worker(worker: WorkerNode, names: set[str]) -> list[str]:
+    assert (worker.tmp() / "home").is_dir()  # (that is the worker's tmpfs, not the driver's /tmp)
+    return [str(p) for p in worker.tmp().rglob("*") if p.name in names or p.name.startswith("tuner-run-")]
 
 
 def _project(root: Path) -> Path:
@@ -107,10 +124,7 @@ def test_every_trial_runs_on_a_node_without_the_project_and_comes_back_complete(
 
     done = run_tune_clean("train.py", "--flags", "grid.yml", "--address", head.address, "--timeout", "8", "--yes",
                           cwd=project, home=head.home, timeout=170)
-    runs = {}
-    for run_json in (project / "runs").glob("*/tuner.d/run.json"):
-        run = json.loads(run_json.read_text())
-        runs[run["argv"][0].split("=", 1)[1]] = (run_json.parent.parent, run)
+    runs = _runs(project)
     assert sorted(runs) == ["fail", "ok", "slow"], done.stdout + done.stderr
     assert {mode: run["status"] for mode, (_, run) in runs.items()} == \
         {"ok": "finished", "fail": "failed", "slow": "timeout"}, done.stdout + done.stderr
@@ -129,12 +143,47 @@ def test_every_trial_runs_on_a_node_without_the_project_and_comes_back_complete(
     assert "going down" in (runs["fail"][0] / "tuner.d" / "output.log").read_text()
 
     # nothing of the runs is left on the worker node: no run folder anywhere in its /tmp
-    assert (worker.tmp() / "home").is_dir()  # (that is the worker's tmpfs, not the driver's /tmp)
     names = {run_dir.name for run_dir, _ in runs.values()}
-    left = [str(p) for p in worker.tmp().rglob("*") if p.name in names or p.name.startswith("tuner-run-")]
-    assert not left
+    assert not _left_on_worker(worker, names)
 
     listing = run_tune_clean("ls", cwd=project, home=head.home, timeout=60)
     assert listing.returncode == 0, listing.stderr
     for name in names:
         assert name in listing.stdout
+
+
+def test_remote_trials_show_running_with_a_heartbeat_and_ctrl_c_brings_them_back_killed(two_nodes, tmp_path):
+    head, worker = two_nodes
+    project = _project(tmp_path)
+    (project / "grid.yml").write_text("mode: [slow, slower]\n")
+    tune = subprocess.Popen([os.path.join(BIN, "python"), "-m", "tuner", "train.py", "--flags", "grid.yml",
+                             "--address", head.address, "--yes"], cwd=project, start_new_session=True,
+                            env=clean_env(head.home, TUNER_HEARTBEAT_S="1"), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        # while they run on the worker, the driver's run.json says running, and the heartbeat moves on
+        first: dict[str, float] = {}
+        beating: set[str] = set()
+        deadline = time.monotonic() + 60
+        while beating != {"slow", "slower"} and time.monotonic() < deadline and tune.poll() is None:
+            for mode, (_, run) in _runs(project).items():
+                if run["status"] == "running":
+                    first.setdefault(mode, run["heartbeat"])
+                    if run["heartbeat"] > first[mode]:
+                        beating.add(mode)
+            time.sleep(0.3)
+        assert beating == {"slow", "slower"}, tune.stdout.read() if tune.poll() is not None else "still running"
+
+        os.killpg(tune.pid, signal.SIGINT)  # Ctrl-C in the shell that runs `tune`
+        output, _ = tune.communicate(timeout=60)
+    finally:
+        if tune.poll() is None:
+            os.killpg(tune.pid, signal.SIGKILL)
+            tune.wait()
+    runs = _runs(project)
+    assert {mode: run["status"] for mode, (_, run) in runs.items()} == {"slow": "killed", "slower": "killed"}, output
+    for mode, (run_dir, _run) in runs.items():
+        assert f"hello from the project {mode}" in (run_dir / "tuner.d" / "output.log").read_text()
+        assert (run_dir / "artifact.txt").read_text() == f"made by {mode}"
+    assert "cancelled before it started" not in output
+    assert not _left_on_worker(worker, {run_dir.name for run_dir, _ in runs.values()})

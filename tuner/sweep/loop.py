@@ -192,10 +192,16 @@ def execute_sweep(request: SweepRequest, journal: Journal, todo: Sequence[int], 
     # absolute: a worker's cwd is not the driver's, and a relative path would make every trial look remote
     marker = os.path.abspath(os.path.join(journal.folder, ".driver-marker"))
     open(marker, "w").close()
+    info = cluster.info
+    # a cluster joined by address may have nodes that cannot see this disk: a relay brings their runs' state here
+    relay = bool(getattr(info, "address", None)) and not getattr(info, "warm", False)
     pool = driver.TaskPool(driver.Resources(request.settings.cpus_per_trial, cluster.gpus), cluster.window, marker,
-                           shipped=getattr(cluster.info, "shipped", None))
-    loop = _SweepLoop(request, journal, todo, states, progress, pool, cluster.env)
-    interrupted, stopped_early = loop.run()
+                           shipped=getattr(info, "shipped", None), relay=relay)
+    try:
+        loop = _SweepLoop(request, journal, todo, states, progress, pool, cluster.env)
+        interrupted, stopped_early = loop.run()
+    finally:
+        pool.close()
     return interrupted, stopped_early, loop.config_error
 
 
