@@ -462,6 +462,30 @@ class _Forwarder(threading.Thread):
                     self.relay.record.remote(self.driver_run_dir, text)
 
 
+#: a remote run's local folder: tuner-run-<pid of the task's worker>-<random>, in the node's temporary directory
+_SCRATCH_PREFIX = "tuner-run-"
+
+
+def _clean_stale_scratch() -> None:
+    """Remove the local folders of remote runs whose worker died without cleaning up (killed with its driver)."""
+    folder = tempfile.gettempdir()
+    try:
+        names = [name for name in os.listdir(folder) if name.startswith(_SCRATCH_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(_SCRATCH_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # its worker lives (this one, or another task on this node)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
+        except OSError:
+            continue
+
+
 def _run_task(spec: RunSpec, marker: str, shipped: str | None, relay: Any) -> tuple[RunOutcome, bytes | None]:
     """Runs on a worker. If the driver's runs directory is not visible here (no shared filesystem), the run is
     written in a local temporary folder (paths moved by _relocate when the project was shipped) and sent back as
@@ -483,7 +507,8 @@ def _run_task(spec: RunSpec, marker: str, shipped: str | None, relay: Any) -> tu
             func(*args)
         return outcome, None
     driver_run_dir = spec.run_dir
-    scratch = tempfile.mkdtemp(prefix="tuner-run-")
+    _clean_stale_scratch()
+    scratch = tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-")
     local = _relocate(spec, shipped, scratch)
     back = [(local.run_dir, driver_run_dir)] + ([(os.getcwd(), shipped)] if shipped else [])
     forwarder = _Forwarder(relay, local.run_json, driver_run_dir) if relay is not None else None
