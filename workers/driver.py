@@ -549,6 +549,7 @@ class TaskPool:
         self.shipped = shipped  # the project folder shipped to the cluster (ClusterInfo.shipped)
         self._relay: Any = ray.remote(num_cpus=0, max_restarts=0)(_Relay).remote() if relay else None
         self._archives: dict[str, bytes] = {}
+        self._take_ref: Any = None  # the pending request to the relay
         # max_calls=0: GPU tasks default to a fresh worker per task (~0.5 s each); reuse workers instead
         self._remote = ray.remote(max_calls=0, max_retries=NODE_FAILURE_RETRIES, retry_exceptions=False)(
             _run_task).options(num_cpus=resources.cpus, num_gpus=resources.gpus)
@@ -598,26 +599,35 @@ class TaskPool:
         self._archives.pop(spec.run_dir, None)
         return TaskResult(key, outcome)
 
-    def _take_relayed(self) -> None:
+    def _take_relayed(self, fresh: bool = False) -> None:
         """What remote trials sent the relay: run.json of the running ones is written here (they show running,
-        with their heartbeat); the packed runs of cancelled ones are kept for _collect."""
+        with their heartbeat); the packed runs of cancelled ones are kept for _collect. Never waits for the relay
+        (one request is kept pending), except `fresh`: everything sent before now (a cancelled task's run)."""
         if self._relay is None:
             return
-        try:
-            records, archives = ray.get(self._relay.take.remote(), timeout=10)
-        except (ray.exceptions.RayError, TimeoutError):
-            return  # the relay died: trials still come back with their outcome, only the live view is lost
-        self._archives.update(archives)
-        running = {spec.run_dir: spec.run_json for _key, spec in self._in_flight.values()}
-        for run_dir, text in records.items():
-            if run_dir in running:  # one that came back already has its own, final run.json
-                with contextlib.suppress(OSError):
-                    atomic_write_text(running[run_dir], text)
+        for _ in range(2 if fresh else 1):
+            if self._take_ref is None:
+                self._take_ref = self._relay.take.remote()
+            ready, _rest = ray.wait([self._take_ref], timeout=10 if fresh else 0)
+            if not ready:
+                return
+            ref, self._take_ref = self._take_ref, None
+            try:
+                records, archives = ray.get(ref)
+            except ray.exceptions.RayError:  # the relay died: trials still come back with their outcome,
+                self._relay = None           # only the live view (and a cancelled remote run's data) is lost
+                return
+            self._archives.update(archives)
+            running = {spec.run_dir: spec.run_json for _key, spec in self._in_flight.values()}
+            for run_dir, text in records.items():
+                if run_dir in running:  # one that came back already has its own, final run.json
+                    with contextlib.suppress(OSError):
+                        atomic_write_text(running[run_dir], text)
 
     def _unpack_relayed(self, run_dir: str) -> None:
         """A cancelled remote trial sent its packed run to the relay before it stopped: unpack it here."""
         if self._relay is not None and run_dir not in self._archives:
-            self._take_relayed()
+            self._take_relayed(fresh=True)
         data = self._archives.pop(run_dir, None)
         if data is not None:
             with contextlib.suppress(OSError, tarfile.TarError):
@@ -628,7 +638,7 @@ class TaskPool:
         if self._relay is not None:
             with contextlib.suppress(Exception):
                 ray.kill(self._relay)
-            self._relay = None
+            self._relay = self._take_ref = None
 
     def cancel_all(self, grace_s: float = 10.0) -> list[TaskResult]:
         """Cancel every task: queued ones never start; running ones get KeyboardInterrupt, which kills the
