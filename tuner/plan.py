@@ -21,6 +21,7 @@ from tuner.yamlfile import DuplicateKeyError, describe_error
 from tuner.yamlfile import load as load_yaml
 
 Scalar = (str, int, float, bool)
+_PLAIN_TYPES = {str, int, float, bool, type(None)}
 
 
 #: the last grid file read, by (path, size, mtime): `tune` looks at a file to tell a sweep from a run and then
@@ -193,14 +194,15 @@ def product_grid(mapping: Mapping[str, Any], where: str = "grid") -> ProductGrid
         options = list(raw) if isinstance(raw, (list, tuple)) else [raw]
         if not options:
             problems.append(f"flag '{name}' has no values (empty list)")
-        for option in options:
+        plain = set(map(type, options)) <= _PLAIN_TYPES  # the usual case, and a 10^6-value list: no per-value work
+        for option in () if plain else options:
             option = _plain(option)
             if option is not None and not isinstance(option, Scalar):
                 problems.append(f"flag '{name}' has a non-scalar value {option!r} (nested lists/mappings are "
                                 "not supported; write one scalar per value)")
                 break
         names.append(str(name))
-        values.append(tuple(_plain(o) for o in options))
+        values.append(tuple(options) if plain else tuple(_plain(o) for o in options))
         _check_duplicates(str(name), values[-1], problems)
     if problems:
         raise GridError(f"{where}: " + "; ".join(problems))
@@ -209,6 +211,12 @@ def product_grid(mapping: Mapping[str, Any], where: str = "grid") -> ProductGrid
 
 def _check_duplicates(name: str, options: tuple[Any, ...], problems: list[str]) -> None:
     """Two values equal once typed (`0.1` and `1e-1`, `5` and `+5`) would run the same combinations twice."""
+    try:
+        distinct = len(set(options)) == len(options) and not any(o != o for o in options)
+    except TypeError:  # an unhashable value (already refused as non-scalar)
+        distinct = False
+    if distinct:  # distinct as Python values (NaN aside) means distinct as typed text; only equal ones (1, 1.0
+        return  # and True; 0.0 and -0.0; two NaNs) need the exact comparison below
     seen: set[tuple[str, str]] = set()
     for option in options:
         key = (type(option).__name__, format_value(option))

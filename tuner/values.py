@@ -35,15 +35,21 @@ def parse_value(text: str) -> Any:
         return _unquote(stripped)
     if not stripped or stripped != text and "\n" in text:
         return text
-    if INT.match(stripped):
-        return int(stripped)
-    if ZERO_PADDED.match(stripped):
+    value = parse_plain(stripped)
+    return text if value is stripped else value
+
+
+def parse_plain(text: str) -> Any:
+    """parse_value for text already stripped and unquoted (a YAML plain scalar); `text` itself when a string."""
+    if INT.match(text):
+        return int(text)
+    if ZERO_PADDED.match(text):
         return text
-    if FLOAT.match(stripped):
-        return _float(stripped)
-    if BOOL.match(stripped):
-        return stripped.lower() == "true"
-    if NULL.match(stripped):
+    if FLOAT.match(text):
+        return _float(text)
+    if BOOL.match(text):
+        return text.lower() == "true"
+    if NULL.match(text):
         return None
     return text
 

@@ -25,7 +25,8 @@ def _clean(value: Any, nonfinite_as_text: bool = False) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return _nonfinite_text(value) if nonfinite_as_text else None
     if isinstance(value, dict):
-        return {str(k): _clean(v, nonfinite_as_text) for k, v in value.items()}
+        return {k if isinstance(k, (str, int, float, bool)) or k is None else str(k): _clean(v, nonfinite_as_text)
+                for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_clean(v, nonfinite_as_text) for v in value]
     if hasattr(value, "item") and callable(value.item):  # numpy scalars
@@ -37,8 +38,22 @@ def _clean(value: Any, nonfinite_as_text: bool = False) -> Any:
 
 
 def dumps_json(data: Any, indent: int | None = None, nonfinite_as_text: bool = False) -> str:
+    """Strict JSON text of `data`: NaN/inf as null (or their text), numpy values as Python's, unknown objects
+    as str(). Number, bool and null keys are written as JSON writes them (`1`, `true`, `null`)."""
+    try:  # plain JSON data (a journal header with a 10^6-value grid) is written in C, without a cleaning pass
+        return json.dumps(data, indent=indent, ensure_ascii=False, allow_nan=False, default=_not_plain)
+    except (ValueError, TypeError, _NotPlain):  # a NaN/inf, a numpy value, a key JSON has no form for: clean
+        pass
     return json.dumps(_clean(data, nonfinite_as_text), indent=indent, ensure_ascii=False, allow_nan=False,
                       default=str)
+
+
+class _NotPlain(Exception):
+    pass
+
+
+def _not_plain(value: Any) -> Any:
+    raise _NotPlain
 
 
 def numbers_from_text(record: dict[str, Any]) -> dict[str, Any]:

@@ -147,7 +147,7 @@ def two_runs(script: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_ls_prints_a_compact_table(two_runs: None, capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = tune(capsys, "ls")
     assert status == 0
-    header, *rows = [line for line in out.splitlines() if line.strip() and not set(line) <= set("━╇─┼ ")]
+    header, *rows = [line for line in out.splitlines() if line.strip() and not set(line) <= set("━╇─┼- ")]
     for column in ("run", "status", "flag_lr", "flag_units", "metric_loss"):
         assert column in header
     assert len(rows) == 2 and all("finished" in r for r in rows)

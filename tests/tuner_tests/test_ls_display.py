@@ -53,3 +53,59 @@ def test_a_short_listing_has_no_more_line(workdir: Path, capsys: pytest.CaptureF
     assert main(["ls"]) == 0
     out = capsys.readouterr().out
     assert len(_names(out)) == 1 and "not shown" not in out
+
+
+@pytest.fixture
+def varied_runs(workdir: Path) -> list[str]:
+    """Runs whose columns take every dtype a frame can give them: ints beside missing values (floats in a
+    frame), numbers beside text, switches, NaN/inf metrics, tags on some runs, a run still running, a failed
+    run with its error, two runs started in the same second, one whose run.json has no start."""
+    from tuner.store.files import update_tags
+
+    made = []
+    for i in range(12):
+        flags: dict = {"lr": [0.1, 0.01, "abc"][i % 3], "units": 64 * (i + 1), "amp": i % 2 == 0,
+                       "seed": 1234567 + i}
+        if i % 4 == 0:
+            del flags["units"], flags["seed"]
+        metrics: dict = {"loss": [1.0 / (i + 1)], "acc": [[0.5, float("nan"), float("inf")][i % 3]]}
+        made.append(make_run("runs", i, flags, metrics if i != 5 else {},
+                             status=["finished", "failed", "running"][i % 3] if i < 9 else "finished",
+                             sweep="s1" if i > 6 else None, trial=i if i > 6 else None,
+                             error={"message": "CUDA out of memory", "traceback": "T"} if i % 3 == 1 else None))
+        if i % 5 == 0:
+            update_tags(made[-1], {"label": f"try {i}", "owner": "ml"})
+    for i, start in ((3, None), (10, 1_795_000_003.0), (11, 1_795_000_003.0)):  # no start; a tie (the name decides)
+        run_json = Path(made[i]) / "tuner.d" / "run.json"
+        data = json.loads(run_json.read_text())
+        data.pop("start") if start is None else data.update(start=start)
+        run_json.write_text(json.dumps(data))
+    return made
+
+
+@pytest.mark.parametrize("options", [[], ["--all"], ["--latest", "4"]])
+def test_the_default_listing_prints_what_the_frame_prints(varied_runs: list[str], options: list[str],
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The default `tune ls` is printed from the index's rows without pandas (tuner.runs.newest); an explicit
+    `--order start` (the same order) goes through ls_runs' DataFrame. Both must print the same text."""
+    assert main(["ls", *options]) == 0
+    fast = capsys.readouterr().out
+    assert main(["ls", "--order", "start", *options]) == 0
+    frame = capsys.readouterr().out
+    assert fast == frame
+    assert len(_names(fast)) == (4 if "--latest" in options else 12)
+    assert "tag_label" in fast and "abc" in fast
+    assert "12345" in fast and "e+06" not in fast  # a whole number beside missing values (a float) stays whole
+    names = _names(fast)
+    if not options:  # the start decides (a tie: the name), runs without one come last
+        assert names[-4:] == [Path(varied_runs[i]).name for i in (10, 11, 0, 3)], fast
+
+
+def test_the_default_listing_does_not_import_pandas(varied_runs: list[str], workdir: Path) -> None:
+    import subprocess
+    import sys
+
+    code = "import sys; from tuner.cli import main; main(['ls']); assert 'pandas' not in sys.modules, 'pandas'"
+    done = subprocess.run([sys.executable, "-c", code], cwd=workdir, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert len(_names(done.stdout)) == 12

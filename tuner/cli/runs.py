@@ -26,6 +26,20 @@ def cmd_ls(argv: Sequence[str]) -> int:
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
     add_runs_dir(parser)
     args = parser.parse_args(argv)
+    more_hint = "; `tune ls --all` shows them, `--format csv` writes them as data"
+    if args.format == "table" and not (args.filter or args.order or args.ascending or args.columns):
+        # the default listing: printed from the index's rows, without pandas (tuner.runs.newest)
+        from tuner.console.tables import default_row_limit, print_newest_table
+        from tuner.runs.newest import newest_runs
+
+        limit = None if args.all else default_row_limit()
+        if args.latest is not None and args.latest < 1:
+            from tuner.errors import QueryError
+
+            raise QueryError(f"latest_n must be a positive integer, got {args.latest!r}")
+        print_newest_table(newest_runs(limit, latest_n=args.latest, runs_dir=args.runs_dir), limit=limit,
+                           more_hint=more_hint)
+        return 0
     from tuner.runs.listing import ls_runs
 
     frame = ls_runs(subset=args.filter, order=args.order or "start", decreasing=not args.ascending,
@@ -45,8 +59,7 @@ def cmd_ls(argv: Sequence[str]) -> int:
     else:
         from tuner.console.tables import default_row_limit
 
-        print_runs_table(frame, columns, limit=None if args.all else default_row_limit(),
-                         more_hint="; `tune ls --all` shows them, `--format csv` writes them as data")
+        print_runs_table(frame, columns, limit=None if args.all else default_row_limit(), more_hint=more_hint)
     return 0
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import math
 import os
 import sys
-from typing import Any, Sequence
-
-import pandas as pd
+import time
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from tuner.errors import QueryError
 from tuner.values import format_duration
+
+if TYPE_CHECKING:  # `tune ls` prints its default table without importing pandas (tuner.runs.newest)
+    import pandas as pd
+
+    from tuner.runs.newest import NewestRuns
 
 MAX_PREFIXED = 6
 MAX_TAGS = 3
@@ -25,16 +29,20 @@ def console(stderr: bool = False) -> Any:
 
 
 def compact_columns(frame: pd.DataFrame) -> list[str]:
+    return choose_compact(list(frame.columns), lambda c: bool(frame[c].notna().any()))
+
+
+def choose_compact(present: Sequence[str], has_value: Callable[[str], bool]) -> list[str]:
+    """The default columns of a runs table, from the columns `present` (in ls_runs' order)."""
     columns = ["run_dir", "status", "start", "duration_s"]
     for prefix in ("flag_", "metric_", "eval_"):
-        columns += [c for c in frame.columns if c.startswith(prefix)][:MAX_PREFIXED]
+        columns += [c for c in present if c.startswith(prefix)][:MAX_PREFIXED]
     # tags some listed run has, the label first (`--columns` or `tune info` show the rest)
-    tags = sorted((c for c in frame.columns if c.startswith("tag_") and frame[c].notna().any()),
-                  key=lambda c: (c != "tag_label", c))
+    tags = sorted((c for c in present if c.startswith("tag_") and has_value(c)), key=lambda c: (c != "tag_label", c))
     columns += tags[:MAX_TAGS]
-    if "sweep" in frame.columns:
+    if "sweep" in present:
         columns.append("sweep")
-    return [c for c in columns if c in frame.columns]
+    return [c for c in columns if c in present]
 
 
 def select_columns(frame: pd.DataFrame, columns: Sequence[str] | None) -> pd.DataFrame:
@@ -51,16 +59,19 @@ def select_columns(frame: pd.DataFrame, columns: Sequence[str] | None) -> pd.Dat
 
 
 def format_value(value: Any, column: str = "") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+    pd = sys.modules.get("pandas")  # a pandas value can only be here once pandas is imported
+    if value is None or (isinstance(value, float) and math.isnan(value)) or pd is not None and value is pd.NaT:
         return ""
-    if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if pd is not None and isinstance(value, pd.Timestamp):
+        return value.strftime(TIME_FORMAT)
     if column == "run_dir":
         return os.path.basename(str(value))
     if column == "duration_s" and isinstance(value, (int, float)):
         return format_duration(float(value))
     if isinstance(value, float):
-        return f"{value:.4g}"
+        # a whole number stays whole: a seed or step count is a float once some run lacks it (pandas' NaN),
+        # and 4 significant digits would print 1234567 as 1.235e+06
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.4g}"
     return str(value)
 
 
@@ -68,7 +79,8 @@ _STATUS_STYLE = {"finished": "green", "failed": "red", "killed": "yellow", "time
                  "running": "cyan"}
 
 
-#: rich lays out a table at ~4 ms a row; past this many rows a plain aligned table is printed instead
+#: rich lays out a table at ~4 ms a row; past this many rows (or when stdout is not a terminal) a plain aligned
+#: table is printed instead
 RICH_MAX_ROWS = 300
 HEADERS = {"run_dir": "run", "duration_s": "time"}
 
@@ -91,16 +103,49 @@ def print_runs_table(frame: pd.DataFrame, columns: Sequence[str] | None = None, 
     shown = list(columns) if columns else compact_columns(frame)
     hidden = max(0, len(frame) - limit) if limit is not None else 0
     part = frame.iloc[:limit] if hidden else frame
-    right = [pd.api.types.is_numeric_dtype(part[c]) and c != "trial" for c in shown]
+    from pandas.api.types import is_numeric_dtype
+
+    right = [is_numeric_dtype(part[c]) and c != "trial" for c in shown]
     rows = [[format_value(v, c) for v, c in zip(values, shown)]
             for values in part[shown].itertuples(index=False, name=None)]
-    if len(rows) > RICH_MAX_ROWS:
+    _print_table(shown, right, rows, title, hidden, len(frame), more_hint)
+
+
+def print_newest_table(newest: NewestRuns, title: str | None = None, limit: int | None = None,
+                       more_hint: str = "") -> None:
+    """print_runs_table of ls_runs()'s frame, printed from tuner.runs.newest's rows (no pandas): the same text."""
+    if not newest.total:
+        print("No runs found.")
+        return
+    shown = choose_compact(newest.columns, newest.has_value)
+    right = [newest.kinds.get(c) in ("int", "float", "bool") and c != "trial" for c in shown]
+    rows = [[_cell(row.get(c), c, newest.kinds.get(c)) for c in shown] for row in newest.rows[:limit]]
+    hidden = max(0, newest.total - limit) if limit is not None else 0
+    _print_table(shown, right, rows, title, hidden, newest.total, more_hint)
+
+
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def _cell(value: Any, column: str, kind: str | None) -> str:
+    """format_value of what the frame holds for `value`: a UTC time for start/end, a float in a float column."""
+    if kind == "time":
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        return time.strftime(TIME_FORMAT, time.gmtime(value)) if number else ""
+    if kind == "float" and isinstance(value, int):
+        value = float(value)
+    return format_value(value, column)
+
+
+def _print_table(shown: list[str], right: list[bool], rows: list[list[str]], title: str | None, hidden: int,
+                 total: int, more_hint: str) -> None:
+    if len(rows) > RICH_MAX_ROWS or not sys.stdout.isatty():  # piped: aligned text that grep and cut can read
         _print_plain(shown, right, rows, title)
     else:
         _print_rich(shown, right, rows, title)
     if hidden:
-        print(f"... {hidden:,} more run{'s' if hidden != 1 else ''} not shown (the first {len(part):,} of "
-              f"{len(frame):,}){more_hint}")
+        print(f"... {hidden:,} more run{'s' if hidden != 1 else ''} not shown (the first {len(rows):,} of "
+              f"{total:,}){more_hint}")
 
 
 def _print_rich(shown: Sequence[str], right: Sequence[bool], rows: list[list[str]], title: str | None) -> None:
@@ -167,6 +212,6 @@ def print_run_info(info: dict[str, Any]) -> None:
         if text:
             out.print(f"  {key:<22} {text.replace('[', chr(92) + '[')}")
     metrics = info.get("metrics")
-    if isinstance(metrics, pd.DataFrame) and not metrics.empty:
+    if metrics is not None and hasattr(metrics, "columns") and not metrics.empty:  # a DataFrame
         names = ", ".join(c for c in metrics.columns if c not in ("step", "timestamp"))
         out.print(f"  {'metrics':<22} {len(metrics)} steps ({names})")

@@ -112,7 +112,20 @@ def check_launchable(script: str, interface: ScriptInterface | None, axes: Mappi
     (argv, and TUNER_FLAGS_JSON, which carries every flag)."""
     from workers.files import dumps_json
 
-    worst = {name: max(values, key=lambda v: len(render(v)) if not isinstance(v, (list, tuple))
-                       else sum(len(render(i)) for i in v)) for name, values in axes.items() if len(values)}
+    worst = {name: _longest(values) for name, values in axes.items() if len(values)}
     check_arg_sizes((sys.executable, script, *build_argv(interface, worst), *extra_args),
                     {"TUNER_FLAGS_JSON": dumps_json(worst)})
+
+
+def _longest(values: Sequence[Any]) -> Any:
+    """The value whose argv text is longest. Numbers render as repr() and strings as themselves, so a list of
+    those is measured in C; anything else value by value."""
+    kinds = set(map(type, values))
+    if kinds <= {int, float}:
+        lengths = list(map(len, map(repr, values)))
+    elif kinds == {str}:
+        lengths = list(map(len, values))
+    else:
+        return max(values, key=lambda v: len(render(v)) if not isinstance(v, (list, tuple))
+                   else sum(len(render(i)) for i in v))
+    return values[max(range(len(lengths)), key=lengths.__getitem__)]

@@ -60,6 +60,30 @@ def _in_choices(choices: tuple[Any, ...], value: Any) -> bool:
     return all(item in choices or str(item) in {str(c) for c in choices} for item in items)
 
 
+#: value types whose check (_type_problem) has the same answer for every value of the type, given the spec
+def _decided_by_type(spec: FlagSpec, kind: type) -> bool:
+    if kind is bool or kind is type(None):
+        return True
+    if kind is int:
+        return spec.kind != "count"  # a count must also be >= 0
+    return kind is float and spec.type != "int" and spec.kind != "count"  # an int flag takes 2.0, not 2.5
+
+
+def _to_check(spec: FlagSpec, values: Iterable[Any]) -> Iterable[Any]:
+    """The values worth checking: all of them, or, when no choices apply and each value's type decides its
+    answer, one value of each type (a 10^6-value grid is checked in milliseconds)."""
+    values = list(values)
+    if spec.choices is not None:
+        return values
+    first: dict[type, Any] = {}
+    for kind, value in zip(map(type, values), values):
+        if kind not in first:
+            if not _decided_by_type(spec, kind):
+                return values
+            first[kind] = value
+    return list(first.values())
+
+
 def grid_problems(interface: ScriptInterface, axes: Mapping[str, Iterable[Any]]) -> list[str]:
     """One line per problem: unknown names (with the closest match), wrong types, values outside choices."""
     if interface.kind == "unknown":
@@ -74,7 +98,7 @@ def grid_problems(interface: ScriptInterface, axes: Mapping[str, Iterable[Any]])
             problems.append(f"flag '{name}' is not an option of {interface.script}{hint}")
             continue
         seen = set()
-        for value in values:
+        for value in _to_check(spec, values):
             key = repr(value)
             if key in seen:
                 continue

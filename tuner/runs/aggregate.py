@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from typing import Any, Iterable
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Iterable
 
 from tuner.store.files import RunData, read_run
 from tuner.store.status import RunStatus
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: `tune ls` prints its table without it
+    import pandas as pd
 
 #: always present, even when there are no runs
 CORE_COLUMNS = ["run_dir", "status", "completed", "start", "end"]
@@ -111,12 +112,16 @@ def _ordered_columns(columns: Iterable[str]) -> list[str]:
 
 
 def empty_frame() -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame({c: pd.Series(dtype="datetime64[ns, UTC]" if c in ("start", "end") else "object")
                          for c in CORE_COLUMNS})
 
 
 def finish_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The stable column order and UTC timestamps for start/end, on a frame of run_row rows."""
+    import pandas as pd
+
     frame = frame[_ordered_columns(frame.columns)]
     for column in ("start", "end"):
         frame[column] = pd.to_datetime(pd.to_numeric(frame[column], errors="coerce"), unit="s", utc=True)
@@ -127,6 +132,8 @@ def runs_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Rows -> DataFrame with a stable column order and UTC timestamps for start/end."""
     if not rows:
         return empty_frame()
+    import pandas as pd
+
     return finish_frame(pd.DataFrame.from_records(rows))
 
 

@@ -16,15 +16,14 @@ into a DataFrame through the same pandas conversion as aggregate.runs_frame.
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import math
 import os
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Union
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Union
 
 from tuner._version import __version__
 from tuner.runs.aggregate import (
@@ -43,6 +42,9 @@ from tuner.store.layout import (
 )
 from tuner.store.status import RunStatus
 from workers.files import atomic_write_text, clean_stale_temp_files
+
+if TYPE_CHECKING:  # imported where a frame is made (indexed_columns needs no pandas)
+    import pandas as pd
 
 #: bump when the stored layout or run_row's output changes, so old indexes are rebuilt
 FORMAT = 3
@@ -123,9 +125,10 @@ def _validated(data: Any) -> Index:
     if (not isinstance(names, list) or not isinstance(meta, list) or len(meta) != n
             or not isinstance(columns, dict) or not isinstance(problems, dict)):
         raise ValueError("inconsistent")
-    for item in meta:
-        if not isinstance(item, list) or len(item) != SIGNATURE_LEN + 2 or not all(isinstance(v, int) for v in item):
-            raise ValueError("inconsistent")
+    # every meta item a list of SIGNATURE_LEN + 2 ints, checked in C (10^4 runs: 1 ms, not 100)
+    if meta and (set(map(type, meta)) != {list} or set(map(len, meta)) != {SIGNATURE_LEN + 2}
+                 or not set(map(type, itertools.chain.from_iterable(meta))) <= {int}):
+        raise ValueError("inconsistent")
     for values in columns.values():
         if not isinstance(values, list) or len(values) != n:
             raise ValueError("inconsistent")
@@ -206,9 +209,10 @@ def _assemble(index: Index, sources: list[Source]) -> dict[str, list[Any]]:
 def _frame(runs_dir: str, names: list[str], columns: dict[str, list[Any]]) -> pd.DataFrame:
     if not names:
         return empty_frame()
-    keys = list(columns)
-    rows = list(zip(*(columns[k] for k in keys))) if keys else [() for _ in names]
-    frame = pd.DataFrame.from_records(rows, columns=keys) if keys else pd.DataFrame(index=range(len(names)))
+    import pandas as pd
+
+    # from the columns as they are (3x faster than rows of tuples); pandas infers each column's dtype the same way
+    frame = pd.DataFrame(columns) if columns else pd.DataFrame(index=range(len(names)))
     prefix = os.path.join(runs_dir, "")  # what os.path.join(runs_dir, name) starts with
     frame.insert(0, "run_dir", [prefix + n for n in names])
     return finish_frame(frame)
@@ -264,6 +268,13 @@ def indexed_frame(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S,
 
     Equal to aggregate.runs_frame(read_rows(run dirs)): only where the rows come from differs.
     """
+    return _frame(runs_dir, *indexed_columns(runs_dir, stale_after_s, latest_n))
+
+
+def indexed_columns(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S,
+                    latest_n: int | None = None) -> tuple[list[str], dict[str, list[Any]]]:
+    """The runs' names (newest first) and their run_row values by column (NaN where a run has no such key),
+    through the index and without pandas: what indexed_frame makes its frame of."""
     all_names = scan_run_names(runs_dir)
     index = load_index(runs_dir)
     collecting = gc.isenabled()
@@ -281,7 +292,7 @@ def indexed_frame(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S,
     columns = _assemble(index, scan.sources)
     if changed and os.path.isdir(runs_dir):
         _store(runs_dir, index, scan, columns, unvisited)
-    return _frame(runs_dir, scan.names, columns)
+    return scan.names, columns
 
 
 def _store(runs_dir: str, index: Index, scan: _Scan, columns: dict[str, list[Any]],
