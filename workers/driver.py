@@ -228,12 +228,12 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
         try:
             with _ctrl_c_kills_what_started(started):
                 _init(kwargs)
-        except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
-            if shipped and "package" in str(exc).lower():
+        except (ConnectionError, ValueError, RuntimeError, TimeoutError, ray.exceptions.RuntimeEnvSetupError) as exc:
+            if shipped and ("package" in str(exc).lower() or isinstance(exc, ray.exceptions.RuntimeEnvSetupError)):
                 with contextlib.suppress(Exception):
                     ray.shutdown()
                 raise ClusterError(f"cannot ship the project folder '{shipped}' to the Ray cluster at '{address}': "
-                                   f"{str(exc).strip().splitlines()[0]}; list big files or folders in its .rayignore "
+                                   f"{_upload_reason(exc)}; list big files or folders in its .rayignore "
                                    "(or .gitignore), or turn shipping off (setting ship_project: false, or --no-ship) "
                                    "when every node sees the project at the same path") from None
             if warm:
@@ -251,6 +251,16 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
                        total_gpus=float(totals.get("GPU", 0)),
                        max_node_cpus=max((float(n["Resources"].get("CPU", 0)) for n in nodes), default=0.0),
                        max_node_gpus=max((float(n["Resources"].get("GPU", 0)) for n in nodes), default=0.0))
+
+
+def _upload_reason(exc: BaseException) -> str:
+    """Ray's reason for a failed working_dir upload, without its advice and link (the message gives ours)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    line = next((x for x in lines if "Package size" in x), None)
+    if line is not None:
+        return line[line.index("Package size"):].split(". ", 1)[0]
+    line = next((x for x in lines if "upload" in x.lower()), lines[-1] if lines else type(exc).__name__)
+    return line.rstrip(".")
 
 
 #: a ray:// head that has just started may fail to start its per-client server (its runtime-env agent is not up

@@ -187,3 +187,16 @@ def test_remote_trials_show_running_with_a_heartbeat_and_ctrl_c_brings_them_back
         assert (run_dir / "artifact.txt").read_text() == f"made by {mode}"
     assert "cancelled before it started" not in output
     assert not _left_on_worker(worker, {run_dir.name for run_dir, _ in runs.values()})
+
+
+def test_a_project_too_big_to_ship_is_one_line_naming_rayignore_and_no_ship(two_nodes, tmp_path):
+    head, _worker = two_nodes
+    project = _project(tmp_path)
+    (project / "data.bin").write_bytes(os.urandom(3 << 20))  # over the 2 MiB limit set below, however zipped
+    done = run_tune_clean("train.py", "--flags", "grid.yml", "--address", head.address, "--yes", cwd=project,
+                          home=head.home, timeout=120, RAY_max_grpc_message_size=str(2 << 20))
+    assert done.returncode == 2, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1, done.stderr
+    assert "cannot ship the project folder" in errors[0] and ".rayignore" in errors[0] and "--no-ship" in errors[0]
+    assert not list((project / "runs").glob("*/tuner.d/run.json"))
