@@ -527,6 +527,12 @@ def _run_task(spec: RunSpec, marker: str, shipped: str | None, relay: Any) -> tu
             forwarder.start()
         try:
             outcome = run_process(local)
+            if forwarder is not None:
+                forwarder.done.set()
+            if local.post_run is not None:
+                func, args = local.post_run
+                func(*args)
+            archive = _pack(local.run_dir)
         except KeyboardInterrupt:  # cancelled: the run recorded `killed`; its folder goes to the driver all the same
             if relay is not None and os.path.exists(local.run_json):
                 with contextlib.suppress(Exception):
@@ -536,10 +542,6 @@ def _run_task(spec: RunSpec, marker: str, shipped: str | None, relay: Any) -> tu
             if forwarder is not None:
                 forwarder.done.set()
                 forwarder.join()
-        if local.post_run is not None:
-            func, args = local.post_run
-            func(*args)
-        archive = _pack(local.run_dir)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     outcome = replace(outcome, run_dir=driver_run_dir, error_message=_rebase(outcome.error_message, back),
