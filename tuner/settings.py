@@ -35,6 +35,7 @@ class Settings:
     stdout_metrics_pattern: str = ""
     ray_address: str | None = None
     keep_cluster_s: float = 0.0
+    ship_project: bool = True
     cpus_per_trial: float = 1.0
     gpus_per_trial: float | None = None
     max_concurrent: int | None = None

@@ -10,19 +10,22 @@ import contextlib
 import io
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tarfile
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Hashable, Iterator
+from typing import Any, Hashable, Iterator, Sequence
 
 import ray
 
-from workers.files import is_disk_full
+from workers.files import atomic_write_text, is_disk_full
 from workers.process import KILLED, RunOutcome, RunSpec, run_process
 from workers.reaper import TOKEN_ENV
 
@@ -50,6 +53,8 @@ class ClusterInfo:
     max_node_gpus: float
     #: joined the warm local cluster (workers.warm): leave it running at disconnect
     warm: bool = False
+    #: the project folder shipped to the cluster (Ray's runtime_env working_dir), None when nothing was shipped
+    shipped: str | None = None
 
 
 @dataclass
@@ -170,11 +175,33 @@ def _authenticate(address: str) -> None:
                            f"RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token); {fix}")
 
 
+#: never shipped with the project: version control, virtual environments, caches (gitignore patterns, for Ray's
+#: runtime_env `excludes`; Ray also honours the project's .gitignore and .rayignore)
+SHIP_EXCLUDES = (".git/", ".hg/", ".svn/", ".venv*/", "venv/", "__pycache__/", "*.pyc", ".mypy_cache/",
+                 ".pytest_cache/", ".ruff_cache/", ".ipynb_checkpoints/", ".tox/", ".nox/")
+
+
+def ship_excludes(project: str, exclude: Sequence[str] = ()) -> list[str]:
+    """SHIP_EXCLUDES plus the given folders (the runs directory) that lie inside `project`, anchored there."""
+    patterns = list(SHIP_EXCLUDES)
+    root = os.path.realpath(project)
+    for path in exclude:
+        real = os.path.realpath(path)
+        if real.startswith(root + os.sep):
+            patterns.append("/" + os.path.relpath(real, root).replace(os.sep, "/") + "/")
+    return patterns
+
+
 def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | None = None,
-            keep_cluster_s: float = 0.0) -> ClusterInfo:
+            keep_cluster_s: float = 0.0, ship: str | None = None, ship_exclude: Sequence[str] = ()) -> ClusterInfo:
     """Join `address`, or reuse this process' Ray, or start an embedded quiet local cluster; with
-    `keep_cluster_s` > 0 and no address, join (or start) the warm local cluster instead (workers.warm)."""
+    `keep_cluster_s` > 0 and no address, join (or start) the warm local cluster instead (workers.warm).
+
+    `ship`: a project folder sent to a cluster joined by address (Ray's runtime_env working_dir, uploaded to the
+    cluster's GCS and unpacked on each node), without SHIP_EXCLUDES, `ship_exclude` (the runs directory), and
+    what its .gitignore / .rayignore list; trials on a node that cannot see the driver's files run from it."""
     started = False
+    shipped = None
     warm = False
     if not address and keep_cluster_s > 0 and not ray.is_initialized():
         from workers import warm as warm_cluster
@@ -193,6 +220,9 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
                                       logging_level=logging.ERROR)
         if address:
             kwargs["address"] = address
+            if ship and not warm:
+                shipped = os.path.abspath(ship)
+                kwargs["runtime_env"] = {"working_dir": shipped, "excludes": ship_excludes(shipped, ship_exclude)}
         else:
             # an embedded cluster serves this machine only: bind it to loopback. address="local" starts a new
             # one: without it ray.init joins whatever `ray start` cluster /tmp/ray/ray_current_cluster names
@@ -205,7 +235,14 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
         try:
             with _ctrl_c_kills_what_started(started):
                 _init(kwargs)
-        except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
+        except (ConnectionError, ValueError, RuntimeError, TimeoutError, ray.exceptions.RuntimeEnvSetupError) as exc:
+            if shipped and ("package" in str(exc).lower() or isinstance(exc, ray.exceptions.RuntimeEnvSetupError)):
+                with contextlib.suppress(Exception):
+                    ray.shutdown()
+                raise ClusterError(f"cannot ship the project folder '{shipped}' to the Ray cluster at '{address}': "
+                                   f"{_upload_reason(exc)}; list big files or folders in its .rayignore "
+                                   "(or .gitignore), or turn shipping off (setting ship_project: false, or --no-ship) "
+                                   "when every node sees the project at the same path") from None
             if warm:
                 from workers import warm as warm_cluster
 
@@ -216,10 +253,21 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
                                "(`ray status` on the head node shows it) or omit --address to run locally") from None
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     totals = ray.cluster_resources()
-    return ClusterInfo(address=address, started_here=started, warm=warm, total_cpus=float(totals.get("CPU", 0)),
+    return ClusterInfo(address=address, started_here=started, warm=warm, shipped=shipped,
+                       total_cpus=float(totals.get("CPU", 0)),
                        total_gpus=float(totals.get("GPU", 0)),
                        max_node_cpus=max((float(n["Resources"].get("CPU", 0)) for n in nodes), default=0.0),
                        max_node_gpus=max((float(n["Resources"].get("GPU", 0)) for n in nodes), default=0.0))
+
+
+def _upload_reason(exc: BaseException) -> str:
+    """Ray's reason for a failed working_dir upload, without its advice and link (the message gives ours)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    line = next((x for x in lines if "Package size" in x), None)
+    if line is not None:
+        return line[line.index("Package size"):].split(". ", 1)[0]
+    line = next((x for x in lines if "upload" in x.lower()), lines[-1] if lines else type(exc).__name__)
+    return line.rstrip(".")
 
 
 #: a ray:// head that has just started may fail to start its per-client server (its runtime-env agent is not up
@@ -350,9 +398,116 @@ def _unpack(data: bytes, folder: str) -> None:
         tar.extractall(folder, filter="data")
 
 
-def _run_task(spec: RunSpec, marker: str) -> tuple[RunOutcome, bytes | None]:
+def _rebase(value: Any, moves: Sequence[tuple[str, str]]) -> Any:
+    """`value` with every path under an old folder moved under its new one (strings, in tuples, lists and dicts,
+    keys too); other values unchanged. A path matches at a separator: /a/b moves /a/b/c, not /a/bc. One pass,
+    the longest old folder first: a moved path is never moved again."""
+    if isinstance(value, str):
+        targets = dict(moves)
+        olds = sorted(targets, key=len, reverse=True)
+        pattern = "(" + "|".join(re.escape(old) for old in olds) + r")(?=/|$|[^\w.\-])"
+        return re.sub(pattern, lambda match: targets[match.group(1)], value) if olds else value
+    if isinstance(value, tuple):
+        return tuple(_rebase(v, moves) for v in value)
+    if isinstance(value, list):
+        return [_rebase(v, moves) for v in value]
+    if isinstance(value, dict):
+        return {_rebase(k, moves): _rebase(v, moves) for k, v in value.items()}
+    return value
+
+
+def _relocate(spec: RunSpec, project: str | None, scratch: str) -> RunSpec:
+    """The spec of a run on a node without the driver's files: the run is written under `scratch` (a local
+    temporary folder), the project's paths point at the shipped copy (this task's working directory, where Ray
+    unpacked it), and a Python that does not exist here is this node's. run.json keeps the driver's paths."""
+    moves = [(spec.run_dir, os.path.join(scratch, os.path.basename(spec.run_dir)))]
+    if project:
+        moves.append((project, os.getcwd()))
+    changed = {name: _rebase(getattr(spec, name), moves) for name in (
+        "command", "cwd", "run_dir", "run_json", "output_log", "error_json", "env", "initial_files", "post_run",
+        "project_dir", "link_exclude", "line_hook", "stop_file")}
+    command = changed["command"]
+    if command and os.path.basename(command[0]).startswith("python") and not os.path.exists(command[0]):
+        changed["command"] = (sys.executable, *command[1:])
+    return replace(spec, **changed)
+
+
+class _Relay:
+    """A small actor the driver starts on a cluster joined by address: trials on nodes that cannot see the
+    driver's files send it their run.json as it changes (so the driver shows them running, with a heartbeat) and,
+    when interrupted, their packed run; the driver takes both from it. Keyed by the driver's run directory."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, str] = {}
+        self.archives: dict[str, bytes] = {}
+
+    def record(self, run_dir: str, text: str) -> None:
+        self.records[run_dir] = text
+
+    def archive(self, run_dir: str, data: bytes) -> None:
+        self.archives[run_dir] = data
+
+    def take(self) -> tuple[dict[str, str], dict[str, bytes]]:
+        records, archives = self.records, self.archives
+        self.records, self.archives = {}, {}
+        return records, archives
+
+
+#: how often a remote trial's run.json is looked at and, when changed, sent to the relay
+_FORWARD_S = 1.0
+
+
+class _Forwarder(threading.Thread):
+    """In a remote task: sends the local run.json to the relay whenever it changes (status, heartbeat)."""
+
+    def __init__(self, relay: Any, local: str, driver_run_dir: str) -> None:
+        super().__init__(name="tuner-forward", daemon=True)
+        self.relay, self.local, self.driver_run_dir = relay, local, driver_run_dir
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        last = None
+        while not self.done.wait(_FORWARD_S):
+            try:
+                with open(self.local, encoding="utf-8") as handle:
+                    text = handle.read()
+            except OSError:
+                continue
+            if text != last:
+                last = text
+                with contextlib.suppress(Exception):  # the relay is gone (driver left): the run goes on
+                    self.relay.record.remote(self.driver_run_dir, text)
+
+
+#: a remote run's local folder: tuner-run-<pid of the task's worker>-<random>, in the node's temporary directory
+_SCRATCH_PREFIX = "tuner-run-"
+
+
+def _clean_stale_scratch() -> None:
+    """Remove the local folders of remote runs whose worker died without cleaning up (killed with its driver)."""
+    folder = tempfile.gettempdir()
+    try:
+        names = [name for name in os.listdir(folder) if name.startswith(_SCRATCH_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(_SCRATCH_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # its worker lives (this one, or another task on this node)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
+        except OSError:
+            continue
+
+
+def _run_task(spec: RunSpec, marker: str, shipped: str | None, relay: Any) -> tuple[RunOutcome, bytes | None]:
     """Runs on a worker. If the driver's runs directory is not visible here (no shared filesystem), the run is
-    written locally and shipped back as a tarball so every run ends on the driver's disk."""
+    written in a local temporary folder (paths moved by _relocate when the project was shipped) and sent back as
+    a tarball, so every run ends on the driver's disk and nothing of it stays here; meanwhile its run.json goes
+    to the relay (when there is one), and so does its packed run when the task is cancelled (Ctrl-C)."""
     gpu_ids = [str(g) for g in ray.get_gpu_ids()]
     env = dict(spec.env)
     # Ray sets CUDA_VISIBLE_DEVICES only for GPU tasks; a CPU-only trial must not see every GPU
@@ -362,24 +517,58 @@ def _run_task(spec: RunSpec, marker: str) -> tuple[RunOutcome, bytes | None]:
                            "node_id": ray.get_runtime_context().get_node_id()}
     remote = not os.path.exists(marker)
     spec = replace(spec, env=env, record=record)
-    outcome = run_process(spec)
-    if spec.post_run is not None:
-        func, args = spec.post_run
-        func(*args)
-    archive = None
-    if remote:
-        archive = _pack(spec.run_dir)
-        shutil.rmtree(spec.run_dir, ignore_errors=True)
+    if not remote:
+        outcome = run_process(spec)
+        if spec.post_run is not None:
+            func, args = spec.post_run
+            func(*args)
+        return outcome, None
+    driver_run_dir = spec.run_dir
+    _clean_stale_scratch()
+    scratch = tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-")
+    local = _relocate(spec, shipped, scratch)
+    back = [(local.run_dir, driver_run_dir)] + ([(os.getcwd(), shipped)] if shipped else [])
+    forwarder = _Forwarder(relay, local.run_json, driver_run_dir) if relay is not None else None
+    try:
+        if forwarder is not None:
+            forwarder.start()
+        try:
+            outcome = run_process(local)
+            if forwarder is not None:
+                forwarder.done.set()
+            if local.post_run is not None:
+                func, args = local.post_run
+                func(*args)
+            archive = _pack(local.run_dir)
+        except KeyboardInterrupt:  # cancelled: the run recorded `killed`; its folder goes to the driver all the same
+            if relay is not None and os.path.exists(local.run_json):
+                with contextlib.suppress(Exception):
+                    ray.get(relay.archive.remote(driver_run_dir, _pack(local.run_dir)), timeout=30)
+            raise
+        finally:
+            if forwarder is not None:
+                forwarder.done.set()
+                forwarder.join()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    outcome = replace(outcome, run_dir=driver_run_dir, error_message=_rebase(outcome.error_message, back),
+                      stderr_tail=_rebase(outcome.stderr_tail, back))
     return outcome, archive
 
 
 class TaskPool:
     """Submit specs, collect outcomes as they finish; never more than `window` tasks in flight."""
 
-    def __init__(self, resources: Resources, window: int, marker: str) -> None:
+    def __init__(self, resources: Resources, window: int, marker: str, shipped: str | None = None,
+                 relay: bool = False) -> None:
+        """`relay`: start a _Relay actor (for a cluster joined by address, whose nodes may not see this disk)."""
         self.window = max(1, window)
         self.cpus, self.gpus = resources.cpus, resources.gpus
         self.marker = marker
+        self.shipped = shipped  # the project folder shipped to the cluster (ClusterInfo.shipped)
+        self._relay: Any = ray.remote(num_cpus=0, max_restarts=0)(_Relay).remote() if relay else None
+        self._archives: dict[str, bytes] = {}
+        self._take_ref: Any = None  # the pending request to the relay
         # max_calls=0: GPU tasks default to a fresh worker per task (~0.5 s each); reuse workers instead
         self._remote = ray.remote(max_calls=0, max_retries=NODE_FAILURE_RETRIES, retry_exceptions=False)(
             _run_task).options(num_cpus=resources.cpus, num_gpus=resources.gpus)
@@ -395,13 +584,14 @@ class TaskPool:
     def submit(self, key: Hashable, spec: RunSpec) -> None:
         if _TOKEN:
             spec = replace(spec, env={**spec.env, TOKEN_ENV: _TOKEN[0]})
-        ref = self._remote.remote(spec, self.marker)
+        ref = self._remote.remote(spec, self.marker, self.shipped, self._relay)
         self._in_flight[ref] = (key, spec)
 
     def wait(self, timeout_s: float) -> list[TaskResult]:
         """Results of every task that finished within `timeout_s` (possibly none)."""
         if not self._in_flight:
             return []
+        self._take_relayed()
         refs = list(self._in_flight)
         ready, rest = ray.wait(refs, num_returns=1, timeout=timeout_s, fetch_local=True)
         if ready and rest:  # and whatever else is already done, without waiting
@@ -414,16 +604,60 @@ class TaskPool:
         try:
             outcome, archive = ray.get(ref)
         except ray.exceptions.TaskCancelledError:
+            self._unpack_relayed(spec.run_dir)
             return TaskResult(key, None, "cancelled")
         except ray.exceptions.RayError as exc:  # worker/node died past retries, or the task raised
             cause = getattr(exc, "cause", None)  # what the task raised (RayTaskError)
             if isinstance(cause, OSError) and is_disk_full(cause):  # the runs directory is full: the sweep stops
                 raise OSError(cause.errno, cause.strerror, cause.filename) from None  # with one line about it
             message = str(exc).strip().splitlines()
+            self._unpack_relayed(spec.run_dir)
             return TaskResult(key, None, message[-1] if message else exc.__class__.__name__)
         if archive is not None:
             _unpack(archive, spec.run_dir)
+        self._archives.pop(spec.run_dir, None)
         return TaskResult(key, outcome)
+
+    def _take_relayed(self, fresh: bool = False) -> None:
+        """What remote trials sent the relay: run.json of the running ones is written here (they show running,
+        with their heartbeat); the packed runs of cancelled ones are kept for _collect. Never waits for the relay
+        (one request is kept pending), except `fresh`: everything sent before now (a cancelled task's run)."""
+        if self._relay is None:
+            return
+        for _ in range(2 if fresh else 1):
+            if self._take_ref is None:
+                self._take_ref = self._relay.take.remote()
+            ready, _rest = ray.wait([self._take_ref], timeout=10 if fresh else 0)
+            if not ready:
+                return
+            ref, self._take_ref = self._take_ref, None
+            try:
+                records, archives = ray.get(ref)
+            except ray.exceptions.RayError:  # the relay died: trials still come back with their outcome,
+                self._relay = None           # only the live view (and a cancelled remote run's data) is lost
+                return
+            self._archives.update(archives)
+            running = {spec.run_dir: spec.run_json for _key, spec in self._in_flight.values()}
+            for run_dir, text in records.items():
+                if run_dir in running:  # one that came back already has its own, final run.json
+                    with contextlib.suppress(OSError):
+                        atomic_write_text(running[run_dir], text)
+
+    def _unpack_relayed(self, run_dir: str) -> None:
+        """A cancelled remote trial sent its packed run to the relay before it stopped: unpack it here."""
+        if self._relay is not None and run_dir not in self._archives:
+            self._take_relayed(fresh=True)
+        data = self._archives.pop(run_dir, None)
+        if data is not None:
+            with contextlib.suppress(OSError, tarfile.TarError):
+                _unpack(data, run_dir)
+
+    def close(self) -> None:
+        """Stop the relay (it would otherwise live as long as this process' Ray job)."""
+        if self._relay is not None:
+            with contextlib.suppress(Exception):
+                ray.kill(self._relay)
+            self._relay = self._take_ref = None
 
     def cancel_all(self, grace_s: float = 10.0) -> list[TaskResult]:
         """Cancel every task: queued ones never start; running ones get KeyboardInterrupt, which kills the
@@ -442,6 +676,7 @@ class TaskPool:
                 ray.cancel(ref, force=True)
             except Exception:  # noqa: BLE001
                 pass
-            key, _spec = self._in_flight.pop(ref)
+            key, spec = self._in_flight.pop(ref)
+            self._unpack_relayed(spec.run_dir)
             results.append(TaskResult(key, None, KILLED))
         return results

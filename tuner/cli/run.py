@@ -59,7 +59,12 @@ def _run_parser() -> Parser:
     sweep.add_argument("--max-concurrent", type=int, metavar="N", help="at most N trials at once")
     sweep.add_argument("--max-failures", type=int, metavar="N", help="stop launching new trials after N failures")
     sweep.add_argument("--retries", type=int, metavar="N", help="retry a failed trial up to N times")
-    sweep.add_argument("--address", metavar="ADDR", help="join this Ray cluster instead of starting one")
+    sweep.add_argument("--address", metavar="ADDR", help="join this Ray cluster instead of starting one; the "
+                       "project folder (without the runs directory, .git, virtualenvs and what .gitignore or "
+                       ".rayignore list) is sent to it, so nodes without this machine's files can run the trials")
+    sweep.add_argument("--no-ship", dest="ship_project", action="store_false", default=None,
+                       help="--address: do not send the project folder, every node sees it at the same path "
+                            "(setting ship_project)")
     sweep.add_argument("--keep-cluster", type=float, metavar="SECONDS", dest="keep_cluster_s",
                        help="keep the local cluster warm this long after the sweep, for the next one to join "
                             "(setting keep_cluster_s; `tune cluster down` stops it)")

@@ -71,7 +71,8 @@ def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, list[Any]],
                             gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
                             max_failures=args.max_failures, retries=args.retries, timeout_s=args.timeout,
                             ray_address=args.address or None, stdout_metrics=getattr(args, "stdout_metrics", None),
-                            keep_cluster_s=getattr(args, "keep_cluster_s", None))
+                            keep_cluster_s=getattr(args, "keep_cluster_s", None),
+                            ship_project=getattr(args, "ship_project", None))
     print(describe_plan(request), flush=True)
     if not confirm_launch(len(request.plan.indices), request.settings.confirm and not args.yes):
         print("Cancelled; nothing was run.")

@@ -106,7 +106,7 @@ def _header(request: SweepRequest) -> dict[str, Any]:
 
 def run_sweep(request: SweepRequest) -> SweepResult:
     """Connect to the cluster (checking resources), then journal and execute; the cluster is closed at the end."""
-    cluster = open_cluster(request.settings)
+    cluster = open_cluster(request.settings, project=request.cwd)
     sweep_id = request.sweep_id or new_sweep_id()
     try:
         return _run_sweep(request, cluster, sweep_id)

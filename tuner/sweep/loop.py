@@ -138,12 +138,16 @@ class _Cluster:
     env: dict[str, str]
 
 
-def open_cluster(settings: Settings) -> _Cluster:
-    """Connect (or start) Ray and check the trial size fits a node; the caller must `close_cluster`."""
+def open_cluster(settings: Settings, project: str | None = None) -> _Cluster:
+    """Connect (or start) Ray and check the trial size fits a node; the caller must `close_cluster`. Joining a
+    cluster by address ships `project` (the sweep's folder, without its runs directory) unless the setting
+    ship_project is off: nodes that cannot see the driver's files run the trials from that copy."""
     from workers import driver  # imports Ray: only here
 
+    ship = project if settings.ship_project and settings.ray_address else None
     try:
-        info = driver.connect(settings.ray_address, keep_cluster_s=settings.keep_cluster_s)
+        info = driver.connect(settings.ray_address, keep_cluster_s=settings.keep_cluster_s, ship=ship,
+                              ship_exclude=(os.path.abspath(settings.runs_dir),))
     except driver.ClusterError as exc:
         raise TunerError(str(exc)) from None
     try:
@@ -188,9 +192,16 @@ def execute_sweep(request: SweepRequest, journal: Journal, todo: Sequence[int], 
     # absolute: a worker's cwd is not the driver's, and a relative path would make every trial look remote
     marker = os.path.abspath(os.path.join(journal.folder, ".driver-marker"))
     open(marker, "w").close()
-    pool = driver.TaskPool(driver.Resources(request.settings.cpus_per_trial, cluster.gpus), cluster.window, marker)
-    loop = _SweepLoop(request, journal, todo, states, progress, pool, cluster.env)
-    interrupted, stopped_early = loop.run()
+    info = cluster.info
+    # a cluster joined by address may have nodes that cannot see this disk: a relay brings their runs' state here
+    relay = bool(getattr(info, "address", None)) and not getattr(info, "warm", False)
+    pool = driver.TaskPool(driver.Resources(request.settings.cpus_per_trial, cluster.gpus), cluster.window, marker,
+                           shipped=getattr(info, "shipped", None), relay=relay)
+    try:
+        loop = _SweepLoop(request, journal, todo, states, progress, pool, cluster.env)
+        interrupted, stopped_early = loop.run()
+    finally:
+        pool.close()
     return interrupted, stopped_early, loop.config_error
 
 

@@ -1,0 +1,202 @@
+"""Two nodes without a shared filesystem, on one machine: a head node with no CPUs (`ray start --head
+--num-cpus=0`) and a worker node in its own mount namespace, where a tmpfs over /tmp hides the project folder,
+its runs directory and the head's Ray session. Every trial runs where the driver's files are invisible: the
+project is shipped to the worker, each run comes back complete, and nothing is left on the worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.workers_tests.clusters import BIN, MARK, Cluster, clean_env, free_port, marked_pids, run_tune_clean
+
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
+
+#: the worker node's address: another loopback address, so the driver (127.0.0.1) never takes its raylet for local
+WORKER_IP = "127.0.0.2"
+
+SCRIPT = """
+import argparse, sys, time
+from helper import GREETING  # a module of the project: shipped with it
+p = argparse.ArgumentParser(); p.add_argument("--mode"); a = p.parse_args()
+print(GREETING, a.mode, flush=True)
+print("loss: 0.25", flush=True)
+with open("artifact.txt", "w") as f:  # the script's working directory: lands in its run
+    f.write(f"made by {a.mode}")
+if a.mode == "fail":
+    print("going down", file=sys.stderr)
+    sys.exit(3)
+if a.mode.startswith("slow"):
+    time.sleep(60)
+"""
+
+
+def _unshare_works() -> bool:
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        return False
+    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", "mount -t tmpfs tmpfs /mnt"],
+                           capture_output=True)
+    return probe.returncode == 0
+
+
+class WorkerNode:
+    """`ray start --address HEAD --num-cpus=2 --block` inside `unshare -m` with a fresh tmpfs over /tmp, marked
+    like the head's processes so Cluster.stop() kills it by pid too."""
+
+    def __init__(self, head: Cluster, cpus: int = 2) -> None:
+        self.head = head
+        env = clean_env(Path("/tmp/home"), **{MARK: head.mark})
+        start = (f'mount -t tmpfs tmpfs /tmp && mkdir -p /tmp/home && exec "$0" start --address="$1" '
+                 f'--num-cpus={cpus} --node-ip-address={WORKER_IP} --disable-usage-stats --block '
+                 f'--dashboard-agent-listen-port={free_port()}')
+        self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", start,
+                                      f"{BIN}/ray", head.address], env=env, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while not self._joined():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the worker node did not start: {self.proc.stderr.read().decode()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the worker node did not join the head within 60 s")
+            time.sleep(1)
+
+    def _joined(self) -> bool:
+        status = subprocess.run([f"{BIN}/ray", "status", f"--address={self.head.address}"], env=self.head.env,
+                                capture_output=True, text=True, timeout=60)
+        return "/2.0 CPU" in status.stdout
+
+    def tmp(self) -> Path:
+        """The worker's /tmp, seen from outside its mount namespace."""
+        return Path(f"/proc/{self.proc.pid}/root/tmp")
+
+
+@pytest.fixture(scope="module")
+def two_nodes(tmp_path_factory):
+    if not _unshare_works():
+        pytest.skip("needs root and `unshare -m` (a private mount namespace for the worker node)")
+    home = tmp_path_factory.mktemp("head-home")
+    head = Cluster(home, num_cpus=0)
+    try:
+        worker = WorkerNode(head)
+        yield head, worker
+    finally:
+        head.stop()
+        assert not marked_pids(head.mark)
+
+
+def _runs(project: Path) -> dict[str, tuple[Path, dict]]:
+    """mode -> (run folder, run.json) of every run the driver has."""
+    runs = {}
+    for run_json in (project / "runs").glob("*/tuner.d/run.json"):
+        try:
+            run = json.loads(run_json.read_text())
+        except ValueError:
+            continue
+        runs[run["argv"][0].split("=", 1)[1]] = (run_json.parent.parent, run)
+    return runs
+
+
+def _left_on_worker(worker: WorkerNode, names: set[str]) -> list[str]:
+    assert (worker.tmp() / "home").is_dir()  # (that is the worker's tmpfs, not the driver's /tmp)
+    return [str(p) for p in worker.tmp().rglob("*") if p.name in names or p.name.startswith("tuner-run-")]
+
+
+def _project(root: Path) -> Path:
+    project = root / "project"
+    project.mkdir()
+    (project / "train.py").write_text(SCRIPT)
+    (project / "helper.py").write_text("GREETING = 'hello from the project'\n")
+    (project / "grid.yml").write_text("mode: [ok, fail, slow]\n")
+    return project
+
+
+def test_every_trial_runs_on_a_node_without_the_project_and_comes_back_complete(two_nodes, tmp_path):
+    head, worker = two_nodes
+    project = _project(tmp_path)
+    assert not (worker.tmp() / project.relative_to("/tmp")).exists()  # the worker cannot see the project
+
+    done = run_tune_clean("train.py", "--flags", "grid.yml", "--address", head.address, "--timeout", "8", "--yes",
+                          cwd=project, home=head.home, timeout=170)
+    runs = _runs(project)
+    assert sorted(runs) == ["fail", "ok", "slow"], done.stdout + done.stderr
+    assert {mode: run["status"] for mode, (_, run) in runs.items()} == \
+        {"ok": "finished", "fail": "failed", "slow": "timeout"}, done.stdout + done.stderr
+
+    nodes = {run["resources"]["node_id"] for _, run in runs.values()}
+    assert len(nodes) == 1  # the worker node: the head has no CPU
+    for mode, (run_dir, run) in runs.items():
+        assert run["cwd"] == str(project) and run["script"] == str(project / "train.py")  # the driver's paths
+        output = (run_dir / "tuner.d" / "output.log").read_text()
+        assert f"hello from the project {mode}" in output
+        assert (run_dir / "artifact.txt").read_text() == f"made by {mode}"
+        metrics = [json.loads(line) for line in (run_dir / "tuner.d" / "metrics.jsonl").read_text().splitlines()]
+        assert metrics and metrics[0]["loss"] == 0.25
+        assert not [p for p in run_dir.iterdir() if p.is_symlink()]  # the project's links are gone
+    assert runs["fail"][1]["exit_code"] == 3
+    assert "going down" in (runs["fail"][0] / "tuner.d" / "output.log").read_text()
+
+    # nothing of the runs is left on the worker node: no run folder anywhere in its /tmp
+    names = {run_dir.name for run_dir, _ in runs.values()}
+    assert not _left_on_worker(worker, names)
+
+    listing = run_tune_clean("ls", cwd=project, home=head.home, timeout=60)
+    assert listing.returncode == 0, listing.stderr
+    for name in names:
+        assert name in listing.stdout
+
+
+def test_remote_trials_show_running_with_a_heartbeat_and_ctrl_c_brings_them_back_killed(two_nodes, tmp_path):
+    head, worker = two_nodes
+    project = _project(tmp_path)
+    (project / "grid.yml").write_text("mode: [slow, slower]\n")
+    tune = subprocess.Popen([os.path.join(BIN, "python"), "-m", "tuner", "train.py", "--flags", "grid.yml",
+                             "--address", head.address, "--yes"], cwd=project, start_new_session=True,
+                            env=clean_env(head.home, TUNER_HEARTBEAT_S="1"), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        # while they run on the worker, the driver's run.json says running, and the heartbeat moves on
+        first: dict[str, float] = {}
+        beating: set[str] = set()
+        deadline = time.monotonic() + 60
+        while beating != {"slow", "slower"} and time.monotonic() < deadline and tune.poll() is None:
+            for mode, (_, run) in _runs(project).items():
+                if run["status"] == "running":
+                    first.setdefault(mode, run["heartbeat"])
+                    if run["heartbeat"] > first[mode]:
+                        beating.add(mode)
+            time.sleep(0.3)
+        assert beating == {"slow", "slower"}, tune.stdout.read() if tune.poll() is not None else "still running"
+
+        os.killpg(tune.pid, signal.SIGINT)  # Ctrl-C in the shell that runs `tune`
+        output, _ = tune.communicate(timeout=60)
+    finally:
+        if tune.poll() is None:
+            os.killpg(tune.pid, signal.SIGKILL)
+            tune.wait()
+    runs = _runs(project)
+    assert {mode: run["status"] for mode, (_, run) in runs.items()} == {"slow": "killed", "slower": "killed"}, output
+    for mode, (run_dir, _run) in runs.items():
+        assert f"hello from the project {mode}" in (run_dir / "tuner.d" / "output.log").read_text()
+        assert (run_dir / "artifact.txt").read_text() == f"made by {mode}"
+    assert "cancelled before it started" not in output
+    assert not _left_on_worker(worker, {run_dir.name for run_dir, _ in runs.values()})
+
+
+def test_a_project_too_big_to_ship_is_one_line_naming_rayignore_and_no_ship(two_nodes, tmp_path):
+    head, _worker = two_nodes
+    project = _project(tmp_path)
+    (project / "data.bin").write_bytes(os.urandom(3 << 20))  # over the 2 MiB limit set below, however zipped
+    done = run_tune_clean("train.py", "--flags", "grid.yml", "--address", head.address, "--yes", cwd=project,
+                          home=head.home, timeout=120, RAY_max_grpc_message_size=str(2 << 20))
+    assert done.returncode == 2, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1, done.stderr
+    assert "cannot ship the project folder" in errors[0] and ".rayignore" in errors[0] and "--no-ship" in errors[0]
+    assert not list((project / "runs").glob("*/tuner.d/run.json"))
