@@ -25,7 +25,7 @@ from typing import Any, Hashable, Iterator, Sequence
 
 import ray
 
-from workers.files import atomic_write_text, is_disk_full
+from workers.files import atomic_write_text, is_disk_full, ship_excludes
 from workers.process import KILLED, RunOutcome, RunSpec, run_process
 from workers.reaper import TOKEN_ENV
 
@@ -175,23 +175,6 @@ def _authenticate(address: str) -> None:
                            f"RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token); {fix}")
 
 
-#: never shipped with the project: version control, virtual environments, caches (gitignore patterns, for Ray's
-#: runtime_env `excludes`; Ray also honours the project's .gitignore and .rayignore)
-SHIP_EXCLUDES = (".git/", ".hg/", ".svn/", ".venv*/", "venv/", "__pycache__/", "*.pyc", ".mypy_cache/",
-                 ".pytest_cache/", ".ruff_cache/", ".ipynb_checkpoints/", ".tox/", ".nox/")
-
-
-def ship_excludes(project: str, exclude: Sequence[str] = ()) -> list[str]:
-    """SHIP_EXCLUDES plus the given folders (the runs directory) that lie inside `project`, anchored there."""
-    patterns = list(SHIP_EXCLUDES)
-    root = os.path.realpath(project)
-    for path in exclude:
-        real = os.path.realpath(path)
-        if real.startswith(root + os.sep):
-            patterns.append("/" + os.path.relpath(real, root).replace(os.sep, "/") + "/")
-    return patterns
-
-
 def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | None = None,
             keep_cluster_s: float = 0.0, ship: str | None = None, ship_exclude: Sequence[str] = ()) -> ClusterInfo:
     """Join `address`, or reuse this process' Ray, or start an embedded quiet local cluster; with
@@ -220,7 +203,7 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
                                       logging_level=logging.ERROR)
         if address:
             kwargs["address"] = address
-            if ship and not warm:
+            if ship and not warm and not _job_ships_code():
                 shipped = os.path.abspath(ship)
                 kwargs["runtime_env"] = {"working_dir": shipped, "excludes": ship_excludes(shipped, ship_exclude)}
         else:
@@ -258,6 +241,20 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
                        total_gpus=float(totals.get("GPU", 0)),
                        max_node_cpus=max((float(n["Resources"].get("CPU", 0)) for n in nodes), default=0.0),
                        max_node_gpus=max((float(n["Resources"].get("GPU", 0)) for n in nodes), default=0.0))
+
+
+def _job_ships_code() -> bool:
+    """This driver runs as a Ray job with a working_dir (`ray job submit --working-dir`, `tune submit`): its
+    trials get the job's copy of the project already, and Ray refuses a second working_dir."""
+    import json
+
+    from ray._private.runtime_env.constants import RAY_JOB_CONFIG_JSON_ENV_VAR
+
+    try:
+        config = json.loads(os.environ.get(RAY_JOB_CONFIG_JSON_ENV_VAR) or "{}")
+    except ValueError:
+        return False
+    return isinstance(config, dict) and bool((config.get("runtime_env") or {}).get("working_dir"))
 
 
 def _upload_reason(exc: BaseException) -> str:

@@ -8,7 +8,7 @@ import math
 import os
 import tempfile
 import time
-from typing import Any
+from typing import Any, Sequence
 
 #: metric values JSON cannot hold, as metric files write them (text, so every JSON reader parses the file; the
 #: spelling flags.json uses, tuner.values.flags_to_json) and as tuner.store.files reads them back: a metric that
@@ -179,3 +179,20 @@ def read_json_lines(path: str) -> tuple[list[dict[str, Any]], int]:
         else:
             bad += 1
     return records, bad
+
+
+#: never shipped with the project: version control, virtual environments, caches (gitignore patterns, for Ray's
+#: runtime_env `excludes`; Ray also honours the project's .gitignore and .rayignore)
+SHIP_EXCLUDES = (".git/", ".hg/", ".svn/", ".venv*/", "venv/", "__pycache__/", "*.pyc", ".mypy_cache/",
+                 ".pytest_cache/", ".ruff_cache/", ".ipynb_checkpoints/", ".tox/", ".nox/")
+
+
+def ship_excludes(project: str, exclude: Sequence[str] = ()) -> list[str]:
+    """SHIP_EXCLUDES plus the given folders (the runs directory) that lie inside `project`, anchored there."""
+    patterns = list(SHIP_EXCLUDES)
+    root = os.path.realpath(project)
+    for path in exclude:
+        real = os.path.realpath(path)
+        if real.startswith(root + os.sep):
+            patterns.append("/" + os.path.relpath(real, root).replace(os.sep, "/") + "/")
+    return patterns

@@ -8,7 +8,8 @@ import subprocess
 import sys
 import tempfile
 
-from workers.driver import _clean_stale_scratch, _rebase, _relocate, ship_excludes
+from workers.driver import _clean_stale_scratch, _rebase, _relocate
+from workers.files import ship_excludes
 from workers.process import RunSpec
 
 

@@ -27,9 +27,6 @@ from tuner.cli.options import PROG, Parser, UsageError, add_runs_dir, formatter
 from tuner.errors import TunerError
 
 RECORDS = ".submitted"
-#: what is never uploaded with the project (Ray adds the project's .gitignore to these)
-EXCLUDES = [".git", ".venv", "venv", ".venv-*", "__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache",
-            ".ruff_cache", "node_modules"]
 SWEEP_LINE = re.compile(r"^sweep (\d{8}-\d{6}-[0-9a-f]{4}): ", re.M)
 
 
@@ -137,11 +134,9 @@ def cmd_submit(argv: Sequence[str]) -> int:
     entry = " ".join(["python", "-m", "tuner", *map(shlex.quote, command), "--yes", "--address", "auto",
                       "--runs-dir", shlex.quote(remote)])
     from tuner.settings import load_settings
+    from workers.files import ship_excludes
 
-    local_runs = os.path.abspath(load_settings(runs_dir=args.runs_dir).runs_dir)
-    excludes = list(EXCLUDES)
-    if os.path.commonpath([local_runs, project]) == project and local_runs != project:
-        excludes.append("/" + os.path.relpath(local_runs, project) + "/")
+    excludes = ship_excludes(project, [load_settings(runs_dir=args.runs_dir).runs_dir])
     jobs = _jobs()
     job_id = _call(jobs.submit, args.address, entry, ident, project, excludes)
     _write_record({"id": job_id, "address": args.address, "remote_runs_dir": remote, "command": command,
@@ -254,11 +249,15 @@ def resume_submitted(ident: str, options: Sequence[str], runs_dir: str | None) -
     record = _read_record(ident, runs_dir)
     sweep = remote_sweep_id(record)
     job_id = f"{record['id']}-resume-{len(record['jobs'])}"
+    # --project .: the trials run the project as uploaded now (a local resume runs the edited files too)
     entry = " ".join(["python", "-m", "tuner", "resume", sweep, *map(shlex.quote, options), "--address", "auto",
-                      "--runs-dir", shlex.quote(record["remote_runs_dir"])])
+                      "--project", ".", "--runs-dir", shlex.quote(record["remote_runs_dir"])])
     if not os.path.isdir(record["project"]):
         raise SubmitError(f"the project {record['project']} that was submitted is gone; resume needs its code")
-    _call(_jobs().submit, record["address"], entry, job_id, record["project"], list(EXCLUDES))
+    from workers.files import ship_excludes
+
+    excludes = ship_excludes(record["project"], [os.path.join(record["project"], "runs")])
+    _call(_jobs().submit, record["address"], entry, job_id, record["project"], excludes)
     record["jobs"].append(job_id)
     _write_record(record, runs_dir)
     print(f"resuming sweep {sweep} of {record['id']} on {record['address']} as job {job_id}\n"

@@ -97,6 +97,8 @@ def cmd_resume(argv: Sequence[str]) -> int:
     parser.add_argument("--retries", type=int)
     parser.add_argument("--timeout", type=float, metavar="SECONDS")
     parser.add_argument("--address")
+    parser.add_argument("--project", metavar="DIR", help="the project's folder now, if it moved since the sweep "
+                        "started: the recorded script is run from there")
     parser.add_argument("--quiet", "-q", action="store_true")
     args = parser.parse_args(argv)
     if args.sweep.startswith("tune-"):  # a submission (`tune submit`): resumed on its cluster
@@ -111,7 +113,7 @@ def cmd_resume(argv: Sequence[str]) -> int:
                              runs_dir=args.runs_dir, cpus_per_trial=args.cpus_per_trial,
                              gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
                              max_failures=args.max_failures, retries=args.retries, timeout_s=args.timeout,
-                             ray_address=args.address)
+                             ray_address=args.address, project=args.project)
     todo = len(request.todo or ())
     print(f"sweep {request.sweep_id}: {len(request.plan.indices)} planned, {todo} to run", flush=True)
     if todo == 0:

@@ -119,11 +119,15 @@ def tell_untold(journal: Journal, rows: Any, metric: str | None) -> list[int]:
     return settled
 
 
-def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False, **settings_overrides: Any
-                   ) -> SweepRequest:
+def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False, project: str | None = None,
+                   **settings_overrides: Any) -> SweepRequest:
+    """`project`: the folder the sweep's project is in now (moved, or uploaded again with `tune submit`): the
+    recorded script and working directory are taken from there instead."""
     base = load_settings(runs_dir=settings_overrides.get("runs_dir"))
     journal = Journal.open(base.runs_dir, sweep_id)
     header = journal.read().header
+    if project is not None:
+        header = _moved_project(header, os.path.abspath(project))
     recorded = {k: v for k, v in header.get("settings", {}).items() if k != "kill_grace_s"}
     given = {k: v for k, v in settings_overrides.items() if v is not None}
     settings = check_resources(load_settings(**{**recorded, **given}))
@@ -150,6 +154,14 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
                         todo=todo, cwd=str(header["cwd"]) if os.path.isdir(header.get("cwd") or "") else os.getcwd(),
                         search=header.get("search") or "random", stop=stop_from_source(header.get("stop")),
                         tags={str(k): str(v) for k, v in (header.get("tags") or {}).items()})
+
+
+def _moved_project(header: dict[str, Any], project: str) -> dict[str, Any]:
+    old = str(header.get("cwd") or "")
+    script = str(header["script"])
+    inside = bool(old) and os.path.commonpath([os.path.abspath(script), old]) == old
+    moved = os.path.join(project, os.path.relpath(script, old)) if inside else script
+    return {**header, "cwd": project, "script": moved}
 
 
 def _script_shape(script: str, settings: Any, recorded: Any = None) -> tuple[Any, Any]:
