@@ -49,7 +49,7 @@ def test_ci_runs_the_readmes_test_command() -> None:
     assert any(re.fullmatch(r"python3 -m venv \.venv-ci", line) for line in ci)
     assert ". .venv-ci/bin/activate" in ci
     remaining = steps(tests)[2:]
-    assert remaining == ['pip install -e ".[test,tensorflow,mlflow,search]"', "python -m pytest"]
+    assert remaining == ['pip install -e ".[test,tensorflow,mlflow,search,cluster]"', "python -m pytest"]
     positions = [ci.index(step) for step in remaining]
     assert positions == sorted(positions) and positions[-1] == len(ci) - 1
 
