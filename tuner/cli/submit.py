@@ -12,73 +12,17 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
-import re
 import shlex
 import shutil
 import sys
 import tarfile
 import tempfile
 import time
-from typing import Any, Sequence
+from typing import Sequence
 
 from tuner.cli.options import PROG, Parser, UsageError, add_runs_dir, formatter
-from tuner.errors import TunerError
-
-RECORDS = ".submitted"
-SWEEP_LINE = re.compile(r"^sweep (\d{8}-\d{6}-[0-9a-f]{4}): ", re.M)
-
-
-class SubmitError(TunerError):
-    """The cluster's job API could not be used (unreachable, refused, no such submission)."""
-
-
-def _jobs() -> Any:
-    from workers import jobs
-
-    return jobs
-
-
-def _call(func: Any, *args: Any, **kwargs: Any) -> Any:
-    jobs = _jobs()
-    try:
-        return func(*args, **kwargs)
-    except jobs.JobError as exc:
-        raise SubmitError(str(exc)) from None
-
-
-def _records_dir(runs_dir: str | None) -> str:
-    from tuner.settings import load_settings
-
-    return os.path.join(load_settings(runs_dir=runs_dir).runs_dir, RECORDS)
-
-
-def _read_record(ident: str, runs_dir: str | None) -> dict[str, Any]:
-    folder = _records_dir(runs_dir)
-    names = sorted(n[:-5] for n in os.listdir(folder) if n.endswith(".json")) if os.path.isdir(folder) else []
-    matches = [n for n in names if n == ident] or [n for n in names if n.startswith(ident)]
-    if len(matches) != 1:
-        known = ", ".join(names[-5:]) or "none yet (`tune submit --help`)"
-        what = "matches several" if matches else "is not"
-        raise SubmitError(f"'{ident}' {what} a submission recorded in {folder}; known: {known}")
-    with open(os.path.join(folder, matches[0] + ".json"), encoding="utf-8") as handle:
-        record: dict[str, Any] = json.load(handle)
-    return record
-
-
-def _write_record(record: dict[str, Any], runs_dir: str | None) -> str:
-    from workers.files import atomic_write_json
-
-    folder = _records_dir(runs_dir)
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, record["id"] + ".json")
-    atomic_write_json(path, record)
-    return path
-
-
-def _default_address() -> str | None:
-    return os.environ.get("RAY_API_SERVER_ADDRESS") or None  # what `ray job submit` reads too
+from tuner.cli.submissions import call_jobs, default_address, jobs_module, read_record, write_record
 
 
 def _submit_parser() -> Parser:
@@ -93,7 +37,7 @@ def _submit_parser() -> Parser:
                            "The project (this directory) is uploaded, without the runs directory, .git and\n"
                            "virtualenvs (and what .gitignore lists); the head node needs tuner installed\n"
                            "(pip install 'tuner-sweeps[cluster]').")
-    parser.add_argument("--address", default=_default_address(), metavar="URL",
+    parser.add_argument("--address", default=default_address(), metavar="URL",
                         help="the cluster's job API, its dashboard address: http://HEAD:8265 "
                              "(default: $RAY_API_SERVER_ADDRESS)")
     parser.add_argument("--remote-runs-dir", metavar="DIR",
@@ -137,9 +81,9 @@ def cmd_submit(argv: Sequence[str]) -> int:
     from workers.files import ship_excludes
 
     excludes = ship_excludes(project, [load_settings(runs_dir=args.runs_dir).runs_dir])
-    jobs = _jobs()
-    job_id = _call(jobs.submit, args.address, entry, ident, project, excludes)
-    _write_record({"id": job_id, "address": args.address, "remote_runs_dir": remote, "command": command,
+    jobs = jobs_module()
+    job_id = call_jobs(jobs.submit, args.address, entry, ident, project, excludes)
+    write_record({"id": job_id, "address": args.address, "remote_runs_dir": remote, "command": command,
                    "project": project, "submitted": time.time(), "jobs": [job_id]}, args.runs_dir)
     print(f"submitted {job_id} to {args.address}: {' '.join(shlex.quote(c) for c in command)}")
     print(f"  output:     {PROG} logs {job_id} --follow\n  runs home:  {PROG} pull {job_id}\n"
@@ -150,7 +94,7 @@ def cmd_submit(argv: Sequence[str]) -> int:
 
 
 def _follow(address: str, job_id: str) -> int:
-    state = _call(_jobs().follow, address, job_id, lambda text: (sys.stdout.write(text), sys.stdout.flush()))
+    state = call_jobs(jobs_module().follow, address, job_id, lambda text: (sys.stdout.write(text), sys.stdout.flush()))
     print(f"{PROG}: job {job_id} {state.lower()}")
     return 0 if state == "SUCCEEDED" else 1
 
@@ -164,12 +108,12 @@ def cmd_logs(argv: Sequence[str]) -> int:
                         "status is 0 when it succeeded, 1 otherwise")
     add_runs_dir(parser)
     args = parser.parse_args(argv)
-    record = _read_record(args.submission, args.runs_dir)
+    record = read_record(args.submission, args.runs_dir)
     job_id = record["jobs"][-1]
     if args.follow:
         return _follow(record["address"], job_id)
-    sys.stdout.write(_call(_jobs().logs, record["address"], job_id))
-    state = _call(_jobs().status, record["address"], job_id)
+    sys.stdout.write(call_jobs(jobs_module().logs, record["address"], job_id))
+    state = call_jobs(jobs_module().status, record["address"], job_id)
     print(f"{PROG}: job {job_id} {state.lower()}")
     return 0
 
@@ -183,10 +127,10 @@ def cmd_pull(argv: Sequence[str]) -> int:
     parser.add_argument("submission", help="its id (or a unique start of it), as `tune submit` printed")
     add_runs_dir(parser)
     args = parser.parse_args(argv)
-    record = _read_record(args.submission, args.runs_dir)
-    jobs = _jobs()
-    state = _call(jobs.status, record["address"], record["jobs"][-1])
-    data = _call(jobs.fetch_runs, record["address"], record["remote_runs_dir"],
+    record = read_record(args.submission, args.runs_dir)
+    jobs = jobs_module()
+    state = call_jobs(jobs.status, record["address"], record["jobs"][-1])
+    data = call_jobs(jobs.fetch_runs, record["address"], record["remote_runs_dir"],
                  f"{record['id']}-pull-{os.urandom(2).hex()}")
     from tuner.settings import load_settings
 
@@ -232,53 +176,3 @@ def _replace(source: str, target: str) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.rename(source, target)
-
-
-def remote_sweep_id(record: dict[str, Any]) -> str:
-    """The sweep id the submitted driver printed (its journal on the cluster), from the job's output."""
-    text = _call(_jobs().logs, record["address"], record["jobs"][0])
-    found = SWEEP_LINE.findall(text) or re.findall(r"runs/sweeps/(\d{8}-\d{6}-[0-9a-f]{4})", text)
-    if not found:
-        raise SubmitError(f"submission {record['id']} has not started its sweep yet (no sweep id in its output); "
-                          f"see `{PROG} logs {record['id']}`")
-    return str(found[-1])
-
-
-def resume_submitted(ident: str, options: Sequence[str], runs_dir: str | None) -> int:
-    """`tune resume SUBMISSION`: resume the submitted sweep on its cluster, as a new job of the same submission."""
-    record = _read_record(ident, runs_dir)
-    sweep = remote_sweep_id(record)
-    job_id = f"{record['id']}-resume-{len(record['jobs'])}"
-    # --project .: the trials run the project as uploaded now (a local resume runs the edited files too)
-    entry = " ".join(["python", "-m", "tuner", "resume", sweep, *map(shlex.quote, options), "--address", "auto",
-                      "--project", ".", "--runs-dir", shlex.quote(record["remote_runs_dir"])])
-    if not os.path.isdir(record["project"]):
-        raise SubmitError(f"the project {record['project']} that was submitted is gone; resume needs its code")
-    from workers.files import ship_excludes
-
-    excludes = ship_excludes(record["project"], [os.path.join(record["project"], "runs")])
-    _call(_jobs().submit, record["address"], entry, job_id, record["project"], excludes)
-    record["jobs"].append(job_id)
-    _write_record(record, runs_dir)
-    print(f"resuming sweep {sweep} of {record['id']} on {record['address']} as job {job_id}\n"
-          f"  output:     {PROG} logs {record['id']} --follow\n  runs home:  {PROG} pull {record['id']}")
-    return 0
-
-
-def submitted_lines(runs_dir: str | None) -> list[str]:
-    """One line per recorded submission, for `tune sweeps` (no network: the cluster may be gone)."""
-    folder = _records_dir(runs_dir)
-    if not os.path.isdir(folder):
-        return []
-    lines = []
-    for name in sorted(os.listdir(folder), reverse=True):
-        if not name.endswith(".json"):
-            continue
-        try:
-            with open(os.path.join(folder, name), encoding="utf-8") as handle:
-                record = json.load(handle)
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(record["submitted"]))
-            lines.append(f"  {record['id']}  {when}  {record['address']}  {' '.join(record['command'])}")
-        except (OSError, ValueError, KeyError, TypeError):
-            lines.append(f"  {name[:-5]}  (damaged record: {os.path.join(folder, name)})")
-    return lines

@@ -102,7 +102,7 @@ def cmd_resume(argv: Sequence[str]) -> int:
     parser.add_argument("--quiet", "-q", action="store_true")
     args = parser.parse_args(argv)
     if args.sweep.startswith("tune-"):  # a submission (`tune submit`): resumed on its cluster
-        from tuner.cli.submit import resume_submitted
+        from tuner.cli.submissions import resume_submitted
 
         forwarded = [] if not args.no_retry_failed else ["--no-retry-failed"]
         for option in ("cpus_per_trial", "gpus_per_trial", "max_concurrent", "max_failures", "retries", "timeout"):
@@ -132,7 +132,7 @@ def cmd_sweeps(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     settings = load_settings(runs_dir=args.runs_dir)
     rows = sweep_statuses(settings.runs_dir, settings.stale_after_s)
-    from tuner.cli.submit import submitted_lines
+    from tuner.cli.submissions import submitted_lines
 
     submitted = submitted_lines(args.runs_dir)
     if submitted:  # their sweeps appear above once pulled
