@@ -23,6 +23,7 @@ from typing import Sequence
 
 from tuner.cli.options import PROG, Parser, UsageError, add_runs_dir, formatter
 from tuner.cli.submissions import call_jobs, default_address, jobs_module, read_record, write_record
+from tuner.store.layout import META_DIR
 
 
 def _submit_parser() -> Parser:
@@ -151,28 +152,24 @@ def _unpack_into(data: bytes, runs_dir: str) -> tuple[int, int]:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
             tar.extractall(staging, filter="data")
         runs = sweeps = 0
+        trash = os.path.join(staging, ".replaced")  # older copies go here, never beside the runs
+        os.makedirs(trash)
         for name in sorted(os.listdir(staging)):
             source = os.path.join(staging, name)
-            if name.startswith(".") or not os.path.isdir(source):
-                continue  # the cluster's listing index, locks, its own submissions
-            if name == "sweeps":
+            if name == "sweeps" and os.path.isdir(source):
                 for sweep in os.listdir(source):
-                    _replace(os.path.join(source, sweep), os.path.join(runs_dir, "sweeps", sweep))
+                    _replace(os.path.join(source, sweep), os.path.join(runs_dir, "sweeps", sweep), trash)
                     sweeps += 1
-                continue
-            _replace(source, os.path.join(runs_dir, name))
-            runs += 1
+            elif not name.startswith(".") and os.path.isdir(os.path.join(source, META_DIR)):
+                _replace(source, os.path.join(runs_dir, name), trash)  # a run (not the archive, index or locks)
+                runs += 1
         return runs, sweeps
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _replace(source: str, target: str) -> None:
+def _replace(source: str, target: str, trash: str) -> None:
     os.makedirs(os.path.dirname(target), exist_ok=True)
     if os.path.isdir(target):
-        old = target + f".old-{os.urandom(3).hex()}"
-        os.rename(target, old)
-        os.rename(source, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(source, target)
+        os.rename(target, os.path.join(trash, f"{os.path.basename(target)}-{os.urandom(3).hex()}"))
+    os.rename(source, target)
