@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tuner import tuning_run
+from tuner import ls_runs, tuning_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
@@ -215,3 +215,22 @@ def test_hanging_trial_hits_its_timeout_and_its_whole_tree_is_killed(ray_cluster
     assert result.error_message[0] == "timed out after 2 s"
     child = int(Path(result.run_dir[0], "child.pid").read_text())  # written in the trial's own directory
     assert wait_until(lambda: not alive({child}), 5)
+
+
+def test_a_trial_whose_worker_dies_past_ray_retries_is_lost_exit_1_with_the_resume_command(ray_cluster, workdir,
+                                                                                          write_script, capsys):
+    from tuner.cli.main import main
+
+    write_script("doomed.py", """
+        import argparse, os, signal
+        p = argparse.ArgumentParser(); p.add_argument("--x", type=int); a = p.parse_args()
+        if a.x == 1:  # every attempt kills the Ray worker that runs it (as a node that keeps dying would)
+            os.kill(os.getppid(), signal.SIGKILL)
+        print("acc: 1")
+    """)
+    (workdir / "grid.yml").write_text("x: [1, 2]\n")
+    status = main(["doomed.py", "--flags", "grid.yml", "--yes"])
+    _out, err = capsys.readouterr()
+    assert status == 1, err  # not 0: a sweep that lost a trial did not succeed (was 0, with no word of resume)
+    assert sorted(ls_runs().status.tolist()) == ["finished", "lost"]
+    assert "1 trial(s) lost" in err and "tune resume " in err

@@ -16,6 +16,9 @@ import uuid
 from pathlib import Path
 
 BIN = str(Path(sys.executable).parent)
+#: this checkout: first on the path of every process started here, so they run the code under test (not whatever
+#: checkout the venv happens to have installed)
+REPO = str(Path(__file__).resolve().parents[2])
 MARK = "TUNER_TEST_CLUSTER"
 
 
@@ -26,8 +29,10 @@ def free_port() -> int:
 
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:
-    """What a fresh login shell has: PATH and HOME, nothing of Ray's or the test process' settings."""
-    return {"PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8", **extra}
+    """What a fresh login shell has: PATH and HOME, nothing of Ray's or the test process' settings (PYTHONPATH:
+    only this checkout)."""
+    return {"PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8",
+            "PYTHONPATH": REPO, **extra}
 
 
 def marked_pids(mark: str) -> list[int]:

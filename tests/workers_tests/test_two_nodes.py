@@ -5,6 +5,7 @@ project is shipped to the worker, each run comes back complete, and nothing is l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -35,6 +36,8 @@ if a.mode == "fail":
     sys.exit(3)
 if a.mode.startswith("slow"):
     time.sleep(60)
+if a.mode.startswith("nap"):
+    time.sleep(6)
 """
 
 
@@ -67,10 +70,44 @@ class WorkerNode:
                 raise RuntimeError("the worker node did not join the head within 60 s")
             time.sleep(1)
 
+        # every process of this node lives in its mount namespace (unshare execs into it): that is how it is
+        # told from the head's and other nodes' processes, which carry the same mark. The open handle keeps the
+        # namespace (and so its id) from being reused by the next node's once this one's processes are gone.
+        self._namespace_fd = os.open(f"/proc/{self.proc.pid}/ns/mnt", os.O_RDONLY)
+        self.namespace = os.readlink(f"/proc/{self.proc.pid}/ns/mnt")
+
     def _joined(self) -> bool:
         status = subprocess.run([f"{BIN}/ray", "status", f"--address={self.head.address}"], env=self.head.env,
                                 capture_output=True, text=True, timeout=60)
         return "/2.0 CPU" in status.stdout
+
+    def pids(self) -> list[int]:
+        """This node's processes: the raylet, its workers, the trials they started, `ray start` itself."""
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if os.readlink(f"/proc/{entry}/ns/mnt") == self.namespace:
+                        found.append(int(entry))
+                except OSError:
+                    continue
+        return found
+
+    def kill(self) -> None:
+        """The node dies at once (power cut): SIGKILL to every process of it, none of the head's."""
+        for _ in range(5):
+            pids = self.pids()
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.3)
+        self.proc.wait(timeout=10)
+
+    def release(self) -> None:
+        """Let go of the namespace (the node's tmpfs goes with it): after the checks on a killed node."""
+        os.close(self._namespace_fd)
 
     def tmp(self) -> Path:
         """The worker's /tmp, seen from outside its mount namespace."""
@@ -84,8 +121,8 @@ def two_nodes(tmp_path_factory):
     home = tmp_path_factory.mktemp("head-home")
     head = Cluster(home, num_cpus=0)
     try:
-        worker = WorkerNode(head)
-        yield head, worker
+        nodes = [head, WorkerNode(head)]
+        yield nodes  # (a list: the node-kill test puts the node that replaced the killed one in it)
     finally:
         head.stop()
         assert not marked_pids(head.mark)
@@ -200,3 +237,47 @@ def test_a_project_too_big_to_ship_is_one_line_naming_rayignore_and_no_ship(two_
     assert len(errors) == 1, done.stderr
     assert "cannot ship the project folder" in errors[0] and ".rayignore" in errors[0] and "--no-ship" in errors[0]
     assert not list((project / "runs").glob("*/tuner.d/run.json"))
+
+
+def test_killing_the_worker_node_mid_sweep_loses_no_trial(two_nodes, tmp_path):
+    head, node_a = two_nodes
+    project = _project(tmp_path)
+    (project / "grid.yml").write_text("mode: [nap1, nap2, nap3]\n")  # 6 s each; 2 at a time on a 2-CPU node
+    tune = subprocess.Popen([os.path.join(BIN, "python"), "-m", "tuner", "train.py", "--flags", "grid.yml",
+                             "--address", head.address, "--yes"], cwd=project, start_new_session=True,
+                            env=clean_env(head.home, TUNER_HEARTBEAT_S="1"), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        running: set[str] = set()
+        while len(running) < 2 and time.monotonic() < deadline and tune.poll() is None:
+            running = {mode for mode, (_, run) in _runs(project).items() if run["status"] == "running"}
+            time.sleep(0.2)
+        assert len(running) == 2, tune.stdout.read() if tune.poll() is not None else "still running"
+        on_a = {run["resources"]["node_id"] for _, run in _runs(project).values() if run["status"] == "running"}
+        assert len(on_a) == 1
+
+        node_a.kill()  # mid-trial: its raylet, workers and trials die at once
+        assert not node_a.pids()
+        node_b = WorkerNode(head)  # the head has no CPU: only this node can run what was lost
+        two_nodes[1] = node_b
+        output, _ = tune.communicate(timeout=120)
+    finally:
+        if tune.poll() is None:
+            os.killpg(tune.pid, signal.SIGKILL)
+            tune.wait()
+    runs = _runs(project)
+    assert tune.returncode == 0, output  # Ray retried the trials of the dead node on the new one
+    assert sorted(runs) == ["nap1", "nap2", "nap3"], output  # one run per combination, none twice
+    assert len(list((project / "runs").glob("*/tuner.d/run.json"))) == 3, output
+    for mode, (run_dir, run) in runs.items():
+        assert run["status"] == "finished", (mode, run, output)
+        assert f"hello from the project {mode}" in (run_dir / "tuner.d" / "output.log").read_text()
+        metrics = [json.loads(line) for line in (run_dir / "tuner.d" / "metrics.jsonl").read_text().splitlines()]
+        assert metrics and metrics[0]["loss"] == 0.25
+        assert (run_dir / "artifact.txt").read_text() == f"made by {mode}"
+    on_b = {run["resources"]["node_id"] for _, run in runs.values()}
+    assert len(on_b) == 1 and on_b != on_a  # the two killed mid-run ran again from the start, on node B
+    assert not _left_on_worker(node_b, {run_dir.name for run_dir, _ in runs.values()})
+    assert not node_a.pids()  # nothing of node A survived
+    node_a.release()

@@ -48,7 +48,11 @@ def _print_result(result: SweepResult, request: SweepRequest) -> int:
         print("fix the error above and start the sweep again; resuming it would fail the same way", file=sys.stderr)
     elif result.stopped_early or (result.failed and result.finished + result.skipped < result.planned):
         print(f"rerun the failed trials with: tune resume {result.sweep_id}", file=sys.stderr)
-    return 1 if result.failed else 0
+    lost = result.counts.interrupted if result.counts is not None else 0  # their node or worker died past retries
+    if lost and not result.config_error:
+        print(f"{lost} trial(s) lost with their worker; rerun them with: tune resume {result.sweep_id}",
+              file=sys.stderr)
+    return 1 if result.failed or lost else 0
 
 
 def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, list[Any]], script_args: Sequence[str]) -> int:
