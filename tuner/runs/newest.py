@@ -9,7 +9,6 @@ two). Anything else (a filter, another order, --format csv/json, the API) goes t
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -39,8 +38,9 @@ def newest_runs(limit: int | None, latest_n: int | None = None, runs_dir: str | 
     start last, ties by name."""
     settings = load_settings(runs_dir=runs_dir)
     names, columns = indexed_columns(settings.runs_dir, settings.stale_after_s, latest_n=latest_n)
-    starts = columns.get("start", [])
-    order = sorted(range(len(names)), key=lambda i: _start_key(starts[i] if starts else None, names[i]))
+    starts = columns.get("start") or [None] * len(names)
+    keys = [_start_key(start, name) for start, name in zip(starts, names)]
+    order = sorted(range(len(names)), key=keys.__getitem__)
     chosen = order if limit is None else order[:limit]
     prefix = os.path.join(settings.runs_dir, "")
     rows = []
@@ -54,13 +54,9 @@ def newest_runs(limit: int | None, latest_n: int | None = None, runs_dir: str | 
 
 
 def _start_key(start: Any, name: str) -> tuple[int, float, str]:
-    if _is_number(start) and not math.isnan(start):
+    if type(start) is float and start == start or type(start) is int:  # a number, not NaN (nor a bool)
         return 0, -float(start), name
     return 1, 0.0, name
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _kind(column: str, values: list[Any]) -> str:
