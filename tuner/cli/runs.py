@@ -33,10 +33,6 @@ def cmd_ls(argv: Sequence[str]) -> int:
         from tuner.runs.newest import newest_runs
 
         limit = None if args.all else default_row_limit()
-        if args.latest is not None and args.latest < 1:
-            from tuner.errors import QueryError
-
-            raise QueryError(f"latest_n must be a positive integer, got {args.latest!r}")
         print_newest_table(newest_runs(limit, latest_n=args.latest, runs_dir=args.runs_dir), limit=limit,
                            more_hint=more_hint)
         return 0

@@ -11,7 +11,7 @@ from tuner.console.messages import warn
 from tuner.errors import QueryError, RunNotFoundError
 from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.runs.index import indexed_frame
-from tuner.runs.query import is_mlflow_key, parse_order, translate_filter, unknown_column
+from tuner.runs.query import check_latest_n, is_mlflow_key, parse_order, translate_filter, unknown_column
 from tuner.runs.resolve import latest_run_dir, resolve_run_dir
 from tuner.settings import load_settings
 from tuner.store.files import read_run
@@ -122,8 +122,7 @@ def ls_runs(subset: str | None = None, order: str | Sequence[str] | None = "star
     through the listing index (tuner.index), so a repeated listing only stats the run directories.
     """
     settings = load_settings(runs_dir=runs_dir)
-    if latest_n is not None and (not isinstance(latest_n, int) or isinstance(latest_n, bool) or latest_n < 1):
-        raise QueryError(f"latest_n must be a positive integer, got {latest_n!r}")
+    check_latest_n(latest_n)
     # latest_n counts the runs that pass the filter: read them all when there is one
     frame = indexed_frame(settings.runs_dir, settings.stale_after_s, latest_n=None if subset else latest_n)
     if frame.empty:  # no runs is an empty listing, whatever the query names

@@ -15,6 +15,7 @@ from typing import Any
 
 from tuner.runs.aggregate import _ordered_columns
 from tuner.runs.index import indexed_columns
+from tuner.runs.query import check_latest_n
 from tuner.settings import load_settings
 
 #: the dtype ls_runs' frame gives a column: "int", "float", "bool", "time" (start/end) or "object"
@@ -36,6 +37,7 @@ class NewestRuns:
 def newest_runs(limit: int | None, latest_n: int | None = None, runs_dir: str | None = None) -> NewestRuns:
     """The first `limit` runs (all with None) in ls_runs' default order: newest start first, runs without a
     start last, ties by name."""
+    check_latest_n(latest_n)
     settings = load_settings(runs_dir=runs_dir)
     names, columns = indexed_columns(settings.runs_dir, settings.stale_after_s, latest_n=latest_n)
     starts = columns.get("start") or [None] * len(names)

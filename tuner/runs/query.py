@@ -377,3 +377,9 @@ def _order_key(piece: str, item: str) -> tuple[str, bool | None]:
             raise QueryError(f"order {item!r}: unknown direction {words[1]!r} (ASC or DESC); {example}")
         return words[0], words[1].lower() == "asc"
     return piece, None
+
+
+def check_latest_n(latest_n: Any) -> None:
+    """`latest_n` / `--latest`: None or a positive integer."""
+    if latest_n is not None and (not isinstance(latest_n, int) or isinstance(latest_n, bool) or latest_n < 1):
+        raise QueryError(f"latest_n must be a positive integer, got {latest_n!r}")
