@@ -69,19 +69,19 @@ def logs(address: str, job_id: str) -> str:
     return str(_client(address).get_job_logs(job_id))
 
 
-def follow(address: str, job_id: str, write: Callable[[str], Any], poll_s: float = 1.0) -> str:
-    """Write the job's output as it comes until the job ends; returns its final state."""
+def follow(address: str, job_id: str, write: Callable[[str], Any]) -> str:
+    """Write the job's output as it comes (Ray streams it: nothing is read twice) until the job ends; returns its
+    final state."""
+    import asyncio
+
     client = _client(address)
-    shown = 0
-    while True:
-        state = str(client.get_job_status(job_id).value)
-        text = str(client.get_job_logs(job_id))
-        if len(text) > shown:
-            write(text[shown:])
-            shown = len(text)
-        if state in FINAL:
-            return state
-        time.sleep(poll_s)
+
+    async def tail() -> None:
+        async for text in client.tail_job_logs(job_id):
+            write(text)
+
+    asyncio.run(tail())
+    return wait(address, job_id, timeout_s=30.0)  # the stream ends as the job does: its state settles at once
 
 
 def wait(address: str, job_id: str, timeout_s: float, poll_s: float = 0.5) -> str:

@@ -89,10 +89,8 @@ def resume_submitted(ident: str, options: Sequence[str], runs_dir: str | None) -
                       "--project", ".", "--runs-dir", shlex.quote(record["remote_runs_dir"])])
     if not os.path.isdir(record["project"]):
         raise SubmitError(f"the project {record['project']} that was submitted is gone; resume needs its code")
-    from workers.files import ship_excludes
-
-    excludes = ship_excludes(record["project"], [os.path.join(record["project"], "runs")])
-    call_jobs(jobs_module().submit, record["address"], entry, job_id, record["project"], excludes)
+    # the same upload as the submission's (its runs directory left out as then)
+    call_jobs(jobs_module().submit, record["address"], entry, job_id, record["project"], list(record["excludes"]))
     record["jobs"].append(job_id)
     write_record(record, runs_dir)
     print(f"resuming sweep {sweep} of {record['id']} on {record['address']} as job {job_id}\n"

@@ -85,7 +85,7 @@ def cmd_submit(argv: Sequence[str]) -> int:
     jobs = jobs_module()
     job_id = call_jobs(jobs.submit, args.address, entry, ident, project, excludes)
     write_record({"id": job_id, "address": args.address, "remote_runs_dir": remote, "command": command,
-                   "project": project, "submitted": time.time(), "jobs": [job_id]}, args.runs_dir)
+                   "project": project, "excludes": excludes, "submitted": time.time(), "jobs": [job_id]}, args.runs_dir)
     print(f"submitted {job_id} to {args.address}: {' '.join(shlex.quote(c) for c in command)}")
     print(f"  output:     {PROG} logs {job_id} --follow\n  runs home:  {PROG} pull {job_id}\n"
           f"  on the cluster the runs are in {remote}")
