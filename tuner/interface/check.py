@@ -60,8 +60,8 @@ def _in_choices(choices: tuple[Any, ...], value: Any) -> bool:
     return all(item in choices or str(item) in {str(c) for c in choices} for item in items)
 
 
-#: value types whose check (_type_problem) has the same answer for every value of the type, given the spec
 def _decided_by_type(spec: FlagSpec, kind: type) -> bool:
+    """Whether _type_problem gives every value of this type the same answer, for this flag."""
     if kind is bool or kind is type(None):
         return True
     if kind is int:
