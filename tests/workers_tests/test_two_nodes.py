@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -145,6 +146,22 @@ def _left_on_worker(worker: WorkerNode, names: set[str]) -> list[str]:
     return [str(p) for p in worker.tmp().rglob("*") if p.name in names or p.name.startswith("tuner-run-")]
 
 
+@contextlib.contextmanager
+def _background_tune(project: Path, head: Cluster) -> Iterator[subprocess.Popen[str]]:
+    """`tune train.py --flags grid.yml --address HEAD` in its own session (a shell's job), killed if still running
+    when the block ends."""
+    tune = subprocess.Popen([os.path.join(BIN, "python"), "-m", "tuner", "train.py", "--flags", "grid.yml",
+                             "--address", head.address, "--yes"], cwd=project, start_new_session=True,
+                            env=clean_env(head.home, TUNER_HEARTBEAT_S="1"), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        yield tune
+    finally:
+        if tune.poll() is None:
+            os.killpg(tune.pid, signal.SIGKILL)
+            tune.wait()
+
+
 def _project(root: Path) -> Path:
     project = root / "project"
     project.mkdir()
@@ -193,11 +210,7 @@ def test_remote_trials_show_running_with_a_heartbeat_and_ctrl_c_brings_them_back
     head, worker = two_nodes
     project = _project(tmp_path)
     (project / "grid.yml").write_text("mode: [slow, slower]\n")
-    tune = subprocess.Popen([os.path.join(BIN, "python"), "-m", "tuner", "train.py", "--flags", "grid.yml",
-                             "--address", head.address, "--yes"], cwd=project, start_new_session=True,
-                            env=clean_env(head.home, TUNER_HEARTBEAT_S="1"), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    try:
+    with _background_tune(project, head) as tune:
         # while they run on the worker, the driver's run.json says running, and the heartbeat moves on
         first: dict[str, float] = {}
         beating: set[str] = set()
@@ -213,10 +226,6 @@ def test_remote_trials_show_running_with_a_heartbeat_and_ctrl_c_brings_them_back
 
         os.killpg(tune.pid, signal.SIGINT)  # Ctrl-C in the shell that runs `tune`
         output, _ = tune.communicate(timeout=60)
-    finally:
-        if tune.poll() is None:
-            os.killpg(tune.pid, signal.SIGKILL)
-            tune.wait()
     runs = _runs(project)
     assert {mode: run["status"] for mode, (_, run) in runs.items()} == {"slow": "killed", "slower": "killed"}, output
     for mode, (run_dir, _run) in runs.items():
@@ -243,11 +252,7 @@ def test_killing_the_worker_node_mid_sweep_loses_no_trial(two_nodes, tmp_path):
     head, node_a = two_nodes
     project = _project(tmp_path)
     (project / "grid.yml").write_text("mode: [nap1, nap2, nap3]\n")  # 6 s each; 2 at a time on a 2-CPU node
-    tune = subprocess.Popen([os.path.join(BIN, "python"), "-m", "tuner", "train.py", "--flags", "grid.yml",
-                             "--address", head.address, "--yes"], cwd=project, start_new_session=True,
-                            env=clean_env(head.home, TUNER_HEARTBEAT_S="1"), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    try:
+    with _background_tune(project, head) as tune:
         deadline = time.monotonic() + 60
         running: set[str] = set()
         while len(running) < 2 and time.monotonic() < deadline and tune.poll() is None:
@@ -262,10 +267,6 @@ def test_killing_the_worker_node_mid_sweep_loses_no_trial(two_nodes, tmp_path):
         node_b = WorkerNode(head)  # the head has no CPU: only this node can run what was lost
         two_nodes[1] = node_b
         output, _ = tune.communicate(timeout=120)
-    finally:
-        if tune.poll() is None:
-            os.killpg(tune.pid, signal.SIGKILL)
-            tune.wait()
     runs = _runs(project)
     assert tune.returncode == 0, output  # Ray retried the trials of the dead node on the new one
     assert sorted(runs) == ["nap1", "nap2", "nap3"], output  # one run per combination, none twice
