@@ -99,7 +99,7 @@ def run_row(data: RunData, now: float | None = None, stale_after_s: float = DEFA
     return row
 
 
-def _ordered_columns(columns: Iterable[str]) -> list[str]:
+def ordered_columns(columns: Iterable[str]) -> list[str]:
     """run_dir, the prefixed groups (sorted), other columns (sorted, so the order never depends on which run
     came first), then the fixed tail."""
     present = list(dict.fromkeys(columns))
@@ -122,7 +122,7 @@ def finish_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The stable column order and UTC timestamps for start/end, on a frame of run_row rows."""
     import pandas as pd
 
-    frame = frame[_ordered_columns(frame.columns)]
+    frame = frame[ordered_columns(frame.columns)]
     for column in ("start", "end"):
         frame[column] = pd.to_datetime(pd.to_numeric(frame[column], errors="coerce"), unit="s", utc=True)
     return frame

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from tuner.runs.aggregate import _ordered_columns
+from tuner.runs.aggregate import ordered_columns
 from tuner.runs.index import indexed_columns
 from tuner.runs.query import check_latest_n
 from tuner.settings import load_settings
@@ -52,7 +52,7 @@ def newest_runs(limit: int | None, latest_n: int | None = None, runs_dir: str | 
         rows.append(row)
     kinds = {column: _kind(column, values) for column, values in columns.items()}
     kinds["run_dir"] = "object"
-    return NewestRuns(len(names), _ordered_columns(["run_dir", *columns]), kinds, rows)
+    return NewestRuns(len(names), ordered_columns(["run_dir", *columns]), kinds, rows)
 
 
 def _start_key(start: Any, name: str) -> tuple[int, float, str]:
