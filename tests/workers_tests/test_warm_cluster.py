@@ -37,6 +37,46 @@ def _state(cache: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+SLOW = """
+import argparse, os, time
+p = argparse.ArgumentParser(); p.add_argument("--x", type=int); a = p.parse_args()
+open(f"started-{a.x}", "w").close(); time.sleep(120)
+"""
+
+
+def _ready_standby(cache: Path, within_s: float = 90) -> int:
+    """The pid of the warm cluster's standby driver once it is ready for a command."""
+    path = cache / "tuner" / "standby.json"
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            state = json.loads(path.read_text())
+        except (OSError, ValueError):
+            state = {}
+        if state.get("ready"):
+            return int(state["pid"])
+        time.sleep(0.2)
+    raise AssertionError(f"no standby ready within {within_s} s: {(cache / 'tuner' / 'standby.log').read_text()}")
+
+
+def _exited(pid: int, within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+def _pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return ""
+
+
 def _gone(mark: str, within_s: float) -> bool:
     deadline = time.monotonic() + within_s
     while marked(mark, WARM_ENV) and time.monotonic() < deadline:
@@ -56,14 +96,37 @@ def test_the_next_sweep_joins_the_warm_cluster_and_down_stops_all_of_it(workdir:
         assert marked(mark, WARM_ENV), "the cluster went down with the sweep"
         status = _tune(workdir, cache, "cluster", "status")
         assert f"warm cluster at {state['address']}" in status.stdout and "0 sweep(s) using it" in status.stdout
-        # the second sweep, with its own environment, joins the same cluster: no second `ray start`
-        second = _tune(workdir, cache, "train.py", "--flag", "x=3,4", "--keep-cluster", "120", "-q",
+        # a standby driver waits for the next command, joined to the cluster (tuner.cli.standby)
+        standby = _ready_standby(cache)
+        assert marked(mark, WARM_ENV).get(standby) is not None, "the standby does not carry the cluster's mark"
+        # the second sweep, with its own environment, is handed to it: the same cluster, no second `ray start`,
+        # its output on this command's stdout, its trials with this command's environment and folder
+        second = _tune(workdir, cache, "train.py", "--flag", "x=3,4", "--keep-cluster", "120",
                        extra_env={"MY_SETTING": "from-the-second-tune"})
         assert second.returncode == 0, second.stderr
+        assert "2 finished, 0 failed of 2 trials" in second.stdout, second.stdout
+        assert _exited(standby, 15), "the standby did not take the command"
         again = _state(cache)
         assert again is not None and (again["mark"], again["started"]) == (mark, state["started"])
         logs = [p.read_text() for p in workdir.glob("runs/2*/tuner.d/output.log")]
         assert sum("seen from-the-second-tune" in log for log in logs) == 2  # its trials got its environment
+        # Ctrl-C on a command handed over reaches the standby: trials killed and recorded, exit 130, nothing left
+        standby = _ready_standby(cache)
+        (workdir / "slow.py").write_text(SLOW)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TUNER_", "RAY_"))}
+        proc = subprocess.Popen([sys.executable, "-m", "tuner", "slow.py", "--flag", "x=5,6", "--keep-cluster", "120"],
+                                cwd=workdir, env={**env, "XDG_CACHE_HOME": str(cache)}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while len(list(workdir.glob("runs/2*/started-*"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        proc.send_signal(2)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, (out, err)
+        assert _exited(standby, 15)
+        slow_runs = [json.loads(p.read_text()) for p in workdir.glob("runs/2*/tuner.d/run.json")]
+        assert sorted(r["status"] for r in slow_runs if r["script"].endswith("slow.py")) == ["killed", "killed"]
+        assert not [p for p in _pids() if "slow.py" in _cmdline(p)], "a trial outlived Ctrl-C"
         down = _tune(workdir, cache, "cluster", "down")
         assert down.returncode == 0 and "stopped the warm cluster" in down.stdout, down.stderr
         assert _gone(mark, 15), f"left: {sorted(marked(mark, WARM_ENV))}"

@@ -91,9 +91,24 @@ def _dispatch(argv: list[str]) -> int:
         print(f"tuner {__version__}")
         return 0
     command = COMMANDS.get(argv[0])
-    if command is not None:
+    if command is not None and command.name != "run":
         return command.load()(argv[1:])
-    return COMMANDS["run"].load()(argv)
+    return _run(argv[1:] if command is not None else argv)
+
+
+def _run(argv: list[str]) -> int:
+    """`tune SCRIPT ...`: handed to the warm cluster's standby driver when one fits this process (tuner.cli.handoff:
+    Ray joined and its workers started ahead), else run here; either way, while a warm cluster is up, a standby
+    is kept ready for the next command."""
+    from tuner.cli import handoff
+
+    env = dict(os.environ)  # as the command started: what the next standby must match
+    rc = handoff.hand_over(argv)
+    if rc is not None:
+        return rc
+    rc = COMMANDS["run"].load()(argv)
+    handoff.keep_standby(env)
+    return rc
 
 
 def main(argv: Sequence[str] | None = None) -> int:

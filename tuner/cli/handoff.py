@@ -1,0 +1,190 @@
+"""Hand a `tune SCRIPT` command to the standby driver of the warm local cluster (tuner.cli.standby), and keep one
+standing by after each command while a warm cluster is up.
+
+Why: on a warm cluster a two-trial sweep still cost about 4 s on 2 cores, of which `import ray` + `ray.init` and
+Ray starting the job's worker processes were about 3 s (docs/benchmarks.md). A standby is a driver that has done
+all of that before anyone asks; this side costs a file read when there is none. The command runs there exactly
+as it would here: this process' arguments, working directory, environment and its stdin/stdout/stderr (passed
+over a Unix socket, SCM_RIGHTS), so a terminal stays a terminal and a pipe a pipe; Ctrl-C and other signals are
+forwarded, and if this process dies the standby takes it as a Ctrl-C. It hands back only the exit status.
+
+A command goes over only when the standby was started for the same interpreter, the same tuner sources (their
+newest mtime) and the same environment where it matters before a command runs (Ray's, tuner's, Python's, the
+loader's and thread settings); anything else runs here as before. The socket lives in the user's cache folder
+(mode 0700) and the standby also checks the peer's uid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from typing import Any, Sequence
+
+#: environment that shapes a process before a command runs (imports, Ray's start, thread pools): a standby
+#: started with other values would not be what a fresh `tune` is
+FINGERPRINT_PREFIXES = ("RAY_", "TUNER_", "PYTHON", "CUDA_", "LD_", "OMP_", "MKL_", "OPENBLAS_", "TF_", "XDG_")
+FINGERPRINT_KEYS = ("PATH", "VIRTUAL_ENV", "HOME", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE")
+#: how long the standby may take to say it took the command (it answers at once when idle)
+ACK_TIMEOUT_S = 5.0
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+#: set in a standby running a command that was handed to it: that command is not handed on again
+HANDED_OVER: list[bool] = []
+
+
+def _state_dir() -> str:
+    from workers.warm import state_dir
+
+    return state_dir()
+
+
+def state_path() -> str:
+    return os.path.join(_state_dir(), "standby.json")
+
+
+def socket_path(pid: int) -> str:
+    return os.path.join(_state_dir(), f"standby-{pid}.sock")
+
+
+def read_standby() -> dict[str, Any] | None:
+    try:
+        with open(state_path(), encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("pid"), int) else None
+
+
+def write_standby(data: dict[str, Any]) -> None:
+    os.makedirs(_state_dir(), mode=0o700, exist_ok=True)
+    tmp = f"{state_path()}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    os.replace(tmp, state_path())
+
+
+def _code_stamp() -> list[Any]:
+    """Where tuner is imported from and the newest mtime of its sources (and workers'): a standby that imported
+    older code than is on disk now must not run a command."""
+    import tuner
+
+    roots = [os.path.dirname(os.path.abspath(tuner.__file__))]
+    roots.append(os.path.join(os.path.dirname(roots[0]), "workers"))
+    newest = 0
+    stack = [r for r in roots if os.path.isdir(r)]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != "__pycache__":
+                        stack.append(entry.path)
+                elif entry.name.endswith((".py", ".yml")):
+                    newest = max(newest, entry.stat().st_mtime_ns)
+    return [roots[0], newest]
+
+
+def fingerprint(env: dict[str, str]) -> dict[str, Any]:
+    kept = {k: v for k, v in env.items() if k.startswith(FINGERPRINT_PREFIXES) or k in FINGERPRINT_KEYS}
+    return {"python": sys.executable, "uid": os.getuid(), "code": _code_stamp(), "env": dict(sorted(kept.items()))}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False  # not ours
+    return True
+
+
+def hand_over(argv: Sequence[str]) -> int | None:
+    """Run `tune argv` in the standby driver and return its exit status; None when there is no standby fit for
+    this process (then the caller runs the command itself)."""
+    if HANDED_OVER:
+        return None
+    state = read_standby()
+    if state is None or not state.get("ready") or not _alive(state["pid"]):
+        return None
+    if state.get("fingerprint") != fingerprint(dict(os.environ)):
+        return None
+    try:
+        fds = [fd for fd in (0, 1, 2) if os.fstat(fd) is not None]
+    except OSError:
+        return None  # a closed standard stream: nothing to pass
+    link = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        link.settimeout(ACK_TIMEOUT_S)
+        link.connect(str(state["socket"]))
+        request = {"argv": list(argv), "cwd": os.getcwd(), "env": dict(os.environ),
+                   "fingerprint": state["fingerprint"], "client": os.getpid()}
+        socket.send_fds(link, [b"T"], fds)
+        link.sendall(json.dumps(request).encode() + b"\n")
+        replies = link.makefile("rb")
+        ack = json.loads(replies.readline() or b"{}")
+    except (OSError, ValueError):
+        link.close()
+        return None  # gone, busy with another command, or refused: run here
+    if not ack.get("ok"):
+        link.close()
+        return None
+    pid = int(ack["pid"])
+    previous = {sig: signal.signal(sig, lambda number, _frame: _forward(pid, number)) for sig in FORWARDED}
+    try:
+        link.settimeout(None)
+        line = replies.readline()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        link.close()
+    try:
+        return int(json.loads(line)["rc"])
+    except (ValueError, KeyError, TypeError):
+        print(f"tune: the warm cluster's standby driver (pid {pid}) ended without an exit status; its runs are "
+              "recorded: `tune sweeps` lists the sweep and `tune resume ID` finishes it", file=sys.stderr)
+        return 1
+
+
+def _forward(pid: int, number: int) -> None:
+    try:
+        os.kill(pid, number)
+    except OSError:
+        pass
+
+
+def keep_standby(env: dict[str, str]) -> None:
+    """After a command: while a warm cluster is up, make sure a standby fit for `env` (the command's environment
+    as it started) is starting or ready; one made for another environment or older code is replaced."""
+    from workers import warm
+
+    cluster = warm.read_state()
+    if cluster is None or cluster.get("python") != sys.executable:
+        return
+    try:
+        _spawn_unless_fit(cluster, env)
+    except (OSError, subprocess.SubprocessError):
+        pass  # no standby: the next command joins the warm cluster itself, as before
+
+
+def _spawn_unless_fit(cluster: dict[str, Any], env: dict[str, str]) -> None:
+    from filelock import FileLock
+
+    from workers.warm import WARM_ENV
+
+    mine = fingerprint(env)
+    with FileLock(os.path.join(_state_dir(), "standby.lock"), timeout=10):
+        state = read_standby()
+        if state is not None and _alive(state["pid"]):
+            if state.get("fingerprint") == mine and state.get("mark") == cluster.get("mark"):
+                return
+            _forward(state["pid"], signal.SIGTERM)
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        log = open(os.path.join(_state_dir(), "standby.log"), "ab")
+        with log:
+            proc = subprocess.Popen([sys.executable, "-m", "tuner.cli.standby", str(cluster["mark"])],
+                                    env={**env, WARM_ENV: str(cluster["mark"])}, cwd=root,
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        write_standby({"pid": proc.pid, "ready": False, "mark": cluster["mark"], "fingerprint": mine})
