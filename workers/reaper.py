@@ -36,8 +36,8 @@ def _stat(pid: int) -> tuple[int, int] | None:
     return int(fields[1]), int(fields[19])
 
 
-def descendants(root: int) -> dict[int, int]:
-    """pid -> start time of every live descendant of `root`."""
+def descendants(*roots: int) -> dict[int, int]:
+    """pid -> start time of every live descendant of the `roots` (one pass over /proc)."""
     table = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -45,11 +45,16 @@ def descendants(root: int) -> dict[int, int]:
             if info is not None:
                 table[int(entry)] = info
     found: dict[int, int] = {}
-    frontier = {root}
+    frontier = set(roots)
     while frontier:
         frontier = {pid for pid, (parent, _) in table.items() if parent in frontier and pid not in found}
         found.update({pid: table[pid][1] for pid in frontier})
     return found
+
+
+def still_alive(known: dict[int, int]) -> dict[int, int]:
+    """Those of `known` (pid -> start time) still alive as the same process."""
+    return {pid: started for pid, started in known.items() if (info := _stat(pid)) is not None and info[1] == started}
 
 
 def reap(known: dict[int, int]) -> None:

@@ -159,25 +159,26 @@ def _start(keep_s: float) -> dict[str, Any]:
 
 def stop(state: dict[str, Any] | None = None) -> int:
     """Stop the warm cluster (every process carrying its mark); returns how many processes were stopped."""
-    from workers.reaper import marked
+    from workers.reaper import descendants, marked, reap, still_alive
 
     state = state if state is not None else read_state()
     if state is None or not state.get("mark"):
         return 0
     found = marked(str(state["mark"]), WARM_ENV)
+    # Ray's agents overwrite their environment with their process title (setproctitle), so the mark no longer
+    # shows there: they are found as the raylet's children, before the raylet goes and they are re-parented
+    found.update(descendants(*found))
+    found.pop(os.getpid(), None)
     for pid in found:
         try:
             os.kill(pid, signal.SIGTERM)
         except OSError:
             pass
     deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline and marked(str(state["mark"]), WARM_ENV):
+    while time.monotonic() < deadline and still_alive(found):
         time.sleep(0.1)
-    for pid in marked(str(state["mark"]), WARM_ENV):  # what SIGTERM left
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+    reap(found)  # what SIGTERM left (the same processes only, never a reused pid)
+    reap({pid: t for pid, t in marked(str(state["mark"]), WARM_ENV).items() if pid != os.getpid()})
     current = read_state()
     if current is not None and current.get("mark") == state.get("mark"):
         try:

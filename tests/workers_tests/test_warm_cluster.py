@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.reaper import marked
+from workers.reaper import descendants, marked, still_alive
 from workers.warm import WARM_ENV
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -127,9 +127,14 @@ def test_the_next_sweep_joins_the_warm_cluster_and_down_stops_all_of_it(workdir:
         slow_runs = [json.loads(p.read_text()) for p in workdir.glob("runs/2*/tuner.d/run.json")]
         assert sorted(r["status"] for r in slow_runs if r["script"].endswith("slow.py")) == ["killed", "killed"]
         assert not [p for p in _pids() if "slow.py" in _cmdline(p)], "a trial outlived Ctrl-C"
+        # the agents overwrite their environment with their title (the mark is gone there): the raylet's children
+        family = marked(mark, WARM_ENV)
+        family.update(descendants(*family))
+        assert any("Agent" in _cmdline(pid) for pid in family), sorted(_cmdline(p)[:40] for p in family)
         down = _tune(workdir, cache, "cluster", "down")
         assert down.returncode == 0 and "stopped the warm cluster" in down.stdout, down.stderr
         assert _gone(mark, 15), f"left: {sorted(marked(mark, WARM_ENV))}"
+        assert not still_alive(family), [_cmdline(p)[:60] for p in still_alive(family)]
         assert _state(cache) is None and "no warm cluster" in _tune(workdir, cache, "cluster", "status").stdout
     finally:
         for pid in marked(mark, WARM_ENV):
