@@ -31,6 +31,10 @@ FINGERPRINT_KEYS = ("PATH", "VIRTUAL_ENV", "HOME", "TMPDIR", "LANG", "LC_ALL", "
 #: how long the standby may take to say it took the command (it answers at once when idle)
 ACK_TIMEOUT_S = 5.0
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+#: a Unix socket's path is at most 108 bytes on Linux (sun_path, with its terminating NUL)
+SOCKET_PATH_MAX = 107
+#: the standbys' shared log starts afresh past this size
+LOG_MAX = 1 << 20
 #: set in a standby running a command that was handed to it: that command is not handed on again
 HANDED_OVER: list[bool] = []
 
@@ -175,6 +179,8 @@ def _spawn_unless_fit(cluster: dict[str, Any], env: dict[str, str]) -> None:
     from workers.warm import WARM_ENV
 
     mine = fingerprint(env)
+    if len(socket_path(2**22).encode()) > SOCKET_PATH_MAX:
+        return  # the cache folder's path is too long for a Unix socket: no standby (commands join as before)
     with FileLock(os.path.join(_state_dir(), "standby.lock"), timeout=10):
         state = read_standby()
         if state is not None and _alive(state["pid"]):
@@ -182,7 +188,8 @@ def _spawn_unless_fit(cluster: dict[str, Any], env: dict[str, str]) -> None:
                 return
             _forward(state["pid"], signal.SIGTERM)
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        log = open(os.path.join(_state_dir(), "standby.log"), "ab")
+        log_path = os.path.join(_state_dir(), "standby.log")  # Ray's start-up noise, what a failed start said
+        log = open(log_path, "ab" if os.path.exists(log_path) and os.path.getsize(log_path) < LOG_MAX else "wb")
         with log:
             proc = subprocess.Popen([sys.executable, "-m", "tuner.cli.standby", str(cluster["mark"])],
                                     env={**env, WARM_ENV: str(cluster["mark"])}, cwd=root,
