@@ -109,3 +109,42 @@ def test_the_default_listing_does_not_import_pandas(varied_runs: list[str], work
     done = subprocess.run([sys.executable, "-c", code], cwd=workdir, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert len(_names(done.stdout)) == 12
+
+
+def test_an_unchanged_listing_is_shown_from_its_head_and_any_change_is_seen(workdir: Path,
+                                                                            capsys: pytest.CaptureFixture[str],
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """When no run changed, `tune ls` shows the rows a clean listing left beside the index (tuner.runs.newest)
+    without parsing the index; a run written to, added, removed or running goes the whole way."""
+    from tuner.runs import index
+    from tuner.store.layout import INDEX_FILE, INDEX_HEAD_FILE
+
+    monkeypatch.setattr(index, "RACY_NS", 0)  # runs made a moment ago count as settled (the racy rule: test_listing_index)
+    made = [make_run("runs", i, {"lr": 0.1 * i}, {"loss": [1.0 / (i + 1)]}) for i in range(6)]
+
+    def listing() -> str:
+        assert main(["ls"]) == 0
+        return capsys.readouterr().out
+
+    first, second = listing(), listing()  # the first builds the index, the second (clean) leaves the head
+    head = workdir / "runs" / INDEX_HEAD_FILE
+    assert head.exists() and first == second
+    (workdir / "runs" / INDEX_FILE).unlink()
+    assert listing() == first and not (workdir / "runs" / INDEX_FILE).exists()  # shown from the head alone
+    # a metric appended to a run: seen at once (its metrics.jsonl's size and ctime changed)
+    with open(Path(made[2]) / "tuner.d" / "metrics.jsonl", "a") as handle:
+        handle.write(json.dumps({"step": 1, "loss": 0.0123}) + "\n")
+    changed = listing()
+    assert "0.0123" in changed and changed == listing()
+    assert main(["ls", "--order", "start"]) == 0 and capsys.readouterr().out == changed  # as the frame says
+    # a run removed, another added, one running: each seen
+    import shutil
+
+    shutil.rmtree(made[0])
+    made.append(make_run("runs", 9, {"lr": 9.0}, {"loss": [0.5]}, status="running"))
+    text = listing()
+    names = _names(text)
+    assert Path(made[0]).name not in names and names[0] == Path(made[-1]).name
+    assert text.splitlines()[2].split()[1] in ("running", "lost")  # no heartbeat given: lost, read every time
+    before = head.read_text()
+    assert listing() == text and head.read_text() == before  # a running run is read every time: no new head

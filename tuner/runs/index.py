@@ -35,6 +35,7 @@ from tuner.runs.aggregate import (
 from tuner.store.files import read_run
 from tuner.store.layout import (
     INDEX_FILE,
+    INDEX_HEAD_FILE,
     INDEX_LOCK,
     Signature,
     run_signature,
@@ -218,9 +219,32 @@ def _frame(runs_dir: str, names: list[str], columns: dict[str, list[Any]]) -> pd
     return finish_frame(frame)
 
 
+def listing_digest(names: list[str], signatures: list[Signature | None]) -> str:
+    """One value for "these folders, each with this signature" (None: not a run): equal digests mean a listing
+    would read nothing again and give the same rows (tuner.runs.newest keeps its table under it)."""
+    import hashlib
+    import struct
+
+    digest = hashlib.blake2b("\0".join(names).encode("utf-8", "surrogateescape"), digest_size=16)
+    pack = struct.Struct(f"{SIGNATURE_LEN}q").pack
+    none = (-1,) * SIGNATURE_LEN  # not a run
+    digest.update(b"".join([pack(*(s or none)) for s in signatures]))  # 10^4 runs: 10 ms (repr: 40)
+    return digest.hexdigest()
+
+
+@dataclass
+class ListingState:
+    """How a listing went: `clean` when every row came from the index as stored (nothing changed, volatile,
+    racy or damaged); `digest` is listing_digest of what was listed (all the runs: with latest_n, empty)."""
+
+    clean: bool
+    digest: str
+
+
 @dataclass
 class _Scan:
     names: list[str] = field(default_factory=list)           # listed runs, newest first
+    signatures: list[Signature | None] = field(default_factory=list)  # every folder looked at, runs or not
     sources: list[Source] = field(default_factory=list)
     fresh_meta: dict[str, list[int]] = field(default_factory=dict)
     fresh_problems: dict[str, list[str]] = field(default_factory=dict)
@@ -238,6 +262,7 @@ def _scan(runs_dir: str, all_names: list[str], index: Index, stale_after_s: floa
             break
         run_dir = prefix + name
         signature = run_signature(run_dir)
+        scan.signatures.append(signature)
         if signature is None:
             scan.not_runs.add(name)
             continue
@@ -275,6 +300,13 @@ def indexed_columns(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S,
                     latest_n: int | None = None) -> tuple[list[str], dict[str, list[Any]]]:
     """The runs' names (newest first) and their run_row values by column (NaN where a run has no such key),
     through the index and without pandas: what indexed_frame makes its frame of."""
+    names, columns, _ = indexed_listing(runs_dir, stale_after_s, latest_n)
+    return names, columns
+
+
+def indexed_listing(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S, latest_n: int | None = None
+                    ) -> tuple[list[str], dict[str, list[Any]], ListingState]:
+    """indexed_columns, and how the listing went (ListingState)."""
     all_names = scan_run_names(runs_dir)
     index = load_index(runs_dir)
     collecting = gc.isenabled()
@@ -292,7 +324,9 @@ def indexed_columns(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S,
     columns = _assemble(index, scan.sources)
     if changed and os.path.isdir(runs_dir):
         _store(runs_dir, index, scan, columns, unvisited)
-    return scan.names, columns
+    whole = latest_n is None
+    clean = whole and all(type(s) is int for s in scan.sources) and not any(index.problems.get(n) for n in scan.names)
+    return scan.names, columns, ListingState(clean, listing_digest(all_names, scan.signatures) if whole else "")
 
 
 def _store(runs_dir: str, index: Index, scan: _Scan, columns: dict[str, list[Any]],
@@ -316,8 +350,9 @@ def rebuild_index(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S) -
     """Drop the index and read every run again (after editing metadata files in place); returns the run count."""
     path = index_path(runs_dir)
     _memo.pop(os.path.abspath(path), None)
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+    for stale in (path, os.path.join(runs_dir, INDEX_HEAD_FILE)):
+        try:
+            os.unlink(stale)
+        except FileNotFoundError:
+            pass
     return len(indexed_frame(runs_dir, stale_after_s))

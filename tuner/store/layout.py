@@ -21,6 +21,8 @@ ARCHIVE_DIR = "archive"
 #: the listing index and its lock, in the runs directory (tuner.runs.index); rebuilt from the runs at any time
 INDEX_FILE = ".tuner-index.json"
 INDEX_LOCK = ".tuner-index.lock"
+#: the newest rows of the default `tune ls` table, valid while every run's signature is as it was (tuner.runs.newest)
+INDEX_HEAD_FILE = ".tuner-index-head.json"
 #: environment variables the runner hands to the script
 ENV_RUN_DIR = "TUNER_RUN_DIR"
 ENV_FLAGS_JSON = "TUNER_FLAGS_JSON"
