@@ -99,6 +99,7 @@ def test_the_next_sweep_joins_the_warm_cluster_and_down_stops_all_of_it(workdir:
         # a standby driver waits for the next command, joined to the cluster (tuner.cli.standby)
         standby = _ready_standby(cache)
         assert marked(mark, WARM_ENV).get(standby) is not None, "the standby does not carry the cluster's mark"
+        assert f"standby driver (pid {standby}): ready" in _tune(workdir, cache, "cluster", "status").stdout
         # the second sweep, with its own environment, is handed to it: the same cluster, no second `ray start`,
         # its output on this command's stdout, its trials with this command's environment and folder
         second = _tune(workdir, cache, "train.py", "--flag", "x=3,4", "--keep-cluster", "120",
