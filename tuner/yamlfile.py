@@ -7,52 +7,62 @@ and construction stay in Python, so both loaders read a file the same way.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
-
-import yaml
 
 from tuner import values
 from tuner.errors import TunerError
 
-_Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+def __getattr__(name: str) -> Any:
+    """`Loader` and `DuplicateKeyError` are made on first use (PEP 562): PyYAML's import is ~30 ms of every
+    process that imports tuner (every trial does, through tuner.flags), and most never read YAML."""
+    if name in ("Loader", "DuplicateKeyError"):
+        return _yaml_types()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class DuplicateKeyError(yaml.YAMLError):
-    def __init__(self, key: Any, line: int, first_line: int) -> None:
-        super().__init__(f"line {line}: duplicate key '{key}' (first on line {first_line})")
-        self.key, self.line, self.first_line = key, line, first_line
+@functools.lru_cache(maxsize=None)
+def _yaml_types() -> dict[str, Any]:
+    import yaml
 
+    base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-class Loader(_Base):
-    """safe_load with YAML 1.2 core scalars (`1e-3` a float; `yes`, `12:30`, `0x1F`, `001` strings) and
-    duplicate keys rejected."""
+    class DuplicateKeyError(yaml.YAMLError):
+        def __init__(self, key: Any, line: int, first_line: int) -> None:
+            super().__init__(f"line {line}: duplicate key '{key}' (first on line {first_line})")
+            self.key, self.line, self.first_line = key, line, first_line
 
-    yaml_implicit_resolvers: dict[str, list[Any]] = {}
+    class Loader(base):
+        """safe_load with YAML 1.2 core scalars (`1e-3` a float; `yes`, `12:30`, `0x1F`, `001` strings) and
+        duplicate keys rejected."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            try:
-                first = seen.get(key)
-            except TypeError:  # an unhashable key: let PyYAML say so
-                break
-            if first is not None:
-                raise DuplicateKeyError(key, key_node.start_mark.line + 1, first + 1)
-            seen[key] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)
+        yaml_implicit_resolvers: dict[str, list[Any]] = {}
 
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: let PyYAML say so
+                    break
+                if first is not None:
+                    raise DuplicateKeyError(key, key_node.start_mark.line + 1, first + 1)
+                seen[key] = key_node.start_mark.line
+            return super().construct_mapping(node, deep=deep)
 
-Loader.yaml_implicit_resolvers = {}
-for _tag, _pattern, _first in (
-        ("null", values.NULL, ["~", "n", "N", ""]), ("bool", values.BOOL, list("tTfF")),
-        ("int", values.INT, list("-+0123456789")), ("float", values.FLOAT, list("-+0123456789.iInN"))):
-    Loader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", _pattern, _first)
-Loader.add_implicit_resolver("tag:yaml.org,2002:null", __import__("re").compile(r"^$"), [""])
-Loader.add_constructor("tag:yaml.org,2002:float", lambda loader, node: values.parse_value(node.value))
-Loader.add_constructor("tag:yaml.org,2002:int", lambda loader, node: int(node.value))
-Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, Loader.construct_mapping)
+    Loader.yaml_implicit_resolvers = {}
+    for tag, pattern, first in (
+            ("null", values.NULL, ["~", "n", "N", ""]), ("bool", values.BOOL, list("tTfF")),
+            ("int", values.INT, list("-+0123456789")), ("float", values.FLOAT, list("-+0123456789.iInN"))):
+        Loader.add_implicit_resolver(f"tag:yaml.org,2002:{tag}", pattern, first)
+    Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^$"), [""])
+    Loader.add_constructor("tag:yaml.org,2002:float", lambda loader, node: values.parse_value(node.value))
+    Loader.add_constructor("tag:yaml.org,2002:int", lambda loader, node: int(node.value))
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, Loader.construct_mapping)
+    return {"Loader": Loader, "DuplicateKeyError": DuplicateKeyError}
 
 
 def load(text: Any) -> Any:
@@ -63,7 +73,9 @@ def load(text: Any) -> Any:
         simple = _load_simple(text)
         if simple is not _NOT_SIMPLE:
             return simple
-    return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+    import yaml
+
+    return yaml.load(text, Loader=_yaml_types()["Loader"])  # noqa: S506 - a SafeLoader subclass
 
 
 #: below this a file parses in milliseconds either way, and the real loader reads it
@@ -129,10 +141,12 @@ def _load_simple(text: str) -> Any:
     return data if data else _NOT_SIMPLE
 
 
-def describe_error(exc: yaml.YAMLError) -> str:
-    """One line: `YAML syntax error at line 3, column 5: <problem>` or `line 4: duplicate key 'lr' (first on
-    line 2)`."""
-    if isinstance(exc, DuplicateKeyError):
+def describe_error(exc: Exception) -> str:
+    """One line for a yaml.YAMLError: `YAML syntax error at line 3, column 5: <problem>` or `line 4: duplicate
+    key 'lr' (first on line 2)`."""
+    import yaml
+
+    if isinstance(exc, _yaml_types()["DuplicateKeyError"]):
         return str(exc)
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
         mark = exc.problem_mark
@@ -142,6 +156,8 @@ def describe_error(exc: yaml.YAMLError) -> str:
 
 def parse_yaml_mapping(text: Any, where: str, error: type[TunerError], example: str) -> dict[str, Any]:
     """`text` as a mapping (empty text is an empty mapping); anything else raises `error` naming `where`."""
+    import yaml
+
     try:
         data = load(text)
     except yaml.YAMLError as exc:
