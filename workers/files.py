@@ -6,7 +6,7 @@ import errno
 import json
 import math
 import os
-import tempfile
+import secrets
 import time
 from typing import Any, Sequence
 
@@ -72,19 +72,6 @@ TMP_PREFIX = ".tmp-"
 STALE_TMP_S = 60.0
 
 
-def _umask() -> int:
-    try:  # Linux: read without changing it (os.umask is the only other way, and is process-wide)
-        with open("/proc/self/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def clean_stale_temp_files(folder: str, max_age_s: float = STALE_TMP_S) -> int:
     """Remove temp files of interrupted atomic writes in `folder` (older than `max_age_s`); how many."""
     removed = 0
@@ -105,6 +92,18 @@ def clean_stale_temp_files(folder: str, max_age_s: float = STALE_TMP_S) -> int:
     return removed
 
 
+def _create_temp(folder: str) -> tuple[int, str]:
+    """A new temp file in `folder`, created with mode 0666 for the kernel to apply the umask to, as open() does
+    (mkstemp makes 0600, and reading the umask back costs a /proc read per write)."""
+    for _ in range(100):
+        tmp = os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {folder}")
+
+
 def atomic_write_text(path: str, text: str) -> None:
     """Write via a temp file in the same folder and rename, so readers see the old or the new file, never half.
 
@@ -113,9 +112,8 @@ def atomic_write_text(path: str, text: str) -> None:
     the record of what finished, does fsync each append.
     """
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=folder)
+    fd, tmp = _create_temp(folder)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600: honour the umask, as open() would
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)

@@ -68,14 +68,30 @@ def reap(known: dict[int, int]) -> None:
                 pass
 
 
-def marked(token: str, env: str = TOKEN_ENV) -> dict[int, int]:
+def last_pid() -> int | None:
+    """The pid the kernel handed out last in this pid namespace (None where it cannot be read)."""
+    try:
+        with open("/proc/sys/kernel/ns_last_pid", encoding="ascii") as handle:
+            return int(handle.read())
+    except (OSError, ValueError):
+        return None
+
+
+def marked(token: str, env: str = TOKEN_ENV, after: int | None = None) -> dict[int, int]:
     """Processes whose environment carries the driver's token: its trials and whatever they spawned,
-    even those started since the last poll or already re-parented to init."""
+    even those started since the last poll or already re-parented to init.
+
+    `after`: last_pid() read before the marked processes were started; pids are handed out in increasing order
+    until they wrap around, so only those above it are read (a trial's end reads a few /proc files, not one per
+    process of the machine), unless they wrapped since."""
     needle = f"{env}={token}".encode()
     found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    if after is not None:
+        now = last_pid()
+        if now is not None and now >= after:
+            entries = [e for e in entries if int(e) > after]
+    for entry in entries:
         try:
             with open(f"/proc/{entry}/environ", "rb") as handle:
                 if needle not in handle.read().split(b"\0"):
