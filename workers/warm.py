@@ -178,7 +178,11 @@ def stop(state: dict[str, Any] | None = None) -> int:
     while time.monotonic() < deadline and still_alive(found):
         time.sleep(0.1)
     reap(found)  # what SIGTERM left (the same processes only, never a reused pid)
-    reap({pid: t for pid, t in marked(str(state["mark"]), WARM_ENV).items() if pid != os.getpid()})
+    late = {pid: t for pid, t in marked(str(state["mark"]), WARM_ENV).items() if pid != os.getpid()}
+    reap(late)
+    deadline = time.monotonic() + 5.0  # a killed process takes a moment to be gone: `down` returns after that
+    while time.monotonic() < deadline and still_alive({**found, **late}):
+        time.sleep(0.05)
     current = read_state()
     if current is not None and current.get("mark") == state.get("mark"):
         try:

@@ -135,7 +135,8 @@ def test_the_next_sweep_joins_the_warm_cluster_and_down_stops_all_of_it(workdir:
         down = _tune(workdir, cache, "cluster", "down")
         assert down.returncode == 0 and "stopped the warm cluster" in down.stdout, down.stderr
         assert _gone(mark, 15), f"left: {sorted(marked(mark, WARM_ENV))}"
-        assert not still_alive(family), [_cmdline(p)[:60] for p in still_alive(family)]
+        left = still_alive(family)
+        assert not left, [(pid, _cmdline(pid)[:60], Path(f"/proc/{pid}/stat").read_text()[:80]) for pid in left]
         assert _state(cache) is None and "no warm cluster" in _tune(workdir, cache, "cluster", "status").stdout
     finally:
         for pid in marked(mark, WARM_ENV):
