@@ -20,6 +20,8 @@ import sys
 import time
 from typing import Any
 
+from workers.files import atomic_write_text, read_json
+
 WARM_ENV = "TUNER_WARM_CLUSTER"
 #: how often the watchdog looks, and how long `ray start` may take
 WATCH_S = 1.0
@@ -39,21 +41,28 @@ def _users_dir() -> str:
     return os.path.join(state_dir(), "warm-users")
 
 
-def read_state() -> dict[str, Any] | None:
+def read_json_file(path: str) -> dict[str, Any] | None:
+    """A JSON object kept in the cache folder (the warm cluster's state, the standby's), None when missing or
+    damaged: these files are rewritten whole, so a bad one is as good as none."""
     try:
-        with open(_state_path(), encoding="utf-8") as handle:
-            data = json.load(handle)
+        data = read_json(path)
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) and isinstance(data.get("address"), str) else None
+    return data if isinstance(data, dict) else None
+
+
+def write_json_file(path: str, data: dict[str, Any]) -> None:
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)  # the user's own: it names their sockets
+    atomic_write_text(path, json.dumps(data))
+
+
+def read_state() -> dict[str, Any] | None:
+    data = read_json_file(_state_path())
+    return data if data is not None and isinstance(data.get("address"), str) else None
 
 
 def _write_state(data: dict[str, Any]) -> None:
-    os.makedirs(state_dir(), exist_ok=True)
-    tmp = _state_path() + f".{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
-    os.replace(tmp, _state_path())
+    write_json_file(_state_path(), data)
 
 
 def _reachable(address: str) -> bool:
@@ -71,7 +80,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -91,7 +100,7 @@ def live_users() -> list[int]:
     for name in names:
         if not name.isdigit():
             continue
-        if _alive(int(name)):
+        if alive(int(name)):
             pids.append(int(name))
         else:
             try:

@@ -53,21 +53,24 @@ def socket_path(pid: int) -> str:
     return os.path.join(_state_dir(), f"standby-{pid}.sock")
 
 
+def standby_lock() -> Any:
+    """The lock under which the standby file changes hands (spawned, ready, taken, replaced)."""
+    from filelock import FileLock
+
+    return FileLock(os.path.join(_state_dir(), "standby.lock"), timeout=10)
+
+
 def read_standby() -> dict[str, Any] | None:
-    try:
-        with open(state_path(), encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and isinstance(data.get("pid"), int) else None
+    from workers.warm import read_json_file
+
+    data = read_json_file(state_path())
+    return data if data is not None and isinstance(data.get("pid"), int) else None
 
 
 def write_standby(data: dict[str, Any]) -> None:
-    os.makedirs(_state_dir(), mode=0o700, exist_ok=True)
-    tmp = f"{state_path()}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
-    os.replace(tmp, state_path())
+    from workers.warm import write_json_file
+
+    write_json_file(state_path(), data)
 
 
 def _code_stamp() -> list[Any]:
@@ -96,13 +99,9 @@ def fingerprint(env: dict[str, str]) -> dict[str, Any]:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return False  # not ours
-    return True
+    from workers.warm import alive
+
+    return alive(pid)
 
 
 def hand_over(argv: Sequence[str]) -> int | None:
@@ -115,8 +114,10 @@ def hand_over(argv: Sequence[str]) -> int | None:
         return None
     if state.get("fingerprint") != fingerprint(dict(os.environ)):
         return None
+    fds = [0, 1, 2]
     try:
-        fds = [fd for fd in (0, 1, 2) if os.fstat(fd) is not None]
+        for fd in fds:
+            os.fstat(fd)
     except OSError:
         return None  # a closed standard stream: nothing to pass
     link = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -174,14 +175,12 @@ def keep_standby(env: dict[str, str]) -> None:
 
 
 def _spawn_unless_fit(cluster: dict[str, Any], env: dict[str, str]) -> None:
-    from filelock import FileLock
-
     from workers.warm import WARM_ENV
 
     mine = fingerprint(env)
     if len(socket_path(2**22).encode()) > SOCKET_PATH_MAX:
         return  # the cache folder's path is too long for a Unix socket: no standby (commands join as before)
-    with FileLock(os.path.join(_state_dir(), "standby.lock"), timeout=10):
+    with standby_lock():
         state = read_standby()
         if state is not None and _alive(state["pid"]):
             if state.get("fingerprint") == mine and state.get("mark") == cluster.get("mark"):

@@ -78,9 +78,7 @@ def serve(mark: str) -> int:
 
 def _announce(path: str) -> bool:
     """Mark the standby file ready (it names this process: the spawner wrote it); False when another took over."""
-    from filelock import FileLock
-
-    with FileLock(os.path.join(os.path.dirname(handoff.state_path()), "standby.lock"), timeout=10):
+    with handoff.standby_lock():
         state = handoff.read_standby()
         if state is None or state.get("pid") != os.getpid():
             return False
@@ -105,9 +103,7 @@ def _take(conn: socket.socket) -> tuple[socket.socket, dict[str, Any], list[int]
         request = json.loads(conn.makefile("rb").readline())
         if len(fds) != 3 or not isinstance(request.get("argv"), list):
             raise ValueError("incomplete request")
-        from filelock import FileLock
-
-        with FileLock(os.path.join(os.path.dirname(handoff.state_path()), "standby.lock"), timeout=10):
+        with handoff.standby_lock():
             if _still_me():
                 os.unlink(handoff.state_path())  # taken: the next command finds no standby, and this one's end
                                                  # starts a fresh one
