@@ -232,6 +232,13 @@ def listing_digest(names: list[str], signatures: list[Signature | None]) -> str:
     return digest.hexdigest()
 
 
+def current_digest(runs_dir: str) -> str:
+    """listing_digest of the runs directory as it is now: a listing's cost in stats, without reading the index."""
+    names = scan_run_names(runs_dir)
+    prefix = os.path.join(runs_dir, "")
+    return listing_digest(names, [run_signature(prefix + name) for name in names])
+
+
 @dataclass
 class ListingState:
     """How a listing went: `clean` when every row came from the index as stored (nothing changed, volatile,

@@ -22,11 +22,11 @@ from typing import Any
 
 from tuner._version import __version__
 from tuner.runs.aggregate import ordered_columns
-from tuner.runs.index import indexed_listing, listing_digest
+from tuner.runs.index import current_digest, indexed_listing
 from tuner.runs.query import check_latest_n
 from tuner.settings import load_settings
-from tuner.store.layout import INDEX_HEAD_FILE, run_signature, scan_run_names
-from workers.files import atomic_write_text
+from tuner.store.layout import INDEX_HEAD_FILE
+from workers.files import atomic_write_text, read_json
 
 #: the dtype ls_runs' frame gives a column: "int", "float", "bool", "time" (start/end) or "object"
 TIME_COLUMNS = ("start", "end")
@@ -58,35 +58,33 @@ def newest_runs(limit: int | None, latest_n: int | None = None, runs_dir: str | 
     head_path = os.path.join(settings.runs_dir, INDEX_HEAD_FILE)
     head = _read_head(head_path) if latest_n is None else None
     if head is not None and limit is not None and (limit <= len(head["rows"]) or head["total"] == len(head["rows"])):
-        names = scan_run_names(settings.runs_dir)
-        if listing_digest(names, [run_signature(prefix + name) for name in names]) == head["digest"]:
-            rows = [{**row, "run_dir": prefix + row["run_dir"]} for row in head["rows"][:limit]]
-            return NewestRuns(head["total"], head["columns"], head["kinds"], rows)
+        if current_digest(settings.runs_dir) == head["digest"]:
+            return NewestRuns(head["total"], head["columns"], head["kinds"], _placed(head["rows"], prefix, limit))
     names, columns, state = indexed_listing(settings.runs_dir, settings.stale_after_s, latest_n=latest_n)
     starts = columns.get("start") or [None] * len(names)
     keys = [_start_key(start, name) for start, name in zip(starts, names)]
     order = sorted(range(len(names)), key=keys.__getitem__)
-    rows = []
+    rows = []  # run_dir holds the name here: the head file must not depend on how runs_dir was spelled
     for i in order if limit is None else order[:max(limit, HEAD_ROWS if state.clean else 0)]:
         row = {column: values[i] for column, values in columns.items()}
         row["run_dir"] = names[i]
         rows.append(row)
     kinds = {column: _kind(column, values) for column, values in columns.items()}
     kinds["run_dir"] = "object"
-    newest = NewestRuns(len(names), ordered_columns(["run_dir", *columns]), kinds, rows)
+    columns_in_order = ordered_columns(["run_dir", *columns])
     if state.clean and (head is None or head["digest"] != state.digest):
-        _write_head(head_path, state.digest, newest)
-    for row in rows:
-        row["run_dir"] = prefix + row["run_dir"]
-    if limit is not None:
-        del rows[limit:]
-    return newest
+        _write_head(head_path, state.digest, NewestRuns(len(names), columns_in_order, kinds, rows[:HEAD_ROWS]))
+    return NewestRuns(len(names), columns_in_order, kinds, _placed(rows, prefix, limit))
+
+
+def _placed(rows: list[dict[str, Any]], prefix: str, limit: int | None) -> list[dict[str, Any]]:
+    """The first `limit` rows with run_dir as ls_runs gives it (the runs directory joined to the name)."""
+    return [{**row, "run_dir": prefix + row["run_dir"]} for row in (rows if limit is None else rows[:limit])]
 
 
 def _read_head(path: str) -> dict[str, Any] | None:
     try:
-        with open(path, "rb") as handle:
-            head = json.loads(handle.read())
+        head = read_json(path)
         if head.get("format") != HEAD_FORMAT or head.get("tuner") != __version__:
             return None
         if not (isinstance(head["digest"], str) and isinstance(head["total"], int) and isinstance(head["rows"], list)
@@ -100,7 +98,7 @@ def _read_head(path: str) -> dict[str, Any] | None:
 def _write_head(path: str, digest: str, newest: NewestRuns) -> None:
     """Best effort: a read-only or full runs directory lists the whole way next time."""
     payload = {"format": HEAD_FORMAT, "tuner": __version__, "digest": digest, "total": newest.total,
-               "columns": newest.columns, "kinds": newest.kinds, "rows": newest.rows[:HEAD_ROWS]}
+               "columns": newest.columns, "kinds": newest.kinds, "rows": newest.rows}
     try:
         atomic_write_text(path, json.dumps(payload, ensure_ascii=False, default=str))
     except (OSError, ValueError):
