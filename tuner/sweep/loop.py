@@ -395,35 +395,3 @@ def _link_sources(snapshot: str, dest: str) -> None:
         shutil.copytree(snapshot, dest, copy_function=os.link)
     except OSError:
         shutil.copytree(snapshot, dest, dirs_exist_ok=True)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Entry points
-
-
-
-
-
-
-
-
-
-
-
-# ---------------------------------------------------------------------------------------------------
-# Resume
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
