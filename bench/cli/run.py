@@ -49,8 +49,11 @@ def wall(command: list[str], cwd: str, until: str | None = None, env: dict[str, 
     full_env = {**ENV, **(env or {})}
     start = time.perf_counter()
     if until is None:
-        subprocess.run(command, cwd=cwd, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        return time.perf_counter() - start
+        done = subprocess.run(command, cwd=cwd, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        took = time.perf_counter() - start
+        if done.returncode != 0:
+            raise RuntimeError(f"{command} exited {done.returncode}: {done.stderr.decode(errors='replace')[-2000:]}")
+        return took
     proc = subprocess.Popen(command, cwd=cwd, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     marker = os.path.join(cwd, until)
     while not os.path.exists(marker):

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -76,7 +77,9 @@ def test_an_unreadable_flags_file_exits_2_and_creates_nothing(script: Path, work
     (["train.py", "--bogus"], "unrecognized arguments: --bogus"),
     (["--bogus"], "the following arguments are required: script"),
     (["train.py", "--flag", "lr"], "expected NAME=VALUE"),
-    (["train.py", "--timeout", "soon"], "invalid float value"),
+    (["train.py", "--timeout", "soon"], "argument --timeout: 'soon' is not a time: give seconds (600) or a number"),
+    (["train.py", "--flag", "a=1,2", "--keep-cluster", "later"], "argument --keep-cluster: 'later' is not a time"),
+    (["train.py", "--timeout", "nan"], "'nan' is not a time"),
     (["ls", "--latest", "x"], "invalid int value"),
 ])
 def test_bad_options_exit_2_with_one_line(script: Path, workdir: Path, capsys: pytest.CaptureFixture[str],
@@ -84,6 +87,22 @@ def test_bad_options_exit_2_with_one_line(script: Path, workdir: Path, capsys: p
     status, _, err = tune(capsys, *args)
     assert status == 2 and expected in one_error_line(err)
     assert not (workdir / "runs").exists()
+
+
+def test_time_options_take_units(workdir: Path, write_script: Callable[..., Path],
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """`--timeout 0.02m` is 1.2 s: a script sleeping 60 s times out by then (and `--keep-cluster 10m` reads as
+    600 s: the parser's type, one function for every time option)."""
+    from tuner.cli.options import seconds
+
+    write_script("sleepy.py", "import time\ntime.sleep(60)\n")
+    started = time.monotonic()
+    status, _, err = tune(capsys, "sleepy.py", "--no-echo", "--timeout", "0.02m")
+    assert time.monotonic() - started < 30, "the limit was not 1.2 s"
+    (run,) = (workdir / "runs").iterdir()
+    record = json.loads((run / "tuner.d" / "run.json").read_text())
+    assert record["status"] == "timeout" and status != 0, (record, err)
+    assert [seconds(t) for t in ("600", "90s", "10m", "1.5h", "1d")] == [600, 90, 600, 5400, 86400]
 
 
 def test_options_may_come_before_the_script(script: Path, workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:

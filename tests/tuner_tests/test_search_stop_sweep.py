@@ -155,3 +155,20 @@ def test_a_trial_that_finished_as_the_driver_died_is_told_by_the_resume(workdir)
     tells = {r["trial"]: r for r in journal.read().records if r["type"] == "tell"}
     assert (tells[1]["state"], tells[1]["value"]) == (COMPLETE, 0.25) and tells[3]["state"] == PRUNED
     assert tell_untold(journal, rows, "loss") == []  # once
+
+
+def test_resume_logs_the_outcomes_the_dead_driver_never_wrote(workdir):
+    import pandas as pd
+
+    from tuner.sweep.resume import log_unrecorded_outcomes
+
+    journal = Journal.create("runs", "20260101-000000-logs", {"indices": [0, 1, 2, 3], "script": "train.py"})
+    journal.append({"type": "outcome", "trial": 0, "attempt": 1, "run": "r0", "status": "finished"})
+    rows = pd.DataFrame({"trial": [0, 1, 2, 3], "attempt": [1, 1, 1, 1],
+                         "status": ["finished", "stopped", "lost", "queued"],
+                         "exit_code": [0, None, None, None], "run_dir": ["runs/r0", "runs/r1", "runs/r2", "runs/r3"]})
+    assert log_unrecorded_outcomes(journal, rows) == ["r1", "r2"]  # not r0 (logged), not r3 (never started)
+    logged = {r["run"]: r for r in journal.read().records if r["type"] == "outcome" and r.get("from") == "resume"}
+    assert (logged["r1"]["trial"], logged["r1"]["status"], logged["r1"]["exit_code"]) == (1, "stopped", None)
+    assert logged["r2"]["status"] == "lost" and logged["r2"]["attempt"] == 1
+    assert log_unrecorded_outcomes(journal, rows) == []  # once

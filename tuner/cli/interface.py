@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Sequence
 
-from tuner.cli.options import PROG, Parser, formatter
+from tuner.cli.options import PROG, Parser, formatter, seconds
 
 
 def _cell(value: object) -> str:
@@ -23,7 +23,7 @@ def cmd_flags(argv: Sequence[str]) -> int:
                      epilog="A sweep checks its grid against these before launching (skip with --no-check).")
     parser.add_argument("script", help="the training script, e.g. train.py")
     parser.add_argument("--format", choices=("table", "json"), default="table")
-    parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+    parser.add_argument("--timeout", type=seconds, default=60.0, metavar="TIME",
                         help="give up when the script has not parsed its options by then (default 60)")
     args = parser.parse_args(argv)
     from tuner.interface.discover import discover_flags

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import NoReturn
 
 from tuner.errors import TunerError
@@ -18,6 +19,25 @@ class UsageError(TunerError):
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, exit 2, via main()
         raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+#: what a time option's number may end with (`--timeout 2h`, `--keep-cluster 10m`): the unit's length in seconds
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def seconds(text: str) -> float:
+    """An argparse type for time options: seconds (600, 1.5) or a number with a unit (90s, 10m, 2h, 1d).
+    Range checks (positive, not negative) stay with the setting they feed (tuner.settings), one owner each."""
+    value = text.strip().lower()
+    scale = _UNITS.get(value[-1:], None) if value else None
+    try:
+        number = float(value[:-1] if scale else value) * (scale or 1.0)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time: give seconds (600) or a number with s, m, h or d (10m, 1.5h)")
+    return number
 
 
 def formatter(prog: str) -> argparse.HelpFormatter:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any, Sequence
 
-from tuner.cli.options import PROG, Parser, UsageError, add_runs_dir, formatter
+from tuner.cli.options import PROG, Parser, UsageError, add_runs_dir, formatter, seconds
 from tuner.errors import TunerError
 
 
@@ -27,7 +27,7 @@ def _run_parser() -> Parser:
     parser.add_argument("--artifacts-dir", metavar="DIR", default=".",
                         help="copy files changed here during a single run into the run (default: .)")
     parser.add_argument("--no-artifacts", action="store_true", help="do not capture artifacts")
-    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="per-run time limit")
+    parser.add_argument("--timeout", type=seconds, metavar="TIME", help="per-run time limit: seconds, or 30m, 2h")
     parser.add_argument("--no-stdout-metrics", dest="stdout_metrics", action="store_false", default=None,
                         help="do not read printed `name: number` lines as metrics")
     parser.add_argument("--no-check", dest="check", action="store_false",
@@ -65,8 +65,8 @@ def _run_parser() -> Parser:
     sweep.add_argument("--no-ship", dest="ship_project", action="store_false", default=None,
                        help="--address: do not send the project folder, every node sees it at the same path "
                             "(setting ship_project)")
-    sweep.add_argument("--keep-cluster", type=float, metavar="SECONDS", dest="keep_cluster_s",
-                       help="keep the local cluster warm this long after the sweep, for the next one to join "
+    sweep.add_argument("--keep-cluster", type=seconds, metavar="TIME", dest="keep_cluster_s",
+                       help="keep the local cluster warm this long after the sweep (600, 10m, 1h), for the next one to join "
                             "(setting keep_cluster_s; `tune cluster down` stops it)")
     sweep.add_argument("--skip-done", action="store_true",
                        help="skip combinations that already have a finished run of the same script")

@@ -85,7 +85,7 @@ def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, list[Any]],
 
 
 def cmd_resume(argv: Sequence[str]) -> int:
-    from tuner.cli.options import Parser, add_runs_dir, formatter
+    from tuner.cli.options import Parser, add_runs_dir, formatter, seconds
 
     parser = Parser(prog="tune resume", formatter_class=formatter,
                      description="Finish an interrupted sweep: run only the combinations without a finished run\n"
@@ -99,7 +99,7 @@ def cmd_resume(argv: Sequence[str]) -> int:
     parser.add_argument("--max-concurrent", type=int)
     parser.add_argument("--max-failures", type=int)
     parser.add_argument("--retries", type=int)
-    parser.add_argument("--timeout", type=float, metavar="SECONDS")
+    parser.add_argument("--timeout", type=seconds, metavar="TIME")
     parser.add_argument("--address")
     parser.add_argument("--project", metavar="DIR", help="the project's folder now, if it moved since the sweep "
                         "started: the recorded script is run from there")

@@ -119,6 +119,37 @@ def tell_untold(journal: Journal, rows: Any, metric: str | None) -> list[int]:
     return settled
 
 
+def log_unrecorded_outcomes(journal: Journal, rows: Any) -> list[str]:
+    """Runs of the sweep that ended (or were just settled as `lost`) without an `outcome` record, because the
+    driver died before it appended one: append it now, marked `"from": "resume"`, so the journal's log names how
+    every attempt ended. Nothing decides on these records (the runs are the truth); they are for people and tools
+    reading the journal. Returns the runs logged."""
+    records = journal.read().records
+    logged = {r.get("run") for r in records if r.get("type") == "outcome"}
+    added = []
+    for row in rows.to_dict("records") if len(rows) else []:
+        run = os.path.basename(str(row.get("run_dir") or ""))
+        status = RunStatus.parse(row.get("status"))
+        if not run or run in logged or status is None or status.is_active() or _missing(row.get("trial")):
+            continue
+        journal.append({"type": "outcome", "trial": int(row["trial"]),
+                        "attempt": None if _missing(row.get("attempt")) else int(row["attempt"]), "run": run,
+                        "status": status.value,
+                        "exit_code": None if _missing(row.get("exit_code")) else int(row["exit_code"]),
+                        "error": None if _missing(row.get("error_message")) else row["error_message"],
+                        "duration_s": None if _missing(row.get("duration_s")) else float(row["duration_s"]),
+                        "time": time.time(), "from": "resume"})
+        added.append(run)
+    return added
+
+
+def _missing(value: Any) -> bool:
+    """Absent from a listing row: None, or pandas' NaN/NA for a column other runs have."""
+    import pandas as pd
+
+    return value is None or bool(pd.isna(value))
+
+
 def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False, project: str | None = None,
                    **settings_overrides: Any) -> SweepRequest:
     """`project`: the folder the sweep's project is in now (moved, or uploaded again with `tune submit`): the
@@ -141,6 +172,7 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
         settle_orphans(base.runs_dir, sweep_id, settings.heartbeat_s)
         rows = sweep_rows(runs_table(base.runs_dir, settings.stale_after_s), sweep_id)
         statuses = trial_statuses(rows, plan.indices, driver_alive=False)
+        log_unrecorded_outcomes(journal, rows)
         if header.get("search") not in (None, "random"):
             tell_untold(journal, rows, header.get("metric"))
     finally:
