@@ -52,6 +52,12 @@ def descendants(*roots: int) -> dict[int, int]:
     return found
 
 
+def children(parent: int) -> list[int]:
+    """The live child processes of `parent` (one pass over /proc)."""
+    return [int(e) for e in os.listdir("/proc") if e.isdigit() and (info := _stat(int(e))) is not None
+            and info[0] == parent]
+
+
 def still_alive(known: dict[int, int]) -> dict[int, int]:
     """Those of `known` (pid -> start time) still alive as the same process."""
     return {pid: started for pid, started in known.items() if (info := _stat(pid)) is not None and info[1] == started}
