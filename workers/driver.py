@@ -417,18 +417,27 @@ def _stop_autoscaler_monitor() -> None:
     autoscaler monitor, stopped after the GCS, spends that whole second reporting its own end to the GCS that is
     already gone (1.0 of the 1.1 s shutdown, a fifth of a cold two-trial sweep on 2 cores). The monitor of a
     single-machine cluster holds nothing to save, so it is killed first; ray.shutdown then finds it gone and stops
-    the rest as before. Found as this process' child running Ray's autoscaler monitor.py (/proc only)."""
+    the rest as before."""
+    for pid in autoscaler_monitors(os.getpid()):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def autoscaler_monitors(parent: int) -> list[int]:
+    """The children of `parent` running Ray's autoscaler monitor.py (/proc only; tested against a real cluster, so
+    a Ray that moves the file fails a test instead of quietly bringing the 1 s back)."""
     from workers.reaper import children
 
-    for pid in children(os.getpid()):
+    found = []
+    for pid in children(parent):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as handle:
                 argv = handle.read().split(b"\0")
         except OSError:
             continue
         if any(arg.endswith(b"/autoscaler/_private/monitor.py") for arg in argv[:3]):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+            found.append(pid)
+    return found
 
 
 def _pack(folder: str) -> bytes:

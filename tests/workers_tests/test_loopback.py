@@ -109,6 +109,11 @@ def test_an_embedded_cluster_listens_on_loopback_only(workdir: Path) -> None:
         names = {pid: Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
                  for pid in wide.values() if Path(f"/proc/{pid}/cmdline").exists()}
         assert not wide, f"listening beyond loopback: {[(a, names.get(p, p)) for a, p in wide.items()]}"
+        # the driver finds Ray's autoscaler monitor among its children: it kills it before ray.shutdown, which
+        # would otherwise wait 1 s for it (workers.driver.disconnect)
+        from workers.driver import autoscaler_monitors
+
+        assert len(autoscaler_monitors(proc.pid)) == 1
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
