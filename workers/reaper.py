@@ -36,14 +36,14 @@ def _stat(pid: int) -> tuple[int, int] | None:
     return int(fields[1]), int(fields[19])
 
 
+def _processes() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, start time) of every live process (one pass over /proc)."""
+    return {int(e): info for e in os.listdir("/proc") if e.isdigit() and (info := _stat(int(e))) is not None}
+
+
 def descendants(*roots: int) -> dict[int, int]:
     """pid -> start time of every live descendant of the `roots` (one pass over /proc)."""
-    table = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            info = _stat(int(entry))
-            if info is not None:
-                table[int(entry)] = info
+    table = _processes()
     found: dict[int, int] = {}
     frontier = set(roots)
     while frontier:
@@ -54,8 +54,7 @@ def descendants(*roots: int) -> dict[int, int]:
 
 def children(parent: int) -> list[int]:
     """The live child processes of `parent` (one pass over /proc)."""
-    return [int(e) for e in os.listdir("/proc") if e.isdigit() and (info := _stat(int(e))) is not None
-            and info[0] == parent]
+    return [pid for pid, (ppid, _) in _processes().items() if ppid == parent]
 
 
 def still_alive(known: dict[int, int]) -> dict[int, int]:

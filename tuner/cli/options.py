@@ -29,7 +29,7 @@ def seconds(text: str) -> float:
     """An argparse type for time options: seconds (600, 1.5) or a number with a unit (90s, 10m, 2h, 1d).
     Range checks (positive, not negative) stay with the setting they feed (tuner.settings), one owner each."""
     value = text.strip().lower()
-    scale = _UNITS.get(value[-1:], None) if value else None
+    scale = _UNITS.get(value[-1:])
     try:
         number = float(value[:-1] if scale else value) * (scale or 1.0)
     except ValueError:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -33,6 +34,14 @@ def new_sweep_id() -> str:
     """Sortable by time, short enough to type: `20261122-080102-a3f9`."""
     now = _dt.datetime.now(tz=_dt.timezone.utc)
     return now.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def outcome_record(trial: int, attempt: int | None, run: str, status: str, exit_code: int | None,
+                   error: str | None, duration_s: float | None, **extra: Any) -> dict[str, Any]:
+    """The audit log's line for how one attempt ended: written by the driver as each result arrives, and by
+    resume (`from: resume`) for the attempts a dead driver never logged."""
+    return {"type": "outcome", "trial": trial, "attempt": attempt, "run": run, "status": status,
+            "exit_code": exit_code, "error": error, "duration_s": duration_s, "time": time.time(), **extra}
 
 
 def sweeps_root(runs_dir: str) -> str:

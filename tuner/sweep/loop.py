@@ -25,7 +25,7 @@ from tuner.spec import (
     write_git_diff,
 )
 from tuner.store.files import read_run, write_run_status
-from tuner.store.journal import Journal
+from tuner.store.journal import Journal, outcome_record
 from tuner.store.layout import META_DIR, RunPaths
 from tuner.store.status import RunStatus
 from tuner.sweep.prepare import SweepRequest
@@ -316,9 +316,8 @@ class _SweepLoop:
         will_retry = run_status.is_failure() and state.attempt <= self.settings.retries and not self.stopping \
             and failure is None
         state.status = None if will_retry else status
-        self.journal.append({"type": "outcome", "trial": state.index, "attempt": state.attempt,
-                             "run": os.path.basename(run_dir), "status": status, "exit_code": exit_code,
-                             "error": error, "duration_s": duration, "time": time.time()})
+        self.journal.append(outcome_record(state.index, state.attempt, os.path.basename(run_dir), status, exit_code,
+                                           error, duration))
         metric = self.request.metric
         row = run_row(read_run(run_dir)) if metric and os.path.isdir(os.path.join(run_dir, META_DIR)) else {}
         if repeated:  # the one error was printed once; the trials that were already running say only that

@@ -16,7 +16,7 @@ from tuner.search.driver import stop_from_source
 from tuner.settings import load_settings
 from tuner.spec import describe_script
 from tuner.store.files import read_run, write_run_status
-from tuner.store.journal import Journal
+from tuner.store.journal import Journal, outcome_record
 from tuner.store.layout import ENV_RUN_DIR
 from tuner.store.status import RunStatus
 from tuner.sweep.history import PENDING, count_trials, runs_table, sweep_rows, sweep_trial_states, trial_statuses
@@ -124,30 +124,23 @@ def log_unrecorded_outcomes(journal: Journal, rows: Any) -> list[str]:
     driver died before it appended one: append it now, marked `"from": "resume"`, so the journal's log names how
     every attempt ended. Nothing decides on these records (the runs are the truth); they are for people and tools
     reading the journal. Returns the runs logged."""
-    records = journal.read().records
-    logged = {r.get("run") for r in records if r.get("type") == "outcome"}
+    logged = {r.get("run") for r in journal.read().records if r.get("type") == "outcome"}
     added = []
-    for row in rows.to_dict("records") if len(rows) else []:
+    # None for every cell a run leaves empty (NaN, pandas' NA), so each field below is a value or None
+    for row in rows.astype(object).where(rows.notna(), None).to_dict("records") if len(rows) else []:
         run = os.path.basename(str(row.get("run_dir") or ""))
         status = RunStatus.parse(row.get("status"))
-        if not run or run in logged or status is None or status.is_active() or _missing(row.get("trial")):
+        if not run or run in logged or status is None or status.is_active() or row.get("trial") is None:
             continue
-        journal.append({"type": "outcome", "trial": int(row["trial"]),
-                        "attempt": None if _missing(row.get("attempt")) else int(row["attempt"]), "run": run,
-                        "status": status.value,
-                        "exit_code": None if _missing(row.get("exit_code")) else int(row["exit_code"]),
-                        "error": None if _missing(row.get("error_message")) else row["error_message"],
-                        "duration_s": None if _missing(row.get("duration_s")) else float(row["duration_s"]),
-                        "time": time.time(), "from": "resume"})
+        journal.append(outcome_record(int(row["trial"]), _maybe(int, row.get("attempt")), run, status.value,
+                                      _maybe(int, row.get("exit_code")), row.get("error_message"),
+                                      _maybe(float, row.get("duration_s")), **{"from": "resume"}))
         added.append(run)
     return added
 
 
-def _missing(value: Any) -> bool:
-    """Absent from a listing row: None, or pandas' NaN/NA for a column other runs have."""
-    import pandas as pd
-
-    return value is None or bool(pd.isna(value))
+def _maybe(kind: Callable[[Any], Any], value: Any) -> Any:
+    return None if value is None else kind(value)
 
 
 def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False, project: str | None = None,
