@@ -25,6 +25,7 @@ from typing import Any, Hashable, Iterator, Sequence
 
 import ray
 
+from workers import embedded
 from workers.files import atomic_write_text, is_disk_full, ship_excludes
 from workers.process import KILLED, RunOutcome, RunSpec, run_process
 from workers.reaper import TOKEN_ENV
@@ -222,7 +223,8 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
             _start_reaper()
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         try:
-            with _ctrl_c_kills_what_started(started):
+            lean = embedded.lean_start() if started else contextlib.nullcontext()  # Ray's processes are ours
+            with _ctrl_c_kills_what_started(started), lean:
                 _init(kwargs)
         except (ConnectionError, ValueError, RuntimeError, TimeoutError, ray.exceptions.RuntimeEnvSetupError) as exc:
             if shipped and ("package" in str(exc).lower() or isinstance(exc, ray.exceptions.RuntimeEnvSetupError)):
@@ -404,40 +406,12 @@ def _start_reaper() -> None:
 def disconnect(info: ClusterInfo) -> None:
     if ray.is_initialized() and (info.started_here or info.warm):
         if info.started_here:
-            _stop_autoscaler_monitor()
+            embedded.stop_autoscaler_monitor()
         ray.shutdown()  # a warm cluster stays up: only this driver leaves it
     if info.warm:
         from workers import warm as warm_cluster
 
         warm_cluster.release()
-
-
-def _stop_autoscaler_monitor() -> None:
-    """ray.shutdown stops an embedded cluster's processes one at a time, SIGTERM then up to 1 s each; Ray's
-    autoscaler monitor, stopped after the GCS, spends that whole second reporting its own end to the GCS that is
-    already gone (1.0 of the 1.1 s shutdown, a fifth of a cold two-trial sweep on 2 cores). The monitor of a
-    single-machine cluster holds nothing to save, so it is killed first; ray.shutdown then finds it gone and stops
-    the rest as before."""
-    for pid in autoscaler_monitors(os.getpid()):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-
-def autoscaler_monitors(parent: int) -> list[int]:
-    """The children of `parent` running Ray's autoscaler monitor.py (/proc only; tested against a real cluster, so
-    a Ray that moves the file fails a test instead of quietly bringing the 1 s back)."""
-    from workers.reaper import children
-
-    found = []
-    for pid in children(parent):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                argv = handle.read().split(b"\0")
-        except OSError:
-            continue
-        if any(arg.endswith(b"/autoscaler/_private/monitor.py") for arg in argv[:3]):
-            found.append(pid)
-    return found
 
 
 def _pack(folder: str) -> bytes:

@@ -109,11 +109,13 @@ def test_an_embedded_cluster_listens_on_loopback_only(workdir: Path) -> None:
         names = {pid: Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
                  for pid in wide.values() if Path(f"/proc/{pid}/cmdline").exists()}
         assert not wide, f"listening beyond loopback: {[(a, names.get(p, p)) for a, p in wide.items()]}"
-        # the driver finds Ray's autoscaler monitor among its children: it kills it before ray.shutdown, which
-        # would otherwise wait 1 s for it (workers.driver.disconnect)
-        from workers.driver import autoscaler_monitors
+        # what workers.embedded changes in Ray's start still takes effect on this Ray: the driver finds Ray's
+        # autoscaler monitor among its children (it kills it before ray.shutdown, which would otherwise wait 1 s
+        # for it), and no dashboard head was started (Ray starts one even with include_dashboard=False)
+        from workers.embedded import autoscaler_monitors, dashboard_heads
 
         assert len(autoscaler_monitors(proc.pid)) == 1
+        assert dashboard_heads(pids) == [], "Ray started its dashboard head for an embedded cluster"
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:

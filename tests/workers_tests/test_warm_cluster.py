@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from workers.embedded import dashboard_heads
 from workers.reaper import descendants, marked, still_alive
 from workers.warm import WARM_ENV
 
@@ -132,6 +133,9 @@ def test_the_next_sweep_joins_the_warm_cluster_and_down_stops_all_of_it(workdir:
         family = marked(mark, WARM_ENV)
         family.update(descendants(*family))
         assert any("Agent" in _cmdline(pid) for pid in family), sorted(_cmdline(p)[:40] for p in family)
+        # started by `ray start` through workers.embedded: without the dashboard head Ray starts even when asked
+        # for none (about 1.5 s of the start on 2 cores)
+        assert dashboard_heads(family) == [], "`ray start` started its dashboard head for the warm cluster"
         down = _tune(workdir, cache, "cluster", "down")
         assert down.returncode == 0 and "stopped the warm cluster" in down.stdout, down.stderr
         assert _gone(mark, 15), f"left: {sorted(marked(mark, WARM_ENV))}"
