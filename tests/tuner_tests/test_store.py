@@ -149,6 +149,15 @@ def test_metrics_from_a_data_frame_with_nan_and_no_step_column(run: Path) -> Non
     assert row["metric_loss"] == 0.4 and row["metric_val_loss"] == 1.0 and row["epochs_completed"] == 2
 
 
+def test_the_last_value_of_each_metric_skips_gaps_and_steps_without_values() -> None:
+    from tuner.runs.aggregate import last_values
+
+    rows = [{"step": 1, "timestamp": 1.0, "loss": 0.9, "acc": 0.5}, {"step": 2, "loss": None, "acc": 0.6},
+            {"step": 3, "timestamp": 3.0}, {"step": 4, "epoch": 4, "loss": 0.2}, {"step": 5, "acc": None}]
+    last, completed = last_values(rows)
+    assert list(last.items()) == [("loss", 0.2), ("acc", 0.6)] and completed == 3
+
+
 def test_metrics_with_columns_of_different_lengths_are_refused(run: Path) -> None:
     with pytest.raises(TunerError, match=r"different lengths \[1, 2\]"):
         write_run_metadata("metrics", {"loss": [0.1, 0.2], "acc": [0.5]})

@@ -44,6 +44,10 @@ def last_values(metrics: list[dict[str, Any]]) -> tuple[dict[str, Any], int]:
     last: dict[str, Any] = {}
     completed = 0
     for row in metrics:
+        if None not in row.values():  # the usual row: every value counts (dict.update in C; step etc. dropped below)
+            last.update(row)
+            completed += not row.keys() <= _NOT_METRICS
+            continue
         seen = False
         for key, value in row.items():
             if value is None or key in _NOT_METRICS:
@@ -51,6 +55,8 @@ def last_values(metrics: list[dict[str, Any]]) -> tuple[dict[str, Any], int]:
             last[key] = value
             seen = True
         completed += seen
+    for key in _NOT_METRICS:
+        last.pop(key, None)
     return last, completed
 
 

@@ -6,6 +6,7 @@ file that breaks a reader; readers turn every problem into a warning string inst
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import time
@@ -17,6 +18,7 @@ from tuner.store.layout import META_DIR, RunPaths
 from tuner.store.status import RunStatus
 from tuner.values import flags_from_json
 from workers.files import (
+    NONFINITE_TEXT,
     atomic_write_json,
     atomic_write_text,
     dumps_json,
@@ -39,7 +41,18 @@ def read_metric_lines(path: str) -> tuple[list[dict[str, Any]], int]:
     """The one reader of metric files (metrics.jsonl, printed_metrics.jsonl): rows with NaN and inf restored,
     and the number of unreadable lines (a torn last line)."""
     rows, bad = read_json_lines(path)
+    if not _has_nonfinite_text(rows):
+        return rows, bad  # the usual file: only numbers (a listing of 10^4 runs reads ~2*10^5 rows)
     return [numbers_from_text(row) for row in rows], bad
+
+
+def _has_nonfinite_text(rows: list[dict[str, Any]]) -> bool:
+    """Whether any value is "nan", "inf" or "-inf" (one pass in C over the values; a value that cannot be hashed,
+    such as a list, makes the answer "maybe")."""
+    try:
+        return not NONFINITE_TEXT.keys().isdisjoint(itertools.chain.from_iterable(map(dict.values, rows)))
+    except TypeError:
+        return True
 
 
 def write_run_status(run_dir: str, status: RunStatus, record: Mapping[str, Any] | None = None,
@@ -96,20 +109,28 @@ def _read_checked(path: str, problems: list[str]) -> dict[str, Any]:
 def read_run(run_dir: str, with_metrics: bool = True) -> RunData:
     paths = RunPaths(run_dir)
     problems: list[str] = []
-    run = _read_checked(paths.run_json, problems)
+    try:  # one listing of tuner.d/ instead of an open that fails for each file a run lacks (most lack three)
+        present: set[str] | None = set(os.listdir(paths.meta))
+    except OSError:
+        present = None  # no tuner.d/ or not listable: every read says for itself what is wrong
+
+    def read(path: str) -> dict[str, Any]:
+        if present is not None and os.path.basename(path) not in present:
+            return {}
+        return _read_checked(path, problems)
+
+    run = read(paths.run_json)
     if not run and not problems and not os.path.exists(paths.run_json):
         problems.append(f"{paths.run_json}: missing")
     metrics: list[dict[str, Any]] = []
     if with_metrics:
-        source = paths.live_metrics_jsonl
+        source = paths.live_metrics_in(present)
         metrics, bad = read_metric_lines(source)
         if bad > 1:
             problems.append(f"{source}: {bad} unreadable lines skipped")
-    return RunData(paths=paths, run=run, flags=flags_from_json(_read_checked(paths.flags_json, problems)), metrics=metrics,
-                   evaluation=numbers_from_text(_read_checked(paths.evaluation_json, problems)),
-                   properties=_read_checked(paths.properties_json, problems),
-                   error=_read_checked(paths.error_json, problems), tags=_read_checked(paths.tags_json, problems),
-                   problems=problems)
+    return RunData(paths=paths, run=run, flags=flags_from_json(read(paths.flags_json)), metrics=metrics,
+                   evaluation=numbers_from_text(read(paths.evaluation_json)), properties=read(paths.properties_json),
+                   error=read(paths.error_json), tags=read(paths.tags_json), problems=problems)
 
 
 def remove_tree(path: str) -> None:

@@ -12,7 +12,7 @@ import stat as _stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Collection, Iterator
 
 from tuner.errors import TunerError
 
@@ -44,9 +44,16 @@ class RunPaths:
     @property
     def live_metrics_jsonl(self) -> str:
         """The metrics file to read: metrics.jsonl, or while a printing script runs, its parsed lines so far."""
-        if not os.path.exists(self.metrics_jsonl) and os.path.exists(self.printed_metrics_jsonl):
-            return self.printed_metrics_jsonl
-        return self.metrics_jsonl
+        return self.live_metrics_in(None)
+
+    def live_metrics_in(self, present: Collection[str] | None) -> str:
+        """live_metrics_jsonl, told by `present` (the names in tuner.d/, listed by the caller) instead of stats."""
+        if present is None:
+            missing, printed = not os.path.exists(self.metrics_jsonl), os.path.exists(self.printed_metrics_jsonl)
+        else:
+            missing = os.path.basename(self.metrics_jsonl) not in present
+            printed = os.path.basename(self.printed_metrics_jsonl) in present
+        return self.printed_metrics_jsonl if missing and printed else self.metrics_jsonl
 
     @property
     def meta(self) -> str:
