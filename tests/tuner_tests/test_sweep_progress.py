@@ -31,3 +31,11 @@ def test_eta_is_the_throughput_so_far_times_the_trials_left():
     assert progress.eta_s(now=progress.started + 3.0) == 12.0
     progress.skipped(8)
     assert progress.eta_s() == 0.0
+
+
+def test_a_failed_trial_is_one_line_with_its_error_said_once(capsys):
+    progress = SweepProgress(2, None, "max", stream=io.StringIO())
+    progress.trial_done("a", "failed", 1.0, None, exit_code=3, error="exit status 3")  # the script left no error
+    progress.trial_done("b", "failed", 1.0, None, exit_code=1, error="ValueError: bad lr")
+    assert capsys.readouterr().err.splitlines() == ["trial a FAILED: exit status 3",
+                                                    "trial b FAILED: exit status 1; ValueError: bad lr"]

@@ -102,7 +102,8 @@ class SweepProgress:
                              f"{self._best_text()}")
         elif not finished:
             retry = " (will retry)" if will_retry else ""
-            lines = [f"trial {name} {status.upper()}{retry}: exit status {exit_code}; {error or ''}".rstrip("; ")]
+            said = f"exit status {exit_code}"  # and the error, unless it says only that (a script that left none)
+            lines = [f"trial {name} {status.upper()}{retry}: {said}" + (f"; {error}" if error and error != said else "")]
             lines += ["    " + line for line in list(stderr_tail)[-5:]]
             self.message("\n".join(lines), style="red")
         elif self._progress is None and not self.quiet:
