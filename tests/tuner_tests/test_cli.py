@@ -222,7 +222,7 @@ def test_the_installed_tune_script_is_ours_even_with_ray_installed(workdir: Path
     assert importlib.util.find_spec("ray") is not None, "this check needs Ray installed in the test environment"
     tune_script = Path(sys.executable).parent / "tune"
     assert tune_script.is_file(), f"{tune_script} is missing: install this project (pip install -e .)"
-    assert "from tuner.cli import main" in tune_script.read_text()
+    assert "from tuner.cli.main import entry" in tune_script.read_text()
     done = subprocess.run([str(tune_script), "--help"], capture_output=True, text=True, timeout=120, cwd=workdir)
     assert done.returncode == 0 and "python -m tuner" in done.stdout and "tune ls" in done.stdout
 
