@@ -155,4 +155,3 @@ def _exit_without_teardown(code: int) -> NoReturn:
         except (OSError, ValueError):  # a closed pipe (`tune ... | head`): nothing more can be said there
             pass
     os._exit(code)
-
