@@ -142,7 +142,3 @@ def ray_start(argv: list[str]) -> int:
         except SystemExit as exc:  # click ends with SystemExit, 0 included
             return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(ray_start(sys.argv[1:]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import math
 import os
@@ -59,6 +60,16 @@ def _not_plain(value: Any) -> Any:
 def numbers_from_text(record: dict[str, Any]) -> dict[str, Any]:
     """A metric record as written with `nonfinite_as_text`: "nan", "inf", "-inf" are floats again."""
     return {k: NONFINITE_TEXT.get(v, v) if isinstance(v, str) else v for k, v in record.items()}
+
+
+def rows_from_text(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """numbers_from_text of every row, or the rows as they are where no value is such text: one pass in C over the
+    values (a listing of 10^4 runs reads ~2*10^5 metric rows); a value that cannot be hashed (a list) means maybe."""
+    try:
+        plain = NONFINITE_TEXT.keys().isdisjoint(itertools.chain.from_iterable(map(dict.values, rows)))
+    except TypeError:
+        plain = False
+    return rows if plain else [numbers_from_text(row) for row in rows]
 
 
 def is_disk_full(exc: BaseException | None) -> bool:

@@ -6,7 +6,6 @@ file that breaks a reader; readers turn every problem into a warning string inst
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import time
@@ -18,13 +17,13 @@ from tuner.store.layout import META_DIR, RunPaths
 from tuner.store.status import RunStatus
 from tuner.values import flags_from_json
 from workers.files import (
-    NONFINITE_TEXT,
     atomic_write_json,
     atomic_write_text,
     dumps_json,
     numbers_from_text,
     read_json,
     read_json_lines,
+    rows_from_text,
 )
 
 
@@ -41,18 +40,7 @@ def read_metric_lines(path: str) -> tuple[list[dict[str, Any]], int]:
     """The one reader of metric files (metrics.jsonl, printed_metrics.jsonl): rows with NaN and inf restored,
     and the number of unreadable lines (a torn last line)."""
     rows, bad = read_json_lines(path)
-    if not _has_nonfinite_text(rows):
-        return rows, bad  # the usual file: only numbers (a listing of 10^4 runs reads ~2*10^5 rows)
-    return [numbers_from_text(row) for row in rows], bad
-
-
-def _has_nonfinite_text(rows: list[dict[str, Any]]) -> bool:
-    """Whether any value is "nan", "inf" or "-inf" (one pass in C over the values; a value that cannot be hashed,
-    such as a list, makes the answer "maybe")."""
-    try:
-        return not NONFINITE_TEXT.keys().isdisjoint(itertools.chain.from_iterable(map(dict.values, rows)))
-    except TypeError:
-        return True
+    return rows_from_text(rows), bad
 
 
 def write_run_status(run_dir: str, status: RunStatus, record: Mapping[str, Any] | None = None,
