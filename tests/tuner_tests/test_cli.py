@@ -193,6 +193,11 @@ def test_ls_and_info_without_runs(workdir: Path, capsys: pytest.CaptureFixture[s
     assert tune(capsys, "ls")[:2] == (0, "No runs found.\n")
     assert tune(capsys, "ls", "--filter", "metric_acc > 1")[:2] == (0, "No runs found.\n")
     assert tune(capsys, "info")[:2] == (0, "No runs found.\n")
+    # a filter or order that does not parse is an error with no runs too (a typo is not "no runs")
+    status, _, err = tune(capsys, "ls", "--filter", "metric_acc >")
+    assert status == 2 and "metric_acc >" in one_error_line(err)
+    status, _, err = tune(capsys, "ls", "--order", "start SIDEWAYS")
+    assert status == 2 and "unknown direction" in one_error_line(err)
 
 
 def test_info_shows_the_latest_or_a_named_run(two_runs: None, workdir: Path,

@@ -82,7 +82,13 @@ def filter_runs(frame: pd.DataFrame, subset: str | None) -> pd.DataFrame:
     if not subset:
         return frame
     translation = translate_filter(subset)
-    if frame.empty:
+    if frame.empty:  # no runs is an empty listing, whatever columns the query names; but it must parse
+        try:
+            frame.query(translation.expression, engine="python")
+        except pd.errors.UndefinedVariableError:
+            pass
+        except (SyntaxError, ValueError) as exc:
+            raise _unparsable(subset, exc) from None
         return frame
     target = frame
     if "name" in translation.keys and "name" not in frame.columns:  # MLflow's run_name / run_id
@@ -107,10 +113,14 @@ def filter_runs(frame: pd.DataFrame, subset: str | None) -> pd.DataFrame:
         name = str(exc).split("'")[1] if "'" in str(exc) else str(exc)
         raise _unknown_column(name, frame.columns) from None
     except (SyntaxError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise QueryError(f"filter {subset!r} does not parse or does not apply to these columns "
-                         f"({exc.__class__.__name__}: {exc}); example: \"metric_val_acc > 0.9 and "
-                         "flag_dropout < 0.3\" or \"metrics.val_acc > 0.9 and params.dropout = '0.2'\"") from None
+        raise _unparsable(subset, exc) from None
     return frame.loc[chosen.index]
+
+
+def _unparsable(subset: str, exc: Exception) -> QueryError:
+    return QueryError(f"filter {subset!r} does not parse or does not apply to these columns "
+                      f"({exc.__class__.__name__}: {exc}); example: \"metric_val_acc > 0.9 and "
+                      "flag_dropout < 0.3\" or \"metrics.val_acc > 0.9 and params.dropout = '0.2'\"")
 
 
 def ls_runs(subset: str | None = None, order: str | Sequence[str] | None = "start", decreasing: bool = True,
@@ -125,8 +135,8 @@ def ls_runs(subset: str | None = None, order: str | Sequence[str] | None = "star
     check_latest_n(latest_n)
     # latest_n counts the runs that pass the filter: read them all when there is one
     frame = indexed_frame(settings.runs_dir, settings.stale_after_s, latest_n=None if subset else latest_n)
-    if frame.empty:  # no runs is an empty listing, whatever the query names
-        return frame
+    # with no runs too, a filter or order that does not parse is an error; the columns it names are not checked
+    # (no runs is an empty listing, whatever the query names: filter_runs and sort_runs stop there)
     frame = filter_runs(frame, subset)
     if subset and latest_n is not None:
         frame = frame.loc[_newest(frame, latest_n)]
