@@ -58,8 +58,9 @@ class RunSpec:
     #: entries (not hidden folders, not `link_exclude`) symlinked in, and the links are removed afterwards
     project_dir: str | None = None
     link_exclude: tuple[str, ...] = ()
-    #: (factory, args): factory(*args) gives an object with line(text), tick() and close(), fed every complete
-    #: output line while the run runs (the caller's live metrics parser; workers never imports tuner)
+    #: (factory, args): factory(*args) gives an object with line(text), tick() and close(settled), fed every complete
+    #: output line while the run runs (the caller's live metrics parser; workers never imports tuner). settled is
+    #: True when the run ended on its own and `post_run` follows: what the hook previews is settled by that step
     line_hook: tuple[Any, tuple[Any, ...]] | None = None
     #: a file whose appearance asks the runner to stop the script early (a sweep's stopping rule): SIGTERM to its
     #: process group, SIGKILL after kill_grace_s; the run ends `stopped` with its metrics and artifacts kept
@@ -362,12 +363,12 @@ class _Lines:
         if self.hook is not None:
             self._call(self.hook.tick)
 
-    def close(self) -> None:
+    def close(self, settled: bool) -> None:
         for rest in self.partial.values():
             if rest and self.hook is not None:
                 self._call(self.hook.line, rest.decode("utf-8", "replace"))
         if self.hook is not None:
-            self._call(self.hook.close)
+            self._call(self.hook.close, settled)
 
 
 def _pump(proc: subprocess.Popen[bytes], spec: RunSpec, log: Any, stderr_tail: deque[str], record: _Record) -> str:
@@ -386,6 +387,7 @@ def _pump(proc: subprocess.Popen[bytes], spec: RunSpec, log: Any, stderr_tail: d
     partial_err = b""
     open_streams = 2
     exited_at: float | None = None
+    ended = False  # the loop saw the run to its end (not an exception): then the post-run step, if any, follows
     try:
         while True:
             now = time.monotonic()
@@ -419,10 +421,12 @@ def _pump(proc: subprocess.Popen[bytes], spec: RunSpec, log: Any, stderr_tail: d
             if spec.stop_file is not None and exited_at is None and os.path.exists(spec.stop_file):
                 _terminate_group(proc, spec.kill_grace_s)
                 _drain(selector, log)
+                ended = True
                 return STOPPED
             if deadline is not None and now >= deadline:
                 _terminate_group(proc, spec.kill_grace_s)
                 _drain(selector, log)
+                ended = True
                 return TIMEOUT
             if now >= next_beat:
                 record.update(heartbeat=time.time())
@@ -441,9 +445,12 @@ def _pump(proc: subprocess.Popen[bytes], spec: RunSpec, log: Any, stderr_tail: d
         except (ProcessLookupError, PermissionError):
             pass
         _drain(selector, log)
+        ended = True
         return FAILED  # the caller turns exit status 0 into finished
     finally:
-        lines.close()
+        # a trivial trial's metrics preview would be written, then replaced a moment later by the post-run step
+        # (3 file operations of ~10 a trial): the hook is told it is settled and skips it
+        lines.close(settled=ended and spec.post_run is not None)
 
 
 def _echo(stream: Any, chunk: bytes) -> None:

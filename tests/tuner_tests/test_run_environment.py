@@ -201,7 +201,7 @@ def test_the_heartbeat_beats_while_the_streams_are_closed(tmp_path: Path) -> Non
             except (OSError, ValueError, KeyError):
                 pass
 
-        def close(self) -> None: ...
+        def close(self, settled: bool) -> None: ...
 
     spec = RunSpec(command=(sys.executable, str(script)), cwd=str(tmp_path), run_dir=str(tmp_path / "run"),
                    run_json=str(meta / "run.json"), output_log=str(meta / "output.log"),

@@ -25,6 +25,7 @@ from workers.process import (
 
 
 def make_spec(tmp_path: Path, body: str, **options: object) -> RunSpec:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(body).lstrip())
     meta = tmp_path / "run" / "tuner.d"
@@ -187,3 +188,42 @@ def test_a_child_that_keeps_the_output_open_does_not_hold_the_trial(tmp_path: Pa
     time.sleep(0.2)
     assert not Path(f"/proc/{pid}").exists() or \
         Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+class _Hook:
+    """A line hook that remembers how the run told it to close."""
+
+    closes: list[bool] = []
+
+    def line(self, text: str) -> None: ...
+
+    def tick(self) -> None: ...
+
+    def close(self, settled: bool) -> None:
+        _Hook.closes.append(settled)
+
+
+def test_the_line_hook_is_told_when_a_post_run_step_settles_what_it_previews(tmp_path: Path) -> None:
+    """A run that ends with a post-run step to follow need not write its preview (sweeps: 3 file operations of
+    about 10 a trial); a run without one, or one interrupted (no post-run step then), must keep it."""
+    import _thread
+    import threading
+
+    _Hook.closes = []
+    quick = "print('loss: 1')\n"
+    run_process(make_spec(tmp_path / "a", quick, line_hook=(_Hook, ()), post_run=(print, ())))
+    run_process(make_spec(tmp_path / "b", quick, line_hook=(_Hook, ())))
+    run_process(make_spec(tmp_path / "c", "import time\ntime.sleep(30)\n", line_hook=(_Hook, ()), timeout_s=0.3,
+                          kill_grace_s=0.5, post_run=(print, ())))
+    assert _Hook.closes == [True, False, True]
+    spec = make_spec(tmp_path / "d", "import time\nprint('up', flush=True)\ntime.sleep(30)\n", line_hook=(_Hook, ()),
+                     post_run=(print, ()))
+    timer = threading.Timer(1.0, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_process(spec)
+    finally:
+        timer.cancel()
+    assert _Hook.closes == [True, False, True, False]
+    assert read(spec.run_json)["status"] == "killed"

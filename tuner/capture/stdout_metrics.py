@@ -198,8 +198,10 @@ class LiveMetrics:
             write_metric_rows(self.paths.run_dir, self.parser.rows(), self.paths.printed_metrics_jsonl)
             self.dirty, self.written_at = False, now
 
-    def close(self) -> None:
-        self.tick(force=True)
+    def close(self, settled: bool = False) -> None:
+        """The last preview, unless the run ended and after_run settles its metrics from the log right after."""
+        if not settled:
+            self.tick(force=True)
 
 
 def read_log_tail(path: str, max_bytes: int = MAX_LOG_BYTES) -> str:
