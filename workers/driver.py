@@ -27,7 +27,7 @@ import ray
 
 from workers import embedded
 from workers.files import atomic_write_text, is_disk_full, ship_excludes
-from workers.process import KILLED, RunOutcome, RunSpec, run_process
+from workers.process import KILLED, RunOutcome, RunSpec, ended_outcome, run_process
 from workers.reaper import TOKEN_ENV
 
 #: Ray retries a task whose worker or node died (not a script failure) this many times
@@ -63,6 +63,7 @@ class TaskResult:
     key: Hashable
     outcome: RunOutcome | None
     error: str | None = None  # the task itself failed (worker died past retries, cancelled ...)
+    batch: int = 1  # how many trials the task carried (TaskPool.submit)
 
 
 def check_reachable(address: str, timeout_s: float = 3.0) -> None:
@@ -541,6 +542,23 @@ def _clean_stale_scratch() -> None:
             continue
 
 
+def _run_batch(specs: list[RunSpec], marker: str, shipped: str | None,
+               relay: Any) -> list[tuple[RunOutcome, bytes | None]]:
+    """Runs on a worker: the trials one after another, each its own run with its own process. The driver sends
+    short trials several to a task, so that Ray's cost per task is paid once for them. A task Ray runs again
+    (its worker died) does not run again what had ended: that outcome is read back from the run's run.json."""
+    results = []
+    for spec in specs:
+        ended = ended_outcome(spec) if not _remote_run(marker) else None
+        results.append((ended, None) if ended is not None else _run_task(spec, marker, shipped, relay))
+    return results
+
+
+def _remote_run(marker: str) -> bool:
+    """The driver's runs directory is not visible here (a node without a shared filesystem)."""
+    return not os.path.exists(marker)
+
+
 def _run_task(spec: RunSpec, marker: str, shipped: str | None, relay: Any) -> tuple[RunOutcome, bytes | None]:
     """Runs on a worker. If the driver's runs directory is not visible here (no shared filesystem), the run is
     written in a local temporary folder (paths moved by _relocate when the project was shipped) and sent back as
@@ -553,7 +571,7 @@ def _run_task(spec: RunSpec, marker: str, shipped: str | None, relay: Any) -> tu
     record = dict(spec.record)
     record["resources"] = {**record.get("resources", {}), "gpu_ids": gpu_ids,
                            "node_id": ray.get_runtime_context().get_node_id()}
-    remote = not os.path.exists(marker)
+    remote = _remote_run(marker)
     spec = replace(spec, env=env, record=record)
     if not remote:
         outcome = run_process(spec)
@@ -595,7 +613,8 @@ def _run_task(spec: RunSpec, marker: str, shipped: str | None, relay: Any) -> tu
 
 
 class TaskPool:
-    """Submit specs, collect outcomes as they finish; never more than `window` tasks in flight."""
+    """Submit specs, collect outcomes as they finish; never more than `window` tasks in flight. A task carries
+    one trial or, for short trials, several (run one after another on the worker; see `_run_batch`)."""
 
     def __init__(self, resources: Resources, window: int, marker: str, shipped: str | None = None,
                  relay: bool = False) -> None:
@@ -609,21 +628,29 @@ class TaskPool:
         self._take_ref: Any = None  # the pending request to the relay
         # max_calls=0: GPU tasks default to a fresh worker per task (~0.5 s each); reuse workers instead
         self._remote = ray.remote(max_calls=0, max_retries=NODE_FAILURE_RETRIES, retry_exceptions=False)(
-            _run_task).options(num_cpus=resources.cpus, num_gpus=resources.gpus)
-        self._in_flight: dict[Any, tuple[Hashable, RunSpec]] = {}
+            _run_batch).options(num_cpus=resources.cpus, num_gpus=resources.gpus)
+        self._in_flight: dict[Any, list[tuple[Hashable, RunSpec]]] = {}
 
     @property
     def in_flight(self) -> int:
-        return len(self._in_flight)
+        """Trials in flight (in all tasks)."""
+        return sum(len(items) for items in self._in_flight.values())
+
+    @property
+    def batches(self) -> bool:
+        """Whether several trials may share a task: not where a node may not see this disk (a trial's run then
+        comes back as its task's result, and a cancelled batch would lose the runs it had finished)."""
+        return self._relay is None
 
     def has_room(self) -> bool:
         return len(self._in_flight) < self.window
 
-    def submit(self, key: Hashable, spec: RunSpec) -> None:
+    def submit(self, items: Sequence[tuple[Hashable, RunSpec]]) -> None:
+        """One task for these (key, spec) trials, run in this order."""
         if _TOKEN:
-            spec = replace(spec, env={**spec.env, TOKEN_ENV: _TOKEN[0]})
-        ref = self._remote.remote(spec, self.marker, self.shipped, self._relay)
-        self._in_flight[ref] = (key, spec)
+            items = [(key, replace(spec, env={**spec.env, TOKEN_ENV: _TOKEN[0]})) for key, spec in items]
+        ref = self._remote.remote([spec for _key, spec in items], self.marker, self.shipped, self._relay)
+        self._in_flight[ref] = list(items)
 
     def wait(self, timeout_s: float) -> list[TaskResult]:
         """Results of every task that finished within `timeout_s` (possibly none)."""
@@ -635,26 +662,33 @@ class TaskPool:
         if ready and rest:  # and whatever else is already done, without waiting
             more, _ = ray.wait(rest, num_returns=len(rest), timeout=0, fetch_local=True)
             ready += more
-        return [self._collect(ref) for ref in ready]
+        return [result for ref in ready for result in self._collect(ref)]
 
-    def _collect(self, ref: Any) -> TaskResult:
-        key, spec = self._in_flight.pop(ref)
+    def _collect(self, ref: Any) -> list[TaskResult]:
+        items = self._in_flight.pop(ref)
+        size = len(items)
         try:
-            outcome, archive = ray.get(ref)
+            outcomes = ray.get(ref)
         except ray.exceptions.TaskCancelledError:
-            self._unpack_relayed(spec.run_dir)
-            return TaskResult(key, None, "cancelled")
+            for _key, spec in items:
+                self._unpack_relayed(spec.run_dir)
+            return [TaskResult(key, None, "cancelled", size) for key, _spec in items]
         except ray.exceptions.RayError as exc:  # worker/node died past retries, or the task raised
             cause = getattr(exc, "cause", None)  # what the task raised (RayTaskError)
             if isinstance(cause, OSError) and is_disk_full(cause):  # the runs directory is full: the sweep stops
                 raise OSError(cause.errno, cause.strerror, cause.filename) from None  # with one line about it
             message = str(exc).strip().splitlines()
-            self._unpack_relayed(spec.run_dir)
-            return TaskResult(key, None, message[-1] if message else exc.__class__.__name__)
-        if archive is not None:
-            _unpack(archive, spec.run_dir)
-        self._archives.pop(spec.run_dir, None)
-        return TaskResult(key, outcome)
+            for _key, spec in items:
+                self._unpack_relayed(spec.run_dir)
+            return [TaskResult(key, None, message[-1] if message else exc.__class__.__name__, size)
+                    for key, _spec in items]
+        results = []
+        for (key, spec), (outcome, archive) in zip(items, outcomes):
+            if archive is not None:
+                _unpack(archive, spec.run_dir)
+            self._archives.pop(spec.run_dir, None)
+            results.append(TaskResult(key, outcome, None, size))
+        return results
 
     def _take_relayed(self, fresh: bool = False) -> None:
         """What remote trials sent the relay: run.json of the running ones is written here (they show running,
@@ -675,7 +709,7 @@ class TaskPool:
                 self._relay = None           # only the live view (and a cancelled remote run's data) is lost
                 return
             self._archives.update(archives)
-            running = {spec.run_dir: spec.run_json for _key, spec in self._in_flight.values()}
+            running = {spec.run_dir: spec.run_json for items in self._in_flight.values() for _key, spec in items}
             for run_dir, text in records.items():
                 if run_dir in running:  # one that came back already has its own, final run.json
                     with contextlib.suppress(OSError):
@@ -714,7 +748,8 @@ class TaskPool:
                 ray.cancel(ref, force=True)
             except Exception:  # noqa: BLE001
                 pass
-            key, spec = self._in_flight.pop(ref)
-            self._unpack_relayed(spec.run_dir)
-            results.append(TaskResult(key, None, KILLED))
+            items = self._in_flight.pop(ref)
+            for key, spec in items:
+                self._unpack_relayed(spec.run_dir)
+                results.append(TaskResult(key, None, KILLED, len(items)))
         return results

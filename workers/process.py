@@ -293,6 +293,30 @@ def _run(spec: RunSpec) -> RunOutcome:
                         tuple(line.rstrip("\n") for line in list(stderr_tail)[-spec.tail_lines:]), error_message, host)
 
 
+#: what run.json says of a run that has ended (the runner writes it last, after error.json)
+ENDED = (FINISHED, FAILED, KILLED, TIMEOUT, STOPPED)
+
+
+def ended_outcome(spec: RunSpec) -> RunOutcome | None:
+    """The outcome of a run that has already ended, read back from its run.json; None if it has not.
+
+    A task Ray runs again (its worker died) must not run again the trials that had ended before: a batch of
+    several, or a single one whose worker died after its end was recorded."""
+    from workers.files import read_json
+
+    try:
+        record = read_json(spec.run_json)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("status") not in ENDED:
+        return None
+    status = str(record["status"])
+    message = None if status == FINISHED else (_existing_message(spec.error_json) or f"{status}")
+    start = float(record.get("start") or 0.0)
+    return RunOutcome(spec.run_dir, status, record.get("exit_code"), record.get("signal"), start,
+                      float(record.get("end") or start), (), message, str(record.get("host") or ""))
+
+
 def _write_error(spec: RunSpec, status: str, exit_code: int | None, sig: int | None, stderr_text: str) -> str:
     if os.path.exists(spec.error_json):  # the script (through tuner) recorded its own error
         return _existing_message(spec.error_json) or f"exit status {exit_code}"

@@ -80,6 +80,11 @@ class SweepProgress:
         self.counts.in_flight += 1
         self._refresh()
 
+    def trial_requeued(self) -> None:
+        """A trial sent to the cluster comes back to the queue without having run (tuner.sweep.loop)."""
+        self.counts.in_flight = max(0, self.counts.in_flight - 1)
+        self._refresh()
+
     def trial_done(self, name: str, status: str, duration_s: float, metric_value: float | None,
                    exit_code: int | None = None, error: str | None = None, stderr_tail: Sequence[str] = (),
                    will_retry: bool = False) -> None:

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -35,6 +36,12 @@ from workers.files import is_disk_full
 RUN_NAME_DIGITS = 3  # seconds_scale of sweep run directories: a thousand trials a second stay unique
 #: this many first trials failing with the same configuration error, none with a metric, stop the sweep
 FAIL_FAST_AFTER = 2
+#: trials this short (the median of the last finished ones) go to the cluster several to a task, so Ray's own
+#: cost per task (a few ms of CPU, see docs/benchmarks.md) is paid once for several; each is still its own run
+#: with its own process. A batch runs about BATCH_TASK_S, at most MAX_BATCH trials.
+BATCH_BELOW_S = 1.0
+BATCH_TASK_S = 1.0
+MAX_BATCH = 8
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -221,6 +228,8 @@ class _SweepLoop:
         self.config_failures: list[ConfigFailure] = []
         self.other_outcomes = 0  # any outcome that is not a configuration error: then the sweep can succeed
         self.config_error: str | None = None
+        self.durations: deque[float] = deque(maxlen=16)  # of the last finished trials: is batching worth it
+        self.batching = pool.batches  # turned off for good when a batch's task fails (see record)
         from tuner.search.driver import POLL_S, SearchDriver, uses_search
 
         self.poll_s = POLL_S  # how often the search driver reads the running trials' metrics
@@ -234,7 +243,7 @@ class _SweepLoop:
         try:
             while self.queue or self.pool.in_flight:
                 while self.queue and self.pool.has_room():
-                    self.launch(self.queue.popleft())
+                    self.launch([self.queue.popleft() for _ in range(min(self.batch_size(), len(self.queue)))])
                 for result in self.pool.wait(timeout_s=0.5 if self.search is None else self.poll_s):
                     self.record(result)
                 if self.search is not None:
@@ -262,21 +271,43 @@ class _SweepLoop:
             raise
         return False, self.stopped_early
 
-    def launch(self, index: int) -> None:
+    def batch_size(self) -> int:
+        """Trials for the next task: 1, or several when the last ones were short (BATCH_BELOW_S). Never for a
+        search (the sampler and the stopping rule want each result as it comes) and never so many that the tail
+        of the sweep runs on fewer slots than it could: at most the queue over the window."""
+        if not self.batching or self.search is not None or len(self.durations) < self.pool.window:
+            return 1
+        median = statistics.median(self.durations)
+        if median >= BATCH_BELOW_S:
+            return 1
+        return max(1, min(MAX_BATCH, int(BATCH_TASK_S / max(median, 1e-3)), len(self.queue) // self.pool.window))
+
+    def launch(self, indices: list[int]) -> None:
+        """Make each trial's run (queued) and send them to the cluster as one task."""
         settings = self.settings
-        state = self.states.setdefault(index, _TrialState(index))
-        state.attempt += 1
-        run_dir = unique_run_dir(settings.runs_dir, seconds_scale=RUN_NAME_DIGITS)
+        items: list[tuple[int, Any]] = []
+        made: list[str] = []
+        absolute: list[str] = []
         try:
-            spec, paths = self._prepare(index, state, run_dir)
+            for index in indices:
+                state = self.states.setdefault(index, _TrialState(index))
+                state.attempt += 1
+                run_dir = unique_run_dir(settings.runs_dir, seconds_scale=RUN_NAME_DIGITS)
+                made.append(run_dir)
+                spec, paths = self._prepare(index, state, run_dir)
+                items.append((index, spec))
+                absolute.append(paths.run_dir)
         except BaseException:  # no half-made run: a folder without run.json is never left behind (disk full ...)
-            shutil.rmtree(run_dir, ignore_errors=True)
+            for run_dir in made:
+                shutil.rmtree(run_dir, ignore_errors=True)
             raise
-        state.run_dirs.append(run_dir)
-        if self.search is not None:
-            self.search.launched(index, paths.run_dir)
-        self.pool.submit(index, spec)
-        self.progress.trial_started()
+        for (index, _spec), run_dir, path in zip(items, made, absolute):
+            self.states[index].run_dirs.append(run_dir)
+            if self.search is not None:
+                self.search.launched(index, path)
+        self.pool.submit(items)
+        for _ in items:
+            self.progress.trial_started()
 
     def _prepare(self, index: int, state: _TrialState, run_dir: str) -> tuple[Any, RunPaths]:
         request, settings = self.request, self.settings
@@ -300,6 +331,8 @@ class _SweepLoop:
     def record(self, result: Any, report: bool = True) -> None:
         state = self.states[result.key]
         run_dir = state.run_dirs[-1]
+        if self._requeue_unstarted(result, state, run_dir):
+            return
         if result.outcome is not None:
             outcome = result.outcome
             status, exit_code, error = outcome.status, outcome.exit_code, outcome.error_message
@@ -318,6 +351,8 @@ class _SweepLoop:
         state.status = None if will_retry else status
         self.journal.append(outcome_record(state.index, state.attempt, os.path.basename(run_dir), status, exit_code,
                                            error, duration))
+        if run_status is RunStatus.FINISHED and result.outcome is not None:
+            self.durations.append(duration)
         metric = self.request.metric
         row = run_row(read_run(run_dir)) if metric and os.path.isdir(os.path.join(run_dir, META_DIR)) else {}
         if repeated:  # the one error was printed once; the trials that were already running say only that
@@ -341,6 +376,24 @@ class _SweepLoop:
                                       "no new trials are launched", style="red")
                 self.queue.clear()
 
+
+    def _requeue_unstarted(self, result: Any, state: _TrialState, run_dir: str) -> bool:
+        """A batch's task failed (its worker died past Ray's retries) before this trial of it started: the trial
+        goes back to the queue, not counted as an attempt, and batching stops for this sweep (whatever failed
+        the batch, single trials then meet it one by one, as without batching). Not when the sweep is stopping
+        or the task was cancelled: then it is `killed`, as every trial that did not start."""
+        if result.outcome is not None or result.batch < 2 or self.stopping or result.error in ("cancelled", "killed"):
+            return False
+        status = RunStatus.parse(read_run(run_dir, with_metrics=False).run.get("status"))
+        if status not in (None, RunStatus.QUEUED):
+            return False
+        shutil.rmtree(run_dir, ignore_errors=True)
+        state.run_dirs.pop()
+        state.attempt -= 1
+        self.queue.appendleft(state.index)
+        self.batching = False
+        self.progress.trial_requeued()
+        return True
 
     def _check_config_failure(self, failure: ConfigFailure | None) -> None:
         """Stop launching when the first trials all died of the same configuration error."""
@@ -381,6 +434,8 @@ def _settle_unreported(run_dir: str, error: str | None) -> tuple[str, int | None
     if status is RunStatus.RUNNING:  # the worker died mid-trial: the run is lost, say so in the run itself
         status = RunStatus.KILLED if error in ("cancelled", "killed") else RunStatus.LOST
         write_run_status(run_dir, status, data.run, end=time.time())
+    elif status is not None and status.is_terminated():  # it had ended (a batch cancelled after it): its own record
+        error = None if status is RunStatus.FINISHED else (data.error or {}).get("message") or error
     start, end = data.run.get("start"), data.run.get("end") or time.time()
     duration = float(end - start) if start else 0.0
     return status.value if status else "unknown", data.run.get("exit_code"), error, duration, ()
