@@ -376,13 +376,14 @@ class _SweepLoop:
                                       "no new trials are launched", style="red")
                 self.queue.clear()
 
-
     def _requeue_unstarted(self, result: Any, state: _TrialState, run_dir: str) -> bool:
         """A batch's task failed (its worker died past Ray's retries) before this trial of it started: the trial
         goes back to the queue, not counted as an attempt, and batching stops for this sweep (whatever failed
         the batch, single trials then meet it one by one, as without batching). Not when the sweep is stopping
-        or the task was cancelled: then it is `killed`, as every trial that did not start."""
-        if result.outcome is not None or result.batch < 2 or self.stopping or result.error in ("cancelled", "killed"):
+        or launches no more (--max-failures, a configuration error) or the task was cancelled: then it is
+        `killed`, as every trial that did not start."""
+        if result.outcome is not None or result.batch < 2 or self.stopping or self.stopped_early \
+                or result.error in ("cancelled", "killed"):
             return False
         status = RunStatus.parse(read_run(run_dir, with_metrics=False).run.get("status"))
         if status not in (None, RunStatus.QUEUED):
