@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -65,10 +66,21 @@ def bench_bare_ray(workdir: Path, trials: int, workers: int) -> float:
     return time.perf_counter() - started
 
 
-def bench_tuner(workdir: Path, trials: int) -> float:
-    """One sweep on the running cluster (what `tune` does after its start-up); every run recorded for real."""
-    from tuner.sweep import tuning_run
+def bench_tuner(workdir: Path, trials: int, batches: bool = True) -> float:
+    """One sweep on the running cluster (what `tune` does after its start-up); every run recorded for real.
+    `batches=False`: one trial a task, as before short trials shared tasks (tuner.sweep.loop.MAX_BATCH)."""
+    from tuner.sweep import loop, tuning_run
 
+    batch = loop.MAX_BATCH
+    if not batches:
+        loop.MAX_BATCH = 1
+    try:
+        return _sweep(workdir, trials, tuning_run)
+    finally:
+        loop.MAX_BATCH = batch
+
+
+def _sweep(workdir: Path, trials: int, tuning_run: Any) -> float:
     os.chdir(workdir)
     shutil.rmtree(workdir / "runs", ignore_errors=True)
     started = time.perf_counter()
@@ -91,12 +103,13 @@ def main() -> None:
     try:
         (workdir / "train.py").write_text(SCRIPT)
         startup = start_ray(args.workers)
-        xargs_times, bare_times, tuner_times = [], [], []
+        xargs_times, bare_times, tuner_times, single_times = [], [], [], []
         bench_tuner(workdir, 10)  # start the workers once, as a sweep's first trials do
         for _ in range(args.rounds):  # alternate, so load from elsewhere hits all alike
             xargs_times.append(bench_xargs(workdir, args.trials, args.workers))
             bare_times.append(bench_bare_ray(workdir, args.trials, args.workers))
             tuner_times.append(bench_tuner(workdir, args.trials))
+            single_times.append(bench_tuner(workdir, args.trials, batches=False))
         peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     finally:
         ray.shutdown()
@@ -109,6 +122,9 @@ def main() -> None:
     print(f"{'tuner sweep excl. Ray start-up (median)':<40} {tuner_s:8.2f} s   runs: "
           f"{', '.join(f'{t:.2f}' for t in tuner_times)}  ({tuner_s / args.trials * 1000:.1f} ms/trial)")
     print(f"{'bare Ray tasks, nothing recorded':<40} {bare_s:8.2f} s   runs: {', '.join(f'{t:.2f}' for t in bare_times)}")
+    single_s = statistics.median(single_times)
+    print(f"{'tuner, one trial a task (no batches)':<40} {single_s:8.2f} s   runs: "
+          f"{', '.join(f'{t:.2f}' for t in single_times)}  ({single_s / xargs_s:.2f}x xargs)")
     print(f"{'ratio tuner / xargs':<40} {tuner_s / xargs_s:8.2f} x")
     print(f"{'ratio bare Ray / xargs':<40} {bare_s / xargs_s:8.2f} x")
     print(f"{'Ray start-up (local cluster)':<40} {startup:8.2f} s")
