@@ -547,10 +547,16 @@ def _run_batch(specs: list[RunSpec], marker: str, shipped: str | None,
     """Runs on a worker: the trials one after another, each its own run with its own process. The driver sends
     short trials several to a task, so that Ray's cost per task is paid once for them. A task Ray runs again
     (its worker died) does not run again what had ended: that outcome is read back from the run's run.json."""
-    results = []
+    results: list[tuple[RunOutcome, bytes | None]] = []
     for spec in specs:
         ended = ended_outcome(spec) if not _remote_run(marker) else None
-        results.append((ended, None) if ended is not None else _run_task(spec, marker, shipped, relay))
+        if ended is None:
+            results.append(_run_task(spec, marker, shipped, relay))
+            continue
+        if spec.post_run is not None:  # the worker may have died between the run's end and this step (idempotent)
+            func, args = spec.post_run
+            func(*args)
+        results.append((ended, None))
     return results
 
 

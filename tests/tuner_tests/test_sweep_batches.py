@@ -73,6 +73,8 @@ def test_a_batch_whose_worker_keeps_dying_loses_only_the_trial_that_kills_it(ray
     statuses = dict(zip(result.flag_x, result.status))
     assert statuses.pop(doomed) == "lost"
     assert set(statuses.values()) == {"finished"} and len(statuses) == 39
+    finished = result[result.flag_x != doomed]
+    assert (finished.metric_loss == finished.flag_x / 1000).all()  # each with its own printed metric
     executions = [int(line) for line in ran.read_text().split()]
     assert executions.count(doomed) == 1 + driver.NODE_FAILURE_RETRIES
     assert sorted(x for x in executions if x != doomed) == [x for x in range(40) if x != doomed]  # each once
