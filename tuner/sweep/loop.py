@@ -287,24 +287,22 @@ class _SweepLoop:
         settings = self.settings
         items: list[tuple[int, Any]] = []
         made: list[str] = []
-        absolute: list[str] = []
         try:
             for index in indices:
                 state = self.states.setdefault(index, _TrialState(index))
                 state.attempt += 1
                 run_dir = unique_run_dir(settings.runs_dir, seconds_scale=RUN_NAME_DIGITS)
                 made.append(run_dir)
-                spec, paths = self._prepare(index, state, run_dir)
+                spec, _paths = self._prepare(index, state, run_dir)
                 items.append((index, spec))
-                absolute.append(paths.run_dir)
         except BaseException:  # no half-made run: a folder without run.json is never left behind (disk full ...)
             for run_dir in made:
                 shutil.rmtree(run_dir, ignore_errors=True)
             raise
-        for (index, _spec), run_dir, path in zip(items, made, absolute):
+        for (index, _spec), run_dir in zip(items, made):
             self.states[index].run_dirs.append(run_dir)
             if self.search is not None:
-                self.search.launched(index, path)
+                self.search.launched(index, os.path.abspath(run_dir))  # as RunPaths has it
         self.pool.submit(items)
         for _ in items:
             self.progress.trial_started()
