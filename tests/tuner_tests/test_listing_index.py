@@ -16,6 +16,7 @@ import pytest
 from synthetic_runs import make_run
 
 import tuner.runs.index as index
+import tuner.runs.readers as readers
 from tuner import ls_runs
 from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.store.files import update_tags
@@ -44,13 +45,13 @@ def runs(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The run directories the index reads (a spy around the real reader)."""
     seen: list[str] = []
-    real = index.read_run
+    real = readers.read_run
 
     def spy(run_dir: str, *args, **kwargs):
         seen.append(os.path.basename(run_dir))
         return real(run_dir, *args, **kwargs)
 
-    monkeypatch.setattr(index, "read_run", spy)
+    monkeypatch.setattr(readers, "read_run", spy)
     return seen
 
 

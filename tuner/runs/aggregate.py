@@ -35,6 +35,13 @@ def effective_status(run: dict[str, Any], now: float, stale_after_s: float) -> s
     return str(status)
 
 
+def is_volatile(run: dict[str, Any]) -> bool:
+    """Whether run_row's output depends on the time of listing: status running (-> lost when the heartbeat is
+    stale) and durations without an end. The listing index reads such runs again every time."""
+    status = run.get("status")
+    return not run or status in (None, RunStatus.RUNNING.value) or not isinstance(run.get("end"), (int, float))
+
+
 _NOT_METRICS = frozenset({"step", "timestamp", "epoch"})
 
 

@@ -30,9 +30,8 @@ from tuner.runs.aggregate import (
     DEFAULT_STALE_AFTER_S,
     empty_frame,
     finish_frame,
-    run_row,
 )
-from tuner.store.files import read_run
+from tuner.runs.readers import read_rows_at_once
 from tuner.store.layout import (
     INDEX_FILE,
     INDEX_HEAD_FILE,
@@ -41,7 +40,6 @@ from tuner.store.layout import (
     run_signature,
     scan_run_names,
 )
-from tuner.store.status import RunStatus
 from workers.files import atomic_write_text, clean_stale_temp_files
 
 if TYPE_CHECKING:  # imported where a frame is made (indexed_columns needs no pandas)
@@ -172,12 +170,6 @@ def _worth_storing(index: Index, position: int | None, signature: Signature, rea
     return _newest_ns(signature) < read_ns - RACY_NS
 
 
-def _is_volatile(run: dict[str, Any]) -> bool:
-    """Rows that depend on the time of listing: status running (-> lost) and durations without an end."""
-    status = run.get("status")
-    return not run or status in (None, RunStatus.RUNNING.value) or not isinstance(run.get("end"), (int, float))
-
-
 def _assemble(index: Index, sources: list[Source]) -> dict[str, list[Any]]:
     """Columns of the given rows: stored ones by position, fresh ones from their dicts."""
     n = len(sources)
@@ -264,11 +256,11 @@ def _scan(runs_dir: str, all_names: list[str], index: Index, stale_after_s: floa
     now = time.time()
     prefix = os.path.join(runs_dir, "")
     scan = _Scan()
+    stale: list[tuple[int, str, int | None, Signature]] = []  # (place in sources, name, stored position, signature)
     for name in all_names:
         if latest_n is not None and len(scan.names) >= latest_n:
             break
-        run_dir = prefix + name
-        signature = run_signature(run_dir)
+        signature = run_signature(prefix + name)
         scan.signatures.append(signature)
         if signature is None:
             scan.not_runs.add(name)
@@ -276,21 +268,22 @@ def _scan(runs_dir: str, all_names: list[str], index: Index, stale_after_s: floa
         i = position.get(name)
         if i is not None and index.is_fresh(i, signature):
             scan.sources.append(i)
-            problems = index.problems.get(name, [])
         else:
-            read_ns = time.time_ns()
-            data = read_run(run_dir)
-            row = run_row(data, now, stale_after_s)
-            row.pop("run_dir", None)
-            volatile = _is_volatile(data.run)
-            scan.sources.append(row)
-            problems = scan.fresh_problems[name] = data.problems
-            scan.fresh_meta[name] = [*signature, read_ns, int(volatile)]
-            scan.changed = scan.changed or _worth_storing(index, i, signature, read_ns, volatile)
+            stale.append((len(scan.sources), name, i, signature))
+            scan.sources.append({})  # replaced by the row just read, below
+        scan.names.append(name)
+    # the runs to read, at once (in several processes when there are many: a cold listing)
+    for (k, name, i, signature), read in zip(stale, read_rows_at_once([prefix + item[1] for item in stale], now,
+                                                                      stale_after_s)):
+        scan.sources[k] = read.row
+        scan.fresh_problems[name] = read.problems
+        scan.fresh_meta[name] = [*signature, read.read_ns, int(read.volatile)]
+        scan.changed = scan.changed or _worth_storing(index, i, signature, read.read_ns, read.volatile)
+    for name, source in zip(scan.names, scan.sources):
+        problems = scan.fresh_problems[name] if type(source) is dict else index.problems.get(name, ())
         for problem in problems:
             warnings.warn(f"tuner: {problem}; the run is listed with what is readable", RuntimeWarning,
                           stacklevel=4)
-        scan.names.append(name)
     return scan
 
 

@@ -94,20 +94,30 @@ def _read_checked(path: str, problems: list[str]) -> dict[str, Any]:
     return data
 
 
+#: the names in tuner.d/ that read_run reads, as RunPaths spells them (joined once per run, not per file:
+#: a cold listing reads 10^4 runs)
+_PROBE = RunPaths("run")
+_RUN, _FLAGS, _EVALUATION, _PROPERTIES, _ERROR, _TAGS = (os.path.basename(p) for p in (
+    _PROBE.run_json, _PROBE.flags_json, _PROBE.evaluation_json, _PROBE.properties_json, _PROBE.error_json,
+    _PROBE.tags_json))
+
+
 def read_run(run_dir: str, with_metrics: bool = True) -> RunData:
     paths = RunPaths(run_dir)
+    meta = paths.meta
     problems: list[str] = []
     try:  # one listing of tuner.d/ instead of an open that fails for each file a run lacks (most lack three)
-        present: set[str] | None = set(os.listdir(paths.meta))
+        present: set[str] | None = set(os.listdir(meta))
     except OSError:
         present = None  # no tuner.d/ or not listable: every read says for itself what is wrong
+    prefix = meta + os.sep
 
-    def read(path: str) -> dict[str, Any]:
-        if present is not None and os.path.basename(path) not in present:
+    def read(name: str) -> dict[str, Any]:
+        if present is not None and name not in present:
             return {}
-        return _read_checked(path, problems)
+        return _read_checked(prefix + name, problems)
 
-    run = read(paths.run_json)
+    run = read(_RUN)
     if not run and not problems and not os.path.exists(paths.run_json):
         problems.append(f"{paths.run_json}: missing")
     metrics: list[dict[str, Any]] = []
@@ -116,9 +126,9 @@ def read_run(run_dir: str, with_metrics: bool = True) -> RunData:
         metrics, bad = read_metric_lines(source)
         if bad > 1:
             problems.append(f"{source}: {bad} unreadable lines skipped")
-    return RunData(paths=paths, run=run, flags=flags_from_json(read(paths.flags_json)), metrics=metrics,
-                   evaluation=numbers_from_text(read(paths.evaluation_json)), properties=read(paths.properties_json),
-                   error=read(paths.error_json), tags=read(paths.tags_json), problems=problems)
+    return RunData(paths=paths, run=run, flags=flags_from_json(read(_FLAGS)), metrics=metrics,
+                   evaluation=numbers_from_text(read(_EVALUATION)), properties=read(_PROPERTIES),
+                   error=read(_ERROR), tags=read(_TAGS), problems=problems)
 
 
 def remove_tree(path: str) -> None:
