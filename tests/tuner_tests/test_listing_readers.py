@@ -1,28 +1,66 @@
-"""A cold listing reads many runs in forked processes: the same rows as reading them here, safely."""
+"""A cold listing reads many runs in forked processes: the same rows as reading them here, safely.
+
+Forking is only done from a process with one thread, which pytest's process is not once other tests have
+run (servers, watchers): each check runs in a fresh Python process, as `tune ls` or a user's script does.
+"""
 
 from __future__ import annotations
 
+import json
 import os
-import threading
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from synthetic_runs import make_run
 
+from tuner.store.layout import INDEX_FILE, list_run_dirs
+from workers.files import TMP_PREFIX
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked readers are Linux only")
+
+#: prelude of every probe: `runs` (newest first), each row saying which process read it (a forked child
+#: runs the patched reader too), 4 CPUs whatever the machine has, a fork for every 10 runs
+PRELUDE = """
+import json, os, sys, threading, time, warnings
+import pandas as pd
 import tuner.runs.index as index
 import tuner.runs.readers as readers
 from tuner import ls_runs
 from tuner.runs.aggregate import read_rows, runs_frame
-from tuner.store.layout import INDEX_FILE, list_run_dirs
+root = sys.argv[1]
+runs = sorted((os.path.join(root, n) for n in os.listdir(root) if not n.startswith(".")), reverse=True)
+real_read_row = readers.read_row
+def read_row(run_dir, now, stale_after_s=60.0):
+    read = real_read_row(run_dir, now, stale_after_s)
+    read.row["reader_pid"] = os.getpid()
+    return read
+readers.read_row = read_row
+os.sched_getaffinity = lambda pid: {0, 1, 2, 3}
+readers.MIN_RUNS_PER_PROCESS = 10
+index.RACY_NS = 200_000_000
+def plain(reads):
+    return [({k: v for k, v in r.row.items() if k != "reader_pid"}, r.problems, r.volatile) for r in reads]
+def pids(reads):
+    return [r.row["reader_pid"] for r in reads]
+out = {"pid": os.getpid()}
+"""
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forked readers exist where fork does")
+
+def probe(root: Path, code: str) -> dict:
+    """Run PRELUDE + code in a fresh single-threaded Python; what it put in `out`."""
+    script = PRELUDE + textwrap.dedent(code) + "\nprint(json.dumps(out))\n"
+    done = subprocess.run([sys.executable, "-c", script, str(root)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture
-def many(workdir: Path) -> list[str]:
-    """40 runs of several shapes (flags, metrics, tags, a failure, a damaged run.json), oldest first."""
+def root(workdir: Path) -> Path:
+    """40 runs of several shapes (flags, metrics, tags, failures, a damaged run.json), past a short racy window."""
     root = workdir / "runs"
     for k in range(40):
         make_run(root, f"2026-01-01T00-00-{k:02d}Z", status="failed" if k % 7 == 3 else "finished",
@@ -30,94 +68,78 @@ def many(workdir: Path) -> list[str]:
                  metrics=[{"loss": 1 / (k + 1), "acc": k / 40}] * (k % 3), tags={"k": str(k)} if k % 5 else None,
                  exit_code=1 if k % 7 == 3 else 0)
     (root / "2026-01-01T00-00-17Z" / "tuner.d" / "run.json").write_text("{ torn")
-    return sorted((str(p) for p in list_run_dirs(str(root))), reverse=True)
+    time.sleep(0.3)
+    return root
 
 
-def _pids(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each row says which process read it (forked children run the patched reader too)."""
-    real = readers.read_row
-
-    def read_row(run_dir: str, now: float, stale_after_s: float = 60.0) -> readers.RowRead:
-        read = real(run_dir, now, stale_after_s)
-        read.row["reader_pid"] = os.getpid()
-        return read
-
-    monkeypatch.setattr(readers, "read_row", read_row)
-
-
-def _plain(reads: list[readers.RowRead]) -> list[tuple]:
-    return [({k: v for k, v in r.row.items() if k != "reader_pid"}, r.problems, r.volatile) for r in reads]
-
-
-def test_rows_read_in_three_processes_equal_rows_read_here(many: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    now = time.time()
-    here = readers.read_rows_at_once(many, now, processes=1)
-    _pids(monkeypatch)
-    forked = readers.read_rows_at_once(many, now, processes=3)
-    assert _plain(forked) == _plain(here)
-    pids = [r.row["reader_pid"] for r in forked]
-    # contiguous slices: this process reads the first, the pool's children the others (a child done with
-    # one slice may take the next before its sibling does)
-    assert pids[:14] == [os.getpid()] * 14
-    assert os.getpid() not in pids[14:]
+def test_rows_read_in_three_processes_equal_rows_read_here(root: Path) -> None:
+    out = probe(root, """
+        now = time.time()
+        here, forked = readers.read_rows_at_once(runs, now, processes=1), readers.read_rows_at_once(runs, now, processes=3)
+        out["equal"] = plain(forked) == plain(here)
+        out["pids"] = pids(forked)
+        out["damaged"] = [r.problems for r, d in zip(forked, runs) if d.endswith("17Z")][0]
+    """)
+    assert out["equal"]
+    pids = out["pids"]
+    # contiguous slices: this process reads the first, the pool's children the others (a child done with one
+    # slice may take the next before its sibling starts)
+    assert pids[:14] == [out["pid"]] * 14 and out["pid"] not in pids[14:]
     assert len(set(pids[14:28])) == 1 and len(set(pids[28:])) == 1
-    damaged = [r for r, d in zip(forked, many) if d.endswith("17Z")][0]
-    assert damaged.problems and "run.json: unreadable" in damaged.problems[0]
+    assert len(out["damaged"]) == 1 and "17Z/tuner.d/run.json: unreadable" in out["damaged"][0]
 
 
-def test_a_reader_that_dies_costs_nothing_but_time(many: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    parent = os.getpid()
-    real = readers.read_row
+def test_a_reader_that_dies_costs_nothing_but_time(root: Path) -> None:
+    out = probe(root, """
+        parent = os.getpid()
+        def dying(run_dir, now, stale_after_s=60.0):
+            if os.getpid() != parent:
+                os._exit(3)  # a child killed midway (out of memory, a signal)
+            return read_row(run_dir, now, stale_after_s)
+        now = time.time()
+        here = readers.read_rows_at_once(runs, now, processes=1)
+        readers.read_row = dying
+        again = readers.read_rows_at_once(runs, now, processes=2)
+        out["equal"], out["pids"] = plain(again) == plain(here), sorted(set(pids(again)))
+    """)
+    assert out["equal"] and out["pids"] == [out["pid"]]  # every run read here after the child died
 
-    def read_row(run_dir: str, now: float, stale_after_s: float = 60.0) -> readers.RowRead:
-        if os.getpid() != parent:
-            os._exit(3)  # a child killed midway (out of memory, a signal)
-        return real(run_dir, now, stale_after_s)
 
-    now = time.time()
-    here = readers.read_rows_at_once(many, now, processes=1)
-    monkeypatch.setattr(readers, "read_row", read_row)
-    assert _plain(readers.read_rows_at_once(many, now, processes=2)) == _plain(here)
-
-
-def test_no_fork_from_a_process_with_other_threads_or_for_few_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readers, "MIN_RUNS_PER_PROCESS", 10)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})  # the machine's CPUs, whatever it has
-    assert readers.processes_for(9) == 1
-    assert readers.processes_for(25) == 2
-    assert readers.processes_for(10_000) == 4
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait)
-    other.start()
-    try:  # a notebook kernel, a sweep driver: a fork would copy their locks mid-use
-        assert readers.processes_for(10_000) == 1
-    finally:
+def test_no_fork_from_a_process_with_other_threads_or_for_few_runs(root: Path) -> None:
+    out = probe(root, """
+        out["counts"] = [readers.processes_for(n) for n in (9, 25, 10_000)]
+        stop = threading.Event()
+        other = threading.Thread(target=stop.wait)
+        other.start()  # a notebook kernel's or a sweep driver's threads: a fork would copy their locks mid-use
+        out["threaded"] = readers.processes_for(10_000)
+        out["threaded_pids"] = sorted(set(pids(readers.read_rows_at_once(runs, time.time()))))
         stop.set()
         other.join()
+    """)
+    assert out["counts"] == [1, 2, 4]
+    assert out["threaded"] == 1 and out["threaded_pids"] == [out["pid"]]
 
 
-def test_a_cold_ls_runs_read_in_processes_is_the_listing_read_here(many: list[str],
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    root = os.path.dirname(many[0])
-    monkeypatch.setattr(index, "RACY_NS", 200_000_000)
-    time.sleep(0.3)  # past the (shortened) racy window: the warm listing below trusts the stored rows
-    monkeypatch.setattr(readers, "MIN_RUNS_PER_PROCESS", 10)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
-    _pids(monkeypatch)
-    with pytest.warns(RuntimeWarning, match="17Z.*run.json: unreadable"):
-        cold = ls_runs(order=None, runs_dir=root)
-    pids = cold["reader_pid"].tolist()  # it did fork: 40 runs, 10 a process, 4 CPUs
-    assert pids[:10] == [os.getpid()] * 10 and os.getpid() not in pids[10:]
-    with pytest.warns(RuntimeWarning, match="17Z"):
-        expected = runs_frame(read_rows(many))
-    pd.testing.assert_frame_equal(cold.drop(columns="reader_pid"), expected)
-    assert os.path.isfile(os.path.join(root, INDEX_FILE))
-    index._memo.clear()
-    with pytest.warns(RuntimeWarning, match="17Z"):  # the stored problem is said again from the index
-        warm = ls_runs(order=None, runs_dir=root)
-    pd.testing.assert_frame_equal(warm.drop(columns="reader_pid"), cold.drop(columns="reader_pid"))
-    # every row as stored but the damaged run's (a run without a readable run.json is read every time; a
-    # child read it in the cold listing, being 23rd newest), and a listing of one run is not forked
-    again = warm.loc[warm["reader_pid"] != cold["reader_pid"], "run_dir"].map(os.path.basename).tolist()
-    assert again == ["2026-01-01T00-00-17Z"]
-    assert (warm["reader_pid"] == os.getpid()).sum() == 11
+def test_a_cold_ls_runs_read_in_processes_is_the_listing_read_here(root: Path) -> None:
+    out = probe(root, """
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            cold = ls_runs(order=None, runs_dir=root)
+            expected = runs_frame(read_rows(runs))
+            index._memo.clear()  # the next listing parses the stored index, as a new process would
+            warm = ls_runs(order=None, runs_dir=root)
+        pd.testing.assert_frame_equal(cold.drop(columns="reader_pid"), expected)
+        pd.testing.assert_frame_equal(warm.drop(columns="reader_pid"), cold.drop(columns="reader_pid"))
+        out["cold_pids"] = cold["reader_pid"].tolist()
+        out["read_again"] = warm.loc[warm["reader_pid"] != cold["reader_pid"], "run_dir"].map(os.path.basename).tolist()
+        out["warnings"] = [str(w.message) for w in said if "17Z" in str(w.message)]
+    """)
+    pids = out["cold_pids"]  # it did fork: 40 runs, 10 a process, 4 CPUs
+    assert pids[:10] == [out["pid"]] * 10 and out["pid"] not in pids[10:]
+    # every warm row as stored, but the damaged run's (a run without a readable run.json is read every time;
+    # being the 23rd newest, a child read it in the cold listing)
+    assert out["read_again"] == ["2026-01-01T00-00-17Z"]
+    # its problem is said by the cold listing, by reading every run (the expected frame) and by the warm one
+    assert len(out["warnings"]) == 3 and all("run.json: unreadable" in w for w in out["warnings"])
+    assert (root / INDEX_FILE).is_file() and len(list_run_dirs(str(root))) == 40
+    assert not any(name.startswith(TMP_PREFIX) for name in os.listdir(root))  # nothing half-written
