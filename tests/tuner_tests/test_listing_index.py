@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -136,6 +138,50 @@ def test_an_index_whose_columns_disagree_with_its_runs_is_ignored(runs: Path) ->
     path.write_text(json.dumps(data))
     index._memo.clear()
     pd.testing.assert_frame_equal(ls_runs(order=None, runs_dir=str(runs)), truth(runs))
+
+
+def _packed_float_column(data: dict) -> str:
+    return next(k for k, v in data["columns"].items() if isinstance(v, dict) and "d" in v)
+
+
+@pytest.mark.parametrize("damage", [
+    lambda d: d["meta"].update(q=d["meta"]["q"][:-12]),                      # meta a run short
+    lambda d: d["meta"].update(q="not base64!"),
+    lambda d: d.update(meta=[[1, 2, 3]]),                                      # meta in another shape
+    lambda d: d["columns"][_packed_float_column(d)].update(d="AAAAAAAA8D8="),   # one float for five runs
+    lambda d: d["columns"].update({_packed_float_column(d): {"x": "AAAAAAAA8D8="}}),  # an unknown typecode
+], ids=["meta-short", "meta-not-base64", "meta-unpacked", "column-short", "column-typecode"])
+def test_an_index_with_damaged_packed_numbers_is_ignored(runs: Path, damage) -> None:
+    ls_runs(runs_dir=str(runs))
+    path = runs / INDEX_FILE
+    data = json.loads(path.read_text())
+    assert set(data["meta"]) == {"q"} and len(base64.b64decode(data["meta"]["q"])) == 5 * 10 * 8
+    damage(data)
+    path.write_text(json.dumps(data))
+    index._memo.clear()
+    assert index.load_index(str(runs)).names == []  # as good as no index
+    pd.testing.assert_frame_equal(ls_runs(order=None, runs_dir=str(runs)), truth(runs))
+    index._memo.clear()
+    assert len(index.load_index(str(runs)).names) == 5  # and written again whole
+
+
+def test_packed_numbers_come_back_as_the_same_values(runs: Path) -> None:
+    """Floats (NaN, inf, -0.0 and the last bit) and ints beyond 2**53, through the file."""
+    odd = [math.nan, math.inf, -0.0, 0.1 + 0.2, 1e-310]
+    big = [2**62, -(2**63), 0, 7, 2**53 + 1]
+    stored = index.Index(names=[f"r{k}" for k in range(5)], meta=[list(range(10))] * 5,
+                         columns={"odd": odd, "big": big, "huge": [2**64, 1, 2, 3, 4], "mixed": [1, 1.5, "a", None, True]})
+    assert index.save_index(str(runs), stored)
+    data = json.loads((runs / INDEX_FILE).read_text())
+    assert set(data["columns"]["odd"]) == {"d"} and set(data["columns"]["big"]) == {"q"}
+    assert isinstance(data["columns"]["huge"], list) and isinstance(data["columns"]["mixed"], list)
+    index._memo.clear()
+    loaded = index.load_index(str(runs))
+    assert [list(m) for m in loaded.meta] == [list(range(10))] * 5
+    assert loaded.columns["big"] == big and loaded.columns["huge"] == [2**64, 1, 2, 3, 4]
+    assert loaded.columns["mixed"] == [1, 1.5, "a", None, True]
+    got = loaded.columns["odd"]
+    assert math.isnan(got[0]) and got[1:] == odd[1:] and math.copysign(1, got[2]) == -1
 
 
 def test_a_running_run_turns_lost_with_no_file_changing(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

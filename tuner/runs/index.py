@@ -1,6 +1,6 @@
 """The listing index: one file in the runs directory that caches each run's ls_runs row (aggregate.run_row).
 
-Run directories stay the source of truth. A listing stats every run (store.run_signature: two stats) and
+Run directories stay the source of truth. A listing stats every run (store.run_signature: three stats) and
 reads again only the runs whose signature changed, whose row depends on the clock (a `running` run turns
 `lost` when its heartbeat goes stale; a run without an end has a growing duration) or whose files changed
 too close to when they were read to trust a timestamp ("racy", as git calls it). A missing, corrupt or
@@ -10,20 +10,26 @@ serialised with a filelock and replace the file atomically, so readers never nee
 The file is JSON (never pickle: a shared runs directory must not be a way to run code), stored by column:
 `names`, per-run `meta` (signature, read time, volatile) and `columns` (column -> one value per run, NaN
 where the run's row has no such key), which parses about twice as fast as one object per row and turns
-into a DataFrame through the same pandas conversion as aggregate.runs_frame.
+into a DataFrame through the same pandas conversion as aggregate.runs_frame. The numbers that make up most
+of it are packed: `meta` (10 ints a run) and every column whose values are all floats (NaN included) or all
+ints are base64 of little-endian 8-byte arrays (`{"d": ...}`, `{"q": ...}`), which decode ~20x faster
+than JSON numbers and give back the same Python values.
 """
 
 from __future__ import annotations
 
+import array
+import base64
 import gc
 import itertools
 import json
 import math
 import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Sequence, Union
 
 from tuner._version import __version__
 from tuner.runs.aggregate import (
@@ -46,7 +52,7 @@ if TYPE_CHECKING:  # imported where a frame is made (indexed_columns needs no pa
     import pandas as pd
 
 #: bump when the stored layout or run_row's output changes, so old indexes are rebuilt
-FORMAT = 3
+FORMAT = 4
 #: ints in store.run_signature: tuner.d/ (ino, ctime, mtime), metrics.jsonl (ino, ctime, size), run.json (ctime, size)
 SIGNATURE_LEN = 8
 #: a file changed less than this before it was read may have changed again within the same timestamp
@@ -64,7 +70,7 @@ class Index:
     """The stored index in memory: runs in name order (newest first) and their rows by column."""
 
     names: list[str] = field(default_factory=list)
-    meta: list[list[int]] = field(default_factory=list)  # signature (8 ints) + read_ns + volatile (0/1)
+    meta: list[Sequence[int]] = field(default_factory=list)  # signature (8 ints) + read_ns + volatile (0/1)
     problems: dict[str, list[str]] = field(default_factory=dict)
     columns: dict[str, list[Any]] = field(default_factory=dict)
 
@@ -119,27 +125,66 @@ def load_index(runs_dir: str) -> Index:
 def _validated(data: Any) -> Index:
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("tuner") != __version__:
         raise ValueError("another format")
-    names, meta, columns, problems = data["names"], data["meta"], data["columns"], data.get("problems", {})
-    n = len(names)
-    if (not isinstance(names, list) or not isinstance(meta, list) or len(meta) != n
-            or not isinstance(columns, dict) or not isinstance(problems, dict)):
+    names, columns, problems = data["names"], data["columns"], data.get("problems", {})
+    if not isinstance(names, list) or not isinstance(columns, dict) or not isinstance(problems, dict):
         raise ValueError("inconsistent")
-    # every meta item a list of SIGNATURE_LEN + 2 ints, checked in C (10^4 runs: 1 ms, not 100)
-    if meta and (set(map(type, meta)) != {list} or set(map(len, meta)) != {SIGNATURE_LEN + 2}
-                 or not set(map(type, itertools.chain.from_iterable(meta))) <= {int}):
+    n, width = len(names), SIGNATURE_LEN + 2
+    flat = _unpack(data["meta"], n * width)
+    if not isinstance(flat, array.array) or flat.typecode != "q":
         raise ValueError("inconsistent")
-    for values in columns.values():
-        if not isinstance(values, list) or len(values) != n:
+    meta: list[Sequence[int]] = [flat[k:k + width] for k in range(0, n * width, width)]
+    unpacked = {str(key): _unpack(values, n) for key, values in columns.items()}
+    return Index(list(map(str, names)), meta, {str(k): list(v) for k, v in problems.items()},
+                 {key: values.tolist() if isinstance(values, array.array) else values
+                  for key, values in unpacked.items()})
+
+
+#: array typecodes of packed values: 8-byte floats and ints (array's "q" is 8 bytes wherever Python runs)
+_PACKED = {float: "d", int: "q"}
+
+
+def _pack(values: Sequence[Any]) -> Any:
+    """A list whose values are all floats or all ints (not bools) as {typecode: base64}; anything else as it is."""
+    kinds = set(map(type, values))
+    code = _PACKED.get(kinds.pop()) if len(kinds) == 1 else None
+    if code is None:
+        return values
+    try:
+        packed = array.array(code, values)
+    except OverflowError:  # an int beyond 8 bytes
+        return values
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return {code: base64.b64encode(packed.tobytes()).decode("ascii")}
+
+
+def _unpack(stored: Any, length: int) -> list[Any] | array.array:
+    """What _pack stored, checked to hold `length` values (ValueError where it does not)."""
+    if isinstance(stored, list):
+        if len(stored) != length:
             raise ValueError("inconsistent")
-    return Index(list(map(str, names)), meta, {str(k): list(v) for k, v in problems.items()}, columns)
+        return stored
+    if not isinstance(stored, dict) or len(stored) != 1:
+        raise ValueError("inconsistent")
+    (code, text), = stored.items()
+    if code not in _PACKED.values() or not isinstance(text, str):
+        raise ValueError("inconsistent")
+    values = array.array(code)
+    values.frombytes(base64.b64decode(text, validate=True))  # binascii.Error is a ValueError
+    if len(values) != length:
+        raise ValueError("inconsistent")
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values
 
 
 def save_index(runs_dir: str, index: Index) -> bool:
     """Write the index atomically under the lock; False (and nothing raised) where that is not possible."""
     from filelock import FileLock, Timeout
 
-    payload = {"format": FORMAT, "tuner": __version__, "names": index.names, "meta": index.meta,
-               "problems": index.problems, "columns": index.columns}
+    payload = {"format": FORMAT, "tuner": __version__, "names": index.names,
+               "meta": _pack(list(itertools.chain.from_iterable(index.meta))) if index.meta else {"q": ""},
+               "problems": index.problems, "columns": {key: _pack(values) for key, values in index.columns.items()}}
     try:
         text = json.dumps(payload, ensure_ascii=False, default=str)  # NaN (= missing) is allowed on purpose
     except ValueError:
