@@ -81,14 +81,31 @@ def bench_tuner(workdir: Path, trials: int, batches: bool = True) -> float:
 
 
 def _sweep(workdir: Path, trials: int, tuning_run: Any) -> float:
+    """Each sweep into a runs directory of its own, all removed at the end: removing one sweep's runs just
+    before the next would tax that one on file systems that skip recently freed inodes when allocating
+    (ext4 without a journal, as on the project's VMs: docs/benchmarks.md), which no baseline round pays."""
     os.chdir(workdir)
-    shutil.rmtree(workdir / "runs", ignore_errors=True)
+    runs = workdir / "runs" / f"sweep-{len(list(workdir.glob('runs/sweep-*')))}"
     started = time.perf_counter()
-    frame = tuning_run("train.py", {"x": list(range(trials))}, confirm=False, quiet=True)
+    frame = tuning_run("train.py", {"x": list(range(trials))}, runs_dir=str(runs), confirm=False, quiet=True)
     elapsed = time.perf_counter() - started
     assert len(frame) == trials and set(frame.status) == {"finished"}, frame.status.value_counts()
     assert frame["metric_loss"].notna().all()
     return elapsed
+
+
+def _file_system(path: Path) -> str:
+    """The type of the file system holding `path` (from /proc/mounts: the longest mount point above it)."""
+    best, kind = "", "unknown"
+    try:
+        with open("/proc/mounts") as mounts:
+            for line in mounts:
+                _, point, fstype = line.split()[:3]
+                if str(path).startswith(point.rstrip("/") + "/") and len(point) > len(best):
+                    best, kind = point, fstype
+    except OSError:
+        pass
+    return kind
 
 
 def main() -> None:
@@ -96,8 +113,10 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are reported")
+    parser.add_argument("--dir", help="make the project and its runs in a temporary folder under this one (another "
+                        "file system: e.g. a tmpfs, to see what is left without file system costs)")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="tuner-bench-dispatch-"))
+    workdir = Path(tempfile.mkdtemp(prefix="tuner-bench-dispatch-", dir=args.dir))
     import ray
 
     try:
@@ -117,7 +136,7 @@ def main() -> None:
     xargs_s, tuner_s = statistics.median(xargs_times), statistics.median(tuner_times)
     bare_s = statistics.median(bare_times)
     print(f"trials: {args.trials}, workers: {args.workers}, rounds: {args.rounds}, python: {sys.version.split()[0]}, "
-          f"cpus: {os.cpu_count()}")
+          f"cpus: {os.cpu_count()}, runs on: {_file_system(workdir)}")
     print(f"{'xargs -P (median)':<40} {xargs_s:8.2f} s   runs: {', '.join(f'{t:.2f}' for t in xargs_times)}")
     print(f"{'tuner sweep excl. Ray start-up (median)':<40} {tuner_s:8.2f} s   runs: "
           f"{', '.join(f'{t:.2f}' for t in tuner_times)}  ({tuner_s / args.trials * 1000:.1f} ms/trial)")

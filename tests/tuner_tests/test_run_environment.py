@@ -14,7 +14,7 @@ from typing import Callable
 import pytest
 
 from tuner import training_run, tuning_run
-from tuner.capture.stdout_metrics import parse_metric_lines
+from tuner.capture.stdout_metrics import LiveMetrics, parse_metric_lines
 from tuner.errors import RunFailedError
 from tuner.settings import load_settings
 
@@ -140,6 +140,35 @@ Epoch 2/2
 {"epoch": 3, "loss": 0.2, "note": "json line"}
 [tune-metric] test_acc=0.875
 """
+
+
+def test_the_printed_metrics_preview_waits_a_period_so_short_runs_write_none(tmp_path: Path) -> None:
+    """The preview is for watching long runs: a run that ends within WRITE_EVERY_S never creates the file
+    (after_run writes metrics.jsonl right after), a longer one has it a period after it began."""
+    run_dir = tmp_path / "run"
+    (run_dir / "tuner.d").mkdir(parents=True)
+    preview = run_dir / "tuner.d" / "printed_metrics.jsonl"
+    hook = LiveMetrics(str(run_dir), load_settings().stdout_metrics_pattern)
+    hook.WRITE_EVERY_S = 0.3
+    hook.line("epoch 1 loss=0.5")
+    hook.tick()
+    assert not preview.exists()
+    time.sleep(0.35)
+    hook.tick()
+    assert [json.loads(line)["loss"] for line in preview.read_text().splitlines()] == [0.5]
+    hook.line("epoch 2 loss=0.25")
+    hook.tick()  # within a period of the last write: not yet
+    assert len(preview.read_text().splitlines()) == 1
+    hook.close()  # a run that ended without a post-run step to settle it: the last preview
+    assert len(preview.read_text().splitlines()) == 2
+
+    short = tmp_path / "short"
+    (short / "tuner.d").mkdir(parents=True)
+    hook = LiveMetrics(str(short), load_settings().stdout_metrics_pattern)
+    hook.line("epoch 1 loss=0.5")
+    hook.tick()
+    hook.close(settled=True)  # ended on its own within the period; after_run settles its metrics
+    assert os.listdir(short / "tuner.d") == []
 
 
 def test_a_noisy_keras_log_records_only_the_real_metrics() -> None:
