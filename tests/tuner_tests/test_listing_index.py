@@ -22,7 +22,7 @@ import tuner.runs.readers as readers
 from tuner import ls_runs
 from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.store.files import update_tags
-from tuner.store.layout import INDEX_FILE, list_run_dirs
+from tuner.store.layout import INDEX_FILE, list_run_dirs, run_signature
 from tuner.tracking import log_metrics
 
 
@@ -269,3 +269,33 @@ def test_temp_files_of_an_interrupted_index_write_are_removed_by_the_next_writer
     ls_runs()
     assert not stale.exists()
     assert fresh.exists()  # a write in progress (seconds old) is never touched
+
+
+def test_the_all_at_once_freshness_check_agrees_with_the_run_by_run_one(runs: Path) -> None:
+    """index.all_fresh (columns compared in C) decides the usual warm listing: it must say yes exactly where
+    Index.is_fresh says yes for every run, and no for each way a run may not be trusted."""
+    ls_runs(runs_dir=str(runs))
+    index._memo.clear()
+    stored = index.load_index(str(runs))
+    names = stored.names
+
+    def signatures() -> list:
+        return [run_signature(str(runs / name)) for name in names]
+
+    def run_by_run(idx: index.Index, sigs: list) -> bool:
+        return all(idx.is_fresh(k, s) for k, s in enumerate(sigs))
+
+    now = signatures()
+    assert index.all_fresh(stored, names, now) and run_by_run(stored, now)
+    assert index.all_fresh(stored, names[:2], now[:2])  # the newest runs at their stored places (oldest removed)
+    assert not index.all_fresh(stored, names[1:], now[1:])  # shifted: a newer run was removed
+    assert not index.all_fresh(stored, [], []) and not index.all_fresh(stored, names, [*now[:-1], None])
+    # a run marked volatile, or read within the racy window of its last change (from meta lists: packed_meta)
+    for column, value in ((index.SIGNATURE_LEN + 1, 1), (index.SIGNATURE_LEN, max(now[2]))):
+        meta = [list(m) for m in stored.meta]
+        meta[2][column] = value
+        changed = index.Index(names, meta, stored.problems, stored.columns)
+        assert not index.all_fresh(changed, names, now) and not run_by_run(changed, now)
+    log_metrics(step=3, run_dir=str(runs / names[3]), loss=0.1)
+    after = signatures()
+    assert not index.all_fresh(stored, names, after) and not run_by_run(stored, after)

@@ -1,4 +1,5 @@
-"""A cold listing reads many runs in forked processes: the same rows as reading them here, safely.
+"""A cold listing reads many runs in forked processes, and every listing stats them there: the same rows and
+signatures as reading them here, safely.
 
 Forking is only done from a process with one thread, which pytest's process is not once other tests have
 run (servers, watchers): each check runs in a fresh Python process, as `tune ls` or a user's script does.
@@ -41,6 +42,21 @@ def read_row(run_dir, now, stale_after_s=60.0):
 readers.read_row = read_row
 os.sched_getaffinity = lambda pid: {0, 1, 2, 3}
 readers.MIN_RUNS_PER_PROCESS = 10
+readers.MIN_SIGNATURES_PER_PROCESS = 10
+forks = []
+real_fork = os.fork
+def counted_fork():
+    pid = real_fork()
+    if pid:
+        forks.append(pid)
+    return pid
+os.fork = counted_fork
+def no_children_left():
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
 index.RACY_NS = 200_000_000
 def plain(reads):
     return [({k: v for k, v in r.row.items() if k != "reader_pid"}, r.problems, r.volatile) for r in reads]
@@ -143,3 +159,77 @@ def test_a_cold_ls_runs_read_in_processes_is_the_listing_read_here(root: Path) -
     assert len(out["warnings"]) == 3 and all("run.json: unreadable" in w for w in out["warnings"])
     assert (root / INDEX_FILE).is_file() and len(list_run_dirs(str(root))) == 40
     assert not any(name.startswith(TMP_PREFIX) for name in os.listdir(root))  # nothing half-written
+
+
+def test_signatures_stat_in_children_equal_signatures_here(root: Path) -> None:
+    (root / "not-a-run").mkdir()
+    (root / "a-file").write_text("x")
+    out = probe(root, """
+        from tuner.store.layout import run_signature
+        dirs = runs + [os.path.join(root, "missing")]  # the two entries made above and one that is not there
+        here = list(map(run_signature, dirs))
+        parent, stat_here = os.getpid(), []
+        def counted(run_dir):
+            if os.getpid() == parent:
+                stat_here.append(run_dir)
+            return run_signature(run_dir)
+        readers.run_signature = counted
+        with readers.PendingSignatures(dirs) as pending:
+            forked = pending.result()
+        out["equal"], out["forks"], out["nones"] = forked == here, len(forks), forked.count(None)
+        out["stat_here"], out["clean"] = stat_here == dirs[:11], no_children_left()
+    """)
+    # 43 paths, 10 a process, 4 CPUs: 3 children beside this process, which stats only the first 11 itself
+    assert out["equal"] and out["forks"] == 3 and out["stat_here"]
+    assert out["nones"] == 3 and out["clean"]
+
+
+def test_a_signature_child_that_dies_or_an_interrupt_leaves_nothing_behind(root: Path) -> None:
+    out = probe(root, """
+        parent = os.getpid()
+        real_signature = readers.run_signature
+        here = list(map(real_signature, runs))
+        def dying(run_dir):
+            if os.getpid() != parent:
+                os._exit(3)
+            return real_signature(run_dir)
+        readers.run_signature = dying
+        with readers.PendingSignatures(runs) as pending:
+            out["equal"] = pending.result() == here  # the children's slices stat'ed here
+        out["forks"] = len(forks)
+        calls = []
+        def interrupted(run_dir):
+            calls.append(run_dir)
+            if len(calls) == 5:
+                raise KeyboardInterrupt  # Ctrl-C while this process stats its own slice
+            return real_signature(run_dir)
+        readers.run_signature = interrupted
+        try:
+            with readers.PendingSignatures(runs) as pending:
+                pending.result()
+        except KeyboardInterrupt:
+            out["interrupted"] = True
+        out["clean"] = no_children_left()
+    """)
+    assert out["equal"] and out["forks"] == 3
+    assert out["interrupted"] and out["clean"]  # every child stopped and reaped
+
+
+def test_a_warm_listing_with_forked_stats_reads_only_what_changed(root: Path) -> None:
+    out = probe(root, """
+        from tuner.tracking import log_metrics
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the damaged run's warning: another test's subject
+            cold = ls_runs(order=None, runs_dir=root)
+            log_metrics(step=9, run_dir=os.path.join(root, "2026-01-01T00-00-05Z"), loss=0.001)
+            time.sleep(0.3)  # past the shortened racy window
+            index._memo.clear()
+            del forks[:]
+            warm = ls_runs(order=None, runs_dir=root)
+            expected = runs_frame(read_rows(runs))
+        pd.testing.assert_frame_equal(warm.drop(columns="reader_pid"), expected)
+        out["forks"] = len(forks)
+        out["read_again"] = sorted(warm.loc[warm["reader_pid"] != cold["reader_pid"], "run_dir"].map(os.path.basename))
+    """)
+    assert out["forks"] == 3  # 40 runs' stats: 3 children (no run read again needs a reader of its own)
+    assert out["read_again"] == ["2026-01-01T00-00-05Z", "2026-01-01T00-00-17Z"]  # the changed and the damaged

@@ -132,8 +132,10 @@ def list_run_dirs(runs_dir: str) -> list[str]:
             if os.path.isdir(os.path.join(path, META_DIR))]
 
 
-#: (tuner.d inode, ctime, mtime; metrics.jsonl inode, ctime, size): changes whenever a row could change
+#: tuner.d/ (inode, ctime, mtime), metrics.jsonl (inode, ctime, size), run.json (ctime, size): changes whenever a
+#: run's row could change
 Signature = tuple[int, int, int, int, int, int, int, int]
+SIGNATURE_LEN = 8
 
 
 def run_signature(run_dir: str) -> Signature | None:
