@@ -178,10 +178,10 @@ def test_packed_numbers_come_back_as_the_same_values(runs: Path) -> None:
     index._memo.clear()
     loaded = index.load_index(str(runs))
     assert [list(m) for m in loaded.meta] == [list(range(10))] * 5
-    assert loaded.columns["big"] == big and loaded.columns["huge"] == [2**64, 1, 2, 3, 4]
+    assert list(loaded.columns["big"]) == big and loaded.columns["huge"] == [2**64, 1, 2, 3, 4]
     assert loaded.columns["mixed"] == [1, 1.5, "a", None, True]
     got = loaded.columns["odd"]
-    assert math.isnan(got[0]) and got[1:] == odd[1:] and math.copysign(1, got[2]) == -1
+    assert math.isnan(got[0]) and list(got[1:]) == odd[1:] and math.copysign(1, got[2]) == -1
 
 
 def test_a_running_run_turns_lost_with_no_file_changing(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -299,3 +299,15 @@ def test_the_all_at_once_freshness_check_agrees_with_the_run_by_run_one(runs: Pa
     log_metrics(step=3, run_dir=str(runs / names[3]), loss=0.1)
     after = signatures()
     assert not index.all_fresh(stored, names, after) and not run_by_run(stored, after)
+
+
+def test_changing_a_listed_frame_leaves_the_next_listing_as_it_was(runs: Path) -> None:
+    """A warm frame's numeric columns come from the index's packed arrays, which this process keeps for the
+    next call: the frame must hold copies."""
+    ls_runs(runs_dir=str(runs))
+    index._memo.clear()
+    first = ls_runs(order=None, runs_dir=str(runs))
+    numeric = [c for c in first.columns if first[c].dtype.kind in "fi"]
+    assert "flag_dropout" in numeric and "start" not in numeric
+    first.loc[:, numeric] = -7  # in place, in the frame's own arrays
+    pd.testing.assert_frame_equal(ls_runs(order=None, runs_dir=str(runs)), truth(runs))

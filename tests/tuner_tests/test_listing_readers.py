@@ -177,11 +177,16 @@ def test_signatures_stat_in_children_equal_signatures_here(root: Path) -> None:
         with readers.PendingSignatures(dirs) as pending:
             forked = pending.result()
         out["equal"], out["forks"], out["nones"] = forked == here, len(forks), forked.count(None)
-        out["stat_here"], out["clean"] = stat_here == dirs[:11], no_children_left()
+        out["stat_here"], out["clean"] = stat_here == dirs[:10], no_children_left()
+        del stat_here[:]
+        with readers.PendingSignatures(dirs, busy=True) as pending:  # this process parses the index meanwhile
+            out["busy_equal"] = pending.result() == here
+        out["busy_here"] = len(stat_here)
     """)
-    # 43 paths, 10 a process, 4 CPUs: 3 children beside this process, which stats only the first 11 itself
+    # 43 paths, 10 a process, 4 CPUs: 3 children beside this process, which stats only the first 10 itself
     assert out["equal"] and out["forks"] == 3 and out["stat_here"]
     assert out["nones"] == 3 and out["clean"]
+    assert out["busy_equal"] and out["busy_here"] == 6  # busy: half a child's share (1/7 of 43)
 
 
 def test_a_signature_child_that_dies_or_an_interrupt_leaves_nothing_behind(root: Path) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from tuner._version import __version__
 from tuner.runs.aggregate import ordered_columns
@@ -111,7 +111,7 @@ def _start_key(start: Any, name: str) -> tuple[int, float, str]:
     return 1, 0.0, name
 
 
-def _kind(column: str, values: list[Any]) -> str:
+def _kind(column: str, values: Sequence[Any]) -> str:
     """The dtype pandas infers for these values (DataFrame.from_records; None and NaN are missing values)."""
     if column in TIME_COLUMNS:
         return "time"

@@ -139,12 +139,16 @@ class PendingSignatures:
     child (no fork, a death, a short answer) only means its slice is stat'ed here; leaving the block stops and
     reaps the children not collected (an interrupted listing leaves no process behind)."""
 
-    def __init__(self, run_dirs: Sequence[str], processes: int | None = None):
+    def __init__(self, run_dirs: Sequence[str], processes: int | None = None, busy: bool = False):
+        """`busy`: this process has other work to do before result() (parsing the index: about half as long
+        as stat'ing an equal share), so its own slice is half a child's."""
         self.run_dirs = run_dirs
         count = processes if processes is not None else processes_for(len(run_dirs), MIN_SIGNATURES_PER_PROCESS)
         count = max(1, min(count, len(run_dirs)))
-        size = max(1, -(-len(run_dirs) // count))
-        self.bounds = [(k, min(k + size, len(run_dirs))) for k in range(0, len(run_dirs), size)]
+        weights = [1 if busy else 2] + [2] * (count - 1)
+        cuts = list(itertools.accumulate(weights, initial=0))
+        edges = [len(run_dirs) * cut // cuts[-1] for cut in cuts]
+        self.bounds = [(start, end) for start, end in zip(edges, edges[1:]) if end > start]
         self.children: list[tuple[int, int] | None] = []  # (pid, read end of its pipe) per slice after the first
 
     def __enter__(self) -> PendingSignatures:
