@@ -130,15 +130,29 @@ def acquire(keep_s: float) -> str:
 
 
 def release() -> None:
-    """This process no longer uses the warm cluster; the idle clock starts when nobody does."""
+    """This process no longer uses the warm cluster; the idle clock starts when nobody does.
+
+    Under the lock, and the clock set before this process stops counting as a user: otherwise the watchdog,
+    seeing no user and the clock of the sweep's start, could stop the cluster between the two steps, and this
+    write would bring back the state file of a cluster that is gone."""
+    from filelock import FileLock, Timeout
+
+    try:
+        with FileLock(os.path.join(state_dir(), "warm-cluster.lock"), timeout=START_TIMEOUT_S):
+            state = read_state()
+            if state is not None:
+                state["last_used"] = time.time()
+                _write_state(state)
+            _leave()
+    except (Timeout, OSError):
+        _leave()  # the clock stays as the last user set it: the cluster may stop sooner, never later
+
+
+def _leave() -> None:
     try:
         os.unlink(os.path.join(_users_dir(), str(os.getpid())))
     except OSError:
         pass
-    state = read_state()
-    if state is not None:
-        state["last_used"] = time.time()
-        _write_state(state)
 
 
 #: `python -c` program: workers.embedded.ray_start with the remaining arguments (the first: where workers is)

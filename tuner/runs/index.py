@@ -13,7 +13,8 @@ where the run's row has no such key), which parses about twice as fast as one ob
 into a DataFrame through the same pandas conversion as aggregate.runs_frame. The numbers that make up most
 of it are packed: `meta` (10 ints a run) and every column whose values are all floats (NaN included) or all
 ints are base64 of little-endian 8-byte arrays (`{"d": ...}`, `{"q": ...}`), which decode ~20x faster
-than JSON numbers and give back the same Python values.
+than JSON numbers and give back the same Python values. Loaded, a packed column stays an array (until a row
+just read is put in it) and becomes a frame's column through numpy, without a Python object per value.
 """
 
 from __future__ import annotations
