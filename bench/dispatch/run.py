@@ -3,6 +3,11 @@ running the same N commands. Reports wall times, the ratio excluding Ray start-u
 and the driver's peak memory.
 
     python bench/dispatch/run.py [--trials 200] [--workers 2]
+    python bench/dispatch/run.py --memory 20000     # the driver's memory along one long sweep
+
+`--memory N` runs one sweep of N trials instead and prints the driver's resident memory as the runs are made
+(sampled every 2 s from /proc/self/statm beside a count of the run folders), and the growth per 1,000 trials
+between a tenth and nine tenths of the sweep: whether the driver stays flat over a long sweep.
 """
 
 from __future__ import annotations
@@ -94,6 +99,51 @@ def _sweep(workdir: Path, trials: int, tuning_run: Any) -> float:
     return elapsed
 
 
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def bench_memory(workdir: Path, trials: int) -> None:
+    """One sweep of `trials` trials, the driver's resident memory sampled beside the number of runs made."""
+    import threading
+
+    from tuner.sweep import tuning_run
+
+    runs = workdir / "runs" / "memory"
+    samples: list[tuple[float, int, float]] = []  # (seconds, runs made, RSS MB)
+    done = threading.Event()
+
+    def sample() -> None:
+        start = time.perf_counter()
+        while not done.wait(2.0):
+            made = sum(1 for _ in os.scandir(runs)) if runs.is_dir() else 0
+            samples.append((time.perf_counter() - start, made, _rss_mb()))
+
+    before = _rss_mb()
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    os.chdir(workdir)
+    frame = tuning_run("train.py", {"x": list(range(trials))}, runs_dir=str(runs), confirm=False, quiet=True)
+    elapsed = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    after = _rss_mb()
+    assert len(frame) == trials and set(frame.status) == {"finished"}, frame.status.value_counts()
+    print(f"trials: {trials}, python: {sys.version.split()[0]}, cpus: {os.cpu_count()}, runs on: {_file_system(workdir)}")
+    print(f"sweep: {elapsed:.0f} s ({trials / elapsed:.0f} trials/s); driver RSS before {before:.0f} MB, after the "
+          f"sweep (its {trials}-row frame held) {after:.0f} MB")
+    print(f"{'runs made':>10} {'RSS MB':>8}")
+    for k in range(0, len(samples), max(1, len(samples) // 12)):
+        print(f"{samples[k][1]:>10} {samples[k][2]:>8.0f}")
+    during = [(made, rss) for _, made, rss in samples if trials // 10 <= made <= trials * 9 // 10]
+    if len(during) >= 2 and during[-1][0] > during[0][0]:
+        growth = (during[-1][1] - during[0][1]) / (during[-1][0] - during[0][0]) * 1000
+        print(f"growth from {during[0][0]} to {during[-1][0]} runs: {growth:+.2f} MB per 1,000 trials "
+              f"(peak during the sweep {max(rss for _, rss in during):.0f} MB)")
+
+
 def _file_system(path: Path) -> str:
     """The type of the file system holding `path` (from /proc/mounts: the longest mount point above it)."""
     best, kind = "", "unknown"
@@ -115,10 +165,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are reported")
     parser.add_argument("--dir", help="make the project and its runs in a temporary folder under this one (another "
                         "file system: e.g. a tmpfs, to see what is left without file system costs)")
+    parser.add_argument("--memory", type=int, metavar="N", help="instead: one sweep of N trials, the driver's "
+                        "memory sampled along it")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="tuner-bench-dispatch-", dir=args.dir))
     import ray
 
+    if args.memory:
+        try:
+            (workdir / "train.py").write_text(SCRIPT)
+            start_ray(args.workers)
+            bench_memory(workdir, args.memory)
+        finally:
+            ray.shutdown()
+            shutil.rmtree(workdir, ignore_errors=True)
+        return
     try:
         (workdir / "train.py").write_text(SCRIPT)
         startup = start_ray(args.workers)

@@ -83,7 +83,6 @@ def processes_for(count: int, per_process: int | None = None) -> int:
     return max(1, min(cpus, MAX_PROCESSES, count // (per_process or MIN_RUNS_PER_PROCESS)))
 
 
-
 def read_rows_at_once(run_dirs: list[str], now: float, stale_after_s: float = DEFAULT_STALE_AFTER_S,
                       processes: int | None = None) -> list[RowRead]:
     """read_row of every run, in order; in `processes` processes (default: processes_for)."""
