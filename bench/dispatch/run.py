@@ -168,6 +168,8 @@ def main() -> None:
     parser.add_argument("--memory", type=int, metavar="N", help="instead: one sweep of N trials, the driver's "
                         "memory sampled along it")
     args = parser.parse_args()
+    if args.memory is not None and args.memory < 1:
+        parser.error(f"--memory takes a number of trials (1 or more), got {args.memory}")
     workdir = Path(tempfile.mkdtemp(prefix="tuner-bench-dispatch-", dir=args.dir))
     import ray
 

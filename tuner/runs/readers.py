@@ -33,7 +33,7 @@ from typing import Any, Sequence
 
 from tuner.runs.aggregate import DEFAULT_STALE_AFTER_S, is_volatile, run_row
 from tuner.store.files import read_run
-from tuner.store.layout import SIGNATURE_LEN, Signature, run_signature
+from tuner.store.layout import NOT_A_RUN, SIGNATURE_LEN, Signature, run_signature
 
 #: fewer runs than this per process are read in this process: a fork and the rows' way back cost ~20 ms
 MIN_RUNS_PER_PROCESS = 1000
@@ -113,10 +113,6 @@ def read_rows_at_once(run_dirs: list[str], now: float, stale_after_s: float = DE
     return rows
 
 
-#: how a child writes "not a run" (run_signature's None): no inode is negative
-_NOT_A_RUN = (-1,) * SIGNATURE_LEN
-
-
 def _signatures_child(run_dirs: Sequence[str], read_end: int, out: int) -> None:
     """In a forked child: the signatures of `run_dirs`, packed, written to the pipe `out`; never returns."""
     code = 1
@@ -124,7 +120,7 @@ def _signatures_child(run_dirs: Sequence[str], read_end: int, out: int) -> None:
         _child_start()
         os.close(read_end)
         packed = array.array("q", itertools.chain.from_iterable(
-            [signature or _NOT_A_RUN for signature in map(run_signature, run_dirs)]))
+            [signature or NOT_A_RUN for signature in map(run_signature, run_dirs)]))
         with os.fdopen(out, "wb") as pipe:
             pipe.write(packed.tobytes())
         code = 0

@@ -136,6 +136,8 @@ def list_run_dirs(runs_dir: str) -> list[str]:
 #: run's row could change
 Signature = tuple[int, int, int, int, int, int, int, int]
 SIGNATURE_LEN = 8
+#: how a packed list of signatures spells "not a run" (run_signature's None): no inode is negative
+NOT_A_RUN = (-1,) * SIGNATURE_LEN
 
 
 def run_signature(run_dir: str) -> Signature | None:
