@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import stat
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -145,4 +146,26 @@ def load_settings(cwd: str | os.PathLike[str] | None = None, environ: Mapping[st
             values[key] = value
             sources[key] = env_key
     settings = _build(values, sources)
-    return settings.replace(**overrides) if overrides else settings
+    settings = settings.replace(**overrides) if overrides else settings
+    _check_runs_dir(settings, cwd)
+    return settings
+
+
+def _check_runs_dir(settings: Settings, cwd: str | os.PathLike[str] | None) -> None:
+    """A runs directory that is a file (or under one) is refused here, once for every command: listing it would
+    otherwise say "no runs" and a sweep would fail at its first run. A missing one is fine (created when needed,
+    an empty listing until then)."""
+    path = os.path.join(cwd or ".", settings.runs_dir)
+    source = settings.sources.get("runs_dir", "settings")
+    where = "" if source == "argument" else f"{source}: "  # --runs-dir / runs_dir= : the user just typed it
+    try:
+        is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        is_dir = False
+    except OSError as err:
+        raise ConfigError(f"{where}runs directory '{settings.runs_dir}' cannot be used: {err.strerror}") from None
+    if not is_dir:
+        raise ConfigError(f"{where}runs directory '{settings.runs_dir}' is a file (or inside one), not a folder; "
+                          "give a folder path (it is created when missing) or remove the file")

@@ -213,6 +213,8 @@ def stop(state: dict[str, Any] | None = None) -> int:
     deadline = time.monotonic() + 5.0  # a killed process takes a moment to be gone: `down` returns after that
     while time.monotonic() < deadline and still_alive({**found, **late}):
         time.sleep(0.05)
+    # the state file goes last: a stop cut short (the watchdog killed, `down` interrupted) leaves the mark that
+    # lets the next `tune cluster down` find what is left
     current = read_state()
     if current is not None and current.get("mark") == state.get("mark"):
         try:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import run_tune
 from tuner import tuning_run
-from tuner.errors import GridError, ScriptNotFoundError, SweepNotFoundError, TunerError
+from tuner.errors import ConfigError, GridError, ScriptNotFoundError, SweepNotFoundError, TunerError
 
 
 def snapshot(root: Path) -> set[str]:
@@ -49,6 +49,13 @@ CLI_CASES = [
      "cannot reach the Ray cluster at '127.0.0.1:9'"),
     ("runs dir is a file", {"afile": "x"}, ["train.py", "--flag", "a=1,2", "--runs-dir", "afile"],
      "runs directory 'afile' is a file"),
+    # every command that reads runs, not only a sweep: listing a file would otherwise say "No runs found."
+    ("ls: runs dir is a file", {"afile": "x"}, ["ls", "--runs-dir", "afile"], "runs directory 'afile' is a file"),
+    ("ls: runs dir inside a file", {"afile": "x"}, ["ls", "--runs-dir", "afile/runs"],
+     "runs directory 'afile/runs' is a file (or inside one)"),
+    ("info: runs dir is a file", {"afile": "x"}, ["info", "--runs-dir", "afile"], "runs directory 'afile' is a file"),
+    ("tuner.yml runs_dir is a file", {"afile": "x", "tuner.yml": "runs_dir: afile\n"}, ["ls"],
+     "tuner.yml: runs directory 'afile' is a file"),
     ("unknown sweep", {}, ["resume", "20200101-000000-0000"], "unknown sweep '20200101-000000-0000'"),
     ("bad option", {}, ["train.py", "--sampel", "0.3"], "unrecognized arguments: --sampel"),
     ("single run, missing flags file", {}, ["train.py", "--flags", "missing.yml"], "missing.yml"),
@@ -90,6 +97,8 @@ API_CASES = [
     ("zero timeout", dict(flags={"a": [1]}, timeout_s=0), TunerError, "timeout must be a positive"),
     ("several problems", dict(file="missing.py", flags={"a": []}, retries=-2), TunerError, "retries must be"),
     ("unknown sweep", dict(resume="20200101-000000-0000"), SweepNotFoundError, "unknown sweep"),
+    ("runs dir is a file", dict(flags={"a": [1]}, runs_dir="runs/keep.txt"), ConfigError,
+     "runs directory 'runs/keep.txt' is a file"),
 ]
 
 
@@ -107,3 +116,14 @@ def test_several_problems_are_reported_together(project):
         tuning_run("missing.py", {"a": []}, retries=-2, confirm=False, quiet=True)
     text = str(error.value)
     assert "retries must be >= 0" in text and "does not exist" in text and "flag 'a' has no values" in text
+
+
+def test_reading_a_runs_dir_that_is_a_file_is_a_typed_error(project, monkeypatch):
+    from tuner import ls_runs
+
+    with pytest.raises(ConfigError, match="runs directory 'runs/keep.txt' is a file"):
+        ls_runs(runs_dir="runs/keep.txt")
+    monkeypatch.setenv("TUNER_RUNS_DIR", "runs/keep.txt")
+    with pytest.raises(ConfigError, match="^TUNER_RUNS_DIR: runs directory 'runs/keep.txt' is a file"):
+        ls_runs()
+    assert ls_runs(runs_dir="no-such-folder").empty  # a missing one is an empty listing, as before

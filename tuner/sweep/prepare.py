@@ -111,12 +111,11 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
         raise TunerError(f"seed must be an integer, got {seed!r}")
     from tuner.search.driver import check_search, check_stop
 
-    settings, script, grid, _, _, stop_config, run_tags = _gather([
+    settings, script, grid, _, stop_config, run_tags = _gather([
         lambda: check_resources(load_settings(**settings_overrides)),
         lambda: describe_script(file),
         lambda: load_grid(flags, flag_overrides, num_samples, seed),
         lambda: check_sample(sample),
-        lambda: ensure_runs_dir_is_usable(load_settings(runs_dir=settings_overrides.get("runs_dir")).runs_dir),
         lambda: check_stop(stop, **dict(stop_options or {})),
         lambda: launch_tags(tags, label, note),
     ])
@@ -172,11 +171,6 @@ def check_metric_known(metric: str, script_path: str, settings: Settings) -> Non
     known = recorded_metrics(script_path, settings)
     if known and metric_column(known, metric) is None:
         raise unknown_metric(metric, known, "--metric")
-
-
-def ensure_runs_dir_is_usable(runs_dir: str) -> None:
-    if os.path.exists(runs_dir) and not os.path.isdir(runs_dir):
-        raise TunerError(f"runs directory '{runs_dir}' is a file; pass --runs-dir with a folder path or remove it")
 
 
 def describe_plan(request: SweepRequest) -> str:
