@@ -212,7 +212,8 @@ def product_grid(mapping: Mapping[str, Any], where: str = "grid") -> ProductGrid
 def _check_duplicates(name: str, options: tuple[Any, ...], problems: list[str]) -> None:
     """Two values equal once typed (`0.1` and `1e-1`, `5` and `+5`) would run the same combinations twice."""
     try:
-        distinct = len(set(options)) == len(options) and not any(o != o for o in options)
+        distinct = len(set(options)) == len(options) and (  # NaN != NaN: only floats can be one
+            float not in set(map(type, options)) or not any(o != o for o in options))
     except TypeError:  # an unhashable value (already refused as non-scalar)
         distinct = False
     if distinct:  # distinct as Python values (NaN aside) means distinct as typed text; only equal ones (1, 1.0

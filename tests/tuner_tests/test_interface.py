@@ -285,3 +285,13 @@ def test_a_search_space_is_checked_against_the_script_too(tmp_path, monkeypatch)
     message = str(caught.value)
     assert "'sigmoid'" in message and "units" in message
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("values, longest", [
+    ([5, -100, 99], -100), ([1, 2, 10**30], 10**30), ([0.1, 1e-7, 3.0], 1e-7), (["a", "bbb", "cc"], "bbb"),
+    ([True, 12], True), ([True, 123456], 123456), ([1, 0.123], 0.123),
+])
+def test_the_argv_size_check_measures_the_longest_value_of_each_flag(values, longest):
+    from tuner.interface.argv import _longest
+
+    assert _longest(values) == longest and type(_longest(values)) is type(longest)

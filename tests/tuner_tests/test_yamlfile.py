@@ -77,6 +77,16 @@ def test_each_token_types_as_the_real_loader_does() -> None:
     assert fast["block"][:3] == [0, 7, -3] and fast["block"][5] == "007" and fast["block"][7] == "1_000"
 
 
+@pytest.mark.parametrize("block", ["  -  1\n  - 2\n", "  - 1  \n  - 2\n", "- 1\n-   -2\n", "    - x\n    - 3\n"])
+def test_other_spacing_of_a_block_list_reads_the_same(block: str) -> None:
+    """The usual `<indent>- value` lines are read by counting prefixes; any other spacing YAML allows still
+    takes the fast path, by matching each line."""
+    text = _pad("a:\n" + block + "b: [1]\n")
+    assert yamlfile._load_simple(text) is not yamlfile._NOT_SIMPLE
+    fast, real = _both(text)
+    assert _same(fast, real) and fast["b"] == [1]
+
+
 @pytest.mark.parametrize("items", [["1", "007", "2"], ["3", "1_000"], ["-01", "4"], ["+5", "-0", "12"]])
 def test_a_list_of_integers_keeps_what_yaml_reads_as_text(items: list[str]) -> None:
     fast, real = _both(_pad("n:\n" + "".join(f"  - {i}\n" for i in items)))
@@ -88,7 +98,8 @@ def test_a_list_of_integers_keeps_what_yaml_reads_as_text(items: list[str]) -> N
     "a:\n  - - 1\n", "a:\n  b: 1\n", "true: 1\n", "1: x\n", "a: &x 1\nb: *x\n", "a:\n\n  - 1\n", "a: 1\r\n",
     "a:\n\t- 1\n", "a: x y\n", "a: 12:30\n", "a:1\n", "--- \na: 1\n", "a:\n  -\n", "a: b: c\n", "a: é\n",
     "a: !!str 1\n", "pad2:\n  - 1\n    - 2\n", "a:\n  - 1\n - 2\n", "a:\n    - 1\n  - 2\n", "a: 1\na: 2\n",
-    "pad: 1\n",
+    "pad: 1\n", "a:\n  - 1\n  - --x\n", "a:\n  - 1\n- 2\n", "a:\n  - 1 # c\n", "a:\n  - 1\n  - \n",
+    "a:\n  - 1\n  -x\n", "a:\n  - 1\n  - a:b\n", "a:\n  - 1\n---\n",
 ])
 def test_anything_else_reads_the_same_or_fails_the_same(tail: str) -> None:
     text = _pad(tail)

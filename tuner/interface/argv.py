@@ -121,6 +121,8 @@ def _longest(values: Sequence[Any]) -> Any:
     """The value whose argv text is longest. Numbers render as repr() and strings as themselves, so a list of
     those is measured in C; anything else value by value."""
     kinds = set(map(type, values))
+    if kinds == {int}:  # the longest repr is the largest or the most negative: no per-value work
+        return max(max(values), min(values), key=lambda v: len(repr(v)))
     if kinds <= {int, float}:
         lengths = list(map(len, map(repr, values)))
     elif kinds == {str}:
