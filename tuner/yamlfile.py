@@ -112,6 +112,31 @@ def _ints(tokens: list[str], lined: str) -> list[int] | None:
         return None
 
 
+#: a character no decimal number holds (so no inf / nan spelling either), and a value without a point or an exponent
+#: (an int, or a zero-padded string)
+_NOT_NUMBER_CHAR = r"[^0-9.eE+\n-]"
+_NOT_FLOAT_VALUE = r"\n[-+]?[0-9]+(?=\n)"
+
+
+def _numbers(tokens: list[str], lined: str) -> list[Any] | None:
+    """All the tokens as numbers, if each is a decimal one by the values rule (`0.5`, `1e-3`, `-.5`, `1`): float()
+    in C, ~10x faster than typing each, then the few without a point or an exponent typed one by one (`1` an int,
+    `007` a string). With only these characters, float() accepts exactly what the rule's FLOAT pattern does
+    (`1.2.3`, `e5`, `-` raise)."""
+    if re.search(_NOT_NUMBER_CHAR, lined):
+        return None
+    try:
+        numbers: list[Any] = list(map(float, tokens))
+    except ValueError:
+        return None
+    index, last = 0, 0
+    for match in re.finditer(_NOT_FLOAT_VALUE, lined):  # token k follows the k-th newline of `lined`
+        index += lined.count("\n", last, match.start())
+        last = match.start()
+        numbers[index] = values.parse_plain(tokens[index])
+    return numbers
+
+
 def _block_tokens(block: str) -> tuple[list[str], str] | None:
     """The values of a block list and the same as "\nv1\nv2\n", or None when it is not one of plain values.
 
@@ -163,6 +188,8 @@ def _load_simple(text: str) -> Any:
                 return _NOT_SIMPLE
             tokens, lined = found
             data[key] = _ints(tokens, lined)
+            if data[key] is None:
+                data[key] = _numbers(tokens, lined)
             if data[key] is None:
                 data[key] = list(map(parse, tokens))
         elif scalar is None:

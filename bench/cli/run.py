@@ -7,8 +7,8 @@
   loop reading every run's JSON in a fresh process;
 - a sweep of 2 trivial trials end to end (`tune train.py --flag x=1,2`, Ray started by it, then joining a warm
   cluster kept by `--keep-cluster`) against the same 2 runs with plain `python`;
-- a grid of 10^6 values: `tune` to the first trial's start against one parse of the same YAML with PyYAML's
-  C loader.
+- a grid of 10^6 values (integers, then floats): `tune` to the first trial's start against one parse of the
+  integer YAML with PyYAML's C loader.
 docs/benchmarks.md records the figures with this command.
 """
 
@@ -144,8 +144,11 @@ def bench_grid(repeat: int) -> list[tuple[str, str]]:
             handle.write("import os, pathlib\npathlib.Path(os.environ['TUNER_RUN_DIR'], '..', 'first').touch()\n")
         with open(os.path.join(root, "grid.yml"), "w") as handle:
             handle.write("x:\n" + "".join(f"  - {i}\n" for i in range(10**6)))
+        with open(os.path.join(root, "floats.yml"), "w") as handle:  # a sampled learning rate, say
+            handle.write("lr:\n" + "".join(f"  - {(i * 7919 % 10**6 + 1) / 1e6:.6g}\n" for i in range(10**6)))
         parse = [sys.executable, "-c", "import yaml; yaml.load(open('grid.yml'), Loader=yaml.CSafeLoader)"]
         sweep = TUNE + ["train.py", "--flags", "grid.yml", "--sample", "0.000002", "--yes", "--quiet"]
+        floats = TUNE + ["train.py", "--flags", "floats.yml", "--sample", "0.000002", "--yes", "--quiet"]
 
         def to_first(command: list[str], env: dict[str, str] | None = None) -> list[float]:
             times = []
@@ -157,7 +160,8 @@ def bench_grid(repeat: int) -> list[tuple[str, str]]:
             return times
 
         rows = [("one parse with PyYAML's C loader (baseline)", median([wall(parse, root) for _ in range(repeat)])),
-                ("tune over 10^6 values: to the first trial", median(to_first(sweep)))]
+                ("tune over 10^6 values: to the first trial", median(to_first(sweep))),
+                ("the same with 10^6 float values", median(to_first(floats)))]
         warm, cache = sweep + ["--keep-cluster", "300"], {"XDG_CACHE_HOME": os.path.join(root, "cache")}
         wall(warm, root, env=cache)
         try:

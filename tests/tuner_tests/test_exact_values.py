@@ -97,6 +97,21 @@ def test_values_equal_once_typed_are_one_line_of_error_not_two_runs() -> None:
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize("extra, duplicate", [
+    ([0.1, 1e-1], "0.1"), ([2, 2.0], None), ([math.nan, math.nan], "nan"), ([10**30, 10**30 + 1], None),
+    ([0.0, -0.0], None), ([math.nan], None), ([True], None),
+])
+def test_a_long_list_of_numbers_is_checked_for_duplicates_as_a_short_one(extra: list, duplicate: str | None) -> None:
+    """Past 10,000 numbers the check sorts them instead of hashing each; what it finds must not change."""
+    values = [i + 0.5 for i in range(20_000)] + extra
+    for grid_values in (values, extra + [0.5, 1.5]):  # long (sorted check) and short (set)
+        if duplicate is None:
+            assert load_grid(None, {"lr": list(grid_values)}).size == len(grid_values)
+        else:
+            with pytest.raises(GridError, match=f"'lr' has the value {duplicate} more than once"):
+                load_grid(None, {"lr": list(grid_values)})
+
+
 def test_tuner_flags_reads_an_infinite_value_back_as_a_float(workdir: Path) -> None:
     from tuner import training_run
 

@@ -290,8 +290,12 @@ def test_a_search_space_is_checked_against_the_script_too(tmp_path, monkeypatch)
 @pytest.mark.parametrize("values, longest", [
     ([5, -100, 99], -100), ([1, 2, 10**30], 10**30), ([0.1, 1e-7, 3.0], 1e-7), (["a", "bbb", "cc"], "bbb"),
     ([True, 12], True), ([True, 123456], 123456), ([1, 0.123], 0.123),
+    # a long list of floats is measured by a stand-in as long as any float's repr (24 characters)
+    ([i / 7 for i in range(20_000)], -2.2250738585072014e-308),
+    ([i / 7 for i in range(20_000)] + [1, 10**30], 10**30),
 ])
 def test_the_argv_size_check_measures_the_longest_value_of_each_flag(values, longest):
     from tuner.interface.argv import _longest
 
     assert _longest(values) == longest and type(_longest(values)) is type(longest)
+    assert len(repr(_longest(values))) >= max(len(repr(v)) for v in values)

@@ -77,6 +77,17 @@ def test_each_token_types_as_the_real_loader_does() -> None:
     assert fast["block"][:3] == [0, 7, -3] and fast["block"][5] == "007" and fast["block"][7] == "1_000"
 
 
+@pytest.mark.parametrize("items", [
+    ["0.5", ".5", "5.", "-2.5e+3", "1E5", "+.5", "1e-3", "-0.0", "007.5", "1.e5"],  # all floats: read by float()
+    # with ints and zero-padded strings among them: those typed one by one
+    ["1", "0.5", "1"], ["0.5", "007", "2", "-0", "+3", "00"], ["0.5", ".inf"], ["0.5", "nan"], ["0.5", "1.2.3"], ["0.5", "e5"], ["0.5", "-"],
+    ["0.5", "1_0.5"], ["0.5", "+"], ["0.5", "."],
+])
+def test_a_list_of_floats_reads_as_the_real_loader_does(items: list[str]) -> None:
+    fast, real = _both(_pad("lr:\n" + "".join(f"  - {i}\n" for i in items)))
+    assert _same(fast, real) and _same(fast["lr"], real["lr"]), (fast["lr"], real["lr"])
+
+
 @pytest.mark.parametrize("block", ["  -  1\n  - 2\n", "  - 1  \n  - 2\n", "- 1\n-   -2\n", "    - x\n    - 3\n"])
 def test_other_spacing_of_a_block_list_reads_the_same(block: str) -> None:
     """The usual `<indent>- value` lines are read by counting prefixes; any other spacing YAML allows still

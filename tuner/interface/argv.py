@@ -117,12 +117,23 @@ def check_launchable(script: str, interface: ScriptInterface | None, axes: Mappi
                     {"TUNER_FLAGS_JSON": dumps_json(worst)})
 
 
+#: no float's repr is longer than this one's (24 characters: sign, 17 digits, point, a 4-character exponent)
+_LONGEST_FLOAT = -2.2250738585072014e-308
+#: up to this many floats, the longest is found value by value
+_MEASURED_FLOATS = 10_000
+
+
 def _longest(values: Sequence[Any]) -> Any:
     """The value whose argv text is longest. Numbers render as repr() and strings as themselves, so a list of
     those is measured in C; anything else value by value."""
     kinds = set(map(type, values))
     if kinds == {int}:  # the longest repr is the largest or the most negative: no per-value work
         return max(max(values), min(values), key=lambda v: len(repr(v)))
+    if float in kinds and kinds <= {int, float} and len(values) > _MEASURED_FLOATS:
+        # a stand-in for the floats at most a few bytes longer than the longest (10^6 reprs cost 0.25 s), beside
+        # the longest int (`1` in a list of learning rates, or a 30-digit one)
+        ints = [v for v in values if type(v) is int]
+        return max([_LONGEST_FLOAT, *([max(ints), min(ints)] if ints else [])], key=lambda v: len(repr(v)))
     if kinds <= {int, float}:
         lengths = list(map(len, map(repr, values)))
     elif kinds == {str}:
