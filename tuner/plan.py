@@ -219,7 +219,10 @@ def _distinct_numbers(options: tuple[Any, ...]) -> bool:
     Python values; ints past 2^53 that float64 merges only send the caller to its exact check."""
     import numpy as np  # pandas' own dependency, imported here only for a large grid
 
-    array = np.asarray(options, dtype=np.float64)
+    try:
+        array = np.asarray(options, dtype=np.float64)
+    except OverflowError:  # an int past float64's range: the exact check decides
+        return False
     if np.isnan(array).any():
         return False
     array.sort()

@@ -98,7 +98,7 @@ def test_values_equal_once_typed_are_one_line_of_error_not_two_runs() -> None:
 
 
 @pytest.mark.parametrize("extra, duplicate", [
-    ([0.1, 1e-1], "0.1"), ([2, 2.0], None), ([math.nan, math.nan], "nan"), ([10**30, 10**30 + 1], None),
+    ([0.1, 1e-1], "0.1"), ([2, 2.0], None), ([math.nan, math.nan], "nan"), ([10**30, 10**30 + 1], None), ([10**400, 10**400 + 1], None), ([10**400, 10**400], str(10**400)),
     ([0.0, -0.0], None), ([math.nan], None), ([True], None),
 ])
 def test_a_long_list_of_numbers_is_checked_for_duplicates_as_a_short_one(extra: list, duplicate: str | None) -> None:
