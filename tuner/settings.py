@@ -158,6 +158,8 @@ def _check_runs_dir(settings: Settings, cwd: str | os.PathLike[str] | None) -> N
     path = os.path.join(cwd or ".", settings.runs_dir)
     source = settings.sources.get("runs_dir", "settings")
     where = "" if source == "argument" else f"{source}: "  # --runs-dir / runs_dir= : the user just typed it
+    if not settings.runs_dir.strip():  # `--runs-dir "$RUNS"` with RUNS unset: not the current folder
+        raise ConfigError(f"{where}runs directory is empty; give a folder path (default: runs)")
     try:
         is_dir = stat.S_ISDIR(os.stat(path).st_mode)
     except FileNotFoundError:

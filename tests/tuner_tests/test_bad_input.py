@@ -53,6 +53,8 @@ CLI_CASES = [
     ("ls: runs dir is a file", {"afile": "x"}, ["ls", "--runs-dir", "afile"], "runs directory 'afile' is a file"),
     ("ls: runs dir inside a file", {"afile": "x"}, ["ls", "--runs-dir", "afile/runs"],
      "runs directory 'afile/runs' is a file (or inside one)"),
+    ("ls: runs dir empty", {}, ["ls", "--runs-dir", ""], "runs directory is empty"),
+    ("sweep: runs dir empty", {}, ["train.py", "--flag", "a=1,2", "--runs-dir", " "], "runs directory is empty"),
     ("info: runs dir is a file", {"afile": "x"}, ["info", "--runs-dir", "afile"], "runs directory 'afile' is a file"),
     ("tuner.yml runs_dir is a file", {"afile": "x", "tuner.yml": "runs_dir: afile\n"}, ["ls"],
      "tuner.yml: runs directory 'afile' is a file"),
