@@ -22,7 +22,6 @@ from tuner.store.journal import JOURNAL, Journal, new_sweep_id, sweeps_root
 from tuner.store.layout import META_DIR, ensure_runs_dir
 from tuner.store.status import RunStatus
 from tuner.sweep.history import (
-    SKIPPED,
     TrialCounts,
     _combo_key,
     count_trials,
@@ -33,8 +32,8 @@ from tuner.sweep.history import (
     sweep_trial_states,
 )
 from tuner.sweep.loop import (
+    SweepRuns,
     _Cluster,
-    _TrialState,
     close_cluster,
     execute_sweep,
     open_cluster,
@@ -151,7 +150,7 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster, sweep_id: str) -> Sweep
     try:
         grid = request.plan.grid
         todo = request.todo if request.todo is not None else request.plan.indices
-        states: dict[int, _TrialState] = {}
+        runs = SweepRuns(settings.runs_dir)
         skipped_dirs: list[str] = []
         if request.skip_done:
             names = list(grid.names)
@@ -163,7 +162,6 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster, sweep_id: str) -> Sweep
                 if hit is None:
                     remaining.append(index)
                     continue
-                states[index] = _TrialState(index, status=SKIPPED)
                 skipped_dirs.append(hit)
                 journal.append({"type": "skip", "trial": index, "run": os.path.basename(hit), "time": time.time()})
             todo = tuple(remaining)
@@ -175,13 +173,13 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster, sweep_id: str) -> Sweep
         progress.start()
         try:
             if todo:
-                interrupted, stopped_early, config_error = execute_sweep(request, journal, todo, states, progress,
+                interrupted, stopped_early, config_error = execute_sweep(request, journal, todo, runs, progress,
                                                                          cluster)
             else:
                 interrupted, stopped_early, config_error = False, False, None
         finally:
             progress.stop()
-        made = [d for s in states.values() for d in s.run_dirs if os.path.isdir(os.path.join(d, META_DIR))]
+        made = [d for d in runs.folders() if os.path.isdir(os.path.join(d, META_DIR))]
         frame = runs_frame(read_rows(made + skipped_dirs, settings.stale_after_s))
         if not frame.empty:
             frame = own_columns(frame.sort_values(["trial", "attempt"] if "attempt" in frame else ["trial"],
