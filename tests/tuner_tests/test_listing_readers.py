@@ -121,6 +121,25 @@ def test_a_reader_that_dies_costs_nothing_but_time(root: Path) -> None:
     assert out["equal"] and out["pids"] == [out["pid"]]  # every run read here after the child died
 
 
+def test_an_interrupted_cold_read_leaves_no_child_behind(root: Path) -> None:
+    out = probe(root, """
+        parent, calls = os.getpid(), []
+        def interrupted(run_dir, now, stale_after_s=60.0):
+            if os.getpid() == parent:
+                calls.append(run_dir)
+                if len(calls) == 5:
+                    raise KeyboardInterrupt  # Ctrl-C while this process reads its own slice
+            return read_row(run_dir, now, stale_after_s)
+        readers.read_row = interrupted
+        try:
+            readers.read_rows_at_once(runs, time.time(), processes=3)
+        except KeyboardInterrupt:
+            out["interrupted"] = True
+        out["forks"], out["clean"] = len(forks), no_children_left()
+    """)
+    assert out["interrupted"] and out["forks"] == 2 and out["clean"]  # both children stopped and reaped
+
+
 def test_no_fork_from_a_process_with_other_threads_or_for_few_runs(root: Path) -> None:
     out = probe(root, """
         out["counts"] = [readers.processes_for(n) for n in (9, 25, 10_000)]

@@ -4,8 +4,8 @@ when there are many.
 A listing without an index reads every run's files: for 10^4 runs about 2 s on a 2-core VM, three quarters
 of it Python (JSON parsing, building rows) holding the GIL, so threads do not help and processes do (two
 processes: 0.9 s instead of 1.9 s). A forked child already has every module and the names it is given, so
-it starts in milliseconds; each child reads one contiguous slice and sends back its rows, and this process
-reads the first slice meanwhile.
+it starts in milliseconds; each child reads one contiguous slice and sends back its rows (pickled, through a
+pipe), and this process reads the first slice meanwhile.
 
 A fork is only safe where the calling process has a single thread: a fork copies every lock as it is, and a
 lock held by another thread (a notebook kernel's, a sweep driver's Ray threads) stays held in the child
@@ -15,21 +15,24 @@ fork that fails costs nothing but time: what is missing is read here.
 
 A warm listing reads no run file but stats each run three times (store.run_signature): 30,000 stats, about
 0.1 s for 10^4 runs, half of a warm `ls_runs`. PendingSignatures forks one child per further CPU for slices of
-them (a plain fork and a pipe: a process pool's own threads and start-up would cost what it saves) and lets
-this process parse the stored index meanwhile, then stat its own slice.
+them and lets this process parse the stored index meanwhile, then stat its own slice. Both use one plain fork
+and a pipe per child (`_fork`, `_collect`): a process pool's own threads, queues and start-up would cost what a
+child saves.
 """
 
 from __future__ import annotations
 
 import array
+import functools
 import itertools
 import os
+import pickle
 import signal
 import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from tuner.runs.aggregate import DEFAULT_STALE_AFTER_S, is_volatile, run_row
 from tuner.store.files import read_run
@@ -85,47 +88,38 @@ def processes_for(count: int, per_process: int | None = None) -> int:
 
 def read_rows_at_once(run_dirs: list[str], now: float, stale_after_s: float = DEFAULT_STALE_AFTER_S,
                       processes: int | None = None) -> list[RowRead]:
-    """read_row of every run, in order; in `processes` processes (default: processes_for)."""
+    """read_row of every run, in order; in `processes` processes (default: processes_for): this one reads the
+    first slice while a forked child reads each further one and sends its rows back pickled. A child that dies
+    or fails to start only means its slice is read here; an interrupted listing leaves no child behind."""
     count = processes if processes is not None else processes_for(len(run_dirs))
     count = max(1, min(count, len(run_dirs)))
     if count == 1:
         return read_slice(run_dirs, now, stale_after_s)
-    import multiprocessing
-    from concurrent.futures import Future, ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
     size = -(-len(run_dirs) // count)
     slices = [run_dirs[k:k + size] for k in range(0, len(run_dirs), size)]
-    results: list[list[RowRead] | None] = [None] * len(slices)
-    futures: list[Future[list[RowRead]]] = []
+    children: list[tuple[int, int] | None] = []
     try:
-        with ProcessPoolExecutor(len(slices) - 1, mp_context=multiprocessing.get_context("fork"),
-                                 initializer=_child_start) as pool:
-            futures = [pool.submit(read_slice, part, now, stale_after_s) for part in slices[1:]]
-            results[0] = read_slice(slices[0], now, stale_after_s)
-            for k, future in enumerate(futures, start=1):
-                results[k] = future.result()
-    except (OSError, BrokenProcessPool):
-        pass  # no fork (out of processes or memory) or a child that died: what is missing is read below
-    rows: list[RowRead] = []
-    for part, result in zip(slices, results):
-        rows += result if result is not None else read_slice(part, now, stale_after_s)
+        for part in slices[1:]:
+            children.append(_fork(functools.partial(_pickled_rows, part, now, stale_after_s)))
+        rows = read_slice(slices[0], now, stale_after_s)
+        for k, part in enumerate(slices[1:]):
+            child, children[k] = children[k], None
+            data = _collect(child) if child is not None else None
+            rows += [RowRead(*read) for read in pickle.loads(data)] if data is not None \
+                else read_slice(part, now, stale_after_s)
+    finally:
+        _stop_all(children)
     return rows
 
 
-def _signatures_child(run_dirs: Sequence[str], read_end: int, out: int) -> None:
-    """In a forked child: the signatures of `run_dirs`, packed, written to the pipe `out`; never returns."""
-    code = 1
-    try:
-        _child_start()
-        os.close(read_end)
-        packed = array.array("q", itertools.chain.from_iterable(
-            [signature or NOT_A_RUN for signature in map(run_signature, run_dirs)]))
-        with os.fdopen(out, "wb") as pipe:
-            pipe.write(packed.tobytes())
-        code = 0
-    finally:
-        os._exit(code)  # no atexit handlers, no flushing of buffers the parent owns
+def _pickled_rows(run_dirs: list[str], now: float, stale_after_s: float) -> bytes:
+    reads = read_slice(run_dirs, now, stale_after_s)  # tuples: half the pickling time of the dataclasses
+    return pickle.dumps([(r.row, r.problems, r.volatile, r.read_ns) for r in reads], pickle.HIGHEST_PROTOCOL)
+
+
+def _packed_signatures(run_dirs: Sequence[str]) -> bytes:
+    return array.array("q", itertools.chain.from_iterable(
+        [signature or NOT_A_RUN for signature in map(run_signature, run_dirs)])).tobytes()
 
 
 class PendingSignatures:
@@ -149,17 +143,14 @@ class PendingSignatures:
     def __enter__(self) -> PendingSignatures:
         try:
             for start, end in self.bounds[1:]:
-                self.children.append(_fork_signatures(self.run_dirs[start:end]))
+                self.children.append(_fork(functools.partial(_packed_signatures, self.run_dirs[start:end])))
         except BaseException:  # interrupted between forks: no __exit__ follows a failed __enter__
             self.__exit__()
             raise
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for child in self.children:
-            if child is not None:
-                os.close(child[1])
-                _stop(child[0])
+        _stop_all(self.children)
         self.children = []
 
     def result(self) -> list[Signature | None]:
@@ -167,13 +158,26 @@ class PendingSignatures:
         signatures = list(map(run_signature, self.run_dirs[start:end]))
         for k, (start, end) in enumerate(self.bounds[1:]):
             child, self.children[k] = self.children[k], None
-            part = _collect(child, end - start) if child is not None else None
+            data = _collect(child) if child is not None else None
+            part = _unpacked_signatures(data, end - start) if data is not None else None
             signatures += part if part is not None else list(map(run_signature, self.run_dirs[start:end]))
         return signatures
 
 
-def _fork_signatures(run_dirs: Sequence[str]) -> tuple[int, int] | None:
-    """A child stat'ing `run_dirs` as (its pid, the read end of its pipe), or None where none could start."""
+def _unpacked_signatures(data: bytes, count: int) -> list[Signature | None] | None:
+    """The `count` signatures of a child's answer; None for an answer of another length."""
+    packed = array.array("q")
+    if len(data) != count * SIGNATURE_LEN * packed.itemsize:
+        return None
+    packed.frombytes(data)
+    return [None if packed[k] < 0 else tuple(packed[k:k + SIGNATURE_LEN])  # type: ignore[misc]
+            for k in range(0, len(packed), SIGNATURE_LEN)]
+
+
+def _fork(work: Callable[[], bytes]) -> tuple[int, int] | None:
+    """A forked child doing `work` and sending its bytes through a pipe, as (its pid, the read end), or None
+    where none could start. The child leaves by os._exit: no atexit handlers, no flushing of the parent's
+    buffers; a failure in it is its exit status, never a traceback."""
     try:
         read_end, write_end = os.pipe()
     except OSError:
@@ -185,14 +189,23 @@ def _fork_signatures(run_dirs: Sequence[str]) -> tuple[int, int] | None:
         os.close(write_end)
         return None
     if pid == 0:
-        _signatures_child(run_dirs, read_end, write_end)
+        code = 1
+        try:
+            _child_start()
+            os.close(read_end)
+            data = work()
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(data)
+            code = 0
+        finally:
+            os._exit(code)
     os.close(write_end)
     return pid, read_end
 
 
-def _collect(child: tuple[int, int], count: int) -> list[Signature | None] | None:
-    """The `count` signatures a child sends, once it has ended well; None for anything else. The child is
-    reaped here whatever happens (stopped first if this process is interrupted while waiting for it)."""
+def _collect(child: tuple[int, int]) -> bytes | None:
+    """What a child sent, once it has ended well; None for anything else. The child is reaped here whatever
+    happens (stopped first if this process is interrupted while waiting for it)."""
     pid, read_end = child
     reaped, data, status = False, b"", -1
     try:
@@ -203,12 +216,15 @@ def _collect(child: tuple[int, int], count: int) -> list[Signature | None] | Non
     finally:
         if not reaped:
             _stop(pid)
-    packed = array.array("q")
-    if status != 0 or len(data) != count * SIGNATURE_LEN * packed.itemsize:
-        return None
-    packed.frombytes(data)
-    return [None if packed[k] < 0 else tuple(packed[k:k + SIGNATURE_LEN])  # type: ignore[misc]
-            for k in range(0, len(packed), SIGNATURE_LEN)]
+    return data if status == 0 else None
+
+
+def _stop_all(children: Sequence[tuple[int, int] | None]) -> None:
+    """Stop and reap the children not collected, closing their pipes."""
+    for child in children:
+        if child is not None:
+            os.close(child[1])
+            _stop(child[0])
 
 
 def _stop(pid: int) -> None:
