@@ -292,7 +292,8 @@ def test_a_search_space_is_checked_against_the_script_too(tmp_path, monkeypatch)
     ([True, 12], True), ([True, 123456], 123456), ([1, 0.123], 0.123),
     # a long list of floats is measured by a stand-in as long as any float's repr (24 characters)
     ([i / 7 for i in range(20_000)], -2.2250738585072014e-308),
-    ([i / 7 for i in range(20_000)] + [1, 10**30], 10**30),
+    ([i / 7 for i in range(20_000)] + [1, 10**30], 10**30), ([i / 7 for i in range(20_000)] + [-(10**22) + 1], -2.2250738585072014e-308),
+    ([i / 7 for i in range(20_000)] + [1e300, -(10**40)], -(10**40)),
 ])
 def test_the_argv_size_check_measures_the_longest_value_of_each_flag(values, longest):
     from tuner.interface.argv import _longest

@@ -130,8 +130,10 @@ def _longest(values: Sequence[Any]) -> Any:
     if kinds == {int}:  # the longest repr is the largest or the most negative: no per-value work
         return max(max(values), min(values), key=lambda v: len(repr(v)))
     if float in kinds and kinds <= {int, float} and len(values) > _MEASURED_FLOATS:
-        # a stand-in for the floats at most a few bytes longer than the longest (10^6 reprs cost 0.25 s), beside
-        # the longest int (`1` in a list of learning rates, or a 30-digit one)
+        # a stand-in for the floats at most a few bytes longer than the longest (10^6 reprs cost 0.25 s); an int
+        # among them (`1` in a list of learning rates) is as short unless some value reaches 10^23
+        if -1e23 < min(values) and max(values) < 1e23:
+            return _LONGEST_FLOAT
         ints = [v for v in values if type(v) is int]
         return max([_LONGEST_FLOAT, *([max(ints), min(ints)] if ints else [])], key=lambda v: len(repr(v)))
     if kinds <= {int, float}:
