@@ -103,13 +103,13 @@ _FLOW_SPLIT = r" *, *"
 
 def _ints(tokens: list[str], lined: str) -> list[int] | None:
     """All the tokens as integers, if each is one by the values rule (int() in C, ~4x faster than typing each);
-    `lined` holds the tokens each after a newline."""
-    if re.search(_NOT_INT_VALUE, lined):
-        return None
+    `lined` holds the tokens each after a newline. int() first: it stops at a list's first float, where the scan
+    for what it reads but the rule does not would cross the whole list."""
     try:
-        return list(map(int, tokens))
+        ints = list(map(int, tokens))
     except ValueError:
         return None
+    return None if re.search(_NOT_INT_VALUE, lined) else ints
 
 
 #: a character no decimal number holds (so no inf / nan spelling either), and a value without a point or an exponent
