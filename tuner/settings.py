@@ -157,7 +157,8 @@ def _check_runs_dir(settings: Settings, cwd: str | os.PathLike[str] | None) -> N
     an empty listing until then)."""
     path = os.path.join(cwd or ".", settings.runs_dir)
     source = settings.sources.get("runs_dir", "settings")
-    where = "" if source == "argument" else f"{source}: "  # --runs-dir / runs_dir= : the user just typed it
+    # --runs-dir / runs_dir= (the user just typed it) and the default name no one chose say no source
+    where = "" if source in ("argument", "tuner/defaults.yml") else f"{source}: "
     if not settings.runs_dir.strip():  # `--runs-dir "$RUNS"` with RUNS unset: not the current folder
         raise ConfigError(f"{where}runs directory is empty; give a folder path (default: runs)")
     try:
@@ -171,3 +172,6 @@ def _check_runs_dir(settings: Settings, cwd: str | os.PathLike[str] | None) -> N
     if not is_dir:
         raise ConfigError(f"{where}runs directory '{settings.runs_dir}' is a file (or inside one), not a folder; "
                           "give a folder path (it is created when missing) or remove the file")
+    if not os.access(path, os.R_OK | os.X_OK):  # a read-only one is fine: it lists (without an index)
+        raise ConfigError(f"{where}runs directory '{settings.runs_dir}' cannot be read (permission denied); "
+                          "ask its owner for read access or give another folder")

@@ -3,6 +3,9 @@ and the runs directory is left exactly as it was."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -129,3 +132,34 @@ def test_reading_a_runs_dir_that_is_a_file_is_a_typed_error(project, monkeypatch
     with pytest.raises(ConfigError, match="^TUNER_RUNS_DIR: runs directory 'runs/keep.txt' is a file"):
         ls_runs()
     assert ls_runs(runs_dir="no-such-folder").empty  # a missing one is an empty listing, as before
+
+
+def _as_a_user(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`tune` as a user whom file permissions bind: root without the capabilities that override them (CI and this
+    sandbox run as root), anyone else as they are."""
+    prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNER_")}
+    return subprocess.run([*prefix, sys.executable, "-m", "tuner", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_a_runs_dir_without_permissions_is_one_line_not_a_traceback(project):
+    runs = project / "runs"
+    (runs / "2026-01-01T00-00-00Z" / "tuner.d").mkdir(parents=True)
+    before = snapshot(runs)
+    try:
+        runs.chmod(0o000)  # unreadable: nothing can be listed
+        done = _as_a_user("ls", cwd=project)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert "runs directory 'runs' cannot be read (permission denied)" in done.stderr
+        runs.chmod(0o555)  # read-only: it lists, but takes no new run
+        listed = _as_a_user("ls", cwd=project)
+        assert listed.returncode == 0 and "2026-01-01T00-00-00Z" in listed.stdout, listed.stderr
+        for args in (["train.py", "--flag", "a=1"], ["train.py", "--flag", "a=1,2", "--yes"],
+                     ["train.py", "--flag", "a=1,2", "--yes", "--runs-dir", "runs/sub"]):
+            made = _as_a_user(*args, cwd=project)
+            assert made.returncode == 2 and made.stderr.count("\n") == 1 and "Traceback" not in made.stderr, made.stderr
+            assert "is not writable (permission denied): no run can be made there" in made.stderr
+    finally:
+        runs.chmod(0o755)
+    assert snapshot(runs) == before

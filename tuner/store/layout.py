@@ -120,10 +120,25 @@ def make_run_dir(runs_dir: str | os.PathLike[str], seconds_scale: int = 0) -> st
 
 
 def ensure_runs_dir(runs_dir: str) -> None:
+    """The runs directory, created when missing; one TunerError when no run can be made in it."""
+    check_runs_dir_writable(runs_dir)
+    os.makedirs(runs_dir, exist_ok=True)
+
+
+def check_runs_dir_writable(runs_dir: str) -> None:
+    """Before anything is made: runs can be created in `runs_dir` (or in the folder that will hold it). A
+    read-only runs directory still lists; it only cannot take new runs."""
     if os.path.exists(runs_dir) and not os.path.isdir(runs_dir):
         raise TunerError(f"runs directory '{runs_dir}' is a file; pass --runs-dir with a folder path "
                          "or remove the file")
-    os.makedirs(runs_dir, exist_ok=True)
+    existing = os.path.abspath(runs_dir)
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = f"runs directory '{runs_dir}'" if existing == os.path.abspath(runs_dir) \
+            else f"folder '{existing}', where runs directory '{runs_dir}' would be created,"
+        raise TunerError(f"{what} is not writable (permission denied): no run can be made there; give a folder "
+                         "you can write to (--runs-dir)")
 
 
 def list_run_dirs(runs_dir: str) -> list[str]:

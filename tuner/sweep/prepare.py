@@ -13,6 +13,7 @@ from tuner.runs.ranking import check_mode, metric_column, metric_columns, metric
 from tuner.settings import Settings, load_settings
 from tuner.spec import ScriptInfo, describe_script
 from tuner.store.files import launch_tags
+from tuner.store.layout import check_runs_dir_writable
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,15 @@ def _gather(checks: Sequence[Callable[[], Any]]) -> list[Any]:
         first = errors[0]
         raise type(first)("; ".join(str(e) for e in errors)) if len(errors) > 1 else first
     return results
+
+
+def _check_writable(settings_overrides: Mapping[str, Any]) -> None:
+    """The runs directory can take new runs (checked before the cluster starts, not at the first run)."""
+    try:
+        runs_dir = load_settings(**settings_overrides).runs_dir
+    except TunerError:
+        return  # the settings' own check says why
+    check_runs_dir_writable(runs_dir)
 
 
 def check_resources(settings: Settings) -> Settings:
@@ -111,8 +121,9 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
         raise TunerError(f"seed must be an integer, got {seed!r}")
     from tuner.search.driver import check_search, check_stop
 
-    settings, script, grid, _, stop_config, run_tags = _gather([
+    settings, _, script, grid, _, stop_config, run_tags = _gather([
         lambda: check_resources(load_settings(**settings_overrides)),
+        lambda: _check_writable(settings_overrides),
         lambda: describe_script(file),
         lambda: load_grid(flags, flag_overrides, num_samples, seed),
         lambda: check_sample(sample),
