@@ -152,9 +152,10 @@ def load_settings(cwd: str | os.PathLike[str] | None = None, environ: Mapping[st
 
 
 def _check_runs_dir(settings: Settings, cwd: str | os.PathLike[str] | None) -> None:
-    """A runs directory that is a file (or under one) is refused here, once for every command: listing it would
-    otherwise say "no runs" and a sweep would fail at its first run. A missing one is fine (created when needed,
-    an empty listing until then)."""
+    """A runs directory that is a file (or under one), empty or unreadable is refused here, once for every
+    command: listing it would otherwise say "no runs" or end in a traceback, and a sweep would fail at its first
+    run. A missing one is fine (created when needed, an empty listing until then); whether runs can be made in
+    it is checked where they are made (store.layout.check_runs_dir_writable)."""
     path = os.path.join(cwd or ".", settings.runs_dir)
     source = settings.sources.get("runs_dir", "settings")
     # --runs-dir / runs_dir= (the user just typed it) and the default name no one chose say no source
