@@ -163,3 +163,22 @@ def test_a_runs_dir_without_permissions_is_one_line_not_a_traceback(project):
     finally:
         runs.chmod(0o755)
     assert snapshot(runs) == before
+
+
+def test_a_run_this_user_may_not_read_is_listed_with_a_warning_not_a_traceback(project):
+    for value in ("1", "2"):
+        assert run_tune("train.py", "--flag", f"a={value}", cwd=project).returncode == 0
+    hidden, shown = sorted(p for p in (project / "runs").iterdir() if (p / "tuner.d").is_dir())
+    assert _as_a_user("ls", cwd=project).returncode == 0  # the index now holds both
+    for locked in (hidden / "tuner.d", hidden):  # a teammate's run: its metadata, then the whole folder
+        try:
+            locked.chmod(0o000)
+            done = _as_a_user("ls", "--format", "csv", "--columns", "run_dir,status", cwd=project)
+            assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+            rows = dict(line.split(",") for line in done.stdout.strip().splitlines()[1:])
+            assert rows == {f"runs/{shown.name}": "finished", f"runs/{hidden.name}": "unknown"}, done.stdout
+            assert "unreadable (PermissionError); the run is listed with what is readable" in done.stderr
+        finally:
+            locked.chmod(0o755)
+        again = _as_a_user("ls", "--format", "csv", "--columns", "run_dir,status", cwd=project)
+        assert f"runs/{hidden.name},finished" in again.stdout and not again.stderr  # readable again: read again

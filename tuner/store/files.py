@@ -123,7 +123,11 @@ def read_run(run_dir: str, with_metrics: bool = True) -> RunData:
     metrics: list[dict[str, Any]] = []
     if with_metrics:
         source = paths.live_metrics_in(present)
-        metrics, bad = read_metric_lines(source)
+        try:
+            metrics, bad = read_metric_lines(source)
+        except OSError as exc:  # not readable by this user (a teammate's run, a folder without permissions)
+            metrics, bad = [], 0
+            problems.append(f"{source}: unreadable ({exc.__class__.__name__})")
         if bad > 1:
             problems.append(f"{source}: {bad} unreadable lines skipped")
     return RunData(paths=paths, run=run, flags=flags_from_json(read(_FLAGS)), metrics=metrics,

@@ -153,6 +153,8 @@ Signature = tuple[int, int, int, int, int, int, int, int]
 SIGNATURE_LEN = 8
 #: how a packed list of signatures spells "not a run" (run_signature's None): no inode is negative
 NOT_A_RUN = (-1,) * SIGNATURE_LEN
+#: the signature of a run folder this user may not look into: no stat gives those values
+UNREADABLE: Signature = (0, 0, 0, 0, 0, 0, 0, 0)
 
 
 def run_signature(run_dir: str) -> Signature | None:
@@ -168,17 +170,19 @@ def run_signature(run_dir: str) -> Signature | None:
         meta = os.stat(meta_dir)
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except PermissionError:  # a folder this user may not look into (a teammate's, in a shared runs directory):
+        return UNREADABLE  # listed, with the reader's warning, rather than silently left out
     if not _stat.S_ISDIR(meta.st_mode):
         return None
     try:
         metrics = os.stat(meta_dir + os.sep + "metrics.jsonl")
         tail = (metrics.st_ino, metrics.st_ctime_ns, metrics.st_size)
-    except (FileNotFoundError, NotADirectoryError):
+    except OSError:  # missing, or tuner.d/ not searchable (the reader says so)
         tail = (0, 0, -1)
     try:  # run.json too: a file damaged in place (truncated, edited) changes neither tuner.d/ nor metrics.jsonl
         record = os.stat(meta_dir + os.sep + "run.json")
         head = (record.st_ctime_ns, record.st_size)
-    except (FileNotFoundError, NotADirectoryError):
+    except OSError:
         head = (0, -1)
     return (meta.st_ino, meta.st_ctime_ns, meta.st_mtime_ns) + tail + head
 
