@@ -177,6 +177,9 @@ def test_a_run_this_user_may_not_read_is_listed_with_a_warning_not_a_traceback(p
             assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
             rows = dict(line.split(",") for line in done.stdout.strip().splitlines()[1:])
             assert rows == {f"runs/{shown.name}": "finished", f"runs/{hidden.name}": "unknown"}, done.stdout
+            # one line a problem, as the command's other messages, not Python's file:line and source line
+            said = done.stderr.strip().splitlines()
+            assert said and all(line.startswith("tune: warning: runs/") for line in said), done.stderr
             assert "unreadable (PermissionError); the run is listed with what is readable" in done.stderr
         finally:
             locked.chmod(0o755)
