@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
-import stat
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
 from tuner.errors import ConfigError
+from tuner.store.layout import runs_dir_read_problem
 from tuner.values import parse_value
 from tuner.yamlfile import parse_yaml_mapping
 
@@ -152,27 +152,12 @@ def load_settings(cwd: str | os.PathLike[str] | None = None, environ: Mapping[st
 
 
 def _check_runs_dir(settings: Settings, cwd: str | os.PathLike[str] | None) -> None:
-    """A runs directory that is a file (or under one), empty or unreadable is refused here, once for every
-    command: listing it would otherwise say "no runs" or end in a traceback, and a sweep would fail at its first
-    run. A missing one is fine (created when needed, an empty listing until then); whether runs can be made in
-    it is checked where they are made (store.layout.check_runs_dir_writable)."""
-    path = os.path.join(cwd or ".", settings.runs_dir)
-    source = settings.sources.get("runs_dir", "settings")
-    # --runs-dir / runs_dir= (the user just typed it) and the default name no one chose say no source
-    where = "" if source in ("argument", "tuner/defaults.yml") else f"{source}: "
-    if not settings.runs_dir.strip():  # `--runs-dir "$RUNS"` with RUNS unset: not the current folder
-        raise ConfigError(f"{where}runs directory is empty; give a folder path (default: runs)")
-    try:
-        is_dir = stat.S_ISDIR(os.stat(path).st_mode)
-    except FileNotFoundError:
-        return
-    except NotADirectoryError:
-        is_dir = False
-    except OSError as err:
-        raise ConfigError(f"{where}runs directory '{settings.runs_dir}' cannot be used: {err.strerror}") from None
-    if not is_dir:
-        raise ConfigError(f"{where}runs directory '{settings.runs_dir}' is a file (or inside one), not a folder; "
-                          "give a folder path (it is created when missing) or remove the file")
-    if not os.access(path, os.R_OK | os.X_OK):  # a read-only one is fine: it lists (without an index)
-        raise ConfigError(f"{where}runs directory '{settings.runs_dir}' cannot be read (permission denied); "
-                          "ask its owner for read access or give another folder")
+    """A runs directory that cannot be listed is refused here, once for every command (store.layout says why):
+    listing it would otherwise say "no runs" or end in a traceback, and a sweep would fail at its first run.
+    Whether runs can be made in it is checked where they are made."""
+    problem = runs_dir_read_problem(settings.runs_dir, cwd)
+    if problem is not None:
+        source = settings.sources.get("runs_dir", "settings")
+        # --runs-dir / runs_dir= (the user just typed it) and the default name no one chose say no source
+        where = "" if source in ("argument", "tuner/defaults.yml") else f"{source}: "
+        raise ConfigError(where + problem)

@@ -121,24 +121,50 @@ def make_run_dir(runs_dir: str | os.PathLike[str], seconds_scale: int = 0) -> st
 
 def ensure_runs_dir(runs_dir: str) -> None:
     """The runs directory, created when missing; one TunerError when no run can be made in it."""
-    check_runs_dir_writable(runs_dir)
+    problem = runs_dir_write_problem(runs_dir)
+    if problem is not None:
+        raise TunerError(problem)
     os.makedirs(runs_dir, exist_ok=True)
 
 
-def check_runs_dir_writable(runs_dir: str) -> None:
-    """Before anything is made: runs can be created in `runs_dir` (or in the folder that will hold it). A
-    read-only runs directory still lists; it only cannot take new runs."""
-    if os.path.exists(runs_dir) and not os.path.isdir(runs_dir):
-        raise TunerError(f"runs directory '{runs_dir}' is a file; pass --runs-dir with a folder path "
-                         "or remove the file")
+def runs_dir_read_problem(runs_dir: str, cwd: str | os.PathLike[str] | None = None) -> str | None:
+    """Why `runs_dir` (relative to `cwd`) cannot be listed, or None. Missing is fine: an empty listing until a
+    run creates it. Empty (`--runs-dir "$RUNS"` with RUNS unset) is not the current folder."""
+    if not runs_dir.strip():
+        return "runs directory is empty; give a folder path (default: runs)"
+    path = os.path.join(cwd or ".", runs_dir)
+    try:
+        is_dir = _stat.S_ISDIR(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return None
+    except NotADirectoryError:
+        is_dir = False
+    except OSError as err:
+        return f"runs directory '{runs_dir}' cannot be used: {err.strerror}"
+    if not is_dir:
+        return (f"runs directory '{runs_dir}' is a file (or inside one), not a folder; give a folder path (it is "
+                "created when missing) or remove the file")
+    if not os.access(path, os.R_OK | os.X_OK):  # a read-only one is fine: it lists (without an index)
+        return (f"runs directory '{runs_dir}' cannot be read (permission denied); ask its owner for read access "
+                "or give another folder")
+    return None
+
+
+def runs_dir_write_problem(runs_dir: str) -> str | None:
+    """Why no run can be made in `runs_dir` (or in the folder that would hold it), or None. A read-only runs
+    directory still lists; it only cannot take new runs."""
+    problem = runs_dir_read_problem(runs_dir)
+    if problem is not None:
+        return problem
     existing = os.path.abspath(runs_dir)
     while not os.path.exists(existing) and os.path.dirname(existing) != existing:
         existing = os.path.dirname(existing)
-    if not os.access(existing, os.W_OK | os.X_OK):
-        what = f"runs directory '{runs_dir}'" if existing == os.path.abspath(runs_dir) \
-            else f"folder '{existing}', where runs directory '{runs_dir}' would be created,"
-        raise TunerError(f"{what} is not writable (permission denied): no run can be made there; give a folder "
-                         "you can write to (--runs-dir)")
+    if os.access(existing, os.W_OK | os.X_OK):
+        return None
+    what = f"runs directory '{runs_dir}'" if existing == os.path.abspath(runs_dir) \
+        else f"folder '{existing}', where runs directory '{runs_dir}' would be created,"
+    return f"{what} is not writable (permission denied): no run can be made there; give a folder you can write to " \
+        "(--runs-dir)"
 
 
 def list_run_dirs(runs_dir: str) -> list[str]:

@@ -13,7 +13,7 @@ from tuner.runs.ranking import check_mode, metric_column, metric_columns, metric
 from tuner.settings import Settings, load_settings
 from tuner.spec import ScriptInfo, describe_script
 from tuner.store.files import launch_tags
-from tuner.store.layout import check_runs_dir_writable
+from tuner.store.layout import runs_dir_write_problem
 
 
 @dataclass(frozen=True)
@@ -60,16 +60,9 @@ def _gather(checks: Sequence[Callable[[], Any]]) -> list[Any]:
     return results
 
 
-def _check_writable(settings_overrides: Mapping[str, Any]) -> None:
-    """The runs directory can take new runs (checked before the cluster starts, not at the first run)."""
-    try:
-        runs_dir = load_settings(**settings_overrides).runs_dir
-    except TunerError:
-        return  # the settings' own check says why
-    check_runs_dir_writable(runs_dir)
-
-
 def check_resources(settings: Settings) -> Settings:
+    """A sweep's (or a resume's) settings usable together: the resource and retry numbers, and a runs directory
+    that can take new runs; every problem in one TunerError."""
     problems = []
     if settings.cpus_per_trial <= 0:
         problems.append(f"cpus-per-trial must be > 0, got {settings.cpus_per_trial:g}")
@@ -86,6 +79,9 @@ def check_resources(settings: Settings) -> Settings:
         problems.append(f"retries must be >= 0, got {settings.retries}")
     if settings.timeout_s is not None and settings.timeout_s <= 0:
         problems.append(f"timeout must be a positive number of seconds, got {settings.timeout_s:g}")
+    unwritable = runs_dir_write_problem(settings.runs_dir)  # before the cluster starts, not at the first run
+    if unwritable is not None:
+        problems.append(unwritable)
     if problems:
         raise TunerError("; ".join(problems))
     return settings
@@ -121,9 +117,8 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
         raise TunerError(f"seed must be an integer, got {seed!r}")
     from tuner.search.driver import check_search, check_stop
 
-    settings, _, script, grid, _, stop_config, run_tags = _gather([
+    settings, script, grid, _, stop_config, run_tags = _gather([
         lambda: check_resources(load_settings(**settings_overrides)),
-        lambda: _check_writable(settings_overrides),
         lambda: describe_script(file),
         lambda: load_grid(flags, flag_overrides, num_samples, seed),
         lambda: check_sample(sample),
