@@ -194,7 +194,8 @@ def product_grid(mapping: Mapping[str, Any], where: str = "grid") -> ProductGrid
         options = list(raw) if isinstance(raw, (list, tuple)) else [raw]
         if not options:
             problems.append(f"flag '{name}' has no values (empty list)")
-        plain = set(map(type, options)) <= _PLAIN_TYPES  # the usual case, and a 10^6-value list: no per-value work
+        kinds = set(map(type, options))
+        plain = kinds <= _PLAIN_TYPES  # the usual case, and a 10^6-value list: no per-value work
         for option in () if plain else options:
             option = _plain(option)
             if option is not None and not isinstance(option, Scalar):
@@ -203,7 +204,7 @@ def product_grid(mapping: Mapping[str, Any], where: str = "grid") -> ProductGrid
                 break
         names.append(str(name))
         values.append(tuple(options) if plain else tuple(_plain(o) for o in options))
-        _check_duplicates(str(name), values[-1], problems)
+        _check_duplicates(str(name), values[-1], problems, kinds if plain else set(map(type, values[-1])))
     if problems:
         raise GridError(f"{where}: " + "; ".join(problems))
     return ProductGrid(tuple(names), tuple(values))
@@ -217,7 +218,7 @@ _SORTED_CHECK = 10_000
 def _distinct_numbers(options: tuple[Any, ...]) -> bool:
     """No two equal and no NaN. Python-equal numbers are equal as float64 too, so distinct here is distinct as
     Python values; ints past 2^53 that float64 merges only send the caller to its exact check."""
-    import numpy as np  # pandas' own dependency, imported here only for a large grid
+    import numpy as np  # imported here only for a large grid
 
     try:
         array = np.asarray(options, dtype=np.float64)
@@ -229,10 +230,10 @@ def _distinct_numbers(options: tuple[Any, ...]) -> bool:
     return not bool((array[1:] == array[:-1]).any())
 
 
-def _check_duplicates(name: str, options: tuple[Any, ...], problems: list[str]) -> None:
-    """Two values equal once typed (`0.1` and `1e-1`, `5` and `+5`) would run the same combinations twice."""
+def _check_duplicates(name: str, options: tuple[Any, ...], problems: list[str], kinds: set[type]) -> None:
+    """Two values equal once typed (`0.1` and `1e-1`, `5` and `+5`) would run the same combinations twice
+    (`kinds`: the values' types)."""
     try:
-        kinds = set(map(type, options))
         if float in kinds and kinds <= {int, float} and len(options) > _SORTED_CHECK:
             distinct = _distinct_numbers(options)
         else:

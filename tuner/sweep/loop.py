@@ -241,7 +241,7 @@ class _SweepLoop:
         self.request, self.settings, self.journal = request, request.settings, journal
         self.queue = deque(todo)
         self.total = len(todo)
-        self.runs, self.states = runs, runs.active
+        self.runs = runs
         self.progress, self.pool, self.env = progress, pool, env
         self.pattern = stdout_pattern(self.settings)
         self.failures = 0
@@ -311,7 +311,7 @@ class _SweepLoop:
         made: list[str] = []
         try:
             for index in indices:
-                state = self.states.setdefault(index, _TrialState(index))
+                state = self.runs.active.setdefault(index, _TrialState(index))
                 state.attempt += 1
                 run_dir = unique_run_dir(settings.runs_dir, seconds_scale=RUN_NAME_DIGITS)
                 made.append(run_dir)
@@ -322,7 +322,7 @@ class _SweepLoop:
                 shutil.rmtree(run_dir, ignore_errors=True)
             raise
         for (index, _spec), run_dir in zip(items, made):
-            self.states[index].run_dirs.append(run_dir)
+            self.runs.active[index].run_dirs.append(run_dir)
             if self.search is not None:
                 self.search.launched(index, os.path.abspath(run_dir))  # as RunPaths has it
         self.pool.submit(items)
@@ -349,7 +349,7 @@ class _SweepLoop:
         return spec, paths
 
     def record(self, result: Any, report: bool = True) -> None:
-        state = self.states[result.key]
+        state = self.runs.active[result.key]
         run_dir = state.run_dirs[-1]
         if self._requeue_unstarted(result, state, run_dir):
             return
