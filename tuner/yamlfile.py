@@ -162,7 +162,7 @@ def _load_simple(text: str) -> Any:
     """The shape a generated grid has, read without PyYAML: top-level `name:` keys, each with one plain scalar,
     a flow list `[a, b]` or a block list of `- value` lines, and nothing else (no comments, blank lines, quotes,
     anchors, tabs, nesting, documents). libyaml's Python binding spends ~5 s per million scalars before any
-    typing; this reads a 10^6-value grid in about a second. Every scalar is typed by tuner.values.parse_plain,
+    typing; this reads a 10^6-value grid in 0.3-0.5 s. Every scalar is typed by tuner.values.parse_plain,
     the rule the Loader's resolvers apply, and anything outside the shape (a duplicate key too, for the Loader
     to name) goes to the real loader: tests/tuner_tests/test_yamlfile.py checks that both read the same."""
     if not text.endswith("\n"):
