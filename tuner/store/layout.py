@@ -142,8 +142,8 @@ def runs_dir_read_problem(runs_dir: str, cwd: str | os.PathLike[str] | None = No
     except OSError as err:
         return f"runs directory '{runs_dir}' cannot be used: {err.strerror}"
     if not is_dir:
-        return (f"runs directory '{runs_dir}' is a file (or inside one), not a folder; give a folder path (it is "
-                "created when missing) or remove the file")
+        return (f"runs directory '{runs_dir}' is a file (or inside one), not a folder; give the path of a folder "
+                "for the runs instead (it is created when missing)")  # never "remove it": a grid.yml passed by mistake
     if not os.access(path, os.R_OK | os.X_OK):  # a read-only one is fine: it lists (without an index)
         return (f"runs directory '{runs_dir}' cannot be read (permission denied); ask its owner for read access "
                 "or give another folder")
