@@ -6,12 +6,18 @@ environment, so every Ray process inherits it: found here even if the driver die
 This process, in its own session so a terminal's Ctrl-C leaves it alone,
 remembers the driver's descendants while the driver lives and kills the ones still there once it is gone.
 
+It learns of the driver's death at once (a pidfd, Linux 5.3+; else a look every POLL_S): a trial that goes on
+after its driver died may finish and be kept, or be killed by Ray's own teardown of its worker, but every moment
+it goes on is a moment the trial's result is up to chance (tests/tuner_tests/test_faults.py kills drivers at
+random moments).
+
     python -m workers.reaper DRIVER_PID TOKEN
 """
 
 from __future__ import annotations
 
 import os
+import select
 import signal
 import sys
 import time
@@ -63,8 +69,11 @@ def still_alive(known: dict[int, int]) -> dict[int, int]:
 
 
 def reap(known: dict[int, int]) -> None:
+    """SIGKILL each of `known` (pid -> start time) still alive as the same process, the oldest first: a parent
+    starts before its children, so a Ray worker goes before the trial it runs and never sees the trial die (it
+    would record a failure the trial did not have; Ray's own teardown of a worker kills its children first)."""
     me = os.getpid()
-    for pid, started in known.items():
+    for pid, started in sorted(known.items(), key=lambda item: (item[1], item[0])):
         info = _stat(pid)
         if pid != me and info is not None and info[1] == started:  # the same process, not a reused pid
             try:
@@ -109,11 +118,23 @@ def marked(token: str, env: str = TOKEN_ENV, after: int | None = None) -> dict[i
     return found
 
 
+def _death_watch(pid: int) -> int | None:
+    """A pidfd of `pid` (readable once the process has ended), None where there is none: then it is polled."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):  # no pidfd_open (not Linux, or before 5.3), or the driver is gone already
+        return None
+
+
 def watch(driver: int, token: str) -> None:
     known: dict[int, int] = {}
+    pidfd = _death_watch(driver)
     while _stat(driver) is not None:
         known.update(descendants(driver))
-        time.sleep(POLL_S)
+        if pidfd is None:
+            time.sleep(POLL_S)
+        elif select.select([pidfd], [], [], POLL_S)[0]:
+            break  # the driver ended: no new descendants to learn, its trials must go now
     reap(known)
     # Processes started in the driver's last moments (an agent the raylet was spawning) may appear after it
     # died: keep sweeping for the token until none is seen for a while.
