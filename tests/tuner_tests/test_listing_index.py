@@ -134,7 +134,9 @@ def test_an_index_whose_columns_disagree_with_its_runs_is_ignored(runs: Path) ->
     ls_runs(runs_dir=str(runs))
     path = runs / INDEX_FILE
     data = json.loads(path.read_text())
-    data["columns"]["status"] = data["columns"]["status"][:-1]  # one value short
+    status = data["columns"]["status"]
+    assert set(status) == {"labels", "B"}  # 4 of 5 runs finished: stored as its labels and a byte a run
+    status["B"] = base64.b64encode(base64.b64decode(status["B"])[:-1]).decode()  # one value short
     path.write_text(json.dumps(data))
     index._memo.clear()
     pd.testing.assert_frame_equal(ls_runs(order=None, runs_dir=str(runs)), truth(runs))
@@ -144,13 +146,21 @@ def _packed_float_column(data: dict) -> str:
     return next(k for k, v in data["columns"].items() if isinstance(v, dict) and "d" in v)
 
 
+def _label_column(data: dict) -> dict:
+    return next(v for v in data["columns"].values() if isinstance(v, dict) and "labels" in v)
+
+
 @pytest.mark.parametrize("damage", [
     lambda d: d["meta"].update(q=d["meta"]["q"][:-12]),                      # meta a run short
     lambda d: d["meta"].update(q="not base64!"),
     lambda d: d.update(meta=[[1, 2, 3]]),                                      # meta in another shape
     lambda d: d["columns"][_packed_float_column(d)].update(d="AAAAAAAA8D8="),   # one float for five runs
     lambda d: d["columns"].update({_packed_float_column(d): {"x": "AAAAAAAA8D8="}}),  # an unknown typecode
-], ids=["meta-short", "meta-not-base64", "meta-unpacked", "column-short", "column-typecode"])
+    lambda d: _label_column(d).update(labels=_label_column(d)["labels"][:1] * 0),  # a label a run points at gone
+    lambda d: _label_column(d).update(labels="finished"),                       # labels not a list
+    lambda d: _label_column(d).update(d=_label_column(d).pop("B")),             # labels with float codes
+], ids=["meta-short", "meta-not-base64", "meta-unpacked", "column-short", "column-typecode", "labels-missing",
+        "labels-not-a-list", "labels-typecode"])
 def test_an_index_with_damaged_packed_numbers_is_ignored(runs: Path, damage) -> None:
     ls_runs(runs_dir=str(runs))
     path = runs / INDEX_FILE
@@ -182,6 +192,28 @@ def test_packed_numbers_come_back_as_the_same_values(runs: Path) -> None:
     assert loaded.columns["mixed"] == [1, 1.5, "a", None, True]
     got = loaded.columns["odd"]
     assert math.isnan(got[0]) and list(got[1:]) == odd[1:] and math.copysign(1, got[2]) == -1
+
+
+def test_text_and_boolean_columns_come_back_as_the_same_values(runs: Path) -> None:
+    """A column of text, booleans, None and missing values with few distinct ones is stored as its labels and a
+    code a run; with many distinct ones, or numbers among them, as a list: either way the same values back."""
+    nan = math.nan
+    columns = {"status": ["finished", "failed", "finished", "finished", "finished", "finished"],
+               "dirty": [True, False, True, True, nan, True], "note": ["a", None, nan, "a", "a", None],
+               "unique": ["r0", "r1", "r2", "r3", "r4", "r5"], "numbers": [True, 1, 1.0, "1", "1", "1"],
+               "many": ["x"] * 3 + [float("nan")] * 3}
+    stored = index.Index(names=[f"r{k}" for k in range(6)], meta=[list(range(10))] * 6, columns=columns)
+    assert index.save_index(str(runs), stored)
+    data = json.loads((runs / INDEX_FILE).read_text())
+    for key in ("status", "dirty", "note", "many"):
+        assert set(data["columns"][key]) == {"labels", "B"}, key
+    assert isinstance(data["columns"]["unique"], list) and isinstance(data["columns"]["numbers"], list)
+    index._memo.clear()
+    loaded = index.load_index(str(runs)).columns
+    for key, values in columns.items():
+        got = loaded[key]
+        assert [type(v) for v in got] == [type(v) for v in values], key
+        assert [v if v == v else "NaN" for v in got] == [v if v == v else "NaN" for v in values], key
 
 
 def test_a_running_run_turns_lost_with_no_file_changing(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,9 @@ where the run's row has no such key), which parses about twice as fast as one ob
 into a DataFrame through the same pandas conversion as aggregate.runs_frame. The numbers that make up most
 of it are packed: `meta` (10 ints a run) and every column whose values are all floats (NaN included) or all
 ints are base64 of little-endian 8-byte arrays (`{"d": ...}`, `{"q": ...}`), which decode ~20x faster
-than JSON numbers and give back the same Python values. Loaded, a packed column stays an array (until a row
+than JSON numbers and give back the same Python values; a column of text or booleans with few distinct
+values (status, script, commit, sweep, user) is stored as those values and each run's place among them
+(`{"labels": [...], "B": ...}`), which is a third of the file and parses faster than as many JSON strings. Loaded, a packed column stays an array (until a row
 just read is put in it) and becomes a frame's column through numpy, without a Python object per value.
 """
 
@@ -55,7 +57,7 @@ if TYPE_CHECKING:  # imported where a frame is made (indexed_columns needs no pa
     import pandas as pd
 
 #: bump when the stored layout or run_row's output changes, so old indexes are rebuilt
-FORMAT = 4
+FORMAT = 5
 #: a file changed less than this before it was read may have changed again within the same timestamp
 #: tick: such a run is read again on the next listing (a one-off cost for runs a few seconds old)
 RACY_NS = 2_000_000_000
@@ -172,25 +174,50 @@ def _validated(data: Any) -> Index:
 
 #: array typecodes of packed values: 8-byte floats and ints (array's "q" is 8 bytes wherever Python runs)
 _PACKED = {float: "d", int: "q"}
+#: array typecodes of a dictionary column's codes, by how many distinct values it has (at most 2**8, 2**16, more)
+_CODES = ((1 << 8, "B"), (1 << 16, "H"), (None, "q"))
+#: the values a dictionary column may hold: text, booleans, None and MISSING (any NaN float), none of which is
+#: equal to another of them, so a dict keyed by value tells them apart
+_LABEL_TYPES = frozenset({str, bool, type(None)})
 
 
 def _pack(values: Column) -> Any:
-    """A column whose values are all floats or all ints (not bools) as {typecode: base64}; anything else as a
-    list."""
+    """A column whose values are all floats or all ints (not bools) as {typecode: base64}; a column of text,
+    booleans, None and MISSING with few distinct values (the status, script, commit, sweep of most runs) as
+    {"labels": the distinct values, typecode: base64 of each value's place among them}, which parses ~5x faster
+    than the same values as JSON strings; anything else as a list."""
     if isinstance(values, array.array):
         packed = array.array(values.typecode, values)  # a copy: byteswap below must not touch the index's
     else:
         kinds = set(map(type, values))
         code = _PACKED.get(kinds.pop()) if len(kinds) == 1 else None
         if code is None:
-            return values
+            return _dictionary(values)
         try:
             packed = array.array(code, values)
         except OverflowError:  # an int beyond 8 bytes
             return values
-    if sys.byteorder == "big":
-        packed.byteswap()
-    return {code: base64.b64encode(packed.tobytes()).decode("ascii")}
+    return {packed.typecode: _b64(packed)}
+
+
+def _dictionary(values: list[Any]) -> Any:
+    """_pack's dictionary form of `values`, or the list itself where that is not smaller or not possible."""
+    if not set(map(type, values)) <= _LABEL_TYPES | {float} or any(v == v for v in values if type(v) is float):
+        return values  # numbers among them: 1 == 1.0 == True would share a key
+    labels_at: dict[Any, int] = {}
+    normalized = [MISSING if type(v) is float else v for v in values]  # one NaN object: one key
+    for value in normalized:
+        labels_at.setdefault(value, len(labels_at))
+    if len(labels_at) * 2 > len(values):
+        return values
+    code = next(code for limit, code in _CODES if limit is None or len(labels_at) <= limit)
+    return {"labels": list(labels_at), code: _b64(array.array(code, map(labels_at.__getitem__, normalized)))}
+
+
+def _b64(packed: array.array) -> str:
+    if sys.byteorder == "big" and packed.itemsize > 1:
+        packed.byteswap()  # stored little-endian
+    return base64.b64encode(packed.tobytes()).decode("ascii")
 
 
 def _unpack(stored: Any, length: int) -> Column:
@@ -199,18 +226,27 @@ def _unpack(stored: Any, length: int) -> Column:
         if len(stored) != length:
             raise ValueError("inconsistent")
         return stored
-    if not isinstance(stored, dict) or len(stored) != 1:
+    if not isinstance(stored, dict):
+        raise ValueError("inconsistent")
+    stored = dict(stored)
+    labels = stored.pop("labels", None)
+    if len(stored) != 1:
         raise ValueError("inconsistent")
     (code, text), = stored.items()
-    if code not in _PACKED.values() or not isinstance(text, str):
+    allowed = _PACKED.values() if labels is None else [code for _, code in _CODES]
+    if code not in allowed or not isinstance(text, str) or labels is not None and not isinstance(labels, list):
         raise ValueError("inconsistent")
     values = array.array(code)
     values.frombytes(base64.b64decode(text, validate=True))  # binascii.Error is a ValueError
     if len(values) != length:
         raise ValueError("inconsistent")
-    if sys.byteorder == "big":
+    if sys.byteorder == "big" and values.itemsize > 1:
         values.byteswap()
-    return values
+    if labels is None:
+        return values
+    if length and (max(values) >= len(labels) or code == "q" and min(values) < 0):
+        raise ValueError("inconsistent")
+    return list(map(labels.__getitem__, values))
 
 
 def save_index(runs_dir: str, index: Index) -> bool:
