@@ -1,8 +1,8 @@
 """Dispatch overhead: N trivial trials run by tuner's sweep (Ray tasks, 2 workers) against `xargs -P 2`
-running the same N commands. Reports wall times, the ratio excluding Ray start-up, Ray start-up itself,
-and the driver's peak memory.
+running the same N commands, and against bare Ray tasks (and, with --ray-tune, Ray Tune) running them. Reports
+wall times, the ratio excluding Ray start-up, Ray start-up itself, and the driver's peak memory.
 
-    python bench/dispatch/run.py [--trials 200] [--workers 2]
+    python bench/dispatch/run.py [--trials 200] [--workers 2] [--ray-tune]
     python bench/dispatch/run.py --memory 20000     # the driver's memory along one long sweep
 
 `--memory N` runs one sweep of N trials instead and prints the driver's resident memory as the runs are made
@@ -69,6 +69,31 @@ def bench_bare_ray(workdir: Path, trials: int, workers: int) -> float:
         ready, in_flight = ray.wait(in_flight, num_returns=1)
         assert ray.get(ready) == [0]
     return time.perf_counter() - started
+
+
+def bench_ray_tune(workdir: Path, trials: int, workers: int) -> float:
+    """Ray Tune running the same commands: a function trainable per trial that runs the script and reports its
+    printed loss, `workers` at once, actors reused (its fastest setting); what a Ray Tune user sweeping a script
+    would write. Needs the `bench` extra (ray[tune])."""
+    from ray import tune
+
+    script = str(workdir / "train.py")
+
+    def trainable(config: dict[str, Any]) -> None:
+        out = subprocess.run([sys.executable, script, f"--x={config['x']}"], capture_output=True, text=True,
+                             check=True).stdout
+        tune.report({"loss": float(out.split()[-1])})
+
+    storage = workdir / "ray_results" / f"round-{len(list(workdir.glob('ray_results/round-*')))}"
+    started = time.perf_counter()
+    results = tune.Tuner(
+        tune.with_resources(trainable, {"cpu": 1}), param_space={"x": tune.grid_search(list(range(trials)))},
+        tune_config=tune.TuneConfig(max_concurrent_trials=workers, reuse_actors=True),
+        run_config=tune.RunConfig(storage_path=str(storage), verbose=0)).fit()
+    elapsed = time.perf_counter() - started
+    frame = results.get_dataframe()
+    assert len(frame) == trials and frame["loss"].notna().all() and not results.errors, results.errors
+    return elapsed
 
 
 def bench_tuner(workdir: Path, trials: int, batches: bool = True) -> float:
@@ -167,6 +192,9 @@ def main() -> None:
                         "file system: e.g. a tmpfs, to see what is left without file system costs)")
     parser.add_argument("--memory", type=int, metavar="N", help="instead: one sweep of N trials, the driver's "
                         "memory sampled along it")
+    parser.add_argument("--ray-tune", action="store_true", help="also run Ray Tune over the same commands once per "
+                        "round (a function trainable per trial, actors reused; ~8x xargs: adds about a minute "
+                        "a round for 200 trials; needs the bench extra)")
     args = parser.parse_args()
     if args.memory is not None and args.memory < 1:
         parser.error(f"--memory takes a number of trials (1 or more), got {args.memory}")
@@ -185,13 +213,15 @@ def main() -> None:
     try:
         (workdir / "train.py").write_text(SCRIPT)
         startup = start_ray(args.workers)
-        xargs_times, bare_times, tuner_times, single_times = [], [], [], []
+        xargs_times, bare_times, tuner_times, single_times, tune_times = [], [], [], [], []
         bench_tuner(workdir, 10)  # start the workers once, as a sweep's first trials do
         for _ in range(args.rounds):  # alternate, so load from elsewhere hits all alike
             xargs_times.append(bench_xargs(workdir, args.trials, args.workers))
             bare_times.append(bench_bare_ray(workdir, args.trials, args.workers))
             tuner_times.append(bench_tuner(workdir, args.trials))
             single_times.append(bench_tuner(workdir, args.trials, batches=False))
+            if args.ray_tune:
+                tune_times.append(bench_ray_tune(workdir, args.trials, args.workers))
         peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     finally:
         ray.shutdown()
@@ -207,6 +237,11 @@ def main() -> None:
     single_s = statistics.median(single_times)
     print(f"{'tuner, one trial a task (no batches)':<40} {single_s:8.2f} s   runs: "
           f"{', '.join(f'{t:.2f}' for t in single_times)}  ({single_s / xargs_s:.2f}x xargs)")
+    if tune_times:
+        tune_s = statistics.median(tune_times)
+        print(f"{'Ray Tune, actors reused':<40} {tune_s:8.2f} s   runs: {', '.join(f'{t:.2f}' for t in tune_times)}  "
+              f"({tune_s / args.trials * 1000:.0f} ms/trial, {tune_s / xargs_s:.1f}x xargs, "
+              f"{tune_s / tuner_s:.1f}x tuner)")
     print(f"{'ratio tuner / xargs':<40} {tuner_s / xargs_s:8.2f} x")
     print(f"{'ratio bare Ray / xargs':<40} {bare_s / xargs_s:8.2f} x")
     print(f"{'Ray start-up (local cluster)':<40} {startup:8.2f} s")
