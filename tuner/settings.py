@@ -119,9 +119,48 @@ def _read_yaml_mapping(text: str, where: str) -> dict[str, Any]:
 
 
 def default_values() -> dict[str, Any]:
-    """The packaged defaults.yml as a mapping (configs/tuner.yml links to the same file)."""
-    text = resources.files("tuner").joinpath("defaults.yml").read_text(encoding="utf-8")
-    return _read_yaml_mapping(text, "tuner/defaults.yml")
+    """The packaged defaults.yml as a mapping (configs/tuner.yml links to the same file).
+
+    Parsed once per installed file: its values are kept as JSON in the user's cache folder, under the file's
+    path, size and modification time and tuner's version, so a command that reads no YAML of its own (`tune ls`,
+    ls_runs in a new process) does not import PyYAML for it (~10 ms of a 0.15 s listing). A copy that is missing,
+    damaged or of another file means parsing the file, and one that cannot be written is no error."""
+    source = resources.files("tuner").joinpath("defaults.yml")
+    key, copy = _defaults_copy(source)
+    if copy is not None:
+        from workers.warm import read_json_file
+
+        kept = read_json_file(copy)
+        if kept is not None and kept.get("key") == key and isinstance(kept.get("values"), dict):
+            return kept["values"]
+    values = _read_yaml_mapping(source.read_text(encoding="utf-8"), "tuner/defaults.yml")
+    if copy is not None:
+        from workers.warm import write_json_file
+
+        try:
+            write_json_file(copy, {"key": key, "values": values})
+        except (OSError, TypeError, ValueError):  # a read-only home; a value JSON cannot hold (then: parsed each time)
+            pass
+    return values
+
+
+def _defaults_copy(source: Any) -> tuple[list[Any], str | None]:
+    """What identifies the installed defaults.yml, and where its parsed copy is kept (None: not a plain file,
+    e.g. inside a zip, so no copy)."""
+    import hashlib
+
+    from tuner._version import __version__
+    from workers.warm import state_dir
+
+    if not isinstance(source, Path):
+        return [], None
+    try:
+        st = source.stat()
+    except OSError:
+        return [], None
+    path = os.path.abspath(source)
+    name = hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
+    return [path, st.st_size, st.st_mtime_ns, __version__], os.path.join(state_dir(), f"defaults-{name}.json")
 
 
 def load_settings(cwd: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None,

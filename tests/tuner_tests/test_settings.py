@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,6 +41,39 @@ def test_defaults_load_as_documented(workdir: Path) -> None:
     assert settings.timeout_s is None and settings.heartbeat_s == 5.0
     assert "*.py" in settings.source_patterns
     assert settings.sources["runs_dir"] == "tuner/defaults.yml"
+
+
+def _defaults_in_a_new_process(cache: Path) -> tuple[dict, bool]:
+    """default_values() in a fresh Python with this cache folder, and whether PyYAML got imported."""
+    code = ("import json, sys; from tuner.settings import default_values; "
+            "print(json.dumps([default_values(), 'yaml' in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "XDG_CACHE_HOME": str(cache), "PYTHONPATH": str(REPO)})
+    values, imported = json.loads(out.stdout)
+    return values, imported
+
+
+def test_the_packaged_defaults_are_parsed_once_then_read_without_pyyaml(workdir: Path) -> None:
+    """`tune ls` and a script's ls_runs read no YAML of their own: after the first command, the defaults come
+    from a JSON copy in the cache folder (PyYAML's import is ~10 ms of a 0.15 s listing). A damaged copy, or
+    one of another file, is parsed again; a cache folder that cannot be written only means parsing each time."""
+    cache = workdir / "cache"
+    truth = default_values()
+    assert _defaults_in_a_new_process(cache) == (truth, True)  # the first: parsed, and the copy kept
+    (copy,) = (cache / "tuner").glob("defaults-*.json")
+    assert _defaults_in_a_new_process(cache) == (truth, False)  # then read from the copy
+    copy.write_text("{not json")
+    assert _defaults_in_a_new_process(cache) == (truth, True)
+    data = json.loads(copy.read_text())  # written again whole
+    data["key"][2] += 1  # as if defaults.yml had changed since
+    data["values"]["runs_dir"] = "stale"
+    copy.write_text(json.dumps(data))
+    assert _defaults_in_a_new_process(cache) == (truth, True)
+    assert json.loads(copy.read_text())["values"] == truth  # and replaced
+    shutil.rmtree(cache / "tuner")
+    (cache / "tuner").write_text("")  # no folder can be made there (root's permissions would not stop it)
+    assert _defaults_in_a_new_process(cache) == (truth, True)
+    assert _defaults_in_a_new_process(cache) == (truth, True)
 
 
 def test_project_file_overrides_defaults(workdir: Path) -> None:
