@@ -323,11 +323,18 @@ def test_the_all_at_once_freshness_check_agrees_with_the_run_by_run_one(runs: Pa
     assert not index.all_fresh(stored, names[1:], now[1:])  # shifted: a newer run was removed
     assert not index.all_fresh(stored, [], []) and not index.all_fresh(stored, names, [*now[:-1], None])
     # a run marked volatile, or read within the racy window of its last change (from meta lists: packed_meta)
-    for column, value in ((index.SIGNATURE_LEN + 1, 1), (index.SIGNATURE_LEN, max(now[2]))):
+    for flag in (index.VOLATILE, index.RACY):
         meta = [list(m) for m in stored.meta]
-        meta[2][column] = value
+        meta[2][index.SIGNATURE_LEN + 1] = flag
         changed = index.Index(names, meta, stored.problems, stored.columns)
         assert not index.all_fresh(changed, names, now) and not run_by_run(changed, now)
+    # the signatures as the stats' children send them (one packed array) decide the same
+    packed = readers.PackedSignatures(readers.pack_signatures(now))
+    assert list(packed) == now and packed[-1] == now[-1] and packed[1:3] == now[1:3]
+    assert index.all_fresh(stored, names, packed) and not index.all_fresh(stored, names[1:], packed[1:])
+    gone = readers.PackedSignatures(readers.pack_signatures([*now[:-1], None]))
+    assert gone[-1] is None and not index.all_fresh(stored, names, gone)
+    assert index.listing_digest(names, packed) == index.listing_digest(names, now)
     log_metrics(step=3, run_dir=str(runs / names[3]), loss=0.1)
     after = signatures()
     assert not index.all_fresh(stored, names, after) and not run_by_run(stored, after)

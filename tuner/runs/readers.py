@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, Union, overload
 
 from tuner.runs.aggregate import DEFAULT_STALE_AFTER_S, is_volatile, run_row
 from tuner.store.files import read_run
@@ -118,15 +118,49 @@ def _pickled_rows(run_dirs: list[str], now: float, stale_after_s: float) -> byte
 
 
 def _packed_signatures(run_dirs: Sequence[str]) -> bytes:
-    return array.array("q", itertools.chain.from_iterable(
-        [signature or NOT_A_RUN for signature in map(run_signature, run_dirs)])).tobytes()
+    return pack_signatures(list(map(run_signature, run_dirs))).tobytes()
+
+
+class PackedSignatures(Sequence[Union[Signature, None]]):
+    """The signatures of many runs in one array of 8-byte ints, SIGNATURE_LEN a run and NOT_A_RUN for a folder
+    that is not a run, as the children send them: the index compares and hashes them a column at a time (in C)
+    without a tuple per run; indexing gives a run's tuple (None: not a run)."""
+
+    def __init__(self, packed: array.array):
+        self.packed = packed
+
+    def __len__(self) -> int:
+        return len(self.packed) // SIGNATURE_LEN
+
+    @overload
+    def __getitem__(self, k: int) -> Signature | None: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> list[Signature | None]: ...
+
+    def __getitem__(self, k: int | slice) -> Signature | None | list[Signature | None]:
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        start = k * SIGNATURE_LEN
+        return None if self.packed[start] < 0 else tuple(self.packed[start:start + SIGNATURE_LEN])
+
+
+def pack_signatures(signatures: Sequence[Signature | None]) -> array.array:
+    """Signatures as PackedSignatures holds them (its own array where they are one already)."""
+    if isinstance(signatures, PackedSignatures):
+        return signatures.packed
+    return array.array("q", itertools.chain.from_iterable([signature or NOT_A_RUN for signature in signatures]))
 
 
 class PendingSignatures:
     """run_signature of every run of `run_dirs`, begun on entering (slices in forked children, see the module's
-    docstring) and collected by result(), which stats this process' own slice. Anything that goes wrong with a
-    child (no fork, a death, a short answer) only means its slice is stat'ed here; leaving the block stops and
-    reaps the children not collected (an interrupted listing leaves no process behind)."""
+    docstring) and collected by packed() or result(), which stat this process' own slice. Anything that goes wrong
+    with a child (no fork, a death, a short answer) only means its slice is stat'ed here; leaving the block stops
+    and reaps the children not collected (an interrupted listing leaves no process behind)."""
 
     def __init__(self, run_dirs: Sequence[str], processes: int | None = None, busy: bool = False):
         """`busy`: this process has other work to do before result() (parsing the index: about half as long
@@ -153,25 +187,19 @@ class PendingSignatures:
         _stop_all(self.children)
         self.children = []
 
-    def result(self) -> list[Signature | None]:
+    def packed(self) -> PackedSignatures:
         start, end = self.bounds[0] if self.bounds else (0, 0)
-        signatures = list(map(run_signature, self.run_dirs[start:end]))
+        packed = array.array("q", _packed_signatures(self.run_dirs[start:end]))
         for k, (start, end) in enumerate(self.bounds[1:]):
             child, self.children[k] = self.children[k], None
             data = _collect(child) if child is not None else None
-            part = _unpacked_signatures(data, end - start) if data is not None else None
-            signatures += part if part is not None else list(map(run_signature, self.run_dirs[start:end]))
-        return signatures
+            if data is None or len(data) != (end - start) * SIGNATURE_LEN * packed.itemsize:  # none, or short
+                data = _packed_signatures(self.run_dirs[start:end])
+            packed.frombytes(data)
+        return PackedSignatures(packed)
 
-
-def _unpacked_signatures(data: bytes, count: int) -> list[Signature | None] | None:
-    """The `count` signatures of a child's answer; None for an answer of another length."""
-    packed = array.array("q")
-    if len(data) != count * SIGNATURE_LEN * packed.itemsize:
-        return None
-    packed.frombytes(data)
-    return [None if packed[k] < 0 else tuple(packed[k:k + SIGNATURE_LEN])  # type: ignore[misc]
-            for k in range(0, len(packed), SIGNATURE_LEN)]
+    def result(self) -> list[Signature | None]:
+        return list(self.packed())
 
 
 def _fork(work: Callable[[], bytes]) -> tuple[int, int] | None:
