@@ -214,6 +214,15 @@ def test_text_and_boolean_columns_come_back_as_the_same_values(runs: Path) -> No
         got = loaded[key]
         assert [type(v) for v in got] == [type(v) for v in values], key
         assert [v if v == v else "NaN" for v in got] == [v if v == v else "NaN" for v in values], key
+    # a frame made from them as loaded (text labels decoded by pyarrow, the others as lists) is the frame made
+    # from the same values as lists, dtypes included; so is one of the newest rows only (a slice of the codes)
+    assert isinstance(loaded["status"], index.Labels)
+    times = {"start": [1.7e9 + k for k in range(6)], "end": [1.7e9 + 10 + k for k in range(6)]}
+    for n in (6, 2):
+        got = index._frame(str(runs), stored.names[:n], {k: v[:n] for k, v in {**loaded, **times}.items()})
+        want = index._frame(str(runs), stored.names[:n], {k: v[:n] for k, v in {**columns, **times}.items()})
+        pd.testing.assert_frame_equal(got, want)
+        assert str(got["status"].dtype) == str(pd.Series(["a"]).dtype)
 
 
 def test_a_running_run_turns_lost_with_no_file_changing(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -205,7 +205,7 @@ def test_signatures_stat_in_children_equal_signatures_here(root: Path) -> None:
     # 43 paths, 10 a process, 4 CPUs: 3 children beside this process, which stats only the first 10 itself
     assert out["equal"] and out["forks"] == 3 and out["stat_here"]
     assert out["nones"] == 3 and out["clean"]
-    assert out["busy_equal"] and out["busy_here"] == 6  # busy: half a child's share (1/7 of 43)
+    assert out["busy_equal"] and out["busy_here"] == 7  # busy: two thirds of a child's share (2/11 of 43)
 
 
 def test_a_signature_child_that_dies_or_an_interrupt_leaves_nothing_behind(root: Path) -> None:

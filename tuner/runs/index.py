@@ -32,7 +32,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterator, Sequence, Union
 
 from tuner._version import __version__
 from tuner.runs.aggregate import (
@@ -65,9 +65,38 @@ MISSING = math.nan  # how the stored columns spell "this run's row has no such k
 
 #: where an output row comes from: a position in the stored index, or a row just read
 Source = Union[int, dict]
+
+
+class Labels(Sequence[Any]):
+    """A dictionary column as loaded (_pack): its distinct values and each run's code among them. It reads as the
+    list of values; a frame makes its column from the codes (pyarrow's dictionary decoding, in C) where the
+    values are all text, which is most such columns."""
+
+    def __init__(self, labels: list[Any], codes: array.array):
+        self.labels, self.codes = labels, codes
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            return Labels(self.labels, self.codes[k])
+        return self.labels[self.codes[k]]
+
+    def __iter__(self) -> Iterator[Any]:
+        return map(self.labels.__getitem__, self.codes)
+
+    def tolist(self) -> list[Any]:
+        return list(self)
+
+    def present(self) -> list[Any]:
+        """The labels some run has (after a slice, not all of them)."""
+        return [self.labels[code] for code in sorted(set(self.codes))]
+
+
 #: one value per run: a list, or (a packed column as loaded, until a row just read is put in it) an array of
-#: 8-byte floats or ints, which becomes a frame's column without a Python object per value
-Column = Union[list, array.array]
+#: 8-byte floats or ints, which becomes a frame's column without a Python object per value, or Labels
+Column = Union[list, array.array, Labels]
 
 
 #: meta[SIGNATURE_LEN + 1], why a stored row is read again even when its signature is the same: the row depends
@@ -213,6 +242,8 @@ def _pack(values: Column) -> Any:
     booleans, None and MISSING with few distinct values (the status, script, commit, sweep of most runs) as
     {"labels": the distinct values, typecode: base64 of each value's place among them}, which parses ~5x faster
     than the same values as JSON strings; anything else as a list."""
+    if isinstance(values, Labels):  # as loaded: stored again as it is (labels no run has any more included)
+        return {"labels": values.labels, values.codes.typecode: _b64(array.array(values.codes.typecode, values.codes))}
     if isinstance(values, array.array):
         packed = array.array(values.typecode, values)  # a copy: byteswap below must not touch the index's
     else:
@@ -273,7 +304,7 @@ def _unpack(stored: Any, length: int) -> Column:
         return values
     if length and (max(values) >= len(labels) or code == "q" and min(values) < 0):
         raise ValueError("inconsistent")
-    return list(map(labels.__getitem__, values))
+    return Labels(labels, values)
 
 
 def save_index(runs_dir: str, index: Index) -> bool:
@@ -341,16 +372,22 @@ def _assemble(index: Index, sources: list[Source]) -> dict[str, Column]:
             stored = index.columns.get(key, absent)
             columns[key] = [s.get(key, MISSING) if isinstance(s, dict) else stored[s] for s in sources]
     # a column no listed run has (all NaN) would not exist in a frame built from these rows
-    return {c: v for c, v in columns.items() if any(x == x for x in v)}
+    return {c: v for c, v in columns.items() if any(x == x for x in (_present(v) if isinstance(v, Labels) else v))}
+
+
+def _present(values: Labels) -> list[Any]:
+    """Enough of a Labels column's values to tell whether it has any: its labels when none is missing (NaN)."""
+    return values.labels if values.codes and all(x == x for x in values.labels) else values.present()
 
 
 def _as_list(values: Column) -> list[Any]:
-    return values.tolist() if isinstance(values, array.array) else values
+    return values if isinstance(values, list) else values.tolist()
 
 
 #: the dtype a frame gives a packed column (in this machine's byte order, as loaded), as pandas infers it from
 #: the same values as Python floats or ints
 _DTYPES = {"d": "float64", "q": "int64"}
+_CODE_DTYPES = {"B": "uint8", "H": "uint16", "q": "int64"}
 
 
 def _frame(runs_dir: str, names: list[str], columns: dict[str, Column]) -> pd.DataFrame:
@@ -362,11 +399,30 @@ def _frame(runs_dir: str, names: list[str], columns: dict[str, Column]) -> pd.Da
     # from the columns as they are (3x faster than rows of tuples); pandas infers each column's dtype the same way
     # (a packed column is viewed as the numpy array it is, which DataFrame copies: 3x faster than from floats)
     data = {key: np.frombuffer(values, dtype=_DTYPES[values.typecode]) if isinstance(values, array.array)
-            else values for key, values in columns.items()}
+            else _text_column(values) if isinstance(values, Labels) else values for key, values in columns.items()}
     frame = pd.DataFrame(data) if data else pd.DataFrame(index=range(len(names)))
     prefix = os.path.join(runs_dir, "")  # what os.path.join(runs_dir, name) starts with
     frame.insert(0, "run_dir", [prefix + n for n in names])
     return finish_frame(frame)
+
+
+def _text_column(values: Labels) -> Any:
+    """A Labels column as pandas' own text array where every label is text (the dtype pandas infers for the same
+    values as a list: its default string dtype), decoded by pyarrow from the codes (~3x faster than from the
+    list); any other Labels column as its list."""
+    import pandas as pd
+
+    if not all(type(label) is str for label in values.labels):
+        return values.tolist()
+    dtype = pd.Series(values.labels[:1]).dtype  # what pandas makes of text: its default string dtype
+    if dtype.name != "str" or getattr(dtype, "storage", None) != "pyarrow":
+        return values.tolist()
+    import numpy as np
+    import pyarrow as pa
+
+    codes = pa.array(np.frombuffer(values.codes, dtype=_CODE_DTYPES[values.codes.typecode]))
+    decoded = pa.DictionaryArray.from_arrays(codes, pa.array(values.labels, type=pa.large_string())).dictionary_decode()
+    return pd.array(decoded, dtype=dtype)
 
 
 def listing_digest(names: list[str], signatures: Sequence[Signature | None]) -> str:

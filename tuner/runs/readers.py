@@ -163,12 +163,13 @@ class PendingSignatures:
     and reaps the children not collected (an interrupted listing leaves no process behind)."""
 
     def __init__(self, run_dirs: Sequence[str], processes: int | None = None, busy: bool = False):
-        """`busy`: this process has other work to do before result() (parsing the index: about half as long
-        as stat'ing an equal share), so its own slice is half a child's."""
+        """`busy`: this process has other work to do before result() (parsing the index), so its own slice is
+        two thirds of a child's (measured on 2 cores, 10^4 runs: 62 ms to the last signature, against 70 ms with
+        half and 70 ms with an equal share)."""
         self.run_dirs = run_dirs
         count = processes if processes is not None else processes_for(len(run_dirs), MIN_SIGNATURES_PER_PROCESS)
         count = max(1, min(count, len(run_dirs)))
-        weights = [1 if busy else 2] + [2] * (count - 1)
+        weights = [2 if busy else 3] + [3] * (count - 1)
         cuts = list(itertools.accumulate(weights, initial=0))
         edges = [len(run_dirs) * cut // cuts[-1] for cut in cuts]
         self.bounds = [(start, end) for start, end in zip(edges, edges[1:]) if end > start]
