@@ -135,7 +135,9 @@ def finish_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The stable column order and UTC timestamps for start/end, on a frame of run_row rows."""
     import pandas as pd
 
-    frame = frame[ordered_columns(frame.columns)]
+    order = ordered_columns(frame.columns)
+    if list(frame.columns) != order:
+        frame = frame[order]  # a copy of every column
     for column in ("start", "end"):
         frame[column] = pd.to_datetime(pd.to_numeric(frame[column], errors="coerce"), unit="s", utc=True)
     return frame

@@ -39,6 +39,7 @@ from tuner.runs.aggregate import (
     DEFAULT_STALE_AFTER_S,
     empty_frame,
     finish_frame,
+    ordered_columns,
 )
 from tuner.runs.readers import PendingSignatures, pack_signatures, read_rows_at_once
 from tuner.store.layout import (
@@ -398,12 +399,14 @@ def _frame(runs_dir: str, names: list[str], columns: dict[str, Column]) -> pd.Da
 
     # from the columns as they are (3x faster than rows of tuples); pandas infers each column's dtype the same way
     # (a packed column is viewed as the numpy array it is, which DataFrame copies: 3x faster than from floats)
-    data = {key: np.frombuffer(values, dtype=_DTYPES[values.typecode]) if isinstance(values, array.array)
-            else _text_column(values) if isinstance(values, Labels) else values for key, values in columns.items()}
-    frame = pd.DataFrame(data) if data else pd.DataFrame(index=range(len(names)))
+    # and in the frame's column order (no reordering copy in finish_frame)
     prefix = os.path.join(runs_dir, "")  # what os.path.join(runs_dir, name) starts with
-    frame.insert(0, "run_dir", [prefix + n for n in names])
-    return finish_frame(frame)
+    data: dict[str, Any] = {"run_dir": [prefix + n for n in names]}
+    for key in ordered_columns(["run_dir", *columns])[1:]:
+        values = columns[key]
+        data[key] = np.frombuffer(values, dtype=_DTYPES[values.typecode]) if isinstance(values, array.array) \
+            else _text_column(values) if isinstance(values, Labels) else values
+    return finish_frame(pd.DataFrame(data))
 
 
 def _text_column(values: Labels) -> Any:
