@@ -93,3 +93,24 @@ def test_narrow_terminal_never_splits_numbers_or_run_names(runs, width):
     if "metric_val_acc" in lines[0]:
         assert re.search(r"0\.83\d\d", out)
     assert "more column" in out or width >= 100
+
+
+@pytest.mark.parametrize("starts", [
+    [50, 40, 30, 20, 10],          # the usual listing: newest first already (returned as it is)
+    [50, 40, 40, 20, 10],          # two runs started at once: the name breaks the tie
+    [50, None, 30, 20, 10],        # a run without a start: last
+    [10, 20, 30, 40, 50],          # oldest first
+], ids=["in-order", "tie", "missing", "reversed"])
+@pytest.mark.parametrize("decreasing", [True, False])
+def test_listing_order_is_by_start_then_name_however_the_rows_come(starts, decreasing):
+    import pandas as pd
+
+    from tuner.runs.listing import sort_runs
+
+    names = ["runs/e", "runs/d", "runs/c", "runs/b", "runs/a"]
+    frame = pd.DataFrame({"run_dir": names, "start": pd.to_datetime(
+        [1.7e9 + s if s is not None else None for s in starts], unit="s", utc=True), "metric_x": range(5)})
+    expected = sorted(range(5), key=lambda k: (starts[k] is None, -(starts[k] or 0) if decreasing else starts[k] or 0,
+                                               names[k]))
+    got = sort_runs(frame, "start", decreasing)
+    assert list(got["metric_x"]) == expected

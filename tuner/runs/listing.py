@@ -55,11 +55,22 @@ def sort_runs(frame: pd.DataFrame, order: str | Sequence[str] | None, decreasing
         if column in frame.columns and column not in columns:
             columns, ascending = [*columns, column], [*ascending, up]
     mixed = {c for c in columns if _is_mixed(frame[c])}
+    if _already_in_order(frame[columns[0]], ascending[0]):
+        return frame  # the usual listing (newest start first, as the runs are named): no copy of every column
     try:
         return frame.sort_values(columns, ascending=ascending, na_position="last", kind="stable",
                                  key=lambda s: pd.to_numeric(s, errors="coerce") if s.name in mixed else s)
     except TypeError as exc:
         raise QueryError(f"order {order!r}: the values of {', '.join(columns)} cannot be compared ({exc})") from None
+
+
+def _already_in_order(series: pd.Series, ascending: bool) -> bool:
+    """Whether numbers or times with no missing value are strictly in this order: then sorting (stable, by them
+    and any further column) would give the frame as it is, as no two rows tie."""
+    if series.dtype.kind not in "iufM" or len(series) < 2 or series.hasnans:
+        return False
+    values = series.to_numpy(dtype="int64") if series.dtype.kind == "M" else series.to_numpy()
+    return bool((values[:-1] < values[1:]).all() if ascending else (values[:-1] > values[1:]).all())
 
 
 def _is_mixed(series: pd.Series) -> bool:
