@@ -26,7 +26,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "bench", "listing"))
 
-from run import make_runs  # noqa: E402  (bench/listing/run.py)
+from run import add_sweep_folder, make_runs  # noqa: E402  (bench/listing/run.py)
 
 TUNE = [sys.executable, "-m", "tuner"]
 # PYTHONDONTWRITEBYTECODE too: with it (set on some CI and sandbox machines) and no __pycache__, every `tune`
@@ -89,6 +89,7 @@ def bench_ls(repeat: int) -> list[tuple[str, str]]:
     root = tempfile.mkdtemp(prefix="tuner-bench-cli-ls-")
     try:
         make_runs(os.path.join(root, "runs"), 10_000)
+        add_sweep_folder(os.path.join(root, "runs"))
         loop = [sys.executable, "-c", f"import sys; sys.path.insert(0, {os.path.join(REPO, 'bench', 'listing')!r}); "
                 "from run import plain_loop; plain_loop('runs')"]
         time.sleep(2.5)  # runs written less than 2 s before a listing are read again by the next (racy)

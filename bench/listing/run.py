@@ -4,7 +4,8 @@
     python bench/listing/run.py --runs 2000 --repeat 5
 
 Each run is written like a real one: run.json (pretty, as the runner writes it), flags.json, metrics.jsonl
-with 20 steps of 4 metrics, evaluation.json. Prints one table; docs/benchmarks.md records the results.
+with 20 steps of 4 metrics, evaluation.json; beside them a sweeps/ folder, as a sweep leaves. Prints one table;
+docs/benchmarks.md records the results.
 """
 
 from __future__ import annotations
@@ -59,6 +60,15 @@ def make_runs(root: str, n: int, seed: int = 0) -> None:
             json.dump({"loss": rng.random(), "acc": rng.random()}, handle, indent=2)
 
 
+def add_sweep_folder(root: str) -> None:
+    """The sweeps/ folder (journals) that every runs directory with a sweep has beside its runs: not a run."""
+    journal = os.path.join(root, "sweeps", "s1", "journal.jsonl")
+    if not os.path.exists(journal):
+        os.makedirs(os.path.dirname(journal), exist_ok=True)
+        with open(journal, "w") as handle:
+            handle.write(json.dumps({"sweep": "s1", "script": "train.py"}) + "\n")
+
+
 def plain_loop(root: str) -> int:
     """What a user's own script would do: open every run's JSON, no DataFrame."""
     count = 0
@@ -105,6 +115,7 @@ def main() -> int:
         if not any(e.is_dir() for e in os.scandir(root)):
             took, _ = timed(make_runs, root, args.runs)
             print(f"made {args.runs} runs in {took:.1f} s under {root}", flush=True)
+        add_sweep_folder(root)
         # the listing trusts a run's cached row only once its files are older than the racy window
         time.sleep(run_index.RACY_NS / 1e9 + 0.1)
         results: dict[str, list[float]] = {k: [] for k in (

@@ -90,6 +90,30 @@ def test_an_appended_metric_line_is_listed_next_time(runs: Path, reads: list[str
     assert row["metric_acc"] == 0.95 and row["epochs_completed"] == 3
 
 
+def test_the_frame_made_while_the_runs_are_stated_is_used_only_when_nothing_changed(
+        runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warm listing makes the frame of the index as stored while the runs are stat'ed (two cores at work):
+    used when every run is as stored, made again from the rows read anew when one is not."""
+    ls_runs(runs_dir=str(runs))
+    made: list[int] = []
+    real = index._frame
+    monkeypatch.setattr(index, "_frame", lambda *args: made.append(len(args[1])) or real(*args))
+    checked: list[int] = []
+    run_by_run = index.Index.is_fresh
+    monkeypatch.setattr(index.Index, "is_fresh", lambda *args: checked.append(1) or run_by_run(*args))
+    (runs / "sweeps").mkdir()  # as every runs directory with a sweep has, beside not-a-run/
+    index._memo.clear()
+    pd.testing.assert_frame_equal(ls_runs(order=None, runs_dir=str(runs)), truth(runs))
+    assert made == [5]  # made ahead, and used
+    assert checked == []  # nothing changed, seen a column at a time (all_fresh), the entries that are not runs aside
+    made.clear()
+    log_metrics(step=3, run_dir=str(runs / "2026-01-01T00-00-01Z"), loss=0.1, acc=0.95)
+    changed = ls_runs(order=None, runs_dir=str(runs))
+    assert made == [5, 5]  # made ahead, then again with the run read anew
+    pd.testing.assert_frame_equal(changed, truth(runs))
+    assert changed.set_index("run_dir").loc[str(runs / "2026-01-01T00-00-01Z"), "metric_acc"] == 0.95
+
+
 def test_a_tag_set_after_the_run_is_listed_next_time(runs: Path, reads: list[str]) -> None:
     ls_runs(runs_dir=str(runs))
     reads.clear()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import array
 import base64
+import functools
 import gc
 import itertools
 import json
@@ -32,7 +33,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, Union
 
 from tuner._version import __version__
 from tuner.runs.aggregate import (
@@ -41,7 +42,7 @@ from tuner.runs.aggregate import (
     finish_frame,
     ordered_columns,
 )
-from tuner.runs.readers import PendingSignatures, pack_signatures, read_rows_at_once
+from tuner.runs.readers import PackedSignatures, PendingSignatures, pack_signatures, read_rows_at_once
 from tuner.store.layout import (
     INDEX_FILE,
     INDEX_HEAD_FILE,
@@ -62,6 +63,9 @@ FORMAT = 5
 #: tick: such a run is read again on the next listing (a one-off cost for runs a few seconds old)
 RACY_NS = 2_000_000_000
 LOCK_TIMEOUT_S = 10.0
+#: a warm listing makes its frame ahead (indexed_listing's `prepare`) where the runs directory holds at most this
+#: many entries more than the stored runs (sweeps/, a stray file): likely nothing changed
+MAX_NOT_RUNS = 8
 MISSING = math.nan  # how the stored columns spell "this run's row has no such key" (as from_records does)
 
 #: where an output row comes from: a position in the stored index, or a row just read
@@ -453,6 +457,7 @@ class ListingState:
 
     clean: bool
     digest: str
+    prepared: Any = None  # indexed_listing's `prepare` of this listing, where it was made ahead (see there)
 
 
 @dataclass
@@ -474,10 +479,13 @@ def _scan(runs_dir: str, all_names: list[str], index: Index, stale_after_s: floa
     prefix = os.path.join(runs_dir, "")
     scan = _Scan()
     stale: list[tuple[int, str, int | None, Signature]] = []  # (place in sources, name, stored position, signature)
-    if signatures is not None and all_fresh(index, all_names, signatures):
-        scan.names, scan.signatures, scan.sources = list(all_names), signatures, list(range(len(all_names)))
-        _warn_problems(scan, index)
-        return scan
+    if signatures is not None:
+        runs, packed, others = _runs_only(all_names, signatures)
+        if all_fresh(index, runs, PackedSignatures(packed)):
+            scan.names, scan.signatures, scan.sources = runs, signatures, list(range(len(runs)))
+            scan.not_runs = set(others)
+            _warn_problems(scan, index)
+            return scan
     position = {name: i for i, name in enumerate(index.names)}
     looked_at: list[Signature | None] = []
     scan.signatures = looked_at
@@ -507,6 +515,22 @@ def _scan(runs_dir: str, all_names: list[str], index: Index, stale_after_s: floa
     return scan
 
 
+def _runs_only(names: list[str], signatures: Sequence[Signature | None]) -> tuple[list[str], array.array, list[str]]:
+    """The names and packed signatures of the runs among `names`, and the names of the other entries (the sweeps/
+    folder every runs directory with a sweep has, a stray file): all_fresh compares runs only."""
+    packed = pack_signatures(signatures)
+    first = packed[::SIGNATURE_LEN]
+    if not first or min(first) >= 0:
+        return names, packed, []
+    others = [k for k, value in enumerate(first) if value < 0]  # NOT_A_RUN
+    runs: list[str] = []
+    kept = array.array("q")
+    for start, end in zip([-1, *others], [*others, len(names)]):
+        runs += names[start + 1:end]
+        kept += packed[(start + 1) * SIGNATURE_LEN:end * SIGNATURE_LEN]
+    return runs, kept, [names[k] for k in others]
+
+
 def _warn_problems(scan: _Scan, index: Index) -> None:
     """A warning for each problem a listed run has (a damaged file), stored or just found, newest run first."""
     if not index.problems and not any(scan.fresh_problems.values()):
@@ -522,9 +546,13 @@ def indexed_frame(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S,
                   latest_n: int | None = None) -> pd.DataFrame:
     """The ls_runs frame of the runs in `runs_dir` (newest name first), read through the index.
 
-    Equal to aggregate.runs_frame(read_rows(run dirs)): only where the rows come from differs.
+    Equal to aggregate.runs_frame(read_rows(run dirs)): only where the rows come from differs. The frame the
+    index gives as stored is made while the runs are stat'ed (ListingState.prepared), and used when they all are
+    as stored, the usual warm listing.
     """
-    return _frame(runs_dir, *indexed_columns(runs_dir, stale_after_s, latest_n))
+    names, columns, state = indexed_listing(runs_dir, stale_after_s, latest_n, prepare=functools.partial(
+        _frame, runs_dir))
+    return state.prepared if state.prepared is not None else _frame(runs_dir, names, columns)
 
 
 def indexed_columns(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S,
@@ -535,15 +563,24 @@ def indexed_columns(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S,
     return names, columns
 
 
-def indexed_listing(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S, latest_n: int | None = None
+def indexed_listing(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S, latest_n: int | None = None,
+                    prepare: Callable[[list[str], dict[str, Column]], Any] | None = None
                     ) -> tuple[list[str], dict[str, Column], ListingState]:
-    """indexed_columns, and how the listing went (ListingState)."""
+    """indexed_columns, and how the listing went (ListingState). `prepare(names, columns)` is called, while the
+    runs are stat'ed, with the listing the index gives as stored; what it returns is ListingState.prepared when
+    that is this listing (every run as stored), else None."""
     all_names = scan_run_names(runs_dir)
     signatures: Sequence[Signature | None] | None = None
+    ahead: dict[str, Column] | None = None  # the stored listing, assembled while the runs are stat'ed
+    prepared = None
     if latest_n is None:  # every run's signature, stat'ed in children (where it pays) while the index is parsed
         prefix = os.path.join(runs_dir, "")
         with PendingSignatures([prefix + name for name in all_names], busy=True) as pending:
             index = load_index(runs_dir)
+            # the usual warm listing, if nothing changed: the stored runs, and a few entries that are not runs
+            if prepare is not None and index.names and 0 <= len(all_names) - len(index.names) <= MAX_NOT_RUNS:
+                ahead = _assemble(index, list(range(len(index.names))))
+                prepared = prepare(index.names, ahead)
             signatures = pending.packed()
     else:
         index = load_index(runs_dir)
@@ -559,12 +596,14 @@ def indexed_listing(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S,
     # stored runs not listed now: kept when still present (latest_n), dropped when removed or archived
     unvisited = [(n, i) for i, n in enumerate(index.names) if n not in listed and n in present]
     changed = scan.changed or len(unvisited) + len(scan.names) != len(index.names)
-    columns = _assemble(index, scan.sources)
+    as_stored = ahead is not None and scan.names == index.names and scan.sources == list(range(len(scan.names)))
+    columns = ahead if ahead is not None and as_stored else _assemble(index, scan.sources)
     if changed and os.path.isdir(runs_dir):
         _store(runs_dir, index, scan, columns, unvisited)
     whole = latest_n is None
     clean = whole and all(type(s) is int for s in scan.sources) and not any(index.problems.get(n) for n in scan.names)
-    return scan.names, columns, ListingState(clean, listing_digest(all_names, scan.signatures) if whole else "")
+    return scan.names, columns, ListingState(clean, listing_digest(all_names, scan.signatures) if whole else "",
+                                             prepared if as_stored else None)
 
 
 def _store(runs_dir: str, index: Index, scan: _Scan, columns: dict[str, Column],

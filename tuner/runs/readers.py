@@ -43,6 +43,8 @@ MIN_RUNS_PER_PROCESS = 1000
 #: the same for signatures (~10 us a run): a plain fork and its pipe cost a few milliseconds
 MIN_SIGNATURES_PER_PROCESS = 3000
 MAX_PROCESSES = 8
+#: a busy process' share of the stats where a child's is 3 (PendingSignatures)
+BUSY_SHARE = 2
 
 
 @dataclass
@@ -169,7 +171,7 @@ class PendingSignatures:
         self.run_dirs = run_dirs
         count = processes if processes is not None else processes_for(len(run_dirs), MIN_SIGNATURES_PER_PROCESS)
         count = max(1, min(count, len(run_dirs)))
-        weights = [2 if busy else 3] + [3] * (count - 1)
+        weights = [BUSY_SHARE if busy else 3] + [3] * (count - 1)
         cuts = list(itertools.accumulate(weights, initial=0))
         edges = [len(run_dirs) * cut // cuts[-1] for cut in cuts]
         self.bounds = [(start, end) for start, end in zip(edges, edges[1:]) if end > start]
