@@ -573,15 +573,24 @@ def indexed_listing(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S,
     signatures: Sequence[Signature | None] | None = None
     ahead: dict[str, Column] | None = None  # the stored listing, assembled while the runs are stat'ed
     prepared = None
+
+    def make_ahead(newest: PackedSignatures) -> None:
+        """The usual warm listing, made while the children stat the older runs, where the newest runs (this
+        process' slice: where changes and new runs are) are as stored and the folder holds the stored runs and
+        a few entries that are not runs (sweeps/): then likely nothing changed."""
+        nonlocal ahead, prepared
+        if prepare is None or not index.names or not 0 <= len(all_names) - len(index.names) <= MAX_NOT_RUNS:
+            return
+        runs, packed, _ = _runs_only(all_names[:len(newest)], newest)
+        if runs and all_fresh(index, runs, PackedSignatures(packed)):
+            ahead = _assemble(index, list(range(len(index.names))))
+            prepared = prepare(index.names, ahead)
+
     if latest_n is None:  # every run's signature, stat'ed in children (where it pays) while the index is parsed
         prefix = os.path.join(runs_dir, "")
         with PendingSignatures([prefix + name for name in all_names], busy=True) as pending:
             index = load_index(runs_dir)
-            # the usual warm listing, if nothing changed: the stored runs, and a few entries that are not runs
-            if prepare is not None and index.names and 0 <= len(all_names) - len(index.names) <= MAX_NOT_RUNS:
-                ahead = _assemble(index, list(range(len(index.names))))
-                prepared = prepare(index.names, ahead)
-            signatures = pending.packed()
+            signatures = pending.packed(then=make_ahead)
     else:
         index = load_index(runs_dir)
     collecting = gc.isenabled()

@@ -190,9 +190,13 @@ class PendingSignatures:
         _stop_all(self.children)
         self.children = []
 
-    def packed(self) -> PackedSignatures:
+    def packed(self, then: Callable[[PackedSignatures], None] | None = None) -> PackedSignatures:
+        """Every signature; `then` is given this process' own slice (the first runs) as soon as it is stat'ed,
+        before the children's are collected: work that needs those can be done while the children finish."""
         start, end = self.bounds[0] if self.bounds else (0, 0)
         packed = array.array("q", _packed_signatures(self.run_dirs[start:end]))
+        if then is not None:
+            then(PackedSignatures(array.array("q", packed)))
         for k, (start, end) in enumerate(self.bounds[1:]):
             child, self.children[k] = self.children[k], None
             data = _collect(child) if child is not None else None
