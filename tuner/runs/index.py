@@ -8,15 +8,22 @@ foreign index is silently treated as empty, so the index can be deleted at any t
 serialised with a filelock and replace the file atomically, so readers never need the lock.
 
 The file is JSON (never pickle: a shared runs directory must not be a way to run code), stored by column:
-`names`, per-run `meta` (signature, read time, volatile) and `columns` (column -> one value per run, NaN
-where the run's row has no such key), which parses about twice as fast as one object per row and turns
-into a DataFrame through the same pandas conversion as aggregate.runs_frame. The numbers that make up most
-of it are packed: `meta` (10 ints a run) and every column whose values are all floats (NaN included) or all
-ints are base64 of little-endian 8-byte arrays (`{"d": ...}`, `{"q": ...}`), which decode ~20x faster
-than JSON numbers and give back the same Python values; a column of text or booleans with few distinct
-values (status, script, commit, sweep, user) is stored as those values and each run's place among them
-(`{"labels": [...], "B": ...}`), which is a third of the file and parses faster than as many JSON strings. Loaded, a packed column stays an array (until a row
-just read is put in it) and becomes a frame's column through numpy, without a Python object per value.
+`names`, per-run `meta` (signature, read time, and whether the row is trusted: TRUSTED, or VOLATILE / RACY,
+decided once when the run is read) and `columns` (column -> one value per run, NaN where the run's row has no
+such key), which parses about twice as fast as one object per row and turns into a DataFrame through the same
+pandas conversion as aggregate.runs_frame. The numbers that make up most of it are packed: `meta` (10 ints a
+run) and every column whose values are all floats (NaN included) or all ints are base64 of little-endian
+8-byte arrays (`{"d": ...}`, `{"q": ...}`), which decode ~20x faster than JSON numbers and give back the same
+Python values; a column of text or booleans with few distinct values (status, script, commit, sweep, user) is
+stored as those values and each run's place among them (`{"labels": [...], "B": ...}`), a third of the file,
+parsed faster than as many JSON strings. Loaded, a packed column stays an array and a label column its codes
+(Labels) until a row just read is put in it, and each becomes a frame's column through numpy or pyarrow,
+without a Python object per value.
+
+The usual warm listing (nothing changed) is checked a column at a time: the signatures, as the forked stats
+send them (readers.PackedSignatures), against the stored meta, in C (all_fresh); and the frame of the index as
+stored is made while the children stat the older runs, once this process' own slice (the newest runs) is seen
+unchanged (indexed_listing's `prepare`).
 """
 
 from __future__ import annotations
