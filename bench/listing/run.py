@@ -134,7 +134,7 @@ def main() -> int:
             results["ls_runs warm (same process)"].append(timed(ls_runs, runs_dir=root)[0])
             results["ls_runs warm (new process)"].append(fresh_process_listing(root))
             results["ls_runs --latest 20 (warm)"].append(timed(ls_runs, runs_dir=root, latest_n=20)[0])
-        names = sorted((n for n in os.listdir(root) if not n.startswith(".")), reverse=True)
+        names = sorted((n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n, "tuner.d"))), reverse=True)
         for rep in range(args.repeat):
             for name in names[rep * 10:(rep + 1) * 10]:
                 log_metrics(step=21, run_dir=os.path.join(root, name), loss=0.01, acc=0.99)
