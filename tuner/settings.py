@@ -128,14 +128,14 @@ def default_values() -> dict[str, Any]:
     source = resources.files("tuner").joinpath("defaults.yml")
     key, copy = _defaults_copy(source)
     if copy is not None:
-        from workers.warm import read_json_file
+        from workers.files import read_json_file
 
         kept = read_json_file(copy)
         if kept is not None and kept.get("key") == key and isinstance(kept.get("values"), dict):
             return kept["values"]
     values = _read_yaml_mapping(source.read_text(encoding="utf-8"), "tuner/defaults.yml")
     if copy is not None:
-        from workers.warm import write_json_file
+        from workers.files import write_json_file
 
         try:
             write_json_file(copy, {"key": key, "values": values})
@@ -150,7 +150,7 @@ def _defaults_copy(source: Any) -> tuple[list[Any], str | None]:
     import hashlib
 
     from tuner._version import __version__
-    from workers.warm import state_dir
+    from workers.files import cache_dir
 
     if not isinstance(source, Path):
         return [], None
@@ -160,7 +160,7 @@ def _defaults_copy(source: Any) -> tuple[list[Any], str | None]:
         return [], None
     path = os.path.abspath(source)
     name = hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
-    return [path, st.st_size, st.st_mtime_ns, __version__], os.path.join(state_dir(), f"defaults-{name}.json")
+    return [path, st.st_size, st.st_mtime_ns, __version__], os.path.join(cache_dir(), f"defaults-{name}.json")
 
 
 def load_settings(cwd: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None,

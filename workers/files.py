@@ -205,3 +205,25 @@ def ship_excludes(project: str, exclude: Sequence[str] = ()) -> list[str]:
         if real.startswith(root + os.sep):
             patterns.append("/" + os.path.relpath(real, root).replace(os.sep, "/") + "/")
     return patterns
+
+
+def cache_dir() -> str:
+    """The user's cache folder for tuner (`$XDG_CACHE_HOME/tuner`): the warm cluster's and the standby's state,
+    the parsed copy of the packaged defaults."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "tuner")
+
+
+def read_json_file(path: str) -> dict[str, Any] | None:
+    """A JSON object kept in the cache folder, None when missing or damaged: these files are rewritten whole,
+    so a bad one is as good as none."""
+    try:
+        data = read_json(path)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_json_file(path: str, data: dict[str, Any]) -> None:
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)  # the user's own: it names their sockets
+    atomic_write_text(path, json.dumps(data))

@@ -11,7 +11,6 @@ watch`) never stops a cluster under a running sweep, and a driver killed without
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -20,7 +19,7 @@ import sys
 import time
 from typing import Any
 
-from workers.files import atomic_write_text, read_json
+from workers.files import cache_dir, read_json_file, write_json_file
 
 WARM_ENV = "TUNER_WARM_CLUSTER"
 #: how often the watchdog looks, and how long `ray start` may take
@@ -28,32 +27,12 @@ WATCH_S = 1.0
 START_TIMEOUT_S = 120.0
 
 
-def state_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "tuner")
-
-
 def _state_path() -> str:
-    return os.path.join(state_dir(), "warm-cluster.json")
+    return os.path.join(cache_dir(), "warm-cluster.json")
 
 
 def _users_dir() -> str:
-    return os.path.join(state_dir(), "warm-users")
-
-
-def read_json_file(path: str) -> dict[str, Any] | None:
-    """A JSON object kept in the cache folder (the warm cluster's state, the standby's), None when missing or
-    damaged: these files are rewritten whole, so a bad one is as good as none."""
-    try:
-        data = read_json(path)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def write_json_file(path: str, data: dict[str, Any]) -> None:
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)  # the user's own: it names their sockets
-    atomic_write_text(path, json.dumps(data))
+    return os.path.join(cache_dir(), "warm-users")
 
 
 def read_state() -> dict[str, Any] | None:
@@ -116,7 +95,7 @@ def acquire(keep_s: float) -> str:
     from filelock import FileLock
 
     os.makedirs(_users_dir(), exist_ok=True)
-    with FileLock(os.path.join(state_dir(), "warm-cluster.lock"), timeout=START_TIMEOUT_S):
+    with FileLock(os.path.join(cache_dir(), "warm-cluster.lock"), timeout=START_TIMEOUT_S):
         state = read_state()
         if state is None or state.get("python") != sys.executable or not _reachable(state["address"]):
             if state is not None:
@@ -138,7 +117,7 @@ def release() -> None:
     from filelock import FileLock, Timeout
 
     try:
-        with FileLock(os.path.join(state_dir(), "warm-cluster.lock"), timeout=START_TIMEOUT_S):
+        with FileLock(os.path.join(cache_dir(), "warm-cluster.lock"), timeout=START_TIMEOUT_S):
             state = read_state()
             if state is not None:
                 state["last_used"] = time.time()
@@ -235,7 +214,7 @@ def watch(mark: str) -> None:
             continue
         from filelock import FileLock
 
-        with FileLock(os.path.join(state_dir(), "warm-cluster.lock"), timeout=START_TIMEOUT_S):
+        with FileLock(os.path.join(cache_dir(), "warm-cluster.lock"), timeout=START_TIMEOUT_S):
             state = read_state()  # again, under the lock: a driver may have just joined
             if state is None or state.get("mark") != mark:
                 return

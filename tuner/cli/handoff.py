@@ -40,9 +40,9 @@ HANDED_OVER: list[bool] = []
 
 
 def _state_dir() -> str:
-    from workers.warm import state_dir
+    from workers.files import cache_dir
 
-    return state_dir()
+    return cache_dir()
 
 
 def state_path() -> str:
@@ -61,14 +61,14 @@ def standby_lock() -> Any:
 
 
 def read_standby() -> dict[str, Any] | None:
-    from workers.warm import read_json_file
+    from workers.files import read_json_file
 
     data = read_json_file(state_path())
     return data if data is not None and isinstance(data.get("pid"), int) else None
 
 
 def write_standby(data: dict[str, Any]) -> None:
-    from workers.warm import write_json_file
+    from workers.files import write_json_file
 
     write_json_file(state_path(), data)
 
