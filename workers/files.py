@@ -7,7 +7,6 @@ import itertools
 import json
 import math
 import os
-import secrets
 import time
 from typing import Any, Sequence
 
@@ -107,7 +106,8 @@ def _create_temp(folder: str) -> tuple[int, str]:
     """A new temp file in `folder`, created with mode 0666 for the kernel to apply the umask to, as open() does
     (mkstemp makes 0600, and reading the umask back costs a /proc read per write)."""
     for _ in range(100):
-        tmp = os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}")
+        # os.urandom is what secrets.token_hex reads; the secrets module costs every `import tuner` ~5 ms (hmac)
+        tmp = os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}")
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), tmp
         except FileExistsError:
