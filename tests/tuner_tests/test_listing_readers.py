@@ -255,5 +255,38 @@ def test_a_warm_listing_with_forked_stats_reads_only_what_changed(root: Path) ->
         out["forks"] = len(forks)
         out["read_again"] = sorted(warm.loc[warm["reader_pid"] != cold["reader_pid"], "run_dir"].map(os.path.basename))
     """)
-    assert out["forks"] == 3  # 40 runs' stats: 3 children (no run read again needs a reader of its own)
+    # 40 runs' stats: 3 children (no run read again needs a reader of its own), and one writing the index
+    assert out["forks"] == 4
     assert out["read_again"] == ["2026-01-01T00-00-05Z", "2026-01-01T00-00-17Z"]  # the changed and the damaged
+
+
+def test_the_index_is_written_by_a_child_while_the_frame_is_made(root: Path) -> None:
+    """A listing that changes the index writes it in a forked child while this process makes the frame: the file
+    is the index a listing here would write (the next listing parses it and reads nothing), this process keeps
+    it in memory as written (no parse either), and a listing interrupted while making the frame stops the
+    writer (no process left behind; no temp file left but what the next writer removes)."""
+    out = probe(root, """
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the damaged run's warning: another test's subject
+            cold = ls_runs(order=None, runs_dir=root)
+            out["forks"] = len(forks)  # 40 runs: 3 children stat, 3 read, 1 writes the index
+            out["memo"] = os.path.abspath(index.index_path(root)) in index._memo
+            time.sleep(0.3)
+            reread = []
+            readers.read_row = lambda run_dir, *a: reread.append(run_dir) or read_row(run_dir, *a)
+            index._memo.clear()
+            warm = ls_runs(order=None, runs_dir=root)
+            out["equal"] = warm.drop(columns="reader_pid").equals(cold.drop(columns="reader_pid"))
+            out["reread"] = sorted(map(os.path.basename, reread))
+            os.unlink(index.index_path(root))
+            def interrupted(names, columns):
+                raise KeyboardInterrupt  # Ctrl-C while the frame is made
+            try:
+                index.indexed_listing(root, prepare=interrupted)
+            except KeyboardInterrupt:
+                out["interrupted"] = True
+            out["clean"] = no_children_left()
+    """)
+    assert out["forks"] == 7 and out["memo"]
+    assert out["equal"] and out["reread"] == ["2026-01-01T00-00-17Z"]  # only the damaged run, read every time
+    assert out["interrupted"] and out["clean"]

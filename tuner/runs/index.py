@@ -49,7 +49,13 @@ from tuner.runs.aggregate import (
     finish_frame,
     ordered_columns,
 )
-from tuner.runs.readers import PackedSignatures, PendingSignatures, pack_signatures, read_rows_at_once
+from tuner.runs.readers import (
+    InBackground,
+    PackedSignatures,
+    PendingSignatures,
+    pack_signatures,
+    read_rows_at_once,
+)
 from tuner.store.layout import (
     INDEX_FILE,
     INDEX_HEAD_FILE,
@@ -321,6 +327,18 @@ def _unpack(stored: Any, length: int) -> Column:
 
 def save_index(runs_dir: str, index: Index) -> bool:
     """Write the index atomically under the lock; False (and nothing raised) where that is not possible."""
+    key = _write_index(runs_dir, index)
+    if key is not None:
+        _remember(runs_dir, key, index)
+    return key is not None
+
+
+def _remember(runs_dir: str, key: tuple[int, int, int, int], index: Index) -> None:
+    _memo[os.path.abspath(index_path(runs_dir))] = (key, index)
+
+
+def _write_index(runs_dir: str, index: Index) -> tuple[int, int, int, int] | None:
+    """save_index's write: the file's key (_file_key) as written, None where it could not be."""
     from filelock import FileLock, Timeout
 
     payload = {"format": FORMAT, "tuner": __version__, "names": index.names,
@@ -329,18 +347,20 @@ def save_index(runs_dir: str, index: Index) -> bool:
     try:
         text = json.dumps(payload, ensure_ascii=False, default=str)  # NaN (= missing) is allowed on purpose
     except ValueError:
-        return False
+        return None
     path = index_path(runs_dir)
     try:
         with FileLock(os.path.join(runs_dir, INDEX_LOCK), timeout=LOCK_TIMEOUT_S):
             clean_stale_temp_files(runs_dir)  # left by a writer killed midway (never a live write: it is seconds old)
             atomic_write_text(path, text)
-            key = _file_key(path)
+            return _file_key(path)
     except (Timeout, OSError):
-        return False  # a read-only or busy runs directory still lists, just without a warm start next time
-    if key is not None:
-        _memo[os.path.abspath(path)] = (key, index)
-    return True
+        return None  # a read-only or busy runs directory still lists, just without a warm start next time
+
+
+def _written_in_background(runs_dir: str, index: Index) -> bytes:
+    """_write_index's answer as InBackground sends it: the key as JSON (null: not written)."""
+    return json.dumps(_write_index(runs_dir, index)).encode()
 
 
 def _worth_storing(index: Index, position: int | None, signature: Signature, read_ns: int, volatile: bool) -> bool:
@@ -614,16 +634,22 @@ def indexed_listing(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S,
     changed = scan.changed or len(unvisited) + len(scan.names) != len(index.names)
     as_stored = ahead is not None and scan.names == index.names and scan.sources == list(range(len(scan.names)))
     columns = ahead if ahead is not None and as_stored else _assemble(index, scan.sources)
-    if changed and os.path.isdir(runs_dir):
-        _store(runs_dir, index, scan, columns, unvisited)
+    if changed and os.path.isdir(runs_dir):  # the index written in a child while `prepare` makes the frame here
+        stored = _stored(index, scan, columns, unvisited)
+        with InBackground(functools.partial(_written_in_background, runs_dir, stored)) as writing:
+            if not as_stored and prepare is not None:
+                prepared, as_stored = prepare(scan.names, columns), True
+            key = json.loads(writing.wait() or b"null")
+        if key is not None:
+            _remember(runs_dir, tuple(key), stored)
     whole = latest_n is None
     clean = whole and all(type(s) is int for s in scan.sources) and not any(index.problems.get(n) for n in scan.names)
     return scan.names, columns, ListingState(clean, listing_digest(all_names, scan.signatures) if whole else "",
                                              prepared if as_stored else None)
 
 
-def _store(runs_dir: str, index: Index, scan: _Scan, columns: dict[str, Column],
-           unvisited: list[tuple[str, int]]) -> None:
+def _stored(index: Index, scan: _Scan, columns: dict[str, Column], unvisited: list[tuple[str, int]]) -> Index:
+    """The index to store after this listing: the runs listed and the stored ones not looked at (latest_n)."""
     names, sources = scan.names, scan.sources
     if unvisited:  # merge the listed runs with the stored ones not looked at, in name order
         order = sorted([*zip(names, sources), *unvisited], key=lambda item: item[0], reverse=True)
@@ -636,7 +662,7 @@ def _store(runs_dir: str, index: Index, scan: _Scan, columns: dict[str, Column],
         found = scan.fresh_problems[name] if fresh else index.problems.get(name)
         if found:
             problems[name] = found
-    save_index(runs_dir, Index(names, meta, problems, columns))
+    return Index(names, meta, problems, columns)
 
 
 def rebuild_index(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S) -> int:

@@ -209,6 +209,36 @@ class PendingSignatures:
         return list(self.packed())
 
 
+class InBackground:
+    """`work` done in a forked child (where forking is safe: processes_for), or here at once: the caller goes on
+    meanwhile and takes the child's bytes with wait(); leaving the block stops a child not waited for (an
+    interrupted listing leaves no process behind). The listing writes its index this way while it makes the
+    frame (~60 ms of 10^4 runs each)."""
+
+    def __init__(self, work: Callable[[], bytes]):
+        self.work = work
+        self.child: tuple[int, int] | None = None
+        self.done: bytes | None = None
+
+    def __enter__(self) -> InBackground:
+        if processes_for(2, 1) > 1:
+            self.child = _fork(self.work)
+        if self.child is None:
+            self.done = self.work()
+        return self
+
+    def wait(self) -> bytes | None:
+        """What `work` returned, None where the child failed."""
+        if self.child is not None:
+            child, self.child = self.child, None
+            self.done = _collect(child)
+        return self.done
+
+    def __exit__(self, *exc: object) -> None:
+        _stop_all([self.child])
+        self.child = None
+
+
 def _fork(work: Callable[[], bytes]) -> tuple[int, int] | None:
     """A forked child doing `work` and sending its bytes through a pipe, as (its pid, the read end), or None
     where none could start. The child leaves by os._exit: no atexit handlers, no flushing of the parent's
