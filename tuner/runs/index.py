@@ -634,14 +634,16 @@ def indexed_listing(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S,
     changed = scan.changed or len(unvisited) + len(scan.names) != len(index.names)
     as_stored = ahead is not None and scan.names == index.names and scan.sources == list(range(len(scan.names)))
     columns = ahead if ahead is not None and as_stored else _assemble(index, scan.sources)
-    if changed and os.path.isdir(runs_dir):  # the index written in a child while `prepare` makes the frame here
+    if changed and os.path.isdir(runs_dir):
         stored = _stored(index, scan, columns, unvisited)
-        with InBackground(functools.partial(_written_in_background, runs_dir, stored)) as writing:
-            if not as_stored and prepare is not None:
+        if prepare is None or as_stored:  # nothing to make meanwhile
+            save_index(runs_dir, stored)
+        else:  # the index written in a child while `prepare` makes the frame here
+            with InBackground(functools.partial(_written_in_background, runs_dir, stored)) as writing:
                 prepared, as_stored = prepare(scan.names, columns), True
-            key = json.loads(writing.wait() or b"null")
-        if key is not None:
-            _remember(runs_dir, tuple(key), stored)
+                key = json.loads(writing.wait() or b"null")
+            if key is not None:
+                _remember(runs_dir, tuple(key), stored)
     whole = latest_n is None
     clean = whole and all(type(s) is int for s in scan.sources) and not any(index.problems.get(n) for n in scan.names)
     return scan.names, columns, ListingState(clean, listing_digest(all_names, scan.signatures) if whole else "",
