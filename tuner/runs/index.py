@@ -50,6 +50,7 @@ from tuner.runs.aggregate import (
     ordered_columns,
 )
 from tuner.runs.readers import (
+    FlatRows,
     InBackground,
     PackedSignatures,
     PendingSignatures,
@@ -127,26 +128,6 @@ def _trust(signature: Signature, read_ns: int, volatile: bool) -> int:
     if volatile:
         return VOLATILE
     return RACY if _newest_ns(signature) >= read_ns - RACY_NS else TRUSTED
-
-
-class _Rows(Sequence[Sequence[int]]):
-    """The stored meta (one flat array) as rows of `width`, each sliced when asked for: slicing 10^4 of them on
-    every load cost ~7 ms of a warm listing that looks at none."""
-
-    def __init__(self, flat: array.array, width: int):
-        self.flat, self.width = flat, width
-
-    def __len__(self) -> int:
-        return len(self.flat) // self.width
-
-    def __getitem__(self, k: Any) -> Any:
-        if isinstance(k, slice):
-            return [self[i] for i in range(*k.indices(len(self)))]
-        if k < 0:
-            k += len(self)
-        if not 0 <= k < len(self):
-            raise IndexError(k)
-        return self.flat[k * self.width:(k + 1) * self.width]
 
 
 @dataclass
@@ -242,7 +223,8 @@ def _validated(data: Any) -> Index:
     if not isinstance(flat, array.array) or flat.typecode != "q":
         raise ValueError("inconsistent")
     unpacked = {str(key): _unpack(values, n) for key, values in columns.items()}
-    return Index(list(map(str, names)), _Rows(flat, width), {str(k): list(v) for k, v in problems.items()},
+    # each run's meta is sliced when asked for (all of them up front: ~7 ms of a warm listing of 10^4 runs)
+    return Index(list(map(str, names)), FlatRows(flat, width), {str(k): list(v) for k, v in problems.items()},
                  unpacked, flat)
 
 

@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence, Union, overload
+from typing import Any, Callable, Sequence
 
 from tuner.runs.aggregate import DEFAULT_STALE_AFTER_S, is_volatile, run_row
 from tuner.store.files import read_run
@@ -123,31 +123,39 @@ def _packed_signatures(run_dirs: Sequence[str]) -> bytes:
     return pack_signatures(list(map(run_signature, run_dirs))).tobytes()
 
 
-class PackedSignatures(Sequence[Union[Signature, None]]):
-    """The signatures of many runs in one array of 8-byte ints, SIGNATURE_LEN a run and NOT_A_RUN for a folder
-    that is not a run, as the children send them: the index compares and hashes them a column at a time (in C)
-    without a tuple per run; indexing gives a run's tuple (None: not a run)."""
+class FlatRows(Sequence[Any]):
+    """A flat array read as rows of `width` values, each made when asked for (`_row`): 10^4 rows made up front
+    cost a listing milliseconds it may not need."""
 
-    def __init__(self, packed: array.array):
-        self.packed = packed
+    def __init__(self, flat: array.array, width: int):
+        self.flat, self.width = flat, width
 
     def __len__(self) -> int:
-        return len(self.packed) // SIGNATURE_LEN
+        return len(self.flat) // self.width
 
-    @overload
-    def __getitem__(self, k: int) -> Signature | None: ...
-
-    @overload
-    def __getitem__(self, k: slice) -> list[Signature | None]: ...
-
-    def __getitem__(self, k: int | slice) -> Signature | None | list[Signature | None]:
+    def __getitem__(self, k: Any) -> Any:
         if isinstance(k, slice):
             return [self[i] for i in range(*k.indices(len(self)))]
         if k < 0:
             k += len(self)
         if not 0 <= k < len(self):
             raise IndexError(k)
-        start = k * SIGNATURE_LEN
+        return self._row(k * self.width)
+
+    def _row(self, start: int) -> Any:
+        return self.flat[start:start + self.width]
+
+
+class PackedSignatures(FlatRows):
+    """The signatures of many runs in one array of 8-byte ints, SIGNATURE_LEN a run and NOT_A_RUN for a folder
+    that is not a run, as the children send them: the index compares and hashes them a column at a time (in C)
+    without a tuple per run; indexing gives a run's tuple (None: not a run)."""
+
+    def __init__(self, packed: array.array):
+        super().__init__(packed, SIGNATURE_LEN)
+        self.packed = packed
+
+    def _row(self, start: int) -> Signature | None:
         return None if self.packed[start] < 0 else tuple(self.packed[start:start + SIGNATURE_LEN])
 
 
