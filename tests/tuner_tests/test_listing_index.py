@@ -183,8 +183,9 @@ def _label_column(data: dict) -> dict:
     lambda d: _label_column(d).update(labels=_label_column(d)["labels"][:1] * 0),  # a label a run points at gone
     lambda d: _label_column(d).update(labels="finished"),                       # labels not a list
     lambda d: _label_column(d).update(d=_label_column(d).pop("B")),             # labels with float codes
+    lambda d: _label_column(d)["labels"].append([1, 2]),                        # a label no column may hold
 ], ids=["meta-short", "meta-not-base64", "meta-unpacked", "column-short", "column-typecode", "labels-missing",
-        "labels-not-a-list", "labels-typecode"])
+        "labels-not-a-list", "labels-typecode", "labels-of-another-type"])
 def test_an_index_with_damaged_packed_numbers_is_ignored(runs: Path, damage) -> None:
     ls_runs(runs_dir=str(runs))
     path = runs / INDEX_FILE

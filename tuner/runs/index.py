@@ -304,6 +304,8 @@ def _unpack(stored: Any, length: int) -> Column:
         return values
     if length and (max(values) >= len(labels) or code == "q" and min(values) < 0):
         raise ValueError("inconsistent")
+    if not all(type(label) in _LABEL_TYPES or type(label) is float and label != label for label in labels):
+        raise ValueError("inconsistent")  # what _dictionary never stores (a number, a list)
     return Labels(labels, values)
 
 
