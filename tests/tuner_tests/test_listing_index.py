@@ -90,7 +90,7 @@ def test_an_appended_metric_line_is_listed_next_time(runs: Path, reads: list[str
     assert row["metric_acc"] == 0.95 and row["epochs_completed"] == 3
 
 
-def test_the_frame_made_while_the_runs_are_stated_is_used_only_when_nothing_changed(
+def test_the_frame_made_while_the_runs_are_checked_is_used_only_when_nothing_changed(
         runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A warm listing makes the frame of the index as stored while the runs are stat'ed (two cores at work):
     used when every run is as stored, made again from the rows read anew when one is not."""

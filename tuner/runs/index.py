@@ -77,9 +77,6 @@ FORMAT = 5
 #: tick: such a run is read again on the next listing (a one-off cost for runs a few seconds old)
 RACY_NS = 2_000_000_000
 LOCK_TIMEOUT_S = 10.0
-#: a warm listing makes its frame ahead (indexed_listing's `prepare`) where the runs directory holds at most this
-#: many entries more than the stored runs (sweeps/, a stray file): likely nothing changed
-MAX_NOT_RUNS = 8
 MISSING = math.nan  # how the stored columns spell "this run's row has no such key" (as from_records does)
 
 #: where an output row comes from: a position in the stored index, or a row just read
@@ -108,9 +105,12 @@ class Labels(Sequence[Any]):
     def tolist(self) -> list[Any]:
         return list(self)
 
-    def present(self) -> list[Any]:
-        """The labels some run has (after a slice, not all of them)."""
-        return [self.labels[code] for code in sorted(set(self.codes))]
+    def has_value(self) -> bool:
+        """Whether some run has a value that is not MISSING (NaN), as `any(x == x for x in self)` says, looking at
+        the labels only, or at those some run has (after a slice, not all of them) where one is MISSING."""
+        if all(label == label for label in self.labels):
+            return len(self.codes) > 0
+        return any(self.labels[code] == self.labels[code] for code in set(self.codes))
 
 
 #: one value per run: a list, or (a packed column as loaded, until a row just read is put in it) an array of
@@ -138,10 +138,12 @@ class Index:
     meta: Sequence[Sequence[int]] = field(default_factory=list)  # signature (8 ints) + read_ns + trust flag
     problems: dict[str, list[str]] = field(default_factory=dict)
     columns: dict[str, Column] = field(default_factory=dict)
-    flat_meta: array.array | None = None  # `meta` as one array (as stored), made on first use
+    flat_meta: array.array | None = None  # `meta` as one array, where it is lists (made on first use)
 
     def packed_meta(self) -> array.array:
         """Every run's meta in one array, run after run (what all_fresh compares column by column)."""
+        if isinstance(self.meta, FlatRows):  # as loaded
+            return self.meta.flat
         if self.flat_meta is None:
             self.flat_meta = array.array("q", itertools.chain.from_iterable(self.meta))
         return self.flat_meta
@@ -225,7 +227,7 @@ def _validated(data: Any) -> Index:
     unpacked = {str(key): _unpack(values, n) for key, values in columns.items()}
     # each run's meta is sliced when asked for (all of them up front: ~7 ms of a warm listing of 10^4 runs)
     return Index(list(map(str, names)), FlatRows(flat, width), {str(k): list(v) for k, v in problems.items()},
-                 unpacked, flat)
+                 unpacked)
 
 
 #: array typecodes of packed values: 8-byte floats and ints (array's "q" is 8 bytes wherever Python runs)
@@ -388,12 +390,7 @@ def _assemble(index: Index, sources: list[Source]) -> dict[str, Column]:
             stored = index.columns.get(key, absent)
             columns[key] = [s.get(key, MISSING) if isinstance(s, dict) else stored[s] for s in sources]
     # a column no listed run has (all NaN) would not exist in a frame built from these rows
-    return {c: v for c, v in columns.items() if any(x == x for x in (_present(v) if isinstance(v, Labels) else v))}
-
-
-def _present(values: Labels) -> list[Any]:
-    """Enough of a Labels column's values to tell whether it has any: its labels when none is missing (NaN)."""
-    return values.labels if values.codes and all(x == x for x in values.labels) else values.present()
+    return {c: v for c, v in columns.items() if (v.has_value() if isinstance(v, Labels) else any(x == x for x in v))}
 
 
 def _as_list(values: Column) -> list[Any]:
@@ -587,10 +584,10 @@ def indexed_listing(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S,
 
     def make_ahead(newest: PackedSignatures) -> None:
         """The usual warm listing, made while the children stat the older runs, where the newest runs (this
-        process' slice: where changes and new runs are) are as stored and the folder holds the stored runs and
-        a few entries that are not runs (sweeps/): then likely nothing changed."""
+        process' slice: where changes and new runs are) are as stored and no stored run can be gone (the folder
+        holds as many entries at least): then likely nothing changed."""
         nonlocal ahead, prepared
-        if prepare is None or not index.names or not 0 <= len(all_names) - len(index.names) <= MAX_NOT_RUNS:
+        if prepare is None or not index.names or len(all_names) < len(index.names):
             return
         runs, packed, _ = _runs_only(all_names[:len(newest)], newest)
         if runs and all_fresh(index, runs, PackedSignatures(packed)):
@@ -618,20 +615,21 @@ def indexed_listing(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S,
     changed = scan.changed or len(unvisited) + len(scan.names) != len(index.names)
     as_stored = ahead is not None and scan.names == index.names and scan.sources == list(range(len(scan.names)))
     columns = ahead if ahead is not None and as_stored else _assemble(index, scan.sources)
+    made = prepared if as_stored else None  # `prepare` of this listing (as stored: nothing to store)
     if changed and os.path.isdir(runs_dir):
         stored = _stored(index, scan, columns, unvisited)
-        if prepare is None or as_stored:  # nothing to make meanwhile
+        if prepare is None:  # nothing to make meanwhile
             save_index(runs_dir, stored)
         else:  # the index written in a child while `prepare` makes the frame here
             with InBackground(functools.partial(_written_in_background, runs_dir, stored)) as writing:
-                prepared, as_stored = prepare(scan.names, columns), True
+                made = prepare(scan.names, columns)
                 key = json.loads(writing.wait() or b"null")
             if key is not None:
                 _remember(runs_dir, tuple(key), stored)
     whole = latest_n is None
     clean = whole and all(type(s) is int for s in scan.sources) and not any(index.problems.get(n) for n in scan.names)
     return scan.names, columns, ListingState(clean, listing_digest(all_names, scan.signatures) if whole else "",
-                                             prepared if as_stored else None)
+                                             made)
 
 
 def _stored(index: Index, scan: _Scan, columns: dict[str, Column], unvisited: list[tuple[str, int]]) -> Index:

@@ -153,16 +153,15 @@ class PackedSignatures(FlatRows):
 
     def __init__(self, packed: array.array):
         super().__init__(packed, SIGNATURE_LEN)
-        self.packed = packed
 
     def _row(self, start: int) -> Signature | None:
-        return None if self.packed[start] < 0 else tuple(self.packed[start:start + SIGNATURE_LEN])
+        return None if self.flat[start] < 0 else tuple(self.flat[start:start + SIGNATURE_LEN])
 
 
 def pack_signatures(signatures: Sequence[Signature | None]) -> array.array:
     """Signatures as PackedSignatures holds them (its own array where they are one already)."""
     if isinstance(signatures, PackedSignatures):
-        return signatures.packed
+        return signatures.flat
     return array.array("q", itertools.chain.from_iterable([signature or NOT_A_RUN for signature in signatures]))
 
 
