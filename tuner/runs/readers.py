@@ -76,10 +76,15 @@ def _child_start() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def can_fork() -> bool:
+    """Whether forking is safe here: Linux, and this process has a single thread (see the module's docstring)."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1
+
+
 def processes_for(count: int, per_process: int | None = None) -> int:
     """How many processes should read `count` runs (`per_process` at least each, default MIN_RUNS_PER_PROCESS):
     1 unless forking is safe here and worth it."""
-    if not sys.platform.startswith("linux") or threading.active_count() > 1:
+    if not can_fork():
         return 1
     try:
         cpus = len(os.sched_getaffinity(0))  # the CPUs this process may use (a container's or taskset's share)
@@ -217,9 +222,9 @@ class PendingSignatures:
 
 
 class InBackground:
-    """`work` done in a forked child (where forking is safe: processes_for), or here at once: the caller goes on
-    meanwhile and takes the child's bytes with wait(); leaving the block stops a child not waited for (an
-    interrupted listing leaves no process behind). The listing writes its index this way while it makes the
+    """`work` done in a forked child (where forking is safe and there is a second CPU), or here at once: the
+    caller goes on meanwhile and takes the child's bytes with wait(); leaving the block stops a child not waited
+    for (an interrupted listing leaves no process behind). The listing writes its index this way while it makes the
     frame (~60 ms of 10^4 runs each)."""
 
     def __init__(self, work: Callable[[], bytes]):
@@ -228,7 +233,7 @@ class InBackground:
         self.done: bytes | None = None
 
     def __enter__(self) -> InBackground:
-        if processes_for(2, 1) > 1:
+        if processes_for(2, per_process=1) > 1:  # two processes, if forking is safe here and there are two CPUs
             self.child = _fork(self.work)
         if self.child is None:
             self.done = self.work()
