@@ -193,8 +193,8 @@ def main() -> None:
     parser.add_argument("--memory", type=int, metavar="N", help="instead: one sweep of N trials, the driver's "
                         "memory sampled along it")
     parser.add_argument("--ray-tune", action="store_true", help="also run Ray Tune over the same commands once per "
-                        "round (a function trainable per trial, actors reused; ~8x xargs: adds about a minute "
-                        "a round for 200 trials; needs the bench extra)")
+                        "round (a function trainable per trial, actors reused; ~2.5x xargs: about 8 s a round for "
+                        "200 trials, 16 s the first; needs the bench extra)")
     args = parser.parse_args()
     if args.memory is not None and args.memory < 1:
         parser.error(f"--memory takes a number of trials (1 or more), got {args.memory}")

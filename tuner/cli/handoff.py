@@ -24,6 +24,8 @@ import subprocess
 import sys
 from typing import Any, Sequence
 
+from workers.files import cache_dir, read_json_file, write_json_file
+
 #: environment that shapes a process before a command runs (imports, Ray's start, thread pools): a standby
 #: started with other values would not be what a fresh `tune` is
 FINGERPRINT_PREFIXES = ("RAY_", "TUNER_", "PYTHON", "CUDA_", "LD_", "OMP_", "MKL_", "OPENBLAS_", "TF_", "XDG_")
@@ -39,37 +41,27 @@ LOG_MAX = 1 << 20
 HANDED_OVER: list[bool] = []
 
 
-def _state_dir() -> str:
-    from workers.files import cache_dir
-
-    return cache_dir()
-
-
 def state_path() -> str:
-    return os.path.join(_state_dir(), "standby.json")
+    return os.path.join(cache_dir(), "standby.json")
 
 
 def socket_path(pid: int) -> str:
-    return os.path.join(_state_dir(), f"standby-{pid}.sock")
+    return os.path.join(cache_dir(), f"standby-{pid}.sock")
 
 
 def standby_lock() -> Any:
     """The lock under which the standby file changes hands (spawned, ready, taken, replaced)."""
     from filelock import FileLock
 
-    return FileLock(os.path.join(_state_dir(), "standby.lock"), timeout=10)
+    return FileLock(os.path.join(cache_dir(), "standby.lock"), timeout=10)
 
 
 def read_standby() -> dict[str, Any] | None:
-    from workers.files import read_json_file
-
     data = read_json_file(state_path())
     return data if data is not None and isinstance(data.get("pid"), int) else None
 
 
 def write_standby(data: dict[str, Any]) -> None:
-    from workers.files import write_json_file
-
     write_json_file(state_path(), data)
 
 
@@ -187,7 +179,7 @@ def _spawn_unless_fit(cluster: dict[str, Any], env: dict[str, str]) -> None:
                 return
             _forward(state["pid"], signal.SIGTERM)
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        log_path = os.path.join(_state_dir(), "standby.log")  # Ray's start-up noise, what a failed start said
+        log_path = os.path.join(cache_dir(), "standby.log")  # Ray's start-up noise, what a failed start said
         log = open(log_path, "ab" if os.path.exists(log_path) and os.path.getsize(log_path) < LOG_MAX else "wb")
         with log:
             proc = subprocess.Popen([sys.executable, "-m", "tuner.cli.standby", str(cluster["mark"])],
