@@ -10,10 +10,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
+from tuner._version import __version__
 from tuner.errors import ConfigError
 from tuner.store.layout import runs_dir_read_problem
 from tuner.values import parse_value
 from tuner.yamlfile import parse_yaml_mapping
+from workers.files import cache_dir, read_json_file, write_json_file
 
 PROJECT_FILE = "tuner.yml"
 ENV_PREFIX = "TUNER_"
@@ -128,15 +130,11 @@ def default_values() -> dict[str, Any]:
     source = resources.files("tuner").joinpath("defaults.yml")
     key, copy = _defaults_copy(source)
     if copy is not None:
-        from workers.files import read_json_file
-
         kept = read_json_file(copy)
         if kept is not None and kept.get("key") == key and isinstance(kept.get("values"), dict):
             return kept["values"]
     values = _read_yaml_mapping(source.read_text(encoding="utf-8"), "tuner/defaults.yml")
     if copy is not None:
-        from workers.files import write_json_file
-
         try:
             write_json_file(copy, {"key": key, "values": values})
         except (OSError, TypeError, ValueError):  # a read-only home; a value JSON cannot hold (then: parsed each time)
@@ -148,9 +146,6 @@ def _defaults_copy(source: Any) -> tuple[list[Any], str | None]:
     """What identifies the installed defaults.yml, and where its parsed copy is kept (None: not a plain file,
     e.g. inside a zip, so no copy)."""
     import hashlib
-
-    from tuner._version import __version__
-    from workers.files import cache_dir
 
     if not isinstance(source, Path):
         return [], None
