@@ -42,6 +42,13 @@ def test_columns_keep_trial_and_accept_the_run_header(runs, capsys):
     assert len(_names(out)) == 5
 
 
+@pytest.mark.parametrize("bad", ["-3", "0", "ten"])
+def test_a_bad_latest_names_the_option_and_what_it_takes(runs, capsys, bad):
+    assert main(["ls", "--latest", bad]) == 2
+    err = capsys.readouterr().err
+    assert "--latest" in err and "positive whole number of runs" in err and "latest_n" not in err
+
+
 def test_latest_is_applied_after_filter_in_cli_and_api(runs, capsys):
     failed = ls_runs(subset="status == 'failed'", latest_n=3)
     assert sorted(failed["run_dir"]) == sorted(runs[:2])

@@ -40,6 +40,17 @@ def seconds(text: str) -> float:
     return number
 
 
+def count(text: str) -> int:
+    """An argparse type for a number of runs (`--latest 20`): a positive integer; argparse names the option."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number of runs (e.g. 20)")
+    return value
+
+
 def formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 

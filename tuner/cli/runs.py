@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from tuner.cli.options import PROG, Parser, add_runs_dir, formatter
+from tuner.cli.options import PROG, Parser, add_runs_dir, count, formatter
 
 
 def cmd_ls(argv: Sequence[str]) -> int:
@@ -18,7 +18,7 @@ def cmd_ls(argv: Sequence[str]) -> int:
     parser.add_argument("--filter", metavar="EXPR", help="pandas query over the columns (or MLflow filter syntax)")
     parser.add_argument("--order", metavar="COL", action="append", help="sort by column (repeatable)")
     parser.add_argument("--ascending", action="store_true", help="sort ascending (default: descending)")
-    parser.add_argument("--latest", type=int, metavar="N", help="only the N newest runs")
+    parser.add_argument("--latest", type=count, metavar="N", help="only the N newest runs")
     parser.add_argument("--columns", metavar="C1,C2", help="columns to show, names or MLflow keys such as "
                         "metrics.acc (default: a compact choice)")
     parser.add_argument("--all", action="store_true", help="show every matching run in the table (default: the "

@@ -6,13 +6,12 @@ import shlex
 import sys
 from typing import Sequence
 
-from tuner.errors import TunerError
 from tuner.export.tensorboard import select_runs, tensorboard_command, tensorboard_runs
 from tuner.settings import load_settings
 
 
 def cmd_tensorboard(argv: Sequence[str]) -> int:
-    from tuner.cli.options import Parser, add_runs_dir, formatter
+    from tuner.cli.options import Parser, add_runs_dir, count, formatter
 
     parser = Parser(prog="tune tensorboard", formatter_class=formatter,
                      description="Print the command that shows runs side by side in TensorBoard: a sweep's runs,\n"
@@ -23,15 +22,13 @@ def cmd_tensorboard(argv: Sequence[str]) -> int:
                      epilog="examples:\n  tune tensorboard 20261122-080102-a3f9     then run the printed command\n"
                             "  tune tensorboard --latest 3                the 3 newest runs")
     parser.add_argument("sweep", nargs="?", help="sweep id (see `tune sweeps`); default: the latest runs")
-    parser.add_argument("--latest", type=int, default=10, metavar="N", help="without SWEEP: the N newest runs "
+    parser.add_argument("--latest", type=count, default=10, metavar="N", help="without SWEEP: the N newest runs "
                         "(default 10)")
     parser.add_argument("--metric", action="append", metavar="NAME", help="with SWEEP: a metric column of the "
                         "HParams view (repeatable; default: every metric)")
     parser.add_argument("--no-hparams", action="store_true", help="with SWEEP: do not write the HParams view")
     add_runs_dir(parser)
     args = parser.parse_args(argv)
-    if args.latest < 1:
-        raise TunerError(f"--latest must be a positive integer, got {args.latest}")
     runs_dir = load_settings(runs_dir=args.runs_dir).runs_dir
     chosen = select_runs(runs_dir, args.sweep, args.latest)
     runs, missing = tensorboard_runs(chosen)
