@@ -80,7 +80,7 @@ def test_an_unreadable_flags_file_exits_2_and_creates_nothing(script: Path, work
     (["train.py", "--timeout", "soon"], "argument --timeout: 'soon' is not a time: give seconds (600) or a number"),
     (["train.py", "--flag", "a=1,2", "--keep-cluster", "later"], "argument --keep-cluster: 'later' is not a time"),
     (["train.py", "--timeout", "nan"], "'nan' is not a time"),
-    (["ls", "--latest", "x"], "invalid int value"),
+    (["ls", "--latest", "x"], "argument --latest: 'x' is not a positive whole number of runs"),
 ])
 def test_bad_options_exit_2_with_one_line(script: Path, workdir: Path, capsys: pytest.CaptureFixture[str],
                                           args: list[str], expected: str) -> None:
