@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from tuner.errors import GridError
-from tuner.values import format_value, parse_value
+from tuner.values import format_value, is_flag_name, parse_value
 from tuner.yamlfile import DuplicateKeyError, describe_error
 from tuner.yamlfile import load as load_yaml
 
@@ -169,12 +169,6 @@ def grid_from_source(source: Mapping[str, Any]) -> Grid:
 
 def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") and not isinstance(value, Scalar) else value
-
-
-def is_flag_name(name: Any) -> bool:
-    """A name a grid or --flag may use: an identifier, or an option name as a script spells it (`10sec`, `batch-size`)."""
-    return isinstance(name, str) and bool(name) and name[0] != "-" and name.replace("-", "_").replace(".", "_")\
-        .replace("_", "a").isalnum() and name.isascii()
 
 
 def _check_name(name: Any, problems: list[str]) -> None:

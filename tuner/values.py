@@ -54,6 +54,13 @@ def parse_plain(text: str) -> Any:
     return text
 
 
+def is_flag_name(name: Any) -> bool:
+    """A name a grid or --flag may use: an identifier, or an option name as a script spells it (`10sec`, `batch-size`),
+    or a dotted path (`optimizer.lr`: a nested W&B parameter, a Hydra override key)."""
+    return isinstance(name, str) and bool(name) and name[0] != "-" and name.replace("-", "_").replace(".", "_")\
+        .replace("_", "a").isalnum() and name.isascii()
+
+
 def split_values(raw: str) -> list[str]:
     """`a,b,'c,d'` -> ["a", "b", "'c,d'"]: commas inside YAML quotes belong to the value."""
     pieces: list[str] = []

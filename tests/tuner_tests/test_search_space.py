@@ -72,7 +72,7 @@ def test_ray_tune_names_with_q_in_the_list():
     ({"uniform": ["a", 1]}, "must be numbers"),
     ({"randint": [0.5, 3]}, "must be integers"),
     ({"uniform": [0, 1, 2]}, "takes [lo, hi]"),
-    ({"normal": [0, 1]}, "names no distribution"),
+    ({"gaussian": [0, 1]}, "names no distribution"),
     ({"quniform": [0, 1, 0.1], "q": 0.1}, "q is given twice"),
 ])
 def test_each_bad_distribution_is_one_line_naming_the_flag(spec, words):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import math
 from typing import Any, Iterable, Mapping
 
 from tuner.errors import FlagError
@@ -120,14 +119,7 @@ def grid_axes(grid: Any) -> dict[str, list[Any]]:
     if hasattr(grid, "distributions") and hasattr(grid, "grid_names"):  # tuner.search.space.SearchSpace
         axes = {n: list(v) for n, v in zip(grid.grid_names, grid.grid_values)}
         for name, dist in grid.distributions:
-            if dist.kind == "choice":
-                axes[name] = list(dist.choices)
-            elif dist.kind == "int":
-                axes[name] = [int(dist.low), int(dist.high) - 1]
-            else:  # a real-valued draw: the ends, and a typical draw, never a whole number (1/pi of the way up)
-                low, high = float(dist.low), float(dist.high)
-                inside = low + (high - low) / math.pi
-                axes[name] = [low, high, inside if not inside.is_integer() else math.nextafter(inside, high)]
+            axes[name] = dist.examples()
         return axes
     if hasattr(grid, "values") and hasattr(grid, "names") and not isinstance(grid, Mapping):
         return {n: list(v) for n, v in zip(grid.names, grid.values)}

@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 
 from tuner.errors import ConfigError
 
-from .space import Distribution, SearchSpace
+from .space import QUANTILE_EPS, Distribution, SearchSpace
 
 SAMPLERS = ("random", "tpe", "cmaes", "gp")
 COMPLETE, FAIL, PRUNED = "complete", "fail", "pruned"
@@ -118,8 +118,10 @@ class OptunaSampler:
 
     def _distribution(self, dist: Distribution) -> Any:
         d = self._optuna.distributions
-        if dist.kind == "choice":
+        if dist.kind == "choice":  # a weighted choice's weights are its prior; Optuna's samplers take none
             return d.CategoricalDistribution(dist.choices)
+        if dist.by_quantile:  # normal, log-normal, beta: the quantile in (0, 1) is searched, the flag is ppf(u)
+            return d.FloatDistribution(QUANTILE_EPS, 1 - QUANTILE_EPS)
         if dist.kind == "int":
             step = int(dist.q) if dist.q and not dist.log else 1
             return d.IntDistribution(int(dist.low), int(dist.high) - 1, log=dist.log, step=step)
@@ -129,11 +131,18 @@ class OptunaSampler:
         """Optuna's params -> the flags the script gets (q applied as in the random sampler)."""
         values = dict(params)
         for name, dist in self.space.distributions:
-            if dist.q is not None and dist.kind == "float":
-                values[name] = round(round(values[name] / dist.q) * dist.q, 12)
+            if dist.by_quantile:
+                values[name] = dist.quantize(dist.ppf(values[name]))
+            elif dist.q is not None and dist.kind == "float":
+                values[name] = dist.quantize(values[name])
             elif dist.q is not None and dist.kind == "int":
                 values[name] = int(round(values[name] / dist.q) * dist.q)
         return {n: values[n] for n in self.space.names}
+
+    def _params(self, flags: Mapping[str, Any]) -> dict[str, Any]:
+        """The inverse of _flags for a relaunch: a distribution drawn by quantile is searched as its quantile."""
+        own = dict(self.space.distributions)
+        return {n: own[n].cdf(v) if n in own and own[n].by_quantile else v for n, v in flags.items()}
 
     def _key(self, params: Mapping[str, Any]) -> tuple:
         return tuple((n, params[n]) for n in sorted(params))
@@ -141,7 +150,7 @@ class OptunaSampler:
     def ask(self, index: int, flags: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Flags for trial `index`; `flags` given = relaunch that exact point (a trial pending at a crash)."""
         grid = self.space.grid_point(index)
-        self.study.enqueue_trial(dict(flags) if flags is not None else grid, skip_if_exists=False)
+        self.study.enqueue_trial(self._params(flags) if flags is not None else grid, skip_if_exists=False)
         trial = self.study.ask(self.distributions)
         if flags is None and self._key(self._flags(trial.params)) in self._seen:
             # a point already pending or done: say so to the study, run a fresh random draw instead
@@ -163,8 +172,11 @@ class OptunaSampler:
             if self._key(self._flags(draw)) not in self._seen:
                 break
         params = {}
+        own = dict(self.space.distributions)
         for name, value in draw.items():
             dist = self.distributions[name]
+            if name in own and own[name].by_quantile:
+                value = own[name].cdf(value)
             params[name] = value if hasattr(dist, "choices") else min(max(value, dist.low), dist.high)
         return params
 

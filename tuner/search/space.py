@@ -7,10 +7,16 @@ one mapping naming a distribution:
     dropout: {uniform: [0.0, 0.5], q: 0.05}    # uniform real, rounded to a multiple of q
     units:   {randint: [32, 513]}              # integer in [lo, hi): hi is exclusive, as numpy and Ray Tune
     act:     {choice: [relu, tanh]}            # one of the values, equally likely
+    opt:     {choice: [adam, sgd], weights: [0.7, 0.3]}   # one of the values, with these probabilities
+    init:    {normal: [0.0, 0.02]}             # normal real: [mean, standard deviation], unbounded
+    scale:   {lognormal: [0.0, 1.0]}           # exp of a normal real: [mean, sd] of its log
+    mix:     {beta: [2.0, 5.0]}                # beta real in [0, 1]: [alpha, beta]
 
 `q` is written as its own key (our spelling); Ray Tune's names are accepted too: `quniform: [lo, hi, q]`,
-`qloguniform`, `qrandint`, `lograndint`, `qlograndint`. With `q`, a real is rounded to the nearest multiple
-of q and an integer range's hi is included only if it is a multiple (Ray Tune's rule).
+`qloguniform`, `qrandint`, `lograndint`, `qlograndint`, `randn: [mean, sd]`, `qrandn: [mean, sd, q]`. With `q`,
+a real is rounded to the nearest multiple of q and an integer range's hi is included only if it is a multiple
+(Ray Tune's rule). `as_int: true` beside a real's `q` gives the rounded value as an integer (W&B's rule for an
+integer q, kept by the W&B conversion, tuner.formats.wandb).
 
 The space is Ray Tune's `grid_search x num_samples`: every combination of the grid lists, each drawn
 `num_samples` times for the distributions. It is a description, never materialised: trial `index` is
@@ -22,10 +28,12 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from tuner.errors import GridError
+from tuner.values import is_flag_name
 
 #: distribution name -> (kind, log, takes q as a third list element)
 _NAMES: dict[str, tuple[str, bool, bool]] = {
@@ -38,13 +46,22 @@ _NAMES: dict[str, tuple[str, bool, bool]] = {
     "qrandint": ("int", False, True),
     "qlograndint": ("int", True, True),
     "choice": ("choice", False, False),
+    "normal": ("normal", False, False),
+    "randn": ("normal", False, False),
+    "qrandn": ("normal", False, True),
+    "lognormal": ("normal", True, False),
+    "beta": ("beta", False, False),
 }
+#: keys a distribution mapping may have beside its name
+_OPTIONS = ("q", "weights", "as_int")
 _SCALARS = (str, int, float, bool)
 
 
 @dataclass(frozen=True)
 class Distribution:
-    """One flag's distribution: `float` in [low, high), `int` in [low, high) (hi exclusive), or `choice`."""
+    """One flag's distribution: `float` in [low, high), `int` in [low, high) (hi exclusive), `choice` (weighted
+    when `weights` is given), `normal` (mean `low`, standard deviation `high`; with `log`, a log-normal: the exp
+    of that normal) or `beta` (alpha `low`, beta `high`, values in [0, 1])."""
 
     kind: str
     low: float = 0.0
@@ -52,9 +69,20 @@ class Distribution:
     log: bool = False
     q: float | None = None
     choices: tuple[Any, ...] = ()
+    weights: tuple[float, ...] = ()
+    #: a real rounded to q given as an integer (W&B: an integer q gives integers)
+    as_int: bool = False
+
+    @property
+    def by_quantile(self) -> bool:
+        """Drawn through its quantile function (unbounded or curved priors): what a sampler that needs a bounded
+        uniform domain (Optuna) searches is the quantile u in (0, 1), and the flag is `ppf(u)`."""
+        return self.kind in ("normal", "beta")
 
     def draw(self, rng: random.Random) -> Any:
         if self.kind == "choice":
+            if self.weights:
+                return self.choices[_weighted_index(self.weights, rng.random())]
             return self.choices[rng.randrange(len(self.choices))]
         if self.kind == "int":
             if self.log:
@@ -65,20 +93,138 @@ class Distribution:
             if self.q is not None:
                 value = int(round(value / self.q) * self.q)
             return value
+        if self.kind == "normal":
+            real = rng.gauss(self.low, self.high)
+            return self.quantize(math.exp(real) if self.log else real)
+        if self.kind == "beta":
+            return self.quantize(rng.betavariate(self.low, self.high))
         real = (math.exp(rng.uniform(math.log(self.low), math.log(self.high))) if self.log
                 else rng.uniform(self.low, self.high))
-        if self.q is not None:
-            real = round(round(real / self.q) * self.q, 12)
-        return real
+        return self.quantize(real)
+
+    def quantize(self, real: float) -> Any:
+        """A real rounded to the nearest multiple of q (as an integer with `as_int`)."""
+        if self.q is None:
+            return real
+        if self.as_int:
+            return int(round(real / self.q) * self.q)
+        return round(round(real / self.q) * self.q, 12)
+
+    def ppf(self, u: float) -> float:
+        """The value at quantile `u` in (0, 1), before q (normal, log-normal and beta)."""
+        if self.kind == "normal":
+            real = statistics.NormalDist(self.low, self.high).inv_cdf(u) if self.high > 0 else self.low
+            return math.exp(real) if self.log else real
+        if self.kind == "beta":
+            return _beta_ppf(self.low, self.high, u)
+        raise ValueError(f"{self.kind} has no quantile function here")
+
+    def cdf(self, value: float) -> float:
+        """The quantile of `value` (inverse of ppf), clipped into (0, 1)."""
+        if self.kind == "normal":
+            if self.log:
+                value = math.log(value) if value > 0 else -math.inf
+            u = statistics.NormalDist(self.low, self.high).cdf(value) if self.high > 0 else 0.5
+        elif self.kind == "beta":
+            u = _beta_cdf(self.low, self.high, min(max(value, 0.0), 1.0))
+        else:
+            raise ValueError(f"{self.kind} has no quantile function here")
+        return min(max(u, QUANTILE_EPS), 1 - QUANTILE_EPS)
+
+    def examples(self) -> list[Any]:
+        """Values that stand for this distribution when a script's flags are checked before launch (tuner.interface):
+        a choice's values, an integer range's two ends; for reals the ends (or the 0.1% and 99.9% quantiles of an
+        unbounded one) and a typical draw that is never a whole number."""
+        if self.kind == "choice":
+            return list(self.choices)
+        if self.kind == "int":
+            return [int(self.low), int(self.high) - 1]
+        if self.by_quantile:
+            values = [self.quantize(self.ppf(u)) for u in (0.001, 0.5, 0.999)]
+            if self.q is None:
+                middle = values[1]
+                values.append(middle if not float(middle).is_integer() else math.nextafter(middle, math.inf))
+            return values
+        low, high = float(self.low), float(self.high)
+        inside = low + (high - low) / math.pi
+        return [low, high, inside if not inside.is_integer() else math.nextafter(inside, high)]
 
     def to_source(self) -> dict[str, Any]:
         if self.kind == "choice":
-            return {"choice": list(self.choices)}
-        name = ("log" if self.log else "") + ("randint" if self.kind == "int" else "uniform")
-        source: dict[str, Any] = {name: [self.low, self.high]}
+            source: dict[str, Any] = {"choice": list(self.choices)}
+            if self.weights:
+                source["weights"] = list(self.weights)
+            return source
+        if self.kind == "normal":
+            source = {"lognormal" if self.log else "normal": [self.low, self.high]}
+        elif self.kind == "beta":
+            source = {"beta": [self.low, self.high]}
+        else:
+            name = ("log" if self.log else "") + ("randint" if self.kind == "int" else "uniform")
+            source = {name: [self.low, self.high]}
         if self.q is not None:
             source["q"] = self.q
+        if self.as_int:
+            source["as_int"] = True
         return source
+
+
+#: the quantiles a sampler searches for a distribution drawn by quantile stay this far inside (0, 1): the ends are
+#: infinite for a normal
+QUANTILE_EPS = 1e-9
+
+
+def _weighted_index(weights: tuple[float, ...], u: float) -> int:
+    """The index whose cumulative weight first exceeds u * total (W&B's ppf of a categorical with probabilities)."""
+    total, running = sum(weights), 0.0
+    for index, weight in enumerate(weights):
+        running += weight
+        if u * total < running:
+            return index
+    return len(weights) - 1
+
+
+def _beta_cf(a: float, b: float, x: float) -> float:
+    """The continued fraction of the regularized incomplete beta function (Lentz's method)."""
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    result = d
+    for m in range(1, 300):
+        for numerator in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                          -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            result *= d * c
+        if abs(d * c - 1.0) < 1e-15:
+            break
+    return result
+
+
+def _beta_cdf(a: float, b: float, x: float) -> float:
+    """P(X <= x) for X ~ Beta(a, b): the regularized incomplete beta function I_x(a, b)."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1) / (a + b + 2):
+        return front * _beta_cf(a, b, x) / a
+    return 1.0 - front * _beta_cf(b, a, 1 - x) / b
+
+
+def _beta_ppf(a: float, b: float, u: float) -> float:
+    """The inverse of _beta_cdf by bisection (the cdf is monotone; 60 halvings reach float precision)."""
+    low, high = 0.0, 1.0
+    for _ in range(60):
+        middle = (low + high) / 2
+        if _beta_cdf(a, b, middle) < u:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
 
 
 def is_distribution(value: Any) -> bool:
@@ -91,7 +237,7 @@ def parse_distribution(name: str, spec: Any, where: str = "flags") -> Distributi
     at = f"{where}: flag '{name}'"
     if not isinstance(spec, Mapping):
         raise GridError(f"{at}: expected a mapping like {{uniform: [0, 1]}}, got {spec!r}")
-    keys = [k for k in spec if k != "q"]
+    keys = [k for k in spec if k not in _OPTIONS]
     if len(keys) != 1 or keys[0] not in _NAMES:
         raise GridError(f"{at}: {dict(spec)!r} names no distribution; expected one of "
                         f"{', '.join(_NAMES)} (for example `{name}: {{uniform: [0, 1]}}`), or a list of values")
@@ -99,17 +245,12 @@ def parse_distribution(name: str, spec: Any, where: str = "flags") -> Distributi
     kind, log, q_in_list = _NAMES[key]
     args = spec[key]
     if kind == "choice":
-        if "q" in spec:
-            raise GridError(f"{at}: q does not apply to choice; remove it")
-        if not isinstance(args, (list, tuple)) or not args:
-            raise GridError(f"{at}: choice needs a non-empty list of values, got {args!r}; "
-                            f"for example `{name}: {{choice: [relu, tanh]}}`")
-        bad = [v for v in args if v is not None and not isinstance(v, _SCALARS)]
-        if bad:
-            raise GridError(f"{at}: choice values must be scalars, got {bad[0]!r}")
-        return Distribution("choice", choices=tuple(args))
+        return _parse_choice(name, spec, args, at)
+    if "weights" in spec:
+        raise GridError(f"{at}: weights apply to choice only; remove them")
     expected = 3 if q_in_list else 2
-    shape = "[lo, hi, q]" if q_in_list else "[lo, hi]"
+    shape = {"normal": "[mean, sd, q]" if q_in_list else "[mean, sd]", "beta": "[alpha, beta]"}.get(
+        kind, "[lo, hi, q]" if q_in_list else "[lo, hi]")
     if not isinstance(args, (list, tuple)) or len(args) != expected:
         raise GridError(f"{at}: {key} takes {shape}, got {args!r}; for example `{name}: {{{key}: "
                         f"{'[0, 10, 2]' if q_in_list else '[1, 10]'}}}`")
@@ -121,8 +262,18 @@ def parse_distribution(name: str, spec: Any, where: str = "flags") -> Distributi
         raise GridError(f"{at}: q is given twice ({key}'s third value and `q:`); keep one")
     if q is not None and (isinstance(q, bool) or not isinstance(q, (int, float)) or not math.isfinite(q) or q <= 0):
         raise GridError(f"{at}: q must be a positive number, got {q!r}")
+    as_int = spec.get("as_int", False)
+    if not isinstance(as_int, bool) or (as_int and q is None) or (as_int and kind == "int"):
+        raise GridError(f"{at}: as_int: true goes with a real distribution's q (its rounded values as integers), "
+                        f"got as_int: {as_int!r}")
     if not all(math.isfinite(v) for v in (low, high)):
         raise GridError(f"{at}: {key} bounds must be finite, got {list(args)!r}")
+    if kind in ("normal", "beta"):
+        if kind == "normal" and high < 0:
+            raise GridError(f"{at}: {key} needs a standard deviation >= 0, got {high}")
+        if kind == "beta" and not (low > 0 and high > 0):
+            raise GridError(f"{at}: beta needs alpha > 0 and beta > 0, got [{low}, {high}]")
+        return Distribution(kind, float(low), float(high), log, float(q) if q is not None else None, as_int=as_int)
     if kind == "int":
         if not all(float(v).is_integer() for v in (low, high)):
             raise GridError(f"{at}: {key} bounds must be integers, got {list(args)!r}; use uniform for reals")
@@ -137,7 +288,26 @@ def parse_distribution(name: str, spec: Any, where: str = "flags") -> Distributi
         raise GridError(f"{at}: {key} needs lo > 0 (a log range cannot include 0 or negatives), got "
                         f"[{args[0]}, {args[1]}]; use uniform, or a positive lo such as 1e-6")
     return Distribution(kind, float(low) if kind == "float" else low, float(high) if kind == "float" else high,
-                        log, q)
+                        log, q, as_int=as_int)
+
+
+def _parse_choice(name: str, spec: Mapping[str, Any], args: Any, at: str) -> Distribution:
+    if "q" in spec or "as_int" in spec:
+        raise GridError(f"{at}: q does not apply to choice; remove it")
+    if not isinstance(args, (list, tuple)) or not args:
+        raise GridError(f"{at}: choice needs a non-empty list of values, got {args!r}; "
+                        f"for example `{name}: {{choice: [relu, tanh]}}`")
+    bad = [v for v in args if v is not None and not isinstance(v, _SCALARS)]
+    if bad:
+        raise GridError(f"{at}: choice values must be scalars, got {bad[0]!r}")
+    weights = spec.get("weights")
+    if weights is None:
+        return Distribution("choice", choices=tuple(args))
+    if not isinstance(weights, (list, tuple)) or len(weights) != len(args) or any(
+            isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0 for w in weights) \
+            or not sum(weights) > 0:
+        raise GridError(f"{at}: weights must be one number >= 0 per value ({len(args)}), not all 0, got {weights!r}")
+    return Distribution("choice", choices=tuple(args), weights=tuple(float(w) for w in weights))
 
 
 @dataclass(frozen=True)
@@ -206,8 +376,8 @@ def search_space(mapping: Mapping[str, Any], num_samples: Any = 1, seed: int | N
         count = 1
     grid_names, grid_values, distributions = [], [], []
     for name, raw in mapping.items():
-        if not isinstance(name, str) or not name.isidentifier():
-            problems.append(f"flag name {name!r} is not a valid identifier (letters, digits, _)")
+        if not is_flag_name(name):
+            problems.append(f"flag name {name!r} is not a valid flag name (letters, digits, _, - and .)")
             continue
         if is_distribution(raw):
             try:
