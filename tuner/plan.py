@@ -65,22 +65,38 @@ def _read_grid_file(path: str) -> dict[str, Any]:
     where = os.path.abspath(path)
     _commands.pop(where, None)  # what an earlier version of the file said no longer counts
     _sweep_settings.pop(where, None)
+    _programs.pop(where, None)
+    from tuner.formats import convert_file, convert_mapping
+
+    foreign = convert_file(data, path)  # a W&B sweep or a Hydra sweeper config, in tune's terms (tuner.formats)
+    if foreign is not None:
+        if foreign.notes:
+            from tuner.console.messages import warn
+
+            warn(f"{path}: not used by tune: {'; '.join(foreign.notes)}")
+        if foreign.command is not None:
+            _commands[where] = foreign.command
+        _sweep_settings[where] = dict(foreign.settings)
+        _programs[where] = foreign.program or ""  # "": a foreign sweep file that names no program
+        return foreign.flags
     if "command" in data:  # reserved: the command template (tuner.interface.template), not a flag
         data = dict(data)
         _commands[where] = data.pop("command")
     if "sweep" in data:  # reserved: the sweep's own settings (search, stopping, metric), not a flag
         data = dict(data)
         _sweep_settings[where] = _check_sweep_settings(data.pop("sweep"), path)
-    return data
+    return convert_mapping(data, path, from_file=True) or data  # Hydra sweep strings: `layers: range(1, 5)`
 
 
 #: the `command:` key of each grid file read (reserved top-level key), by absolute path
 _commands: dict[str, Any] = {}
 #: the `sweep:` key of each grid file read, checked, by absolute path
 _sweep_settings: dict[str, dict[str, Any]] = {}
+#: the program a foreign sweep file names (W&B's `program`), by absolute path
+_programs: dict[str, str] = {}
 #: what a flags file's `sweep:` section may set: the sweep options of the same names (the command line wins)
 SWEEP_SETTINGS = ("sample", "seed", "num_samples", "search", "metric", "mode", "stop", "grace_period",
-                  "reduction_factor", "max_t", "min_trials")
+                  "reduction_factor", "max_t", "min_trials", "brackets", "strict", "target", "run_cap")
 
 
 def _check_sweep_settings(section: Any, path: str) -> dict[str, Any]:
@@ -105,6 +121,19 @@ def grid_file_settings(path: Any) -> dict[str, Any]:
         return {}
     read_grid_file(os.fspath(path))
     return dict(_sweep_settings.get(os.path.abspath(path), {}))
+
+
+def grid_file_program(path: Any) -> str | None:
+    """The script a W&B sweep file names (`tune sweep.yaml`), None for anything else (read it if need be)."""
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path).lower().endswith((".yaml", ".yml")) \
+            or not os.path.isfile(path):
+        return None
+    read_grid_file(os.fspath(path))
+    program = _programs.get(os.path.abspath(path))
+    if program == "":
+        raise GridError(f"{path} is a sweep file that names no program: add `program: train.py` to it, or give the "
+                        f"script: tune train.py --flags {path}")
+    return program
 
 
 def grid_file_command(path: Any) -> Any:
@@ -277,8 +306,12 @@ def load_grid(source: Any, overrides: Mapping[str, Sequence[Any]] | None = None,
     A mapping with distributions (`{uniform: [0, 1]}` ...) or a `num_samples` is a search space
     (tuner.search.space): grid lists crossed with `num_samples` draws, seeded by `seed`."""
     overrides = dict(overrides or {})
+    if isinstance(source, Mapping):  # Ray Tune search space objects (tune.uniform ...) become tune's own spaces
+        from tuner.formats import convert_mapping
+
+        source = convert_mapping(source, "flags") or source
     if num_samples is not None or (isinstance(source, (str, os.PathLike)) and not os.fspath(source).lower().endswith(
-            ".csv")) or isinstance(source, Mapping):
+            ".csv")) or isinstance(source, Mapping) or any(isinstance(v, Mapping) for v in overrides.values()):
         space = _load_space(source, overrides, num_samples, seed)
         if space is not None:
             return space
@@ -372,8 +405,23 @@ class Plan:
         return [(i, self.grid.combination(i)) for i in self.indices]
 
 
-def make_plan(grid: Grid, sample: Any = None, seed: int | None = None) -> Plan:
-    """ceil(sample * N) distinct combinations (at least 1), uniformly at random, reproducible from `seed`."""
+def check_run_cap(run_cap: Any) -> int | None:
+    """`run_cap` (W&B's name): at most this many trials, a whole number >= 1."""
+    if run_cap is not None and (isinstance(run_cap, bool) or not isinstance(run_cap, int) or run_cap < 1):
+        raise GridError(f"run_cap must be a whole number >= 1 (the most trials to run), got {run_cap!r}")
+    return run_cap
+
+
+def make_plan(grid: Grid, sample: Any = None, seed: int | None = None, run_cap: int | None = None) -> Plan:
+    """ceil(sample * N) distinct combinations (at least 1), uniformly at random, reproducible from `seed`;
+    `run_cap` keeps the first run_cap of them (W&B's run_cap: a grid's first combinations, a space's first draws)."""
+    plan = _make_plan(grid, sample, seed)
+    if run_cap is not None and check_run_cap(run_cap) and run_cap < len(plan.indices):
+        plan = Plan(plan.grid, plan.indices[:run_cap], plan.sample, plan.seed)
+    return plan
+
+
+def _make_plan(grid: Grid, sample: Any = None, seed: int | None = None) -> Plan:
     fraction = check_sample(sample)
     if fraction is not None and getattr(grid, "distributions", None) is not None:
         raise GridError("--sample takes a fraction of a pure grid; a space with distributions is sized by "

@@ -105,11 +105,12 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
                      tags: Mapping[str, str] | None = None) -> RunSpec:
     """`own_cwd`: the script runs in its run directory with the project's (cwd's) top-level entries linked in
     (see workers.process.link_project), so what it writes lands in its run and nowhere else."""
-    from tuner.interface.argv import build_argv, check_arg_sizes
+    from tuner.interface.argv import build_argv, check_arg_sizes, render
 
     paths = RunPaths(os.path.abspath(run_dir))
     cwd = cwd or os.getcwd()
-    argv = build_argv(interface, flags) + list(extra_args)
+    argv = build_argv(interface, flags, str if getattr(template, "style", "tune") == "wandb" else render)
+    argv += list(extra_args)
     command: tuple[str, ...] = (sys.executable, script.path, *argv)
     template_env: dict[str, str] = {}
     template_files: dict[str, str] = {}

@@ -45,11 +45,16 @@ def _run_parser() -> Parser:
                        help="random draws per grid point of a search space (flags like {uniform: [0, 1]})")
     sweep.add_argument("--search", choices=("random", "tpe", "cmaes", "gp"),
                        help="sampler of a search space (default random; tpe/cmaes/gp need the 'search' extra)")
-    sweep.add_argument("--stop", choices=("median", "asha"), help="stop hopeless trials early on --metric")
+    sweep.add_argument("--stop", choices=("median", "asha", "hyperband"), help="stop hopeless trials early on --metric")
     sweep.add_argument("--grace-period", type=float, metavar="STEPS", help="--stop: steps before a trial is judged (1)")
     sweep.add_argument("--reduction-factor", type=float, metavar="R", help="--stop asha: keep the top 1/R per rung (3)")
     sweep.add_argument("--max-t", type=float, metavar="STEPS", help="--stop asha: stop every trial at this step")
     sweep.add_argument("--min-trials", type=int, metavar="N", help="--stop median: other trials needed to judge (3)")
+    sweep.add_argument("--brackets", type=int, metavar="S", help="--stop hyperband with --max-t: W&B's s, the number "
+                       "of bands below max_t (else bands start at --grace-period, W&B's min_iter)")
+    sweep.add_argument("--run-cap", type=int, metavar="N", help="run at most N trials (the first N of the plan)")
+    sweep.add_argument("--target", type=float, metavar="VALUE",
+                       help="launch no new trial once a finished trial's --metric reaches VALUE")
     sweep.add_argument("--metric", help="metric shown as 'best so far' and used to sort the summary, e.g. val_acc")
     sweep.add_argument("--mode", choices=("max", "min"), help="whether --metric is better high or low "
                        "(default: min for names containing 'loss' or 'error', else max)")
@@ -76,18 +81,26 @@ def _run_parser() -> Parser:
     return parser
 
 
-def parse_flag_options(items: Sequence[str]) -> dict[str, list[Any]]:
+def parse_flag_options(items: Sequence[str]) -> dict[str, Any]:
     """`--flag name=v1,v2` -> {name: [v1, v2]} with YAML-typed values (`1e-3` a float, `001` a string)."""
-    from tuner.values import parse_values
+    from tuner.formats.hydra import flag_values
 
-    values: dict[str, list[Any]] = {}
+    values: dict[str, Any] = {}
     for item in items:
         name, sep, raw = item.partition("=")
         name = name.strip()  # as the script spells it (`batch-size`); argv is built from the script's interface
         if not sep or not name:
             raise UsageError(f"--flag {item!r}: expected NAME=VALUE or NAME=V1,V2,...")
-        values[name] = parse_values(raw)
+        # tune's rule (tuner.values), or Hydra's grammar for a value with a sweep function: `range(1, 5)`,
+        # `choice(a, b)`, `tag(log, interval(1e-4, 1e-1))`, which may be a distribution (a mapping)
+        values[name] = flag_values(raw, name)
     return values
+
+
+def _is_sweep_script(script: str) -> bool:
+    from tuner.cli.sweeps import is_sweep_script
+
+    return is_sweep_script(script)
 
 
 def cmd_run(argv: Sequence[str]) -> int:
@@ -97,11 +110,12 @@ def cmd_run(argv: Sequence[str]) -> int:
         argv, script_args = list(argv)[:cut], tuple(argv[cut + 1:])
     args = _run_parser().parse_args(argv)
     cli_flags = parse_flag_options(args.flag)
+    drawn = any(isinstance(v, dict) for v in cli_flags.values())  # `--flag lr=interval(0, 1)`: a distribution
     is_sweep = (args.flags is not None or args.sample is not None or args.force_sweep or args.num_samples is not None
-                or any(len(v) > 1 for v in cli_flags.values()))
+                or any(len(v) > 1 for v in cli_flags.values()) or drawn or _is_sweep_script(args.script))
     if args.flags is not None and not is_sweep_file(args.flags):
         is_sweep = (args.sample is not None or args.num_samples is not None
-                    or any(len(v) > 1 for v in cli_flags.values()))
+                    or any(len(v) > 1 for v in cli_flags.values()) or drawn)
     if is_sweep:
         from tuner.cli.sweeps import run_sweep_command
 

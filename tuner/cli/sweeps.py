@@ -55,14 +55,20 @@ def _print_result(result: SweepResult, request: SweepRequest) -> int:
     return 1 if result.failed or lost else 0
 
 
-def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, list[Any]], script_args: Sequence[str]) -> int:
+def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, Any], script_args: Sequence[str]) -> int:
     from tuner.cli.options import UsageError
     from tuner.plan import grid_file_settings
     from tuner.store.files import parse_tag_options
 
-    in_file = grid_file_settings(args.flags)
+    flags_file = args.flags if args.flags is not None or not is_sweep_script(args.script) else args.script
+    in_file = grid_file_settings(flags_file)
+    drawn = [n for n, v in cli_flags.items() if isinstance(v, dict)]
+    if drawn and args.num_samples is None and args.search is None and getattr(args, "run_cap", None) is None and not {
+            "num_samples", "run_cap", "search"} & set(in_file):
+        raise UsageError(f"--flag {drawn[0]} is drawn from a range (Hydra's interval, or a choice of the Optuna "
+                         "sweeper): add --num-samples N (draws) or --search tpe with --run-cap N")
     if args.seed is not None and args.sample is None and args.num_samples is None and not (
-            args.flags and is_space_file(args.flags)) and not {"sample", "num_samples"} & set(in_file):
+            flags_file and is_space_file(flags_file)) and not {"sample", "num_samples", "run_cap"} & set(in_file):
         raise UsageError("--seed only applies with --sample or a search space")
     request = prepare_sweep(args.script, args.flags, args.sample, args.seed, flag_overrides=cli_flags,
                             metric=args.metric, mode=args.mode, extra_args=script_args, skip_done=args.skip_done,
@@ -70,7 +76,9 @@ def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, list[Any]],
                             tags=parse_tag_options(args.tag), label=args.label, note=args.note,
                             num_samples=args.num_samples, search=args.search, stop=args.stop,
                             stop_options=dict(grace_period=args.grace_period, reduction_factor=args.reduction_factor,
-                                              max_t=args.max_t, min_trials=args.min_trials),
+                                              max_t=args.max_t, min_trials=args.min_trials,
+                                              brackets=getattr(args, "brackets", None)),
+                            target=getattr(args, "target", None), run_cap=getattr(args, "run_cap", None),
                             runs_dir=args.runs_dir, cpus_per_trial=args.cpus_per_trial,
                             gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
                             max_failures=args.max_failures, retries=args.retries, timeout_s=args.timeout,
@@ -172,3 +180,12 @@ def is_space_file(path: str) -> bool:
     from tuner.plan import read_grid_file
 
     return any(isinstance(v, dict) for v in read_grid_file(path).values())
+
+
+def is_sweep_script(script: str) -> bool:
+    """`tune sweep.yaml`: a W&B sweep file that names its program is a sweep of that program."""
+    if not script.lower().endswith((".yaml", ".yml")):
+        return False
+    from tuner.plan import grid_file_program
+
+    return grid_file_program(script) is not None

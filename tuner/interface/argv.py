@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from tuner.errors import FlagError
 from tuner.interface.discover import FlagSpec, ScriptInterface
@@ -30,11 +30,11 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def option_args(spec: FlagSpec, value: Any) -> list[str]:
-    """The argv items that hand `value` to the option `spec`."""
+def option_args(spec: FlagSpec, value: Any, text: Callable[[Any], str] = render) -> list[str]:
+    """The argv items that hand `value` to the option `spec` (`text`: how a value is written, W&B style or ours)."""
     name = spec.name
     if spec.kind == "positional":
-        return [render(v) for v in _as_list(value)]
+        return [text(v) for v in _as_list(value)]
     if spec.kind in ("store_true", "store_false", "store_const", "append_const"):
         on = bool(value) if spec.kind != "store_false" else not bool(value)
         return [name] if on else []
@@ -46,19 +46,20 @@ def option_args(spec: FlagSpec, value: Any) -> list[str]:
     if spec.kind == "count":
         return [name] * int(value)
     if spec.kind == "append":
-        return [a for item in _as_list(value) for a in _valued(name, item)]
+        return [a for item in _as_list(value) for a in _valued(name, item, text)]
     if spec.takes_many:
-        return [name, *(render(v) for v in _as_list(value))]
-    return _valued(name, value)
+        return [name, *(text(v) for v in _as_list(value))]
+    return _valued(name, value, text)
 
 
-def _valued(name: str, value: Any) -> list[str]:
+def _valued(name: str, value: Any, text: Callable[[Any], str] = render) -> list[str]:
     if name.startswith("--"):
-        return [f"{name}={render(value)}"]
-    return [name, render(value)]  # a short option: `-n 5` (argparse reads `-n=5` as "=5")
+        return [f"{name}={text(value)}"]
+    return [name, text(value)]  # a short option: `-n 5` (argparse reads `-n=5` as "=5")
 
 
-def build_argv(interface: ScriptInterface | None, flags: Mapping[str, Any]) -> list[str]:
+def build_argv(interface: ScriptInterface | None, flags: Mapping[str, Any],
+               text: Callable[[Any], str] = render) -> list[str]:
     """argv for `flags`; with no interface (or a tuner/unknown one) every flag is `--name=value`."""
     argv: list[str] = []
     positionals: list[tuple[int, list[str]]] = []
@@ -66,11 +67,11 @@ def build_argv(interface: ScriptInterface | None, flags: Mapping[str, Any]) -> l
     for name, value in flags.items():
         spec = interface.lookup(name) if interface and interface.kind in ("argparse", "absl", "click") else None
         if spec is None:
-            argv.append(f"--{name}={render(value)}")
+            argv.append(f"--{name}={text(value)}")
         elif spec.kind == "positional":
-            positionals.append((order[id(spec)], option_args(spec, value)))
+            positionals.append((order[id(spec)], option_args(spec, value, text)))
         else:
-            argv.extend(option_args(spec, value))
+            argv.extend(option_args(spec, value, text))
     for _, items in sorted(positionals, key=lambda p: p[0]):
         argv.extend(items)
     return argv

@@ -7,6 +7,17 @@ A template is the trial's command line, one item per argument (never a shell), w
   ${args_json_file}   the path of tuner.d/args.json, written for each trial with the flags
   ${args_yaml_file}   the same as a YAML file (tuner.d/args.yml)
   ${flag.NAME}        one flag's value, inside any item (`data/${flag.dataset}.csv`) or alone (positional)
+and the rest of W&B's macros (wandb's agent, `_command_run` and sweeps utils):
+  ${env}              /usr/bin/env (left out on Windows)
+  ${args_no_boolean_flags}  `--name=value`, a true boolean as `--name` and a false one left out
+  ${args_json}        one item: the flags as JSON
+  ${envvar:NAME}      the driver's environment variable NAME, inside any item (NAME itself when it is unset)
+Style `wandb` (a converted W&B sweep, tuner.formats.wandb) writes values as W&B's agent does, Python's str()
+(`True`, `None`, `[1, 2]`), `${args_no_boolean_flags}`/`${args_no_hyphens}` without the script's interface,
+and `${args_json}`/`${args_json_file}` nested again as W&B's nested parameters were (`nest`: flag -> path);
+`${args}` keeps the script's own syntax for its switches (`--flag`, where W&B's `--flag=True` is refused by
+argparse) and W&B's text for valued options. `${interpreter}` is the Python tune runs (W&B's agent: `python`
+on PATH); W&B drops an item that is an unknown macro, tune refuses it.
 Given in the settings (`command`, one string split like a shell line but never run by one) or in a grid file
 (the reserved top-level key `command`: that string, a list of items, or a mapping with `argv` (string or list)
 and `env` (environment variables: name -> a template string, e.g. `LR: ${flag.lr}`)).
@@ -14,6 +25,7 @@ and `env` (environment variables: name -> a template string, e.g. `LR: ${flag.lr
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -24,9 +36,12 @@ from typing import Any, Iterable, Mapping
 from tuner.errors import ConfigError
 
 DEFAULT_ARGV = ("${interpreter}", "${program}", "${args}")
-_WHOLE = ("${args}", "${args_no_hyphens}")
+_WHOLE = ("${args}", "${args_no_hyphens}", "${args_no_boolean_flags}", "${args_json}", "${env}")
 _ANCHOR = re.compile(r"\$\{([^}]*)\}")
+#: W&B's ${envvar:NAME}: its agent matches upper-case names only
+_ENVVAR = re.compile(r"\$\{envvar:([A-Z0-9_]*)\}")
 _SCALARS = ("interpreter", "program", "args_json_file", "args_yaml_file")
+STYLES = ("tune", "wandb")
 ARGS_JSON = "args.json"
 ARGS_YAML = "args.yml"
 
@@ -36,11 +51,24 @@ class CommandTemplate:
     argv: tuple[str, ...] = DEFAULT_ARGV
     env: tuple[tuple[str, str], ...] = ()
     where: str = "command"
+    #: "tune", or "wandb": values written as W&B's agent writes them (see the module's docstring)
+    style: str = "tune"
+    #: flag -> its path in W&B's nested parameters (`optimizer.lr` -> ("optimizer", "lr")), for the JSON anchors
+    nest: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def uses_options(self) -> bool:
         """Whether the script gets its flags as options (then its interface is discovered and checked)."""
-        return "${args}" in self.argv
+        return "${args}" in self.argv or "${args_no_boolean_flags}" in self.argv
+
+    def to_source(self) -> dict[str, Any]:
+        """The mapping parse_template reads back (a sweep's journal keeps it, so resume builds the same argv)."""
+        source: dict[str, Any] = {"argv": list(self.argv), "env": dict(self.env)}
+        if self.style != "tune":
+            source["style"] = self.style
+        if self.nest:
+            source["nest"] = {name: list(path) for name, path in self.nest}
+        return source
 
     def flag_names(self) -> set[str]:
         names: set[str] = set()
@@ -54,14 +82,20 @@ def parse_template(value: Any, where: str) -> CommandTemplate | None:
         return None
     env: dict[str, Any] = {}
     argv: Any = value
+    style: Any = "tune"
+    nest: Any = {}
     if isinstance(value, Mapping):
-        unknown = set(value) - {"argv", "env"}
+        unknown = set(value) - {"argv", "env", "style", "nest"}
         if unknown:
             raise ConfigError(f"{where}: command has unknown keys {', '.join(sorted(map(str, unknown)))}; "
                               "expected argv and env")
         argv, env = value.get("argv", list(DEFAULT_ARGV)), value.get("env") or {}
+        style, nest = value.get("style", "tune"), value.get("nest") or {}
         if not isinstance(env, Mapping):
             raise ConfigError(f"{where}: command env must be a mapping NAME: value")
+        if style not in STYLES or not isinstance(nest, Mapping):
+            raise ConfigError(f"{where}: command style must be one of {', '.join(STYLES)} and nest a mapping "
+                              f"flag: [path ...], got {style!r}, {nest!r}")
     if isinstance(argv, str):
         try:
             argv = shlex.split(argv)
@@ -70,16 +104,18 @@ def parse_template(value: Any, where: str) -> CommandTemplate | None:
     if not isinstance(argv, list) or not argv or not all(isinstance(a, (str, int, float)) for a in argv):
         raise ConfigError(f"{where}: command must be a string or a list of strings, "
                           "e.g. \"${{interpreter}} ${{program}} ${{args_no_hyphens}}\"")
-    template = CommandTemplate(tuple(str(a) for a in argv), tuple((str(k), str(v)) for k, v in env.items()), where)
+    template = CommandTemplate(tuple(str(a) for a in argv), tuple((str(k), str(v)) for k, v in env.items()), where,
+                               str(style), tuple((str(n), tuple(str(p) for p in path)) for n, path in nest.items()))
     problems = []
     for text in (*template.argv, *(v for _, v in template.env)):
-        for anchor in _ANCHOR.findall(text):
+        for anchor in _ANCHOR.findall(_ENVVAR.sub("", text)):
             if f"${{{anchor}}}" in _WHOLE:
                 if text != f"${{{anchor}}}":
                     problems.append(f"${{{anchor}}} must be an item of its own, got {text!r}")
             elif anchor not in _SCALARS and not (anchor.startswith("flag.") and len(anchor) > 5):
-                problems.append(f"unknown anchor ${{{anchor}}} (known: ${{interpreter}}, ${{program}}, ${{args}}, "
-                                "${args_no_hyphens}, ${args_json_file}, ${args_yaml_file}, ${flag.NAME})")
+                problems.append(f"unknown anchor ${{{anchor}}} (known: ${{env}}, ${{interpreter}}, ${{program}}, "
+                                "${args}, ${args_no_hyphens}, ${args_no_boolean_flags}, ${args_json}, "
+                                "${args_json_file}, ${args_yaml_file}, ${envvar:NAME}, ${flag.NAME})")
     if problems:
         raise ConfigError(f"{where}: " + "; ".join(problems))
     return template
@@ -98,6 +134,8 @@ def render_command(template: CommandTemplate, script: str, option_argv: list[str
     from tuner.interface.argv import render
     from workers.files import dumps_json
 
+    wandb = template.style == "wandb"
+    text = _wandb_text if wandb else render
     files: dict[str, str] = {}
     scalars = {"interpreter": sys.executable, "program": script,
                "args_json_file": os.path.join(meta_dir, ARGS_JSON), "args_yaml_file": os.path.join(meta_dir, ARGS_YAML)}
@@ -106,24 +144,50 @@ def render_command(template: CommandTemplate, script: str, option_argv: list[str
         def one(match: re.Match[str]) -> str:
             name = match.group(1)
             if name == "args_json_file":
-                files[scalars[name]] = dumps_json(dict(flags), indent=2) + "\n"
+                files[scalars[name]] = (json.dumps(_nested(flags, template.nest)) if wandb
+                                        else dumps_json(dict(flags), indent=2) + "\n")
             if name == "args_yaml_file":  # JSON is YAML: the file reads back exactly, every value typed
                 files[scalars[name]] = dumps_json(dict(flags), indent=2) + "\n"
             if name.startswith("flag."):
                 return render(flags[name[5:]])
             return scalars[name]
-        return _ANCHOR.sub(one, text)
+        return _ANCHOR.sub(one, _ENVVAR.sub(lambda m: os.environ.get(m.group(1), m.group(1)), text))
 
     argv: list[str] = []
     for item in template.argv:
         if item == "${args}":
             argv.extend(option_argv)
         elif item == "${args_no_hyphens}":
-            argv.extend(f"{name}={render(value)}" for name, value in flags.items())
+            argv.extend(f"{name}={text(value)}" for name, value in flags.items())
+        elif item == "${args_no_boolean_flags}":
+            argv.extend(f"--{name}" if value is True else f"--{name}={text(value)}"
+                        for name, value in flags.items() if value is not False)
+        elif item == "${args_json}":
+            argv.append(json.dumps(_nested(flags, template.nest)) if wandb else dumps_json(dict(flags)))
+        elif item == "${env}":
+            argv.extend([] if sys.platform == "win32" else ["/usr/bin/env"])
         else:
             argv.append(fill(item))
     env = {name: fill(value) for name, value in template.env}
     return argv, env, files
+
+
+def _wandb_text(value: Any) -> str:
+    """A value as W&B's agent writes it into argv: Python's str() (`True`, `None`, `[1, 2]`, `0.001`)."""
+    return str(value)
+
+
+def _nested(flags: Mapping[str, Any], nest: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, Any]:
+    """The flags with W&B's nested parameters nested again (`optimizer.lr` -> {"optimizer": {"lr": ...}})."""
+    paths = dict(nest)
+    out: dict[str, Any] = {}
+    for name, value in flags.items():
+        path = paths.get(name, (name,))
+        level = out
+        for key in path[:-1]:
+            level = level.setdefault(key, {})
+        level[path[-1]] = value
+    return out
 
 
 def resolve_template(flags_source: Any, settings: Any) -> CommandTemplate | None:

@@ -21,55 +21,94 @@ from tuner.store.status import RunStatus
 from workers.files import atomic_write_text
 
 from .samplers import COMPLETE, FAIL, PRUNED, check_sampler, make_sampler, tell_record
-from .stopping import AshaRule, AshaState, MedianRule, asha_stops, median_stops
+from .stopping import (
+    AshaRule,
+    AshaState,
+    HyperbandRule,
+    MedianRule,
+    asha_stops,
+    hyperband_bands,
+    hyperband_stops,
+    median_stops,
+)
 
-RULES = ("median", "asha")
+RULES = ("median", "asha", "hyperband")
 #: seconds between two reads of the running trials' metrics: a trial is judged at most this late after a step
 POLL_S = 0.02
 
 
 @dataclass(frozen=True)
 class StopConfig:
-    """`--stop median|asha` and its options (Ray Tune's names and defaults where it has them)."""
+    """`--stop median|asha|hyperband` and its options (Ray Tune's names and defaults where it has them).
+
+    hyperband (W&B's early_terminate): grace_period is W&B's min_iter, reduction_factor its eta, max_t with
+    brackets its max_iter with s (these two win when both are given, as in W&B), strict its strict."""
 
     rule: str
     grace_period: float = 1
     reduction_factor: float = 3
     max_t: float | None = None
     min_trials: int = 3
+    brackets: int | None = None
+    strict: bool = True
 
     def to_source(self) -> dict[str, Any]:
         return asdict(self)
 
+    def hyperband(self) -> HyperbandRule:
+        use_max = self.max_t is not None and self.brackets is not None
+        bands = hyperband_bands(self.reduction_factor, None if use_max else int(self.grace_period),
+                                int(self.max_t) if use_max and self.max_t is not None else None, self.brackets)
+        return HyperbandRule(bands, self.reduction_factor, self.strict)
+
 
 def check_stop(rule: str | None, grace_period: Any = None, reduction_factor: Any = None, max_t: Any = None,
-               min_trials: Any = None) -> StopConfig | None:
+               min_trials: Any = None, brackets: Any = None, strict: Any = None) -> StopConfig | None:
     """A validated stopping rule, None without `rule`; every problem in one ConfigError."""
     if rule is None:
         given = [n for n, v in (("grace-period", grace_period), ("reduction-factor", reduction_factor),
-                                ("max-t", max_t), ("min-trials", min_trials)) if v is not None]
+                                ("max-t", max_t), ("min-trials", min_trials), ("brackets", brackets),
+                                ("strict", strict)) if v is not None]
         if given:
-            raise ConfigError(f"--{given[0]} applies to a stopping rule; add --stop median or --stop asha")
+            raise ConfigError(f"--{given[0]} applies to a stopping rule; add --stop median, asha or hyperband")
         return None
+    if rule != "hyperband" and (brackets is not None or strict is not None):
+        raise ConfigError(f"--{'brackets' if brackets is not None else 'strict'} applies to --stop hyperband")
+    if strict is not None and not isinstance(strict, bool):
+        raise ConfigError(f"strict must be true or false, got {strict!r}")
     problems = []
     if rule not in RULES:
         raise ConfigError(f"--stop: unknown rule {rule!r}, expected one of {', '.join(RULES)}")
-    values = {}
+    values: dict[str, Any] = {}
     for name, value, low, integer in (("grace_period", grace_period, 0, False),
                                       ("reduction_factor", reduction_factor, 1, False),
-                                      ("max_t", max_t, 0, False), ("min_trials", min_trials, 0, True)):
+                                      ("max_t", max_t, 0, False), ("min_trials", min_trials, 0, True),
+                                      ("brackets", brackets, 0, True)):
         if value is None:
             continue
         ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and (
             value > low if name != "min_trials" else value >= low) and (not integer or float(value).is_integer())
         if not ok:
-            word = {"reduction_factor": "a number > 1", "min_trials": "a whole number >= 0"}.get(name, "a number > 0")
+            word = {"reduction_factor": "a number > 1", "min_trials": "a whole number >= 0",
+                    "brackets": "a whole number > 0"}.get(name, "a number > 0")
             problems.append(f"--{name.replace('_', '-')} must be {word}, got {value!r}")
             continue
         values[name] = int(value) if integer else value
     if problems:
         raise ConfigError("; ".join(problems))
-    return StopConfig(rule, **values)
+    if strict is not None:
+        values["strict"] = strict
+    config = StopConfig(rule, **values)
+    if rule == "hyperband":
+        if not float(config.grace_period).is_integer() or (config.max_t is not None and not float(
+                config.max_t).is_integer()):
+            raise ConfigError("--stop hyperband counts reported values: --grace-period (min_iter) and --max-t "
+                              "(max_iter) must be whole numbers")
+        try:
+            config.hyperband()
+        except ValueError as exc:
+            raise ConfigError(f"--stop hyperband: {exc}") from None
+    return config
 
 
 def stop_from_source(source: Mapping[str, Any] | None) -> StopConfig | None:
@@ -132,6 +171,7 @@ class SearchDriver:
         self.asha = AshaState()
         self._cache: dict[str, Any] = {}
         self._next_poll = 0.0
+        self._hyperband: HyperbandRule | None = None
         if request.resumed:
             self._restore(runs_dir)
 
@@ -195,12 +235,16 @@ class SearchDriver:
         running = [i for i in self.live if i not in self.stopped]
         if self.stop.rule == "median":
             stops = median_stops(histories, running, self.mode, MedianRule(self.stop.grace_period, self.stop.min_trials))
+        elif self.stop.rule == "hyperband":
+            if self._hyperband is None:
+                self._hyperband = self.stop.hyperband()
+            stops = hyperband_stops(histories, running, self.mode, self._hyperband)
         else:
             rule = AshaRule(self.stop.grace_period, self.stop.reduction_factor, self.stop.max_t)
             stops = asha_stops(histories, running, self.mode, rule, self.asha)
         for stop in stops:
-            reason = (f"{stop.rule}: {self.metric} {stop.value:.4g} at step {stop.step:g} is worse than "
-                      f"{stop.threshold:.4g}")
+            where = f"its report {stop.step:g}" if stop.rule == "hyperband" else f"step {stop.step:g}"
+            reason = f"{stop.rule}: {self.metric} {stop.value:.4g} at {where} is worse than {stop.threshold:.4g}"
             atomic_write_text(RunPaths(self.live[stop.trial]).stop_request,
                               json.dumps({"reason": reason, "rule": stop.rule, "step": stop.step}))
             self.stopped[stop.trial] = stop.step

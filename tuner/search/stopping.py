@@ -178,3 +178,82 @@ def _percentile(values: list[float], percent: float) -> float:
     low = math.floor(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Hyperband early termination as W&B sweeps apply it (wandb/sweeps, hyperband_stopping.py)
+
+@dataclass(frozen=True)
+class HyperbandRule:
+    """W&B's `early_terminate: {type: hyperband}`: at fixed *bands* (counts of reported values, W&B's
+    "iterations"), a running trial whose value is worse than the top 1/eta of every trial's value at that band
+    is stopped.
+
+    Its meaning, next to W&B's: W&B counts a run's logged values of the metric (`wandb.log` calls that carry
+    it, non-finite ones left out); tune counts the same thing, the trial's reported values of `--metric`
+    (log_metrics rows or printed lines) in step order, non-finite ones left out. At each band b the threshold
+    is the value at position int(len/eta) of the sorted b-th values of every trial that reached b (running,
+    finished or stopped, the judged one included). A running trial is judged at the highest band it has
+    reached, on every poll (W&B: every time its controller looks), so a trial can pass a band now and fail
+    it later when better trials arrive; `strict` compares its value at that band, otherwise its best value
+    so far (W&B's "conservative" condition). Unlike ASHA, nothing stops a trial at the last band: W&B's
+    max_iter only places the bands."""
+
+    bands: tuple[int, ...]
+    eta: float = 3
+    strict: bool = True
+
+
+def hyperband_bands(eta: float = 3, min_iter: int | None = None, max_iter: int | None = None,
+                    brackets: float | None = None) -> tuple[int, ...]:
+    """W&B's bands: with max_iter and s (brackets), max_iter / eta^k for k = 1..s (while >= 1), ascending; with
+    min_iter, min_iter * eta^k for k = 0..99. Raises ValueError when no band results."""
+    if max_iter is not None and brackets is not None:
+        bands, band = [], float(max_iter)
+        for _ in range(int(brackets)):
+            band /= eta
+            if band < 1:
+                break
+            bands.append(int(band))
+        bands.sort()
+    elif min_iter is not None:
+        bands, band = [], float(min_iter)
+        for _ in range(100):
+            bands.append(int(band))
+            band *= eta
+            if band > 2**53:  # W&B goes on to 100 bands; none past this is ever reached
+                break
+    else:
+        raise ValueError("hyperband needs min_iter, or max_iter and s")
+    if not bands:
+        raise ValueError("hyperband has no band: increase s, decrease eta, or increase min_iter")
+    return tuple(bands)
+
+
+def _reported(points: History, mode: str) -> list[float]:
+    """A trial's finite values in step order, as costs (smaller is better): W&B's filtered metric history."""
+    return [(-v if mode == "max" else v) for _, v in sorted(points, key=lambda p: p[0]) if _finite(v)]
+
+
+def hyperband_stops(histories: Histories, running: Sequence[Any], mode: str, rule: HyperbandRule) -> list[Stop]:
+    """The running trials W&B's hyperband would stop now, given every trial's history (running and done)."""
+    check_mode(mode)
+    if not 0 < 1 / rule.eta <= 1:
+        raise ValueError("hyperband needs eta >= 1")
+    costs = {t: _reported(p, mode) for t, p in histories.items()}
+    thresholds = []
+    for band in rule.bands:
+        at_band = sorted(c[band - 1] for c in costs.values() if len(c) >= band)
+        thresholds.append(at_band[int((1.0 / rule.eta) * len(at_band))] if at_band else math.inf)
+    stops = []
+    for trial in running:
+        mine = costs.get(trial, [])
+        reached = [(band, threshold) for band, threshold in zip(rule.bands, thresholds) if band <= len(mine)]
+        if not reached:
+            continue
+        band, threshold = reached[-1]
+        value = mine[band - 1] if rule.strict else min(mine)
+        if value > threshold:
+            sign = -1 if mode == "max" else 1
+            stops.append(Stop(trial, "hyperband", band, sign * value, sign * threshold))
+    return stops

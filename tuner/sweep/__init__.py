@@ -95,9 +95,10 @@ def _header(request: SweepRequest) -> dict[str, Any]:
             "indices": plan_indices_record(request.plan), "metric": request.metric, "mode": request.mode,
             "extra_args": list(request.extra_args),
             # the command template (grid file or setting), so resume builds the same argv as the first run did
-            "command": ({"argv": list(request.template.argv), "env": dict(request.template.env)}
-                        if request.template is not None else None), "search": request.search,
+            "command": request.template.to_source() if request.template is not None else None,
+            "search": request.search,
             "stop": request.stop.to_source() if request.stop is not None else None, "tags": request.tags,
+            "target": request.target,
             "settings": {"cpus_per_trial": s.cpus_per_trial, "gpus_per_trial": s.gpus_per_trial,
                          "max_concurrent": s.max_concurrent, "max_failures": s.max_failures, "retries": s.retries,
                          "timeout_s": s.timeout_s, "ray_address": s.ray_address, "kill_grace_s": s.kill_grace_s}}
@@ -227,7 +228,8 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
                extra_args: Sequence[str] = (), stdout_metrics: bool | None = None,
                num_samples: int | None = None, search: str | None = None, stop: str | None = None,
                grace_period: float | None = None, reduction_factor: float | None = None,
-               max_t: float | None = None, min_trials: int | None = None,
+               max_t: float | None = None, min_trials: int | None = None, brackets: int | None = None,
+               strict: bool | None = None, target: float | None = None, run_cap: int | None = None,
                check: bool = True, tags: Mapping[str, Any] | None = None, label: str | None = None,
                note: str | None = None, keep_cluster_s: float | None = None) -> pd.DataFrame | None:
     """Run `file` over the combinations of `flags` (dict, DataFrame, YAML/CSV path) as parallel Ray tasks.
@@ -248,8 +250,9 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
         request = prepare_sweep(file, flags, sample, seed, check=check, metric=metric, mode=mode, extra_args=extra_args,
                                 skip_done=skip_done, quiet=quiet, num_samples=num_samples, search=search, stop=stop,
                                 stop_options=dict(grace_period=grace_period, reduction_factor=reduction_factor,
-                                                  max_t=max_t, min_trials=min_trials), tags=tags, label=label,
-                                note=note, **overrides)
+                                                  max_t=max_t, min_trials=min_trials, brackets=brackets,
+                                                  strict=strict), tags=tags, label=label,
+                                note=note, target=target, run_cap=run_cap, **overrides)
         if not quiet:
             say(describe_plan(request))
         ask = request.settings.confirm if confirm is None else confirm

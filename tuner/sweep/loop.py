@@ -246,6 +246,7 @@ class _SweepLoop:
         self.pattern = stdout_pattern(self.settings)
         self.failures = 0
         self.stopped_early = False
+        self.reached_target = False
         self.stopping = False
         self.config_failures: list[ConfigFailure] = []
         self.other_outcomes = 0  # any outcome that is not a configuration error: then the sweep can succeed
@@ -388,6 +389,7 @@ class _SweepLoop:
             self.queue.appendleft(state.index)
             return
         self.runs.settle(state)
+        self._check_target(run_status, metric_value(row, metric))
         if run_status.is_failure() or run_status is RunStatus.LOST:
             self.failures += 1
             limit = self.settings.max_failures
@@ -396,6 +398,18 @@ class _SweepLoop:
                 self.progress.message(f"{self.failures} failed trials: reached --max-failures {limit}; "
                                       "no new trials are launched", style="red")
                 self.queue.clear()
+
+    def _check_target(self, status: RunStatus, value: Any) -> None:
+        """W&B's metric.target: once a finished trial's metric reaches it, no new trial is launched (the running
+        ones finish)."""
+        target, metric = self.request.target, self.request.metric
+        if target is None or status is not RunStatus.FINISHED or not self.queue or not isinstance(value, (int, float)):
+            return
+        if value <= target if self.request.mode == "min" else value >= target:
+            self.reached_target = True
+            self.progress.message(f"{metric} {value:.4g} reached the target {target:g}: no new trials are launched",
+                                  style="green")
+            self.queue.clear()
 
     def _requeue_unstarted(self, result: Any, state: _TrialState, run_dir: str) -> bool:
         """A batch's task failed (its worker died past Ray's retries) before this trial of it started: the trial

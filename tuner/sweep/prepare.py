@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from tuner.console.prompt import ask
-from tuner.errors import TunerError
-from tuner.plan import Plan, check_sample, load_grid, make_plan
+from tuner.errors import GridError, TunerError
+from tuner.plan import Plan, check_run_cap, check_sample, load_grid, make_plan
 from tuner.runs.ranking import check_mode, metric_column, metric_columns, metric_direction, unknown_metric
 from tuner.settings import Settings, load_settings
 from tuner.spec import ScriptInfo, describe_script
@@ -43,6 +44,8 @@ class SweepRequest:
     stop: Any = None
     #: every trial's tags at launch (tuner.store.files.launch_tags: --tag, --label, --note)
     tags: dict[str, str] = field(default_factory=dict)
+    #: a value of `metric` that ends the sweep once a finished trial reaches it (W&B's metric.target)
+    target: float | None = None
 
 
 def _gather(checks: Sequence[Callable[[], Any]]) -> list[Any]:
@@ -93,12 +96,16 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
                   quiet: bool = False, num_samples: int | None = None, search: str | None = None,
                   stop: str | None = None, stop_options: Mapping[str, Any] | None = None,
                   check: bool = True, tags: Mapping[str, Any] | None = None, label: str | None = None,
-                  note: str | None = None, **settings_overrides: Any) -> SweepRequest:
+                  note: str | None = None, target: float | None = None, run_cap: int | None = None,
+                  **settings_overrides: Any) -> SweepRequest:
     """Validate everything and plan; writes nothing. `num_samples` (or any distribution in `flags`) makes the
     grid a search space: grid lists x num_samples random draws (tuner.search.space). A YAML flags file's
     `sweep:` section (tuner.plan.SWEEP_SETTINGS) fills in what the arguments leave unset."""
-    from tuner.plan import grid_file_settings
+    from tuner.plan import grid_file_program, grid_file_settings
 
+    program = grid_file_program(file)  # `tune sweep.yaml`: a W&B sweep file names its program
+    if program is not None:
+        file, flags = program, file if flags is None else flags
     try:
         given = grid_file_settings(flags)
     except TunerError:  # an unreadable file: load_grid below says so, with the other problems
@@ -110,22 +117,32 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
     mode = mode if mode is not None else given.get("mode")
     search = search if search is not None else given.get("search")
     stop = stop if stop is not None else given.get("stop")
+    target = target if target is not None else given.get("target")
+    run_cap = run_cap if run_cap is not None else given.get("run_cap")
     stop_options = {name: value if value is not None else given.get(name)
-                    for name, value in {**dict.fromkeys(("grace_period", "reduction_factor", "max_t", "min_trials")),
+                    for name, value in {**dict.fromkeys(("grace_period", "reduction_factor", "max_t", "min_trials",
+                                                         "brackets", "strict")),
                                         **dict(stop_options or {})}.items()}
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise TunerError(f"seed must be an integer, got {seed!r}")
     from tuner.search.driver import check_search, check_stop
 
-    settings, script, grid, _, stop_config, run_tags = _gather([
+    settings, script, grid, _, stop_config, run_tags, _, _ = _gather([
         lambda: check_resources(load_settings(**settings_overrides)),
         lambda: describe_script(file),
         lambda: load_grid(flags, flag_overrides, num_samples, seed),
         lambda: check_sample(sample),
         lambda: check_stop(stop, **dict(stop_options or {})),
         lambda: launch_tags(tags, label, note),
+        lambda: check_run_cap(run_cap),
+        lambda: check_target(target, metric),
     ])
-    plan = make_plan(grid, sample, seed)
+    if given.get("needs_run_cap") and num_samples is None and run_cap is None:
+        raise GridError(f"{flags}: {given['needs_run_cap']} has no run_cap: W&B draws until its agents are stopped; "
+                        "add `run_cap: N` to the file, or give --run-cap N or --num-samples N")
+    if num_samples is None and run_cap is not None and getattr(grid, "distributions", None) is not None:
+        grid = load_grid(flags, flag_overrides, math.ceil(run_cap / grid.grid_size), seed)  # draws to reach run_cap
+    plan = make_plan(grid, sample, seed, run_cap)
     check_mode(mode)
     from tuner.interface.template import check_template_flags, resolve_template
 
@@ -145,7 +162,20 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
     return SweepRequest(interface=interface, template=template,
                         script=script, plan=plan, settings=settings, metric=metric,
                         mode=mode or (metric_direction(metric) if metric else "max"), extra_args=tuple(extra_args),
-                        skip_done=skip_done, quiet=quiet, search=sampler, stop=stop_config, tags=run_tags)
+                        skip_done=skip_done, quiet=quiet, search=sampler, stop=stop_config, tags=run_tags,
+                        target=float(target) if target is not None else None)
+
+
+def check_target(target: Any, metric: str | None) -> float | None:
+    """W&B's metric.target: a finite number, and a metric to compare it with."""
+    if target is None:
+        return None
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or not math.isfinite(target):
+        raise TunerError(f"target must be a finite number (the {metric or 'metric'} value that ends the sweep), "
+                         f"got {target!r}")
+    if metric is None:
+        raise TunerError("target ends the sweep when a trial's metric reaches it: add --metric NAME")
+    return float(target)
 
 
 def script_interface(script: str, grid: Any) -> Any:
@@ -186,9 +216,12 @@ def describe_plan(request: SweepRequest) -> str:
     if getattr(space, "distributions", None) is not None:
         text = (f"{plan.total:,} trials: {space.grid_size:,} grid points x {space.num_samples} draws "
                 f"(sampler {request.search}, seed={space.seed})")
-        return text + (f", stopping rule {request.stop.rule}" if request.stop is not None else "")
+        text += f", stopping rule {request.stop.rule}" if request.stop is not None else ""
+        return text + (f", ends at {request.metric} {request.target:g}" if request.target is not None else "")
     if plan.sample is not None:
         text += f", sampled {len(plan.indices):,} (sample={plan.sample:g}, seed={plan.seed})"
+    elif len(plan.indices) < plan.total:
+        text += f", the first {len(plan.indices):,} (run_cap)"
     else:
         text += " (use --sample to run a random subset)"
     return text

@@ -178,7 +178,8 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
                         extra_args=tuple(header.get("extra_args", ())), quiet=quiet, sweep_id=sweep_id, resumed=True,
                         todo=todo, cwd=str(header["cwd"]) if os.path.isdir(header.get("cwd") or "") else os.getcwd(),
                         search=header.get("search") or "random", stop=stop_from_source(header.get("stop")),
-                        tags={str(k): str(v) for k, v in (header.get("tags") or {}).items()})
+                        tags={str(k): str(v) for k, v in (header.get("tags") or {}).items()},
+                        target=header.get("target"))
 
 
 def _moved_project(header: dict[str, Any], project: str) -> dict[str, Any]:
