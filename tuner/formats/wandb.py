@@ -396,8 +396,9 @@ def convert(data: Mapping[str, Any], where: str) -> ForeignSweep:
             nest[name] = list(path)
     if problems:
         raise GridError(f"{where}: not a valid W&B sweep configuration: " + "; ".join(problems))
-    notes = [f"{key} ({'W&B places or names the sweep with it' if key not in ('job', 'image_uri') else 'W&B Launch'})"
-             for key in IGNORED if key in data]
+    ignored = [key for key in IGNORED if key in data]
+    notes = [f"{', '.join(ignored)} (W&B's own: where the sweep lives, its name, its controller, Launch)"] if ignored \
+        else []
     notes += [f"parameters.{name}: {kind} takes base-e exponents (e^min .. e^max), as W&B's deprecated form does; "
               f"{EXPONENT_FORMS[kind]} takes the values" for name, _, kind, _ in found if kind in EXPONENT_FORMS]
     notes += [f"metric.{key} (a failed trial is told to the search as failed)" for key in ("impute",

@@ -1,0 +1,298 @@
+"""W&B sweep configurations as users write them (docs.wandb.ai sweep-config-keys, wandb/sweeps' schema.json and
+its tests): one case per schema entry, default, inference rule and command macro, each read by tune."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import sys
+
+import pytest
+
+from tuner.errors import GridError
+from tuner.formats import wandb
+from tuner.interface.template import parse_template, render_command
+from tuner.search.space import search_space
+from tuner.search.stopping import HyperbandRule, hyperband_bands, hyperband_stops
+
+
+def convert(parameters, method="random", **top):
+    return wandb.convert({"method": method, "parameters": parameters, **top}, "sweep.yaml")
+
+
+def draws(flag_value, n=300):
+    space = search_space({"x": flag_value}, n, seed=1)
+    return [space.combination(i)["x"] for i in range(n)]
+
+
+# -- parameters: every entry of W&B's parameter schema, its defaults and W&B's inference -------------------------
+
+@pytest.mark.parametrize("spec, expected", [
+    ({"value": 3}, [3]),
+    ({"value": 3, "distribution": "constant"}, [3]),
+    ({"values": [1, 2]}, {"choice": [1, 2]}),
+    ({"values": ["a", "b"], "distribution": "categorical"}, {"choice": ["a", "b"]}),
+    ({"values": ["a", "b"], "probabilities": [0.25, 0.75]}, {"choice": ["a", "b"], "weights": [0.25, 0.75]}),
+    ({"min": 1, "max": 10}, {"randint": [1, 11]}),                       # integers -> int_uniform, max included
+    ({"min": 1, "max": 10, "distribution": "int_uniform"}, {"randint": [1, 11]}),
+    ({"min": 0.0, "max": 1}, {"uniform": [0.0, 1]}),                    # a real bound -> uniform
+    ({"min": 0, "max": 1, "distribution": "uniform"}, {"uniform": [0, 1]}),
+    ({"min": 0, "max": 10, "distribution": "q_uniform"}, {"uniform": [0, 10], "q": 1.0}),   # W&B's default q 1.0
+    ({"min": 0, "max": 10, "q": 2, "distribution": "q_uniform"}, {"uniform": [0, 10], "q": 2, "as_int": True}),
+    ({"min": 1e-4, "max": 0.1, "distribution": "log_uniform_values"}, {"loguniform": [1e-4, 0.1]}),
+    ({"min": 1e-4, "max": 0.1, "distribution": "inv_log_uniform_values"}, {"loguniform": [1e-4, 0.1]}),
+    ({"min": 1, "max": 100, "q": 5, "distribution": "q_log_uniform_values"},
+     {"loguniform": [1, 100], "q": 5, "as_int": True}),
+    ({"distribution": "normal"}, {"normal": [0.0, 1.0]}),                # W&B's defaults mu 0, sigma 1
+    ({"distribution": "normal", "mu": 2, "sigma": 0.5}, {"normal": [2, 0.5]}),
+    ({"distribution": "q_normal", "q": 0.5}, {"normal": [0, 1], "q": 0.5}),
+    ({"distribution": "log_normal", "mu": 1}, {"lognormal": [1, 1.0]}),
+    ({"distribution": "q_log_normal"}, {"lognormal": [0, 1], "q": 1.0}),
+    ({"distribution": "beta"}, {"beta": [1, 1]}),                         # W&B's defaults a 1, b 1
+    ({"distribution": "beta", "a": 2, "b": 5}, {"beta": [2, 5]}),
+    ({"distribution": "q_beta", "q": 0.1}, {"beta": [1, 1], "q": 0.1}),
+])
+def test_every_parameter_form_becomes_tunes_space(spec, expected):
+    sweep = convert({"x": spec}, run_cap=5)
+    assert sweep.flags["x"] == expected
+    search_space(sweep.flags, 2, seed=0)  # and tune's space takes it
+
+
+def test_the_exponent_forms_draw_between_e_to_min_and_e_to_max_and_are_named_once():
+    sweep = convert({"a": {"distribution": "log_uniform", "min": -4, "max": 0},
+                     "b": {"distribution": "inv_log_uniform", "min": 0, "max": 4},
+                     "c": {"distribution": "q_log_uniform", "min": 0, "max": 3, "q": 1}}, run_cap=3)
+    assert sweep.flags["a"] == {"loguniform": [math.exp(-4), 1.0]}
+    assert sweep.flags["b"] == {"loguniform": [math.exp(-4), 1.0]}  # exp(-U(0, 4))
+    assert all(math.exp(-4) <= v <= 1 for v in draws(sweep.flags["a"]))
+    assert all(1 <= v <= math.exp(3) + 1 and isinstance(v, int) for v in draws(sweep.flags["c"]))
+    assert sum("base-e exponents" in note for note in sweep.notes) == 3
+
+
+def test_values_with_probabilities_are_drawn_with_those_probabilities():
+    sweep = convert({"opt": {"values": ["adam", "sgd"], "probabilities": [0.9, 0.1]}}, run_cap=1)
+    got = draws(sweep.flags["opt"], 2000)
+    assert 0.85 < got.count("adam") / 2000 < 0.95
+
+
+def test_normal_and_beta_draws_follow_their_parameters():
+    normal = draws({"normal": [10.0, 2.0]}, 3000)
+    assert abs(sum(normal) / len(normal) - 10) < 0.2
+    beta = draws({"beta": [2.0, 5.0]}, 3000)
+    assert all(0 <= v <= 1 for v in beta) and abs(sum(beta) / len(beta) - 2 / 7) < 0.02
+    assert all(isinstance(v, int) for v in draws({"normal": [0, 5], "q": 1, "as_int": True}))
+
+
+def test_nested_parameters_are_dotted_flags_and_the_json_macros_nest_them_again(tmp_path):
+    sweep = convert({"optimizer": {"parameters": {"lr": {"value": 0.1}, "name": {"values": ["adam", "sgd"]}}},
+                     "epochs": {"value": 3}}, method="grid")
+    assert sweep.flags == {"optimizer.lr": [0.1], "optimizer.name": ["adam", "sgd"], "epochs": [3]}
+    template = parse_template({**sweep.command, "argv": ["${args_json}", "${args_json_file}"]}, "sweep.yaml")
+    argv, _, files = render_command(template, "/p/train.py", [], {"optimizer.lr": 0.1, "optimizer.name": "sgd",
+                                                                  "epochs": 3}, str(tmp_path))
+    assert json.loads(argv[0]) == {"optimizer": {"lr": 0.1, "name": "sgd"}, "epochs": 3}
+    assert json.loads(files[argv[1]]) == json.loads(argv[0])
+
+
+# -- methods ----------------------------------------------------------------------------------------------------
+
+def test_grid_enumerates_int_uniform_and_q_uniform_as_w_and_b_does():
+    sweep = convert({"a": {"min": 1, "max": 3}, "b": {"min": 0, "max": 1, "q": 0.25, "distribution": "q_uniform"},
+                     "c": {"values": ["x", "y"]}, "d": {"value": 7}}, method="grid")
+    assert sweep.flags == {"a": [1, 2, 3], "b": [0.0, 0.25, 0.5, 0.75], "c": ["x", "y"], "d": [7]}
+    assert "search" not in sweep.settings
+
+
+@pytest.mark.parametrize("spec", [{"min": 0.0, "max": 1.0}, {"distribution": "normal"},
+                                  {"values": [1, 2], "probabilities": [0.5, 0.5]}])
+def test_grid_refuses_what_w_and_b_grid_search_refuses(spec):
+    with pytest.raises(GridError, match="disallowed type with grid search"):
+        convert({"x": spec}, method="grid")
+
+
+def test_bayes_is_tpe_in_the_driver_and_needs_a_metric():
+    sweep = convert({"x": {"min": 0.0, "max": 1.0}}, method="bayes", run_cap=4,
+                    metric={"name": "val_loss", "goal": "minimize"})
+    assert sweep.settings == {"metric": "val_loss", "mode": "min", "search": "tpe", "run_cap": 4}
+    with pytest.raises(GridError, match="method bayes learns from a metric"):
+        convert({"x": {"min": 0.0, "max": 1.0}}, method="bayes", run_cap=4)
+
+
+def test_random_without_run_cap_asks_for_one_and_metric_goal_defaults_to_minimize():
+    sweep = convert({"x": {"values": [1, 2]}}, metric={"name": "acc"})
+    assert sweep.settings["mode"] == "min" and sweep.settings["needs_run_cap"] == "method random"
+    assert convert({"x": {"values": [1]}}, metric={"name": "acc", "goal": "maximize", "target": 0.9},
+                   run_cap=2).settings == {"metric": "acc", "mode": "max", "target": 0.9, "run_cap": 2}
+
+
+def test_hyperband_settings_and_the_default_command():
+    sweep = convert({"x": {"values": [1, 2]}}, method="grid", metric={"name": "loss"},
+                    early_terminate={"type": "hyperband", "min_iter": 3})
+    assert sweep.settings["stop"] == "hyperband" and sweep.settings["grace_period"] == 3
+    assert sweep.settings["reduction_factor"] == 3 and sweep.settings["strict"] is True  # W&B's defaults
+    sweep = convert({"x": {"values": [1, 2]}}, method="grid", metric={"name": "loss"},
+                    early_terminate={"type": "hyperband", "max_iter": 27, "s": 2, "eta": 3, "strict": False})
+    assert (sweep.settings["max_t"], sweep.settings["brackets"], sweep.settings["strict"]) == (27, 2, False)
+    assert sweep.command == {"argv": ["${env}", "${interpreter}", "${program}", "${args}"], "style": "wandb"}
+
+
+def test_keys_tune_cannot_honour_are_named_once_and_ignored():
+    sweep = convert({"x": {"value": 1}}, method="grid", entity="team", project="p", name="n", description="d",
+                    controller={"type": "local"}, program="train.py")
+    assert len(sweep.notes) == 1
+    assert sweep.notes[0].startswith("entity, project, controller, name, description (")
+    assert sweep.program == "train.py"
+
+
+# -- validation: one line naming the key, as W&B's jsonschema validation would -----------------------------------
+
+@pytest.mark.parametrize("config, words", [
+    ({"method": "grid", "parameters": {"v1": {"values": ["a"]}}, "metric": {"name": "loss", "goal": "minimise"}},
+     "metric.goal: 'minimise' is not one of minimize, maximize"),
+    ({"method": "random", "parameters": {}}, "parameters: {} should be non-empty"),
+    ({"method": "random"}, "'parameters' is a required property"),
+    ({"method": "sideways", "parameters": {"a": {"value": 1}}}, "method: 'sideways' is not one of"),
+    ({"method": "random", "parameters": {"a": {"min": 0.0, "max": 1.0, "distribution": "int_uniform"}}},
+     "parameters.a: "),
+    ({"method": "random", "parameters": {"a": {"max": 0, "min": 1}}}, "min 1 is not less than max 0"),
+    ({"method": "random", "parameters": {"a": {"min": 2, "max": 1, "distribution": "log_uniform_values"}}},
+     "min 2 is not less than max 1"),
+    ({"method": "random", "parameters": {"a": {"min": 0, "max": 1, "distribution": "log_uniform_values"}}},
+     "less than or equal to the minimum of 0"),
+    ({"method": "random", "parameters": {"a": {"values": [1, 2], "probabilities": [0.5, 0.6]}}}, "do not sum to 1"),
+    ({"method": "random", "parameters": {"a": {"values": [1, 2], "probabilities": [1.0]}}}, "not the same length"),
+    ({"method": "random", "parameters": {"a": {"distribution": "gaussian"}}}, "parameters.a.distribution"),
+    ({"method": "random", "parameters": {"a": {"distribution": "normal", "sigma": -1}}}, "sigma"),
+    ({"method": "random", "parameters": {"a": {"mn": 0}}}, "parameters.a"),
+    ({"method": "random", "parameters": {"a": {"value": 1}}, "run_cap": 0}, "run_cap: 0 is less than or equal"),
+    ({"method": "random", "parameters": {"a": {"value": 1}}, "run_cap": -0.3}, "run_cap: -0.3 is not of type 'integer'"),
+    ({"method": "random", "parameters": {"a": {"value": 1}}, "run_cap": "1"}, "run_cap: '1' is not of type"),
+    ({"method": "random", "parameters": {"a": {"value": 1}}, "controller": {"type": "invalid"}}, "controller.type"),
+    ({"method": "random", "parameters": {"a": {"value": 1}}, "parametrs": {}}, "did you mean 'parameters'"),
+    ({"method": "grid", "parameters": {"a": {"value": 1}}, "metric": {"name": "l"},
+      "early_terminate": {"type": "hyperband"}}, "needs min_iter, or max_iter and s"),
+    ({"method": "grid", "parameters": {"a": {"value": 1}}, "metric": {"name": "l"},
+      "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 1}}, "early_terminate.eta"),
+    ({"method": "grid", "parameters": {"a": {"value": 1}}, "metric": {"name": "l"},
+      "early_terminate": {"type": "median", "min_iter": 1}}, "early_terminate.type"),
+    ({"method": "grid", "parameters": {"a": {"value": 1}}, "metrics": [{"name": "a"}, {"name": "b"}]},
+     "several objectives"),
+    ({"method": "custom", "parameters": {"a": {"value": 1}}, "scheduler": {"engine": "optuna"}}, "custom W&B scheduler"),
+    ({"method": "random", "parameters": {"9lives": {"value": 1}}}, "does not match"),
+])
+def test_each_invalid_config_is_one_line_naming_the_key(config, words):
+    with pytest.raises(GridError) as caught:
+        wandb.convert(config, "sweep.yaml")
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("sweep.yaml: ")
+    assert words in message
+
+
+def test_an_invalid_file_exits_2_with_one_line(workdir, write_script):
+    from tests.conftest import run_tune
+
+    write_script("train.py", "print('never runs')\n")
+    (workdir / "sweep.yaml").write_text("program: train.py\nmethod: grid\nmetric: {name: loss, goal: minimise}\n"
+                                        "parameters:\n  lr: {values: [0.1, 0.2]}\n")
+    result = run_tune("sweep.yaml", "-y", cwd=workdir)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "metric.goal: 'minimise'" in result.stderr
+    assert not (workdir / "runs").exists()
+
+
+# -- the command and its macros (wandb's agent: create_sweep_command / create_sweep_command_args) ------------------
+
+FLAGS = {"lr": 0.001, "fast": True, "slow": False, "name": "a b", "layers": None}
+
+
+def render(argv, flags=FLAGS, tmp="/tmp/meta"):
+    template = parse_template({"argv": argv, "style": "wandb"}, "sweep.yaml")
+    return render_command(template, "/p/train.py", [], flags, tmp)
+
+
+def test_env_interpreter_and_program():
+    argv, _, _ = render(["${env}", "${interpreter}", "${program}"])
+    assert argv == ["/usr/bin/env", sys.executable, "/p/train.py"]
+
+
+def test_args_no_hyphens_and_args_no_boolean_flags_write_values_as_w_and_b_does():
+    assert render(["${args_no_hyphens}"])[0] == ["lr=0.001", "fast=True", "slow=False", "name=a b", "layers=None"]
+    assert render(["${args_no_boolean_flags}"])[0] == ["--lr=0.001", "--fast", "--name=a b", "--layers=None"]
+
+
+def test_args_json_is_one_item_and_args_json_file_a_path_to_the_same_json(tmp_path):
+    argv, _, files = render(["${args_json}", "${args_json_file}"], tmp=str(tmp_path))
+    assert json.loads(argv[0]) == FLAGS
+    assert argv[1] == os.path.join(str(tmp_path), "args.json") and json.loads(files[argv[1]]) == FLAGS
+
+
+def test_envvar_is_the_drivers_variable_or_its_name(monkeypatch):
+    monkeypatch.setenv("DATA_ROOT", "/data")
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    argv, _, _ = render(["--root=${envvar:DATA_ROOT}", "${envvar:NOT_SET_ANYWHERE}"])
+    assert argv == ["--root=/data", "NOT_SET_ANYWHERE"]
+
+
+def test_args_keeps_the_scripts_switches_and_w_and_b_text_for_valued_options():
+    from tuner.interface.argv import build_argv
+    from tuner.interface.discover import FlagSpec, ScriptInterface
+
+    interface = ScriptInterface("train.py", "argparse", (FlagSpec("--fast", "fast", kind="store_true"),
+                                                         FlagSpec("--lr", "lr", type="float")))
+    assert build_argv(interface, {"fast": True, "lr": 0.5}, str) == ["--fast", "--lr=0.5"]
+    assert build_argv(None, {"fast": True}, str) == ["--fast=True"]
+
+
+def test_an_unknown_macro_is_refused_before_launch():
+    from tuner.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"unknown anchor \$\{args_no_equals\}"):
+        parse_template({"argv": ["${args_no_equals}"], "style": "wandb"}, "sweep.yaml")
+
+
+# -- hyperband: wandb/sweeps' test_hyperband_stopping cases, on tune's rule -------------------------------------
+
+def H(*values):
+    return [(i + 1, v) for i, v in enumerate(values)]
+
+
+def test_bands_as_w_and_b_computes_them():
+    assert hyperband_bands(3, min_iter=3)[:3] == (3, 9, 27)
+    assert hyperband_bands(3, max_iter=81, brackets=3) == (3, 9, 27)
+    assert hyperband_bands(3, max_iter=18, brackets=2) == (2, 6)
+    assert hyperband_bands(2, max_iter=5, brackets=2) == (1, 2)
+
+
+def test_five_runs_band_one_stops_the_worst():
+    runs = {"a": H(10, 9), "b": H(10, 10), "c": H(10, 8, 8), "d": H(10, 7, 7), "e": H(10, 6, 6)}
+    stops = hyperband_stops(runs, ["b", "c", "d"], "min", HyperbandRule((1, 2), 2, True))
+    assert [s.trial for s in stops] == ["b"]
+    runs = {"a": H(10), "b": H(11), "c": H(10, 8, 8), "d": H(10, 7, 7), "e": H(10, 6, 6)}
+    assert [s.trial for s in hyperband_stops(runs, ["b", "c", "d"], "min", HyperbandRule((1, 2), 2))] == ["b", "c"]
+
+
+def test_eta_3_not_strict_and_maximize():
+    runs = {"a": H(9, 8), "b": H(11, 11), "c": H(10, 8, 3), "d": H(10, 7, 4), "e": H(10, 6, 6)}
+    assert [s.trial for s in hyperband_stops(runs, list("bcde"), "min", HyperbandRule((1, 3), 3, False))] == ["b", "e"]
+    flipped = {t: [(s, -v) for s, v in p] for t, p in runs.items()}
+    assert [s.trial for s in hyperband_stops(flipped, list("bcde"), "max", HyperbandRule((1, 3), 3, False))] == ["b", "e"]
+
+
+def test_a_single_run_is_never_stopped():
+    assert hyperband_stops({"a": H(*range(10, 0, -1))}, ["a"], "min", HyperbandRule((2, 6), 3, False)) == []
+
+
+def test_values_that_are_not_finite_do_not_count_as_reports():
+    runs = {"a": [(1, math.nan), (2, 5.0)], "b": H(1.0), "c": H(2.0)}  # a's first report is 5.0
+    assert [s.trial for s in hyperband_stops(runs, ["a"], "min", HyperbandRule((1,), 2))] == ["a"]
+
+
+def test_random_draws_are_reproducible_from_the_seed():
+    sweep = convert({"x": {"distribution": "normal"}, "y": {"values": [1, 2, 3]}}, run_cap=4)
+    one, two = search_space(sweep.flags, 4, seed=3), search_space(sweep.flags, 4, seed=3)
+    assert [one.combination(i) for i in range(4)] == [two.combination(i) for i in range(4)]
+    random.seed(99)  # the space draws from its own seeded generators, not the global one
+    assert [search_space(sweep.flags, 4, seed=3).combination(i) for i in range(4)] == [one.combination(i)
+                                                                                       for i in range(4)]
