@@ -203,7 +203,7 @@ class _Parser:
         return self.primitive(_PRIMITIVE)
 
     def primitive(self, allowed: set[str]) -> Any:
-        if self.peek() == "QUOTED_VALUE":
+        if self.peek() == "QUOTED_VALUE" and allowed is _PRIMITIVE:  # a dict key is never quoted
             text = self.take("QUOTED_VALUE")
             return QuotedString(_unescape_quoted(text), text[0])
         start = self.at
