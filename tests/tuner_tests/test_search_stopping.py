@@ -102,14 +102,14 @@ def test_stop_options_are_validated_in_one_message():
 
     assert check_stop(None) is None
     assert check_stop("asha", grace_period=2, reduction_factor=2).reduction_factor == 2
-    with pytest.raises(ConfigError, match="unknown rule 'hyperband', expected one of median, asha"):
-        check_stop("hyperband")
+    with pytest.raises(ConfigError, match="unknown rule 'pbt', expected one of median, asha, hyperband"):
+        check_stop("pbt")
     with pytest.raises(ConfigError) as caught:
         check_stop("asha", grace_period=0, reduction_factor=1, min_trials=-1)
     message = str(caught.value)
     assert "--grace-period must be a number > 0" in message and "--reduction-factor must be a number > 1" in message
     assert "--min-trials must be a whole number >= 0" in message
-    with pytest.raises(ConfigError, match="add --stop median or --stop asha"):
+    with pytest.raises(ConfigError, match="add --stop median, asha or hyperband"):
         check_stop(None, grace_period=3)
 
 
