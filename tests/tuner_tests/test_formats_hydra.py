@@ -8,8 +8,8 @@ import math
 import pytest
 
 from tuner.errors import GridError
-from tuner.formats import hydra as H
 from tuner.formats import convert_file
+from tuner.formats import hydra as H
 
 overrides_parser = pytest.importorskip("hydra.core.override_parser.overrides_parser")
 types = pytest.importorskip("hydra.core.override_parser.types")
