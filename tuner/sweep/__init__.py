@@ -234,6 +234,11 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
                note: str | None = None, keep_cluster_s: float | None = None) -> pd.DataFrame | None:
     """Run `file` over the combinations of `flags` (dict, DataFrame, YAML/CSV path) as parallel Ray tasks.
 
+    Sweeps written for other tools run as they are (tuner.formats): `flags` may be a W&B sweep file (and `file`
+    itself one that names its `program`), a Hydra config with a sweeper's `params:`, or a dict of Ray Tune search
+    space objects (`tune.loguniform(1e-4, 1e-1)` ...). `run_cap` runs at most that many trials; `target` launches
+    no new trial once a finished one's `metric` reaches it; `stop="hyperband"` takes `brackets` and `strict`.
+
     Returns a DataFrame of exactly the runs this sweep made (ls_runs columns plus `sweep`, `trial`), with
     the sweep id in `df.attrs["sweep"]` and the ranking in `df.attrs["metric"]`, `["mode"]` and `["best_run"]`
     (the best finished run's run_dir, None when none finished); None when the confirmation prompt is
