@@ -1,4 +1,4 @@
-"""Filters and orders: pandas query syntax, and MLflow's search syntax translated to it."""
+"""Filters and orders: pandas-style expressions, and MLflow's search syntax parsed into the same trees."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from synthetic_runs import make_run
 
 from tuner import QueryError, ls_runs
 from tuner.runs.listing import sort_runs
-from tuner.runs.query import column_name, parse_order, translate_filter
+from tuner.runs.query import column_name, parse_filter, parse_order
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
@@ -40,13 +40,18 @@ def names(frame) -> list[str]:
     ("metrics.val_acc > 0.9", "metric_val_acc > 0.9"),
     ("metrics.val_acc > 0.9 AND tags.team = 'a'", "metric_val_acc > 0.9 and tag_team == 'a'"),
     ("attributes.status = 'FINISHED'", "status == 'finished'"),
-    ("params.dropout = '0.2'", "flag_dropout.isin([0.2, '0.2'])"),
+    ("params.dropout = '0.2'", "flag_dropout in [0.2, '0.2']"),
+    ("params.dropout != '0.2'", "flag_dropout not in [0.2, '0.2']"),
+    ("params.optimizer != 'adam'", "flag_optimizer is not null and flag_optimizer != 'adam'"),
+    ("tags.team <> 'a'", "tag_team is not null and tag_team != 'a'"),
+    ("attributes.status IN ('FAILED', 'Running')", "status in ['failed', 'running']"),
     ("params.optimizer = 'adam'", "flag_optimizer == 'adam'"),
     ("metrics.`val acc` <= 1", "`metric_val acc` <= 1"),
     ("flag_dropout < 0.3 and metric_acc > 0.5", "flag_dropout < 0.3 and metric_acc > 0.5"),
 ])
-def test_mlflow_filters_translate_to_pandas_queries(mlflow: str, pandas: str) -> None:
-    assert translate_filter(mlflow).expression == pandas
+def test_mlflow_filters_parse_to_the_trees_of_pandas_filters(mlflow: str, pandas: str) -> None:
+    assert str(parse_filter(mlflow)) == pandas
+    assert parse_filter(pandas).tree == parse_filter(mlflow).tree
 
 
 @pytest.mark.parametrize("expr, expected", [

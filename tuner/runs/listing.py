@@ -11,7 +11,8 @@ from tuner.console.messages import warn
 from tuner.errors import QueryError, RunNotFoundError
 from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.runs.index import indexed_frame
-from tuner.runs.query import check_latest_n, is_mlflow_key, parse_order, translate_filter, unknown_column
+from tuner.runs.expression import NotApplicable
+from tuner.runs.query import check_latest_n, is_mlflow_key, parse_filter, parse_order, unknown_column
 from tuner.runs.resolve import latest_run_dir, resolve_run_dir
 from tuner.settings import load_settings
 from tuner.store.files import read_run
@@ -89,22 +90,16 @@ def _numeric_where_mixed(frame: pd.DataFrame) -> pd.DataFrame | None:
 
 
 def filter_runs(frame: pd.DataFrame, subset: str | None) -> pd.DataFrame:
-    """Rows matching a pandas query, or an MLflow filter translated to one (tuner.query)."""
+    """Rows matching a filter (pandas-style or MLflow syntax, tuner.runs.query): parsed, never run as code."""
     if not subset:
         return frame
-    translation = translate_filter(subset)
-    if frame.empty:  # no runs is an empty listing, whatever columns the query names; but it must parse
-        try:
-            frame.query(translation.expression, engine="python")
-        except pd.errors.UndefinedVariableError:
-            pass
-        except (SyntaxError, ValueError) as exc:
-            raise _unparsable(subset, exc) from None
+    query = parse_filter(subset)  # with no runs too: a filter that does not parse is an error, not "no runs"
+    if frame.empty:  # no runs is an empty listing, whatever columns the filter names
         return frame
     target = frame
-    if "name" in translation.keys and "name" not in frame.columns:  # MLflow's run_name / run_id
+    if "name" in query.keys and "name" not in frame.columns:  # MLflow's run_name / run_id
         target = frame.assign(name=frame["run_dir"].map(lambda p: os.path.basename(os.path.normpath(str(p)))))
-    for column, key in translation.keys.items():
+    for column, key in query.keys.items():
         if column in target.columns:
             continue
         if not column.startswith(_KEYED):  # an attribute (status, start_time ...) every run has: a typo
@@ -112,34 +107,28 @@ def filter_runs(frame: pd.DataFrame, subset: str | None) -> pd.DataFrame:
         # as in MLflow, a metric, param or tag no run has matches nothing; said once, with the closest key
         warn(f"tune: warning: no run has {key}, so it matches nothing{_closest_key(column, target.columns)}")
         target = target.assign(**{column: float("nan")})
+    for column in query.columns:
+        if column not in target.columns:  # a column name, as written: a typo
+            raise _unknown_column(column, frame.columns)
     try:
         try:
-            chosen = target.query(translation.expression, engine="python")
-        except TypeError:  # numbers and text in one column: compare where the values are numbers
-            numeric = _numeric_where_mixed(target)
+            chosen = query.mask(target)
+        except NotApplicable:  # numbers and text in one column: compare where the values are numbers
+            numeric = _numeric_where_mixed(target[list(query.columns)])
             if numeric is None:
                 raise
-            chosen = numeric.query(translation.expression, engine="python")
-    except pd.errors.UndefinedVariableError as exc:
-        name = str(exc).split("'")[1] if "'" in str(exc) else str(exc)
-        raise _unknown_column(name, frame.columns) from None
-    except (SyntaxError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise _unparsable(subset, exc) from None
-    return frame.loc[chosen.index]
-
-
-def _unparsable(subset: str, exc: Exception) -> QueryError:
-    return QueryError(f"filter {subset!r} does not parse or does not apply to these columns "
-                      f"({exc.__class__.__name__}: {exc}); example: \"metric_val_acc > 0.9 and "
-                      "flag_dropout < 0.3\" or \"metrics.val_acc > 0.9 and params.dropout = '0.2'\"")
+            chosen = query.mask(numeric)
+    except NotApplicable as exc:
+        raise query.inapplicable(exc) from None
+    return frame.loc[chosen.to_numpy()]
 
 
 def ls_runs(subset: str | None = None, order: str | Sequence[str] | None = "start", decreasing: bool = True,
             latest_n: int | None = None, runs_dir: str | None = None) -> pd.DataFrame:
     """All runs of `runs_dir` as a DataFrame, newest first.
 
-    `subset` is a pandas query over the columns or an MLflow filter (`metrics.val_acc > 0.9 and
-    params.dropout = '0.2'`); `order` one or several columns or MLflow keys with ASC/DESC. Rows come
+    `subset` is a filter over the columns, pandas-style or MLflow syntax (`metrics.val_acc > 0.9 and
+    params.dropout = '0.2'`; the grammar: docs/filters.md), parsed and never run as code; `order` one or several columns or MLflow keys with ASC/DESC. Rows come
     through the listing index (tuner.index), so a repeated listing only stats the run directories.
     """
     settings = load_settings(runs_dir=runs_dir)
