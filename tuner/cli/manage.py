@@ -10,6 +10,7 @@ from typing import Any, Sequence
 from tuner.cli.options import (
     PROG,
     Parser,
+    add_filter,
     add_runs_dir,
     add_yes,
     confirm_option,
@@ -24,7 +25,7 @@ def cmd_clean(argv: Sequence[str]) -> int:
                      epilog="examples:\n  tune clean --filter \"status == 'failed'\"\n"
                             "  tune clean --filter \"metrics.val_acc < 0.5\" --yes\n  tune clean 2026-11-22T05-12-33Z")
     parser.add_argument("runs", nargs="*", metavar="RUN", help="run names or paths (default: all runs)")
-    parser.add_argument("--filter", metavar="EXPR", help="only runs matching this pandas or MLflow filter")
+    add_filter(parser, "runs")
     add_runs_dir(parser)
     add_yes(parser)
     args = parser.parse_args(argv)
@@ -64,7 +65,7 @@ def cmd_restore(argv: Sequence[str]) -> int:
                      epilog="examples:\n  tune restore\n  tune restore 2026-11-22T05-12-33Z\n"
                             "  tune restore --filter \"status == 'failed'\" --yes")
     parser.add_argument("runs", nargs="*", metavar="RUN", help="archived run names (any unique prefix) or paths")
-    parser.add_argument("--filter", metavar="EXPR", help="only archived runs matching this pandas or MLflow filter")
+    add_filter(parser, "archived runs")
     add_runs_dir(parser)
     add_yes(parser)
     args = parser.parse_args(argv)

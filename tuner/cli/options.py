@@ -59,6 +59,13 @@ def add_runs_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs-dir", metavar="DIR", help="runs directory (default: settings runs_dir, 'runs')")
 
 
+def add_filter(parser: argparse.ArgumentParser, which: str) -> None:
+    """--filter: one help text (and one pointer to the grammar) for ls, clean and restore."""
+    parser.add_argument("--filter", metavar="EXPR", help=f"only {which} matching this filter over the columns, "
+                        "pandas-style (metric_acc > 0.9 and flag_lr < 0.1) or MLflow syntax (metrics.acc > 0.9 "
+                        "AND params.lr = '0.01'); parsed, never run as code; grammar: docs/filters.md")
+
+
 def confirm_option(args: argparse.Namespace) -> bool | None:
     """--yes: never ask; otherwise ask only when stdin is a terminal."""
     return False if args.yes else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from tuner.cli.options import PROG, Parser, add_runs_dir, count, formatter
+from tuner.cli.options import PROG, Parser, add_filter, add_runs_dir, count, formatter
 
 
 def cmd_ls(argv: Sequence[str]) -> int:
@@ -14,8 +14,10 @@ def cmd_ls(argv: Sequence[str]) -> int:
                             "  tune ls --filter \"metrics.val_acc > 0.9 and params.dropout = '0.2'\" "
                             "--order \"metrics.val_acc DESC\"\n"
                             "  tune ls --order metric_val_loss --ascending --latest 20\n"
-                            "  tune ls --format csv > runs.csv")
-    parser.add_argument("--filter", metavar="EXPR", help="pandas query over the columns (or MLflow filter syntax)")
+                            "  tune ls --format csv > runs.csv\n"
+                            "filters (--filter): comparisons, and/or/not, in, arithmetic, LIKE, IS NULL over the "
+                            "columns; docs/filters.md")
+    add_filter(parser, "runs")
     parser.add_argument("--order", metavar="COL", action="append", help="sort by column (repeatable)")
     parser.add_argument("--ascending", action="store_true", help="sort ascending (default: descending)")
     parser.add_argument("--latest", type=count, metavar="N", help="only the N newest runs")

@@ -294,24 +294,27 @@ class Like:
 
 
 class LikePattern:
-    """A LIKE pattern, matched in time linear in the value's length whatever the pattern: the pieces between
-    `%`s are found left to right (the leftmost place of each leaves the most room for the rest), never by a
-    backtracking regex (`%a%a%a%a%b` would take exponential time there)."""
+    """A LIKE pattern, matched in time linear in the value's length whatever the pattern (`%a%a%a%a%b` takes
+    exponential time in a backtracking regex such as Python's): a regex where it backtracks at most once over
+    the value, or where pandas runs it with RE2 (pyarrow-backed text); else the pieces between `%`s are found
+    left to right, the leftmost place of each leaving the most room for the rest."""
 
     def __init__(self, pattern: str, case: bool) -> None:
         flags = re.DOTALL | (0 if case else re.IGNORECASE)
-        self.pieces = [re.compile("".join("." if c == "_" else re.escape(c) for c in piece), flags)
-                       for piece in re.split("%+", pattern)]
-        self.widths = [len(piece) for piece in re.split("%+", pattern)]
+        pieces = re.split("%+", pattern)
+        self.pieces = [re.compile("".join("." if c == "_" else re.escape(c) for c in piece), flags) for piece in pieces]
+        self.widths = [len(piece) for piece in pieces]
         self.case = case
-        # 'a', 'a%', '%a', 'a%b', '%a%': a regex that backtracks at most once over the value, run by pandas
-        simple = len(self.pieces) <= 2 or (len(self.pieces) == 3 and self.widths[0] == self.widths[2] == 0)
-        self.regex = "(?s)" + ".*".join(p.pattern for p in self.pieces) if simple else None
+        self.regex = "(?s)" + ".*".join(p.pattern for p in self.pieces)
+        # 'a', 'a%', '%a', 'a%b', '%a%': Python's regex backtracks at most once over the value
+        self.simple = len(pieces) <= 2 or (len(pieces) == 3 and self.widths[0] == self.widths[2] == 0)
 
     def matches(self, texts: pd.Series) -> pd.Series:
-        if self.regex is not None:
+        """Whether each text matches (texts holds strings, and NaN where a value is missing)."""
+        re2 = isinstance(texts.dtype, pd.StringDtype) and texts.dtype.storage == "pyarrow"
+        if self.simple or re2:
             return texts.str.fullmatch(self.regex, case=self.case, na=False).astype(bool)
-        return texts.map(lambda t: isinstance(t, str) and self.match(t), na_action=None).astype(bool)
+        return texts.map(lambda t: isinstance(t, str) and self.match(t)).astype(bool)
 
     def match(self, text: str) -> bool:
         first, *middle, last = self.pieces

@@ -10,9 +10,9 @@ import pandas as pd
 from tuner.console.messages import warn
 from tuner.errors import QueryError, RunNotFoundError
 from tuner.runs.aggregate import read_rows, runs_frame
-from tuner.runs.index import indexed_frame
 from tuner.runs.expression import NotApplicable
-from tuner.runs.query import check_latest_n, is_mlflow_key, parse_filter, parse_order, unknown_column
+from tuner.runs.index import indexed_frame
+from tuner.runs.query import check_latest_n, inert, is_mlflow_key, parse_filter, parse_order, unknown_column
 from tuner.runs.resolve import latest_run_dir, resolve_run_dir
 from tuner.settings import load_settings
 from tuner.store.files import read_run
@@ -33,7 +33,7 @@ def _closest_key(column: str, columns: Sequence[str]) -> str:
 
     prefix = next(p for p in _KEYED if column.startswith(p))
     close = difflib.get_close_matches(column, [c for c in columns if c.startswith(prefix)], n=1, cutoff=0.6)
-    return f"; did you mean {_MLFLOW_PREFIX[prefix]}{close[0][len(prefix):]}?" if close else ""
+    return f"; did you mean {_MLFLOW_PREFIX[prefix]}{inert(close[0][len(prefix):])}?" if close else ""
 
 
 def sort_runs(frame: pd.DataFrame, order: str | Sequence[str] | None, decreasing: bool) -> pd.DataFrame:
@@ -47,7 +47,7 @@ def sort_runs(frame: pd.DataFrame, order: str | Sequence[str] | None, decreasing
         if not column.startswith(_KEYED) or not is_mlflow_key(written.get(column, column)):
             raise _unknown_column(column, frame.columns, written.get(column))  # a column name: a typo
         # a metric, param or tag no run has: every run lacks it, so it orders nothing (as in MLflow), said once
-        warn(f"tune: warning: no run has {written.get(column, column)}, so it orders nothing"
+        warn(f"tune: warning: no run has {inert(written.get(column, column))}, so it orders nothing"
              f"{_closest_key(column, frame.columns)}")
         index = columns.index(column)
         del columns[index], ascending[index]
@@ -105,7 +105,7 @@ def filter_runs(frame: pd.DataFrame, subset: str | None) -> pd.DataFrame:
         if not column.startswith(_KEYED):  # an attribute (status, start_time ...) every run has: a typo
             raise _unknown_column(column, target.columns, key)
         # as in MLflow, a metric, param or tag no run has matches nothing; said once, with the closest key
-        warn(f"tune: warning: no run has {key}, so it matches nothing{_closest_key(column, target.columns)}")
+        warn(f"tune: warning: no run has {inert(key)}, so it matches nothing{_closest_key(column, target.columns)}")
         target = target.assign(**{column: float("nan")})
     for column in query.columns:
         if column not in target.columns:  # a column name, as written: a typo
@@ -128,8 +128,9 @@ def ls_runs(subset: str | None = None, order: str | Sequence[str] | None = "star
     """All runs of `runs_dir` as a DataFrame, newest first.
 
     `subset` is a filter over the columns, pandas-style or MLflow syntax (`metrics.val_acc > 0.9 and
-    params.dropout = '0.2'`; the grammar: docs/filters.md), parsed and never run as code; `order` one or several columns or MLflow keys with ASC/DESC. Rows come
-    through the listing index (tuner.index), so a repeated listing only stats the run directories.
+    params.dropout = '0.2'`; the grammar: docs/filters.md), parsed and never run as code; `order` one or
+    several columns or MLflow keys with ASC/DESC. Rows come through the listing index (tuner.index), so a
+    repeated listing only stats the run directories.
     """
     settings = load_settings(runs_dir=runs_dir)
     check_latest_n(latest_n)

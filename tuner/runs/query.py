@@ -226,7 +226,8 @@ class Filter:
 
     def inapplicable(self, exc: NotApplicable) -> QueryError:
         """The one line for an operator that met values it does not take."""
-        return QueryError(f"filter {_shown(self.text)} does not apply to these columns: {exc.detail} at position "
+        detail = " ".join(inert(exc.detail).split())  # names from run data, numpy's own words: one line, inert
+        return QueryError(f"filter {_shown(self.text)} does not apply to these columns: {detail} at position "
                           f"{exc.pos}{_near(self.text, exc.pos)}; {EXAMPLE}")
 
     def __str__(self) -> str:
@@ -652,11 +653,18 @@ def _literal_text(value: Any) -> str:
     return repr(value)  # NaN (a param typed 'nan') is shown as nan: it has no literal
 
 
+def inert(text: str) -> str:
+    """`text` with control (and other unprintable) characters escaped: a name from a filter or from run data,
+    shown in a message, keeps it one line and cannot drive the terminal."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def unknown_column(name: str, columns: Sequence[str], written: str | None = None) -> QueryError:
     """'unknown column X; did you mean ...?' with the closest column names."""
     close = difflib.get_close_matches(name, list(columns), n=3, cutoff=0.5)
-    shown = f"'{name}'" + (f" (from {written})" if written and written != name else "")
-    hint = f"; did you mean {', '.join(close)}?" if close else f"; columns: {', '.join(columns)}"
+    shown = f"'{inert(name)}'" + (f" (from {inert(written)})" if written and written != name else "")
+    hint = (f"; did you mean {', '.join(map(inert, close))}?" if close else
+            f"; columns: {', '.join(map(inert, columns))}")
     return QueryError(f"unknown column {shown}{hint}")
 
 
