@@ -10,8 +10,16 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Property-based tests (hypothesis): a bounded number of examples so the suite stays fast in CI, no deadline
+# (a loaded 2-core runner makes per-example timing noise, and timing claims live in bench/); HYPOTHESIS_PROFILE=
+# thorough for a long hunt on a quiet machine.
+settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

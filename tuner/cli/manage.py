@@ -47,9 +47,12 @@ def _chosen(runs: Sequence[str], filter_expr: str | None, folder: str | None) ->
     runs of `folder`; _NONE when the filter leaves nothing."""
     if filter_expr is None:
         return list(runs) or None
+    from tuner.runs.listing import ls_runs
+    from tuner.runs.query import parse_filter
+
+    parse_filter(filter_expr)  # a filter that does not parse is an error (exit 2), even with nothing to act on
     if folder is not None and not os.path.isdir(folder):
         return _NONE
-    from tuner.runs.listing import ls_runs
 
     selected = ls_runs(subset=filter_expr, runs_dir=folder)
     if runs:

@@ -317,9 +317,9 @@ class LikePattern:
         return texts.map(lambda t: isinstance(t, str) and self.match(t)).astype(bool)
 
     def match(self, text: str) -> bool:
-        first, *middle, last = self.pieces
         if len(self.pieces) == 1:
-            return first.fullmatch(text) is not None
+            return self.pieces[0].fullmatch(text) is not None
+        first, *middle, last = self.pieces
         if first.match(text) is None:
             return False
         pos = self.widths[0]
