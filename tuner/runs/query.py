@@ -436,7 +436,8 @@ class _Parser:
 
     def logic(self, left: Node, level: int) -> Node:
         op = "or" if level == OR else "and"
-        operands = [left]
+        # `(a and b) and c` is `a and b and c`: one node, so printing and parsing again give the same tree
+        operands = list(left.operands) if isinstance(left, Logic) and left.op == op else [left]
         pos = self.tokens[self.index].pos
         while self.infix_level() == level:
             self.take()
@@ -444,7 +445,10 @@ class _Parser:
         return Logic(op, tuple(operands), pos)
 
     def arith(self, left: Node, level: int) -> Node:
-        steps = []
+        steps: list[Step] = []
+        if isinstance(left, Arith) and left.level == level:  # `(a + b) - c` is `a + b - c` (left to right)
+            steps = list(left.steps)
+            left = left.first
         while self.infix_level() == level:
             token = self.take()
             steps.append(Step(token.text, self.expression(level + 1), token.pos))
