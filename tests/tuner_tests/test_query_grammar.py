@@ -220,3 +220,11 @@ def test_cli_clean_with_hostile_filters_in_process(runs: Path, workdir: Path,
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and err.startswith("tune: error: filter "), err[:300]
     assert not sentinel.exists() and folders(runs) == before and not (runs / "archive").exists()
+
+
+def test_an_unknown_column_is_named_with_the_closest_and_its_position(runs: Path) -> None:
+    with pytest.raises(QueryError) as info:
+        ls_runs(subset="flag_lr > 0 and flag_unit > 1")
+    message = str(info.value)
+    assert message.startswith("unknown column 'flag_unit'; did you mean flag_units")
+    assert "at position 16 ('flag_unit > 1')" in message and "example" in message and "\n" not in message

@@ -103,13 +103,13 @@ def filter_runs(frame: pd.DataFrame, subset: str | None) -> pd.DataFrame:
         if column in target.columns:
             continue
         if not column.startswith(_KEYED):  # an attribute (status, start_time ...) every run has: a typo
-            raise _unknown_column(column, target.columns, key)
+            raise query.unknown(column, target.columns, key)
         # as in MLflow, a metric, param or tag no run has matches nothing; said once, with the closest key
         warn(f"tune: warning: no run has {inert(key)}, so it matches nothing{_closest_key(column, target.columns)}")
         target = target.assign(**{column: float("nan")})
     for column in query.columns:
         if column not in target.columns:  # a column name, as written: a typo
-            raise _unknown_column(column, frame.columns)
+            raise query.unknown(column, frame.columns)
     try:
         try:
             chosen = query.mask(target)

@@ -216,7 +216,7 @@ class Filter:
 
     text: str
     tree: Node
-    columns: tuple[str, ...]   # every column named, in order of first mention
+    columns: dict[str, int]    # every column named -> the position of its first mention, in that order
     keys: dict[str, str]       # column -> the MLflow key that named it (`metric_acc` -> `metrics.acc`)
 
     def mask(self, frame: pd.DataFrame) -> pd.Series:
@@ -229,6 +229,12 @@ class Filter:
         detail = " ".join(inert(exc.detail).split())  # names from run data, numpy's own words: one line, inert
         return QueryError(f"filter {_shown(self.text)} does not apply to these columns: {detail} at position "
                           f"{exc.pos}{_near(self.text, exc.pos)}; {EXAMPLE}")
+
+    def unknown(self, column: str, columns: Sequence[str], written: str | None = None) -> QueryError:
+        """The one line for a column no run has (a typo): the closest names, then where the filter names it."""
+        pos = self.columns.get(column, 0)
+        return QueryError(f"{unknown_column(column, columns, written)} (filter {_shown(self.text)}, at position "
+                          f"{pos}{_near(self.text, pos)}; {EXAMPLE})")
 
     def __str__(self) -> str:
         return unparse(self.tree)
@@ -263,7 +269,7 @@ class _Parser:
         self.tokens = tokenize(text)
         self.index = 0
         self.depth = 0
-        self.columns: dict[str, None] = {}
+        self.columns: dict[str, int] = {}
         self.keys: dict[str, str] = {}
 
     # -- tokens
@@ -302,7 +308,7 @@ class _Parser:
         token = self.peek()
         if token is not None:
             raise self.unexpected(token)
-        return Filter(self.text, tree, tuple(self.columns), self.keys)
+        return Filter(self.text, tree, self.columns, self.keys)
 
     def expression(self, min_level: int) -> Node:
         left = self.prefix(min_level)
@@ -400,7 +406,7 @@ class _Parser:
                                 Token("name", part, token.pos + offset))
         self.take()
         column = column_name(token.text) if mlflow else _unquote(token.text)
-        self.columns.setdefault(column, None)
+        self.columns.setdefault(column, token.pos)
         if mlflow:
             self.keys.setdefault(column, token.text)
         return Column(column, token.text if mlflow else None, token.pos)
