@@ -228,3 +228,13 @@ def test_an_unknown_column_is_named_with_the_closest_and_its_position(runs: Path
     message = str(info.value)
     assert message.startswith("unknown column 'flag_unit'; did you mean flag_units")
     assert "at position 16 ('flag_unit > 1')" in message and "example" in message and "\n" not in message
+
+
+def test_a_dotted_flag_is_a_backticked_column_or_an_mlflow_key(workdir: Path) -> None:
+    make_run(workdir / "runs", R1, start=T0 + 1, flags={"model.lr": 0.1})
+    make_run(workdir / "runs", R2, start=T0 + 2, flags={"model.lr": 0.3})
+    assert names(ls_runs(subset="`flag_model.lr` > 0.2")) == [R2]
+    assert names(ls_runs(subset="params.model.lr = '0.1'")) == [R1]
+    with pytest.raises(QueryError, match=r"attribute access \('\.lr'\) is not allowed; a column whose name holds a "
+                                         r"dot is written in backticks"):
+        ls_runs(subset="flag_model.lr > 0.2")
