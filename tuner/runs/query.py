@@ -15,7 +15,7 @@ MLflow's `metrics.val_acc > 0.9 and params.dropout = '0.2' and tags.team = 'a' a
 Comparisons with params: MLflow stores params as strings, our flags are typed. A string literal compared
 with a `params.X` key matches both the typed value (parsed as a YAML scalar, as `--flag X=...` is) and the
 string itself, so `params.dropout = '0.2'` matches the flag 0.2 and `params.units = '64'` the flag 64.
-As in SQL, `!=` on a prefixed key, and `not in` / `NOT LIKE` on any column, leave out runs that lack the value.
+As in SQL, `!=` on an MLflow key, and `not in` / `NOT LIKE` on any column, leave out runs that lack the value.
 A status is compared in lower case (`status = 'FAILED'`), and `start_time`/`end_time` with a number take it as
 epoch milliseconds, as MLflow does.
 
