@@ -24,7 +24,7 @@ def _print_result(result: SweepResult, request: SweepRequest) -> int:
     if not frame.empty and not request.quiet:
         shown = frame
         columns = ["run_dir", "trial", "status", "stopped_at", "duration_s"]
-        columns += [c for c in frame.columns if c.startswith("flag_")]
+        columns += _swept_flag_columns(frame, request)
         if ranking is not None:
             order = ranking.order(frame.to_dict("records"))
             rest = [i for i in range(len(frame)) if i not in set(order)]
@@ -53,6 +53,15 @@ def _print_result(result: SweepResult, request: SweepRequest) -> int:
         print(f"{lost} trial(s) lost with their worker; rerun them with: tune resume {result.sweep_id}",
               file=sys.stderr)
     return 1 if result.failed or lost else 0
+
+
+def _swept_flag_columns(frame: Any, request: Any) -> list[str]:
+    """The flags the sweep set (its grid's) and any that differ between its runs; not the script's defaults that
+    every trial shares (flags.json records them too, tuner.spec)."""
+    plan = getattr(request, "plan", None)
+    named = {f"flag_{name}" for name in (plan.grid.names if plan is not None else ())}
+    flags = [c for c in frame.columns if str(c).startswith("flag_")]
+    return [c for c in flags if c in named or frame[c].astype(str).nunique(dropna=False) > 1]
 
 
 def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, Any], script_args: Sequence[str]) -> int:
@@ -158,19 +167,30 @@ def cmd_sweeps(argv: Sequence[str]) -> int:
 
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
     numbers = ("planned", "finished", "stopped", "failed", "interrupted", "running", "pending")
-    for name in ("sweep", "created", "script") + numbers:
+    # the best (by the sweep's own ranking) before the counts, which stay the last columns
+    for name in ("sweep", "created", "script", "best", "best run") + numbers:
         table.add_column(name, justify="right" if name in numbers else "left", no_wrap=True)
     damaged = [row for row in rows if row.damaged is not None]
     rows = [row for row in rows if row.damaged is None]
     for row in rows:
         created = _dt.datetime.fromtimestamp(row.created, tz=_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(row.sweep_id, created, row.script, str(row.planned), str(row.finished), str(row.stopped),
-                      str(row.failed), str(row.interrupted), str(row.running), str(row.pending))
+        table.add_row(row.sweep_id, created, row.script, _best(row), row.best_run or "", str(row.planned),
+                      str(row.finished), str(row.stopped), str(row.failed), str(row.interrupted), str(row.running),
+                      str(row.pending))
     if rows:
         console().print(table)
     for row in damaged:
         print(f"sweep {row.sweep_id} is damaged: {row.damaged}")
     return 0
+
+
+def _best(row: Any) -> str:
+    """`val_loss 0.213 (min)`: the sweep's best by its own ranking (tuner.runs.ranking.sweep_ranking)."""
+    if row.metric is None:
+        return ""
+    if row.best_value is None:
+        return f"{row.metric} -"
+    return f"{row.metric} {row.best_value:.4g} ({row.mode})"
 
 
 def is_space_file(path: str) -> bool:

@@ -25,7 +25,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from tuner.errors import TunerError
 from tuner.export import require, sweep_run_dirs
-from tuner.runs.aggregate import effective_status
+from tuner.runs.aggregate import effective_status, run_row
+from tuner.runs.ranking import sweep_choice, sweep_ranking
 from tuner.settings import load_settings
 from tuner.store.files import read_run
 from tuner.store.layout import run_signature
@@ -35,7 +36,7 @@ from tuner.store.status import RunStatus
 MAX_DISCRETE = 32
 LOGDIR = "tensorboard"
 SIGNATURE_FILE = ".tuner-hparams.json"
-FORMAT = 1  # bump when what is written changes, so folders written by an older version are rewritten
+FORMAT = 2  # bump when what is written changes, so folders written by an older version are rewritten
 
 
 @dataclass(frozen=True)
@@ -124,8 +125,9 @@ def _use_tensorboards_tf_stub() -> None:
 
 
 def write_hparams(logdir: str, sessions: Sequence[Session], metrics: Sequence[str] | None = None,
-                  created: float | None = None) -> str:
-    """Write the experiment summary and every session into `logdir` (replaced as a whole); return it."""
+                  created: float | None = None, lead: str | None = None, lead_description: str = "") -> str:
+    """Write the experiment summary and every session into `logdir` (replaced as a whole); return it.
+    `lead`: the metric that ranks the sessions (the sweep's), shown first with `lead_description`."""
     require("tensorboard", "tensorboard", "the TensorBoard HParams view")
     _use_tensorboards_tf_stub()
     from tensorboard.compat.proto import event_pb2, summary_pb2
@@ -155,7 +157,10 @@ def write_hparams(logdir: str, sessions: Sequence[Session], metrics: Sequence[st
         return hp.Discrete(values)
 
     hparams = [hp.HParam(name, domain(kind, values)) for name, (kind, values) in columns.items()]
-    metric_infos = [hp.Metric(name, display_name=name) for name in chosen]
+    if lead is not None and lead in chosen:  # the dashboard's first metric column: the one that ranks the sweep
+        chosen = [lead] + [name for name in chosen if name != lead]
+    metric_infos = [hp.Metric(name, display_name=name, description=lead_description if name == lead else None)
+                    for name in chosen]
     starts = [s.start for s in sessions if s.start is not None]
     created = created if created is not None else (min(starts) if starts else time.time())
 
@@ -281,8 +286,23 @@ def write_sweep_hparams(sweep: str, runs_dir: str | None = None, metrics: Sequen
         created = Journal.open(settings.runs_dir, str(sweep)).read().header.get("created")
     except TunerError:
         pass
-    write_hparams(logdir, sessions, metrics, created=created)
+    lead, description = _ranking_metric(sweep, settings, datas, sessions, now)
+    write_hparams(logdir, sessions, metrics, created=created, lead=lead, lead_description=description)
     with open(marker, "w", encoding="utf-8") as handle:
         json.dump({"signature": signature, "written": time.time()}, handle)
     return logdir
 
+
+
+def _ranking_metric(sweep: str, settings: Any, datas: Sequence[Any], sessions: Sequence[Session],
+                    now: float) -> tuple[str | None, str]:
+    """The sweep's ranking metric as an HParams metric tag (`val_loss`, `eval_acc`) and a description naming its
+    direction and the best session: the same ranking as `tune report` (tuner.runs.ranking.sweep_ranking)."""
+    rows = [run_row(d, now, settings.stale_after_s) for d in datas]
+    ranking = sweep_ranking(sorted({c for row in rows for c in row}), sweep_choice(settings.runs_dir, sweep))
+    if ranking is None:
+        return None, ""
+    tag = ranking.column.removeprefix("metric_")
+    best = ranking.best(rows)
+    text = f"ranks sweep {sweep}: {'lower' if ranking.mode == 'min' else 'higher'} is better"
+    return tag, text + (f"; best: {sessions[best].name}" if best is not None else "; no finished run has it")

@@ -21,7 +21,8 @@ from typing import Any, Sequence
 
 from tuner.errors import ExportError, TunerError
 from tuner.export import require, sweep_run_dirs
-from tuner.runs.aggregate import effective_status
+from tuner.runs.aggregate import effective_status, run_row
+from tuner.runs.ranking import RankingChoice, sweep_choice, sweep_ranking
 from tuner.runs.resolve import resolve_run_dirs
 from tuner.settings import load_settings
 from tuner.store.files import RunData, read_mapping, read_run
@@ -143,6 +144,8 @@ def _export(run_dirs: Sequence[str], sweep: str | None, tracking_uri: str, exper
         parent_id, parent_created = _export_parent(client, experiment_id, sweep, datas, settings, now)
     exported = [_export_run(client, tracking_uri, experiment_id, experiment, data, parent_id,
                             effective_status(data.run, now, settings.stale_after_s)) for data in datas]
+    if parent_id is not None and sweep is not None:
+        _mark_best(client, parent_id, datas, exported, sweep_choice(settings.runs_dir, sweep), now, settings)
     return MlflowExport(tracking_uri, experiment_id, experiment, exported, parent_id, parent_created)
 
 
@@ -368,6 +371,35 @@ def _sweep_header(runs_dir: str, sweep: str) -> dict[str, Any]:
         return Journal.open(runs_dir, sweep).read().header
     except TunerError:  # runs tagged with a sweep whose journal is gone still export, without its plan
         return {}
+
+
+#: the parent run's tags naming the sweep's best trial, by the sweep's own ranking (tuner.runs.ranking)
+BEST_TAGS = ("tuner.metric", "tuner.mode", "tuner.best_run", "tuner.best_run_id")
+
+
+def _mark_best(client: Any, parent_id: str, datas: Sequence[RunData], exported: Sequence[ExportedRun],
+               choice: RankingChoice, now: float, settings: Any) -> None:
+    """The sweep's best trial on its parent run, ranked as `tune report` and the sweep's summary rank it (the
+    sweep's --metric/--mode): tags naming the metric, its mode, the best run and its MLflow run id, and the
+    metric `best_<metric>` (sent again only when it changed, so a re-export adds no point)."""
+    from mlflow.entities import Metric, RunTag
+
+    rows = [run_row(d, now, settings.stale_after_s) for d in datas]
+    ranking = sweep_ranking(sorted({c for row in rows for c in row}), choice)
+    best = ranking.best(rows) if ranking is not None else None
+    current = client.get_run(parent_id).data
+    if ranking is None or best is None:
+        for key in BEST_TAGS[2:]:  # an earlier export's best is no longer one
+            if key in current.tags:
+                client.delete_tag(parent_id, key)
+        return
+    value = ranking.value(rows[best])
+    tags = {"tuner.metric": ranking.metric, "tuner.mode": ranking.mode, "tuner.best_run": datas[best].paths.name,
+            "tuner.best_run_id": exported[best].mlflow_run_id}
+    key = _key(f"best_{ranking.metric}")
+    metrics = [Metric(key, float(value), _ms(now) or 0, 0)] if value is not None and current.metrics.get(key) != value \
+        else []
+    client.log_batch(parent_id, metrics=metrics, tags=[RunTag(k, v) for k, v in tags.items()])
 
 
 def _parent_status(statuses: Sequence[str]) -> str:

@@ -96,11 +96,19 @@ def compare_runs(runs: Any = None, runs_dir: str | None = None, browse: bool = T
 # A sweep
 
 def save_sweep_report(sweep: str, runs_dir: str | None = None, metric: str | None = None,
-                      filename: str | os.PathLike[str] | None = None, run_views: bool = True) -> str:
+                      filename: str | os.PathLike[str] | None = None, run_views: bool = True,
+                      mode: str | None = None) -> str:
     """Write the report of sweep `sweep`: a sortable, filterable table of its trials, a parallel-coordinates
     chart of flags against `metric` and the best runs; with `run_views`, each run's view is written to the
-    folder `<report name>_runs/` next to it and linked from the table. Returns the report's path."""
+    folder `<report name>_runs/` next to it and linked from the table. Returns the report's path.
+
+    Trials are ranked by `metric` (and `mode`) when given, else by the metric and mode the sweep recorded
+    (`--metric`/`--mode`, in its journal), so the report's best runs are the sweep's own; a sweep without a
+    metric is ranked by the first of val_acc, val_loss, acc, loss ... its runs recorded."""
     from tuner.runs.listing import ls_runs
+    from tuner.runs.ranking import check_mode, sweep_choice
+
+    check_mode(mode)
 
     settings = load_settings(runs_dir=runs_dir)
     frame = ls_runs(runs_dir=settings.runs_dir, order=None)
@@ -132,7 +140,7 @@ def save_sweep_report(sweep: str, runs_dir: str | None = None, metric: str | Non
             page = run_data(run_path, settings.stale_after_s)
             write_page(os.path.join(folder, f"{name}.html"), render_page("run", f"Run {page['name']}", {"run": page}))
             links[i] = f"{folder_name}/{name}.html"
-    data = sweep_data(frame, sweep, metric, links)
+    data = sweep_data(frame, sweep, metric, links, mode, sweep_choice(settings.runs_dir, sweep))
     if counts is not None:  # the sweep's trials (not attempts), counted as `tune sweeps` counts them
         parts = [(counts.finished, "finished"), (counts.failed, "failed"), (counts.interrupted, "interrupted"),
                  (counts.running, "running"), (counts.pending, "pending")]

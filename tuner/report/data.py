@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 
 from tuner import values
 from tuner.runs.aggregate import effective_status, last_values, run_row
-from tuner.runs.ranking import choose_ranking
+from tuner.runs.ranking import RankingChoice, sweep_ranking
 from tuner.store.files import RunData, read_run
 from tuner.store.layout import iter_artifacts, iter_source_files
 
@@ -315,13 +315,20 @@ def comparison_data(run_dirs: Sequence[str], stale_after_s: float = 60.0) -> dic
 # ---------------------------------------------------------------------------------------------------
 # A sweep
 
-def sweep_data(frame: Any, sweep: str, metric: str | None, links: Sequence[str | None]) -> dict[str, Any]:
-    """The report's table (columnar), the flags for the parallel-coordinates chart and the best trials."""
+def sweep_data(frame: Any, sweep: str, metric: str | None, links: Sequence[str | None], mode: str | None = None,
+               recorded: RankingChoice | None = None) -> dict[str, Any]:
+    """The report's table (columnar), the flags for the parallel-coordinates chart and the best trials, ranked
+    by `metric`/`mode` when asked, else by the sweep's `recorded` choice (tuner.runs.ranking.sweep_ranking)."""
     columns = [str(c) for c in frame.columns]
-    ranking = choose_ranking(columns, metric, where="report")
+    ranking = sweep_ranking(columns, recorded, metric, mode, where="report")
     chosen = ranking.column if ranking else None
     mode = ranking.mode if ranking else "max"
+    source = ("asked" if metric is not None else "sweep" if recorded is not None and recorded.metric is not None
+              else "default")
     flag_cols = [c for c in columns if c.startswith("flag_")]
+    # the flags that differ between trials (a grid's, not the script's defaults every trial shares) come first
+    varying = [c for c in flag_cols if frame[c].astype(str).nunique(dropna=False) > 1]
+    flag_cols = varying + [c for c in flag_cols if c not in varying]
     value_cols = [c for c in columns if c.startswith(("metric_", "eval_"))]
     if chosen in value_cols:
         value_cols.remove(chosen)
@@ -341,9 +348,11 @@ def sweep_data(frame: Any, sweep: str, metric: str | None, links: Sequence[str |
     statuses: dict[str, int] = {}
     for record in records:
         statuses[str(record.get("status"))] = statuses.get(str(record.get("status")), 0) + 1
-    return {"sweep": sweep, "metric": chosen, "mode": mode, "columns": shown, "rows": rows,
-            "flags": flag_cols, "best": ranking.order(records)[:5] if ranking else [], "links": list(links),
-            "statuses": statuses, "progress": _progress(records, chosen, mode)}
+    unmet = recorded.metric if ranking is None and metric is None and recorded is not None else None
+    return {"sweep": sweep, "metric": chosen, "mode": mode, "ranked_by": ranking.metric if ranking else unmet,
+            "ranking_source": source, "columns": shown, "rows": rows, "flags": flag_cols, "varying_flags": varying,
+            "best": ranking.order(records)[:5] if ranking else [], "links": list(links), "statuses": statuses,
+            "progress": _progress(records, chosen, mode)}
 
 
 def _progress(records: Sequence[dict[str, Any]], metric: str | None, mode: str) -> dict[str, Any] | None:

@@ -1,7 +1,9 @@
 """Which metric ranks runs, which way is better, and which run is best: the one owner of all three.
 
-Every ranking the user sees (the sweep's progress line and summary, `tune report`, `tuning_run`'s frame)
-comes from here, so they can never disagree. Only finished runs can be best: a failed, killed, timed-out or
+Every ranking the user sees (the sweep's progress line and summary, `tune report`, `tune sweeps`, `tuning_run`'s
+frame, the MLflow and TensorBoard exports) comes from here, so they can never disagree: a sweep is ranked by the
+metric and mode it recorded (its journal header: `--metric`/`--mode` or the grid file's `sweep:`), unless the
+user asks for another (`sweep_ranking`). Only finished runs can be best: a failed, killed, timed-out or
 lost run may have logged a fine-looking number before it died, but it is not a result anyone can use.
 """
 
@@ -13,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from tuner.errors import QueryError
+from tuner.errors import QueryError, TunerError
 from tuner.store.status import RunStatus
 
 #: without a metric, runs are ranked by the first of these they recorded (Keras' and tfruns' names)
@@ -125,6 +127,55 @@ def choose_ranking(columns: Sequence[str], metric: str | None = None, mode: str 
         return None
     name = preferred[0].split("_", 1)[1]
     return Ranking(name, preferred[0], mode or metric_direction(name))
+
+
+@dataclass(frozen=True)
+class RankingChoice:
+    """A metric and mode as someone chose them (the sweep's `--metric`/`--mode`, a report's): None = not chosen."""
+
+    metric: str | None = None
+    mode: str | None = None
+
+    @classmethod
+    def of_header(cls, header: Mapping[str, Any]) -> "RankingChoice":
+        """What a sweep's journal header recorded. The mode counts only with a metric: journals before the
+        ranking issue wrote `mode: max` for sweeps without one."""
+        metric = header.get("metric")
+        if not isinstance(metric, str) or not metric:
+            return cls()
+        mode = header.get("mode")
+        return cls(metric, mode if mode in MODES else None)
+
+
+def sweep_choice(runs_dir: str, sweep: str) -> RankingChoice:
+    """The ranking sweep `sweep` recorded in its journal; none (the default choice) when its journal is gone
+    or damaged: its runs are still ranked, by the default metric."""
+    from tuner.store.journal import Journal
+
+    try:
+        return RankingChoice.of_header(Journal.open(runs_dir, str(sweep)).read().header)
+    except (TunerError, OSError):
+        return RankingChoice()
+
+
+def sweep_ranking(columns: Sequence[str], recorded: RankingChoice | None = None, metric: str | None = None,
+                  mode: str | None = None, where: str = "metric") -> Ranking | None:
+    """The ranking of one sweep's runs. `metric`/`mode` asked now win (an asked metric that the sweep recorded
+    keeps the recorded mode unless `mode` says otherwise); else the sweep's `recorded` choice; else the default
+    (choose_ranking). A recorded metric that no run has gives None, never another metric: every view then says
+    there is no best instead of naming a best by a metric the sweep was not run for."""
+    check_mode(mode)
+    recorded = recorded or RankingChoice()
+    if metric is not None:
+        if mode is None and metric == recorded.metric:
+            mode = recorded.mode
+        return choose_ranking(columns, metric, mode, where)
+    if recorded.metric is None:
+        return choose_ranking(columns, None, mode, where)
+    column = metric_column(columns, recorded.metric)
+    if column is None:
+        return None
+    return Ranking(recorded.metric, column, mode or recorded.mode or metric_direction(recorded.metric))
 
 
 def metric_value(row: Mapping[str, Any], metric: str | None) -> float | None:

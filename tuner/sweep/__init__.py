@@ -16,7 +16,7 @@ from tuner.console.progress import SweepProgress
 from tuner.errors import DiskFullError, QueryError, RunInterruptedError, TunerError
 from tuner.plan import plan_indices_record
 from tuner.runs.aggregate import read_rows, runs_frame
-from tuner.runs.ranking import Ranking, choose_ranking
+from tuner.runs.ranking import Ranking, RankingChoice, choose_ranking, sweep_ranking
 from tuner.settings import Settings
 from tuner.store.journal import JOURNAL, Journal, new_sweep_id, sweeps_root
 from tuner.store.layout import META_DIR, ensure_runs_dir
@@ -61,7 +61,8 @@ class SweepResult:
     stopped_early: bool = False
     #: trials ended early by the stopping rule (--stop); neither finished nor failed
     stopped: int = 0
-    #: the metric asked for (--metric) and its mode; without one the ranking picks (tuner.runs.ranking)
+    #: the sweep's metric (--metric, or the journal's on resume) and its mode; without one the ranking picks
+    #: (tuner.runs.ranking.sweep_ranking, as every other view of the sweep does)
     metric: str | None = None
     mode: str | None = None
     #: the sweep's trials (its whole plan, resumed parts included) by state, as `tune sweeps` counts them
@@ -72,10 +73,7 @@ class SweepResult:
     @property
     def ranking(self) -> Ranking | None:
         """The metric that ranks this sweep's runs, None when they recorded none (or not the one asked for)."""
-        try:
-            return choose_ranking(list(self.frame.columns), self.metric, self.mode if self.metric else None)
-        except QueryError:
-            return None
+        return sweep_ranking(list(self.frame.columns), RankingChoice(self.metric, self.mode if self.metric else None))
 
     @property
     def best_run(self) -> dict[str, Any] | None:
@@ -92,7 +90,9 @@ def _header(request: SweepRequest) -> dict[str, Any]:
     return {"created": time.time(), "cwd": request.cwd, "script": request.script.path, "script_given": request.script.given,
             "script_sha256": request.script.sha256, "grid": request.plan.grid.to_source(),
             "total": request.plan.total, "sample": request.plan.sample, "seed": request.plan.seed,
-            "indices": plan_indices_record(request.plan), "metric": request.metric, "mode": request.mode,
+            "indices": plan_indices_record(request.plan), "metric": request.metric,
+            # the sweep's ranking (tuner.runs.ranking.sweep_ranking): every view of the sweep ranks by it
+            "mode": request.mode if request.metric else None,
             "extra_args": list(request.extra_args),
             # the command template (grid file or setting), so resume builds the same argv as the first run did
             "command": request.template.to_source() if request.template is not None else None,

@@ -12,6 +12,7 @@ from tuner.console.messages import warn
 from tuner.errors import DiskFullError, TunerError
 from tuner.plan import grid_from_source, plan_from_record
 from tuner.runs.aggregate import DEFAULT_STALE_AFTER_S
+from tuner.runs.ranking import RankingChoice, sweep_ranking
 from tuner.search.driver import stop_from_source
 from tuner.settings import load_settings
 from tuner.spec import describe_script
@@ -39,6 +40,12 @@ class SweepStatus:
     interrupted: int = 0
     #: why the sweep's journal cannot be read (names the file), None when it can
     damaged: str | None = None
+    #: the sweep's ranking (tuner.runs.ranking.sweep_ranking: its own --metric/--mode, else the default metric)
+    #: and its best finished run: None when nothing ranks or nothing finished with a value
+    metric: str | None = None
+    mode: str | None = None
+    best_value: float | None = None
+    best_run: str | None = None
 
 
 def _is_our_trial(pid: int, run_dir: str) -> bool:
@@ -221,12 +228,20 @@ def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStat
             continue
         indices = header.get("indices")
         planned = range(int(header.get("total") or 0)) if indices is None else indices
-        statuses = sweep_trial_states(sweep_rows(table, journal.sweep_id), planned, _driver_alive(journal),
-                                      state.records)
+        runs = sweep_rows(table, journal.sweep_id)
+        statuses = sweep_trial_states(runs, planned, _driver_alive(journal), state.records)
         counts = count_trials(statuses.values())
+        ranking = sweep_ranking(list(runs.columns), RankingChoice.of_header(header)) if len(runs) else None
+        records = runs.to_dict("records") if ranking is not None else []
+        best = ranking.best(records) if ranking is not None else None
         rows.append(SweepStatus(journal.sweep_id, header.get("created", 0.0), os.path.basename(header["script"]),
                                 counts.planned, counts.finished, counts.failed, counts.pending, counts.running,
-                                stopped=counts.stopped, interrupted=counts.interrupted))
+                                stopped=counts.stopped, interrupted=counts.interrupted,
+                                metric=ranking.metric if ranking else RankingChoice.of_header(header).metric,
+                                mode=ranking.mode if ranking else None,
+                                best_value=ranking.value(records[best]) if ranking and best is not None else None,
+                                best_run=os.path.basename(str(records[best]["run_dir"])) if best is not None
+                                else None))
     return rows
 
 

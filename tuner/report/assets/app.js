@@ -397,8 +397,11 @@
 
   function renderReport(root, S) {
     var counts = Object.keys(S.statuses).map(function (k) { return S.statuses[k] + " " + k; }).join(", ");
-    root.appendChild(header("Sweep " + S.sweep, (S.summary || (S.rows.length + " trials: " + counts)) +
-      (S.metric ? "  \u00b7  metric " + S.metric + " (" + (S.mode === "min" ? "lower" : "higher") + " is better)" : ""), null));
+    var source = { sweep: "the sweep's --metric", asked: "asked for", "default": "no --metric: the first of val_acc, " +
+      "val_loss, acc, loss ... recorded" }[S.ranking_source] || "";
+    var ranked = S.metric ? "  \u00b7  ranked by " + S.ranked_by + " (" + (S.mode === "min" ? "lower" : "higher") +
+      " is better; " + source + ")" : S.ranked_by ? "  \u00b7  no run recorded the sweep's metric " + S.ranked_by : "";
+    root.appendChild(header("Sweep " + S.sweep, (S.summary || (S.rows.length + " trials: " + counts)) + ranked, null));
     var col = {};
     S.columns.forEach(function (c, i) { col[c] = i; });
     var best = {};
@@ -407,7 +410,8 @@
       root.appendChild(section("Best runs", [el("ol", { cls: "best-list" }, S.best.map(function (i) {
         var row = S.rows[i];
         var text = "trial " + fmt(row[col.trial]) + ": " + S.metric + " = " + fmt(row[col[S.metric]]) + "  (" +
-          S.flags.map(function (f) { return f.replace(/^flag_/, "") + "=" + fmt(row[col[f]]); }).join(", ") + ")";
+          (S.varying_flags && S.varying_flags.length ? S.varying_flags : S.flags).map(function (f) {
+            return f.replace(/^flag_/, "") + "=" + fmt(row[col[f]]); }).join(", ") + ")";
         return el("li", null, [runLink(S, i, row[col.run]), " ", text]);
       }))], "best"));
     }
