@@ -104,7 +104,12 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
                      template: Any = None, own_cwd: bool = True,
                      tags: Mapping[str, str] | None = None) -> RunSpec:
     """`own_cwd`: the script runs in its run directory with the project's (cwd's) top-level entries linked in
-    (see workers.process.link_project), so what it writes lands in its run and nowhere else."""
+    (see workers.process.link_project), so what it writes lands in its run and nowhere else.
+
+    flags.json records the flags the script runs with: `flags` (what tune passes, on argv and in
+    TUNER_FLAGS_JSON) and, when the script's `interface` is known, the defaults of its parser for the options
+    not passed; flag_defaults.json names those defaults, so readers tell the two apart. Only `flags` reach the
+    script: the defaults are its own (and a tuner.flags() script's flags.yml must still win over them)."""
     from tuner.interface.argv import build_argv, check_arg_sizes, render
 
     paths = RunPaths(os.path.abspath(run_dir))
@@ -132,7 +137,12 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
     child_env.update(env or {})
     child_env.update(template_env)
     check_arg_sizes(command, child_env)
-    initial = {paths.flags_json: dumps_json(flags_to_json(flags), indent=2) + "\n", **template_files}
+    known = interface is not None and interface.kind != "unknown"
+    defaults = interface.defaults(flags) if known else None
+    recorded = {**flags, **(defaults or {})}
+    initial = {paths.flags_json: dumps_json(flags_to_json(recorded), indent=2) + "\n", **template_files}
+    if defaults is not None:  # the script's flags were found: which of flags.json are defaults (may be none)
+        initial[paths.flag_defaults_json] = dumps_json(flags_to_json(defaults), indent=2) + "\n"
     if tags:  # checked by tuner.store.files.launch_tags; editable later (`tune tag`)
         initial[paths.tags_json] = dumps_json(dict(tags), indent=2) + "\n"
     if properties:
@@ -142,7 +152,7 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
                      record=record, env=child_env, initial_files=initial, timeout_s=settings.timeout_s,
                      kill_grace_s=settings.kill_grace_s, heartbeat_s=settings.heartbeat_s, echo=echo,
                      project_dir=cwd if own_cwd else None, link_exclude=(os.path.abspath(settings.runs_dir),),
-                     line_hook=_live_metrics(paths.run_dir, stdout_pattern(settings), flags))
+                     line_hook=_live_metrics(paths.run_dir, stdout_pattern(settings), recorded))
 
 
 def _live_metrics(run_dir: str, pattern: str | None, flags: Mapping[str, Any]) -> tuple[Any, tuple[Any, ...]] | None:

@@ -8,6 +8,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from tuner.capture.artifacts import copy_changed, start_scan
+from tuner.console.messages import warn
 from tuner.errors import FlagError, RunFailedError
 from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.settings import load_settings
@@ -36,6 +37,20 @@ def _read_flags_argument(flags: Mapping[str, Any] | str | os.PathLike[str] | Non
     if not isinstance(flags, Mapping):
         raise FlagError(f"flags must be a mapping of name -> value or a YAML file path, got {type(flags).__name__}")
     return check_flag_values(flags)
+
+
+def _interface_for_defaults(script: str) -> Any:
+    """The script's flags for a run given none, so that it records the defaults it runs with like any other run
+    (the baseline run is the one others are compared against). A script that cannot be inspected (it crashes
+    or hangs before parsing) runs all the same, recording no defaults: nothing depended on finding them."""
+    from tuner.errors import TunerError
+    from tuner.interface.discover import discover_flags
+
+    try:
+        return discover_flags(script)
+    except TunerError as exc:
+        warn(f"note: the run records no flag defaults: {str(exc).split(';')[0]}")
+        return None
 
 
 def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None = None,
@@ -72,12 +87,15 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
     if template is not None:
         check_template_flags(template, values)
     interface = None
-    if check and values and (template is None or template.uses_options):  # no flags: nothing to check or pass
+    if check and (template is None or template.uses_options):
         from tuner.interface.check import check_flags
         from tuner.interface.discover import discover_flags
 
-        interface = discover_flags(script.path)
-        check_flags(interface, values)
+        if values:
+            interface = discover_flags(script.path)
+            check_flags(interface, values)
+        else:  # nothing to check: found only so the run records its defaults (flags.json), never a reason to stop
+            interface = _interface_for_defaults(script.path)
     from tuner.interface.argv import check_launchable
 
     check_launchable(script.path, interface, {n: [v] for n, v in values.items()}, extra_args)

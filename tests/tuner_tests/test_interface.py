@@ -172,8 +172,12 @@ def test_single_runs_reach_the_script_in_its_syntax(corpus):
     args = parsed(run)
     assert args["argv"] == ["--batch-size=7", "--fast", "--optimizer=sgd"]
     assert args["parsed"]["batch_size"] == 7 and args["parsed"]["fast"] is True
+    # flags.json: the passed flags as the user named them, then the script's defaults for the others (by dest)
+    defaults = {"learning_rate": 0.001, "shuffle": True, "layers": [8], "note": ""}
     assert json.loads((run / "tuner.d" / "flags.json").read_text()) == {"batch-size": 7, "fast": True,
-                                                                        "optimizer": "sgd"}
+                                                                        "optimizer": "sgd", **defaults}
+    assert json.loads((run / "tuner.d" / "flag_defaults.json").read_text()) == defaults
+    assert args["argv"] == ["--batch-size=7", "--fast", "--optimizer=sgd"]  # only the passed ones reach argv
 
 
 # --- each shape swept by `tune` on a real Ray cluster -----------------------------------------------------------

@@ -27,6 +27,31 @@ def _jsonable(value):
     return repr(value)
 
 
+def _exact(value):
+    """(True, value as JSON keeps it exactly) for the values a flag can hold in flags.json: None, bools, ints,
+    strings, floats (inf/nan as "inf"/"-inf"/"nan", the text tuner.values reads back as floats) and lists or
+    tuples of them; (False, None) for anything else (a Path, an enum, an object), which is then not recorded."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return (True, value) if type(value) in (type(None), bool, int, str) else (False, None)
+    if type(value) is float:
+        return True, value if value == value and value not in (float("inf"), float("-inf")) else repr(value)
+    if isinstance(value, (list, tuple)):
+        items = [_exact(v) for v in value]
+        if all(ok for ok, _ in items):
+            return True, [v for _, v in items]
+    return False, None
+
+
+def _with_value(entry, known, value):
+    """The flag's JSON entry plus `value`: what the script gets when tune does not pass the option (recorded in
+    flags.json as the run's default, tuner.spec); left out when it cannot be recorded exactly."""
+    if known:
+        ok, exact = _exact(value)
+        if ok:
+            entry["value"] = exact
+    return entry
+
+
 def _type_name(kind):
     if kind is None:
         return "str"
@@ -53,6 +78,23 @@ _KINDS = {"_StoreTrueAction": "store_true", "_StoreFalseAction": "store_false", 
 _SKIP = ("_HelpAction", "_VersionAction", "_SubParsersAction")
 
 
+def _argparse_value(parser, action):
+    """(known, value) of `action`'s dest when its option is not given: the default, which parse_args runs through
+    the option's type when it is a string (as argparse does); unknown for SUPPRESS, required options and a
+    type that fails on its own default."""
+    default = action.default
+    if default is argparse.SUPPRESS or action.required:
+        return False, None
+    if isinstance(default, str) and action.type is not None:
+        if isinstance(action.type, argparse.FileType):  # converting would open (or create) the file
+            return False, None
+        try:
+            default = parser._get_value(action, default)
+        except Exception:  # the script's own parse would fail the same way: nothing to record
+            return False, None
+    return True, default
+
+
 def _argparse_dump(parser, *args, **kwargs):
     flags = []
     for action in parser._actions:
@@ -62,7 +104,7 @@ def _argparse_dump(parser, *args, **kwargs):
         options = list(action.option_strings)
         long = [o for o in options if o.startswith("--")]
         nargs = action.nargs
-        flags.append({
+        flags.append(_with_value({
             "name": (long or options or [action.dest])[0], "options": options, "dest": action.dest,
             "type": "bool" if cls in ("_StoreTrueAction", "_StoreFalseAction", "BooleanOptionalAction")
             else "int" if cls == "_CountAction" else _type_name(action.type),
@@ -72,7 +114,7 @@ def _argparse_dump(parser, *args, **kwargs):
             "kind": "positional" if not options else _KINDS.get(cls, "valued"),
             "nargs": nargs if nargs is None or isinstance(nargs, (int, str)) else str(nargs),
             "required": bool(getattr(action, "required", False)),
-        })
+        }, *_argparse_value(parser, action)))
     dump("argparse", flags)
 
 
@@ -103,10 +145,12 @@ def _patch_absl():
                              "enum": "str", "multi_string": "str", "multi_integer": "int", "multi_float": "float",
                              "multi_enum": "str", "list": "list", "whitespace separated list": "list"}.get(
                     ftype, "str" if "enum" in ftype else ftype)
-                out.append({"name": "--" + flag.name, "options": ["--" + flag.name], "dest": flag.name,
-                            "type": type_name, "default": _jsonable(flag.default),
-                            "choices": _jsonable(list(choices)) if choices else None, "help": flag.help or "",
-                            "kind": kind, "nargs": None, "required": False})
+                # absl parses a default when it is defined: flag.default is the typed value the script reads
+                out.append(_with_value({"name": "--" + flag.name, "options": ["--" + flag.name], "dest": flag.name,
+                                        "type": type_name, "default": _jsonable(flag.default),
+                                        "choices": _jsonable(list(choices)) if choices else None,
+                                        "help": flag.help or "", "kind": kind, "nargs": None, "required": False},
+                                       not getattr(flag, "required", False), flag.default))
         dump("absl", out)
 
     absl_flags.FlagValues.__call__ = call
@@ -139,13 +183,31 @@ def _patch_click():
             default = param.default
             if "UNSET" in repr(default):  # click 8.2's "no default given"
                 default = False if is_flag else None
-            out.append({"name": (long or opts)[0] if option else param.name, "options": opts + list(
+            out.append(_with_value({"name": (long or opts)[0] if option else param.name, "options": opts + list(
                 param.secondary_opts), "dest": param.name, "type": "bool" if is_flag else name,
                 "default": _jsonable(None if callable(default) else default),
                 "choices": _jsonable(list(choices)) if choices else None,
                 "help": (getattr(param, "help", None) or ""), "kind": kind,
-                "nargs": param.nargs if param.nargs != 1 else None, "required": bool(param.required)})
+                "nargs": param.nargs if param.nargs != 1 else None, "required": bool(param.required)},
+                *_click_value(self, param, default, name)))
         dump("click", out)
+
+    def _click_value(command, param, default, type_name):
+        """(known, value) click hands the function when the option is not given: its default cast by its type
+        (`default="3"` of an int option is 3), for the plain types only (casting a File or Path default could
+        open or stat something); unknown for a callable default (decided when the command runs), a required
+        option, or a default the type rejects."""
+        if callable(default) or param.required:
+            return False, None
+        if default is None:
+            return True, () if getattr(param, "multiple", False) else None
+        if type_name not in ("int", "float", "bool", "str"):  # a File or Path: casting could open or stat it
+            return not isinstance(default, str), default
+        try:
+            value = param.type_cast_value(click.Context(command), default)
+        except Exception:
+            return False, None
+        return True, value
 
     base.main = main
 
@@ -153,10 +215,20 @@ def _patch_click():
 # --- tuner.flags() ------------------------------------------------------------------------------------------
 def tuner_dump(specs):
     types = {"numeric": "float", "integer": "int", "boolean": "bool", "string": "str"}
-    dump("tuner", [{"name": "--" + s.name, "options": ["--" + s.name], "dest": s.name,
-                    "type": types.get(s.type, s.type),
-                    "default": _jsonable(s.default), "choices": None, "help": s.description, "kind": "valued",
-                    "nargs": None, "required": False} for s in specs])
+    # the declared default as flags() types it (it records the final values itself once the run starts)
+    def typed(spec):
+        default = spec.default
+        if spec.type == "numeric" and type(default) is int:
+            return float(default)
+        if spec.type == "integer" and type(default) is float and default.is_integer():
+            return int(default)
+        return default
+
+    dump("tuner", [_with_value({"name": "--" + s.name, "options": ["--" + s.name], "dest": s.name,
+                                "type": types.get(s.type, s.type),
+                                "default": _jsonable(s.default), "choices": None, "help": s.description,
+                                "kind": "valued", "nargs": None, "required": False}, True, typed(s))
+                   for s in specs])
 
 
 _patch_absl()

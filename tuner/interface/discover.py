@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 from tuner.errors import FlagError, ScriptNotFoundError
 
@@ -38,6 +38,11 @@ class FlagSpec:
     nargs: Any = None          # argparse's nargs: None, an int, "?", "*", "+"
     options: tuple[str, ...] = ()
     required: bool = False
+    #: what the script gets when the option is not passed (argparse's string default run through its type,
+    #: click's cast default, absl's parsed default), recorded in flags.json as the run's default; only when
+    #: `has_value`: a value JSON keeps exactly (a Path, an enum, a callable default is not recorded)
+    value: Any = None
+    has_value: bool = False
 
     @property
     def is_switch(self) -> bool:
@@ -65,6 +70,18 @@ class ScriptInterface:
                 return spec
         return None
 
+    def defaults(self, passed: Iterable[str]) -> dict[str, Any]:
+        """The flags the script runs with that tune does not pass, with their default values, by dest (the name
+        the script reads: `batch_size`), in declaration order: recorded beside the passed ones (tuner.spec).
+        A flag whose default cannot be recorded exactly, or that is required, is left out."""
+        names = set(passed)
+        given = names | {spec.dest for name in names if (spec := self.lookup(name)) is not None}
+        found: dict[str, Any] = {}
+        for spec in self.flags:
+            if spec.has_value and spec.dest not in given:
+                found.setdefault(spec.dest, spec.value)  # two options of one dest: argparse keeps the first default
+        return found
+
     def to_dict(self) -> dict[str, Any]:
         return {"script": self.script, "kind": self.kind, "flags": [asdict(f) for f in self.flags]}
 
@@ -80,7 +97,8 @@ def _spec(raw: dict[str, Any]) -> FlagSpec:
     return FlagSpec(name=str(raw["name"]), dest=str(raw.get("dest") or raw["name"]), type=str(raw.get("type") or "str"),
                     default=raw.get("default"), choices=tuple(choices) if choices is not None else None,
                     help=raw.get("help") or "", kind=raw.get("kind") or "valued", nargs=raw.get("nargs"),
-                    options=tuple(raw.get("options") or ()), required=bool(raw.get("required")))
+                    options=tuple(raw.get("options") or ()), required=bool(raw.get("required")),
+                    value=raw.get("value"), has_value="value" in raw)
 
 
 #: a script that mentions none of these parses no options of its own: it is not run to find out (it would run

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Sequence
 from tuner import values
 from tuner.runs.aggregate import effective_status, last_values, run_row
 from tuner.runs.ranking import RankingChoice, sweep_ranking
-from tuner.store.files import RunData, read_run
+from tuner.store.files import FlagSource, RunData, flag_sources, read_flag_defaults, read_run
 from tuner.store.layout import iter_artifacts, iter_source_files
 
 #: bounds that keep a page small (the issue asks for pages under ~1 MB)
@@ -191,6 +191,15 @@ def run_card(data: RunData, now: float, stale_after_s: float) -> list[list[Any]]
     return [[label, _clean(value)] for label, value in pairs if value is not None and value != ""]
 
 
+def flag_page(data: RunData) -> dict[str, Any]:
+    """The run's flags as the pages show them: those tune passed, then the script's own defaults, and where each
+    value came from (tuner.store.files.FlagSource: the page marks defaults)."""
+    sources = flag_sources(data.flags, read_flag_defaults(data.paths))
+    order = sorted(data.flags, key=lambda name: sources[name] is not FlagSource.PASSED)
+    return {"flags": _clean({name: data.flags[name] for name in order}),
+            "flag_sources": {name: sources[name].value for name in order}}
+
+
 def run_data(run_dir: str, stale_after_s: float = 60.0, with_sources: bool = True,
              with_output: bool = True) -> dict[str, Any]:
     """Everything a run view shows, read tolerantly from the run directory."""
@@ -204,7 +213,7 @@ def run_data(run_dir: str, stale_after_s: float = 60.0, with_sources: bool = Tru
         "status": status,
         "start": _clean(data.run.get("start")),
         "card": run_card(data, now, stale_after_s),
-        "flags": _clean(data.flags),
+        **flag_page(data),
         "final_metrics": _clean({k: v for k, v in last.items() if k not in NON_METRIC_KEYS}),
         "evaluation": _clean(data.evaluation),
         "properties": _clean(data.properties),

@@ -21,6 +21,7 @@ from tuner.report.data import (
     _error,
     _read_text,
     chart_groups,
+    flag_page,
     metric_names,
     metrics_columns,
     run_card,
@@ -154,7 +155,7 @@ class LiveRunServer:
             "status": status, "done": done, "total": len(rows), "reset": reset, "generation": self.tail.generation,
             "steps": new["steps"], "series": new["series"], "card": run_card(data, now, self.stale_after_s),
             "final_metrics": _clean({k: v for k, v in last.items() if k not in ("step", "epoch", "timestamp")}),
-            "flags": _clean(data.flags), "evaluation": _clean(data.evaluation),
+            **flag_page(data), "evaluation": _clean(data.evaluation),
         }
         if done:
             text, truncated = _read_text(data.paths.output_log, MAX_OUTPUT_CHARS)

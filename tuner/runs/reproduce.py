@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from tuner.errors import TunerError
 from tuner.runs.record import RunRecord, get_run
 from tuner.spec import flag_argv
+from tuner.store.files import FlagSource, flag_sources, read_flag_defaults
 from tuner.values import format_value, parse_values
 
 TUNE = "tune"
@@ -52,9 +53,16 @@ def tune_command(script: str, flags: Mapping[str, Any], extra_args: list[str] | 
     return command
 
 
+def passed_flags(record: RunRecord) -> dict[str, Any]:
+    """The flags tune passed to the run: flags.json without the script's own defaults (flag_defaults.json), which
+    the checked-out script gives again by itself."""
+    sources = flag_sources(record.config, read_flag_defaults(record.paths))
+    return {name: value for name, value in record.config.items() if sources[name] is FlagSource.PASSED}
+
+
 def _extra_args(record: RunRecord) -> list[str]:
     """Arguments the run got after `--` (argv beyond the flags)."""
-    argv, flags = record.argv, flag_argv(record.config)
+    argv, flags = record.argv, flag_argv(passed_flags(record))
     return argv[len(flags):] if argv[: len(flags)] == flags else []
 
 
@@ -85,7 +93,7 @@ def reproduce_steps(run: Any = None, runs_dir: str | None = None) -> list[str]:
     cwd = info.get("cwd")
     if isinstance(cwd, str):
         lines.append(f"cd {q(cwd)}")
-    command = tune_command(script, record.config, _extra_args(record), cwd if isinstance(cwd, str) else None)
+    command = tune_command(script, passed_flags(record), _extra_args(record), cwd if isinstance(cwd, str) else None)
     lines.append(" ".join(q(part) for part in command))
     return lines
 

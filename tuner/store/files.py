@@ -10,6 +10,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Mapping, Sequence
 
 from tuner.errors import RunNotFoundError, TunerError
@@ -52,6 +53,46 @@ def write_run_status(run_dir: str, status: RunStatus, record: Mapping[str, Any] 
     updated = {**current, **fields, "status": RunStatus(status).value}
     atomic_write_json(paths.run_json, updated)
     return updated
+
+
+# ---------------------------------------------------------------------------------------------------
+# Where a flag's value came from
+
+class FlagSource(str, Enum):
+    """Where the value of a flag in flags.json came from (the run view marks them; reproduce passes `passed`)."""
+
+    PASSED = "passed"  # tune / training_run passed it (a grid, --flag, flags=)
+    DEFAULT = "default"  # not passed: the default of the script's parser (flag_defaults.json)
+    SCRIPT = "script"  # not passed, and the script changed it from that default (tuner.flags() reading flags.yml)
+
+
+def read_flag_defaults(paths: RunPaths) -> dict[str, Any] | None:
+    """flag_defaults.json (typed as flags.json is); None for a run without it: recorded before defaults were,
+    or launched without finding the script's flags (--no-check, a template without ${args}, an unknown script)."""
+    if not os.path.exists(paths.flag_defaults_json):
+        return None
+    return flags_from_json(read_mapping(paths.flag_defaults_json))
+
+
+def flag_sources(flags: Mapping[str, Any], defaults: Mapping[str, Any] | None) -> dict[str, FlagSource]:
+    """Each flag of `flags` (flags.json) by where its value came from; without `defaults` (an older run) every
+    flag counts as passed, which is what those runs recorded."""
+    sources = {}
+    for name, value in flags.items():
+        if defaults is None or name not in defaults:
+            sources[name] = FlagSource.PASSED
+        else:
+            same = _same_value(value, defaults[name])
+            sources[name] = FlagSource.DEFAULT if same else FlagSource.SCRIPT
+    return sources
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Equal and of the same kind (1 and True differ; NaN equals NaN: an unchanged nan default)."""
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return True
+    return type(a) is type(b) and a == b or (isinstance(a, (int, float)) and not isinstance(a, bool)
+                                             and isinstance(b, (int, float)) and not isinstance(b, bool) and a == b)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -64,6 +64,9 @@ class RunPaths:
 
     run_json = property(lambda self: self._m("run.json"))
     flags_json = property(lambda self: self._m("flags.json"))
+    #: the flags of flags.json that tune did not pass, with the default the script's parser gave them (written
+    #: at launch, never rewritten): which flags are defaults and which were passed (tuner.store.files.FlagSource)
+    flag_defaults_json = property(lambda self: self._m("flag_defaults.json"))
     metrics_jsonl = property(lambda self: self._m("metrics.jsonl"))
     #: printed metrics parsed while the run runs; readers use it while metrics.jsonl does not exist
     printed_metrics_jsonl = property(lambda self: self._m("printed_metrics.jsonl"))

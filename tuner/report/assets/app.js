@@ -60,13 +60,23 @@
     return Object.keys(obj || {}).map(function (k) { return [k, obj[k]]; });
   }
 
+  // rows: [label, value] or [label, value, note]; a note (a flag's "default") follows the value, greyed
   function card(title, rows, extraCls) {
     var body;
     if (!rows.length) body = el("p", { cls: "empty", text: "none" });
     else body = el("table", { cls: "kv" }, rows.map(function (r) {
-      return el("tr", null, [el("th", { text: r[0] }), el("td", { text: fmt(r[1]) })]);
+      var cell = r[2] ? el("td", null, [fmt(r[1]), " ", el("span", { cls: "origin", text: r[2] })])
+        : el("td", { text: fmt(r[1]) });
+      return el("tr", r[2] ? { "data-origin": r[2] } : null, [el("th", { text: r[0] }), cell]);
     }));
     return el("section", { cls: "card " + (extraCls || ""), "data-card": title }, [el("h3", { text: title }), body]);
+  }
+
+  // the Flags card: the flags tune passed, then the script's own defaults, marked (tuner.store.files.FlagSource)
+  var ORIGINS = { "default": "default", script: "set by the script" };
+  function flagRows(R) {
+    var sources = R.flag_sources || {};
+    return pairs(R.flags).map(function (r) { return [r[0], r[1], ORIGINS[sources[r[0]]] || null]; });
   }
 
   function badge(status) {
@@ -161,7 +171,7 @@
   function runCards(R) {
     return el("div", { cls: "cards" }, [
       card("Run", R.card),
-      card("Flags", pairs(R.flags)),
+      card("Flags", flagRows(R)),
       card("Metrics", pairs(R.final_metrics)),
       card("Evaluation", pairs(R.evaluation))
     ]);
@@ -276,7 +286,9 @@
       }
       live.since = update.total;
       R.status = update.status;
-      ["final_metrics", "card", "evaluation", "flags"].forEach(function (k) { if (update[k]) R[k] = update[k]; });
+      ["final_metrics", "card", "evaluation", "flags", "flag_sources"].forEach(function (k) {
+        if (update[k]) R[k] = update[k];
+      });
       replace("header", header("Run " + R.name, R.run_dir, R.status));
       replace("cards", runCards(R));
       if (update.done) {
@@ -330,7 +342,7 @@
         el("h2", null, [R.letter + ": " + R.name + " ", badge(R.status)]),
         el("p", { cls: "sub", text: R.run_dir }),
         errorPanel(R),
-        el("div", { cls: "cards compact" }, [card("Run", R.card), card("Flags", pairs(R.flags)),
+        el("div", { cls: "cards compact" }, [card("Run", R.card), card("Flags", flagRows(R)),
           card("Metrics", pairs(R.final_metrics)), card("Evaluation", pairs(R.evaluation))])
       ]);
     })));
