@@ -85,6 +85,11 @@ def test_two_runs_of_an_argparse_script_are_compared_on_its_defaults(workdir: Pa
             assert _same(rows[0][f"flag_{name}"], value), (name, rows[0][f"flag_{name}"])
     assert frame["flag_resume"].isna().all()  # None: the script ran with resume=None
 
+    # tune ls: the flags that differ between the listed runs come first, not crowded out by shared defaults
+    for listing in (run_tune("ls", cwd=workdir), run_tune("ls", "--filter", "flag_epochs > 0", cwd=workdir)):
+        header = listing.stdout.splitlines()[0].split()
+        assert header[4:6] == ["flag_epochs", "flag_lr"], listing.stdout
+
     # tune compare: the default lr against the passed one
     differs = {d["key"]: d["values"] for d in comparison_data([str(old), str(new)])["differs"]}
     assert differs["flag_lr"] == [0.1, 0.01] and differs["flag_epochs"] == [15, 5] and "flag_batch" not in differs

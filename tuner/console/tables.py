@@ -28,15 +28,25 @@ def console(stderr: bool = False) -> Any:
     return Console(file=stream, width=width, soft_wrap=False, highlight=False)
 
 
-def compact_columns(frame: pd.DataFrame) -> list[str]:
-    return choose_compact(list(frame.columns), lambda c: bool(frame[c].notna().any()))
+def compact_columns(frame: pd.DataFrame, shown: pd.DataFrame | None = None) -> list[str]:
+    """choose_compact for a frame; `shown`: the rows the table prints (their differing flags come first)."""
+    rows = frame if shown is None else shown
+    return choose_compact(list(frame.columns), lambda c: bool(frame[c].notna().any()),
+                          lambda c: rows[c].map(lambda v: format_value(v, c)).nunique() > 1)
 
 
-def choose_compact(present: Sequence[str], has_value: Callable[[str], bool]) -> list[str]:
-    """The default columns of a runs table, from the columns `present` (in ls_runs' order)."""
+def choose_compact(present: Sequence[str], has_value: Callable[[str], bool],
+                   varies: Callable[[str], bool] | None = None) -> list[str]:
+    """The default columns of a runs table, from the columns `present` (in ls_runs' order). Flags that differ
+    between the printed rows (`varies`) come before those they share: runs record their script's defaults
+    (flags.json), which would otherwise crowd the flags a user set out of the first MAX_PREFIXED."""
     columns = ["run_dir", "status", "start", "duration_s"]
     for prefix in ("flag_", "metric_", "eval_"):
-        columns += [c for c in present if c.startswith(prefix)][:MAX_PREFIXED]
+        group = [c for c in present if c.startswith(prefix)]
+        if prefix == "flag_" and varies is not None and len(group) > MAX_PREFIXED:
+            differing = [c for c in group if varies(c)]
+            group = differing + [c for c in group if c not in differing]
+        columns += group[:MAX_PREFIXED]
     # tags some listed run has, the label first (`--columns` or `tune info` show the rest)
     tags = sorted((c for c in present if c.startswith("tag_") and has_value(c)), key=lambda c: (c != "tag_label", c))
     columns += tags[:MAX_TAGS]
@@ -100,9 +110,9 @@ def print_runs_table(frame: pd.DataFrame, columns: Sequence[str] | None = None, 
     if frame.empty:
         print("No runs found.")
         return
-    shown = list(columns) if columns else compact_columns(frame)
     hidden = max(0, len(frame) - limit) if limit is not None else 0
     part = frame.iloc[:limit] if hidden else frame
+    shown = list(columns) if columns else compact_columns(frame, part)
     from pandas.api.types import is_numeric_dtype
 
     right = [is_numeric_dtype(part[c]) and c != "trial" for c in shown]
@@ -117,9 +127,11 @@ def print_newest_table(newest: NewestRuns, title: str | None = None, limit: int 
     if not newest.total:
         print("No runs found.")
         return
-    shown = choose_compact(newest.columns, newest.has_value)
+    printed = newest.rows[:limit]
+    shown = choose_compact(newest.columns, newest.has_value,
+                           lambda c: len({_cell(row.get(c), c, newest.kinds.get(c)) for row in printed}) > 1)
     right = [newest.kinds.get(c) in ("int", "float", "bool") and c != "trial" for c in shown]
-    rows = [[_cell(row.get(c), c, newest.kinds.get(c)) for c in shown] for row in newest.rows[:limit]]
+    rows = [[_cell(row.get(c), c, newest.kinds.get(c)) for c in shown] for row in printed]
     hidden = max(0, newest.total - limit) if limit is not None else 0
     _print_table(shown, right, rows, title, hidden, newest.total, more_hint)
 
