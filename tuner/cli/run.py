@@ -32,7 +32,8 @@ def _run_parser() -> Parser:
                         help="do not read printed `name: number` lines as metrics")
     parser.add_argument("--no-check", dest="check", action="store_false",
                         help="do not find the script's flags first (`tune flags`) nor check the flags against "
-                             "them: for scripts that cannot be inspected; flags are passed as --name=value")
+                             "them: for scripts that cannot be inspected; flags are passed as --name=value, and "
+                             "the run records only them, not the script's defaults")
     parser.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE",
                         help="a tag of the run (of every trial of a sweep); repeat for more; "
                              "change later with `tune tag RUN`")
@@ -55,7 +56,8 @@ def _run_parser() -> Parser:
     sweep.add_argument("--run-cap", type=int, metavar="N", help="run at most N trials (the first N of the plan)")
     sweep.add_argument("--target", type=float, metavar="VALUE",
                        help="launch no new trial once a finished trial's --metric reaches VALUE")
-    sweep.add_argument("--metric", help="metric shown as 'best so far' and used to sort the summary, e.g. val_acc")
+    sweep.add_argument("--metric", help="the sweep's ranking metric, e.g. val_loss: 'best so far', the summary, and "
+                       "every later view of the sweep (tune report, tune sweeps, the exports)")
     sweep.add_argument("--mode", choices=("max", "min"), help="whether --metric is better high or low "
                        "(default: min for names containing 'loss' or 'error', else max)")
     sweep.add_argument("--cpus-per-trial", type=float, metavar="N", help="CPUs per trial (default 1)")
