@@ -10,7 +10,8 @@ from tuner.report import _show
 
 
 def _add_common(parser: Parser) -> None:
-    parser.add_argument("--output", "-o", metavar="FILE", help="write the page here (default: a temporary folder)")
+    parser.add_argument("--output", "-o", metavar="FILE", help="write the page here (default: your own pages folder, "
+                        "~/.cache/tuner/views, which only you can read)")
     parser.add_argument("--no-browser", action="store_true", help="only write the page and print its path")
     add_runs_dir(parser)
 
