@@ -64,7 +64,7 @@ def cmd_export_mlflow(argv: Sequence[str]) -> int:
     if result.parent_run_id:
         parent = f"; sweep parent run {result.parent_run_id} ({'created' if result.parent_created else 'updated'})"
     print(f"exported {len(result.runs)} runs to experiment '{result.experiment}' (id {result.experiment_id}) at "
-          f"{uri}: {new} new, {len(result.runs) - new - same} updated, {same} unchanged{parent}")
+          f"{result.tracking_uri}: {new} new, {len(result.runs) - new - same} updated, {same} unchanged{parent}")
     return 0
 
 

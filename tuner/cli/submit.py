@@ -21,8 +21,10 @@ import tempfile
 import time
 from typing import Sequence
 
+from tuner.capture.secrets import redact_uri
 from tuner.cli.options import PROG, Parser, UsageError, add_runs_dir, formatter
 from tuner.cli.submissions import call_jobs, default_address, jobs_module, read_record, write_record
+from tuner.console.inert import inert
 from tuner.store.layout import META_DIR
 
 
@@ -86,7 +88,7 @@ def cmd_submit(argv: Sequence[str]) -> int:
     job_id = call_jobs(jobs.submit, args.address, entry, ident, project, excludes)
     write_record({"id": job_id, "address": args.address, "remote_runs_dir": remote, "command": command,
                    "project": project, "excludes": excludes, "submitted": time.time(), "jobs": [job_id]}, args.runs_dir)
-    print(f"submitted {job_id} to {args.address}: {' '.join(shlex.quote(c) for c in command)}")
+    print(inert(f"submitted {job_id} to {redact_uri(args.address)}: {' '.join(shlex.quote(c) for c in command)}"))
     print(f"  output:     {PROG} logs {job_id} --follow\n  runs home:  {PROG} pull {job_id}\n"
           f"  on the cluster the runs are in {remote}")
     if args.follow:

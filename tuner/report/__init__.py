@@ -17,6 +17,7 @@ import re
 import tempfile
 from typing import Any
 
+from tuner.capture.secrets import SecretRule
 from tuner.console.messages import say
 from tuner.errors import SweepNotFoundError, TunerError
 from tuner.report.data import RUN_LETTERS, comparison_data, run_data, sweep_data
@@ -56,7 +57,7 @@ def save_run_view(run: Any = None, filename: str | os.PathLike[str] | None = Non
     """Write the HTML view of `run` (a path, a run name, an ls_runs row; default: the latest run); return its path."""
     settings = load_settings(runs_dir=runs_dir)
     path = resolve_run_dir(run, settings.runs_dir) if run is not None else latest_run_dir(settings.runs_dir)
-    page = run_data(path, settings.stale_after_s)
+    page = run_data(path, settings.stale_after_s, secrets=SecretRule.from_settings(settings))
     target, private = _target(filename, f"run-{_safe(page['name'])}.html")
     return write_page(target, render_page("run", f"Run {page['name']}", {"run": page}), private)
 
@@ -94,7 +95,8 @@ def save_run_comparison(runs: Any = None, filename: str | os.PathLike[str] | Non
                         runs_dir: str | None = None) -> str:
     """Write the comparison of two or more runs (default: the two latest), oldest first: A, B, C ..."""
     settings = load_settings(runs_dir=runs_dir)
-    data = comparison_data(_compared_runs(runs, settings.runs_dir), settings.stale_after_s)
+    data = comparison_data(_compared_runs(runs, settings.runs_dir), settings.stale_after_s,
+                           SecretRule.from_settings(settings))
     names = [r["name"] for r in data["runs"]]
     stem = "-".join(_safe(n) for n in names) if len(names) <= 3 else f"{_safe(names[0])}-and-{len(names) - 1}-more"
     target, private = _target(filename, f"compare-runs-{stem}.html")
@@ -150,7 +152,7 @@ def save_sweep_report(sweep: str, runs_dir: str | None = None, metric: str | Non
             folder_name = os.path.basename(folder)
         for i, run_path in enumerate(frame["run_dir"]):
             name = _safe(RunPaths(run_path).name)
-            page = run_data(run_path, settings.stale_after_s)
+            page = run_data(run_path, settings.stale_after_s, secrets=SecretRule.from_settings(settings))
             write_page(os.path.join(folder, f"{name}.html"), render_page("run", f"Run {page['name']}", {"run": page}),
                        private)
             links[i] = f"{folder_name}/{name}.html"
