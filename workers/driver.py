@@ -463,9 +463,11 @@ def _pack(folder: str) -> bytes:
 
 
 def _unpack(data: bytes, folder: str) -> None:
-    os.makedirs(folder, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        tar.extractall(folder, filter="data")
+    """A run relayed home, unpacked as data (workers.archive): what it cannot carry (the links _pack leaves out
+    anyway, a special file) stays behind rather than failing the run's return."""
+    from workers.archive import unpack
+
+    unpack(data, folder)
 
 
 def _rebase(value: Any, moves: Sequence[tuple[str, str]]) -> Any:
@@ -758,7 +760,7 @@ class TaskPool:
             self._take_relayed(fresh=True)
         data = self._archives.pop(run_dir, None)
         if data is not None:
-            with contextlib.suppress(OSError, tarfile.TarError):
+            with contextlib.suppress(OSError, tarfile.TarError, ValueError):  # ValueError: not an archive at all
                 _unpack(data, run_dir)
 
     def close(self) -> None:
