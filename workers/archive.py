@@ -70,7 +70,7 @@ def unpack(data: bytes | IO[bytes], dest: str, scope_depth: int = 0) -> list[Ski
         with tar:
             try:
                 for member in tar:
-                    problem = _unpack_member(tar, member, root, files, links, scope_depth)
+                    problem = _unpack_member(tar, member, root, files, links)
                     if problem:
                         skipped.append(Skipped(member.name, problem))
             except (tarfile.TarError, EOFError, OSError, ValueError) as exc:  # cut short: keep what came
@@ -102,7 +102,7 @@ def _parts(name: str) -> tuple[str, ...] | None:
 
 def _unpack_member(tar: tarfile.TarFile, member: tarfile.TarInfo, root: int,
                    files: dict[tuple[str, ...], tarfile.TarInfo],
-                   links: list[tuple[tuple[str, ...], str, tarfile.TarInfo]], scope_depth: int) -> str | None:
+                   links: list[tuple[tuple[str, ...], str, tarfile.TarInfo]]) -> str | None:
     parts = _parts(member.name)
     if parts is None:
         return "an absolute name or one with '..': it would land outside the destination"
