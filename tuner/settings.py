@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from tuner._version import __version__
+from tuner.capture.secrets import SECRET_FILES, SECRET_KEYS
 from tuner.errors import ConfigError
 from tuner.store.layout import runs_dir_read_problem
 from tuner.values import parse_value
@@ -31,6 +32,8 @@ class Settings:
     source_patterns: tuple[str, ...] = ()
     source_max_files: int = 200
     source_max_bytes: int = 5_000_000
+    secret_files: tuple[str, ...] = SECRET_FILES
+    secret_keys: tuple[str, ...] = SECRET_KEYS
     config: str | None = None
     heartbeat_s: float = 5.0
     stale_after_s: float = 60.0

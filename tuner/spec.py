@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from tuner._version import __version__
 from tuner.capture.gitinfo import GitInfo, git_diff, git_info
+from tuner.capture.secrets import SecretRule
 from tuner.capture.sources import snapshot_sources
 from tuner.errors import FlagError, ScriptNotFoundError
 from tuner.plan import is_flag_name
@@ -85,7 +86,8 @@ def write_run_context(paths: RunPaths, script: ScriptInfo, settings: Settings, r
     """Source snapshot and git.diff: written by the launcher, before the script starts."""
     os.makedirs(paths.meta, exist_ok=True)
     snapshot_sources(os.path.dirname(script.path), paths.source_dir, settings.source_patterns,
-                     settings.source_max_files, settings.source_max_bytes, exclude=(runs_dir,))
+                     settings.source_max_files, settings.source_max_bytes, exclude=(runs_dir,),
+                     secrets=SecretRule.from_settings(settings))
     write_git_diff(paths, script)
 
 

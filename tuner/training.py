@@ -8,6 +8,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from tuner.capture.artifacts import copy_changed, start_scan
+from tuner.capture.secrets import SecretRule
 from tuner.console.messages import warn
 from tuner.errors import FlagError, RunFailedError
 from tuner.runs.aggregate import read_rows, runs_frame
@@ -119,7 +120,7 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
         outcome = run_process(spec)
     finally:
         if scan is not None:
-            copy_changed(scan, spec.run_dir)
+            copy_changed(scan, spec.run_dir, SecretRule.from_settings(settings))
         after_run(spec.run_dir, stdout_pattern(settings))
     frame = runs_frame(read_rows([target], settings.stale_after_s))
     if outcome.status != FINISHED:

@@ -149,6 +149,36 @@ def _enable_token_auth() -> None:
     AuthenticationTokenLoader.instance().reset_cache()
 
 
+def _private_auth_token() -> None:
+    """Make the authentication token a new local cluster is about to make, 0600 in a 0700 ~/.ray, first.
+
+    ray.init of a new cluster turns token authentication on (unless RAY_AUTH_MODE says otherwise) and, when no
+    token exists anywhere (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token), writes one to
+    ~/.ray/auth_token with a plain open(): 0644 under the usual umask, so every user of the machine could read
+    the one credential of every cluster this user starts. The same token Ray would make (its generator), in
+    the place it would look, created O_EXCL: a token that appears meanwhile (another `tune`) is left alone."""
+    mode = os.environ.get("RAY_AUTH_MODE")
+    if mode is not None and mode.lower() != "token":
+        return
+    try:
+        from ray._private.authentication.authentication_token_generator import generate_new_authentication_token
+        from ray._private.authentication.authentication_token_setup import _get_default_token_path
+        from ray._raylet import AuthenticationTokenLoader  # type: ignore[attr-defined]
+    except ImportError:  # a Ray without token authentication
+        return
+    if _token_available():
+        return
+    path = os.fspath(_get_default_token_path())
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError:  # made meanwhile, or ~ not writable: Ray decides, as it would have
+        return
+    with os.fdopen(fd, "w") as handle:
+        handle.write(generate_new_authentication_token())
+    AuthenticationTokenLoader.instance().reset_cache()
+
+
 def _authenticate(address: str) -> None:
     """Match the cluster's authentication: clusters started by `ray start` use token authentication when a token
     exists (~/.ray/auth_token), and ray.init sends the token for an explicit address only if RAY_AUTH_MODE=token.
@@ -220,6 +250,7 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
             kwargs.update(address="local", num_cpus=num_cpus, num_gpus=num_gpus, _node_ip_address="127.0.0.1")
             started = True
             _bind_loopback()
+            _private_auth_token()
             # before the first Ray process exists: the reaper finds every process that inherits the token
             _start_reaper()
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -432,9 +463,11 @@ def _pack(folder: str) -> bytes:
 
 
 def _unpack(data: bytes, folder: str) -> None:
-    os.makedirs(folder, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        tar.extractall(folder, filter="data")
+    """A run relayed home, unpacked as data (workers.archive): what it cannot carry (the links _pack leaves out
+    anyway, a special file) stays behind rather than failing the run's return."""
+    from workers.archive import unpack
+
+    unpack(data, folder)
 
 
 def _rebase(value: Any, moves: Sequence[tuple[str, str]]) -> Any:
@@ -727,7 +760,7 @@ class TaskPool:
             self._take_relayed(fresh=True)
         data = self._archives.pop(run_dir, None)
         if data is not None:
-            with contextlib.suppress(OSError, tarfile.TarError):
+            with contextlib.suppress(OSError, tarfile.TarError, ValueError):  # ValueError: not an archive at all
                 _unpack(data, run_dir)
 
     def close(self) -> None:

@@ -102,28 +102,30 @@ def clean_stale_temp_files(folder: str, max_age_s: float = STALE_TMP_S) -> int:
     return removed
 
 
-def _create_temp(folder: str) -> tuple[int, str]:
-    """A new temp file in `folder`, created with mode 0666 for the kernel to apply the umask to, as open() does
+def _create_temp(folder: str, mode: int = 0o666) -> tuple[int, str]:
+    """A new temp file in `folder`, created with `mode` (0666) for the kernel to apply the umask to, as open() does
     (mkstemp makes 0600, and reading the umask back costs a /proc read per write)."""
     for _ in range(100):
         # os.urandom is what secrets.token_hex reads; the secrets module costs every `import tuner` ~5 ms (hmac)
         tmp = os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}")
         try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), tmp
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode), tmp
         except FileExistsError:
             continue
     raise FileExistsError(f"no free temporary name in {folder}")
 
 
-def atomic_write_text(path: str, text: str) -> None:
+def atomic_write_text(path: str, text: str, mode: int = 0o666) -> None:
     """Write via a temp file in the same folder and rename, so readers see the old or the new file, never half.
 
     No fsync: the rename is atomic against a crash of any process, which is the failure that matters for a
     run's metadata; an fsync per write would cost ~1 ms on every heartbeat and trial start. The sweep journal,
-    the record of what finished, does fsync each append.
+    the record of what finished, does fsync each append. `mode` (less the umask) is given when the file is
+    created, never by a chmod afterwards: a chmod by name follows whatever link is at that name by then. The
+    rename replaces a link at `path` itself, never the file it points to.
     """
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = _create_temp(folder)
+    fd, tmp = _create_temp(folder, mode)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -212,6 +214,35 @@ def cache_dir() -> str:
     the parsed copy of the packaged defaults."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "tuner")
+
+
+def private_dir(path: str) -> str | None:
+    """`path` as a folder only this user can enter: created 0700 when missing (with its missing parents), one of
+    this user's that others could enter tightened to 0700; None when it cannot be one (a link, not a folder,
+    another user's, not creatable). The check and the chmod go through one descriptor opened without following
+    a link, so nothing swapped in between is ever changed. Pages (tuner.report) are written in such a folder:
+    they hold a run's output and source."""
+    nofollow = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+        fd = os.open(path, nofollow)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if info.st_uid != os.getuid():
+            return None
+        if info.st_mode & 0o077:
+            os.fchmod(fd, 0o700)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return path
 
 
 def read_json_file(path: str) -> dict[str, Any] | None:

@@ -107,6 +107,11 @@ def fetch_runs(address: str, runs_dir: str, job_id: str, timeout_s: float = 600.
     if state != "SUCCEEDED" or BEGIN not in text or END not in text:
         tail = text.strip().splitlines()[-1:] or [state]
         raise JobError(f"packing {runs_dir} on the cluster ended {state}: {tail[0]}")
+    return packed_data(text)
+
+
+def packed_data(text: str) -> bytes:
+    """The tarball `pack` printed, from the output that holds it (a job's log)."""
     body = text.split(BEGIN, 1)[1].split(END, 1)[0]
     return base64.b64decode("".join(body.split()))
 

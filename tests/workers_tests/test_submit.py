@@ -5,6 +5,7 @@ cluster, its runs land in the head node's home and come home with `tune pull`.""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -80,12 +81,30 @@ def test_a_submitted_sweep_runs_on_the_cluster_and_comes_home(job_cluster, tmp_p
     sweeps = tune("sweeps")
     assert ident in sweeps.stdout and re.search(r"train\.py .*3 .*2 .*1 ", sweeps.stdout), sweeps.stdout
 
+    # between the pulls: a tag and a note added here, and on the cluster what a killed trial leaves in its run
+    # folder (a link to its project file) next to a link inside the run
+    pulled_runs = sorted(p for p in runs.iterdir() if p.name.startswith("20"))
+    here = pulled_runs[0]
+    assert tune("tag", here.name, "stage=prod").returncode == 0
+    (here / "notes.txt").write_text("checked by hand")
+    there = remote / here.name
+    (there / "train.py").symlink_to(project / "train.py")
+    (there / "latest.txt").symlink_to("model.txt")
+
     (project / "fixed").write_text("")  # the fix, uploaded with the project again by resume
     resumed = tune("resume", ident)
     assert resumed.returncode == 0, resumed.stderr
     assert tune("logs", ident, "--follow").returncode == 0
-    assert tune("pull", ident).returncode == 0
+    again = tune("pull", ident)
+    assert again.returncode == 0, again.stderr  # was: the whole pull failed on the link (nothing came home)
     assert _statuses(runs) == ["failed", "finished", "finished", "finished"]  # the failed trial ran again
+    assert "left out 1 entry it cannot carry" in again.stdout and f"{here.name}/train.py (an absolute link" \
+        in again.stdout, again.stdout
+    assert "merged with the local copy" in again.stdout
+    assert not os.path.lexists(here / "train.py") and (here / "latest.txt").read_text().startswith("weights for")
+    assert (here / "notes.txt").read_text() == "checked by hand"  # was: replaced wholesale, local files lost
+    tags = json.loads((here / "tuner.d" / "tags.json").read_text())
+    assert tags == {"team": "vision", "stage": "prod"}, tags
 
 
 def test_bad_submissions_are_one_line_and_record_nothing(job_cluster, tmp_path):

@@ -1,4 +1,5 @@
-"""Artifacts: files created or changed under artifacts_dir while a run is going, copied into the run."""
+"""Artifacts: files created or changed under artifacts_dir while a run is going, copied into the run (not those
+that look like secrets: tuner.capture.secrets)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
+from tuner.capture.secrets import DEFAULT_RULE, SecretRule
 from tuner.capture.sources import SKIP_DIRS
 
 Snapshot = dict[str, tuple[int, int]]  # relative path -> (size, mtime_ns)
@@ -44,10 +46,12 @@ def start_scan(artifacts_dir: str, runs_dir: str) -> ArtifactScan:
     return ArtifactScan(artifacts_dir, excluded, _scan(artifacts_dir, excluded))
 
 
-def copy_changed(scan: ArtifactScan, run_dir: str) -> list[str]:
-    """Copy what was added or changed since `start_scan` into `run_dir` (same relative paths)."""
+def copy_changed(scan: ArtifactScan, run_dir: str, secrets: SecretRule = DEFAULT_RULE) -> list[str]:
+    """Copy what was added or changed since `start_scan` into `run_dir` (same relative paths), except what
+    `secrets` takes for a secret (a `.env` the script wrote, a key it made)."""
     after = _scan(scan.root, scan.excluded | {os.path.realpath(run_dir)})
-    changed = sorted(rel for rel, sig in after.items() if scan.before.get(rel) != sig)[:ARTIFACT_MAX_FILES]
+    changed = sorted(rel for rel, sig in after.items() if scan.before.get(rel) != sig
+                     and not secrets.is_secret(rel, os.path.join(scan.root, rel)))[:ARTIFACT_MAX_FILES]
     total = 0
     copied = []
     for rel in changed:

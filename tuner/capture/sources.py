@@ -1,4 +1,5 @@
-"""Bounded snapshot of a script's folder, for code views and diffs (tfruns hung on big folders: #9)."""
+"""Bounded snapshot of a script's folder, for code views and diffs (tfruns hung on big folders: #9), without the
+files that look like secrets (tuner.capture.secrets: a `.env`, a key, a `config.ini` with a password)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import fnmatch
 import os
 import shutil
 from dataclasses import dataclass
+
+from tuner.capture.secrets import DEFAULT_RULE, SecretRule
 
 DEFAULT_PATTERNS = ("*.py", "*.yml", "*.yaml", "*.json", "*.toml", "*.cfg", "*.ini", "*.txt", "*.sh", "*.R", "*.md")
 #: folders never entered: version control, environments, caches, and run outputs
@@ -18,13 +21,16 @@ class SnapshotResult:
     copied: int
     skipped: int
     bytes: int
+    secrets: int = 0  # files left out because they look like secrets
 
 
 def snapshot_sources(folder: str, dest: str, patterns: tuple[str, ...] = DEFAULT_PATTERNS, max_files: int = 200,
-                     max_bytes: int = 5_000_000, exclude: tuple[str, ...] = ()) -> SnapshotResult:
-    """Copy matching files under `folder` into `dest`, stopping at `max_files` / `max_bytes`."""
+                     max_bytes: int = 5_000_000, exclude: tuple[str, ...] = (),
+                     secrets: SecretRule = DEFAULT_RULE) -> SnapshotResult:
+    """Copy matching files under `folder` into `dest`, stopping at `max_files` / `max_bytes`; files `secrets`
+    takes for secrets are left out (and counted)."""
     excluded = {os.path.realpath(p) for p in exclude}
-    copied = skipped = total = 0
+    copied = skipped = total = hidden = 0
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")
                          and not os.path.isdir(os.path.join(root, d, "tuner.d"))  # a run, not a source
@@ -33,6 +39,9 @@ def snapshot_sources(folder: str, dest: str, patterns: tuple[str, ...] = DEFAULT
             if not any(fnmatch.fnmatch(name, p) for p in patterns):
                 continue
             src = os.path.join(root, name)
+            if secrets.is_secret(os.path.relpath(src, folder), src):
+                hidden += 1
+                continue
             try:
                 size = os.path.getsize(src)
             except OSError:
@@ -49,4 +58,4 @@ def snapshot_sources(folder: str, dest: str, patterns: tuple[str, ...] = DEFAULT
                 continue
             copied += 1
             total += size
-    return SnapshotResult(copied, skipped, total)
+    return SnapshotResult(copied, skipped, total, hidden)

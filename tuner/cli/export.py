@@ -8,6 +8,7 @@ import sys
 from typing import Any, Sequence
 
 from tuner.cli.options import PROG, Parser, UsageError, add_runs_dir, formatter
+from tuner.console.inert import inert
 
 
 def cmd_export(argv: Sequence[str]) -> int:
@@ -56,15 +57,15 @@ def cmd_export_mlflow(argv: Sequence[str]) -> int:
                               runs_dir=args.runs_dir)
     for run in result.runs:
         what = "created" if run.created else "unchanged" if run.unchanged else "updated"
-        print(f"{what} {os.path.basename(run.run_dir)} -> {run.mlflow_run_id} ({run.status})")
+        print(inert(f"{what} {os.path.basename(run.run_dir)} -> {run.mlflow_run_id} ({run.status})"))
         for note in run.notes:
-            print(f"  note: {note}")
+            print(inert(f"  note: {note}"))  # it quotes flag names and values
     new, same = sum(r.created for r in result.runs), sum(r.unchanged for r in result.runs)
     parent = ""
     if result.parent_run_id:
         parent = f"; sweep parent run {result.parent_run_id} ({'created' if result.parent_created else 'updated'})"
     print(f"exported {len(result.runs)} runs to experiment '{result.experiment}' (id {result.experiment_id}) at "
-          f"{uri}: {new} new, {len(result.runs) - new - same} updated, {same} unchanged{parent}")
+          f"{result.tracking_uri}: {new} new, {len(result.runs) - new - same} updated, {same} unchanged{parent}")
     return 0
 
 

@@ -35,9 +35,11 @@ def cmd_flags(argv: Sequence[str]) -> int:
     if interface.kind == "unknown":
         print(f"{args.script} parsed no options (no tuner.flags(), argparse, absl or click parser was used)")
         return 0
-    rows = [("name", "type", "default", "choices", "help")]
-    rows += [(f.name, "switch" if f.is_switch else f.type + (" ..." if f.takes_many else ""), _cell(f.default),
-              _cell(f.choices), f.help) for f in interface.flags]
+    from tuner.console.inert import inert
+
+    rows: list[tuple[str, ...]] = [("name", "type", "default", "choices", "help")]
+    rows += [tuple(map(inert, (f.name, "switch" if f.is_switch else f.type + (" ..." if f.takes_many else ""),
+                               _cell(f.default), _cell(f.choices), f.help))) for f in interface.flags]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     print(f"{args.script}: {interface.kind}, {len(interface.flags)} flags")
     for row in rows:

@@ -118,7 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TunerError as exc:
         if os.environ.get(FULL_ERROR_ENV):
             raise
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        from tuner.console.inert import inert
+
+        print(f"{PROG}: error: {inert(exc, keep_newlines=True)}", file=sys.stderr)  # it may quote stored values
         return exc.exit_status
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -151,7 +153,10 @@ def _one_line_warnings() -> None:
         if not text.startswith("tuner: "):
             default(message, category, filename, lineno, file, line)
             return
-        print(f"{PROG}: warning: {text[len('tuner: '):]}", file=sys.stderr if file is None else file, flush=True)
+        from tuner.console.inert import inert
+
+        print(f"{PROG}: warning: {inert(text[len('tuner: '):], keep_newlines=True)}",
+              file=sys.stderr if file is None else file, flush=True)
 
     warnings.showwarning = show
 

@@ -16,6 +16,7 @@ from tuner.cli.options import (
     confirm_option,
     formatter,
 )
+from tuner.console.inert import inert
 
 
 def cmd_clean(argv: Sequence[str]) -> int:
@@ -142,7 +143,7 @@ def cmd_copy(argv: Sequence[str]) -> int:
 
     copy = copy_run_files if args.files_only else copy_run
     for target in copy(args.run, args.to, rename=args.rename, runs_dir=args.runs_dir):
-        print(f"Copied {'files of ' if args.files_only else ''}{args.run} to {target}")
+        print(inert(f"Copied {'files of ' if args.files_only else ''}{args.run} to {target}"))
     return 0
 
 
@@ -174,7 +175,7 @@ def cmd_lookup(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     from tuner.runs.reproduce import format_lookup, lookup
 
-    print(format_lookup(lookup(args.run, args.field, args.runs_dir)))
+    print(inert(format_lookup(lookup(args.run, args.field, args.runs_dir)), keep_newlines=True))
     return 0
 
 
@@ -197,7 +198,7 @@ def cmd_tag(argv: Sequence[str]) -> int:
     run_dir = resolve_run_dir(args.run, args.runs_dir)
     tags = update_tags(run_dir, new, tuple(args.rm)) if new or args.rm else read_run(run_dir, with_metrics=False).tags
     for key in sorted(tags):
-        print(f"{key}={tags[key]}")
+        print(inert(f"{key}={tags[key]}"))
     if not tags:
-        print(f"run {os.path.basename(run_dir)} has no tags")
+        print(inert(f"run {os.path.basename(run_dir)} has no tags"))
     return 0

@@ -11,6 +11,7 @@ import shlex
 import time
 from typing import Any, Sequence
 
+from tuner.capture.secrets import redact_uri
 from tuner.cli.options import PROG
 from tuner.errors import TunerError
 
@@ -111,7 +112,7 @@ def submitted_lines(runs_dir: str | None) -> list[str]:
             with open(os.path.join(folder, name), encoding="utf-8") as handle:
                 record = json.load(handle)
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(record["submitted"]))
-            lines.append(f"  {record['id']}  {when}  {record['address']}  {' '.join(record['command'])}")
+            lines.append(f"  {record['id']}  {when}  {redact_uri(record['address'])}  {' '.join(record['command'])}")
         except (OSError, ValueError, KeyError, TypeError):
             lines.append(f"  {name[:-5]}  (damaged record: {os.path.join(folder, name)})")
     return lines

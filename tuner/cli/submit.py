@@ -11,19 +11,19 @@ recorded in `<runs dir>/.submitted/<id>.json`, so `logs`, `pull` and `resume` fi
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import shlex
-import shutil
 import sys
-import tarfile
-import tempfile
 import time
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
+from tuner.capture.secrets import redact_uri
 from tuner.cli.options import PROG, Parser, UsageError, add_runs_dir, formatter
 from tuner.cli.submissions import call_jobs, default_address, jobs_module, read_record, write_record
-from tuner.store.layout import META_DIR
+from tuner.console.inert import inert
+
+if TYPE_CHECKING:
+    from tuner.store.pulled import PullResult
 
 
 def _submit_parser() -> Parser:
@@ -86,7 +86,7 @@ def cmd_submit(argv: Sequence[str]) -> int:
     job_id = call_jobs(jobs.submit, args.address, entry, ident, project, excludes)
     write_record({"id": job_id, "address": args.address, "remote_runs_dir": remote, "command": command,
                    "project": project, "excludes": excludes, "submitted": time.time(), "jobs": [job_id]}, args.runs_dir)
-    print(f"submitted {job_id} to {args.address}: {' '.join(shlex.quote(c) for c in command)}")
+    print(inert(f"submitted {job_id} to {redact_uri(args.address)}: {' '.join(shlex.quote(c) for c in command)}"))
     print(f"  output:     {PROG} logs {job_id} --follow\n  runs home:  {PROG} pull {job_id}\n"
           f"  on the cluster the runs are in {remote}")
     if args.follow:
@@ -122,8 +122,10 @@ def cmd_logs(argv: Sequence[str]) -> int:
 def cmd_pull(argv: Sequence[str]) -> int:
     parser = Parser(prog=f"{PROG} pull", formatter_class=formatter,
                     description="Bring a submitted sweep's runs home: every run and the sweep's journal, from its "
-                                "runs directory on the cluster into the local one (a run pulled before replaces "
-                                "its older copy).",
+                                "runs directory on the cluster into the local one. A run here of the same name is "
+                                "merged, not replaced: newer files win, files only here stay, tags set here since "
+                                "the last pull are kept. Links that would lead out of their run (a killed trial's "
+                                "links to its project) and special files are left out and named.",
                     epilog="examples:\n  tune pull tune-20261202-101500-ab12\n  tune pull tune-2026 && tune ls")
     parser.add_argument("submission", help="its id (or a unique start of it), as `tune submit` printed")
     add_runs_dir(parser)
@@ -134,42 +136,37 @@ def cmd_pull(argv: Sequence[str]) -> int:
     data = call_jobs(jobs.fetch_runs, record["address"], record["remote_runs_dir"],
                  f"{record['id']}-pull-{os.urandom(2).hex()}")
     from tuner.settings import load_settings
+    from tuner.store.pulled import pull_into
 
     runs_dir = load_settings(runs_dir=args.runs_dir).runs_dir
-    runs, sweeps = _unpack_into(data, runs_dir)
-    print(f"pulled {runs} run{'s' if runs != 1 else ''} and {sweeps} sweep journal{'s' if sweeps != 1 else ''} "
-          f"from {record['remote_runs_dir']} into {runs_dir}"
-          + ("" if state in jobs.FINAL else f" (the sweep is still {state.lower()}: pull again when it ends)"))
+    for line in pull_lines(pull_into(data, runs_dir), record["remote_runs_dir"], runs_dir):
+        print(inert(line))
+    if state not in jobs.FINAL:
+        print(f"the sweep is still {state.lower()}: pull again when it ends")
     return 0
 
 
-def _unpack_into(data: bytes, runs_dir: str) -> tuple[int, int]:
-    """Unpack beside `runs_dir` first, then move each run (and each sweep folder) into place: a listing never
-    sees half a run, and a copy pulled before is replaced whole."""
-    os.makedirs(runs_dir, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".pull-", dir=runs_dir)
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            tar.extractall(staging, filter="data")
-        runs = sweeps = 0
-        trash = os.path.join(staging, ".replaced")  # older copies go here, never beside the runs
-        os.makedirs(trash)
-        for name in sorted(os.listdir(staging)):
-            source = os.path.join(staging, name)
-            if name == "sweeps" and os.path.isdir(source):
-                for sweep in os.listdir(source):
-                    _replace(os.path.join(source, sweep), os.path.join(runs_dir, "sweeps", sweep), trash)
-                    sweeps += 1
-            elif not name.startswith(".") and os.path.isdir(os.path.join(source, META_DIR)):
-                _replace(source, os.path.join(runs_dir, name), trash)  # a run (not the archive, index or locks)
-                runs += 1
-        return runs, sweeps
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+#: how many left-out entries `tune pull` names (the rest are counted)
+SHOWN_SKIPPED = 10
 
 
-def _replace(source: str, target: str, trash: str) -> None:
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    if os.path.isdir(target):
-        os.rename(target, os.path.join(trash, f"{os.path.basename(target)}-{os.urandom(3).hex()}"))
-    os.rename(source, target)
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def pull_lines(result: PullResult, remote: str, runs_dir: str) -> list[str]:
+    """What `tune pull` says: what came, what merged, and every entry it left out (the first few by name)."""
+    lines = [f"pulled {_count(result.runs, 'run', 'runs')} and "
+             f"{_count(result.sweeps, 'sweep journal', 'sweep journals')} from {remote} into {runs_dir}"]
+    if result.merged:
+        lines.append(f"  {_count(result.merged, 'run', 'runs')} merged with the local copy: "
+                     f"{_count(result.updated, 'file', 'files')} newer from the cluster, "
+                     f"{_count(result.kept, 'local file', 'local files')} kept; tags set here are kept")
+    for rel in result.clashes:
+        lines.append(f"  kept the local {rel}: the cluster has a folder where it has a file, or the reverse")
+    if result.skipped:
+        lines.append(f"  left out {_count(len(result.skipped), 'entry', 'entries')} it cannot carry:")
+        lines += [f"    {item}" for item in result.skipped[:SHOWN_SKIPPED]]
+        if len(result.skipped) > SHOWN_SKIPPED:
+            lines.append(f"    ... and {len(result.skipped) - SHOWN_SKIPPED} more")
+    return lines

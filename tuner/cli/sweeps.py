@@ -7,6 +7,7 @@ import datetime as _dt
 import sys
 from typing import Any, Sequence
 
+from tuner.console.inert import inert, markup
 from tuner.console.tables import print_runs_table
 from tuner.sweep import SweepResult, run_sweep
 from tuner.sweep.prepare import (
@@ -36,7 +37,7 @@ def _print_result(result: SweepResult, request: SweepRequest) -> int:
         if ranking is not None:
             best = result.best_run
             if best is not None:
-                print(f"best {ranking.metric}: {best[ranking.column]:.4g} in {best['run_dir']}")
+                print(inert(f"best {ranking.metric}: {best[ranking.column]:.4g} in {best['run_dir']}"))
             else:
                 print(f"no best {ranking.metric}: no finished run recorded it")
     print(f"sweep {result.sweep_id}: {result.counts.describe() if result.counts is not None else ''}; "
@@ -157,7 +158,8 @@ def cmd_sweeps(argv: Sequence[str]) -> int:
 
     submitted = submitted_lines(args.runs_dir)
     if submitted:  # their sweeps appear above once pulled
-        print("submitted to a cluster (`tune logs ID`, `tune pull ID`, `tune resume ID`):\n" + "\n".join(submitted))
+        print("submitted to a cluster (`tune logs ID`, `tune pull ID`, `tune resume ID`):\n"
+              + "\n".join(map(inert, submitted)))
     if not rows:
         print("No sweeps found." if not submitted else "No sweeps here yet: `tune pull ID` brings them home.")
         return 0
@@ -174,13 +176,13 @@ def cmd_sweeps(argv: Sequence[str]) -> int:
     rows = [row for row in rows if row.damaged is None]
     for row in rows:
         created = _dt.datetime.fromtimestamp(row.created, tz=_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(row.sweep_id, created, row.script, _best(row), row.best_run or "", str(row.planned),
-                      str(row.finished), str(row.stopped), str(row.failed), str(row.interrupted), str(row.running),
-                      str(row.pending))
+        table.add_row(markup(row.sweep_id), created, markup(row.script), _best(row), markup(row.best_run or ""),
+                      str(row.planned), str(row.finished), str(row.stopped), str(row.failed), str(row.interrupted),
+                      str(row.running), str(row.pending))
     if rows:
         console().print(table)
     for row in damaged:
-        print(f"sweep {row.sweep_id} is damaged: {row.damaged}")
+        print(inert(f"sweep {row.sweep_id} is damaged: {row.damaged}"))
     return 0
 
 

@@ -12,6 +12,7 @@ from tuner.settings import load_settings
 
 def cmd_tensorboard(argv: Sequence[str]) -> int:
     from tuner.cli.options import Parser, add_runs_dir, count, formatter
+    from tuner.console.inert import inert
 
     parser = Parser(prog="tune tensorboard", formatter_class=formatter,
                      description="Print the command that shows runs side by side in TensorBoard: a sweep's runs,\n"
@@ -38,13 +39,13 @@ def cmd_tensorboard(argv: Sequence[str]) -> int:
         hparams = hparams_run_for_cli(args.sweep, runs_dir, args.metric)
         runs, missing = hparams + runs, [] if hparams else missing  # the view holds every run's metrics
     if missing:
-        print(f"note: {len(missing)} of {len(chosen)} runs have no TensorBoard event files "
-              f"(e.g. {missing[0]}); scripts write them to tuner.tensorboard_dir()", file=sys.stderr)
+        print(inert(f"note: {len(missing)} of {len(chosen)} runs have no TensorBoard event files "
+                    f"(e.g. {missing[0]}); scripts write them to tuner.tensorboard_dir()"), file=sys.stderr)
     if not runs:
         what = f"sweep {args.sweep}" if args.sweep else f"the latest {len(chosen)} runs"
         print(f"tune: no TensorBoard event files in {what}" if chosen else "tune: no runs found", file=sys.stderr)
         return 1
-    print(shlex.join(tensorboard_command(runs)))
+    print(inert(shlex.join(tensorboard_command(runs))))  # shlex quotes for a shell, not for a terminal
     return 0
 
 

@@ -10,7 +10,8 @@ from tuner.report import _show
 
 
 def _add_common(parser: Parser) -> None:
-    parser.add_argument("--output", "-o", metavar="FILE", help="write the page here (default: a temporary folder)")
+    parser.add_argument("--output", "-o", metavar="FILE", help="write the page here (default: your own pages folder, "
+                        "~/.cache/tuner/views, which only you can read)")
     parser.add_argument("--no-browser", action="store_true", help="only write the page and print its path")
     add_runs_dir(parser)
 
@@ -38,6 +39,7 @@ def cmd_view(argv: Sequence[str]) -> int:
 
 
 def _serve_live(run: str | None, runs_dir: str | None, port: int, browse: bool) -> int:
+    from tuner.capture.secrets import SecretRule
     from tuner.report import open_in_browser
     from tuner.report.live import LiveRunServer
     from tuner.runs.resolve import latest_run_dir, resolve_run_dir
@@ -48,7 +50,7 @@ def _serve_live(run: str | None, runs_dir: str | None, port: int, browse: bool) 
     settings = load_settings(runs_dir=runs_dir)
     path = resolve_run_dir(run, settings.runs_dir) if run else latest_run_dir(settings.runs_dir)
     try:
-        server = LiveRunServer(path, settings.stale_after_s, port=port)
+        server = LiveRunServer(path, settings.stale_after_s, port=port, secrets=SecretRule.from_settings(settings))
     except OSError as exc:
         raise UsageError(f"--port {port}: cannot listen on 127.0.0.1 ({exc.strerror}); pick another port or 0") from None
     url = server.start()

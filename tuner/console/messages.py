@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import sys
 
+from tuner.console.inert import inert
+
 
 def say(text: str) -> None:
-    print(text, flush=True)
+    print(inert(text, keep_newlines=True), flush=True)  # they name runs and values from run data
 
 
 def warn(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    print(inert(text, keep_newlines=True), file=sys.stderr, flush=True)

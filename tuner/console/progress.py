@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from tuner.console.inert import inert, markup
 from tuner.store.status import RunStatus
 from tuner.values import format_duration
 
@@ -58,7 +59,7 @@ class SweepProgress:
         self._progress = Progress(TextColumn("[bold]sweep"), BarColumn(), TextColumn("{task.fields[status]}"),
                                   TimeElapsedColumn(), TextColumn("{task.fields[eta]}"), console=console,
                                   transient=False)
-        self._task = self._progress.add_task("sweep", total=self.counts.total, status=self._status_text(),
+        self._task = self._progress.add_task("sweep", total=self.counts.total, status=markup(self._status_text()),
                                             eta=self._eta_text())
         self._progress.start()
 
@@ -109,7 +110,8 @@ class SweepProgress:
             retry = " (will retry)" if will_retry else ""
             said = f"exit status {exit_code}"  # and the error, unless it says only that (a script that left none)
             lines = [f"trial {name} {status.upper()}{retry}: {said}" + (f"; {error}" if error and error != said else "")]
-            lines += ["    " + line for line in list(stderr_tail)[-5:]]
+            # a line as the terminal showed it: after its last carriage return (a progress bar redrawn in place)
+            lines += ["    " + line.rstrip("\r\n").rsplit("\r", 1)[-1] for line in list(stderr_tail)[-5:]]
             self.message("\n".join(lines), style="red")
         elif self._progress is None and not self.quiet:
             shown = f" {self.metric}={metric_value:.4g}" if metric_value is not None else ""
@@ -118,8 +120,11 @@ class SweepProgress:
         self._refresh()
 
     def message(self, text: str, style: str | None = None) -> None:
+        """One message above the display: inert (tuner.console.inert), since it quotes run names, errors and the
+        trial's own stderr, which can hold anything a script printed or a flag value held."""
         if self.quiet and style != "red":
             return
+        text = inert(text, keep_newlines=True)
         if self._progress is not None:
             from rich.text import Text
 
@@ -166,7 +171,7 @@ class SweepProgress:
         if self._notebook is not None:
             self._notebook.update(self.counts.done, self._status_text())
         if self._progress is not None:
-            self._progress.update(self._task, completed=self.counts.done, status=self._status_text(),
+            self._progress.update(self._task, completed=self.counts.done, status=markup(self._status_text()),
                                   eta=self._eta_text())
 
 

@@ -8,6 +8,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from tuner.console.inert import inert, markup
 from tuner.errors import QueryError
 from tuner.values import format_duration
 
@@ -69,20 +70,21 @@ def select_columns(frame: pd.DataFrame, columns: Sequence[str] | None) -> pd.Dat
 
 
 def format_value(value: Any, column: str = "") -> str:
+    """A cell's text: inert (tuner.console.inert), as every value from run data shown in a terminal."""
     pd = sys.modules.get("pandas")  # a pandas value can only be here once pandas is imported
     if value is None or (isinstance(value, float) and math.isnan(value)) or pd is not None and value is pd.NaT:
         return ""
     if pd is not None and isinstance(value, pd.Timestamp):
         return value.strftime(TIME_FORMAT)
     if column == "run_dir":
-        return os.path.basename(str(value))
+        return inert(os.path.basename(str(value)))
     if column == "duration_s" and isinstance(value, (int, float)):
         return format_duration(float(value))
     if isinstance(value, float):
         # a whole number stays whole: a seed or step count is a float once some run lacks it (pandas' NaN),
         # and 4 significant digits would print 1234567 as 1.235e+06
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.4g}"
-    return str(value)
+    return inert(value)
 
 
 _STATUS_STYLE = {"finished": "green", "failed": "red", "killed": "yellow", "timeout": "yellow", "lost": "magenta",
@@ -161,6 +163,7 @@ def _print_table(shown: list[str], right: list[bool], rows: list[list[str]], tit
 
 
 def _print_rich(shown: Sequence[str], right: Sequence[bool], rows: list[list[str]], title: str | None) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     out = console()
@@ -168,25 +171,25 @@ def _print_rich(shown: Sequence[str], right: Sequence[bool], rows: list[list[str
     table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
     for column, is_right in zip(shown, right):
         # run names, times and numbers never break across lines: they are read and copied whole
-        table.add_column(HEADERS.get(column, column), no_wrap=True, overflow="ellipsis" if column == "error_message"
+        table.add_column(markup(HEADERS.get(column, column)), no_wrap=True, overflow="ellipsis" if column == "error_message"
                          else "fold", justify="right" if is_right else "left")
     for cells in rows:
         styled = []
         for column, text in zip(shown, cells):
             style = _STATUS_STYLE.get(text) if column == "status" else None
-            styled.append(f"[{style}]{text}[/]" if style else text.replace("[", r"\["))
+            styled.append(f"[{style}]{text}[/]" if style else escape(text))  # text: inert already
         table.add_row(*styled)
     out.print(table)
     if left_out:
         print(f"({len(left_out)} more column{'s' if len(left_out) != 1 else ''} not shown at this width: "
-              f"{', '.join(HEADERS.get(c, c) for c in left_out)}; choose with --columns)")
+              f"{', '.join(inert(HEADERS.get(c, c)) for c in left_out)}; choose with --columns)")
 
 
 def _fit(shown: Sequence[str], right: Sequence[bool], rows: list[list[str]], width: int
          ) -> tuple[list[str], list[bool], list[list[str]], list[str]]:
     """The leading columns whose cells fit `width` whole (numbers and run names are never split across lines);
     an error message may be cut short (the last column keeps what is left). Returns the columns left out."""
-    widths = [max([len(HEADERS.get(c, c))] + [len(r[i]) for r in rows]) for i, c in enumerate(shown)]
+    widths = [max([len(inert(HEADERS.get(c, c)))] + [len(r[i]) for r in rows]) for i, c in enumerate(shown)]
     used, keep = 0, 0
     for i, w in enumerate(widths):
         need = w + (3 if i else 0)  # " │ " between columns
@@ -201,7 +204,7 @@ def _fit(shown: Sequence[str], right: Sequence[bool], rows: list[list[str]], wid
 
 def _print_plain(shown: Sequence[str], right: Sequence[bool], rows: list[list[str]], title: str | None) -> None:
     """Aligned columns without rich: thousands of rows in a fraction of a second (`tune ls --all`)."""
-    headers = [HEADERS.get(c, c) for c in shown]
+    headers = [inert(HEADERS.get(c, c)) for c in shown]
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
 
     def line(cells: Sequence[str]) -> str:
@@ -214,16 +217,18 @@ def _print_plain(shown: Sequence[str], right: Sequence[bool], rows: list[list[st
 
 
 def print_run_info(info: dict[str, Any]) -> None:
+    from rich.markup import escape
+
     out = console()
-    out.print(f"[bold]{info['run_dir']}[/]  {info.get('status', '')}")
+    out.print(f"[bold]{markup(info['run_dir'])}[/]  {markup(info.get('status') or '')}")
     skip = {"run_dir", "metrics", "status"}
     for key, value in info.items():
         if key in skip or key.startswith("tag_") and value is None:
             continue
-        text = format_value(value, key)
+        text = format_value(value, key)  # inert already
         if text:
-            out.print(f"  {key:<22} {text.replace('[', chr(92) + '[')}")
+            out.print(f"  {markup(f'{key:<22}')} {escape(text)}")
     metrics = info.get("metrics")
     if metrics is not None and hasattr(metrics, "columns") and not metrics.empty:  # a DataFrame
-        names = ", ".join(c for c in metrics.columns if c not in ("step", "timestamp"))
+        names = markup(", ".join(c for c in metrics.columns if c not in ("step", "timestamp")))
         out.print(f"  {'metrics':<22} {len(metrics)} steps ({names})")

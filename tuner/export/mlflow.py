@@ -13,12 +13,14 @@ A sweep's parent run is found again by its tags. mlflow is imported only when an
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
+from tuner.capture.secrets import DEFAULT_RULE, SecretRule, redact_uri
 from tuner.errors import ExportError, TunerError
 from tuner.export import require, sweep_run_dirs
 from tuner.runs.aggregate import effective_status, run_row
@@ -97,9 +99,27 @@ def export_to_mlflow(runs: Any = None, *, sweep: str | None = None, tracking_uri
     from mlflow.exceptions import MlflowException
 
     try:
-        return _export(run_dirs, sweep, tracking_uri, experiment, settings)
+        with _no_links_printed():
+            return _export(run_dirs, sweep, tracking_uri, experiment, settings)
     except MlflowException as exc:
-        raise ExportError(f"mlflow ({tracking_uri}): {exc.message}") from None
+        raise ExportError(f"mlflow ({redact_uri(tracking_uri)}): {exc.message}") from None
+
+
+@contextlib.contextmanager
+def _no_links_printed() -> Iterator[None]:
+    """MLflow's client writes `View run ... at: URL` to stdout for each run it ends on a server, the URL with the
+    tracking URI's user:password@ in it; the export says what it did itself (redacted), so MLflow's own lines
+    are turned off (its MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT) while it runs."""
+    name = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
+    before = os.environ.get(name)
+    os.environ[name] = "true"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def check_reachable(tracking_uri: str, timeout_s: float = 5.0) -> None:
@@ -111,14 +131,16 @@ def check_reachable(tracking_uri: str, timeout_s: float = 5.0) -> None:
     parts = urllib.parse.urlsplit(tracking_uri)
     if parts.scheme not in ("http", "https"):
         return
+    # without the user:password@ (urllib takes it for part of the host name; /health asks for no login)
+    health = parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="").geturl()
     try:
-        urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=timeout_s).close()
+        urllib.request.urlopen(health.rstrip("/") + "/health", timeout=timeout_s).close()
     except urllib.error.HTTPError:
         return  # something answers (a proxy, a server without /health): let MLflow's client say more
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise ExportError(f"cannot reach the MLflow tracking server at {tracking_uri} ({reason}); start one with "
-                          "`mlflow server --host 127.0.0.1 --port 5000` or check --tracking-uri") from None
+        raise ExportError(f"cannot reach the MLflow tracking server at {redact_uri(tracking_uri)} ({reason}); start "
+                          "one with `mlflow server --host 127.0.0.1 --port 5000` or check --tracking-uri") from None
 
 
 def _chosen_runs(runs: Any, runs_dir: str) -> list[str]:
@@ -142,11 +164,13 @@ def _export(run_dirs: Sequence[str], sweep: str | None, tracking_uri: str, exper
     parent_id, parent_created = None, False
     if sweep is not None:
         parent_id, parent_created = _export_parent(client, experiment_id, sweep, datas, settings, now)
+    secrets = SecretRule.from_settings(settings)
     exported = [_export_run(client, tracking_uri, experiment_id, experiment, data, parent_id,
-                            effective_status(data.run, now, settings.stale_after_s)) for data in datas]
+                            effective_status(data.run, now, settings.stale_after_s), secrets) for data in datas]
     if parent_id is not None and sweep is not None:
         _mark_best(client, parent_id, datas, exported, sweep_choice(settings.runs_dir, sweep), now, settings)
-    return MlflowExport(tracking_uri, experiment_id, experiment, exported, parent_id, parent_created)
+    # the store as shown and kept: its password (http://user:password@host) is for the client only
+    return MlflowExport(redact_uri(tracking_uri), experiment_id, experiment, exported, parent_id, parent_created)
 
 
 def _experiment_id(client: Any, name: str) -> str:
@@ -240,7 +264,7 @@ def _existing_run(client: Any, paths: RunPaths, tracking_uri: str, experiment_id
     from mlflow.exceptions import MlflowException
 
     for entry in _stored_exports(paths):
-        if entry.get("tracking_uri") != tracking_uri or str(entry.get("experiment_id")) != experiment_id:
+        if not _same_store(entry, tracking_uri, experiment_id):
             continue
         try:
             found = client.get_run(str(entry.get("run_id")))
@@ -252,7 +276,22 @@ def _existing_run(client: Any, paths: RunPaths, tracking_uri: str, experiment_id
     return None, None
 
 
-def content_signature(paths: RunPaths, status: str, parent_id: str | None) -> str:
+def _same_store(entry: dict[str, Any], tracking_uri: str, experiment_id: str) -> bool:
+    """An export recorded in mlflow.json went to this store and experiment. The URI is kept without its password
+    (redact_uri), so it is compared so; an entry written before that, with the password, still matches."""
+    stored = entry.get("tracking_uri")
+    return (isinstance(stored, str) and redact_uri(stored) == redact_uri(tracking_uri)
+            and str(entry.get("experiment_id")) == experiment_id)
+
+
+def _artifacts(paths: RunPaths, secrets: SecretRule) -> list[tuple[str, int]]:
+    """The run's artifacts that are exported: those that do not look like secrets (tuner.capture.secrets)."""
+    return [(rel, size) for rel, size in iter_artifacts(paths)
+            if not secrets.is_secret(rel, os.path.join(paths.run_dir, rel))]
+
+
+def content_signature(paths: RunPaths, status: str, parent_id: str | None,
+                      secrets: SecretRule = DEFAULT_RULE) -> str:
     """What an export sends depends on: the metadata files and artifacts (stat), the status, the parent."""
     import hashlib
     import json
@@ -266,16 +305,16 @@ def content_signature(paths: RunPaths, status: str, parent_id: str | None) -> st
 
     files = [paths.run_json, paths.flags_json, paths.metrics_jsonl, paths.evaluation_json, paths.tags_json,
              paths.error_json, paths.output_log]
-    artifacts = [[rel, *stat(os.path.join(paths.run_dir, rel))] for rel, _ in iter_artifacts(paths)]
+    artifacts = [[rel, *stat(os.path.join(paths.run_dir, rel))] for rel, _ in _artifacts(paths, secrets)]
     text = json.dumps([1, status, parent_id, [stat(f) for f in files], artifacts])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _remember(paths: RunPaths, tracking_uri: str, experiment_id: str, experiment: str, run_id: str,
               signature: str) -> None:
-    entries = [e for e in _stored_exports(paths)
-               if not (e.get("tracking_uri") == tracking_uri and str(e.get("experiment_id")) == experiment_id)]
-    entries.append({"tracking_uri": tracking_uri, "experiment_id": experiment_id, "experiment": experiment,
+    entries = [e for e in _stored_exports(paths) if not _same_store(e, tracking_uri, experiment_id)]
+    # kept in the run, which is shared, pulled and copied: never the store's password
+    entries.append({"tracking_uri": redact_uri(tracking_uri), "experiment_id": experiment_id, "experiment": experiment,
                     "run_id": run_id, "signature": signature, "exported_at": time.time()})
     atomic_write_json(paths.mlflow_json, {"exports": entries})
 
@@ -290,13 +329,13 @@ def _log_batches(client: Any, run_id: str, metrics: list[Any], params: list[Any]
 
 
 def _export_run(client: Any, tracking_uri: str, experiment_id: str, experiment: str, data: RunData,
-                parent_id: str | None, status: str) -> ExportedRun:
+                parent_id: str | None, status: str, secrets: SecretRule = DEFAULT_RULE) -> ExportedRun:
     from mlflow.entities import Metric, Param, RunTag
 
     paths = data.paths
     notes: list[str] = []
     existing, last_signature = _existing_run(client, paths, tracking_uri, experiment_id)
-    signature = content_signature(paths, status, parent_id)
+    signature = content_signature(paths, status, parent_id, secrets)
     if existing is not None and last_signature == signature:  # exported as it is now: nothing to send
         return ExportedRun(paths.run_dir, existing.info.run_id, False, existing.info.status, unchanged=True)
     if existing is None:
@@ -326,7 +365,7 @@ def _export_run(client: Any, tracking_uri: str, experiment_id: str, experiment: 
         points = [p for p in points if (p[0], p[3], p[1]) not in logged]
     _log_batches(client, run_id, [Metric(k, v, ts, step) for k, v, ts, step in points], params,
                  [RunTag(k, v) for k, v in tags.items()])
-    _upload_artifacts(client, run_id, paths, fresh=existing is None)
+    _upload_artifacts(client, run_id, paths, fresh=existing is None, secrets=secrets)
     mlflow_status = _mlflow_status(status)
     if mlflow_status in TERMINAL:
         end = _ms(data.run.get("end")) or _ms(data.run.get("heartbeat")) or _ms(data.run.get("start"))
@@ -347,10 +386,11 @@ def _remote_sizes(client: Any, run_id: str, path: str | None = None) -> dict[str
     return sizes
 
 
-def _upload_artifacts(client: Any, run_id: str, paths: RunPaths, fresh: bool) -> None:
-    """The run's artifacts under their relative paths and the output log as tuner.d/output.log; on an update
-    only files MLflow lacks or holds at another size."""
-    files = [(rel, os.path.join(paths.run_dir, rel), size) for rel, size in iter_artifacts(paths)]
+def _upload_artifacts(client: Any, run_id: str, paths: RunPaths, fresh: bool,
+                      secrets: SecretRule = DEFAULT_RULE) -> None:
+    """The run's artifacts under their relative paths (not those that look like secrets) and the output log as
+    tuner.d/output.log; on an update only files MLflow lacks or holds at another size."""
+    files = [(rel, os.path.join(paths.run_dir, rel), size) for rel, size in _artifacts(paths, secrets)]
     if os.path.isfile(paths.output_log):
         files.append(("tuner.d/output.log", paths.output_log, os.path.getsize(paths.output_log)))
     remote = {} if fresh else _remote_sizes(client, run_id)

@@ -2,6 +2,12 @@
 
 `save_*` writes the page and returns its path; `view_run` / `compare_runs` also open it in a browser when
 one is available, and otherwise print the path. Nothing here imports Ray.
+
+Pages are private by default: a page holds a run's console output, error and source files, so without a
+`filename` (`-o`) it is written 0600 in the user's own pages folder (`views_dir`: `$XDG_CACHE_HOME/tuner/views`,
+0700), never in a folder other users can write to (a shared `/tmp/tuner-views` let the first user to create it
+lock everyone else out, read their pages, or plant links). Where the user names a file, it is written there as
+any new file is (umask), a link at that name replaced, never followed.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import re
 import tempfile
 from typing import Any
 
+from tuner.capture.secrets import SecretRule
 from tuner.console.messages import say
 from tuner.errors import SweepNotFoundError, TunerError
 from tuner.report.data import RUN_LETTERS, comparison_data, run_data, sweep_data
@@ -18,13 +25,24 @@ from tuner.report.render import render_page, write_page
 from tuner.runs.resolve import latest_run_dir, latest_run_dirs, resolve_run_dir
 from tuner.settings import load_settings
 from tuner.store.layout import RunPaths
+from workers.files import cache_dir, private_dir
 
 __all__ = ["save_run_view", "view_run", "save_run_comparison", "compare_runs", "save_sweep_report",
            "open_in_browser", "browser_available"]
 
 
-def _views_dir() -> str:
-    return os.path.join(tempfile.gettempdir(), "tuner-views")
+def views_dir() -> str:
+    """The user's own pages folder (0700): `$XDG_CACHE_HOME/tuner/views`. Where that cannot be made private (it is
+    a link, another user's, or the cache folder is read-only), a fresh private folder in the system's temp folder
+    (mkdtemp: 0700, a new name each time), never a shared one."""
+    return private_dir(os.path.join(cache_dir(), "views")) or tempfile.mkdtemp(prefix="tuner-views-")
+
+
+def _target(filename: str | os.PathLike[str] | None, default_name: str) -> tuple[str, bool]:
+    """Where a page goes, and whether privately: the named file, or `default_name` in views_dir()."""
+    if filename is not None:
+        return os.fspath(filename), False
+    return os.path.join(views_dir(), default_name), True
 
 
 def _safe(name: str) -> str:
@@ -39,9 +57,9 @@ def save_run_view(run: Any = None, filename: str | os.PathLike[str] | None = Non
     """Write the HTML view of `run` (a path, a run name, an ls_runs row; default: the latest run); return its path."""
     settings = load_settings(runs_dir=runs_dir)
     path = resolve_run_dir(run, settings.runs_dir) if run is not None else latest_run_dir(settings.runs_dir)
-    page = run_data(path, settings.stale_after_s)
-    target = os.fspath(filename) if filename is not None else os.path.join(_views_dir(), f"run-{_safe(page['name'])}.html")
-    return write_page(target, render_page("run", f"Run {page['name']}", {"run": page}))
+    page = run_data(path, settings.stale_after_s, secrets=SecretRule.from_settings(settings))
+    target, private = _target(filename, f"run-{_safe(page['name'])}.html")
+    return write_page(target, render_page("run", f"Run {page['name']}", {"run": page}), private)
 
 
 def view_run(run: Any = None, runs_dir: str | None = None, browse: bool = True) -> str:
@@ -77,12 +95,13 @@ def save_run_comparison(runs: Any = None, filename: str | os.PathLike[str] | Non
                         runs_dir: str | None = None) -> str:
     """Write the comparison of two or more runs (default: the two latest), oldest first: A, B, C ..."""
     settings = load_settings(runs_dir=runs_dir)
-    data = comparison_data(_compared_runs(runs, settings.runs_dir), settings.stale_after_s)
+    data = comparison_data(_compared_runs(runs, settings.runs_dir), settings.stale_after_s,
+                           SecretRule.from_settings(settings))
     names = [r["name"] for r in data["runs"]]
     stem = "-".join(_safe(n) for n in names) if len(names) <= 3 else f"{_safe(names[0])}-and-{len(names) - 1}-more"
-    target = os.fspath(filename) if filename is not None else os.path.join(_views_dir(), f"compare-runs-{stem}.html")
+    target, private = _target(filename, f"compare-runs-{stem}.html")
     title = f"Compare {names[0]} and {names[1]}" if len(names) == 2 else f"Compare {len(names)} runs"
-    return write_page(target, render_page("compare", title, data))
+    return write_page(target, render_page("compare", title, data), private)
 
 
 def compare_runs(runs: Any = None, runs_dir: str | None = None, browse: bool = True) -> str:
@@ -128,17 +147,22 @@ def save_sweep_report(sweep: str, runs_dir: str | None = None, metric: str | Non
     if "trial" in frame.columns:
         frame = frame.assign(_order=frame["trial"].fillna(-1)).sort_values(["_order", "run_dir"]).drop(columns="_order")
     frame = frame.reset_index(drop=True)
-    target = (os.fspath(filename) if filename is not None
-              else os.path.join(_views_dir(), f"sweep-{_safe(sweep)}", "report.html"))
+    target, private = _target(filename, f"sweep-{_safe(sweep)}")
+    if private:  # a folder of its own (the report and its run views), private like the one holding it
+        target = os.path.join(_private_subfolder(target), "report.html")
     target = os.path.abspath(target)
     links: list[str | None] = [None] * len(frame)
     if run_views:
         folder_name = os.path.splitext(os.path.basename(target))[0] + "_runs"
         folder = os.path.join(os.path.dirname(target), folder_name)
+        if private:
+            folder = _private_subfolder(folder)
+            folder_name = os.path.basename(folder)
         for i, run_path in enumerate(frame["run_dir"]):
             name = _safe(RunPaths(run_path).name)
-            page = run_data(run_path, settings.stale_after_s)
-            write_page(os.path.join(folder, f"{name}.html"), render_page("run", f"Run {page['name']}", {"run": page}))
+            page = run_data(run_path, settings.stale_after_s, secrets=SecretRule.from_settings(settings))
+            write_page(os.path.join(folder, f"{name}.html"), render_page("run", f"Run {page['name']}", {"run": page}),
+                       private)
             links[i] = f"{folder_name}/{name}.html"
     data = sweep_data(frame, sweep, metric, links, mode, sweep_choice(settings.runs_dir, sweep))
     if counts is not None:  # the sweep's trials (not attempts), counted as `tune sweeps` counts them
@@ -149,7 +173,15 @@ def save_sweep_report(sweep: str, runs_dir: str | None = None, metric: str | Non
                            + (f" ({len(frame)} runs)" if len(frame) != counts.planned else ""))
     from tuner.notebook import PagePath  # a plain path; shown inline as a notebook cell's value
 
-    return PagePath(write_page(target, render_page("report", f"Sweep {sweep}", data)))
+    return PagePath(write_page(target, render_page("report", f"Sweep {sweep}", data), private))
+
+
+def _private_subfolder(path: str) -> str:
+    """A folder inside views_dir(), private as it is; one that is not (a link left there) is replaced by a fresh one."""
+    folder = private_dir(path)
+    if folder is None:
+        folder = tempfile.mkdtemp(prefix=os.path.basename(path) + "-", dir=os.path.dirname(path))
+    return folder
 
 
 # ---------------------------------------------------------------------------------------------------

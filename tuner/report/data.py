@@ -14,10 +14,11 @@ import time
 from typing import Any, Iterable, Sequence
 
 from tuner import values
+from tuner.capture.secrets import DEFAULT_RULE, SecretRule
 from tuner.runs.aggregate import effective_status, last_values, run_row
 from tuner.runs.ranking import RankingChoice, sweep_ranking
 from tuner.store.files import FlagSource, RunData, flag_sources, read_flag_defaults, read_run
-from tuner.store.layout import iter_artifacts, iter_source_files
+from tuner.store.layout import RunPaths, iter_artifacts, iter_source_files
 
 #: bounds that keep a page small (the issue asks for pages under ~1 MB)
 MAX_OUTPUT_CHARS = 200_000
@@ -147,9 +148,11 @@ def highlight_tokens(path: str, text: str) -> list[list[str]]:
     return tokens
 
 
-def _source_files(data: RunData) -> dict[str, str]:
+def _source_files(data: RunData, secrets: SecretRule = DEFAULT_RULE) -> dict[str, str]:
+    """The snapshot's files as text, without those that look like secrets (a run snapshotted before they were
+    left out, or under other settings, still holds them: a page never shows them)."""
     files = {}
-    for rel, path in iter_source_files(data.paths):
+    for rel, path in secrets.keep(iter_source_files(data.paths)):
         try:
             with open(path, encoding="utf-8", errors="replace") as handle:
                 files[rel] = handle.read(MAX_SOURCE_CHARS + 1)
@@ -201,8 +204,9 @@ def flag_page(data: RunData) -> dict[str, Any]:
 
 
 def run_data(run_dir: str, stale_after_s: float = 60.0, with_sources: bool = True,
-             with_output: bool = True) -> dict[str, Any]:
-    """Everything a run view shows, read tolerantly from the run directory."""
+             with_output: bool = True, secrets: SecretRule = DEFAULT_RULE) -> dict[str, Any]:
+    """Everything a run view shows, read tolerantly from the run directory; files `secrets` takes for secrets
+    are neither shown nor listed."""
     data = read_run(run_dir)
     now = time.time()
     status = effective_status(data.run, now, stale_after_s)
@@ -220,7 +224,7 @@ def run_data(run_dir: str, stale_after_s: float = 60.0, with_sources: bool = Tru
         "metrics": metrics_columns(data.metrics),
         "charts": chart_groups(metric_names(data.metrics)),
         "error": _error(data),
-        "artifacts": [{"path": rel, "size": size} for rel, size in iter_artifacts(data.paths)],
+        "artifacts": shown_artifacts(data.paths, secrets),
         "problems": list(data.problems),
     }
     if with_output:
@@ -228,7 +232,7 @@ def run_data(run_dir: str, stale_after_s: float = 60.0, with_sources: bool = Tru
         page["output"] = text
         page["output_truncated"] = truncated
     if with_sources:
-        page["sources"] = _sources_page(data)
+        page["sources"] = _sources_page(data, secrets)
     return page
 
 
@@ -242,8 +246,14 @@ def _error(data: RunData) -> dict[str, Any] | None:
             "exit_code": _clean(data.error.get("exit_code")), "signal": _clean(data.error.get("signal"))}
 
 
-def _sources_page(data: RunData) -> list[dict[str, Any]]:
-    files = _source_files(data)
+def shown_artifacts(paths: RunPaths, secrets: SecretRule = DEFAULT_RULE) -> list[dict[str, Any]]:
+    """The run's artifacts as pages list them (path and size), without those that look like secrets."""
+    return [{"path": rel, "size": size} for rel, size in iter_artifacts(paths)
+            if not secrets.is_secret(rel, os.path.join(paths.run_dir, rel))]
+
+
+def _sources_page(data: RunData, secrets: SecretRule = DEFAULT_RULE) -> list[dict[str, Any]]:
+    files = _source_files(data, secrets)
     main = _main_script(data)
     order = sorted(files, key=lambda rel: (rel != main, rel))
     pages = []
@@ -279,12 +289,14 @@ def _flags_text(flags: dict[str, Any]) -> str:
 RUN_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-def comparison_data(run_dirs: Sequence[str], stale_after_s: float = 60.0) -> dict[str, Any]:
+def comparison_data(run_dirs: Sequence[str], stale_after_s: float = 60.0,
+                    secrets: SecretRule = DEFAULT_RULE) -> dict[str, Any]:
     """Two or more runs, oldest first (A, B, C ...): a table of every flag, metric and evaluation value that
     differs between them, and the diffs of each later run against A: flags, every changed/added/removed
     source file and the console output."""
     runs = sorted((read_run(d) for d in run_dirs), key=lambda d: (d.run.get("start") or 0, d.paths.name))
-    pages = [run_data(d.paths.run_dir, stale_after_s, with_sources=False, with_output=False) for d in runs]
+    pages = [run_data(d.paths.run_dir, stale_after_s, with_sources=False, with_output=False, secrets=secrets)
+             for d in runs]
     for letter, page in zip(RUN_LETTERS, pages):
         page["letter"] = letter
     differs = []
@@ -298,7 +310,7 @@ def comparison_data(run_dirs: Sequence[str], stale_after_s: float = 60.0) -> dic
     if len(set(statuses)) > 1:
         differs.insert(0, {"key": "status", "values": statuses})
     a = runs[0]
-    src_a = _source_files(a)
+    src_a = _source_files(a, secrets)
     out_a, _ = _read_text(a.paths.output_log, MAX_OUTPUT_CHARS)
     diffs = []
     for letter, b in zip(RUN_LETTERS[1:], runs[1:]):
@@ -306,7 +318,7 @@ def comparison_data(run_dirs: Sequence[str], stale_after_s: float = 60.0) -> dic
         flags_diff = diff_lines(_flags_text(a.flags), _flags_text(b.flags), "flags", "flags")
         diffs.append({"title": "Flags" + versus, "kind": "flags", "state": "changed" if flags_diff else "same",
                       "lines": flags_diff})
-        src_b = _source_files(b)
+        src_b = _source_files(b, secrets)
         for rel in sorted(set(src_a) | set(src_b)):
             before, after = src_a.get(rel), src_b.get(rel)
             if before == after:

@@ -2,6 +2,11 @@
 
 Bound to 127.0.0.1 on a free port chosen by the OS. The page asks for the steps after the ones it has
 (`?since=N&gen=G`); the server tails metrics.jsonl by byte offset, so each poll reads only what is new.
+
+Only requests addressed to this server by name are answered: the Host header must be `127.0.0.1:PORT` or
+`localhost:PORT`, else 403. Binding to loopback keeps other machines out, not other web pages: a page from
+anywhere can point its own host name at 127.0.0.1 (DNS rebinding) and then read the run's output, flags and
+source through the browser, and such requests carry that page's host name.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tuner.capture.secrets import DEFAULT_RULE, SecretRule
 from tuner.report.data import (
     MAX_OUTPUT_CHARS,
     _clean,
@@ -26,11 +32,12 @@ from tuner.report.data import (
     metrics_columns,
     run_card,
     run_data,
+    shown_artifacts,
 )
 from tuner.report.render import page_json, render_page
 from tuner.runs.aggregate import effective_status, last_values
 from tuner.store.files import read_run
-from tuner.store.layout import RunPaths, iter_artifacts
+from tuner.store.layout import RunPaths
 from tuner.store.status import RunStatus
 from workers.files import numbers_from_text
 
@@ -97,9 +104,10 @@ class LiveRunServer:
     """Serves one run's view at `/` and its new steps at `/api/metrics`; `start()` returns the URL."""
 
     def __init__(self, run_dir: str, stale_after_s: float = 60.0, port: int = 0,
-                 interval_ms: int = POLL_INTERVAL_MS) -> None:
+                 interval_ms: int = POLL_INTERVAL_MS, secrets: SecretRule = DEFAULT_RULE) -> None:
         self.run_dir = run_dir
         self.stale_after_s = stale_after_s
+        self.secrets = secrets
         self.interval_ms = interval_ms
         self.tail = MetricsTail(RunPaths(run_dir).metrics_jsonl, RunPaths(run_dir).printed_metrics_jsonl)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
@@ -110,6 +118,11 @@ class LiveRunServer:
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
         return f"http://{host!s}:{port}/"
+
+    def allows_host(self, header: str | None) -> bool:
+        """The request's Host header names this server: 127.0.0.1 or localhost, with its port."""
+        port = self._httpd.server_address[1]
+        return (header or "").strip().lower() in (f"127.0.0.1:{port}", f"localhost:{port}")
 
     def start(self) -> str:
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="tuner-live-view", daemon=True)
@@ -133,7 +146,7 @@ class LiveRunServer:
 
     def page(self) -> str:
         rows = self.tail.poll()
-        page = run_data(self.run_dir, self.stale_after_s)
+        page = run_data(self.run_dir, self.stale_after_s, secrets=self.secrets)
         page["metrics"] = metrics_columns(rows)
         page["charts"] = chart_groups(metric_names(rows))
         live = {"endpoint": ENDPOINT, "interval_ms": self.interval_ms, "since": len(rows),
@@ -160,7 +173,7 @@ class LiveRunServer:
         if done:
             text, truncated = _read_text(data.paths.output_log, MAX_OUTPUT_CHARS)
             update.update(error=_error(data), output=text, output_truncated=truncated,
-                          artifacts=[{"path": rel, "size": size} for rel, size in iter_artifacts(data.paths)])
+                          artifacts=shown_artifacts(data.paths, self.secrets))
         return update
 
 
@@ -169,7 +182,9 @@ def _handler(server: LiveRunServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             url = urlsplit(self.path)
             try:
-                if url.path in ("/", "/index.html"):
+                if not server.allows_host(self.headers.get("Host")):  # another site's page (DNS rebinding)
+                    self._send(403, "text/plain; charset=utf-8", "forbidden: open this view at its 127.0.0.1 address")
+                elif url.path in ("/", "/index.html"):
                     self._send(200, "text/html; charset=utf-8", server.page())
                 elif url.path == ENDPOINT:
                     query = parse_qs(url.query)

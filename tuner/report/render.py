@@ -17,6 +17,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from tuner.errors import TunerError
 from tuner.report.data import _clean
 from workers.files import atomic_write_text
 
@@ -54,9 +55,16 @@ def render_page(kind: str, title: str, data: dict[str, Any]) -> str:
     return before + payload + after
 
 
-def write_page(path: str, text: str) -> str:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    atomic_write_text(path, text)
-    os.chmod(path, 0o644)  # a page is for reading and sharing (the temp file it came from was 0600)
-    return os.path.abspath(path)
+def write_page(path: str, text: str, private: bool = False) -> str:
+    """Write the page (temp file and rename: a link at `path` is replaced, never followed); returns its path.
+
+    `private`: created 0600, for the user's own pages folder (tuner.report.views_dir); otherwise as any new file
+    (0666 less the umask), for a place the user named. The mode is given at creation, never by a chmod."""
+    target = os.path.abspath(path)
+    try:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        atomic_write_text(target, text, mode=0o600 if private else 0o666)
+    except OSError as exc:
+        raise TunerError(f"cannot write the page '{target}': {exc.strerror or exc}; give a file in a folder you can "
+                         "write to (-o FILE, or filename=)") from None
+    return target

@@ -76,6 +76,8 @@ class RunPaths:
     stop_request = property(lambda self: self._m("stop.json"))  # the sweep asks the runner to stop (--stop)
     tags_json = property(lambda self: self._m("tags.json"))
     tags_lock = property(lambda self: self._m(".tags.lock"))
+    #: the tags as `tune pull` last brought them: the base its next merge compares local edits with
+    pulled_tags_json = property(lambda self: self._m("pulled-tags.json"))
     mlflow_json = property(lambda self: self._m("mlflow.json"))  # where tune export mlflow put the run
     used_artifacts_jsonl = property(lambda self: self._m("used_artifacts.jsonl"))
     output_log = property(lambda self: self._m("output.log"))

@@ -10,6 +10,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from tuner.capture.secrets import SecretRule
 from tuner.capture.sources import snapshot_sources
 from tuner.console.messages import say
 from tuner.console.progress import SweepProgress
@@ -146,7 +147,8 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster, sweep_id: str) -> Sweep
     else:
         journal = Journal.create(settings.runs_dir, sweep_id, _header(request))
         snapshot_sources(os.path.dirname(request.script.path), journal.source_dir, settings.source_patterns,
-                         settings.source_max_files, settings.source_max_bytes, exclude=(settings.runs_dir,))
+                         settings.source_max_files, settings.source_max_bytes, exclude=(settings.runs_dir,),
+                         secrets=SecretRule.from_settings(settings))
     journal.claim()
     try:
         grid = request.plan.grid
