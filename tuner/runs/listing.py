@@ -12,7 +12,8 @@ from tuner.errors import QueryError, RunNotFoundError
 from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.runs.expression import NotApplicable
 from tuner.runs.index import indexed_frame
-from tuner.runs.query import check_latest_n, inert, is_mlflow_key, parse_filter, parse_order, unknown_column
+from tuner.runs.newest import check_latest_n
+from tuner.runs.query import inert, is_mlflow_key, parse_filter, parse_order, unknown_column
 from tuner.runs.resolve import latest_run_dir, resolve_run_dir
 from tuner.settings import load_settings
 from tuner.store.files import read_run

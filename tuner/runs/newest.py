@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from tuner._version import __version__
+from tuner.errors import QueryError
 from tuner.runs.aggregate import ordered_columns
 from tuner.runs.index import current_digest, indexed_listing
-from tuner.runs.query import check_latest_n
 from tuner.settings import load_settings
 from tuner.store.layout import INDEX_HEAD_FILE
 from workers.files import atomic_write_text, read_json
@@ -131,3 +131,9 @@ def _kind(column: str, values: Sequence[Any]) -> str:
 
 
 _INT64_MAX = 2**63 - 1
+
+
+def check_latest_n(latest_n: Any) -> None:
+    """`latest_n` / `--latest`: None or a positive integer."""
+    if latest_n is not None and (not isinstance(latest_n, int) or isinstance(latest_n, bool) or latest_n < 1):
+        raise QueryError(f"latest_n must be a positive integer, got {latest_n!r}")

@@ -37,6 +37,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from tuner.console.inert import inert
 from tuner.errors import QueryError
 from tuner.runs.expression import (
     AND,
@@ -663,12 +664,6 @@ def _literal_text(value: Any) -> str:
     return repr(value)  # NaN (a param typed 'nan') is shown as nan: it has no literal
 
 
-def inert(text: str) -> str:
-    """`text` with control (and other unprintable) characters escaped: a name from a filter or from run data,
-    shown in a message, keeps it one line and cannot drive the terminal."""
-    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
 def unknown_column(name: str, columns: Sequence[str], written: str | None = None) -> QueryError:
     """'unknown column X; did you mean ...?' with the closest column names."""
     close = difflib.get_close_matches(name, list(columns), n=3, cutoff=0.5)
@@ -719,9 +714,3 @@ def _order_key(piece: str, item: str) -> tuple[str, bool | None]:
             raise QueryError(f"order {item!r}: unknown direction {words[1]!r} (ASC or DESC); {example}")
         return words[0], words[1].lower() == "asc"
     return piece, None
-
-
-def check_latest_n(latest_n: Any) -> None:
-    """`latest_n` / `--latest`: None or a positive integer."""
-    if latest_n is not None and (not isinstance(latest_n, int) or isinstance(latest_n, bool) or latest_n < 1):
-        raise QueryError(f"latest_n must be a positive integer, got {latest_n!r}")
