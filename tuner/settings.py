@@ -29,6 +29,7 @@ class Settings:
     runs_dir: str = "runs"
     echo: bool = True
     artifacts_dir: str | None = "."
+    project_view: str = "auto"
     source_patterns: tuple[str, ...] = ()
     source_max_files: int = 200
     source_max_bytes: int = 5_000_000
@@ -101,6 +102,14 @@ def _check(key: str, value: Any, where: str) -> Any:
         raise ConfigError(f"{where}: setting '{key}' must be {expected}, got {value!r}")
     if key == "keep_cluster_s" and value < 0:
         raise ConfigError(f"{where}: setting '{key}' must be 0 (no warm cluster) or a number of seconds, got {value!r}")
+    if key == "project_view" and value != "auto":  # the default is not checked: no import of workers.view for it
+        from workers.view import VIEW_SETTINGS
+
+        if value in VIEW_SETTINGS:
+            return value
+        close = difflib.get_close_matches(str(value), VIEW_SETTINGS, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise ConfigError(f"{where}: setting '{key}' must be one of {', '.join(VIEW_SETTINGS)}, got {value!r}{hint}")
     if key == "stdout_metrics_pattern" and value:
         from tuner.capture.stdout_metrics import compile_pattern
 

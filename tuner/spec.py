@@ -105,8 +105,8 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
                      extra_args: tuple[str, ...] = (), cwd: str | None = None, interface: Any = None,
                      template: Any = None, own_cwd: bool = True,
                      tags: Mapping[str, str] | None = None) -> RunSpec:
-    """`own_cwd`: the script runs in its run directory with the project's (cwd's) top-level entries linked in
-    (see workers.process.link_project), so what it writes lands in its run and nowhere else.
+    """`own_cwd`: the script works in a copy-on-write view of the project (cwd), so what it writes lands in its
+    run and nowhere else (workers.view; the `project_view` setting); else it runs in cwd itself.
 
     flags.json records the flags the script runs with: `flags` (what tune passes, on argv and in
     TUNER_FLAGS_JSON) and, when the script's `interface` is known, the defaults of its parser for the options
@@ -153,7 +153,8 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
                      run_json=paths.run_json, output_log=paths.output_log, error_json=paths.error_json,
                      record=record, env=child_env, initial_files=initial, timeout_s=settings.timeout_s,
                      kill_grace_s=settings.kill_grace_s, heartbeat_s=settings.heartbeat_s, echo=echo,
-                     project_dir=cwd if own_cwd else None, link_exclude=(os.path.abspath(settings.runs_dir),),
+                     project_dir=cwd if own_cwd else None, runs_dir=os.path.abspath(settings.runs_dir),
+                     project_view=settings.project_view,
                      line_hook=_live_metrics(paths.run_dir, stdout_pattern(settings), recorded))
 
 

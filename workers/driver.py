@@ -447,9 +447,12 @@ def disconnect(info: ClusterInfo) -> None:
 
 
 def _pack(folder: str) -> bytes:
-    """The run folder as a tarball for the driver. A link that points outside the folder (a project link a killed
-    attempt left, one the script made) means nothing on the driver's disk and would fail the whole unpack: left out."""
+    """The run folder as a tarball for the driver. A link that points outside the folder (a mirrored project's link
+    a killed attempt left, one the script made) means nothing on the driver's disk and would fail the whole unpack,
+    and a device file (an overlay whiteout a killed attempt left) is no file of the run: both left out."""
     def keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        if info.ischr() or info.isblk() or info.isfifo():
+            return None
         if info.issym() or info.islnk():
             target = os.path.normpath(os.path.join(os.path.dirname(info.name), info.linkname))
             if os.path.isabs(info.linkname) or target.startswith(".."):
@@ -497,7 +500,7 @@ def _relocate(spec: RunSpec, project: str | None, scratch: str) -> RunSpec:
         moves.append((project, os.getcwd()))
     changed = {name: _rebase(getattr(spec, name), moves) for name in (
         "command", "cwd", "run_dir", "run_json", "output_log", "error_json", "env", "initial_files", "post_run",
-        "project_dir", "link_exclude", "line_hook", "stop_file")}
+        "project_dir", "runs_dir", "line_hook", "stop_file")}
     command = changed["command"]
     if command and os.path.basename(command[0]).startswith("python") and not os.path.exists(command[0]):
         changed["command"] = (sys.executable, *command[1:])

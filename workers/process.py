@@ -19,10 +19,11 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from workers.files import atomic_write_json, atomic_write_text, is_disk_full
 from workers.reaper import last_pid
+from workers.view import ProjectView
 
 FINISHED, FAILED, KILLED, TIMEOUT, STOPPED = "finished", "failed", "killed", "timeout", "stopped"
 _TRACEBACK_START = "Traceback (most recent call last):"
@@ -54,10 +55,13 @@ class RunSpec:
     tail_lines: int = 20
     #: (callable, args) run on the worker after the trial, e.g. the caller's metadata post-processing
     post_run: tuple[Any, tuple[Any, ...]] | None = None
-    #: the run's own working directory: when set, the script runs in run_dir with this folder's top-level
-    #: entries (not hidden folders, not `link_exclude`) symlinked in, and the links are removed afterwards
+    #: the project the run sees: when set, the script works in a copy-on-write view of this folder, where every
+    #: write lands in run_dir (workers.view); None: it runs in `cwd` itself
     project_dir: str | None = None
-    link_exclude: tuple[str, ...] = ()
+    #: the runs directory: never part of the view's copy, and reachable from the view as it really is
+    runs_dir: str | None = None
+    #: the `project_view` setting: auto, overlay (copy-on-write or the run fails) or mirror (workers.view)
+    project_view: str = "auto"
     #: (factory, args): factory(*args) gives an object with line(text), tick() and close(settled), fed every complete
     #: output line while the run runs (the caller's live metrics parser; workers never imports tuner). settled is
     #: True when the run ended on its own and `post_run` follows: what the hook previews is settled by that step
@@ -78,6 +82,8 @@ class RunOutcome:
     stderr_tail: tuple[str, ...]
     error_message: str | None
     host: str
+    #: what the run's view could not keep from the project (a mirrored run that wrote into a linked project file)
+    notes: tuple[str, ...] = ()
 
     @property
     def duration_s(self) -> float:
@@ -164,46 +170,6 @@ def _child_env(spec: RunSpec) -> dict[str, str]:
 RUN_TOKEN_ENV = "TUNER_RUN_TOKEN"
 
 
-def link_project(project_dir: str, run_dir: str, exclude: tuple[str, ...] = ()) -> list[tuple[str, str]]:
-    """Symlink project_dir's top-level entries into run_dir; returns (link, target) pairs to remove after.
-
-    Never linked: hidden folders (.git, .venv), names the run already has, the excluded real paths and any
-    entry holding the run directory itself (a runs folder inside the project)."""
-    run_real = os.path.realpath(run_dir)
-    excluded = {os.path.realpath(path) for path in exclude}
-    links: list[tuple[str, str]] = []
-    try:
-        names = sorted(os.listdir(project_dir))
-    except OSError:
-        return links
-    for name in names:
-        target = os.path.join(project_dir, name)
-        link = os.path.join(run_dir, name)
-        real = os.path.realpath(target)
-        if os.path.islink(link) and os.readlink(link) == target:  # left by an attempt killed with its worker
-            links.append((link, target))
-            continue
-        if (name.startswith(".") and os.path.isdir(target)) or os.path.lexists(link) or real in excluded \
-                or run_real == real or run_real.startswith(real + os.sep):
-            continue
-        try:
-            os.symlink(target, link)
-        except OSError:
-            continue
-        links.append((link, target))
-    return links
-
-
-def unlink_project(links: list[tuple[str, str]]) -> None:
-    """Remove the links made by link_project, leaving whatever the script put in their place."""
-    for link, target in links:
-        try:
-            if os.path.islink(link) and os.readlink(link) == target:
-                os.unlink(link)
-        except OSError:
-            pass
-
-
 def _reap_marked(token: str, after: int | None) -> None:
     """Kill what the run started that left its process group (a daemon that called setsid)."""
     from workers.reaper import marked, reap
@@ -216,19 +182,44 @@ def run_process(spec: RunSpec) -> RunOutcome:
     os.makedirs(os.path.dirname(spec.run_json), exist_ok=True)
     for path, text in spec.initial_files.items():
         atomic_write_text(path, text)
-    links = link_project(spec.project_dir, spec.run_dir, spec.link_exclude) if spec.project_dir else []
+    view = ProjectView(spec.project_dir, spec.run_dir, spec.runs_dir, spec.cwd, spec.project_view) \
+        if spec.project_dir else None
     token = f"{os.getpid()}-{time.time_ns()}"
     spec = replace(spec, env={**spec.env, RUN_TOKEN_ENV: token})
     first = last_pid()  # everything the run starts gets a later pid
+    notes: list[str] = []
     try:
-        return _run(spec)
+        outcome = _run(spec, view)
     finally:
-        unlink_project(links)
         if sys.platform.startswith("linux"):
             _reap_marked(token, first)
+        if view is not None:  # after the reaping: nothing of the run holds its namespace any more
+            notes = _close_view(spec, view)
+    return replace(outcome, notes=tuple(notes)) if notes else outcome
 
 
-def _run(spec: RunSpec) -> RunOutcome:
+def _close_view(spec: RunSpec, view: ProjectView) -> list[str]:
+    """The run folder made plain (workers.view); run.json's `view` completed when there is more to say than the
+    mode written at the start (deletions, a project file written through its link), and notes added to the log."""
+    from workers.files import read_json
+
+    started = view.report.to_record()
+    report = view.close()
+    record = report.to_record()
+    notes = report.notes()
+    with contextlib.suppress(OSError, ValueError):
+        if record != started:
+            data = read_json(spec.run_json)
+            if isinstance(data, dict):
+                data["view"] = record
+                atomic_write_json(spec.run_json, data)
+        if notes:
+            with open(spec.output_log, "a", encoding="utf-8") as log:
+                log.writelines(f"tuner: {note}\n" for note in notes)
+    return notes
+
+
+def _run(spec: RunSpec, view: ProjectView | None) -> RunOutcome:
     host = socket.gethostname()
     start = time.time()
     record = _Record(spec.run_json, dict(spec.record))
@@ -239,11 +230,26 @@ def _run(spec: RunSpec) -> RunOutcome:
     status = FAILED
     interrupted: BaseException | None = None
     try:
+        env = _child_env(spec)
+
+        def launch(command: Sequence[str], cwd: str | None, before_exec: Callable[[], None] | None = None
+                  ) -> subprocess.Popen[bytes]:
+            """The script as a process; `before_exec` runs in the child first (a view's namespace) and forces a
+            fork, so without it setpriv gives the death signal and the fast vfork path is kept."""
+            pipes: dict[str, Any] = {"env": env, "stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE,
+                                     "stderr": subprocess.PIPE, "start_new_session": True}
+            if before_exec is None:
+                return subprocess.Popen(_with_pdeathsig(tuple(command)), cwd=cwd,
+                                        preexec_fn=None if _SETPRIV else _die_with_parent, **pipes)
+
+            def preexec() -> None:
+                before_exec()
+                _die_with_parent()
+
+            return subprocess.Popen(list(command), cwd=cwd, preexec_fn=preexec, **pipes)
+
         try:
-            proc = subprocess.Popen(_with_pdeathsig(spec.command), cwd=spec.run_dir if spec.project_dir else spec.cwd,
-                                    env=_child_env(spec),
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    start_new_session=True, preexec_fn=None if _SETPRIV else _die_with_parent)
+            proc = view.start(spec.command, launch) if view is not None else launch(spec.command, spec.cwd)
         except OSError as exc:
             log.write(f"tuner: could not start {spec.command[0]}: {exc}\n".encode())
             stderr_tail.append(str(exc))
@@ -252,7 +258,8 @@ def _run(spec: RunSpec) -> RunOutcome:
             atomic_write_json(spec.error_json, {"message": f"could not start the script: {exc}", "traceback": None,
                                                 "exit_code": None, "signal": None})
             return RunOutcome(spec.run_dir, FAILED, None, None, start, end, tuple(stderr_tail), str(exc), host)
-        record.update(pid=proc.pid)  # the first write: the run exists from here on
+        # the first write: the run exists from here on
+        record.update(pid=proc.pid, **({"view": view.report.to_record()} if view is not None else {}))
         status = _pump(proc, spec, log, stderr_tail, record)
     except KeyboardInterrupt as exc:
         interrupted = exc
