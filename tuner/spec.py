@@ -15,7 +15,7 @@ from tuner._version import __version__
 from tuner.capture.gitinfo import GitInfo, git_diff, git_info
 from tuner.capture.secrets import SecretRule
 from tuner.capture.sources import snapshot_sources
-from tuner.errors import FlagError, ScriptNotFoundError
+from tuner.errors import ConfigError, FlagError, ScriptNotFoundError
 from tuner.plan import is_flag_name
 from tuner.settings import Settings
 from tuner.store.layout import (
@@ -97,6 +97,23 @@ def write_git_diff(paths: RunPaths, script: ScriptInfo) -> None:
         os.makedirs(paths.meta, exist_ok=True)
         with open(paths.git_diff, "w", encoding="utf-8") as handle:
             handle.write(script.diff)
+
+
+def project_view_notice(project: str, run_parent: str, settings: Settings) -> str | None:
+    """The line to say once where runs of `project` made in `run_parent` (an existing folder) get the weaker view
+    (mirror), None where every write is copy-on-write; the `overlay` setting where it cannot be had is a
+    ConfigError. Known only by trying (workers.view tries once per process), so asked once the folder exists."""
+    from workers.view import probe_view
+
+    probe = probe_view(project, run_parent, settings.project_view)
+    if probe.mode.copy_on_write:
+        return None
+    if settings.project_view == "overlay":
+        source = settings.sources.get("project_view", "settings")
+        raise ConfigError(f"{source}: setting 'project_view' is overlay, but overlayfs cannot be used here "
+                          f"({probe.reason}); set it to auto or mirror")
+    return (f"project view: mirror ({probe.reason}): each run works in a mirror of the project in its run folder; "
+            "a write into a large project file (linked, not copied) reaches the project and is reported")
 
 
 def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, settings: Settings, *,

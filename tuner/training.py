@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
@@ -18,6 +19,7 @@ from tuner.spec import (
     build_run_spec,
     check_flag_values,
     describe_script,
+    project_view_notice,
     stdout_pattern,
     write_run_context,
 )
@@ -72,11 +74,11 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
     `tags` (name -> value, stored as text as in MLflow), `label` and `note` are the run's tags from the start
     (`label` and `note` are the tags of those names); `tune tag` or `get_run(...).set_tag` change them later.
 
-    Working directory: with `artifacts_dir="."` (the default) the script runs in its run directory, where the
-    project's top-level files and folders are linked, so relative reads work and every new file it writes is
-    the run's; a write into an existing project file or folder goes through the link to the project. Another
-    `artifacts_dir` runs the script in the current directory and copies what changed under that folder
-    (at most ARTIFACT_MAX_FILES files, ARTIFACT_MAX_BYTES bytes); None captures nothing.
+    Working directory: with `artifacts_dir="."` (the default) the script works in a copy-on-write view of the
+    project (the current directory): it reads the project as it is, and whatever it writes (new files, rewrites,
+    appends, deletes) is in the run directory, never in the project (workers.view; the `project_view` setting).
+    Another `artifacts_dir` runs the script in the current directory itself and copies what changed under that
+    folder (at most ARTIFACT_MAX_FILES files, ARTIFACT_MAX_BYTES bytes); None captures nothing.
     """
     settings = load_settings(runs_dir=runs_dir, echo=echo, timeout_s=timeout_s, stdout_metrics=stdout_metrics)
     values = _read_flags_argument(flags)
@@ -101,14 +103,17 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
 
     check_launchable(script.path, interface, {n: [v] for n, v in values.items()}, extra_args)
     ensure_runs_dir(settings.runs_dir)
+    # "." (the default): the script works in a view of the project and what it writes is the run's; another
+    # folder: it runs in the caller's directory, which is scanned (bounded) for what changed; None: it runs in the
+    # caller's directory, nothing is captured. The view is known before any run folder is made: a forced
+    # `project_view: overlay` that cannot be had here leaves nothing behind
+    own_cwd = artifacts_dir is not None and os.path.realpath(artifacts_dir) == os.path.realpath(os.getcwd())
+    view_notice = project_view_notice(os.getcwd(), settings.runs_dir, settings) if own_cwd else None
     if run_dir is not None:
         os.makedirs(run_dir, exist_ok=True)
         target = run_dir
     else:
         target = unique_run_dir(settings.runs_dir)
-    # "." (the default): the run's own working directory holds what the script writes; another folder: it is
-    # scanned (bounded) for what changed; None: the script runs in the caller's directory, nothing is captured
-    own_cwd = artifacts_dir is not None and os.path.realpath(artifacts_dir) == os.path.realpath(os.getcwd())
     spec = build_run_spec(script, values, target, settings, echo=settings.echo, job_type="training",
                             properties=properties, extra_args=tuple(extra_args),
                             interface=interface, template=template, own_cwd=own_cwd, tags=run_tags)
@@ -116,12 +121,17 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
     scan = start_scan(artifacts_dir, settings.runs_dir) if artifacts_dir is not None and not own_cwd else None
     if settings.echo:
         print(f"Using run directory {target}", flush=True)
+        if view_notice:
+            print(view_notice, flush=True)
     try:
         outcome = run_process(spec)
     finally:
         if scan is not None:
             copy_changed(scan, spec.run_dir, SecretRule.from_settings(settings))
         after_run(spec.run_dir, stdout_pattern(settings))
+    if settings.echo:
+        for note in outcome.notes:
+            print(f"tuner: {note}", file=sys.stderr, flush=True)
     frame = runs_frame(read_rows([target], settings.stale_after_s))
     if outcome.status != FINISHED:
         raise RunFailedError(f"run {target} {outcome.status}: {outcome.error_message} "

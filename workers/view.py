@@ -51,7 +51,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 
 class ViewMode(str, Enum):
@@ -221,12 +221,12 @@ def _enter(kernel: _Kernel, mounts: Sequence[_Overlay], ids: tuple[int, int] | N
 
 
 #: starts a command: (argv, working directory or None, a step run in the child before exec or None) -> process
-Spawn = Callable[[Sequence[str], "str | None", "Callable[[], None] | None"], "subprocess.Popen[bytes]"]
+Spawn = Callable[[Sequence[str], "str | None", "Callable[[], None] | None"], "subprocess.Popen[Any]"]
 
 
 def _start_entered(kernel: _Kernel, mounts: Sequence[_Overlay], userns: bool, command: Sequence[str], cwd: str,
                    spawn: Spawn, then: Callable[[], None] | None = None
-                   ) -> tuple[subprocess.Popen[bytes], Callable[[], None]]:
+                   ) -> tuple[subprocess.Popen[Any], Callable[[], None]]:
     """Start `command` in `cwd` inside a namespace with `mounts`; returns the process and what releases the
     namespace's holder once the process has ended. `then` runs inside, before the command (the probe's checks)."""
     if userns:
@@ -235,7 +235,7 @@ def _start_entered(kernel: _Kernel, mounts: Sequence[_Overlay], userns: bool, co
 
 
 def _start_from_thread(kernel: _Kernel, mounts: Sequence[_Overlay], command: Sequence[str], cwd: str, spawn: Spawn,
-                       then: Callable[[], None] | None) -> tuple[subprocess.Popen[bytes], Callable[[], None]]:
+                       then: Callable[[], None] | None) -> tuple[subprocess.Popen[Any], Callable[[], None]]:
     """As root: a thread unshares its own mount namespace (CLONE_NEWNS implies only CLONE_FS, allowed with other
     threads), mounts, and starts the script, which inherits the namespace, by the usual vfork path. The thread
     waits until released: the script's parent-death signal is tied to the thread that started it."""
@@ -280,7 +280,7 @@ def _start_from_thread(kernel: _Kernel, mounts: Sequence[_Overlay], command: Seq
 
 
 def _start_forked(kernel: _Kernel, mounts: Sequence[_Overlay], command: Sequence[str], cwd: str, spawn: Spawn,
-                  then: Callable[[], None] | None) -> subprocess.Popen[bytes]:
+                  then: Callable[[], None] | None) -> subprocess.Popen[Any]:
     """Not root: the child enters a user namespace before exec (a process with threads cannot), so it is forked
     with a pre-exec step. Its working directory is changed there, after the mounts (Popen's cwd= comes first)."""
     ids = (os.geteuid(), os.getegid())
@@ -441,7 +441,7 @@ class ViewProbes:
         true = "/bin/true" if os.path.exists("/bin/true") else sys.executable
 
         def spawn(command: Sequence[str], cwd: str | None, before: Callable[[], None] | None
-                  ) -> subprocess.Popen[bytes]:
+                  ) -> subprocess.Popen[Any]:
             return subprocess.Popen(list(command), cwd=cwd, preexec_fn=before, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)
 
@@ -536,7 +536,7 @@ class ProjectView:
             _PROBES.sweep_stale(self.parent)
         return probe
 
-    def start(self, command: Sequence[str], spawn: Spawn) -> subprocess.Popen[bytes]:
+    def start(self, command: Sequence[str], spawn: Spawn) -> subprocess.Popen[Any]:
         """Start `command` (the script) in the view; `spawn` starts a process (see `Spawn`)."""
         probe = self._choose()
         if probe.mode.copy_on_write:
@@ -554,7 +554,7 @@ class ProjectView:
         moved = [self._mirror.moved(arg) for arg in command]
         return spawn(moved, self._mirror.moved(self.cwd), None)
 
-    def _start_overlay(self, probe: Probe, command: Sequence[str], spawn: Spawn) -> subprocess.Popen[bytes]:
+    def _start_overlay(self, probe: Probe, command: Sequence[str], spawn: Spawn) -> subprocess.Popen[Any]:
         work = os.path.join(self.parent, f"{WORK_PREFIX}{os.getpid()}-{os.path.basename(self.run_dir)}")
         if os.path.lexists(work):  # an attempt killed with its worker in this same process id
             remove_tree(work)
@@ -587,6 +587,20 @@ class ProjectView:
             self._drop_work()
             _settle_upper(self.run_dir, self.project, self.report)
         return self.report
+
+
+@contextlib.contextmanager
+def scratch_view(project: str) -> Iterator[ProjectView]:
+    """A view of the project whose writes are thrown away, for running the user's script before any run exists
+    (finding its flags): what its top-level code writes (a log file, bytecode) never lands in the project."""
+    folder = tempfile.mkdtemp(prefix="tuner-scratch-")
+    os.mkdir(os.path.join(folder, "run"))
+    view = ProjectView(project, os.path.join(folder, "run"), None, project)
+    try:
+        yield view
+    finally:
+        view.close()
+        remove_tree(folder)
 
 
 def _strip_overlay_xattrs(path: str) -> bool:
@@ -623,8 +637,8 @@ def _settle_upper(run_dir: str, project: str, report: ViewReport) -> None:
             if entry.is_dir(follow_symlinks=False):
                 opaque = _strip_overlay_xattrs(entry.path)
                 now_empty = visit(entry.path, name_rel + "/")
-                if entry.name == "__pycache__":
-                    now_empty = _drop_bytecode(entry.path)
+                if entry.name == "__pycache__" and _drop_bytecode(entry.path):
+                    continue
                 if opaque:
                     report.deleted_count += 1
                     report.deleted.append(name_rel + "/")

@@ -230,13 +230,13 @@ def test_files_written_during_the_run_are_artifacts(write_script: Callable[..., 
     (workdir / "untouched.txt").write_text("same")
     row = training_run("train.py", echo=False).iloc[0]
     run_dir = Path(row["run_dir"])
-    # the run's own working directory: new files are the run's, relative reads of the project work
+    # the run's view of the project: new files are the run's, relative reads of the project work
     assert (run_dir / "out" / "model.bin").read_bytes() == b"weights"
     assert (run_dir / "read.txt").read_text() == "1,2\n"
     assert not (workdir / "out").exists() and not (workdir / "read.txt").exists()
-    # an existing project file is written through its link, into the project (the documented rule)
-    assert (workdir / "changed.txt").read_text() == "new" and not (run_dir / "changed.txt").exists()
-    # the links into the project are gone after the run
+    # a rewritten project file is the run's too, and the project keeps its own
+    assert (workdir / "changed.txt").read_text() == "old" and (run_dir / "changed.txt").read_text() == "new"
+    # nothing the run did not make is in its folder
     assert not (run_dir / "untouched.txt").exists() and not (run_dir / "train.py").exists()
     assert not (run_dir / "data").exists()
     second = Path(training_run("train.py", echo=False).iloc[0]["run_dir"])

@@ -28,7 +28,7 @@ def test_a_relocated_spec_runs_from_the_shipped_copy_and_keeps_the_drivers_paths
                    run_json=f"{run}/tuner.d/run.json", output_log=f"{run}/tuner.d/output.log",
                    error_json=f"{run}/tuner.d/error.json", record={"cwd": project, "script": f"{project}/train.py"},
                    env={"TUNER_RUN_DIR": run}, initial_files={f"{run}/tuner.d/flags.json": "{}"},
-                   project_dir=project, link_exclude=(f"{project}/runs",), post_run=(print, (run, None)))
+                   project_dir=project, runs_dir=f"{project}/runs", post_run=(print, (run, None)))
     local = _relocate(spec, project, str(tmp_path))
     here = os.getcwd()
     moved = str(tmp_path / os.path.basename(run))

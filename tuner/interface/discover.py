@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from tuner.errors import FlagError, ScriptNotFoundError
 
@@ -135,14 +135,11 @@ def discover_flags(script: str | os.PathLike[str], cwd: str | None = None,
         env.pop(ENV_DISCOVER, None)
         for key in ("TUNER_RUN_DIR", "TUNER_FLAGS_JSON"):
             env.pop(key, None)  # not a run: nothing may be recorded
-        try:
-            done = subprocess.run([sys.executable, bootstrap, out, path], cwd=cwd or os.getcwd(), env=env,
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  timeout=timeout_s, check=False, text=True, errors="replace")
-        except subprocess.TimeoutExpired:
+        done = _run_to_parsing([sys.executable, bootstrap, out, path], cwd or os.getcwd(), env, timeout_s)
+        if done is None:
             raise FlagError(f"{script}: finding its flags timed out after {timeout_s:g} s before it parsed its "
                             "options (it may start training at import time); pass --no-check (check=False) "
-                            "to launch without checking the flags") from None
+                            "to launch without checking the flags")
         if os.path.exists(out):
             with open(out, encoding="utf-8") as handle:
                 data = json.load(handle)
@@ -152,6 +149,27 @@ def discover_flags(script: str | os.PathLike[str], cwd: str | None = None,
                             f"({_tail(done.stderr or done.stdout, 1) or 'no output'}), so its flags cannot be "
                             "checked; fix that, or pass --no-check (check=False) to launch anyway")
     return ScriptInterface(path, "unknown", ())
+
+
+def _run_to_parsing(command: list[str], cwd: str, env: dict[str, str],
+                    timeout_s: float) -> subprocess.CompletedProcess[str] | None:
+    """The script up to its option parsing, in a view of its project whose writes are thrown away (what its
+    top-level code writes, its bytecode, never lands in the project: workers.view); None when it timed out."""
+    from workers.view import scratch_view
+
+    def spawn(argv: Sequence[str], where: str | None, before_exec: Callable[[], None] | None) -> subprocess.Popen[Any]:
+        return subprocess.Popen(list(argv), cwd=where, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, errors="replace", preexec_fn=before_exec)
+
+    with scratch_view(cwd) as view:
+        proc = view.start(command, spawn)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return None
+    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
 
 
 def script_flags(script: str | os.PathLike[str], as_frame: bool = False, cwd: str | None = None,

@@ -247,12 +247,37 @@ def iter_source_files(paths: RunPaths) -> Iterator[tuple[str, str]]:
 
 
 def iter_artifacts(paths: RunPaths) -> Iterator[tuple[str, int]]:
-    """(relative path, size) of the files in the run directory that are not metadata."""
-    root = Path(paths.run_dir)
-    for entry in sorted(root.rglob("*")):
-        rel = entry.relative_to(root)
-        if rel.parts[0] in NON_ARTIFACTS or not entry.is_file():
-            continue
-        yield rel.as_posix(), entry.stat().st_size
+    """(relative path, size) of the files in the run directory that are not metadata: what the run made.
+
+    Regular files, and links to files inside the run (a `last.ckpt` link to one checkpoint); never what points out
+    of it (a mirrored project's link that a killed run left, a link the script made to a dataset) nor a device file
+    (an overlay whiteout a killed run left), so copies and exports hold the run's files and nothing else."""
+    root = os.path.realpath(paths.run_dir)
+    found: list[tuple[tuple[str, ...], int]] = []
+
+    def visit(folder: str, parts: tuple[str, ...]) -> None:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return
+        for entry in entries:
+            here = (*parts, entry.name)
+            if not parts and entry.name in NON_ARTIFACTS:
+                continue
+            try:
+                if entry.is_symlink():
+                    target = os.path.realpath(entry.path)
+                    if target.startswith(root + os.sep) and os.path.isfile(target):
+                        found.append((here, os.stat(target).st_size))
+                elif entry.is_dir(follow_symlinks=False):
+                    visit(entry.path, here)
+                elif entry.is_file(follow_symlinks=False):
+                    found.append((here, entry.stat(follow_symlinks=False).st_size))
+            except OSError:
+                continue
+
+    visit(paths.run_dir, ())
+    for parts, size in sorted(found):
+        yield "/".join(parts), size
 
 

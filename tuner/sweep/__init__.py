@@ -19,6 +19,7 @@ from tuner.plan import plan_indices_record
 from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.runs.ranking import Ranking, RankingChoice, choose_ranking, sweep_ranking
 from tuner.settings import Settings
+from tuner.spec import project_view_notice
 from tuner.store.journal import JOURNAL, Journal, new_sweep_id, sweeps_root
 from tuner.store.layout import META_DIR, ensure_runs_dir
 from tuner.store.status import RunStatus
@@ -140,8 +141,11 @@ def _disk_full(request: SweepRequest, sweep_id: str, exc: OSError) -> DiskFullEr
 def _run_sweep(request: SweepRequest, cluster: _Cluster, sweep_id: str) -> SweepResult:
     settings = request.settings
     ensure_runs_dir(settings.runs_dir)
+    view_notice = project_view_notice(request.cwd, settings.runs_dir, settings)
     progress = SweepProgress(len(request.todo if request.todo is not None else request.plan.indices),
                              request.metric, request.mode, request.quiet)
+    if view_notice and not request.quiet:  # once, before anything else the sweep says
+        progress.message(view_notice)
     if request.resumed:
         journal = Journal.open(settings.runs_dir, request.sweep_id)
     else:

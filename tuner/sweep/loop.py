@@ -384,6 +384,8 @@ class _SweepLoop:
         if report:
             self.progress.trial_done(os.path.basename(run_dir), status, duration or 0.0, metric_value(row, metric),
                                      exit_code, error, tail, will_retry)
+            for note in result.outcome.notes if result.outcome is not None else ():  # what its view could not keep
+                self.progress.message(f"{os.path.basename(run_dir)}: {note}", style="red")
         self._check_config_failure(failure)
         if will_retry:
             self.queue.appendleft(state.index)
