@@ -103,7 +103,8 @@ TRIAL = """
 import argparse, os, time
 from pkg.models.mlp import describe  # a nested package of the project: Python writes its bytecode on import
 p = argparse.ArgumentParser(); p.add_argument("--k", type=int); p.add_argument("--absolute", default="")
-k = p.parse_args().k
+args = p.parse_args()
+k = args.k
 open("seen.txt", "w").write(open("model.txt").read())  # what this trial saw: the project's, never another trial's
 open("model.txt", "w").write(f"model of trial {k}\\n")
 open("notes.md", "a").write(f"- trial {k}: {describe(k)}\\n")
@@ -113,21 +114,22 @@ os.rename("HAND/train.log", "HAND/train.log.1")
 os.remove("data/train.csv")
 open("configs/current.yaml", "a").write(f"k: {k}\\n")  # through the project's own symlink
 assert open("data/latest.bin", "rb").read(4) == b"BIG!"
-if os.environ.get("ABSOLUTE"):  # the project's own path, as a script that was handed it would write
-    open(os.path.join(os.environ["ABSOLUTE"], "abs.txt"), "w").write(str(k))
+if args.absolute:  # the project's own path, as a script that was handed it writes
+    open(os.path.join(args.absolute, "abs.txt"), "w").write(str(k))
 time.sleep(0.3)  # the trials overlap
 print("loss: 0.5")
 """.replace("HAND", HAND_RUN)
 
 
 def trial_spec(project: Path, runs: Path, k: int, view: str = "auto", env: dict[str, str] | None = None,
-               script: str = "train.py", python: str = sys.executable) -> RunSpec:
+               script: str = "train.py", python: str = sys.executable, absolute: bool = False) -> RunSpec:
     # Python writes the bytecode of the project's modules, as it does for users (this test machine turns it off)
     env = {"PYTHONDONTWRITEBYTECODE": "", **(env or {})}
     run = runs / f"run-{k}"
     meta = run / "tuner.d"
     meta.mkdir(parents=True)
-    return RunSpec(command=(python, str(project / script), f"--k={k}"), cwd=str(project), run_dir=str(run),
+    argv = (f"--k={k}",) + ((f"--absolute={project}",) if absolute else ())
+    return RunSpec(command=(python, str(project / script), *argv), cwd=str(project), run_dir=str(run),
                    run_json=str(meta / "run.json"), output_log=str(meta / "output.log"),
                    error_json=str(meta / "error.json"), record={"name": run.name}, env=env,
                    project_dir=str(project), runs_dir=str(runs), project_view=view)
@@ -135,8 +137,7 @@ def trial_spec(project: Path, runs: Path, k: int, view: str = "auto", env: dict[
 
 def run_trials(project: Path, runs: Path, count: int, view: str = "auto", absolute: bool = True
                ) -> list[RunOutcome]:
-    env = {"ABSOLUTE": str(project)} if absolute else {}
-    specs = [trial_spec(project, runs, k, view, env) for k in range(count)]
+    specs = [trial_spec(project, runs, k, view, absolute=absolute) for k in range(count)]
     with ThreadPoolExecutor(count) as pool:
         return list(pool.map(run_process, specs))
 

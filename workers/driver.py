@@ -447,21 +447,12 @@ def disconnect(info: ClusterInfo) -> None:
 
 
 def _pack(folder: str) -> bytes:
-    """The run folder as a tarball for the driver. A link that points outside the folder (a mirrored project's link
-    a killed attempt left, one the script made) means nothing on the driver's disk and would fail the whole unpack,
-    and a device file (an overlay whiteout a killed attempt left) is no file of the run: both left out."""
-    def keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
-        if info.ischr() or info.isblk() or info.isfifo():
-            return None
-        if info.issym() or info.islnk():
-            target = os.path.normpath(os.path.join(os.path.dirname(info.name), info.linkname))
-            if os.path.isabs(info.linkname) or target.startswith(".."):
-                return None
-        return info
+    """The run folder as a tarball for the driver, without what is not the run's (workers.view.tar_member_of_runs)."""
+    from workers.view import tar_member_of_runs
 
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        tar.add(folder, arcname=".", filter=keep)
+        tar.add(folder, arcname=".", filter=tar_member_of_runs)
     return buffer.getvalue()
 
 

@@ -118,12 +118,15 @@ def packed_data(text: str) -> bytes:
 
 def pack(runs_dir: str) -> None:
     """Print `runs_dir` as a base64 gzip tarball between the markers (what fetch_runs reads back)."""
+    from workers.view import WORK_PREFIX, tar_member_of_runs
+
     folder = os.path.expanduser(runs_dir)
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         if os.path.isdir(folder):
             for name in sorted(os.listdir(folder)):
-                tar.add(os.path.join(folder, name), arcname=name)
+                if not name.startswith(WORK_PREFIX):  # a view's work folder of a run still going: not a run
+                    tar.add(os.path.join(folder, name), arcname=name, filter=tar_member_of_runs)
     data = base64.b64encode(buffer.getvalue()).decode()
     out = sys.stdout
     out.write(f"\n{BEGIN}\n")

@@ -603,6 +603,20 @@ def scratch_view(project: str) -> Iterator[ProjectView]:
         remove_tree(folder)
 
 
+def tar_member_of_runs(info: Any) -> Any:
+    """A tarfile filter for packing run folders (a remote run coming home, `tune pull`): what a run folder may
+    hold that is not the run's is left out: a link pointing out of the packed folder (a mirror's link that a run
+    killed with its worker left) means nothing elsewhere and would fail the whole unpack, and a device file (an
+    overlay whiteout such a run left) is no file."""
+    if info.ischr() or info.isblk() or info.isfifo():
+        return None
+    if info.issym() or info.islnk():
+        target = os.path.normpath(os.path.join(os.path.dirname(info.name), info.linkname))
+        if os.path.isabs(info.linkname) or target.startswith(".."):
+            return None
+    return info
+
+
 def _strip_overlay_xattrs(path: str) -> bool:
     """Remove overlay's xattrs from a file of the run folder; True when it marked a folder opaque (made anew)."""
     try:

@@ -10,7 +10,6 @@ import dataclasses
 import json
 import os
 import shutil
-import stat
 import subprocess
 import sys
 import tempfile
@@ -231,24 +230,3 @@ def test_a_user_who_is_not_root_gets_the_view_in_a_user_namespace() -> None:
             assert all(p.stat().st_uid == 65534 for p in run_dir.rglob("*"))
     finally:
         shutil.rmtree(root, ignore_errors=True)
-
-
-def test_a_whiteout_or_a_link_out_of_a_killed_run_is_no_artifact(tmp_path: Path) -> None:
-    """What a runner killed with its worker may leave in a run folder (a mirrored project's links, overlay's
-    whiteouts) is never listed, copied or exported as the run's: only its own files, and links inside it."""
-    from tuner.store.layout import RunPaths, iter_artifacts
-
-    run = tmp_path / "run"
-    (run / "tuner.d").mkdir(parents=True)
-    (run / "ckpt").mkdir()
-    (run / "ckpt" / "epoch-3.ckpt").write_text("weights")
-    os.symlink("epoch-3.ckpt", run / "ckpt" / "last.ckpt")
-    outside = tmp_path / "project"
-    (outside / "data").mkdir(parents=True)
-    (outside / "data" / "big.bin").write_text("not the run's")
-    os.symlink(outside / "data" / "big.bin", run / "big.bin")
-    os.symlink(outside / "data", run / "data")
-    os.mkfifo(run / "fifo")
-    if os.geteuid() == 0:
-        os.mknod(run / "deleted.txt", stat.S_IFCHR, 0)  # a whiteout
-    assert list(iter_artifacts(RunPaths(str(run)))) == [("ckpt/epoch-3.ckpt", 7), ("ckpt/last.ckpt", 7)]
