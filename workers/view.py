@@ -269,7 +269,8 @@ def _start_from_thread(kernel: _Kernel, mounts: Sequence[_Overlay], command: Seq
     if isinstance(got, BaseException):
         thread.join()
         if isinstance(got, OSError):
-            raise ViewUnavailable(got.errno, got.strerror or str(got)) from None
+            where = f" ({got.filename})" if got.filename else ""
+            raise ViewUnavailable(got.errno, f"{got.strerror or got}{where}") from None
         raise got
 
     def done() -> None:
@@ -293,7 +294,8 @@ def _start_forked(kernel: _Kernel, mounts: Sequence[_Overlay], command: Sequence
                 then()
             os.chdir(cwd)
         except OSError as exc:
-            os.write(write, f"{exc.errno or 0} {exc.strerror or exc}".encode()[:1000])
+            where = f" ({exc.filename})" if exc.filename else ""
+            os.write(write, f"{exc.errno or 0} {exc.strerror or exc}{where}".encode()[:1000])
             raise
 
     try:
@@ -560,7 +562,8 @@ class ProjectView:
             remove_tree(work)
         os.mkdir(work)
         self._work = work
-        exposed = {d for d in (self.runs_dir, self.parent) if d and _inside(d, self.project)}
+        # (a remote node's runs folder, moved under the shipped project with the other paths, does not exist there)
+        exposed = {d for d in (self.runs_dir, self.parent) if d and _inside(d, self.project) and os.path.isdir(d)}
         binds = tuple(sorted(d for d in exposed if not any(_inside(d, other) for other in exposed)))
         read_only = tuple(p for p in _mounts_under(self.project) if not any(p == b or _inside(p, b) for b in binds)
                           and not any(_inside(b, p) for b in binds))

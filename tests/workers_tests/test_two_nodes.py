@@ -17,6 +17,7 @@ from typing import Iterator
 
 import pytest
 
+from tests.projects import TRIAL, expected_files, files_of, make_project
 from tests.workers_tests.clusters import BIN, MARK, Cluster, clean_env, free_port, marked_pids, run_tune_clean
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
@@ -204,6 +205,32 @@ def test_every_trial_runs_on_a_node_without_the_project_and_comes_back_complete(
     assert listing.returncode == 0, listing.stderr
     for name in names:
         assert name in listing.stdout
+
+
+def test_a_remote_trial_works_in_a_view_of_the_shipped_project_and_brings_home_what_it_made(two_nodes, tmp_path):
+    """On a node without the driver's files the shipped copy is the project the view shows: trials one after
+    another on that node each see it as shipped (none sees what another wrote), and each run comes home holding
+    the files it made, nothing else."""
+    head, worker = two_nodes
+    project = make_project(tmp_path, big_bytes=2 << 20)  # shipped, so under Ray's limit; still larger than copied
+    (project / "train.py").write_text(TRIAL)
+    done = run_tune_clean("train.py", "--flag", "k=0,1,2", "--max-concurrent", "1", "--address", head.address,
+                          "--yes", cwd=project, home=head.home, timeout=170)
+    assert done.returncode == 0, done.stdout + done.stderr
+    runs = sorted((project / "runs").glob("*/tuner.d/run.json"))
+    assert len(runs) == 3, done.stdout + done.stderr
+    for run_json in runs:
+        run_dir, run = run_json.parent.parent, json.loads(run_json.read_text())
+        k = json.loads((run_dir / "tuner.d" / "flags.json").read_text())["k"]
+        assert run["view"]["mode"] == "overlay" and run["resources"]["node_id"], run["view"]
+        files = files_of(run_dir)
+        # Ray's copy has the project's symlinks as files: the append lands in whichever of the two it reached
+        appended = files.pop("configs/base.yaml", None) or files.pop("configs/current.yaml")
+        assert appended.endswith(f"k: {k}\n")
+        expected = expected_files(k, absolute=False)
+        del expected["configs/base.yaml"]
+        assert files == expected  # seen.txt: the shipped model, as shipped, for every trial
+    assert not _left_on_worker(worker, {p.parent.parent.name for p in runs})
 
 
 def test_remote_trials_show_running_with_a_heartbeat_and_ctrl_c_brings_them_back_killed(two_nodes, tmp_path):
