@@ -49,6 +49,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Iterator, Sequence
@@ -75,6 +76,8 @@ WORK_PREFIX = ".tuner-view-"
 COPY_MAX_BYTES = 1 << 20
 #: ... and at most this many bytes are copied for one run (reflinks cost nothing and are not counted)
 COPY_BUDGET_BYTES = 64 << 20
+#: mirror: at most this many entries (folders, copies, links) are made in a run folder; a folder past it is linked
+MIRROR_MAX_ENTRIES = 2000
 #: mirror: folders linked whole, never mirrored (environments: thousands of files nobody writes), besides any
 #: folder holding a pyvenv.cfg or conda-meta (a virtualenv or conda environment of whatever name)
 LINKED_DIRS = frozenset({"venv", "node_modules", "site-packages"})
@@ -120,6 +123,7 @@ class ViewReport:
     deleted: list[str] = field(default_factory=list)
     deleted_count: int = 0
     wrote_project: list[str] = field(default_factory=list)
+    linked: list[str] = field(default_factory=list)  # mirror: folders linked whole (past MIRROR_MAX_ENTRIES)
 
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"mode": self.mode.value}
@@ -131,6 +135,8 @@ class ViewReport:
                 record["deleted_count"] = self.deleted_count
         if self.wrote_project:
             record["wrote_project"] = self.wrote_project
+        if self.linked:
+            record["linked"] = self.linked
         return record
 
     def notes(self) -> list[str]:
@@ -244,9 +250,13 @@ def _start_from_thread(kernel: _Kernel, mounts: Sequence[_Overlay], command: Seq
 
     def body() -> None:
         try:
-            _enter(kernel, mounts, None)
-            if then is not None:
-                then()
+            try:
+                _enter(kernel, mounts, None)
+                if then is not None:
+                    then()
+            except OSError as exc:  # the view failed (not the script: its own errors come back as they are)
+                where = f" ({exc.filename})" if exc.filename else ""
+                raise ViewUnavailable(exc.errno, f"{exc.strerror or exc}{where}") from None
             proc = spawn(command, cwd, None)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
             result.put(exc)
@@ -268,9 +278,6 @@ def _start_from_thread(kernel: _Kernel, mounts: Sequence[_Overlay], command: Seq
         raise
     if isinstance(got, BaseException):
         thread.join()
-        if isinstance(got, OSError):
-            where = f" ({got.filename})" if got.filename else ""
-            raise ViewUnavailable(got.errno, f"{got.strerror or got}{where}") from None
         raise got
 
     def done() -> None:
@@ -728,6 +735,7 @@ class _Mirror:
         self.folders: list[str] = []
         self.budget = COPY_BUDGET_BYTES
         self.reflink = True
+        self.linked_whole: list[str] = []
 
     def moved(self, arg: str) -> str:
         """A path under the project, as the run sees it (its mirror); anything else unchanged."""
@@ -738,41 +746,56 @@ class _Mirror:
         return arg
 
     def build(self) -> None:
-        self._folder(self.project, "")
-
-    def _folder(self, folder: str, rel: str) -> None:
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:
-            return
-        for entry in entries:
-            name, path = entry.name, entry.path
-            if path in self.skip or any(_inside(s, path) for s in self.skip):
-                continue
-            if entry.name == "__pycache__":
-                continue
-            target = os.path.join(self.run_dir, rel, name)
-            if not rel and (os.path.lexists(target) or (name.startswith(".") and entry.is_dir(follow_symlinks=False))):
-                continue  # the run's own names (tuner.d), hidden folders (.git, .venv)
+        """Breadth first, so the project's top and shallow folders (where runs write: model files, checkpoints/,
+        outputs/) are mirrored before deep trees; a folder whose entries would take the mirror past
+        MIRROR_MAX_ENTRIES is linked whole (a dataset of 10^5 files costs one link, not 10^5 copies)."""
+        pending: deque[tuple[str, str]] = deque([(self.project, "")])
+        left = MIRROR_MAX_ENTRIES
+        while pending:
+            folder, rel = pending.popleft()
             try:
-                if entry.is_symlink():
-                    link = os.readlink(path)
-                    os.symlink(link, target)
-                    self.made[rel + name] = _Made("link", target=link)
-                elif entry.is_dir(follow_symlinks=False):
-                    if name in LINKED_DIRS or os.path.exists(os.path.join(path, "pyvenv.cfg")) \
-                            or os.path.isdir(os.path.join(path, "conda-meta")) \
-                            or entry.stat(follow_symlinks=False).st_dev != os.stat(folder).st_dev:
-                        os.symlink(path, target)
-                        self.made[rel + name] = _Made("link", target=path)
-                        continue
-                    os.makedirs(target, exist_ok=True)
-                    self.folders.append(rel + name)
-                    self._folder(path, rel + name + "/")
-                elif entry.is_file(follow_symlinks=False):
-                    self._file(entry, target, rel + name)
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
             except OSError:
                 continue
+            if rel and len(entries) > left:
+                target = os.path.join(self.run_dir, rel.rstrip("/"))
+                with contextlib.suppress(OSError):
+                    os.rmdir(target)
+                    os.symlink(folder, target)
+                    self.folders.remove(rel.rstrip("/"))
+                    self.made[rel.rstrip("/")] = _Made("link", target=folder)
+                    self.linked_whole.append(rel.rstrip("/"))
+                continue
+            left -= len(entries)
+            for entry in entries:
+                self._entry(entry, rel, pending)
+
+    def _entry(self, entry: os.DirEntry[str], rel: str, pending: deque[tuple[str, str]]) -> None:
+        name, path = entry.name, entry.path
+        if path in self.skip or any(_inside(s, path) for s in self.skip) or name == "__pycache__":
+            return
+        target = os.path.join(self.run_dir, rel, name)
+        if not rel and (os.path.lexists(target) or (name.startswith(".") and entry.is_dir(follow_symlinks=False))):
+            return  # the run's own names (tuner.d), hidden folders (.git, .venv)
+        try:
+            if entry.is_symlink():
+                link = os.readlink(path)
+                os.symlink(link, target)
+                self.made[rel + name] = _Made("link", target=link)
+            elif entry.is_dir(follow_symlinks=False):
+                if name in LINKED_DIRS or os.path.exists(os.path.join(path, "pyvenv.cfg")) \
+                        or os.path.isdir(os.path.join(path, "conda-meta")) \
+                        or entry.stat(follow_symlinks=False).st_dev != os.stat(os.path.dirname(path)).st_dev:
+                    os.symlink(path, target)
+                    self.made[rel + name] = _Made("link", target=path)
+                    return
+                os.makedirs(target, exist_ok=True)
+                self.folders.append(rel + name)
+                pending.append((path, rel + name + "/"))
+            elif entry.is_file(follow_symlinks=False):
+                self._file(entry, target, rel + name)
+        except OSError:
+            return
 
     def _file(self, entry: os.DirEntry[str], target: str, rel: str) -> None:
         info = entry.stat(follow_symlinks=False)
@@ -871,3 +894,4 @@ class _Mirror:
             _drop_bytecode(pycache)
         report.deleted.sort()
         report.wrote_project.sort()
+        report.linked = sorted(self.linked_whole)

@@ -230,3 +230,25 @@ def test_a_user_who_is_not_root_gets_the_view_in_a_user_namespace() -> None:
             assert all(p.stat().st_uid == 65534 for p in run_dir.rglob("*"))
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@linux_only
+def test_the_mirror_links_a_folder_of_many_files_whole_so_its_cost_stays_bounded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import workers.view
+
+    monkeypatch.setattr(workers.view, "MIRROR_MAX_ENTRIES", 60)  # 2000 by default: what this test cannot afford
+    project = make_project(tmp_path, big_bytes=8 << 20)
+    (project / "data" / "images").mkdir()
+    for index in range(80):
+        (project / "data" / "images" / f"{index:03d}.png").write_bytes(b"\x89PNG" + bytes([index]))
+    (project / "train.py").write_text(TRIAL.replace('print("loss: 0.5")', 'print(open("data/images/042.png", "rb").read())'))
+    runs = project / "runs"
+    before = snapshot(project)
+    outcome = run_process(trial_spec(project, runs, 0, view="mirror"))
+    assert outcome.status == FINISHED, outcome.error_message
+    assert snapshot(project) == before
+    view = record(runs / "run-0")["view"]
+    assert view["linked"] == ["data/images"]  # said in run.json: writes there would reach the project
+    assert "PNG*" in (runs / "run-0" / "tuner.d" / "output.log").read_text()  # read through the link
+    assert files_of(runs / "run-0") == expected_files(0, absolute=False)

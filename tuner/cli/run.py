@@ -25,7 +25,9 @@ def _run_parser() -> Parser:
     parser.add_argument("--no-echo", dest="echo", action="store_false", default=None,
                         help="do not echo the script's output (single runs)")
     parser.add_argument("--artifacts-dir", metavar="DIR", default=".",
-                        help="copy files changed here during a single run into the run (default: .)")
+                        help="a single run: the default . means the script works in a copy-on-write view of "
+                             "the project, everything it writes is the run's; another folder: the script runs in "
+                             "the current directory and the files changed under that folder are copied into the run")
     parser.add_argument("--no-artifacts", action="store_true", help="do not capture artifacts")
     parser.add_argument("--timeout", type=seconds, metavar="TIME", help="per-run time limit: seconds, or 30m, 2h")
     parser.add_argument("--no-stdout-metrics", dest="stdout_metrics", action="store_false", default=None,
