@@ -32,7 +32,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, REPO)
 
 from workers.process import FINISHED, RunSpec, run_process  # noqa: E402
-from workers.view import probe_view  # noqa: E402
+from workers.view import _Kernel, _Overlay, _start_forked, probe_view  # noqa: E402
 
 
 def link_project(project_dir: str, run_dir: str, exclude: tuple[str, ...] = ()) -> list[tuple[str, str]]:
@@ -103,12 +103,51 @@ def one(project: str, name: str, how: str) -> float:
     return took
 
 
+def breakdown(project: str, trials: int) -> None:
+    """Where a user-namespace start goes: a vfork, a fork with a no-op pre-exec step, and the view's forked start,
+    each split into the start and the time from the script's exit to its reaping (the namespaces' teardown)."""
+    import subprocess
+
+    kernel = _Kernel()
+    found: dict[str, list[float]] = {name: [] for name in ("vfork", "fork start", "fork exit", "view start",
+                                                           "view exit")}
+
+    def spawn(command: list[str], cwd: str | None, before: object) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(list(command), cwd=cwd, preexec_fn=before)  # type: ignore[arg-type]
+
+    for index in range(trials):
+        start = time.perf_counter()
+        subprocess.run(["/bin/true"])
+        found["vfork"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        proc = subprocess.Popen(["/bin/true"], preexec_fn=lambda: None)
+        started = time.perf_counter()
+        proc.wait()
+        found["fork start"].append(started - start)
+        found["fork exit"].append(time.perf_counter() - started)
+        run, work = os.path.join(project, "runs", f"b{index}"), os.path.join(project, "runs", f".b{index}")
+        os.makedirs(run)
+        os.makedirs(work)
+        overlay = _Overlay((project,), run, work, project, "userxattr,metacopy=off,index=off",
+                           (os.path.join(project, "runs"),))
+        start = time.perf_counter()
+        proc = _start_forked(kernel, (overlay,), ["/bin/true"], project, spawn, None)  # type: ignore[arg-type]
+        started = time.perf_counter()
+        proc.wait()
+        found["view start"].append(started - start)
+        found["view exit"].append(time.perf_counter() - started)
+    for name, values in found.items():
+        print(f"{name:10s} median {statistics.median(values) * 1000:7.2f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--ballast-mb", type=int, default=120, help="touched memory, as a Ray worker's (83-150 MB)")
     parser.add_argument("--root", help="where to make the project (default: a temporary folder)")
     parser.add_argument("--no-mirror", action="store_true", help="skip the mirror (it copies 10 MB a trial)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="only split a user-namespace start into fork, namespaces and teardown")
     args = parser.parse_args()
     ballast = bytearray(args.ballast_mb << 20)
     for offset in range(0, len(ballast), 4096):
@@ -122,6 +161,9 @@ def main() -> None:
         made = time.perf_counter()
         project = make_project(root)
         print(f"project: 10,000 files + a 1 GiB file, made in {time.perf_counter() - made:.1f} s")
+        if args.breakdown:
+            breakdown(project, args.trials)
+            return
         mode = probe_view(project, os.path.join(project, "runs"))
         print(f"this machine's view: {mode.mode.value}" + (f" ({mode.reason})" if mode.reason else ""))
         hows = ["links", "view"] + ([] if args.no_mirror else ["mirror"])
