@@ -168,23 +168,26 @@ def test_sigkill_at_random_moments_then_resume_runs_each_combination_exactly_onc
                                   "of_which_finished_while_cluster_stopped": endings["finished"], "finished_runs_lost": 0}))
 
 
-def test_worker_death_is_retried_by_ray_without_counting_as_a_failure(ray_cluster, workdir, write_script):
-    # the trial runs in its own run directory: the files it shares with the test live in the test's folder
+def test_worker_death_is_retried_by_ray_without_counting_as_a_failure(ray_cluster, workdir, write_script,
+                                                                     tmp_path_factory):
+    # the trial works in a view of the project, where what it writes stays its own: the files it shares with the
+    # test live in a folder outside the project
+    shared = tmp_path_factory.mktemp("shared")
     write_script("victim.py", f"""
         import os, time
-        if not os.path.exists({str(workdir / "killed-once")!r}):
-            open({str(workdir / "worker.pid")!r}, "w").write(str(os.getppid()))
+        if not os.path.exists({str(shared / "killed-once")!r}):
+            open({str(shared / "worker.pid")!r}, "w").write(str(os.getppid()))
             time.sleep(60)
         print("acc: 1")
     """)
     killed = []
 
     def kill_worker() -> None:
-        if not wait_until(lambda: (workdir / "worker.pid").exists(), 60):
+        if not wait_until(lambda: (shared / "worker.pid").exists(), 60):
             return
         time.sleep(0.3)
-        (workdir / "killed-once").touch()
-        os.kill(int((workdir / "worker.pid").read_text()), signal.SIGKILL)
+        (shared / "killed-once").touch()
+        os.kill(int((shared / "worker.pid").read_text()), signal.SIGKILL)
         killed.append(True)
 
     killer = threading.Thread(target=kill_worker)

@@ -32,38 +32,44 @@ WRITER = """
 import argparse, os, time
 p = argparse.ArgumentParser()
 p.add_argument("--x", type=int)
+p.add_argument("--barrier")
 args = p.parse_args()
 rows = open("data/x.csv").read().split()          # a relative read of the project's data
 open("model.txt", "w").write(f"model {args.x} {len(rows)}")
 os.makedirs("ckpt", exist_ok=True)
 open("ckpt/last.txt", "w").write(str(args.x))
-open(f"barrier/{args.x}", "w").close()             # an existing project folder: shared by every trial
+open(f"shared/{args.x}", "w").close()              # an existing project folder: this run's own, in its view
+open(os.path.join(args.barrier, str(args.x)), "w").close()  # a folder outside the project: really shared
 deadline = time.time() + 120
-while len(os.listdir("barrier")) < 8 and time.time() < deadline:  # all eight have written model.txt
+while len(os.listdir(args.barrier)) < 8 and time.time() < deadline:  # all eight have written model.txt
     time.sleep(0.05)
-assert len(os.listdir("barrier")) == 8, "the trials did not run at the same time"
+assert len(os.listdir(args.barrier)) == 8, "the trials did not run at the same time"
 print(f"loss: {args.x}")
 """
 
 
 @pytest.mark.ray
 def test_eight_concurrent_trials_each_keep_their_own_model_txt(ray_cluster: str, workdir: Path,
-                                                               write_script: Callable[..., Path]) -> None:
+                                                               write_script: Callable[..., Path],
+                                                               tmp_path_factory: pytest.TempPathFactory) -> None:
     write_script("train.py", WRITER)
     (workdir / "data").mkdir()
     (workdir / "data" / "x.csv").write_text("a\nb\nc\n")
-    (workdir / "barrier").mkdir()
-    result = tuning_run("train.py", {"x": list(range(8))}, cpus_per_trial=0.25, gpus_per_trial=0, confirm=False,
-                        quiet=True)
+    (workdir / "shared").mkdir()
+    barrier = tmp_path_factory.mktemp("barrier")
+    result = tuning_run("train.py", {"x": list(range(8)), "barrier": [str(barrier)]}, cpus_per_trial=0.25,
+                        gpus_per_trial=0, confirm=False, quiet=True)
     assert result is not None and set(result["status"]) == {"finished"}, result[["status", "error"]]
     for _, row in result.iterrows():
         run_dir = Path(row["run_dir"])
         assert (run_dir / "model.txt").read_text() == f"model {row['flag_x']} 3"
         assert (run_dir / "ckpt" / "last.txt").read_text() == str(row["flag_x"])
-        assert not (run_dir / "data").exists() and not (run_dir / "train.py").exists()  # links removed
-    # nothing new landed in the project; writes into its existing folder went there, as documented
+        assert sorted(os.listdir(run_dir / "shared")) == [str(row["flag_x"])]  # its own, not the others'
+        assert not (run_dir / "data").exists() and not (run_dir / "train.py").exists()  # nothing it did not make
+    # nothing landed in the project, not even in its existing folder
     assert not (workdir / "model.txt").exists() and not (workdir / "ckpt").exists()
-    assert sorted(os.listdir(workdir / "barrier")) == [str(x) for x in range(8)]
+    assert os.listdir(workdir / "shared") == []
+    assert sorted(os.listdir(barrier)) == [str(x) for x in range(8)]
 
 
 def test_a_single_run_in_a_busy_folder_never_takes_other_programs_files(write_script: Callable[..., Path],
@@ -84,9 +90,10 @@ def test_a_single_run_in_a_busy_folder_never_takes_other_programs_files(write_sc
 
 # --- metrics, live and clean -------------------------------------------------------------------------------
 
-def test_metrics_jsonl_holds_the_epochs_printed_so_far_while_the_script_waits(write_script: Callable[..., Path],
-                                                                              workdir: Path) -> None:
-    go = workdir / "go"
+def test_metrics_jsonl_holds_the_epochs_printed_so_far_while_the_script_waits(
+        write_script: Callable[..., Path], workdir: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    # outside the project: a run sees the project as it found it (a file added there while it runs may stay unseen)
+    go = tmp_path_factory.mktemp("signal") / "go"
     write_script("train.py", f"""
         import os, time
         for epoch in (1, 2, 3):

@@ -81,16 +81,16 @@ def test_a_failing_trial_is_a_result_not_an_exception(ray_cluster, workdir, triv
     assert len(summary) == 3
 
 
-def test_retries_make_new_numbered_attempts(ray_cluster, workdir, write_script):
-    write_script("flaky.py", """
+def test_retries_make_new_numbered_attempts(ray_cluster, workdir, write_script, tmp_path_factory):
+    state = tmp_path_factory.mktemp("state")  # outside the project: each attempt's writes in it are its own
+    write_script("flaky.py", f"""
         import os, sys
-        marker = "state/tried"  # an existing project folder: shared by every attempt (the run's own cwd is not)
+        marker = {str(state / "tried")!r}
         if not os.path.exists(marker):
             open(marker, "w").close()
             sys.exit(3)
         print("acc: 1")
     """)
-    (workdir / "state").mkdir()
     result = tuning_run("flaky.py", {"x": [1]}, retries=1, confirm=False, quiet=True)
     assert list(result["attempt"]) == [1, 2]
     assert list(result["status"]) == ["failed", "finished"]

@@ -193,7 +193,7 @@ def test_every_trial_runs_on_a_node_without_the_project_and_comes_back_complete(
         assert (run_dir / "artifact.txt").read_text() == f"made by {mode}"
         metrics = [json.loads(line) for line in (run_dir / "tuner.d" / "metrics.jsonl").read_text().splitlines()]
         assert metrics and metrics[0]["loss"] == 0.25
-        assert not [p for p in run_dir.iterdir() if p.is_symlink()]  # the project's links are gone
+        assert not [p for p in run_dir.iterdir() if p.is_symlink()]  # nothing of the project is linked in
     assert runs["fail"][1]["exit_code"] == 3
     assert "going down" in (runs["fail"][0] / "tuner.d" / "output.log").read_text()
 

@@ -126,7 +126,7 @@ def use_artifact(path: str | os.PathLike[str], name: str | None = None, run_dir:
     else:
         digest, size = sha256_file(text), os.path.getsize(text)
         kind = "file"
-    # realpath: a run reads the project's files through the links in its working directory; record the file itself
+    # realpath: the file itself, not a link to it (a project's symlink, a mirrored run's link to a large file)
     record = {"name": name or os.path.basename(os.path.normpath(text)), "path": os.path.realpath(text),
               "type": kind, "size": size, "sha256": digest, "timestamp": time.time()}
     append_json_line(RunPaths(target).used_artifacts_jsonl, record)
