@@ -249,7 +249,7 @@ def _run(spec: RunSpec, view: ProjectView | None) -> RunOutcome:
             return subprocess.Popen(list(command), cwd=cwd, preexec_fn=preexec, **pipes)
 
         try:
-            proc = view.start(spec.command, launch) if view is not None else launch(spec.command, spec.cwd)
+            proc = view.start(spec.command, launch, env) if view is not None else launch(spec.command, spec.cwd)
         except OSError as exc:
             log.write(f"tuner: could not start {spec.command[0]}: {exc}\n".encode())
             stderr_tail.append(str(exc))

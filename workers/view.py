@@ -14,9 +14,11 @@ any number of runs at once. How, per platform (`ViewMode`):
   runner (unshare(CLONE_NEWNS) needs no single-threaded process), and the script is started from that thread by
   the usual vfork path: about 1.5 ms a trial, not a fork of the (large) runner.
 - `overlay-userns`: the same for a user who is not root, in a user namespace of the script's own that maps only
-  the user's uid and gid (kernel 5.11+; overlay with `userxattr`). A user namespace cannot be entered by a process
-  with threads, so the script is forked with a pre-exec step (a few ms more in a large Ray worker). A project file
-  owned by another user cannot be copied up there: writing it fails (EOVERFLOW), never reaching the project.
+  the user's uid and gid (kernel 5.11+; overlay with `userxattr`). A process with threads cannot enter a user
+  namespace, and a fork of a large runner copies its page tables (15-40 ms for a Ray worker), so the runner's
+  scripts are forked by a small fork server of its own (`_ForkServer`: this Python with -S, about 10 MB), whose
+  child enters the namespaces and execs the script. A project file owned by another user cannot be copied up
+  there: writing it fails (EOVERFLOW), never reaching the project.
 - `mirror`: everywhere else (another OS, a container without CAP_SYS_ADMIN, a runs folder on NFS, where overlayfs
   cannot keep its upper layer, or the `project_view: mirror` setting). The script runs in the run folder, where
   the project's folders are real folders, its files copies (reflinks where the filesystem can; at most
@@ -320,6 +322,245 @@ def _start_forked(kernel: _Kernel, mounts: Sequence[_Overlay], command: Sequence
             os.close(write)
 
 
+class _ServedProcess:
+    """A script started by the fork server: what the runner uses of a subprocess.Popen (pid, its output pipes,
+    poll, wait, returncode). Its exit status comes from the server, which is its parent."""
+
+    def __init__(self, server: _ForkServer, pid: int, args: Sequence[str], stdout: int, stderr: int) -> None:
+        self.server, self.pid, self.args = server, pid, list(args)
+        self.stdin = None
+        self.stdout = open(stdout, "rb", buffering=0)
+        self.stderr = open(stderr, "rb", buffering=0)
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self.returncode = self.server.exit_code(self.pid, 0.0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            self.returncode = self.server.exit_code(self.pid, timeout)
+            if self.returncode is None:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0.0)
+        return self.returncode
+
+    def __del__(self) -> None:
+        for stream in (self.stdout, self.stderr):
+            with contextlib.suppress(Exception):
+                stream.close()
+
+
+#: the fork server's program (run by this Python with -S -I: nothing but the standard library and workers.view)
+_SERVER = r"""
+import socket, sys
+sys.path.insert(0, sys.argv[1])
+from workers.view import _serve
+_serve(socket.socket(fileno=int(sys.argv[2])))
+"""
+
+
+def _send(sock: Any, data: dict[str, Any], fds: Sequence[int] = ()) -> None:
+    import json
+    import socket
+
+    body = json.dumps(data).encode()
+    header = len(body).to_bytes(8, "little")
+    if fds:
+        socket.send_fds(sock, [header + body[:1]], list(fds))
+        sock.sendall(body[1:])
+    else:
+        sock.sendall(header + body)
+
+
+def _receive(sock: Any, with_fds: bool = False) -> tuple[dict[str, Any] | None, list[int]]:
+    import json
+    import socket
+
+    fds: list[int] = []
+    if with_fds:
+        head, fds, _flags, _addr = socket.recv_fds(sock, 9, 8)
+    else:
+        head = sock.recv(8)
+    while 0 < len(head) < 8 + (1 if with_fds else 0):
+        more = sock.recv(8 + (1 if with_fds else 0) - len(head))
+        if not more:
+            break
+        head += more
+    if len(head) < 8:
+        return None, fds
+    size = int.from_bytes(head[:8], "little")
+    body = bytearray(head[8:])
+    while len(body) < size:
+        more = sock.recv(size - len(body))
+        if not more:
+            return None, fds
+        body += more
+    return json.loads(bytes(body)), fds
+
+
+def _serve(sock: Any) -> None:
+    """The fork server's loop (in its own small process): each request is forked into a child that enters its
+    view (a user namespace of its own), takes the sent stdin/stdout/stderr, makes its own session, dies with
+    the server, and execs the script; each child's exit status is sent back. It ends when the runner is gone."""
+    import selectors
+    import signal
+
+    kernel = _Kernel()
+    libc = ctypes.CDLL(None, use_errno=True)
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    selector = selectors.DefaultSelector()
+    selector.register(sock, selectors.EVENT_READ, "request")
+    selector.register(wake_read, selectors.EVENT_READ, "exit")
+    while True:
+        for key, _ in selector.select():
+            if key.data == "exit":
+                with contextlib.suppress(BlockingIOError):
+                    os.read(wake_read, 4096)
+                while True:
+                    try:
+                        pid, status = os.waitpid(-1, os.WNOHANG)
+                    except ChildProcessError:
+                        break
+                    if pid == 0:
+                        break
+                    _send(sock, {"exit": pid, "code": os.waitstatus_to_exitcode(status)})
+                continue
+            request, fds = _receive(sock, with_fds=True)
+            if request is None:
+                return  # the runner is gone: its scripts go with this process (their death signal)
+            _send(sock, {"id": request["id"], **_fork_one(kernel, libc, request, fds)})
+            for fd in fds:
+                os.close(fd)
+
+
+def _fork_one(kernel: _Kernel, libc: Any, request: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: nothing here may return
+        stage = "view"
+        try:
+            os.close(read)
+            os.setsid()
+            for target, fd in enumerate(fds[:3]):
+                os.dup2(fd, target)
+            mounts = [_Overlay(tuple(m["lowers"]), m["upper"], m["work"], m["target"], m["options"],
+                               tuple(m["binds"]), tuple(m["read_only"])) for m in request["mounts"]]
+            _enter(kernel, mounts, (int(request["ids"][0]), int(request["ids"][1])))
+            os.chdir(request["cwd"])
+            libc.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL: dies with the server, which dies with the runner
+            stage = "exec"
+            os.execvpe(request["argv"][0], request["argv"], request["env"])
+        except BaseException as exc:  # noqa: BLE001 - told to the runner through the pipe
+            where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
+            code = exc.errno if isinstance(exc, OSError) and exc.errno else 0
+            text = f"{exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}{where}"
+            with contextlib.suppress(OSError):
+                os.write(write, f"{stage} {code} {text}".encode()[:2000])
+        os._exit(255)
+    os.close(write)
+    failure = b""
+    while chunk := os.read(read, 2000):
+        failure += chunk
+    os.close(read)
+    if not failure:
+        return {"pid": pid}
+    os.waitpid(pid, 0)
+    stage, number, text = failure.decode("utf-8", "replace").split(" ", 2)
+    return {"error": text, "errno": int(number), "stage": stage}
+
+
+class _ForkServer:
+    """A small process (this Python with -S, the standard library and workers.view: about 10 MB) that forks the
+    scripts of user-namespace views for one runner. A process with threads cannot enter a user namespace, so
+    without it each such script is a fork of the runner, whose page tables are copied: 15-40 ms for a Ray worker
+    against about 1 ms for this. Started on first use; it ends when the runner's end of its socket closes."""
+
+    def __init__(self) -> None:
+        import socket
+
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        home = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        self.proc = subprocess.Popen([sys.executable, "-S", "-I", "-c", _SERVER, home, str(theirs.fileno())],
+                                     pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        theirs.close()
+        self.sock = mine
+        self.lock = threading.Lock()
+        self.changed = threading.Condition()
+        self.replies: dict[int, dict[str, Any]] = {}
+        self.exits: dict[int, int] = {}
+        self.count = 0
+        self.alive = True
+        threading.Thread(target=self._read, name="tuner-fork-server", daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message, _ = _receive(self.sock)
+            except OSError:
+                message = None
+            with self.changed:
+                if message is None:
+                    self.alive = False
+                elif "exit" in message:
+                    self.exits[int(message["exit"])] = int(message["code"])
+                else:
+                    self.replies[int(message["id"])] = message
+                self.changed.notify_all()
+            if message is None:
+                return
+
+    def start(self, command: Sequence[str], cwd: str, env: dict[str, str], mounts: Sequence[_Overlay]
+              ) -> _ServedProcess:
+        out_read, out_write = os.pipe()
+        err_read, err_write = os.pipe()
+        null = os.open(os.devnull, os.O_RDONLY)
+        try:
+            with self.lock:
+                self.count += 1
+                ident = self.count
+                _send(self.sock, {"id": ident, "argv": list(command), "cwd": cwd, "env": env,
+                                  "ids": [os.geteuid(), os.getegid()],
+                                  "mounts": [{"lowers": list(m.lowers), "upper": m.upper, "work": m.work,
+                                              "target": m.target, "options": m.options, "binds": list(m.binds),
+                                              "read_only": list(m.read_only)} for m in mounts]},
+                      (null, out_write, err_write))
+            with self.changed:
+                while ident not in self.replies and self.alive:
+                    self.changed.wait()
+                reply = self.replies.pop(ident, None)
+        except BaseException:
+            for fd in (out_read, err_read):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (null, out_write, err_write):
+                os.close(fd)
+        if reply is None or "error" in reply:
+            os.close(out_read)
+            os.close(err_read)
+            if reply is None:
+                raise ViewUnavailable(errno.EPIPE, "the fork server ended")
+            if reply["stage"] == "view":
+                raise ViewUnavailable(reply["errno"], reply["error"])
+            raise OSError(reply["errno"], reply["error"])
+        return _ServedProcess(self, int(reply["pid"]), command, out_read, err_read)
+
+    def exit_code(self, pid: int, timeout: float | None) -> int | None:
+        """The script's exit status once it has ended (a killed script's: minus the signal), else None after
+        `timeout` seconds (None: wait as long as it takes)."""
+        with self.changed:
+            self.changed.wait_for(lambda: pid in self.exits or not self.alive, timeout)
+            if pid in self.exits:
+                return self.exits.pop(pid)
+            return None if self.alive else -9
+
+
 # --- which mode works here ----------------------------------------------------------------------------------------
 
 def _alive(pid: int) -> bool:
@@ -367,11 +608,20 @@ class ViewProbes:
         self._found: dict[tuple[int, int, int], Probe] = {}
         self._swept: set[str] = set()
         self._kernel: _Kernel | None = None
+        self._server: _ForkServer | None = None
+        self._server_lock = threading.Lock()
 
     def kernel(self) -> _Kernel:
         if self._kernel is None:
             self._kernel = _Kernel()
         return self._kernel
+
+    def fork_server(self) -> _ForkServer:
+        """This process' fork server for user-namespace views, started on first use (again if it died)."""
+        with self._server_lock:
+            if self._server is None or not self._server.alive:
+                self._server = _ForkServer()
+            return self._server
 
     def probe(self, project: str, run_parent: str) -> Probe:
         """The mode for a project seen by runs made in `run_parent` (an existing folder)."""
@@ -545,12 +795,14 @@ class ProjectView:
             _PROBES.sweep_stale(self.parent)
         return probe
 
-    def start(self, command: Sequence[str], spawn: Spawn) -> subprocess.Popen[Any]:
-        """Start `command` (the script) in the view; `spawn` starts a process (see `Spawn`)."""
+    def start(self, command: Sequence[str], spawn: Spawn, env: dict[str, str] | None = None) -> Any:
+        """Start `command` (the script) in the view; `spawn` starts a process (see `Spawn`). With `env`, the
+        process' whole environment, a script in a user namespace is started by the fork server (stdin closed,
+        stdout and stderr piped, a session of its own, as `spawn` starts it), not by a fork of this process."""
         probe = self._choose()
         if probe.mode.copy_on_write:
             try:
-                return self._start_overlay(probe, command, spawn)
+                return self._start_overlay(probe, command, spawn, env)
             except ViewUnavailable as exc:
                 self._drop_work()
                 probe = Probe(ViewMode.MIRROR, f"overlayfs could not be used for this run: {exc.strerror}")
@@ -563,7 +815,7 @@ class ProjectView:
         moved = [self._mirror.moved(arg) for arg in command]
         return spawn(moved, self._mirror.moved(self.cwd), None)
 
-    def _start_overlay(self, probe: Probe, command: Sequence[str], spawn: Spawn) -> subprocess.Popen[Any]:
+    def _start_overlay(self, probe: Probe, command: Sequence[str], spawn: Spawn, env: dict[str, str] | None) -> Any:
         work = os.path.join(self.parent, f"{WORK_PREFIX}{os.getpid()}-{os.path.basename(self.run_dir)}")
         if os.path.lexists(work):  # an attempt killed with its worker in this same process id
             remove_tree(work)
@@ -576,8 +828,11 @@ class ProjectView:
                           and not any(_inside(b, p) for b in binds))
         overlay = _Overlay((self.project,), self.run_dir, work, self.project, probe.options, binds, read_only)
         cwd = self.cwd if self.cwd == self.project or _inside(self.cwd, self.project) else self.project
-        proc, self._release = _start_entered(_PROBES.kernel(), (overlay,), probe.mode is ViewMode.OVERLAY_USERNS,
-                                             command, cwd, spawn)
+        if probe.mode is ViewMode.OVERLAY_USERNS and env is not None:
+            proc: Any = _PROBES.fork_server().start(command, cwd, env, (overlay,))
+        else:
+            proc, self._release = _start_entered(_PROBES.kernel(), (overlay,),
+                                                 probe.mode is ViewMode.OVERLAY_USERNS, command, cwd, spawn)
         self.report = ViewReport(probe.mode)
         return proc
 

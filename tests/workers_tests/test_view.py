@@ -191,7 +191,9 @@ def _userns_allowed() -> bool:
 @linux_only
 def test_a_user_who_is_not_root_gets_the_view_in_a_user_namespace() -> None:
     """As `nobody` (setpriv), with a project that user owns: overlay in a user namespace of the script's own, the
-    script sees its own uid (not root), and the project stays the same."""
+    script sees its own uid (not root), and the project stays the same. Such scripts are started by a small fork
+    server, not by a fork of the runner: their exit status, a time limit and a script that cannot start are
+    what they are with any other start."""
     if not _userns_allowed():
         pytest.skip("needs root to become another user, and user namespaces")
     root = Path(tempfile.mkdtemp(prefix="tuner-userns-"))
@@ -204,6 +206,8 @@ def test_a_user_who_is_not_root_gets_the_view_in_a_user_namespace() -> None:
         home = root / "home"
         project = make_project(home, big_bytes=8 << 20)
         (project / "train.py").write_text(TRIAL + "import os\nopen('uid.txt', 'w').write(str(os.getuid()))\n")
+        (project / "fails.py").write_text("import sys\nprint('going down', file=sys.stderr)\nsys.exit(3)\n")
+        (project / "hangs.py").write_text("import time\ntime.sleep(60)\n")
         for path in [home, *home.rglob("*")]:
             os.lchown(path, 65534, 65534)
         before = snapshot(project)
@@ -211,15 +215,31 @@ def test_a_user_who_is_not_root_gets_the_view_in_a_user_namespace() -> None:
             import sys
             sys.path.insert(0, {str(lib)!r})
             from pathlib import Path
-            from tests.projects import run_trials
-            print(*[o.status + ':' + str(o.error_message) for o in run_trials(Path({str(project)!r}),
-                                                                             Path({str(project / 'runs')!r}), 2)])
+            from dataclasses import replace
+            from tests.projects import run_trials, trial_spec
+            from workers.process import run_process
+            project, runs = Path({str(project)!r}), Path({str(project / 'runs')!r})
+            print(*[o.status + ':' + str(o.error_message) for o in run_trials(project, runs, 2)])
+            fails = run_process(trial_spec(project, runs, 10, script="fails.py"))
+            print(fails.status, fails.exit_code, fails.error_message.replace(" ", "_"))
+            hangs = run_process(replace(trial_spec(project, runs, 11, script="hangs.py"), timeout_s=1,
+                                        kill_grace_s=1))
+            print(hangs.status, hangs.signal)
+            missing = run_process(trial_spec(project, runs, 12, python="/no/such/python"))
+            print(missing.status, missing.error_message.replace(" ", "_"))
         """)
         done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3",
                                "-c", driver], capture_output=True, text=True, cwd=root, timeout=120,
                               env={"PATH": os.environ["PATH"], "HOME": str(home)})
         assert done.returncode == 0, done.stderr
-        assert done.stdout.split() == ["finished:None", "finished:None"], done.stdout
+        lines = done.stdout.splitlines()
+        assert lines[0].split() == ["finished:None", "finished:None"], done.stdout
+        assert lines[1] == "failed 3 exit_status_3", done.stdout
+        assert lines[2] == "timeout 15", done.stdout  # SIGTERM within the grace period
+        assert lines[3].startswith("failed [Errno_2]_No_such_file_or_directory") and "/no/such/python" in lines[3]
+        assert json.loads((project / "runs" / "run-12" / "tuner.d" / "error.json").read_text())["message"] \
+            .startswith("could not start the script")
+        assert "going down" in (project / "runs" / "run-10" / "tuner.d" / "output.log").read_text()
         assert snapshot(project) == before
         for k in range(2):
             run_dir = project / "runs" / f"run-{k}"
