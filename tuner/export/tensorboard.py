@@ -26,7 +26,7 @@ class TensorBoardRun:
     logdir: str
 
 
-def _logdir(run_dir: str) -> str | None:
+def run_logdir(run_dir: str) -> str | None:
     """The deepest folder holding all the run's event files (its tensorboard/ for Keras), None without any."""
     files = event_files(run_dir)
     if not files:
@@ -76,7 +76,7 @@ def tensorboard_runs(run_dirs: Sequence[str]) -> tuple[list[TensorBoardRun], lis
     """(runs with event files, named for TensorBoard; run directories without any)."""
     found, missing = [], []
     for run_dir in run_dirs:
-        logdir = _logdir(run_dir)
+        logdir = run_logdir(run_dir)
         if logdir is None or "," in logdir:
             missing.append(run_dir)
             continue

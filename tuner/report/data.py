@@ -15,10 +15,13 @@ from typing import Any, Iterable, Sequence
 
 from tuner import values
 from tuner.capture.secrets import DEFAULT_RULE, SecretRule
+from tuner.capture.startup_noise import fold_startup_lines, hidden_note
+from tuner.capture.tb_events import EVENT_FILE_MARK
 from tuner.runs.aggregate import effective_status, last_values, run_row
 from tuner.runs.ranking import RankingChoice, sweep_ranking
 from tuner.store.files import FlagSource, RunData, flag_sources, read_flag_defaults, read_run
-from tuner.store.layout import RunPaths, iter_artifacts, iter_source_files
+from tuner.store.layout import RunPaths, iter_artifacts, iter_source_files, iter_tensorboard_files
+from tuner.store.status import RunStatus
 
 #: bounds that keep a page small (the issue asks for pages under ~1 MB)
 MAX_OUTPUT_CHARS = 200_000
@@ -170,6 +173,9 @@ def run_card(data: RunData, now: float, stale_after_s: float) -> list[list[Any]]
     """The Run card as [label, value] pairs, in reading order, without empty values."""
     run = data.run
     row = run_row(data, now, stale_after_s)
+    duration = row.get("duration_s")
+    if row.get("status") == RunStatus.RUNNING.value and isinstance(run.get("start"), (int, float)):
+        duration = max(0.0, now - float(run["start"]))  # elapsed so far (the heartbeat is up to 5 s old)
     git = run.get("git") or {}
     commit = git.get("commit")
     if commit and git.get("dirty"):
@@ -178,7 +184,7 @@ def run_card(data: RunData, now: float, stale_after_s: float) -> list[list[Any]]
         ["script", _main_script(data)],
         ["started", format_time(run.get("start"))],
         ["ended", format_time(run.get("end"))],
-        ["duration", format_duration(row.get("duration_s"))],
+        ["duration", format_duration(duration)],
         ["host", run.get("host")],
         ["user", run.get("user")],
         ["git commit", commit],
@@ -220,20 +226,59 @@ def run_data(run_dir: str, stale_after_s: float = 60.0, with_sources: bool = Tru
         **flag_page(data),
         "final_metrics": _clean({k: v for k, v in last.items() if k not in NON_METRIC_KEYS}),
         "evaluation": _clean(data.evaluation),
-        "properties": _clean(data.properties),
+        **properties_page(data.properties),
         "metrics": metrics_columns(data.metrics),
         "charts": chart_groups(metric_names(data.metrics)),
         "error": _error(data),
         "artifacts": shown_artifacts(data.paths, secrets),
+        "tensorboard": tensorboard_page(data.paths, secrets),
         "problems": list(data.problems),
     }
     if with_output:
-        text, truncated = _read_text(data.paths.output_log, MAX_OUTPUT_CHARS)
-        page["output"] = text
-        page["output_truncated"] = truncated
+        page.update(console_output(data.paths))
     if with_sources:
         page["sources"] = _sources_page(data, secrets)
     return page
+
+
+def console_output(paths: RunPaths) -> dict[str, Any]:
+    """The console panel: the end of output.log without TensorFlow's start-up lines, which come apart
+    (`output_hidden`, folded on the page: tuner.capture.startup_noise); the file itself keeps every line."""
+    text, truncated = _read_text(paths.output_log, MAX_OUTPUT_CHARS)
+    folded = fold_startup_lines(text)
+    return {"output": folded.shown, "output_truncated": truncated, "output_hidden": list(folded.hidden),
+            "output_hidden_note": folded.hidden_note}
+
+
+def properties_page(properties: dict[str, Any]) -> dict[str, Any]:
+    """What the script recorded about its training setup (properties.json: Keras' MetricsCallback writes epochs,
+    optimizer, learning_rate, loss_function and the model summary): one-line values for the Properties card, and
+    multi-line text (the model summary) apart, shown as preformatted text."""
+    scalars: dict[str, Any] = {}
+    texts: dict[str, str] = {}
+    for key, value in properties.items():
+        if isinstance(value, str) and "\n" in value.strip("\n"):
+            texts[str(key)] = value.strip("\n")
+        else:
+            scalars[str(key)] = _clean(value)
+    return {"properties": scalars, "property_texts": texts}
+
+
+def tensorboard_page(paths: RunPaths, secrets: SecretRule = DEFAULT_RULE) -> dict[str, Any] | None:
+    """The run's TensorBoard files (its tensorboard/ and logs/ folders, which the artifact list leaves out) with
+    their sizes and the command that opens them; None when it has none."""
+    import shlex
+
+    from tuner.export.tensorboard import run_logdir
+
+    listed = [(rel, size) for rel, size in iter_tensorboard_files(paths)
+              if not secrets.is_secret(rel, os.path.join(paths.run_dir, rel))]
+    if not listed:
+        return None
+    logdir = run_logdir(paths.run_dir)
+    return {"files": [{"path": rel, "size": size} for rel, size in listed],
+            "event_files": sum(EVENT_FILE_MARK in os.path.basename(rel) for rel, _ in listed),
+            "command": shlex.join(["tensorboard", "--logdir", logdir]) if logdir else None}
 
 
 def _error(data: RunData) -> dict[str, Any] | None:
@@ -311,8 +356,8 @@ def comparison_data(run_dirs: Sequence[str], stale_after_s: float = 60.0,
         differs.insert(0, {"key": "status", "values": statuses})
     a = runs[0]
     src_a = _source_files(a, secrets)
-    out_a, _ = _read_text(a.paths.output_log, MAX_OUTPUT_CHARS)
-    diffs = []
+    out_a = fold_startup_lines(_read_text(a.paths.output_log, MAX_OUTPUT_CHARS)[0])
+    diffs: list[dict[str, Any]] = []
     for letter, b in zip(RUN_LETTERS[1:], runs[1:]):
         versus = f" ({letter} vs A)" if len(runs) > 2 else ""
         flags_diff = diff_lines(_flags_text(a.flags), _flags_text(b.flags), "flags", "flags")
@@ -326,10 +371,12 @@ def comparison_data(run_dirs: Sequence[str], stale_after_s: float = 60.0,
             state = "added" if before is None else "removed" if after is None else "changed"
             diffs.append({"title": rel + versus, "kind": "source", "state": state,
                           "lines": diff_lines(before or "", after or "", rel, rel)})
-        out_b, _ = _read_text(b.paths.output_log, MAX_OUTPUT_CHARS)
-        console = diff_lines(out_a, out_b, "output", "output")
+        out_b = fold_startup_lines(_read_text(b.paths.output_log, MAX_OUTPUT_CHARS)[0])
+        console = diff_lines(out_a.shown, out_b.shown, "output", "output")
+        hidden = len(out_a.hidden) + len(out_b.hidden)
+        note = f"{hidden_note(hidden)} ({len(out_a.hidden)} in A, {len(out_b.hidden)} in {letter})" if hidden else None
         diffs.append({"title": "Console output" + versus, "kind": "output",
-                      "state": "changed" if console else "same", "lines": console})
+                      "state": "changed" if console else "same", "lines": console, "note": note})
     return {"runs": pages, "differs": differs, "diffs": diffs}
 
 
@@ -372,7 +419,8 @@ def sweep_data(frame: Any, sweep: str, metric: str | None, links: Sequence[str |
     unmet = recorded.metric if ranking is None and metric is None and recorded is not None else None
     return {"sweep": sweep, "metric": chosen, "mode": mode, "ranked_by": ranking.metric if ranking else unmet,
             "ranking_source": source, "columns": shown, "rows": rows, "flags": flag_cols, "varying_flags": varying,
-            "best": ranking.order(records)[:5] if ranking else [], "links": list(links), "statuses": statuses,
+            "best": ranking.order(records)[:5] if ranking else [], "starred": ranking.best_rows(records) if ranking
+            else [], "links": list(links), "statuses": statuses,
             "progress": _progress(records, chosen, mode)}
 
 

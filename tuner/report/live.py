@@ -22,17 +22,18 @@ from urllib.parse import parse_qs, urlsplit
 
 from tuner.capture.secrets import DEFAULT_RULE, SecretRule
 from tuner.report.data import (
-    MAX_OUTPUT_CHARS,
     _clean,
     _error,
-    _read_text,
     chart_groups,
+    console_output,
     flag_page,
     metric_names,
     metrics_columns,
+    properties_page,
     run_card,
     run_data,
     shown_artifacts,
+    tensorboard_page,
 )
 from tuner.report.render import page_json, render_page
 from tuner.runs.aggregate import effective_status, last_values
@@ -168,12 +169,12 @@ class LiveRunServer:
             "status": status, "done": done, "total": len(rows), "reset": reset, "generation": self.tail.generation,
             "steps": new["steps"], "series": new["series"], "card": run_card(data, now, self.stale_after_s),
             "final_metrics": _clean({k: v for k, v in last.items() if k not in ("step", "epoch", "timestamp")}),
-            **flag_page(data), "evaluation": _clean(data.evaluation),
+            **flag_page(data), "evaluation": _clean(data.evaluation), **properties_page(data.properties),
         }
         if done:
-            text, truncated = _read_text(data.paths.output_log, MAX_OUTPUT_CHARS)
-            update.update(error=_error(data), output=text, output_truncated=truncated,
-                          artifacts=shown_artifacts(data.paths, self.secrets))
+            update.update(error=_error(data), **console_output(data.paths),
+                          artifacts=shown_artifacts(data.paths, self.secrets),
+                          tensorboard=tensorboard_page(data.paths, self.secrets))
         return update
 
 

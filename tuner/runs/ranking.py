@@ -96,6 +96,15 @@ class Ranking:
         ranked = self.order(rows)
         return ranked[0] if ranked else None
 
+    def best_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Indexes of every finished row whose value equals the best (the best run, and any tied with it):
+        the rows a view marks as best, however few rows there are."""
+        ranked = self.order(rows)
+        if not ranked:
+            return []
+        top = self.value(rows[ranked[0]])
+        return [i for i in ranked if self.value(rows[i]) == top]
+
 
 def is_finished(status: Any) -> bool:
     try:

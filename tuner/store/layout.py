@@ -27,8 +27,10 @@ INDEX_HEAD_FILE = ".tuner-index-head.json"
 ENV_RUN_DIR = "TUNER_RUN_DIR"
 ENV_FLAGS_JSON = "TUNER_FLAGS_JSON"
 ENV_TENSORBOARD_DIR = "TUNER_TENSORBOARD_DIR"
+#: folders inside a run directory for TensorBoard's files (tuner.tensorboard_dir(); tfruns' `logs`)
+TENSORBOARD_DIRS = ("tensorboard", "logs")
 #: folders inside a run directory that are not artifacts
-NON_ARTIFACTS = frozenset({META_DIR, "logs", "tensorboard"})
+NON_ARTIFACTS = frozenset({META_DIR, *TENSORBOARD_DIRS})
 
 
 @dataclass(frozen=True)
@@ -244,6 +246,20 @@ def iter_source_files(paths: RunPaths) -> Iterator[tuple[str, str]]:
     for file in sorted(root.rglob("*")):
         if file.is_file():
             yield file.relative_to(root).as_posix(), str(file)
+
+
+def iter_tensorboard_files(paths: RunPaths) -> Iterator[tuple[str, int]]:
+    """(relative path, size) of the files in the run's TensorBoard folders (TENSORBOARD_DIRS), which are not
+    artifacts; links out of the run and device files are not listed."""
+    root = Path(paths.run_dir)
+    for name in TENSORBOARD_DIRS:
+        folder = root / name
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        for entry in sorted(folder.rglob("*")):
+            if entry.is_symlink() or not entry.is_file():
+                continue
+            yield entry.relative_to(root).as_posix(), entry.stat().st_size
 
 
 def iter_artifacts(paths: RunPaths) -> Iterator[tuple[str, int]]:

@@ -217,11 +217,13 @@ def _warn_unknown_metric(frame: pd.DataFrame, request: SweepRequest, progress: S
 
 
 def _write_summary(journal: Journal, settings: Settings) -> pd.DataFrame:
-    """Write summary.csv (every attempt of this sweep, with only its own columns); returns those rows."""
+    """Write summary.csv (every attempt of this sweep, with only its own columns, one line each: tuner.runs.csvfile);
+    returns those rows."""
+    from tuner.runs.csvfile import runs_csv
     from workers.files import atomic_write_text
 
     rows = sweep_rows(runs_table(settings.runs_dir, settings.stale_after_s), journal.sweep_id)
-    atomic_write_text(journal.summary_csv, rows.to_csv(index=False))
+    atomic_write_text(journal.summary_csv, runs_csv(rows))
     return rows
 
 

@@ -8,6 +8,13 @@
   window.tunerPage = PAGE;  // for tests and the curious: the uPlot instances and the live state
 
   var BLUE = "#1e88e5", GREEN = "#43a047", GREY = "#9e9e9e", PINK = "#d81b60";
+  // one colour per compared run (A, B, C ...), the same in every chart, column and legend of the page
+  // (Tableau 10: tells ten runs apart, also for the common kinds of colour blindness)
+  var RUN_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                    "#bcbd22", "#17becf"];
+  function runColor(index) { return RUN_COLORS[index % RUN_COLORS.length]; }
+  // within one run's chart, the metric and its val_ twin differ by dash: <m> solid, val_<m> dashed
+  var SERIES_DASHES = [null, [6, 4], [2, 3], [10, 3, 2, 3]];
 
   // ------------------------------------------------------------------------------------------------
   // DOM helpers (text only)
@@ -116,16 +123,35 @@
 
   function chartWidth(box) { return Math.max(280, (box.clientWidth || 560) - 4); }
 
-  function lineChart(box, title, ymax, seriesSpecs, data) {
+  // x axis ticks: steps, epochs and trials are counts, so when every x value is a whole number the ticks are too
+  // (1, 2, 5, 10 ... apart, never 2.5); other x values keep uPlot's decimal ticks. Decided when a chart is made.
+  var WHOLE_INCRS = [];
+  for (var e10 = 1; e10 <= 1e15; e10 *= 10) WHOLE_INCRS.push(e10, 2 * e10, 5 * e10);
+
+  function wholeNumbers(xs) {
+    return xs.length > 0 && xs.every(function (x) { return x == null || Number.isInteger(x); });
+  }
+
+  function countAxis(label, xs) {
+    return wholeNumbers(xs) ? { label: label, incrs: WHOLE_INCRS } : { label: label };
+  }
+
+  // the best value so far holds until a trial beats it: a step line (drawn flat to the next x, then up/down)
+  function steppedPaths() {
+    return uPlot.paths && uPlot.paths.stepped ? uPlot.paths.stepped({ align: 1 }) : undefined;
+  }
+
+  // seriesSpecs: {label, color, dash, group?}; `xLabel` names the x axis (step by default)
+  function lineChart(box, title, ymax, seriesSpecs, data, xLabel) {
     var many = data[0].length > 60;
     var opts = {
       title: title, width: chartWidth(box), height: 240,
       scales: { x: { time: false }, y: yRange(ymax) },
-      series: [{ label: "step" }].concat(seriesSpecs.map(function (s) {
+      series: [{ label: xLabel || "step" }].concat(seriesSpecs.map(function (s) {
         return { label: s.label, stroke: s.color, width: 2, dash: s.dash || undefined, spanGaps: true,
-                 points: { show: !many, size: 5 } };
+                 points: { show: !many, size: 5, fill: s.color } };
       })),
-      axes: [{ label: "step" }, { size: 60 }],
+      axes: [countAxis(xLabel || "step", data[0]), { size: 60 }],
       legend: { live: true }
     };
     var u = new uPlot(opts, data, box);
@@ -157,7 +183,7 @@
     setTimeout(function () {
       charts.forEach(function (c) {
         c.u = lineChart(c.box, c.group.title, c.group.ymax, c.group.series.map(function (name, i) {
-          return { label: name, color: i === 0 ? BLUE : GREEN };
+          return { label: name, color: i === 0 ? BLUE : GREEN, dash: SERIES_DASHES[i % SERIES_DASHES.length] };
         }), runChartData(R.metrics, c.group));
       });
     }, 0);
@@ -168,13 +194,27 @@
   // ------------------------------------------------------------------------------------------------
   // Run view
 
+  // the Properties card only where the script recorded some (Keras' MetricsCallback: optimizer, learning_rate ...)
   function runCards(R) {
+    var props = pairs(R.properties);
     return el("div", { cls: "cards" }, [
       card("Run", R.card),
       card("Flags", flagRows(R)),
       card("Metrics", pairs(R.final_metrics)),
-      card("Evaluation", pairs(R.evaluation))
+      card("Evaluation", pairs(R.evaluation)),
+      props.length ? card("Properties", props) : null
     ]);
+  }
+
+  // multi-line properties (Keras' model summary) as preformatted text, one block each
+  function modelBlock(R) {
+    var texts = pairs(R.property_texts);
+    if (!texts.length) return null;
+    return section(texts.length === 1 && texts[0][0] === "model" ? "Model" : "Model and other recorded text",
+      texts.map(function (t) {
+        return el("div", { cls: "property-text", "data-property": t[0] }, [
+          texts.length > 1 || t[0] !== "model" ? el("h3", { text: t[0] }) : null, pre(String(t[1]), "summary")]);
+      }), "model");
   }
 
   function errorPanel(R) {
@@ -187,10 +227,15 @@
     ]);
   }
 
+  // TensorFlow's start-up lines (tuner.capture.startup_noise) folded above the rest; output.log keeps them all
   function outputBlock(R) {
     var note = R.output_truncated ? el("p", { cls: "note", text: "Only the end of the output is shown." }) : null;
-    return section("Console output", [note, R.output ? pre(R.output, "console") :
-      el("p", { cls: "empty", text: "No output." })], "output");
+    var hidden = R.output_hidden || [];
+    var folded = hidden.length ? el("details", { cls: "startup-lines" }, [
+      el("summary", { text: R.output_hidden_note || (hidden.length + " TensorFlow start-up lines hidden") }),
+      pre(hidden.join("\n"), "console startup")]) : null;
+    return section("Console output", [note, folded, R.output ? pre(R.output, "console") :
+      el("p", { cls: "empty", text: hidden.length ? "No other output." : "No output." })], "output");
   }
 
   function sourcesBlock(R) {
@@ -212,7 +257,26 @@
     });
     return section("Artifacts", rows.length ? [el("table", { cls: "grid" }, [
       el("thead", null, [el("tr", null, [el("th", { text: "file" }), el("th", { text: "size" })])]),
-      el("tbody", null, rows)])] : [el("p", { cls: "empty", text: "No artifact files." })], "artifacts");
+      el("tbody", null, rows)])] : [el("p", { cls: "empty", text: "No artifact files." +
+        (R.tensorboard ? " Its TensorBoard files are listed below." : "") })], "artifacts");
+  }
+
+  // the run's TensorBoard folders (not artifacts): each file with its size, and the command that opens them
+  function tensorboardBlock(R) {
+    var T = R.tensorboard;
+    if (!T) return null;
+    var rows = T.files.map(function (f) {
+      return el("tr", null, [el("td", { text: f.path }), el("td", { cls: "num", text: fmtBytes(f.size), title: f.size + " bytes" })]);
+    });
+    var how = T.command ? el("p", { cls: "sub how" }, ["Open them in TensorBoard: ", el("code", { text: T.command }),
+      "  (a sweep's runs side by side: ", el("code", { text: "tune tensorboard SWEEP" }), ")"]) :
+      el("p", { cls: "sub how", text: "No event files among them." });
+    return section("TensorBoard", [
+      el("p", { cls: "sub", text: T.event_files + " event file" + (T.event_files === 1 ? "" : "s") + ", " +
+        T.files.length + " file" + (T.files.length === 1 ? "" : "s") + " in all" }), how,
+      el("table", { cls: "grid" }, [
+        el("thead", null, [el("tr", null, [el("th", { text: "file" }), el("th", { text: "size" })])]),
+        el("tbody", null, rows)])], "tensorboard");
   }
 
   function header(title, sub, status) {
@@ -229,10 +293,12 @@
     var parts = {
       header: header("Run " + R.name, R.run_dir, R.status),
       problems: problems(R), error: errorPanel(R), cards: runCards(R),
-      charts: section("Metrics over steps", [runCharts(R)], "charts"),
-      output: outputBlock(R), sources: sourcesBlock(R), artifacts: artifactsBlock(R)
+      charts: section("Metrics over steps", [runCharts(R)], "charts"), model: modelBlock(R),
+      output: outputBlock(R), sources: sourcesBlock(R), artifacts: artifactsBlock(R), tensorboard: tensorboardBlock(R)
     };
-    ["header", "problems", "error", "cards", "charts", "output", "sources", "artifacts"].forEach(function (k) {
+    parts.order = ["header", "problems", "error", "cards", "charts", "model", "output", "sources", "artifacts",
+                   "tensorboard"];
+    parts.order.forEach(function (k) {
       if (parts[k]) root.appendChild(parts[k]);
     });
     if (DATA.live && R.status === "running") startLive(root, R, parts);
@@ -241,7 +307,7 @@
   // Live updates: poll the server's JSON endpoint, append new steps, stop once the run is no longer running.
   function startLive(root, R, parts) {
     var live = { polling: true, polls: 0, failures: 0, since: DATA.live.since || 0,
-                 generation: DATA.live.generation || 0, timer: null };
+                 generation: DATA.live.generation || 0, timer: null, texts: JSON.stringify(R.property_texts || {}) };
     PAGE.live = live;
     var names = Object.keys(R.metrics.series);
     var busy = false;
@@ -249,7 +315,11 @@
     function replace(key, node) {
       var old = parts[key];
       if (node && old && old.parentNode) old.parentNode.replaceChild(node, old);
-      else if (node && !old) root.insertBefore(node, parts.cards);
+      else if (node && !old) {  // before the next part that is on the page, keeping the page's order
+        var later = parts.order.slice(parts.order.indexOf(key) + 1).map(function (k) { return parts[k]; })
+          .filter(function (n) { return n && n.parentNode === root; });
+        root.insertBefore(node, later.length ? later[0] : null);
+      }
       else if (!node && old && old.parentNode) old.parentNode.removeChild(old);
       parts[key] = node;
     }
@@ -286,17 +356,22 @@
       }
       live.since = update.total;
       R.status = update.status;
-      ["final_metrics", "card", "evaluation", "flags", "flag_sources"].forEach(function (k) {
+      ["final_metrics", "card", "evaluation", "flags", "flag_sources", "properties", "property_texts"].forEach(function (k) {
         if (update[k]) R[k] = update[k];
       });
       replace("header", header("Run " + R.name, R.run_dir, R.status));
       replace("cards", runCards(R));
+      if (JSON.stringify(update.property_texts || {}) !== live.texts) {
+        live.texts = JSON.stringify(update.property_texts || {});
+        replace("model", modelBlock(R));
+      }
       if (update.done) {
-        ["error", "output", "artifacts"].forEach(function (k) { if (k in update) R[k] = update[k]; });
-        if ("output_truncated" in update) R.output_truncated = update.output_truncated;
+        ["error", "output", "output_hidden", "output_hidden_note", "output_truncated", "artifacts", "tensorboard"]
+          .forEach(function (k) { if (k in update) R[k] = update[k]; });
         replace("error", errorPanel(R));
         replace("output", outputBlock(R));
         replace("artifacts", artifactsBlock(R));
+        replace("tensorboard", tensorboardBlock(R));
       }
     }
 
@@ -331,26 +406,34 @@
   // ------------------------------------------------------------------------------------------------
   // Comparison
 
-  // one dash pattern per compared run: A solid, B dashed, C dotted ...
-  var DASHES = [null, [6, 4], [2, 3], [10, 3, 2, 3], [12, 6], [4, 8]];
+  // a run's colour as a small square before its letter and name
+  function swatch(color, dash) {
+    return el("span", { cls: "swatch" + (dash ? " dashed" : ""), style: "--c: " + color, "aria-hidden": "true" });
+  }
+
+  function runName(R, i) {
+    return el("span", { cls: "run-name", "data-color": runColor(i) }, [swatch(runColor(i)), " " + R.letter + ": " + R.name]);
+  }
 
   function renderCompare(root, C) {
     var runs = C.runs;
     root.appendChild(header("Compare runs", runs.map(function (R) { return R.name; }).join("  \u2192  "), null));
-    root.appendChild(el("div", { cls: "columns", style: "--n: " + Math.min(runs.length, 4) }, runs.map(function (R) {
-      return el("div", { cls: "column", "data-run": R.letter }, [
-        el("h2", null, [R.letter + ": " + R.name + " ", badge(R.status)]),
+    root.appendChild(el("div", { cls: "columns", style: "--n: " + Math.min(runs.length, 4) }, runs.map(function (R, i) {
+      var props = pairs(R.properties);
+      return el("div", { cls: "column", "data-run": R.letter, style: "--c: " + runColor(i) }, [
+        el("h2", null, [runName(R, i), " ", badge(R.status)]),
         el("p", { cls: "sub", text: R.run_dir }),
         errorPanel(R),
         el("div", { cls: "cards compact" }, [card("Run", R.card), card("Flags", flagRows(R)),
-          card("Metrics", pairs(R.final_metrics)), card("Evaluation", pairs(R.evaluation))])
+          card("Metrics", pairs(R.final_metrics)), card("Evaluation", pairs(R.evaluation)),
+          props.length ? card("Properties", props) : null])
       ]);
     })));
     // what differs: one row per flag, metric or evaluation value that is not the same in every run
     var differs = C.differs || [];
     var table = differs.length ? el("table", { cls: "differs" }, [
-      el("thead", null, [el("tr", null, [el("th", { text: "" })].concat(runs.map(function (R) {
-        return el("th", { text: R.letter + ": " + R.name });
+      el("thead", null, [el("tr", null, [el("th", { text: "" })].concat(runs.map(function (R, i) {
+        return el("th", null, [runName(R, i)]);
       })))]),
       el("tbody", null, differs.map(function (d) {
         return el("tr", { "data-key": d.key }, [el("th", { text: d.key })].concat(d.values.map(function (v) {
@@ -359,14 +442,18 @@
       }))
     ]) : el("p", { cls: "empty", text: "Same flags, metrics and evaluation." });
     root.appendChild(section("What differs", [table], "differs"));
-    // one chart per metric with every run: the run's dash pattern, the metric's colour
+    // one chart per metric with every run: the run's colour (the same in every chart), <m> solid, val_<m> dashed
     var names = [];
     runs.forEach(function (R) { Object.keys(R.metrics.series).forEach(function (n) { if (names.indexOf(n) < 0) names.push(n); }); });
     var groups = chartGroups(names);
     var grid = el("div", { cls: "charts" });
     if (!groups.length) grid.appendChild(el("p", { cls: "empty", text: "No metrics recorded." }));
-    var legend = runs.length === 2 ? "A solid, B dashed" : "A solid, B dashed, C dotted, then other dashes";
-    root.appendChild(section("Metrics over steps (" + legend + ")", [grid], "charts"));
+    var paired = groups.some(function (g) { return g.series.length > 1; });
+    var legend = el("div", { cls: "run-legend" }, runs.map(function (R, i) {
+      return el("span", { cls: "legend-item", "data-run": R.letter, "data-color": runColor(i) }, [runName(R, i)]);
+    }).concat(paired ? [el("span", { cls: "legend-item lines" }, [swatch("#616161"), " <metric> solid  ",
+      swatch("#616161", true), " val_<metric> dashed"])] : []));
+    root.appendChild(section("Metrics over steps", [legend, grid], "charts"));
     var steps = {};
     runs.forEach(function (R) { R.metrics.steps.forEach(function (s) { steps[s] = true; }); });
     var xs = Object.keys(steps).map(Number).sort(function (p, q) { return p - q; });
@@ -385,7 +472,7 @@
       var specs = [], data = [xs];
       runs.forEach(function (R, ri) {
         g.series.forEach(function (name, si) {
-          specs.push({ label: R.letter + " " + name, color: si === 0 ? BLUE : GREEN, dash: DASHES[ri % DASHES.length] });
+          specs.push({ label: R.letter + " " + name, color: runColor(ri), dash: SERIES_DASHES[si % SERIES_DASHES.length] });
           data.push(aligned(R, name));
         });
       });
@@ -400,8 +487,9 @@
     else body = el("pre", { cls: "diff" }, d.lines.map(function (l) {
       return el("span", { cls: "line " + l[0], text: l[1] });
     }));
+    var note = d.note ? el("p", { cls: "note hidden-lines", text: d.note }) : null;
     return el("details", { cls: "diff-block", open: d.lines.length ? "" : null, "data-diff": d.title }, [
-      el("summary", null, [d.title + " ", el("span", { cls: "badge state-" + d.state, text: d.state })]), body]);
+      el("summary", null, [d.title + " ", el("span", { cls: "badge state-" + d.state, text: d.state })]), note, body]);
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -416,24 +504,35 @@
     root.appendChild(header("Sweep " + S.sweep, (S.summary || (S.rows.length + " trials: " + counts)) + ranked, null));
     var col = {};
     S.columns.forEach(function (c, i) { col[c] = i; });
+    // starred: the best run (and any tied with it) by the sweep's ranking (tuner.runs.ranking); the list below
+    // ranks the top five, of which only those are starred
     var best = {};
-    S.best.forEach(function (i, rank) { best[i] = rank + 1; });
+    (S.starred || []).forEach(function (i) { best[i] = true; });
+    var label = metricLabel(S);
     if (S.best.length) {
-      root.appendChild(section("Best runs", [el("ol", { cls: "best-list" }, S.best.map(function (i) {
+      root.appendChild(section(S.best.length > 1 ? "Top " + S.best.length + " runs" : "Best run",
+                               [el("ol", { cls: "best-list" }, S.best.map(function (i) {
         var row = S.rows[i];
-        var text = "trial " + fmt(row[col.trial]) + ": " + S.metric + " = " + fmt(row[col[S.metric]]) + "  (" +
+        var text = "trial " + fmt(row[col.trial]) + ": " + label + " = " + fmt(row[col[S.metric]]) + "  (" +
           (S.varying_flags && S.varying_flags.length ? S.varying_flags : S.flags).map(function (f) {
             return f.replace(/^flag_/, "") + "=" + fmt(row[col[f]]); }).join(", ") + ")";
-        return el("li", null, [runLink(S, i, row[col.run]), " ", text]);
+        return el("li", { cls: best[i] ? "starred" : null }, [runLink(S, i, row[col.run]), " ", text,
+                                                             best[i] ? " \u2605 best" : null]);
       }))], "best"));
     }
     if (S.progress) root.appendChild(progressSection(S));
     var info = el("p", { cls: "pcp-info", text: "Hover a line to see its trial; click it to open the run." });
     var box = el("div", { cls: "chart pcp" });
-    root.appendChild(section("Flags against " + (S.metric || "the metric"), [info, box], "parallel"));
+    var key = el("div", { cls: "pcp-legend" });
+    root.appendChild(section("Flags against " + (S.metric ? label : "the metric"), [info, box, key], "parallel"));
     var tableBlock = reportTable(S, col, best);
     root.appendChild(tableBlock);
-    setTimeout(function () { parallelChart(box, info, S, col); }, 0);
+    setTimeout(function () { parallelChart(box, info, S, col, key); }, 0);
+  }
+
+  // the ranking metric as the user names it (`val_accuracy`, not the column `metric_val_accuracy`)
+  function metricLabel(S) {
+    return S.ranked_by || (S.metric ? S.metric.replace(/^metric_/, "") : "the metric");
   }
 
   // best so far by trial: the line is the best finished value up to each trial; dots are each trial's value,
@@ -446,13 +545,13 @@
     setTimeout(function () {
       var dots = function () { return null; };
       var opts = {
-        title: "Best " + S.metric + " so far", width: chartWidth(box), height: 240,
+        title: "Best " + metricLabel(S) + " so far", width: chartWidth(box), height: 240,
         scales: { x: { time: false } },
         series: [{ label: "trial" },
-          { label: "best so far", stroke: BLUE, width: 2, spanGaps: true, points: { show: false } },
+          { label: "best so far", stroke: BLUE, width: 2, spanGaps: true, paths: steppedPaths(), points: { show: false } },
           { label: "finished", stroke: GREEN, paths: dots, points: { show: true, size: 6, fill: GREEN } },
           { label: "stopped", stroke: PINK, paths: dots, points: { show: true, size: 6, fill: PINK } }],
-        axes: [{ label: "trial (launch order)" }, { size: 60 }],
+        axes: [countAxis("trial (launch order)", P.trials), { size: 60 }],
         legend: { live: true }
       };
       var u = new uPlot(opts, [P.trials, P.best, P.finished, P.stopped], box);
@@ -471,7 +570,7 @@
     return values.every(function (v) { return v === null || (typeof v === "number" && isFinite(v)); });
   }
 
-  function parallelChart(box, info, S, col) {
+  function parallelChart(box, info, S, col, key) {
     var dims = S.flags.filter(function (f) {
       var seen = {};
       S.rows.forEach(function (r) { seen[JSON.stringify(r[col[f]])] = true; });
@@ -513,7 +612,7 @@
     var metricAxis = S.metric ? axes[axes.length - 1] : null;
     var order = S.rows.map(function (_, i) { return i; });
     var isBest = {};
-    S.best.forEach(function (i) { isBest[i] = true; });
+    (S.starred || []).forEach(function (i) { isBest[i] = true; });
     order.sort(function (p, q) { return (isBest[p] ? 1 : 0) - (isBest[q] ? 1 : 0); });  // best drawn last, on top
     var xs = dims.map(function (_, i) { return i; });
     var data = [xs], series = [{ label: "axis" }], rowOf = [null];
@@ -526,7 +625,7 @@
         var t = metricAxis.pos(row[col[S.metric]]);
         if (t !== null) {
           if (S.mode === "min") t = 1 - t;
-          color = "rgba(" + Math.round(144 - 114 * t) + "," + Math.round(202 - 66 * t) + "," + Math.round(249 - 20 * t) + ",0.55)";
+          color = shade(t, 0.55);
         }
       }
       series.push({ label: "trial " + fmt(row[col.trial]), stroke: color, width: isBest[i] ? 2.5 : 1,
@@ -546,7 +645,7 @@
         var last = i === axes.length - 1;
         ctx.fillStyle = "#212121";
         ctx.textAlign = i === 0 ? "left" : last ? "right" : "center";
-        ctx.fillText(a.name.replace(/^(flag|metric)_/, ""), x, top - 14 * px);
+        ctx.fillText(a === metricAxis ? metricLabel(S) : a.name.replace(/^(flag|metric)_/, ""), x, top - 14 * px);
         ctx.fillStyle = "#424242";
         ctx.strokeStyle = "rgba(255,255,255,0.85)";
         ctx.lineWidth = 3 * px;
@@ -589,12 +688,36 @@
     u._box = box;
     PAGE.charts.push(u);
     PAGE.parallel = { dims: dims, lines: data.length - 1 };
+    if (metricAxis) colourKey(key, S, metricAxis, Object.keys(isBest).length,
+                              S.rows.some(function (r) { return metricAxis.pos(r[col[S.metric]]) === null; }));
     PAGE.parallelAxes = axes.map(function (a) {
       return { name: a.name, kind: a.kind, pos: S.rows.map(function (r) { return a.pos(r[col[a.name]]); }) };
     });
     u.over.addEventListener("click", function () {
       if (focused !== null && S.links[focused]) window.location.href = safeHref(S.links[focused]);
     });
+  }
+
+  // parallel coordinates: a line's colour says its metric, light (worse) to dark (better) blue; the best in pink
+  function shade(t, alpha) {
+    return "rgba(" + Math.round(144 - 114 * t) + "," + Math.round(202 - 66 * t) + "," + Math.round(249 - 20 * t) + "," +
+      alpha + ")";
+  }
+
+  function colourKey(key, S, axis, starred, missing) {
+    var worse = S.mode === "min" ? axis.max : axis.min, better = S.mode === "min" ? axis.min : axis.max;
+    var label = metricLabel(S), direction = S.mode === "min" ? "lower is better" : "higher is better";
+    var stops = [0, 0.5, 1].map(function (t) { return shade(t, 1) + " " + (t * 100) + "%"; }).join(", ");
+    key.textContent = "";
+    [el("span", { cls: "key-title", text: "colour: " + label + " (" + direction + ")" }),
+     el("span", { cls: "key-end", text: fmt(worse) }),
+     el("span", { cls: "key-ramp", style: "background: linear-gradient(to right, " + stops + ")", "aria-hidden": "true" }),
+     el("span", { cls: "key-end", text: fmt(better) }),
+     starred ? el("span", { cls: "key-best" }, [swatch(PINK), " best run" + (starred > 1 ? "s (tied)" : "")]) : null,
+     missing ? el("span", { cls: "key-none" }, [swatch(GREY), " no " + label]) : null
+    ].forEach(function (n) { if (n) key.appendChild(n); });
+    PAGE.parallelLegend = { metric: label, mode: S.mode, direction: direction, worse: worse, better: better,
+                            text: key.textContent };
   }
 
   function reportTable(S, col, best) {
@@ -604,7 +727,8 @@
     var headRow = el("tr"), filterRow = el("tr", { cls: "filters" });
     var filters = [];
     S.columns.forEach(function (c, i) {
-      var th = el("th", { cls: "sortable", title: "sort by " + c, "data-col": c }, [c.replace(/^flag_/, "").replace(/^metric_/, "")]);
+      var th = el("th", { cls: "sortable", title: "sort by " + c, "data-col": c },
+                  [c === S.metric ? metricLabel(S) : c.replace(/^flag_/, "").replace(/^metric_/, "")]);
       th.addEventListener("click", function () {
         sortState.desc = sortState.index === i ? !sortState.desc : false;
         sortState.index = i;
@@ -627,7 +751,7 @@
         var c = S.columns[j];
         var td;
         if (c === "run") td = el("td", null, [runLink(S, i, v)]);
-        else if (c === "trial" && best[i]) td = el("td", { cls: "num", title: "best #" + best[i], text: fmt(v) + " \u2605" });
+        else if (c === "trial" && best[i]) td = el("td", { cls: "num", title: "best " + metricLabel(S), text: fmt(v) + " \u2605" });
         else td = el("td", { cls: typeof v === "number" ? "num" : (c === "status" ? "status-" + v : null), text: fmt(v) });
         tr.appendChild(td);
       });
