@@ -65,6 +65,13 @@ def _run(workdir: Path, *flags: str) -> Path:
     return new.resolve()
 
 
+def _rgb(colour: str) -> tuple[int, ...]:
+    """`#1f77b4` or `rgb(31, 119, 180)` as (31, 119, 180)."""
+    if colour.startswith("#"):
+        return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return tuple(int(float(part)) for part in colour[colour.index("(") + 1:colour.index(")")].split(",")[:3])
+
+
 def _check_clean(browser: Browser, url: str, origin: str | None = None) -> None:
     assert browser.console_errors() == []
     allowed = (lambda u: u == url) if origin is None else (lambda u: u.startswith(origin))
@@ -75,13 +82,18 @@ def _type(browser: Browser, element_js: str, value: str) -> None:
     browser.evaluate(f"(() => {{ const i = {element_js}; i.value = {value!r}; i.dispatchEvent(new Event('input')); }})()")
 
 
-def _shot(browser: Browser, tmp_path: Path, name: str) -> None:
+#: the README's screenshots (docs/screenshots/NAME.png) and the height each is cut to
+DOC_SHOT_HEIGHTS = {"run": 1700, "compare": 1500, "report": 1300, "live": 1100}
+
+
+def _shot(browser: Browser, tmp_path: Path, name: str, doc: str | None = None) -> None:
+    """A screenshot in the test's folder; with TUNER_UPDATE_DOC_SCREENSHOTS=1 also the README's `doc` one."""
     path = browser.screenshot(str(tmp_path / f"{name}.png"))
     assert Path(path).stat().st_size > 10_000
-    if DOC_SHOTS and name in ("run", "compare", "report"):
-        target = REPO / "docs" / "screenshots" / f"{name}.png"
+    if DOC_SHOTS and doc is not None:
+        target = REPO / "docs" / "screenshots" / f"{doc}.png"
         target.parent.mkdir(parents=True, exist_ok=True)
-        browser.screenshot(str(target), max_height={"compare": 1500}.get(name, 900))
+        browser.screenshot(str(target), max_height=DOC_SHOT_HEIGHTS[doc])
 
 
 def test_finished_run_view_shows_cards_charts_output_sources_and_artifacts(
@@ -143,7 +155,7 @@ def test_comparison_shows_both_runs_charts_and_diffs(browser: Browser, workdir: 
     labels = browser.evaluate("tunerPage.charts.map(u => u.series.slice(1).map(s => s.label))")
     assert labels[0] == ["A loss", "A val_loss", "B loss", "B val_loss"]
     _check_clean(browser, url)
-    _shot(browser, tmp_path, "compare")
+    _shot(browser, tmp_path, "compare2")
 
 
 def test_the_sweep_report_charts_the_best_so_far_by_trial_and_marks_stopped_trials(
@@ -190,10 +202,28 @@ def test_three_runs_compare_with_a_table_of_what_differs_and_every_run_overlaid(
     assert all(len(r) == 4 for r in rows) and not any(r[0] == "flag_dropout" for r in rows)  # same values: left out
     labels = browser.evaluate("tunerPage.charts.map(u => u.series.slice(1).map(s => s.label))")
     assert labels[0] == ["A loss", "A val_loss", "B loss", "B val_loss", "C loss", "C val_loss"]
+    # colour is the run: one colour per run, the same in every chart; within a run <m> solid, val_<m> dashed
+    lines = browser.evaluate("tunerPage.charts.map(u => u.series.slice(1).map(s => [s.label[0], s._stroke, "
+                             "!!(s.dash && s.dash.length)]))")
+    assert len(lines) == 2  # loss and acc
+    colour = {letter: stroke for letter, stroke, _ in lines[0]}
+    assert len(set(colour.values())) == 3
+    for chart in lines:
+        assert [(stroke, dashed) for letter, stroke, dashed in chart] == \
+            [(colour[letter], dashed) for letter in "ABC" for dashed in (False, True)]
+    # a legend names each run in its colour, as do the columns and the table of what differs
+    legend = browser.evaluate("[...document.querySelectorAll('#charts .run-legend [data-legend]')].map(i => "
+                              "[i.dataset.legend, i.textContent.trim(), getComputedStyle(i.querySelector('.swatch'))"
+                              ".borderTopColor])")
+    assert [(r, t) for r, t, _ in legend] == [(letter, f"{letter}: {run.name}") for letter, run in zip("ABC", made)]
+    assert [_rgb(c) for _, _, c in legend] == [_rgb(colour[letter]) for letter in "ABC"]
+    heads = browser.evaluate("[...document.querySelectorAll('.column h2 .swatch, table.differs thead .swatch')]"
+                             ".map(s => getComputedStyle(s).backgroundColor)")
+    assert [_rgb(c) for c in heads] == [_rgb(colour[letter]) for letter in "ABC"] * 2
     states = browser.evaluate("[...document.querySelectorAll('[data-diff]')].map(d => d.dataset.diff)")
     assert "Flags (B vs A)" in states and "Flags (C vs A)" in states and "Console output (C vs A)" in states
     _check_clean(browser, url)
-    _shot(browser, tmp_path, "compare3")
+    _shot(browser, tmp_path, "compare3", doc="compare")
     done = run_tune("compare", made[0].name, "--no-browser", cwd=workdir)
     assert done.returncode == 2 and "two or more runs" in done.stderr
 
@@ -209,14 +239,14 @@ def test_sweep_report_of_300_trials_is_fast_sortable_filterable_and_links_runs(
     render_ms = browser.evaluate("performance.now()")
     assert render_ms < 5000
     assert browser.evaluate("document.querySelectorAll('table.trials tbody tr').length") == 300
-    assert browser.evaluate("document.querySelectorAll('table.trials tbody tr.best').length") == 5
+    assert browser.evaluate("document.querySelectorAll('table.trials tbody tr.best').length") == 1  # the best only
     assert browser.evaluate("tunerPage.parallel") == {"dims": ["flag_lr", "flag_optimizer", "flag_units",
                                                                "metric_val_acc"], "lines": 300}
     text = browser.text()
     assert "300 trials: 292 finished, 8 failed" in text and "300 of 300 trials shown" in text
     first = browser.evaluate("document.querySelector('table.trials tbody tr').textContent")
     assert "\u2605" in first and "adam" in first and "256" in first  # the best trial on top
-    _shot(browser, tmp_path, "report")
+    _shot(browser, tmp_path, "report", doc="report")
     # filter: numeric on the metric column, then text on status
     column = browser.evaluate("[...document.querySelectorAll('table.trials tr.filters input')]"
                               ".findIndex(i => i.getAttribute('aria-label') === 'filter metric_val_acc')")
@@ -309,3 +339,64 @@ def test_parallel_coordinates_metric_axis_is_numeric_not_ordinal(browser: Browse
     low, mid, high = sorted(metric["pos"])
     # a gap of 0.047 is ~470 times one of 0.0001, not the same step
     assert (mid - low) > 100 * (high - mid)
+
+
+def _splits(browser: Browser, chart_js: str) -> list[float]:
+    """The x ticks uPlot drew on a chart (its axis' computed splits)."""
+    return browser.evaluate(f"(() => {{ const u = {chart_js}; return u.axes[0]._splits.filter(v => "
+                            "v >= u.scales.x.min && v <= u.scales.x.max); })()")
+
+
+def test_charts_tick_whole_steps_draw_best_so_far_as_steps_and_name_the_metric_as_typed(
+        browser: Browser, workdir: Path, tmp_path: Path) -> None:
+    from fabricate_runs import make_run
+
+    accs = [0.71, 0.84, 0.79, 0.85]  # best so far: 0.71, 0.84, 0.84, 0.85
+    runs = [make_run("runs", i, {"lr": lr}, {"epoch": [1, 2, 3], "loss": [0.9, 0.6, 0.5 - i / 10],
+                                             "val_accuracy": [acc - 0.2, acc - 0.1, acc]}, sweep="few", trial=i)
+            for i, (lr, acc) in enumerate(zip([0.001, 0.01, 0.1, 0.03], accs))]
+    # the run view and a comparison: 3 steps on a wide chart get ticks 1, 2, 3 (not 1, 1.5, 2, 2.5, 3)
+    browser.open("file://" + save_run_view(runs[0], filename=str(tmp_path / "run.html")))
+    for i in range(2):
+        ticks = _splits(browser, f"tunerPage.charts[{i}]")
+        assert ticks and all(t == int(t) for t in ticks) and set(ticks) <= {1, 2, 3}, ticks
+    browser.open("file://" + save_run_comparison(runs[:3], filename=str(tmp_path / "cmp.html")))
+    ticks = _splits(browser, "tunerPage.charts[0]")
+    assert ticks and all(t == int(t) for t in ticks), ticks
+    # the sweep report, ranked by the metric as the user typed it
+    url = "file://" + save_sweep_report("few", runs_dir="runs", metric="val_accuracy",
+                                        filename=str(tmp_path / "few.html"), run_views=False)
+    browser.open(url)
+    progress = "tunerPage.charts.find(c => c.root.closest('#progress'))"
+    ticks = _splits(browser, progress)
+    assert ticks and all(t == int(t) for t in ticks) and set(ticks) <= {1, 2, 3, 4}, ticks
+    text = browser.text()
+    assert "metric_val_accuracy" not in text
+    assert browser.evaluate(f"{progress}.root.querySelector('.u-title').textContent") == "Best val_accuracy so far"
+    assert "Flags against val_accuracy" in text
+    # best so far holds until a trial beats it: between trials 1 and 2 the line is at 0.71, not half way to 0.84
+    blue = browser.evaluate(f"""(() => {{
+        const u = {progress}, x = Math.round(u.valToPos(1.5, "x", true));
+        const at = v => {{ const y = Math.round(u.valToPos(v, "y", true));
+            const d = u.ctx.getImageData(x, y - 2, 1, 5).data;
+            for (let i = 0; i < d.length; i += 4) if (d[i + 2] > 180 && d[i] < 90 && d[i + 3] > 200) return true;
+            return false; }};
+        return [at(0.71), at((0.71 + 0.84) / 2)]; }})()""")
+    assert blue == [True, False]
+    # only the best trial is starred (4 trials used to be all starred)
+    starred = browser.evaluate("[...document.querySelectorAll('table.trials tbody tr.best')].map(r => "
+                               "r.children[0].textContent)")
+    assert starred == ["3 \u2605"]
+    # parallel coordinates say what a line's colour means
+    legend = browser.evaluate("tunerPage.parallelLegend")
+    assert (legend["metric"], legend["direction"], legend["worse"], legend["better"]) == \
+        ("val_accuracy", "higher is better", 0.71, 0.85)
+    key = browser.evaluate("document.querySelector('#parallel .pcp-legend').textContent")
+    assert "colour: val_accuracy (higher is better)" in key and "0.71" in key and "0.85" in key and "best run" in key
+    _check_clean(browser, url)
+    # a metric that is better low: the key runs from the highest loss to the lowest
+    browser.open("file://" + save_sweep_report("few", runs_dir="runs", metric="loss",
+                                               filename=str(tmp_path / "loss.html"), run_views=False))
+    legend = browser.evaluate("tunerPage.parallelLegend")
+    assert (legend["metric"], legend["direction"], legend["worse"], legend["better"]) == \
+        ("loss", "lower is better", 0.5, 0.2)

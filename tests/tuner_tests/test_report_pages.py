@@ -182,3 +182,111 @@ def test_cli_bad_input_is_one_line_and_exit_2(workdir: Path, args: tuple[str, ..
     assert result.stderr.startswith("tune: error: ") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (workdir / "x.html").exists()
+
+
+# ---------------------------------------------------------------------------------------------------
+# What a run leaves on disk, shown: properties, the model summary, TensorBoard files, the console without
+# TensorFlow's start-up lines
+
+#: Keras 3.15's model.summary() as MetricsCallback records it (tuner.integrations.keras), from a real run
+KERAS_SUMMARY = """Model: "sequential"
+┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━┓
+┃ Layer (type)                    ┃ Output Shape           ┃       Param # ┃
+┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━┩
+│ dense (Dense)                   │ (None, 16)             │           144 │
+├─────────────────────────────────┼────────────────────────┼───────────────┤
+│ dense_1 (Dense)                 │ (None, 1)              │            17 │
+└─────────────────────────────────┴────────────────────────┴───────────────┘
+ Total params: 161 (644.00 B)
+ Trainable params: 161 (644.00 B)
+ Non-trainable params: 0 (0.00 B)"""
+KERAS_PROPERTIES = {"epochs": 6, "steps_per_epoch": 6, "optimizer": "Adam", "learning_rate": 0.003000000026077032,
+                    "loss_function": "binary_crossentropy", "model": KERAS_SUMMARY}
+#: a real TensorFlow 2.21 start (tests/tuner_tests/test_startup_noise.py has more), then the run's own lines
+TF_OUTPUT = """WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
+I0000 00:00:1796676277.338867   21954 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will not be used.
+I0000 00:00:1796676277.512482   21954 cpu_feature_guard.cc:227] This TensorFlow binary is optimized to use available \
+CPU instructions in performance-critical operations.
+To enable the following instructions: AVX2 AVX512F AVX512_VNNI AVX512_BF16 FMA, in other operations, rebuild \
+TensorFlow with the appropriate compiler flags.
+E0000 00:00:1796676286.905328   21954 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: Failed call to \
+cuInit: UNKNOWN ERROR (303)
+Epoch 1/2
+6/6 - 1s - 238ms/step - accuracy: 0.3490 - loss: 1.0515
+Epoch 2/2
+6/6 - 0s - 41ms/step - accuracy: 0.3750 - loss: 0.9715
+"""
+
+
+def _keras_run(index: int, pid: int = 21954) -> str:
+    from tuner.tracking import write_run_metadata
+
+    run = make_run("runs", index, {"lr": 0.003}, {"epoch": [1, 2], "loss": [1.05, 0.97]},
+                   output=TF_OUTPUT.replace("21954", str(pid)), artifacts={"model.keras": b"k" * 100})
+    write_run_metadata("properties", KERAS_PROPERTIES, run_dir=run)
+    for rel, size in (("tensorboard/train/events.out.tfevents.1796676287.vm.21954.0.v2", 4186),
+                      ("tensorboard/validation/events.out.tfevents.1796676288.vm.21954.1.v2", 1920)):
+        os.makedirs(os.path.dirname(os.path.join(run, rel)), exist_ok=True)
+        Path(run, rel).write_bytes(b"\0" * size)
+    return run
+
+
+def test_run_view_shows_keras_properties_the_model_summary_and_tensorboard_files(workdir: Path) -> None:
+    run = _keras_run(1)
+    data = _page_data(Path(save_run_view(run, filename="v.html")).read_text())["run"]
+    assert data["properties"] == {"epochs": 6, "steps_per_epoch": 6, "optimizer": "Adam",
+                                  "learning_rate": 0.003000000026077032, "loss_function": "binary_crossentropy"}
+    assert data["property_texts"] == {"model": KERAS_SUMMARY}
+    assert data["artifacts"] == [{"path": "model.keras", "size": 100}]  # TensorBoard's files are not artifacts ...
+    board = data["tensorboard"]  # ... and are listed on their own, with the command that opens them
+    assert board["files"] == [{"path": "tensorboard/train/events.out.tfevents.1796676287.vm.21954.0.v2", "size": 4186},
+                              {"path": "tensorboard/validation/events.out.tfevents.1796676288.vm.21954.1.v2",
+                               "size": 1920}]
+    assert board["event_files"] == 2
+    assert board["command"] == f"tensorboard --logdir {os.path.abspath(run)}/tensorboard"
+    plain = _page_data(Path(save_run_view(make_run("runs", 2, {}, {}), filename="p.html")).read_text())["run"]
+    assert plain["tensorboard"] is None and plain["properties"] == {} and plain["property_texts"] == {}
+
+
+def test_run_view_folds_tensorflow_start_up_lines_and_output_log_keeps_them(workdir: Path) -> None:
+    run = _keras_run(1)
+    data = _page_data(Path(save_run_view(run, filename="v.html")).read_text())["run"]
+    assert data["output"] == "Epoch 1/2\n6/6 - 1s - 238ms/step - accuracy: 0.3490 - loss: 1.0515\nEpoch 2/2\n" \
+                             "6/6 - 0s - 41ms/step - accuracy: 0.3750 - loss: 0.9715\n"
+    assert len(data["output_hidden"]) == 5 and data["output_hidden"][0].startswith("WARNING: All log messages")
+    assert data["output_hidden_note"] == "5 TensorFlow start-up lines hidden"
+    assert Path(run, "tuner.d", "output.log").read_text() == TF_OUTPUT  # the file is whole
+
+
+def test_comparison_output_diff_leaves_out_start_up_lines_and_says_how_many(workdir: Path) -> None:
+    a, b = _keras_run(1, pid=21954), _keras_run(2, pid=30511)  # the same start, another process id and time
+    Path(b, "tuner.d", "output.log").write_text(TF_OUTPUT.replace("21954", "30511").replace("0.9715", "0.9001"))
+    data = _page_data(Path(save_run_comparison([a, b], filename="c.html")).read_text())
+    (console,) = [d for d in data["diffs"] if d["kind"] == "output"]
+    changed = [line for kind, line in console["lines"] if kind in ("add", "del")]
+    assert changed == ["-6/6 - 0s - 41ms/step - accuracy: 0.3750 - loss: 0.9715",
+                       "+6/6 - 0s - 41ms/step - accuracy: 0.3750 - loss: 0.9001"]
+    assert console["note"] == "10 TensorFlow start-up lines hidden (5 in A, 5 in B)"
+    assert data["runs"][0]["properties"]["optimizer"] == "Adam"  # the columns' Properties cards
+
+
+def test_a_running_runs_duration_is_the_time_since_it_started(workdir: Path) -> None:
+    import time
+
+    run = make_run("runs", 1, {}, {}, status="running", start=time.time() - 42)  # heartbeat == start
+    card = dict(run_data(run)["card"])
+    assert card["duration"] in ("42.0s", "42.1s", "42.2s", "42.3s")
+
+
+def test_sweep_report_stars_only_the_best_run_and_names_the_metric_as_the_user_does(workdir: Path) -> None:
+    for trial, acc in enumerate([0.71, 0.84, 0.79, 0.84]):  # 4 trials: two tied for best
+        make_run("runs", trial, {"lr": 0.1 * (trial + 1)}, {"epoch": [1], "val_accuracy": [acc]}, sweep="few",
+                 trial=trial)
+    data = _page_data(Path(save_sweep_report("few", runs_dir="runs", metric="val_accuracy", filename="r.html",
+                                             run_views=False)).read_text())
+    assert data["metric"] == "metric_val_accuracy" and data["ranked_by"] == "val_accuracy"
+    assert sorted(data["starred"]) == [1, 3] and len(data["best"]) == 4  # the top list ranks all four
+    make_run("runs", 9, {"lr": 1.0}, {"epoch": [1], "val_accuracy": [0.85]}, sweep="few", trial=4)
+    data = _page_data(Path(save_sweep_report("few", runs_dir="runs", metric="val_accuracy", filename="r.html",
+                                             run_views=False)).read_text())
+    assert data["starred"] == [4]

@@ -450,7 +450,7 @@
     if (!groups.length) grid.appendChild(el("p", { cls: "empty", text: "No metrics recorded." }));
     var paired = groups.some(function (g) { return g.series.length > 1; });
     var legend = el("div", { cls: "run-legend" }, runs.map(function (R, i) {
-      return el("span", { cls: "legend-item", "data-run": R.letter, "data-color": runColor(i) }, [runName(R, i)]);
+      return el("span", { cls: "legend-item", "data-legend": R.letter, "data-color": runColor(i) }, [runName(R, i)]);
     }).concat(paired ? [el("span", { cls: "legend-item lines" }, [swatch("#616161"), " <metric> solid  ",
       swatch("#616161", true), " val_<metric> dashed"])] : []));
     root.appendChild(section("Metrics over steps", [legend, grid], "charts"));
