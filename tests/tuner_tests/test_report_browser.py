@@ -1,7 +1,8 @@
 """The HTML pages in a real headless Chromium: what a user sees, no console errors, no network requests.
 
 Screenshots go to each test's tmp dir; with TUNER_UPDATE_DOC_SCREENSHOTS=1 the README's screenshots in
-docs/screenshots/ are refreshed from the same pages.
+docs/screenshots/ are refreshed from the same pages: run.png (a real Keras run: needs TensorFlow), compare.png
+(three runs), report.png (300 trials) and live.png (the live view of a running run).
 """
 
 from __future__ import annotations
@@ -281,7 +282,7 @@ def test_live_view_appends_new_steps_without_reloading_and_stops_polling_when_do
         from tuner import log_metrics
         for step in range(1, 13):
             log_metrics(step=step, loss=round(1 / step, 4), acc=round(step / 12, 4))
-            time.sleep(0.4)
+            time.sleep(0.6)
         print("all steps done")
     """)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUNER_")}
@@ -305,8 +306,20 @@ def test_live_view_appends_new_steps_without_reloading_and_stops_polling_when_do
         first = browser.evaluate("tunerPage.charts[0].data[0].length")
         assert first < 12 and browser.evaluate("tunerPage.live.polling") is True
         assert "running" in browser.text()
+        # the duration is the time since the start, and it goes on (the heartbeat said 0.0s for 5 s)
+        duration = ("[...document.querySelectorAll('[data-card=Run] tr')].find(r => r.children[0].textContent === "
+                    "'duration').children[1].textContent")
+        before = browser.evaluate(duration)
+        browser.pump(1.2)
+        after = browser.evaluate(duration)
+        assert before.endswith("s") and after.endswith("s") and 0 < float(before[:-1]) < float(after[:-1]), \
+            (before, after)
+        assert browser.evaluate("tunerPage.live.polling") is True  # still running: the time went on, not the end
+        _shot(browser, tmp_path, "live", doc="live")
         browser.wait_for("tunerPage.charts.length === 2 && tunerPage.charts[0].data[0].length === 12 && "
                          "!tunerPage.live.polling", timeout_s=30)
+        ticks = _splits(browser, "tunerPage.charts[0]")
+        assert ticks and all(t == int(t) for t in ticks), ticks
         assert browser.evaluate("window.__same_page") is True  # updated in place, never reloaded
         text = browser.text()
         assert "finished" in text and "all steps done" in text and "acc\t1" in text
@@ -400,3 +413,59 @@ def test_charts_tick_whole_steps_draw_best_so_far_as_steps_and_name_the_metric_a
     legend = browser.evaluate("tunerPage.parallelLegend")
     assert (legend["metric"], legend["direction"], legend["worse"], legend["better"]) == \
         ("loss", "lower is better", 0.5, 0.2)
+
+
+KERAS_TRAIN = """
+import numpy as np
+import keras
+from tuner import flag_integer, flag_numeric, flags, tensorboard_dir
+from tuner.keras import MetricsCallback
+
+FLAGS = flags(flag_numeric("lr", 0.003), flag_integer("units", 16))
+rng = np.random.default_rng(0)
+x = rng.normal(size=(256, 8)).astype("float32")
+y = (x[:, 0] + x[:, 1] > 0).astype("float32")
+model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(FLAGS["units"], activation="relu"),
+                          keras.layers.Dense(1, activation="sigmoid")])
+model.compile(optimizer=keras.optimizers.Adam(FLAGS["lr"]), loss="binary_crossentropy", metrics=["accuracy"])
+model.fit(x, y, epochs=3, batch_size=32, validation_split=0.25, verbose=2,
+          callbacks=[MetricsCallback(), keras.callbacks.TensorBoard(tensorboard_dir())])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.tensorflow
+def test_a_keras_runs_view_shows_its_properties_model_tensorboard_files_and_folds_tensorflows_start(
+        browser: Browser, workdir: Path, write_script, tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("TensorFlow is not installed (the tensorflow extra)")
+    write_script("train.py", KERAS_TRAIN)
+    run = _run(workdir)
+    log = (run / "tuner.d" / "output.log").read_text()
+    assert "Could not find cuda drivers" in log or "cpu_feature_guard" in log or "oneDNN" in log  # TF said its piece
+    url = "file://" + save_run_view(str(run), filename=str(tmp_path / "keras.html"))
+    browser.open(url)
+    rows = dict(browser.evaluate("[...document.querySelectorAll('[data-card=Properties] tr')].map(r => "
+                                 "[r.children[0].textContent, r.children[1].textContent])"))
+    assert rows["optimizer"] == "Adam" and rows["learning_rate"] == "0.003" and rows["epochs"] == "3"
+    assert rows["loss_function"] == "binary_crossentropy"
+    summary = browser.evaluate("document.querySelector('#model pre').textContent")
+    assert summary.startswith('Model: "sequential"') and "dense_1 (Dense)" in summary and "Total params: 161" in summary
+    board = browser.evaluate("[...document.querySelectorAll('#tensorboard tbody tr')].map(r => "
+                             "[r.children[0].textContent, r.children[1].textContent])")
+    assert [p.split("events.out.tfevents")[0] for p, _ in board] == ["tensorboard/train/", "tensorboard/validation/"]
+    assert all(size.endswith(("B", "KB")) for _, size in board)
+    assert f"tensorboard --logdir {run}/tensorboard" in browser.text()
+    assert "Its TensorBoard files are listed below." in browser.text()
+    folded = browser.evaluate("document.querySelector('#output details.startup-lines summary').textContent")
+    hidden = int(folded.split()[0])
+    assert folded == f"{hidden} TensorFlow start-up line{'s' if hidden > 1 else ''} hidden" and hidden >= 3
+    shown = browser.evaluate("document.querySelector('#output pre.console:not(.startup)').textContent")
+    assert "Epoch 1/3" in shown and "cuda drivers" not in shown and "oneDNN" not in shown and "absl" not in shown
+    assert all(line in log for line in shown.splitlines())  # nothing else changed: output.log holds every line
+    ticks = _splits(browser, "tunerPage.charts[0]")
+    assert ticks and set(ticks) <= {1, 2, 3}, ticks
+    _check_clean(browser, url)
+    _shot(browser, tmp_path, "keras", doc="run")
