@@ -294,7 +294,7 @@ def test_live_view_appends_new_steps_without_reloading_and_stops_polling_when_do
         while not list(Path("runs").glob("*/tuner.d/metrics.jsonl")):
             assert time.time() < deadline and training.poll() is None, "the run did not start"
             time.sleep(0.05)
-        (run,) = Path("runs").iterdir()
+        (run,) = [p for p in Path("runs").iterdir() if not p.name.startswith(".")]  # not a run's .tuner-view-*
         server = subprocess.Popen([sys.executable, "-m", "tuner", "view", "--live", "--no-browser", run.name],
                                   cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert server.stdout is not None
