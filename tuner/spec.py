@@ -8,7 +8,7 @@ import hashlib
 import os
 import platform
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from tuner._version import __version__
@@ -175,13 +175,25 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
                      line_hook=_live_metrics(paths.run_dir, stdout_pattern(settings), recorded))
 
 
-def _live_metrics(run_dir: str, pattern: str | None, flags: Mapping[str, Any]) -> tuple[Any, tuple[Any, ...]] | None:
+def _live_metrics(run_dir: str, pattern: str | None, flags: Mapping[str, Any],
+                  write_every_s: float | None = None) -> tuple[Any, tuple[Any, ...]] | None:
     """The line hook that parses printed metrics while the run runs (tuner.capture.stdout_metrics.LiveMetrics)."""
     if not pattern:
         return None
     from tuner.capture.stdout_metrics import LiveMetrics
 
-    return LiveMetrics, (run_dir, pattern, tuple(flags))
+    return LiveMetrics, (run_dir, pattern, tuple(flags), write_every_s)
+
+
+def stoppable(spec: RunSpec) -> RunSpec:
+    """The spec of a trial a stopping rule may stop: the runner watches for its stop request, and its printed
+    metrics are written the moment a step closes (not every 0.5 s), so the rule judges each step without delay."""
+    paths = RunPaths(spec.run_dir)
+    hook = spec.line_hook
+    if hook is not None:
+        factory, args = hook
+        hook = (factory, (*args[:3], 0.0))
+    return replace(spec, stop_file=paths.stop_request, line_hook=hook)
 
 
 @functools.lru_cache(maxsize=1)
@@ -196,19 +208,16 @@ def after_run(run_dir: str, stdout_metrics_pattern: str | None) -> None:
     """Metadata derived from what the run left behind, for runs of any kind.
 
     Metrics come from one source, never merged (that would double every step): what the script recorded
-    (log_metrics, the Keras callback), else its TensorBoard event files, else its printed lines.
+    (log_metrics, the Keras callback), else its TensorBoard event files, else its printed lines, as the live
+    parse left them (nothing parses output.log again). A run a stopping rule stopped keeps its metrics up to the
+    step the rule judged.
     """
+    from tuner.capture.stdout_metrics import keep_judged_steps, settle_printed_metrics
     from tuner.capture.tb_events import record_event_metrics
 
-    if record_event_metrics(run_dir):
-        printed = RunPaths(run_dir).printed_metrics_jsonl
-        if os.path.exists(printed):  # the live preview of printed lines: superseded by the event metrics
-            os.unlink(printed)
-        return
-    if stdout_metrics_pattern:
-        from tuner.capture.stdout_metrics import record_stdout_metrics
-
-        record_stdout_metrics(run_dir, stdout_metrics_pattern)
+    events = record_event_metrics(run_dir)
+    settle_printed_metrics(run_dir, use=bool(stdout_metrics_pattern) and not events)
+    keep_judged_steps(run_dir)
 
 
 def stdout_pattern(settings: Settings) -> str | None:

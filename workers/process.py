@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import selectors
 import shutil
 import signal
@@ -62,9 +63,10 @@ class RunSpec:
     runs_dir: str | None = None
     #: the `project_view` setting: auto, overlay (copy-on-write or the run fails) or mirror (workers.view)
     project_view: str = "auto"
-    #: (factory, args): factory(*args) gives an object with line(text), tick() and close(settled), fed every complete
-    #: output line while the run runs (the caller's live metrics parser; workers never imports tuner). settled is
-    #: True when the run ended on its own and `post_run` follows: what the hook previews is settled by that step
+    #: (factory, args): factory(*args) gives an object with line(text), tick() and close(completed), fed every output
+    #: line and every `\r`-separated update of a progress bar as it arrives (the caller's live metrics parser;
+    #: workers never imports tuner). completed is True when the script exited by itself with status 0: the step it
+    #: was printing is complete (a stopped, killed, timed-out or failed run's is not)
     line_hook: tuple[Any, tuple[Any, ...]] | None = None
     #: a file whose appearance asks the runner to stop the script early (a sweep's stopping rule): SIGTERM to its
     #: process group, SIGKILL after kill_grace_s; the run ends `stopped` with its metrics and artifacts kept
@@ -364,6 +366,9 @@ def _existing_message(path: str) -> str | None:
     return data.get("message") if isinstance(data, dict) else None
 
 
+_LINE_ENDS = re.compile(rb"[\r\n]")
+
+
 class _Lines:
     """Complete output lines for the caller's line hook; a failing hook is switched off, never the run."""
 
@@ -384,22 +389,24 @@ class _Lines:
     def feed(self, stream: str, chunk: bytes) -> None:
         if self.hook is None:
             return
-        pieces = (self.partial[stream] + chunk).split(b"\n")
+        # a progress bar redraws itself with \r and ends its line only when done (tqdm, Lightning: one line for
+        # the whole training): each update goes to the hook as it comes
+        pieces = _LINE_ENDS.split(self.partial[stream] + chunk)
         self.partial[stream] = pieces.pop()[-65536:]
         for piece in pieces:
-            if self.hook is not None:
+            if piece and self.hook is not None:
                 self._call(self.hook.line, piece.decode("utf-8", "replace"))
 
     def tick(self) -> None:
         if self.hook is not None:
             self._call(self.hook.tick)
 
-    def close(self, settled: bool) -> None:
+    def close(self, completed: bool) -> None:
         for rest in self.partial.values():
             if rest and self.hook is not None:
                 self._call(self.hook.line, rest.decode("utf-8", "replace"))
         if self.hook is not None:
-            self._call(self.hook.close, settled)
+            self._call(self.hook.close, completed)
 
 
 def _pump(proc: subprocess.Popen[bytes], spec: RunSpec, log: Any, stderr_tail: deque[str], record: _Record) -> str:
@@ -418,7 +425,7 @@ def _pump(proc: subprocess.Popen[bytes], spec: RunSpec, log: Any, stderr_tail: d
     partial_err = b""
     open_streams = 2
     exited_at: float | None = None
-    ended = False  # the loop saw the run to its end (not an exception): then the post-run step, if any, follows
+    result: str | None = None  # what the loop returns, when it saw the run to its end (not an exception)
     try:
         while True:
             now = time.monotonic()
@@ -449,16 +456,19 @@ def _pump(proc: subprocess.Popen[bytes], spec: RunSpec, log: Any, stderr_tail: d
                     _echo(sys.stdout if key.data == "out" else sys.stderr, chunk)
             lines.tick()
             now = time.monotonic()
-            if spec.stop_file is not None and exited_at is None and os.path.exists(spec.stop_file):
+            # a script that already ended on its own is not stopped: the request came too late for it, and its
+            # run is what it is (finished, failed), not a run the rule cut short
+            if spec.stop_file is not None and exited_at is None and os.path.exists(spec.stop_file) \
+                    and proc.poll() is None:
                 _terminate_group(proc, spec.kill_grace_s)
                 _drain(selector, log)
-                ended = True
-                return STOPPED
+                result = STOPPED
+                return result
             if deadline is not None and now >= deadline:
                 _terminate_group(proc, spec.kill_grace_s)
                 _drain(selector, log)
-                ended = True
-                return TIMEOUT
+                result = TIMEOUT
+                return result
             if now >= next_beat:
                 record.update(heartbeat=time.time())
                 next_beat = now + spec.heartbeat_s
@@ -476,12 +486,10 @@ def _pump(proc: subprocess.Popen[bytes], spec: RunSpec, log: Any, stderr_tail: d
         except (ProcessLookupError, PermissionError):
             pass
         _drain(selector, log)
-        ended = True
-        return FAILED  # the caller turns exit status 0 into finished
+        result = FAILED
+        return result  # the caller turns exit status 0 into finished
     finally:
-        # a trivial trial's metrics preview would be written, then replaced a moment later by the post-run step
-        # (3 file operations of ~10 a trial): the hook is told it is settled and skips it
-        lines.close(settled=ended and spec.post_run is not None)
+        lines.close(completed=result == FAILED and proc.returncode == 0)
 
 
 def _echo(stream: Any, chunk: bytes) -> None:

@@ -17,6 +17,7 @@ from tuner import training_run, tuning_run
 from tuner.capture.stdout_metrics import LiveMetrics, parse_metric_lines
 from tuner.errors import RunFailedError
 from tuner.settings import load_settings
+from tuner.spec import after_run
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -149,33 +150,39 @@ Epoch 2/2
 """
 
 
-def test_the_printed_metrics_preview_waits_a_period_so_short_runs_write_none(tmp_path: Path) -> None:
-    """The preview is for watching long runs: a run that ends within WRITE_EVERY_S never creates the file
-    (after_run writes metrics.jsonl right after), a longer one has it a period after it began."""
+def test_the_printed_metrics_file_waits_a_period_so_short_runs_write_it_once(tmp_path: Path) -> None:
+    """The file is for watching long runs: a run writes its closed rows a period after it began, then at most every
+    period (appending what closed since); a run that ends sooner writes them once, at its end, and after_run
+    makes that file its metrics.jsonl (a rename, no second parse)."""
     run_dir = tmp_path / "run"
     (run_dir / "tuner.d").mkdir(parents=True)
     preview = run_dir / "tuner.d" / "printed_metrics.jsonl"
-    hook = LiveMetrics(str(run_dir), load_settings().stdout_metrics_pattern)
-    hook.WRITE_EVERY_S = 0.3
+    hook = LiveMetrics(str(run_dir), load_settings().stdout_metrics_pattern, (), 0.3)
     hook.line("epoch 1 loss=0.5")
     hook.tick()
     assert not preview.exists()
     time.sleep(0.35)
     hook.tick()
     assert [json.loads(line)["loss"] for line in preview.read_text().splitlines()] == [0.5]
+    first = preview.stat().st_ino
     hook.line("epoch 2 loss=0.25")
     hook.tick()  # within a period of the last write: not yet
     assert len(preview.read_text().splitlines()) == 1
-    hook.close()  # a run that ended without a post-run step to settle it: the last preview
-    assert len(preview.read_text().splitlines()) == 2
+    hook.close(completed=False)  # a run that did not end by itself: what closed is kept
+    assert [json.loads(line)["loss"] for line in preview.read_text().splitlines()] == [0.5, 0.25]
+    assert preview.stat().st_ino == first  # appended, not rewritten
 
     short = tmp_path / "short"
     (short / "tuner.d").mkdir(parents=True)
     hook = LiveMetrics(str(short), load_settings().stdout_metrics_pattern)
     hook.line("epoch 1 loss=0.5")
     hook.tick()
-    hook.close(settled=True)  # ended on its own within the period; after_run settles its metrics
     assert os.listdir(short / "tuner.d") == []
+    hook.close(completed=True)  # ended on its own within the period: its rows, once
+    assert os.listdir(short / "tuner.d") == ["printed_metrics.jsonl"]
+    after_run(str(short), load_settings().stdout_metrics_pattern)
+    assert os.listdir(short / "tuner.d") == ["metrics.jsonl"]
+    assert [(r["step"], r["loss"]) for r in metric_rows(short)] == [(1, 0.5)]
 
 
 def test_a_noisy_keras_log_records_only_the_real_metrics() -> None:

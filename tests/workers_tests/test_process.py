@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -191,31 +192,33 @@ def test_a_child_that_keeps_the_output_open_does_not_hold_the_trial(tmp_path: Pa
 
 
 class _Hook:
-    """A line hook that remembers how the run told it to close."""
+    """A line hook that remembers what it was fed and how the run told it to close."""
 
     closes: list[bool] = []
+    lines: list[str] = []
 
-    def line(self, text: str) -> None: ...
+    def line(self, text: str) -> None:
+        _Hook.lines.append(text)
 
     def tick(self) -> None: ...
 
-    def close(self, settled: bool) -> None:
-        _Hook.closes.append(settled)
+    def close(self, completed: bool) -> None:
+        _Hook.closes.append(completed)
 
 
-def test_the_line_hook_is_told_when_a_post_run_step_settles_what_it_previews(tmp_path: Path) -> None:
-    """A run that ends with a post-run step to follow need not write its preview (sweeps: 3 file operations of
-    about 10 a trial); a run without one, or one interrupted (no post-run step then), must keep it."""
+def test_the_line_hook_is_told_whether_the_script_completed(tmp_path: Path) -> None:
+    """completed: the script exited by itself with status 0, so the step it was printing is complete; a run that
+    failed, timed out or was interrupted is not, and its unfinished step must not be kept as a step."""
     import _thread
     import threading
 
     _Hook.closes = []
     quick = "print('loss: 1')\n"
     run_process(make_spec(tmp_path / "a", quick, line_hook=(_Hook, ()), post_run=(print, ())))
-    run_process(make_spec(tmp_path / "b", quick, line_hook=(_Hook, ())))
+    run_process(make_spec(tmp_path / "b", quick + "raise SystemExit(1)\n", line_hook=(_Hook, ())))
     run_process(make_spec(tmp_path / "c", "import time\ntime.sleep(30)\n", line_hook=(_Hook, ()), timeout_s=0.3,
                           kill_grace_s=0.5, post_run=(print, ())))
-    assert _Hook.closes == [True, False, True]
+    assert _Hook.closes == [True, False, False]
     spec = make_spec(tmp_path / "d", "import time\nprint('up', flush=True)\ntime.sleep(30)\n", line_hook=(_Hook, ()),
                      post_run=(print, ()))
     timer = threading.Timer(1.0, _thread.interrupt_main)
@@ -225,5 +228,33 @@ def test_the_line_hook_is_told_when_a_post_run_step_settles_what_it_previews(tmp
             run_process(spec)
     finally:
         timer.cancel()
-    assert _Hook.closes == [True, False, True, False]
+    assert _Hook.closes == [True, False, False, False]
     assert read(spec.run_json)["status"] == "killed"
+
+
+def test_the_line_hook_gets_each_progress_update_as_it_comes(tmp_path: Path) -> None:
+    """tqdm and Lightning redraw one line with \\r until the bar (or the whole training) ends: the hook sees each
+    update while the script runs, as soon as the next one begins (a redraw ends where the next starts), not the
+    whole line at its end."""
+    _Hook.lines = []
+    script = ("import sys, time\n"
+              "for i in range(1, 4):\n"
+              "    sys.stdout.write(f'\\rEpoch 0: {i}/3 [00:0{i}<00:00, loss={1 / i:.3f}]'); sys.stdout.flush()\n"
+              "    deadline = time.time() + 10\n"
+              "    while open(sys.argv[-1]).read().count('loss=') < i - 1 and time.time() < deadline:\n"
+              "        time.sleep(0.01)\n"
+              "    assert open(sys.argv[-1]).read().count('loss=') == i - 1, 'the hook has not seen the update'\n"
+              "sys.stdout.write('\\r\\n')\n")
+    seen = tmp_path / "seen.txt"
+    seen.write_text("")
+
+    class Seen(_Hook):
+        def line(self, text: str) -> None:
+            super().line(text)
+            with open(seen, "a") as handle:
+                handle.write(text + "\n")
+
+    spec = make_spec(tmp_path / "e", script, line_hook=(Seen, ()))
+    spec = replace(spec, command=(*spec.command, str(seen)))
+    assert run_process(spec).status == "finished", Path(spec.output_log).read_text()
+    assert _Hook.lines == [f"Epoch 0: {i}/3 [00:0{i}<00:00, loss={1 / i:.3f}]" for i in range(1, 4)]

@@ -1,18 +1,37 @@
 """Metrics from printed lines (`loss: 0.3`, `epoch 3 loss=0.25 acc=0.91`) for scripts that never import tuner.
 
-Parsed while the run runs (LiveMetrics, a workers.process line hook, into printed_metrics.jsonl) and once more
-from output.log after it, kept only when the script recorded no metrics itself. Rules:
-- every `name: number` / `name=number` of a line is a metric (the pattern is a setting, see defaults.yml);
-- the step is the line's own `step`/`epoch` value (`epoch 3 ...`, `step=3 ...`, `Epoch 3/10 ...`), else the
-  one announced by a header line that holds nothing else (`Epoch 3/10`, as Keras prints before each epoch,
-  or `== epoch 3 ==`), which holds until the next header or until a Keras progress line reaches its end;
-- rows with the same step merge (later values win), so Keras' progress updates end as the epoch's values;
-- when no line has a step, each metric line is the next step (1, 2, ...); when some do, lines without one
-  are ignored: they are final results or settings printed once, not steps;
-- JSON object lines and `[tune-metric] name=value` lines are read too; log records and warnings (TF, absl,
-  Python warnings) and upper-case `NAME_X=value` environment advice never are;
-- names of the run's flags are not metrics (`print(args)` prints `Namespace(lr=0.1, ...)`), nor are
-  `file.py:12`-style source locations of log and warning lines.
+Parsed once, while the run runs: LiveMetrics (a workers.process line hook, fed every output line and every
+`\\r`-separated progress update as it arrives) keeps one MetricLines and writes the rows it has closed to
+tuner.d/printed_metrics.jsonl. Everyone reads that file: the live view, `read_run`, the progress display and the
+stopping driver; when the run ends `settle_printed_metrics` (after_run) makes it the run's metrics.jsonl, unless
+the script recorded metrics of its own. Nothing parses output.log again.
+
+A row is a step the script completed. The rules, each from a real format (tests/tuner_tests/printed_corpus.py):
+- values: every `name: number` / `name=number` of a line (the pattern is a setting, see defaults.yml); the pairs
+  of a JSON or Python dict line (`{'loss': 0.52, 'epoch': 0.5}`, as Hugging Face's Trainer prints its logs);
+  LightGBM's `valid_0's l2: 0.3` as `valid_0-l2` (XGBoost prints `valid_0-rmse:0.3` itself);
+- the step: the line's own `epoch`/`step`/`iteration` value (`epoch 3 ...`, `Iteration 3, loss = ...`, `{..
+  'epoch': 0.5}`), a leading `[N]` round (XGBoost, LightGBM), else the one announced by a header line that holds
+  nothing else (`Epoch 3/10`, as Keras prints it; `-- Epoch 3`, scikit-learn's SGD);
+- closed: a line that carries its own step is a whole step at once (later lines of the same step add to it); a
+  progress bar (Keras' `12/45 ━━━ - loss: 0.4`, tqdm's `12/45 [00:01<00:00, loss=0.4]`) is not: under a header its
+  row closes when the bar reaches N/N or the next header comes; a bar that names its own step (tqdm's
+  `Epoch 3: 45/45 ...`, PyTorch Lightning's) closes when another step starts, since Lightning adds `val_loss` to
+  the bar after N/N; any other row closes when the next one starts or once it holds every name the row before it
+  held. Only closed rows are written, judged and kept: when a run does not end by itself with status 0 (stopped,
+  killed, timed out, crashed), its open row is dropped, never kept as that step's value;
+- missing is missing: a row holds the names printed for that step and no others (never a NaN for an absent one);
+  a printed `nan`/`inf` is kept as printed: a diverged value;
+- not metrics: a value followed by a unit or a noun (`for 8 epochs`, `10000 samples`, `rate=0.04 for`, `0.5 s`),
+  names of sizes and counts (`batch size=32`, `num_layers`, Lightning's `v_num`), log records and warnings (TF,
+  absl, LightGBM's `[LightGBM] [Info]`, XGBoost's `[10:21:07] WARNING`, Python warnings), upper-case
+  `NAME_X=value` environment advice, `file.py:12`-style source locations and the names of the run's flags
+  (`print(args)` prints `Namespace(lr=0.1, ...)`);
+- lines before the first step: when no line has a step, each metric line is the next step (1, 2, ...); once a
+  step appears, the lines before it were settings and are dropped;
+- lines after a step, without one: between two steps they belong to the step before (scikit-learn's `Validation
+  score: 0.91` after `Iteration 3, loss = ...`); after the last step of a run that ended by itself they are its
+  evaluation (Keras' `evaluate()` bar, a final `Test accuracy: 0.98`), written to evaluation.json, not a step.
 """
 
 from __future__ import annotations
@@ -27,14 +46,43 @@ from tuner.errors import ConfigError
 from tuner.store.files import read_mapping, write_metric_rows
 from tuner.store.layout import RunPaths
 
-STEP_NAMES = frozenset({"epoch", "step"})
-_STEP_WORDS = re.compile(r"(?<![\w./])(?P<name>epoch|step)\b\s*[:=#]?\s*(?P<value>\d+)(?:\s*/\s*\d+)?(?![\w.])",
-                         re.IGNORECASE)
-_PROGRESS = re.compile(r"^\s*(?P<done>\d+)/(?P<total>\d+)\s")  # Keras: `32/32 ━━━━ 0s 2ms/step - loss: 0.3`
+STEP_NAMES = frozenset({"epoch", "step", "iteration", "iter"})
+_STEP_WORDS = re.compile(r"(?<![\w./])(?P<name>epoch|step|iteration|iter)\b\s*[:=#]?\s*(?P<value>\d+)"
+                         r"(?:\s*/\s*\d+)?(?![\w.])", re.IGNORECASE)
+#: XGBoost and LightGBM: `[12]\tvalid_0-rmse:0.3`, the boosting round first
+_ROUND = re.compile(r"^\s*\[(?P<value>\d+)\]\s")
+#: Keras: `12/45 ━━━━ 0s 2ms/step - loss: 0.3` (verbose=1) or `45/45 - 1s - 7ms/step - loss: 0.3` (verbose=2)
+_KERAS_BAR = re.compile(r"^\s*(?P<done>\d+)/(?P<total>\d+|Unknown)\s")
+#: tqdm: `Epoch 1:  40%|████      | 2/5 [00:00<00:00, 70.83it/s, loss=0.5]`
+_TQDM_BAR = re.compile(r"(?:^|[|:\s])\s*(?P<done>\d+)/(?P<total>\d+)\s+\[(?:\d|\?)")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x08]")
 _SOURCE_FILE = re.compile(r"\.(?:py|pyx|cc|cpp|cxx|c|h|hpp|cu|java|go|rs|js|ts|R)$")
-#: bounds so a chatty script cannot make the parse slow: only the log's tail is read
-MAX_LOG_BYTES = 20_000_000
+_NUMBER = r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[nN]a[nN]|[iI]nf(?:inity)?)"
+#: `{'loss': 0.52, 'epoch': 0.5}` (a Python dict's repr) and `{"loss": 0.52}` (JSON); numpy 2 reprs its scalars
+#: as `np.float64(0.52)`
+_DICT_PAIR = re.compile(r"""(['"])(?P<name>[^'"\s]{1,200})\1\s*:\s*(?:np\.float(?:16|32|64)\()?"""
+                        rf"(?P<value>{_NUMBER})\)?\s*(?=[,}}])")
+#: LightGBM: `training's l2: 0.19\tvalid_1's l2: 0.33`
+_LIGHTGBM_PAIR = re.compile(rf"(?P<set>[A-Za-z_][\w.-]*)'s (?P<metric>[\w@.-]+):\s*(?P<value>{_NUMBER})(?![\w.])")
+#: a value followed by one of these words states a quantity or a setting (`for 8 epochs`, `10000 samples`,
+#: `0.5 s`), not a measurement of the model
+_UNIT_WORDS = frozenset("""
+for of in on per with from to by over across within out times x
+samples sample examples images items rows records tokens words sentences sequences documents files points
+epochs steps iterations iters batches rounds trials runs layers units neurons heads features classes labels
+params parameters weights workers threads processes gpus gpu cpus cpu cores tpu tpus hpu hpus devices nodes
+s sec secs second seconds ms msec us ns min mins minute minutes h hr hrs hour hours days
+b bytes kb kib mb mib gb gib tb
+""".split())
+_FOLLOWING_WORD = re.compile(r"[ \t]+(?P<word>[A-Za-z]+)\b(?P<pair>\s*[:=])?")
+#: names of sizes and counts (`batch size=32`, `num_layers: 4`, Lightning's `v_num=0`): settings, not metrics
+_COUNT_LAST = frozenset("size count num number total length len seed dim dims width height depth samples examples "
+                        "epochs steps workers threads batches layers units version".split())
+_COUNT_FIRST = frozenset({"num", "n"})
+_NAME_PARTS = re.compile(r"[_\-./ ]+")
+
+#: bounds so a chatty script cannot make the parse slow: a line longer than this is cut
+MAX_LINE_CHARS = 1_000_000
 
 
 def compile_pattern(pattern: str, where: str = "setting 'stdout_metrics_pattern'") -> re.Pattern[str]:
@@ -52,7 +100,7 @@ def compile_pattern(pattern: str, where: str = "setting 'stdout_metrics_pattern'
 
 
 def _number(raw: str) -> float | None:
-    """`0.25`, `1e-3`, `nan`, `inf`: a diverged value is kept as it was printed (NaN, +-inf)."""
+    """`0.25`, `1e-3`, `nan`, `inf`, `Infinity`: a diverged value is kept as it was printed (NaN, +-inf)."""
     try:
         return float(raw)
     except ValueError:
@@ -64,14 +112,22 @@ def _as_step(value: float) -> int | float:
 
 
 def _is_header(line: str) -> bool:
-    """`Epoch 3/10`, `== epoch 3 ==`, `[step 5]`: nothing but the step (`Step 1: load data` is not a header)."""
+    """`Epoch 3/10`, `== epoch 3 ==`, `-- Epoch 3`: nothing but the step (`Step 1: load data` is not a header)."""
     return not re.search(r"[^\W_]", _STEP_WORDS.sub("", line))
 
 
+def is_count_name(name: str) -> bool:
+    """`size`, `batch_size`, `num_layers`, `v_num`: the name of a size or a count, a setting."""
+    parts = [p for p in _NAME_PARTS.split(name.lower()) if p]
+    return bool(parts) and (parts[-1] in _COUNT_LAST or (len(parts) > 1 and parts[0] in _COUNT_FIRST))
+
+
 #: log lines that are never metrics: TF/absl (`2024-05-01 12:00:00.123456: I tensorflow/...`, `W0501 12:00:00.1 ...`),
-#: Python warnings (`file.py:12: UserWarning: ...`), logging's `WARNING:absl:...` and level-tagged log records
+#: Python warnings (`file.py:12: UserWarning: ...`), logging's `WARNING:absl:...` and level-tagged log records,
+#: LightGBM's `[LightGBM] [Info] ...` and XGBoost's `[10:21:07] WARNING: ...`
 _NOISE = re.compile(r"^\s*(?:\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?:? [IWEF] |[IWEF]\d{4} \d\d:\d\d:\d\d"
-                    r"|(?:WARNING|ERROR|CRITICAL|DEBUG|FATAL):[\w.]*:)"
+                    r"|(?:WARNING|ERROR|CRITICAL|DEBUG|FATAL):[\w.]*:"
+                    r"|\[\w+\] \[(?:Info|Warning|Debug|Error|Fatal)\]|\[\d\d:\d\d:\d\d\] (?:WARNING|INFO|DEBUG|ERROR))"
                     r"|\b\w*(?:Warning|Error|Exception)\b:|\benvironment variables?\b|\bTo enable the following\b")
 #: `TF_ENABLE_ONEDNN_OPTS=0`: upper-case names with an underscore are environment variables, not metrics
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*_[A-Z0-9_]+$")
@@ -84,144 +140,380 @@ def is_noise(line: str) -> bool:
     return bool(_NOISE.search(line))
 
 
-def _json_values(line: str) -> dict[str, Any] | None:
-    """`{"epoch": 3, "loss": 0.2}`: a JSON object line's numbers (booleans and strings skipped)."""
-    text = line.strip()
-    if not (text.startswith("{") and text.endswith("}")):
+def _bar(line: str) -> tuple[int, int | None] | None:
+    """(done, total) of a progress bar line (Keras or tqdm); total None when unknown."""
+    match = _KERAS_BAR.match(line) or _TQDM_BAR.search(line)
+    if match is None:
         return None
-    import json
-
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    return {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    total = match.group("total")
+    return int(match.group("done")), int(total) if total.isdigit() else None
 
 
 class MetricLines:
-    """The printed-metrics rules (module docstring) applied one line at a time; `rows()` is the result so far."""
+    """The printed-metrics rules (module docstring) applied one line at a time, as the lines come.
+
+    `rows()` are the closed rows so far, in the order they closed; `finish(completed)` ends the output (the open
+    row closes only when the script ended by itself with status 0); `evaluation` is filled then. `changed_at` is the
+    index of the first closed row that changed after it was closed (None: rows were only added), for a writer
+    that appends new rows and rewrites only when an earlier one changed."""
 
     def __init__(self, pattern: str | re.Pattern[str], ignore: Iterable[str] = ()) -> None:
         self.regex = compile_pattern(pattern) if isinstance(pattern, str) else pattern
         self.ignored = {name.lower() for name in ignore} - STEP_NAMES
-        self.stepped: dict[Any, dict[str, Any]] = {}   # step -> row, in order of first appearance
-        self.unstepped: list[dict[str, Any]] = []
-        self.context: int | float | None = None        # step announced by a header line
+        self.rows_by_step: dict[Any, dict[str, Any]] = {}
+        self.closed: list[dict[str, Any]] = []
+        self.closed_at: list[float] = []
+        self.index: dict[Any, int] = {}    # step -> its place in `closed`
+        self.changed_at: int | None = None
+        self.open: Any = None              # the step of the row not yet complete, if any
+        self.open_kind = ""                # "bar" (closes at N/N), "stepped-bar" (at the next step), "plain"
+        self.stepped = False               # a step was printed: lines without one are no longer steps
+        self.context: Any = None           # the step a header announced
+        self.context_bar: tuple[int, int | None] | None = None
+        self.last_bar: tuple[int, int | None] | None = None  # of the latest numbered bar row
+        self.last_step: Any = None         # the latest printed step (own or announced)
+        self.numbered = 0                  # steps counted while no line has one
+        self.pending: list[dict[str, Any]] = []   # lines after a step without one: the step before's, or evaluation
+        self.extras: set[str] = set()      # names such lines held (scikit-learn's `score`): later ones join at once
+        self.evaluation: dict[str, Any] = {}
+        self.finished = False
 
+    # -- reading a line
     def _pairs(self, line: str) -> list[tuple[str, float]]:
-        found = _json_values(line)
-        if found is not None:
-            return list(found.items())
+        text = line.strip()
+        if text.startswith("{") and text.endswith("}"):
+            return [(m.group("name"), v) for m in _DICT_PAIR.finditer(text)
+                    for v in [_number(m.group("value"))] if v is not None]
+        if "'s " in line:
+            found = [(f"{m.group('set')}-{m.group('metric')}", v) for m in _LIGHTGBM_PAIR.finditer(line)
+                     for v in [_number(m.group("value"))] if v is not None]
+            if found:
+                return found
         pairs = []
         for match in self.regex.finditer(line):
             name, value = match.group("name"), _number(match.group("value"))
             if value is None or _SOURCE_FILE.search(name) or _ENV_NAME.match(name):
                 continue
+            if name.lower() not in STEP_NAMES and self._unit_follows(line, match.end()):
+                continue
             pairs.append((name, value))
         return pairs
 
+    @staticmethod
+    def _unit_follows(line: str, end: int) -> bool:
+        """`rate=0.04 for 8 epochs`, `size: 10000 samples`: the value is a quantity of something (a step word with its
+        number, `loss=0.3 epoch 2`, or the name of the next pair, `loss=0.3 acc=0.9`, is no unit)."""
+        match = _FOLLOWING_WORD.match(line, end)
+        return bool(match) and not match.group("pair") and match.group("word").lower() in _UNIT_WORDS
+
     def feed(self, raw: str) -> bool:
-        """Take one line; True when the rows changed."""
-        changed = False
-        for line in _ANSI.sub("", raw).split("\r"):
+        """Take one line (or several, `\\r`-separated); True when the closed rows changed."""
+        before = (len(self.closed), self.changed_at)
+        for line in _ANSI.sub("", raw[:MAX_LINE_CHARS]).split("\r"):
             line = _TAG.sub("", line)
             if line.strip() and not is_noise(line):
-                changed = self._line(line) or changed
-        return changed
+                self._line(line)
+        return (len(self.closed), self.changed_at) != before
 
-    def _line(self, line: str) -> bool:
+    def _line(self, line: str) -> None:
         values: dict[str, Any] = {}
         step: int | float | None = None
         for name, value in self._pairs(line):
-            if name.lower() in STEP_NAMES:
+            lowered = name.lower()
+            if lowered in STEP_NAMES:
                 if not math.isnan(value):
                     step = _as_step(value)
-            elif name.lower() not in self.ignored:
+            elif lowered not in self.ignored and not is_count_name(name):
                 values[name] = value
         if step is None:
-            found = _STEP_WORDS.search(line)
+            found = _STEP_WORDS.search(line) or _ROUND.match(line)
             if found:
                 step = _as_step(float(found.group("value")))
+        bar = _bar(line)
         if not values:
             if step is not None and _is_header(line):
-                self.context = step
-            return False
-        if step is None:
-            step = self.context
-            progress = _PROGRESS.match(line)
-            if progress and progress.group("done") == progress.group("total"):
-                self.context = None  # the epoch's last progress update: what follows is not this epoch
-        if step is None:
-            self.unstepped.append(values)
+                self._header(step)
+            elif step is not None and bar is not None and self.open_kind == "stepped-bar" and step != self.open:
+                self._close(self.open)  # Lightning's `Epoch 2:   0%| 0/45`: the epoch before it is complete
+            return
+        if step is not None:
+            self._own_step(step, values, bar)
+        elif self.context is not None and self._in_context(values, bar):
+            pass
+        elif self.stepped:
+            self._after_steps(values, bar)
         else:
-            self.stepped.setdefault(step, {"step": step}).update(values)
+            self._numbered(values, bar)
+
+    # -- the kinds of lines
+    def _start_steps(self) -> None:
+        """The first printed step: what came before without one were settings, not steps."""
+        if not self.stepped:
+            self.stepped = True
+            if self.rows_by_step:
+                self.rows_by_step.clear()
+                self.closed.clear()
+                self.closed_at.clear()
+                self.index.clear()
+                self.changed_at = 0
+                self.open, self.open_kind = None, ""
+
+    def _new_step(self, step: Any) -> None:
+        """A step begins: the row still open (another step's) is complete; lines held since the last step are its."""
+        self._start_steps()
+        if self.open is not None and self.open != step:
+            self._close(self.open)
+        if self.pending and self.last_step is not None and self.last_step != step:
+            for values in self.pending:
+                self.extras.update(values)
+                self._merge(self.last_step, values, add_only=True)
+            self.pending.clear()
+        self.last_step = step
+
+    def _header(self, step: Any) -> None:
+        self._new_step(step)
+        self.context, self.context_bar = step, None
+
+    def _own_step(self, step: Any, values: dict[str, Any], bar: tuple[int, int | None] | None) -> None:
+        self._new_step(step)
+        if self.context is not None and self.context != step:
+            self.context, self.context_bar = None, None
+        self._merge(step, values)
+        if bar is None:
+            self._close(step)
+        elif step not in self.index:
+            self.open, self.open_kind = step, "stepped-bar"
+
+    def _in_context(self, values: dict[str, Any], bar: tuple[int, int | None] | None) -> bool:
+        """A line under a header: that step's, unless the header's bar has ended the step and this line is not its
+        last redraw (Keras' evaluate() after fit: a bar that starts again, a second whole bar that brings no new name,
+        a line that is no bar)."""
+        step = self.context
+        row = self.rows_by_step.get(step)
+        closed = step in self.index
+        if bar is None and closed and self.context_bar is not None:
+            self.context, self.context_bar = None, None  # the header's bar ended its step: this line is after it
+            return False
+        if bar is not None and closed and self.context_bar is not None and row is not None:
+            done, total = bar
+            if done < self.context_bar[0] or total != self.context_bar[1] or values.keys() <= row.keys():
+                self.context, self.context_bar = None, None
+                return False
+            self._merge(step, values, add_only=True)  # Keras' last update of an epoch adds val_* to it
+            return True
+        self._merge(step, values)
+        if bar is not None:
+            self.context_bar = bar
+            if not closed:
+                self.open, self.open_kind = step, "bar"
+                if bar[1] is not None and bar[0] >= bar[1]:
+                    self._close(step)
+            return True
+        if not closed:
+            if self.open != step:
+                self.open, self.open_kind = step, "plain"
+            if self.open_kind == "plain" and self._holds_previous(step):
+                self._close(step)
         return True
 
+    def _after_steps(self, values: dict[str, Any], bar: tuple[int, int | None] | None) -> None:
+        if bar is not None and (bar[1] is None or bar[0] < bar[1]):
+            return  # a bar on its way (evaluate's batches): only its end counts
+        if self.last_step is not None and values.keys() <= self.extras:
+            self._merge(self.last_step, values, add_only=True)
+        else:
+            self.pending.append(values)
+
+    def _numbered(self, values: dict[str, Any], bar: tuple[int, int | None] | None) -> None:
+        """No line has had a step: each metric line (or each bar, at its end) is the next step."""
+        done = bar is not None and bar[1] is not None and bar[0] >= bar[1]
+        if bar is not None and self.open is not None and self.open_kind == "bar":
+            step = self.open
+        elif done and self.last_bar == bar and not self.open and self.closed:
+            step = self.closed[-1]["step"]  # tqdm draws its last update again when it closes: the same bar
+        else:
+            if self.open is not None:
+                self._close(self.open)
+            self.numbered += 1
+            step = self.numbered
+            self.open, self.open_kind = step, "bar" if bar is not None else "plain"
+        self._merge(step, values)
+        if bar is not None:
+            self.last_bar = bar
+            if done:
+                self._close(step)
+        elif self._holds_previous(step):
+            self._close(step)
+
+    # -- rows
+    def _holds_previous(self, step: Any) -> bool:
+        """The row holds every name the last closed row held: the script printed what it prints each step."""
+        if not self.closed:
+            return False
+        previous = self.closed[-1]
+        return previous["step"] != step and previous.keys() <= self.rows_by_step[step].keys()
+
+    def _merge(self, step: Any, values: dict[str, Any], add_only: bool = False) -> None:
+        row = self.rows_by_step.get(step)
+        if row is None:
+            row = self.rows_by_step[step] = {"step": step}
+        changed = False
+        for name, value in values.items():
+            if name in row and (add_only or _same(row[name], value)):
+                continue
+            row[name] = value
+            changed = True
+        place = self.index.get(step)
+        if changed and place is not None:
+            self.changed_at = place if self.changed_at is None else min(self.changed_at, place)
+
+    def _close(self, step: Any) -> None:
+        if self.open == step:
+            self.open, self.open_kind = None, ""
+        row = self.rows_by_step.get(step)
+        if row is None or step in self.index or len(row) < 2:
+            return
+        self.index[step] = len(self.closed)
+        self.closed.append(row)
+        self.closed_at.append(time.time())
+
+    def finish(self, completed: bool) -> None:
+        """The output ended. completed: the script exited by itself with status 0, so the step it was printing is
+        complete and what it printed after its last step is its evaluation; else both are dropped."""
+        if self.finished:
+            return
+        self.finished = True
+        if self.open is not None:
+            step = self.open
+            if completed:
+                self._close(step)
+            else:
+                self.open, self.open_kind = None, ""
+                if step not in self.index:
+                    self.rows_by_step.pop(step, None)
+        if completed:
+            for values in self.pending:
+                self.evaluation.update(values)
+        self.pending.clear()
+
     def rows(self) -> list[dict[str, Any]]:
-        if self.stepped:
-            return [dict(row) for row in self.stepped.values()]
-        return [{"step": index, **values} for index, values in enumerate(self.unstepped, start=1)]
+        return [dict(row) for row in self.closed]
 
 
-def parse_metric_lines(text: str, pattern: str | re.Pattern[str], ignore: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """One row per step that has at least one metric; see the module docstring for the rules."""
+def _same(a: Any, b: Any) -> bool:
+    return a == b or (a != a and b != b)  # NaN is NaN
+
+
+def parse_metric_lines(text: str, pattern: str | re.Pattern[str], ignore: Iterable[str] = (),
+                       completed: bool = True) -> list[dict[str, Any]]:
+    """The rows of a whole output, as the live parser ends with them (see the module docstring for the rules)."""
     parser = MetricLines(pattern, ignore)
-    for line in text.splitlines():
+    for line in text.split("\n"):
         parser.feed(line)
+    parser.finish(completed)
     return parser.rows()
 
 
 class LiveMetrics:
-    """workers.process line hook: printed metrics parsed while the run runs, into tuner.d/printed_metrics.jsonl
-    (read in place of metrics.jsonl until the run ends; after_run then settles the one source of metrics).
+    """workers.process line hook: printed metrics parsed while the run runs, the one parse of them. Its closed
+    rows go to tuner.d/printed_metrics.jsonl (appended as they close; rewritten when an earlier one changed), read
+    in place of metrics.jsonl until the run ends; after_run then settles it (`settle_printed_metrics`).
 
-    The preview is rewritten at most every WRITE_EVERY_S, the first time WRITE_EVERY_S after the run began: a
-    run that ends sooner never writes one (after_run writes metrics.jsonl moments later), which spares a
-    sweep of sub-second trials a file created and removed per trial (~1 ms of file system time each here).
-    """
+    write_every_s bounds how often the file changes: 0.5 s for watching a run; 0 in a sweep with a stopping rule,
+    where every closed step is written at once so the rule judges it without delay. The first write comes a
+    period after the run began, so a run that ends sooner writes its rows once, at its end."""
 
     WRITE_EVERY_S = 0.5
 
-    def __init__(self, run_dir: str, pattern: str, ignore: Iterable[str] = ()) -> None:
+    def __init__(self, run_dir: str, pattern: str, ignore: Iterable[str] = (),
+                 write_every_s: float | None = None) -> None:
         self.paths = RunPaths(run_dir)
         self.parser = MetricLines(pattern, ignore)
+        self.every_s = self.WRITE_EVERY_S if write_every_s is None else write_every_s
         self.dirty = False
-        self.written_at = time.monotonic()  # as if written at the start: the first preview comes a period later
+        self.written = 0      # closed rows in the file
+        self.written_at = time.monotonic()  # as if written at the start: the first write comes a period later
+        self.own_metrics = False
 
     def line(self, text: str) -> None:
         self.dirty = self.parser.feed(text) or self.dirty
 
     def tick(self, force: bool = False) -> None:
         now = time.monotonic()
-        if self.dirty and (force or now - self.written_at >= self.WRITE_EVERY_S):
-            if os.path.exists(self.paths.metrics_jsonl):  # the script logs its own: printed lines are not used
-                self.dirty = False
-                return
-            write_metric_rows(self.paths.run_dir, self.parser.rows(), self.paths.printed_metrics_jsonl)
+        if self.dirty and (force or now - self.written_at >= self.every_s):
+            self._write()
             self.dirty, self.written_at = False, now
 
-    def close(self, settled: bool = False) -> None:
-        """The last preview, unless the run ended and after_run settles its metrics from the log right after."""
-        if not settled:
-            self.tick(force=True)
+    def _write(self) -> None:
+        if self.own_metrics or os.path.exists(self.paths.metrics_jsonl):
+            self.own_metrics = True  # the script logs its own: printed lines are not used
+            return
+        parser = self.parser
+        rows = [{**row, "timestamp": at} for row, at in zip(parser.rows(), parser.closed_at)]
+        changed = parser.changed_at
+        path = self.paths.printed_metrics_jsonl
+        if self.written and (changed is None or changed >= self.written) and len(rows) >= self.written:
+            if len(rows) > self.written:
+                from workers.files import dumps_json
+
+                text = "".join(dumps_json(row, nonfinite_as_text=True) + "\n" for row in rows[self.written:])
+                with open(path, "a", encoding="utf-8") as handle:
+                    handle.write(text)
+        elif rows or self.written:
+            write_metric_rows(self.paths.run_dir, rows, path)
+        self.written = len(rows)
+        parser.changed_at = None
+
+    def close(self, completed: bool = False) -> None:
+        """The run's output ended; completed: the script exited by itself with status 0 (module docstring)."""
+        self.parser.finish(completed)
+        self.dirty = True
+        self.tick(force=True)
+        if self.parser.evaluation and not self.own_metrics:
+            from workers.files import atomic_write_json
+
+            atomic_write_json(self.paths.printed_evaluation_json, self.parser.evaluation, nonfinite_as_text=True)
 
 
-def read_log_tail(path: str, max_bytes: int = MAX_LOG_BYTES) -> str:
-    with open(path, "rb") as handle:
-        handle.seek(max(0, os.path.getsize(path) - max_bytes))
-        return handle.read().decode("utf-8", "replace")
-
-
-def record_stdout_metrics(run_dir: str, pattern: str) -> int:
-    """Write metrics parsed from output.log when the script logged none itself; returns the rows written."""
+def settle_printed_metrics(run_dir: str, use: bool = True) -> int:
+    """after_run: the live parse becomes the run's metrics (printed_metrics.jsonl -> metrics.jsonl, its evaluation
+    -> evaluation.json) when the script recorded none itself and `use`; else it is removed. Returns the rows kept.
+    Idempotent: a post-run step run again (its worker died) finds nothing left to settle."""
     paths = RunPaths(run_dir)
-    if os.path.exists(paths.printed_metrics_jsonl):  # the live preview is replaced by the full parse below
-        os.unlink(paths.printed_metrics_jsonl)
-    if not pattern or os.path.exists(paths.metrics_jsonl) or not os.path.exists(paths.output_log):
-        return 0
-    rows = parse_metric_lines(read_log_tail(paths.output_log), pattern, ignore=read_mapping(paths.flags_json))
-    if rows:
-        write_metric_rows(run_dir, rows)
-    return len(rows)
+    printed, evaluation = paths.printed_metrics_jsonl, paths.printed_evaluation_json
+    own = os.path.exists(paths.metrics_jsonl)
+    kept = 0
+    if os.path.exists(printed):
+        if use and not own:
+            from tuner.store.files import read_metric_lines
+
+            kept = len(read_metric_lines(printed)[0])
+            if kept:
+                os.replace(printed, paths.metrics_jsonl)
+        if os.path.exists(printed):
+            os.unlink(printed)
+    if os.path.exists(evaluation):
+        if use and not own and not os.path.exists(paths.evaluation_json):
+            os.replace(evaluation, paths.evaluation_json)
+        else:
+            os.unlink(evaluation)
+    return kept
+
+
+def keep_judged_steps(run_dir: str) -> int | None:
+    """A stopped run keeps its metrics up to the step its stopping rule judged (stop.json's `step`): the rule's
+    decision is about that step, and what the script printed while the stop was on its way is not the run's
+    result. Returns the rows dropped (None when the run was not stopped by a rule)."""
+    paths = RunPaths(run_dir)
+    if read_mapping(paths.run_json).get("status") != "stopped":
+        return None
+    step = read_mapping(paths.stop_request).get("step")
+    if isinstance(step, bool) or not isinstance(step, (int, float)) or not os.path.exists(paths.metrics_jsonl):
+        return None
+    from tuner.store.files import read_metric_lines
+
+    rows = read_metric_lines(paths.metrics_jsonl)[0]
+    kept = [row for row in rows if not isinstance(row.get("step"), (int, float)) or row["step"] <= step]
+    if len(kept) < len(rows):
+        write_metric_rows(run_dir, kept)
+    return len(rows) - len(kept)

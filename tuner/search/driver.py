@@ -115,50 +115,40 @@ def stop_from_source(source: Mapping[str, Any] | None) -> StopConfig | None:
     return StopConfig(**source) if source else None
 
 
-def read_history(run_dir: str, metric: str, pattern: Any, cache: dict[str, Any] | None = None
-                 ) -> list[tuple[float, float]]:
-    """(step, value) of `metric` so far: from tuner.d/metrics.jsonl (log_metrics, Keras callback) if the script
-    writes it, else from the printed lines of output.log (`epoch 3 loss=0.2`), parsed as the run's own
-    post-run step parses them. Re-read only when the file grew."""
-    paths = RunPaths(run_dir)
-    for path, kind in ((paths.metrics_jsonl, "jsonl"), (paths.output_log, "log")):
-        try:
-            size = os.stat(path).st_size
-        except OSError:
+def read_history(run_dir: str, metric: str, cache: dict[str, Any] | None = None) -> list[tuple[float, float]]:
+    """(step, value) of `metric` in each closed step so far: from tuner.d/metrics.jsonl when the script writes it
+    (log_metrics, the Keras callback) or once the run is settled, else from printed_metrics.jsonl, the rows the live
+    parse of its printed lines has closed (never output.log itself: the line hook parses it once). A step without
+    the metric is not in the history (missing is not NaN); other names never count. Read again only when the file
+    changed."""
+    path = RunPaths(run_dir).live_metrics_jsonl
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return []
+    key = (path, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if cache is not None and cache.get(run_dir, (None,))[0] == key:
+        return cache[run_dir][1]
+    from tuner.store.files import read_metric_lines
+
+    history = []
+    for number, row in enumerate(read_metric_lines(path)[0], start=1):
+        value = row.get(metric)
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
-        if kind == "log" and not pattern:
-            return []
-        key = (path, size)
-        if cache is not None and cache.get(run_dir, (None,))[0] == key:
-            return cache[run_dir][1]
-        if kind == "jsonl":
-            from tuner.store.files import read_metric_lines
-
-            rows = read_metric_lines(path)[0]
-        else:
-            from tuner.capture.stdout_metrics import parse_metric_lines, read_log_tail
-            from tuner.store.files import read_mapping
-
-            rows = parse_metric_lines(read_log_tail(path), pattern, ignore=read_mapping(paths.flags_json))
-        history = []
-        for number, row in enumerate(rows, start=1):
-            value = row.get(metric)
-            if isinstance(value, bool) or not isinstance(value, (int, float, type(None))):
-                continue
-            step = row.get("step", number)
-            step = step if isinstance(step, (int, float)) and not isinstance(step, bool) else number
-            history.append((float(step), math.nan if value is None else float(value)))
-        if cache is not None:
-            cache[run_dir] = (key, history)
-        return history
-    return []
+        step = row.get("step", number)
+        step = step if isinstance(step, (int, float)) and not isinstance(step, bool) else number
+        history.append((float(step), float(value)))
+    if cache is not None:
+        cache[run_dir] = (key, history)
+    return history
 
 
 class SearchDriver:
     """Sampler + stopping rule of one sweep, with their journal records."""
 
-    def __init__(self, request: Any, journal: Any, runs_dir: str, pattern: Any) -> None:
-        self.request, self.journal, self.pattern = request, journal, pattern
+    def __init__(self, request: Any, journal: Any, runs_dir: str) -> None:
+        self.request, self.journal = request, journal
         self.metric, self.mode = request.metric, request.mode
         self.stop: StopConfig | None = request.stop
         space = request.plan.grid
@@ -183,8 +173,7 @@ class SearchDriver:
             elif record.get("type") == "stop":
                 self.stopped[record["trial"]] = record["step"]
             elif record.get("type") == "outcome" and record.get("status") in ("finished", "stopped") and self.metric:
-                self.histories[record["trial"]] = read_history(os.path.join(runs_dir, record["run"]), self.metric,
-                                                               self.pattern)
+                self.histories[record["trial"]] = read_history(os.path.join(runs_dir, record["run"]), self.metric)
         if self.sampler is not None:
             self.sampler.restore(records)
 
@@ -209,7 +198,7 @@ class SearchDriver:
         """A trial's final outcome: keep its whole history for the rule, tell the sampler (and journal it)."""
         run_dir = self.live.pop(index, None)
         if run_dir is not None and self.metric:
-            self.histories[index] = read_history(run_dir, self.metric, self.pattern)
+            self.histories[index] = read_history(run_dir, self.metric)
         if self.sampler is None:
             return
         parsed = RunStatus.parse(status)
@@ -231,7 +220,7 @@ class SearchDriver:
         self._next_poll = now + POLL_S
         histories = dict(self.histories)
         for index, run_dir in self.live.items():
-            histories[index] = read_history(run_dir, self.metric, self.pattern, self._cache)
+            histories[index] = read_history(run_dir, self.metric, self._cache)
         running = [i for i in self.live if i not in self.stopped]
         if self.stop.rule == "median":
             stops = median_stops(histories, running, self.mode, MedianRule(self.stop.grace_period, self.stop.min_trials))
@@ -243,15 +232,29 @@ class SearchDriver:
             rule = AshaRule(self.stop.grace_period, self.stop.reduction_factor, self.stop.max_t)
             stops = asha_stops(histories, running, self.mode, rule, self.asha)
         for stop in stops:
+            decided = time.time()
             where = f"its report {stop.step:g}" if stop.rule == "hyperband" else f"step {stop.step:g}"
             reason = f"{stop.rule}: {self.metric} {stop.value:.4g} at {where} is worse than {stop.threshold:.4g}"
+            # the step the rule judged: the run keeps its metrics up to it (after_run), whatever the script printed
+            # while the request was on its way
+            step = judged_step(stop, histories.get(stop.trial, ()))
             atomic_write_text(RunPaths(self.live[stop.trial]).stop_request,
-                              json.dumps({"reason": reason, "rule": stop.rule, "step": stop.step}))
+                              json.dumps({"reason": reason, "rule": stop.rule, "step": step, "time": decided}))
             self.stopped[stop.trial] = stop.step
             self.journal.append({"type": "stop", "trial": stop.trial, "rule": stop.rule, "step": stop.step,
-                                 "value": _finite_or_none(stop.value), "threshold": _finite_or_none(stop.threshold),
-                                 "time": time.time()}, durable=True)
+                                 "judged_step": step, "value": _finite_or_none(stop.value),
+                                 "threshold": _finite_or_none(stop.threshold), "time": decided}, durable=True)
         return [s.trial for s in stops]
+
+
+def judged_step(stop: Any, history: Any) -> float:
+    """The step of the value a rule judged: its `step`, except hyperband's, which counts reported values (W&B's
+    iterations): the step of that report."""
+    if stop.rule != "hyperband":
+        return float(stop.step)
+    points = [p for p in sorted(history, key=lambda p: p[0]) if math.isfinite(p[1])]  # as the rule counts them
+    index = int(stop.step) - 1
+    return float(points[index][0]) if 0 <= index < len(points) else float(stop.step)
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -70,8 +70,11 @@ class RunPaths:
     #: at launch, never rewritten): which flags are defaults and which were passed (tuner.store.files.FlagSource)
     flag_defaults_json = property(lambda self: self._m("flag_defaults.json"))
     metrics_jsonl = property(lambda self: self._m("metrics.jsonl"))
-    #: printed metrics parsed while the run runs; readers use it while metrics.jsonl does not exist
+    #: printed metrics parsed while the run runs (closed steps only); readers use it while metrics.jsonl does not
+    #: exist, and after_run makes it metrics.jsonl
     printed_metrics_jsonl = property(lambda self: self._m("printed_metrics.jsonl"))
+    #: what a script printed after its last step (Keras' evaluate()), made evaluation.json by after_run
+    printed_evaluation_json = property(lambda self: self._m("printed_evaluation.json"))
     evaluation_json = property(lambda self: self._m("evaluation.json"))
     properties_json = property(lambda self: self._m("properties.json"))
     error_json = property(lambda self: self._m("error.json"))

@@ -192,7 +192,9 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster, sweep_id: str) -> Sweep
             frame = own_columns(frame.sort_values(["trial", "attempt"] if "attempt" in frame else ["trial"],
                                                   kind="stable", na_position="last").reset_index(drop=True))
         if request.stop is not None and not frame.empty and "trial" in frame:
-            steps = {r["trial"]: r["step"] for r in journal.read().records if r.get("type") == "stop"}
+            # the step the rule judged (hyperband's `step` counts reports; judged_step is that report's step)
+            steps = {r["trial"]: r.get("judged_step", r["step"]) for r in journal.read().records
+                     if r.get("type") == "stop"}
             stopped = frame["status"] == RunStatus.STOPPED.value
             frame["stopped_at"] = [steps.get(t) if s else None for t, s in zip(frame["trial"], stopped)]
         rows = _write_summary(journal, settings)

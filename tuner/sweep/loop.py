@@ -22,6 +22,7 @@ from tuner.spec import (
     after_run,
     build_run_spec,
     stdout_pattern,
+    stoppable,
     thread_caps,
     write_git_diff,
 )
@@ -258,8 +259,7 @@ class _SweepLoop:
         self.poll_s = POLL_S  # how often the search driver reads the running trials' metrics
 
         # an adaptive sampler and/or a stopping rule (tuner.search); None for plain grids and random spaces
-        self.search = SearchDriver(request, journal, self.settings.runs_dir, self.pattern) \
-            if uses_search(request) else None
+        self.search = SearchDriver(request, journal, self.settings.runs_dir) if uses_search(request) else None
 
     def run(self) -> tuple[bool, bool]:
         """(interrupted, stopped_early); `config_error` says when the sweep stopped because it cannot succeed"""
@@ -344,7 +344,7 @@ class _SweepLoop:
                                 template=request.template, tags=request.tags)
         spec = replace(spec, post_run=(after_run, (paths.run_dir, self.pattern)))  # on the worker, in parallel
         if request.stop is not None:
-            spec = replace(spec, stop_file=paths.stop_request)
+            spec = stoppable(spec)
         # the run exists from now on, so a listing during the sweep shows it as queued, not as a broken run
         write_run_status(paths.run_dir, RunStatus.QUEUED, spec.record)
         return spec, paths
