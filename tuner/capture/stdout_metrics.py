@@ -55,6 +55,8 @@ _ROUND = re.compile(r"^\s*\[(?P<value>\d+)\]\s")
 _KERAS_BAR = re.compile(r"^\s*(?P<done>\d+)/(?P<total>\d+|Unknown)\s")
 #: tqdm: `Epoch 1:  40%|████      | 2/5 [00:00<00:00, 70.83it/s, loss=0.5]`
 _TQDM_BAR = re.compile(r"(?:^|[|:\s])\s*(?P<done>\d+)/(?P<total>\d+)\s+\[(?:\d|\?)")
+#: pytorch/examples: `Train Epoch: 1 [640/60000 (1%)]\tLoss: 1.359780`
+_TORCH_BAR = re.compile(r"\[(?P<done>\d+)/(?P<total>\d+) \(\d+%\)\]")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x08]")
 _SOURCE_FILE = re.compile(r"\.(?:py|pyx|cc|cpp|cxx|c|h|hpp|cu|java|go|rs|js|ts|R)$")
 _NUMBER = r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[nN]a[nN]|[iI]nf(?:inity)?)"
@@ -141,8 +143,8 @@ def is_noise(line: str) -> bool:
 
 
 def _bar(line: str) -> tuple[int, int | None] | None:
-    """(done, total) of a progress bar line (Keras or tqdm); total None when unknown."""
-    match = _KERAS_BAR.match(line) or _TQDM_BAR.search(line)
+    """(done, total) of a progress line (Keras, tqdm, PyTorch's examples); total None when unknown."""
+    match = _KERAS_BAR.match(line) or _TQDM_BAR.search(line) or _TORCH_BAR.search(line)
     if match is None:
         return None
     total = match.group("total")
