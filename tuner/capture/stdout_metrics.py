@@ -206,7 +206,7 @@ class MetricLines:
         """`rate=0.04 for 8 epochs`, `size: 10000 samples`: the value is a quantity of something (a step word with its
         number, `loss=0.3 epoch 2`, or the name of the next pair, `loss=0.3 acc=0.9`, is no unit)."""
         match = _FOLLOWING_WORD.match(line, end)
-        return bool(match) and not match.group("pair") and match.group("word").lower() in _UNIT_WORDS
+        return match is not None and not match.group("pair") and match.group("word").lower() in _UNIT_WORDS
 
     def feed(self, raw: str) -> bool:
         """Take one line (or several, `\\r`-separated); True when the closed rows changed."""

@@ -5,7 +5,9 @@ driver polls the live metrics of its running trials, calls a rule, and stops wha
 reads files or knows about processes, so the rules are tested on hand-made histories.
 
 Non-finite values (NaN, inf) never count for another trial's median or rung cutoff. A trial whose own
-value is NaN is treated as the worst possible value: a diverged run is the first one worth stopping.
+value is NaN (a `nan` it printed or logged) is treated as the worst possible value: a diverged run is the first
+one worth stopping. A step at which the metric was not reported is not in a history at all (the driver leaves it
+out): missing is not NaN.
 """
 
 from __future__ import annotations
