@@ -157,3 +157,73 @@ def test_asha_judges_whole_epochs_of_the_metric_and_a_stopped_run_keeps_the_judg
             epochs = [int(e) for e in re.findall(r"Epoch (\d+)/6", (run / "output.log").read_text())]
             ran_on += max(epochs) > judged
     assert ran_on  # a stopped trial did print epochs after the decision (it ignores SIGTERM for two)
+
+
+KERAS_SCRIPT = """
+import argparse, os, time
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import keras
+
+p = argparse.ArgumentParser()
+p.add_argument("--lr", type=float, default=0.04)
+p.add_argument("--epochs", type=int, default=4)
+a = p.parse_args()
+print(f"Training model with learning rate={a.lr} for {a.epochs} epochs.")
+rng = np.random.default_rng(0)
+x = rng.normal(size=(512, 8)).astype("float32")
+y = (x[:, :4].sum(axis=1) > 0).astype("float32")
+model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
+                          keras.layers.Dense(1, activation="sigmoid")])
+model.compile(optimizer=keras.optimizers.SGD(a.lr), loss="binary_crossentropy", metrics=["accuracy"])
+
+
+class Slow(keras.callbacks.Callback):  # batches slow enough to be drawn, as on a real dataset
+    def on_train_batch_end(self, batch, logs=None):
+        time.sleep(0.01)
+
+
+model.fit(x, y, epochs=a.epochs, batch_size=16, validation_split=0.25, verbose=1, callbacks=[Slow()])
+model.evaluate(x, y, verbose=1)
+"""
+
+
+def _epoch_ends(log: str) -> dict[int, float]:
+    """val_loss of each epoch's last progress drawing, read from output.log independently of the parser."""
+    ends, epoch = {}, None
+    for segment in re.split(r"[\r\n]", re.sub(r"\x1b\[[0-9;]*m|\x08", "", log)):
+        header = re.fullmatch(r"Epoch (\d+)/\d+", segment.strip())
+        if header:
+            epoch = int(header.group(1))
+        found = re.search(r"val_loss: ([\d.]+)", segment)
+        if found and epoch is not None:
+            ends[epoch] = float(found.group(1))
+    return ends
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.tensorflow
+def test_a_real_keras_script_under_asha_is_judged_on_whole_epochs(ray_cluster, workdir, write_script) -> None:
+    pytest.importorskip("keras")
+    from tuner import tuning_run
+
+    write_script("train.py", KERAS_SCRIPT)
+    frame = tuning_run("train.py", {"lr": [0.5, 0.3, 1e-5, 1e-6], "epochs": 4}, metric="val_loss", mode="min",
+                       stop="asha", grace_period=1, reduction_factor=2, confirm=False, quiet=True, max_concurrent=2)
+    stops = {r["trial"]: r for r in Journal(str(workdir / "runs" / "sweeps" / frame.attrs["sweep"])).read().records
+             if r["type"] == "stop"}
+    assert set(frame.status) == {"finished", "stopped"}  # the tiny learning rates lose at a rung
+    for row in frame.itertuples():
+        run = Path(row.run_dir) / "tuner.d"
+        rows = read_metric_lines(str(run / "metrics.jsonl"))[0]
+        ends = _epoch_ends((run / "output.log").read_text())
+        assert rows and rows[0]["step"] == 1, row  # trained its first epoch at least
+        assert [r["step"] for r in rows] == list(range(1, len(rows) + 1))
+        assert [r["val_loss"] for r in rows] == [ends[r["step"]] for r in rows]  # each epoch's final value
+        assert "rate" not in {k for r in rows for k in r}
+        if row.status == "stopped":
+            assert row.stopped_at == stops[row.trial]["step"] == rows[-1]["step"]
+            assert row.metric_val_loss == rows[-1]["val_loss"]
+        else:
+            assert len(rows) == 4 and row.eval_loss > 0 and 0 <= row.eval_accuracy <= 1  # evaluate(): not a step
