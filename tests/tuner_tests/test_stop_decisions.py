@@ -227,3 +227,12 @@ def test_a_real_keras_script_under_asha_is_judged_on_whole_epochs(ray_cluster, w
             assert row.metric_val_loss == rows[-1]["val_loss"]
         else:
             assert len(rows) == 4 and row.eval_loss > 0 and 0 <= row.eval_accuracy <= 1  # evaluate(): not a step
+
+
+def test_the_judged_step_of_hyperband_is_the_step_of_the_report_it_counted() -> None:
+    from tuner.search.driver import judged_step
+    from tuner.search.stopping import Stop
+
+    history = [(2.0, 0.5), (0.0, 0.9), (1.0, math.nan), (3.0, 0.4)]  # HF-like steps; a nan report is not counted
+    assert judged_step(Stop("t", "hyperband", 2, 0.5, 0.3), history) == 2.0
+    assert judged_step(Stop("t", "asha", 3, 0.4, 0.3), history) == 3.0
