@@ -49,8 +49,8 @@ from tuner.store.layout import RunPaths
 STEP_NAMES = frozenset({"epoch", "step", "iteration", "iter"})
 _STEP_WORDS = re.compile(r"(?<![\w./])(?P<name>epoch|step|iteration|iter)\b\s*[:=#]?\s*(?P<value>\d+)"
                          r"(?:\s*/\s*\d+)?(?![\w.])", re.IGNORECASE)
-#: XGBoost and LightGBM: `[12]\tvalid_0-rmse:0.3`, the boosting round first
-_ROUND = re.compile(r"^\s*\[(?P<value>\d+)\]\s")
+#: XGBoost and LightGBM: `[12]\tvalid_0-rmse:0.3`, CatBoost: `12:\tlearn: 0.3`, the boosting round first
+_ROUND = re.compile(r"^\s*(?:\[(?P<value>\d+)\]\s|(?P<catboost>\d+):\t)")
 #: Keras: `12/45 ━━━━ 0s 2ms/step - loss: 0.3` (verbose=1) or `45/45 - 1s - 7ms/step - loss: 0.3` (verbose=2)
 _KERAS_BAR = re.compile(r"^\s*(?P<done>\d+)/(?P<total>\d+|Unknown)\s")
 #: tqdm: `Epoch 1:  40%|████      | 2/5 [00:00<00:00, 70.83it/s, loss=0.5]`
@@ -137,6 +137,11 @@ _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*_[A-Z0-9_]+$")
 _TAG = re.compile(r"^\s*\[(?:tune-metrics?|metrics?)\]\s*", re.IGNORECASE)
 
 
+#: absl's Python log records: `I1207 10:21:07.531234 140234 train.py:42] epoch 1 loss=0.5` (TF's C++ ones, from a
+#: `.cc` file, stay noise)
+_ABSL_PY = re.compile(r"^\s*[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+\s+[\w.-]+\.py:\d+\]\s?")
+
+
 def is_noise(line: str) -> bool:
     """A log or warning line, whose `NAME=VALUE` pieces are advice or settings, never metrics."""
     return bool(_NOISE.search(line))
@@ -212,7 +217,7 @@ class MetricLines:
         """Take one line (or several, `\\r`-separated); True when the closed rows changed."""
         before = (len(self.closed), self.changed_at)
         for line in _ANSI.sub("", raw[:MAX_LINE_CHARS]).split("\r"):
-            line = _TAG.sub("", line)
+            line = _TAG.sub("", _ABSL_PY.sub("", line, count=1))  # a script's own absl.logging: its message
             if line.strip() and not is_noise(line):
                 self._line(line)
         return (len(self.closed), self.changed_at) != before
@@ -228,9 +233,11 @@ class MetricLines:
             elif lowered not in self.ignored and not is_count_name(name):
                 values[name] = value
         if step is None:
-            found = _STEP_WORDS.search(line) or _ROUND.match(line)
-            if found:
+            found = _STEP_WORDS.search(line)
+            if found is not None:
                 step = _as_step(float(found.group("value")))
+            elif (rounds := _ROUND.match(line)) is not None:
+                step = int(rounds.group("value") or rounds.group("catboost"))
         bar = _bar(line)
         if not values:
             if step is not None and _is_header(line):
