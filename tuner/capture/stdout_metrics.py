@@ -11,8 +11,8 @@ A row is a step the script completed. The rules, each from a real format (tests/
   of a JSON or Python dict line (`{'loss': 0.52, 'epoch': 0.5}`, as Hugging Face's Trainer prints its logs);
   LightGBM's `valid_0's l2: 0.3` as `valid_0-l2` (XGBoost prints `valid_0-rmse:0.3` itself);
 - the step: the line's own `epoch`/`step`/`iteration` value (`epoch 3 ...`, `Iteration 3, loss = ...`, `{..
-  'epoch': 0.5}`), a leading `[N]` round (XGBoost, LightGBM), else the one announced by a header line that holds
-  nothing else (`Epoch 3/10`, as Keras prints it; `-- Epoch 3`, scikit-learn's SGD);
+  'epoch': 0.5}`), a leading round (XGBoost's and LightGBM's `[N]`, CatBoost's `N:`), else the one announced by a
+  header line that holds nothing else (`Epoch 3/10`, as Keras prints it; `-- Epoch 3`, scikit-learn's SGD);
 - closed: a line that carries its own step is a whole step at once (later lines of the same step add to it); a
   progress bar (Keras' `12/45 ━━━ - loss: 0.4`, tqdm's `12/45 [00:01<00:00, loss=0.4]`) is not: under a header its
   row closes when the bar reaches N/N or the next header comes; a bar that names its own step (tqdm's
@@ -24,7 +24,8 @@ A row is a step the script completed. The rules, each from a real format (tests/
   a printed `nan`/`inf` is kept as printed: a diverged value;
 - not metrics: a value followed by a unit or a noun (`for 8 epochs`, `10000 samples`, `rate=0.04 for`, `0.5 s`),
   names of sizes and counts (`batch size=32`, `num_layers`, Lightning's `v_num`), log records and warnings (TF,
-  absl, LightGBM's `[LightGBM] [Info]`, XGBoost's `[10:21:07] WARNING`, Python warnings), upper-case
+  absl's from C++, LightGBM's `[LightGBM] [Info]`, XGBoost's `[10:21:07] WARNING`, Python warnings; the message of
+  an absl record from a `.py` file, the script's own `absl.logging.info`, is read), upper-case
   `NAME_X=value` environment advice, `file.py:12`-style source locations and the names of the run's flags
   (`print(args)` prints `Namespace(lr=0.1, ...)`);
 - lines before the first step: when no line has a step, each metric line is the next step (1, 2, ...); once a
