@@ -185,3 +185,52 @@ def test_a_megabyte_line_of_noise_is_read_in_linear_time(line):
     # hours here, the timeout ends the test instead
     rows = parse(line + "\nloss: 0.5\n")
     assert rows == [{"step": 1, "loss": 0.5}]
+
+
+def _run_with_printed_rows(tmp_path, status: str, stop: dict | None = None):
+    from tuner.capture.stdout_metrics import LiveMetrics
+
+    run_dir = tmp_path / "run"
+    (run_dir / "tuner.d").mkdir(parents=True)
+    hook = LiveMetrics(str(run_dir), PATTERN, (), 0.0)
+    for epoch in range(1, 5):
+        hook.line(f"epoch {epoch} loss={1 / epoch:.3f}")
+        hook.tick()
+    hook.line("Test loss: 0.3")
+    hook.close(completed=status == "finished")
+    (run_dir / "tuner.d" / "run.json").write_text(json.dumps({"status": status}))
+    if stop is not None:
+        (run_dir / "tuner.d" / "stop.json").write_text(json.dumps(stop))
+    return run_dir
+
+
+def _rows(run_dir) -> list[tuple]:
+    from tuner.store.files import read_metric_lines
+
+    return [(r["step"], r["loss"]) for r in read_metric_lines(str(run_dir / "tuner.d" / "metrics.jsonl"))[0]]
+
+
+def test_after_run_settles_the_live_rows_by_renaming_them_and_again_changes_nothing(tmp_path):
+    from tuner.spec import after_run
+
+    run_dir = _run_with_printed_rows(tmp_path, "finished")
+    printed = (run_dir / "tuner.d" / "printed_metrics.jsonl").read_text()
+    after_run(str(run_dir), PATTERN)
+    assert (run_dir / "tuner.d" / "metrics.jsonl").read_text() == printed  # the live file itself, not a re-parse
+    assert json.loads((run_dir / "tuner.d" / "evaluation.json").read_text()) == {"loss": 0.3}
+    after_run(str(run_dir), PATTERN)  # a post-run step run again (its worker died) finds nothing to settle
+    assert _rows(run_dir) == [(1, 1.0), (2, 0.5), (3, 0.333), (4, 0.25)]
+    assert sorted(p.name for p in (run_dir / "tuner.d").iterdir()) == ["evaluation.json", "metrics.jsonl", "run.json"]
+
+
+def test_a_stopped_run_keeps_its_rows_up_to_the_step_the_rule_judged(tmp_path):
+    from tuner.spec import after_run
+
+    run_dir = _run_with_printed_rows(tmp_path / "stopped", "stopped", {"reason": "asha", "rule": "asha", "step": 2})
+    after_run(str(run_dir), PATTERN)
+    assert _rows(run_dir) == [(1, 1.0), (2, 0.5)]  # steps 3 and 4 came while the stop was on its way
+    assert not (run_dir / "tuner.d" / "evaluation.json").exists()  # it did not end by itself
+    # a run that ended by itself before the request reached it is finished: every row is its own
+    run_dir = _run_with_printed_rows(tmp_path / "late", "finished", {"reason": "asha", "rule": "asha", "step": 2})
+    after_run(str(run_dir), PATTERN)
+    assert _rows(run_dir) == [(1, 1.0), (2, 0.5), (3, 0.333), (4, 0.25)]
