@@ -37,6 +37,7 @@ A row is a step the script completed. The rules, each from a real format (tests/
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -119,6 +120,7 @@ def _is_header(line: str) -> bool:
     return not re.search(r"[^\W_]", _STEP_WORDS.sub("", line))
 
 
+@functools.lru_cache(maxsize=4096)  # a cache: a script prints the same few names on every line
 def is_count_name(name: str) -> bool:
     """`size`, `batch_size`, `num_layers`, `v_num`: the name of a size or a count, a setting."""
     parts = [p for p in _NAME_PARTS.split(name.lower()) if p]
@@ -143,8 +145,14 @@ _TAG = re.compile(r"^\s*\[(?:tune-metrics?|metrics?)\]\s*", re.IGNORECASE)
 _ABSL_PY = re.compile(r"^\s*[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+\s+[\w.-]+\.py:\d+\]\s?")
 
 
+_NOISE_WORDS = ("Warning", "Error", "Exception", "environment variable", "To enable the following")
+
+
 def is_noise(line: str) -> bool:
     """A log or warning line, whose `NAME=VALUE` pieces are advice or settings, never metrics."""
+    head = line.lstrip()[:1]
+    if not (head.isdigit() or head in "IWEFDC[" or any(word in line for word in _NOISE_WORDS)):
+        return False  # none of the patterns can match: spares the regex on every progress redraw
     return bool(_NOISE.search(line))
 
 
