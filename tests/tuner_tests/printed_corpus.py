@@ -429,6 +429,38 @@ KERAS_CB2 = "".join((
     'Epoch 3: early stopping\n',
 ))
 
+KERAS_LAST_VAL = "".join((
+    'Epoch 1/2\n',
+    '\r\x1b[1m1/3\x1b[0m \x1b[32m━━━━━━\x1b[0m\x1b[37m━━━━━━━━━━━━━━\x1b[0m \x1b[1m1s\x1b[0m 804ms/step - accuracy: 0.5000 - loss: 1.0161' + BS * 72,
+    '\r\x1b[1m2/3\x1b[0m \x1b[32m━━━━━━━━━━━━━\x1b[0m\x1b[37m━━━━━━━\x1b[0m \x1b[1m0s\x1b[0m 65ms/step - accuracy: 0.6875 - loss: 0.7844 ' + BS * 71,
+    '\r\x1b[1m3/3\x1b[0m \x1b[32m━━━━━━━━━━━━━━━━━━━━\x1b[0m\x1b[37m\x1b[0m \x1b[1m0s\x1b[0m 68ms/step - accuracy: 0.7083 - loss: 0.6667' + BS * 71,
+    '\r\x1b[1m3/3\x1b[0m \x1b[32m━━━━━━━━━━━━━━━━━━━━\x1b[0m\x1b[37m\x1b[0m \x1b[1m2s\x1b[0m 349ms/step - accuracy: 0.7083 - loss: 0.6667 - val_accuracy: 0.2500 - val_loss: 1.1557\n',
+    'Epoch 2/2\n',
+    '\r\x1b[1m1/3\x1b[0m \x1b[32m━━━━━━\x1b[0m\x1b[37m━━━━━━━━━━━━━━\x1b[0m \x1b[1m1s\x1b[0m 594ms/step - accuracy: 0.6250 - loss: 0.7362' + BS * 72,
+    '\r\x1b[1m2/3\x1b[0m \x1b[32m━━━━━━━━━━━━━\x1b[0m\x1b[37m━━━━━━━\x1b[0m \x1b[1m0s\x1b[0m 77ms/step - accuracy: 0.6875 - loss: 0.7181 ' + BS * 71,
+    '\r\x1b[1m3/3\x1b[0m \x1b[32m━━━━━━━━━━━━━━━━━━━━\x1b[0m\x1b[37m\x1b[0m \x1b[1m0s\x1b[0m 70ms/step - accuracy: 0.7083 - loss: 0.6621' + BS * 71,
+    '\r\x1b[1m3/3\x1b[0m \x1b[32m━━━━━━━━━━━━━━━━━━━━\x1b[0m\x1b[37m\x1b[0m \x1b[1m1s\x1b[0m 132ms/step - accuracy: 0.7083 - loss: 0.6621 - val_accuracy: 0.2500 - val_loss: 1.1496\n',
+    '\r\x1b[1m1/4\x1b[0m \x1b[32m━━━━━\x1b[0m\x1b[37m━━━━━━━━━━━━━━━\x1b[0m \x1b[1m0s\x1b[0m 41ms/step - accuracy: 0.5000 - loss: 0.7094' + BS * 71,
+    '\r\x1b[1m4/4\x1b[0m \x1b[32m━━━━━━━━━━━━━━━━━━━━\x1b[0m\x1b[37m\x1b[0m \x1b[1m0s\x1b[0m 20ms/step - accuracy: 0.5938 - loss: 0.7817\n',
+))
+
+KERAS_LAST_NOVAL = "".join((
+    'Epoch 1/2\n',
+    '\r\x1b[1m1/4\x1b[0m \x1b[32m━━━━━\x1b[0m\x1b[37m━━━━━━━━━━━━━━━\x1b[0m \x1b[1m4s\x1b[0m 1s/step - accuracy: 0.3750 - loss: 1.0170' + BS * 69,
+    '\r\x1b[1m2/4\x1b[0m \x1b[32m━━━━━━━━━━\x1b[0m\x1b[37m━━━━━━━━━━\x1b[0m \x1b[1m0s\x1b[0m 70ms/step - accuracy: 0.3125 - loss: 1.1189' + BS * 71,
+    '\r\x1b[1m3/4\x1b[0m \x1b[32m━━━━━━━━━━━━━━━\x1b[0m\x1b[37m━━━━━\x1b[0m \x1b[1m0s\x1b[0m 74ms/step - accuracy: 0.3750 - loss: 1.0132' + BS * 71,
+    '\r\x1b[1m4/4\x1b[0m \x1b[32m━━━━━━━━━━━━━━━━━━━━\x1b[0m\x1b[37m\x1b[0m \x1b[1m0s\x1b[0m 71ms/step - accuracy: 0.3750 - loss: 1.0394' + BS * 71,
+    '\r\x1b[1m4/4\x1b[0m \x1b[32m━━━━━━━━━━━━━━━━━━━━\x1b[0m\x1b[37m\x1b[0m \x1b[1m2s\x1b[0m 98ms/step - accuracy: 0.3750 - loss: 1.0394\n',
+    'Epoch 2/2\n',
+    '\r\x1b[1m1/4\x1b[0m \x1b[32m━━━━━\x1b[0m\x1b[37m━━━━━━━━━━━━━━━\x1b[0m \x1b[1m1s\x1b[0m 344ms/step - accuracy: 0.3750 - loss: 1.1951' + BS * 72,
+    '\r\x1b[1m2/4\x1b[0m \x1b[32m━━━━━━━━━━\x1b[0m\x1b[37m━━━━━━━━━━\x1b[0m \x1b[1m0s\x1b[0m 62ms/step - accuracy: 0.3750 - loss: 1.1067 ' + BS * 71,
+    '\r\x1b[1m3/4\x1b[0m \x1b[32m━━━━━━━━━━━━━━━\x1b[0m\x1b[37m━━━━━\x1b[0m \x1b[1m0s\x1b[0m 63ms/step - accuracy: 0.4167 - loss: 1.0321' + BS * 71,
+    '\r\x1b[1m4/4\x1b[0m \x1b[32m━━━━━━━━━━━━━━━━━━━━\x1b[0m\x1b[37m\x1b[0m \x1b[1m0s\x1b[0m 63ms/step - accuracy: 0.3750 - loss: 1.0248' + BS * 71,
+    '\r\x1b[1m4/4\x1b[0m \x1b[32m━━━━━━━━━━━━━━━━━━━━\x1b[0m\x1b[37m\x1b[0m \x1b[1m1s\x1b[0m 87ms/step - accuracy: 0.3750 - loss: 1.0248\n',
+    '\r\x1b[1m1/4\x1b[0m \x1b[32m━━━━━\x1b[0m\x1b[37m━━━━━━━━━━━━━━━\x1b[0m \x1b[1m0s\x1b[0m 162ms/step - accuracy: 0.2500 - loss: 1.0973' + BS * 72,
+    '\r\x1b[1m4/4\x1b[0m \x1b[32m━━━━━━━━━━━━━━━━━━━━\x1b[0m\x1b[37m\x1b[0m \x1b[1m0s\x1b[0m 9ms/step - accuracy: 0.3750 - loss: 1.0148  \n',
+))
+
 
 # ---------------------------------------------------------------------------------------------------
 # Written down from the libraries' sources (not installed here) and from common scripts
@@ -607,6 +639,23 @@ BLOCKS = [
           "EarlyStopping (verbose=1), captured: the callbacks' `\\nEpoch 3: ...` lines end the bar's partial line",
           KERAS_CB1, [{'step': 1, 'loss': 0.803, 'val_loss': 0.922, 'learning_rate': 0.5}, {'step': 2, 'loss': 0.7364, 'val_loss': 0.8654, 'learning_rate': 0.5}, {'step': 3, 'loss': 0.7052, 'val_loss': 0.8275, 'learning_rate': 0.5}, {'step': 4, 'loss': 0.6868, 'val_loss': 0.7979, 'learning_rate': 0.5}, {'step': 5, 'loss': 0.6738, 'val_loss': 0.7794, 'learning_rate': 0.5}, {'step': 6, 'loss': 0.6741, 'val_loss': 0.7681, 'learning_rate': 0.5}, {'step': 7, 'loss': 0.6648, 'val_loss': 0.7606, 'learning_rate': 0.5}, {'step': 8, 'loss': 0.6632, 'val_loss': 0.7572, 'learning_rate': 0.5}, {'step': 9, 'loss': 0.6656, 'val_loss': 0.7542, 'learning_rate': 0.5}, {'step': 10, 'loss': 0.6642, 'val_loss': 0.7521, 'learning_rate': 0.5}, {'step': 11, 'loss': 0.6632, 'val_loss': 0.7501, 'learning_rate': 0.5}, {'step': 12, 'loss': 0.6641, 'val_loss': 0.7482, 'learning_rate': 0.5}]),
     Block("keras_callbacks_verbose2", "the same with fit(verbose=2), captured", KERAS_CB2, [{'step': 1, 'loss': 0.9259, 'val_loss': 0.6185, 'learning_rate': 0.5}, {'step': 2, 'loss': 0.833, 'val_loss': 0.6187, 'learning_rate': 0.5}, {'step': 3, 'loss': 0.774, 'val_loss': 0.6193, 'learning_rate': 0.05}]),
+    Block("keras_last_batch_drawn_then_validation", "Keras 3.15.1 fit(verbose=1, validation_split) with batches "
+          "slower than the bar's interval, then evaluate(): N/N is drawn at the last batch and again by the epoch's "
+          "end with val_*, captured", KERAS_LAST_VAL,
+          [{"step": 1, "accuracy": 0.7083, "loss": 0.6667, "val_accuracy": 0.25, "val_loss": 1.1557},
+           {"step": 2, "accuracy": 0.7083, "loss": 0.6621, "val_accuracy": 0.25, "val_loss": 1.1496}],
+          evaluation={"accuracy": 0.5938, "loss": 0.7817}),
+    Block("keras_last_batch_drawn_twice", "the same without validation: N/N drawn twice with the same names, and "
+          "evaluate() over as many batches as an epoch, captured", KERAS_LAST_NOVAL,
+          [{"step": 1, "accuracy": 0.375, "loss": 1.0394}, {"step": 2, "accuracy": 0.375, "loss": 1.0248}],
+          evaluation={"accuracy": 0.375, "loss": 1.0148}),
+    Block("keras_verbose2_evaluate_same_length", "Keras 3 fit(verbose=2) without validation, then evaluate(verbose=2) "
+          "over as many batches: each verbose=2 line is a bar of its own",
+          "Epoch 1/2\n24/24 - 1s - 60ms/step - accuracy: 0.5417 - loss: 0.6802\n"
+          "Epoch 2/2\n24/24 - 0s - 7ms/step - accuracy: 0.7500 - loss: 0.5876\n"
+          "24/24 - 0s - 3ms/step - accuracy: 0.7800 - loss: 0.5600\n",
+          [{"step": 1, "accuracy": 0.5417, "loss": 0.6802}, {"step": 2, "accuracy": 0.75, "loss": 0.5876}],
+          evaluation={"accuracy": 0.78, "loss": 0.56}),
     Block("keras_last_batch_then_validation", "keras/src/callbacks/progbar_logger.py + utils/progbar.py",
           KERAS_LAST_BATCH_THEN_VAL,
           _keras_fit_rows((0.6771, 0.6145, 0.7969, 0.5233), (0.7604, 0.5465, 0.8594, 0.4651))),

@@ -55,6 +55,8 @@ _STEP_WORDS = re.compile(r"(?<![\w./])(?P<name>epoch|step|iteration|iter)\b\s*[:
 _ROUND = re.compile(r"^\s*(?:\[(?P<value>\d+)\]\s|(?P<catboost>\d+):\t)")
 #: Keras: `12/45 ━━━━ 0s 2ms/step - loss: 0.3` (verbose=1) or `45/45 - 1s - 7ms/step - loss: 0.3` (verbose=2)
 _KERAS_BAR = re.compile(r"^\s*(?P<done>\d+)/(?P<total>\d+|Unknown)\s")
+#: Keras verbose=2 draws each bar once, whole: `45/45 - 1s - 7ms/step - loss: 0.3`
+_ONE_LINE_BAR = re.compile(r"^\s*\d+/\d+ - ")
 #: tqdm: `Epoch 1:  40%|████      | 2/5 [00:00<00:00, 70.83it/s, loss=0.5]`
 _TQDM_BAR = re.compile(r"(?:^|[|:\s])\s*(?P<done>\d+)/(?P<total>\d+)\s+\[(?:\d|\?)")
 #: pytorch/examples: `Train Epoch: 1 [640/60000 (1%)]\tLoss: 1.359780`
@@ -256,7 +258,7 @@ class MetricLines:
             return
         if step is not None:
             self._own_step(step, values, bar)
-        elif self.context is not None and self._in_context(values, bar):
+        elif self.context is not None and self._in_context(line, values, bar):
             pass
         elif self.stepped:
             self._after_steps(values, bar)
@@ -302,10 +304,10 @@ class MetricLines:
         elif step not in self.index:
             self.open, self.open_kind = step, "stepped-bar"
 
-    def _in_context(self, values: dict[str, Any], bar: tuple[int, int | None] | None) -> bool:
-        """A line under a header: that step's, unless the header's bar has ended the step and this line is not its
-        last redraw (Keras' evaluate() after fit: a bar that starts again, a second whole bar that brings no new name,
-        a line that is no bar)."""
+    def _in_context(self, line: str, values: dict[str, Any], bar: tuple[int, int | None] | None) -> bool:
+        """A line under a header: that step's, unless the header's bar has ended the step and this line is not a
+        redraw of that bar (Keras' evaluate() after fit: a bar that starts again, a verbose=2 line, which is drawn
+        once, a line that is no bar)."""
         step = self.context
         row = self.rows_by_step.get(step)
         closed = step in self.index
@@ -314,10 +316,12 @@ class MetricLines:
             return False
         if bar is not None and closed and self.context_bar is not None and row is not None:
             done, total = bar
-            if done < self.context_bar[0] or total != self.context_bar[1] or values.keys() <= row.keys():
+            redraw = not _ONE_LINE_BAR.match(line) and done >= self.context_bar[0] and total == self.context_bar[1] \
+                and row.keys() - {"step"} <= values.keys()
+            if not redraw:
                 self.context, self.context_bar = None, None
                 return False
-            self._merge(step, values, add_only=True)  # Keras' last update of an epoch adds val_* to it
+            self._merge(step, values)  # Keras draws N/N again at the epoch's end, with val_* when it validates
             return True
         self._merge(step, values)
         if bar is not None:
