@@ -497,22 +497,20 @@ class LiveMetrics:
             atomic_write_json(self.paths.printed_evaluation_json, self.parser.evaluation, nonfinite_as_text=True)
 
 
-def settle_printed_metrics(run_dir: str, use: bool = True) -> int:
+def settle_printed_metrics(run_dir: str, use: bool = True) -> bool:
     """after_run: the live parse becomes the run's metrics (printed_metrics.jsonl -> metrics.jsonl, its evaluation
-    -> evaluation.json) when the script recorded none itself and `use`; else it is removed. Returns the rows kept.
-    Idempotent: a post-run step run again (its worker died) finds nothing left to settle."""
+    -> evaluation.json; renamed, not read) when the script recorded none itself and `use`; else it is removed.
+    Returns whether printed rows were kept. Idempotent: a post-run step run again (its worker died) finds nothing
+    left to settle."""
     paths = RunPaths(run_dir)
     printed, evaluation = paths.printed_metrics_jsonl, paths.printed_evaluation_json
     own = os.path.exists(paths.metrics_jsonl)
-    kept = 0
+    kept = False
     if os.path.exists(printed):
-        if use and not own:
-            from tuner.store.files import read_metric_lines
-
-            kept = len(read_metric_lines(printed)[0])
-            if kept:
-                os.replace(printed, paths.metrics_jsonl)
-        if os.path.exists(printed):
+        if use and not own and os.path.getsize(printed) > 0:
+            os.replace(printed, paths.metrics_jsonl)
+            kept = True
+        else:
             os.unlink(printed)
     if os.path.exists(evaluation):
         if use and not own and not os.path.exists(paths.evaluation_json):
