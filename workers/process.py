@@ -68,9 +68,13 @@ class RunSpec:
     #: workers never imports tuner). completed is True when the script exited by itself with status 0: the step it
     #: was printing is complete (a stopped, killed, timed-out or failed run's is not)
     line_hook: tuple[Any, tuple[Any, ...]] | None = None
-    #: a file whose appearance asks the runner to stop the script early (a sweep's stopping rule): SIGTERM to its
-    #: process group, SIGKILL after kill_grace_s; the run ends `stopped` with its metrics and artifacts kept
+    #: a file whose appearance asks the runner to stop the script early (a sweep's stopping rule, or a stop from the
+    #: dashboard): SIGTERM to its process group, SIGKILL after kill_grace_s; the run ends `stopped` with its metrics
+    #: and artifacts kept
     stop_file: str | None = None
+    #: how often a quiet script's stop_file is looked for (default _STOP_POLL_S: a rule's stop must not wait for the
+    #: next epoch); a stop that only a person asks for can wait a quarter of a second
+    stop_poll_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -429,7 +433,7 @@ def _pump(proc: subprocess.Popen[bytes], spec: RunSpec, log: Any, stderr_tail: d
     try:
         while True:
             now = time.monotonic()
-            wait = min(next_beat - now, _POLL_S if spec.stop_file is None else _STOP_POLL_S)
+            wait = min(next_beat - now, _POLL_S if spec.stop_file is None else spec.stop_poll_s or _STOP_POLL_S)
             if deadline is not None:
                 wait = min(wait, deadline - now)
             events = selector.select(timeout=max(wait, 0.0)) if open_streams else []

@@ -13,6 +13,7 @@ sweep's file lock appends.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import secrets
 import time
@@ -28,6 +29,8 @@ SWEEPS_DIR = "sweeps"
 JOURNAL = "journal.jsonl"
 SUMMARY = "summary.csv"
 SOURCE = "source"
+#: written by `tune dashboard --allow-control` to stop the whole sweep; the driver looks for it (tuner.sweep.loop)
+STOP_REQUEST = "stop.json"
 
 
 def new_sweep_id() -> str:
@@ -113,18 +116,52 @@ class Journal:
         finally:
             os.close(fd)
 
+    @property
+    def stop_request(self) -> str:
+        """Its appearance asks the sweep's driver to stop (as a Ctrl-C would: running trials are stopped and left
+        for `tune resume`); a driver that claims the sweep removes an old one."""
+        return os.path.join(self.folder, STOP_REQUEST)
+
     def read(self) -> JournalState:
         records, _bad = read_json_lines(self.path)  # a torn last line is skipped
         if not records or records[0].get("type") != "sweep":
             raise TunerError(f"{self.path}: the journal has no header; the sweep cannot be resumed")
         return JournalState(records[0], records[1:])
 
+    def read_header(self) -> dict[str, Any]:
+        """The header alone (the first line, written once before any trial): what a reader that polls a running
+        sweep needs, without parsing its growing log."""
+        try:
+            with open(self.path, "rb") as handle:
+                line = handle.readline()
+            header = json.loads(line)
+        except (OSError, ValueError) as exc:
+            raise TunerError(f"{self.path}: the journal's header cannot be read ({exc})") from None
+        if not isinstance(header, dict) or header.get("type") != "sweep":
+            raise TunerError(f"{self.path}: the journal has no header; the sweep cannot be resumed")
+        return header
+
     def claim(self) -> None:
-        """Hold the driver lock for the sweep's lifetime; the OS drops it if the driver dies."""
+        """Hold the driver lock for the sweep's lifetime; the OS drops it if the driver dies. A stop request left
+        from before (the sweep was stopped from the dashboard, and is now resumed) is removed."""
         try:
             self._owner_lock.acquire(timeout=0.5)
         except Timeout:
             raise TunerError(f"sweep {self.sweep_id} is being run by another process right now") from None
+        try:
+            os.unlink(self.stop_request)
+        except FileNotFoundError:
+            pass
+
+    def is_claimed(self) -> bool:
+        """Whether a driver holds the sweep now (it runs); probed without waiting."""
+        probe = FileLock(self._owner_lock.lock_file)
+        try:
+            probe.acquire(timeout=0)
+        except Timeout:
+            return True
+        probe.release()
+        return False
 
     def release(self) -> None:
         self._owner_lock.release(force=True)

@@ -8,6 +8,7 @@ import re
 import shutil
 import signal
 import statistics
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -43,6 +44,8 @@ FAIL_FAST_AFTER = 2
 BATCH_BELOW_S = 1.0
 BATCH_TASK_S = 1.0
 MAX_BATCH = 8
+#: how often a trial without a stopping rule looks for a stop request (only a person asks: `tune dashboard`)
+PERSON_STOP_POLL_S = 0.25
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -265,6 +268,9 @@ class _SweepLoop:
         """(interrupted, stopped_early); `config_error` says when the sweep stopped because it cannot succeed"""
         try:
             while self.queue or self.pool.in_flight:
+                if os.path.exists(self.journal.stop_request):  # `tune dashboard --allow-control`: stop the sweep
+                    return self.cancel("stop requested from the dashboard: cancelling queued trials and stopping "
+                                       "running ones ..."), self.stopped_early
                 while self.queue and self.pool.has_room():
                     self.launch([self.queue.popleft() for _ in range(min(self.batch_size(), len(self.queue)))])
                 for result in self.pool.wait(timeout_s=0.5 if self.search is None else self.poll_s):
@@ -272,16 +278,8 @@ class _SweepLoop:
                 if self.search is not None:
                     self.search.poll()
         except KeyboardInterrupt:
-            self.stopping = True
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the cleanup must finish: nothing left running
-            try:
-                self.progress.message("interrupted: cancelling queued trials and stopping running ones ...",
-                                      style="red")
-                for result in self.pool.cancel_all(grace_s=min(self.settings.kill_grace_s, 10.0)):
-                    self.record(result)
-            finally:
-                signal.signal(signal.SIGINT, previous)
-            return True, self.stopped_early
+            return self.cancel("interrupted: cancelling queued trials and stopping running ones ..."), \
+                self.stopped_early
         except OSError as exc:
             if not is_disk_full(exc):
                 raise
@@ -293,6 +291,21 @@ class _SweepLoop:
                     pass
             raise
         return False, self.stopped_early
+
+    def cancel(self, message: str) -> bool:
+        """Stop everything as a Ctrl-C does (queued trials cancelled, running ones stopped and recorded `killed`,
+        so `tune resume` runs them again); True: the sweep was interrupted."""
+        self.stopping = True
+        main = threading.current_thread() is threading.main_thread()  # signal handlers belong to the main thread
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None  # the cleanup must finish
+        try:
+            self.progress.message(message, style="red")
+            for result in self.pool.cancel_all(grace_s=min(self.settings.kill_grace_s, 10.0)):
+                self.record(result)
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
+        return True
 
     def batch_size(self) -> int:
         """Trials for the next task: 1, or several when the last ones were short (BATCH_BELOW_S). Never for a
@@ -343,8 +356,12 @@ class _SweepLoop:
                                 cwd=request.cwd, interface=request.interface,
                                 template=request.template, tags=request.tags)
         spec = replace(spec, post_run=(after_run, (paths.run_dir, self.pattern)))  # on the worker, in parallel
+        # every trial can be stopped: by the stopping rule (stoppable: looked for every 10 ms, each step written as it
+        # closes) or by a person from `tune dashboard` (looked for every PERSON_STOP_POLL_S)
         if request.stop is not None:
             spec = stoppable(spec)
+        else:
+            spec = replace(spec, stop_file=paths.stop_request, stop_poll_s=PERSON_STOP_POLL_S)
         # the run exists from now on, so a listing during the sweep shows it as queued, not as a broken run
         write_run_status(paths.run_dir, RunStatus.QUEUED, spec.record)
         return spec, paths

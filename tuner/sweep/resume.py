@@ -246,15 +246,7 @@ def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStat
 
 
 def _driver_alive(journal: Journal) -> bool:
-    from filelock import FileLock, Timeout
-
-    probe = FileLock(os.path.join(journal.folder, ".driver.lock"))
-    try:
-        probe.acquire(timeout=0)
-    except Timeout:
-        return True
-    probe.release()
-    return False
+    return journal.is_claimed()
 
 
 
