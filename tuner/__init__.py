@@ -53,6 +53,7 @@ _LAZY = {
     "copy_run_files": "runs.manage",
     "view_run": "report", "save_run_view": "report", "compare_runs": "report", "save_run_comparison": "report",
     "save_sweep_report": "report",
+    "param_importance": "search.importance",
     "script_flags": "interface.discover",
     "export_to_mlflow": "export.mlflow",
 }
@@ -68,6 +69,8 @@ __all__ = [
     "script_flags", "get_run", "RunRecord", "clean_runs", "restore_runs", "purge_runs", "copy_run", "copy_run_files",
     # views
     "view_run", "save_run_view", "compare_runs", "save_run_comparison", "save_sweep_report",
+    # analysis
+    "param_importance",
     # exports
     "export_to_mlflow",
     # errors

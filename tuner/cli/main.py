@@ -37,6 +37,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("view", "views", "cmd_view", "HTML view of a run"),
     Command("compare", "views", "cmd_compare", "compare two or more runs"),
     Command("report", "views", "cmd_report", "HTML report of a sweep"),
+    Command("dashboard", "dashboard", "cmd_dashboard", "live web app of sweeps and runs (127.0.0.1)"),
     Command("clean", "manage", "cmd_clean", "archive runs"),
     Command("restore", "manage", "cmd_restore", "bring archived runs back"),
     Command("purge", "manage", "cmd_purge", "delete archived runs"),

@@ -164,7 +164,10 @@ def save_sweep_report(sweep: str, runs_dir: str | None = None, metric: str | Non
             write_page(os.path.join(folder, f"{name}.html"), render_page("run", f"Run {page['name']}", {"run": page}),
                        private)
             links[i] = f"{folder_name}/{name}.html"
-    data = sweep_data(frame, sweep, metric, links, mode, sweep_choice(settings.runs_dir, sweep))
+    from tuner.search.importance import sweep_domains
+
+    data = sweep_data(frame, sweep, metric, links, mode, sweep_choice(settings.runs_dir, sweep),
+                      sweep_domains(settings.runs_dir, sweep))
     if counts is not None:  # the sweep's trials (not attempts), counted as `tune sweeps` counts them
         parts = [(counts.finished, "finished"), (counts.failed, "failed"), (counts.interrupted, "interrupted"),
                  (counts.running, "running"), (counts.pending, "pending")]

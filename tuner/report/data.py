@@ -11,7 +11,7 @@ import difflib
 import math
 import os
 import time
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from tuner import values
 from tuner.capture.secrets import DEFAULT_RULE, SecretRule
@@ -19,6 +19,7 @@ from tuner.capture.startup_noise import fold_startup_lines, hidden_note
 from tuner.capture.tb_events import EVENT_FILE_MARK
 from tuner.runs.aggregate import effective_status, last_values, run_row
 from tuner.runs.ranking import RankingChoice, sweep_ranking
+from tuner.search.importance import Domain, flag_importance
 from tuner.store.files import FlagSource, RunData, flag_sources, read_flag_defaults, read_run
 from tuner.store.layout import RunPaths, iter_artifacts, iter_source_files, iter_tensorboard_files
 from tuner.store.status import RunStatus
@@ -384,9 +385,10 @@ def comparison_data(run_dirs: Sequence[str], stale_after_s: float = 60.0,
 # A sweep
 
 def sweep_data(frame: Any, sweep: str, metric: str | None, links: Sequence[str | None], mode: str | None = None,
-               recorded: RankingChoice | None = None) -> dict[str, Any]:
-    """The report's table (columnar), the flags for the parallel-coordinates chart and the best trials, ranked
-    by `metric`/`mode` when asked, else by the sweep's `recorded` choice (tuner.runs.ranking.sweep_ranking)."""
+               recorded: RankingChoice | None = None, domains: Mapping[str, Domain] | None = None) -> dict[str, Any]:
+    """The report's table (columnar), the flags for the parallel-coordinates chart, the best trials and each varying
+    flag's importance, ranked by `metric`/`mode` when asked, else by the sweep's `recorded` choice
+    (tuner.runs.ranking.sweep_ranking); `domains`: the flags' ranges the sweep recorded (tuner.search.importance)."""
     columns = [str(c) for c in frame.columns]
     ranking = sweep_ranking(columns, recorded, metric, mode, where="report")
     chosen = ranking.column if ranking else None
@@ -417,14 +419,15 @@ def sweep_data(frame: Any, sweep: str, metric: str | None, links: Sequence[str |
     for record in records:
         statuses[str(record.get("status"))] = statuses.get(str(record.get("status")), 0) + 1
     unmet = recorded.metric if ranking is None and metric is None and recorded is not None else None
+    importance = flag_importance(records, ranking, varying, domains).to_dict() if ranking and varying else None
     return {"sweep": sweep, "metric": chosen, "mode": mode, "ranked_by": ranking.metric if ranking else unmet,
             "ranking_source": source, "columns": shown, "rows": rows, "flags": flag_cols, "varying_flags": varying,
             "best": ranking.order(records)[:5] if ranking else [], "starred": ranking.best_rows(records) if ranking
             else [], "links": list(links), "statuses": statuses,
-            "progress": _progress(records, chosen, mode)}
+            "progress": best_so_far(records, chosen, mode), "importance": importance}
 
 
-def _progress(records: Sequence[dict[str, Any]], metric: str | None, mode: str) -> dict[str, Any] | None:
+def best_so_far(records: Sequence[Mapping[str, Any]], metric: str | None, mode: str) -> dict[str, Any] | None:
     """The best-so-far-by-trial chart: each trial's metric in launch order (finished and stopped apart) and the
     best finished value so far (a stopped trial never counts as the best: tuner.runs.ranking)."""
     if metric is None:

@@ -101,16 +101,62 @@ class MetricsTail:
                 self.rows.append(numbers_from_text(record))  # "nan"/"inf" as numbers (the page shows gaps)
 
 
+class LiveRun:
+    """One run's live view: its page, whose script polls `endpoint`, and the updates it asks for (the steps after
+    the ones it has). Served by LiveRunServer (`tune view --live`) and by `tune dashboard` for each run."""
+
+    def __init__(self, run_dir: str, stale_after_s: float = 60.0, interval_ms: int = POLL_INTERVAL_MS,
+                 endpoint: str = ENDPOINT, secrets: SecretRule = DEFAULT_RULE) -> None:
+        self.run_dir = run_dir
+        self.stale_after_s = stale_after_s
+        self.interval_ms = interval_ms
+        self.endpoint = endpoint
+        self.secrets = secrets
+        self.tail = MetricsTail(RunPaths(run_dir).metrics_jsonl, RunPaths(run_dir).printed_metrics_jsonl)
+
+    def page(self, extra: dict[str, Any] | None = None, scripts: tuple[str, ...] = ()) -> str:
+        """The page; `extra` goes into the page's data beside the run (the dashboard's navigation)."""
+        rows = self.tail.poll()
+        page = run_data(self.run_dir, self.stale_after_s, secrets=self.secrets)
+        page["metrics"] = metrics_columns(rows)
+        page["charts"] = chart_groups(metric_names(rows))
+        live = {"endpoint": self.endpoint, "interval_ms": self.interval_ms, "since": len(rows),
+                "generation": self.tail.generation}
+        return render_page("run", f"Run {page['name']} (live)", {"run": page, "live": live, **(extra or {})},
+                           scripts=scripts)
+
+    def update(self, since: int, generation: int) -> dict[str, Any]:
+        rows = self.tail.poll()
+        reset = generation != self.tail.generation or since > len(rows)
+        start = 0 if reset else max(0, since)
+        data = read_run(self.run_dir, with_metrics=False)
+        data = dataclasses.replace(data, metrics=rows)
+        now = time.time()
+        status = effective_status(data.run, now, self.stale_after_s)
+        done = status != RunStatus.RUNNING.value
+        last, _ = last_values(rows)
+        new = metrics_columns(rows[start:])
+        update: dict[str, Any] = {
+            "status": status, "done": done, "total": len(rows), "reset": reset, "generation": self.tail.generation,
+            "steps": new["steps"], "series": new["series"], "card": run_card(data, now, self.stale_after_s),
+            "final_metrics": _clean({k: v for k, v in last.items() if k not in ("step", "epoch", "timestamp")}),
+            **flag_page(data), "evaluation": _clean(data.evaluation), **properties_page(data.properties),
+        }
+        if done:
+            update.update(error=_error(data), **console_output(data.paths),
+                          artifacts=shown_artifacts(data.paths, self.secrets),
+                          tensorboard=tensorboard_page(data.paths, self.secrets))
+        return update
+
+
 class LiveRunServer:
     """Serves one run's view at `/` and its new steps at `/api/metrics`; `start()` returns the URL."""
 
     def __init__(self, run_dir: str, stale_after_s: float = 60.0, port: int = 0,
                  interval_ms: int = POLL_INTERVAL_MS, secrets: SecretRule = DEFAULT_RULE) -> None:
         self.run_dir = run_dir
-        self.stale_after_s = stale_after_s
-        self.secrets = secrets
-        self.interval_ms = interval_ms
-        self.tail = MetricsTail(RunPaths(run_dir).metrics_jsonl, RunPaths(run_dir).printed_metrics_jsonl)
+        self.live = LiveRun(run_dir, stale_after_s, interval_ms, secrets=secrets)
+        self.tail = self.live.tail
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -146,36 +192,10 @@ class LiveRunServer:
     # pages -----------------------------------------------------------------------------------------
 
     def page(self) -> str:
-        rows = self.tail.poll()
-        page = run_data(self.run_dir, self.stale_after_s, secrets=self.secrets)
-        page["metrics"] = metrics_columns(rows)
-        page["charts"] = chart_groups(metric_names(rows))
-        live = {"endpoint": ENDPOINT, "interval_ms": self.interval_ms, "since": len(rows),
-                "generation": self.tail.generation}
-        return render_page("run", f"Run {page['name']} (live)", {"run": page, "live": live})
+        return self.live.page()
 
     def update(self, since: int, generation: int) -> dict[str, Any]:
-        rows = self.tail.poll()
-        reset = generation != self.tail.generation or since > len(rows)
-        start = 0 if reset else max(0, since)
-        data = read_run(self.run_dir, with_metrics=False)
-        data = dataclasses.replace(data, metrics=rows)
-        now = time.time()
-        status = effective_status(data.run, now, self.stale_after_s)
-        done = status != RunStatus.RUNNING.value
-        last, _ = last_values(rows)
-        new = metrics_columns(rows[start:])
-        update: dict[str, Any] = {
-            "status": status, "done": done, "total": len(rows), "reset": reset, "generation": self.tail.generation,
-            "steps": new["steps"], "series": new["series"], "card": run_card(data, now, self.stale_after_s),
-            "final_metrics": _clean({k: v for k, v in last.items() if k not in ("step", "epoch", "timestamp")}),
-            **flag_page(data), "evaluation": _clean(data.evaluation), **properties_page(data.properties),
-        }
-        if done:
-            update.update(error=_error(data), **console_output(data.paths),
-                          artifacts=shown_artifacts(data.paths, self.secrets),
-                          tensorboard=tensorboard_page(data.paths, self.secrets))
-        return update
+        return self.live.update(since, generation)
 
 
 def _handler(server: LiveRunServer) -> type[BaseHTTPRequestHandler]:

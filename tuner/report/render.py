@@ -15,7 +15,7 @@ import json
 import os
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, Sequence
 
 from tuner.errors import TunerError
 from tuner.report.data import _clean
@@ -38,9 +38,10 @@ def page_json(data: Any) -> str:
     return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def render_page(kind: str, title: str, data: dict[str, Any]) -> str:
-    """The whole page as a string; `kind` is run, compare or report (the page script switches on it)."""
-    uplot, app = asset("uPlot.iife.min.js"), asset("app.js")
+def render_page(kind: str, title: str, data: dict[str, Any], scripts: Sequence[str] = ()) -> str:
+    """The whole page as a string; `kind` is run, compare or report (the page script switches on it), or a kind
+    that one of `scripts` (further assets, run after app.js in the same script: `dashboard.js`) renders."""
+    uplot, app = asset("uPlot.iife.min.js"), "\n".join([asset("app.js"), *map(asset, scripts)])
     csp = ("default-src 'none'; "
            f"script-src {_script_hash(uplot)} {_script_hash(app)}; "
            "style-src 'unsafe-inline'; img-src data:; connect-src 'self'; "

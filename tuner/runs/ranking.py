@@ -162,7 +162,7 @@ def sweep_choice(runs_dir: str, sweep: str) -> RankingChoice:
     from tuner.store.journal import Journal
 
     try:
-        return RankingChoice.of_header(Journal.open(runs_dir, str(sweep)).read().header)
+        return RankingChoice.of_header(Journal.open(runs_dir, str(sweep)).read_header())
     except (TunerError, OSError):
         return RankingChoice()
 
@@ -193,3 +193,4 @@ def metric_value(row: Mapping[str, Any], metric: str | None) -> float | None:
         return None
     column = metric_column(list(row), metric)
     return Ranking(metric, column, "max").value(row) if column is not None else None
+

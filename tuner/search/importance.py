@@ -438,6 +438,7 @@ def param_importance(sweep: str, metric: str | None = None, mode: str | None = N
     import pandas as pd
 
     from tuner.errors import QueryError, SweepNotFoundError
+    from tuner.runs.ranking import sweep_choice, sweep_ranking
     from tuner.settings import load_settings
     from tuner.sweep.history import runs_table, sweep_rows
 
@@ -447,10 +448,12 @@ def param_importance(sweep: str, metric: str | None = None, mode: str | None = N
     if rows.empty:
         raise SweepNotFoundError(f"sweep '{sweep}' has no runs in '{settings.runs_dir}'; list sweeps with "
                                  "`tune sweeps`")
-    ranking = sweep_ranking(settings.runs_dir, sweep, [str(c) for c in rows.columns], metric, mode)
+    recorded = sweep_choice(settings.runs_dir, sweep)
+    ranking = sweep_ranking([str(c) for c in rows.columns], recorded, metric, mode, where="importance")
     if ranking is None:
-        raise QueryError(f"param_importance: the runs of sweep '{sweep}' recorded no metric; "
-                         "log one with log_metrics or print `name=value` lines")
+        what = f"the metric it was run for, {recorded.metric}," if recorded.metric and metric is None else "a metric"
+        raise QueryError(f"param_importance: no run of sweep '{sweep}' recorded {what}; log one with log_metrics "
+                         "or print `name=value` lines, or name another with metric=")
     result = flag_importance(rows.to_dict("records"), ranking, domains=sweep_domains(settings.runs_dir, sweep))
     frame = pd.DataFrame([{"flag": f.flag, "kind": f.kind, "importance": f.importance,
                            "correlation": math.nan if f.correlation is None else f.correlation,
@@ -459,22 +462,3 @@ def param_importance(sweep: str, metric: str | None = None, mode: str | None = N
                                                            "trials"])
     frame.attrs.update(metric=result.metric, mode=result.mode, trials=result.trials, method=result.method)
     return frame
-
-
-def sweep_ranking(runs_dir: str, sweep: str, columns: Sequence[str], metric: str | None = None,
-                  mode: str | None = None) -> Ranking | None:
-    """The ranking of a sweep's runs: `metric`/`mode` as asked, else those its journal recorded (`--metric`,
-    `--mode`), else tuner.runs.ranking's default choice."""
-    from tuner.errors import TunerError
-    from tuner.runs.ranking import choose_ranking
-    from tuner.store.journal import Journal, sweep_dir
-
-    if metric is None:
-        try:
-            header = Journal(sweep_dir(runs_dir, sweep)).read_header()
-        except (TunerError, OSError):
-            header = {}
-        recorded = header.get("metric")
-        if isinstance(recorded, str) and recorded:
-            metric, mode = recorded, mode or (header.get("mode") if header.get("mode") in ("min", "max") else None)
-    return choose_ranking(columns, metric, mode, where="importance")

@@ -521,6 +521,7 @@
       }))], "best"));
     }
     if (S.progress) root.appendChild(progressSection(S));
+    if (S.importance) root.appendChild(importanceSection(S.importance));
     var info = el("p", { cls: "pcp-info", text: "Hover a line to see its trial; click it to open the run." });
     var box = el("div", { cls: "chart pcp" });
     var key = el("div", { cls: "pcp-legend" });
@@ -817,11 +818,74 @@
   }
 
   // ------------------------------------------------------------------------------------------------
+  // Flag importance (tuner.search.importance): one row per flag, its PED-ANOVA share as a bar, its correlation
+  // with the metric as a signed bar (categorical flags: each value's correlation)
 
-  var root = document.getElementById("app");
-  root.textContent = "";
-  if (DATA.kind === "run") renderRun(root, DATA.run);
-  else if (DATA.kind === "compare") renderCompare(root, DATA);
-  else if (DATA.kind === "report") renderReport(root, DATA);
-  root.setAttribute("data-rendered", DATA.kind);
+  function signed(r) { return (r > 0 ? "+" : "") + r.toFixed(2); }
+
+  function importanceSection(I) {
+    var title = "Flag importance for " + I.metric;
+    if (!I.flags || !I.flags.length) return section(title, [el("p", { cls: "empty", text: "No flags." })], "importance");
+    var note = I.trials < 4 ? "Too few finished trials with " + I.metric + " (" + I.trials + ") to tell which flags matter." :
+      "PED-ANOVA over " + I.trials + " finished trials: how much each flag decides whether a trial reaches the top " +
+      Math.round(I.target_quantile * 100) + "% (" + (I.mode === "min" ? "lowest" : "highest") + " " + I.metric +
+      "). Correlation: Spearman, + means a higher value goes with a higher " + I.metric + ".";
+    var rows = I.flags.map(function (f) {
+      var share = Math.max(0, Math.min(1, f.importance || 0));
+      var corr;
+      if (f.kind === "categorical") {
+        corr = el("td", { cls: "by-value", text: f.by_value.length ? f.by_value.slice(0, 4).map(function (p) {
+          return fmt(p[0]) + " " + signed(p[1]); }).join(", ") : "\u2014" });
+      } else if (f.correlation == null) {
+        corr = el("td", { text: "\u2014" });
+      } else {
+        var r = f.correlation;
+        corr = el("td", { cls: "corr" }, [
+          el("span", { cls: "corr-track" }, [el("span", { cls: "corr-bar " + (r < 0 ? "neg" : "pos"),
+            style: "width:" + Math.round(Math.abs(r) * 50) + "%;" + (r < 0 ? "right:50%" : "left:50%") })]),
+          el("span", { cls: "corr-value", text: signed(r) })]);
+      }
+      return el("tr", { "data-flag": f.flag }, [
+        el("th", { text: f.flag }), el("td", { cls: "kind", text: f.kind }),
+        el("td", { cls: "share" }, [el("span", { cls: "share-track" }, [el("span", { cls: "share-bar",
+          style: "width:" + (share * 100).toFixed(1) + "%" })]), el("span", { cls: "share-value",
+          text: (share * 100).toFixed(1) + "%" })]),
+        corr]);
+    });
+    return section(title, [el("p", { cls: "sub", text: note }), el("table", { cls: "importance" }, [
+      el("thead", null, [el("tr", null, ["flag", "kind", "importance", "correlation"].map(function (h) {
+        return el("th", { text: h }); }))]), el("tbody", null, rows)])], "importance");
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Rendering: one renderer per page kind; a script after this one (dashboard.js) adds its own and calls
+  // render(). Pages served by `tune dashboard` carry `nav`, links drawn above the page.
+
+  function navBar(links) {
+    return el("nav", { cls: "crumbs" }, links.map(function (link, i) {
+      var item = link.href ? el("a", { href: link.href, text: link.text }) : el("span", { text: link.text });
+      return i ? el("span", null, [" / ", item]) : item;
+    }));
+  }
+
+  PAGE.data = DATA;
+  PAGE.lib = { el: el, fmt: fmt, fmtBytes: fmtBytes, card: card, badge: badge, section: section, header: header,
+               pairs: pairs, pre: pre, safeHref: safeHref, lineChart: lineChart, chartWidth: chartWidth,
+               importanceSection: importanceSection, colors: { blue: BLUE, green: GREEN, grey: GREY, pink: PINK } };
+  PAGE.renderers = {
+    run: function (root) { renderRun(root, DATA.run); },
+    compare: function (root) { renderCompare(root, DATA); },
+    report: function (root) { renderReport(root, DATA); }
+  };
+  PAGE.render = function () {
+    var render = PAGE.renderers[DATA.kind];
+    if (!render) return false;  // a kind a later script renders
+    var root = document.getElementById("app");
+    root.textContent = "";
+    if (DATA.nav) root.appendChild(navBar(DATA.nav));
+    render(root);
+    root.setAttribute("data-rendered", DATA.kind);
+    return true;
+  };
+  PAGE.render();
 })();

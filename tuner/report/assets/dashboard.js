@@ -1,0 +1,697 @@
+/* tuner dashboard pages (`tune dashboard`): the sweeps of a runs directory, and one sweep live. Runs after app.js
+   in the same script and uses its helpers (tunerPage.lib); every value reaches the page as a text node.
+
+   A sweep page keeps a copy of the sweep (rows, learning curves, summary, best so far, importance) and asks the
+   server every interval_ms for what changed since its version (`?since=V&epoch=E`); it patches its copy and
+   redraws only the parts whose data changed, the heavy charts (10^4 curves or lines) at most every DRAW_MS. */
+(function () {
+  "use strict";
+
+  var PAGE = window.tunerPage, DATA = PAGE.data, L = PAGE.lib, el = L.el, fmt = L.fmt;
+  if (DATA.kind !== "sweeps" && DATA.kind !== "sweep") return;
+  var BLUE = L.colors.blue, PINK = L.colors.pink, GREY = L.colors.grey;
+  var STATE_COLORS = { finished: "#43a047", stopped: "#d81b60", failed: "#e53935", interrupted: "#8d6e63",
+                       running: "#1e88e5", pending: "#cfd8dc", skipped: "#80cbc4" };
+  // marks on learning curves, by the kind the server sends; a kind not listed is drawn as a grey diamond and named
+  // in the legend (paused and PBT-exploit marks get their own style when they exist)
+  var MARK_STYLES = { stopped: { color: PINK, shape: "x", label: "stopped early" } };
+  var DRAW_MS = 1500, PAGE_SIZE = 50, FILTER_EVERY_MS = 3000;
+
+  // ------------------------------------------------------------------------------------------------
+  // helpers
+
+  function api(url) {
+    return fetch(url, { cache: "no-store" }).then(function (r) {
+      return r.json().then(function (body) {
+        if (!r.ok) throw new Error(body && body.error ? body.error : "HTTP " + r.status);
+        return body;
+      });
+    });
+  }
+
+  function post(url) {
+    return fetch(url, { method: "POST", cache: "no-store", headers: { "X-Tuner-Token": DATA.token || "" } })
+      .then(function (r) {
+        return r.json().then(function (body) {
+          if (!r.ok) throw new Error(body && body.error ? body.error : "HTTP " + r.status);
+          return body;
+        });
+      });
+  }
+
+  function when(seconds) {
+    if (typeof seconds !== "number") return "\u2014";
+    return new Date(seconds * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+  }
+
+  function duration(seconds) {
+    if (typeof seconds !== "number") return "\u2014";
+    if (seconds < 60) return seconds.toFixed(1) + " s";
+    if (seconds < 3600) return Math.floor(seconds / 60) + " min " + Math.round(seconds % 60) + " s";
+    return Math.floor(seconds / 3600) + " h " + Math.round((seconds % 3600) / 60) + " min";
+  }
+
+  function stateBadge(state) {
+    return el("span", { cls: "badge state-" + state + " status-" + state, text: state });
+  }
+
+  function short(column) { return column.replace(/^(flag|metric)_/, ""); }
+
+  // a canvas as wide as its box, sharp on high-density screens; draw(ctx, width, height) in CSS pixels
+  function canvasIn(box, height) {
+    var canvas = el("canvas", { cls: "plot" });
+    box.appendChild(canvas);
+    return {
+      canvas: canvas, height: height,
+      size: function () {
+        var ratio = window.devicePixelRatio || 1, width = Math.max(280, box.clientWidth || 560);
+        canvas.width = Math.round(width * ratio);
+        canvas.height = Math.round(height * ratio);
+        canvas.style.width = width + "px";
+        canvas.style.height = height + "px";
+        var ctx = canvas.getContext("2d");
+        ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+        return { ctx: ctx, width: width, height: height };
+      }
+    };
+  }
+
+  function niceTicks(lo, hi, count) {
+    if (!(hi > lo)) return [lo];
+    var step = Math.pow(10, Math.floor(Math.log10((hi - lo) / count)));
+    var err = (hi - lo) / count / step;
+    step *= err >= 7.5 ? 10 : err >= 3.5 ? 5 : err >= 1.5 ? 2 : 1;
+    var ticks = [];
+    for (var t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
+    return ticks;
+  }
+
+  function extent(values) {
+    var lo = Infinity, hi = -Infinity;
+    values.forEach(function (v) { if (typeof v === "number" && isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; } });
+    if (lo === Infinity) return [0, 1];
+    if (lo === hi) { lo -= Math.abs(lo) * 0.05 || 0.5; hi += Math.abs(hi) * 0.05 || 0.5; }
+    return [lo, hi];
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // The sweeps page
+
+  function renderSweeps(root) {
+    root.appendChild(L.header("Sweeps", DATA.runs_dir + (DATA.control ? "  \u00b7  control on: sweeps can be " +
+      "stopped and resumed from their page" : "  \u00b7  read-only"), null));
+    var box = el("div", { cls: "block", id: "sweeps" }, [el("p", { cls: "empty", text: "Reading the runs\u2026" })]);
+    root.appendChild(box);
+    var state = { version: -1, polls: 0, sweeps: null };
+    PAGE.sweeps = state;
+
+    function draw(sweeps) {
+      box.textContent = "";
+      if (!sweeps.length) {
+        box.appendChild(el("p", { cls: "empty", text: "No sweeps in this runs directory yet: `tune train.py --flags " +
+          "grid.yml` starts one, and it appears here." }));
+        return;
+      }
+      var heads = ["sweep", "state", "planned", "finished", "stopped", "failed", "interrupted", "running", "pending",
+                   "best", "started", "script"];
+      var body = el("tbody", null, sweeps.map(function (s) {
+        var best = s.best ? [s.metric + " = " + fmt(s.best.value) + " ", el("a", { href: "/run/" + s.best.run,
+          text: "trial " + fmt(s.best.trial) })] : [s.metric ? "no finished trial with " + s.metric : "\u2014"];
+        return el("tr", { "data-sweep": s.sweep }, [
+          el("td", null, [el("a", { href: "/sweep/" + encodeURIComponent(s.sweep), text: s.sweep })]),
+          el("td", null, [stateBadge(s.state)]),
+          el("td", { cls: "num", text: fmt(s.planned) }), el("td", { cls: "num", text: fmt(s.finished) }),
+          el("td", { cls: "num", text: fmt(s.stopped) }), el("td", { cls: "num", text: fmt(s.failed) }),
+          el("td", { cls: "num", text: fmt(s.interrupted) }), el("td", { cls: "num", text: fmt(s.running) }),
+          el("td", { cls: "num", text: fmt(s.pending) }),
+          el("td", { cls: "best" }, best), el("td", { text: when(s.started) }),
+          el("td", { cls: "path", text: s.script || "\u2014", title: s.damaged || null })]);
+      }));
+      box.appendChild(el("table", { cls: "grid sweeps" }, [el("thead", null, [el("tr", null, heads.map(function (h) {
+        return el("th", { text: h });
+      }))]), body]));
+    }
+
+    function tick() {
+      api(DATA.endpoint + "?v=" + state.version).then(function (answer) {
+        state.polls += 1;
+        if (answer.unchanged) return;
+        state.version = answer.version;
+        state.sweeps = answer.sweeps;
+        draw(answer.sweeps);
+      }).catch(function (error) { problem(root, "The dashboard server does not answer (" + error.message + ")."); });
+    }
+    tick();
+    setInterval(tick, DATA.interval_ms || 2000);
+  }
+
+  function problem(root, text) {
+    var box = root.querySelector(".problems.live");
+    if (!box) {
+      box = el("div", { cls: "problems live" });
+      root.insertBefore(box, root.children[1] || null);
+    }
+    box.textContent = text;
+    box.hidden = !text;
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // One sweep
+
+  function renderSweep(root) {
+    var SW = { rows: {}, curves: {}, version: 0, epoch: null, summary: null, progress: null, importance: null,
+               polls: 0, filter: null, sort: { column: "start", desc: true }, page: 0, highlight: null,
+               drawn: { curves: 0, marks: {}, parallel: null } };
+    PAGE.sweep = SW;
+    var parts = {};
+    var lastDraw = 0, drawTimer = null, dirty = {};
+
+    // the sections, in page order; a multi-objective sweep's Pareto front joins after "parallel" when the server
+    // sends `pareto` (issue 33's second part)
+    parts.header = el("header", { cls: "top" });
+    parts.message = el("p", { cls: "control-message", hidden: "" });
+    parts.states = L.section("Trials", [], "states");
+    parts.progressBox = el("div", { cls: "chart progress" });
+    parts.curvesBox = el("div", { cls: "chart curves" });
+    parts.curvesNote = el("p", { cls: "sub" });
+    parts.charts = el("div", { cls: "charts" }, [
+      L.section("Best so far", [parts.progressBox], "progress"),
+      L.section("Learning curves", [parts.curvesNote, parts.curvesBox], "curves")]);
+    parts.parallelBox = el("div", { cls: "chart pcp" });
+    parts.parallelNote = el("p", { cls: "sub" });
+    parts.parallel = L.section("Flags against the metric", [parts.parallelNote, parts.parallelBox], "parallel");
+    parts.importance = L.section("Flag importance", [el("p", { cls: "empty", text: "Waiting for finished trials." })],
+                                 "importance");
+    parts.trials = trialsSection();
+    [parts.header, parts.message, parts.states, parts.charts, parts.parallel, parts.importance, parts.trials]
+      .forEach(function (node) { root.appendChild(node); });
+    var curvesPlot = canvasIn(parts.curvesBox, 300), overlay = el("canvas", { cls: "plot overlay" });
+    parts.curvesBox.appendChild(overlay);
+    var parallelPlot = canvasIn(parts.parallelBox, 360);
+
+    // -- header and controls
+    function drawHeader() {
+      var S = SW.summary || {};
+      parts.header.textContent = "";
+      var sub = [S.script || "", S.started ? "started " + when(S.started) : "", S.metric ? "metric " + S.metric + " (" +
+        (S.mode === "min" ? "lower" : "higher") + " is better)" : "no metric yet", S.search && S.search !== "random" ?
+        "search " + S.search : "", S.stop ? "stopping rule " + S.stop : ""].filter(Boolean).join("  \u00b7  ");
+      var buttons = [];
+      if (DATA.control && S.state === "running") buttons.push(button("Stop sweep", "stop-sweep", function () {
+        return post(DATA.endpoint + "/stop");
+      }));
+      if (DATA.control && (S.state === "interrupted" || S.state === "incomplete") && S.journal) {
+        buttons.push(button("Resume sweep", "resume-sweep", function () { return post(DATA.endpoint + "/resume"); }));
+      }
+      parts.header.appendChild(el("h1", null, ["Sweep " + DATA.sweep + " ", S.state ? stateBadge(S.state) : null]));
+      parts.header.appendChild(el("p", { cls: "sub", text: sub }));
+      parts.header.appendChild(el("div", { cls: "controls" }, buttons.length ? buttons :
+        [DATA.control ? null : el("span", { cls: "note", text: "read-only: start `tune dashboard --allow-control` " +
+          "to stop trials or stop and resume the sweep" })]));
+    }
+
+    function button(text, action, send) {
+      var node = el("button", { type: "button", cls: "action", "data-action": action, text: text });
+      node.addEventListener("click", function () {
+        node.disabled = true;
+        say("\u2026", "");
+        send().then(function (answer) { say(answer.message, "ok"); poll(); })
+          .catch(function (error) { say(error.message, "error"); })
+          .then(function () { node.disabled = false; });
+      });
+      return node;
+    }
+
+    function say(text, kind) {
+      parts.message.textContent = text;
+      parts.message.className = "control-message " + (kind || "");
+      parts.message.hidden = !text;
+    }
+
+    // -- trial states: one bar, a segment per state
+    function drawStates() {
+      var S = SW.summary;
+      if (!S) return;
+      var names = ["finished", "stopped", "failed", "interrupted", "running", "pending", "skipped"];
+      var total = names.reduce(function (n, k) { return n + (S[k] || 0); }, 0) || 1;
+      var bar = el("div", { cls: "state-bar" }, names.filter(function (k) { return S[k]; }).map(function (k) {
+        return el("span", { cls: "segment", "data-state": k, title: S[k] + " " + k,
+                            style: "width:" + (100 * S[k] / total) + "%;background:" + STATE_COLORS[k] });
+      }));
+      var legend = el("p", { cls: "state-legend" }, names.map(function (k) {
+        return el("span", { cls: "legend-item", "data-state": k }, [el("span", { cls: "swatch",
+          style: "background:" + STATE_COLORS[k] }), S[k] + " " + k]);
+      }));
+      var runs = S.runs !== S.planned ? " (" + S.runs + " runs)" : "";
+      var note = S.best ? "best " + S.metric + " = " + fmt(S.best.value) + " in trial " + fmt(S.best.trial) : "";
+      parts.states.textContent = "";
+      parts.states.appendChild(el("h2", { text: S.planned + " trials" + runs }));
+      [bar, legend, note ? el("p", { cls: "sub", text: note }) : null].forEach(function (n) {
+        if (n) parts.states.appendChild(n);
+      });
+    }
+
+    // -- best so far (uPlot): the best finished value up to each trial, as a step line; dots per trial
+    var progressChart = null;
+    function drawProgress() {
+      var P = SW.progress;
+      if (!P || !P.trials.length) return;
+      var data = [P.trials, P.best, P.finished, P.stopped];
+      if (progressChart) { progressChart.setData(data); return; }
+      var dots = function () { return null; };
+      var stepped = uPlot.paths && uPlot.paths.stepped ? uPlot.paths.stepped({ align: 1 }) : undefined;
+      progressChart = new uPlot({
+        width: L.chartWidth(parts.progressBox), height: 300, scales: { x: { time: false } },
+        series: [{ label: "trial" },
+          { label: "best so far", stroke: BLUE, width: 2, spanGaps: true, paths: stepped, points: { show: false } },
+          { label: "finished", stroke: "#43a047", paths: dots, points: { show: true, size: 4, fill: "#43a047" } },
+          { label: "stopped", stroke: PINK, paths: dots, points: { show: true, size: 4, fill: PINK } }],
+        axes: [{ label: "trial (launch order)" }, { size: 60 }], legend: { live: true }
+      }, data, parts.progressBox);
+      progressChart._box = parts.progressBox;
+      PAGE.charts.push(progressChart);
+    }
+
+    // -- learning curves: every trial's metric by step on one canvas; the best trial pink, a hovered one orange
+    var curvesScale = null;
+    function drawCurves() {
+      var key = SW.summary && SW.summary.metric;
+      var names = Object.keys(SW.curves).filter(function (n) { return SW.curves[n].steps.length; });
+      var g = curvesPlot.size();
+      overlay.width = curvesPlot.canvas.width; overlay.height = curvesPlot.canvas.height;
+      overlay.style.width = curvesPlot.canvas.style.width; overlay.style.height = curvesPlot.canvas.style.height;
+      var ctx = g.ctx, M = { l: 60, r: 14, t: 12, b: 34 };
+      ctx.clearRect(0, 0, g.width, g.height);
+      SW.drawn.curves = names.length;
+      SW.drawn.marks = {};
+      if (!names.length) {
+        parts.curvesNote.textContent = key ? "No trial reported " + key + " by step yet." : "No metric yet.";
+        curvesScale = null;
+        return;
+      }
+      var xs = [], ys = [];
+      names.forEach(function (n) { var c = SW.curves[n]; xs.push(c.steps[0], c.steps[c.steps.length - 1]);
+                                   ys.push.apply(ys, c.values); });
+      var xr = extent(xs), yr = robustExtent(ys);
+      var W = g.width - M.l - M.r, H = g.height - M.t - M.b;
+      var X = function (v) { return M.l + (v - xr[0]) / (xr[1] - xr[0]) * W; };
+      var Y = function (v) { return M.t + H - (Math.min(Math.max(v, yr[0]), yr[1]) - yr[0]) / (yr[1] - yr[0]) * H; };
+      curvesScale = { X: X, Y: Y, M: M };
+      frame(ctx, g, M, xr, yr, X, Y, "step", key);
+      var best = SW.summary && SW.summary.best ? SW.summary.best.run : null;
+      var groups = { done: [], running: [] };
+      names.forEach(function (n) {
+        if (n === best) return;
+        groups[(SW.rows[n] || {}).status === "running" ? "running" : "done"].push(n);
+      });
+      var alpha = Math.max(0.06, Math.min(0.5, 12 / Math.sqrt(names.length)));
+      strokeCurves(ctx, groups.done, X, Y, "rgba(96,125,139," + alpha + ")", 1);
+      strokeCurves(ctx, groups.running, X, Y, "rgba(30,136,229,0.85)", 1.5);
+      if (best && SW.curves[best]) strokeCurves(ctx, [best], X, Y, PINK, 2.5);
+      var kinds = {};
+      names.forEach(function (n) {
+        (SW.curves[n].marks || []).forEach(function (m) {
+          var style = MARK_STYLES[m.kind] || { color: GREY, shape: "diamond", label: m.kind };
+          mark(ctx, X(m.step), Y(m.value), style);
+          kinds[m.kind] = (kinds[m.kind] || 0) + 1;
+        });
+      });
+      SW.drawn.marks = kinds;
+      var legend = Object.keys(kinds).map(function (k) {
+        return kinds[k] + " " + ((MARK_STYLES[k] || {}).label || k) + " (" + ((MARK_STYLES[k] || {}).shape === "x" ?
+          "\u00d7" : "\u25c6") + ")";
+      });
+      parts.curvesNote.textContent = names.length + " trials' " + key + " by step" + (best ? "; the best trial in pink" :
+        "") + (groups.running.length ? "; running ones in blue" : "") + (legend.length ? "; " + legend.join(", ") : "") +
+        (SW.pending_curves ? "; " + SW.pending_curves + " more being read" : "") + ". Hover a table row to find its curve.";
+      drawHighlight();
+    }
+
+    function robustExtent(values) {
+      var finite = values.filter(function (v) { return typeof v === "number" && isFinite(v); }).sort(function (a, b) {
+        return a - b; });
+      if (finite.length < 50) return extent(finite);
+      return extent([finite[Math.floor(finite.length * 0.005)], finite[Math.ceil(finite.length * 0.995) - 1]]);
+    }
+
+    function strokeCurves(ctx, names, X, Y, color, width) {
+      if (!names.length) return;
+      ctx.save();
+      ctx.strokeStyle = color; ctx.lineWidth = width; ctx.lineJoin = "round";
+      ctx.beginPath();
+      names.forEach(function (n) {
+        var c = SW.curves[n];
+        for (var i = 0; i < c.steps.length; i++) {
+          if (i === 0) ctx.moveTo(X(c.steps[0]), Y(c.values[0])); else ctx.lineTo(X(c.steps[i]), Y(c.values[i]));
+        }
+        if (c.steps.length === 1) ctx.lineTo(X(c.steps[0]) + 1, Y(c.values[0]));
+      });
+      ctx.stroke();
+      ctx.restore();
+    }
+
+    function mark(ctx, x, y, style) {
+      ctx.save();
+      ctx.strokeStyle = style.color; ctx.fillStyle = style.color; ctx.lineWidth = 2;
+      ctx.beginPath();
+      if (style.shape === "x") { ctx.moveTo(x - 4, y - 4); ctx.lineTo(x + 4, y + 4); ctx.moveTo(x + 4, y - 4);
+                                 ctx.lineTo(x - 4, y + 4); ctx.stroke(); }
+      else { ctx.moveTo(x, y - 5); ctx.lineTo(x + 5, y); ctx.lineTo(x, y + 5); ctx.lineTo(x - 5, y); ctx.closePath();
+             ctx.fill(); }
+      ctx.restore();
+    }
+
+    function frame(ctx, g, M, xr, yr, X, Y, xlabel, ylabel) {
+      ctx.save();
+      ctx.font = "11px sans-serif"; ctx.fillStyle = "#616161"; ctx.strokeStyle = "#eeeeee"; ctx.lineWidth = 1;
+      niceTicks(yr[0], yr[1], 5).forEach(function (t) {
+        var y = Math.round(Y(t)) + 0.5;
+        ctx.beginPath(); ctx.moveTo(M.l, y); ctx.lineTo(g.width - M.r, y); ctx.stroke();
+        ctx.textAlign = "right"; ctx.fillText(fmt(t), M.l - 6, y + 4);
+      });
+      niceTicks(xr[0], xr[1], 6).forEach(function (t) {
+        var x = Math.round(X(t)) + 0.5;
+        ctx.beginPath(); ctx.moveTo(x, M.t); ctx.lineTo(x, g.height - M.b); ctx.stroke();
+        ctx.textAlign = "center"; ctx.fillText(fmt(t), x, g.height - M.b + 14);
+      });
+      ctx.fillStyle = "#212121"; ctx.textAlign = "center";
+      ctx.fillText(xlabel, M.l + (g.width - M.l - M.r) / 2, g.height - 4);
+      ctx.restore();
+    }
+
+    function drawHighlight() {
+      var ctx = overlay.getContext("2d"), ratio = window.devicePixelRatio || 1;
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.clearRect(0, 0, overlay.width, overlay.height);
+      var c = SW.highlight && SW.curves[SW.highlight];
+      if (!c || !curvesScale || !c.steps.length) return;
+      ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+      strokeCurves(ctx, [SW.highlight], curvesScale.X, curvesScale.Y, "#fb8c00", 2.5);
+    }
+
+    // -- parallel coordinates: one line per trial with a value of the metric, coloured by it (best in pink)
+    function drawParallel() {
+      var S = SW.summary || {}, column = S.column;
+      var g = parallelPlot.size(), ctx = g.ctx;
+      ctx.clearRect(0, 0, g.width, g.height);
+      var names = Object.keys(SW.rows).filter(function (n) {
+        var v = SW.rows[n][column];
+        return column && typeof v === "number" && isFinite(v);
+      });
+      var flags = {};
+      Object.keys(SW.rows).forEach(function (n) { Object.keys(SW.rows[n]).forEach(function (k) {
+        if (k.indexOf("flag_") === 0) flags[k] = true; }); });
+      var dims = Object.keys(flags).sort().filter(function (f) {
+        var seen = {};
+        names.forEach(function (n) { seen[String(SW.rows[n][f])] = true; });
+        return Object.keys(seen).length > 1;
+      });
+      if (column) dims.push(column);
+      SW.drawn.parallel = { dims: dims, lines: names.length };
+      if (!names.length || dims.length < 2) {
+        parts.parallelNote.textContent = column ? "Needs trials with " + S.metric + " and flags that vary." :
+          "No metric yet.";
+        return;
+      }
+      var kinds = {};
+      (SW.importance && SW.importance.flags || []).forEach(function (f) { kinds["flag_" + f.flag] = f.kind; });
+      var axes = dims.map(function (d) { return axisOf(d, names, kinds[d], d === column); });
+      var M = { l: 30, r: 60, t: 30, b: 14 }, W = g.width - M.l - M.r, H = g.height - M.t - M.b;
+      var xAt = function (i) { return M.l + (dims.length === 1 ? W / 2 : i * W / (dims.length - 1)); };
+      var yAt = function (t) { return M.t + (1 - t) * H; };
+      var metricAxis = axes[axes.length - 1];
+      var best = S.best ? S.best.run : null;
+      var buckets = [];
+      for (var b = 0; b < 8; b++) buckets.push([]);
+      names.forEach(function (n) {
+        if (n === best) return;
+        var t = metricAxis.pos(SW.rows[n][column]);
+        if (S.mode === "min") t = 1 - t;
+        buckets[Math.min(7, Math.max(0, Math.floor(t * 8)))].push(n);
+      });
+      var alpha = Math.max(0.05, Math.min(0.6, 15 / Math.sqrt(names.length)));
+      buckets.forEach(function (list, k) {
+        var t = k / 7;
+        var color = "rgba(" + Math.round(176 - 146 * t) + "," + Math.round(190 - 54 * t) + "," + Math.round(197 + 32 * t) +
+          "," + alpha + ")";
+        linesOf(ctx, list, axes, dims, xAt, yAt, color, 1);
+      });
+      if (best && SW.rows[best]) linesOf(ctx, [best], axes, dims, xAt, yAt, PINK, 2.5);
+      ctx.save();
+      ctx.font = "12px sans-serif";
+      axes.forEach(function (a, i) {
+        var x = Math.round(xAt(i)) + 0.5;
+        ctx.strokeStyle = "#424242"; ctx.lineWidth = 1;
+        ctx.beginPath(); ctx.moveTo(x, M.t); ctx.lineTo(x, M.t + H); ctx.stroke();
+        ctx.fillStyle = "#212121"; ctx.textAlign = i === 0 ? "left" : i === axes.length - 1 ? "right" : "center";
+        ctx.fillText(short(a.name) + (a.log ? " (log)" : ""), x, M.t - 12);
+        ctx.font = "11px sans-serif"; ctx.textAlign = i === axes.length - 1 ? "right" : "left";
+        a.ticks.forEach(function (tick) {
+          var y = yAt(tick[0]) + 4, dx = i === axes.length - 1 ? -4 : 4;
+          ctx.lineWidth = 3; ctx.strokeStyle = "rgba(255,255,255,0.85)"; ctx.strokeText(tick[1], x + dx, y);
+          ctx.fillStyle = "#424242"; ctx.fillText(tick[1], x + dx, y);
+        });
+        ctx.font = "12px sans-serif";
+      });
+      ctx.restore();
+      parts.parallelNote.textContent = names.length + " trials with " + S.metric + "; colour: " + S.metric +
+        " (darker is better)" + (best ? ", the best trial in pink" : "") + ".";
+    }
+
+    function axisOf(name, names, kind, isMetric) {
+      var values = names.map(function (n) { return SW.rows[n][name]; });
+      var numeric = values.every(function (v) {
+        return v === undefined || v === null || (typeof v === "number" && isFinite(v));
+      });
+      var distinct = {};
+      values.forEach(function (v) { if (v !== undefined && v !== null) distinct[fmt(v)] = v; });
+      var keys = Object.keys(distinct);
+      if (numeric && (isMetric || kind === "numeric" || kind === "log" || keys.length > 12)) {
+        var r = extent(values), log = (kind === "log" || (!isMetric && r[0] > 0 && r[1] / r[0] >= 1000)) && r[0] > 0;
+        var f = log ? Math.log : function (v) { return v; };
+        var lo = f(r[0]), hi = f(r[1]);
+        var pos = function (v) { return (typeof v !== "number") ? null : hi === lo ? 0.5 : (f(v) - lo) / (hi - lo); };
+        var ticks = [r[0], log ? Math.exp((lo + hi) / 2) : (r[0] + r[1]) / 2, r[1]].map(function (v) {
+          return [pos(v), fmt(v)];
+        });
+        return { name: name, pos: pos, ticks: ticks, log: log };
+      }
+      // a few values (a grid list, a choice): evenly spaced, numbers in numeric order
+      var levels = numeric ? keys.map(function (k) { return distinct[k]; }).sort(function (p, q) { return p - q; })
+        .map(fmt) : keys.sort();
+      var place = function (i) { return levels.length === 1 ? 0.5 : i / (levels.length - 1); };
+      var at = function (v) {
+        if (v === undefined || v === null) return null;
+        var i = levels.indexOf(fmt(v));
+        return i < 0 ? null : place(i);
+      };
+      var every = Math.ceil(levels.length / 12);
+      return { name: name, pos: at, log: false, ticks: levels.map(function (l, i) { return [place(i), l]; })
+        .filter(function (_, i) { return i % every === 0; }) };
+    }
+
+    function linesOf(ctx, names, axes, dims, xAt, yAt, color, width) {
+      if (!names.length) return;
+      ctx.save();
+      ctx.strokeStyle = color; ctx.lineWidth = width;
+      ctx.beginPath();
+      names.forEach(function (n) {
+        var row = SW.rows[n], started = false;
+        axes.forEach(function (a, i) {
+          var t = a.pos(row[dims[i]]);
+          if (t === null || t === undefined) { started = false; return; }
+          if (!started) ctx.moveTo(xAt(i), yAt(t)); else ctx.lineTo(xAt(i), yAt(t));
+          started = true;
+        });
+      });
+      ctx.stroke();
+      ctx.restore();
+    }
+
+    // -- importance (app.js draws it, as in the report)
+    function drawImportance() {
+      if (!SW.importance) return;
+      var node = L.importanceSection(SW.importance);
+      parts.importance.parentNode.replaceChild(node, parts.importance);
+      parts.importance = node;
+    }
+
+    // -- the trials table: sorted, one page at a time, filtered with `tune ls --filter`'s grammar by the server
+    function trialsSection() {
+      var input = el("input", { type: "search", cls: "search filter", "aria-label": "filter",
+        placeholder: "filter as tune ls --filter: metric_val_acc > 0.9 and flag_lr < 0.01" });
+      var error = el("p", { cls: "filter-error", hidden: "" });
+      var counter = el("span", { cls: "counter" });
+      var prev = el("button", { type: "button", cls: "pager", text: "\u2039 newer" });
+      var next = el("button", { type: "button", cls: "pager", text: "older \u203a" });
+      var table = el("table", { cls: "grid trials" });
+      var wrap = el("div", { cls: "table-wrap" }, [table]);
+      var timer = null;
+      input.addEventListener("input", function () {
+        clearTimeout(timer);
+        timer = setTimeout(function () { applyFilter(input.value.trim(), true); }, 400);
+      });
+      input.addEventListener("keydown", function (e) { if (e.key === "Enter") { clearTimeout(timer);
+                                                                             applyFilter(input.value.trim(), true); } });
+      prev.addEventListener("click", function () { SW.page = Math.max(0, SW.page - 1); drawTable(); });
+      next.addEventListener("click", function () { SW.page += 1; drawTable(); });
+      SW.table = { input: input, error: error, counter: counter, table: table, prev: prev, next: next, filtered: 0 };
+      return L.section("All trials", [el("div", { cls: "toolbar" }, [input, counter, prev, next]), error, wrap], "trials");
+    }
+
+    function applyFilter(expression, fromUser) {
+      var T = SW.table;
+      if (!expression) {
+        SW.filter = null; T.error.hidden = true; SW.page = 0; drawTable(); return;
+      }
+      api(DATA.filter_endpoint + "?q=" + encodeURIComponent(expression)).then(function (answer) {
+        if (T.input.value.trim() !== expression) return;  // typed on meanwhile
+        var set = {};
+        answer.runs.forEach(function (n) { set[n] = true; });
+        SW.filter = { expression: expression, runs: set, version: SW.version, at: Date.now() };
+        T.error.hidden = true;
+        if (fromUser) SW.page = 0;
+        drawTable();
+      }).catch(function (error) {
+        T.error.textContent = error.message;
+        T.error.hidden = false;
+      });
+    }
+
+    function columnsOf(names) {
+      var S = SW.summary || {}, seen = {};
+      names.forEach(function (n) { Object.keys(SW.rows[n]).forEach(function (k) { seen[k] = true; }); });
+      var keys = Object.keys(seen);
+      var flags = keys.filter(function (k) { return k.indexOf("flag_") === 0; }).sort();
+      var metrics = keys.filter(function (k) { return /^(metric|eval)_/.test(k) && k !== S.column; }).sort().slice(0, 8);
+      var cols = ["trial", "run", "status"].concat(S.column && seen[S.column] ? [S.column] : [], flags, metrics,
+        ["epochs_completed", "duration_s", "start", "error_message"].filter(function (k) { return seen[k]; }));
+      return cols;
+    }
+
+    function drawTable() {
+      var T = SW.table, S = SW.summary || {};
+      var all = Object.keys(SW.rows);
+      var names = SW.filter ? all.filter(function (n) { return SW.filter.runs[n]; }) : all;
+      var cols = columnsOf(all);
+      var sort = SW.sort;
+      var key = sort.column === "run" ? null : sort.column;
+      names.sort(function (p, q) {
+        var x = key ? SW.rows[p][key] : p, y = key ? SW.rows[q][key] : q;
+        var missingX = x === undefined || x === null, missingY = y === undefined || y === null;
+        if (missingX || missingY) return missingX === missingY ? (p < q ? 1 : -1) : missingX ? 1 : -1;
+        var r = (typeof x === "number" && typeof y === "number") ? x - y :
+          String(x).localeCompare(String(y), undefined, { numeric: true });
+        return (sort.desc ? -r : r) || (p < q ? 1 : -1);
+      });
+      var pages = Math.max(1, Math.ceil(names.length / PAGE_SIZE));
+      SW.page = Math.min(SW.page, pages - 1);
+      var shown = names.slice(SW.page * PAGE_SIZE, (SW.page + 1) * PAGE_SIZE);
+      var head = el("tr", null, cols.map(function (c) {
+        var th = el("th", { cls: "sortable" + (sort.column === c ? (sort.desc ? " desc" : " asc") : ""), "data-col": c,
+                            title: "sort by " + c, text: c === S.column ? short(c) + " \u2605" : short(c) });
+        th.addEventListener("click", function () {
+          SW.sort = { column: c, desc: sort.column === c ? !sort.desc : (c === S.column ? S.mode !== "min" : true) };
+          drawTable();
+        });
+        return th;
+      }).concat(DATA.control ? [el("th", { text: "" })] : []));
+      var best = S.best ? S.best.run : null;
+      var body = el("tbody", null, shown.map(function (n) {
+        var row = SW.rows[n];
+        var cells = cols.map(function (c) {
+          var v = c === "run" ? n : row[c];
+          if (c === "run") return el("td", null, [el("a", { href: "/run/" + n, text: n })]);
+          if (c === "status") return el("td", { cls: "status-" + String(v).replace(/[^a-z]/g, ""), text: fmt(v) });
+          if (c === "duration_s") return el("td", { cls: "num", text: duration(v) });
+          if (c === "start") return el("td", { text: when(v) });
+          if (c === "error_message") return el("td", { cls: "error-text", text: v == null ? "" : String(v).slice(0, 120),
+                                                       title: v == null ? null : String(v) });
+          return el("td", { cls: typeof v === "number" ? "num" : null, text: fmt(v) });
+        });
+        if (DATA.control) {
+          cells.push(el("td", null, [row.status === "running" ? stopButton(n, row) : null]));
+        }
+        var tr = el("tr", { "data-run": n, cls: n === best ? "best" : null }, cells);
+        tr.addEventListener("mouseenter", function () { SW.highlight = n; drawHighlight(); });
+        tr.addEventListener("mouseleave", function () { if (SW.highlight === n) { SW.highlight = null; drawHighlight(); } });
+        return tr;
+      }));
+      T.table.textContent = "";
+      T.table.appendChild(el("thead", null, [head]));
+      T.table.appendChild(body);
+      T.filtered = names.length;
+      T.counter.textContent = (SW.filter ? names.length + " of " + all.length + " trials match" : all.length + " trials") +
+        (pages > 1 ? "  \u00b7  page " + (SW.page + 1) + " of " + pages : "");
+      T.prev.disabled = SW.page === 0;
+      T.next.disabled = SW.page >= pages - 1;
+      T.prev.hidden = T.next.hidden = pages === 1;
+    }
+
+    function stopButton(name, row) {
+      return button("Stop", "stop-trial", function () {
+        return post(DATA.endpoint + "/run/" + encodeURIComponent(name) + "/stop");
+      });
+    }
+
+    // -- applying what the server sent
+    function apply(answer) {
+      if (answer.full) { SW.rows = {}; SW.curves = {}; }
+      SW.epoch = answer.epoch;
+      SW.version = answer.version;
+      SW.pending_curves = answer.pending_curves || 0;
+      var rows = Object.keys(answer.rows), curves = Object.keys(answer.curves);
+      rows.forEach(function (n) { SW.rows[n] = answer.rows[n]; });
+      curves.forEach(function (n) { SW.curves[n] = answer.curves[n]; });
+      answer.removed.forEach(function (n) { delete SW.rows[n]; delete SW.curves[n]; });
+      if (answer.summary) { SW.summary = answer.summary; dirty.header = dirty.states = true; }
+      if (answer.progress !== undefined) { SW.progress = answer.progress; dirty.progress = true; }
+      if (answer.importance !== undefined) { SW.importance = answer.importance; dirty.importance = dirty.parallel = true; }
+      if (rows.length || answer.removed.length || answer.full) dirty.table = dirty.parallel = true;
+      if (curves.length || answer.removed.length || answer.summary) dirty.curves = true;
+      if (SW.filter && (rows.length || answer.removed.length) && Date.now() - SW.filter.at > FILTER_EVERY_MS) {
+        applyFilter(SW.filter.expression, false);
+      }
+      render();
+    }
+
+    function render() {
+      if (dirty.header) drawHeader();
+      if (dirty.states) drawStates();
+      if (dirty.table) drawTable();
+      if (dirty.importance) drawImportance();
+      dirty.header = dirty.states = dirty.table = dirty.importance = false;
+      var wait = DRAW_MS - (Date.now() - lastDraw);
+      if (wait > 0 && lastDraw) {  // the charts: at most every DRAW_MS
+        if (!drawTimer) drawTimer = setTimeout(function () { drawTimer = null; render(); }, wait);
+        return;
+      }
+      lastDraw = Date.now();
+      if (dirty.progress) drawProgress();
+      if (dirty.curves) drawCurves();
+      if (dirty.parallel) drawParallel();
+      dirty.progress = dirty.curves = dirty.parallel = false;
+    }
+
+    window.addEventListener("resize", function () { dirty.curves = dirty.parallel = true; lastDraw = 0; render(); });
+
+    var busy = false, failures = 0;
+    function poll() {
+      if (busy) return;
+      busy = true;
+      api(DATA.endpoint + "?since=" + SW.version + "&epoch=" + (SW.epoch || ""))
+        .then(function (answer) { busy = false; failures = 0; SW.polls += 1; problem(root, ""); apply(answer); })
+        .catch(function (error) {
+          busy = false; failures += 1;
+          if (failures >= 3) problem(root, "Live updates paused: the dashboard server does not answer (" +
+                                     error.message + "); still trying.");
+        });
+    }
+    poll();
+    setInterval(poll, DATA.interval_ms || 1000);
+  }
+
+  PAGE.renderers.sweeps = renderSweeps;
+  PAGE.renderers.sweep = renderSweep;
+  PAGE.render();
+})();
