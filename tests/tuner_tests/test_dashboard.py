@@ -1,0 +1,205 @@
+"""`tune dashboard` without a browser: what its server answers (HTTP, as a browser or another site would ask) and
+how its model follows a runs directory that changes. The browser tests with a real sweep are in
+test_dashboard_browser.py."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from conftest import run_tune
+from fabricate_runs import make_run, make_sweep
+
+from tuner.dashboard import DashboardServer
+from tuner.dashboard.server import Dashboard
+from tuner.store.journal import Journal
+
+
+def _request(server: DashboardServer, method: str, path: str, host: str | None = None,
+             headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.putrequest(method, path, skip_host=True)
+        connection.putheader("Host", host if host is not None else f"127.0.0.1:{server.port}")
+        for key, value in (headers or {}).items():
+            connection.putheader(key, value)
+        connection.putheader("Content-Length", "0")
+        connection.endheaders()
+        response = connection.getresponse()
+        body = response.read().decode()
+        kind = response.getheader("Content-Type") or ""
+        return response.status, json.loads(body) if kind.startswith("application/json") else body
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def sweep_dir(workdir: Path) -> Path:
+    make_sweep("runs", "s1", 30)
+    return workdir / "runs"
+
+
+@pytest.fixture
+def server(sweep_dir: Path) -> Iterator[DashboardServer]:
+    with DashboardServer(str(sweep_dir)) as instance:
+        yield instance
+
+
+def test_it_answers_only_to_its_own_host_names(server: DashboardServer) -> None:
+    port = server.port
+    assert _request(server, "GET", "/")[0] == 200
+    assert _request(server, "GET", "/", host=f"localhost:{port}")[0] == 200
+    for host in (f"evil.example:{port}", "127.0.0.1", f"127.0.0.1:{port + 1}", f"attacker.localhost:{port}", ""):
+        status, body = _request(server, "GET", "/api/sweeps", host=host)
+        assert status == 403 and f"http://127.0.0.1:{port}/" in body["error"], host
+    assert _request(server, "POST", "/api/sweep/s1/stop", host=f"evil.example:{port}")[0] == 403
+
+
+def test_a_read_only_dashboard_refuses_every_control_request(server: DashboardServer) -> None:
+    for path in ("/api/sweep/s1/stop", "/api/sweep/s1/resume", "/api/sweep/s1/run/x/stop"):
+        status, body = _request(server, "POST", path, headers={"X-Tuner-Token": server.dashboard.token})
+        assert status == 403 and "read-only" in body["error"] and "--allow-control" in body["error"]
+    page = _request(server, "GET", "/sweep/s1")[1]
+    assert server.dashboard.token not in page  # a read-only page carries no token
+
+
+def test_control_needs_the_pages_token_and_its_origin(sweep_dir: Path) -> None:
+    run = sorted(p.parent.parent.name for p in sweep_dir.glob("*/tuner.d/run.json"))[0]
+    with DashboardServer(str(sweep_dir), allow_control=True) as server:
+        token = server.dashboard.token
+        assert token in _request(server, "GET", "/sweep/s1")[1]
+        path = f"/api/sweep/s1/run/{run}/stop"
+        assert _request(server, "POST", path)[0] == 403
+        assert _request(server, "POST", path, headers={"X-Tuner-Token": "guess"})[0] == 403
+        status, body = _request(server, "POST", path, headers={"X-Tuner-Token": token,
+                                                              "Origin": "http://evil.example"})
+        assert status == 403 and "evil.example" in body["error"]
+        status, body = _request(server, "POST", path, headers={"X-Tuner-Token": token,
+                                                              "Origin": f"http://127.0.0.1:{server.port}"})
+        assert status == 409 and "not running" in body["error"]  # accepted, but the trial is over
+        assert not (sweep_dir / run / "tuner.d" / "stop.json").exists()
+        status, body = _request(server, "POST", "/api/sweep/s1/stop", headers={"X-Tuner-Token": token})
+        assert status == 409 and "unknown sweep 's1'" in body["error"]  # no journal: nothing runs it
+
+
+def test_stop_trial_writes_the_runs_stop_request_only_for_a_running_trial_of_that_sweep(workdir: Path) -> None:
+    from tuner.dashboard.control import ControlError, stop_trial
+
+    running = Path(make_run("runs", 0, {"x": 1}, {}, status="running", sweep="s2", trial=0))
+    other = Path(make_run("runs", 1, {"x": 2}, {}, status="running", sweep="s3", trial=0))
+    with pytest.raises(ControlError, match="not a trial of sweep s2"):
+        stop_trial("runs", other.name, "s2")
+    with pytest.raises(ControlError, match="not a run name"):
+        stop_trial("runs", "../x", "s2")
+    done = stop_trial("runs", running.name, "s2")
+    assert "trial 0" in done.message
+    request = json.loads((running / "tuner.d" / "stop.json").read_text())
+    assert request["reason"] == "stopped from the dashboard" and request["rule"] == "dashboard"
+
+
+def test_a_sweep_page_gets_everything_once_then_only_what_changed(workdir: Path, monkeypatch) -> None:
+    from tuner.dashboard import state
+
+    monkeypatch.setattr(state, "SUMMARY_EVERY_S", 0.0)  # counted again at once (in use: at most every 2 s)
+    make_sweep("runs", "s1", 20)
+    board = Dashboard("runs")
+    board.refresh(force=True)
+    first = board.sweep_changes("s1", 0, None)
+    assert first["full"] and len(first["rows"]) == 20 and first["summary"]["finished"] == 20
+    version, epoch = first["version"], first["epoch"]
+    while first["pending_curves"]:  # curves are read a budget at a time
+        first = board.sweep_changes("s1", 0, epoch)
+    assert len(first["curves"]) == 20 and all(len(c["steps"]) == 8 for c in first["curves"].values())
+    board.refresh(force=True)
+    same = board.sweep_changes("s1", version, epoch)
+    assert not same["full"] and same["rows"] == {} and same["curves"] == {} and same["removed"] == []
+    assert "summary" not in same and "importance" not in same
+    # a new trial, a changed one, a removed one: only those come back
+    new = Path(make_run("runs", 500, {"lr": 0.5, "units": 8, "optimizer": "adam"}, {"val_acc": [0.1, 0.2]},
+                        status="running", sweep="s1", trial=20, start=time.time()))
+    names = sorted(p.parent.parent.name for p in Path("runs").glob("*/tuner.d/run.json") if p.parent.parent != new)
+    changed, removed = Path("runs") / names[0], Path("runs") / names[1]
+    with open(changed / "tuner.d" / "metrics.jsonl", "a") as handle:
+        handle.write(json.dumps({"epoch": 9, "loss": 0.01, "val_loss": 0.02, "acc": 0.99, "val_acc": 0.98}) + "\n")
+    shutil.rmtree(removed)
+    time.sleep(0.01)
+    board.mirror.full_at = -1e9  # the next refresh stats every run (as it does every FULL_EVERY_S)
+    board.refresh(force=True)
+    update = board.sweep_changes("s1", version, epoch)
+    assert not update["full"]
+    assert set(update["rows"]) == {new.name, changed.name}
+    assert update["rows"][changed.name]["metric_val_acc"] == 0.98
+    assert removed.name in update["removed"]
+    assert set(update["curves"]) >= {new.name, changed.name} and update["curves"][new.name]["values"] == [0.1, 0.2]
+    assert update["rows"][new.name]["status"] == "running"
+    # no driver holds this sweep (it has no journal), so its running trial counts as interrupted, as in `tune sweeps`
+    assert update["summary"]["interrupted"] == 1 and update["summary"]["runs"] == 20
+    # another server's numbering (a restarted dashboard): everything again
+    assert board.sweep_changes("s1", update["version"], "another")["full"]
+
+
+def test_stopped_trials_carry_a_stopped_mark_at_their_last_step(workdir: Path) -> None:
+    dirs = make_sweep("runs", "s1", 6)
+    record = Path(dirs[2]) / "tuner.d" / "run.json"
+    record.write_text(json.dumps({**json.loads(record.read_text()), "status": "stopped"}))
+    board = Dashboard("runs")
+    answer = board.sweep_changes("s1", 0, None)
+    marks = {name: curve["marks"] for name, curve in answer["curves"].items()}
+    assert marks[Path(dirs[2]).name] == [{"kind": "stopped", "step": 8, "value": answer["curves"][Path(dirs[2]).name]
+                                          ["values"][-1], "label": "stopped early"}]
+    assert sum(1 for m in marks.values() if m) == 1
+
+
+def test_the_trials_filter_is_tune_ls_filter_with_its_errors(server: DashboardServer) -> None:
+    status, body = _request(server, "GET", "/api/sweep/s1/filter?q=flag_units%20%3E%3D%20128%20and%20status%20%3D%3D"
+                                           "%20%27finished%27")
+    assert status == 200 and body["runs"]
+    board = server.dashboard
+    assert all(board.mirror.rows[n]["flag_units"] >= 128 for n in body["runs"])
+    assert len(body["runs"]) == sum(1 for r in board.mirror.sweep_rows("s1").values()
+                                    if r["flag_units"] >= 128 and r["status"] == "finished")
+    mlflow = _request(server, "GET", "/api/sweep/s1/filter?q=params.optimizer%20%3D%20%27adam%27")[1]
+    assert mlflow["runs"] and all(board.mirror.rows[n]["flag_optimizer"] == "adam" for n in mlflow["runs"])
+    status, body = _request(server, "GET", "/api/sweep/s1/filter?q=flag_units%20%3E%3E%201")
+    assert status == 400 and "does not parse" in body["error"]
+
+
+def test_sweeps_list_counts_from_the_journal_and_the_runs(workdir: Path) -> None:
+    dirs = make_sweep("runs", "20261118-000000-ab12", 10)
+    Journal.create("runs", "20261118-000000-ab12", {"script": "/work/project/train.py", "total": 12, "created": 1.0e9,
+                                                    "metric": "val_loss", "mode": "min"})
+    for trial in range(3):  # a sweep seen only in its runs (its journal gone, or made elsewhere)
+        make_run("runs", 100 + trial, {"lr": 0.1}, {"val_loss": [0.5]}, sweep="no-journal", trial=trial)
+    board = Dashboard("runs")
+    sweeps = {s["sweep"]: s for s in board.sweeps(0)["sweeps"]}
+    journaled = sweeps["20261118-000000-ab12"]
+    assert journaled["planned"] == 12 and journaled["pending"] == 2 and journaled["state"] == "interrupted"
+    assert journaled["script"] == "/work/project/train.py" and journaled["metric"] == "val_loss"
+    assert journaled["mode"] == "min" and journaled["started"] == 1.0e9
+    best = min((json.loads((Path(d) / "tuner.d" / "metrics.jsonl").read_text().splitlines()[-1])["val_loss"], Path(d).name)
+               for d in dirs if json.loads((Path(d) / "tuner.d" / "run.json").read_text())["status"] == "finished")
+    assert journaled["best"]["run"] == best[1] and journaled["best"]["value"] == best[0]
+    assert sweeps["no-journal"]["state"] == "done" and sweeps["no-journal"]["planned"] == 3
+
+
+def test_run_pages_are_the_run_view_with_a_way_back(server: DashboardServer, sweep_dir: Path) -> None:
+    run = sorted(p.parent.parent.name for p in sweep_dir.glob("*/tuner.d/run.json"))[0]
+    status, page = _request(server, "GET", f"/run/{run}")
+    assert status == 200 and f"Run {run}" in page and '"href":"/sweep/s1"' in page
+    status, update = _request(server, "GET", f"/api/run/{run}?since=0")
+    assert status == 200 and update["done"] and update["total"] == 8
+    assert _request(server, "GET", "/run/..%2F..%2Fetc")[0] == 404
+    assert _request(server, "GET", "/sweep/nope")[0] == 404
+
+
+def test_the_command_line(workdir: Path) -> None:
+    done = run_tune("dashboard", "--port", "70000")
+    assert done.returncode == 2 and "--port must be 0..65535" in done.stderr
+    assert "dashboard" in run_tune("--help").stdout
+    helped = run_tune("dashboard", "--help")
+    assert helped.returncode == 0 and "--allow-control" in helped.stdout
