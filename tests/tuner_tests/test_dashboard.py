@@ -143,6 +143,18 @@ def test_a_sweep_page_gets_everything_once_then_only_what_changed(workdir: Path,
     assert board.sweep_changes("s1", update["version"], "another")["full"]
 
 
+def test_a_trial_queued_when_the_dashboard_started_is_seen_running_at_the_next_refresh(workdir: Path) -> None:
+    run = Path(make_run("runs", 0, {"x": 1}, {}, status="queued", sweep="s1", trial=0, start=time.time()))
+    board = Dashboard("runs")
+    board.refresh(force=True)  # the first look comes from the listing index
+    assert board.sweep_changes("s1", 0, None)["rows"][run.name]["status"] == "queued"
+    version = board.mirror.version
+    record = run / "tuner.d" / "run.json"
+    record.write_text(json.dumps({**json.loads(record.read_text()), "status": "running", "heartbeat": time.time()}))
+    board.refresh(force=True)  # not a full pass: a queued run is watched at every refresh
+    assert board.sweep_changes("s1", version, board.view("s1").epoch)["rows"][run.name]["status"] == "running"
+
+
 def test_stopped_trials_carry_a_stopped_mark_at_their_last_step(workdir: Path) -> None:
     dirs = make_sweep("runs", "s1", 6)
     record = Path(dirs[2]) / "tuner.d" / "run.json"

@@ -152,10 +152,14 @@ class RunsMirror:
                 if _present(value):
                     row[key] = value
         version = self.next_version()
+        now, started = time.time(), time.monotonic()
         for name, row in zip(names, rows):
             if name in current:
                 self.signatures[name] = current[name]
                 self._store(name, row, version)
+                end = row.get("end")
+                if _is_active(row) or isinstance(end, (int, float)) and now - end < HOT_S:
+                    self.hot[name] = started  # still moving: watched from the next refresh on
         self.loaded = True
 
     def _store(self, name: str, row: dict[str, Any], version: int) -> None:

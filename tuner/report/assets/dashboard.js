@@ -160,7 +160,7 @@
 
   function renderSweep(root) {
     var SW = { rows: {}, curves: {}, version: 0, epoch: null, summary: null, progress: null, importance: null,
-               polls: 0, filter: null, sort: { column: "start", desc: true }, page: 0, highlight: null,
+               polls: 0, filter: null, sort: { column: "run", desc: true }, page: 0, highlight: null,
                drawn: { curves: 0, marks: {}, parallel: null } };
     PAGE.sweep = SW;
     var parts = {};
