@@ -3,7 +3,8 @@ a stop from the page stops the trial (`stopped`), the sweep is stopped and resum
 stays on 127.0.0.1, a read-only dashboard refuses control, a wrong Host is refused.
 
 With TUNER_UPDATE_DOC_SCREENSHOTS=1 the README's dashboard screenshots in docs/screenshots/ are taken from these
-pages (dashboard-sweeps.png, dashboard-sweep.png).
+pages (dashboard-live.png: the live sweep; dashboard-sweeps.png and dashboard-sweep.png: sweeps written to disk
+by tests/tuner_tests/fabricate_runs.py, a 300-trial one among them).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Iterator
 import pytest
 from cdp_browser import Browser, find_chromium
 from conftest import REPO
+
+from tuner.store.journal import Journal
 
 pytestmark = [pytest.mark.browser, pytest.mark.ray, pytest.mark.slow]
 
@@ -177,7 +180,7 @@ def test_a_live_sweep_seen_stopped_and_resumed_from_the_dashboard(browser: Brows
         browser.wait_for("tunerPage.sweep.drawn.curves === 3", 15)  # the new trial's first steps
         if DOC_SHOTS:
             browser.pump(2)
-            browser.screenshot(str(REPO / "docs" / "screenshots" / "dashboard-sweep.png"), max_height=1500)
+            browser.screenshot(str(REPO / "docs" / "screenshots" / "dashboard-live.png"), max_height=1100)
 
         # stop the whole sweep from the page: the driver stops as after a Ctrl-C, its trials left for resume
         browser.wait_for("!!document.querySelector('button[data-action=stop-sweep]')", 10)
@@ -213,10 +216,104 @@ def test_a_live_sweep_seen_stopped_and_resumed_from_the_dashboard(browser: Brows
         assert summary["best"]["value"] == pytest.approx(best_x + 1 / 30, abs=1e-3)
         browser.wait_for("tunerPage.sweep.importance && tunerPage.sweep.importance.trials === 3", 20)
         _clean(browser)
-        if DOC_SHOTS:
-            browser.open(url)
-            browser.pump(1)
-            browser.screenshot(str(REPO / "docs" / "screenshots" / "dashboard-sweeps.png"), max_height=400)
     finally:
+        browser.send("Page.navigate", url="about:blank")  # no page of these servers keeps polling once they stop
+        browser.pump(0.3)
         for process in (sweep, dashboard, readonly):
             _stop(process)
+
+
+def _more_sweeps(workdir: Path) -> Journal:
+    """Two more sweeps beside the big one, for the sweeps page: one whose driver is running now (this test holds its
+    lock, as a driver does), one interrupted half-way."""
+    from fabricate_runs import make_run
+
+    from tuner.store.journal import Journal
+
+    now = time.time()
+    running = Journal.create("runs", "20261207-091500-c41d", {"script": "/home/ml/digits/train.py", "created": now - 60,
+                                                              "total": 12, "metric": "val_loss", "mode": "min"})
+    for trial in range(5):
+        make_run("runs", 1000 + trial, {"dropout": 0.1 * trial}, {"val_loss": [0.9 - 0.05 * trial, 0.5 - 0.04 * trial]},
+                 status="running" if trial >= 3 else "finished", sweep=running.sweep_id, trial=trial,
+                 start=now - 50 + trial)
+    running.claim()
+    stopped = Journal.create("runs", "20261206-174210-9b03", {"script": "/home/ml/digits/train.py",
+                                                              "created": 1.7966e9, "total": 10})
+    for trial in range(5):
+        make_run("runs", 2000 + trial, {"units": 32 * (trial + 1)}, {"val_acc": [0.8 + 0.02 * trial]},
+                 status="killed" if trial == 4 else "finished", sweep=stopped.sweep_id, trial=trial)
+    return running
+
+
+@pytest.mark.parametrize("trials", [300])
+def test_a_big_sweep_page_draws_every_curve_and_filters_with_the_tune_ls_grammar(browser: Browser, workdir: Path,
+                                                                                  trials: int) -> None:
+    from fabricate_runs import make_sweep
+
+    from tuner.dashboard import DashboardServer
+    from tuner.store.journal import Journal
+
+    sweep = "20261118-110640-3fa2"
+    Journal.create("runs", sweep, {"script": "/home/ml/digits/train.py", "created": 1.795e9, "total": trials,
+                                   "metric": "val_acc", "mode": "max", "grid": {"kind": "product", "flags": {
+                                       "lr": [0.001, 0.003, 0.01, 0.03, 0.1], "units": [32, 64, 128, 256],
+                                       "optimizer": ["adam", "sgd", "rmsprop"]}}})
+    dirs = make_sweep("runs", sweep, trials, epochs=12)
+    for run_dir in dirs[3::7]:  # stopped early by a rule
+        path = Path(run_dir) / "tuner.d" / "run.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "status": "stopped"}))
+    stopped = len(dirs[3::7])
+    running = _more_sweeps(workdir)
+    try:
+        with DashboardServer("runs") as server:
+            browser.open(server.url)
+            browser.wait_for("!!(tunerPage.sweeps.sweeps && tunerPage.sweeps.sweeps.length === 3)", 30)
+            states = browser.evaluate("Object.fromEntries(tunerPage.sweeps.sweeps.map(s => [s.sweep, s.state]))")
+            assert states == {sweep: "done", running.sweep_id: "running", "20261206-174210-9b03": "interrupted"}
+            if DOC_SHOTS:
+                browser.screenshot(str(REPO / "docs" / "screenshots" / "dashboard-sweeps.png"), max_height=400)
+            _check_big_sweep(browser, server, sweep, dirs, trials, stopped)
+    finally:
+        running.release()
+
+
+def _check_big_sweep(browser: Browser, server, sweep: str, dirs: list[str], trials: int, stopped: int) -> None:
+    browser.open(f"{server.url}sweep/{sweep}")
+    browser.wait_for("tunerPage.sweep.pending_curves === 0 && tunerPage.sweep.importance && "
+                     f"tunerPage.sweep.drawn.curves === {trials}", 60)
+    drawn = browser.evaluate("tunerPage.sweep.drawn")
+    assert drawn["marks"] == {"stopped": stopped}
+    assert drawn["parallel"] == {"dims": ["flag_lr", "flag_optimizer", "flag_units", "metric_val_acc"],
+                                 "lines": trials}
+    flags = browser.evaluate("[...document.querySelectorAll('#importance tr[data-flag]')].map(r => r.dataset.flag)")
+    assert flags[:2] in (["lr", "units"], ["units", "lr"]) and flags[2] == "optimizer"  # as the objective says
+    assert f"{trials} trials" in browser.evaluate("document.querySelector('#trials .counter').textContent")
+    assert browser.evaluate("document.querySelectorAll('table.trials tbody tr').length") == 50  # one page
+    # the tune ls --filter grammar, evaluated by the server
+    box = "document.querySelector('#trials input.filter')"
+    browser.evaluate(f"(() => {{ const i = {box}; i.value = \"flag_units == 256 and status == 'finished'\"; "
+                     "i.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter'})); })()")
+    expected = sum(1 for d in dirs if json.loads((Path(d) / "tuner.d" / "flags.json").read_text())["units"] == 256
+                   and json.loads((Path(d) / "tuner.d" / "run.json").read_text())["status"] == "finished")
+    browser.wait_for(f"document.querySelector('#trials .counter').textContent.startsWith('{expected} of {trials}')",
+                     20)
+    statuses = browser.evaluate("[...document.querySelectorAll('table.trials tbody tr')].map(r => "
+                                "r.querySelector('td[class^=status-]').textContent)")
+    assert set(statuses) == {"finished"}
+    browser.evaluate(f"(() => {{ const i = {box}; i.value = 'flag_units >> 2'; "
+                     "i.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter'})); })()")
+    browser.wait_for("!document.querySelector('#trials .filter-error').hidden", 20)
+    assert "does not parse" in browser.evaluate("document.querySelector('#trials .filter-error').textContent")
+    browser.evaluate(f"(() => {{ const i = {box}; i.value = ''; "
+                     "i.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter'})); })()")
+    # sorted by the metric (higher is better: descending), the best finished trial comes first among the finished
+    browser.evaluate("document.querySelector('th[data-col=metric_val_acc]').click()")
+    first = browser.evaluate("[...document.querySelectorAll('table.trials tbody tr')].find(r => "
+                             "r.querySelector('td.status-finished')).dataset.run")
+    summary = browser.evaluate("tunerPage.sweep.summary")
+    assert first == summary["best"]["run"] and summary["state"] == "done"
+    _clean(browser)
+    if DOC_SHOTS:
+        browser.evaluate("window.scrollTo(0, 0)")
+        browser.screenshot(str(REPO / "docs" / "screenshots" / "dashboard-sweep.png"), max_height=1700)

@@ -228,8 +228,8 @@ class DashboardServer:
             expression = (query.get("q") or [""])[0]
             try:
                 return _json(board.filter(_sweep_id(parts[2]), expression))
-            except TunerError as exc:
-                raise HttpError(400, str(exc)) from None
+            except TunerError as exc:  # an answer, not a failure: the page shows the line while the user types
+                return _json({"expression": expression, "runs": None, "error": str(exc)})
         if len(parts) == 2 and parts[0] == "run":
             return "text/html; charset=utf-8", board.run_page(self._run_name(parts[1]))
         if len(parts) == 3 and parts[:2] == ["api", "run"]:

@@ -266,7 +266,8 @@
           { label: "best so far", stroke: BLUE, width: 2, spanGaps: true, paths: stepped, points: { show: false } },
           { label: "finished", stroke: "#43a047", paths: dots, points: { show: true, size: 4, fill: "#43a047" } },
           { label: "stopped", stroke: PINK, paths: dots, points: { show: true, size: 4, fill: PINK } }],
-        axes: [{ label: "trial (launch order)" }, { size: 60 }], legend: { live: true }
+        axes: [{ label: "trial (launch order)", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000,
+                                                        20000, 50000, 100000] }, { size: 60 }], legend: { live: true }
       }, data, parts.progressBox);
       progressChart._box = parts.progressBox;
       PAGE.charts.push(progressChart);
@@ -546,6 +547,7 @@
       }
       api(DATA.filter_endpoint + "?q=" + encodeURIComponent(expression)).then(function (answer) {
         if (T.input.value.trim() !== expression) return;  // typed on meanwhile
+        if (answer.error) throw new Error(answer.error);
         var set = {};
         answer.runs.forEach(function (n) { set[n] = true; });
         SW.filter = { expression: expression, runs: set, version: SW.version, at: Date.now() };
