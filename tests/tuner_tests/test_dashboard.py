@@ -155,6 +155,27 @@ def test_a_trial_queued_when_the_dashboard_started_is_seen_running_at_the_next_r
     assert board.sweep_changes("s1", version, board.view("s1").epoch)["rows"][run.name]["status"] == "running"
 
 
+def test_a_waiting_request_is_answered_when_a_trial_reports(workdir: Path) -> None:
+    import threading
+
+    run = Path(make_run("runs", 0, {"x": 1}, {"val_acc": [0.5]}, status="running", sweep="s1", trial=0,
+                        start=time.time()))
+    board = Dashboard("runs")
+    first = board.sweep_changes("s1", 0, None)
+    version, epoch = first["version"], first["epoch"]
+    quiet = board.sweep_changes("s1", version, epoch, wait_s=0.6)  # nothing happens: an empty answer, in time
+    assert quiet["rows"] == {} and quiet["curves"] == {}
+
+    def report() -> None:
+        time.sleep(0.3)
+        with open(run / "tuner.d" / "metrics.jsonl", "a") as handle:
+            handle.write(json.dumps({"step": 2, "val_acc": 0.75}) + "\n")
+
+    threading.Thread(target=report).start()
+    answer = board.sweep_changes("s1", quiet["version"], epoch, wait_s=10)
+    assert answer["curves"][run.name]["values"] == [0.5, 0.75]
+
+
 def test_stopped_trials_carry_a_stopped_mark_at_their_last_step(workdir: Path) -> None:
     dirs = make_sweep("runs", "s1", 6)
     record = Path(dirs[2]) / "tuner.d" / "run.json"

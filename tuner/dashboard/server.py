@@ -36,11 +36,13 @@ from tuner.store.layout import RunPaths, is_plain_name
 
 log = logging.getLogger("tuner.dashboard")
 
-#: how often the pages poll, and how often the model is refreshed at most (a trial's report reaches the page
-#: within POLL_MS + REFRESH_S + one refresh: under 2 s for 10^4 trials, docs/benchmarks.md)
+#: how often the model is refreshed at most, however many pages ask. A sweep page long-polls: its request for what
+#: changed is held until something did (at most MAX_WAIT_S), so a trial's report reaches it within a refresh or
+#: two (docs/benchmarks.md: 10^4 trials); POLL_MS is its pause after a failed request, and the sweeps list's poll
+REFRESH_S = 0.5
+MAX_WAIT_S = 15.0
 POLL_MS = 1000
 SWEEPS_POLL_MS = 2000
-REFRESH_S = 0.5
 #: run pages whose live state (a MetricsTail) is kept
 LIVE_RUNS_KEPT = 32
 #: sweeps whose page state is kept
@@ -76,9 +78,9 @@ class Dashboard:
         with self.lock:
             if not force and time.monotonic() - self.refreshed < REFRESH_S:
                 return
-            self.mirror.refresh()
+            changed = self.mirror.refresh()
             for view in self.views.values():
-                view.update()
+                view.update(changed)
             self.refreshed = time.monotonic()
 
     # the sweeps page -------------------------------------------------------------------------------
@@ -112,9 +114,16 @@ class Dashboard:
             self.views.move_to_end(sweep_id)
             return view
 
-    def sweep_changes(self, sweep_id: str, since: int, epoch: str | None) -> dict[str, Any]:
-        with self.lock:
-            return self.view(sweep_id).changes(since, epoch)
+    def sweep_changes(self, sweep_id: str, since: int, epoch: str | None, wait_s: float = 0.0) -> dict[str, Any]:
+        """What changed since `since`; with `wait_s`, held until something did (a refresh every REFRESH_S) or
+        `wait_s` passed (long polling: a report reaches a waiting page one refresh after it is written)."""
+        deadline = time.monotonic() + min(max(wait_s, 0.0), MAX_WAIT_S)
+        while True:
+            with self.lock:
+                answer = self.view(sweep_id).changes(since, epoch)
+            if _news(answer) or time.monotonic() >= deadline:
+                return answer
+            time.sleep(min(REFRESH_S, max(0.0, deadline - time.monotonic())))
 
     def filter(self, sweep_id: str, expression: str) -> dict[str, Any]:
         """The sweep's runs that match a `tune ls --filter` expression (the same grammar and errors)."""
@@ -153,7 +162,7 @@ class Dashboard:
     def sweep_page(self, sweep_id: str) -> str:
         self.view(sweep_id)  # 404 for an unknown sweep
         data = {**self.page_data(), "sweep": sweep_id, "endpoint": f"/api/sweep/{sweep_id}",
-                "filter_endpoint": f"/api/sweep/{sweep_id}/filter", "interval_ms": POLL_MS,
+                "filter_endpoint": f"/api/sweep/{sweep_id}/filter", "interval_ms": POLL_MS, "wait_s": 10,
                 "nav": [{"href": "/", "text": "Sweeps"}, {"text": sweep_id}]}
         return render_page("sweep", f"Sweep {sweep_id}", data, scripts=SCRIPTS)
 
@@ -223,7 +232,7 @@ class DashboardServer:
             return "text/html; charset=utf-8", board.sweep_page(_sweep_id(parts[1]))
         if len(parts) == 3 and parts[:2] == ["api", "sweep"]:
             epoch = query["epoch"][0] if query.get("epoch") else None
-            return _json(board.sweep_changes(_sweep_id(parts[2]), _int(query, "since"), epoch))
+            return _json(board.sweep_changes(_sweep_id(parts[2]), _int(query, "since"), epoch, _int(query, "wait")))
         if len(parts) == 4 and parts[:2] == ["api", "sweep"] and parts[3] == "filter":
             expression = (query.get("q") or [""])[0]
             try:
@@ -273,6 +282,11 @@ class DashboardServer:
         if not is_plain_name(name) or not RunPaths(os.path.join(self.dashboard.runs_dir, name)).is_run():
             raise HttpError(404, f"no run '{name}' in {self.dashboard.runs_dir}")
         return name
+
+
+def _news(answer: dict[str, Any]) -> bool:
+    return bool(answer["full"] or answer["rows"] or answer["removed"] or answer["curves"]
+                or {"summary", "progress", "importance"} & answer.keys())
 
 
 def _sweep_id(text: str) -> str:

@@ -363,76 +363,95 @@ def _thin(steps: list[Any], values: list[Any], limit: int = CURVE_POINTS) -> tup
 
 
 class SweepView:
-    """One sweep's page data: learning curves and importance on top of the mirror's rows, each with a version."""
+    """One sweep's page data: learning curves and importance on top of the mirror's rows, each with a version.
+    update() costs what changed: the curves of the runs the last refresh changed (and of those never read yet, a
+    budget at a time); best-so-far and importance only when the sweep's rows changed."""
 
     def __init__(self, book: SweepBook, sweep_id: str) -> None:
         self.book, self.mirror, self.sweep_id = book, book.mirror, sweep_id
         self.epoch = secrets.token_hex(4)
         self.curves: dict[str, dict[str, Any]] = {}
         self.curve_at: dict[str, int] = {}
-        self.curve_signatures: dict[str, Any] = {}
         self.tails: dict[str, MetricsTail] = {}
         self.curve_key: str | None = None  # the metric whose curves are held
+        self.unread: set[str] = set()  # runs whose curve is to be read (again)
         self.importance: dict[str, Any] | None = None
         self.importance_at = 0
         self.importance_of = -1  # the rows' version the importance was computed for
-        self.importance_time = 0.0
+        self.importance_time = -math.inf
         self.summary: dict[str, Any] = {}
         self.summary_at = 0
         self.progress: dict[str, Any] | None = None
         self.progress_at = 0
         self.progress_time = -math.inf
-        self.rows_version = -1
+        self.progress_of = -1  # the rows' version best-so-far was computed for
         self.pending_curves = 0
 
-    def update(self) -> None:
-        """After the mirror's refresh: the summary, best-so-far, curves and importance that changed."""
-        rows = self.mirror.sweep_rows(self.sweep_id)
+    def update(self, changed: Iterable[str] | None = None) -> None:
+        """After the mirror's refresh that changed `changed` (None: look at every run of the sweep)."""
+        mine = self.mirror.by_sweep.get(self.sweep_id, set())
+        if changed is None:
+            self.unread |= mine
+        else:
+            self.unread |= {name for name in changed if name in mine or name in self.curves}
         summary = self.book.summary(self.sweep_id)
         if summary is not self.summary and summary != self.summary:
             self.summary, self.summary_at = summary, self.mirror.next_version()
         ranking = Ranking(summary["metric"], summary["column"], summary["mode"]) if summary.get("column") else None
         rows_version = self.mirror.sweep_version.get(self.sweep_id, 0)
-        if rows_version != self.rows_version and (time.monotonic() - self.progress_time >= SUMMARY_EVERY_S
-                                                  or self.progress is None):
-            self.rows_version, self.progress_time = rows_version, time.monotonic()
+        now = time.monotonic()
+        rows: dict[str, dict[str, Any]] | None = None
+        if rows_version != self.progress_of and (now - self.progress_time >= SUMMARY_EVERY_S or self.progress is None):
+            rows = self.mirror.sweep_rows(self.sweep_id)
+            self.progress_of, self.progress_time = rows_version, now
             progress = best_so_far(list(rows.values()), ranking.column, ranking.mode) if ranking else None
             if progress != self.progress:
                 self.progress, self.progress_at = progress, self.mirror.next_version()
-        self._update_curves(rows, ranking)
-        self._update_importance(rows, ranking)
+        self._update_curves(ranking)
+        if ranking is not None and rows_version != self.importance_of and (
+                now - self.importance_time >= IMPORTANCE_EVERY_S or self.importance is None):
+            rows = rows if rows is not None else self.mirror.sweep_rows(self.sweep_id)
+            self.importance_of, self.importance_time = rows_version, now
+            result = _clean(flag_importance(list(rows.values()), ranking,
+                                            domains=self.book.domains(self.sweep_id)).to_dict())
+            if result != self.importance:
+                self.importance, self.importance_at = result, self.mirror.next_version()
 
-    def _update_curves(self, rows: Mapping[str, dict[str, Any]], ranking: Ranking | None) -> None:
+    def _update_curves(self, ranking: Ranking | None) -> None:
         key = ranking.column[len("metric_"):] if ranking and ranking.column.startswith("metric_") else None
         if key != self.curve_key:  # another metric (the first runs recorded it): every curve again
             self.curve_key = key
-            for name in list(self.curves):
+            for name in self.curves:
                 self.curve_at[name] = self.mirror.next_version()
-            self.curves, self.curve_signatures, self.tails = {}, {}, {}
-        for name in [n for n in self.curves if n not in rows]:
-            self.curves.pop(name, None)
+            self.curves, self.tails = {}, {}
+            self.unread |= self.mirror.by_sweep.get(self.sweep_id, set())
+        if not self.unread:
+            self.pending_curves = 0
+            return
+        rows = self.mirror.rows
+        for name in [n for n in self.unread if n not in rows and n in self.curves]:  # removed
+            del self.curves[name]
             self.tails.pop(name, None)
-            self.curve_signatures.pop(name, None)
             self.curve_at[name] = self.mirror.next_version()
+        self.unread = {n for n in self.unread if n in rows}
         if key is None:
             return
         # running trials first, then curves that changed, then the ones never read, newest first in each
-        todo = [n for n in sorted(rows, reverse=True) if self.curve_signatures.get(n) != self.mirror.signatures.get(n)
-                or _is_running(rows[n])]
+        todo = sorted(self.unread, reverse=True)
         todo.sort(key=lambda n: (not _is_running(rows[n]), n not in self.curves))
         self.pending_curves = max(0, len(todo) - CURVE_BUDGET)
         for name in todo[:CURVE_BUDGET]:
+            self.unread.discard(name)
             row = rows[name]
             tail = self.tails.get(name)
             if tail is None:
                 paths = RunPaths(self.mirror.path(name))
                 tail = MetricsTail(paths.metrics_jsonl, paths.printed_metrics_jsonl)
             metrics = tail.poll()
-            if _is_running(row):
+            if _is_active(row):
                 self.tails[name] = tail  # read on from where it is, next time
             else:
                 self.tails.pop(name, None)
-            self.curve_signatures[name] = self.mirror.signatures.get(name)
             columns = metrics_columns(metrics)
             series = columns["series"].get(key) or []
             points = [(s, v) for s, v in zip(columns["steps"], series) if v is not None]
@@ -441,18 +460,6 @@ class SweepView:
             if curve != self.curves.get(name):
                 self.curves[name] = curve
                 self.curve_at[name] = self.mirror.next_version()
-
-    def _update_importance(self, rows: Mapping[str, dict[str, Any]], ranking: Ranking | None) -> None:
-        finished_version = max((self.mirror.changed_at.get(n, 0) for n, r in rows.items()
-                                if r.get("status") == RunStatus.FINISHED.value), default=0)
-        if ranking is None or finished_version == self.importance_of:
-            return
-        if time.monotonic() - self.importance_time < IMPORTANCE_EVERY_S and self.importance is not None:
-            return
-        self.importance_of, self.importance_time = finished_version, time.monotonic()
-        result = flag_importance(list(rows.values()), ranking, domains=self.book.domains(self.sweep_id)).to_dict()
-        if result != self.importance:
-            self.importance, self.importance_at = _clean(result), self.mirror.next_version()
 
     def changes(self, since: int, epoch: str | None) -> dict[str, Any]:
         """What changed since version `since` of this server's `epoch` (everything for another epoch or 0)."""

@@ -454,7 +454,9 @@ def param_importance(sweep: str, metric: str | None = None, mode: str | None = N
         what = f"the metric it was run for, {recorded.metric}," if recorded.metric and metric is None else "a metric"
         raise QueryError(f"param_importance: no run of sweep '{sweep}' recorded {what}; log one with log_metrics "
                          "or print `name=value` lines, or name another with metric=")
-    result = flag_importance(rows.to_dict("records"), ranking, domains=sweep_domains(settings.runs_dir, sweep))
+    flags = [str(c) for c in rows.columns if str(c).startswith("flag_")]
+    needed = rows[["status", ranking.column, *flags]]  # only these become dicts (10^4 rows x every column: ~0.5 s)
+    result = flag_importance(needed.to_dict("records"), ranking, flags, sweep_domains(settings.runs_dir, sweep))
     frame = pd.DataFrame([{"flag": f.flag, "kind": f.kind, "importance": f.importance,
                            "correlation": math.nan if f.correlation is None else f.correlation,
                            "by_value": dict(f.by_value) if f.kind == CATEGORICAL else None, "trials": f.trials}

@@ -215,7 +215,7 @@
       node.addEventListener("click", function () {
         node.disabled = true;
         say("\u2026", "");
-        send().then(function (answer) { say(answer.message, "ok"); poll(); })
+        send().then(function (answer) { say(answer.message, "ok"); })
           .catch(function (error) { say(error.message, "error"); })
           .then(function () { node.disabled = false; });
       });
@@ -677,20 +677,28 @@
 
     window.addEventListener("resize", function () { dirty.curves = dirty.parallel = true; lastDraw = 0; render(); });
 
+    // long polling: the server holds each request until something changed (or wait_s passed), and the page asks
+    // again at once; after a failure it waits interval_ms
     var busy = false, failures = 0;
     function poll() {
       if (busy) return;
       busy = true;
-      api(DATA.endpoint + "?since=" + SW.version + "&epoch=" + (SW.epoch || ""))
-        .then(function (answer) { busy = false; failures = 0; SW.polls += 1; problem(root, ""); apply(answer); })
+      var wait = SW.polls ? DATA.wait_s : 0;  // the first answer at once
+      api(DATA.endpoint + "?since=" + SW.version + "&epoch=" + (SW.epoch || "") + "&wait=" + wait)
+        .then(function (answer) {
+          busy = false; failures = 0; SW.polls += 1; problem(root, "");
+          apply(answer);
+          setTimeout(poll, 50);
+        })
         .catch(function (error) {
           busy = false; failures += 1;
           if (failures >= 3) problem(root, "Live updates paused: the dashboard server does not answer (" +
                                      error.message + "); still trying.");
+          setTimeout(poll, DATA.interval_ms || 1000);
         });
     }
+    SW.poll = poll;
     poll();
-    setInterval(poll, DATA.interval_ms || 1000);
   }
 
   PAGE.renderers.sweeps = renderSweeps;
