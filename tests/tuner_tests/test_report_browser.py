@@ -243,6 +243,9 @@ def test_sweep_report_of_300_trials_is_fast_sortable_filterable_and_links_runs(
     assert browser.evaluate("document.querySelectorAll('table.trials tbody tr.best').length") == 1  # the best only
     assert browser.evaluate("tunerPage.parallel") == {"dims": ["flag_lr", "flag_optimizer", "flag_units",
                                                                "metric_val_acc"], "lines": 300}
+    # flag importance: lr and units decide val_acc (fabricate_runs' objective), the optimizer a little
+    importance = browser.evaluate("[...document.querySelectorAll('#importance tr[data-flag]')].map(r => r.dataset.flag)")
+    assert sorted(importance[:2]) == ["lr", "units"] and importance[2] == "optimizer"
     text = browser.text()
     assert "300 trials: 292 finished, 8 failed" in text and "300 of 300 trials shown" in text
     first = browser.evaluate("document.querySelector('table.trials tbody tr').textContent")
