@@ -31,6 +31,8 @@ def cmd_dashboard(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be 0..65535, got {args.port}")
+    from tuner.capture.secrets import SecretRule
+    from tuner.console.inert import inert
     from tuner.dashboard import DashboardServer
     from tuner.report import open_in_browser
     from tuner.settings import load_settings
@@ -39,13 +41,13 @@ def cmd_dashboard(argv: Sequence[str]) -> int:
     _show_log()
     try:
         server = DashboardServer(settings.runs_dir, settings.stale_after_s, port=args.port,
-                                 allow_control=args.allow_control)
+                                 allow_control=args.allow_control, secrets=SecretRule.from_settings(settings))
     except OSError as exc:
         raise UsageError(f"--port {args.port}: cannot listen on 127.0.0.1 ({exc.strerror}); pick another port or "
                          "0") from None
     url = server.start()
     mode = "stop and resume allowed" if args.allow_control else "read-only"
-    print(f"Dashboard of {settings.runs_dir} at {url} ({mode}; Ctrl-C stops)", flush=True)
+    print(f"Dashboard of {inert(settings.runs_dir)} at {url} ({mode}; Ctrl-C stops)", flush=True)
     if not args.no_browser:
         open_in_browser(url)
     try:
@@ -64,8 +66,14 @@ def _show_log() -> None:
     logger = logging.getLogger("tuner.dashboard")
     if logger.handlers:
         return
+    from tuner.console.inert import inert
+
+    class InertFormatter(logging.Formatter):  # a refused Host header is whatever a client sent
+        def format(self, record: logging.LogRecord) -> str:
+            return inert(super().format(record), keep_newlines=True)
+
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(f"{PROG}: dashboard: %(message)s"))
+    handler.setFormatter(InertFormatter(f"{PROG}: dashboard: %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import secrets
+import secrets as _secrets
 import threading
 import time
 from collections import OrderedDict
@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tuner.capture.secrets import DEFAULT_RULE, SecretRule
 from tuner.dashboard import control
 from tuner.dashboard.state import RunsMirror, SweepBook, SweepView
 from tuner.errors import TunerError
@@ -61,11 +62,13 @@ class Dashboard:
     """The model behind the pages: the runs mirror, the sweeps, each open sweep page's view and each run page's
     live state. Every method takes the lock: one refresh at a time, however many requests."""
 
-    def __init__(self, runs_dir: str, stale_after_s: float = 60.0, allow_control: bool = False) -> None:
+    def __init__(self, runs_dir: str, stale_after_s: float = 60.0, allow_control: bool = False,
+                 secrets: SecretRule = DEFAULT_RULE) -> None:
         self.runs_dir = os.path.abspath(runs_dir)
         self.stale_after_s = stale_after_s
         self.allow_control = allow_control
-        self.token = secrets.token_urlsafe(24)
+        self.secrets = secrets  # files a run page never shows (tuner.capture.secrets)
+        self.token = _secrets.token_urlsafe(24)
         self.mirror = RunsMirror(self.runs_dir, stale_after_s)
         self.book = SweepBook(self.mirror)
         self.views: OrderedDict[str, SweepView] = OrderedDict()
@@ -142,7 +145,7 @@ class Dashboard:
             live = self.live_runs.get(name)
             if live is None:
                 live = LiveRun(os.path.join(self.runs_dir, name), self.stale_after_s, POLL_MS // 2,
-                               endpoint=f"/api/run/{name}")
+                               endpoint=f"/api/run/{name}", secrets=self.secrets)
                 self.live_runs[name] = live
                 while len(self.live_runs) > LIVE_RUNS_KEPT:
                     self.live_runs.popitem(last=False)
@@ -180,9 +183,9 @@ class Dashboard:
 class DashboardServer:
     """`tune dashboard`: serves a runs directory's sweeps on 127.0.0.1; `start()` returns the URL."""
 
-    def __init__(self, runs_dir: str, stale_after_s: float = 60.0, port: int = 0,
-                 allow_control: bool = False) -> None:
-        self.dashboard = Dashboard(runs_dir, stale_after_s, allow_control)
+    def __init__(self, runs_dir: str, stale_after_s: float = 60.0, port: int = 0, allow_control: bool = False,
+                 secrets: SecretRule = DEFAULT_RULE) -> None:
+        self.dashboard = Dashboard(runs_dir, stale_after_s, allow_control, secrets)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -255,7 +258,7 @@ class DashboardServer:
         if origin is not None and origin not in {f"http://{host}" for host in self.allowed_hosts}:
             raise HttpError(403, f"requests from {origin} are not accepted")
         token = headers.get(TOKEN_HEADER) or ""
-        if not secrets.compare_digest(token.encode(), board.token.encode()):
+        if not _secrets.compare_digest(token.encode(), board.token.encode()):
             raise HttpError(403, "missing or wrong control token: reload the page")
         parts = [unquote(p) for p in path.strip("/").split("/")]
         action: Callable[[], control.Done] | None = None
@@ -324,7 +327,7 @@ def _handler(server: DashboardServer) -> type[BaseHTTPRequestHandler]:
         def _answer(self, work: Callable[[Any], tuple[str, str]]) -> None:
             url = urlsplit(self.path)
             try:
-                host = self.headers.get("Host") or ""
+                host = (self.headers.get("Host") or "").strip().lower()
                 if host not in server.allowed_hosts:
                     log.warning("refused a request for Host %r (expected %s)", host,
                                 " or ".join(sorted(server.allowed_hosts)))

@@ -350,7 +350,8 @@ def flag_importance(rows: Sequence[Mapping[str, Any]], ranking: Ranking, flags: 
                     domains: Mapping[str, Domain] | None = None) -> Importance:
     """Importance and correlation of each flag (columns `flag_<name>`; default: every flag column the rows have)
     for the metric of `ranking`, over the finished rows with a finite value. Rows are ls_runs rows (dicts); a
-    missing or NaN flag value means the trial lacks the flag."""
+    missing or NaN flag value means the trial lacks the flag. A flag with one value in every such trial (a default
+    the script ran with) is left out: there is nothing to tell apart."""
     import numpy as np
 
     metric_values: list[float] = []
@@ -373,6 +374,8 @@ def flag_importance(rows: Sequence[Mapping[str, Any]], ranking: Ranking, flags: 
     for name in names:
         flag = name.removeprefix("flag_")
         column = _column(kept, name)
+        if _constant(column):
+            continue  # one value in every trial (a default the script ran with, a grid list of one): nothing to tell
         domain = (domains or {}).get(flag) or _infer_domain(column.numbers)
         if column.numbers is None and domain.kind != CATEGORICAL:
             domain = Domain(CATEGORICAL)  # text among the numbers (`lr=abc` typed once): its values as categories
@@ -391,6 +394,15 @@ def flag_importance(rows: Sequence[Mapping[str, Any]], ranking: Ranking, flags: 
                              r.trials) for r in results]
     shares.sort(key=lambda r: -r.importance)  # stable: ties keep the flags' order
     return Importance(ranking.metric, ranking.mode, len(kept), tuple(shares))
+
+
+def _constant(column: _Column) -> bool:
+    import numpy as np
+
+    if column.numbers is not None:
+        return len(column.numbers) > 0 and bool(np.all(column.numbers == column.numbers[0]))
+    keys = column.keys()
+    return len(keys) > 0 and all(k == keys[0] for k in keys)
 
 
 def _correlations(column: _Column, y: np.ndarray,

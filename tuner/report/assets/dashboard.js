@@ -564,7 +564,18 @@
       var S = SW.summary || {}, seen = {};
       names.forEach(function (n) { Object.keys(SW.rows[n]).forEach(function (k) { seen[k] = true; }); });
       var keys = Object.keys(seen);
+      // flags that differ between trials first; the ones every trial shares (the script's defaults) after them
       var flags = keys.filter(function (k) { return k.indexOf("flag_") === 0; }).sort();
+      var differs = {};
+      flags.forEach(function (f) {
+        var first;
+        differs[f] = names.some(function (n, i) {
+          var v = JSON.stringify(SW.rows[n][f]);
+          if (i === 0) first = v;
+          return v !== first;
+        });
+      });
+      flags = flags.filter(function (f) { return differs[f]; }).concat(flags.filter(function (f) { return !differs[f]; }));
       var metrics = keys.filter(function (k) { return /^(metric|eval)_/.test(k) && k !== S.column; }).sort().slice(0, 8);
       var cols = ["trial", "run", "status"].concat(S.column && seen[S.column] ? [S.column] : [], flags, metrics,
         ["epochs_completed", "duration_s", "start", "error_message"].filter(function (k) { return seen[k]; }));
