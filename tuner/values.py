@@ -39,10 +39,15 @@ def parse_value(text: str) -> Any:
     return text if value is stripped else value
 
 
+#: an integer with more digits than this stays text: int() refuses past Python's limit (4300 digits, a guard
+#: against its quadratic conversion), and no flag, setting or grid value is a number that long
+INT_MAX_DIGITS = 4300
+
+
 def parse_plain(text: str) -> Any:
     """parse_value for text already stripped and unquoted (a YAML plain scalar); `text` itself when a string."""
     if INT.match(text):
-        return int(text)
+        return int(text) if len(text) <= INT_MAX_DIGITS else text
     if ZERO_PADDED.match(text):
         return text
     if FLOAT.match(text):

@@ -152,10 +152,19 @@ def append_json_line(path: str, data: Any, nonfinite_as_text: bool = False) -> N
         os.close(fd)
 
 
+def loads_json(text: str | bytes) -> Any:
+    """json.loads, with a document nested past Python's stack (`[[[[...`, 10^5 deep: a RecursionError) a ValueError
+    like any other damaged JSON, so every reader that tolerates a damaged file tolerates this one."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 def read_json(path: str) -> Any:
     # bytes in, one parse: measurably faster than a text-mode json.load when listing thousands of runs
     with open(path, "rb") as handle:
-        return json.loads(handle.read())
+        return loads_json(handle.read())
 
 
 def read_json_lines(path: str) -> tuple[list[dict[str, Any]], int]:
@@ -171,7 +180,7 @@ def read_json_lines(path: str) -> tuple[list[dict[str, Any]], int]:
     # Fast path: one parse of the whole file (one decoder call instead of one per line matters for
     # listing thousands of runs); any doubt falls back to the line-by-line parse below.
     try:
-        values = json.loads("[" + ",".join(lines) + "]")
+        values = loads_json("[" + ",".join(lines) + "]")
     except ValueError:
         values = None
     if values is not None and len(values) == len(lines):
@@ -181,7 +190,7 @@ def read_json_lines(path: str) -> tuple[list[dict[str, Any]], int]:
     bad = 0
     for line in lines:
         try:
-            record = json.loads(line)
+            record = loads_json(line)
         except ValueError:
             bad += 1
             continue

@@ -10,7 +10,7 @@ import os
 import shlex
 from typing import Any, Mapping
 
-from tuner.errors import TunerError
+from tuner.errors import TunerError, quoted
 from tuner.runs.record import RunRecord, get_run
 from tuner.spec import flag_argv
 from tuner.store.files import FlagSource, flag_sources, read_flag_defaults
@@ -28,7 +28,7 @@ def cli_value(value: Any) -> str:
         return "'" + value.replace("'", "''") + "'"  # a YAML single-quoted string
     text = format_value(value)
     if not _round_trips(text, value):
-        raise TunerError(f"flag value {value!r} cannot be written on the command line")
+        raise TunerError(f"flag value {quoted(value)} cannot be written on the command line")
     return text
 
 

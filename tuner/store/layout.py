@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection, Iterator
 
-from tuner.errors import TunerError
+from tuner.errors import TunerError, quoted
 
 META_DIR = "tuner.d"
 ARCHIVE_DIR = "archive"
@@ -114,7 +114,7 @@ def make_run_dir(runs_dir: str | os.PathLike[str], seconds_scale: int = 0) -> st
     never get the same directory: the loser waits for the next tick and tries again.
     """
     if not isinstance(seconds_scale, int) or not 0 <= seconds_scale <= 6:
-        raise TunerError(f"unique_run_dir: seconds_scale must be an integer 0..6, got {seconds_scale!r}")
+        raise TunerError(f"unique_run_dir: seconds_scale must be an integer 0..6, got {quoted(seconds_scale)}")
     runs = os.fspath(runs_dir)
     ensure_runs_dir(runs)
     tick = 1.0 / 10**seconds_scale
