@@ -66,6 +66,11 @@ class QueryError(TunerError):
     """A filter or order expression names unknown columns or does not parse."""
 
 
+class UntrustedError(TunerError):
+    """A stored file that decides what runs (a sweep's journal, a submission record) is not signed by this user's
+    key, and nobody accepted it (a terminal's yes, or --yes): nothing ran."""
+
+
 class MissingExtraError(TunerError):
     """An optional feature needs a package that is not installed; the message names the extra to install."""
 

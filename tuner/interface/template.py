@@ -125,6 +125,34 @@ def parse_template(value: Any, where: str) -> CommandTemplate | None:
     return template
 
 
+def shell_word(text: str) -> str:
+    """`text` as one word a POSIX shell reads back exactly, and inert on a terminal: shlex.quote, or where the text
+    holds a character that is not printable (a newline, an escape sequence, a bidi override) the $'...' form with
+    every such character escaped (bash, zsh, ksh, dash 0.5.12, POSIX.1-2024), so pasting it gives the same text
+    and printing it cannot retitle, clear or reorder the user's terminal."""
+    if text.isprintable():
+        return shlex.quote(text)
+    out = []
+    for char in text:
+        if char in "\\'":
+            out.append("\\" + char)
+        elif char.isprintable():
+            out.append(char)
+        elif char in "\n\t\r":
+            out.append({"\n": "\\n", "\t": "\\t", "\r": "\\r"}[char])
+        elif ord(char) < 0x100:
+            out.append(f"\\x{ord(char):02x}")
+        else:
+            out.append(f"\\u{ord(char):04x}" if ord(char) < 0x10000 else f"\\U{ord(char):08x}")
+    return "$'" + "".join(out) + "'"
+
+
+def shell_line(argv: Iterable[str], anchors: bool = False) -> str:
+    """A command line to read or paste: every item by shell_word; `anchors`: an item that is only a template
+    anchor (`${args}`) is shown as it is, as the part each trial fills in."""
+    return " ".join(item if anchors and _ANCHOR.fullmatch(item) else shell_word(item) for item in argv)
+
+
 def check_template_flags(template: CommandTemplate, names: Iterable[str]) -> None:
     missing = sorted(template.flag_names() - set(names))
     if missing:

@@ -345,7 +345,9 @@ class _SweepLoop:
         spec = replace(spec, post_run=(after_run, (paths.run_dir, self.pattern)))  # on the worker, in parallel
         if request.stop is not None:
             spec = stoppable(spec)
-        # the run exists from now on, so a listing during the sweep shows it as queued, not as a broken run
+        # the run exists from now on, so a listing during the sweep shows it as queued, not as a broken run; its
+        # metadata folder is made here too when the sweep has no source snapshot to link (a journal pulled alone)
+        os.makedirs(paths.meta, exist_ok=True)
         write_run_status(paths.run_dir, RunStatus.QUEUED, spec.record)
         return spec, paths
 
