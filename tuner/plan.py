@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from tuner.errors import GridError, quoted
+from tuner.errors import QUOTE_MAX, GridError, quoted
 from tuner.values import format_value, is_flag_name, parse_value
 from tuner.yamlfile import DuplicateKeyError, describe_error
 from tuner.yamlfile import load as load_yaml
@@ -270,7 +270,9 @@ def _check_duplicates(name: str, options: tuple[Any, ...], problems: list[str], 
     for option in options:
         key = (type(option).__name__, format_value(option))
         if key in seen:
-            problems.append(f"flag '{name}' has the value {format_value(option)} more than once (values are typed "
+            text = format_value(option)
+            shown = text if len(text) <= QUOTE_MAX else quoted(text)
+            problems.append(f"flag '{name}' has the value {shown} more than once (values are typed "
                             "first, so 1e-1 and 0.1 are the same number); give each value once, or use a CSV grid "
                             "to repeat a combination")
             return
