@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from tuner.errors import QUOTE_MAX, GridError, quoted
-from tuner.values import format_value, is_flag_name, parse_value
+from tuner.values import NAME_MAX, format_value, is_flag_name, parse_value
 from tuner.yamlfile import DuplicateKeyError, describe_error
 from tuner.yamlfile import load as load_yaml
 
@@ -202,7 +202,8 @@ def _plain(value: Any) -> Any:
 
 def _check_name(name: Any, problems: list[str]) -> None:
     if not is_flag_name(name):
-        problems.append(f"flag name {quoted(name)} is not a valid flag name (letters, digits, _ and -)")
+        problems.append(f"flag name {quoted(name)} is not a valid flag name (letters, digits, _ and -, at most "
+                        f"{NAME_MAX} of them)")
 
 
 def product_grid(mapping: Mapping[str, Any], where: str = "grid") -> ProductGrid:
@@ -211,7 +212,9 @@ def product_grid(mapping: Mapping[str, Any], where: str = "grid") -> ProductGrid
         raise GridError(f"{where}: the grid is empty; give at least one flag with its values")
     names, values = [], []
     for name, raw in mapping.items():
-        _check_name(name, problems)
+        if not is_flag_name(name):  # its values are not looked at: the name alone is the problem
+            _check_name(name, problems)
+            continue
         if hasattr(raw, "tolist") and getattr(raw, "ndim", 0) == 1:  # a numpy array or pandas Series of values
             raw = raw.tolist()
         options = list(raw) if isinstance(raw, (list, tuple)) else [raw]

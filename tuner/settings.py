@@ -87,7 +87,7 @@ def _check(key: str, value: Any, where: str) -> Any:
     if key not in _FIELDS:
         close = difflib.get_close_matches(key, list(_FIELDS), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else f"; known keys: {', '.join(_FIELDS)}"
-        raise ConfigError(f"{where}: unknown setting '{key}'{hint}")
+        raise ConfigError(f"{where}: unknown setting {quoted(key)}{hint}")
     optional = "None" in str(_FIELDS[key].type)
     if value is None:
         if optional:

@@ -83,39 +83,56 @@ ALIAS_BUDGET = 100_000
 def _check_aliases(root: Any, budget: int = ALIAS_BUDGET) -> None:
     """Refuse a composed document whose aliases expand it past `budget` (see ALIAS_BUDGET), or that holds itself
     (`&a [*a]`: no grid, flag or setting is infinite). Each node's expanded size is computed once, iteratively (no
-    nesting overflows the stack): one pass over the distinct nodes, never over the expansion."""
+    nesting overflows the stack): one pass over the distinct nodes, never over the expansion; a collection's
+    scalars are sized as it is opened and summed in C (most nodes of a large grid are scalars)."""
     import yaml
 
-    error = _yaml_types()["BoundsError"]
+    error, scalar_node, mapping_node = _yaml_types()["BoundsError"], yaml.ScalarNode, yaml.MappingNode
     sizes: dict[int, int] = {}
     open_nodes: set[int] = set()
     distinct = 0
-    stack: list[tuple[Any, bool]] = [(root, False)]
+    stack: list[tuple[Any, list[Any] | None]] = [(root, None)]
+    if root.__class__ is scalar_node:
+        return
     while stack:
-        node, children_done = stack.pop()
+        node, items = stack.pop()
+        if items is not None:  # its children are sized: its own size
+            open_nodes.discard(id(node))
+            sizes[id(node)] = 1 + sum(map(sizes.__getitem__, map(id, items)))
+            distinct += 1
+            continue
         if id(node) in sizes:
             continue
-        if isinstance(node, yaml.ScalarNode):
-            sizes[id(node)] = 1 + len(node.value)
-            distinct += sizes[id(node)]
-            continue
-        items = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else list(node.value)
-        if not children_done:
-            open_nodes.add(id(node))
-            stack.append((node, True))
-            for child in items:
-                if id(child) in open_nodes:
-                    raise error(f"line {child.start_mark.line + 1}: an alias refers to a list or mapping that holds "
-                                "it (a value that contains itself); write the values out")
-                if id(child) not in sizes:
-                    stack.append((child, False))
-            continue
-        open_nodes.discard(id(node))
-        sizes[id(node)] = 1 + sum(sizes[id(child)] for child in items)
-        distinct += 1
+        items = [n for pair in node.value for n in pair] if node.__class__ is mapping_node else node.value
+        open_nodes.add(id(node))
+        stack.append((node, items))
+        for child in items:
+            key = id(child)
+            if key in sizes:
+                continue
+            if child.__class__ is scalar_node:
+                sizes[key] = size = 1 + len(child.value)
+                distinct += size
+            elif key in open_nodes:
+                raise error(f"line {child.start_mark.line + 1}: an alias refers to a list or mapping that holds "
+                            "it (a value that contains itself); write the values out")
+            else:
+                stack.append((child, None))
     if sizes[id(root)] - distinct > budget:
         raise error(f"aliases (*name) expand the document past {budget:,} values and characters more than it holds "
                     "(a YAML \"alias bomb\"?); write the values out, or use fewer aliases")
+
+
+#: an anchor (`&name`) and an alias (`*name`) as YAML writes them (after a space, a line start or a flow indicator):
+#: a document without both cannot expand, and is not walked (one scan in C; an `&` inside a quoted note is skipped)
+_ANCHOR_TOKEN = r"(?:^|[\s\[{,:])&[^\s\[\]{},]"
+_ALIAS_TOKEN = r"(?:^|[\s\[{,:])\*[^\s\[\]{},]"
+
+
+def _may_expand(text: Any) -> bool:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return re.search(_ANCHOR_TOKEN, text, re.M) is not None and re.search(_ALIAS_TOKEN, text, re.M) is not None
 
 
 def load(text: Any) -> Any:
@@ -131,8 +148,7 @@ def load(text: Any) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        # an alias needs an anchor: a document without `&` cannot expand (one scan in C, no walk of the nodes)
-        if "&" in text if isinstance(text, str) else b"&" in text:
+        if _may_expand(text):
             _check_aliases(node)
         return loader.construct_document(node)
     except RecursionError:  # nested deeper than the parser's own limit lets Python build (a mapping in a mapping ...)

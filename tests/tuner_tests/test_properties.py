@@ -98,7 +98,7 @@ def test_a_script_side_flag_converts_or_raises_one_typed_error(workdir: Path, te
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
                     st.text(max_size=20), st.sampled_from(ADVERSARIAL))
 names = st.one_of(st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,12}", fullmatch=True), st.text(max_size=12),
-                  st.sampled_from(["command", "sweep", "-x", "a b", "", "1", "é"]))
+                  st.sampled_from(["command", "sweep", "-x", "a b", "", "1", "é", "a" * 251, "b" * 100_000]))
 grids = st.dictionaries(names, st.one_of(scalars, st.lists(scalars, max_size=5),
                                          st.dictionaries(st.sampled_from(["uniform", "choice", "q", "loguniform",
                                                                           "randint", "argv", "env", "x"]),
@@ -191,7 +191,7 @@ def test_a_grid_mapping_from_the_api_plans_or_raises_one_typed_error(empty_runs:
 
 # -- settings (tuner.settings: tuner.yml and TUNER_*) -------------------------------------------------------------
 
-SETTING_KEYS = ["runs_dir", "echo", "artifacts_dir", "source_patterns", "source_max_files", "source_max_bytes",
+SETTING_KEYS = ["x" * 100_000, "runs_dir", "echo", "artifacts_dir", "source_patterns", "source_max_files", "source_max_bytes",
                 "config", "heartbeat_s", "stale_after_s", "stdout_metrics", "stdout_metrics_pattern", "ray_address",
                 "keep_cluster_s", "ship_project", "cpus_per_trial", "gpus_per_trial", "max_concurrent",
                 "max_failures", "retries", "timeout_s", "kill_grace_s", "confirm", "command", "unknown_key", "Runs_Dir"]

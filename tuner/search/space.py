@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from tuner.errors import GridError, quoted
-from tuner.values import is_flag_name
+from tuner.values import NAME_MAX, is_flag_name
 
 #: distribution name -> (kind, log, takes q as a third list element)
 _NAMES: dict[str, tuple[str, bool, bool]] = {
@@ -377,7 +377,8 @@ def search_space(mapping: Mapping[str, Any], num_samples: Any = 1, seed: int | N
     grid_names, grid_values, distributions = [], [], []
     for name, raw in mapping.items():
         if not is_flag_name(name):
-            problems.append(f"flag name {quoted(name)} is not a valid flag name (letters, digits, _, - and .)")
+            problems.append(f"flag name {quoted(name)} is not a valid flag name (letters, digits, _, - and ., at most "
+                            f"{NAME_MAX} of them)")
             continue
         if is_distribution(raw):
             try:

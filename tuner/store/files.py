@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 from tuner.errors import RunNotFoundError, TunerError, quoted
 from tuner.store.layout import META_DIR, RunPaths
 from tuner.store.status import RunStatus
-from tuner.values import flags_from_json
+from tuner.values import NAME_MAX, flags_from_json
 from workers.files import (
     atomic_write_json,
     atomic_write_text,
@@ -184,7 +184,7 @@ def remove_tree(path: str) -> None:
 # ---------------------------------------------------------------------------------------------------
 # Tags: editable after the run, kept apart from the immutable metadata
 
-TAG_KEY_MAX = 250
+TAG_KEY_MAX = NAME_MAX
 #: what a tag key may hold: MLflow's rule for names (letters, digits, `_ - . / :` and spaces), so every key is a
 #: `tags.KEY` of a filter, a `tag_KEY` column and an MLflow tag as it is, and none is terminal markup (`[/x]` made
 #: `tune info` fail in rich) or a control sequence

@@ -137,11 +137,16 @@ def ensure_runs_dir(runs_dir: str) -> None:
     os.makedirs(runs_dir, exist_ok=True)
 
 
+#: a runs directory's path is quoted whole up to this length, cut beyond (a path past PATH_MAX is no path)
+_PATH_SHOWN = 200
+
+
 def runs_dir_read_problem(runs_dir: str, cwd: str | os.PathLike[str] | None = None) -> str | None:
     """Why `runs_dir` (relative to `cwd`) cannot be listed, or None. Missing is fine: an empty listing until a
     run creates it. Empty (`--runs-dir "$RUNS"` with RUNS unset) is not the current folder."""
     if not runs_dir.strip():
         return "runs directory is empty; give a folder path (default: runs)"
+    named = f"'{runs_dir}'" if len(runs_dir) <= _PATH_SHOWN else quoted(runs_dir, _PATH_SHOWN)
     path = os.path.join(cwd or ".", runs_dir)
     try:
         is_dir = _stat.S_ISDIR(os.stat(path).st_mode)
@@ -150,12 +155,12 @@ def runs_dir_read_problem(runs_dir: str, cwd: str | os.PathLike[str] | None = No
     except NotADirectoryError:
         is_dir = False
     except OSError as err:
-        return f"runs directory '{runs_dir}' cannot be used: {err.strerror}"
+        return f"runs directory {named} cannot be used: {err.strerror}"
     if not is_dir:
-        return (f"runs directory '{runs_dir}' is a file (or inside one), not a folder; give the path of a folder "
+        return (f"runs directory {named} is a file (or inside one), not a folder; give the path of a folder "
                 "for the runs instead (it is created when missing)")  # never "remove it": a grid.yml passed by mistake
     if not os.access(path, os.R_OK | os.X_OK):  # a read-only one is fine: it lists (without an index)
-        return (f"runs directory '{runs_dir}' cannot be read (permission denied); ask its owner for read access "
+        return (f"runs directory {named} cannot be read (permission denied); ask its owner for read access "
                 "or give another folder")
     return None
 
