@@ -130,6 +130,7 @@ _LOWEST = {"heartbeat_s": (0, False), "stale_after_s": (0, False), "kill_grace_s
            "keep_cluster_s": (0, True), "source_max_files": (0, True), "source_max_bytes": (0, True)}
 
 
+_FLOAT_MAX = 1.7976931348623157e308
 _WANTED = {"keep_cluster_s": "0 (no warm cluster) or a number of seconds",
            "timeout_s": "a positive number of seconds (null: no limit)"}
 #: how an argument names a setting in a message: the CLI option's words (`--timeout`) where they differ from the key
@@ -146,6 +147,8 @@ def _out_of_bounds(key: str, value: Any) -> str | None:
     wanted = "a finite number" if low is None else f"a finite number {'>=' if inclusive else '>'} {low}"
     wanted = _WANTED.get(key, wanted)
     if isinstance(value, float) and not math.isfinite(value):
+        return wanted
+    if isinstance(value, int) and float in _KINDS[key] and abs(value) > _FLOAT_MAX:  # past float: infinite too
         return wanted
     if low is not None and (value < low or (value == low and not inclusive)):
         return wanted

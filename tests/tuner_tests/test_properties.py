@@ -207,9 +207,13 @@ def _settings_or_typed_error(cwd: Path, environ: dict[str, str]) -> None:
     except TunerError as exc:
         _bounded(exc)
         return
-    for key in NUMERIC:  # what a setting holds is a usable number: no NaN, no infinity, no negative seconds
-        value = getattr(settings, key)
-        assert value is None or (math.isfinite(value) and value >= 0), (key, value)
+    for key in NUMERIC:  # what a setting holds is a number: no NaN, no infinity (a sweep's resource numbers are
+        value = getattr(settings, key)  # checked in range with the sweep: tuner.sweep.prepare.check_resources)
+        assert value is None or isinstance(value, int) or math.isfinite(value), (key, value)
+        if key in ("heartbeat_s", "stale_after_s", "timeout_s"):
+            assert value is None or value > 0, (key, value)
+        elif key in ("kill_grace_s", "keep_cluster_s", "source_max_files", "source_max_bytes"):
+            assert value >= 0, (key, value)
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], database=None)
