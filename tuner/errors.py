@@ -3,6 +3,32 @@
 from __future__ import annotations
 
 import os
+from typing import Any
+
+#: the most characters of a user's value one error message quotes: the value may be a 500 MB string, a 9-level
+#: alias bomb's expansion or a 10^5-digit number, and the message is still one short line
+QUOTE_MAX = 48
+
+
+def quoted(value: Any, limit: int = QUOTE_MAX) -> str:
+    """`value` as error messages quote it: its repr (quotes, escapes: a newline or a terminal escape stays
+    visible and inert), cut to `limit` characters with "..." and the full length. Nested values are walked only
+    as far as the cut needs (reprlib), so a huge or self-repeating structure costs no more than a small one."""
+    if isinstance(value, str):
+        text = repr(value[:limit])
+        if len(value) <= limit and len(text) <= limit:
+            return text
+        return text[:limit - 3] + "..." + (f" ({len(value):,} characters)" if len(value) > limit else "")
+    import reprlib
+
+    shortener = reprlib.Repr()
+    shortener.maxlevel, shortener.maxstring, shortener.maxother = 3, limit + 2, limit
+    shortener.maxlist = shortener.maxtuple = shortener.maxdict = shortener.maxset = 6
+    try:
+        text = shortener.repr(value)
+    except ValueError:  # an int past Python's digit limit for str()
+        return f"<an integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 class TunerError(Exception):
@@ -38,6 +64,11 @@ class SweepNotFoundError(TunerError):
 
 class QueryError(TunerError):
     """A filter or order expression names unknown columns or does not parse."""
+
+
+class UntrustedError(TunerError):
+    """A stored file that decides what runs (a sweep's journal, a submission record) is not signed by this user's
+    key, and nobody accepted it (a terminal's yes, or --yes): nothing ran."""
 
 
 class MissingExtraError(TunerError):

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
-from tuner.errors import FlagError
+from tuner.errors import FlagError, quoted
 from tuner.store.layout import ENV_FLAGS_JSON
 from tuner.tracking import is_run_active, write_run_metadata
 from tuner.values import flags_from_json, flags_to_json, parse_value
@@ -199,7 +199,8 @@ def flags(*specs: FlagSpec, config: str | None = None, file: str | None = None,
     declared: dict[str, FlagSpec] = {}
     for spec in specs:
         if not isinstance(spec, FlagSpec):
-            raise FlagError(f"flags(): expected flag_numeric/flag_integer/flag_boolean/flag_string(...), got {spec!r}")
+            raise FlagError("flags(): expected flag_numeric/flag_integer/flag_boolean/flag_string(...), "
+                            f"got {quoted(spec)}")
         if spec.name in declared:
             problems.append(f"a flag named '{spec.name}' has already been defined")
         declared[spec.name] = spec
@@ -238,13 +239,13 @@ def flags(*specs: FlagSpec, config: str | None = None, file: str | None = None,
     for name, spec in declared.items():
         value, raw, where = merged[name]
         if not _is_scalar(value):
-            problems.append(f"flag '{name}' from {where} has a non-scalar value {value!r} "
+            problems.append(f"flag '{name}' from {where} has a non-scalar value {quoted(value)} "
                             "(only scalar flag values are supported)")
             continue
         try:
             values[name] = None if value is None and spec.default is None else convert(spec, value, raw)
         except (ValueError, TypeError, OverflowError):
-            problems.append(f"unable to convert flag '{name}' with value {raw if raw is not None else value!r} "
+            problems.append(f"unable to convert flag '{name}' with value {quoted(raw if raw is not None else value)} "
                             f"(from {where}) to type {spec.type}")
     if problems:
         raise FlagError("; ".join(problems))

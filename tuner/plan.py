@@ -15,8 +15,8 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from tuner.errors import GridError
-from tuner.values import format_value, is_flag_name, parse_value
+from tuner.errors import QUOTE_MAX, GridError, quoted
+from tuner.values import NAME_MAX, format_value, is_flag_name, parse_value
 from tuner.yamlfile import DuplicateKeyError, describe_error
 from tuner.yamlfile import load as load_yaml
 
@@ -202,7 +202,8 @@ def _plain(value: Any) -> Any:
 
 def _check_name(name: Any, problems: list[str]) -> None:
     if not is_flag_name(name):
-        problems.append(f"flag name {name!r} is not a valid flag name (letters, digits, _ and -)")
+        problems.append(f"flag name {quoted(name)} is not a valid flag name (letters, digits, _ and -, at most "
+                        f"{NAME_MAX} of them)")
 
 
 def product_grid(mapping: Mapping[str, Any], where: str = "grid") -> ProductGrid:
@@ -211,7 +212,9 @@ def product_grid(mapping: Mapping[str, Any], where: str = "grid") -> ProductGrid
         raise GridError(f"{where}: the grid is empty; give at least one flag with its values")
     names, values = [], []
     for name, raw in mapping.items():
-        _check_name(name, problems)
+        if not is_flag_name(name):  # its values are not looked at: the name alone is the problem
+            _check_name(name, problems)
+            continue
         if hasattr(raw, "tolist") and getattr(raw, "ndim", 0) == 1:  # a numpy array or pandas Series of values
             raw = raw.tolist()
         options = list(raw) if isinstance(raw, (list, tuple)) else [raw]
@@ -222,7 +225,7 @@ def product_grid(mapping: Mapping[str, Any], where: str = "grid") -> ProductGrid
         for option in () if plain else options:
             option = _plain(option)
             if option is not None and not isinstance(option, Scalar):
-                problems.append(f"flag '{name}' has a non-scalar value {option!r} (nested lists/mappings are "
+                problems.append(f"flag '{name}' has a non-scalar value {quoted(option)} (nested lists/mappings are "
                                 "not supported; write one scalar per value)")
                 break
         names.append(str(name))
@@ -270,7 +273,9 @@ def _check_duplicates(name: str, options: tuple[Any, ...], problems: list[str], 
     for option in options:
         key = (type(option).__name__, format_value(option))
         if key in seen:
-            problems.append(f"flag '{name}' has the value {format_value(option)} more than once (values are typed "
+            text = format_value(option)
+            shown = text if len(text) <= QUOTE_MAX else quoted(text)
+            problems.append(f"flag '{name}' has the value {shown} more than once (values are typed "
                             "first, so 1e-1 and 0.1 are the same number); give each value once, or use a CSV grid "
                             "to repeat a combination")
             return
@@ -283,7 +288,7 @@ def table_grid(frame: Any, where: str = "data frame") -> TableGrid:
         raise GridError(f"{where}: the table has no rows or no columns")
     for column in frame.columns:
         if str(column).startswith("Unnamed:"):
-            problems.append(f"column {column!r} has no name (an index column?); save the CSV with index=False")
+            problems.append(f"column {quoted(column)} has no name (an index column?); save the CSV with index=False")
         else:
             _check_name(column, problems)
     if len(set(frame.columns)) != len(frame.columns):
@@ -380,10 +385,10 @@ def check_sample(sample: Any) -> float | None:
     try:
         value = float(sample)
     except (TypeError, ValueError):
-        raise GridError(f"sample must be a number in (0, 1], got {sample!r}") from None
+        raise GridError(f"sample must be a number in (0, 1], got {quoted(sample)}") from None
     if isinstance(sample, bool) or not math.isfinite(value) or not 0 < value <= 1:
         hint = f"; for {value:g}% of them use {value / 100:g}" if 1 < value <= 100 else ""
-        raise GridError(f"sample must be a number in (0, 1] (a fraction of the combinations), got {sample!r}{hint}")
+        raise GridError(f"sample must be a number in (0, 1] (a fraction of the combinations), got {quoted(sample)}{hint}")
     return value
 
 
@@ -408,7 +413,7 @@ class Plan:
 def check_run_cap(run_cap: Any) -> int | None:
     """`run_cap` (W&B's name): at most this many trials, a whole number >= 1."""
     if run_cap is not None and (isinstance(run_cap, bool) or not isinstance(run_cap, int) or run_cap < 1):
-        raise GridError(f"run_cap must be a whole number >= 1 (the most trials to run), got {run_cap!r}")
+        raise GridError(f"run_cap must be a whole number >= 1 (the most trials to run), got {quoted(run_cap)}")
     return run_cap
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 from dataclasses import dataclass, field
 from importlib import resources
@@ -12,7 +13,7 @@ from typing import Any, Mapping
 
 from tuner._version import __version__
 from tuner.capture.secrets import SECRET_FILES, SECRET_KEYS
-from tuner.errors import ConfigError
+from tuner.errors import ConfigError, quoted
 from tuner.store.layout import runs_dir_read_problem
 from tuner.values import parse_value
 from tuner.yamlfile import parse_yaml_mapping
@@ -86,7 +87,7 @@ def _check(key: str, value: Any, where: str) -> Any:
     if key not in _FIELDS:
         close = difflib.get_close_matches(key, list(_FIELDS), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else f"; known keys: {', '.join(_FIELDS)}"
-        raise ConfigError(f"{where}: unknown setting '{key}'{hint}")
+        raise ConfigError(f"{where}: unknown setting {quoted(key)}{hint}")
     optional = "None" in str(_FIELDS[key].type)
     if value is None:
         if optional:
@@ -99,9 +100,11 @@ def _check(key: str, value: Any, where: str) -> Any:
         ok = isinstance(value, kinds)
     if not ok:
         expected = "/".join(k.__name__ for k in kinds)
-        raise ConfigError(f"{where}: setting '{key}' must be {expected}, got {value!r}")
-    if key == "keep_cluster_s" and value < 0:
-        raise ConfigError(f"{where}: setting '{key}' must be 0 (no warm cluster) or a number of seconds, got {value!r}")
+        raise ConfigError(f"{where}: setting '{key}' must be {expected}, got {quoted(value)}")
+    problem = _out_of_bounds(key, value)
+    if problem is not None:
+        said = _ARGUMENT_NAMES.get(key, key.replace("_", "-")) if where == "argument" else f"{where}: setting '{key}'"
+        raise ConfigError(f"{said} must be {problem}, got {quoted(value)}")
     if key == "project_view" and value != "auto":  # the default is not checked: no import of workers.view for it
         from workers.view import VIEW_SETTINGS
 
@@ -109,7 +112,7 @@ def _check(key: str, value: Any, where: str) -> Any:
             return value
         close = difflib.get_close_matches(str(value), VIEW_SETTINGS, n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
-        raise ConfigError(f"{where}: setting '{key}' must be one of {', '.join(VIEW_SETTINGS)}, got {value!r}{hint}")
+        raise ConfigError(f"{where}: setting '{key}' must be one of {', '.join(VIEW_SETTINGS)}, got {quoted(value)}{hint}")
     if key == "stdout_metrics_pattern" and value:
         from tuner.capture.stdout_metrics import compile_pattern
 
@@ -119,6 +122,37 @@ def _check(key: str, value: Any, where: str) -> Any:
     if float in kinds and not isinstance(value, bool):
         return float(value)
     return value
+
+
+#: the lowest value of a numeric setting, and whether it may be that value: what a sweep's resource numbers may be
+#: (cpus_per_trial, retries ...) is checked with the sweep (tuner.sweep.prepare.check_resources), every problem at once
+_LOWEST = {"heartbeat_s": (0, False), "stale_after_s": (0, False), "kill_grace_s": (0, True), "timeout_s": (0, False),
+           "keep_cluster_s": (0, True), "source_max_files": (0, True), "source_max_bytes": (0, True)}
+
+
+_FLOAT_MAX = 1.7976931348623157e308
+_WANTED = {"keep_cluster_s": "0 (no warm cluster) or a number of seconds",
+           "timeout_s": "a positive number of seconds (null: no limit)"}
+#: how an argument names a setting in a message: the CLI option's words (`--timeout`) where they differ from the key
+_ARGUMENT_NAMES = {"timeout_s": "timeout", "keep_cluster_s": "keep-cluster"}
+
+
+def _out_of_bounds(key: str, value: Any) -> str | None:
+    """What a numeric setting must be, when `value` is not that; None when it is fine. Every number is finite: a
+    NaN compares false with everything (so `nan <= 0` passes any range check) and ends deep inside a run as a
+    traceback (a heartbeat of NaN seconds), and an infinite one is no number of seconds or CPUs."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    low, inclusive = _LOWEST.get(key, (None, True))
+    wanted = "a finite number" if low is None else f"a finite number {'>=' if inclusive else '>'} {low}"
+    wanted = _WANTED.get(key, wanted)
+    if isinstance(value, float) and not math.isfinite(value):
+        return wanted
+    if isinstance(value, int) and float in _KINDS[key] and abs(value) > _FLOAT_MAX:  # past float: infinite too
+        return wanted
+    if low is not None and (value < low or (value == low and not inclusive)):
+        return wanted
+    return None
 
 
 def _build(values: Mapping[str, Any], sources: Mapping[str, str]) -> Settings:
@@ -178,7 +212,7 @@ def load_settings(cwd: str | os.PathLike[str] | None = None, environ: Mapping[st
     sources = {k: "tuner/defaults.yml" for k in values}
     project = Path(cwd or ".") / PROJECT_FILE
     if project.is_file():
-        for key, value in _read_yaml_mapping(project.read_text(encoding="utf-8"), str(project)).items():
+        for key, value in _read_yaml_mapping(_read_text(project), str(project)).items():
             _check(str(key), value, str(project))
             values[str(key)] = value
             sources[str(key)] = str(project)
@@ -195,6 +229,17 @@ def load_settings(cwd: str | os.PathLike[str] | None = None, environ: Mapping[st
     settings = settings.replace(**overrides) if overrides else settings
     _check_runs_dir(settings, cwd)
     return settings
+
+
+def _read_text(path: Path) -> str:
+    """A settings file's text; one that cannot be read or is not UTF-8 is a ConfigError naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at position {exc.start}); "
+                          "save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
 def _check_runs_dir(settings: Settings, cwd: str | os.PathLike[str] | None) -> None:

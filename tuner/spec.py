@@ -15,7 +15,7 @@ from tuner._version import __version__
 from tuner.capture.gitinfo import GitInfo, git_diff, git_info
 from tuner.capture.secrets import SecretRule
 from tuner.capture.sources import snapshot_sources
-from tuner.errors import ConfigError, FlagError, ScriptNotFoundError
+from tuner.errors import ConfigError, FlagError, ScriptNotFoundError, quoted
 from tuner.plan import is_flag_name
 from tuner.settings import Settings
 from tuner.store.layout import (
@@ -62,9 +62,9 @@ def check_flag_values(flags: Mapping[str, Any], where: str = "flags") -> dict[st
     problems = []
     for name, value in flags.items():
         if not is_flag_name(name):
-            problems.append(f"flag name {name!r} is not a valid flag name (letters, digits, _ and -)")
+            problems.append(f"flag name {quoted(name)} is not a valid flag name (letters, digits, _ and -)")
         elif value is not None and not isinstance(value, (str, int, float, bool)):
-            problems.append(f"flag '{name}' has a non-scalar value {value!r}")
+            problems.append(f"flag '{name}' has a non-scalar value {quoted(value)}")
     if problems:
         raise FlagError(f"{where}: " + "; ".join(problems))
     return {name: (value.item() if hasattr(value, "item") else value) for name, value in flags.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from typing import Any, Mapping, Sequence
 
@@ -11,7 +12,7 @@ import pandas as pd
 from tuner.capture.artifacts import copy_changed, start_scan
 from tuner.capture.secrets import SecretRule
 from tuner.console.messages import warn
-from tuner.errors import FlagError, RunFailedError
+from tuner.errors import DiskFullError, FlagError, RunFailedError
 from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.settings import load_settings
 from tuner.spec import (
@@ -23,10 +24,12 @@ from tuner.spec import (
     stdout_pattern,
     write_run_context,
 )
-from tuner.store.files import launch_tags
+from tuner.store.files import launch_tags, read_run
 from tuner.store.layout import RunPaths, ensure_runs_dir
+from tuner.store.status import RunStatus
 from tuner.tracking import unique_run_dir
 from tuner.yamlfile import read_yaml_mapping
+from workers.files import is_disk_full
 from workers.process import FINISHED, run_process
 
 
@@ -110,10 +113,38 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
     own_cwd = artifacts_dir is not None and os.path.realpath(artifacts_dir) == os.path.realpath(os.getcwd())
     view_notice = project_view_notice(os.getcwd(), settings.runs_dir, settings) if own_cwd else None
     if run_dir is not None:
+        made = not os.path.lexists(run_dir)
         os.makedirs(run_dir, exist_ok=True)
         target = run_dir
     else:
-        target = unique_run_dir(settings.runs_dir)
+        target, made = unique_run_dir(settings.runs_dir), True
+    try:
+        return _record_run(script, values, target, settings, properties, extra_args, interface, template,
+                           artifacts_dir, run_tags, own_cwd, view_notice)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        raise _disk_full(exc, target, made, settings.runs_dir) from None
+
+
+def _disk_full(exc: OSError, target: str, made: bool, runs_dir: str) -> DiskFullError:
+    """The one line a full disk gets (as a sweep's, docs/design.md section 6: exit 3), and no half run: the run is
+    kept only where its run.json says how it ended (the runner records `failed` when it still can)."""
+    folder = DiskFullError.folder_of(exc, runs_dir)
+    status = RunStatus.parse(read_run(target, with_metrics=False).run.get("status"))
+    if status is not None and status.is_terminated():
+        kept = f"the run {target} is kept, recorded as {status.value}"
+    else:
+        if made:
+            shutil.rmtree(target, ignore_errors=True)
+        kept = "nothing of the run was kept" if made else f"{target} holds what was written before"
+    return DiskFullError(f"no space left on the device holding '{folder}' ({exc.strerror}); free space there, then "
+                         f"run the command again ({kept})", folder, None)
+
+
+def _record_run(script: Any, values: dict[str, Any], target: str, settings: Any, properties: Any,
+                extra_args: Sequence[str], interface: Any, template: Any, artifacts_dir: str | None,
+                run_tags: dict[str, str], own_cwd: bool, view_notice: str | None) -> pd.DataFrame:
     spec = build_run_spec(script, values, target, settings, echo=settings.echo, job_type="training",
                             properties=properties, extra_args=tuple(extra_args),
                             interface=interface, template=template, own_cwd=own_cwd, tags=run_tags)

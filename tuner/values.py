@@ -39,10 +39,18 @@ def parse_value(text: str) -> Any:
     return text if value is stripped else value
 
 
+#: the longest name of a flag or a tag (MLflow's limit for a param or tag key): every message naming one stays a line
+NAME_MAX = 250
+
+#: an integer with more digits than this stays text: int() refuses past Python's limit (4300 digits, a guard
+#: against its quadratic conversion), and no flag, setting or grid value is a number that long
+INT_MAX_DIGITS = 4300
+
+
 def parse_plain(text: str) -> Any:
     """parse_value for text already stripped and unquoted (a YAML plain scalar); `text` itself when a string."""
     if INT.match(text):
-        return int(text)
+        return int(text) if len(text) <= INT_MAX_DIGITS else text
     if ZERO_PADDED.match(text):
         return text
     if FLOAT.match(text):
@@ -57,8 +65,8 @@ def parse_plain(text: str) -> Any:
 def is_flag_name(name: Any) -> bool:
     """A name a grid or --flag may use: an identifier, or an option name as a script spells it (`10sec`, `batch-size`),
     or a dotted path (`optimizer.lr`: a nested W&B parameter, a Hydra override key)."""
-    return isinstance(name, str) and bool(name) and name[0] != "-" and name.replace("-", "_").replace(".", "_")\
-        .replace("_", "a").isalnum() and name.isascii()
+    return isinstance(name, str) and 0 < len(name) <= NAME_MAX and name[0] != "-" and name.replace("-", "_")\
+        .replace(".", "_").replace("_", "a").isalnum() and name.isascii()
 
 
 def split_values(raw: str) -> list[str]:

@@ -3,6 +3,11 @@ key given twice is an error naming both lines, in every file.
 
 PyYAML's C parser is used where it is installed (a 10^6-value grid parses ~10x faster); type resolution
 and construction stay in Python, so both loaders read a file the same way.
+
+Bounded: what aliases add to a document (`*a` repeats the node anchored `&a`, so 300 bytes of nested aliases
+stand for 10^9 values, a "billion laughs") may not exceed ALIAS_BUDGET, checked on the composed nodes before
+anything is built; a document nested past what the parser or Python's stack allows is refused the same way.
+Both are a YAMLError (one line), never a traceback, a 500 MB message or a process that grows until it dies.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from tuner.errors import TunerError
 def __getattr__(name: str) -> Any:
     """`Loader` and `DuplicateKeyError` are made on first use (PEP 562): PyYAML's import is ~30 ms of every
     process that imports tuner (every trial does, through tuner.flags), and most never read YAML."""
-    if name in ("Loader", "DuplicateKeyError"):
+    if name in ("Loader", "DuplicateKeyError", "BoundsError"):
         return _yaml_types()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -33,6 +38,9 @@ def _yaml_types() -> dict[str, Any]:
         def __init__(self, key: Any, line: int, first_line: int) -> None:
             super().__init__(f"line {line}: duplicate key '{key}' (first on line {first_line})")
             self.key, self.line, self.first_line = key, line, first_line
+
+    class BoundsError(yaml.YAMLError):
+        """The document is past what tuner reads: aliases that expand it too far, or nesting too deep."""
 
     class Loader(base):
         """safe_load with YAML 1.2 core scalars (`1e-3` a float; `yes`, `12:30`, `0x1F`, `001` strings) and
@@ -60,9 +68,71 @@ def _yaml_types() -> dict[str, Any]:
         Loader.add_implicit_resolver(f"tag:yaml.org,2002:{tag}", pattern, first)
     Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^$"), [""])
     Loader.add_constructor("tag:yaml.org,2002:float", lambda loader, node: values.parse_value(node.value))
-    Loader.add_constructor("tag:yaml.org,2002:int", lambda loader, node: int(node.value))
+    # parse_plain, not int(): an integer past Python's digit limit for int() (4300) stays text, as typed
+    Loader.add_constructor("tag:yaml.org,2002:int", lambda loader, node: values.parse_plain(node.value))
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, Loader.construct_mapping)
-    return {"Loader": Loader, "DuplicateKeyError": DuplicateKeyError}
+    return {"Loader": Loader, "DuplicateKeyError": DuplicateKeyError, "BoundsError": BoundsError}
+
+
+#: what aliases may add to a document, in nodes plus scalar characters (each place an alias puts its node counts
+#: that node's whole size again): 100 KB of repeated text is far beyond any grid or settings file that uses an
+#: anchor, and far below what makes building, checking or printing the values slow
+ALIAS_BUDGET = 100_000
+
+
+def _check_aliases(root: Any, budget: int = ALIAS_BUDGET) -> None:
+    """Refuse a composed document whose aliases expand it past `budget` (see ALIAS_BUDGET), or that holds itself
+    (`&a [*a]`: no grid, flag or setting is infinite). Each node's expanded size is computed once, iteratively (no
+    nesting overflows the stack): one pass over the distinct nodes, never over the expansion; a collection's
+    scalars are sized as it is opened and summed in C (most nodes of a large grid are scalars)."""
+    import yaml
+
+    error, scalar_node, mapping_node = _yaml_types()["BoundsError"], yaml.ScalarNode, yaml.MappingNode
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    distinct = 0
+    stack: list[tuple[Any, list[Any] | None]] = [(root, None)]
+    if root.__class__ is scalar_node:
+        return
+    while stack:
+        node, items = stack.pop()
+        if items is not None:  # its children are sized: its own size
+            open_nodes.discard(id(node))
+            sizes[id(node)] = 1 + sum(map(sizes.__getitem__, map(id, items)))
+            distinct += 1
+            continue
+        if id(node) in sizes:
+            continue
+        items = [n for pair in node.value for n in pair] if node.__class__ is mapping_node else node.value
+        open_nodes.add(id(node))
+        stack.append((node, items))
+        for child in items:
+            key = id(child)
+            if key in sizes:
+                continue
+            if child.__class__ is scalar_node:
+                sizes[key] = size = 1 + len(child.value)
+                distinct += size
+            elif key in open_nodes:
+                raise error(f"line {child.start_mark.line + 1}: an alias refers to a list or mapping that holds "
+                            "it (a value that contains itself); write the values out")
+            else:
+                stack.append((child, None))
+    if sizes[id(root)] - distinct > budget:
+        raise error(f"aliases (*name) expand the document past {budget:,} values and characters more than it holds "
+                    "(a YAML \"alias bomb\"?); write the values out, or use fewer aliases")
+
+
+#: an anchor (`&name`) and an alias (`*name`) as YAML writes them (after a space, a line start or a flow indicator):
+#: a document without both cannot expand, and is not walked (one scan in C; an `&` inside a quoted note is skipped)
+_ANCHOR_TOKEN = r"(?:^|[\s\[{,:])&[^\s\[\]{},]"
+_ALIAS_TOKEN = r"(?:^|[\s\[{,:])\*[^\s\[\]{},]"
+
+
+def _may_expand(text: Any) -> bool:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return re.search(_ANCHOR_TOKEN, text, re.M) is not None and re.search(_ALIAS_TOKEN, text, re.M) is not None
 
 
 def load(text: Any) -> Any:
@@ -73,9 +143,19 @@ def load(text: Any) -> Any:
         simple = _load_simple(text)
         if simple is not _NOT_SIMPLE:
             return simple
-    import yaml
-
-    return yaml.load(text, Loader=_yaml_types()["Loader"])  # noqa: S506 - a SafeLoader subclass
+    loader = _yaml_types()["Loader"](text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _may_expand(text):
+            _check_aliases(node)
+        return loader.construct_document(node)
+    except RecursionError:  # nested deeper than the parser's own limit lets Python build (a mapping in a mapping ...)
+        raise _yaml_types()["BoundsError"]("the document is nested too deeply to read; at most a few hundred "
+                                           "levels") from None
+    finally:
+        loader.dispose()
 
 
 #: below this a file parses in milliseconds either way, and the real loader reads it
@@ -206,7 +286,7 @@ def describe_error(exc: Exception) -> str:
     key 'lr' (first on line 2)`."""
     import yaml
 
-    if isinstance(exc, _yaml_types()["DuplicateKeyError"]):
+    if isinstance(exc, (_yaml_types()["DuplicateKeyError"], _yaml_types()["BoundsError"])):
         return str(exc)
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
         mark = exc.problem_mark

@@ -152,10 +152,19 @@ def append_json_line(path: str, data: Any, nonfinite_as_text: bool = False) -> N
         os.close(fd)
 
 
+def loads_json(text: str | bytes) -> Any:
+    """json.loads, with a document nested past Python's stack (`[[[[...`, 10^5 deep: a RecursionError) a ValueError
+    like any other damaged JSON, so every reader that tolerates a damaged file tolerates this one."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 def read_json(path: str) -> Any:
     # bytes in, one parse: measurably faster than a text-mode json.load when listing thousands of runs
     with open(path, "rb") as handle:
-        return json.loads(handle.read())
+        return loads_json(handle.read())
 
 
 def read_json_lines(path: str) -> tuple[list[dict[str, Any]], int]:
@@ -171,7 +180,7 @@ def read_json_lines(path: str) -> tuple[list[dict[str, Any]], int]:
     # Fast path: one parse of the whole file (one decoder call instead of one per line matters for
     # listing thousands of runs); any doubt falls back to the line-by-line parse below.
     try:
-        values = json.loads("[" + ",".join(lines) + "]")
+        values = loads_json("[" + ",".join(lines) + "]")
     except ValueError:
         values = None
     if values is not None and len(values) == len(lines):
@@ -181,7 +190,7 @@ def read_json_lines(path: str) -> tuple[list[dict[str, Any]], int]:
     bad = 0
     for line in lines:
         try:
-            record = json.loads(line)
+            record = loads_json(line)
         except ValueError:
             bad += 1
             continue
@@ -211,7 +220,7 @@ def ship_excludes(project: str, exclude: Sequence[str] = ()) -> list[str]:
 
 def cache_dir() -> str:
     """The user's cache folder for tuner (`$XDG_CACHE_HOME/tuner`): the warm cluster's and the standby's state,
-    the parsed copy of the packaged defaults."""
+    the parsed copy of the packaged defaults, the key that signs what this user wrote (tuner.store.signing)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "tuner")
 
@@ -245,11 +254,47 @@ def private_dir(path: str) -> str | None:
     return path
 
 
+#: mode bits by which a file or folder can be changed by someone other than its owner
+_OTHERS_WRITE = 0o022
+
+
+def is_own(st: os.stat_result) -> bool:
+    """Made by this user and changeable by nobody else: what tuner trusts in its cache folder. Its files name the
+    processes `tune cluster down` stops, the cluster a sweep joins, the socket a command (with its environment)
+    is handed to, the settings' defaults and the signing key: a file another user could have written or
+    replaced there would decide what runs."""
+    return st.st_uid == os.getuid() and not st.st_mode & _OTHERS_WRITE
+
+
+def private_cache_dir() -> str:
+    """cache_dir() as a folder only this user can enter (private_dir: made 0700, or tightened to it), under folders
+    no other user can change (each this user's or root's, and not writable by others unless sticky, like /tmp, where
+    nobody renames what is not theirs: as ssh checks ~/.ssh); PermissionError naming why it is not one."""
+    folder = private_dir(cache_dir())
+    if folder is None:
+        raise PermissionError(errno.EPERM, f"{cache_dir()} is not a folder of this user's", cache_dir())
+    parent = os.path.dirname(os.path.abspath(folder))
+    while True:
+        up = os.stat(parent)
+        if up.st_uid not in (0, os.getuid()) or (up.st_mode & _OTHERS_WRITE and not up.st_mode & 0o1000):
+            raise PermissionError(errno.EPERM, f"{parent} (above {folder}) can be changed by another user", parent)
+        if os.path.dirname(parent) == parent:
+            return folder
+        parent = os.path.dirname(parent)
+
+
 def read_json_file(path: str) -> dict[str, Any] | None:
     """A JSON object kept in the cache folder, None when missing or damaged: these files are rewritten whole,
-    so a bad one is as good as none."""
+    so a bad one is as good as none. So is one another user could have written (is_own), and a link."""
     try:
-        data = read_json(path)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            if not is_own(os.fstat(handle.fileno())):
+                return None
+            data = loads_json(handle.read())
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -257,4 +302,4 @@ def read_json_file(path: str) -> dict[str, Any] | None:
 
 def write_json_file(path: str, data: dict[str, Any]) -> None:
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)  # the user's own: it names their sockets
-    atomic_write_text(path, json.dumps(data))
+    atomic_write_text(path, json.dumps(data), mode=0o600)  # 0600 (or less) under any umask: read_json_file checks is_own

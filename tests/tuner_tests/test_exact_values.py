@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tuner.errors import GridError
+from tuner.errors import QUOTE_MAX, GridError, quoted
 from tuner.plan import load_grid
 from tuner.settings import load_settings
 from tuner.spec import build_run_spec, describe_script
@@ -107,8 +108,9 @@ def test_a_long_list_of_numbers_is_checked_for_duplicates_as_a_short_one(extra: 
     for grid_values in (values, extra + [0.5, 1.5]):  # long (sorted check) and short (set)
         if duplicate is None:
             assert load_grid(None, {"lr": list(grid_values)}).size == len(grid_values)
-        else:
-            with pytest.raises(GridError, match=f"'lr' has the value {duplicate} more than once"):
+        else:  # a value is quoted in at most a few dozen characters (10**400 with its length)
+            shown = duplicate if len(duplicate) <= QUOTE_MAX else quoted(duplicate)
+            with pytest.raises(GridError, match=re.escape(f"'lr' has the value {shown} more than once")):
                 load_grid(None, {"lr": list(grid_values)})
 
 

@@ -21,6 +21,8 @@ from tuner.console.inert import inert, markup
 from tuner.console.progress import SweepProgress
 from tuner.store.files import update_tags
 from tuner.store.journal import Journal
+from tuner.store.layout import RunPaths
+from workers.files import atomic_write_json
 
 #: retitles the terminal window (OSC 0 ... BEL), then clears the screen (CSI 2 J)
 HOSTILE = "\x1b]0;pwned\x07\x1b[2J"
@@ -61,7 +63,10 @@ def _in_a_terminal(*args: str, cwd: Path) -> tuple[int, str]:
 @pytest.fixture
 def hostile_run(workdir: Path) -> str:
     path = make_run("runs", 1, {"lr": 0.1, "opt": HOSTILE, "layers": MARKUP}, {"loss": [0.5]})
-    update_tags(path, {"note": HOSTILE, MARKUP: "x[bold]y", "plain": "C:\\temp\\"})
+    update_tags(path, {"note": HOSTILE, "plain": "C:\\temp\\"})
+    # a key tune no longer writes (tag keys follow MLflow's rule), as an older tuner or another tool left it
+    tags = RunPaths(path).tags_json
+    atomic_write_json(tags, {**json.loads(Path(tags).read_text()), MARKUP: "x[bold]y"})
     return path
 
 

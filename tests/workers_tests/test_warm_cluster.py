@@ -170,4 +170,4 @@ def test_an_idle_warm_cluster_stops_by_itself(workdir: Path) -> None:
 def test_a_negative_keep_cluster_is_refused(workdir: Path) -> None:
     (workdir / "train.py").write_text(SCRIPT)
     done = _tune(workdir, workdir / "cache", "train.py", "--flag", "x=1,2", "--keep-cluster", "-1", "--yes")
-    assert done.returncode == 2 and "keep_cluster_s" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert done.returncode == 2 and "keep-cluster must be 0" in done.stderr and len(done.stderr.strip().splitlines()) == 1

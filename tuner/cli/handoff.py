@@ -116,6 +116,9 @@ def hand_over(argv: Sequence[str]) -> int | None:
     try:
         link.settimeout(ACK_TIMEOUT_S)
         link.connect(str(state["socket"]))
+        if _peer_uid(link) != os.getuid():  # this command's environment and terminal go only to this user's standby
+            link.close()
+            return None
         request = {"argv": list(argv), "cwd": os.getcwd(), "env": dict(os.environ),
                    "fingerprint": state["fingerprint"], "client": os.getpid()}
         socket.send_fds(link, [b"T"], fds)
@@ -143,6 +146,18 @@ def hand_over(argv: Sequence[str]) -> int | None:
         print(f"tune: the warm cluster's standby driver (pid {pid}) ended without an exit status; its runs are "
               "recorded: `tune sweeps` lists the sweep and `tune resume ID` finishes it", file=sys.stderr)
         return 1
+
+
+def _peer_uid(link: socket.socket) -> int | None:
+    """The uid of the process at the other end of a Unix socket (SO_PEERCRED), None where it cannot be told."""
+    import struct
+
+    try:
+        _pid, uid, _gid = struct.unpack("3i", link.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                              struct.calcsize("3i")))
+    except (OSError, AttributeError):
+        return None
+    return int(uid)
 
 
 def _forward(pid: int, number: int) -> None:

@@ -6,7 +6,7 @@ import argparse
 import math
 from typing import NoReturn
 
-from tuner.errors import TunerError
+from tuner.errors import TunerError, quoted
 
 PROG = "tune"
 FULL_ERROR_ENV = "TUNER_FULL_ERROR"
@@ -36,7 +36,7 @@ def seconds(text: str) -> float:
         number = math.nan
     if not math.isfinite(number):
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a time: give seconds (600) or a number with s, m, h or d (10m, 1.5h)")
+            f"{quoted(text)} is not a time: give seconds (600) or a number with s, m, h or d (10m, 1.5h)")
     return number
 
 
@@ -47,7 +47,7 @@ def count(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number of runs (e.g. 20)")
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not a positive whole number of runs (e.g. 20)")
     return value
 
 

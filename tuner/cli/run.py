@@ -7,7 +7,7 @@ import sys
 from typing import Any, Sequence
 
 from tuner.cli.options import PROG, Parser, UsageError, add_runs_dir, formatter, seconds
-from tuner.errors import TunerError
+from tuner.errors import TunerError, quoted
 
 
 def _run_parser() -> Parser:
@@ -94,7 +94,7 @@ def parse_flag_options(items: Sequence[str]) -> dict[str, Any]:
         name, sep, raw = item.partition("=")
         name = name.strip()  # as the script spells it (`batch-size`); argv is built from the script's interface
         if not sep or not name:
-            raise UsageError(f"--flag {item!r}: expected NAME=VALUE or NAME=V1,V2,...")
+            raise UsageError(f"--flag {quoted(item)}: expected NAME=VALUE or NAME=V1,V2,...")
         # tune's rule (tuner.values), or Hydra's grammar for a value with a sweep function: `range(1, 5)`,
         # `choice(a, b)`, `tag(log, interval(1e-4, 1e-1))`, which may be a distribution (a mapping)
         values[name] = flag_values(raw, name)

@@ -43,7 +43,7 @@ def _records_dir(runs_dir: str | None) -> str:
     return os.path.join(load_settings(runs_dir=runs_dir).runs_dir, RECORDS)
 
 
-def read_record(ident: str, runs_dir: str | None) -> dict[str, Any]:
+def record_path(ident: str, runs_dir: str | None) -> str:
     folder = _records_dir(runs_dir)
     names = sorted(n[:-5] for n in os.listdir(folder) if n.endswith(".json")) if os.path.isdir(folder) else []
     matches = [n for n in names if n == ident] or [n for n in names if n.startswith(ident)]
@@ -51,18 +51,26 @@ def read_record(ident: str, runs_dir: str | None) -> dict[str, Any]:
         known = ", ".join(names[-5:]) or "none yet (`tune submit --help`)"
         what = "matches several" if matches else "is not"
         raise SubmitError(f"'{ident}' {what} a submission recorded in {folder}; known: {known}")
-    with open(os.path.join(folder, matches[0] + ".json"), encoding="utf-8") as handle:
+    return os.path.join(folder, matches[0] + ".json")
+
+
+def read_record(ident: str, runs_dir: str | None) -> dict[str, Any]:
+    with open(record_path(ident, runs_dir), encoding="utf-8") as handle:
         record: dict[str, Any] = json.load(handle)
     return record
 
 
 def write_record(record: dict[str, Any], runs_dir: str | None) -> str:
-    from workers.files import atomic_write_json
+    """Signed with the user's key (tuner.store.signing): `tune resume ID` uploads the project the record names to
+    the cluster it names, so a record someone else wrote or edited is shown and asked about first."""
+    from tuner.store.signing import SIGNATURE, Signer
+    from workers.files import atomic_write_text
 
     folder = _records_dir(runs_dir)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, record["id"] + ".json")
-    atomic_write_json(path, record)
+    unsigned = {k: v for k, v in record.items() if k != SIGNATURE}
+    atomic_write_text(path, Signer.for_user().signed_text(unsigned) + "\n")
     return path
 
 
@@ -80,9 +88,20 @@ def remote_sweep_id(record: dict[str, Any]) -> str:
     return str(found[-1])
 
 
-def resume_submitted(ident: str, options: Sequence[str], runs_dir: str | None) -> int:
-    """`tune resume SUBMISSION`: resume the submitted sweep on its cluster, as a new job of the same submission."""
+def resume_submitted(ident: str, options: Sequence[str], runs_dir: str | None, trust: bool | None = None) -> int:
+    """`tune resume SUBMISSION`: resume the submitted sweep on its cluster, as a new job of the same submission.
+    A record this user did not sign is shown and asked about first (`trust`: tuner.store.signing.require_trust)."""
+    from tuner.interface.template import shell_word
+    from tuner.store.signing import Signer, require_trust
+
+    path = record_path(ident, runs_dir)
     record = read_record(ident, runs_dir)
+    shown = [f"upload the project {shell_word(str(record.get('project')))} to the cluster "
+             f"{shell_word(str(record.get('address')))}, and resume its sweep there "
+             f"(runs directory {shell_word(str(record.get('remote_runs_dir')))})"]
+    require_trust(Signer.for_user().verdict(record), f"submission {ident}'s record ({path})", shown,
+                  f"tune resume {ident} --yes", trust)
+    record.pop("signature", None)
     sweep = remote_sweep_id(record)
     job_id = f"{record['id']}-resume-{len(record['jobs'])}"
     # --project .: the trials run the project as uploaded now (a local resume runs the edited files too)

@@ -122,6 +122,9 @@ def cmd_resume(argv: Sequence[str]) -> int:
     parser.add_argument("--project", metavar="DIR", help="the project's folder now, if it moved since the sweep "
                         "started: the recorded script is run from there")
     parser.add_argument("--quiet", "-q", action="store_true")
+    parser.add_argument("--yes", "-y", action="store_true",
+                        help="run the sweep even if its journal is not signed by you (edited, another user's, or "
+                             "written by an older tuner); without it such a journal is shown and asked about")
     args = parser.parse_args(argv)
     if args.sweep.startswith("tune-"):  # a submission (`tune submit`): resumed on its cluster
         from tuner.cli.submissions import resume_submitted
@@ -130,8 +133,9 @@ def cmd_resume(argv: Sequence[str]) -> int:
         for option in ("cpus_per_trial", "gpus_per_trial", "max_concurrent", "max_failures", "retries", "timeout"):
             if getattr(args, option) is not None:
                 forwarded += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
-        return resume_submitted(args.sweep, forwarded, args.runs_dir)
+        return resume_submitted(args.sweep, forwarded, args.runs_dir, trust=True if args.yes else None)
     request = prepare_resume(args.sweep, retry_failed=not args.no_retry_failed, quiet=args.quiet,
+                             trust=True if args.yes else None,
                              runs_dir=args.runs_dir, cpus_per_trial=args.cpus_per_trial,
                              gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
                              max_failures=args.max_failures, retries=args.retries, timeout_s=args.timeout,

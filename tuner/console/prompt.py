@@ -20,6 +20,11 @@ def ask(question: str, default: bool, confirm: bool | None, input_fn: Callable[[
     return answer in ("y", "yes")
 
 
+def can_ask() -> bool:
+    """Someone is there to answer: stdin is a terminal."""
+    return _stdin_is_terminal()
+
+
 def _stdin_is_terminal() -> bool:
     try:
         return sys.stdin is not None and sys.stdin.isatty()

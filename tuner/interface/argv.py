@@ -113,9 +113,25 @@ def check_launchable(script: str, interface: ScriptInterface | None, axes: Mappi
     (argv, and TUNER_FLAGS_JSON, which carries every flag)."""
     from workers.files import dumps_json
 
+    carried = [name for name, values in axes.items() if _holds_nul(values)] + (["--"] if _holds_nul(extra_args) else [])
+    if carried:
+        raise FlagError(f"{', '.join(carried)}: a value holds a NUL character (\\0), which no command line or "
+                        "environment can carry; remove it")
     worst = {name: _longest(values) for name, values in axes.items() if len(values)}
     check_arg_sizes((sys.executable, script, *build_argv(interface, worst), *extra_args),
                     {"TUNER_FLAGS_JSON": dumps_json(worst)})
+
+
+def _holds_nul(values: Sequence[Any]) -> bool:
+    """Whether a text value (or an item of a list value) holds a NUL: numbers only cost a pass over their types,
+    strings one scan in C of them joined."""
+    kinds = set(map(type, values))
+    if kinds <= {int, float, bool, type(None)}:
+        return False
+    if kinds == {str}:
+        return "\0" in "".join(values)
+    return any("\0" in render(v) if not isinstance(v, (list, tuple)) else any("\0" in render(i) for i in v)
+               for v in values)
 
 
 #: no float's repr is longer than this one's (24 characters: sign, 17 digits, point, a 4-character exponent)

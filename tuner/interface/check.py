@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, Iterable, Mapping
 
-from tuner.errors import FlagError
+from tuner.errors import FlagError, quoted
 from tuner.interface.discover import FlagSpec, ScriptInterface
 
 _NUMERIC = ("int", "float")
@@ -104,11 +104,11 @@ def grid_problems(interface: ScriptInterface, axes: Mapping[str, Iterable[Any]])
             seen.add(key)
             problem = _type_problem(spec, value)
             if problem:
-                problems.append(f"flag '{name}' ({spec.name}) {problem}, got {value!r}")
+                problems.append(f"flag '{name}' ({spec.name}) {problem}, got {quoted(value)}")
             elif spec.choices is not None and value is not None and not spec.is_switch \
                     and not _in_choices(spec.choices, value):
                 problems.append(f"flag '{name}' ({spec.name}) must be one of "
-                                f"{', '.join(map(str, spec.choices))}; got {value!r}")
+                                f"{', '.join(map(str, spec.choices))}; got {quoted(value)}")
     return problems
 
 

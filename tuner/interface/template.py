@@ -33,7 +33,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from tuner.errors import ConfigError
+from tuner.errors import ConfigError, quoted
 
 DEFAULT_ARGV = ("${interpreter}", "${program}", "${args}")
 _WHOLE = ("${args}", "${args_no_hyphens}", "${args_no_boolean_flags}", "${args_json}", "${env}")
@@ -95,23 +95,27 @@ def parse_template(value: Any, where: str) -> CommandTemplate | None:
             raise ConfigError(f"{where}: command env must be a mapping NAME: value")
         if style not in STYLES or not isinstance(nest, Mapping):
             raise ConfigError(f"{where}: command style must be one of {', '.join(STYLES)} and nest a mapping "
-                              f"flag: [path ...], got {style!r}, {nest!r}")
+                              f"flag: [path ...], got {quoted(style)}, {quoted(nest)}")
     if isinstance(argv, str):
         try:
             argv = shlex.split(argv)
         except ValueError as exc:
-            raise ConfigError(f"{where}: command {argv!r}: {exc}") from None
+            raise ConfigError(f"{where}: command {quoted(argv)}: {exc}") from None
     if not isinstance(argv, list) or not argv or not all(isinstance(a, (str, int, float)) for a in argv):
         raise ConfigError(f"{where}: command must be a string or a list of strings, "
                           "e.g. \"${{interpreter}} ${{program}} ${{args_no_hyphens}}\"")
     template = CommandTemplate(tuple(str(a) for a in argv), tuple((str(k), str(v)) for k, v in env.items()), where,
                                str(style), tuple((str(n), tuple(str(p) for p in path)) for n, path in nest.items()))
-    problems = []
+    problems = [f"environment variable name {quoted(name)} is not one a process can have (empty, or holding '=' "
+                "or a NUL character); use letters, digits and _" for name, _ in template.env
+                if not name or "=" in name or "\0" in name]
+    problems += [f"{quoted(text)} holds a NUL character, which no command line or environment can carry"
+                 for text in (*template.argv, *(v for _, v in template.env)) if "\0" in text]
     for text in (*template.argv, *(v for _, v in template.env)):
         for anchor in _ANCHOR.findall(_ENVVAR.sub("", text)):
             if f"${{{anchor}}}" in _WHOLE:
                 if text != f"${{{anchor}}}":
-                    problems.append(f"${{{anchor}}} must be an item of its own, got {text!r}")
+                    problems.append(f"${{{anchor}}} must be an item of its own, got {quoted(text)}")
             elif anchor not in _SCALARS and not (anchor.startswith("flag.") and len(anchor) > 5):
                 problems.append(f"unknown anchor ${{{anchor}}} (known: ${{env}}, ${{interpreter}}, ${{program}}, "
                                 "${args}, ${args_no_hyphens}, ${args_no_boolean_flags}, ${args_json}, "
@@ -119,6 +123,34 @@ def parse_template(value: Any, where: str) -> CommandTemplate | None:
     if problems:
         raise ConfigError(f"{where}: " + "; ".join(problems))
     return template
+
+
+def shell_word(text: str) -> str:
+    """`text` as one word a POSIX shell reads back exactly, and inert on a terminal: shlex.quote, or where the text
+    holds a character that is not printable (a newline, an escape sequence, a bidi override) the $'...' form with
+    every such character escaped (bash, zsh, ksh, dash 0.5.12, POSIX.1-2024), so pasting it gives the same text
+    and printing it cannot retitle, clear or reorder the user's terminal."""
+    if text.isprintable():
+        return shlex.quote(text)
+    out = []
+    for char in text:
+        if char in "\\'":
+            out.append("\\" + char)
+        elif char.isprintable():
+            out.append(char)
+        elif char in "\n\t\r":
+            out.append({"\n": "\\n", "\t": "\\t", "\r": "\\r"}[char])
+        elif ord(char) < 0x100:
+            out.append(f"\\x{ord(char):02x}")
+        else:
+            out.append(f"\\u{ord(char):04x}" if ord(char) < 0x10000 else f"\\U{ord(char):08x}")
+    return "$'" + "".join(out) + "'"
+
+
+def shell_line(argv: Iterable[str], anchors: bool = False) -> str:
+    """A command line to read or paste: every item by shell_word; `anchors`: an item that is only a template
+    anchor (`${args}`) is shown as it is, as the part each trial fills in."""
+    return " ".join(item if anchors and _ANCHOR.fullmatch(item) else shell_word(item) for item in argv)
 
 
 def check_template_flags(template: CommandTemplate, names: Iterable[str]) -> None:

@@ -13,6 +13,7 @@ import hashlib
 import html
 import json
 import os
+import re
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Sequence
@@ -47,13 +48,12 @@ def render_page(kind: str, title: str, data: dict[str, Any], scripts: Sequence[s
            "style-src 'unsafe-inline'; img-src data:; connect-src 'self'; "
            "base-uri 'none'; form-action 'none'")
     payload = page_json({"kind": kind, "title": title, **data})
-    # str.replace one marker at a time, data last, so nothing inside the data is ever substituted
-    page = asset("page.html")
-    page = page.replace("%CSP%", html.escape(csp, quote=False).replace('"', "&quot;")).replace("%TITLE%", html.escape(title))
-    page = page.replace("%CSS%", asset("uPlot.min.css") + "\n" + asset("app.css"))
-    before, after = page.split("%DATA%")
-    after = after.replace("%UPLOT%", uplot).replace("%APP%", app)
-    return before + payload + after
+    inserted = {"%CSP%": html.escape(csp, quote=False).replace('"', "&quot;"), "%TITLE%": html.escape(title),
+                "%CSS%": asset("uPlot.min.css") + "\n" + asset("app.css"), "%DATA%": payload, "%UPLOT%": uplot,
+                "%APP%": app}
+    # one pass over the template: a marker is replaced where the template has it, never inside what was inserted
+    # (a run named `%DATA%` or `%CSS%` is its title, not a second place for the data or the styles)
+    return re.sub("%(?:CSP|TITLE|CSS|DATA|UPLOT|APP)%", lambda match: inserted[match.group(0)], asset("page.html"))
 
 
 def write_page(path: str, text: str, private: bool = False) -> str:

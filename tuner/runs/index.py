@@ -208,7 +208,7 @@ def load_index(runs_dir: str) -> Index:
         with open(path, "rb") as handle:
             data = json.loads(handle.read())
         index = _validated(data)
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return Index()
     _memo[os.path.abspath(path)] = (key, index)
     return index

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from tuner.console.messages import warn
-from tuner.errors import QueryError, RunNotFoundError
+from tuner.errors import QueryError, RunNotFoundError, quoted
 from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.runs.expression import NotApplicable
 from tuner.runs.index import indexed_frame
@@ -63,7 +63,7 @@ def sort_runs(frame: pd.DataFrame, order: str | Sequence[str] | None, decreasing
         return frame.sort_values(columns, ascending=ascending, na_position="last", kind="stable",
                                  key=lambda s: pd.to_numeric(s, errors="coerce") if s.name in mixed else s)
     except TypeError as exc:
-        raise QueryError(f"order {order!r}: the values of {', '.join(columns)} cannot be compared ({exc})") from None
+        raise QueryError(f"order {quoted(order)}: the values of {', '.join(columns)} cannot be compared ({exc})") from None
 
 
 def _already_in_order(series: pd.Series, ascending: bool) -> bool:

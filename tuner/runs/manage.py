@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 from tuner.console.messages import say
 from tuner.console.prompt import ask
-from tuner.errors import QueryError, RunNotFoundError, TunerError
+from tuner.errors import QueryError, RunNotFoundError, TunerError, quoted
 from tuner.runs.aggregate import effective_status
 from tuner.runs.resolve import resolve_run_dirs
 from tuner.settings import load_settings
@@ -34,6 +34,8 @@ class ManageResult:
     done: list[str] = field(default_factory=list)
     skipped_active: list[str] = field(default_factory=list)
     cancelled: bool = False
+    #: runs that were gone when their turn came: another command (a second `tune rm`, a `clean`) took them
+    gone: list[str] = field(default_factory=list)
 
 
 def is_active(run_dir: str, stale_after_s: float) -> bool:
@@ -46,7 +48,7 @@ def check_plain_name(name: Any, what: str) -> str:
     """A folder name that stays where it is put: no separators, not `.`/`..`, not hidden."""
     if not isinstance(name, str) or not name or name in (".", "..") or name.startswith(".") \
             or "/" in name or "\\" in name or "\0" in name or (os.altsep and os.altsep in name):
-        raise TunerError(f"{what} {name!r}: expected a plain folder name (no '/', '\\', '..' or leading '.'), "
+        raise TunerError(f"{what} {quoted(name)}: expected a plain folder name (no '/', '\\', '..' or leading '.'), "
                          "e.g. 'best-run'")
     return name
 
@@ -73,6 +75,12 @@ def _free_name(folder: str, name: str) -> str:
 
 def _say(message: str) -> None:
     say(message)
+
+
+def _report_gone(gone: list[str]) -> None:
+    if gone:
+        _say(f"{len(gone)} run{'s were' if len(gone) != 1 else ' was'} already gone (removed or moved meanwhile by "
+             f"another command): {', '.join(os.path.basename(os.path.normpath(p)) for p in gone)}")
 
 
 def _report_active(skipped: list[str]) -> None:
@@ -106,9 +114,14 @@ def clean_runs(runs: Any = None, runs_dir: str | None = None, confirm: bool | No
             result.skipped_active.append(run_dir)
             continue
         target = _free_name(archive, os.path.basename(os.path.normpath(run_dir)))
-        os.rename(run_dir, target)
+        try:
+            os.rename(run_dir, target)
+        except FileNotFoundError:  # moved or deleted meanwhile by another command
+            result.gone.append(run_dir)
+            continue
         result.done.append(target)
     _report_active(result.skipped_active)
+    _report_gone(result.gone)
     _say(f"Moved {len(result.done)} run{'s' if len(result.done) != 1 else ''} to {archive} "
          "(purge_runs() or `tune purge` to remove permanently)")
     return result
@@ -148,10 +161,15 @@ def restore_runs(runs: Any = None, runs_dir: str | None = None, confirm: bool | 
         if os.path.lexists(target):
             taken.append(os.path.basename(target))
             continue
-        os.rename(run_dir, target)
+        try:
+            os.rename(run_dir, target)
+        except FileNotFoundError:  # restored or purged meanwhile by another command
+            result.gone.append(run_dir)
+            continue
         result.done.append(target)
     if taken:
         _say(f"Kept in the archive (the name is taken in {settings.runs_dir}): {', '.join(taken)}")
+    _report_gone(result.gone)
     _say(f"Restored {len(result.done)} run{'s' if len(result.done) != 1 else ''} to {settings.runs_dir}")
     return result
 
@@ -193,10 +211,18 @@ def _delete(dirs: Sequence[str], stale_after_s: float) -> ManageResult:
         # rename first, so a listing never sees a half-deleted run
         doomed = os.path.join(os.path.dirname(os.path.normpath(run_dir)),
                               f".deleting-{os.path.basename(os.path.normpath(run_dir))}-{os.getpid()}")
-        os.rename(run_dir, doomed)
-        remove_tree(doomed)
+        try:
+            os.rename(run_dir, doomed)
+        except FileNotFoundError:  # another `tune rm` (or a clean) took it between the listing and now
+            result.gone.append(run_dir)
+            continue
+        if os.path.islink(doomed):  # a link to a run kept elsewhere: what the runs directory holds is the link;
+            os.unlink(doomed)  # the folder it points to is outside and not ours to delete
+        else:
+            remove_tree(doomed)
         result.done.append(run_dir)
     _report_active(result.skipped_active)
+    _report_gone(result.gone)
     return result
 
 
@@ -205,7 +231,7 @@ def matching_runs(pattern: str, runs_dir: str) -> list[str]:
     try:
         regex = re.compile(pattern)
     except re.error as exc:
-        raise QueryError(f"pattern {pattern!r} is not a valid regular expression ({exc}); "
+        raise QueryError(f"pattern {quoted(pattern)} is not a valid regular expression ({exc}); "
                          "example: '^2026-11-2' or 'T05-1[0-9]'") from None
     return [d for d in list_run_dirs(runs_dir) if regex.search(os.path.basename(d))]
 
@@ -216,9 +242,9 @@ def delete_runs(pattern: str, runs_dir: str | None = None, confirm: bool | None 
     dirs = matching_runs(pattern, settings.runs_dir)
     result = ManageResult()
     if not dirs:
-        _say(f"No runs match {pattern!r} in {settings.runs_dir}.")
+        _say(f"No runs match {quoted(pattern)} in {settings.runs_dir}.")
         return result
-    _say(f"{len(dirs)} run{'s' if len(dirs) != 1 else ''} match {pattern!r}:")
+    _say(f"{len(dirs)} run{'s' if len(dirs) != 1 else ''} match {quoted(pattern)}:")
     for run_dir in dirs:
         _say(f"  {os.path.basename(run_dir)}")
     return _delete_if_confirmed(dirs, f"Permanently delete {_run_directories(len(dirs))}?", "Deleted", confirm,

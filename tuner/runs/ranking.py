@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from tuner.errors import QueryError, TunerError
+from tuner.errors import QueryError, TunerError, quoted
 from tuner.store.status import RunStatus
 
 #: without a metric, runs are ranked by the first of these they recorded (Keras' and tfruns' names)
@@ -41,7 +41,7 @@ def metric_direction(metric: str) -> str:
 
 def check_mode(mode: Any) -> str | None:
     if mode is not None and mode not in MODES:
-        raise QueryError(f"mode must be 'min' or 'max', got {mode!r}")
+        raise QueryError(f"mode must be 'min' or 'max', got {quoted(mode)}")
     return None if mode is None else str(mode)
 
 

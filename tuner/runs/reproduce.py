@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
+import re
 from typing import Any, Mapping
 
-from tuner.errors import TunerError
+from tuner.errors import TunerError, quoted
 from tuner.runs.record import RunRecord, get_run
 from tuner.spec import flag_argv
 from tuner.store.files import FlagSource, flag_sources, read_flag_defaults
@@ -28,7 +28,7 @@ def cli_value(value: Any) -> str:
         return "'" + value.replace("'", "''") + "'"  # a YAML single-quoted string
     text = format_value(value)
     if not _round_trips(text, value):
-        raise TunerError(f"flag value {value!r} cannot be written on the command line")
+        raise TunerError(f"flag value {quoted(value)} cannot be written on the command line")
     return text
 
 
@@ -67,19 +67,27 @@ def _extra_args(record: RunRecord) -> list[str]:
 
 
 def reproduce_steps(run: Any = None, runs_dir: str | None = None) -> list[str]:
-    """Shell lines (comments start with #) that re-run `run` from the same code with the same flags."""
+    """Shell lines (comments start with #) that re-run `run` from the same code with the same flags.
+
+    Every value from the run's files is quoted as one shell word (tuner.interface.template.shell_word: shlex.quote,
+    or $'...' where it holds a newline or a control character), comments included, so the lines can be pasted
+    into a shell as they are: what the run's files hold can be a path or a flag value, never a command of its own,
+    and nothing printed can drive the terminal."""
+    from tuner.interface.template import shell_line, shell_word
+
     record = get_run(run, runs_dir)
     info = record.run
     script = info.get("script")
     if not isinstance(script, str):
-        raise TunerError(f"run {record.name}: run.json records no script, so it cannot be reproduced "
+        raise TunerError(f"run {quoted(record.name)}: run.json records no script, so it cannot be reproduced "
                          f"(see {record.paths.run_json})")
     git = record.git
-    q = shlex.quote
-    lines = [f"# reproduce run {record.name} ({record.status}) of {os.path.basename(script)}"]
-    if git.get("commit"):
-        root = git.get("root") or os.path.dirname(script)
-        lines += [f"cd {q(root)}", f"git checkout {q(git['commit'])}"]
+    q = shell_word
+    lines = [f"# reproduce run {q(record.name)} ({q(str(record.status))}) of {q(os.path.basename(script))}"]
+    commit = git.get("commit")
+    if isinstance(commit, str) and _COMMIT.fullmatch(commit):
+        root = git.get("root") if isinstance(git.get("root"), str) else os.path.dirname(script)
+        lines += [f"cd {q(root)}", f"git checkout {q(commit)}"]
         if git.get("dirty"):
             diff = record.paths.git_diff
             if os.path.exists(diff) and os.path.getsize(diff) > 0:
@@ -88,14 +96,19 @@ def reproduce_steps(run: Any = None, runs_dir: str | None = None) -> list[str]:
                 lines.append(f"# the tree was dirty but no diff was recorded; the run's sources are in "
                              f"{q(os.path.abspath(record.paths.source_dir))}")
     else:
-        lines.append(f"# not a git repository when it ran; the run's sources are in "
+        said = "" if commit is None else f" (its recorded commit {q(str(commit))} is not a commit id)"
+        lines.append(f"# not a git repository when it ran{said}; the run's sources are in "
                      f"{q(os.path.abspath(record.paths.source_dir))}")
     cwd = info.get("cwd")
     if isinstance(cwd, str):
         lines.append(f"cd {q(cwd)}")
     command = tune_command(script, passed_flags(record), _extra_args(record), cwd if isinstance(cwd, str) else None)
-    lines.append(" ".join(q(part) for part in command))
+    lines.append(shell_line(command))
     return lines
+
+
+#: what a git commit id looks like (sha1 or sha256, full or abbreviated): anything else in run.json is not one
+_COMMIT = re.compile(r"[0-9a-f]{7,64}")
 
 
 #: `tune lookup RUN flags.lr`: the first part of a field may name one of a run's records (MLflow's and tfruns'

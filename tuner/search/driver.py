@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
-from tuner.errors import ConfigError
+from tuner.errors import ConfigError, quoted
 from tuner.store.layout import RunPaths
 from tuner.store.status import RunStatus
 from workers.files import atomic_write_text
@@ -75,10 +75,10 @@ def check_stop(rule: str | None, grace_period: Any = None, reduction_factor: Any
     if rule != "hyperband" and (brackets is not None or strict is not None):
         raise ConfigError(f"--{'brackets' if brackets is not None else 'strict'} applies to --stop hyperband")
     if strict is not None and not isinstance(strict, bool):
-        raise ConfigError(f"strict must be true or false, got {strict!r}")
+        raise ConfigError(f"strict must be true or false, got {quoted(strict)}")
     problems = []
     if rule not in RULES:
-        raise ConfigError(f"--stop: unknown rule {rule!r}, expected one of {', '.join(RULES)}")
+        raise ConfigError(f"--stop: unknown rule {quoted(rule)}, expected one of {', '.join(RULES)}")
     values: dict[str, Any] = {}
     for name, value, low, integer in (("grace_period", grace_period, 0, False),
                                       ("reduction_factor", reduction_factor, 1, False),
@@ -91,7 +91,7 @@ def check_stop(rule: str | None, grace_period: Any = None, reduction_factor: Any
         if not ok:
             word = {"reduction_factor": "a number > 1", "min_trials": "a whole number >= 0",
                     "brackets": "a whole number > 0"}.get(name, "a number > 0")
-            problems.append(f"--{name.replace('_', '-')} must be {word}, got {value!r}")
+            problems.append(f"--{name.replace('_', '-')} must be {word}, got {quoted(value)}")
             continue
         values[name] = int(value) if integer else value
     if problems:

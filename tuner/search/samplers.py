@@ -17,7 +17,7 @@ import math
 import random
 from typing import Any, Mapping, Sequence
 
-from tuner.errors import ConfigError
+from tuner.errors import ConfigError, quoted
 
 from .space import QUANTILE_EPS, Distribution, SearchSpace
 
@@ -27,7 +27,7 @@ COMPLETE, FAIL, PRUNED = "complete", "fail", "pruned"
 
 def check_sampler(name: str) -> str:
     if name not in SAMPLERS:
-        raise ConfigError(f"search: unknown sampler {name!r}, expected one of {', '.join(SAMPLERS)}")
+        raise ConfigError(f"search: unknown sampler {quoted(name)}, expected one of {', '.join(SAMPLERS)}")
     return name
 
 

@@ -32,8 +32,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from tuner.errors import GridError
-from tuner.values import is_flag_name
+from tuner.errors import GridError, quoted
+from tuner.values import NAME_MAX, is_flag_name
 
 #: distribution name -> (kind, log, takes q as a third list element)
 _NAMES: dict[str, tuple[str, bool, bool]] = {
@@ -236,10 +236,10 @@ def parse_distribution(name: str, spec: Any, where: str = "flags") -> Distributi
     """`{loguniform: [lo, hi]}`, `{uniform: [lo, hi], q: 0.1}`, `{randint: [lo, hi]}`, `{choice: [...]}` ..."""
     at = f"{where}: flag '{name}'"
     if not isinstance(spec, Mapping):
-        raise GridError(f"{at}: expected a mapping like {{uniform: [0, 1]}}, got {spec!r}")
+        raise GridError(f"{at}: expected a mapping like {{uniform: [0, 1]}}, got {quoted(spec)}")
     keys = [k for k in spec if k not in _OPTIONS]
     if len(keys) != 1 or keys[0] not in _NAMES:
-        raise GridError(f"{at}: {dict(spec)!r} names no distribution; expected one of "
+        raise GridError(f"{at}: {quoted(dict(spec))} names no distribution; expected one of "
                         f"{', '.join(_NAMES)} (for example `{name}: {{uniform: [0, 1]}}`), or a list of values")
     key = keys[0]
     kind, log, q_in_list = _NAMES[key]
@@ -252,22 +252,22 @@ def parse_distribution(name: str, spec: Any, where: str = "flags") -> Distributi
     shape = {"normal": "[mean, sd, q]" if q_in_list else "[mean, sd]", "beta": "[alpha, beta]"}.get(
         kind, "[lo, hi, q]" if q_in_list else "[lo, hi]")
     if not isinstance(args, (list, tuple)) or len(args) != expected:
-        raise GridError(f"{at}: {key} takes {shape}, got {args!r}; for example `{name}: {{{key}: "
+        raise GridError(f"{at}: {key} takes {shape}, got {quoted(args)}; for example `{name}: {{{key}: "
                         f"{'[0, 10, 2]' if q_in_list else '[1, 10]'}}}`")
     if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in args):
-        raise GridError(f"{at}: {key} bounds must be numbers, got {list(args)!r}")
+        raise GridError(f"{at}: {key} bounds must be numbers, got {quoted(list(args))}")
     low, high = args[0], args[1]
     q = args[2] if q_in_list else spec.get("q")
     if q_in_list and "q" in spec:
         raise GridError(f"{at}: q is given twice ({key}'s third value and `q:`); keep one")
     if q is not None and (isinstance(q, bool) or not isinstance(q, (int, float)) or not math.isfinite(q) or q <= 0):
-        raise GridError(f"{at}: q must be a positive number, got {q!r}")
+        raise GridError(f"{at}: q must be a positive number, got {quoted(q)}")
     as_int = spec.get("as_int", False)
     if not isinstance(as_int, bool) or (as_int and q is None) or (as_int and kind == "int"):
         raise GridError(f"{at}: as_int: true goes with a real distribution's q (its rounded values as integers), "
-                        f"got as_int: {as_int!r}")
+                        f"got as_int: {quoted(as_int)}")
     if not all(math.isfinite(v) for v in (low, high)):
-        raise GridError(f"{at}: {key} bounds must be finite, got {list(args)!r}")
+        raise GridError(f"{at}: {key} bounds must be finite, got {quoted(list(args))}")
     if kind in ("normal", "beta"):
         if kind == "normal" and high < 0:
             raise GridError(f"{at}: {key} needs a standard deviation >= 0, got {high}")
@@ -276,9 +276,9 @@ def parse_distribution(name: str, spec: Any, where: str = "flags") -> Distributi
         return Distribution(kind, float(low), float(high), log, float(q) if q is not None else None, as_int=as_int)
     if kind == "int":
         if not all(float(v).is_integer() for v in (low, high)):
-            raise GridError(f"{at}: {key} bounds must be integers, got {list(args)!r}; use uniform for reals")
+            raise GridError(f"{at}: {key} bounds must be integers, got {quoted(list(args))}; use uniform for reals")
         if q is not None and not float(q).is_integer():
-            raise GridError(f"{at}: q of an integer range must be an integer, got {q!r}")
+            raise GridError(f"{at}: q of an integer range must be an integer, got {quoted(q)}")
         low, high = int(low), int(high)
         q = int(q) if q is not None else None
     if not low < high:
@@ -295,18 +295,18 @@ def _parse_choice(name: str, spec: Mapping[str, Any], args: Any, at: str) -> Dis
     if "q" in spec or "as_int" in spec:
         raise GridError(f"{at}: q does not apply to choice; remove it")
     if not isinstance(args, (list, tuple)) or not args:
-        raise GridError(f"{at}: choice needs a non-empty list of values, got {args!r}; "
+        raise GridError(f"{at}: choice needs a non-empty list of values, got {quoted(args)}; "
                         f"for example `{name}: {{choice: [relu, tanh]}}`")
     bad = [v for v in args if v is not None and not isinstance(v, _SCALARS)]
     if bad:
-        raise GridError(f"{at}: choice values must be scalars, got {bad[0]!r}")
+        raise GridError(f"{at}: choice values must be scalars, got {quoted(bad[0])}")
     weights = spec.get("weights")
     if weights is None:
         return Distribution("choice", choices=tuple(args))
     if not isinstance(weights, (list, tuple)) or len(weights) != len(args) or any(
             isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0 for w in weights) \
             or not sum(weights) > 0:
-        raise GridError(f"{at}: weights must be one number >= 0 per value ({len(args)}), not all 0, got {weights!r}")
+        raise GridError(f"{at}: weights must be one number >= 0 per value ({len(args)}), not all 0, got {quoted(weights)}")
     return Distribution("choice", choices=tuple(args), weights=tuple(float(w) for w in weights))
 
 
@@ -359,7 +359,7 @@ def has_distributions(mapping: Mapping[str, Any]) -> bool:
 
 def check_num_samples(num_samples: Any) -> int:
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise GridError(f"num_samples must be a whole number >= 1 (draws per grid point), got {num_samples!r}")
+        raise GridError(f"num_samples must be a whole number >= 1 (draws per grid point), got {quoted(num_samples)}")
     return num_samples
 
 
@@ -377,7 +377,8 @@ def search_space(mapping: Mapping[str, Any], num_samples: Any = 1, seed: int | N
     grid_names, grid_values, distributions = [], [], []
     for name, raw in mapping.items():
         if not is_flag_name(name):
-            problems.append(f"flag name {name!r} is not a valid flag name (letters, digits, _, - and .)")
+            problems.append(f"flag name {quoted(name)} is not a valid flag name (letters, digits, _, - and ., at most "
+                            f"{NAME_MAX} of them)")
             continue
         if is_distribution(raw):
             try:

@@ -7,16 +7,17 @@ file that breaks a reader; readers turn every problem into a warning string inst
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Mapping, Sequence
 
-from tuner.errors import RunNotFoundError, TunerError
+from tuner.errors import RunNotFoundError, TunerError, quoted
 from tuner.store.layout import META_DIR, RunPaths
 from tuner.store.status import RunStatus
-from tuner.values import flags_from_json
+from tuner.values import NAME_MAX, flags_from_json
 from workers.files import (
     atomic_write_json,
     atomic_write_text,
@@ -183,13 +184,17 @@ def remove_tree(path: str) -> None:
 # ---------------------------------------------------------------------------------------------------
 # Tags: editable after the run, kept apart from the immutable metadata
 
-TAG_KEY_MAX = 250
+TAG_KEY_MAX = NAME_MAX
+#: what a tag key may hold: MLflow's rule for names (letters, digits, `_ - . / :` and spaces), so every key is a
+#: `tags.KEY` of a filter, a `tag_KEY` column and an MLflow tag as it is, and none is terminal markup (`[/x]` made
+#: `tune info` fail in rich) or a control sequence
+_TAG_KEY = r"[\w\-./: ]+"
 
 
 def check_tag_key(key: Any) -> str:
-    if not isinstance(key, str) or not key.strip() or len(key) > TAG_KEY_MAX or any(c in key for c in "\n\r\t\0`"):
-        raise TunerError(f"tag key {key!r}: expected a non-empty name of at most {TAG_KEY_MAX} characters "
-                         "without newlines, tabs or backticks, e.g. 'team' or 'stage'")
+    if not isinstance(key, str) or not key.strip() or len(key) > TAG_KEY_MAX or not re.fullmatch(_TAG_KEY, key):
+        raise TunerError(f"tag key {quoted(key)}: expected a name of at most {TAG_KEY_MAX} letters, digits, spaces "
+                         "and `_ - . / :` (as MLflow allows), e.g. 'team' or 'stage'")
     return key
 
 
@@ -225,7 +230,7 @@ def parse_tag_options(items: Sequence[str], option: str = "--tag") -> dict[str, 
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            raise TunerError(f"{option} {item!r}: expected KEY=VALUE, e.g. {option} team=vision")
+            raise TunerError(f"{option} {quoted(item)}: expected KEY=VALUE, e.g. {option} team=vision")
         tags[check_tag_key(key.strip())] = value
     return tags
 

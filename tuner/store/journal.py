@@ -8,6 +8,11 @@ from its runs (run.json is written by the run itself, so it cannot disagree with
 appended without fsync. The exception is an adaptive search (tuner/search): its ask/tell/stop records are what
 resume replays into the study, so they are appended durably (fsynced). Only the driver that holds the
 sweep's file lock appends.
+
+Trust (issue 29): resume runs what the header says, so the header is signed with the user's key when it is
+written (tuner.store.signing), and so is every durable record (a resumed search relaunches the flags an `ask`
+record holds); `verify` tells a journal this user wrote from one edited, written by someone else, or written by a
+tuner that did not sign yet.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ SUMMARY = "summary.csv"
 SOURCE = "source"
 #: written by `tune dashboard --allow-control` to stop the whole sweep; the driver looks for it (tuner.sweep.loop)
 STOP_REQUEST = "stop.json"
+
+#: the records a resumed sweep acts on besides the header (an adaptive search's, appended durably and signed)
+REPLAYED = ("ask", "tell", "stop")
 
 
 def new_sweep_id() -> str:
@@ -70,6 +78,7 @@ class Journal:
         self.folder = folder
         self.path = os.path.join(folder, JOURNAL)
         self._owner_lock = FileLock(os.path.join(folder, ".driver.lock"))
+        self._signer_made: Any = None
 
     @property
     def sweep_id(self) -> str:
@@ -85,10 +94,13 @@ class Journal:
 
     @classmethod
     def create(cls, runs_dir: str, sweep_id: str, header: dict[str, Any]) -> "Journal":
+        from tuner.store.signing import Signer
+
         folder = sweep_dir(runs_dir, sweep_id)
         os.makedirs(folder)
         journal = cls(folder)
-        atomic_write_text(journal.path, dumps_json({"type": "sweep", "id": sweep_id, **header}) + "\n")
+        signed = Signer.for_user().signed_text({"type": "sweep", "id": sweep_id, **header})
+        atomic_write_text(journal.path, signed + "\n")
         return journal
 
     @classmethod
@@ -104,7 +116,13 @@ class Journal:
         """One record in one write(). Only the driver holding the sweep's lock (`claim`) appends, so no per-append
         lock. `durable` records (an adaptive search's ask/tell/stop, which resume replays) are fsynced; the audit
         log is not: resume reads the runs for it (see the module doc)."""
-        line = (dumps_json(record) + "\n").encode("utf-8")
+        if record.get("type") in REPLAYED:  # resume acts on these: signed as the header is
+            from tuner.store.signing import Signer
+
+            text = self._signer(Signer).signed_text(record)
+        else:
+            text = dumps_json(record)
+        line = (text + "\n").encode("utf-8")
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
         try:
             size = os.fstat(fd).st_size
@@ -121,6 +139,28 @@ class Journal:
         """Its appearance asks the sweep's driver to stop (as a Ctrl-C would: running trials are stopped and left
         for `tune resume`); a driver that claims the sweep removes an old one."""
         return os.path.join(self.folder, STOP_REQUEST)
+
+    def _signer(self, kind: Any) -> Any:
+        """This user's signer, made once per journal object (a search appends a record a trial)."""
+        if self._signer_made is None:
+            self._signer_made = kind.for_user()
+        return self._signer_made
+
+    def verify(self, state: JournalState) -> Any:
+        """Who wrote what resume will act on (a tuner.store.signing.Verdict): the header, and every record resume
+        replays; the first that is not this user's decides."""
+        from tuner.store.signing import Signer, Verdict
+
+        signer = self._signer(Signer)
+        verdict = signer.verdict(state.header)
+        if verdict is not Verdict.MINE:
+            return verdict
+        for record in state.records:
+            if record.get("type") in REPLAYED:
+                verdict = signer.verdict(record)
+                if verdict is not Verdict.MINE:
+                    return Verdict.ALTERED if verdict is Verdict.UNSIGNED else verdict
+        return Verdict.MINE
 
     def read(self) -> JournalState:
         records, _bad = read_json_lines(self.path)  # a torn last line is skipped

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection, Iterator
 
-from tuner.errors import TunerError
+from tuner.errors import TunerError, quoted
 
 META_DIR = "tuner.d"
 ARCHIVE_DIR = "archive"
@@ -114,7 +114,7 @@ def make_run_dir(runs_dir: str | os.PathLike[str], seconds_scale: int = 0) -> st
     never get the same directory: the loser waits for the next tick and tries again.
     """
     if not isinstance(seconds_scale, int) or not 0 <= seconds_scale <= 6:
-        raise TunerError(f"unique_run_dir: seconds_scale must be an integer 0..6, got {seconds_scale!r}")
+        raise TunerError(f"unique_run_dir: seconds_scale must be an integer 0..6, got {quoted(seconds_scale)}")
     runs = os.fspath(runs_dir)
     ensure_runs_dir(runs)
     tick = 1.0 / 10**seconds_scale
@@ -137,11 +137,16 @@ def ensure_runs_dir(runs_dir: str) -> None:
     os.makedirs(runs_dir, exist_ok=True)
 
 
+#: a runs directory's path is quoted whole up to this length, cut beyond (a path past PATH_MAX is no path)
+_PATH_SHOWN = 200
+
+
 def runs_dir_read_problem(runs_dir: str, cwd: str | os.PathLike[str] | None = None) -> str | None:
     """Why `runs_dir` (relative to `cwd`) cannot be listed, or None. Missing is fine: an empty listing until a
     run creates it. Empty (`--runs-dir "$RUNS"` with RUNS unset) is not the current folder."""
     if not runs_dir.strip():
         return "runs directory is empty; give a folder path (default: runs)"
+    named = f"'{runs_dir}'" if len(runs_dir) <= _PATH_SHOWN else quoted(runs_dir, _PATH_SHOWN)
     path = os.path.join(cwd or ".", runs_dir)
     try:
         is_dir = _stat.S_ISDIR(os.stat(path).st_mode)
@@ -150,12 +155,12 @@ def runs_dir_read_problem(runs_dir: str, cwd: str | os.PathLike[str] | None = No
     except NotADirectoryError:
         is_dir = False
     except OSError as err:
-        return f"runs directory '{runs_dir}' cannot be used: {err.strerror}"
+        return f"runs directory {named} cannot be used: {err.strerror}"
     if not is_dir:
-        return (f"runs directory '{runs_dir}' is a file (or inside one), not a folder; give the path of a folder "
+        return (f"runs directory {named} is a file (or inside one), not a folder; give the path of a folder "
                 "for the runs instead (it is created when missing)")  # never "remove it": a grid.yml passed by mistake
     if not os.access(path, os.R_OK | os.X_OK):  # a read-only one is fine: it lists (without an index)
-        return (f"runs directory '{runs_dir}' cannot be read (permission denied); ask its owner for read access "
+        return (f"runs directory {named} cannot be read (permission denied); ask its owner for read access "
                 "or give another folder")
     return None
 

@@ -241,7 +241,8 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
                max_t: float | None = None, min_trials: int | None = None, brackets: int | None = None,
                strict: bool | None = None, target: float | None = None, run_cap: int | None = None,
                check: bool = True, tags: Mapping[str, Any] | None = None, label: str | None = None,
-               note: str | None = None, keep_cluster_s: float | None = None) -> pd.DataFrame | None:
+               note: str | None = None, keep_cluster_s: float | None = None,
+               trust_journal: bool | None = None) -> pd.DataFrame | None:
     """Run `file` over the combinations of `flags` (dict, DataFrame, YAML/CSV path) as parallel Ray tasks.
 
     Sweeps written for other tools run as they are (tuner.formats): `flags` may be a W&B sweep file (and `file`
@@ -255,12 +256,14 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
     declined. A failing trial is a row with its status, never an exception. Ctrl-C stops cleanly and raises
     RunInterruptedError. `tags`, `label` and `note` are every trial's tags from the start (see training_run).
     `keep_cluster_s` > 0 joins (or starts) a warm local cluster kept up that long after the sweep (workers.warm).
+    `trust_journal` (with `resume`): True resumes a journal this user's key did not sign (edited, another user's,
+    an older tuner's); None asks on a terminal and raises UntrustedError without one; False always raises.
     """
     overrides: dict[str, Any] = dict(runs_dir=runs_dir, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                      max_concurrent=max_concurrent, max_failures=max_failures, retries=retries, timeout_s=timeout_s,
                      ray_address=address, stdout_metrics=stdout_metrics, keep_cluster_s=keep_cluster_s)
     if resume is not None:
-        request = prepare_resume(resume, retry_failed=retry_failed, quiet=quiet, **overrides)
+        request = prepare_resume(resume, retry_failed=retry_failed, quiet=quiet, trust=trust_journal, **overrides)
     else:
         request = prepare_sweep(file, flags, sample, seed, check=check, metric=metric, mode=mode, extra_args=extra_args,
                                 skip_done=skip_done, quiet=quiet, num_samples=num_samples, search=search, stop=stop,

@@ -362,7 +362,9 @@ class _SweepLoop:
             spec = stoppable(spec)
         else:
             spec = replace(spec, stop_file=paths.stop_request, stop_poll_s=PERSON_STOP_POLL_S)
-        # the run exists from now on, so a listing during the sweep shows it as queued, not as a broken run
+        # the run exists from now on, so a listing during the sweep shows it as queued, not as a broken run; its
+        # metadata folder is made here too when the sweep has no source snapshot to link (a journal pulled alone)
+        os.makedirs(paths.meta, exist_ok=True)
         write_run_status(paths.run_dir, RunStatus.QUEUED, spec.record)
         return spec, paths
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from tuner.console.prompt import ask
-from tuner.errors import GridError, TunerError
+from tuner.errors import GridError, TunerError, quoted
 from tuner.plan import Plan, check_run_cap, check_sample, load_grid, make_plan
 from tuner.runs.ranking import check_mode, metric_column, metric_columns, metric_direction, unknown_metric
 from tuner.settings import Settings, load_settings
@@ -80,8 +80,6 @@ def check_resources(settings: Settings) -> Settings:
         problems.append(f"max-failures must be >= 0, got {settings.max_failures}")
     if settings.retries < 0:
         problems.append(f"retries must be >= 0, got {settings.retries}")
-    if settings.timeout_s is not None and settings.timeout_s <= 0:
-        problems.append(f"timeout must be a positive number of seconds, got {settings.timeout_s:g}")
     unwritable = runs_dir_write_problem(settings.runs_dir)  # before the cluster starts, not at the first run
     if unwritable is not None:
         problems.append(unwritable)
@@ -124,7 +122,7 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
                                                          "brackets", "strict")),
                                         **dict(stop_options or {})}.items()}
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise TunerError(f"seed must be an integer, got {seed!r}")
+        raise TunerError(f"seed must be an integer, got {quoted(seed)}")
     from tuner.search.driver import check_search, check_stop
 
     settings, script, grid, _, stop_config, run_tags, _, _ = _gather([
@@ -172,7 +170,7 @@ def check_target(target: Any, metric: str | None) -> float | None:
         return None
     if isinstance(target, bool) or not isinstance(target, (int, float)) or not math.isfinite(target):
         raise TunerError(f"target must be a finite number (the {metric or 'metric'} value that ends the sweep), "
-                         f"got {target!r}")
+                         f"got {quoted(target)}")
     if metric is None:
         raise TunerError("target ends the sweep when a trial's metric reaches it: add --metric NAME")
     return float(target)

@@ -151,12 +151,24 @@ def _maybe(kind: Callable[[Any], Any], value: Any) -> Any:
 
 
 def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False, project: str | None = None,
-                   **settings_overrides: Any) -> SweepRequest:
+                   trust: bool | None = None, **settings_overrides: Any) -> SweepRequest:
     """`project`: the folder the sweep's project is in now (moved, or uploaded again with `tune submit`): the
-    recorded script and working directory are taken from there instead."""
+    recorded script and working directory are taken from there instead.
+
+    The journal decides what runs, so one this user's key did not sign (tuner.store.signing: edited, written by
+    someone else, or by a tuner before signatures) goes on only when `trust` is True (`tune resume --yes`), or,
+    with `trust` None, when a person says yes on a terminal after seeing what would run; otherwise UntrustedError.
+    Nothing of the journal is acted on before that (not even the script's flag discovery, which runs it)."""
+    from tuner.store.signing import require_trust
+
     base = load_settings(runs_dir=settings_overrides.get("runs_dir"))
     journal = Journal.open(base.runs_dir, sweep_id)
-    header = journal.read().header
+    state = journal.read()
+    header = state.header
+    verdict = journal.verify(state)
+    if not verdict.trusted:
+        require_trust(verdict, f"sweep {sweep_id}'s journal ({journal.path})", what_resume_runs(header, project),
+                      f"tune resume {sweep_id} --yes", trust)
     if project is not None:
         header = _moved_project(header, os.path.abspath(project))
     recorded = {k: v for k, v in header.get("settings", {}).items() if k != "kill_grace_s"}
@@ -187,6 +199,45 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
                         search=header.get("search") or "random", stop=stop_from_source(header.get("stop")),
                         tags={str(k): str(v) for k, v in (header.get("tags") or {}).items()},
                         target=header.get("target"))
+
+
+def what_resume_runs(header: dict[str, Any], project: str | None = None) -> list[str]:
+    """What resuming would run, for a person to look at before a journal they did not sign is used: the command
+    (the template with this Python and the script filled in; `${args}` and the other anchors are each trial's
+    part), its environment, the working directory, the script and its hash, the cluster. Every value quoted as a
+    shell reads it (and inert on a terminal: tuner.interface.template.shell_word)."""
+    import sys
+
+    from tuner.interface.template import DEFAULT_ARGV, shell_line, shell_word
+
+    if project is not None:
+        header = _moved_project(header, os.path.abspath(project))
+    script = str(header.get("script"))
+    command = header.get("command")
+    argv = command.get("argv") if isinstance(command, dict) else None
+    argv = [str(a) for a in argv] if isinstance(argv, list) and argv else list(DEFAULT_ARGV)
+    argv = [{"${interpreter}": sys.executable, "${program}": script}.get(a, a) for a in argv]
+    extra = [str(a) for a in header.get("extra_args") or ()]
+    lines = [shell_line(argv + extra, anchors=True) + f"   (in {shell_word(str(header.get('cwd')))})"]
+    env = command.get("env") if isinstance(command, dict) else None
+    if isinstance(env, dict) and env:
+        lines.append("with environment " + " ".join(f"{shell_word(str(k))}={shell_word(str(v))}" for k, v in env.items()))
+    recorded = str(header.get("script_sha256") or "")
+    try:
+        now = describe_script(script).sha256
+        state = "the file there now is the same" if now == recorded else "the file there now differs"
+    except TunerError:
+        state = "no such file there now"
+    lines.append(f"the script {shell_word(script)} (sha256 {shell_word(recorded[:16])}...; {state})")
+    grid = header.get("grid")
+    names = [str(n) for n in (grid.get("flags") or grid.get("columns") or ())] if isinstance(grid, dict) else []
+    if names:
+        lines.append("over the flags " + ", ".join(shell_word(n) for n in names[:8]) + (" ..." if len(names) > 8 else ""))
+    recorded_settings = header.get("settings")
+    address = recorded_settings.get("ray_address") if isinstance(recorded_settings, dict) else None
+    if address:
+        lines.append(f"on the cluster {shell_word(str(address))}")
+    return lines
 
 
 def _moved_project(header: dict[str, Any], project: str) -> dict[str, Any]:
