@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, NoReturn, Sequence
 
-from tuner.cli.options import FULL_ERROR_ENV, PROG
+from tuner.cli.options import FULL_ERROR_ENV, PROG, UsageError
 from tuner.errors import TunerError
 
 
@@ -94,7 +94,24 @@ def _dispatch(argv: list[str]) -> int:
     command = COMMANDS.get(argv[0])
     if command is not None and command.name != "run":
         return command.load()(argv[1:])
+    if command is None:
+        check_script_word(argv[0])
     return _run(argv[1:] if command is not None else argv)
+
+
+def check_script_word(word: str) -> None:
+    """`tune WORD`: WORD is a script when it is a path (it exists, or it has a `/` or a `.` as file names do:
+    `train.py`, `sweep.yaml`, `./run`); a bare word that is neither a command nor a file (`tune lst`, `tune sweep`)
+    is a mistyped command, said as such (exit 2), not as a missing script."""
+    if word.startswith("-") or os.path.lexists(word) or "/" in word or os.sep in word or "." in word:
+        return
+    import difflib
+
+    close = difflib.get_close_matches(word, list(COMMANDS), n=1, cutoff=0.6)
+    close += [word + ext for ext in (".py", ".yaml", ".yml") if os.path.isfile(word + ext)]  # `tune train`
+    hint = f"did you mean `{PROG} {close[-1]}`? " if close else ""
+    raise UsageError(f"unknown command '{word}' (and no file of that name here); {hint}`{PROG} --help` lists "
+                     f"the commands, and a script is given by its file name: `{PROG} train.py`")
 
 
 def _run(argv: list[str]) -> int:
