@@ -60,3 +60,63 @@ def test_paths_stay_scripts_and_existing_files_run(write_script: Callable[..., P
     done = run_tune("lst", "--no-echo", cwd=workdir)
     assert done.returncode == 0, done.stderr
     assert len(list((workdir / "runs").iterdir())) == 1
+
+
+# --- options that fail fast, and say which option is wrong ------------------------------------------------
+
+SEARCH_SCRIPT = """
+import argparse
+parser = argparse.ArgumentParser()
+parser.add_argument("--lr", type=float, default=0.1)
+print("acc:", parser.parse_args().lr)
+"""
+
+
+def test_search_tpe_without_optuna_is_refused_before_ray_starts(write_script: Callable[..., Path],
+                                                                workdir: Path) -> None:
+    """Optuna hidden from the process: the refusal names the extra, Ray was never imported, nothing written."""
+    write_script("train.py", SEARCH_SCRIPT)
+    code = ("import sys; sys.modules['optuna'] = None\n"
+            "from tuner.cli.main import main\n"
+            "rc = main(sys.argv[1:]); print('ray imported:', 'ray' in sys.modules); sys.exit(rc)")
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", code, "train.py", "--flag", "lr=interval(0.01, 0.1)",
+                           "--num-samples", "2", "--search", "tpe", "--metric", "acc", "--yes"],
+                          cwd=workdir, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "--search tpe needs Optuna: pip install 'tuner-sweeps[search]'" in error_line(done.stderr)
+    assert "ray imported: False" in done.stdout
+    assert not (workdir / "runs").exists()
+
+
+@pytest.mark.parametrize("option, value, said", [
+    ("--num-samples", "0", "argument --num-samples: '0' is not a positive whole number of draws per grid point"),
+    ("--run-cap", "-1", "argument --run-cap: '-1' is not a positive whole number of trials"),
+    ("--max-concurrent", "0", "argument --max-concurrent: '0' is not a positive whole number of trials at once"),
+])
+def test_a_bad_count_on_the_command_line_blames_the_option_not_the_flags_file(
+        write_script: Callable[..., Path], workdir: Path, capsys: pytest.CaptureFixture[str],
+        option: str, value: str, said: str) -> None:
+    write_script("train.py", SEARCH_SCRIPT)
+    (workdir / "grid.yml").write_text("lr: [0.1, 0.2]\n")
+    status, _, err = tune(capsys, "train.py", "--flags", "grid.yml", option, value)
+    line = error_line(err)
+    assert status == 2 and said in line and "grid.yml" not in line
+    assert not (workdir / "runs").exists()
+
+
+def test_resume_takes_yes_and_every_option_has_help(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`tune resume` takes the options `tune SCRIPT` has for running trials, with the same help texts."""
+    from tuner.cli.run import _run_parser
+    from tuner.cli.sweeps import resume_parser
+
+    resume = {a.option_strings[0]: a.help for a in resume_parser()._actions if a.option_strings}
+    run = {a.option_strings[0]: a.help for a in _run_parser()._actions if a.option_strings}
+    assert all(resume.values()), [option for option, text in resume.items() if not text]
+    for option in ("--quiet", "--cpus-per-trial", "--gpus-per-trial", "--max-concurrent", "--max-failures",
+                   "--retries", "--timeout", "--address"):
+        assert option in resume and resume[option] == run[option], option
+    assert "Proceed with N runs?" in resume["--yes"]  # and the journal question resume alone asks
+    status, _, err = tune(capsys, "resume", "no-such-sweep", "--yes")
+    assert status == 2 and "unrecognized arguments" not in err and "no-such-sweep" in error_line(err)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import NoReturn
+from typing import Any, Callable, NoReturn
 
 from tuner.errors import TunerError, quoted
 
@@ -40,15 +40,25 @@ def seconds(text: str) -> float:
     return number
 
 
-def count(text: str) -> int:
-    """An argparse type for a number of runs (`--latest 20`): a positive integer; argparse names the option."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{quoted(text)} is not a positive whole number of runs (e.g. 20)")
-    return value
+def positive(what: str, example: int) -> Callable[[str], int]:
+    """An argparse type for a count given on the command line: a positive integer, refused as `argument
+    --num-samples: '0' is not a positive whole number of draws per grid point (e.g. 20)`, so the option is
+    blamed, not a flags file it may override."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{quoted(text)} is not a positive whole number of {what} (e.g. {example})")
+        return value
+
+    parse.__name__ = f"number of {what}"  # what argparse would name in its own messages
+    return parse
+
+
+#: `--latest 20`: a number of runs
+count = positive("runs", 20)
 
 
 def formatter(prog: str) -> argparse.HelpFormatter:
@@ -75,3 +85,22 @@ def add_yes(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
 
 
+def add_trial_options(group: Any) -> None:
+    """How trials run, for `tune SCRIPT` and `tune resume` alike: one definition and one help text each (resume
+    takes them to change what the sweep recorded)."""
+    group.add_argument("--cpus-per-trial", type=float, metavar="N", help="CPUs per trial (default 1)")
+    group.add_argument("--gpus-per-trial", type=float, metavar="N",
+                       help="GPUs per trial, fractions allowed (default: 1 if the cluster has GPUs, else 0)")
+    group.add_argument("--max-concurrent", type=positive("trials at once", 4), metavar="N",
+                       help="at most N trials at once")
+    group.add_argument("--max-failures", type=int, metavar="N", help="stop launching new trials after N failures")
+    group.add_argument("--retries", type=int, metavar="N", help="retry a failed trial up to N times")
+    group.add_argument("--address", metavar="ADDR", help="join this Ray cluster instead of starting one; the "
+                       "project folder (without the runs directory, .git, virtualenvs and what .gitignore or "
+                       ".rayignore list) is sent to it, so nodes without this machine's files can run the trials")
+
+
+def add_sweep_switches(group: Any, yes: str = "do not ask for confirmation") -> None:
+    """--yes and --quiet of `tune SCRIPT` and `tune resume` (whose --yes also answers for a journal it asks about)."""
+    group.add_argument("--yes", "-y", action="store_true", help=yes)
+    group.add_argument("--quiet", "-q", action="store_true", help="no progress display")

@@ -6,7 +6,17 @@ import argparse
 import sys
 from typing import Any, Sequence
 
-from tuner.cli.options import PROG, Parser, UsageError, add_runs_dir, formatter, seconds
+from tuner.cli.options import (
+    PROG,
+    Parser,
+    UsageError,
+    add_runs_dir,
+    add_sweep_switches,
+    add_trial_options,
+    formatter,
+    positive,
+    seconds,
+)
 from tuner.errors import TunerError, quoted
 
 
@@ -44,7 +54,7 @@ def _run_parser() -> Parser:
     sweep = parser.add_argument_group("sweeps")
     sweep.add_argument("--sample", metavar="FRACTION", help="run a random fraction in (0, 1] of the combinations")
     sweep.add_argument("--seed", type=int, help="random seed for --sample or a search space (recorded and printed)")
-    sweep.add_argument("--num-samples", type=int, metavar="N",
+    sweep.add_argument("--num-samples", type=positive("draws per grid point", 20), metavar="N",
                        help="random draws per grid point of a search space (flags like {uniform: [0, 1]})")
     sweep.add_argument("--search", choices=("random", "tpe", "cmaes", "gp"),
                        help="sampler of a search space (default random; tpe/cmaes/gp need the 'search' extra)")
@@ -55,22 +65,15 @@ def _run_parser() -> Parser:
     sweep.add_argument("--min-trials", type=int, metavar="N", help="--stop median: other trials needed to judge (3)")
     sweep.add_argument("--brackets", type=int, metavar="S", help="--stop hyperband with --max-t: W&B's s, the number "
                        "of bands below max_t (else bands start at --grace-period, W&B's min_iter)")
-    sweep.add_argument("--run-cap", type=int, metavar="N", help="run at most N trials (the first N of the plan)")
+    sweep.add_argument("--run-cap", type=positive("trials", 30), metavar="N",
+                       help="run at most N trials (the first N of the plan)")
     sweep.add_argument("--target", type=float, metavar="VALUE",
                        help="launch no new trial once a finished trial's --metric reaches VALUE")
     sweep.add_argument("--metric", help="the sweep's ranking metric, e.g. val_loss: 'best so far', the summary, and "
                        "every later view of the sweep (tune report, tune sweeps, the exports)")
     sweep.add_argument("--mode", choices=("max", "min"), help="whether --metric is better high or low "
                        "(default: min for names containing 'loss' or 'error', else max)")
-    sweep.add_argument("--cpus-per-trial", type=float, metavar="N", help="CPUs per trial (default 1)")
-    sweep.add_argument("--gpus-per-trial", type=float, metavar="N",
-                       help="GPUs per trial, fractions allowed (default: 1 if the cluster has GPUs, else 0)")
-    sweep.add_argument("--max-concurrent", type=int, metavar="N", help="at most N trials at once")
-    sweep.add_argument("--max-failures", type=int, metavar="N", help="stop launching new trials after N failures")
-    sweep.add_argument("--retries", type=int, metavar="N", help="retry a failed trial up to N times")
-    sweep.add_argument("--address", metavar="ADDR", help="join this Ray cluster instead of starting one; the "
-                       "project folder (without the runs directory, .git, virtualenvs and what .gitignore or "
-                       ".rayignore list) is sent to it, so nodes without this machine's files can run the trials")
+    add_trial_options(sweep)
     sweep.add_argument("--no-ship", dest="ship_project", action="store_false", default=None,
                        help="--address: do not send the project folder, every node sees it at the same path "
                             "(setting ship_project)")
@@ -79,8 +82,7 @@ def _run_parser() -> Parser:
                             "(setting keep_cluster_s; `tune cluster down` stops it)")
     sweep.add_argument("--skip-done", action="store_true",
                        help="skip combinations that already have a finished run of the same script")
-    sweep.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    sweep.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+    add_sweep_switches(sweep)
     sweep.add_argument("--force-sweep", action="store_true", help=argparse.SUPPRESS)
     return parser
 

@@ -102,29 +102,29 @@ def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, Any], scrip
     return _print_result(run_sweep(request), request)
 
 
-def cmd_resume(argv: Sequence[str]) -> int:
-    from tuner.cli.options import Parser, add_runs_dir, formatter, seconds
+def resume_parser() -> argparse.ArgumentParser:
+    from tuner.cli.options import Parser, add_runs_dir, add_sweep_switches, add_trial_options, formatter, seconds
 
     parser = Parser(prog="tune resume", formatter_class=formatter,
                      description="Finish an interrupted sweep: run only the combinations without a finished run\n"
-                                 "(failed ones too, unless --no-retry-failed), with the recorded settings.")
+                                 "(failed ones too, unless --no-retry-failed), with the recorded settings;\n"
+                                 "an option given here replaces the recorded setting.")
     parser.add_argument("sweep", help="sweep id (see `tune sweeps`), or a submission's id (`tune submit`): resumed "
                         "on its cluster")
     parser.add_argument("--no-retry-failed", action="store_true", help="do not rerun failed or timed-out trials")
     add_runs_dir(parser)
-    parser.add_argument("--cpus-per-trial", type=float)
-    parser.add_argument("--gpus-per-trial", type=float)
-    parser.add_argument("--max-concurrent", type=int)
-    parser.add_argument("--max-failures", type=int)
-    parser.add_argument("--retries", type=int)
-    parser.add_argument("--timeout", type=seconds, metavar="TIME")
-    parser.add_argument("--address")
+    parser.add_argument("--timeout", type=seconds, metavar="TIME", help="per-run time limit: seconds, or 30m, 2h")
+    add_trial_options(parser)
     parser.add_argument("--project", metavar="DIR", help="the project's folder now, if it moved since the sweep "
                         "started: the recorded script is run from there")
-    parser.add_argument("--quiet", "-q", action="store_true")
-    parser.add_argument("--yes", "-y", action="store_true",
-                        help="run the sweep even if its journal is not signed by you (edited, another user's, or "
-                             "written by an older tuner); without it such a journal is shown and asked about")
+    add_sweep_switches(parser, yes="do not ask: neither `Proceed with N runs?` nor about a journal not signed by "
+                       "you (edited, another user's, or written by an older tuner), which is otherwise shown and "
+                       "asked about")
+    return parser
+
+
+def cmd_resume(argv: Sequence[str]) -> int:
+    parser = resume_parser()
     args = parser.parse_args(argv)
     if args.sweep.startswith("tune-"):  # a submission (`tune submit`): resumed on its cluster
         from tuner.cli.submissions import resume_submitted
@@ -144,6 +144,9 @@ def cmd_resume(argv: Sequence[str]) -> int:
     print(f"sweep {request.sweep_id}: {len(request.plan.indices)} planned, {todo} to run", flush=True)
     if todo == 0:
         print("nothing to resume: every planned combination has a finished run")
+        return 0
+    if not confirm_launch(todo, request.settings.confirm and not args.yes):
+        print("Cancelled; nothing was run.")
         return 0
     return _print_result(run_sweep(request), request)
 

@@ -278,6 +278,10 @@ def check_search(search: str | None, grid: Any, stop: StopConfig | None, metric:
         problems.append(f"--stop {stop.rule} judges a metric: add --metric NAME (and --mode min|max)")
     if problems:
         raise ConfigError("; ".join(problems))
+    if name != "random":  # before Ray starts: a missing Optuna is said in a second, not after the cluster's start
+        from tuner.search.samplers import check_installed
+
+        check_installed(name)
     return name
 
 

@@ -75,6 +75,12 @@ def tell_record(index: int, value: float | None, state: str,
     return record
 
 
+def check_installed(name: str) -> None:
+    """The packages sampler `name` needs are importable (one ConfigError naming the extra); they are imported,
+    as the sweep will import them anyway."""
+    _import_optuna(name)
+
+
 def _import_optuna(name: str) -> Any:
     try:
         import optuna
