@@ -71,6 +71,11 @@ class UntrustedError(TunerError):
     key, and nobody accepted it (a terminal's yes, or --yes): nothing ran."""
 
 
+class ConfirmationError(TunerError):
+    """An action that moves or deletes runs needs a yes, and nobody can be asked (stdin is not a terminal);
+    nothing was changed. The message says what would have been done."""
+
+
 class MissingExtraError(TunerError):
     """An optional feature needs a package that is not installed; the message names the extra to install."""
 

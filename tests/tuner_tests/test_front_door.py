@@ -120,3 +120,59 @@ def test_resume_takes_yes_and_every_option_has_help(workdir: Path, capsys: pytes
     assert "Proceed with N runs?" in resume["--yes"]  # and the journal question resume alone asks
     status, _, err = tune(capsys, "resume", "no-such-sweep", "--yes")
     assert status == 2 and "unrecognized arguments" not in err and "no-such-sweep" in error_line(err)
+
+
+# --- commands that move or delete runs: one rule ----------------------------------------------------------
+
+@pytest.fixture
+def three_runs(workdir: Path) -> Path:
+    from synthetic_runs import make_run
+
+    root = workdir / "runs"
+    for second in (1, 2, 3):
+        make_run(root, f"2026-01-01T00-00-0{second}Z", flags={"lr": second / 10}, metrics=[{"acc": second / 10}])
+    return root
+
+
+def _names(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir() if not p.name.startswith(".")} if folder.is_dir() else set()
+
+
+@pytest.mark.parametrize("args, verb", [
+    (["clean"], "would move to runs/archive"),
+    (["clean", "2026-01-01T00-00-01Z"], "would move to runs/archive"),
+    (["clean", "--filter", "metric_acc > 0.15"], "would move to runs/archive"),
+    (["rm", "2026"], "matching '2026' would be deleted permanently"),
+])
+def test_without_a_terminal_nothing_moves_or_goes_without_yes(three_runs: Path, workdir: Path, args: list[str],
+                                                              verb: str) -> None:
+    """No terminal (a script, CI, a pipe): the command says what it would do, in one line, exit 2, nothing
+    changed; `--yes` does it. The message names `tune` commands, never a Python function."""
+    before = _names(three_runs)
+    refused = run_tune(*args, cwd=workdir, stdin="")
+    line = error_line(refused.stderr)
+    assert refused.returncode == 2 and verb in line and "pass --yes" in line and refused.stdout == ""
+    assert _names(three_runs) == before
+    done = run_tune(*args, "--yes", cwd=workdir, stdin="")
+    assert done.returncode == 0, done.stderr
+    assert _names(three_runs) != before and "()" not in done.stdout  # no purge_runs() in a command's output
+
+
+def test_restore_and_purge_follow_the_same_rule_and_an_empty_archive_is_no_error(three_runs: Path,
+                                                                                  workdir: Path) -> None:
+    empty = run_tune("purge", cwd=workdir, stdin="")
+    assert empty.returncode == 0 and empty.stdout.strip() == "No archived runs to purge in runs/archive."
+    nothing = run_tune("restore", cwd=workdir, stdin="")
+    assert nothing.returncode == 0 and nothing.stdout.strip() == "No archived runs to restore in runs/archive."
+    moved = run_tune("clean", "2026-01-01T00-00-01Z", "--yes", cwd=workdir, stdin="")
+    assert moved.stdout.splitlines() == ["Moved 1 run to runs/archive",
+                                         "(`tune restore` brings runs back; `tune purge` deletes the archive for good)"]
+    for command, said in (("restore", "1 run directory would move back to runs"),
+                          ("purge", "1 run directory in runs/archive would be deleted permanently")):
+        refused = run_tune(command, cwd=workdir, stdin="")
+        assert refused.returncode == 2 and said in error_line(refused.stderr)
+        assert _names(three_runs / "archive") == {"2026-01-01T00-00-01Z"}
+    assert run_tune("purge", "--yes", cwd=workdir, stdin="").returncode == 0
+    assert _names(three_runs / "archive") == set()
+    nomatch = run_tune("clean", "--filter", "metric_acc > 5", cwd=workdir, stdin="")
+    assert nomatch.returncode == 0 and nomatch.stdout.strip() == "No runs match the filter in runs."

@@ -139,8 +139,11 @@ def test_cli_clean_purge_rm_copy(runs: Path, workdir: Path) -> None:
     assert bad.returncode == 2 and "plain folder name" in bad.stderr
 
 
-def test_cli_without_a_terminal_does_not_prompt(runs: Path, workdir: Path) -> None:
+def test_cli_without_a_terminal_does_not_prompt_and_moves_only_with_yes(runs: Path, workdir: Path) -> None:
     result = run_tune("clean", "2026-01-01T00-00-01Z", cwd=workdir, stdin="")
+    assert result.returncode == 2 and "?" not in result.stdout and archived(runs) == set()
+    assert "pass --yes" in result.stderr
+    result = run_tune("clean", "2026-01-01T00-00-01Z", "--yes", cwd=workdir, stdin="")
     assert result.returncode == 0 and "?" not in result.stdout
     assert archived(runs) == {"2026-01-01T00-00-01Z"}
 

@@ -3,9 +3,9 @@ command line."""
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import os
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from tuner.cli.options import (
     PROG,
@@ -34,10 +34,34 @@ def cmd_clean(argv: Sequence[str]) -> int:
 
     runs = _chosen(args.runs, args.filter, args.runs_dir)
     if runs is _NONE:
-        print("No runs found to clean.")
+        print(f"No runs match the filter in {_runs_dir(args.runs_dir)}.")
         return 0
-    clean_runs(runs, runs_dir=args.runs_dir, confirm=confirm_option(args))
+    with _unattended("moved", "move"):
+        result = clean_runs(runs, runs_dir=args.runs_dir, confirm=confirm_option(args), refuse_unattended=True)
+    if result.done:
+        print(f"(`{PROG} restore` brings runs back; `{PROG} purge` deletes the archive for good)")
     return 0
+
+
+def _runs_dir(runs_dir: str | None) -> str:
+    from tuner.settings import load_settings
+
+    return load_settings(runs_dir=runs_dir).runs_dir
+
+
+@contextlib.contextmanager
+def _unattended(done: str, verb: str) -> Iterator[None]:
+    """The one rule of the commands that move or delete runs (README, "Cleaning up"): on a terminal they list
+    what they will touch and ask; without one they change nothing unless given --yes, and say what they would
+    have done (exit 2). Finding nothing to act on is not an error."""
+    from tuner.cli.options import UsageError
+    from tuner.errors import ConfirmationError
+
+    try:
+        yield
+    except ConfirmationError as exc:
+        raise UsageError(f"{exc}; there is no terminal to ask on, so nothing was {done}: "
+                         f"pass --yes to {verb} them") from None
 
 
 _NONE = object()
@@ -80,21 +104,11 @@ def cmd_restore(argv: Sequence[str]) -> int:
     archive = os.path.join(load_settings(runs_dir=args.runs_dir).runs_dir, ARCHIVE_DIR)
     runs = _chosen(args.runs, args.filter, archive)
     if runs is _NONE:
-        print("No archived runs found to restore.")
+        print(f"No archived runs match the filter in {archive}.")
         return 0
-    restore_runs(runs, runs_dir=args.runs_dir, confirm=confirm_option(args))
+    with _unattended("moved", "restore"):
+        restore_runs(runs, runs_dir=args.runs_dir, confirm=confirm_option(args), refuse_unattended=True)
     return 0
-
-
-def _yes_without_terminal(args: argparse.Namespace, command: str) -> None:
-    """Permanent deletion needs a person: without a terminal to ask on, only with --yes."""
-    import sys
-
-    from tuner.cli.options import UsageError
-
-    if not args.yes and not sys.stdin.isatty():
-        raise UsageError(f"{command} deletes permanently and there is no terminal to ask on; "
-                         "pass --yes to delete without asking")
 
 
 def cmd_purge(argv: Sequence[str]) -> int:
@@ -105,8 +119,8 @@ def cmd_purge(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     from tuner.runs.manage import purge_runs
 
-    _yes_without_terminal(args, "tune purge")
-    purge_runs(runs_dir=args.runs_dir, confirm=confirm_option(args))
+    with _unattended("deleted", "delete"):
+        purge_runs(runs_dir=args.runs_dir, confirm=confirm_option(args), refuse_unattended=True)
     return 0
 
 
@@ -122,8 +136,8 @@ def cmd_rm(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     from tuner.runs.manage import delete_runs
 
-    _yes_without_terminal(args, "tune rm")
-    delete_runs(args.pattern, runs_dir=args.runs_dir, confirm=confirm_option(args))
+    with _unattended("deleted", "delete"):
+        delete_runs(args.pattern, runs_dir=args.runs_dir, confirm=confirm_option(args), refuse_unattended=True)
     return 0
 
 

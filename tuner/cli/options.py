@@ -82,7 +82,9 @@ def confirm_option(args: argparse.Namespace) -> bool | None:
 
 
 def add_yes(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    """--yes of the commands that move or delete runs (clean, restore, purge, rm): their one rule, in the help."""
+    parser.add_argument("--yes", "-y", action="store_true", help="do not ask; without a terminal to ask on, "
+                        "nothing is moved or deleted unless this is given")
 
 
 def add_trial_options(group: Any) -> None:

@@ -8,7 +8,7 @@ from typing import Callable
 
 def ask(question: str, default: bool, confirm: bool | None, input_fn: Callable[[str], str] = input) -> bool:
     """True to go ahead. confirm=None asks only when stdin is a terminal; False never asks; True always asks."""
-    should_ask = _stdin_is_terminal() if confirm is None else bool(confirm)
+    should_ask = can_ask() if confirm is None else bool(confirm)
     if not should_ask:
         return True
     try:
@@ -21,11 +21,7 @@ def ask(question: str, default: bool, confirm: bool | None, input_fn: Callable[[
 
 
 def can_ask() -> bool:
-    """Someone is there to answer: stdin is a terminal."""
-    return _stdin_is_terminal()
-
-
-def _stdin_is_terminal() -> bool:
+    """Whether someone can answer a question: stdin is a terminal."""
     try:
         return sys.stdin is not None and sys.stdin.isatty()
     except (AttributeError, ValueError):

@@ -3,7 +3,10 @@ runs and deleting by name.
 
 Active runs (status running with a fresh heartbeat) are never moved or deleted: they are skipped with a
 message. Questions are asked only when stdin is a terminal (or `confirm=True`); `confirm=False` never asks.
-Reversible actions (archiving) default to yes, irreversible ones (purge, delete) to no.
+Reversible actions (archiving, restoring) default to yes, irreversible ones (purge, delete) to no. With nobody to
+ask, the functions go ahead (tfruns' `confirm = interactive()`), unless `refuse_unattended` (the `tune` command's
+rule, README "Cleaning up"): then a ConfirmationError says what would have been done, and nothing is changed.
+Finding nothing to act on is never an error.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from tuner.console.messages import say
-from tuner.console.prompt import ask
-from tuner.errors import QueryError, RunNotFoundError, TunerError, quoted
+from tuner.console.prompt import ask, can_ask
+from tuner.errors import ConfirmationError, QueryError, RunNotFoundError, TunerError, quoted
 from tuner.runs.aggregate import effective_status
 from tuner.runs.resolve import resolve_run_dirs
 from tuner.settings import load_settings
@@ -89,19 +92,29 @@ def _report_active(skipped: list[str]) -> None:
         _say(f"Skipped {len(skipped)} active run{'s' if len(skipped) != 1 else ''} (still running): {names}")
 
 
-def clean_runs(runs: Any = None, runs_dir: str | None = None, confirm: bool | None = None) -> ManageResult:
-    """Move runs (default: all) to `<runs_dir>/archive`; purge_runs() deletes them for good."""
+def _refuse_unattended(refuse: bool, confirm: bool | None, would: str) -> None:
+    """The CLI's rule: with nobody to ask and no explicit yes, say what would be done and do nothing."""
+    if refuse and confirm is None and not can_ask():
+        raise ConfirmationError(would)
+
+
+def clean_runs(runs: Any = None, runs_dir: str | None = None, confirm: bool | None = None, *,
+               refuse_unattended: bool = False) -> ManageResult:
+    """Move runs (default: all) to `<runs_dir>/archive`; restore_runs() brings them back, purge_runs() deletes
+    them for good."""
     settings = load_settings(runs_dir=runs_dir)
     dirs = _run_dirs(runs, settings.runs_dir)
     for run_dir in dirs:
         _in_runs_dir(run_dir, settings.runs_dir)
     result = ManageResult()
     if not dirs:
-        _say("No runs found to clean.")
+        _say(f"No runs to clean in {settings.runs_dir}.")
         return result
     archive = os.path.join(settings.runs_dir, ARCHIVE_DIR)
     active = [d for d in dirs if is_active(d, settings.stale_after_s)]
     movable = [d for d in dirs if d not in active]
+    if movable:
+        _refuse_unattended(refuse_unattended, confirm, _listing(f"would move to {archive}", movable, 5))
     if confirm is not False:  # what will move, before the question (tfruns asks about a count only)
         _say(_listing("Will move", movable) + (f"; {len(active)} active left alone" if active else ""))
     if movable and not ask(f"Move {_run_directories(len(movable))} to {archive}?", True, confirm):
@@ -122,8 +135,7 @@ def clean_runs(runs: Any = None, runs_dir: str | None = None, confirm: bool | No
         result.done.append(target)
     _report_active(result.skipped_active)
     _report_gone(result.gone)
-    _say(f"Moved {len(result.done)} run{'s' if len(result.done) != 1 else ''} to {archive} "
-         "(purge_runs() or `tune purge` to remove permanently)")
+    _say(f"Moved {len(result.done)} run{'s' if len(result.done) != 1 else ''} to {archive}")
     return result
 
 
@@ -131,13 +143,17 @@ def clean_runs(runs: Any = None, runs_dir: str | None = None, confirm: bool | No
 LIST_NAMES = 20
 
 
-def _listing(verb: str, dirs: Sequence[str]) -> str:
+def _listing(verb: str, dirs: Sequence[str], at_most: int = LIST_NAMES) -> str:
+    """`Will move 3 run directories: a, b, c`; with a verb ending in a place (`would move to runs/archive`) the
+    count comes first: `3 run directories would move to runs/archive: a, b, c`."""
     names = [os.path.basename(os.path.normpath(d)) for d in dirs]
-    shown = ", ".join(names[:LIST_NAMES]) + (f" ... and {len(names) - LIST_NAMES} more" if len(names) > LIST_NAMES else "")
-    return f"{verb} {_run_directories(len(names))}" + (f": {shown}" if names else "")
+    shown = ", ".join(names[:at_most]) + (f" ... and {len(names) - at_most} more" if len(names) > at_most else "")
+    head = f"{verb} {_run_directories(len(names))}" if verb[:1].isupper() else f"{_run_directories(len(names))} {verb}"
+    return head + (f": {shown}" if names else "")
 
 
-def restore_runs(runs: Any = None, runs_dir: str | None = None, confirm: bool | None = None) -> ManageResult:
+def restore_runs(runs: Any = None, runs_dir: str | None = None, confirm: bool | None = None, *,
+                 refuse_unattended: bool = False) -> ManageResult:
     """Move archived runs (default: all) back from `<runs_dir>/archive`, under their own names: a run whose
     name is taken again in the runs directory stays in the archive, with a message."""
     settings = load_settings(runs_dir=runs_dir)
@@ -149,6 +165,7 @@ def restore_runs(runs: Any = None, runs_dir: str | None = None, confirm: bool | 
     if not dirs:
         _say(f"No archived runs to restore in {archive}.")
         return result
+    _refuse_unattended(refuse_unattended, confirm, _listing(f"would move back to {settings.runs_dir}", dirs, 5))
     if confirm is not False:
         _say(_listing("Will restore", dirs))
     if not ask(f"Move {_run_directories(len(dirs))} back to {settings.runs_dir}?", True, confirm):
@@ -174,7 +191,8 @@ def restore_runs(runs: Any = None, runs_dir: str | None = None, confirm: bool | 
     return result
 
 
-def purge_runs(runs_dir: str | None = None, confirm: bool | None = None) -> ManageResult:
+def purge_runs(runs_dir: str | None = None, confirm: bool | None = None, *,
+               refuse_unattended: bool = False) -> ManageResult:
     """Delete the runs in `<runs_dir>/archive` permanently (the archive folder itself stays)."""
     settings = load_settings(runs_dir=runs_dir)
     archive = os.path.join(settings.runs_dir, ARCHIVE_DIR)
@@ -183,6 +201,7 @@ def purge_runs(runs_dir: str | None = None, confirm: bool | None = None) -> Mana
     if not dirs:
         _say(f"No archived runs to purge in {archive}.")
         return result
+    _refuse_unattended(refuse_unattended, confirm, _listing(f"in {archive} would be deleted permanently", dirs, 5))
     return _delete_if_confirmed(dirs, f"Permanently remove {_run_directories(len(dirs))} from {archive}?",
                                 "Permanently removed", confirm, settings.stale_after_s)
 
@@ -236,7 +255,8 @@ def matching_runs(pattern: str, runs_dir: str) -> list[str]:
     return [d for d in list_run_dirs(runs_dir) if regex.search(os.path.basename(d))]
 
 
-def delete_runs(pattern: str, runs_dir: str | None = None, confirm: bool | None = None) -> ManageResult:
+def delete_runs(pattern: str, runs_dir: str | None = None, confirm: bool | None = None, *,
+                refuse_unattended: bool = False) -> ManageResult:
     """Delete (not archive) the runs whose name matches `pattern`, after listing them and asking."""
     settings = load_settings(runs_dir=runs_dir)
     dirs = matching_runs(pattern, settings.runs_dir)
@@ -244,6 +264,8 @@ def delete_runs(pattern: str, runs_dir: str | None = None, confirm: bool | None 
     if not dirs:
         _say(f"No runs match {quoted(pattern)} in {settings.runs_dir}.")
         return result
+    _refuse_unattended(refuse_unattended, confirm,
+                       _listing(f"matching {quoted(pattern)} would be deleted permanently", dirs, 5))
     _say(f"{len(dirs)} run{'s' if len(dirs) != 1 else ''} match {quoted(pattern)}:")
     for run_dir in dirs:
         _say(f"  {os.path.basename(run_dir)}")
@@ -322,5 +344,5 @@ def copy_run_files(run: Any, to: str | os.PathLike[str] = ".", rename: str | Seq
     return targets
 
 
-__all__ = ["clean_runs", "purge_runs", "copy_run", "copy_run_files", "delete_runs", "matching_runs",
+__all__ = ["clean_runs", "restore_runs", "purge_runs", "copy_run", "copy_run_files", "delete_runs", "matching_runs",
            "ManageResult"]
