@@ -157,3 +157,21 @@ def format_duration(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def format_path(path: str, *bases: str | None) -> str:
+    """A file's path as people tell it apart from others of the same name (every sweep is of some `train.py`):
+    relative to the first of `bases` that holds it (the working directory, a run's project), else with `~` for
+    the home folder, else absolute."""
+    import os
+
+    full = os.path.abspath(path)
+    for base in bases:
+        if base:
+            rel = os.path.relpath(full, os.path.abspath(base))
+            if rel != ".." and not rel.startswith(".." + os.sep):
+                return rel
+    home = os.path.expanduser("~")
+    if home not in ("", "/") and full.startswith(home + os.sep):
+        return "~" + full[len(home):]
+    return full

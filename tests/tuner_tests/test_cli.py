@@ -190,9 +190,10 @@ def test_ls_errors_exit_2(two_runs: None, capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_ls_and_info_without_runs(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert tune(capsys, "ls")[:2] == (0, "No runs found.\n")
-    assert tune(capsys, "ls", "--filter", "metric_acc > 1")[:2] == (0, "No runs found.\n")
-    assert tune(capsys, "info")[:2] == (0, "No runs found.\n")
+    nothing = "No runs in runs/ (the folder does not exist yet); `tune train.py` makes one, a tracked run of train.py.\n"
+    assert tune(capsys, "ls")[:2] == (0, nothing)
+    assert tune(capsys, "ls", "--filter", "metric_acc > 1")[:2] == (0, "No runs in runs/ match the filter.\n")
+    assert tune(capsys, "info")[:2] == (0, nothing)
     # a filter or order that does not parse is an error with no runs too (a typo is not "no runs")
     status, _, err = tune(capsys, "ls", "--filter", "metric_acc >")
     assert status == 2 and "metric_acc >" in one_error_line(err)

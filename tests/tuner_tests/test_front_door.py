@@ -3,6 +3,7 @@ the messages of commands that find nothing, and options that fail fast."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 from typing import Callable
@@ -62,6 +63,14 @@ def test_paths_stay_scripts_and_existing_files_run(write_script: Callable[..., P
     assert len(list((workdir / "runs").iterdir())) == 1
 
 
+def tune_process(cwd: Path, *args: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
+    """`tune ARGS` in a process of its own that prints, at its end, whether Ray was imported."""
+    code = (f"import sys\n{prelude}\nfrom tuner.cli.main import main\n"
+            "rc = main(sys.argv[1:]); print('ray imported:', 'ray' in sys.modules); sys.exit(rc)")
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+
+
 # --- options that fail fast, and say which option is wrong ------------------------------------------------
 
 SEARCH_SCRIPT = """
@@ -76,14 +85,8 @@ def test_search_tpe_without_optuna_is_refused_before_ray_starts(write_script: Ca
                                                                 workdir: Path) -> None:
     """Optuna hidden from the process: the refusal names the extra, Ray was never imported, nothing written."""
     write_script("train.py", SEARCH_SCRIPT)
-    code = ("import sys; sys.modules['optuna'] = None\n"
-            "from tuner.cli.main import main\n"
-            "rc = main(sys.argv[1:]); print('ray imported:', 'ray' in sys.modules); sys.exit(rc)")
-    import subprocess
-
-    done = subprocess.run([sys.executable, "-c", code, "train.py", "--flag", "lr=interval(0.01, 0.1)",
-                           "--num-samples", "2", "--search", "tpe", "--metric", "acc", "--yes"],
-                          cwd=workdir, capture_output=True, text=True, timeout=120)
+    done = tune_process(workdir, "train.py", "--flag", "lr=interval(0.01, 0.1)", "--num-samples", "2", "--search",
+                        "tpe", "--metric", "acc", "--yes", prelude="sys.modules['optuna'] = None")
     assert done.returncode == 2, done.stderr
     assert "--search tpe needs Optuna: pip install 'tuner-sweeps[search]'" in error_line(done.stderr)
     assert "ray imported: False" in done.stdout
@@ -176,3 +179,98 @@ def test_restore_and_purge_follow_the_same_rule_and_an_empty_archive_is_no_error
     assert _names(three_runs / "archive") == set()
     nomatch = run_tune("clean", "--filter", "metric_acc > 5", cwd=workdir, stdin="")
     assert nomatch.returncode == 0 and nomatch.stdout.strip() == "No runs match the filter in runs."
+
+
+# --- commands that find nothing say where they looked, as errors of one kind -------------------------------
+
+def test_tensorboard_without_runs_is_an_error_like_the_others(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = tune(capsys, "tensorboard")
+    assert status == 2 and out == ""
+    assert error_line(err) == "tune: error: no runs in 'runs'; start one with `tune SCRIPT`"
+    assert tune(capsys, "view", "--no-browser")[0] == 2  # the same status as the other commands given no run
+
+
+def test_reproduce_says_cd_once_when_the_checkout_is_the_working_directory(workdir: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from synthetic_runs import make_run
+
+    run = make_run(workdir / "runs", "2026-01-01T00-00-01Z", flags={"lr": 0.1})
+    record = json.loads((Path(run) / "tuner.d" / "run.json").read_text())
+    record.update(script=str(workdir / "train.py"), cwd=str(workdir),
+                  git={"commit": "abc123", "root": str(workdir), "dirty": False})
+    (Path(run) / "tuner.d" / "run.json").write_text(json.dumps(record))
+    status, out, _ = tune(capsys, "reproduce")
+    lines = out.splitlines()
+    assert status == 0 and lines[1:] == [f"cd {workdir}", "git checkout abc123", "tune train.py --flag lr=0.1"]
+
+
+def test_skip_done_with_nothing_left_starts_nothing_and_records_no_sweep(write_script: Callable[..., Path],
+                                                                         workdir: Path) -> None:
+    write_script("train.py", SEARCH_SCRIPT)
+    for lr in ("0.1", "0.2"):
+        assert run_tune("train.py", "--flag", f"lr={lr}", "--no-echo", cwd=workdir).returncode == 0
+    done = tune_process(workdir, "train.py", "--flag", "lr=0.1,0.2", "--skip-done")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "2 combinations of flags (use --sample to run a random subset); 2 already have a finished run (--skip-done), "
+        "0 to run",
+        "Nothing to run: every planned combination already has a finished run of this script (--skip-done); no sweep "
+        "was recorded. `tune ls` lists them.",
+        "ray imported: False"]
+    assert not (workdir / "runs" / "sweeps").exists() and len(_names(workdir / "runs")) == 2
+
+
+def test_tuning_run_with_nothing_left_returns_the_reused_runs(write_script: Callable[..., Path], workdir: Path) -> None:
+    from tuner import training_run, tuning_run
+
+    write_script("train.py", SEARCH_SCRIPT)
+    for lr in (0.1, 0.2):
+        training_run("train.py", flags={"lr": lr}, echo=False)
+    frame = tuning_run("train.py", {"lr": [0.1, 0.2]}, skip_done=True, confirm=False, quiet=True)
+    assert frame is not None and sorted(frame["flag_lr"]) == [0.1, 0.2] and frame.attrs["sweep"] is None
+    assert not (workdir / "runs" / "sweeps").exists()
+
+
+# --- a script is named by its path, not its base name -----------------------------------------------------
+
+def test_format_path_tells_scripts_of_the_same_name_apart(workdir: Path) -> None:
+    import os
+
+    from tuner.values import format_path
+
+    assert format_path(str(workdir / "a" / "train.py"), str(workdir)) == os.path.join("a", "train.py")
+    assert format_path(str(workdir / "b" / "train.py"), "/elsewhere", str(workdir)) == os.path.join("b", "train.py")
+    home = os.path.expanduser("~")
+    assert format_path(os.path.join(home, "p", "train.py"), "/elsewhere") == os.path.join("~", "p", "train.py")
+    assert format_path("/opt/x/train.py", "/opt/y") == "/opt/x/train.py"
+
+
+def test_sweeps_lists_each_sweeps_script_path_in_the_table_style_of_ls(workdir: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from tuner.store.journal import Journal
+
+    for sweep_id, folder in (("20260101-000001-aaaa", "vision"), ("20260101-000002-bbbb", "text")):
+        Journal.create("runs", sweep_id, {"created": 1767225601.0, "script": str(workdir / folder / "train.py"),
+                                          "total": 2, "indices": None, "cwd": str(workdir)})
+    status, out, _ = tune(capsys, "sweeps")
+    lines = out.splitlines()
+    assert status == 0 and lines[0].split()[:3] == ["sweep", "created", "script"]
+    assert set(lines[1]) <= {"-", " "}  # the plain table of `tune ls` when piped, not a boxed one
+    assert "vision/train.py" in out and "text/train.py" in out and "│" not in out and "━" not in out
+
+
+def test_the_run_card_names_the_script_by_its_path_in_the_project(workdir: Path) -> None:
+    import json
+
+    from synthetic_runs import make_run
+
+    from tuner.report.data import run_data
+
+    run = make_run(workdir / "runs", "2026-01-01T00-00-01Z", flags={"lr": 0.1})
+    record = json.loads((Path(run) / "tuner.d" / "run.json").read_text())
+    record.update(script=str(workdir / "examples" / "quickstart" / "train.py"), cwd=str(workdir))
+    (Path(run) / "tuner.d" / "run.json").write_text(json.dumps(record))
+    card = dict(run_data(run, with_sources=False, with_output=False)["card"])
+    assert card["script"] == "examples/quickstart/train.py"

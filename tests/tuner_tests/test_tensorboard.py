@@ -203,6 +203,6 @@ def test_unknown_sweep_and_runs_without_events(workdir, capsys):
     make_run(runs, {"x": 1}, "s3", 0, events=None)
     assert main(["tensorboard", "nope"]) == 2
     assert "no runs of sweep 'nope'" in capsys.readouterr().err
-    assert main(["tensorboard", "s3", "--no-hparams"]) == 1
-    assert "no TensorBoard event files in sweep s3" in capsys.readouterr().err
+    assert main(["tensorboard", "s3", "--no-hparams"]) == 2
+    assert "tune: error: no TensorBoard event files in sweep s3" in capsys.readouterr().err
     assert main(["tensorboard", "--latest", "0"]) == 2

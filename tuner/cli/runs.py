@@ -35,13 +35,19 @@ def cmd_ls(argv: Sequence[str]) -> int:
         from tuner.runs.newest import newest_runs
 
         limit = None if args.all else default_row_limit()
-        print_newest_table(newest_runs(limit, latest_n=args.latest, runs_dir=args.runs_dir), limit=limit,
-                           more_hint=more_hint)
+        newest = newest_runs(limit, latest_n=args.latest, runs_dir=args.runs_dir)
+        if not newest.total:
+            print(no_runs_here(args.runs_dir))
+            return 0
+        print_newest_table(newest, limit=limit, more_hint=more_hint)
         return 0
     from tuner.runs.listing import ls_runs
 
     frame = ls_runs(subset=args.filter, order=args.order or "start", decreasing=not args.ascending,
                     latest_n=args.latest, runs_dir=args.runs_dir)
+    if frame.empty and args.format == "table":
+        print(no_runs_here(args.runs_dir, args.filter))
+        return 0
     from tuner.console.tables import HEADERS, print_runs_table, select_columns
     from tuner.runs.query import column_name
 
@@ -61,6 +67,19 @@ def cmd_ls(argv: Sequence[str]) -> int:
     return 0
 
 
+def no_runs_here(runs_dir: str | None, filter_expr: str | None = None) -> str:
+    """What an empty listing says: where it looked, and what to do."""
+    import os
+
+    from tuner.settings import load_settings
+
+    folder = os.path.join(load_settings(runs_dir=runs_dir).runs_dir, "")
+    if filter_expr is not None:
+        return f"No runs in {folder} match the filter."
+    where = "" if os.path.isdir(folder) else " (the folder does not exist yet)"
+    return f"No runs in {folder}{where}; `{PROG} train.py` makes one, a tracked run of train.py."
+
+
 def cmd_info(argv: Sequence[str]) -> int:
     parser = Parser(prog=f"{PROG} info", formatter_class=formatter, description="Show one run (default: the latest).")
     parser.add_argument("run", nargs="?", help="run directory or name (default: the latest run)")
@@ -71,7 +90,7 @@ def cmd_info(argv: Sequence[str]) -> int:
 
     info = run_info(args.run, args.runs_dir) if args.run else latest_run(args.runs_dir)
     if info is None:
-        print("No runs found.")
+        print(no_runs_here(args.runs_dir))
         return 0
     print_run_info(info)
     return 0

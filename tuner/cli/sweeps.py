@@ -7,7 +7,7 @@ import datetime as _dt
 import sys
 from typing import Any, Sequence
 
-from tuner.console.inert import inert, markup
+from tuner.console.inert import inert
 from tuner.console.tables import print_runs_table
 from tuner.sweep import SweepResult, run_sweep
 from tuner.sweep.prepare import (
@@ -96,7 +96,12 @@ def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, Any], scrip
                             keep_cluster_s=getattr(args, "keep_cluster_s", None),
                             ship_project=getattr(args, "ship_project", None))
     print(describe_plan(request), flush=True)
-    if not confirm_launch(len(request.plan.indices), request.settings.confirm and not args.yes):
+    if request.skipped and not request.todo:
+        print("Nothing to run: every planned combination already has a finished run of this script (--skip-done); "
+              "no sweep was recorded. `tune ls` lists them.")
+        return 0
+    todo = len(request.todo) if request.todo is not None else len(request.plan.indices)
+    if not confirm_launch(todo, request.settings.confirm and not args.yes):
         print("Cancelled; nothing was run.")
         return 0
     return _print_result(run_sweep(request), request)
@@ -170,24 +175,23 @@ def cmd_sweeps(argv: Sequence[str]) -> int:
     if not rows:
         print("No sweeps found." if not submitted else "No sweeps here yet: `tune pull ID` brings them home.")
         return 0
-    from rich.table import Table
+    import os
 
-    from tuner.console.tables import console
+    from tuner.console.tables import print_table
+    from tuner.values import format_path
 
-    table = Table(show_edge=False, header_style="bold", pad_edge=False)
     numbers = ("planned", "finished", "stopped", "failed", "interrupted", "running", "pending")
-    # the best (by the sweep's own ranking) before the counts, which stay the last columns
-    for name in ("sweep", "created", "script", "best", "best run") + numbers:
-        table.add_column(name, justify="right" if name in numbers else "left", no_wrap=True)
     damaged = [row for row in rows if row.damaged is not None]
     rows = [row for row in rows if row.damaged is None]
+    cells = []
     for row in rows:
         created = _dt.datetime.fromtimestamp(row.created, tz=_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(markup(row.sweep_id), created, markup(row.script), _best(row), markup(row.best_run or ""),
-                      str(row.planned), str(row.finished), str(row.stopped), str(row.failed), str(row.interrupted),
-                      str(row.running), str(row.pending))
-    if rows:
-        console().print(table)
+        cells.append([inert(row.sweep_id), created, inert(format_path(row.script, os.getcwd())), inert(_best(row)),
+                      inert(row.best_run or "")] + [str(getattr(row, name)) for name in numbers])
+    if rows:  # the style of `tune ls`: one table look for every listing; the best (the sweep's own ranking)
+        # before the counts, which stay the last columns
+        print_table(("sweep", "created", "script", "best", "best run") + numbers,
+                    [False] * 5 + [True] * len(numbers), cells)
     for row in damaged:
         print(inert(f"sweep {row.sweep_id} is damaged: {row.damaged}"))
     return 0

@@ -41,10 +41,13 @@ def cmd_tensorboard(argv: Sequence[str]) -> int:
     if missing:
         print(inert(f"note: {len(missing)} of {len(chosen)} runs have no TensorBoard event files "
                     f"(e.g. {missing[0]}); scripts write them to tuner.tensorboard_dir()"), file=sys.stderr)
-    if not runs:
+    if not runs:  # as every command that finds nothing to show: one `tune: error:` line, exit 2
+        from tuner.errors import RunNotFoundError
+
         what = f"sweep {args.sweep}" if args.sweep else f"the latest {len(chosen)} runs"
-        print(f"tune: no TensorBoard event files in {what}" if chosen else "tune: no runs found", file=sys.stderr)
-        return 1
+        raise RunNotFoundError(f"no TensorBoard event files in {what}; scripts write them to "
+                               "tuner.tensorboard_dir()" if chosen else
+                               f"no runs in '{runs_dir}'; start one with `tune SCRIPT`")
     print(inert(shlex.join(tensorboard_command(runs))))  # shlex quotes for a shell, not for a terminal
     return 0
 

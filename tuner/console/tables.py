@@ -123,6 +123,12 @@ def print_runs_table(frame: pd.DataFrame, columns: Sequence[str] | None = None, 
     _print_table(shown, right, rows, title, hidden, len(frame), more_hint)
 
 
+def print_table(headers: Sequence[str], right: Sequence[bool], rows: list[list[str]]) -> None:
+    """Any table of text cells in the style of `tune ls` (`tune sweeps`): rich on a terminal, plain aligned text
+    when piped."""
+    _print_table(list(headers), list(right), rows, None, 0, len(rows), "")
+
+
 def print_newest_table(newest: NewestRuns, title: str | None = None, limit: int | None = None,
                        more_hint: str = "") -> None:
     """print_runs_table of ls_runs()'s frame, printed from tuner.runs.newest's rows (no pandas): the same text."""

@@ -181,8 +181,10 @@ def run_card(data: RunData, now: float, stale_after_s: float) -> list[list[Any]]
     commit = git.get("commit")
     if commit and git.get("dirty"):
         commit = f"{commit} (dirty)"
-    pairs = [
-        ["script", _main_script(data)],
+    script, project = run.get("script"), run.get("cwd")
+    pairs = [  # the script by its path in the project: every run is of some train.py
+        ["script", values.format_path(script, project if isinstance(project, str) else None)
+         if isinstance(script, str) else None],
         ["started", format_time(run.get("start"))],
         ["ended", format_time(run.get("end"))],
         ["duration", format_duration(duration)],

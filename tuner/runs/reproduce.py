@@ -100,7 +100,7 @@ def reproduce_steps(run: Any = None, runs_dir: str | None = None) -> list[str]:
         lines.append(f"# not a git repository when it ran{said}; the run's sources are in "
                      f"{q(os.path.abspath(record.paths.source_dir))}")
     cwd = info.get("cwd")
-    if isinstance(cwd, str):
+    if isinstance(cwd, str) and f"cd {q(cwd)}" not in lines:  # the checkout's root is often the working directory
         lines.append(f"cd {q(cwd)}")
     command = tune_command(script, passed_flags(record), _extra_args(record), cwd if isinstance(cwd, str) else None)
     lines.append(shell_line(command))

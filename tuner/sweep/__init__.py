@@ -25,9 +25,7 @@ from tuner.store.layout import META_DIR, ensure_runs_dir
 from tuner.store.status import RunStatus
 from tuner.sweep.history import (
     TrialCounts,
-    _combo_key,
     count_trials,
-    finished_combinations,
     own_columns,
     runs_table,
     sweep_rows,
@@ -107,7 +105,11 @@ def _header(request: SweepRequest) -> dict[str, Any]:
 
 
 def run_sweep(request: SweepRequest) -> SweepResult:
-    """Connect to the cluster (checking resources), then journal and execute; the cluster is closed at the end."""
+    """Connect to the cluster (checking resources), then journal and execute; the cluster is closed at the end.
+    A --skip-done sweep with nothing left to run starts nothing and records no sweep (its result's sweep_id is
+    empty, its frame the runs it would reuse)."""
+    if request.skipped and not request.todo and not request.resumed:
+        return _nothing_to_run(request)
     cluster = open_cluster(request.settings, project=request.cwd)
     sweep_id = request.sweep_id or new_sweep_id()
     try:
@@ -118,6 +120,14 @@ def run_sweep(request: SweepRequest) -> SweepResult:
         raise _disk_full(request, sweep_id, exc) from None
     finally:
         close_cluster(cluster)
+
+
+def _nothing_to_run(request: SweepRequest) -> SweepResult:
+    dirs = [run_dir for _, run_dir in request.skipped]
+    frame = runs_frame(read_rows(dirs, request.settings.stale_after_s))
+    return SweepResult(sweep_id="", frame=frame, planned=len(request.plan.indices), finished=0, failed=0,
+                       skipped=len(dirs), interrupted=False, summary_csv="", metric=request.metric,
+                       mode=request.mode)
 
 
 def _disk_full(request: SweepRequest, sweep_id: str, exc: OSError) -> DiskFullError:
@@ -142,8 +152,8 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster, sweep_id: str) -> Sweep
     settings = request.settings
     ensure_runs_dir(settings.runs_dir)
     view_notice = project_view_notice(request.cwd, settings.runs_dir, settings)
-    progress = SweepProgress(len(request.todo if request.todo is not None else request.plan.indices),
-                             request.metric, request.mode, request.quiet)
+    progress = SweepProgress(len(request.todo if request.todo is not None else request.plan.indices)
+                             + len(request.skipped), request.metric, request.mode, request.quiet)
     if view_notice and not request.quiet:  # once, before anything else the sweep says
         progress.message(view_notice)
     if request.resumed:
@@ -155,27 +165,15 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster, sweep_id: str) -> Sweep
                          secrets=SecretRule.from_settings(settings))
     journal.claim()
     try:
-        grid = request.plan.grid
         todo = request.todo if request.todo is not None else request.plan.indices
         runs = SweepRuns(settings.runs_dir)
-        skipped_dirs: list[str] = []
-        if request.skip_done:
-            names = list(grid.names)
-            done = finished_combinations(runs_table(settings.runs_dir, settings.stale_after_s),
-                                         request.script.sha256, names)
-            remaining = []
-            for index in todo:
-                hit = done.get(_combo_key(grid.combination(index), names))
-                if hit is None:
-                    remaining.append(index)
-                    continue
-                skipped_dirs.append(hit)
-                journal.append({"type": "skip", "trial": index, "run": os.path.basename(hit), "time": time.time()})
-            todo = tuple(remaining)
-            progress.skipped(len(skipped_dirs))
-            if skipped_dirs and not request.quiet:
-                progress.message(f"skipping {len(skipped_dirs)} combinations that already have a finished run "
-                                 "(--skip-done)")
+        skipped_dirs = [run_dir for _, run_dir in request.skipped]  # --skip-done (tuner.sweep.prepare)
+        for index, hit in request.skipped:
+            journal.append({"type": "skip", "trial": index, "run": os.path.basename(hit), "time": time.time()})
+        progress.skipped(len(skipped_dirs))
+        if skipped_dirs and not request.quiet:
+            progress.message(f"skipping {len(skipped_dirs)} combinations that already have a finished run "
+                             "(--skip-done)")
         progress.counts.slots = cluster.slots
         progress.start()
         try:
@@ -280,7 +278,7 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
     if result.interrupted:
         raise RunInterruptedError(f"sweep {result.sweep_id} interrupted; finished runs are kept; "
                                   f"resume with: tune resume {result.sweep_id}")
-    result.frame.attrs["sweep"] = result.sweep_id
+    result.frame.attrs["sweep"] = result.sweep_id or None  # None: --skip-done left nothing to run, none recorded
     best = result.best_run
     if result.ranking is not None:
         result.frame.attrs.update(metric=result.ranking.metric, mode=result.ranking.mode)

@@ -123,6 +123,17 @@ def finished_combinations(table: pd.DataFrame, script_sha256: str, names: Sequen
     return found
 
 
+def done_trials(runs_dir: str, stale_after_s: float, script_sha256: str, grid: Any,
+                indices: Sequence[int]) -> tuple[tuple[int, str], ...]:
+    """--skip-done: (trial, run_dir) of the planned trials whose combination already has a finished run of this
+    script (any sweep's, or a single run's). Read before anything is written, so a sweep with nothing left to
+    run is said before it starts, and none is recorded."""
+    names = list(grid.names)
+    done = finished_combinations(runs_table(runs_dir, stale_after_s), script_sha256, names)
+    found = ((index, done.get(_combo_key(grid.combination(index), names))) for index in indices)
+    return tuple((index, hit) for index, hit in found if hit is not None)
+
+
 def trial_statuses(rows: pd.DataFrame, planned: Sequence[int], driver_alive: bool) -> dict[int, str]:
     """Best status of each planned trial from its runs: finished > running > failed/timeout > killed/lost > pending.
     `rows` are the sweep's runs (statuses already `lost` where a heartbeat went stale)."""

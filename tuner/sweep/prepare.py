@@ -31,8 +31,10 @@ class SweepRequest:
     quiet: bool = False
     sweep_id: str = ""
     resumed: bool = False
-    #: the planned trials still to run (resume); None = all
+    #: the planned trials still to run (resume, --skip-done); None = all
     todo: tuple[int, ...] | None = None
+    #: --skip-done: (trial, run_dir) of the planned trials that already have a finished run, which is reused
+    skipped: tuple[tuple[int, str], ...] = ()
     #: the trials' working directory: where the sweep was started
     cwd: str = field(default_factory=os.getcwd)
     #: the script's flags as discovered (tuner.interface); None = not checked, argv is `--name=value`
@@ -157,7 +159,15 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
     sampler = check_search(search, grid, stop_config, metric, skip_done)
     if metric is not None:
         check_metric_known(metric, script.path, settings)
-    return SweepRequest(interface=interface, template=template,
+    todo: tuple[int, ...] | None = None
+    skipped: tuple[tuple[int, str], ...] = ()
+    if skip_done:  # read now, so a sweep with nothing left to run is said before it starts (and not recorded)
+        from tuner.sweep.history import done_trials
+
+        skipped = done_trials(settings.runs_dir, settings.stale_after_s, script.sha256, plan.grid, plan.indices)
+        reused = {index for index, _ in skipped}
+        todo = tuple(index for index in plan.indices if index not in reused)
+    return SweepRequest(todo=todo, skipped=skipped, interface=interface, template=template,
                         script=script, plan=plan, settings=settings, metric=metric,
                         mode=mode or (metric_direction(metric) if metric else "max"), extra_args=tuple(extra_args),
                         skip_done=skip_done, quiet=quiet, search=sampler, stop=stop_config, tags=run_tags,
@@ -222,6 +232,9 @@ def describe_plan(request: SweepRequest) -> str:
         text += f", the first {len(plan.indices):,} (run_cap)"
     else:
         text += " (use --sample to run a random subset)"
+    if request.skipped:
+        text += (f"; {len(request.skipped):,} already have a finished run (--skip-done), "
+                 f"{len(request.todo or ()):,} to run")
     return text
 
 

@@ -29,7 +29,7 @@ from workers.files import is_disk_full
 class SweepStatus:
     sweep_id: str
     created: float
-    script: str
+    script: str  # its path, as recorded (absolute)
     planned: int
     finished: int
     failed: int
@@ -285,7 +285,7 @@ def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStat
         ranking = sweep_ranking(list(runs.columns), RankingChoice.of_header(header)) if len(runs) else None
         records = runs.to_dict("records") if ranking is not None else []
         best = ranking.best(records) if ranking is not None else None
-        rows.append(SweepStatus(journal.sweep_id, header.get("created", 0.0), os.path.basename(header["script"]),
+        rows.append(SweepStatus(journal.sweep_id, header.get("created", 0.0), str(header["script"]),
                                 counts.planned, counts.finished, counts.failed, counts.pending, counts.running,
                                 stopped=counts.stopped, interrupted=counts.interrupted,
                                 metric=ranking.metric if ranking else RankingChoice.of_header(header).metric,
