@@ -141,7 +141,9 @@ def test_a_flags_file_with_one_value_per_flag_is_one_run(script: Path, workdir: 
 def test_no_echo_and_runs_dir_options(script: Path, workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = tune(capsys, "train.py", "--no-echo", "--runs-dir", "exp")
     assert status == 0 and "extra args" not in out
-    assert len(list((workdir / "exp").iterdir())) == 1 and not (workdir / "runs").exists()
+    (run,) = [p for p in (workdir / "exp").iterdir() if not p.name.startswith(".")]
+    assert not (workdir / "runs").exists()
+    assert out == f"Run completed: exp/{run.name}\n"  # quiet, never silent: the one line says where the run is
 
 
 def test_a_failed_run_exits_1_and_says_where_to_look(write_script: Callable[..., Path], workdir: Path,

@@ -141,7 +141,7 @@ def cmd_run(argv: Sequence[str]) -> int:
                                         for k, v in grid.items()}, args.flags))
     flags.update({name: values[0] for name, values in cli_flags.items()})
     try:
-        training_run(args.script, flags=flags, runs_dir=args.runs_dir, echo=args.echo,
+        frame = training_run(args.script, flags=flags, runs_dir=args.runs_dir, echo=args.echo,
                      artifacts_dir=None if args.no_artifacts else args.artifacts_dir, timeout_s=args.timeout,
                      extra_args=script_args, stdout_metrics=args.stdout_metrics, check=args.check,
                      command=command, tags=parse_tag_options(args.tag), label=args.label, note=args.note)
@@ -150,6 +150,10 @@ def cmd_run(argv: Sequence[str]) -> int:
             print(f"{PROG}: {exc}", file=sys.stderr)
             return exc.exit_status
         raise
+    from tuner.settings import load_settings
+
+    if not load_settings(runs_dir=args.runs_dir, echo=args.echo).echo:  # quiet, but never silent: where it went
+        print(f"Run completed: {frame['run_dir'].iloc[0]}")
     return 0
 
 

@@ -86,6 +86,12 @@ class SweepProgress:
         self.counts.in_flight = max(0, self.counts.in_flight - 1)
         self._refresh()
 
+    def trial_not_started(self) -> None:
+        """A trial cancelled before it started (Ctrl-C): it has no run and stays pending; nothing to say per trial
+        (the sweep's last lines count the pending ones and say how to resume)."""
+        self.counts.in_flight = max(0, self.counts.in_flight - 1)
+        self._refresh()
+
     def trial_done(self, name: str, status: str, duration_s: float, metric_value: float | None,
                    exit_code: int | None = None, error: str | None = None, stderr_tail: Sequence[str] = (),
                    will_retry: bool = False) -> None:

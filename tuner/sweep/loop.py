@@ -35,6 +35,9 @@ from tuner.sweep.prepare import SweepRequest
 from tuner.tracking import unique_run_dir
 from workers.files import is_disk_full
 
+#: why a trial has no run: its task was cancelled (Ctrl-C) before it started. It stays pending, as `tune sweeps`
+#: and the summary count it, and resume runs it
+NOT_STARTED = "cancelled before it started"
 RUN_NAME_DIGITS = 3  # seconds_scale of sweep run directories: a thousand trials a second stay unique
 #: this many first trials failing with the same configuration error, none with a metric, stop the sweep
 FAIL_FAST_AFTER = 2
@@ -400,7 +403,9 @@ class _SweepLoop:
             error, tail = failure.line, ()
         if self.search is not None and not will_retry:
             self.search.finished(state.index, status, metric_value(row, metric))
-        if report:
+        if result.outcome is None and error == NOT_STARTED:  # no run: pending, not a killed trial
+            self.progress.trial_not_started()
+        elif report:
             self.progress.trial_done(os.path.basename(run_dir), status, duration or 0.0, metric_value(row, metric),
                                      exit_code, error, tail, will_retry)
             for note in result.outcome.notes if result.outcome is not None else ():  # what its view could not keep
@@ -487,7 +492,7 @@ def _settle_unreported(run_dir: str, error: str | None) -> tuple[str, int | None
     status = RunStatus.parse(data.run.get("status"))
     if status in (None, RunStatus.QUEUED):  # never started: nothing of value, no run left behind
         shutil.rmtree(run_dir, ignore_errors=True)
-        return RunStatus.KILLED.value, None, "cancelled before it started", 0.0, ()
+        return RunStatus.KILLED.value, None, NOT_STARTED, 0.0, ()
     if status is RunStatus.RUNNING:  # the worker died mid-trial: the run is lost, say so in the run itself
         status = RunStatus.KILLED if error in ("cancelled", "killed") else RunStatus.LOST
         write_run_status(run_dir, status, data.run, end=time.time())
