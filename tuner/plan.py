@@ -184,6 +184,20 @@ class TableGrid:
 Grid = ProductGrid | TableGrid
 
 
+def varying_names(grid: Any) -> tuple[str, ...]:
+    """The flags whose value differs between the grid's combinations (a search space's distributions included):
+    what tells one trial from another, in the order the grid gives them."""
+    if hasattr(grid, "distributions") and hasattr(grid, "grid_names"):  # tuner.search.space.SearchSpace
+        drawn = {name for name, _ in grid.distributions}
+        listed = {n for n, v in zip(grid.grid_names, grid.grid_values) if len(v) > 1}
+        return tuple(n for n in grid.names if n in drawn or n in listed)
+    if isinstance(grid, ProductGrid):
+        return tuple(n for n, v in zip(grid.names, grid.values) if len(v) > 1)
+    if isinstance(grid, TableGrid):
+        return tuple(n for i, n in enumerate(grid.names) if len({repr(r[i]) for r in grid.rows}) > 1)
+    return ()
+
+
 def grid_from_source(source: Mapping[str, Any]) -> Grid:
     """Inverse of `to_source` (a sweep journal stores its grid this way)."""
     if source.get("kind") == "space":  # distributions x grid lists (tuner.search.space)

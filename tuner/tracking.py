@@ -177,11 +177,13 @@ def log_metrics(step: int | float | None = None, run_dir: str | None = None, **v
 
 
 
-def unique_run_dir(runs_dir: str | os.PathLike[str] | None = None, seconds_scale: int = 0) -> str:
+def unique_run_dir(runs_dir: str | os.PathLike[str] | None = None, seconds_scale: int = 0,
+                   label: str | None = None) -> str:
     """Create and return a new run directory named by the current UTC time (tfruns' unique_run_dir), in
-    `runs_dir` or the settings' runs directory; two processes never get the same one."""
+    `runs_dir` or the settings' runs directory; two processes never get the same one. `label` (letters, digits,
+    `.`, `_`, `-`) follows the time: a sweep's trials are `2026-12-07T20-15-17Z-03`, trial 3."""
     if runs_dir is None:
         from tuner.settings import load_settings
 
         runs_dir = load_settings().runs_dir
-    return make_run_dir(runs_dir, seconds_scale)
+    return make_run_dir(runs_dir, seconds_scale, label)

@@ -274,3 +274,65 @@ def test_the_run_card_names_the_script_by_its_path_in_the_project(workdir: Path)
     (Path(run) / "tuner.d" / "run.json").write_text(json.dumps(record))
     card = dict(run_data(run, with_sources=False, with_output=False)["card"])
     assert card["script"] == "examples/quickstart/train.py"
+
+
+# --- run names a person can type and tell apart ------------------------------------------------------------
+
+def test_a_run_resolves_by_a_unique_end_of_its_name_and_old_names_still_resolve(workdir: Path) -> None:
+    from synthetic_runs import make_run
+
+    from tuner.errors import RunNotFoundError
+    from tuner.runs.resolve import resolve_run_dir
+
+    for name in ("2026-12-07T20-15-45.115Z", "2026-12-07T20-15-45.117Z",  # a sweep before issue 30
+                 "2026-12-07T20-16-01Z-0", "2026-12-07T20-16-01Z-1", "2026-12-07T20-16-02Z-2", "2026-12-07T20-17-00Z"):
+        make_run(workdir / "runs", name)
+    assert resolve_run_dir("16-01Z-1", "runs") == "runs/2026-12-07T20-16-01Z-1"
+    assert resolve_run_dir("Z-2", "runs") == "runs/2026-12-07T20-16-02Z-2"
+    assert resolve_run_dir("117Z", "runs") == "runs/2026-12-07T20-15-45.117Z"
+    assert resolve_run_dir("2026-12-07T20-15-45.115", "runs") == "runs/2026-12-07T20-15-45.115Z"  # a prefix first
+    assert resolve_run_dir("2026-12-07T20-17", "runs") == "runs/2026-12-07T20-17-00Z"
+    with pytest.raises(RunNotFoundError, match="2 runs in 'runs' start with it"):
+        resolve_run_dir("2026-12-07T20-16-01", "runs")
+    with pytest.raises(RunNotFoundError, match="3 runs in 'runs' end with it"):
+        resolve_run_dir("Z", "runs")  # the start of no name and the end of three
+
+
+def test_progress_lines_name_the_trial_and_the_flags_that_vary(capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from tuner.console.progress import SweepProgress
+    from tuner.plan import product_grid, varying_names
+    from tuner.sweep.loop import shown_flags
+
+    grid = product_grid({"lr": [0.001, 0.1], "epochs": [10], "optimizer": ["adam", "sgd"]}, "flags")
+    assert varying_names(grid) == ("lr", "optimizer")
+    assert shown_flags({"lr": 0.0012345678, "epochs": 10, "optimizer": "adam"}, ("lr", "optimizer")) == \
+        "lr=0.001235 optimizer=adam"
+    assert len(shown_flags({f"flag_number_{i}": i for i in range(20)}, ())) == 60  # cut, with an ellipsis
+    stream = io.StringIO()
+    progress = SweepProgress(2, "acc", "max", stream=stream)
+    progress.trial_done("2026-12-07T20-16-01Z-0", "finished", 1.5, 0.9, flags="lr=0.001 optimizer=adam")
+    progress.trial_done("2026-12-07T20-16-01Z-1", "failed", 0.5, None, exit_code=1, error="ValueError: bad",
+                        flags="lr=0.1 optimizer=adam")
+    assert stream.getvalue().splitlines() == [
+        "[1/2] finished 2026-12-07T20-16-01Z-0 (lr=0.001 optimizer=adam) in 1.5s acc=0.9 | best acc 0.9 "
+        "(2026-12-07T20-16-01Z-0)"]
+    assert capsys.readouterr().err.splitlines() == [
+        "trial 2026-12-07T20-16-01Z-1 (lr=0.1 optimizer=adam) FAILED: exit status 1; ValueError: bad"]
+
+
+@pytest.mark.ray
+def test_a_sweeps_runs_are_named_by_second_and_trial(ray_cluster: str, write_script: Callable[..., Path],
+                                                     workdir: Path) -> None:
+    import re
+
+    write_script("train.py", SEARCH_SCRIPT)
+    done = run_tune("train.py", "--flag", "lr=0.1,0.2,0.3", "--yes", "--address", ray_cluster, cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    names = sorted(_names(workdir / "runs") - {"sweeps"})
+    assert [name[-2:] for name in names if name.endswith(("-0", "-1", "-2"))] == ["-0", "-1", "-2"], names
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ-\d", n) for n in names), names
+    for trial, lr in enumerate(("0.1", "0.2", "0.3")):
+        line = next(line for line in done.stdout.splitlines() if re.search(rf"Z-{trial} \(", line))
+        assert f"Z-{trial} (lr={lr}) in " in line and line.startswith("[") and " finished " in line

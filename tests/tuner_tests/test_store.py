@@ -273,3 +273,37 @@ def test_metrics_columns_may_be_arrays_series_or_single_values(run: Path) -> Non
     write_run_metadata("metrics", {"loss": 0.3, "name": "final"})
     rows, _ = read_json_lines(str(run / "tuner.d" / "metrics.jsonl"))
     assert rows == [{"step": 1, "loss": 0.3, "name": "final", "timestamp": rows[0]["timestamp"]}]
+
+
+def _claim_labelled(runs: str, label: str, barrier, results) -> None:  # runs in a forked child
+    barrier.wait()
+    results.put(unique_run_dir(runs, label=label))
+
+
+def test_labelled_names_take_the_second_then_the_label_and_never_wait(workdir: Path) -> None:
+    """A sweep's trial runs are `<second>Z-<trial>`: ten processes claiming the same label at once all get a
+    folder in the same second or the next (no waiting a tick), the losers `-2`, `-3` ... after it."""
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(10), context.Queue()
+    children = [context.Process(target=_claim_labelled, args=(str(workdir / "runs"), "07", barrier, results))
+                for _ in range(10)]
+    for child in children:
+        child.start()
+    paths = [os.path.basename(results.get(timeout=60)) for _ in children]
+    for child in children:
+        child.join(timeout=30)
+    assert len(set(paths)) == 10
+    for name in paths:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ-07(-\d+)?", name), name
+    seconds = {name.split("Z-")[0] for name in paths}
+    assert len(seconds) <= 2  # nobody waited for a later second
+
+
+def test_labelled_names_sort_by_second_then_trial_and_bad_labels_are_refused(workdir: Path) -> None:
+    names = ["2026-12-07T20-15-17Z", "2026-12-07T20-15-17Z-03", "2026-12-07T20-15-17Z-03-2",
+             "2026-12-07T20-15-17Z-10", "2026-12-07T20-15-18Z-00"]
+    assert sorted(reversed(names)) == names
+    for bad in ("", "-1", "a/b", "..", "x y"):
+        with pytest.raises(TunerError, match="label must be"):
+            unique_run_dir("runs", label=bad)
+    assert not (workdir / "runs").exists() or not [p for p in (workdir / "runs").iterdir() if not p.name.startswith(".")]

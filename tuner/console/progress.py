@@ -94,7 +94,9 @@ class SweepProgress:
 
     def trial_done(self, name: str, status: str, duration_s: float, metric_value: float | None,
                    exit_code: int | None = None, error: str | None = None, stderr_tail: Sequence[str] = (),
-                   will_retry: bool = False) -> None:
+                   will_retry: bool = False, flags: str = "") -> None:
+        """`flags`: the trial's values of the flags that vary (`lr=0.01 l2=0`), said after its run's name."""
+        shown = f" ({flags})" if flags else ""
         self.counts.in_flight = max(0, self.counts.in_flight - 1)
         if not will_retry:
             self.counts.done += 1
@@ -110,19 +112,20 @@ class SweepProgress:
             self.best, self.best_run = metric_value, name
         if status == RunStatus.STOPPED:
             if self._progress is None and not self.quiet:
-                self.message(f"[{self.counts.done}/{self.counts.total}] stopped {name} early: {error or ''}"
+                self.message(f"[{self.counts.done}/{self.counts.total}] stopped {name}{shown} early: {error or ''}"
                              f"{self._best_text()}")
         elif not finished:
             retry = " (will retry)" if will_retry else ""
             said = f"exit status {exit_code}"  # and the error, unless it says only that (a script that left none)
-            lines = [f"trial {name} {status.upper()}{retry}: {said}" + (f"; {error}" if error and error != said else "")]
+            lines = [f"trial {name}{shown} {status.upper()}{retry}: {said}"
+                     + (f"; {error}" if error and error != said else "")]
             # a line as the terminal showed it: after its last carriage return (a progress bar redrawn in place)
             lines += ["    " + line.rstrip("\r\n").rsplit("\r", 1)[-1] for line in list(stderr_tail)[-5:]]
             self.message("\n".join(lines), style="red")
         elif self._progress is None and not self.quiet:
-            shown = f" {self.metric}={metric_value:.4g}" if metric_value is not None else ""
-            self.message(f"[{self.counts.done}/{self.counts.total}] finished {name} ({format_duration(duration_s)})"
-                         f"{shown}{self._best_text()}")
+            value = f" {self.metric}={metric_value:.4g}" if metric_value is not None else ""
+            self.message(f"[{self.counts.done}/{self.counts.total}] finished {name}{shown} "
+                         f"in {format_duration(duration_s)}{value}{self._best_text()}")
         self._refresh()
 
     def message(self, text: str, style: str | None = None) -> None:

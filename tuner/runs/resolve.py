@@ -1,4 +1,5 @@
-"""Which run the user means: a name, a unique prefix of one (git-style), a path, an ls_runs row or frame, a
+"""Which run the user means: a name, a unique prefix of one (git-style) or else a unique end of one (`17Z-03`,
+a sweep trial's second and number; `.115Z`, an older sweep's milliseconds), a path, an ls_runs row or frame, a
 mapping with run_dir; or "the latest run". The one resolver behind every command and function that takes
 runs, so they all accept the same things and fail with the same words.
 """
@@ -29,8 +30,8 @@ def _is_frame(value: Any) -> bool:
 
 
 def resolve_run_dir(run: Any, runs_dir: str | None = None) -> str:
-    """One run given as a path, a run name (or a unique prefix of one) in `runs_dir`, an ls_runs row, a
-    one-row frame, or a mapping with run_dir."""
+    """One run given as a path, a run name in `runs_dir` (or a unique prefix of one; when no name starts with it,
+    a unique end of one), an ls_runs row, a one-row frame, or a mapping with run_dir."""
     value = run
     if _is_frame(value):
         if "run_dir" not in value.columns:
@@ -54,13 +55,16 @@ def resolve_run_dir(run: Any, runs_dir: str | None = None) -> str:
         if os.path.isdir(candidate):
             raise RunNotFoundError(f"'{candidate}' is a folder but not a run (it has no {META_DIR}/)")
     if is_plain_name(text):
-        matches = [n for n in scan_run_names(runs) if n.startswith(text) and RunPaths(os.path.join(runs, n)).is_run()]
-        if len(matches) == 1:
-            return os.path.normpath(os.path.join(runs, matches[0]))
-        if matches:
-            shown = ", ".join(sorted(matches)[:5]) + (" ..." if len(matches) > 5 else "")
-            raise RunNotFoundError(f"run '{text}' is ambiguous: {len(matches)} runs in '{runs}' start with it "
-                                   f"({shown}); give more of the name")
+        names = scan_run_names(runs)
+        for where, matches in (("start", [n for n in names if n.startswith(text)]),
+                               ("end", [n for n in names if n.endswith(text)])):
+            matches = [n for n in matches if RunPaths(os.path.join(runs, n)).is_run()]
+            if len(matches) == 1:
+                return os.path.normpath(os.path.join(runs, matches[0]))
+            if matches:
+                shown = ", ".join(sorted(matches)[:5]) + (" ..." if len(matches) > 5 else "")
+                raise RunNotFoundError(f"run '{text}' is ambiguous: {len(matches)} runs in '{runs}' {where} with it "
+                                       f"({shown}); give more of the name")
     raise RunNotFoundError(f"run '{text}' not found (looked in '{runs}'); list runs with `tune ls`")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 import stat as _stat
 import time
 from dataclasses import dataclass
@@ -107,16 +108,31 @@ def run_dir_name(when: float, seconds_scale: int = 0) -> str:
     return base + "Z"
 
 
-def make_run_dir(runs_dir: str | os.PathLike[str], seconds_scale: int = 0) -> str:
-    """Create and return a new run directory named by the current UTC time.
+def make_run_dir(runs_dir: str | os.PathLike[str], seconds_scale: int = 0, label: str | None = None) -> str:
+    """Create and return a new run directory named by the current UTC time, `-label` after it when given.
 
     Creation is `os.mkdir`, which fails when the name exists, so two processes (two sweeps at once)
-    never get the same directory: the loser waits for the next tick and tries again.
+    never get the same directory: without a label the loser waits for the next tick and tries again; with one
+    it takes the same second with `-2`, `-3` ... after the label (a sweep's trials are labelled by their number,
+    `2026-12-07T20-15-17Z-03`, so names differ where a person looks and sort by second, then by trial).
     """
     if not isinstance(seconds_scale, int) or not 0 <= seconds_scale <= 6:
         raise TunerError(f"unique_run_dir: seconds_scale must be an integer 0..6, got {quoted(seconds_scale)}")
+    if label is not None and (not isinstance(label, str) or not _LABEL.fullmatch(label)):
+        raise TunerError("unique_run_dir: label must be letters, digits, '.', '_' or '-', starting with a letter or "
+                         f"digit, got {quoted(label)}")
     runs = os.fspath(runs_dir)
     ensure_runs_dir(runs)
+    if label is not None:
+        base = os.path.join(runs, f"{run_dir_name(time.time(), seconds_scale)}-{label}")
+        for n in range(1, 10_000):
+            path = base if n == 1 else f"{base}-{n}"
+            try:
+                os.mkdir(path)
+                return path
+            except FileExistsError:
+                continue
+        raise TunerError(f"unique_run_dir: every name from {base} to {base}-9999 exists")
     tick = 1.0 / 10**seconds_scale
     while True:
         now = time.time()
@@ -127,6 +143,9 @@ def make_run_dir(runs_dir: str | os.PathLike[str], seconds_scale: int = 0) -> st
         except FileExistsError:
             # sleep just past the start of the next tick
             time.sleep(tick - (now % tick) + tick / 100)
+
+
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def ensure_runs_dir(runs_dir: str) -> None:

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from tuner.console.progress import SweepProgress
 from tuner.errors import TunerError
@@ -38,7 +38,6 @@ from workers.files import is_disk_full
 #: why a trial has no run: its task was cancelled (Ctrl-C) before it started. It stays pending, as `tune sweeps`
 #: and the summary count it, and resume runs it
 NOT_STARTED = "cancelled before it started"
-RUN_NAME_DIGITS = 3  # seconds_scale of sweep run directories: a thousand trials a second stay unique
 #: this many first trials failing with the same configuration error, none with a metric, stop the sweep
 FAIL_FAST_AFTER = 2
 #: trials this short (the median of the last finished ones) go to the cluster several to a task, so Ray's own
@@ -113,6 +112,7 @@ class _TrialState:
     index: int
     attempt: int = 0
     run_dirs: list[str] = field(default_factory=list)
+    shown_flags: str = ""  # the flags that tell this trial from the others, as progress lines show them
 
 
 class SweepRuns:
@@ -251,6 +251,12 @@ class _SweepLoop:
         self.runs = runs
         self.progress, self.pool, self.env = progress, pool, env
         self.pattern = stdout_pattern(self.settings)
+        # run folders are named by the second and the trial (`2026-12-07T20-15-17Z-03`), the number as wide as the
+        # plan's largest, so names sort by second, then by trial, and differ where a person looks
+        self.label_digits = len(str(max(request.plan.total - 1, 0)))
+        from tuner.plan import varying_names
+
+        self.varying = varying_names(request.plan.grid)
         self.failures = 0
         self.stopped_early = False
         self.reached_target = False
@@ -330,9 +336,10 @@ class _SweepLoop:
             for index in indices:
                 state = self.runs.active.setdefault(index, _TrialState(index))
                 state.attempt += 1
-                run_dir = unique_run_dir(settings.runs_dir, seconds_scale=RUN_NAME_DIGITS)
+                run_dir = unique_run_dir(settings.runs_dir, label=str(index).zfill(self.label_digits))
                 made.append(run_dir)
-                spec, _paths = self._prepare(index, state, run_dir)
+                spec, flags = self._prepare(index, state, run_dir)
+                state.shown_flags = shown_flags(flags, self.varying)
                 items.append((index, spec))
         except BaseException:  # no half-made run: a folder without run.json is never left behind (disk full ...)
             for run_dir in made:
@@ -346,7 +353,7 @@ class _SweepLoop:
         for _ in items:
             self.progress.trial_started()
 
-    def _prepare(self, index: int, state: _TrialState, run_dir: str) -> tuple[Any, RunPaths]:
+    def _prepare(self, index: int, state: _TrialState, run_dir: str) -> tuple[Any, dict[str, Any]]:
         request, settings = self.request, self.settings
         paths = RunPaths(os.path.abspath(run_dir))
         _link_sources(self.journal.source_dir, paths.source_dir)
@@ -369,7 +376,7 @@ class _SweepLoop:
         # metadata folder is made here too when the sweep has no source snapshot to link (a journal pulled alone)
         os.makedirs(paths.meta, exist_ok=True)
         write_run_status(paths.run_dir, RunStatus.QUEUED, spec.record)
-        return spec, paths
+        return spec, flags
 
     def record(self, result: Any, report: bool = True) -> None:
         state = self.runs.active[result.key]
@@ -407,7 +414,7 @@ class _SweepLoop:
             self.progress.trial_not_started()
         elif report:
             self.progress.trial_done(os.path.basename(run_dir), status, duration or 0.0, metric_value(row, metric),
-                                     exit_code, error, tail, will_retry)
+                                     exit_code, error, tail, will_retry, flags=state.shown_flags)
             for note in result.outcome.notes if result.outcome is not None else ():  # what its view could not keep
                 self.progress.message(f"{os.path.basename(run_dir)}: {note}", style="red")
         self._check_config_failure(failure)
@@ -476,6 +483,22 @@ class _SweepLoop:
                 self.queue.clear()
                 self.config_error += "; no new trials are launched"
             self.progress.message(self.config_error, style="red")
+
+
+#: progress lines show a trial's flags in at most this many characters
+SHOWN_FLAGS_CHARS = 60
+
+
+def shown_flags(flags: Mapping[str, Any], names: Sequence[str]) -> str:
+    """`lr=0.01 l2=0`: the values of the flags that vary in the sweep (all of them when none does), numbers to 4
+    significant digits, cut at SHOWN_FLAGS_CHARS with an ellipsis."""
+    parts = []
+    for name in names or list(flags):
+        value = flags.get(name)
+        text = f"{value:.4g}" if isinstance(value, float) else str(value)
+        parts.append(f"{name}={text}")
+    line = " ".join(parts)
+    return line if len(line) <= SHOWN_FLAGS_CHARS else line[:SHOWN_FLAGS_CHARS - 1] + "…"
 
 
 def _has_metrics(run_dir: str) -> bool:
