@@ -138,4 +138,4 @@ def test_the_short_tour_runs_verbatim_from_a_copy_of_the_repository(tmp_path: Pa
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "rows 2" in done.stdout, done.stderr[-2000:]
     runs = [p for p in (tmp_path / "runs").iterdir() if (p / "tuner.d").is_dir()]
-    assert len(runs) == 1 + 1 + 3 + 2  # a run, a run with flags, half of 6, half of 4
+    assert len(runs) == 1 + 1 + 4 + 2  # a run, a run with flags, half of 8, half of 4
