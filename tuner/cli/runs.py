@@ -25,6 +25,9 @@ def cmd_ls(argv: Sequence[str]) -> int:
                         "metrics.acc (default: a compact choice)")
     parser.add_argument("--all", action="store_true", help="show every matching run in the table (default: the "
                         "newest that fit the terminal, 50 when it is not one); csv and json always hold all")
+    parser.add_argument("--wide", action="store_true", help="on a terminal, every column of the default choice "
+                        "however wide (default: the columns that fit: the filter's and the order's, flags that "
+                        "differ, the ranking metric first); piped output always has them all")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
     add_runs_dir(parser)
     args = parser.parse_args(argv)
@@ -39,7 +42,7 @@ def cmd_ls(argv: Sequence[str]) -> int:
         if not newest.total:
             print(no_runs_here(args.runs_dir))
             return 0
-        print_newest_table(newest, limit=limit, more_hint=more_hint)
+        print_newest_table(newest, limit=limit, more_hint=more_hint, wide=args.wide)
         return 0
     from tuner.runs.listing import ls_runs
 
@@ -62,8 +65,12 @@ def cmd_ls(argv: Sequence[str]) -> int:
         sys.stdout.write(frame.to_json(orient="records", date_format="iso") + "\n")
     else:
         from tuner.console.tables import default_row_limit
+        from tuner.runs.query import parse_filter, parse_order
 
-        print_runs_table(frame, columns, limit=None if args.all else default_row_limit(), more_hint=more_hint)
+        asked = list(parse_filter(args.filter).columns) if args.filter else []
+        asked += parse_order(args.order, True)[0] if args.order else []
+        print_runs_table(frame, columns, limit=None if args.all else default_row_limit(), more_hint=more_hint,
+                         first=list(dict.fromkeys(asked)), wide=args.wide)
     return 0
 
 

@@ -42,8 +42,8 @@ def choose_compact(present: Sequence[str], has_value: Callable[[str], bool],
     between the printed rows (`varies`) come before those they share: runs record their script's defaults
     (flags.json), which would otherwise crowd the flags a user set out of the first MAX_PREFIXED."""
     columns = ["run_dir", "status", "start", "duration_s"]
-    for prefix in ("flag_", "metric_", "eval_"):
-        group = [c for c in present if c.startswith(prefix)]
+    for prefix in ("flag_", "metric_", "eval_"):  # not a column no listed run has (a filter left out its runs)
+        group = [c for c in present if c.startswith(prefix) and has_value(c)]
         if prefix == "flag_" and varies is not None and len(group) > MAX_PREFIXED:
             differing = [c for c in group if varies(c)]
             group = differing + [c for c in group if c not in differing]
@@ -107,20 +107,25 @@ def default_row_limit() -> int:
 
 
 def print_runs_table(frame: pd.DataFrame, columns: Sequence[str] | None = None, title: str | None = None,
-                     limit: int | None = None, more_hint: str = "") -> None:
-    """The runs as a table, the first `limit` rows of them (all with None) and a line saying how many more."""
+                     limit: int | None = None, more_hint: str = "", first: Sequence[str] = (),
+                     wide: bool = False) -> None:
+    """The runs as a table, the first `limit` rows of them (all with None) and a line saying how many more.
+    Without `columns`, a terminal shows the columns that fit it (tuner.console.columns), `first` (the filter's
+    and the order's columns) among the first; `wide` shows every column of the compact choice."""
     if frame.empty:
         print("No runs found.")
         return
     hidden = max(0, len(frame) - limit) if limit is not None else 0
     part = frame.iloc[:limit] if hidden else frame
     shown = list(columns) if columns else compact_columns(frame, part)
+    if not columns:  # what the filter and the order name, even past the compact choice
+        shown += [c for c in first if c in frame.columns and c not in shown and bool(frame[c].notna().any())]
     from pandas.api.types import is_numeric_dtype
 
     right = [is_numeric_dtype(part[c]) and c != "trial" for c in shown]
     rows = [[format_value(v, c) for v, c in zip(values, shown)]
             for values in part[shown].itertuples(index=False, name=None)]
-    _print_table(shown, right, rows, title, hidden, len(frame), more_hint)
+    _print_table(shown, right, rows, title, hidden, len(frame), more_hint, None if columns else first, wide)
 
 
 def print_table(headers: Sequence[str], right: Sequence[bool], rows: list[list[str]]) -> None:
@@ -130,7 +135,7 @@ def print_table(headers: Sequence[str], right: Sequence[bool], rows: list[list[s
 
 
 def print_newest_table(newest: NewestRuns, title: str | None = None, limit: int | None = None,
-                       more_hint: str = "") -> None:
+                       more_hint: str = "", wide: bool = False) -> None:
     """print_runs_table of ls_runs()'s frame, printed from tuner.runs.newest's rows (no pandas): the same text."""
     if not newest.total:
         print("No runs found.")
@@ -141,7 +146,7 @@ def print_newest_table(newest: NewestRuns, title: str | None = None, limit: int 
     right = [newest.kinds.get(c) in ("int", "float", "bool") and c != "trial" for c in shown]
     rows = [[_cell(row.get(c), c, newest.kinds.get(c)) for c in shown] for row in printed]
     hidden = max(0, newest.total - limit) if limit is not None else 0
-    _print_table(shown, right, rows, title, hidden, newest.total, more_hint)
+    _print_table(shown, right, rows, title, hidden, newest.total, more_hint, (), wide)
 
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -158,9 +163,13 @@ def _cell(value: Any, column: str, kind: str | None) -> str:
 
 
 def _print_table(shown: list[str], right: list[bool], rows: list[list[str]], title: str | None, hidden: int,
-                 total: int, more_hint: str) -> None:
-    if len(rows) > RICH_MAX_ROWS or not sys.stdout.isatty():  # piped: aligned text that grep and cut can read
+                 total: int, more_hint: str, fit: Sequence[str] | None = None, wide: bool = False) -> None:
+    """`fit` (the columns asked about first; None: as given) fits the compact choice to the terminal; `wide`
+    prints it whole, as piped."""
+    if len(rows) > RICH_MAX_ROWS or not sys.stdout.isatty() or wide:  # piped: aligned text grep and cut can read
         _print_plain(shown, right, rows, title)
+    elif fit is not None:
+        _print_fitted(shown, right, rows, title, fit)
     else:
         _print_rich(shown, right, rows, title)
     if hidden:
@@ -168,16 +177,21 @@ def _print_table(shown: list[str], right: list[bool], rows: list[list[str]], tit
               f"{total:,}){more_hint}")
 
 
-def _print_rich(shown: Sequence[str], right: Sequence[bool], rows: list[list[str]], title: str | None) -> None:
+def _print_rich(shown: Sequence[str], right: Sequence[bool], rows: list[list[str]], title: str | None,
+                headers: Sequence[str] | None = None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
     out = console()
-    shown, right, rows, left_out = _fit(shown, right, rows, out.width)
+    if headers is None:
+        shown, right, rows, left_out = _fit(shown, right, rows, out.width)
+        headers = [HEADERS.get(c, c) for c in shown]
+    else:
+        left_out = []  # fitted by the caller
     table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
-    for column, is_right in zip(shown, right):
+    for column, header, is_right in zip(shown, headers, right):
         # run names, times and numbers never break across lines: they are read and copied whole
-        table.add_column(markup(HEADERS.get(column, column)), no_wrap=True, overflow="ellipsis" if column == "error_message"
+        table.add_column(markup(header), no_wrap=True, overflow="ellipsis" if column == "error_message"
                          else "fold", justify="right" if is_right else "left")
     for cells in rows:
         styled = []
@@ -189,6 +203,24 @@ def _print_rich(shown: Sequence[str], right: Sequence[bool], rows: list[list[str
     if left_out:
         print(f"({len(left_out)} more column{'s' if len(left_out) != 1 else ''} not shown at this width: "
               f"{', '.join(inert(HEADERS.get(c, c)) for c in left_out)}; choose with --columns)")
+
+
+def _print_fitted(shown: list[str], right: list[bool], rows: list[list[str]], title: str | None,
+                  first: Sequence[str]) -> None:
+    """The compact choice on a terminal: the columns that fit, chosen by what the user looks at."""
+    from tuner.console.columns import fit_columns, left_out_line
+    from tuner.runs.ranking import choose_ranking
+
+    cells = {c: [r[i] for r in rows] for i, c in enumerate(shown)}
+    varying = [c for c in shown if c.startswith("flag_") and len(set(cells[c])) > 1]
+    ranking = choose_ranking([c for c in shown if any(cells[c])])
+    width = console().width
+    fitted = fit_columns(shown, cells, width, first, varying, ranking.column if ranking is not None else None)
+    index = [shown.index(c) for c in fitted.columns]
+    _print_rich(fitted.columns, [right[i] for i in index], [[r[i] for i in index] for r in rows], title,
+                fitted.headers)
+    if fitted.left_out:
+        print(left_out_line(fitted.left_out, width))
 
 
 def _fit(shown: Sequence[str], right: Sequence[bool], rows: list[list[str]], width: int
