@@ -6,6 +6,7 @@ import sys
 from typing import Sequence
 
 from tuner.cli.options import PROG, Parser, add_filter, add_runs_dir, count, formatter
+from tuner.errors import TunerError
 
 
 def cmd_ls(argv: Sequence[str]) -> int:
@@ -42,7 +43,9 @@ def cmd_ls(argv: Sequence[str]) -> int:
         if not newest.total:
             print(no_runs_here(args.runs_dir))
             return 0
-        print_newest_table(newest, limit=limit, more_hint=more_hint, wide=args.wide)
+        print_newest_table(newest, limit=limit, more_hint=more_hint, wide=args.wide,
+                           metric=_ranking_column(newest.columns, {row.get("sweep") for row in newest.rows},
+                                                  args.runs_dir))
         return 0
     from tuner.runs.listing import ls_runs
 
@@ -69,9 +72,30 @@ def cmd_ls(argv: Sequence[str]) -> int:
 
         asked = list(parse_filter(args.filter).columns) if args.filter else []
         asked += parse_order(args.order, True)[0] if args.order else []
+        sweeps = set(frame["sweep"].dropna()) if "sweep" in frame else set()
         print_runs_table(frame, columns, limit=None if args.all else default_row_limit(), more_hint=more_hint,
-                         first=list(dict.fromkeys(asked)), wide=args.wide)
+                         first=list(dict.fromkeys(asked)), wide=args.wide,
+                         metric=_ranking_column(list(frame.columns), sweeps, args.runs_dir))
     return 0
+
+
+def _ranking_column(columns: Sequence[str], sweeps: set[object], runs_dir: str | None) -> str | None:
+    """The column of the metric that ranks the listed runs: one sweep's own ranking when every listed run that
+    has a sweep is of the same one, else the default ranking (tuner.runs.ranking owns both choices)."""
+    from tuner.runs.ranking import choose_ranking, sweep_choice, sweep_ranking
+    from tuner.settings import load_settings
+
+    if not sys.stdout.isatty():  # only a terminal's table is fitted; piped, the journal is not read
+        return None
+    named = {s for s in sweeps if isinstance(s, str) and s}
+    try:
+        if len(named) == 1:
+            ranking = sweep_ranking(columns, sweep_choice(load_settings(runs_dir=runs_dir).runs_dir, named.pop()))
+        else:
+            ranking = choose_ranking(columns)
+    except TunerError:
+        return None
+    return ranking.column if ranking is not None else None
 
 
 def no_runs_here(runs_dir: str | None, filter_expr: str | None = None) -> str:

@@ -108,7 +108,7 @@ def default_row_limit() -> int:
 
 def print_runs_table(frame: pd.DataFrame, columns: Sequence[str] | None = None, title: str | None = None,
                      limit: int | None = None, more_hint: str = "", first: Sequence[str] = (),
-                     wide: bool = False) -> None:
+                     wide: bool = False, metric: str | None = None) -> None:
     """The runs as a table, the first `limit` rows of them (all with None) and a line saying how many more.
     Without `columns`, a terminal shows the columns that fit it (tuner.console.columns), `first` (the filter's
     and the order's columns) among the first; `wide` shows every column of the compact choice."""
@@ -125,7 +125,7 @@ def print_runs_table(frame: pd.DataFrame, columns: Sequence[str] | None = None, 
     right = [is_numeric_dtype(part[c]) and c != "trial" for c in shown]
     rows = [[format_value(v, c) for v, c in zip(values, shown)]
             for values in part[shown].itertuples(index=False, name=None)]
-    _print_table(shown, right, rows, title, hidden, len(frame), more_hint, None if columns else first, wide)
+    _print_table(shown, right, rows, title, hidden, len(frame), more_hint, None if columns else first, wide, metric)
 
 
 def print_table(headers: Sequence[str], right: Sequence[bool], rows: list[list[str]]) -> None:
@@ -135,7 +135,7 @@ def print_table(headers: Sequence[str], right: Sequence[bool], rows: list[list[s
 
 
 def print_newest_table(newest: NewestRuns, title: str | None = None, limit: int | None = None,
-                       more_hint: str = "", wide: bool = False) -> None:
+                       more_hint: str = "", wide: bool = False, metric: str | None = None) -> None:
     """print_runs_table of ls_runs()'s frame, printed from tuner.runs.newest's rows (no pandas): the same text."""
     if not newest.total:
         print("No runs found.")
@@ -146,7 +146,7 @@ def print_newest_table(newest: NewestRuns, title: str | None = None, limit: int 
     right = [newest.kinds.get(c) in ("int", "float", "bool") and c != "trial" for c in shown]
     rows = [[_cell(row.get(c), c, newest.kinds.get(c)) for c in shown] for row in printed]
     hidden = max(0, newest.total - limit) if limit is not None else 0
-    _print_table(shown, right, rows, title, hidden, newest.total, more_hint, (), wide)
+    _print_table(shown, right, rows, title, hidden, newest.total, more_hint, (), wide, metric)
 
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -163,13 +163,14 @@ def _cell(value: Any, column: str, kind: str | None) -> str:
 
 
 def _print_table(shown: list[str], right: list[bool], rows: list[list[str]], title: str | None, hidden: int,
-                 total: int, more_hint: str, fit: Sequence[str] | None = None, wide: bool = False) -> None:
+                 total: int, more_hint: str, fit: Sequence[str] | None = None, wide: bool = False,
+                 metric: str | None = None) -> None:
     """`fit` (the columns asked about first; None: as given) fits the compact choice to the terminal; `wide`
     prints it whole, as piped."""
     if len(rows) > RICH_MAX_ROWS or not sys.stdout.isatty() or wide:  # piped: aligned text grep and cut can read
         _print_plain(shown, right, rows, title)
     elif fit is not None:
-        _print_fitted(shown, right, rows, title, fit)
+        _print_fitted(shown, right, rows, title, fit, metric)
     else:
         _print_rich(shown, right, rows, title)
     if hidden:
@@ -206,21 +207,25 @@ def _print_rich(shown: Sequence[str], right: Sequence[bool], rows: list[list[str
 
 
 def _print_fitted(shown: list[str], right: list[bool], rows: list[list[str]], title: str | None,
-                  first: Sequence[str]) -> None:
-    """The compact choice on a terminal: the columns that fit, chosen by what the user looks at."""
+                  first: Sequence[str], metric: str | None) -> None:
+    """The compact choice on a terminal: the columns that fit, chosen by what the user looks at. `metric`: the
+    ranking column (the caller's, from the listed sweep's own ranking), else the default ranking's."""
     from tuner.console.columns import fit_columns, left_out_line
-    from tuner.runs.ranking import choose_ranking
 
     cells = {c: [r[i] for r in rows] for i, c in enumerate(shown)}
     varying = [c for c in shown if c.startswith("flag_") and len(set(cells[c])) > 1]
-    ranking = choose_ranking([c for c in shown if any(cells[c])])
+    if metric is None:
+        from tuner.runs.ranking import choose_ranking
+
+        ranking = choose_ranking([c for c in shown if any(cells[c])])
+        metric = ranking.column if ranking is not None else None
     width = console().width
-    fitted = fit_columns(shown, cells, width, first, varying, ranking.column if ranking is not None else None)
+    fitted = fit_columns(shown, cells, width, first, varying, metric)
     index = [shown.index(c) for c in fitted.columns]
     _print_rich(fitted.columns, [right[i] for i in index], [[r[i] for i in index] for r in rows], title,
                 fitted.headers)
     if fitted.left_out:
-        print(left_out_line(fitted.left_out, width))
+        print(left_out_line([inert(c) for c in fitted.left_out], width))
 
 
 def _fit(shown: Sequence[str], right: Sequence[bool], rows: list[list[str]], width: int
