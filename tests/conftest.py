@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -20,6 +21,17 @@ REPO = Path(__file__).resolve().parents[1]
 settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("thorough", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def interruptible_children() -> None:
+    """Processes the tests start can be interrupted the way a terminal's Ctrl-C interrupts them, however pytest
+    was started. A shell without job control starts a background job (`pytest &`, `nohup pytest`) with SIGINT
+    ignored, and an ignored signal stays ignored across exec: every `tune` a test started then shrugged off the
+    SIGINT the Ctrl-C tests send it. A handled signal is reset to the default at exec, so handling it here (as
+    Python does when started normally) gives each child the default disposition back."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture

@@ -22,6 +22,28 @@ REPO = str(Path(__file__).resolve().parents[2])
 MARK = "TUNER_TEST_CLUSTER"
 
 
+def under_tmp() -> list[str]:
+    """The folders under /tmp this test session runs from: the checkout (every process' PYTHONPATH) and the
+    Python environment (the venv of a clone made in the system temp folder, `ray` and `python` in it). A node that
+    hides /tmp behind a tmpfs (tests/workers_tests/test_two_nodes.py) must show these again, or it cannot even
+    start (`.venv/bin/ray: not found`); the test's own project folder stays hidden."""
+    kept: list[str] = []
+    for path in sorted({os.path.abspath(p) for p in (REPO, BIN, sys.prefix, sys.base_prefix)}):
+        if path.startswith("/tmp/") and not any(path.startswith(k + "/") for k in kept):
+            kept.append(path)
+    return kept
+
+
+def show_again(paths: list[str]) -> str:
+    """Shell steps for inside a mount namespace whose /tmp was just covered: bind each of `paths` back from this
+    process' view of the filesystem (`/proc/PID/root` of a process outside the namespace resolves its paths)."""
+    import shlex
+
+    root = f"/proc/{os.getpid()}/root"
+    return "".join(f" && mkdir -p {shlex.quote(p)} && mount --bind {shlex.quote(root + p)} {shlex.quote(p)}"
+                   for p in paths)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

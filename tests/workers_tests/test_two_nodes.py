@@ -18,7 +18,17 @@ from typing import Iterator
 import pytest
 
 from tests.projects import TRIAL, expected_files, files_of, make_project
-from tests.workers_tests.clusters import BIN, MARK, Cluster, clean_env, free_port, marked_pids, run_tune_clean
+from tests.workers_tests.clusters import (
+    BIN,
+    MARK,
+    Cluster,
+    clean_env,
+    free_port,
+    marked_pids,
+    run_tune_clean,
+    show_again,
+    under_tmp,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
@@ -58,7 +68,10 @@ class WorkerNode:
     def __init__(self, head: Cluster, cpus: int = 2) -> None:
         self.head = head
         env = clean_env(Path("/tmp/home"), **{MARK: head.mark})
-        start = (f'mount -t tmpfs tmpfs /tmp && mkdir -p /tmp/home && exec "$0" start --address="$1" '
+        # the checkout and its venv stay visible when they live under /tmp (a clone in the system temp folder)
+        self.shown = under_tmp()
+        start = (f'mount -t tmpfs tmpfs /tmp && mkdir -p /tmp/home{show_again(self.shown)} && exec "$0" start '
+                 f'--address="$1" '
                  f'--num-cpus={cpus} --node-ip-address={WORKER_IP} --disable-usage-stats --block '
                  f'--dashboard-agent-listen-port={free_port()}')
         self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", start,
@@ -144,7 +157,12 @@ def _runs(project: Path) -> dict[str, tuple[Path, dict]]:
 
 def _left_on_worker(worker: WorkerNode, names: set[str]) -> list[str]:
     assert (worker.tmp() / "home").is_dir()  # (that is the worker's tmpfs, not the driver's /tmp)
-    return [str(p) for p in worker.tmp().rglob("*") if p.name in names or p.name.startswith("tuner-run-")]
+    shown = {str(worker.tmp() / os.path.relpath(p, "/tmp")) for p in worker.shown}  # the checkout bound back
+    left = []
+    for folder, dirs, files in os.walk(worker.tmp()):
+        dirs[:] = [d for d in dirs if os.path.join(folder, d) not in shown]
+        left += [os.path.join(folder, n) for n in dirs + files if n in names or n.startswith("tuner-run-")]
+    return left
 
 
 @contextlib.contextmanager
