@@ -34,14 +34,22 @@ def under_tmp() -> list[str]:
     return kept
 
 
-def show_again(paths: list[str]) -> str:
-    """Shell steps for inside a mount namespace whose /tmp was just covered: bind each of `paths` back from this
-    process' view of the filesystem (`/proc/PID/root` of a process outside the namespace resolves its paths)."""
+def hide_tmp_but(paths: list[str]) -> str:
+    """Shell steps for inside a private mount namespace: a fresh tmpfs over /tmp, with each of `paths` (folders
+    under /tmp) still there. Bound aside first (a tmpfs over /mnt, in this namespace only), then moved back onto
+    the new /tmp: a bind mount cannot come from another mount namespace, so they cannot be bound back from the
+    outside afterwards."""
     import shlex
 
-    root = f"/proc/{os.getpid()}/root"
-    return "".join(f" && mkdir -p {shlex.quote(p)} && mount --bind {shlex.quote(root + p)} {shlex.quote(p)}"
-                   for p in paths)
+    if not paths:
+        return "mount -t tmpfs tmpfs /tmp"
+    aside = ["mount -t tmpfs tmpfs /mnt"]
+    back = ["mount -t tmpfs tmpfs /tmp"]
+    for i, path in enumerate(paths):
+        quoted = shlex.quote(path)
+        aside += [f"mkdir /mnt/{i}", f"mount --bind {quoted} /mnt/{i}"]
+        back += [f"mkdir -p {quoted}", f"mount --move /mnt/{i} {quoted}"]
+    return " && ".join(aside + back)
 
 
 def free_port() -> int:

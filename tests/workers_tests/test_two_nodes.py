@@ -24,9 +24,9 @@ from tests.workers_tests.clusters import (
     Cluster,
     clean_env,
     free_port,
+    hide_tmp_but,
     marked_pids,
     run_tune_clean,
-    show_again,
     under_tmp,
 )
 
@@ -70,8 +70,7 @@ class WorkerNode:
         env = clean_env(Path("/tmp/home"), **{MARK: head.mark})
         # the checkout and its venv stay visible when they live under /tmp (a clone in the system temp folder)
         self.shown = under_tmp()
-        start = (f'mount -t tmpfs tmpfs /tmp && mkdir -p /tmp/home{show_again(self.shown)} && exec "$0" start '
-                 f'--address="$1" '
+        start = (f'{hide_tmp_but(self.shown)} && mkdir -p /tmp/home && exec "$0" start --address="$1" '
                  f'--num-cpus={cpus} --node-ip-address={WORKER_IP} --disable-usage-stats --block '
                  f'--dashboard-agent-listen-port={free_port()}')
         self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", start,
