@@ -199,11 +199,12 @@ def test_reproduce_says_cd_once_when_the_checkout_is_the_working_directory(workd
     run = make_run(workdir / "runs", "2026-01-01T00-00-01Z", flags={"lr": 0.1})
     record = json.loads((Path(run) / "tuner.d" / "run.json").read_text())
     record.update(script=str(workdir / "train.py"), cwd=str(workdir),
-                  git={"commit": "abc123", "root": str(workdir), "dirty": False})
+                  git={"commit": "3f2a9c1d" * 5, "root": str(workdir), "dirty": False})
     (Path(run) / "tuner.d" / "run.json").write_text(json.dumps(record))
     status, out, _ = tune(capsys, "reproduce")
     lines = out.splitlines()
-    assert status == 0 and lines[1:] == [f"cd {workdir}", "git checkout abc123", "tune train.py --flag lr=0.1"]
+    commit = "3f2a9c1d" * 5
+    assert status == 0 and lines[1:] == [f"cd {workdir}", f"git checkout {commit}", "tune train.py --flag lr=0.1"]
 
 
 def test_skip_done_with_nothing_left_starts_nothing_and_records_no_sweep(write_script: Callable[..., Path],
