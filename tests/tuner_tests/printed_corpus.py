@@ -777,6 +777,8 @@ BLOCKS = [
     Block("plain_header_lines", "a header line per epoch, then one line per metric",
           "== epoch 1 ==\nloss: 0.9\nacc: 0.5\n== epoch 2 ==\nloss: 0.4\nacc: 0.6\n",
           [{"step": 1, "loss": 0.9, "acc": 0.5}, {"step": 2, "loss": 0.4, "acc": 0.6}]),
+    Block("plain_single_line_then_crash", "a script that prints one metric line and then exits 3",
+          "hello from the project fail\nloss: 0.25\ngoing down\n", [{"step": 1, "loss": 0.25}], completed=False),
     Block("plain_header_lines_stopped", "the same, stopped after epoch 2's first line",
           "== epoch 1 ==\nloss: 0.9\nacc: 0.5\n== epoch 2 ==\nloss: 0.4\n", [{"step": 1, "loss": 0.9, "acc": 0.5}],
           completed=False),

@@ -19,7 +19,8 @@ A row is a step the script completed. The rules, each from a real format (tests/
   `Epoch 3: 45/45 ...`, PyTorch Lightning's) closes when another step starts, since Lightning adds `val_loss` to
   the bar after N/N; any other row closes when the next one starts or once it holds every name the row before it
   held. Only closed rows are written, judged and kept: when a run does not end by itself with status 0 (stopped,
-  killed, timed out, crashed), its open row is dropped, never kept as that step's value;
+  killed, timed out, crashed), its open row is dropped, never kept as that step's value - unless it is a plain
+  row (no bar) and the run's only one: a script that printed `loss: 0.25` once and then failed keeps it;
 - missing is missing: a row holds the names printed for that step and no others (never a NaN for an absent one);
   a printed `nan`/`inf` is kept as printed: a diverged value;
 - not metrics: a value followed by a unit or a noun (`for 8 epochs`, `10000 samples`, `rate=0.04 for`, `0.5 s`),
@@ -407,7 +408,10 @@ class MetricLines:
         self.finished = True
         if self.open is not None:
             step = self.open
-            if completed:
+            # a run that printed a single plain row (`loss: 0.25`) and then failed: nothing to tell it from a whole
+            # step, and no rule judged it, so it is kept (a failed run shows what it printed); a bar, or a plain row
+            # short of the names the rows before it had, is a partial step and dropped
+            if completed or (self.open_kind == "plain" and not self.closed):
                 self._close(step)
             else:
                 self.open, self.open_kind = None, ""
