@@ -95,7 +95,7 @@ _sweep_settings: dict[str, dict[str, Any]] = {}
 #: the program a foreign sweep file names (W&B's `program`), by absolute path
 _programs: dict[str, str] = {}
 #: what a flags file's `sweep:` section may set: the sweep options of the same names (the command line wins)
-SWEEP_SETTINGS = ("sample", "seed", "num_samples", "search", "metric", "mode", "stop", "grace_period",
+SWEEP_SETTINGS = ("sample", "seed", "num_samples", "search", "metric", "mode", "constraints", "stop", "grace_period",
                   "reduction_factor", "max_t", "min_trials", "brackets", "strict", "target", "run_cap")
 
 

@@ -26,7 +26,7 @@ def test_random_sampler_is_the_space_itself():
 
 
 def test_unknown_sampler_is_one_config_error():
-    with pytest.raises(ConfigError, match="expected one of random, tpe, cmaes, gp"):
+    with pytest.raises(ConfigError, match="expected one of random, tpe, nsga2, cmaes, gp"):
         make_sampler("bayes", search_space(SPACE))
 
 

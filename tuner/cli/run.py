@@ -56,9 +56,11 @@ def _run_parser() -> Parser:
     sweep.add_argument("--seed", type=int, help="random seed for --sample or a search space (recorded and printed)")
     sweep.add_argument("--num-samples", type=positive("draws per grid point", 20), metavar="N",
                        help="random draws per grid point of a search space (flags like {uniform: [0, 1]})")
-    sweep.add_argument("--search", choices=("random", "tpe", "cmaes", "gp"),
-                       help="sampler of a search space (default random; tpe/cmaes/gp need the 'search' extra)")
-    sweep.add_argument("--stop", choices=("median", "asha", "hyperband"), help="stop hopeless trials early on --metric")
+    sweep.add_argument("--search", choices=("random", "tpe", "nsga2", "cmaes", "gp"),
+                       help="sampler of a search space (default random; tpe/nsga2/cmaes/gp need the 'search' extra; "
+                            "several --metric: tpe, nsga2 or gp)")
+    sweep.add_argument("--stop", choices=("median", "asha", "hyperband", "moasha"),
+                       help="stop hopeless trials early on --metric (several metrics: moasha, or asha: the same)")
     sweep.add_argument("--grace-period", type=float, metavar="STEPS", help="--stop: steps before a trial is judged (1)")
     sweep.add_argument("--reduction-factor", type=float, metavar="R", help="--stop asha: keep the top 1/R per rung (3)")
     sweep.add_argument("--max-t", type=float, metavar="STEPS", help="--stop asha: stop every trial at this step")
@@ -69,10 +71,16 @@ def _run_parser() -> Parser:
                        help="run at most N trials (the first N of the plan)")
     sweep.add_argument("--target", type=float, metavar="VALUE",
                        help="launch no new trial once a finished trial's --metric reaches VALUE")
-    sweep.add_argument("--metric", help="the sweep's ranking metric, e.g. val_loss: 'best so far', the summary, and "
-                       "every later view of the sweep (tune report, tune sweeps, the exports)")
-    sweep.add_argument("--mode", choices=("max", "min"), help="whether --metric is better high or low "
-                       "(default: min for names containing 'loss' or 'error', else max)")
+    sweep.add_argument("--metric", action="append", help="the sweep's ranking metric, e.g. val_loss: 'best so far', "
+                       "the summary, and every later view of the sweep (tune report, tune sweeps, the exports); "
+                       "repeat for several objectives (--metric val_loss --metric latency_ms): no best, the Pareto "
+                       "front")
+    sweep.add_argument("--mode", action="append", choices=("max", "min"), help="whether --metric is better high or "
+                       "low (default: min for names containing 'loss' or 'error', else max); one per --metric, "
+                       "in the same order")
+    sweep.add_argument("--constraint", action="append", metavar="EXPR", help="a bound on a metric of the run, e.g. "
+                       "\"memory_mb <= 512\" (repeatable): a run that breaks one is never best nor on the front, "
+                       "and tpe/nsga2/gp are told")
     add_trial_options(sweep)
     sweep.add_argument("--no-ship", dest="ship_project", action="store_false", default=None,
                        help="--address: do not send the project folder, every node sees it at the same path "

@@ -81,7 +81,9 @@ def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, Any], scrip
             flags_file and is_space_file(flags_file)) and not {"sample", "num_samples", "run_cap"} & set(in_file):
         raise UsageError("--seed only applies with --sample or a search space")
     request = prepare_sweep(args.script, args.flags, args.sample, args.seed, flag_overrides=cli_flags,
-                            metric=args.metric, mode=args.mode, extra_args=script_args, skip_done=args.skip_done,
+                            metric=_one_or_list(args.metric), mode=_one_or_list(args.mode),
+                            constraints=getattr(args, "constraint", None), extra_args=script_args,
+                            skip_done=args.skip_done,
                             quiet=args.quiet, check=getattr(args, "check", True),
                             tags=parse_tag_options(args.tag), label=args.label, note=args.note,
                             num_samples=args.num_samples, search=args.search, stop=args.stop,
@@ -105,6 +107,13 @@ def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, Any], scrip
         print("Cancelled; nothing was run.")
         return 0
     return _print_result(run_sweep(request), request)
+
+
+def _one_or_list(values: list[str] | None) -> str | list[str] | None:
+    """A repeatable option's values: None, one value, or the list (several metrics, several modes)."""
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else list(values)
 
 
 def resume_parser() -> argparse.ArgumentParser:
@@ -198,7 +207,12 @@ def cmd_sweeps(argv: Sequence[str]) -> int:
 
 
 def _best(row: Any) -> str:
-    """`val_loss 0.213 (min)`: the sweep's best by its own ranking (tuner.runs.ranking.sweep_ranking)."""
+    """`val_loss 0.213 (min)`: the sweep's best by its own ranking (tuner.runs.ranking.sweep_ranking); for a sweep
+    of several metrics the size of its Pareto front, `front: 4 runs (val_loss min, latency_ms min)`."""
+    if row.objectives:
+        size = "-" if row.front is None else f"{row.front} run{'s' if row.front != 1 else ''}"
+        named = ", ".join(f"{metric} {mode}" if mode else metric for metric, mode in row.objectives)
+        return f"front: {size} ({named})"
     if row.metric is None:
         return ""
     if row.best_value is None:

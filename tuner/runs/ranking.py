@@ -5,6 +5,11 @@ frame, the MLflow and TensorBoard exports) comes from here, so they can never di
 metric and mode it recorded (its journal header: `--metric`/`--mode` or the grid file's `sweep:`), unless the
 user asks for another (`sweep_ranking`). Only finished runs can be best: a failed, killed, timed-out or
 lost run may have logged a fine-looking number before it died, but it is not a result anyone can use.
+
+A sweep with several metrics (`--metric val_loss --metric latency_ms`) has no single best: its result is the Pareto
+front, the finished runs no other finished run beats on every metric (`Objectives`, `sweep_objectives`). Its
+constraints (`--constraint "memory_mb <= 512"`, `Constraint`) decide which runs count at all: a run that breaks one,
+or lacks its metric, is never best and never on a front.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Sequence
 
 from tuner.errors import QueryError, TunerError, quoted
@@ -67,12 +72,94 @@ def unknown_metric(metric: str, known: Sequence[str], where: str) -> QueryError:
 
 
 @dataclass(frozen=True)
+class Constraint:
+    """`memory_mb <= 512`: a bound on a metric of the run (its value as the run's metric or evaluation columns hold
+    it). A run is feasible when it has the metric and keeps the bound; `<` and `>` are taken as `<=` and `>=` (a
+    metric equal to its bound keeps it: Optuna's constraints hold at 0)."""
+
+    metric: str
+    op: str        # "<=" or ">="
+    bound: float
+    text: str      # as the user wrote it (journal, pages)
+
+    def violation(self, row: Mapping[str, Any]) -> float:
+        """How far the run is past the bound (<= 0: kept), Optuna's convention for constraints_func; infinity
+        when the run lacks the metric (or holds NaN there): a value nobody measured keeps no bound."""
+        column = metric_column(list(row), self.metric)
+        value = Ranking(self.metric, column, "max").value(row) if column is not None else None
+        if value is None:
+            return math.inf
+        return value - self.bound if self.op == "<=" else self.bound - value
+
+    def holds(self, row: Mapping[str, Any]) -> bool:
+        return self.violation(row) <= 0
+
+
+def parse_constraint(text: Any, where: str = "--constraint") -> Constraint:
+    """`memory_mb <= 512` (also `metrics.memory_mb <= 512`, `512 >= memory_mb`, `eval_size < 1e6`) as a
+    Constraint: parsed by the filter grammar (tuner.runs.query, never run as code) and accepted only as one
+    comparison of a metric with a number; anything else is one QueryError line saying what a constraint is."""
+    from tuner.runs.expression import Column, Compare, Literal
+    from tuner.runs.query import parse_filter
+
+    example = "e.g. --constraint \"memory_mb <= 512\" (a metric of the run, <= or >=, a number)"
+    if not isinstance(text, str) or not text.strip():
+        raise QueryError(f"{where}: expected a comparison of a metric with a number, got {text!r}; {example}")
+    try:
+        tree = parse_filter(text).tree
+    except QueryError as exc:
+        raise QueryError(f"{where} {text!r}: {exc}") from None
+    mirrored = {"<": ">=", "<=": ">=", ">": "<=", ">=": "<="}
+    op = None
+    if isinstance(tree, Compare) and tree.op in mirrored:
+        if isinstance(tree.left, Column) and isinstance(tree.right, Literal):
+            column, literal, op = tree.left, tree.right, "<=" if tree.op in ("<", "<=") else ">="
+        elif isinstance(tree.right, Column) and isinstance(tree.left, Literal):
+            column, literal, op = tree.right, tree.left, mirrored[tree.op]
+    if op is None:
+        raise QueryError(f"{where} {text!r} is not one comparison of a metric with a number; {example}")
+    bound = literal.value
+    if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not math.isfinite(bound):
+        raise QueryError(f"{where} {text!r}: the bound must be a finite number, got {bound!r}; {example}")
+    name = column.name
+    if name.startswith(("flag_", "tag_")) or (not name.startswith(("metric_", "eval_")) and
+                                              name in _RUN_ATTRIBUTES):
+        raise QueryError(f"{where} {text!r}: '{column.key or name}' is not a metric; a constraint bounds a metric "
+                         f"the run records; {example}")
+    metric = name.split("_", 1)[1] if name.startswith(("metric_", "eval_")) else name
+    return Constraint(metric, op, float(bound), text.strip())
+
+
+#: columns of a run that are not its metrics (a constraint on them is refused)
+_RUN_ATTRIBUTES = frozenset({"status", "start", "end", "duration_s", "run_dir", "name", "user", "script", "sweep",
+                             "trial", "attempt", "exit_code", "epochs", "epochs_completed", "stopped_at"})
+
+
+def check_constraints(constraints: Iterable[Any] | None, where: str = "--constraint") -> tuple[Constraint, ...]:
+    """Every constraint parsed (text or Constraint); problems in one QueryError."""
+    parsed, problems = [], []
+    for item in constraints or ():
+        try:
+            parsed.append(item if isinstance(item, Constraint) else parse_constraint(item, where))
+        except QueryError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise QueryError("; ".join(problems))
+    return tuple(parsed)
+
+
+@dataclass(frozen=True)
 class Ranking:
-    """The metric that ranks a set of runs: its name as the user says it, its column, and its direction."""
+    """The metric that ranks a set of runs: its name as the user says it, its column, and its direction; with
+    constraints, a run that breaks one is never ranked."""
 
     metric: str
     column: str
     mode: str
+    constraints: tuple[Constraint, ...] = ()
+
+    def feasible(self, row: Mapping[str, Any]) -> bool:
+        return all(c.holds(row) for c in self.constraints)
 
     def value(self, row: Mapping[str, Any]) -> float | None:
         """The row's value of the metric, None unless a finite or infinite number (NaN is no value)."""
@@ -87,7 +174,7 @@ class Ranking:
     def order(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
         """Indexes of the finished rows that have a value, best first (ties keep the given order)."""
         scored = [(v, i) for i, row in enumerate(rows)
-                  if is_finished(row.get("status")) and (v := self.value(row)) is not None]
+                  if is_finished(row.get("status")) and (v := self.value(row)) is not None and self.feasible(row)]
         scored.sort(key=lambda p: -p[0] if self.mode == "max" else p[0])
         return [i for _, i in scored]
 
@@ -140,20 +227,132 @@ def choose_ranking(columns: Sequence[str], metric: str | None = None, mode: str 
 
 @dataclass(frozen=True)
 class RankingChoice:
-    """A metric and mode as someone chose them (the sweep's `--metric`/`--mode`, a report's): None = not chosen."""
+    """A metric and mode as someone chose them (the sweep's `--metric`/`--mode`, a report's): None = not chosen.
+    A multi-objective choice holds its metrics in `metrics` (two or more, each with its mode or None) and leaves
+    `metric` None: there is no single metric to rank by. `constraints` are the sweep's, as written."""
 
     metric: str | None = None
     mode: str | None = None
+    metrics: tuple[str, ...] = ()
+    modes: tuple[str | None, ...] = ()
+    constraints: tuple[str, ...] = ()
+
+    @property
+    def multi(self) -> bool:
+        return len(self.metrics) > 1
 
     @classmethod
     def of_header(cls, header: Mapping[str, Any]) -> "RankingChoice":
-        """What a sweep's journal header recorded. The mode counts only with a metric: journals before the
-        ranking issue wrote `mode: max` for sweeps without one."""
-        metric = header.get("metric")
+        """What a sweep's journal header recorded: `metric` a name (or a list of names for several objectives,
+        with `mode` a list beside it), `constraints` a list of texts. The mode counts only with a metric: journals
+        before the ranking issue wrote `mode: max` for sweeps without one."""
+        metric, mode = header.get("metric"), header.get("mode")
+        raw = header.get("constraints")
+        constraints = tuple(str(c) for c in raw) if isinstance(raw, list) else ()
+        if isinstance(metric, list) and len(metric) > 1 and all(isinstance(m, str) and m for m in metric):
+            modes = list(mode) if isinstance(mode, list) and len(mode) == len(metric) else [None] * len(metric)
+            return cls(metrics=tuple(metric), modes=tuple(m if m in MODES else None for m in modes),
+                       constraints=constraints)
+        if isinstance(metric, list) and len(metric) == 1:
+            metric, mode = metric[0], mode[0] if isinstance(mode, list) and mode else mode
         if not isinstance(metric, str) or not metric:
-            return cls()
-        mode = header.get("mode")
-        return cls(metric, mode if mode in MODES else None)
+            return cls(constraints=constraints)
+        return cls(metric, mode if mode in MODES else None, constraints=constraints)
+
+
+def check_objectives(metrics: Any, modes: Any = None, where: str = "--metric") -> tuple[tuple[str, ...],
+                                                                                         tuple[str, ...]]:
+    """`--metric a --metric b --mode min --mode max` as (metrics, modes): a name or a list of names, and no
+    mode (each metric's direction), or exactly one per metric; a metric named twice is refused. One QueryError
+    line per problem, all at once."""
+    names = [metrics] if isinstance(metrics, str) else list(metrics or ())
+    given = [modes] if isinstance(modes, str) else list(modes or ())
+    problems = []
+    if any(not isinstance(n, str) or not n.strip() for n in names):
+        problems.append(f"{where}: a metric is a name such as val_loss, got {names!r}")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        problems.append(f"{where}: metric '{twice[0]}' is named twice; each objective once")
+    if given and len(given) != len(names):
+        problems.append(f"{len(names)} metric{'s' if len(names) != 1 else ''} ({', '.join(map(str, names)) or 'none'}) "
+                        f"but {len(given)} mode{'s' if len(given) != 1 else ''} ({', '.join(map(str, given))}): give "
+                        "one --mode per --metric, in the same order, or none (each metric's own direction)")
+    bad = [m for m in given if m not in MODES]
+    if bad:
+        problems.append(f"mode must be 'min' or 'max', got {bad[0]!r}")
+    if problems:
+        raise QueryError("; ".join(problems))
+    return tuple(names), tuple(given) if given else tuple(metric_direction(n) for n in names)
+
+
+@dataclass(frozen=True)
+class Objectives:
+    """Several metrics, each with its direction, and the constraints: what a multi-objective sweep's runs are
+    judged by. There is no best run, only the front: the finished, feasible runs with a finite value of every
+    metric that no other such run dominates (at least as good on every metric, better on one)."""
+
+    rankings: tuple[Ranking, ...]
+    constraints: tuple[Constraint, ...] = ()
+
+    @property
+    def metrics(self) -> list[str]:
+        return [r.metric for r in self.rankings]
+
+    @property
+    def modes(self) -> list[str]:
+        return [r.mode for r in self.rankings]
+
+    @property
+    def columns(self) -> list[str]:
+        return [r.column for r in self.rankings]
+
+    def describe(self) -> str:
+        """`val_loss (min), latency_ms (min)`"""
+        return ", ".join(f"{r.metric} ({r.mode})" for r in self.rankings)
+
+    def values(self, row: Mapping[str, Any]) -> tuple[float, ...] | None:
+        """The row's value of every metric; None unless every one is a finite number."""
+        values = tuple(r.value(row) for r in self.rankings)
+        return None if any(v is None or not math.isfinite(v) for v in values) else values  # type: ignore[return-value]
+
+    def costs(self, row: Mapping[str, Any]) -> tuple[float, ...] | None:
+        """The values as costs, smaller better on each (max metrics negated): what tuner.search.pareto takes."""
+        values = self.values(row)
+        if values is None:
+            return None
+        return tuple(-v if r.mode == "max" else v for v, r in zip(values, self.rankings))
+
+    def feasible(self, row: Mapping[str, Any]) -> bool:
+        return all(c.holds(row) for c in self.constraints)
+
+    def candidates(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        """The rows that can be on the front: finished, feasible, every metric a finite number."""
+        return [i for i, row in enumerate(rows)
+                if is_finished(row.get("status")) and self.feasible(row) and self.values(row) is not None]
+
+    def front(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Indexes of the rows on the Pareto front, in the given order."""
+        from tuner.search.pareto import nondominated
+
+        candidates = self.candidates(rows)
+        costs = [self.costs(rows[i]) for i in candidates]
+        return [candidates[j] for j in nondominated(costs)]  # type: ignore[arg-type]
+
+
+def choose_objectives(columns: Sequence[str], metrics: Sequence[str], modes: Sequence[str | None] = (),
+                      constraints: Sequence[Any] = (), where: str = "metric") -> Objectives:
+    """The objectives for runs with these columns: every metric as asked (an unknown one is a QueryError naming
+    the closest), each with its mode or its direction."""
+    names, _ = check_objectives(list(metrics), None, where)
+    given = list(modes) if modes else [None] * len(names)
+    if len(given) != len(names):
+        check_objectives(names, given, where)
+    rankings = []
+    for name, mode in zip(names, given):
+        ranking = choose_ranking(columns, name, mode, where)
+        assert ranking is not None
+        rankings.append(ranking)
+    return Objectives(tuple(rankings), check_constraints(constraints))
 
 
 def sweep_choice(runs_dir: str, sweep: str) -> RankingChoice:
@@ -172,19 +371,57 @@ def sweep_ranking(columns: Sequence[str], recorded: RankingChoice | None = None,
     """The ranking of one sweep's runs. `metric`/`mode` asked now win (an asked metric that the sweep recorded
     keeps the recorded mode unless `mode` says otherwise); else the sweep's `recorded` choice; else the default
     (choose_ranking). A recorded metric that no run has gives None, never another metric: every view then says
-    there is no best instead of naming a best by a metric the sweep was not run for."""
+    there is no best instead of naming a best by a metric the sweep was not run for. A sweep of several metrics
+    gives None unless one is asked: it has a front (sweep_objectives), not a best. The sweep's constraints hold
+    either way."""
     check_mode(mode)
     recorded = recorded or RankingChoice()
+    constraints = check_constraints(recorded.constraints, "the sweep's constraint")
     if metric is not None:
         if mode is None and metric == recorded.metric:
             mode = recorded.mode
-        return choose_ranking(columns, metric, mode, where)
-    if recorded.metric is None:
-        return choose_ranking(columns, None, mode, where)
-    column = metric_column(columns, recorded.metric)
-    if column is None:
+        if mode is None and metric in recorded.metrics:
+            mode = recorded.modes[recorded.metrics.index(metric)]
+        ranking = choose_ranking(columns, metric, mode, where)
+    elif recorded.multi:
         return None
-    return Ranking(recorded.metric, column, mode or recorded.mode or metric_direction(recorded.metric))
+    elif recorded.metric is None:
+        ranking = choose_ranking(columns, None, mode, where)
+    else:
+        column = metric_column(columns, recorded.metric)
+        if column is None:
+            return None
+        ranking = Ranking(recorded.metric, column, mode or recorded.mode or metric_direction(recorded.metric))
+    return replace(ranking, constraints=constraints) if ranking is not None else None
+
+
+def sweep_objectives(columns: Sequence[str], recorded: RankingChoice | None = None,
+                     metrics: Sequence[str] | None = None, modes: Sequence[str | None] | None = None,
+                     where: str = "metric") -> Objectives | None:
+    """The objectives of one sweep's runs, when it has several: `metrics` (two or more) asked now win, with
+    `modes` (one per metric, or none: the recorded mode of a recorded metric, else its direction); else the
+    sweep's recorded ones. None for a sweep of one metric (sweep_ranking ranks it) and when a recorded metric is
+    not recorded by any run (no front, rather than a front of fewer metrics than the sweep was run for)."""
+    recorded = recorded or RankingChoice()
+    constraints = check_constraints(recorded.constraints, "the sweep's constraint")
+    if metrics is not None and len(metrics) > 1:
+        names, _ = check_objectives(list(metrics), None, where)
+        if modes:
+            check_objectives(names, list(modes), where)
+            chosen: list[str | None] = list(modes)
+        else:
+            chosen = [recorded.modes[recorded.metrics.index(n)] if n in recorded.metrics
+                      else recorded.mode if n == recorded.metric else None for n in names]
+        return choose_objectives(columns, names, chosen, constraints, where)
+    if metrics or not recorded.multi:
+        return None
+    rankings = []
+    for name, mode in zip(recorded.metrics, recorded.modes):
+        column = metric_column(columns, name)
+        if column is None:
+            return None
+        rankings.append(Ranking(name, column, mode or metric_direction(name)))
+    return Objectives(tuple(rankings), constraints)
 
 
 def metric_value(row: Mapping[str, Any], metric: str | None) -> float | None:

@@ -12,15 +12,15 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Mapping, Sequence
 
 from tuner.errors import ConfigError, quoted
 from tuner.store.layout import RunPaths
 from tuner.store.status import RunStatus
 from workers.files import atomic_write_text
 
-from .samplers import COMPLETE, FAIL, PRUNED, check_sampler, make_sampler, tell_record
+from .samplers import COMPLETE, FAIL, PRUNED, check_objectives_sampler, check_sampler, make_sampler, tell_record
 from .stopping import (
     AshaRule,
     AshaState,
@@ -30,9 +30,12 @@ from .stopping import (
     hyperband_bands,
     hyperband_stops,
     median_stops,
+    moasha_stops,
 )
 
-RULES = ("median", "asha", "hyperband")
+RULES = ("median", "asha", "hyperband", "moasha")
+#: the rules that judge several objectives at once (the others judge one metric)
+MULTI_OBJECTIVE_RULES = ("moasha",)
 #: seconds between two reads of the running trials' metrics: a trial is judged at most this late after a step
 POLL_S = 0.02
 
@@ -111,6 +114,22 @@ def check_stop(rule: str | None, grace_period: Any = None, reduction_factor: Any
     return config
 
 
+def objectives_stop(stop: StopConfig | None, metrics: int) -> StopConfig | None:
+    """The rule for a sweep of `metrics` objectives: ASHA with several metrics is MOASHA (ASHA is MOASHA's case of
+    one objective: a non-dominated sort of single values is their order), and MOASHA with one metric is ASHA, so the
+    journal names the rule that ran; median and hyperband judge one metric, and say so."""
+    if stop is None:
+        return None
+    if metrics > 1 and stop.rule == "asha":
+        return replace(stop, rule="moasha")
+    if metrics <= 1 and stop.rule == "moasha":
+        return replace(stop, rule="asha")
+    if metrics > 1 and stop.rule not in MULTI_OBJECTIVE_RULES:
+        raise ConfigError(f"--stop {stop.rule} judges one metric, and this sweep has {metrics} (--metric); with "
+                          "several objectives use --stop moasha (or asha, the same rule)")
+    return stop
+
+
 def stop_from_source(source: Mapping[str, Any] | None) -> StopConfig | None:
     return StopConfig(**source) if source else None
 
@@ -144,19 +163,53 @@ def read_history(run_dir: str, metric: str, cache: dict[str, Any] | None = None)
     return history
 
 
+def read_vector_history(run_dir: str, metrics: Sequence[str],
+                        cache: dict[str, Any] | None = None) -> list[tuple[float, tuple[float, ...]]]:
+    """(step, (value of each metric)) of each closed step that reported every one of `metrics` (read_history's
+    rows and rules: a step without one of them is not in the history); what MOASHA judges."""
+    path = RunPaths(run_dir).live_metrics_jsonl
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return []
+    key = (path, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if cache is not None and cache.get(run_dir, (None,))[0] == key:
+        return cache[run_dir][1]
+    from tuner.store.files import read_metric_lines
+
+    history = []
+    for number, row in enumerate(read_metric_lines(path)[0], start=1):
+        values = [row.get(metric) for metric in metrics]
+        numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if len(numbers) != len(values):
+            continue
+        step = row.get("step", number)
+        step = step if isinstance(step, (int, float)) and not isinstance(step, bool) else number
+        history.append((float(step), tuple(numbers)))
+    if cache is not None:
+        cache[run_dir] = (key, history)
+    return history
+
+
 class SearchDriver:
-    """Sampler + stopping rule of one sweep, with their journal records."""
+    """Sampler + stopping rule of one sweep, with their journal records. With several objectives
+    (`request.metrics`), histories are vectors (one value per metric) and the sampler is told one value each."""
 
     def __init__(self, request: Any, journal: Any, runs_dir: str) -> None:
         self.request, self.journal = request, journal
         self.metric, self.mode = request.metric, request.mode
+        self.metrics: tuple[str, ...] = tuple(getattr(request, "metrics", ()) or ((request.metric,) if request.metric
+                                                                                 else ()))
+        self.modes: tuple[str, ...] = tuple(getattr(request, "modes", ()) or (request.mode,))
+        self.multi = len(self.metrics) > 1
+        self.constraints: tuple[Any, ...] = tuple(getattr(request, "constraints", ()) or ())
         self.stop: StopConfig | None = request.stop
         space = request.plan.grid
-        self.sampler = make_sampler(check_sampler(request.search), space, self.mode) if request.search != "random" \
-            else None
+        self.sampler = make_sampler(check_sampler(request.search), space, self.modes if self.multi else self.mode,
+                                    constrained=bool(self.constraints)) if request.search != "random" else None
         self.asked: dict[int, dict[str, Any]] = {}    # trial -> flags asked (this run and journaled)
         self.live: dict[int, str] = {}                # running trial -> its run_dir
-        self.histories: dict[int, list[tuple[float, float]]] = {}  # every trial's metric so far (final when done)
+        self.histories: dict[int, list[Any]] = {}  # every trial's metric (a vector with several) so far, final when done
         self.stopped: dict[int, float] = {}           # trial -> step it was stopped at
         self.asha = AshaState()
         self._cache: dict[str, Any] = {}
@@ -172,10 +225,16 @@ class SearchDriver:
                 self.asked[record["trial"]] = record["flags"]
             elif record.get("type") == "stop":
                 self.stopped[record["trial"]] = record["step"]
-            elif record.get("type") == "outcome" and record.get("status") in ("finished", "stopped") and self.metric:
-                self.histories[record["trial"]] = read_history(os.path.join(runs_dir, record["run"]), self.metric)
+            elif record.get("type") == "outcome" and record.get("status") in ("finished", "stopped") and self.metrics:
+                self.histories[record["trial"]] = self._history(os.path.join(runs_dir, record["run"]))
         if self.sampler is not None:
             self.sampler.restore(records)
+
+    def _history(self, run_dir: str, cache: dict[str, Any] | None = None) -> Any:
+        """The trial's metric so far: (step, value), or (step, values) with several objectives."""
+        if self.multi:
+            return read_vector_history(run_dir, self.metrics, cache)
+        return read_history(run_dir, self.metrics[0], cache)
 
     # -- launch and outcome
     def flags_for(self, index: int) -> dict[str, Any]:
@@ -194,25 +253,36 @@ class SearchDriver:
         self.histories.pop(index, None)
         self.asha.judged.pop(index, None)
 
-    def finished(self, index: int, status: str, value: float | None) -> None:
-        """A trial's final outcome: keep its whole history for the rule, tell the sampler (and journal it)."""
+    def finished(self, index: int, status: str, value: float | None, row: Mapping[str, Any] | None = None) -> None:
+        """A trial's final outcome: keep its whole history for the rule, tell the sampler (and journal it).
+        `row` is the run's row (tuner.runs.aggregate.run_row): each objective's value and the constraints' metrics
+        are read from it."""
         run_dir = self.live.pop(index, None)
-        if run_dir is not None and self.metric:
-            self.histories[index] = read_history(run_dir, self.metric)
+        if run_dir is not None and self.metrics:
+            self.histories[index] = self._history(run_dir)
         if self.sampler is None:
             return
         parsed = RunStatus.parse(status)
         state = COMPLETE if parsed is RunStatus.FINISHED else PRUNED if parsed is RunStatus.STOPPED else FAIL
         history = self.histories.get(index, [])
-        if state == PRUNED and value is None and history:
-            value = history[-1][1]
-        self.sampler.tell(index, value, state, history)
-        self.journal.append({**tell_record(index, value, state, history), "time": time.time()}, durable=True)
+        told: Any = value
+        if self.multi:
+            from tuner.runs.ranking import metric_value
+
+            told = [metric_value(row or {}, m) for m in self.metrics]
+            if state == PRUNED and any(v is None for v in told) and history:
+                told = list(history[-1][1])
+        elif state == PRUNED and value is None and history:
+            told = history[-1][1]
+        constraints = [c.violation(row or {}) for c in self.constraints] if self.constraints else None
+        self.sampler.tell(index, told, state, history, constraints)
+        self.journal.append({**tell_record(index, told, state, history, constraints), "time": time.time()},
+                            durable=True)
 
     # -- early stopping
     def poll(self, force: bool = False) -> list[int]:
         """Read the running trials' metrics and ask the runner of each condemned one to stop; returns them."""
-        if self.stop is None or not self.live or self.metric is None:
+        if self.stop is None or not self.live or not self.metrics:
             return []
         now = time.monotonic()
         if not force and now < self._next_poll:
@@ -220,9 +290,12 @@ class SearchDriver:
         self._next_poll = now + POLL_S
         histories = dict(self.histories)
         for index, run_dir in self.live.items():
-            histories[index] = read_history(run_dir, self.metric, self._cache)
+            histories[index] = self._history(run_dir, self._cache)
         running = [i for i in self.live if i not in self.stopped]
-        if self.stop.rule == "median":
+        if self.stop.rule == "moasha":
+            rule = AshaRule(self.stop.grace_period, self.stop.reduction_factor, self.stop.max_t)
+            stops = moasha_stops(histories, running, self.modes, rule, self.asha)
+        elif self.stop.rule == "median":
             stops = median_stops(histories, running, self.mode, MedianRule(self.stop.grace_period, self.stop.min_trials))
         elif self.stop.rule == "hyperband":
             if self._hyperband is None:
@@ -234,7 +307,13 @@ class SearchDriver:
         for stop in stops:
             decided = time.time()
             where = f"its report {stop.step:g}" if stop.rule == "hyperband" else f"step {stop.step:g}"
-            reason = f"{stop.rule}: {self.metric} {stop.value:.4g} at {where} is worse than {stop.threshold:.4g}"
+            if stop.rule == "moasha":
+                reason = (f"moasha: ({', '.join(self.metrics)}) at {where}: {stop.value:g} trials ahead of it by "
+                          f"non-dominated sorting, at most {stop.threshold:g} continue")
+            elif stop.rule == "moasha:max_t":
+                reason = f"moasha: reached max_t {stop.threshold:g}"
+            else:
+                reason = f"{stop.rule}: {self.metric} {stop.value:.4g} at {where} is worse than {stop.threshold:.4g}"
             # the step the rule judged: the run keeps its metrics up to it (after_run), whatever the script printed
             # while the request was on its way
             step = judged_step(stop, histories.get(stop.trial, ()))
@@ -261,10 +340,15 @@ def _finite_or_none(value: float) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def check_search(search: str | None, grid: Any, stop: StopConfig | None, metric: str | None,
+def check_search(search: str | None, grid: Any, stop: StopConfig | None, metric: str | Sequence[str] | None,
                  skip_done: bool) -> str:
-    """`--search` against the plan: adaptive samplers need a space; stopping needs a metric."""
+    """`--search` against the plan: adaptive samplers need a space; stopping needs a metric; with several
+    metrics, a sampler and a rule that take several objectives."""
     name = check_sampler(search or "random")
+    metrics = [metric] if isinstance(metric, str) else list(metric or ())
+    check_objectives_sampler(name, len(metrics))
+    objectives_stop(stop, len(metrics))
+    metric = metrics[0] if metrics else None
     problems = []
     if name != "random":
         if getattr(grid, "distributions", None) is None:

@@ -1,8 +1,13 @@
 """Samplers: which flags the next trial of a space runs with, and what they learn from each outcome.
 
 `random` draws from the space alone (no dependency, reproducible from the seed, trial by trial). `tpe`,
-`cmaes` and `gp` drive an Optuna study by ask-and-tell in the sweep driver; workers never see Optuna and
+`nsga2`, `cmaes` and `gp` drive an Optuna study by ask-and-tell in the sweep driver; workers never see Optuna and
 the core imports it only here, lazily, when such a sampler is chosen.
+
+Several objectives (`--metric a --metric b`) make the study multi-objective (`directions=[...]`): TPE (Optuna's
+default for several objectives), NSGA-II and GP take them, CMA-ES does not (one line says so). Constraints
+(`--constraint`) reach the sampler as Optuna's `constraints_func`: each told trial carries the violations of its run
+(<= 0 kept), which TPE, NSGA-II and GP use to prefer feasible points.
 
 Every ask and tell is a plain record (`ask_record` / `tell_record`) the sweep writes to its journal; a
 resumed sweep replays them into a new in-memory study (`restore`), so nothing finished is asked again and
@@ -21,8 +26,16 @@ from tuner.errors import ConfigError, quoted
 
 from .space import QUANTILE_EPS, Distribution, SearchSpace
 
-SAMPLERS = ("random", "tpe", "cmaes", "gp")
+SAMPLERS = ("random", "tpe", "nsga2", "cmaes", "gp")
+#: the samplers of an Optuna study with several objectives (`directions=[...]`)
+MULTI_OBJECTIVE = ("random", "tpe", "nsga2", "gp")
 COMPLETE, FAIL, PRUNED = "complete", "fail", "pruned"
+#: the user attribute holding a trial's constraint violations, read by the study's constraints_func
+CONSTRAINTS_ATTR = "tuner_constraints"
+#: a constraint whose metric the run did not record: violated, by a finite amount (a GP models these numbers)
+MISSING_VIOLATION = 1e12
+#: NSGA-II's population (Optuna's default, 50) is cut to the budget so a sweep sees at least this many generations
+NSGA2_GENERATIONS = 4
 
 
 def check_sampler(name: str) -> str:
@@ -31,12 +44,25 @@ def check_sampler(name: str) -> str:
     return name
 
 
-def make_sampler(name: str, space: SearchSpace, mode: str = "max") -> "RandomSampler | OptunaSampler":
-    """The sampler named by `--search`; an adaptive one without Optuna installed is one ConfigError."""
+def check_objectives_sampler(name: str, metrics: int) -> None:
+    """CMA-ES optimizes one value: with several metrics it is one line naming the samplers that take them."""
+    if metrics > 1 and name not in MULTI_OBJECTIVE:
+        raise ConfigError(f"--search {name} optimizes one metric, and this sweep has {metrics} (--metric); for "
+                          f"several objectives use --search {', '.join(n for n in MULTI_OBJECTIVE if n != 'random')} "
+                          "or random")
+
+
+def make_sampler(name: str, space: SearchSpace, mode: str | Sequence[str] = "max",
+                 constrained: bool = False) -> "RandomSampler | OptunaSampler":
+    """The sampler named by `--search`, for one mode or one mode per objective (`modes`); an adaptive one without
+    Optuna installed is one ConfigError. `constrained`: the sweep has constraints (the study gets a
+    constraints_func)."""
     check_sampler(name)
+    modes = [mode] if isinstance(mode, str) else list(mode)
+    check_objectives_sampler(name, len(modes))
     if name == "random":
         return RandomSampler(space)
-    return OptunaSampler(name, space, mode)
+    return OptunaSampler(name, space, modes, constrained)
 
 
 class RandomSampler:
@@ -50,8 +76,8 @@ class RandomSampler:
     def ask(self, index: int, flags: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return dict(flags) if flags is not None else self.space.combination(index)
 
-    def tell(self, index: int, value: float | None, state: str = COMPLETE,
-             history: Sequence[tuple[float, float]] = ()) -> None:
+    def tell(self, index: int, value: Any, state: str = COMPLETE, history: Sequence[tuple[float, Any]] = (),
+             constraints: Sequence[float] | None = None) -> None:
         pass
 
     def ask_record(self, index: int, flags: Mapping[str, Any]) -> dict[str, Any]:
@@ -67,11 +93,17 @@ def _pending(records: Sequence[Mapping[str, Any]]) -> list[int]:
     return [i for i in dict.fromkeys(asked) if i not in told]
 
 
-def tell_record(index: int, value: float | None, state: str,
-                history: Sequence[tuple[float, float]] = ()) -> dict[str, Any]:
-    record: dict[str, Any] = {"type": "tell", "trial": index, "state": state, "value": value}
+def tell_record(index: int, value: Any, state: str, history: Sequence[tuple[float, Any]] = (),
+                constraints: Sequence[float] | None = None) -> dict[str, Any]:
+    """The journal's record of a tell: `value` a number, or a list with one per objective (None where the run
+    has none); `constraints` the violations (None for a metric the run lacks: JSON has no infinity)."""
+    record: dict[str, Any] = {"type": "tell", "trial": index, "state": state,
+                              "value": list(value) if isinstance(value, (list, tuple)) else value}
     if history:
-        record["last"] = list(history[-1])
+        step, last = history[-1]
+        record["last"] = [step, list(last) if isinstance(last, (list, tuple)) else last]
+    if constraints is not None:
+        record["constraints"] = [v if math.isfinite(v) else None for v in constraints]
     return record
 
 
@@ -79,6 +111,19 @@ def check_installed(name: str) -> None:
     """The packages sampler `name` needs are importable (one ConfigError naming the extra); they are imported,
     as the sweep will import them anyway."""
     _import_optuna(name)
+
+
+def _finite_values(value: Any, objectives: int) -> list[float] | None:
+    """A tell's value as the study takes it: one finite number per objective, else None (the trial FAILs)."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if len(values) != objectives or any(v is None or isinstance(v, bool) or not isinstance(v, (int, float))
+                                        or not math.isfinite(v) for v in values):
+        return None
+    return [float(v) for v in values]
+
+
+def _violations(constraints: Sequence[Any]) -> list[float]:
+    return [float(v) if v is not None and math.isfinite(v) else MISSING_VIOLATION for v in constraints]
 
 
 def _import_optuna(name: str) -> Any:
@@ -98,24 +143,47 @@ def _import_optuna(name: str) -> Any:
         except ImportError:
             raise ConfigError("--search gp needs PyTorch and SciPy (Optuna's GPSampler): "
                               "pip install 'tuner-sweeps[search]' torch") from None
+    if name == "nsga2" and not hasattr(optuna.samplers, "NSGAIISampler"):  # pragma: no cover - every Optuna 3+
+        raise ConfigError("--search nsga2 needs Optuna's NSGAIISampler: pip install -U 'tuner-sweeps[search]'")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna
+
+
+def _read_constraints(trial: Any) -> list[float]:
+    """The study's constraints_func: the violations the tell attached to the trial."""
+    return list(trial.user_attrs.get(CONSTRAINTS_ATTR, [MISSING_VIOLATION]))
+
+
+#: where Optuna's samplers keep a trial's constraint values (optuna.samplers._base._CONSTRAINTS_KEY): a replayed
+#: trial is added with them, as the sampler's after_trial would have stored them
+_CONSTRAINTS_KEY = "constraints"
 
 
 class OptunaSampler:
     """An Optuna study driven by ask-and-tell; grid flags are fixed per trial (enqueued), distributions sampled."""
 
-    def __init__(self, name: str, space: SearchSpace, mode: str = "max") -> None:
+    def __init__(self, name: str, space: SearchSpace, mode: str | Sequence[str] = "max",
+                 constrained: bool = False) -> None:
         optuna = self._optuna = _import_optuna(name)
         self.name, self.space = name, space
+        modes = [mode] if isinstance(mode, str) else list(mode)
+        self.objectives = len(modes)
+        check_objectives_sampler(name, self.objectives)
         seed = space.seed
+        options: dict[str, Any] = {"seed": seed}
+        if constrained:  # the violations each tell attaches to its trial (Optuna: <= 0 is feasible)
+            options["constraints_func"] = _read_constraints
         if name == "tpe":
-            sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+            sampler = optuna.samplers.TPESampler(constant_liar=True, **options)
+        elif name == "nsga2":
+            population = max(2, min(50, space.size // NSGA2_GENERATIONS))
+            sampler = optuna.samplers.NSGAIISampler(population_size=population, **options)
         elif name == "cmaes":
             sampler = optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
         else:
-            sampler = optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False)
-        self.study = optuna.create_study(sampler=sampler, direction="minimize" if mode == "min" else "maximize")
+            sampler = optuna.samplers.GPSampler(warn_independent_sampling=False, **options)
+        self.study = optuna.create_study(sampler=sampler,
+                                         directions=["minimize" if m == "min" else "maximize" for m in modes])
         self.distributions = {n: self._distribution(d) for n, d in space.distributions}
         for name_, values in zip(space.grid_names, space.grid_values):
             self.distributions[name_] = optuna.distributions.CategoricalDistribution(values)
@@ -191,24 +259,37 @@ class OptunaSampler:
         return {"type": "ask", "trial": index, "sampler": self.name, "flags": dict(flags),
                 "params": dict(trial.params)}
 
-    def tell(self, index: int, value: float | None, state: str = COMPLETE,
-             history: Sequence[tuple[float, float]] = ()) -> None:
-        """Told once per trial: COMPLETE with its value (no finite value = FAIL), FAIL, or PRUNED (stopped early;
-        its last reported value is passed as an intermediate value, which TPE uses for pruned trials)."""
+    def tell(self, index: int, value: Any, state: str = COMPLETE, history: Sequence[tuple[float, Any]] = (),
+             constraints: Sequence[float] | None = None) -> None:
+        """Told once per trial: COMPLETE with its value, or one value per objective (no finite value of each =
+        FAIL), FAIL, or PRUNED (stopped early; with one objective its last reported value is passed as an
+        intermediate value, which TPE uses for pruned trials: Optuna keeps no intermediate values for several).
+        `constraints`: the run's violations, for a constrained study."""
         trial = self._trials.pop(index, None)
         if trial is None:
             return
         states = self._optuna.trial.TrialState
+        if constraints is not None:
+            trial.set_user_attr(CONSTRAINTS_ATTR, _violations(constraints))
+        values = _finite_values(value, self.objectives)
         if state == PRUNED:
-            if history:
+            if history and self.objectives == 1:
                 step, last = history[-1]
-                if last is not None and math.isfinite(last):
+                if isinstance(last, (int, float)) and math.isfinite(last):
                     trial.report(float(last), int(step))
+            if constraints is None and CONSTRAINTS_ATTR not in trial.user_attrs and self._constrained:
+                trial.set_user_attr(CONSTRAINTS_ATTR, [MISSING_VIOLATION])
             self.study.tell(trial, state=states.PRUNED)
-        elif state == COMPLETE and value is not None and math.isfinite(value):
-            self.study.tell(trial, float(value))
+        elif state == COMPLETE and values is not None:
+            if self._constrained and CONSTRAINTS_ATTR not in trial.user_attrs:
+                trial.set_user_attr(CONSTRAINTS_ATTR, [MISSING_VIOLATION])
+            self.study.tell(trial, values if self.objectives > 1 else values[0])
         else:
             self.study.tell(trial, state=states.FAIL)
+
+    @property
+    def _constrained(self) -> bool:
+        return getattr(self.study.sampler, "_constraints_func", None) is not None
 
     def restore(self, records: Sequence[Mapping[str, Any]]) -> list[int]:
         """Replay journaled asks and tells into this (fresh) study; returns the trials asked but never told,
@@ -223,15 +304,22 @@ class OptunaSampler:
             params = record.get("params", record["flags"])
             distributions = {n: self.distributions[n] for n in params if n in self.distributions}
             self._seen.add(self._key(record["flags"]))
-            value = tell.get("value")
-            if tell["state"] == COMPLETE and value is not None and math.isfinite(value):
-                trial = create(params=params, distributions=distributions, value=float(value))
+            values = _finite_values(tell.get("value"), self.objectives)
+            # what the constraints_func stored when it was told: the violations the journal kept
+            told = tell.get("constraints")
+            violations = _violations(told) if isinstance(told, list) else [MISSING_VIOLATION]
+            extra: dict[str, Any] = {}
+            if self._constrained:
+                extra = {"user_attrs": {CONSTRAINTS_ATTR: violations},
+                         "system_attrs": {_CONSTRAINTS_KEY: tuple(violations)}}
+            if tell["state"] == COMPLETE and values is not None:
+                trial = create(params=params, distributions=distributions, values=values, **extra)
             elif tell["state"] == PRUNED:
                 last = tell.get("last")
-                intermediate = ({int(last[0]): float(last[1])} if last and last[1] is not None
-                                and math.isfinite(last[1]) else None)
+                intermediate = ({int(last[0]): float(last[1])} if self.objectives == 1 and last
+                                and isinstance(last[1], (int, float)) and math.isfinite(last[1]) else None)
                 trial = create(params=params, distributions=distributions, state=states.PRUNED,
-                               intermediate_values=intermediate)
+                               intermediate_values=intermediate, **extra)
             else:
                 trial = create(params=params, distributions=distributions, state=states.FAIL)
             self.study.add_trial(trial)

@@ -259,3 +259,83 @@ def hyperband_stops(histories: Histories, running: Sequence[Any], mode: str, rul
             sign = -1 if mode == "max" else 1
             stops.append(Stop(trial, "hyperband", band, sign * value, sign * threshold))
     return stops
+
+
+# ---------------------------------------------------------------------------------------------------
+# Multi-objective ASHA (Schmucker et al. 2021; Syne Tune's MOASHA): ASHA whose order at a rung is non-dominated
+# sorting of the objective vectors, with NSGA-II's crowding distance inside a front
+
+VectorHistory = Sequence[tuple[float, Sequence[float]]]
+VectorHistories = Mapping[Any, VectorHistory]
+
+
+def _cost_vector(values: Sequence[float] | None, modes: Sequence[str]) -> tuple[float, ...] | None:
+    """Values -> costs (smaller better on each); a NaN in any objective is the worst on that objective."""
+    if values is None:
+        return None
+    return tuple(-_score(v, m) for v, m in zip(values, modes))
+
+
+def _vector_at(points: VectorHistory, milestone: float) -> Sequence[float] | None:
+    for step, values in points:
+        if step >= milestone:
+            return values
+    return None
+
+
+def moasha_stops(histories: VectorHistories, running: Sequence[Any], modes: Sequence[str],
+                 rule: AshaRule = AshaRule(), state: AshaState | None = None) -> list[Stop]:
+    """The running trials to stop now, judged on several objectives at once.
+
+    A history is a trial's [(step, (value of each objective))], the steps at which it reported every objective.
+    The rungs and max_t are ASHA's (`rule`). On reaching a rung (the highest since it was last judged), a trial is
+    placed among the vectors every trial had at that rung, itself included: by non-dominated sorting (its front),
+    then, inside a front, by crowding distance (a point in a sparser part of the front first: the front's extremes
+    come first). It continues when fewer than ceil(n / reduction_factor) vectors are strictly ahead of it (a tie
+    continues, as in ASHA; the first to reach a rung continues). A trial's own NaN is the worst value on that
+    objective, and a trial with one is behind every other; another trial's non-finite vector does not count.
+    With one objective the order is ASHA's (the cutoff counts trials rather than interpolating a percentile).
+
+    The Stop's value is the trial's position (vectors ahead of it) and its threshold the number allowed ahead."""
+    for mode in modes:
+        check_mode(mode)
+    if rule.grace_period <= 0 or rule.reduction_factor <= 1:
+        raise ValueError("moasha needs grace_period > 0 and reduction_factor > 1")
+    from tuner.search.pareto import priority_order
+
+    state = state if state is not None else AshaState()
+    ordered = {t: sorted(p, key=lambda point: point[0]) for t, p in histories.items() if p}
+    longest = max((p[-1][0] for p in ordered.values()), default=0)
+    milestones = rule.rungs(longest)
+    stops = []
+    for trial in running:
+        points = ordered.get(trial)
+        if not points:
+            continue
+        step = points[-1][0]
+        if rule.max_t is not None and step >= rule.max_t:
+            stops.append(Stop(trial, "moasha:max_t", step, step, rule.max_t))
+            continue
+        reached = [m for m in milestones if m <= step and m > state.judged.get(trial, -math.inf)]
+        if not reached:
+            continue
+        milestone = reached[-1]
+        state.judged[trial] = milestone
+        mine = _cost_vector(_vector_at(points, milestone), modes)
+        if mine is None:
+            continue
+        others = [cost for t, p in ordered.items() if t != trial
+                  for cost in [_cost_vector(_vector_at(p, milestone), modes)]
+                  if cost is not None and all(math.isfinite(c) for c in cost)]
+        if not others:
+            continue
+        if all(math.isfinite(c) for c in mine):
+            keys = priority_order([mine] + others)
+            ahead = sum(1 for key in keys[1:] if key < keys[0])
+        else:  # diverged on an objective: behind every trial that did not
+            ahead = len(others)
+        vectors = [mine] + others
+        allowed = math.ceil(len(vectors) / rule.reduction_factor)
+        if ahead >= allowed:
+            stops.append(Stop(trial, "moasha", milestone, float(ahead), float(allowed)))
+    return stops

@@ -17,7 +17,7 @@ from tuner.console.progress import SweepProgress
 from tuner.errors import DiskFullError, QueryError, RunInterruptedError, TunerError
 from tuner.plan import plan_indices_record
 from tuner.runs.aggregate import read_rows, runs_frame
-from tuner.runs.ranking import Ranking, RankingChoice, choose_ranking, sweep_ranking
+from tuner.runs.ranking import Objectives, Ranking, RankingChoice, choose_ranking, sweep_objectives, sweep_ranking
 from tuner.settings import Settings
 from tuner.spec import project_view_notice
 from tuner.store.journal import JOURNAL, Journal, new_sweep_id, sweeps_root
@@ -69,20 +69,48 @@ class SweepResult:
     counts: TrialCounts | None = None
     #: why the sweep cannot succeed (every first trial died of the same configuration error), else None
     config_error: str | None = None
+    #: a multi-objective sweep's metrics and modes (then `metric` is None), and the sweep's constraints as written
+    metrics: tuple[str, ...] = ()
+    modes: tuple[str, ...] = ()
+    constraints: tuple[str, ...] = ()
+
+    @property
+    def choice(self) -> RankingChoice:
+        """The sweep's ranking as recorded: one metric, several, or none (the default choice)."""
+        return RankingChoice(self.metric, self.mode if self.metric else None, self.metrics, self.modes,
+                             self.constraints)
 
     @property
     def ranking(self) -> Ranking | None:
-        """The metric that ranks this sweep's runs, None when they recorded none (or not the one asked for)."""
-        return sweep_ranking(list(self.frame.columns), RankingChoice(self.metric, self.mode if self.metric else None))
+        """The metric that ranks this sweep's runs, None when they recorded none (or not the one asked for), and
+        for a sweep of several metrics (see `objectives`)."""
+        return sweep_ranking(list(self.frame.columns), self.choice)
+
+    @property
+    def objectives(self) -> Objectives | None:
+        """A multi-objective sweep's metrics with their columns and directions, None for one metric or when a
+        metric was recorded by no run."""
+        return sweep_objectives(list(self.frame.columns), self.choice)
 
     @property
     def best_run(self) -> dict[str, Any] | None:
-        """The best finished run's row, None when no finished run recorded the ranking metric."""
+        """The best finished run's row, None when no finished run recorded the ranking metric, and always for a
+        sweep of several metrics: it has a front (`front`), not a best."""
         if self.ranking is None:
             return None
         rows = self.frame.to_dict("records")
         best = self.ranking.best(rows)
         return rows[best] if best is not None else None
+
+    @property
+    def front(self) -> list[dict[str, Any]]:
+        """The rows of the Pareto front (finished, feasible runs no other beats on every metric), in trial order;
+        [] for a sweep of one metric."""
+        objectives = self.objectives
+        if objectives is None:
+            return []
+        rows = self.frame.to_dict("records")
+        return [rows[i] for i in objectives.front(rows)]
 
 
 def _header(request: SweepRequest) -> dict[str, Any]:
@@ -90,9 +118,12 @@ def _header(request: SweepRequest) -> dict[str, Any]:
     return {"created": time.time(), "cwd": request.cwd, "script": request.script.path, "script_given": request.script.given,
             "script_sha256": request.script.sha256, "grid": request.plan.grid.to_source(),
             "total": request.plan.total, "sample": request.plan.sample, "seed": request.plan.seed,
-            "indices": plan_indices_record(request.plan), "metric": request.metric,
-            # the sweep's ranking (tuner.runs.ranking.sweep_ranking): every view of the sweep ranks by it
-            "mode": request.mode if request.metric else None,
+            "indices": plan_indices_record(request.plan),
+            # the sweep's ranking (tuner.runs.ranking.sweep_ranking): every view of the sweep ranks by it; several
+            # metrics are lists of metrics and modes (RankingChoice.of_header), judged by their front
+            "metric": list(request.metrics) if request.metrics else request.metric,
+            "mode": list(request.modes) if request.metrics else request.mode if request.metric else None,
+            "constraints": [c.text for c in request.constraints],
             "extra_args": list(request.extra_args),
             # the command template (grid file or setting), so resume builds the same argv as the first run did
             "command": request.template.to_source() if request.template is not None else None,
@@ -202,18 +233,24 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster, sweep_id: str) -> Sweep
                            finished=counts.finished, failed=counts.failed, stopped=counts.stopped,
                            skipped=counts.skipped, interrupted=interrupted, summary_csv=journal.summary_csv,
                            stopped_early=stopped_early, metric=request.metric,
-                           mode=request.mode, counts=counts, config_error=config_error)
+                           mode=request.mode, counts=counts, config_error=config_error,
+                           metrics=tuple(request.metrics), modes=tuple(request.modes),
+                           constraints=tuple(c.text for c in request.constraints))
     finally:
         journal.release()
 
 
 def _warn_unknown_metric(frame: pd.DataFrame, request: SweepRequest, progress: SweepProgress) -> None:
-    if request.metric is None or frame.empty:
+    """A metric (or a constraint's metric) that no run recorded: said once at the end, naming the closest."""
+    if frame.empty:
         return
-    try:
-        choose_ranking(list(frame.columns), request.metric, request.mode, where="--metric")
-    except QueryError as exc:
-        progress.message(f"warning: {exc}", style="red")
+    checks: list[tuple[str, str | None, str]] = [(metric, mode, "--metric") for metric, mode in request.objectives]
+    checks += [(c.metric, None, f"--constraint {c.text!r}") for c in request.constraints]
+    for metric, mode, where in checks:
+        try:
+            choose_ranking(list(frame.columns), metric, mode, where=where)
+        except QueryError as exc:
+            progress.message(f"warning: {exc}", style="red")
 
 
 def _write_summary(journal: Journal, settings: Settings) -> pd.DataFrame:
@@ -228,8 +265,9 @@ def _write_summary(journal: Journal, settings: Settings) -> pd.DataFrame:
 
 
 def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None = None, seed: int | None = None,
-               runs_dir: str | None = None, confirm: bool | None = None, *, metric: str | None = None,
-               mode: str | None = None, cpus_per_trial: float | None = None, gpus_per_trial: float | None = None,
+               runs_dir: str | None = None, confirm: bool | None = None, *, metric: str | Sequence[str] | None = None,
+               mode: str | Sequence[str] | None = None, constraints: str | Sequence[str] | None = None,
+               cpus_per_trial: float | None = None, gpus_per_trial: float | None = None,
                max_concurrent: int | None = None, max_failures: int | None = None, retries: int | None = None,
                timeout_s: float | None = None, address: str | None = None, skip_done: bool = False,
                resume: str | None = None, retry_failed: bool = True, quiet: bool = False,
@@ -251,8 +289,13 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
     Returns a DataFrame of exactly the runs this sweep made (ls_runs columns plus `sweep`, `trial`), with
     the sweep id in `df.attrs["sweep"]` and the ranking in `df.attrs["metric"]`, `["mode"]` and `["best_run"]`
     (the best finished run's run_dir, None when none finished); None when the confirmation prompt is
-    declined. A failing trial is a row with its status, never an exception. Ctrl-C stops cleanly and raises
-    RunInterruptedError. `tags`, `label` and `note` are every trial's tags from the start (see training_run).
+    declined. Several metrics (`metric=["val_loss", "latency_ms"], mode=["min", "min"]`) make it multi-objective:
+    there is no best (`best_run` None), the frame's `pareto` column marks the runs on the Pareto front and
+    `df.attrs["pareto"]` lists their run_dir; `metric`/`mode` attrs are then lists. `constraints`
+    (`"memory_mb <= 512"`, one or a list) bound metrics of the runs: a run that breaks one is neither best nor on
+    the front, and an adaptive sampler is told (Optuna's constraints). A failing trial is a row with its status,
+    never an exception. Ctrl-C stops cleanly and raises RunInterruptedError. `tags`, `label` and `note` are every
+    trial's tags from the start (see training_run).
     `keep_cluster_s` > 0 joins (or starts) a warm local cluster kept up that long after the sweep (workers.warm).
     `trust_journal` (with `resume`): True resumes a journal this user's key did not sign (edited, another user's,
     an older tuner's); None asks on a terminal and raises UntrustedError without one; False always raises.
@@ -263,7 +306,8 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
     if resume is not None:
         request = prepare_resume(resume, retry_failed=retry_failed, quiet=quiet, trust=trust_journal, **overrides)
     else:
-        request = prepare_sweep(file, flags, sample, seed, check=check, metric=metric, mode=mode, extra_args=extra_args,
+        request = prepare_sweep(file, flags, sample, seed, check=check, metric=metric, mode=mode,
+                                constraints=constraints, extra_args=extra_args,
                                 skip_done=skip_done, quiet=quiet, num_samples=num_samples, search=search, stop=stop,
                                 stop_options=dict(grace_period=grace_period, reduction_factor=reduction_factor,
                                                   max_t=max_t, min_trials=min_trials, brackets=brackets,
@@ -283,6 +327,21 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
     if result.ranking is not None:
         result.frame.attrs.update(metric=result.ranking.metric, mode=result.ranking.mode)
     result.frame.attrs["best_run"] = best["run_dir"] if best is not None else None
+    if result.metrics:  # several metrics: the front, not a best
+        mark_front(result.frame, result.objectives, result.metrics, result.modes)
     return result.frame
+
+
+def mark_front(frame: pd.DataFrame, objectives: Objectives | None, metrics: Sequence[str],
+               modes: Sequence[str]) -> None:
+    """A multi-objective sweep's frame: a boolean `pareto` column, `attrs["pareto"]` the run_dir of each run on
+    the front (trial order), `attrs["metric"]`/`["mode"]` the lists (as recorded when no run has a metric)."""
+    rows = frame.to_dict("records")
+    front = objectives.front(rows) if objectives is not None else []
+    on_front = set(front)
+    frame["pareto"] = [i in on_front for i in range(len(frame))]
+    frame.attrs.update(metric=list(objectives.metrics if objectives else metrics),
+                       mode=list(objectives.modes if objectives else modes),
+                       pareto=[rows[i]["run_dir"] for i in front], best_run=None)
 
 

@@ -403,13 +403,14 @@ class _SweepLoop:
         if run_status is RunStatus.FINISHED and result.outcome is not None:
             self.durations.append(duration)
         metric = self.request.metric
-        row = run_row(read_run(run_dir)) if metric and os.path.isdir(os.path.join(run_dir, META_DIR)) else {}
+        judged = bool(self.request.objectives or self.request.constraints)  # a multi-objective sweep has no `metric`
+        row = run_row(read_run(run_dir)) if judged and os.path.isdir(os.path.join(run_dir, META_DIR)) else {}
         if repeated:  # the one error was printed once; the trials that were already running say only that
             error, tail = "the same error as above", ()
         elif failure is not None:  # the error line itself, not a usage text or traceback per trial
             error, tail = failure.line, ()
         if self.search is not None and not will_retry:
-            self.search.finished(state.index, status, metric_value(row, metric))
+            self.search.finished(state.index, status, metric_value(row, metric), row)
         if result.outcome is None and error == NOT_STARTED:  # no run: pending, not a killed trial
             self.progress.trial_not_started()
         elif report:

@@ -10,7 +10,15 @@ from typing import Any, Callable, Mapping, Sequence
 from tuner.console.prompt import ask
 from tuner.errors import GridError, TunerError, quoted
 from tuner.plan import Plan, check_run_cap, check_sample, load_grid, make_plan
-from tuner.runs.ranking import check_mode, metric_column, metric_columns, metric_direction, unknown_metric
+from tuner.runs.ranking import (
+    check_constraints,
+    check_mode,
+    check_objectives,
+    metric_column,
+    metric_columns,
+    metric_direction,
+    unknown_metric,
+)
 from tuner.settings import Settings, load_settings
 from tuner.spec import ScriptInfo, describe_script
 from tuner.store.files import launch_tags
@@ -48,6 +56,18 @@ class SweepRequest:
     tags: dict[str, str] = field(default_factory=dict)
     #: a value of `metric` that ends the sweep once a finished trial reaches it (W&B's metric.target)
     target: float | None = None
+    #: a multi-objective sweep's metrics and modes (two or more; `metric` is then None: there is no single best)
+    metrics: tuple[str, ...] = ()
+    modes: tuple[str, ...] = ()
+    #: the sweep's constraints (tuner.runs.ranking.Constraint): a run that breaks one is never best nor on the front
+    constraints: tuple[Any, ...] = ()
+
+    @property
+    def objectives(self) -> tuple[tuple[str, str], ...]:
+        """Every (metric, mode) the sweep is judged by: one for a sweep with --metric, none without, or several."""
+        if self.metrics:
+            return tuple(zip(self.metrics, self.modes))
+        return ((self.metric, self.mode),) if self.metric else ()
 
 
 def _gather(checks: Sequence[Callable[[], Any]]) -> list[Any]:
@@ -91,8 +111,9 @@ def check_resources(settings: Settings) -> Settings:
 
 
 def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = None, *,
-                  flag_overrides: Mapping[str, Sequence[Any]] | None = None, metric: str | None = None,
-                  mode: str | None = None, extra_args: Sequence[str] = (), skip_done: bool = False,
+                  flag_overrides: Mapping[str, Sequence[Any]] | None = None, metric: str | Sequence[str] | None = None,
+                  mode: str | Sequence[str] | None = None, constraints: Sequence[str] | str | None = None,
+                  extra_args: Sequence[str] = (), skip_done: bool = False,
                   quiet: bool = False, num_samples: int | None = None, search: str | None = None,
                   stop: str | None = None, stop_options: Mapping[str, Any] | None = None,
                   check: bool = True, tags: Mapping[str, Any] | None = None, label: str | None = None,
@@ -100,7 +121,11 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
                   **settings_overrides: Any) -> SweepRequest:
     """Validate everything and plan; writes nothing. `num_samples` (or any distribution in `flags`) makes the
     grid a search space: grid lists x num_samples random draws (tuner.search.space). A YAML flags file's
-    `sweep:` section (tuner.plan.SWEEP_SETTINGS) fills in what the arguments leave unset."""
+    `sweep:` section (tuner.plan.SWEEP_SETTINGS) fills in what the arguments leave unset.
+
+    `metric` may name several metrics (a list), with `mode` a list of as many (or None: each metric's direction):
+    a multi-objective sweep, judged by its Pareto front. `constraints` (`"memory_mb <= 512"`, one or a list) bound
+    metrics of the runs (tuner.runs.ranking.Constraint)."""
     from tuner.plan import grid_file_program, grid_file_settings
 
     program = grid_file_program(file)  # `tune sweep.yaml`: a W&B sweep file names its program
@@ -115,6 +140,9 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
     num_samples = num_samples if num_samples is not None else given.get("num_samples")
     metric = metric if metric is not None else given.get("metric")
     mode = mode if mode is not None else given.get("mode")
+    constraints = constraints if constraints is not None else given.get("constraints")
+    metric, mode, metrics, modes = _objectives(metric, mode)
+    constraint_list = check_constraints([constraints] if isinstance(constraints, str) else constraints)
     search = search if search is not None else given.get("search")
     stop = stop if stop is not None else given.get("stop")
     target = target if target is not None else given.get("target")
@@ -135,8 +163,11 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
         lambda: check_stop(stop, **dict(stop_options or {})),
         lambda: launch_tags(tags, label, note),
         lambda: check_run_cap(run_cap),
-        lambda: check_target(target, metric),
+        lambda: check_target(target, metric, len(metrics)),
     ])
+    from tuner.search.driver import objectives_stop
+
+    stop_config = objectives_stop(stop_config, len(metrics) or (1 if metric else 0))
     if given.get("needs_run_cap") and num_samples is None and run_cap is None:
         raise GridError(f"{flags}: {given['needs_run_cap']} has no run_cap: W&B draws until its agents are stopped; "
                         "add `run_cap: N` to the file, or give --run-cap N or --num-samples N")
@@ -156,9 +187,10 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
     from tuner.interface.check import grid_axes
 
     check_launchable(script.path, interface, grid_axes(grid), extra_args)
-    sampler = check_search(search, grid, stop_config, metric, skip_done)
-    if metric is not None:
-        check_metric_known(metric, script.path, settings)
+    sampler = check_search(search, grid, stop_config, metrics or metric, skip_done)
+    for name, where in [(n, "--metric") for n in (metrics or ((metric,) if metric else ()))] + \
+            [(c.metric, f"--constraint {c.text!r}") for c in constraint_list]:
+        check_metric_known(name, script.path, settings, where)
     todo: tuple[int, ...] | None = None
     skipped: tuple[tuple[int, str], ...] = ()
     if skip_done:  # read now, so a sweep with nothing left to run is said before it starts (and not recorded)
@@ -171,13 +203,35 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
                         script=script, plan=plan, settings=settings, metric=metric,
                         mode=mode or (metric_direction(metric) if metric else "max"), extra_args=tuple(extra_args),
                         skip_done=skip_done, quiet=quiet, search=sampler, stop=stop_config, tags=run_tags,
-                        target=float(target) if target is not None else None)
+                        target=float(target) if target is not None else None, metrics=metrics, modes=modes,
+                        constraints=constraint_list)
 
 
-def check_target(target: Any, metric: str | None) -> float | None:
+def _objectives(metric: Any, mode: Any) -> tuple[str | None, str | None, tuple[str, ...], tuple[str, ...]]:
+    """(metric, mode, metrics, modes): one metric as `metric`/`mode` (metrics empty), or several as `metrics` and
+    `modes` (metric None); a name or a list, from the command line or a `sweep:` section. Mismatched counts, a
+    metric named twice or an unknown mode are one QueryError line."""
+    names = [metric] if isinstance(metric, str) else list(metric) if isinstance(metric, (list, tuple)) else \
+        [] if metric is None else [metric]
+    given = [mode] if isinstance(mode, str) else list(mode) if isinstance(mode, (list, tuple)) else \
+        [] if mode is None else [mode]
+    if len(names) > 1 or len(given) > 1:
+        metrics, modes = check_objectives(names, given)
+        if len(metrics) > 1:
+            return None, None, metrics, modes
+    if names:
+        check_objectives(names, given)
+        return names[0], given[0] if given else None, (), ()
+    return None, given[0] if given else None, (), ()
+
+
+def check_target(target: Any, metric: str | None, metrics: int = 0) -> float | None:
     """W&B's metric.target: a finite number, and a metric to compare it with."""
     if target is None:
         return None
+    if metrics > 1:
+        raise TunerError("target ends the sweep when a trial's metric reaches it, and this sweep has several "
+                         "metrics (a front, not one value): drop --target, or give one --metric")
     if isinstance(target, bool) or not isinstance(target, (int, float)) or not math.isfinite(target):
         raise TunerError(f"target must be a finite number (the {metric or 'metric'} value that ends the sweep), "
                          f"got {quoted(target)}")
@@ -209,23 +263,30 @@ def recorded_metrics(script_path: str, settings: Settings) -> list[str]:
     return [c for c in metric_columns(rows.columns) if rows[c].notna().any()]
 
 
-def check_metric_known(metric: str, script_path: str, settings: Settings) -> None:
-    """`--metric val_accc`: when earlier runs of the script recorded metrics and none is this one, stop before
-    anything is launched, naming the closest (a script never run before is checked at the end instead)."""
+def check_metric_known(metric: str, script_path: str, settings: Settings, where: str = "--metric") -> None:
+    """`--metric val_accc` (or a constraint's metric): when earlier runs of the script recorded metrics and none is
+    this one, stop before anything is launched, naming the closest (a script never run before is checked at the
+    end instead)."""
     known = recorded_metrics(script_path, settings)
     if known and metric_column(known, metric) is None:
-        raise unknown_metric(metric, known, "--metric")
+        raise unknown_metric(metric, known, where)
 
 
 def describe_plan(request: SweepRequest) -> str:
     plan = request.plan
     text = f"{plan.total:,} combinations of flags"
     space: Any = plan.grid
+    objectives = ""
+    if request.metrics:
+        objectives = f"; {len(request.metrics)} objectives: " + ", ".join(f"{m} ({o})" for m, o in request.objectives)
+    if request.constraints:
+        objectives += "; constraints: " + ", ".join(c.text for c in request.constraints)
     if getattr(space, "distributions", None) is not None:
         text = (f"{plan.total:,} trials: {space.grid_size:,} grid points x {space.num_samples} draws "
                 f"(sampler {request.search}, seed={space.seed})")
         text += f", stopping rule {request.stop.rule}" if request.stop is not None else ""
-        return text + (f", ends at {request.metric} {request.target:g}" if request.target is not None else "")
+        return text + (f", ends at {request.metric} {request.target:g}" if request.target is not None else "") \
+            + objectives
     if plan.sample is not None:
         text += f", sampled {len(plan.indices):,} (sample={plan.sample:g}, seed={plan.seed})"
     elif len(plan.indices) < plan.total:
@@ -235,7 +296,7 @@ def describe_plan(request: SweepRequest) -> str:
     if request.skipped:
         text += (f"; {len(request.skipped):,} already have a finished run (--skip-done), "
                  f"{len(request.todo or ()):,} to run")
-    return text
+    return text + objectives
 
 
 def confirm_launch(count: int, ask_user: bool) -> bool:

@@ -12,7 +12,7 @@ from tuner.console.messages import warn
 from tuner.errors import DiskFullError, TunerError
 from tuner.plan import grid_from_source, plan_from_record
 from tuner.runs.aggregate import DEFAULT_STALE_AFTER_S
-from tuner.runs.ranking import RankingChoice, sweep_ranking
+from tuner.runs.ranking import RankingChoice, check_constraints, metric_direction, sweep_objectives, sweep_ranking
 from tuner.search.driver import stop_from_source
 from tuner.settings import load_settings
 from tuner.spec import describe_script
@@ -46,6 +46,10 @@ class SweepStatus:
     mode: str | None = None
     best_value: float | None = None
     best_run: str | None = None
+    #: a multi-objective sweep's metrics with their modes (`metric` is then None) and the size of its Pareto front
+    #: (None when a metric was recorded by no run)
+    objectives: tuple[tuple[str, str | None], ...] = ()
+    front: int | None = None
 
 
 def _is_our_trial(pid: int, run_dir: str) -> bool:
@@ -100,10 +104,11 @@ def settle_orphans(runs_dir: str, sweep_id: str, heartbeat_s: float, wait_s: flo
     return len(running)
 
 
-def tell_untold(journal: Journal, rows: Any, metric: str | None) -> list[int]:
+def tell_untold(journal: Journal, rows: Any, metric: str | list[str] | None, constraints: Any = ()) -> list[int]:
     """Trials the sampler asked for whose run ended (finished or stopped) just as the driver died, before their
     `tell` was journaled: resume does not run them again, so tell them now, from their runs, and journal it
-    (the sampler then learns from every trial). Returns those trials."""
+    (the sampler then learns from every trial). `metric`: a list for a sweep of several objectives (a value
+    each); `constraints`: the sweep's (their violations are journaled too). Returns those trials."""
     from tuner.runs.ranking import metric_value
     from tuner.search.samplers import COMPLETE, PRUNED, tell_record
 
@@ -118,10 +123,11 @@ def tell_untold(journal: Journal, rows: Any, metric: str | None) -> list[int]:
         if ended.empty:
             continue
         row = ended.iloc[-1].to_dict()
-        value = metric_value(row, metric)
+        value = [metric_value(row, m) for m in metric] if isinstance(metric, list) else metric_value(row, metric)
         state = COMPLETE if row["status"] == RunStatus.FINISHED else PRUNED
-        journal.append({**tell_record(int(trial), value, state), "time": time.time(), "from": "resume"},
-                       durable=True)
+        violations = [c.violation(row) for c in constraints] if constraints else None
+        journal.append({**tell_record(int(trial), value, state, (), violations), "time": time.time(),
+                        "from": "resume"}, durable=True)
         settled.append(int(trial))
     return settled
 
@@ -185,15 +191,20 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
         rows = sweep_rows(runs_table(base.runs_dir, settings.stale_after_s), sweep_id)
         statuses = trial_statuses(rows, plan.indices, driver_alive=False)
         log_unrecorded_outcomes(journal, rows)
+        choice = RankingChoice.of_header(header)
+        constraints = check_constraints(choice.constraints, "the sweep's constraint")
         if header.get("search") not in (None, "random"):
-            tell_untold(journal, rows, header.get("metric"))
+            tell_untold(journal, rows, list(choice.metrics) if choice.multi else choice.metric, constraints)
     finally:
         journal.release()
     todo = tuple(i for i in plan.indices if _needs_rerun(statuses.get(i), retry_failed))
     template, interface = _script_shape(script.path, settings, header.get("command"))
     return SweepRequest(interface=interface, template=template,
                         script=replace(script, given=header.get("script_given", script.given)), plan=plan,
-                        settings=settings, metric=header.get("metric"), mode=header.get("mode") or "max",
+                        settings=settings, metric=choice.metric, mode=choice.mode or "max",
+                        metrics=choice.metrics if choice.multi else (),
+                        modes=tuple(m or metric_direction(n) for n, m in zip(choice.metrics, choice.modes))
+                        if choice.multi else (), constraints=constraints,
                         extra_args=tuple(header.get("extra_args", ())), quiet=quiet, sweep_id=sweep_id, resumed=True,
                         todo=todo, cwd=str(header["cwd"]) if os.path.isdir(header.get("cwd") or "") else os.getcwd(),
                         search=header.get("search") or "random", stop=stop_from_source(header.get("stop")),
@@ -282,13 +293,22 @@ def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStat
         runs = sweep_rows(table, journal.sweep_id)
         statuses = sweep_trial_states(runs, planned, _driver_alive(journal), state.records)
         counts = count_trials(statuses.values())
-        ranking = sweep_ranking(list(runs.columns), RankingChoice.of_header(header)) if len(runs) else None
+        choice = RankingChoice.of_header(header)
+        if choice.multi:  # several metrics: the size of the front, no best
+            found = sweep_objectives(list(runs.columns), choice) if len(runs) else None
+            rows.append(SweepStatus(journal.sweep_id, header.get("created", 0.0), os.path.basename(header["script"]),
+                                    counts.planned, counts.finished, counts.failed, counts.pending, counts.running,
+                                    stopped=counts.stopped, interrupted=counts.interrupted,
+                                    objectives=tuple(zip(choice.metrics, found.modes if found else choice.modes)),
+                                    front=len(found.front(runs.to_dict("records"))) if found is not None else None))
+            continue
+        ranking = sweep_ranking(list(runs.columns), choice) if len(runs) else None
         records = runs.to_dict("records") if ranking is not None else []
         best = ranking.best(records) if ranking is not None else None
         rows.append(SweepStatus(journal.sweep_id, header.get("created", 0.0), str(header["script"]),
                                 counts.planned, counts.finished, counts.failed, counts.pending, counts.running,
                                 stopped=counts.stopped, interrupted=counts.interrupted,
-                                metric=ranking.metric if ranking else RankingChoice.of_header(header).metric,
+                                metric=ranking.metric if ranking else choice.metric,
                                 mode=ranking.mode if ranking else None,
                                 best_value=ranking.value(records[best]) if ranking and best is not None else None,
                                 best_run=os.path.basename(str(records[best]["run_dir"])) if best is not None
