@@ -48,6 +48,7 @@ _LAZY = {
     "training_run": "training",
     "tuning_run": "sweep",
     "ls_runs": "runs.listing", "latest_run": "runs.listing", "run_info": "runs.listing",
+    "pareto_front": "runs.listing",
     "get_run": "runs.record", "RunRecord": "runs.record",
     "clean_runs": "runs.manage", "restore_runs": "runs.manage", "purge_runs": "runs.manage", "copy_run": "runs.manage",
     "copy_run_files": "runs.manage",
@@ -65,7 +66,7 @@ __all__ = [
     "log_metrics", "write_run_metadata", "run_dir", "is_run_active", "unique_run_dir", "use_artifact",
     "tensorboard_dir",
     # runs and sweeps
-    "training_run", "tuning_run", "ls_runs", "latest_run", "run_info", "RunStatus",
+    "training_run", "tuning_run", "ls_runs", "pareto_front", "latest_run", "run_info", "RunStatus",
     "script_flags", "get_run", "RunRecord", "clean_runs", "restore_runs", "purge_runs", "copy_run", "copy_run_files",
     # views
     "view_run", "save_run_view", "compare_runs", "save_run_comparison", "save_sweep_report",

@@ -30,10 +30,25 @@ def cmd_ls(argv: Sequence[str]) -> int:
                         "however wide (default: the columns that fit: the filter's and the order's, flags that "
                         "differ, the ranking metric first); piped output always has them all")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    front = parser.add_argument_group("Pareto front")
+    front.add_argument("--pareto", action="store_true", help="only the listed runs on their Pareto front: finished "
+                       "runs no other beats on every --metric (default: the recorded metrics of the one sweep the "
+                       "runs belong to)")
+    front.add_argument("--metric", action="append", help="--pareto: a metric of the front (repeat: --metric val_loss "
+                       "--metric latency_ms)")
+    front.add_argument("--mode", action="append", choices=("min", "max"), help="--pareto: whether each --metric is "
+                       "better low or high, one per --metric (default: each metric's direction)")
+    front.add_argument("--constraint", action="append", metavar="EXPR", help="--pareto: leave out runs that break "
+                       "this bound on a metric, e.g. \"memory_mb <= 512\" (repeatable)")
     add_runs_dir(parser)
     args = parser.parse_args(argv)
+    from tuner.cli.options import UsageError
+
+    if not args.pareto and (args.metric or args.mode or args.constraint):
+        given = "--metric" if args.metric else "--mode" if args.mode else "--constraint"
+        raise UsageError(f"{given} applies to --pareto (the runs on the front of these metrics); add --pareto")
     more_hint = "; `tune ls --all` shows them, `--format csv` writes them as data"
-    if args.format == "table" and not (args.filter or args.order or args.ascending or args.columns):
+    if args.format == "table" and not (args.filter or args.order or args.ascending or args.columns or args.pareto):
         # the default listing: printed from the index's rows, without pandas (tuner.runs.newest)
         from tuner.console.tables import default_row_limit, print_newest_table
         from tuner.runs.newest import newest_runs
@@ -61,6 +76,12 @@ def cmd_ls(argv: Sequence[str]) -> int:
     aliases = {header: column for column, header in HEADERS.items()}
     columns = ([aliases.get(c.strip(), column_name(c)) for c in args.columns.split(",") if c.strip()]
                if args.columns else None)
+    if args.pareto:
+        from tuner.runs.listing import pareto_front
+
+        frame = pareto_front(frame, args.metric[0] if args.metric and len(args.metric) == 1 else args.metric,
+                             args.mode[0] if args.mode and len(args.mode) == 1 else args.mode, args.constraint,
+                             runs_dir=args.runs_dir)
     frame = select_columns(frame, columns)
     if args.format == "csv":
         frame.to_csv(sys.stdout, index=False)
@@ -72,10 +93,18 @@ def cmd_ls(argv: Sequence[str]) -> int:
 
         asked = list(parse_filter(args.filter).columns) if args.filter else []
         asked += parse_order(args.order, True)[0] if args.order else []
+        if args.pareto:  # the front's metrics come first
+            asked += [c for m in frame.attrs["metric"] for c in (f"metric_{m}", f"eval_{m}") if c in frame]
         sweeps = set(frame["sweep"].dropna()) if "sweep" in frame else set()
         print_runs_table(frame, columns, limit=None if args.all else default_row_limit(), more_hint=more_hint,
                          first=list(dict.fromkeys(asked)), wide=args.wide,
                          metric=_ranking_column(list(frame.columns), sweeps, args.runs_dir))
+        if args.pareto:
+            from tuner.console.inert import inert
+
+            named = ", ".join(f"{m} ({o})" for m, o in zip(frame.attrs["metric"], frame.attrs["mode"]))
+            kept = f"; constraints: {', '.join(frame.attrs['constraints'])}" if frame.attrs.get("constraints") else ""
+            print(inert(f"front: {len(frame)} run{'s' if len(frame) != 1 else ''} ({named}{kept})"))
     return 0
 
 

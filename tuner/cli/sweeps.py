@@ -22,7 +22,10 @@ from tuner.sweep.resume import prepare_resume, sweep_statuses
 def _print_result(result: SweepResult, request: SweepRequest) -> int:
     frame = result.frame
     ranking = result.ranking
-    if not frame.empty and not request.quiet:
+    if result.metrics:  # several metrics: the front, no best
+        if not request.quiet:
+            _print_front(result, request)
+    elif not frame.empty and not request.quiet:
         shown = frame
         columns = ["run_dir", "trial", "status", "stopped_at", "duration_s"]
         columns += _swept_flag_columns(frame, request)
@@ -54,6 +57,37 @@ def _print_result(result: SweepResult, request: SweepRequest) -> int:
         print(f"{lost} trial(s) lost with their worker; rerun them with: tune resume {result.sweep_id}",
               file=sys.stderr)
     return 1 if result.failed or lost else 0
+
+
+def _print_front(result: SweepResult, request: SweepRequest) -> None:
+    """A multi-objective sweep's summary: every run, those on the Pareto front first (by the first metric), with a
+    `pareto` mark; then `front: N runs` (never a best)."""
+    frame = result.frame
+    objectives = result.objectives
+    if frame.empty:
+        return
+    columns = ["run_dir", "trial", "status", "stopped_at", "duration_s"] + _swept_flag_columns(frame, request)
+    shown = frame
+    if objectives is not None:
+        rows = frame.to_dict("records")
+        front = objectives.front(rows)
+        first = objectives.rankings[0]
+        front.sort(key=lambda i: first.value(rows[i]) * (-1 if first.mode == "max" else 1))  # type: ignore[operator]
+        shown = frame.assign(pareto=["*" if i in set(front) else "" for i in range(len(frame))])
+        shown = shown.iloc[front + [i for i in range(len(frame)) if i not in set(front)]]
+        columns += ["pareto"] + objectives.columns
+    else:
+        columns += [c for c in frame.columns if c.startswith(("metric_", "eval_"))][:4]
+    print_runs_table(shown, [c for c in dict.fromkeys(columns) if c in shown.columns])
+    constraints = f"; constraints: {', '.join(result.constraints)}" if result.constraints else ""
+    if objectives is None:
+        missing = [m for m in result.metrics if not any(c in frame.columns for c in (f"metric_{m}", f"eval_{m}"))]
+        print(inert(f"no front: no run recorded {', '.join(missing) or 'every metric'}{constraints}"))
+        return
+    size = len(objectives.front(frame.to_dict("records")))
+    print(inert(f"front: {size} run{'s' if size != 1 else ''} ({objectives.describe()}{constraints})"
+                + ("" if size else ": no finished run has every metric" + (" and keeps the constraints"
+                                                                          if constraints else ""))))
 
 
 def _swept_flag_columns(frame: Any, request: Any) -> list[str]:

@@ -172,3 +172,54 @@ def latest_run(runs_dir: str | None = None) -> dict[str, Any] | None:
     except RunNotFoundError:
         return None
     return run_info(newest, settings.runs_dir)
+
+
+def pareto_front(runs: pd.DataFrame | None = None, metric: str | Sequence[str] | None = None,
+                 mode: str | Sequence[str] | None = None, constraints: str | Sequence[str] | None = None,
+                 runs_dir: str | None = None) -> pd.DataFrame:
+    """The rows of `runs` (an ls_runs frame; default every run) on their Pareto front: finished runs with every
+    metric that no other such run beats on all of them (tuner.runs.ranking.Objectives). `metric` names the
+    objectives (two or more; one gives its best runs, ties included) with `mode` one per metric or none (each
+    metric's direction); without `metric`, runs of one sweep use the sweep's recorded metrics, modes and
+    constraints. `constraints` (`"memory_mb <= 512"`) leave out the runs that break them. The frame keeps the
+    listing's order; `attrs["metric"]`/`["mode"]` name the objectives."""
+    from tuner.runs.ranking import (
+        check_constraints,
+        check_objectives,
+        choose_objectives,
+        sweep_choice,
+        sweep_objectives,
+    )
+
+    frame = runs if runs is not None else ls_runs(runs_dir=runs_dir)
+    asked = check_constraints([constraints] if isinstance(constraints, str) else constraints)
+    columns = [str(c) for c in frame.columns]
+    if metric is not None:
+        names, modes = check_objectives(metric, mode)
+        objectives = choose_objectives(columns, names, modes, asked, where="--pareto")
+    else:
+        if mode is not None:
+            raise QueryError("--mode applies to --metric: name the metrics of the front (--metric a --metric b)")
+        sweeps = sorted({str(s) for s in frame["sweep"].dropna()}) if "sweep" in frame.columns else []
+        if len(sweeps) != 1 or frame["sweep"].isna().any():
+            raise QueryError("--pareto: name the metrics of the front (--metric val_loss --metric latency_ms), or "
+                             "list the runs of one multi-objective sweep (--filter \"sweep == 'ID'\"), whose "
+                             f"recorded metrics are used; these runs belong to {len(sweeps)} sweeps"
+                             + (" and to none" if "sweep" in frame.columns and frame["sweep"].isna().any() else ""))
+        settings = load_settings(runs_dir=runs_dir)
+        choice = sweep_choice(settings.runs_dir, sweeps[0])
+        if not choice.multi:
+            raise QueryError(f"--pareto: sweep {sweeps[0]} has {'one metric' if choice.metric else 'no metric'} "
+                             "recorded, not several; name the metrics of the front (--metric a --metric b)")
+        found = sweep_objectives(columns, choice)
+        if found is None:
+            raise QueryError(f"--pareto: no listed run recorded every metric of sweep {sweeps[0]} "
+                             f"({', '.join(choice.metrics)})")
+        from dataclasses import replace
+
+        objectives = replace(found, constraints=found.constraints + asked)
+    rows = frame.to_dict("records")
+    chosen = frame.iloc[objectives.front(rows)]
+    chosen.attrs.update(metric=objectives.metrics, mode=objectives.modes,
+                        constraints=[c.text for c in objectives.constraints])
+    return chosen
