@@ -61,6 +61,13 @@ def positive(what: str, example: int) -> Callable[[str], int]:
 count = positive("runs", 20)
 
 
+def one_or_list(values: list[str] | None) -> str | list[str] | None:
+    """A repeatable option's values (`--metric a --metric b`) as the API takes them: None, one value, or the list."""
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else list(values)
+
+
 def formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 

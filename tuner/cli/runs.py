@@ -42,7 +42,7 @@ def cmd_ls(argv: Sequence[str]) -> int:
                        "this bound on a metric, e.g. \"memory_mb <= 512\" (repeatable)")
     add_runs_dir(parser)
     args = parser.parse_args(argv)
-    from tuner.cli.options import UsageError
+    from tuner.cli.options import UsageError, one_or_list
 
     if not args.pareto and (args.metric or args.mode or args.constraint):
         given = "--metric" if args.metric else "--mode" if args.mode else "--constraint"
@@ -79,8 +79,7 @@ def cmd_ls(argv: Sequence[str]) -> int:
     if args.pareto:
         from tuner.runs.listing import pareto_front
 
-        frame = pareto_front(frame, args.metric[0] if args.metric and len(args.metric) == 1 else args.metric,
-                             args.mode[0] if args.mode and len(args.mode) == 1 else args.mode, args.constraint,
+        frame = pareto_front(frame, one_or_list(args.metric), one_or_list(args.mode), args.constraint,
                              runs_dir=args.runs_dir)
     frame = select_columns(frame, columns)
     if args.format == "csv":

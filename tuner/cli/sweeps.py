@@ -71,8 +71,7 @@ def _print_front(result: SweepResult, request: SweepRequest) -> None:
     if objectives is not None:
         rows = frame.to_dict("records")
         front = objectives.front(rows)
-        first = objectives.rankings[0]
-        front.sort(key=lambda i: first.value(rows[i]) * (-1 if first.mode == "max" else 1))  # type: ignore[operator]
+        front.sort(key=lambda i: (objectives.costs(rows[i]) or (0.0,))[0])  # by the first metric, best first
         shown = frame.assign(pareto=["*" if i in set(front) else "" for i in range(len(frame))])
         shown = shown.iloc[front + [i for i in range(len(frame)) if i not in set(front)]]
         columns += ["pareto"] + objectives.columns
@@ -100,7 +99,7 @@ def _swept_flag_columns(frame: Any, request: Any) -> list[str]:
 
 
 def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, Any], script_args: Sequence[str]) -> int:
-    from tuner.cli.options import UsageError
+    from tuner.cli.options import UsageError, one_or_list
     from tuner.plan import grid_file_settings
     from tuner.store.files import parse_tag_options
 
@@ -115,7 +114,7 @@ def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, Any], scrip
             flags_file and is_space_file(flags_file)) and not {"sample", "num_samples", "run_cap"} & set(in_file):
         raise UsageError("--seed only applies with --sample or a search space")
     request = prepare_sweep(args.script, args.flags, args.sample, args.seed, flag_overrides=cli_flags,
-                            metric=_one_or_list(args.metric), mode=_one_or_list(args.mode),
+                            metric=one_or_list(args.metric), mode=one_or_list(args.mode),
                             constraints=getattr(args, "constraint", None), extra_args=script_args,
                             skip_done=args.skip_done,
                             quiet=args.quiet, check=getattr(args, "check", True),

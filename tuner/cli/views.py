@@ -96,16 +96,20 @@ def cmd_report(argv: Sequence[str]) -> int:
                      epilog="examples:\n  tune report 20261122-051233-ab12 --metric val_acc\n"
                             "  tune report SWEEP -o report.html --no-run-views")
     parser.add_argument("sweep", help="the sweep id (see `tune sweeps` or the sweep column of `tune ls`)")
-    parser.add_argument("--metric", help="metric to rank trials by, e.g. val_acc (default: the sweep's own --metric; "
-                        "a sweep run without one: the first of val_acc, val_loss, acc, loss ... its runs recorded)")
-    parser.add_argument("--mode", choices=("max", "min"), help="whether the metric is better high or low (default: "
-                        "the sweep's --mode for its metric, else by the metric's name: min for losses and errors)")
+    parser.add_argument("--metric", action="append", help="metric to rank trials by, e.g. val_acc (default: the "
+                        "sweep's own --metric; a sweep run without one: the first of val_acc, val_loss, acc, loss ... "
+                        "its runs recorded); repeat for the Pareto front of several")
+    parser.add_argument("--mode", action="append", choices=("max", "min"), help="whether the metric is better high "
+                        "or low (default: the sweep's --mode for its metric, else by the metric's name: min for losses "
+                        "and errors); one per --metric")
     parser.add_argument("--no-run-views", action="store_true", help="do not write a view of each run")
     _add_common(parser)
     args = parser.parse_args(argv)
+    from tuner.cli.options import one_or_list
     from tuner.report import save_sweep_report
 
-    path = save_sweep_report(args.sweep, runs_dir=args.runs_dir, metric=args.metric, mode=args.mode,
+    path = save_sweep_report(args.sweep, runs_dir=args.runs_dir, metric=one_or_list(args.metric),
+                             mode=one_or_list(args.mode),
                              filename=args.output, run_views=not args.no_run_views)
     _show(path, not args.no_browser)
     return 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from typing import Any
+from typing import Any, Sequence
 
 from tuner.capture.secrets import SecretRule
 from tuner.console.messages import say
@@ -114,20 +114,28 @@ def compare_runs(runs: Any = None, runs_dir: str | None = None, browse: bool = T
 # ---------------------------------------------------------------------------------------------------
 # A sweep
 
-def save_sweep_report(sweep: str, runs_dir: str | None = None, metric: str | None = None,
+def save_sweep_report(sweep: str, runs_dir: str | None = None, metric: str | Sequence[str] | None = None,
                       filename: str | os.PathLike[str] | None = None, run_views: bool = True,
-                      mode: str | None = None) -> str:
+                      mode: str | Sequence[str] | None = None) -> str:
     """Write the report of sweep `sweep`: a sortable, filterable table of its trials, a parallel-coordinates
     chart of flags against `metric` and the best runs; with `run_views`, each run's view is written to the
     folder `<report name>_runs/` next to it and linked from the table. Returns the report's path.
 
     Trials are ranked by `metric` (and `mode`) when given, else by the metric and mode the sweep recorded
     (`--metric`/`--mode`, in its journal), so the report's best runs are the sweep's own; a sweep without a
-    metric is ranked by the first of val_acc, val_loss, acc, loss ... its runs recorded."""
-    from tuner.runs.listing import ls_runs
-    from tuner.runs.ranking import check_mode, sweep_choice
+    metric is ranked by the first of val_acc, val_loss, acc, loss ... its runs recorded.
 
-    check_mode(mode)
+    A sweep of several metrics (or `metric` a list of two or more, `mode` one per metric) has no best: the report
+    shows its Pareto front (a scatter of the front for two metrics, parallel coordinates beyond) and the
+    hypervolume after each trial, with the reference point it is measured from."""
+    from tuner.runs.listing import ls_runs
+    from tuner.runs.ranking import check_mode, check_objectives, sweep_choice
+
+    if isinstance(mode, str) or mode is None:
+        check_mode(mode)
+    if not isinstance(metric, str) and metric is not None or not isinstance(mode, str) and mode is not None:
+        check_objectives([metric] if isinstance(metric, str) else list(metric or ()),
+                         [mode] if isinstance(mode, str) else list(mode or ()), "report")
 
     settings = load_settings(runs_dir=runs_dir)
     frame = ls_runs(runs_dir=settings.runs_dir, order=None)

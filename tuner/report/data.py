@@ -18,7 +18,7 @@ from tuner.capture.secrets import DEFAULT_RULE, SecretRule
 from tuner.capture.startup_noise import fold_startup_lines, hidden_note
 from tuner.capture.tb_events import EVENT_FILE_MARK
 from tuner.runs.aggregate import effective_status, last_values, run_row
-from tuner.runs.ranking import RankingChoice, sweep_ranking
+from tuner.runs.ranking import RankingChoice, sweep_objectives, sweep_ranking
 from tuner.search.importance import Domain, flag_importance
 from tuner.store.files import FlagSource, RunData, flag_sources, read_flag_defaults, read_run
 from tuner.store.layout import RunPaths, iter_artifacts, iter_source_files, iter_tensorboard_files
@@ -386,27 +386,57 @@ def comparison_data(run_dirs: Sequence[str], stale_after_s: float = 60.0,
 # ---------------------------------------------------------------------------------------------------
 # A sweep
 
-def sweep_data(frame: Any, sweep: str, metric: str | None, links: Sequence[str | None], mode: str | None = None,
-               recorded: RankingChoice | None = None, domains: Mapping[str, Domain] | None = None) -> dict[str, Any]:
+def sweep_data(frame: Any, sweep: str, metric: str | Sequence[str] | None, links: Sequence[str | None],
+               mode: str | Sequence[str] | None = None, recorded: RankingChoice | None = None,
+               domains: Mapping[str, Domain] | None = None) -> dict[str, Any]:
     """The report's table (columnar), the flags for the parallel-coordinates chart, the best trials and each varying
     flag's importance, ranked by `metric`/`mode` when asked, else by the sweep's `recorded` choice
-    (tuner.runs.ranking.sweep_ranking); `domains`: the flags' ranges the sweep recorded (tuner.search.importance)."""
+    (tuner.runs.ranking.sweep_ranking); `domains`: the flags' ranges the sweep recorded (tuner.search.importance).
+    Several metrics (asked as a list, or the sweep's own) have no best: the page gets the Pareto front, each
+    trial's objective values and the hypervolume after each trial instead (multi_objective_data)."""
     columns = [str(c) for c in frame.columns]
+    metrics = [metric] if isinstance(metric, str) else list(metric) if metric is not None else None
+    modes = [mode] if isinstance(mode, str) else list(mode) if mode is not None else None
+    if (metrics is not None and len(metrics) > 1) or (metrics is None and recorded is not None and recorded.multi):
+        return multi_objective_data(frame, sweep, metrics, links, modes, recorded)
+    metric = metrics[0] if metrics else None
+    if modes is not None and len(modes) > 1:
+        from tuner.runs.ranking import check_objectives
+
+        check_objectives(metrics or [], modes, "report")
+    mode = modes[0] if modes else None
     ranking = sweep_ranking(columns, recorded, metric, mode, where="report")
     chosen = ranking.column if ranking else None
     mode = ranking.mode if ranking else "max"
     source = ("asked" if metric is not None else "sweep" if recorded is not None and recorded.metric is not None
               else "default")
+    table = _table(frame, [chosen] if chosen else [])
+    records = table["records"]
+    unmet = recorded.metric if ranking is None and metric is None and recorded is not None else None
+    varying = table["varying"]
+    importance = flag_importance(records, ranking, varying, domains).to_dict() if ranking and varying else None
+    return {"sweep": sweep, "metric": chosen, "mode": mode, "ranked_by": ranking.metric if ranking else unmet,
+            "ranking_source": source, "columns": table["columns"], "rows": table["rows"], "flags": table["flags"],
+            "varying_flags": table["varying"],
+            "best": ranking.order(records)[:5] if ranking else [], "starred": ranking.best_rows(records) if ranking
+            else [], "links": list(links), "statuses": table["statuses"],
+            "constraints": [c.text for c in ranking.constraints] if ranking else [],
+            "progress": best_so_far(records, chosen, mode, ranking.feasible if ranking else None),
+            "importance": importance}
+
+
+def _table(frame: Any, leading: Sequence[str]) -> dict[str, Any]:
+    """The report's table: trial, run and status, the `leading` value columns, the flags (varying first), the other
+    metrics, then epochs, duration and error; each row as a list of JSON values."""
+    columns = [str(c) for c in frame.columns]
     flag_cols = [c for c in columns if c.startswith("flag_")]
     # the flags that differ between trials (a grid's, not the script's defaults every trial shares) come first
     varying = [c for c in flag_cols if frame[c].astype(str).nunique(dropna=False) > 1]
     flag_cols = varying + [c for c in flag_cols if c not in varying]
-    value_cols = [c for c in columns if c.startswith(("metric_", "eval_"))]
-    if chosen in value_cols:
-        value_cols.remove(chosen)
+    value_cols = [c for c in columns if c.startswith(("metric_", "eval_")) and c not in leading]
     lead = ["trial", "run", "status"]
     tail = [c for c in ("epochs_completed", "duration_s", "error_message") if c in columns]
-    shown = lead + ([chosen] if chosen else []) + flag_cols + value_cols + tail
+    shown = lead + list(leading) + flag_cols + value_cols + tail
     records = frame.to_dict("records")
     rows = []
     for record in records:
@@ -420,18 +450,61 @@ def sweep_data(frame: Any, sweep: str, metric: str | None, links: Sequence[str |
     statuses: dict[str, int] = {}
     for record in records:
         statuses[str(record.get("status"))] = statuses.get(str(record.get("status")), 0) + 1
-    unmet = recorded.metric if ranking is None and metric is None and recorded is not None else None
-    importance = flag_importance(records, ranking, varying, domains).to_dict() if ranking and varying else None
-    return {"sweep": sweep, "metric": chosen, "mode": mode, "ranked_by": ranking.metric if ranking else unmet,
-            "ranking_source": source, "columns": shown, "rows": rows, "flags": flag_cols, "varying_flags": varying,
-            "best": ranking.order(records)[:5] if ranking else [], "starred": ranking.best_rows(records) if ranking
-            else [], "links": list(links), "statuses": statuses,
-            "progress": best_so_far(records, chosen, mode), "importance": importance}
+    return {"columns": shown, "rows": rows, "flags": flag_cols, "varying": varying, "records": records,
+            "statuses": statuses}
 
 
-def best_so_far(records: Sequence[Mapping[str, Any]], metric: str | None, mode: str) -> dict[str, Any] | None:
+def multi_objective_data(frame: Any, sweep: str, metrics: Sequence[str] | None, links: Sequence[str | None],
+                         modes: Sequence[str] | None = None, recorded: RankingChoice | None = None) -> dict[str, Any]:
+    """The report of a sweep judged by several metrics: no best run, the Pareto front (starred, listed by the first
+    metric), each trial's objective values for the front's chart (a scatter for two metrics, parallel coordinates
+    beyond), and the hypervolume after each trial (launch order) against the stated reference point
+    (tuner.search.pareto.front_view). `metrics` asked now win over the sweep's `recorded` ones."""
+    from tuner.search.pareto import front_view
+
+    columns = [str(c) for c in frame.columns]
+    objectives = sweep_objectives(columns, recorded, metrics, modes, where="report")
+    chosen = objectives.columns if objectives is not None else []
+    ordered = frame
+    if "trial" in frame.columns or "start" in frame.columns:  # launch order: the hypervolume's x axis
+        keys = [(_number_or(t, math.inf), _number_or(s, 0)) for t, s in
+                zip(frame["trial"] if "trial" in frame.columns else [None] * len(frame),
+                    frame["start"].map(_epoch) if "start" in frame.columns else [None] * len(frame))]
+        ordered = frame.iloc[sorted(range(len(frame)), key=lambda i: keys[i])]
+        links = [links[i] for i in sorted(range(len(frame)), key=lambda i: keys[i])]
+    table = _table(ordered, chosen)
+    records = table["records"]
+    named = list(metrics) if metrics else list(recorded.metrics) if recorded is not None else []
+    data = {"sweep": sweep, "metric": None, "mode": None, "ranked_by": None,
+            "ranking_source": "asked" if metrics else "sweep", "columns": table["columns"], "rows": table["rows"],
+            "flags": table["flags"], "varying_flags": table["varying"], "best": [], "starred": [],
+            "links": list(links), "statuses": table["statuses"], "progress": None,
+            "objectives": None, "unmet": None if objectives is not None else named,
+            "constraints": list(recorded.constraints) if recorded is not None else []}
+    if objectives is None:
+        return data
+    view = front_view(records, objectives)
+    front = sorted(view["front"], key=lambda i: (objectives.costs(records[i]) or (math.inf,))[0])  # by the first
+    data.update(objectives=[{"column": r.column, "metric": r.metric, "mode": r.mode} for r in objectives.rankings],
+                front=front, starred=front, values=view["values"], feasible=view["feasible"],
+                reference=view["reference"], hypervolume=view["hypervolume"], margin=view["margin"],
+                constraints=[c.text for c in objectives.constraints],
+                statuses_by_row=[str(r.get("status")) for r in records])
+    return data
+
+
+def _epoch(value: Any) -> float | None:
+    try:
+        return float(value.timestamp())
+    except (AttributeError, ValueError, OverflowError):
+        return value if isinstance(value, (int, float)) else None
+
+
+def best_so_far(records: Sequence[Mapping[str, Any]], metric: str | None, mode: str,
+              feasible: Any = None) -> dict[str, Any] | None:
     """The best-so-far-by-trial chart: each trial's metric in launch order (finished and stopped apart) and the
-    best finished value so far (a stopped trial never counts as the best: tuner.runs.ranking)."""
+    best finished value so far (a stopped trial never counts as the best, nor one that breaks a constraint:
+    tuner.runs.ranking)."""
     if metric is None:
         return None
     ordered = sorted(records, key=lambda r: (_number_or(r.get("trial"), math.inf), _number_or(r.get("start"), 0)))
@@ -445,7 +518,7 @@ def best_so_far(records: Sequence[Mapping[str, Any]], metric: str | None, mode: 
         trials.append(number)
         finished.append(value if status == "finished" else None)
         stopped.append(value if status == "stopped" else None)
-        if status == "finished" and value is not None:
+        if status == "finished" and value is not None and (feasible is None or feasible(record)):
             current = value if current is None else (min(current, value) if mode == "min" else max(current, value))
         best.append(current)
     return {"trials": trials, "finished": finished, "stopped": stopped, "best": best,

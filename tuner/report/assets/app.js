@@ -496,6 +496,7 @@
   // Sweep report
 
   function renderReport(root, S) {
+    if (S.objectives || S.unmet) { renderFrontReport(root, S); return; }
     var counts = Object.keys(S.statuses).map(function (k) { return S.statuses[k] + " " + k; }).join(", ");
     var source = { sweep: "the sweep's --metric", asked: "asked for", "default": "no --metric: the first of val_acc, " +
       "val_loss, acc, loss ... recorded" }[S.ranking_source] || "";
@@ -529,6 +530,135 @@
     var tableBlock = reportTable(S, col, best);
     root.appendChild(tableBlock);
     setTimeout(function () { parallelChart(box, info, S, col, key); }, 0);
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // A sweep of several metrics: no best run, the Pareto front (tuner.report.data.multi_objective_data)
+
+  function objectiveNames(S) {
+    if (!S.objectives) return (S.unmet || []).join(", ");
+    return S.objectives.map(function (o) { return o.metric + " (" + o.mode + ")"; }).join(", ");
+  }
+
+  function renderFrontReport(root, S) {
+    var counts = Object.keys(S.statuses).map(function (k) { return S.statuses[k] + " " + k; }).join(", ");
+    var front = S.front || [];
+    var kept = S.constraints && S.constraints.length ? "  \u00b7  constraints: " + S.constraints.join(", ") : "";
+    var judged = S.objectives ? "  \u00b7  Pareto front of " + objectiveNames(S) + ": " + front.length + " run" +
+      (front.length === 1 ? "" : "s") + ", no single best" : "  \u00b7  no front: no run recorded every metric of " +
+      "the sweep (" + objectiveNames(S) + ")";
+    root.appendChild(header("Sweep " + S.sweep, (S.summary || (S.rows.length + " trials: " + counts)) + judged + kept,
+                            null));
+    var col = {};
+    S.columns.forEach(function (c, i) { col[c] = i; });
+    var starred = {};
+    front.forEach(function (i) { starred[i] = true; });
+    if (S.objectives) {
+      var note = "Finished runs with every metric" + (kept ? ", keeping the constraints," : "") + " that no other " +
+        "such run beats on all of " + objectiveNames(S) + "; listed by " + S.objectives[0].metric + ".";
+      root.appendChild(section("Pareto front (" + front.length + ")", [el("p", { cls: "sub", text: note }),
+        el("ol", { cls: "best-list front-list" }, front.map(function (i) {
+          var row = S.rows[i];
+          var text = "trial " + fmt(row[col.trial]) + ": " + S.objectives.map(function (o) {
+            return o.metric + " = " + fmt(row[col[o.column]]); }).join(", ") + "  (" +
+            (S.varying_flags && S.varying_flags.length ? S.varying_flags : S.flags).map(function (f) {
+              return f.replace(/^flag_/, "") + "=" + fmt(row[col[f]]); }).join(", ") + ")";
+          return el("li", { cls: "starred" }, [runLink(S, i, row[col.run]), " ", text]);
+        }))], "front"));
+      root.appendChild(S.objectives.length === 2 ? frontScatter(S) : frontParallel(S, col));
+      root.appendChild(hypervolumeSection(S));
+    }
+    var info = el("p", { cls: "pcp-info", text: "Hover a line to see its trial; click it to open the run." });
+    var box = el("div", { cls: "chart pcp" });
+    var key = el("div", { cls: "pcp-legend" });
+    root.appendChild(section("Flags against " + (S.objectives ? objectiveNames(S) : "the metrics"), [info, box, key],
+                             "parallel"));
+    root.appendChild(reportTable(S, col, starred));
+    setTimeout(function () { parallelChart(box, info, S, col, key); }, 0);
+  }
+
+  // two metrics: every trial with both values as a dot (the front pink, joined by the edge of the region it
+  // dominates; other finished feasible trials blue; stopped, failed or infeasible ones grey)
+  function frontScatter(S) {
+    var box = el("div", { cls: "chart front-scatter" });
+    var ox = S.objectives[0], oy = S.objectives[1];
+    var onFront = {};
+    S.front.forEach(function (i) { onFront[i] = true; });
+    var points = [];
+    S.values.forEach(function (v, i) {
+      if (v) points.push({ i: i, x: v[0], y: v[1] });
+    });
+    points.sort(function (p, q) { return p.x - q.x || p.i - q.i; });
+    var xs = points.map(function (p) { return p.x; });
+    var frontY = points.map(function (p) { return onFront[p.i] ? p.y : null; });
+    var otherY = points.map(function (p) {
+      return !onFront[p.i] && S.feasible[p.i] && S.statuses_by_row[p.i] === "finished" ? p.y : null; });
+    var greyY = points.map(function (p) {
+      return !onFront[p.i] && !(S.feasible[p.i] && S.statuses_by_row[p.i] === "finished") ? p.y : null; });
+    var grey = greyY.filter(function (v) { return v !== null; }).length;
+    PAGE.front = { x: ox.metric, y: oy.metric, points: points.length, front: S.front.length, others: grey };
+    setTimeout(function () {
+      var dots = function () { return null; };
+      var opts = {
+        title: oy.metric + " against " + ox.metric, width: chartWidth(box), height: 320,
+        scales: { x: { time: false } },
+        series: [{ label: ox.metric },
+          { label: "Pareto front", stroke: PINK, width: 1.5, spanGaps: true, points: { show: true, size: 8, fill: PINK },
+            paths: uPlot.paths && uPlot.paths.stepped ? uPlot.paths.stepped({ align: ox.mode === "min" ? 1 : -1 })
+              : undefined },
+          { label: "other finished", stroke: BLUE, paths: dots, points: { show: true, size: 6, fill: BLUE } },
+          { label: "stopped, failed or infeasible", stroke: GREY, paths: dots,
+            points: { show: true, size: 6, fill: GREY } }],
+        axes: [{ label: ox.metric + " (" + (ox.mode === "min" ? "lower" : "higher") + " is better)" },
+               { label: oy.metric + " (" + (oy.mode === "min" ? "lower" : "higher") + " is better)", size: 60 }],
+        legend: { live: true }
+      };
+      var u = new uPlot(opts, [xs, frontY, otherY, greyY], box);
+      u._box = box;
+      PAGE.charts.push(u);
+    }, 0);
+    return section("The front: " + oy.metric + " against " + ox.metric, [el("p", { cls: "sub", text:
+      "Each trial with both values; the Pareto front in pink, joined along the edge of the region it dominates." }),
+      box], "front-chart");
+  }
+
+  // three metrics or more: parallel coordinates of the metrics alone, the front in pink
+  function frontParallel(S, col) {
+    var info = el("p", { cls: "pcp-info", text: "Each trial's metrics; the Pareto front in pink." });
+    var box = el("div", { cls: "chart pcp front-pcp" });
+    var key = el("div", { cls: "pcp-legend" });
+    setTimeout(function () {
+      parallelChart(box, info, S, col, key, S.objectives.map(function (o) { return o.column; }));
+    }, 0);
+    return section("The front across " + S.objectives.length + " metrics", [info, box, key], "front-chart");
+  }
+
+  // the hypervolume of the front after each trial (launch order), against the stated reference point
+  function hypervolumeSection(S) {
+    var box = el("div", { cls: "chart hypervolume" });
+    var trials = S.hypervolume.map(function (_, i) { return i + 1; });
+    var ref = S.reference ? S.objectives.map(function (o, k) { return o.metric + " = " + fmt(S.reference[k]); })
+      .join(", ") : "none (no finished trial has every metric)";
+    var text = "The volume the front dominates up to the reference point (" + ref + "): each metric's worst " +
+      "value among the finished trials, pushed out by " + Math.round(S.margin * 100) + "% of its range. Only " +
+      "finished trials" + (S.constraints && S.constraints.length ? " that keep the constraints" : "") + " count.";
+    PAGE.hypervolume = { reference: S.reference, last: S.hypervolume.length ? S.hypervolume[S.hypervolume.length - 1]
+      : null, text: text };
+    if (trials.length) setTimeout(function () {
+      var opts = {
+        title: "Hypervolume after each trial", width: chartWidth(box), height: 240,
+        scales: { x: { time: false } },
+        series: [{ label: "trial" },
+          { label: "hypervolume", stroke: BLUE, width: 2, spanGaps: true, paths: steppedPaths(),
+            points: { show: trials.length <= 60, size: 5, fill: BLUE } }],
+        axes: [countAxis("trial (launch order)", trials), { size: 60 }],
+        legend: { live: true }
+      };
+      var u = new uPlot(opts, [trials, S.hypervolume], box);
+      u._box = box;
+      PAGE.charts.push(u);
+    }, 0);
+    return section("Hypervolume by trial", [el("p", { cls: "sub", text: text }), box], "hypervolume");
   }
 
   // the ranking metric as the user names it (`val_accuracy`, not the column `metric_val_accuracy`)
@@ -571,14 +701,16 @@
     return values.every(function (v) { return v === null || (typeof v === "number" && isFinite(v)); });
   }
 
-  function parallelChart(box, info, S, col, key) {
-    var dims = S.flags.filter(function (f) {
+  function parallelChart(box, info, S, col, key, only) {
+    // several metrics: each is an axis (numeric, as the ranking metric is), the front is pink
+    var objectiveCols = S.objectives ? S.objectives.map(function (o) { return o.column; }) : S.metric ? [S.metric] : [];
+    var dims = only ? only.slice() : S.flags.filter(function (f) {
       var seen = {};
       S.rows.forEach(function (r) { seen[JSON.stringify(r[col[f]])] = true; });
       return Object.keys(seen).length > 1;
     });
-    if (!dims.length) dims = S.flags.slice();
-    if (S.metric) dims.push(S.metric);
+    if (!dims.length && !only) dims = S.flags.slice();
+    if (!only) dims = dims.concat(objectiveCols);
     if (dims.length < 2) { info.textContent = "Not enough varying flags to draw."; return; }
     var axes = dims.map(function (d) {
       var values = S.rows.map(function (r) { return r[col[d]]; });
@@ -586,7 +718,7 @@
       values.forEach(function (v) { if (v !== null) distinct[fmt(v)] = v; });
       var keys = Object.keys(distinct);
       // the metric is always a numeric axis: a gap of 0.047 must look bigger than one of 0.0001
-      if (numeric(values) && (keys.length > 12 || d === S.metric)) {
+      if (numeric(values) && (keys.length > 12 || objectiveCols.indexOf(d) >= 0)) {
         var nums = values.filter(function (v) { return v !== null && isFinite(v); });
         if (!nums.length) nums = [0];
         var min = Math.min.apply(null, nums), max = Math.max.apply(null, nums);
@@ -646,7 +778,7 @@
         var last = i === axes.length - 1;
         ctx.fillStyle = "#212121";
         ctx.textAlign = i === 0 ? "left" : last ? "right" : "center";
-        ctx.fillText(a === metricAxis ? metricLabel(S) : a.name.replace(/^(flag|metric)_/, ""), x, top - 14 * px);
+        ctx.fillText(a === metricAxis ? metricLabel(S) : a.name.replace(/^(flag|metric|eval)_/, ""), x, top - 14 * px);
         ctx.fillStyle = "#424242";
         ctx.strokeStyle = "rgba(255,255,255,0.85)";
         ctx.lineWidth = 3 * px;
@@ -688,9 +820,14 @@
     var u = new uPlot(opts, data, box);
     u._box = box;
     PAGE.charts.push(u);
-    PAGE.parallel = { dims: dims, lines: data.length - 1 };
+    PAGE[only ? "frontParallel" : "parallel"] = { dims: dims, lines: data.length - 1 };
     if (metricAxis) colourKey(key, S, metricAxis, Object.keys(isBest).length,
                               S.rows.some(function (r) { return metricAxis.pos(r[col[S.metric]]) === null; }));
+    else if (S.objectives) {
+      key.textContent = "";
+      [el("span", { cls: "key-best" }, [swatch(PINK), " on the Pareto front (" + Object.keys(isBest).length + ")"]),
+       el("span", { cls: "key-none" }, [swatch(GREY), " not on it"])].forEach(function (n) { key.appendChild(n); });
+    }
     PAGE.parallelAxes = axes.map(function (a) {
       return { name: a.name, kind: a.kind, pos: S.rows.map(function (r) { return a.pos(r[col[a.name]]); }) };
     });
@@ -752,7 +889,8 @@
         var c = S.columns[j];
         var td;
         if (c === "run") td = el("td", null, [runLink(S, i, v)]);
-        else if (c === "trial" && best[i]) td = el("td", { cls: "num", title: "best " + metricLabel(S), text: fmt(v) + " \u2605" });
+        else if (c === "trial" && best[i]) td = el("td", { cls: "num", title: S.objectives ? "on the Pareto front" :
+          "best " + metricLabel(S), text: fmt(v) + " \u2605" });
         else td = el("td", { cls: typeof v === "number" ? "num" : (c === "status" ? "status-" + v : null), text: fmt(v) });
         tr.appendChild(td);
       });
