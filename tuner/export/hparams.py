@@ -125,9 +125,11 @@ def _use_tensorboards_tf_stub() -> None:
 
 
 def write_hparams(logdir: str, sessions: Sequence[Session], metrics: Sequence[str] | None = None,
-                  created: float | None = None, lead: str | None = None, lead_description: str = "") -> str:
+                  created: float | None = None, lead: str | Sequence[str] | None = None,
+                  lead_description: str | Sequence[str] = "") -> str:
     """Write the experiment summary and every session into `logdir` (replaced as a whole); return it.
-    `lead`: the metric that ranks the sessions (the sweep's), shown first with `lead_description`."""
+    `lead`: the metric that ranks the sessions (the sweep's), shown first with `lead_description`; a list for a
+    sweep of several metrics (each first, in order, each with its description)."""
     require("tensorboard", "tensorboard", "the TensorBoard HParams view")
     _use_tensorboards_tf_stub()
     from tensorboard.compat.proto import event_pb2, summary_pb2
@@ -157,10 +159,12 @@ def write_hparams(logdir: str, sessions: Sequence[Session], metrics: Sequence[st
         return hp.Discrete(values)
 
     hparams = [hp.HParam(name, domain(kind, values)) for name, (kind, values) in columns.items()]
-    if lead is not None and lead in chosen:  # the dashboard's first metric column: the one that ranks the sweep
-        chosen = [lead] + [name for name in chosen if name != lead]
-    metric_infos = [hp.Metric(name, display_name=name, description=lead_description if name == lead else None)
-                    for name in chosen]
+    leads = [lead] if isinstance(lead, str) else list(lead or ())
+    descriptions = [lead_description] if isinstance(lead_description, str) else list(lead_description)
+    described = {name: text for name, text in zip(leads, descriptions + [""] * len(leads)) if name in chosen}
+    # the dashboard's first metric columns: the ones that rank the sweep (its front's, for several)
+    chosen = [name for name in leads if name in chosen] + [name for name in chosen if name not in described]
+    metric_infos = [hp.Metric(name, display_name=name, description=described.get(name) or None) for name in chosen]
     starts = [s.start for s in sessions if s.start is not None]
     created = created if created is not None else (min(starts) if starts else time.time())
 
@@ -295,11 +299,26 @@ def write_sweep_hparams(sweep: str, runs_dir: str | None = None, metrics: Sequen
 
 
 def _ranking_metric(sweep: str, settings: Any, datas: Sequence[Any], sessions: Sequence[Session],
-                    now: float) -> tuple[str | None, str]:
+                    now: float) -> tuple[str | list[str] | None, str | list[str]]:
     """The sweep's ranking metric as an HParams metric tag (`val_loss`, `eval_acc`) and a description naming its
-    direction and the best session: the same ranking as `tune report` (tuner.runs.ranking.sweep_ranking)."""
+    direction and the best session: the same ranking as `tune report` (tuner.runs.ranking.sweep_ranking). A sweep
+    of several metrics: every one of them, each described with its direction and the sessions on the front."""
     rows = [run_row(d, now, settings.stale_after_s) for d in datas]
-    ranking = sweep_ranking(sorted({c for row in rows for c in row}), sweep_choice(settings.runs_dir, sweep))
+    choice = sweep_choice(settings.runs_dir, sweep)
+    if choice.multi:
+        from tuner.runs.ranking import sweep_objectives
+
+        objectives = sweep_objectives(sorted({c for row in rows for c in row}), choice)
+        if objectives is None:
+            return None, ""
+        front = objectives.front(rows)
+        named = ", ".join(sessions[i].name for i in front) if front else "no finished run has every metric"
+        tags = [r.column.removeprefix("metric_") for r in objectives.rankings]
+        texts = [f"one of {len(tags)} objectives of sweep {sweep} ({objectives.describe()}): "
+                 f"{'lower' if r.mode == 'min' else 'higher'} is better; Pareto front ({len(front)}): {named}"
+                 for r in objectives.rankings]
+        return tags, texts
+    ranking = sweep_ranking(sorted({c for row in rows for c in row}), choice)
     if ranking is None:
         return None, ""
     tag = ranking.column.removeprefix("metric_")

@@ -415,16 +415,25 @@ def _sweep_header(runs_dir: str, sweep: str) -> dict[str, Any]:
 
 #: the parent run's tags naming the sweep's best trial, by the sweep's own ranking (tuner.runs.ranking)
 BEST_TAGS = ("tuner.metric", "tuner.mode", "tuner.best_run", "tuner.best_run_id")
+#: a multi-objective sweep's parent run: the front's runs and their MLflow run ids (comma-separated, in the order of
+#: the first metric), its size, and the constraints
+FRONT_TAGS = ("tuner.pareto_runs", "tuner.pareto_run_ids", "tuner.pareto_size", "tuner.constraints")
+#: MLflow's limit on a tag's value (characters): a longer list of the front is cut at a comma, the size tag stays
+MAX_TAG_VALUE = 8000
 
 
 def _mark_best(client: Any, parent_id: str, datas: Sequence[RunData], exported: Sequence[ExportedRun],
                choice: RankingChoice, now: float, settings: Any) -> None:
     """The sweep's best trial on its parent run, ranked as `tune report` and the sweep's summary rank it (the
     sweep's --metric/--mode): tags naming the metric, its mode, the best run and its MLflow run id, and the
-    metric `best_<metric>` (sent again only when it changed, so a re-export adds no point)."""
+    metric `best_<metric>` (sent again only when it changed, so a re-export adds no point). A sweep of several
+    metrics has no best: the tags name its Pareto front instead (_mark_front)."""
     from mlflow.entities import Metric, RunTag
 
     rows = [run_row(d, now, settings.stale_after_s) for d in datas]
+    if choice.multi:
+        _mark_front(client, parent_id, datas, exported, choice, rows)
+        return
     ranking = sweep_ranking(sorted({c for row in rows for c in row}), choice)
     best = ranking.best(rows) if ranking is not None else None
     current = client.get_run(parent_id).data
@@ -440,6 +449,42 @@ def _mark_best(client: Any, parent_id: str, datas: Sequence[RunData], exported: 
     metrics = [Metric(key, float(value), _ms(now) or 0, 0)] if value is not None and current.metrics.get(key) != value \
         else []
     client.log_batch(parent_id, metrics=metrics, tags=[RunTag(k, v) for k, v in tags.items()])
+
+
+def _mark_front(client: Any, parent_id: str, datas: Sequence[RunData], exported: Sequence[ExportedRun],
+                choice: RankingChoice, rows: Sequence[dict[str, Any]]) -> None:
+    """A multi-objective sweep's parent run: `tuner.metric`/`tuner.mode` the metrics and modes (comma-separated),
+    `tuner.pareto_runs` / `tuner.pareto_run_ids` the runs on its front and their MLflow run ids, `tuner.pareto_size`
+    and `tuner.constraints`; no best tags (an earlier single-metric export's are removed)."""
+    from mlflow.entities import RunTag
+
+    from tuner.runs.ranking import sweep_objectives
+
+    objectives = sweep_objectives(sorted({c for row in rows for c in row}), choice)
+    front = objectives.front(rows) if objectives is not None else []
+    front.sort(key=lambda i: (objectives.costs(rows[i]) or (0.0,))[0] if objectives is not None else 0.0)
+    modes = objectives.modes if objectives is not None else [m or "" for m in choice.modes]
+    tags = {"tuner.metric": ",".join(choice.metrics), "tuner.mode": ",".join(modes),
+            "tuner.pareto_runs": _joined([datas[i].paths.name for i in front]),
+            "tuner.pareto_run_ids": _joined([exported[i].mlflow_run_id for i in front]),
+            "tuner.pareto_size": str(len(front)) if objectives is not None else "",
+            "tuner.constraints": "; ".join(choice.constraints)}
+    current = client.get_run(parent_id).data
+    for key in BEST_TAGS[2:]:  # a front, not a best
+        if key in current.tags:
+            client.delete_tag(parent_id, key)
+    for key in [k for k, v in tags.items() if not v]:
+        if key in current.tags:
+            client.delete_tag(parent_id, key)
+    changed = [RunTag(k, v) for k, v in tags.items() if v and current.tags.get(k) != v]
+    if changed:
+        client.log_batch(parent_id, tags=changed)
+
+
+def _joined(items: Sequence[str]) -> str:
+    """Comma-separated, cut at a comma before MLflow's tag limit (tuner.pareto_size keeps the count)."""
+    text = ",".join(items)
+    return text if len(text) <= MAX_TAG_VALUE else text[:text.rfind(",", 0, MAX_TAG_VALUE)]
 
 
 def _parent_status(statuses: Sequence[str]) -> str:
@@ -471,6 +516,10 @@ def _export_parent(client: Any, experiment_id: str, sweep: str, datas: Sequence[
     if len(commits) == 1:
         tags["mlflow.source.git.commit"] = str(commits.pop())
     params = {k: header.get(k) for k in ("sample", "seed", "metric", "mode", "total") if header.get(k) is not None}
+    for key in ("metric", "mode"):  # several metrics: one param, as tuner.metric names them
+        value = params.get(key)
+        if isinstance(value, list):
+            params[key] = ",".join(map(str, value))
     if header.get("indices") is not None:
         params["planned"] = len(header["indices"])
     new_params = [Param(k, param_text(v)) for k, v in params.items() if k not in old_params]
