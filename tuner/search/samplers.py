@@ -6,8 +6,9 @@ the core imports it only here, lazily, when such a sampler is chosen.
 
 Several objectives (`--metric a --metric b`) make the study multi-objective (`directions=[...]`): TPE (Optuna's
 default for several objectives), NSGA-II and GP take them, CMA-ES does not (one line says so). Constraints
-(`--constraint`) reach the sampler as Optuna's `constraints_func`: each told trial carries the violations of its run
-(<= 0 kept), which TPE, NSGA-II and GP use to prefer feasible points.
+(`--constraint`) reach the study as Optuna's constraints: each told trial carries the violations of its run (<= 0
+kept; `Trial.set_constraint` in Optuna 5, a `constraints_func` in Optuna 4), which TPE, NSGA-II and GP use to prefer
+feasible points.
 
 Every ask and tell is a plain record (`ask_record` / `tell_record`) the sweep writes to its journal; a
 resumed sweep replays them into a new in-memory study (`restore`), so nothing finished is asked again and
@@ -171,7 +172,11 @@ class OptunaSampler:
         check_objectives_sampler(name, self.objectives)
         seed = space.seed
         options: dict[str, Any] = {"seed": seed}
-        if constrained:  # the violations each tell attaches to its trial (Optuna: <= 0 is feasible)
+        self.constrained = constrained
+        # the violations each tell attaches to its trial (<= 0 is feasible): Optuna 5 reads them from the trial
+        # (Trial.set_constraint; its constraints_func is deprecated), Optuna 4 through the constraints_func
+        self._set_constraint = hasattr(optuna.trial.Trial, "set_constraint")
+        if constrained and not self._set_constraint:
             options["constraints_func"] = _read_constraints
         if name == "tpe":
             sampler = optuna.samplers.TPESampler(constant_liar=True, **options)
@@ -269,27 +274,25 @@ class OptunaSampler:
         if trial is None:
             return
         states = self._optuna.trial.TrialState
-        if constraints is not None:
-            trial.set_user_attr(CONSTRAINTS_ATTR, _violations(constraints))
         values = _finite_values(value, self.objectives)
+        told = state == PRUNED or (state == COMPLETE and values is not None)
+        if self.constrained and told:  # a told trial without them would count as feasible
+            violations = _violations(constraints if constraints is not None else [None])
+            if self._set_constraint:
+                for number, violation in enumerate(violations):
+                    trial.set_constraint(str(number), violation)
+            else:
+                trial.set_user_attr(CONSTRAINTS_ATTR, violations)
         if state == PRUNED:
             if history and self.objectives == 1:
                 step, last = history[-1]
                 if isinstance(last, (int, float)) and math.isfinite(last):
                     trial.report(float(last), int(step))
-            if constraints is None and CONSTRAINTS_ATTR not in trial.user_attrs and self._constrained:
-                trial.set_user_attr(CONSTRAINTS_ATTR, [MISSING_VIOLATION])
             self.study.tell(trial, state=states.PRUNED)
         elif state == COMPLETE and values is not None:
-            if self._constrained and CONSTRAINTS_ATTR not in trial.user_attrs:
-                trial.set_user_attr(CONSTRAINTS_ATTR, [MISSING_VIOLATION])
             self.study.tell(trial, values if self.objectives > 1 else values[0])
         else:
             self.study.tell(trial, state=states.FAIL)
-
-    @property
-    def _constrained(self) -> bool:
-        return getattr(self.study.sampler, "_constraints_func", None) is not None
 
     def restore(self, records: Sequence[Mapping[str, Any]]) -> list[int]:
         """Replay journaled asks and tells into this (fresh) study; returns the trials asked but never told,
@@ -309,7 +312,9 @@ class OptunaSampler:
             told = tell.get("constraints")
             violations = _violations(told) if isinstance(told, list) else [MISSING_VIOLATION]
             extra: dict[str, Any] = {}
-            if self._constrained:
+            if self.constrained and self._set_constraint:
+                extra = {"constraints": {str(n): v for n, v in enumerate(violations)}}
+            elif self.constrained:
                 extra = {"user_attrs": {CONSTRAINTS_ATTR: violations},
                          "system_attrs": {_CONSTRAINTS_KEY: tuple(violations)}}
             if tell["state"] == COMPLETE and values is not None:
