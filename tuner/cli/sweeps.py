@@ -42,7 +42,8 @@ def _print_result(result: SweepResult, request: SweepRequest) -> int:
             if best is not None:
                 print(inert(f"best {ranking.metric}: {best[ranking.column]:.4g} in {best['run_dir']}"))
             else:
-                print(f"no best {ranking.metric}: no finished run recorded it")
+                kept = " and kept the constraints" if ranking.constraints else ""
+                print(f"no best {ranking.metric}: no finished run recorded it{kept}")
     print(f"sweep {result.sweep_id}: {result.counts.describe() if result.counts is not None else ''}; "
           f"summary: {result.summary_csv}")
     if result.interrupted:

@@ -94,8 +94,10 @@ class SweepProgress:
 
     def trial_done(self, name: str, status: str, duration_s: float, metric_value: float | None,
                    exit_code: int | None = None, error: str | None = None, stderr_tail: Sequence[str] = (),
-                   will_retry: bool = False, flags: str = "") -> None:
-        """`flags`: the trial's values of the flags that vary (`lr=0.01 l2=0`), said after its run's name."""
+                   will_retry: bool = False, flags: str = "", feasible: bool = True) -> None:
+        """`flags`: the trial's values of the flags that vary (`lr=0.01 l2=0`), said after its run's name;
+        `feasible` False when its run breaks one of the sweep's constraints (it is then never the best so far:
+        tuner.runs.ranking)."""
         shown = f" ({flags})" if flags else ""
         self.counts.in_flight = max(0, self.counts.in_flight - 1)
         if not will_retry:
@@ -108,7 +110,7 @@ class SweepProgress:
             else:
                 self.counts.failed += status != RunStatus.FINISHED
         finished = status == RunStatus.FINISHED  # only a finished run can be the best (tuner.runs.ranking)
-        if finished and metric_value is not None and _better(metric_value, self.best, self.mode):
+        if finished and feasible and metric_value is not None and _better(metric_value, self.best, self.mode):
             self.best, self.best_run = metric_value, name
         if status == RunStatus.STOPPED:
             if self._progress is None and not self.quiet:
@@ -124,6 +126,7 @@ class SweepProgress:
             self.message("\n".join(lines), style="red")
         elif self._progress is None and not self.quiet:
             value = f" {self.metric}={metric_value:.4g}" if metric_value is not None else ""
+            value += "" if feasible else " (breaks a constraint)"
             self.message(f"[{self.counts.done}/{self.counts.total}] finished {name}{shown} "
                          f"in {format_duration(duration_s)}{value}{self._best_text()}")
         self._refresh()
