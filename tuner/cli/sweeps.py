@@ -143,13 +143,6 @@ def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, Any], scrip
     return _print_result(run_sweep(request), request)
 
 
-def _one_or_list(values: list[str] | None) -> str | list[str] | None:
-    """A repeatable option's values: None, one value, or the list (several metrics, several modes)."""
-    if not values:
-        return None
-    return values[0] if len(values) == 1 else list(values)
-
-
 def resume_parser() -> argparse.ArgumentParser:
     from tuner.cli.options import Parser, add_runs_dir, add_sweep_switches, add_trial_options, formatter, seconds
 

@@ -104,11 +104,11 @@ def parse_constraint(text: Any, where: str = "--constraint") -> Constraint:
 
     example = "e.g. --constraint \"memory_mb <= 512\" (a metric of the run, <= or >=, a number)"
     if not isinstance(text, str) or not text.strip():
-        raise QueryError(f"{where}: expected a comparison of a metric with a number, got {text!r}; {example}")
+        raise QueryError(f"{where}: expected a comparison of a metric with a number, got {quoted(text)}; {example}")
     try:
         tree = parse_filter(text).tree
     except QueryError as exc:
-        raise QueryError(f"{where} {text!r}: {exc}") from None
+        raise QueryError(f"{where} {quoted(text)}: {exc}") from None
     mirrored = {"<": ">=", "<=": ">=", ">": "<=", ">=": "<="}
     op = None
     if isinstance(tree, Compare) and tree.op in mirrored:
@@ -117,14 +117,14 @@ def parse_constraint(text: Any, where: str = "--constraint") -> Constraint:
         elif isinstance(tree.right, Column) and isinstance(tree.left, Literal):
             column, literal, op = tree.right, tree.left, mirrored[tree.op]
     if op is None:
-        raise QueryError(f"{where} {text!r} is not one comparison of a metric with a number; {example}")
+        raise QueryError(f"{where} {quoted(text)} is not one comparison of a metric with a number; {example}")
     bound = literal.value
     if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not math.isfinite(bound):
-        raise QueryError(f"{where} {text!r}: the bound must be a finite number, got {bound!r}; {example}")
+        raise QueryError(f"{where} {quoted(text)}: the bound must be a finite number, got {quoted(bound)}; {example}")
     name = column.name
     if name.startswith(("flag_", "tag_")) or (not name.startswith(("metric_", "eval_")) and
                                               name in _RUN_ATTRIBUTES):
-        raise QueryError(f"{where} {text!r}: '{column.key or name}' is not a metric; a constraint bounds a metric "
+        raise QueryError(f"{where} {quoted(text)}: {quoted(column.key or name)} is not a metric; a constraint bounds a metric "
                          f"the run records; {example}")
     metric = name.split("_", 1)[1] if name.startswith(("metric_", "eval_")) else name
     return Constraint(metric, op, float(bound), text.strip())
@@ -269,7 +269,7 @@ def check_objectives(metrics: Any, modes: Any = None, where: str = "--metric") -
     given = [modes] if isinstance(modes, str) else list(modes or ())
     problems = []
     if any(not isinstance(n, str) or not n.strip() for n in names):
-        problems.append(f"{where}: a metric is a name such as val_loss, got {names!r}")
+        problems.append(f"{where}: a metric is a name such as val_loss, got {quoted(names)}")
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         problems.append(f"{where}: metric '{twice[0]}' is named twice; each objective once")
@@ -279,7 +279,7 @@ def check_objectives(metrics: Any, modes: Any = None, where: str = "--metric") -
                         "one --mode per --metric, in the same order, or none (each metric's own direction)")
     bad = [m for m in given if m not in MODES]
     if bad:
-        problems.append(f"mode must be 'min' or 'max', got {bad[0]!r}")
+        problems.append(f"mode must be 'min' or 'max', got {quoted(bad[0])}")
     if problems:
         raise QueryError("; ".join(problems))
     return tuple(names), tuple(given) if given else tuple(metric_direction(n) for n in names)

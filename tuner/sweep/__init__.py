@@ -14,7 +14,7 @@ from tuner.capture.secrets import SecretRule
 from tuner.capture.sources import snapshot_sources
 from tuner.console.messages import say
 from tuner.console.progress import SweepProgress
-from tuner.errors import DiskFullError, QueryError, RunInterruptedError, TunerError
+from tuner.errors import DiskFullError, QueryError, RunInterruptedError, TunerError, quoted
 from tuner.plan import plan_indices_record
 from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.runs.ranking import Objectives, Ranking, RankingChoice, choose_ranking, sweep_objectives, sweep_ranking
@@ -245,7 +245,7 @@ def _warn_unknown_metric(frame: pd.DataFrame, request: SweepRequest, progress: S
     if frame.empty:
         return
     checks: list[tuple[str, str | None, str]] = [(metric, mode, "--metric") for metric, mode in request.objectives]
-    checks += [(c.metric, None, f"--constraint {c.text!r}") for c in request.constraints]
+    checks += [(c.metric, None, f"--constraint {quoted(c.text)}") for c in request.constraints]
     for metric, mode, where in checks:
         try:
             choose_ranking(list(frame.columns), metric, mode, where=where)

@@ -189,7 +189,7 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
     check_launchable(script.path, interface, grid_axes(grid), extra_args)
     sampler = check_search(search, grid, stop_config, metrics or metric, skip_done)
     for name, where in [(n, "--metric") for n in (metrics or ((metric,) if metric else ()))] + \
-            [(c.metric, f"--constraint {c.text!r}") for c in constraint_list]:
+            [(c.metric, f"--constraint {quoted(c.text)}") for c in constraint_list]:
         check_metric_known(name, script.path, settings, where)
     todo: tuple[int, ...] | None = None
     skipped: tuple[tuple[int, str], ...] = ()
