@@ -66,6 +66,7 @@ def test_two_metrics_show_the_front_scatter_and_hypervolume_offline(browser, wor
     browser.wait_for("document.getElementById('app').getAttribute('data-rendered') === 'report'")
     browser.wait_for("window.tunerPage.hypervolume && window.tunerPage.charts.length >= 3")
     text = browser.text()
+    assert "60 trials: 51 finished, 8 stopped early, 1 failed" in text  # the sweep's trials, stopped ones too
     assert f"Pareto front of val_acc (max), latency_ms (min): {len(front)} runs, no single best" in text
     assert "constraints: memory_mb <= 400" in text and "Best run" not in text and "Top 5" not in text
     starred = browser.evaluate("Array.from(document.querySelectorAll('td.num')).filter(td => "

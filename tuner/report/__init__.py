@@ -177,8 +177,8 @@ def save_sweep_report(sweep: str, runs_dir: str | None = None, metric: str | Seq
     data = sweep_data(frame, sweep, metric, links, mode, sweep_choice(settings.runs_dir, sweep),
                       sweep_domains(settings.runs_dir, sweep))
     if counts is not None:  # the sweep's trials (not attempts), counted as `tune sweeps` counts them
-        parts = [(counts.finished, "finished"), (counts.failed, "failed"), (counts.interrupted, "interrupted"),
-                 (counts.running, "running"), (counts.pending, "pending")]
+        parts = [(counts.finished, "finished"), (counts.stopped, "stopped early"), (counts.failed, "failed"),
+                 (counts.interrupted, "interrupted"), (counts.running, "running"), (counts.pending, "pending")]
         data["summary"] = (f"{counts.planned} trials: " + ", ".join(f"{n} {w}" for n, w in parts if n or w in
                                                                     ("finished", "failed"))
                            + (f" ({len(frame)} runs)" if len(frame) != counts.planned else ""))
