@@ -8,9 +8,9 @@ import subprocess
 import sys
 import tempfile
 
-from workers.driver import _clean_stale_scratch, _rebase, _relocate
 from workers.files import ship_excludes
 from workers.process import RunSpec
+from workers.shipping import _clean_stale_scratch, _rebase, _relocate
 
 
 def test_paths_move_at_separators_only_and_never_twice():

@@ -177,13 +177,13 @@ def open_cluster(settings: Settings, project: str | None = None) -> _Cluster:
     """Connect (or start) Ray and check the trial size fits a node; the caller must `close_cluster`. Joining a
     cluster by address ships `project` (the sweep's folder, without its runs directory) unless the setting
     ship_project is off: nodes that cannot see the driver's files run the trials from that copy."""
-    from workers import driver  # imports Ray: only here
+    from workers import cluster as ray_cluster  # imports Ray: only here
 
     ship = project if settings.ship_project and settings.ray_address else None
     try:
-        info = driver.connect(settings.ray_address, keep_cluster_s=settings.keep_cluster_s, ship=ship,
-                              ship_exclude=(os.path.abspath(settings.runs_dir),))
-    except driver.ClusterError as exc:
+        info = ray_cluster.connect(settings.ray_address, keep_cluster_s=settings.keep_cluster_s, ship=ship,
+                                   ship_exclude=(os.path.abspath(settings.runs_dir),))
+    except ray_cluster.ClusterError as exc:
         raise TunerError(str(exc)) from None
     try:
         gpus = _resolve_gpus(settings, info)
@@ -191,7 +191,7 @@ def open_cluster(settings: Settings, project: str | None = None) -> _Cluster:
             raise TunerError(f"cpus-per-trial {settings.cpus_per_trial:g} is more than any node of the cluster "
                              f"has ({info.max_node_cpus:g} CPUs); lower --cpus-per-trial")
     except BaseException:
-        driver.disconnect(info)
+        ray_cluster.disconnect(info)
         raise
     env = thread_caps(settings.cpus_per_trial)
     if getattr(info, "warm", False):  # its workers were started by an earlier `tune`: give trials this one's env
@@ -213,16 +213,16 @@ def _driver_env() -> dict[str, str]:
 
 
 def close_cluster(cluster: _Cluster) -> None:
-    from workers import driver
+    from workers import cluster as ray_cluster
 
-    driver.disconnect(cluster.info)
+    ray_cluster.disconnect(cluster.info)
 
 
 def execute_sweep(request: SweepRequest, journal: Journal, todo: Sequence[int], runs: SweepRuns,
                   progress: SweepProgress, cluster: _Cluster) -> tuple[bool, bool, str | None]:
     """Run the todo trials; returns (interrupted, stopped_early, config_error: why the sweep cannot succeed).
     Every outcome is journaled on arrival."""
-    from workers import driver
+    from workers import pool as task_pool
 
     # absolute: a worker's cwd is not the driver's, and a relative path would make every trial look remote
     marker = os.path.abspath(os.path.join(journal.folder, ".driver-marker"))
@@ -230,7 +230,7 @@ def execute_sweep(request: SweepRequest, journal: Journal, todo: Sequence[int], 
     info = cluster.info
     # a cluster joined by address may have nodes that cannot see this disk: a relay brings their runs' state here
     relay = bool(getattr(info, "address", None)) and not getattr(info, "warm", False)
-    pool = driver.TaskPool(driver.Resources(request.settings.cpus_per_trial, cluster.gpus), cluster.window, marker,
+    pool = task_pool.TaskPool(task_pool.Resources(request.settings.cpus_per_trial, cluster.gpus), cluster.window, marker,
                            shipped=getattr(info, "shipped", None), relay=relay)
     try:
         loop = _SweepLoop(request, journal, todo, runs, progress, pool, cluster.env)
