@@ -20,7 +20,7 @@ import ray
 
 from workers import embedded
 from workers.files import ship_excludes
-from workers.reaper import _ctrl_c_kills_what_started, _start_reaper
+from workers.reaper import ctrl_c_kills_what_started, start_reaper
 
 
 class ClusterError(Exception):
@@ -227,11 +227,11 @@ def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | No
             _bind_loopback()
             _private_auth_token()
             # before the first Ray process exists: the reaper finds every process that inherits the token
-            _start_reaper()
+            start_reaper()
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         try:
             lean = embedded.lean_start() if started else contextlib.nullcontext()  # Ray's processes are ours
-            with _ctrl_c_kills_what_started(started), lean:
+            with ctrl_c_kills_what_started(started), lean:
                 _init(kwargs)
         except (ConnectionError, ValueError, RuntimeError, TimeoutError, ray.exceptions.RuntimeEnvSetupError) as exc:
             if shipped and ("package" in str(exc).lower() or isinstance(exc, ray.exceptions.RuntimeEnvSetupError)):

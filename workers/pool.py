@@ -21,14 +21,14 @@ from workers.files import atomic_write_text, is_disk_full
 from workers.process import KILLED, RunOutcome, RunSpec, ended_outcome, run_process
 from workers.reaper import _TOKEN, TOKEN_ENV
 from workers.shipping import (
-    _SCRATCH_PREFIX,
-    _clean_stale_scratch,
-    _Forwarder,
-    _pack,
-    _rebase,
-    _Relay,
-    _relocate,
-    _unpack,
+    SCRATCH_PREFIX,
+    Forwarder,
+    Relay,
+    clean_stale_scratch,
+    pack_run,
+    rebase,
+    relocate,
+    unpack_run,
 )
 
 #: Ray retries a task whose worker or node died (not a script failure) this many times
@@ -74,7 +74,7 @@ def _remote_run(marker: str) -> bool:
 
 def _run_task(spec: RunSpec, marker: str, shipped: str | None, relay: Any) -> tuple[RunOutcome, bytes | None]:
     """Runs on a worker. If the driver's runs directory is not visible here (no shared filesystem), the run is
-    written in a local temporary folder (paths moved by _relocate when the project was shipped) and sent back as
+    written in a local temporary folder (paths moved by relocate when the project was shipped) and sent back as
     a tarball, so every run ends on the driver's disk and nothing of it stays here; meanwhile its run.json goes
     to the relay (when there is one), and so does its packed run when the task is cancelled (Ctrl-C)."""
     gpu_ids = [str(g) for g in ray.get_gpu_ids()]
@@ -93,11 +93,11 @@ def _run_task(spec: RunSpec, marker: str, shipped: str | None, relay: Any) -> tu
             func(*args)
         return outcome, None
     driver_run_dir = spec.run_dir
-    _clean_stale_scratch()
-    scratch = tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-")
-    local = _relocate(spec, shipped, scratch)
+    clean_stale_scratch()
+    scratch = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
+    local = relocate(spec, shipped, scratch)
     back = [(local.run_dir, driver_run_dir)] + ([(os.getcwd(), shipped)] if shipped else [])
-    forwarder = _Forwarder(relay, local.run_json, driver_run_dir) if relay is not None else None
+    forwarder = Forwarder(relay, local.run_json, driver_run_dir) if relay is not None else None
     try:
         if forwarder is not None:
             forwarder.start()
@@ -108,11 +108,11 @@ def _run_task(spec: RunSpec, marker: str, shipped: str | None, relay: Any) -> tu
             if local.post_run is not None:
                 func, args = local.post_run
                 func(*args)
-            archive = _pack(local.run_dir)
+            archive = pack_run(local.run_dir)
         except KeyboardInterrupt:  # cancelled: the run recorded `killed`; its folder goes to the driver all the same
             if relay is not None and os.path.exists(local.run_json):
                 with contextlib.suppress(Exception):
-                    ray.get(relay.archive.remote(driver_run_dir, _pack(local.run_dir)), timeout=30)
+                    ray.get(relay.archive.remote(driver_run_dir, pack_run(local.run_dir)), timeout=30)
             raise
         finally:
             if forwarder is not None:
@@ -120,8 +120,8 @@ def _run_task(spec: RunSpec, marker: str, shipped: str | None, relay: Any) -> tu
                 forwarder.join()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    outcome = replace(outcome, run_dir=driver_run_dir, error_message=_rebase(outcome.error_message, back),
-                      stderr_tail=_rebase(outcome.stderr_tail, back))
+    outcome = replace(outcome, run_dir=driver_run_dir, error_message=rebase(outcome.error_message, back),
+                      stderr_tail=rebase(outcome.stderr_tail, back))
     return outcome, archive
 
 
@@ -131,12 +131,12 @@ class TaskPool:
 
     def __init__(self, resources: Resources, window: int, marker: str, shipped: str | None = None,
                  relay: bool = False) -> None:
-        """`relay`: start a _Relay actor (for a cluster joined by address, whose nodes may not see this disk)."""
+        """`relay`: start a Relay actor (for a cluster joined by address, whose nodes may not see this disk)."""
         self.window = max(1, window)
         self.cpus, self.gpus = resources.cpus, resources.gpus
         self.marker = marker
         self.shipped = shipped  # the project folder shipped to the cluster (ClusterInfo.shipped)
-        self._relay: Any = ray.remote(num_cpus=0, max_restarts=0)(_Relay).remote() if relay else None
+        self._relay: Any = ray.remote(num_cpus=0, max_restarts=0)(Relay).remote() if relay else None
         self._archives: dict[str, bytes] = {}
         self._take_ref: Any = None  # the pending request to the relay
         # max_calls=0: GPU tasks default to a fresh worker per task (~0.5 s each); reuse workers instead
@@ -198,7 +198,7 @@ class TaskPool:
         results = []
         for (key, spec), (outcome, archive) in zip(items, outcomes):
             if archive is not None:
-                _unpack(archive, spec.run_dir)
+                unpack_run(archive, spec.run_dir)
             self._archives.pop(spec.run_dir, None)
             results.append(TaskResult(key, outcome, None, size))
         return results
@@ -235,7 +235,7 @@ class TaskPool:
         data = self._archives.pop(run_dir, None)
         if data is not None:
             with contextlib.suppress(OSError, tarfile.TarError, ValueError):  # ValueError: not an archive at all
-                _unpack(data, run_dir)
+                unpack_run(data, run_dir)
 
     def close(self) -> None:
         """Stop the relay (it would otherwise live as long as this process' Ray job)."""

@@ -160,7 +160,7 @@ _CTRL_C_POLL_S = 0.02
 
 
 @contextlib.contextmanager
-def _ctrl_c_kills_what_started(started: bool) -> Iterator[None]:
+def ctrl_c_kills_what_started(started: bool) -> Iterator[None]:
     """A Ctrl-C while ray.init starts an embedded cluster (seconds, many on a loaded machine). ray.init blocks in
     C++, where Python signal handlers do not run, so SIGINT is blocked here and taken by a thread with sigwait:
     it kills the Ray processes started so far (they carry the token) and the KeyboardInterrupt follows once
@@ -202,7 +202,7 @@ _TOKEN: list[str] = []
 _REAPERS: set[int] = set()
 
 
-def _start_reaper() -> None:
+def start_reaper() -> None:
     """workers.reaper cleans up after this process if it dies without shutting Ray down (SIGKILL). Started before
     ray.init, with the token put in this process' environment, so every Ray process (GCS, raylet, agents,
     workers) inherits the token and is found by the reaper even if the driver dies in its first milliseconds."""

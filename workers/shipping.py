@@ -1,6 +1,6 @@
 """A run on a node that cannot see the driver's files: its spec moved to a local folder and the shipped project
-(`_relocate`), its folder packed home as a tarball (`_pack`, `_unpack`), and its run.json relayed to the driver
-while it runs (`_Relay`, `_Forwarder`).
+(`relocate`), its folder packed home as a tarball (`pack_run`, `unpack_run`), and its run.json relayed to the driver
+while it runs (`Relay`, `Forwarder`).
 
 No Ray import: the relay is made a Ray actor by workers.pool, which runs the task that uses all of this.
 """
@@ -22,7 +22,7 @@ from typing import Any, Sequence
 from workers.process import RunSpec
 
 
-def _pack(folder: str) -> bytes:
+def pack_run(folder: str) -> bytes:
     """The run folder as a tarball for the driver, without what is not the run's (workers.view.tar_member_of_runs)."""
     from workers.view import tar_member_of_runs
 
@@ -32,15 +32,15 @@ def _pack(folder: str) -> bytes:
     return buffer.getvalue()
 
 
-def _unpack(data: bytes, folder: str) -> None:
-    """A run relayed home, unpacked as data (workers.archive): what it cannot carry (the links _pack leaves out
+def unpack_run(data: bytes, folder: str) -> None:
+    """A run relayed home, unpacked as data (workers.archive): what it cannot carry (the links pack_run leaves out
     anyway, a special file) stays behind rather than failing the run's return."""
     from workers.archive import unpack
 
     unpack(data, folder)
 
 
-def _rebase(value: Any, moves: Sequence[tuple[str, str]]) -> Any:
+def rebase(value: Any, moves: Sequence[tuple[str, str]]) -> Any:
     """`value` with every path under an old folder moved under its new one (strings, in tuples, lists and dicts,
     keys too); other values unchanged. A path matches at a separator: /a/b moves /a/b/c, not /a/bc. One pass,
     the longest old folder first: a moved path is never moved again."""
@@ -50,22 +50,22 @@ def _rebase(value: Any, moves: Sequence[tuple[str, str]]) -> Any:
         pattern = "(" + "|".join(re.escape(old) for old in olds) + r")(?=/|$|[^\w.\-])"
         return re.sub(pattern, lambda match: targets[match.group(1)], value) if olds else value
     if isinstance(value, tuple):
-        return tuple(_rebase(v, moves) for v in value)
+        return tuple(rebase(v, moves) for v in value)
     if isinstance(value, list):
-        return [_rebase(v, moves) for v in value]
+        return [rebase(v, moves) for v in value]
     if isinstance(value, dict):
-        return {_rebase(k, moves): _rebase(v, moves) for k, v in value.items()}
+        return {rebase(k, moves): rebase(v, moves) for k, v in value.items()}
     return value
 
 
-def _relocate(spec: RunSpec, project: str | None, scratch: str) -> RunSpec:
+def relocate(spec: RunSpec, project: str | None, scratch: str) -> RunSpec:
     """The spec of a run on a node without the driver's files: the run is written under `scratch` (a local
     temporary folder), the project's paths point at the shipped copy (this task's working directory, where Ray
     unpacked it), and a Python that does not exist here is this node's. run.json keeps the driver's paths."""
     moves = [(spec.run_dir, os.path.join(scratch, os.path.basename(spec.run_dir)))]
     if project:
         moves.append((project, os.getcwd()))
-    changed = {name: _rebase(getattr(spec, name), moves) for name in (
+    changed = {name: rebase(getattr(spec, name), moves) for name in (
         "command", "cwd", "run_dir", "run_json", "output_log", "error_json", "env", "initial_files", "post_run",
         "project_dir", "runs_dir", "line_hook", "stop_file")}
     command = changed["command"]
@@ -74,7 +74,7 @@ def _relocate(spec: RunSpec, project: str | None, scratch: str) -> RunSpec:
     return replace(spec, **changed)
 
 
-class _Relay:
+class Relay:
     """A small actor the driver starts on a cluster joined by address: trials on nodes that cannot see the
     driver's files send it their run.json as it changes (so the driver shows them running, with a heartbeat) and,
     when interrupted, their packed run; the driver takes both from it. Keyed by the driver's run directory."""
@@ -99,7 +99,7 @@ class _Relay:
 _FORWARD_S = 1.0
 
 
-class _Forwarder(threading.Thread):
+class Forwarder(threading.Thread):
     """In a remote task: sends the local run.json to the relay whenever it changes (status, heartbeat)."""
 
     def __init__(self, relay: Any, local: str, driver_run_dir: str) -> None:
@@ -122,18 +122,18 @@ class _Forwarder(threading.Thread):
 
 
 #: a remote run's local folder: tuner-run-<pid of the task's worker>-<random>, in the node's temporary directory
-_SCRATCH_PREFIX = "tuner-run-"
+SCRATCH_PREFIX = "tuner-run-"
 
 
-def _clean_stale_scratch() -> None:
+def clean_stale_scratch() -> None:
     """Remove the local folders of remote runs whose worker died without cleaning up (killed with its driver)."""
     folder = tempfile.gettempdir()
     try:
-        names = [name for name in os.listdir(folder) if name.startswith(_SCRATCH_PREFIX)]
+        names = [name for name in os.listdir(folder) if name.startswith(SCRATCH_PREFIX)]
     except OSError:
         return
     for name in names:
-        pid = name[len(_SCRATCH_PREFIX):].split("-", 1)[0]
+        pid = name[len(SCRATCH_PREFIX):].split("-", 1)[0]
         if not pid.isdigit():
             continue
         try:
