@@ -8,6 +8,7 @@ and relayed back by workers.shipping; the reaper and the Ctrl-C guard around ray
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -39,6 +40,8 @@ class ClusterInfo:
     warm: bool = False
     #: the project folder shipped to the cluster (Ray's runtime_env working_dir), None when nothing was shipped
     shipped: str | None = None
+    #: this driver's reaper token (workers.reaper.TOKEN_ENV), for the trials' environment; None when no reaper runs
+    token: str | None = None
 
 
 def check_reachable(address: str, timeout_s: float = 3.0) -> None:
@@ -182,100 +185,135 @@ def _authenticate(address: str) -> None:
                            f"RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token); {fix}")
 
 
-def connect(address: str | None, num_cpus: int | None = None, num_gpus: int | None = None,
-            keep_cluster_s: float = 0.0, ship: str | None = None, ship_exclude: Sequence[str] = ()) -> ClusterInfo:
-    """Join `address`, or reuse this process' Ray, or start an embedded quiet local cluster; with
-    `keep_cluster_s` > 0 and no address, join (or start) the warm local cluster instead (workers.warm).
+class Cluster:
+    """This process' side of Ray: what outlives one `connect` (the reaper's token, the reapers started, a standby's
+    early join of the warm cluster). Ray's connection belongs to the process (`ray.init`), so there is one of these
+    per process: `this_process()`."""
 
-    `ship`: a project folder sent to a cluster joined by address (Ray's runtime_env working_dir, uploaded to the
-    cluster's GCS and unpacked on each node), without SHIP_EXCLUDES, `ship_exclude` (the runs directory), and
-    what its .gitignore / .rayignore list; trials on a node that cannot see the driver's files run from it."""
-    started = False
-    shipped = None
-    warm = False
-    joined = _PRECONNECTED.pop() if _PRECONNECTED else None  # a standby driver's connection (tuner.cli.standby)
-    if joined and (address or keep_cluster_s <= 0):
-        ray.shutdown()  # the command asked for another cluster: leave the warm one, as a fresh process would
-        joined = None
-    if not address and keep_cluster_s > 0 and (joined or not ray.is_initialized()):
-        from workers import warm as warm_cluster
+    def __init__(self) -> None:
+        #: identifies this driver to its reaper; given to every trial and inherited by whatever the trial spawns
+        self.token: str | None = None
+        #: the reapers this process started: the Ctrl-C guard kills what carries the token, except them
+        self.reapers: set[int] = set()
+        #: the warm cluster's address while this process is a standby driver joined to it (`preconnect_warm`)
+        self.preconnected: str | None = None
 
-        try:
-            address = warm_cluster.acquire(keep_cluster_s)
-        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-            raise ClusterError(str(exc)) from None
-        warm = True
-        _bind_loopback()  # this driver's own servers too
-        if joined and joined != address:
-            ray.shutdown()  # the warm cluster was replaced since this process joined it
-    if address and not ray.is_initialized():
+    def connect(self, address: str | None, num_cpus: int | None = None, num_gpus: int | None = None,
+                keep_cluster_s: float = 0.0, ship: str | None = None, ship_exclude: Sequence[str] = ()) -> ClusterInfo:
+        """Join `address`, or reuse this process' Ray, or start an embedded quiet local cluster; with
+        `keep_cluster_s` > 0 and no address, join (or start) the warm local cluster instead (workers.warm).
+
+        `ship`: a project folder sent to a cluster joined by address (Ray's runtime_env working_dir, uploaded to the
+        cluster's GCS and unpacked on each node), without SHIP_EXCLUDES, `ship_exclude` (the runs directory), and
+        what its .gitignore / .rayignore list; trials on a node that cannot see the driver's files run from it."""
+        started = False
+        shipped = None
+        warm = False
+        token = None  # the reaper's, where this call starts the cluster
+        joined, self.preconnected = self.preconnected, None  # a standby driver's connection (tuner.cli.standby)
+        if joined and (address or keep_cluster_s <= 0):
+            ray.shutdown()  # the command asked for another cluster: leave the warm one, as a fresh process would
+            joined = None
+        if not address and keep_cluster_s > 0 and (joined or not ray.is_initialized()):
+            from workers import warm as warm_cluster
+
+            try:
+                address = warm_cluster.acquire(keep_cluster_s)
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                raise ClusterError(str(exc)) from None
+            warm = True
+            _bind_loopback()  # this driver's own servers too
+            if joined and joined != address:
+                ray.shutdown()  # the warm cluster was replaced since this process joined it
+        if address and not ray.is_initialized():
+            check_reachable(address)
+            _authenticate(address)
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, configure_logging=True,
+                                          logging_level=logging.ERROR)
+            if address:
+                kwargs["address"] = address
+                if ship and not warm and not _job_ships_code():
+                    shipped = os.path.abspath(ship)
+                    kwargs["runtime_env"] = {"working_dir": shipped, "excludes": ship_excludes(shipped, ship_exclude)}
+            else:
+                # an embedded cluster serves this machine only: bind it to loopback. address="local" starts a new
+                # one: without it ray.init joins whatever `ray start` cluster /tmp/ray/ray_current_cluster names
+                kwargs.update(address="local", num_cpus=num_cpus, num_gpus=num_gpus, _node_ip_address="127.0.0.1")
+                started = True
+                _bind_loopback()
+                _private_auth_token()
+                token = self._start_reaper()
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            try:
+                with contextlib.ExitStack() as guards:
+                    if token is not None:  # Ray's processes are ours
+                        guards.enter_context(ctrl_c_kills_what_started(token, spare=self.reapers))
+                        guards.enter_context(embedded.lean_start())
+                    _init(kwargs)
+            except (ConnectionError, ValueError, RuntimeError, TimeoutError, ray.exceptions.RuntimeEnvSetupError) as exc:
+                if shipped and ("package" in str(exc).lower() or isinstance(exc, ray.exceptions.RuntimeEnvSetupError)):
+                    with contextlib.suppress(Exception):
+                        ray.shutdown()
+                    raise ClusterError(f"cannot ship the project folder '{shipped}' to the Ray cluster at '{address}': "
+                                       f"{_upload_reason(exc)}; list big files or folders in its .rayignore "
+                                       "(or .gitignore), or turn shipping off (setting ship_project: false, or --no-ship) "
+                                       "when every node sees the project at the same path") from None
+                if warm:
+                    from workers import warm as warm_cluster
+
+                    warm_cluster.release()
+                    raise ClusterError(f"cannot join the warm local cluster at '{address}': {exc}; `tune cluster "
+                                       "down` stops it (the next sweep starts a fresh one)") from None
+                raise ClusterError(f"cannot connect to the Ray cluster at '{address}': {exc}; check the address "
+                                   "(`ray status` on the head node shows it) or omit --address to run locally") from None
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        totals = ray.cluster_resources()
+        return ClusterInfo(address=address, started_here=started, warm=warm, shipped=shipped, token=self.token,
+                           total_cpus=float(totals.get("CPU", 0)),
+                           total_gpus=float(totals.get("GPU", 0)),
+                           max_node_cpus=max((float(n["Resources"].get("CPU", 0)) for n in nodes), default=0.0),
+                           max_node_gpus=max((float(n["Resources"].get("GPU", 0)) for n in nodes), default=0.0))
+
+    def _start_reaper(self) -> str:
+        """Before the first Ray process exists: the reaper finds every process that inherits the token (one token
+        per process, kept for every cluster it starts)."""
+        if self.token is None:
+            self.token = f"{os.getpid()}-{time.time_ns()}"
+        self.reapers.add(start_reaper(self.token))
+        return self.token
+
+    def preconnect_warm(self, address: str) -> int:
+        """Join the warm local cluster before any sweep asks (a standby driver, tuner.cli.standby) and start this job's
+        worker processes, each with the trial runner imported: a sweep handed to this process then pays neither
+        `ray.init` nor Ray starting workers (about 3 of a warm 4 s sweep on 2 cores). Not a user of the cluster: the
+        idle clock runs until a sweep's `connect` registers. Returns how many workers were warmed."""
+        _bind_loopback()
         check_reachable(address)
         _authenticate(address)
-    if not ray.is_initialized():
-        kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, configure_logging=True,
-                                      logging_level=logging.ERROR)
-        if address:
-            kwargs["address"] = address
-            if ship and not warm and not _job_ships_code():
-                shipped = os.path.abspath(ship)
-                kwargs["runtime_env"] = {"working_dir": shipped, "excludes": ship_excludes(shipped, ship_exclude)}
-        else:
-            # an embedded cluster serves this machine only: bind it to loopback. address="local" starts a new
-            # one: without it ray.init joins whatever `ray start` cluster /tmp/ray/ray_current_cluster names
-            kwargs.update(address="local", num_cpus=num_cpus, num_gpus=num_gpus, _node_ip_address="127.0.0.1")
-            started = True
-            _bind_loopback()
-            _private_auth_token()
-            # before the first Ray process exists: the reaper finds every process that inherits the token
-            start_reaper()
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        try:
-            lean = embedded.lean_start() if started else contextlib.nullcontext()  # Ray's processes are ours
-            with ctrl_c_kills_what_started(started), lean:
-                _init(kwargs)
-        except (ConnectionError, ValueError, RuntimeError, TimeoutError, ray.exceptions.RuntimeEnvSetupError) as exc:
-            if shipped and ("package" in str(exc).lower() or isinstance(exc, ray.exceptions.RuntimeEnvSetupError)):
-                with contextlib.suppress(Exception):
-                    ray.shutdown()
-                raise ClusterError(f"cannot ship the project folder '{shipped}' to the Ray cluster at '{address}': "
-                                   f"{_upload_reason(exc)}; list big files or folders in its .rayignore "
-                                   "(or .gitignore), or turn shipping off (setting ship_project: false, or --no-ship) "
-                                   "when every node sees the project at the same path") from None
-            if warm:
-                from workers import warm as warm_cluster
+        _init(dict(address=address, include_dashboard=False, log_to_driver=False, configure_logging=True,
+                   logging_level=logging.ERROR))
+        self.preconnected = address
+        slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        return len(set(ray.get([_warm_worker.remote() for _ in range(slots)])))
 
-                warm_cluster.release()
-                raise ClusterError(f"cannot join the warm local cluster at '{address}': {exc}; `tune cluster "
-                                   "down` stops it (the next sweep starts a fresh one)") from None
-            raise ClusterError(f"cannot connect to the Ray cluster at '{address}': {exc}; check the address "
-                               "(`ray status` on the head node shows it) or omit --address to run locally") from None
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
-    totals = ray.cluster_resources()
-    return ClusterInfo(address=address, started_here=started, warm=warm, shipped=shipped,
-                       total_cpus=float(totals.get("CPU", 0)),
-                       total_gpus=float(totals.get("GPU", 0)),
-                       max_node_cpus=max((float(n["Resources"].get("CPU", 0)) for n in nodes), default=0.0),
-                       max_node_gpus=max((float(n["Resources"].get("GPU", 0)) for n in nodes), default=0.0))
+    def disconnect(self, info: ClusterInfo) -> None:
+        """Leave the cluster `connect` joined: an embedded one stops, the warm one stays up for the next driver."""
+        if ray.is_initialized() and (info.started_here or info.warm):
+            if info.started_here:
+                embedded.stop_autoscaler_monitor()
+            ray.shutdown()  # a warm cluster stays up: only this driver leaves it
+        if info.warm:
+            from workers import warm as warm_cluster
+
+            warm_cluster.release()
 
 
-#: the warm cluster's address while this process is a standby driver joined to it (`preconnect_warm`)
-_PRECONNECTED: list[str] = []
-
-
-def preconnect_warm(address: str) -> int:
-    """Join the warm local cluster before any sweep asks (a standby driver, tuner.cli.standby) and start this job's
-    worker processes, each with the trial runner imported: a sweep handed to this process then pays neither
-    `ray.init` nor Ray starting workers (about 3 of a warm 4 s sweep on 2 cores). Not a user of the cluster: the
-    idle clock runs until a sweep's `connect` registers. Returns how many workers were warmed."""
-    _bind_loopback()
-    check_reachable(address)
-    _authenticate(address)
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    _init(dict(address=address, include_dashboard=False, log_to_driver=False, configure_logging=True,
-               logging_level=logging.ERROR))
-    _PRECONNECTED[:] = [address]
-    slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
-    return len(set(ray.get([_warm_worker.remote() for _ in range(slots)])))
+@functools.cache
+def this_process() -> Cluster:
+    """This process' Cluster (one per process, as Ray's connection is)."""
+    return Cluster()
 
 
 @ray.remote(num_cpus=1)
@@ -337,14 +375,3 @@ def _bind_loopback() -> None:
 
     os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = "0"
     ray_constants.ENABLE_RAY_CLUSTER = False
-
-
-def disconnect(info: ClusterInfo) -> None:
-    if ray.is_initialized() and (info.started_here or info.warm):
-        if info.started_here:
-            embedded.stop_autoscaler_monitor()
-        ray.shutdown()  # a warm cluster stays up: only this driver leaves it
-    if info.warm:
-        from workers import warm as warm_cluster
-
-        warm_cluster.release()

@@ -19,7 +19,7 @@ import ray
 
 from workers.files import atomic_write_text, is_disk_full
 from workers.process import KILLED, RunOutcome, RunSpec, ended_outcome, run_process
-from workers.reaper import _TOKEN, TOKEN_ENV
+from workers.reaper import TOKEN_ENV
 from workers.shipping import (
     SCRATCH_PREFIX,
     Forwarder,
@@ -130,12 +130,14 @@ class TaskPool:
     one trial or, for short trials, several (run one after another on the worker; see `_run_batch`)."""
 
     def __init__(self, resources: Resources, window: int, marker: str, shipped: str | None = None,
-                 relay: bool = False) -> None:
-        """`relay`: start a Relay actor (for a cluster joined by address, whose nodes may not see this disk)."""
+                 relay: bool = False, token: str | None = None) -> None:
+        """`relay`: start a Relay actor (for a cluster joined by address, whose nodes may not see this disk).
+        `token`: the driver's reaper token (ClusterInfo.token), given to every trial so the reaper finds them."""
         self.window = max(1, window)
         self.cpus, self.gpus = resources.cpus, resources.gpus
         self.marker = marker
         self.shipped = shipped  # the project folder shipped to the cluster (ClusterInfo.shipped)
+        self.token = token
         self._relay: Any = ray.remote(num_cpus=0, max_restarts=0)(Relay).remote() if relay else None
         self._archives: dict[str, bytes] = {}
         self._take_ref: Any = None  # the pending request to the relay
@@ -160,8 +162,8 @@ class TaskPool:
 
     def submit(self, items: Sequence[tuple[Hashable, RunSpec]]) -> None:
         """One task for these (key, spec) trials, run in this order."""
-        if _TOKEN:
-            items = [(key, replace(spec, env={**spec.env, TOKEN_ENV: _TOKEN[0]})) for key, spec in items]
+        if self.token:
+            items = [(key, replace(spec, env={**spec.env, TOKEN_ENV: self.token})) for key, spec in items]
         ref = self._remote.remote([spec for _key, spec in items], self.marker, self.shipped, self._relay)
         self._in_flight[ref] = list(items)
 

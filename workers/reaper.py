@@ -12,6 +12,9 @@ it goes on is a moment the trial's result is up to chance (tests/tuner_tests/tes
 random moments).
 
     python -m workers.reaper DRIVER_PID TOKEN
+
+The driver's side is here too: `start_reaper` (before ray.init) and `ctrl_c_kills_what_started` (a Ctrl-C while
+ray.init starts the cluster kills what carries the token so far). The token itself is kept by workers.cluster.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Iterator
+from typing import Collection, Iterator
 
 POLL_S = 0.5
 #: after the driver is gone: sweep until no marked process was seen for SETTLE_QUIET_S (at most SETTLE_MAX_S)
@@ -160,12 +163,13 @@ _CTRL_C_POLL_S = 0.02
 
 
 @contextlib.contextmanager
-def ctrl_c_kills_what_started(started: bool) -> Iterator[None]:
+def ctrl_c_kills_what_started(token: str, spare: Collection[int] = ()) -> Iterator[None]:
     """A Ctrl-C while ray.init starts an embedded cluster (seconds, many on a loaded machine). ray.init blocks in
     C++, where Python signal handlers do not run, so SIGINT is blocked here and taken by a thread with sigwait:
-    it kills the Ray processes started so far (they carry the token) and the KeyboardInterrupt follows once
-    ray.init gives up (or the process exits 130 if it does not within _INIT_ABORT_S). Main thread only."""
-    if not started or threading.current_thread() is not threading.main_thread():
+    it kills the Ray processes started so far (they carry the token; the `spare` pids, this driver's reapers, too)
+    and the KeyboardInterrupt follows once ray.init gives up (or the process exits 130 if it does not within
+    _INIT_ABORT_S). Main thread only."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
     interrupted = threading.Event()
@@ -176,7 +180,7 @@ def ctrl_c_kills_what_started(started: bool) -> Iterator[None]:
             if signal.sigtimedwait({signal.SIGINT}, _CTRL_C_POLL_S) is None:
                 continue
             interrupted.set()
-            reap({pid: t for pid, t in marked(_TOKEN[0]).items() if pid not in _REAPERS})
+            reap({pid: t for pid, t in marked(token).items() if pid not in spare})
             if not done.wait(_INIT_ABORT_S):
                 os._exit(130)
             return
@@ -197,28 +201,21 @@ def ctrl_c_kills_what_started(started: bool) -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-#: identifies this driver to its reaper; given to every trial and inherited by whatever the trial spawns
-_TOKEN: list[str] = []
-_REAPERS: set[int] = set()
-
-
-def start_reaper() -> None:
+def start_reaper(token: str) -> int:
     """workers.reaper cleans up after this process if it dies without shutting Ray down (SIGKILL). Started before
     ray.init, with the token put in this process' environment, so every Ray process (GCS, raylet, agents,
-    workers) inherits the token and is found by the reaper even if the driver dies in its first milliseconds."""
+    workers) inherits the token and is found by the reaper even if the driver dies in its first milliseconds.
+    Returns the reaper's pid."""
     import subprocess
-    import sys
 
-    if not _TOKEN:
-        _TOKEN.append(f"{os.getpid()}-{time.time_ns()}")
-    os.environ[TOKEN_ENV] = _TOKEN[0]
+    os.environ[TOKEN_ENV] = token
 
     home = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where `workers` can be imported from
     path = os.pathsep.join([home, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    reaper = subprocess.Popen([sys.executable, "-m", "workers.reaper", str(os.getpid()), _TOKEN[0]],
+    reaper = subprocess.Popen([sys.executable, "-m", "workers.reaper", str(os.getpid()), token],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True, env={**os.environ, "PYTHONPATH": path})
-    _REAPERS.add(reaper.pid)
+    return reaper.pid
 
 
 if __name__ == "__main__":

@@ -181,7 +181,7 @@ def open_cluster(settings: Settings, project: str | None = None) -> _Cluster:
 
     ship = project if settings.ship_project and settings.ray_address else None
     try:
-        info = ray_cluster.connect(settings.ray_address, keep_cluster_s=settings.keep_cluster_s, ship=ship,
+        info = ray_cluster.this_process().connect(settings.ray_address, keep_cluster_s=settings.keep_cluster_s, ship=ship,
                                    ship_exclude=(os.path.abspath(settings.runs_dir),))
     except ray_cluster.ClusterError as exc:
         raise TunerError(str(exc)) from None
@@ -191,7 +191,7 @@ def open_cluster(settings: Settings, project: str | None = None) -> _Cluster:
             raise TunerError(f"cpus-per-trial {settings.cpus_per_trial:g} is more than any node of the cluster "
                              f"has ({info.max_node_cpus:g} CPUs); lower --cpus-per-trial")
     except BaseException:
-        ray_cluster.disconnect(info)
+        ray_cluster.this_process().disconnect(info)
         raise
     env = thread_caps(settings.cpus_per_trial)
     if getattr(info, "warm", False):  # its workers were started by an earlier `tune`: give trials this one's env
@@ -215,7 +215,7 @@ def _driver_env() -> dict[str, str]:
 def close_cluster(cluster: _Cluster) -> None:
     from workers import cluster as ray_cluster
 
-    ray_cluster.disconnect(cluster.info)
+    ray_cluster.this_process().disconnect(cluster.info)
 
 
 def execute_sweep(request: SweepRequest, journal: Journal, todo: Sequence[int], runs: SweepRuns,
@@ -231,7 +231,7 @@ def execute_sweep(request: SweepRequest, journal: Journal, todo: Sequence[int], 
     # a cluster joined by address may have nodes that cannot see this disk: a relay brings their runs' state here
     relay = bool(getattr(info, "address", None)) and not getattr(info, "warm", False)
     pool = task_pool.TaskPool(task_pool.Resources(request.settings.cpus_per_trial, cluster.gpus), cluster.window, marker,
-                           shipped=getattr(info, "shipped", None), relay=relay)
+                           shipped=getattr(info, "shipped", None), relay=relay, token=getattr(info, "token", None))
     try:
         loop = _SweepLoop(request, journal, todo, runs, progress, pool, cluster.env)
         interrupted, stopped_early = loop.run()
