@@ -9,7 +9,7 @@ import os
 import platform
 import sys
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from tuner._version import __version__
 from tuner.capture.gitinfo import GitInfo, git_diff, git_info
@@ -27,6 +27,10 @@ from tuner.store.layout import (
 from tuner.values import flags_to_json, format_value
 from workers.files import dumps_json
 from workers.process import RunSpec
+
+if TYPE_CHECKING:  # the script's interface is discovered (and imported) only where flags are checked
+    from tuner.interface.discover import ScriptInterface
+    from tuner.interface.template import CommandTemplate
 
 
 @dataclass(frozen=True)
@@ -119,8 +123,8 @@ def project_view_notice(project: str, run_parent: str, settings: Settings) -> st
 def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, settings: Settings, *,
                      echo: bool, job_type: str, properties: Mapping[str, Any] | None = None,
                      identity: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
-                     extra_args: tuple[str, ...] = (), cwd: str | None = None, interface: Any = None,
-                     template: Any = None, own_cwd: bool = True,
+                     extra_args: tuple[str, ...] = (), cwd: str | None = None,
+                     interface: ScriptInterface | None = None, template: CommandTemplate | None = None, own_cwd: bool = True,
                      tags: Mapping[str, str] | None = None) -> RunSpec:
     """`own_cwd`: the script works in a copy-on-write view of the project (cwd), so what it writes lands in its
     run and nowhere else (workers.view; the `project_view` setting); else it runs in cwd itself.

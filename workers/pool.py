@@ -13,9 +13,11 @@ import tarfile
 import tempfile
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Hashable, Sequence
+from typing import Sequence, cast
 
 import ray
+from ray import ObjectRef
+from ray.actor import ActorHandle
 
 from workers.files import atomic_write_text, is_disk_full
 from workers.process import KILLED, RunOutcome, RunSpec, ended_outcome, run_process
@@ -37,24 +39,31 @@ NODE_FAILURE_RETRIES = 3
 
 @dataclass(frozen=True)
 class Resources:
+    """What one task asks of a node (Ray's num_cpus, num_gpus; fractions allowed)."""
+
     cpus: float = 1.0
     gpus: float = 0.0
 
 
 @dataclass
 class TaskResult:
-    key: Hashable
+    """How one trial of a task came back: its outcome, or why the task gave none."""
+
+    key: int  # the caller's number for the trial (TaskPool.submit; a sweep's trial index)
     outcome: RunOutcome | None
     error: str | None = None  # the task itself failed (worker died past retries, cancelled ...)
     batch: int = 1  # how many trials the task carried (TaskPool.submit)
 
 
-def _run_batch(specs: list[RunSpec], marker: str, shipped: str | None,
-               relay: Any) -> list[tuple[RunOutcome, bytes | None]]:
+#: what a task returns: each trial's outcome and, for a run on a node without the driver's files, its packed folder
+Returned = list[tuple[RunOutcome, bytes | None]]
+
+
+def _run_batch(specs: list[RunSpec], marker: str, shipped: str | None, relay: ActorHandle[Relay] | None) -> Returned:
     """Runs on a worker: the trials one after another, each its own run with its own process. The driver sends
     short trials several to a task, so that Ray's cost per task is paid once for them. A task Ray runs again
     (its worker died) does not run again what had ended: that outcome is read back from the run's run.json."""
-    results: list[tuple[RunOutcome, bytes | None]] = []
+    results: Returned = []
     for spec in specs:
         ended = ended_outcome(spec) if not _remote_run(marker) else None
         if ended is None:
@@ -72,7 +81,8 @@ def _remote_run(marker: str) -> bool:
     return not os.path.exists(marker)
 
 
-def _run_task(spec: RunSpec, marker: str, shipped: str | None, relay: Any) -> tuple[RunOutcome, bytes | None]:
+def _run_task(spec: RunSpec, marker: str, shipped: str | None,
+              relay: ActorHandle[Relay] | None) -> tuple[RunOutcome, bytes | None]:
     """Runs on a worker. If the driver's runs directory is not visible here (no shared filesystem), the run is
     written in a local temporary folder (paths moved by relocate when the project was shipped) and sent back as
     a tarball, so every run ends on the driver's disk and nothing of it stays here; meanwhile its run.json goes
@@ -138,13 +148,15 @@ class TaskPool:
         self.marker = marker
         self.shipped = shipped  # the project folder shipped to the cluster (ClusterInfo.shipped)
         self.token = token
-        self._relay: Any = ray.remote(num_cpus=0, max_restarts=0)(Relay).remote() if relay else None
+        # cast: Ray types ray.remote(**options)(a class) loosely (the class itself among the results)
+        self._relay = cast("ActorHandle[Relay]", ray.remote(num_cpus=0, max_restarts=0)(Relay).remote()) \
+            if relay else None
         self._archives: dict[str, bytes] = {}
-        self._take_ref: Any = None  # the pending request to the relay
+        self._take_ref: ObjectRef[tuple[dict[str, str], dict[str, bytes]]] | None = None  # the pending request to the relay
         # max_calls=0: GPU tasks default to a fresh worker per task (~0.5 s each); reuse workers instead
         self._remote = ray.remote(max_calls=0, max_retries=NODE_FAILURE_RETRIES, retry_exceptions=False)(
             _run_batch).options(num_cpus=resources.cpus, num_gpus=resources.gpus)
-        self._in_flight: dict[Any, list[tuple[Hashable, RunSpec]]] = {}
+        self._in_flight: dict[ObjectRef[Returned], list[tuple[int, RunSpec]]] = {}
 
     @property
     def in_flight(self) -> int:
@@ -160,8 +172,8 @@ class TaskPool:
     def has_room(self) -> bool:
         return len(self._in_flight) < self.window
 
-    def submit(self, items: Sequence[tuple[Hashable, RunSpec]]) -> None:
-        """One task for these (key, spec) trials, run in this order."""
+    def submit(self, items: Sequence[tuple[int, RunSpec]]) -> None:
+        """One task for these (key, spec) trials, run in this order; each result carries its trial's key."""
         if self.token:
             items = [(key, replace(spec, env={**spec.env, TOKEN_ENV: self.token})) for key, spec in items]
         ref = self._remote.remote([spec for _key, spec in items], self.marker, self.shipped, self._relay)
@@ -179,7 +191,7 @@ class TaskPool:
             ready += more
         return [result for ref in ready for result in self._collect(ref)]
 
-    def _collect(self, ref: Any) -> list[TaskResult]:
+    def _collect(self, ref: ObjectRef[Returned]) -> list[TaskResult]:
         items = self._in_flight.pop(ref)
         size = len(items)
         try:

@@ -17,9 +17,12 @@ import tarfile
 import tempfile
 import threading
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from workers.process import RunSpec
+
+if TYPE_CHECKING:  # Ray's type only: this module does not import Ray
+    from ray.actor import ActorHandle
 
 
 def pack_run(folder: str) -> bytes:
@@ -102,7 +105,7 @@ _FORWARD_S = 1.0
 class Forwarder(threading.Thread):
     """In a remote task: sends the local run.json to the relay whenever it changes (status, heartbeat)."""
 
-    def __init__(self, relay: Any, local: str, driver_run_dir: str) -> None:
+    def __init__(self, relay: ActorHandle[Relay], local: str, driver_run_dir: str) -> None:
         super().__init__(name="tuner-forward", daemon=True)
         self.relay, self.local, self.driver_run_dir = relay, local, driver_run_dir
         self.done = threading.Event()
