@@ -16,7 +16,6 @@ from tuner.capture.gitinfo import GitInfo, git_diff, git_info
 from tuner.capture.secrets import SecretRule
 from tuner.capture.sources import snapshot_sources
 from tuner.errors import ConfigError, FlagError, ScriptNotFoundError, quoted
-from tuner.plan import is_flag_name
 from tuner.settings import Settings
 from tuner.store.layout import (
     ENV_FLAGS_JSON,
@@ -24,7 +23,7 @@ from tuner.store.layout import (
     ENV_TENSORBOARD_DIR,
     RunPaths,
 )
-from tuner.values import flags_to_json, format_value
+from tuner.values import flags_to_json, format_value, is_flag_name
 from workers.files import dumps_json
 from workers.process import RunSpec
 
