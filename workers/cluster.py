@@ -7,6 +7,7 @@ and relayed back by workers.shipping; the reaper and the Ctrl-C guard around ray
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import logging
@@ -30,7 +31,10 @@ class ClusterError(Exception):
 
 @dataclass
 class ClusterInfo:
+    """The cluster one `connect` joined, and what a sweep needs to know of it."""
+
     address: str | None
+    #: an embedded cluster this process started (now or for an earlier sweep): it stops when the process exits
     started_here: bool
     total_cpus: float
     total_gpus: float
@@ -42,6 +46,14 @@ class ClusterInfo:
     shipped: str | None = None
     #: this driver's reaper token (workers.reaper.TOKEN_ENV), for the trials' environment; None when no reaper runs
     token: str | None = None
+    #: the embedded cluster an earlier sweep of this process started and kept (Cluster.disconnect)
+    kept: bool = False
+
+    @property
+    def workers_predate_sweep(self) -> bool:
+        """Its worker processes may have been started for an earlier sweep (the warm cluster, a kept one), with that
+        driver's environment then: trials must be given this sweep's."""
+        return self.warm or self.kept
 
 
 def check_reachable(address: str, timeout_s: float = 3.0) -> None:
@@ -187,8 +199,13 @@ def _authenticate(address: str) -> None:
 
 class Cluster:
     """This process' side of Ray: what outlives one `connect` (the reaper's token, the reapers started, a standby's
-    early join of the warm cluster). Ray's connection belongs to the process (`ray.init`), so there is one of these
-    per process: `this_process()`."""
+    early join of the warm cluster, the embedded cluster kept for the next sweep). Ray's connection belongs to the
+    process (`ray.init`), so there is one of these per process: `this_process()`.
+
+    An embedded cluster is kept between the sweeps of one process (a notebook's `tuning_run` calls: Ray's start
+    is seconds, a small sweep on a running cluster a fraction of one) and stopped when the process exits
+    (atexit), or before a sweep that asks for another cluster; a process killed outright leaves nothing either:
+    its reaper kills what carries its token."""
 
     def __init__(self) -> None:
         #: identifies this driver to its reaper; given to every trial and inherited by whatever the trial spawns
@@ -197,6 +214,9 @@ class Cluster:
         self.reapers: set[int] = set()
         #: the warm cluster's address while this process is a standby driver joined to it (`preconnect_warm`)
         self.preconnected: str | None = None
+        #: the GCS address of the embedded cluster this process keeps for its next sweep (`disconnect`)
+        self.kept_at: str | None = None
+        self._stop_at_exit = False
 
     def connect(self, address: str | None, num_cpus: int | None = None, num_gpus: int | None = None,
                 keep_cluster_s: float = 0.0, ship: str | None = None, ship_exclude: Sequence[str] = ()) -> ClusterInfo:
@@ -210,6 +230,10 @@ class Cluster:
         shipped = None
         warm = False
         token = None  # the reaper's, where this call starts the cluster
+        kept = self._kept_up()
+        if kept and (address or keep_cluster_s > 0):
+            self.stop_kept()  # another cluster asked for: leave the kept one, as a fresh process would
+            kept = False
         joined, self.preconnected = self.preconnected, None  # a standby driver's connection (tuner.cli.standby)
         if joined and (address or keep_cluster_s <= 0):
             ray.shutdown()  # the command asked for another cluster: leave the warm one, as a fresh process would
@@ -269,7 +293,8 @@ class Cluster:
                                    "(`ray status` on the head node shows it) or omit --address to run locally") from None
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         totals = ray.cluster_resources()
-        return ClusterInfo(address=address, started_here=started, warm=warm, shipped=shipped, token=self.token,
+        return ClusterInfo(address=address, started_here=started or kept, kept=kept, warm=warm, shipped=shipped,
+                           token=self.token,
                            total_cpus=float(totals.get("CPU", 0)),
                            total_gpus=float(totals.get("GPU", 0)),
                            max_node_cpus=max((float(n["Resources"].get("CPU", 0)) for n in nodes), default=0.0),
@@ -299,15 +324,39 @@ class Cluster:
         return len(set(ray.get([_warm_worker.remote() for _ in range(slots)])))
 
     def disconnect(self, info: ClusterInfo) -> None:
-        """Leave the cluster `connect` joined: an embedded one stops, the warm one stays up for the next driver."""
-        if ray.is_initialized() and (info.started_here or info.warm):
-            if info.started_here:
-                embedded.stop_autoscaler_monitor()
+        """Leave the cluster `connect` joined: an embedded one is kept for this process' next sweep (stopped at exit),
+        the warm one stays up for the next driver."""
+        if info.started_here and ray.is_initialized():
+            self.kept_at = ray.get_runtime_context().gcs_address
+            if not self._stop_at_exit:
+                # registered after ray.init's own atexit shutdown, so it runs first (atexit runs last in, first out)
+                atexit.register(self.stop_kept)
+                self._stop_at_exit = True
+            return
+        if ray.is_initialized() and info.warm:
             ray.shutdown()  # a warm cluster stays up: only this driver leaves it
         if info.warm:
             from workers import warm as warm_cluster
 
             warm_cluster.release()
+
+    def _kept_up(self) -> bool:
+        """Whether the embedded cluster kept for this sweep is still this process' Ray (the user may have called
+        ray.shutdown, and ray.init of their own: that Ray is theirs, joined as it is and never stopped here)."""
+        if self.kept_at is None:
+            return False
+        if not ray.is_initialized() or ray.get_runtime_context().gcs_address != self.kept_at:
+            self.kept_at = None
+            return False
+        return True
+
+    def stop_kept(self) -> None:
+        """Stop the embedded cluster kept for this process' next sweep: at exit, or before a sweep that asks for
+        another cluster."""
+        if self._kept_up():
+            embedded.stop_autoscaler_monitor()
+            ray.shutdown()
+        self.kept_at = None
 
 
 @functools.cache

@@ -199,7 +199,7 @@ def open_cluster(settings: Settings, project: str | None = None) -> _Cluster:
         ray_cluster.this_process().disconnect(info)
         raise
     env = thread_caps(settings.cpus_per_trial)
-    if info.warm:  # its workers were started by an earlier `tune`: give trials this one's env
+    if info.workers_predate_sweep:  # started by an earlier `tune` or sweep: give trials this one's env
         env = {**_driver_env(), **env}
     if 0 < gpus < 1:
         env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"  # fractional GPUs: TensorFlow must not grab the whole card
