@@ -159,8 +159,8 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
     child_env.update(env or {})
     child_env.update(template_env)
     check_arg_sizes(command, child_env)
-    known = interface is not None and interface.kind != "unknown"
-    defaults = interface.defaults(flags) if known else None
+    known = interface if interface is not None and interface.kind != "unknown" else None
+    defaults = known.defaults(flags) if known is not None else None
     recorded = {**flags, **(defaults or {})}
     initial = {paths.flags_json: dumps_json(flags_to_json(recorded), indent=2) + "\n", **template_files}
     if defaults is not None:  # the script's flags were found: which of flags.json are defaults (may be none)
