@@ -2,5 +2,6 @@
 workers.cluster connects to).
 
 This package never imports `tuner`; it receives plain specs and returns plain outcomes.
-`import ray` happens only inside workers.cluster and workers.pool, so importing workers.process stays cheap.
+`import ray` happens at the top of workers.cluster and workers.pool only (tests/tuner_tests/test_layout.py), so importing
+workers.process stays cheap.
 """

@@ -367,7 +367,7 @@ def this_process() -> Cluster:
 
 @ray.remote(num_cpus=1)
 def _warm_worker() -> int:
-    import workers.process  # noqa: F401  (what _run_task needs, imported while nobody waits)
+    import workers.pool  # noqa: F401  (the module of the tasks a sweep sends, and the trial runner, imported while nobody waits)
 
     time.sleep(0.2)  # held a moment, so each of the tasks gets its own worker process
     return os.getpid()
