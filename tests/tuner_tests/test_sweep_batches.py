@@ -42,8 +42,8 @@ QUICK = """
 
 
 def test_short_trials_share_tasks_and_each_keeps_its_own_run_process_and_result(ray_cluster, workdir, write_script,
-                                                                               task_sizes):
-    ran = workdir / "ran.txt"
+                                                                               task_sizes, tmp_path_factory):
+    ran = tmp_path_factory.mktemp("shared") / "ran.txt"  # outside the project: in its view a trial's writes are its own
     write_script("quick.py", QUICK.format(ran=str(ran), doomed=-1))
     result = tuning_run("quick.py", {"x": list(range(40))}, confirm=False, quiet=True)
     assert max(len(task) for task in task_sizes) > 1, task_sizes  # sub-second trials were batched
@@ -57,14 +57,14 @@ def test_short_trials_share_tasks_and_each_keeps_its_own_run_process_and_result(
 
 
 def test_a_batch_whose_worker_keeps_dying_loses_only_the_trial_that_kills_it(ray_cluster, workdir, write_script,
-                                                                            task_sizes, monkeypatch):
+                                                                            task_sizes, monkeypatch, tmp_path_factory):
     """Ray runs the batch again (3 times): the trials of it that had ended are not run again, the one that kills
     the worker is `lost` at last, and those after it, which never started, go back to the queue and run.
     Batches of 4 from the start (the size policy is the other test's), so the doomed trial is second in its own."""
     from tuner.sweep.loop import _SweepLoop
 
     monkeypatch.setattr(_SweepLoop, "batch_size", lambda self: 4 if self.batching else 1)
-    ran = workdir / "ran.txt"
+    ran = tmp_path_factory.mktemp("shared") / "ran.txt"  # outside the project (see above)
     doomed = 21
     write_script("quick.py", QUICK.format(ran=str(ran), doomed=doomed))
     result = tuning_run("quick.py", {"x": list(range(40))}, confirm=False, quiet=True)
