@@ -67,6 +67,9 @@ def run_tune(*args: str, cwd: Path | None = None, env: dict[str, str] | None = N
 def ray_cluster() -> str:
     """One real local Ray cluster for the whole session, with 4 logical GPUs for scheduling tests."""
     ray = pytest.importorskip("ray")
+    from workers.cluster import this_process
+
+    this_process().stop_kept()  # a sweep of an earlier test started Ray in this process and kept it (a notebook's way)
     # address="local": a cluster of our own, even when a `ray start` one runs on this machine
     context = ray.init(address="local", num_cpus=2, num_gpus=4, include_dashboard=False, log_to_driver=False,
                        _node_ip_address="127.0.0.1",

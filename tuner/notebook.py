@@ -16,7 +16,7 @@ import html
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, Callable
 
 #: height of an inline page, in CSS pixels
 IFRAME_HEIGHT = 720
@@ -104,7 +104,7 @@ class NotebookProgress:
 
         self.total = max(int(total), 0)
         self._last = 0.0
-        self._html = HTML
+        self._html: Callable[[str], Any] = HTML  # IPython's, untyped: called through this typed name
         self._handle = display(HTML(self._render(0, "starting")), display_id=True)
 
     def _render(self, done: int, status: str) -> str:

@@ -9,14 +9,13 @@ import os
 import platform
 import sys
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from tuner._version import __version__
 from tuner.capture.gitinfo import GitInfo, git_diff, git_info
 from tuner.capture.secrets import SecretRule
 from tuner.capture.sources import snapshot_sources
 from tuner.errors import ConfigError, FlagError, ScriptNotFoundError, quoted
-from tuner.plan import is_flag_name
 from tuner.settings import Settings
 from tuner.store.layout import (
     ENV_FLAGS_JSON,
@@ -24,9 +23,13 @@ from tuner.store.layout import (
     ENV_TENSORBOARD_DIR,
     RunPaths,
 )
-from tuner.values import flags_to_json, format_value
+from tuner.values import flags_to_json, format_value, is_flag_name
 from workers.files import dumps_json
 from workers.process import RunSpec
+
+if TYPE_CHECKING:  # the script's interface is discovered (and imported) only where flags are checked
+    from tuner.interface.discover import ScriptInterface
+    from tuner.interface.template import CommandTemplate
 
 
 @dataclass(frozen=True)
@@ -119,8 +122,8 @@ def project_view_notice(project: str, run_parent: str, settings: Settings) -> st
 def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, settings: Settings, *,
                      echo: bool, job_type: str, properties: Mapping[str, Any] | None = None,
                      identity: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
-                     extra_args: tuple[str, ...] = (), cwd: str | None = None, interface: Any = None,
-                     template: Any = None, own_cwd: bool = True,
+                     extra_args: tuple[str, ...] = (), cwd: str | None = None,
+                     interface: ScriptInterface | None = None, template: CommandTemplate | None = None, own_cwd: bool = True,
                      tags: Mapping[str, str] | None = None) -> RunSpec:
     """`own_cwd`: the script works in a copy-on-write view of the project (cwd), so what it writes lands in its
     run and nowhere else (workers.view; the `project_view` setting); else it runs in cwd itself.
@@ -156,8 +159,8 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
     child_env.update(env or {})
     child_env.update(template_env)
     check_arg_sizes(command, child_env)
-    known = interface is not None and interface.kind != "unknown"
-    defaults = interface.defaults(flags) if known else None
+    known = interface if interface is not None and interface.kind != "unknown" else None
+    defaults = known.defaults(flags) if known is not None else None
     recorded = {**flags, **(defaults or {})}
     initial = {paths.flags_json: dumps_json(flags_to_json(recorded), indent=2) + "\n", **template_files}
     if defaults is not None:  # the script's flags were found: which of flags.json are defaults (may be none)

@@ -1,5 +1,5 @@
 """A tarball of runs unpacked as data, never as instructions: `tune pull` (a cluster's runs directory) and the
-relay of a remote run (workers.driver) come through here.
+relay of a remote run (workers.shipping) come through here.
 
 What an archive cannot do: write outside the destination (absolute names, `..`), write through a link (links
 are made last, and every folder is opened without following one), make a device, a pipe or a hard link (a hard

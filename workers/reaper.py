@@ -12,15 +12,21 @@ it goes on is a moment the trial's result is up to chance (tests/tuner_tests/tes
 random moments).
 
     python -m workers.reaper DRIVER_PID TOKEN
+
+The driver's side is here too: `start_reaper` (before ray.init) and `ctrl_c_kills_what_started` (a Ctrl-C while
+ray.init starts the cluster kills what carries the token so far). The token itself is kept by workers.cluster.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
 import sys
+import threading
 import time
+from typing import Collection, Iterator
 
 POLL_S = 0.5
 #: after the driver is gone: sweep until no marked process was seen for SETTLE_QUIET_S (at most SETTLE_MAX_S)
@@ -147,6 +153,69 @@ def watch(driver: int, token: str) -> None:
             reap(found)
             quiet_since = time.monotonic()
         time.sleep(POLL_S / 5)
+
+
+#: after a Ctrl-C killed a half-started embedded cluster, how long ray.init may take to give up
+_INIT_ABORT_S = 5.0
+#: how often the Ctrl-C watcher looks whether ray.init is done: the end of ray.init waits for its last look
+#: (a 0.2 s look cost every cold sweep 0.1 s on average)
+_CTRL_C_POLL_S = 0.02
+
+
+@contextlib.contextmanager
+def ctrl_c_kills_what_started(token: str, spare: Collection[int] = ()) -> Iterator[None]:
+    """A Ctrl-C while ray.init starts an embedded cluster (seconds, many on a loaded machine). ray.init blocks in
+    C++, where Python signal handlers do not run, so SIGINT is blocked here and taken by a thread with sigwait:
+    it kills the Ray processes started so far (they carry the token; the `spare` pids, this driver's reapers, too)
+    and the KeyboardInterrupt follows once ray.init gives up (or the process exits 130 if it does not within
+    _INIT_ABORT_S). Main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    interrupted = threading.Event()
+    done = threading.Event()
+
+    def wait_for_ctrl_c() -> None:
+        while not done.is_set():
+            if signal.sigtimedwait({signal.SIGINT}, _CTRL_C_POLL_S) is None:
+                continue
+            interrupted.set()
+            reap({pid: t for pid, t in marked(token).items() if pid not in spare})
+            if not done.wait(_INIT_ABORT_S):
+                os._exit(130)
+            return
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    watcher = threading.Thread(target=wait_for_ctrl_c, name="tuner-ctrl-c", daemon=True)
+    watcher.start()
+    try:
+        yield
+    except BaseException:
+        if not interrupted.is_set():
+            raise
+    finally:
+        done.set()
+        watcher.join()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if interrupted.is_set():
+        raise KeyboardInterrupt
+
+
+def start_reaper(token: str) -> int:
+    """workers.reaper cleans up after this process if it dies without shutting Ray down (SIGKILL). Started before
+    ray.init, with the token put in this process' environment, so every Ray process (GCS, raylet, agents,
+    workers) inherits the token and is found by the reaper even if the driver dies in its first milliseconds.
+    Returns the reaper's pid."""
+    import subprocess
+
+    os.environ[TOKEN_ENV] = token
+
+    home = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where `workers` can be imported from
+    path = os.pathsep.join([home, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    reaper = subprocess.Popen([sys.executable, "-m", "workers.reaper", str(os.getpid()), token],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True, env={**os.environ, "PYTHONPATH": path})
+    return reaper.pid
 
 
 if __name__ == "__main__":

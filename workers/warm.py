@@ -148,7 +148,7 @@ def _start(keep_s: float) -> dict[str, Any]:
     command = [sys.executable, "-c", _RAY_START, home, "--head", f"--port={port}",
                "--node-ip-address=127.0.0.1", "--include-dashboard=false", "--disable-usage-stats"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_ADDRESS")}
-    # loopback only (see workers.driver._bind_loopback), and the mark every process of the cluster inherits
+    # loopback only (see workers.cluster._bind_loopback), and the mark every process of the cluster inherits
     env.update({"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", WARM_ENV: mark, "RAY_USAGE_STATS_ENABLED": "0"})
     done = subprocess.run(command, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=START_TIMEOUT_S, start_new_session=True)

@@ -6,7 +6,8 @@
 - `tune ls` over 10,000 runs (table, `--all`, `--format csv`), each a fresh `tune` process, against a plain
   loop reading every run's JSON in a fresh process;
 - a sweep of 2 trivial trials end to end (`tune train.py --flag x=1,2`, Ray started by it, then joining a warm
-  cluster kept by `--keep-cluster`) against the same 2 runs with plain `python`;
+  cluster kept by `--keep-cluster`) against the same 2 runs with plain `python`, and what the idle warm cluster
+  holds (memory, CPU) between commands;
 - a grid of 10^6 values (integers, then floats): `tune` to the first trial's start against one parse of the
   integer YAML with PyYAML's C loader.
 docs/benchmarks.md records the figures with this command.
@@ -122,8 +123,12 @@ def bench_sweep(repeat: int) -> list[tuple[str, str]]:
         # the same with a warm cluster (--keep-cluster): one sweep starts it, the measured ones join it
         warm = TUNE + ["train.py", "--flag", "x=1,2", "--yes", "--quiet", "--keep-cluster", "300"]
         cache = {"XDG_CACHE_HOME": os.path.join(root, "cache")}  # its own warm cluster, not the user's
-        wall(warm, root, env=cache)
+        rows.append(("the first with --keep-cluster (starts the warm cluster)", f"{wall(warm, root, env=cache):.2f} s"))
         try:
+            standby_ready(cache["XDG_CACHE_HOME"])
+            pss_mb, cpu_share = warm_idle_cost(cache["XDG_CACHE_HOME"], IDLE_S)
+            rows.append((f"what the idle warm cluster and its standby hold ({IDLE_S:.0f} s idle)",
+                         f"{pss_mb:.0f} MB (PSS), {cpu_share:.1%} of the CPUs"))
             ready = []
             for _ in range(repeat):
                 standby_ready(cache["XDG_CACHE_HOME"])  # a user types the next command seconds later
@@ -136,6 +141,52 @@ def bench_sweep(repeat: int) -> list[tuple[str, str]]:
         return rows
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+#: how long the idle warm cluster is watched for its CPU use
+IDLE_S = 20.0
+
+
+def warm_idle_cost(cache: str, seconds: float) -> tuple[float, float]:
+    """Memory (PSS, MB) of every process of the warm cluster and its standby driver, and the share of all CPUs they
+    use over `seconds` while no sweep runs: the price of keeping the cluster between commands."""
+    import json
+
+    sys.path.insert(0, REPO)
+    from workers.reaper import descendants, marked
+    from workers.warm import WARM_ENV
+
+    with open(os.path.join(cache, "tuner", "warm-cluster.json")) as handle:
+        mark = json.load(handle)["mark"]
+
+    def processes() -> dict[int, int]:
+        found = marked(mark, WARM_ENV)
+        return {**found, **descendants(*found)}  # Ray's agents drop the mark (setproctitle): the raylet's children
+
+    def cpu_ticks(pids: dict[int, int]) -> int:
+        total = 0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime + stime
+            except (OSError, IndexError, ValueError):
+                pass
+        return total
+
+    def pss_kb(pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as handle:
+                return next(int(line.split()[1]) for line in handle if line.startswith("Pss:"))
+        except (OSError, StopIteration, ValueError):
+            return 0
+
+    pids = processes()
+    memory = sum(pss_kb(pid) for pid in pids) / 1024
+    before = cpu_ticks(pids)
+    time.sleep(seconds)
+    used = (cpu_ticks(pids) - before) / os.sysconf("SC_CLK_TCK")
+    return memory, used / seconds / (os.cpu_count() or 1)
 
 
 def bench_grid(repeat: int) -> list[tuple[str, str]]:

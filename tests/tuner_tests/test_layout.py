@@ -89,10 +89,65 @@ def test_workers_never_import_tuner() -> None:
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
+def _is_ray(module: str) -> bool:
+    return module == "ray" or module.startswith("ray.")
+
+
+#: the workers modules that drive Ray, and import it at their top: connecting (cluster) and running tasks (pool)
+RAY_AT_TOP = {"workers.cluster", "workers.pool"}
+#: those that reach into Ray only inside a function, where they must: the patched start (embedded), the job API
+#: (jobs), the relay actor's type (shipping)
+RAY_INSIDE = {"workers.embedded", "workers.jobs", "workers.shipping"}
+
+
 def test_ray_is_imported_only_in_workers() -> None:
-    offenders = [name for name, path in _sources("tuner").items()
-                 if any(m == "ray" or m.startswith("ray.") for m in _imports(path, False))]
+    offenders = [name for name, path in _sources("tuner").items() if any(map(_is_ray, _imports(path, False)))]
     assert offenders == []
+
+
+def test_ray_is_imported_in_few_workers_modules() -> None:
+    workers = _sources("workers")
+    at_top = {name for name, path in workers.items() if any(map(_is_ray, _imports(path, True)))}
+    anywhere = {name for name, path in workers.items() if any(map(_is_ray, _imports(path, False)))}
+    assert at_top <= RAY_AT_TOP
+    assert anywhere <= RAY_AT_TOP | RAY_INSIDE
+
+
+def test_tuner_imports_the_ray_side_of_workers_only_where_a_sweep_runs() -> None:
+    """`tune ls`, reports and most of the API never load Ray: workers.cluster and workers.pool are imported inside
+    functions (or for their types alone), never at a tuner module's top."""
+    offenders = {name: sorted(m for m in _imports(path, True) if m in RAY_AT_TOP or m.rpartition(".")[0] in RAY_AT_TOP)
+                 for name, path in _sources("tuner").items()}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def _module_state(path: Path) -> list[str]:
+    """Names a module binds at its top to an empty list, dict or set: a container that is there to be filled, that
+    is state held by the module."""
+    found = []
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+        empty = (isinstance(value, (ast.List, ast.Set)) and not value.elts) or (
+            isinstance(value, ast.Dict) and not value.keys) or (
+            isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in ("list", "dict", "set")
+            and not value.args and not value.keywords)
+        if empty:
+            found += [t.id for t in targets if isinstance(t, ast.Name)]
+    return found
+
+
+def test_workers_keep_no_state_in_module_globals() -> None:
+    """What a driver holds between calls (the reaper's token, a standby's join) is held by an object
+    (workers.cluster.Cluster), not by a module that tests and callers would have to reset by hand."""
+    state = {name: _module_state(path) for name, path in _sources("workers").items()}
+    assert {k: v for k, v in state.items() if v} == {}
+
+
+def test_the_state_finder_finds_module_state(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text("A: list[str] = []\nB = set()\nC = {}\nD = {'x': 1}\nE = (1,)\n")
+    assert _module_state(source) == ["A", "B", "C"]
 
 
 def test_nothing_outside_the_cli_imports_its_modules() -> None:

@@ -86,9 +86,9 @@ def test_a_whiteout_or_a_link_out_of_a_killed_run_is_no_artifact(tmp_path: Path)
     if os.geteuid() == 0:
         os.mknod(run / "deleted.txt", stat.S_IFCHR, 0)  # a whiteout
     assert list(iter_artifacts(RunPaths(str(run)))) == [("ckpt/epoch-3.ckpt", 7), ("ckpt/last.ckpt", 7)]
-    from workers.driver import _pack, _unpack
+    from workers.shipping import pack_run, unpack_run
 
-    _unpack(_pack(str(run)), str(tmp_path / "unpacked"))  # a remote run coming home: whole, without them
+    unpack_run(pack_run(str(run)), str(tmp_path / "unpacked"))  # a remote run coming home: whole, without them
     assert sorted(str(p.relative_to(tmp_path / "unpacked")) for p in (tmp_path / "unpacked").rglob("*")) == \
         ["ckpt", "ckpt/epoch-3.ckpt", "ckpt/last.ckpt", "tuner.d"]
 

@@ -1,4 +1,4 @@
-"""Short trials go to the cluster several to a task (tuner.sweep.loop.batch_size, workers.driver._run_batch): each is
+"""Short trials go to the cluster several to a task (tuner.sweep.loop.batch_size, workers.pool._run_batch): each is
 still its own run with its own process and its own result, and a batch whose worker dies loses nothing that ended.
 
 The sizes of the tasks are seen by wrapping TaskPool.submit (a spy: every task still goes to the real cluster)."""
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tuner import tuning_run
-from workers import driver
+from workers import pool
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
@@ -19,13 +19,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.ray]
 def task_sizes(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
     """The trial indices of every task the sweep submits, in order."""
     seen: list[list[int]] = []
-    submit = driver.TaskPool.submit
+    submit = pool.TaskPool.submit
 
-    def spy(self: driver.TaskPool, items: list) -> None:
+    def spy(self: pool.TaskPool, items: list) -> None:
         seen.append([key for key, _spec in items])
         submit(self, items)
 
-    monkeypatch.setattr(driver.TaskPool, "submit", spy)
+    monkeypatch.setattr(pool.TaskPool, "submit", spy)
     return seen
 
 
@@ -42,8 +42,8 @@ QUICK = """
 
 
 def test_short_trials_share_tasks_and_each_keeps_its_own_run_process_and_result(ray_cluster, workdir, write_script,
-                                                                               task_sizes):
-    ran = workdir / "ran.txt"
+                                                                               task_sizes, tmp_path_factory):
+    ran = tmp_path_factory.mktemp("shared") / "ran.txt"  # outside the project: in its view a trial's writes are its own
     write_script("quick.py", QUICK.format(ran=str(ran), doomed=-1))
     result = tuning_run("quick.py", {"x": list(range(40))}, confirm=False, quiet=True)
     assert max(len(task) for task in task_sizes) > 1, task_sizes  # sub-second trials were batched
@@ -57,14 +57,14 @@ def test_short_trials_share_tasks_and_each_keeps_its_own_run_process_and_result(
 
 
 def test_a_batch_whose_worker_keeps_dying_loses_only_the_trial_that_kills_it(ray_cluster, workdir, write_script,
-                                                                            task_sizes, monkeypatch):
+                                                                            task_sizes, monkeypatch, tmp_path_factory):
     """Ray runs the batch again (3 times): the trials of it that had ended are not run again, the one that kills
     the worker is `lost` at last, and those after it, which never started, go back to the queue and run.
     Batches of 4 from the start (the size policy is the other test's), so the doomed trial is second in its own."""
     from tuner.sweep.loop import _SweepLoop
 
     monkeypatch.setattr(_SweepLoop, "batch_size", lambda self: 4 if self.batching else 1)
-    ran = workdir / "ran.txt"
+    ran = tmp_path_factory.mktemp("shared") / "ran.txt"  # outside the project (see above)
     doomed = 21
     write_script("quick.py", QUICK.format(ran=str(ran), doomed=doomed))
     result = tuning_run("quick.py", {"x": list(range(40))}, confirm=False, quiet=True)
@@ -76,7 +76,7 @@ def test_a_batch_whose_worker_keeps_dying_loses_only_the_trial_that_kills_it(ray
     finished = result[result.flag_x != doomed]
     assert (finished.metric_loss == finished.flag_x / 1000).all()  # each with its own printed metric
     executions = [int(line) for line in ran.read_text().split()]
-    assert executions.count(doomed) == 1 + driver.NODE_FAILURE_RETRIES
+    assert executions.count(doomed) == 1 + pool.NODE_FAILURE_RETRIES
     assert sorted(x for x in executions if x != doomed) == [x for x in range(40) if x != doomed]  # each once
     later = task_sizes[task_sizes.index(batch) + 1:]
     assert [22] in later and [23] in later  # sent again, one to a task: batching is off after a failed batch

@@ -84,21 +84,21 @@ def _socket_inodes(pid: int) -> set[int]:
     return inodes
 
 
-def test_an_embedded_cluster_listens_on_loopback_only(workdir: Path) -> None:
+def test_an_embedded_cluster_listens_on_loopback_only(workdir: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     (workdir / "train.py").write_text(SCRIPT)
-    (workdir / "marks").mkdir()
+    marks = tmp_path_factory.mktemp("marks")  # outside the project: in its view a trial's writes are its own
     token = str(os.getpid())
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TUNER_", "RAY_"))}
-    env.update(MARK_DIR=str(workdir / "marks"), TUNER_TEST_LOOPBACK=token)
+    env.update(MARK_DIR=str(marks), TUNER_TEST_LOOPBACK=token)
     proc = subprocess.Popen([sys.executable, "-m", "tuner", "train.py", "--flag", "x=1,2", "--yes", "-q"],
                             cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
         deadline = time.monotonic() + 120
-        while len(list((workdir / "marks").iterdir())) < 2 and time.monotonic() < deadline:
+        while len(list(marks.iterdir())) < 2 and time.monotonic() < deadline:
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
             time.sleep(0.2)
-        assert len(list((workdir / "marks").iterdir())) == 2, "the trials never started"
+        assert len(list(marks.iterdir())) == 2, "the trials never started"
         time.sleep(1.0)  # the agents finish binding
         listening = _listening()
         pids = _descendants(proc.pid) | set(marked(token, "TUNER_TEST_LOOPBACK"))  # the agents leave the tree

@@ -8,18 +8,18 @@ import subprocess
 import sys
 import tempfile
 
-from workers.driver import _clean_stale_scratch, _rebase, _relocate
 from workers.files import ship_excludes
 from workers.process import RunSpec
+from workers.shipping import clean_stale_scratch, rebase, relocate
 
 
 def test_paths_move_at_separators_only_and_never_twice():
     moves = [("/p/runs/r1", "/scratch/r1"), ("/p", "/copy")]
-    assert _rebase(("/p/runs/r1/tuner.d/run.json", "/p/train.py", "--data=/p/data", "/pq/x", "/p", "/scratch"),
+    assert rebase(("/p/runs/r1/tuner.d/run.json", "/p/train.py", "--data=/p/data", "/pq/x", "/p", "/scratch"),
                    moves) == ("/scratch/r1/tuner.d/run.json", "/copy/train.py", "--data=/copy/data", "/pq/x", "/copy",
                               "/scratch")
-    assert _rebase({"/p/runs/r1/flags.json": "/p"}, moves) == {"/scratch/r1/flags.json": "/copy"}
-    assert _rebase(3, moves) == 3
+    assert rebase({"/p/runs/r1/flags.json": "/p"}, moves) == {"/scratch/r1/flags.json": "/copy"}
+    assert rebase(3, moves) == 3
 
 
 def test_a_relocated_spec_runs_from_the_shipped_copy_and_keeps_the_drivers_paths_in_run_json(tmp_path):
@@ -29,7 +29,7 @@ def test_a_relocated_spec_runs_from_the_shipped_copy_and_keeps_the_drivers_paths
                    error_json=f"{run}/tuner.d/error.json", record={"cwd": project, "script": f"{project}/train.py"},
                    env={"TUNER_RUN_DIR": run}, initial_files={f"{run}/tuner.d/flags.json": "{}"},
                    project_dir=project, runs_dir=f"{project}/runs", post_run=(print, (run, None)))
-    local = _relocate(spec, project, str(tmp_path))
+    local = relocate(spec, project, str(tmp_path))
     here = os.getcwd()
     moved = str(tmp_path / os.path.basename(run))
     assert local.command == (sys.executable, f"{here}/train.py", "--x=1")  # no /driver/venv here: this Python
@@ -47,7 +47,7 @@ def test_local_folders_of_dead_workers_are_removed_and_live_ones_kept(tmp_path, 
     (tmp_path / f"tuner-run-{dead.pid}-abc" / "run").mkdir(parents=True)
     (tmp_path / f"tuner-run-{os.getpid()}-def").mkdir()
     (tmp_path / "other").mkdir()
-    _clean_stale_scratch()
+    clean_stale_scratch()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other", f"tuner-run-{os.getpid()}-def"]
 
 

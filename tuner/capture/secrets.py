@@ -93,12 +93,12 @@ _SECRET_QUERY = re.compile(r"([?&;](?:[\w.-]*?(?:password|passwd|secret|token|ap
                            r"signature|sig|auth))=)[^&;#]*", re.IGNORECASE)
 
 
-def redact_uri(uri: str) -> str:
+def redact_uri(uri: object) -> str:
     """`uri` with its credentials replaced by `***`: the password of `scheme://user:password@host` (the user
     name stays, so the store is still recognisable) and the values of query parameters such as `token=` or
-    `password=`. Anything else is returned as it was."""
+    `password=`. Anything else is returned as it was (a value that is not text, as text: a record's damaged field)."""
     if not isinstance(uri, str):
-        return uri
+        return str(uri)
     text = _USERINFO.sub(lambda m: m.group("scheme") + m.group("user") + (":***" if m.group("password") is not None
                                                                            else "") + "@", uri, count=1)
     return _SECRET_QUERY.sub(lambda m: m.group(1) + "***", text)

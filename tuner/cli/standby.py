@@ -1,6 +1,6 @@
 """The standby driver: `python -m tuner.cli.standby MARK`, started by tuner.cli.handoff after a command while the
 warm local cluster MARK is up. It imports what a sweep needs, joins the cluster and starts its worker processes
-(workers.driver.preconnect_warm), then waits on a Unix socket for one `tune SCRIPT ...` command, runs it as that
+(workers.cluster.Cluster.preconnect_warm), then waits on a Unix socket for one `tune SCRIPT ...` command, runs it as that
 command's own process would (tuner.cli.main, in the caller's directory, environment and standard streams) and
 exits; the command's end starts the next standby.
 
@@ -37,9 +37,9 @@ def serve(mark: str) -> int:
     # what a sweep imports, before anyone waits for it
     import tuner.cli.run  # noqa: F401
     import tuner.sweep.loop  # noqa: F401
-    from workers import driver
+    from workers import cluster as ray_cluster
 
-    driver.preconnect_warm(str(cluster["address"]))
+    ray_cluster.this_process().preconnect_warm(str(cluster["address"]))
     path = handoff.socket_path(os.getpid())
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:

@@ -26,7 +26,7 @@ from tuner.export import require, sweep_run_dirs
 from tuner.runs.aggregate import effective_status, run_row
 from tuner.runs.ranking import RankingChoice, sweep_choice, sweep_ranking
 from tuner.runs.resolve import resolve_run_dirs
-from tuner.settings import load_settings
+from tuner.settings import Settings, load_settings
 from tuner.store.files import RunData, read_mapping, read_run
 from tuner.store.layout import RunPaths, iter_artifacts, list_run_dirs
 from tuner.store.status import RunStatus
@@ -154,7 +154,8 @@ def _chosen_runs(runs: Any, runs_dir: str) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------------
 
-def _export(run_dirs: Sequence[str], sweep: str | None, tracking_uri: str, experiment: str, settings: Any) -> MlflowExport:
+def _export(run_dirs: Sequence[str], sweep: str | None, tracking_uri: str, experiment: str,
+            settings: Settings) -> MlflowExport:
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
@@ -493,7 +494,7 @@ def _parent_status(statuses: Sequence[str]) -> str:
     return "FINISHED" if all(s == "FINISHED" for s in statuses) else "FAILED"
 
 
-def _export_parent(client: Any, experiment_id: str, sweep: str, datas: Sequence[RunData], settings: Any,
+def _export_parent(client: Any, experiment_id: str, sweep: str, datas: Sequence[RunData], settings: Settings,
                    now: float) -> tuple[str, bool]:
     from mlflow.entities import Param, RunTag
 

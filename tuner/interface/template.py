@@ -31,9 +31,12 @@ import re
 import shlex
 import sys
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from tuner.errors import ConfigError, quoted
+
+if TYPE_CHECKING:
+    from tuner.settings import Settings
 
 DEFAULT_ARGV = ("${interpreter}", "${program}", "${args}")
 _WHOLE = ("${args}", "${args_no_hyphens}", "${args_no_boolean_flags}", "${args_json}", "${env}")
@@ -222,7 +225,7 @@ def _nested(flags: Mapping[str, Any], nest: tuple[tuple[str, tuple[str, ...]], .
     return out
 
 
-def resolve_template(flags_source: Any, settings: Any) -> CommandTemplate | None:
+def resolve_template(flags_source: Any, settings: Settings) -> CommandTemplate | None:
     """The grid file's `command:` (once the grid has been read), else the `command` setting, else None."""
     from tuner.plan import grid_file_command
 

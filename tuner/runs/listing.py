@@ -8,12 +8,13 @@ from typing import Any, Sequence
 import pandas as pd
 
 from tuner.console.messages import warn
+from tuner.console.inert import inert
 from tuner.errors import QueryError, RunNotFoundError, quoted
 from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.runs.expression import NotApplicable
 from tuner.runs.index import indexed_frame
 from tuner.runs.newest import check_latest_n
-from tuner.runs.query import inert, is_mlflow_key, parse_filter, parse_order, unknown_column
+from tuner.runs.query import is_mlflow_key, parse_filter, parse_order, unknown_column
 from tuner.runs.resolve import latest_run_dir, resolve_run_dir
 from tuner.settings import load_settings
 from tuner.store.files import read_run

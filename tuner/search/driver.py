@@ -13,12 +13,15 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from tuner.errors import ConfigError, quoted
 from tuner.store.layout import RunPaths
 from tuner.store.status import RunStatus
 from workers.files import atomic_write_text
+
+if TYPE_CHECKING:
+    from tuner.store.journal import Journal
 
 from .samplers import COMPLETE, FAIL, PRUNED, check_objectives_sampler, check_sampler, make_sampler, tell_record
 from .stopping import (
@@ -195,7 +198,8 @@ class SearchDriver:
     """Sampler + stopping rule of one sweep, with their journal records. With several objectives
     (`request.metrics`), histories are vectors (one value per metric) and the sampler is told one value each."""
 
-    def __init__(self, request: Any, journal: Any, runs_dir: str) -> None:
+    def __init__(self, request: Any, journal: Journal, runs_dir: str) -> None:
+        """`request`: the sweep's SweepRequest (not named here: tuner.sweep.prepare imports this module's checks)."""
         self.request, self.journal = request, journal
         self.metric, self.mode = request.metric, request.mode
         self.metrics: tuple[str, ...] = tuple(getattr(request, "metrics", ()) or ((request.metric,) if request.metric
@@ -367,7 +371,3 @@ def check_search(search: str | None, grid: Any, stop: StopConfig | None, metric:
 
         check_installed(name)
     return name
-
-
-def uses_search(request: Any) -> bool:
-    return getattr(request, "search", "random") != "random" or getattr(request, "stop", None) is not None

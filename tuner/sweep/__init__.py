@@ -297,6 +297,8 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
     never an exception. Ctrl-C stops cleanly and raises RunInterruptedError. `tags`, `label` and `note` are every
     trial's tags from the start (see training_run).
     `keep_cluster_s` > 0 joins (or starts) a warm local cluster kept up that long after the sweep (workers.warm).
+    Without it, the local Ray cluster the first call starts stays up for this process' next calls (a notebook pays
+    Ray's start once) and stops when the process exits; `ray.shutdown()` stops it sooner.
     `trust_journal` (with `resume`): True resumes a journal this user's key did not sign (edited, another user's,
     an older tuner's); None asks on a terminal and raises UntrustedError without one; False always raises.
     """

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 
 from tuner.console.progress import SweepProgress
 from tuner.errors import TunerError
@@ -34,6 +34,11 @@ from tuner.store.status import RunStatus
 from tuner.sweep.prepare import SweepRequest
 from tuner.tracking import unique_run_dir
 from workers.files import is_disk_full
+from workers.process import RunSpec
+
+if TYPE_CHECKING:  # the types only: these modules import Ray, which only running a sweep loads
+    from workers.cluster import ClusterInfo
+    from workers.pool import TaskResult
 
 #: why a trial has no run: its task was cancelled (Ctrl-C) before it started. It stays pending, as `tune sweeps`
 #: and the summary count it, and resume runs it
@@ -137,7 +142,7 @@ class SweepRuns:
             [run_dir for state in self.active.values() for run_dir in state.run_dirs]
 
 
-def _slots(settings: Settings, info: Any, gpus: float) -> int:
+def _slots(settings: Settings, info: ClusterInfo, gpus: float) -> int:
     """How many trials can run at once: the cluster's resources over a trial's, capped by max_concurrent."""
     slots = info.total_cpus / settings.cpus_per_trial
     if gpus > 0:
@@ -152,7 +157,7 @@ def _window(settings: Settings, slots: int) -> int:
     return settings.max_concurrent if settings.max_concurrent is not None else max(2, 2 * slots)
 
 
-def _resolve_gpus(settings: Settings, info: Any) -> float:
+def _resolve_gpus(settings: Settings, info: ClusterInfo) -> float:
     gpus = settings.gpus_per_trial
     if gpus is None:
         return 1.0 if info.total_gpus > 0 else 0.0
@@ -166,7 +171,7 @@ def _resolve_gpus(settings: Settings, info: Any) -> float:
 class _Cluster:
     """A connected cluster and the per-trial resources checked against it."""
 
-    info: Any
+    info: ClusterInfo
     gpus: float
     window: int
     slots: int
@@ -177,13 +182,13 @@ def open_cluster(settings: Settings, project: str | None = None) -> _Cluster:
     """Connect (or start) Ray and check the trial size fits a node; the caller must `close_cluster`. Joining a
     cluster by address ships `project` (the sweep's folder, without its runs directory) unless the setting
     ship_project is off: nodes that cannot see the driver's files run the trials from that copy."""
-    from workers import driver  # imports Ray: only here
+    from workers import cluster as ray_cluster  # imports Ray: only here
 
     ship = project if settings.ship_project and settings.ray_address else None
     try:
-        info = driver.connect(settings.ray_address, keep_cluster_s=settings.keep_cluster_s, ship=ship,
-                              ship_exclude=(os.path.abspath(settings.runs_dir),))
-    except driver.ClusterError as exc:
+        info = ray_cluster.this_process().connect(settings.ray_address, keep_cluster_s=settings.keep_cluster_s, ship=ship,
+                                   ship_exclude=(os.path.abspath(settings.runs_dir),))
+    except ray_cluster.ClusterError as exc:
         raise TunerError(str(exc)) from None
     try:
         gpus = _resolve_gpus(settings, info)
@@ -191,10 +196,10 @@ def open_cluster(settings: Settings, project: str | None = None) -> _Cluster:
             raise TunerError(f"cpus-per-trial {settings.cpus_per_trial:g} is more than any node of the cluster "
                              f"has ({info.max_node_cpus:g} CPUs); lower --cpus-per-trial")
     except BaseException:
-        driver.disconnect(info)
+        ray_cluster.this_process().disconnect(info)
         raise
     env = thread_caps(settings.cpus_per_trial)
-    if getattr(info, "warm", False):  # its workers were started by an earlier `tune`: give trials this one's env
+    if info.workers_predate_sweep:  # started by an earlier `tune` or sweep: give trials this one's env
         env = {**_driver_env(), **env}
     if 0 < gpus < 1:
         env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"  # fractional GPUs: TensorFlow must not grab the whole card
@@ -213,25 +218,25 @@ def _driver_env() -> dict[str, str]:
 
 
 def close_cluster(cluster: _Cluster) -> None:
-    from workers import driver
+    from workers import cluster as ray_cluster
 
-    driver.disconnect(cluster.info)
+    ray_cluster.this_process().disconnect(cluster.info)
 
 
 def execute_sweep(request: SweepRequest, journal: Journal, todo: Sequence[int], runs: SweepRuns,
                   progress: SweepProgress, cluster: _Cluster) -> tuple[bool, bool, str | None]:
     """Run the todo trials; returns (interrupted, stopped_early, config_error: why the sweep cannot succeed).
     Every outcome is journaled on arrival."""
-    from workers import driver
+    from workers import pool as task_pool
 
     # absolute: a worker's cwd is not the driver's, and a relative path would make every trial look remote
     marker = os.path.abspath(os.path.join(journal.folder, ".driver-marker"))
     open(marker, "w").close()
     info = cluster.info
     # a cluster joined by address may have nodes that cannot see this disk: a relay brings their runs' state here
-    relay = bool(getattr(info, "address", None)) and not getattr(info, "warm", False)
-    pool = driver.TaskPool(driver.Resources(request.settings.cpus_per_trial, cluster.gpus), cluster.window, marker,
-                           shipped=getattr(info, "shipped", None), relay=relay)
+    relay = bool(info.address) and not info.warm
+    pool = task_pool.TaskPool(task_pool.Resources(request.settings.cpus_per_trial, cluster.gpus), cluster.window, marker,
+                           shipped=info.shipped, relay=relay, token=info.token)
     try:
         loop = _SweepLoop(request, journal, todo, runs, progress, pool, cluster.env)
         interrupted, stopped_early = loop.run()
@@ -240,11 +245,41 @@ def execute_sweep(request: SweepRequest, journal: Journal, todo: Sequence[int], 
     return interrupted, stopped_early, loop.config_error
 
 
+class TrialPool(Protocol):
+    """What the sweep loop uses of its pool (workers.pool.TaskPool): tasks of trials kept in a bounded window,
+    their results handed back as they arrive, all of them cancelled on Ctrl-C."""
+
+    #: tasks kept in flight
+    window: int
+    #: GPUs each task asks for (recorded in every run's resources)
+    gpus: float
+
+    @property
+    def in_flight(self) -> int:
+        """Trials in flight, in all tasks."""
+
+    @property
+    def batches(self) -> bool:
+        """Whether several trials may share a task."""
+
+    def has_room(self) -> bool:
+        """Whether another task fits in the window."""
+
+    def submit(self, items: Sequence[tuple[int, RunSpec]]) -> None:
+        """One task for these (trial index, spec) pairs, run in this order."""
+
+    def wait(self, timeout_s: float) -> list[TaskResult]:
+        """Results of the tasks that finished within `timeout_s` (possibly none)."""
+
+    def cancel_all(self, grace_s: float = 10.0) -> list[TaskResult]:
+        """Cancel every task; the results of all of them, settled within `grace_s` or killed."""
+
+
 class _SweepLoop:
     """The driver loop: keep the pool's window full, record each result as it arrives, retry, stop."""
 
     def __init__(self, request: SweepRequest, journal: Journal, todo: Sequence[int], runs: SweepRuns,
-                 progress: SweepProgress, pool: Any, env: dict[str, str]) -> None:
+                 progress: SweepProgress, pool: TrialPool, env: dict[str, str]) -> None:
         self.request, self.settings, self.journal = request, request.settings, journal
         self.queue = deque(todo)
         self.total = len(todo)
@@ -266,12 +301,12 @@ class _SweepLoop:
         self.config_error: str | None = None
         self.durations: deque[float] = deque(maxlen=16)  # of the last finished trials: is batching worth it
         self.batching = pool.batches  # turned off for good when a batch's task fails (see record)
-        from tuner.search.driver import POLL_S, SearchDriver, uses_search
+        from tuner.search.driver import POLL_S, SearchDriver
 
         self.poll_s = POLL_S  # how often the search driver reads the running trials' metrics
 
         # an adaptive sampler and/or a stopping rule (tuner.search); None for plain grids and random spaces
-        self.search = SearchDriver(request, journal, self.settings.runs_dir) if uses_search(request) else None
+        self.search = SearchDriver(request, journal, self.settings.runs_dir) if request.adaptive else None
 
     def run(self) -> tuple[bool, bool]:
         """(interrupted, stopped_early); `config_error` says when the sweep stopped because it cannot succeed"""
@@ -330,7 +365,7 @@ class _SweepLoop:
     def launch(self, indices: list[int]) -> None:
         """Make each trial's run (queued) and send them to the cluster as one task."""
         settings = self.settings
-        items: list[tuple[int, Any]] = []
+        items: list[tuple[int, RunSpec]] = []
         made: list[str] = []
         try:
             for index in indices:
@@ -353,7 +388,7 @@ class _SweepLoop:
         for _ in items:
             self.progress.trial_started()
 
-    def _prepare(self, index: int, state: _TrialState, run_dir: str) -> tuple[Any, dict[str, Any]]:
+    def _prepare(self, index: int, state: _TrialState, run_dir: str) -> tuple[RunSpec, dict[str, Any]]:
         request, settings = self.request, self.settings
         paths = RunPaths(os.path.abspath(run_dir))
         _link_sources(self.journal.source_dir, paths.source_dir)
@@ -378,7 +413,7 @@ class _SweepLoop:
         write_run_status(paths.run_dir, RunStatus.QUEUED, spec.record)
         return spec, flags
 
-    def record(self, result: Any, report: bool = True) -> None:
+    def record(self, result: TaskResult, report: bool = True) -> None:
         state = self.runs.active[result.key]
         run_dir = state.run_dirs[-1]
         if self._requeue_unstarted(result, state, run_dir):
@@ -446,7 +481,7 @@ class _SweepLoop:
                                   style="green")
             self.queue.clear()
 
-    def _requeue_unstarted(self, result: Any, state: _TrialState, run_dir: str) -> bool:
+    def _requeue_unstarted(self, result: TaskResult, state: _TrialState, run_dir: str) -> bool:
         """A batch's task failed (its worker died past Ray's retries) before this trial of it started: the trial
         goes back to the queue, not counted as an attempt, and batching stops for this sweep (whatever failed
         the batch, single trials then meet it one by one, as without batching). Not when the sweep is stopping

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from tuner.console.prompt import ask
 from tuner.errors import GridError, TunerError, quoted
@@ -23,6 +23,11 @@ from tuner.settings import Settings, load_settings
 from tuner.spec import ScriptInfo, describe_script
 from tuner.store.files import launch_tags
 from tuner.store.layout import runs_dir_write_problem
+
+if TYPE_CHECKING:  # imported where they are made, on first use
+    from tuner.interface.discover import ScriptInterface
+    from tuner.interface.template import CommandTemplate
+    from tuner.search.driver import StopConfig
 
 
 @dataclass(frozen=True)
@@ -46,12 +51,12 @@ class SweepRequest:
     #: the trials' working directory: where the sweep was started
     cwd: str = field(default_factory=os.getcwd)
     #: the script's flags as discovered (tuner.interface); None = not checked, argv is `--name=value`
-    interface: Any = None
+    interface: ScriptInterface | None = None
     #: the command template (tuner.interface.template); None = `${interpreter} ${program} ${args}`
-    template: Any = None
+    template: CommandTemplate | None = None
     #: the sampler of a search space (tuner.search.samplers) and the early-stopping rule (tuner.search.driver)
     search: str = "random"
-    stop: Any = None
+    stop: StopConfig | None = None
     #: every trial's tags at launch (tuner.store.files.launch_tags: --tag, --label, --note)
     tags: dict[str, str] = field(default_factory=dict)
     #: a value of `metric` that ends the sweep once a finished trial reaches it (W&B's metric.target)
@@ -68,6 +73,11 @@ class SweepRequest:
         if self.metrics:
             return tuple(zip(self.metrics, self.modes))
         return ((self.metric, self.mode),) if self.metric else ()
+
+    @property
+    def adaptive(self) -> bool:
+        """A sampler that learns from results, or a stopping rule: the sweep is driven by tuner.search.driver."""
+        return self.search != "random" or self.stop is not None
 
 
 def _gather(checks: Sequence[Callable[[], Any]]) -> list[Any]:
@@ -240,7 +250,7 @@ def check_target(target: Any, metric: str | None, metrics: int = 0) -> float | N
     return float(target)
 
 
-def script_interface(script: str, grid: Any) -> Any:
+def script_interface(script: str, grid: Any) -> ScriptInterface:
     """The script's discovered flags, with the grid checked against them (tuner.interface; --no-check skips)."""
     from tuner.interface.check import check_grid
     from tuner.interface.discover import discover_flags

@@ -6,7 +6,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from tuner.console.messages import warn
 from tuner.errors import DiskFullError, TunerError
@@ -23,6 +23,11 @@ from tuner.store.status import RunStatus
 from tuner.sweep.history import PENDING, count_trials, runs_table, sweep_rows, sweep_trial_states, trial_statuses
 from tuner.sweep.prepare import SweepRequest, check_resources
 from workers.files import is_disk_full
+
+if TYPE_CHECKING:
+    from tuner.interface.discover import ScriptInterface
+    from tuner.interface.template import CommandTemplate
+    from tuner.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -259,7 +264,8 @@ def _moved_project(header: dict[str, Any], project: str) -> dict[str, Any]:
     return {**header, "cwd": project, "script": moved}
 
 
-def _script_shape(script: str, settings: Any, recorded: Any = None) -> tuple[Any, Any]:
+def _script_shape(script: str, settings: Settings, recorded: Any = None
+                  ) -> tuple[CommandTemplate | None, ScriptInterface | None]:
     """The command template the sweep started with (journal header; older journals: the `command` setting) and
     the script's interface for the resumed trials' argv; an interface that cannot be found falls back to
     `--name=value`."""
