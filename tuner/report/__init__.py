@@ -143,7 +143,7 @@ def save_sweep_report(sweep: str, runs_dir: str | None = None, metric: str | Non
     from tuner.sweep.resume import sweep_statuses
 
     frame = own_columns(frame)
-    counts = next((s for s in sweep_statuses(settings.runs_dir, settings.stale_after_s) if s.sweep_id == sweep), None)
+    status = next((s for s in sweep_statuses(settings.runs_dir, settings.stale_after_s) if s.sweep_id == sweep), None)
     if "trial" in frame.columns:
         frame = frame.assign(_order=frame["trial"].fillna(-1)).sort_values(["_order", "run_dir"]).drop(columns="_order")
     frame = frame.reset_index(drop=True)
@@ -168,11 +168,9 @@ def save_sweep_report(sweep: str, runs_dir: str | None = None, metric: str | Non
 
     data = sweep_data(frame, sweep, metric, links, mode, sweep_choice(settings.runs_dir, sweep),
                       sweep_domains(settings.runs_dir, sweep))
-    if counts is not None:  # the sweep's trials (not attempts), counted as `tune sweeps` counts them
-        parts = [(counts.finished, "finished"), (counts.failed, "failed"), (counts.interrupted, "interrupted"),
-                 (counts.running, "running"), (counts.pending, "pending")]
-        data["summary"] = (f"{counts.planned} trials: " + ", ".join(f"{n} {w}" for n, w in parts if n or w in
-                                                                    ("finished", "failed"))
+    if status is not None:  # the sweep's trials (not attempts), counted as `tune sweeps` counts them
+        counts = status.counts
+        data["summary"] = (f"{counts.planned} trials: " + ", ".join(counts.parts())
                            + (f" ({len(frame)} runs)" if len(frame) != counts.planned else ""))
     from tuner.notebook import PagePath  # a plain path; shown inline as a notebook cell's value
 

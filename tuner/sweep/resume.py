@@ -19,25 +19,21 @@ from tuner.spec import describe_script
 from tuner.store.files import read_run, write_run_status
 from tuner.store.journal import Journal, outcome_record
 from tuner.store.layout import ENV_RUN_DIR
-from tuner.store.status import RunStatus
-from tuner.sweep.history import PENDING, count_trials, runs_table, sweep_rows, sweep_trial_states, trial_statuses
+from tuner.store.status import RunStatus, TrialCounts
+from tuner.sweep.history import count_trials, runs_table, sweep_rows, trial_states
 from tuner.sweep.prepare import SweepRequest, check_resources
 from workers.files import is_disk_full
 
 
 @dataclass(frozen=True)
 class SweepStatus:
+    """One sweep as `tune sweeps` and the report list it."""
+
     sweep_id: str
     created: float
     script: str  # its path, as recorded (absolute)
-    planned: int
-    finished: int
-    failed: int
-    pending: int
-    running: int
-    stopped: int = 0  # ended early by the stopping rule (--stop)
-    #: killed or lost (Ctrl-C, a dead driver): rerun by resume, counted apart from pending and failed
-    interrupted: int = 0
+    #: its planned trials by state (tuner.store.status.TrialCounts): what every view of the sweep counts
+    counts: TrialCounts
     #: why the sweep's journal cannot be read (names the file), None when it can
     damaged: str | None = None
     #: the sweep's ranking (tuner.runs.ranking.sweep_ranking: its own --metric/--mode, else the default metric)
@@ -183,13 +179,13 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
     try:
         settle_orphans(base.runs_dir, sweep_id, settings.heartbeat_s)
         rows = sweep_rows(runs_table(base.runs_dir, settings.stale_after_s), sweep_id)
-        statuses = trial_statuses(rows, plan.indices, driver_alive=False)
+        states = trial_states(rows, plan.indices, driver_alive=False)
         log_unrecorded_outcomes(journal, rows)
         if header.get("search") not in (None, "random"):
             tell_untold(journal, rows, header.get("metric"))
     finally:
         journal.release()
-    todo = tuple(i for i in plan.indices if _needs_rerun(statuses.get(i), retry_failed))
+    todo = tuple(i for i in plan.indices if states[i].resume_reruns(retry_failed))
     template, interface = _script_shape(script.path, settings, header.get("command"))
     return SweepRequest(interface=interface, template=template,
                         script=replace(script, given=header.get("script_given", script.given)), plan=plan,
@@ -275,19 +271,17 @@ def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStat
             state = journal.read()
             header = state.header
         except TunerError as exc:  # listed as damaged, with the file, rather than silently left out
-            rows.append(SweepStatus(journal.sweep_id, 0.0, "", 0, 0, 0, 0, 0, damaged=str(exc)))
+            rows.append(SweepStatus(journal.sweep_id, 0.0, "", TrialCounts.of(()), damaged=str(exc)))
             continue
         indices = header.get("indices")
         planned = range(int(header.get("total") or 0)) if indices is None else indices
         runs = sweep_rows(table, journal.sweep_id)
-        statuses = sweep_trial_states(runs, planned, _driver_alive(journal), state.records)
-        counts = count_trials(statuses.values())
+        skipped = [r["trial"] for r in state.records if r.get("type") == "skip" and isinstance(r.get("trial"), int)]
+        counts = count_trials(runs, planned, _driver_alive(journal), skipped)
         ranking = sweep_ranking(list(runs.columns), RankingChoice.of_header(header)) if len(runs) else None
         records = runs.to_dict("records") if ranking is not None else []
         best = ranking.best(records) if ranking is not None else None
-        rows.append(SweepStatus(journal.sweep_id, header.get("created", 0.0), str(header["script"]),
-                                counts.planned, counts.finished, counts.failed, counts.pending, counts.running,
-                                stopped=counts.stopped, interrupted=counts.interrupted,
+        rows.append(SweepStatus(journal.sweep_id, header.get("created", 0.0), str(header["script"]), counts,
                                 metric=ranking.metric if ranking else RankingChoice.of_header(header).metric,
                                 mode=ranking.mode if ranking else None,
                                 best_value=ranking.value(records[best]) if ranking and best is not None else None,
@@ -299,15 +293,3 @@ def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStat
 def _driver_alive(journal: Journal) -> bool:
     return journal.is_claimed()
 
-
-
-
-def _is(status: str | None, test: Callable[[RunStatus], bool]) -> bool:
-    parsed = RunStatus.parse(status)
-    return parsed is not None and test(parsed)
-
-
-def _needs_rerun(status: str | None, retry_failed: bool) -> bool:
-    """Resume reruns trials never run or interrupted, and failed ones unless told not to."""
-    return status == PENDING or _is(status, RunStatus.is_interrupted) or (
-        retry_failed and _is(status, RunStatus.is_failure))
