@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tuner.console.progress import SweepProgress
-from tuner.store.journal import Journal
+from tuner.store.journal import Journal, RecordKind
 from tuner.store.status import Rerun, RunStatus, TrialCounts, TrialState
 from tuner.sweep.history import count_trials, sweep_trial_states
 
@@ -160,7 +160,7 @@ def six_trials(workdir: Path) -> Path:
     make_run(str(runs), 3, {"lr": 0.3}, {}, status="failed", sweep=SWEEP, trial=2)
     make_run(str(runs), 4, {"lr": 0.3}, {}, status="failed", sweep=SWEEP, trial=2)  # its retry
     make_run(str(runs), 5, {"lr": 0.4}, {"val_acc": [0.1]}, status="running", sweep=SWEEP, trial=3)  # driver died
-    journal.append({"type": "skip", "trial": 5, "run": Path(reused).name, "time": 1.0e9})
+    journal.append(RecordKind.SKIP, {"trial": 5, "run": Path(reused).name, "time": 1.0e9})
     return runs
 
 

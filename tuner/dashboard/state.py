@@ -34,7 +34,7 @@ from tuner.runs.index import indexed_columns
 from tuner.runs.ranking import Ranking, RankingChoice, sweep_ranking
 from tuner.runs.readers import PendingSignatures, read_rows_at_once
 from tuner.search.importance import Domain, domains_from_grid_source, flag_importance
-from tuner.store.journal import Journal, list_sweep_ids, sweep_dir
+from tuner.store.journal import Journal, RecordKind, list_sweep_ids, sweep_dir
 from tuner.store.layout import RunPaths, Signature, scan_run_names
 from tuner.store.status import RunStatus
 
@@ -255,8 +255,7 @@ class SweepBook:
                 and record.records_size >= 0:
             return
         try:
-            record.skipped = [r["trial"] for r in journal.read().records
-                              if r.get("type") == "skip" and isinstance(r.get("trial"), int)]
+            record.skipped = journal.read().trials(RecordKind.SKIP)
         except TunerError:
             record.skipped = []
         record.records_size, record.records_read = size, time.monotonic()

@@ -20,7 +20,7 @@ from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.runs.ranking import Ranking, RankingChoice, choose_ranking, sweep_ranking
 from tuner.settings import Settings
 from tuner.spec import project_view_notice
-from tuner.store.journal import JOURNAL, Journal, new_sweep_id, sweeps_root
+from tuner.store.journal import JOURNAL, Journal, RecordKind, new_sweep_id, sweeps_root
 from tuner.store.layout import META_DIR, ensure_runs_dir
 from tuner.store.status import RunStatus, TrialCounts, TrialState
 from tuner.sweep.history import (
@@ -163,7 +163,7 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster, sweep_id: str) -> Sweep
         runs = SweepRuns(settings.runs_dir)
         skipped_dirs = [run_dir for _, run_dir in request.skipped]  # --skip-done (tuner.sweep.prepare)
         for index, hit in request.skipped:
-            journal.append({"type": "skip", "trial": index, "run": os.path.basename(hit), "time": time.time()})
+            journal.append(RecordKind.SKIP, {"trial": index, "run": os.path.basename(hit), "time": time.time()})
         progress.skipped(len(skipped_dirs))
         if skipped_dirs and not request.quiet:
             progress.message(f"skipping {len(skipped_dirs)} combinations that already have a finished run "
@@ -183,16 +183,15 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster, sweep_id: str) -> Sweep
         if not frame.empty:
             frame = own_columns(frame.sort_values(["trial", "attempt"] if "attempt" in frame else ["trial"],
                                                   kind="stable", na_position="last").reset_index(drop=True))
+        state = journal.read()
         if request.stop is not None and not frame.empty and "trial" in frame:
             # the step the rule judged (hyperband's `step` counts reports; judged_step is that report's step)
-            steps = {r["trial"]: r.get("judged_step", r["step"]) for r in journal.read().records
-                     if r.get("type") == "stop"}
+            steps = {r["trial"]: r.get("judged_step", r["step"]) for r in state.of(RecordKind.STOP)}
             stopped = frame["status"] == RunStatus.STOPPED.value
             frame["stopped_at"] = [steps.get(t) if s else None for t, s in zip(frame["trial"], stopped)]
         rows = _write_summary(journal, settings)
         _warn_unknown_metric(frame, request, progress)
-        skips = [r["trial"] for r in journal.read().records if r.get("type") == "skip"]
-        counts = count_trials(rows, request.plan.indices, False, skips)
+        counts = count_trials(rows, request.plan.indices, False, state.trials(RecordKind.SKIP))
         return SweepResult(sweep_id=journal.sweep_id, frame=frame, counts=counts, interrupted=interrupted,
                            summary_csv=journal.summary_csv, stopped_early=stopped_early, metric=request.metric,
                            mode=request.mode, config_error=config_error)

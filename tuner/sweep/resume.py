@@ -17,7 +17,7 @@ from tuner.search.driver import stop_from_source
 from tuner.settings import load_settings
 from tuner.spec import describe_script
 from tuner.store.files import read_run, write_run_status
-from tuner.store.journal import Journal, outcome_record
+from tuner.store.journal import Journal, RecordKind, outcome_record
 from tuner.store.layout import ENV_RUN_DIR
 from tuner.store.status import RunStatus, TrialCounts
 from tuner.sweep.history import count_trials, runs_table, sweep_rows, trial_states
@@ -103,21 +103,15 @@ def tell_untold(journal: Journal, rows: Any, metric: str | None) -> list[int]:
     from tuner.runs.ranking import metric_value
     from tuner.search.samplers import COMPLETE, PRUNED, tell_record
 
-    records = journal.read().records
-    asked = [r["trial"] for r in records if r.get("type") == "ask"]
-    told = {r["trial"] for r in records if r.get("type") == "tell"}
     settled = []
-    for trial in dict.fromkeys(asked):
-        if trial in told or not len(rows):
-            continue
+    for trial in journal.read().untold() if len(rows) else ():
         ended = rows[(rows["trial"] == trial) & rows["status"].isin([RunStatus.FINISHED, RunStatus.STOPPED])]
         if ended.empty:
             continue
         row = ended.iloc[-1].to_dict()
         value = metric_value(row, metric)
         state = COMPLETE if row["status"] == RunStatus.FINISHED else PRUNED
-        journal.append({**tell_record(int(trial), value, state), "time": time.time(), "from": "resume"},
-                       durable=True)
+        journal.append(RecordKind.TELL, {**tell_record(int(trial), value, state), "time": time.time(), "from": "resume"})
         settled.append(int(trial))
     return settled
 
@@ -127,7 +121,7 @@ def log_unrecorded_outcomes(journal: Journal, rows: Any) -> list[str]:
     driver died before it appended one: append it now, marked `"from": "resume"`, so the journal's log names how
     every attempt ended. Nothing decides on these records (the runs are the truth); they are for people and tools
     reading the journal. Returns the runs logged."""
-    logged = {r.get("run") for r in journal.read().records if r.get("type") == "outcome"}
+    logged = {r.get("run") for r in journal.records(RecordKind.OUTCOME)}
     added = []
     # None for every cell a run leaves empty (NaN, pandas' NA), so each field below is a value or None
     for row in rows.astype(object).where(rows.notna(), None).to_dict("records") if len(rows) else []:
@@ -135,9 +129,9 @@ def log_unrecorded_outcomes(journal: Journal, rows: Any) -> list[str]:
         status = RunStatus.parse(row.get("status"))
         if not run or run in logged or status is None or status.is_active() or row.get("trial") is None:
             continue
-        journal.append(outcome_record(int(row["trial"]), _maybe(int, row.get("attempt")), run, status.value,
-                                      _maybe(int, row.get("exit_code")), row.get("error_message"),
-                                      _maybe(float, row.get("duration_s")), **{"from": "resume"}))
+        journal.append(RecordKind.OUTCOME, outcome_record(
+            int(row["trial"]), _maybe(int, row.get("attempt")), run, status.value, _maybe(int, row.get("exit_code")),
+            row.get("error_message"), _maybe(float, row.get("duration_s")), **{"from": "resume"}))
         added.append(run)
     return added
 
@@ -276,8 +270,7 @@ def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStat
         indices = header.get("indices")
         planned = range(int(header.get("total") or 0)) if indices is None else indices
         runs = sweep_rows(table, journal.sweep_id)
-        skipped = [r["trial"] for r in state.records if r.get("type") == "skip" and isinstance(r.get("trial"), int)]
-        counts = count_trials(runs, planned, _driver_alive(journal), skipped)
+        counts = count_trials(runs, planned, journal.is_claimed(), state.trials(RecordKind.SKIP))
         ranking = sweep_ranking(list(runs.columns), RankingChoice.of_header(header)) if len(runs) else None
         records = runs.to_dict("records") if ranking is not None else []
         best = ranking.best(records) if ranking is not None else None
@@ -288,8 +281,4 @@ def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStat
                                 best_run=os.path.basename(str(records[best]["run_dir"])) if best is not None
                                 else None))
     return rows
-
-
-def _driver_alive(journal: Journal) -> bool:
-    return journal.is_claimed()
 
