@@ -85,14 +85,14 @@ class TrialState(str, enum.Enum):
     stands for, how a summary says it, whether it is over (a trial done, for the progress), what resume does with
     it; every count and view follows. The order is the order every view lists them in."""
 
-    #             word            run statuses it stands for                 a summary says   over   resume
-    FINISHED = ("finished", (RunStatus.FINISHED,), "finished", True, Rerun.NEVER)
-    STOPPED = ("stopped", (RunStatus.STOPPED,), "stopped early", True, Rerun.NEVER)
-    FAILED = ("failed", (RunStatus.FAILED, RunStatus.TIMEOUT), "failed", True, Rerun.IF_RETRYING)
-    INTERRUPTED = ("interrupted", (RunStatus.KILLED, RunStatus.LOST), "interrupted", True, Rerun.ALWAYS)
-    RUNNING = ("running", (RunStatus.RUNNING,), "running", False, Rerun.ALWAYS)
-    PENDING = ("pending", (RunStatus.QUEUED,), "pending", False, Rerun.ALWAYS)
-    SKIPPED = ("skipped", (), "skipped (already done)", True, Rerun.NEVER)
+    #             word           run statuses it stands for             a summary says it         over   resume
+    FINISHED =    ("finished",    (RunStatus.FINISHED,),                 "finished",               True,  Rerun.NEVER)
+    STOPPED =     ("stopped",     (RunStatus.STOPPED,),                  "stopped early",          True,  Rerun.NEVER)
+    FAILED =      ("failed",      (RunStatus.FAILED, RunStatus.TIMEOUT), "failed",                 True,  Rerun.IF_RETRYING)
+    INTERRUPTED = ("interrupted", (RunStatus.KILLED, RunStatus.LOST),    "interrupted",            True,  Rerun.ALWAYS)
+    RUNNING =     ("running",     (RunStatus.RUNNING,),                  "running",                False, Rerun.ALWAYS)
+    PENDING =     ("pending",     (RunStatus.QUEUED,),                   "pending",                False, Rerun.ALWAYS)
+    SKIPPED =     ("skipped",     (),                                    "skipped (already done)", True,  Rerun.NEVER)
 
     run_statuses: tuple[RunStatus, ...]
     phrase: str
