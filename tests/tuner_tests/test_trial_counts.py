@@ -179,6 +179,19 @@ def test_the_report_counts_stopped_and_skipped_trials(six_trials: Path) -> None:
                                "1 skipped (already done) (5 runs)")
 
 
+def test_a_sweep_without_its_journal_is_counted_by_trial_not_by_run(workdir: Path) -> None:
+    """Its runs name its trials (the dashboard counts it so); a retried trial is one trial, not two (the report's
+    page counted runs by status under the word `trials`)."""
+    from tuner.report import save_sweep_report
+
+    make_run("runs", 1, {"lr": 0.1}, {"val_acc": [0.5]}, status="failed", sweep="pulled-alone", trial=0)
+    make_run("runs", 2, {"lr": 0.1}, {"val_acc": [0.6]}, sweep="pulled-alone", trial=0)  # its retry
+    make_run("runs", 3, {"lr": 0.2}, {}, status="failed", sweep="pulled-alone", trial=1)
+    page = Path(save_sweep_report("pulled-alone", runs_dir="runs", filename="r.html", run_views=False))
+    data = json.loads(re.search(r'<script type="application/json"[^>]*>(.*?)</script>', page.read_text(), re.S)[1])
+    assert data["summary"] == "2 trials: 1 finished, 1 failed (3 runs)"
+
+
 def test_tune_sweeps_and_the_dashboard_count_as_the_report_does(six_trials: Path) -> None:
     from tuner.dashboard.server import Dashboard
     from tuner.sweep.resume import sweep_statuses
