@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_tune
-from tuner.store.journal import Journal
+from tuner.store.journal import Journal, RecordKind
 
 SCRIPT = """
 print("x" * 30000)  # output.log fills a small disk after a few runs
@@ -70,10 +70,10 @@ def test_disk_full_is_one_line_with_the_folder_and_resume_and_no_half_made_run(w
 
 def test_a_journal_append_after_a_torn_line_starts_a_fresh_line(workdir: Path) -> None:
     journal = Journal.create("runs", "20260101-000000-abcd", {"indices": [0, 1], "script": "train.py"})
-    journal.append({"type": "outcome", "trial": 0})
+    journal.append(RecordKind.OUTCOME, {"trial": 0})
     with open(journal.path, "ab") as handle:
         handle.write(b'{"type": "outcome", "tri')  # the driver died mid-append
-    journal.append({"type": "outcome", "trial": 1})
+    journal.append(RecordKind.OUTCOME, {"trial": 1})
     state = journal.read()
     assert [r["trial"] for r in state.records] == [0, 1]
 

@@ -116,7 +116,7 @@ def test_torn_last_journal_record_is_ignored(ray_cluster, workdir, write_script)
     state = journal.read()
     assert [r["type"] for r in state.records] == ["outcome", "outcome"]
     (status,) = sweep_statuses("runs")
-    assert (status.planned, status.finished, status.failed, status.pending) == (2, 2, 0, 0)
+    assert (status.counts.planned, status.counts.finished, status.counts.failed, status.counts.pending) == (2, 2, 0, 0)
 
 
 def test_run_names_cannot_escape_the_runs_directory(workdir, monkeypatch):

@@ -20,7 +20,7 @@ from conftest import run_tune
 from synthetic_runs import make_run
 
 from tuner.errors import UntrustedError
-from tuner.store.journal import Journal
+from tuner.store.journal import Journal, RecordKind
 from tuner.store.signing import KEY_FILE, Signer, Verdict
 from tuner.sweep import _header
 from tuner.sweep.prepare import prepare_sweep
@@ -97,7 +97,7 @@ def test_a_journal_this_user_did_not_sign_is_not_trusted(workdir: Path, sweep: J
         Path(sweep.path).write_text(json.dumps(header) + "\n")
         expected = Verdict.UNSIGNED
     else:  # a resumed search relaunches the flags its `ask` records hold
-        sweep.append({"type": "ask", "trial": 0, "flags": {"x": 1}}, durable=True)
+        sweep.append(RecordKind.ASK, {"trial": 0, "flags": {"x": 1}})
         text = Path(sweep.path).read_text().replace('"flags": {"x": 1}', '"flags": {"x": "/bin/sh"}')
         Path(sweep.path).write_text(text)
         expected = Verdict.ALTERED

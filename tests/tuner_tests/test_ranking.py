@@ -14,6 +14,7 @@ from tuner.cli.sweeps import _print_result
 from tuner.errors import QueryError
 from tuner.report.data import sweep_data
 from tuner.runs.ranking import Ranking, choose_ranking, metric_direction
+from tuner.store.status import TrialCounts
 from tuner.sweep import SweepResult
 
 LOW = ["val_mse", "loss", "val_loss", "error", "test_error", "mae", "rmse", "val_rmse", "perplexity", "val_ppl",
@@ -38,8 +39,8 @@ def _frame(metric: str, values: list[float], statuses: list[str]) -> pd.DataFram
 
 
 def _summary_best(frame: pd.DataFrame, metric: str | None, capsys: pytest.CaptureFixture[str]) -> str:
-    result = SweepResult(sweep_id="s", frame=frame, planned=len(frame), finished=0, failed=0, skipped=0,
-                         interrupted=False, summary_csv="summary.csv", metric=metric, mode=None)
+    result = SweepResult(sweep_id="s", frame=frame, counts=TrialCounts.planned_only(len(frame)), interrupted=False,
+                         summary_csv="summary.csv", metric=metric, mode=None)
     _print_result(result, SimpleNamespace(metric=metric, mode=None, quiet=False))
     lines = [line for line in capsys.readouterr().out.splitlines() if "best" in line]
     assert len(lines) == 1, lines

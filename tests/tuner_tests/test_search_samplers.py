@@ -91,11 +91,11 @@ def test_replaying_the_journal_restores_the_study_and_the_pending_trials():
     records = []
     for i in range(12):
         flags = first.ask(i)
-        records.append(first.ask_record(i, flags))
+        records.append({"type": "ask", **first.ask_record(i, flags)})  # as the journal holds it
         if i < 10:
             value, state = (objective(flags), COMPLETE) if i != 2 else (0.7, PRUNED)
             first.tell(i, value, state, [(3, 0.7)] if state == PRUNED else ())
-            records.append(tell_record(i, value, state, [(3, 0.7)] if state == PRUNED else ()))
+            records.append({"type": "tell", **tell_record(i, value, state, [(3, 0.7)] if state == PRUNED else ())})
     # the driver died with trials 10 and 11 running: a new sampler replays the journal
     second = make_sampler("tpe", space, "min")
     pending = second.restore(records)

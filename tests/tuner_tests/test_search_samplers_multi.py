@@ -86,7 +86,7 @@ def test_replaying_value_lists_and_constraints_restores_the_study():
     records = []
     for i in range(10):
         flags = first.ask(i)
-        records.append(first.ask_record(i, flags))
+        records.append({"type": "ask", **first.ask_record(i, flags)})  # as the journal holds it
         if i < 8:
             values, state = list(zdt1(flags)), COMPLETE if i != 3 else PRUNED
             constraints = [flags["y"] - 0.5] if i != 4 else [math.inf]  # trial 4 lacks the constraint's metric
@@ -94,7 +94,7 @@ def test_replaying_value_lists_and_constraints_restores_the_study():
                 values, state = [None, 1.0], COMPLETE  # no value of the first metric: FAIL
             first.tell(i, values, state, [(1.0, tuple(values))] if state == PRUNED else (), constraints)
             record = tell_record(i, values, state, [(1.0, tuple(values))] if state == PRUNED else (), constraints)
-            records.append(json.loads(json.dumps(record)))  # as the journal keeps it (no infinity in JSON)
+            records.append(json.loads(json.dumps({"type": "tell", **record})))  # as the journal keeps it (no infinity)
     assert records[9]["constraints"] == [None] and isinstance(records[1]["value"], list)
     second = make_sampler("tpe", space, ["min", "min"], constrained=True)
     assert second.restore(records) == [8, 9]

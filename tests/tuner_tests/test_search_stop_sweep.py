@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tuner import tuning_run
-from tuner.store.journal import Journal
+from tuner.store.journal import Journal, RecordKind
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -147,8 +147,8 @@ def test_a_trial_that_finished_as_the_driver_died_is_told_by_the_resume(workdir)
 
     journal = Journal.create("runs", "20260101-000000-tell", {"indices": [0, 1, 2, 3], "script": "train.py"})
     for trial in range(4):
-        journal.append({"type": "ask", "trial": trial, "flags": {"x": trial}})
-    journal.append({"type": "tell", "trial": 0, "state": COMPLETE, "value": 1.0})
+        journal.append(RecordKind.ASK, {"trial": trial, "flags": {"x": trial}})
+    journal.append(RecordKind.TELL, {"trial": 0, "state": COMPLETE, "value": 1.0})
     rows = pd.DataFrame({"trial": [0.0, 1.0, 2.0, 3.0], "status": ["finished", "finished", "failed", "stopped"],
                          "metric_loss": [1.0, 0.25, None, 0.75], "run_dir": ["a", "b", "c", "d"]})
     assert tell_untold(journal, rows, "loss") == [1, 3]  # not 0 (told), not 2 (failed: it runs again)
@@ -163,7 +163,7 @@ def test_resume_logs_the_outcomes_the_dead_driver_never_wrote(workdir):
     from tuner.sweep.resume import log_unrecorded_outcomes
 
     journal = Journal.create("runs", "20260101-000000-logs", {"indices": [0, 1, 2, 3], "script": "train.py"})
-    journal.append({"type": "outcome", "trial": 0, "attempt": 1, "run": "r0", "status": "finished"})
+    journal.append(RecordKind.OUTCOME, {"trial": 0, "attempt": 1, "run": "r0", "status": "finished"})
     rows = pd.DataFrame({"trial": [0, 1, 2, 3], "attempt": [1, 1, 1, 1],
                          "status": ["finished", "stopped", "lost", "queued"],
                          "exit_code": [0, None, None, None], "run_dir": ["runs/r0", "runs/r1", "runs/r2", "runs/r3"]})

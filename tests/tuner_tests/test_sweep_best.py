@@ -8,11 +8,12 @@ import pandas as pd
 import pytest
 
 from tuner.cli.sweeps import _print_result
+from tuner.store.status import TrialCounts, TrialState
 from tuner.sweep import SweepResult
 
 
 def result(frame: pd.DataFrame) -> SweepResult:
-    return SweepResult(sweep_id="s", frame=frame, planned=len(frame), finished=len(frame), failed=0, skipped=0,
+    return SweepResult(sweep_id="s", frame=frame, counts=TrialCounts.of([TrialState.FINISHED] * len(frame)),
                        interrupted=False, summary_csv="runs/sweeps/s/summary.csv")
 
 

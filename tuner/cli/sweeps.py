@@ -44,20 +44,20 @@ def _print_result(result: SweepResult, request: SweepRequest) -> int:
             else:
                 kept = " and kept the constraints" if ranking.constraints else ""
                 print(f"no best {ranking.metric}: no finished run recorded it{kept}")
-    print(f"sweep {result.sweep_id}: {result.counts.describe() if result.counts is not None else ''}; "
-          f"summary: {result.summary_csv}")
+    counts = result.counts
+    print(f"sweep {result.sweep_id}: {counts.describe()}; summary: {result.summary_csv}")
     if result.interrupted:
         print(f"interrupted; finished runs are kept. resume with: tune resume {result.sweep_id}", file=sys.stderr)
         return 130
     if result.config_error:  # resuming would fail the same way: say what to change instead
         print("fix the error above and start the sweep again; resuming it would fail the same way", file=sys.stderr)
-    elif result.stopped_early or (result.failed and result.finished + result.skipped < result.planned):
+    elif result.stopped_early or (counts.failed and counts.finished + counts.skipped < counts.planned):
         print(f"rerun the failed trials with: tune resume {result.sweep_id}", file=sys.stderr)
-    lost = result.counts.interrupted if result.counts is not None else 0  # their node or worker died past retries
+    lost = counts.interrupted  # their node or worker died past retries
     if lost and not result.config_error:
         print(f"{lost} trial(s) lost with their worker; rerun them with: tune resume {result.sweep_id}",
               file=sys.stderr)
-    return 1 if result.failed or lost else 0
+    return 1 if counts.failed or lost else 0
 
 
 def _print_front(result: SweepResult, request: SweepRequest) -> None:
@@ -195,9 +195,11 @@ def cmd_resume(argv: Sequence[str]) -> int:
 def cmd_sweeps(argv: Sequence[str]) -> int:
     from tuner.cli.options import Parser, add_runs_dir, formatter
     from tuner.settings import load_settings
+    from tuner.store.status import TrialState
 
     parser = Parser(prog="tune sweeps", formatter_class=formatter,
-                     description="List sweeps with their counts (planned / finished / failed / pending).")
+                     description="List sweeps with their best run and their trials by state (the states add up\n"
+                                 "to the trials planned).")
     add_runs_dir(parser)
     args = parser.parse_args(argv)
     settings = load_settings(runs_dir=args.runs_dir)
@@ -216,14 +218,16 @@ def cmd_sweeps(argv: Sequence[str]) -> int:
     from tuner.console.tables import print_table
     from tuner.values import format_path
 
-    numbers = ("planned", "finished", "stopped", "failed", "interrupted", "running", "pending")
+    # the trials by state (tuner.store.status.TrialCounts), in the order every view lists them: they add up to planned
+    numbers = ("planned",) + tuple(state.value for state in TrialState)
     damaged = [row for row in rows if row.damaged is not None]
     rows = [row for row in rows if row.damaged is None]
     cells = []
     for row in rows:
         created = _dt.datetime.fromtimestamp(row.created, tz=_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        counts = row.counts.as_dict()
         cells.append([inert(row.sweep_id), created, inert(format_path(row.script, os.getcwd())), inert(_best(row)),
-                      inert(row.best_run or "")] + [str(getattr(row, name)) for name in numbers])
+                      inert(row.best_run or "")] + [str(counts[name]) for name in numbers])
     if rows:  # the style of `tune ls`: one table look for every listing; the best (the sweep's own ranking)
         # before the counts, which stay the last columns
         print_table(("sweep", "created", "script", "best", "best run") + numbers,

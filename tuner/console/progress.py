@@ -6,33 +6,21 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 from tuner.console.inert import inert, markup
-from tuner.store.status import RunStatus
+from tuner.store.status import RunStatus, TrialCounts, TrialState
 from tuner.values import format_duration
 
 
-@dataclass
-class Counts:
-    total: int
-    done: int = 0
-    failed: int = 0
-    in_flight: int = 0  # submitted to Ray: running, or queued for a free slot
-    slots: int | None = None  # how many trials the cluster can run at once
-    skipped: int = 0
-    stopped: int = 0  # ended early by --stop (not failures)
-    interrupted: int = 0  # killed or lost (Ctrl-C): over, but neither finished nor failed
-
-    @property
-    def running(self) -> int:
-        return self.in_flight if self.slots is None else min(self.in_flight, self.slots)
-
-
 class SweepProgress:
+    """The progress of one execution of a sweep (its `total` trials: those it runs, and those --skip-done reuses).
+    Its counts are a TrialCounts kept by the events below, so they are the states `tune sweeps` would count."""
+
     def __init__(self, total: int, metric: str | None, mode: str, quiet: bool = False, stream: Any = None) -> None:
-        self.counts = Counts(total)
+        #: every trial sent to the cluster counts as running here (`counts` shows those past the slots as pending)
+        self._tally = TrialCounts.planned_only(total)
+        self.slots: int | None = None  # how many trials the cluster can run at once
         self.metric = metric
         self.mode = mode
         self.quiet = quiet
@@ -44,12 +32,22 @@ class SweepProgress:
         self._task: Any = None
         self._notebook: Any = None  # tuner.notebook.NotebookProgress inside a Jupyter kernel
 
+    @property
+    def counts(self) -> TrialCounts:
+        """This execution's trials by state. A trial sent to the cluster past its slots waits in a queue: pending,
+        as `tune sweeps` counts a queued run."""
+        waiting = self._tally.running - self.slots if self.slots is not None else 0
+        return self._tally.moved(TrialState.RUNNING, TrialState.PENDING, waiting) if waiting > 0 else self._tally
+
+    def _move(self, source: TrialState, target: TrialState, n: int = 1) -> None:
+        self._tally = self._tally.moved(source, target, min(n, self._tally[source]))
+
     # -- lifecycle
     def start(self) -> None:
         from tuner.notebook import NotebookProgress, in_notebook
 
         if not self.quiet and in_notebook():
-            self._notebook = NotebookProgress(self.counts.total)
+            self._notebook = NotebookProgress(self.counts.planned)
         if self.quiet or not self.stream.isatty():
             return
         from rich.console import Console
@@ -59,13 +57,13 @@ class SweepProgress:
         self._progress = Progress(TextColumn("[bold]sweep"), BarColumn(), TextColumn("{task.fields[status]}"),
                                   TimeElapsedColumn(), TextColumn("{task.fields[eta]}"), console=console,
                                   transient=False)
-        self._task = self._progress.add_task("sweep", total=self.counts.total, status=markup(self._status_text()),
+        self._task = self._progress.add_task("sweep", total=self.counts.planned, status=markup(self._status_text()),
                                             eta=self._eta_text())
         self._progress.start()
 
     def stop(self) -> None:
         if self._notebook is not None:
-            self._notebook.update(self.counts.done, self._status_text(), final=True)
+            self._notebook.update(self.counts.over, self._status_text(), final=True)
         if self._progress is not None:
             self._refresh()
             self._progress.stop()
@@ -73,23 +71,22 @@ class SweepProgress:
 
     # -- events
     def skipped(self, count: int) -> None:
-        self.counts.skipped += count
-        self.counts.done += count
+        self._move(TrialState.PENDING, TrialState.SKIPPED, count)
         self._refresh()
 
     def trial_started(self) -> None:
-        self.counts.in_flight += 1
+        self._move(TrialState.PENDING, TrialState.RUNNING)
         self._refresh()
 
     def trial_requeued(self) -> None:
         """A trial sent to the cluster comes back to the queue without having run (tuner.sweep.loop)."""
-        self.counts.in_flight = max(0, self.counts.in_flight - 1)
+        self._move(TrialState.RUNNING, TrialState.PENDING)
         self._refresh()
 
     def trial_not_started(self) -> None:
         """A trial cancelled before it started (Ctrl-C): it has no run and stays pending; nothing to say per trial
         (the sweep's last lines count the pending ones and say how to resume)."""
-        self.counts.in_flight = max(0, self.counts.in_flight - 1)
+        self._move(TrialState.RUNNING, TrialState.PENDING)
         self._refresh()
 
     def trial_done(self, name: str, status: str, duration_s: float, metric_value: float | None,
@@ -99,22 +96,16 @@ class SweepProgress:
         `feasible` False when its run breaks one of the sweep's constraints (it is then never the best so far:
         tuner.runs.ranking)."""
         shown = f" ({flags})" if flags else ""
-        self.counts.in_flight = max(0, self.counts.in_flight - 1)
-        if not will_retry:
-            self.counts.done += 1
-            parsed = RunStatus.parse(status)
-            if parsed is RunStatus.STOPPED:
-                self.counts.stopped += 1
-            elif parsed is not None and parsed.is_interrupted():
-                self.counts.interrupted += 1
-            else:
-                self.counts.failed += status != RunStatus.FINISHED
+        parsed = RunStatus.parse(status)
+        # a retried attempt: its trial waits for the next one; an unknown status is no success
+        state = TrialState.PENDING if will_retry else TrialState.of_run(parsed) if parsed else TrialState.FAILED
+        self._move(TrialState.RUNNING if self._tally.running else TrialState.PENDING, state)
         finished = status == RunStatus.FINISHED  # only a finished run can be the best (tuner.runs.ranking)
         if finished and feasible and metric_value is not None and _better(metric_value, self.best, self.mode):
             self.best, self.best_run = metric_value, name
         if status == RunStatus.STOPPED:
             if self._progress is None and not self.quiet:
-                self.message(f"[{self.counts.done}/{self.counts.total}] stopped {name}{shown} early: {error or ''}"
+                self.message(f"[{self._done_text()}] stopped {name}{shown} early: {error or ''}"
                              f"{self._best_text()}")
         elif not finished:
             retry = " (will retry)" if will_retry else ""
@@ -127,7 +118,7 @@ class SweepProgress:
         elif self._progress is None and not self.quiet:
             value = f" {self.metric}={metric_value:.4g}" if metric_value is not None else ""
             value += "" if feasible else " (breaks a constraint)"
-            self.message(f"[{self.counts.done}/{self.counts.total}] finished {name}{shown} "
+            self.message(f"[{self._done_text()}] finished {name}{shown} "
                          f"in {format_duration(duration_s)}{value}{self._best_text()}")
         self._refresh()
 
@@ -150,24 +141,25 @@ class SweepProgress:
             return ""
         return f" | best {self.metric} {self.best:.4g} ({os.path.basename(self.best_run or '')})"
 
+    def _done_text(self) -> str:
+        return f"{self.counts.over}/{self.counts.planned}"
+
     def _status_text(self) -> str:
-        """`5/10 trials done · 2 running · 1 failed` (done = over: finished, failed or interrupted)."""
+        """`5/10 trials done · 2 running · 1 failed` (done = over: TrialState.is_over), then every other state that
+        is over, when it has trials; the finished and the skipped are only in `done` (the skipped were said once)."""
         c = self.counts
-        text = f"{c.done}/{c.total} trials done · {c.running} running"
-        if c.failed:
-            text += f" · {c.failed} failed"
-        if c.stopped:
-            text += f" · {c.stopped} stopped"
-        if c.interrupted:
-            text += f" · {c.interrupted} interrupted"
+        text = f"{self._done_text()} trials done · {c.running} running"
+        for state, n in c:
+            if n and state.is_over() and state not in (TrialState.FINISHED, TrialState.SKIPPED):
+                text += f" · {n} {state.value}"
         return text + self._best_text()
 
     def eta_s(self, now: float | None = None) -> float | None:
         """Seconds left: the mean wall time per trial run so far (skipped ones excluded) times the trials left;
         None before any trial ran to its end."""
         c = self.counts
-        ran = c.done - c.skipped
-        left = c.total - c.done
+        ran = c.over - c.skipped
+        left = c.planned - c.over
         if left <= 0:
             return 0.0
         if ran <= 0:
@@ -181,9 +173,9 @@ class SweepProgress:
 
     def _refresh(self) -> None:
         if self._notebook is not None:
-            self._notebook.update(self.counts.done, self._status_text())
+            self._notebook.update(self.counts.over, self._status_text())
         if self._progress is not None:
-            self._progress.update(self._task, completed=self.counts.done, status=markup(self._status_text()),
+            self._progress.update(self._task, completed=self.counts.over, status=markup(self._status_text()),
                                   eta=self._eta_text())
 
 

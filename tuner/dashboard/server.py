@@ -155,8 +155,12 @@ class Dashboard:
     # pages -------------------------------------------------------------------------------------------
 
     def page_data(self) -> dict[str, Any]:
+        from tuner.store.status import TrialState
+
         return {"runs_dir": self.runs_dir, "control": self.allow_control,
-                "token": self.token if self.allow_control else None}
+                "token": self.token if self.allow_control else None,
+                # the trial states the counts have, in the order every view lists them (tuner.store.status)
+                "trial_states": [state.value for state in TrialState]}
 
     def sweeps_page(self) -> str:
         data = {**self.page_data(), "endpoint": "/api/sweeps", "interval_ms": SWEEPS_POLL_MS}

@@ -34,7 +34,7 @@ from tuner.runs.index import indexed_columns
 from tuner.runs.ranking import Ranking, RankingChoice, sweep_ranking
 from tuner.runs.readers import PendingSignatures, read_rows_at_once
 from tuner.search.importance import Domain, domains_from_grid_source, flag_importance
-from tuner.store.journal import Journal, list_sweep_ids, sweep_dir
+from tuner.store.journal import Journal, RecordKind, list_sweep_ids, sweep_dir
 from tuner.store.layout import RunPaths, Signature, scan_run_names
 from tuner.store.status import RunStatus
 
@@ -197,7 +197,8 @@ class SweepRecord:
     sweep_id: str
     header: dict[str, Any] | None = None
     damaged: str | None = None
-    records: list[dict[str, Any]] = field(default_factory=list)
+    #: the trials --skip-done reused (the journal's `skip` records)
+    skipped: list[int] = field(default_factory=list)
     records_size: int = -1
     records_read: float = 0.0
 
@@ -254,9 +255,9 @@ class SweepBook:
                 and record.records_size >= 0:
             return
         try:
-            record.records = [r for r in journal.read().records if r.get("type") == "skip"]
+            record.skipped = journal.read().trials(RecordKind.SKIP)
         except TunerError:
-            record.records = []
+            record.skipped = []
         record.records_size, record.records_read = size, time.monotonic()
 
     def journal(self, sweep_id: str) -> Journal | None:
@@ -288,19 +289,18 @@ class SweepBook:
         return summary
 
     def _summary(self, sweep_id: str, record: SweepRecord, running: bool) -> dict[str, Any]:
-        from tuner.sweep.history import count_trials, sweep_trial_states
+        from tuner.sweep.history import count_trials
 
         rows = self.mirror.sweep_rows(sweep_id)
         header = record.header or {}
         trials = [int(r["trial"]) for r in rows.values() if isinstance(r.get("trial"), (int, float))]
         planned = record.planned(trials)
-        states = sweep_trial_states(_trial_frame(rows.values()), planned, running, record.records)
-        counts = count_trials(states.values())
+        counts = count_trials(_trial_frame(rows.values()), planned, running, record.skipped)
         if record.damaged is not None:
             state = "damaged"
         elif running:
             state = "running"
-        elif counts.pending or counts.interrupted or counts.running:
+        elif counts.left_to_rerun(retry_failed=False):  # what `tune resume` would run, failed trials aside
             state = "interrupted" if record.header is not None else "incomplete"
         else:
             state = "done"
@@ -315,9 +315,7 @@ class SweepBook:
         starts = [r["start"] for r in rows.values() if isinstance(r.get("start"), (int, float))]
         return {
             "sweep": sweep_id, "state": state, "damaged": record.damaged, "journal": record.header is not None,
-            "planned": counts.planned, "finished": counts.finished, "stopped": counts.stopped, "failed": counts.failed,
-            "interrupted": counts.interrupted, "running": counts.running, "pending": counts.pending,
-            "skipped": counts.skipped, "runs": len(rows),
+            **counts.as_dict(), "runs": len(rows),
             "started": _clean(header.get("created") or (min(starts) if starts else None)),
             "script": header.get("script") or next((r.get("script") for r in rows.values() if r.get("script")), None),
             "metric": ranking.metric if ranking else None, "column": ranking.column if ranking else None,

@@ -25,6 +25,7 @@ from tuner.report.render import render_page, write_page
 from tuner.runs.resolve import latest_run_dir, latest_run_dirs, resolve_run_dir
 from tuner.settings import load_settings
 from tuner.store.layout import RunPaths
+from tuner.store.status import TrialCounts
 from workers.files import cache_dir, private_dir
 
 __all__ = ["save_run_view", "view_run", "save_run_comparison", "compare_runs", "save_sweep_report",
@@ -151,7 +152,7 @@ def save_sweep_report(sweep: str, runs_dir: str | None = None, metric: str | Seq
     from tuner.sweep.resume import sweep_statuses
 
     frame = own_columns(frame)
-    counts = next((s for s in sweep_statuses(settings.runs_dir, settings.stale_after_s) if s.sweep_id == sweep), None)
+    status = next((s for s in sweep_statuses(settings.runs_dir, settings.stale_after_s) if s.sweep_id == sweep), None)
     if "trial" in frame.columns:
         frame = frame.assign(_order=frame["trial"].fillna(-1)).sort_values(["_order", "run_dir"]).drop(columns="_order")
     frame = frame.reset_index(drop=True)
@@ -176,15 +177,25 @@ def save_sweep_report(sweep: str, runs_dir: str | None = None, metric: str | Seq
 
     data = sweep_data(frame, sweep, metric, links, mode, sweep_choice(settings.runs_dir, sweep),
                       sweep_domains(settings.runs_dir, sweep))
-    if counts is not None:  # the sweep's trials (not attempts), counted as `tune sweeps` counts them
-        parts = [(counts.finished, "finished"), (counts.stopped, "stopped early"), (counts.failed, "failed"),
-                 (counts.interrupted, "interrupted"), (counts.running, "running"), (counts.pending, "pending")]
-        data["summary"] = (f"{counts.planned} trials: " + ", ".join(f"{n} {w}" for n, w in parts if n or w in
-                                                                    ("finished", "failed"))
+    # the sweep's trials (not attempts), counted as `tune sweeps` counts them; a sweep without its journal (pulled
+    # alone, or made elsewhere) as the dashboard counts it: the trials its runs name
+    counts = status.counts if status is not None else _counts_without_journal(frame)
+    if counts.planned:
+        data["summary"] = (f"{counts.planned} trials: " + ", ".join(counts.parts())
                            + (f" ({len(frame)} runs)" if len(frame) != counts.planned else ""))
     from tuner.notebook import PagePath  # a plain path; shown inline as a notebook cell's value
 
     return PagePath(write_page(target, render_page("report", f"Sweep {sweep}", data), private))
+
+
+def _counts_without_journal(frame: Any) -> TrialCounts:
+    """The trial counts of a sweep known only by its runs: the trials they name, no driver alive."""
+    from tuner.sweep.history import count_trials
+
+    if "trial" not in frame.columns:
+        return count_trials(frame.iloc[0:0], (), False)
+    trials = sorted({int(t) for t in frame["trial"] if isinstance(t, (int, float)) and t == t})
+    return count_trials(frame, trials, False)
 
 
 def _private_subfolder(path: str) -> str:

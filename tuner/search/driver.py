@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from tuner.errors import ConfigError, quoted
+from tuner.store.journal import RecordKind
 from tuner.store.layout import RunPaths
 from tuner.store.status import RunStatus
 from workers.files import atomic_write_text
@@ -223,16 +224,17 @@ class SearchDriver:
             self._restore(runs_dir)
 
     def _restore(self, runs_dir: str) -> None:
-        records = self.journal.read().records
-        for record in records:
-            if record.get("type") == "ask":
+        state = self.journal.read()
+        for record in state.of(RecordKind.ASK, RecordKind.STOP, RecordKind.OUTCOME):
+            kind = RecordKind.of(record)
+            if kind is RecordKind.ASK:
                 self.asked[record["trial"]] = record["flags"]
-            elif record.get("type") == "stop":
+            elif kind is RecordKind.STOP:
                 self.stopped[record["trial"]] = record["step"]
-            elif record.get("type") == "outcome" and record.get("status") in ("finished", "stopped") and self.metrics:
+            elif RunStatus.parse(record.get("status")) in (RunStatus.FINISHED, RunStatus.STOPPED) and self.metrics:
                 self.histories[record["trial"]] = self._history(os.path.join(runs_dir, record["run"]))
         if self.sampler is not None:
-            self.sampler.restore(records)
+            self.sampler.restore(state.records)
 
     def _history(self, run_dir: str, cache: dict[str, Any] | None = None) -> Any:
         """The trial's metric so far: (step, value), or (step, values) with several objectives."""
@@ -249,7 +251,7 @@ class SearchDriver:
         flags = self.sampler.ask(index, known)
         if known is None:
             self.asked[index] = flags
-            self.journal.append({**self.sampler.ask_record(index, flags), "time": time.time()}, durable=True)
+            self.journal.append(RecordKind.ASK, {**self.sampler.ask_record(index, flags), "time": time.time()})
         return flags
 
     def launched(self, index: int, run_dir: str) -> None:
@@ -280,8 +282,8 @@ class SearchDriver:
             told = history[-1][1]
         constraints = [c.violation(row or {}) for c in self.constraints] if self.constraints else None
         self.sampler.tell(index, told, state, history, constraints)
-        self.journal.append({**tell_record(index, told, state, history, constraints), "time": time.time()},
-                            durable=True)
+        self.journal.append(RecordKind.TELL,
+                            {**tell_record(index, told, state, history, constraints), "time": time.time()})
 
     # -- early stopping
     def poll(self, force: bool = False) -> list[int]:
@@ -324,9 +326,9 @@ class SearchDriver:
             atomic_write_text(RunPaths(self.live[stop.trial]).stop_request,
                               json.dumps({"reason": reason, "rule": stop.rule, "step": step, "time": decided}))
             self.stopped[stop.trial] = stop.step
-            self.journal.append({"type": "stop", "trial": stop.trial, "rule": stop.rule, "step": stop.step,
-                                 "judged_step": step, "value": _finite_or_none(stop.value),
-                                 "threshold": _finite_or_none(stop.threshold), "time": decided}, durable=True)
+            self.journal.append(RecordKind.STOP, {"trial": stop.trial, "rule": stop.rule, "step": stop.step,
+                                                  "judged_step": step, "value": _finite_or_none(stop.value),
+                                                  "threshold": _finite_or_none(stop.threshold), "time": decided})
         return [s.trial for s in stops]
 
 

@@ -10,11 +10,11 @@ default for several objectives), NSGA-II and GP take them, CMA-ES does not (one 
 kept; `Trial.set_constraint` in Optuna 5, a `constraints_func` in Optuna 4), which TPE, NSGA-II and GP use to prefer
 feasible points.
 
-Every ask and tell is a plain record (`ask_record` / `tell_record`) the sweep writes to its journal; a
-resumed sweep replays them into a new in-memory study (`restore`), so nothing finished is asked again and
-the study keeps everything it learned. Parallel asks never propose a point that is pending or done:
-TPE runs with Optuna's constant liar, and for every sampler a repeated point is told FAIL (marked
-`duplicate`) and replaced by a random draw of the space.
+Every ask and tell is a plain record (`ask_record` / `tell_record` give its fields) the sweep writes to its
+journal (tuner.store.journal, kinds `ask` and `tell`); a resumed sweep replays them into a new in-memory study
+(`restore`), so nothing finished is asked again and the study keeps everything it learned. Parallel asks never
+propose a point that is pending or done: TPE runs with Optuna's constant liar, and for every sampler a repeated
+point is told FAIL (marked `duplicate`) and replaced by a random draw of the space.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import random
 from typing import Any, Mapping, Sequence
 
 from tuner.errors import ConfigError, quoted
+from tuner.store.journal import RecordKind, untold
 
 from .space import QUANTILE_EPS, Distribution, SearchSpace
 
@@ -82,23 +83,19 @@ class RandomSampler:
         pass
 
     def ask_record(self, index: int, flags: Mapping[str, Any]) -> dict[str, Any]:
-        return {"type": "ask", "trial": index, "sampler": self.name, "flags": dict(flags)}
+        """The fields of the journal's `ask` record for trial `index`."""
+        return {"trial": index, "sampler": self.name, "flags": dict(flags)}
 
     def restore(self, records: Sequence[Mapping[str, Any]]) -> list[int]:
-        return _pending(records)
-
-
-def _pending(records: Sequence[Mapping[str, Any]]) -> list[int]:
-    asked = [r["trial"] for r in records if r.get("type") == "ask"]
-    told = {r["trial"] for r in records if r.get("type") == "tell"}
-    return [i for i in dict.fromkeys(asked) if i not in told]
+        return untold(records)
 
 
 def tell_record(index: int, value: Any, state: str, history: Sequence[tuple[float, Any]] = (),
                 constraints: Sequence[float] | None = None) -> dict[str, Any]:
-    """The journal's record of a tell: `value` a number, or a list with one per objective (None where the run
-    has none); `constraints` the violations (None for a metric the run lacks: JSON has no infinity)."""
-    record: dict[str, Any] = {"type": "tell", "trial": index, "state": state,
+    """The fields of the journal's `tell` record for trial `index`: `value` a number, or a list with one per
+    objective (None where the run has none); `constraints` the violations (None for a metric the run lacks: JSON
+    has no infinity)."""
+    record: dict[str, Any] = {"trial": index, "state": state,
                               "value": list(value) if isinstance(value, (list, tuple)) else value}
     if history:
         step, last = history[-1]
@@ -260,9 +257,9 @@ class OptunaSampler:
         return params
 
     def ask_record(self, index: int, flags: Mapping[str, Any]) -> dict[str, Any]:
+        """The fields of the journal's `ask` record for trial `index` (the study's params too)."""
         trial = self._trials[index]
-        return {"type": "ask", "trial": index, "sampler": self.name, "flags": dict(flags),
-                "params": dict(trial.params)}
+        return {"trial": index, "sampler": self.name, "flags": dict(flags), "params": dict(trial.params)}
 
     def tell(self, index: int, value: Any, state: str = COMPLETE, history: Sequence[tuple[float, Any]] = (),
              constraints: Sequence[float] | None = None) -> None:
@@ -295,13 +292,13 @@ class OptunaSampler:
             self.study.tell(trial, state=states.FAIL)
 
     def restore(self, records: Sequence[Mapping[str, Any]]) -> list[int]:
-        """Replay journaled asks and tells into this (fresh) study; returns the trials asked but never told,
-        which the sweep relaunches with the same flags (`ask(index, flags)`)."""
+        """Replay journaled asks and tells (the journal's records, as read) into this (fresh) study; returns the
+        trials asked but never told, which the sweep relaunches with the same flags (`ask(index, flags)`)."""
         create = self._optuna.trial.create_trial
         states = self._optuna.trial.TrialState
-        tells = {r["trial"]: r for r in records if r.get("type") == "tell"}
+        tells = {r["trial"]: r for r in records if RecordKind.of(r) is RecordKind.TELL}
         for record in records:
-            if record.get("type") != "ask" or record["trial"] not in tells:
+            if RecordKind.of(record) is not RecordKind.ASK or record["trial"] not in tells:
                 continue
             tell = tells[record["trial"]]
             params = record.get("params", record["flags"])
@@ -328,4 +325,4 @@ class OptunaSampler:
             else:
                 trial = create(params=params, distributions=distributions, state=states.FAIL)
             self.study.add_trial(trial)
-        return _pending(records)
+        return untold(records)

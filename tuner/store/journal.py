@@ -1,29 +1,55 @@
-"""A sweep's journal: the plan, written before the first trial starts, then a log of what happened.
+"""A sweep's journal and its folder: the plan, written before the first trial starts, then a log of what happened.
 
-What the journal is (decided in the layout issue): the run directories are the truth about trials, the
-journal holds the plan. `runs/sweeps/<id>/journal.jsonl`'s first line is the header (script, grid, sample,
-seed, planned indices, settings): `tune resume` and `tune sweeps` read only it, and take every trial's state
-from its runs (run.json is written by the run itself, so it cannot disagree with what ran). The `outcome` and
-`skip` records after it are an audit log for people and tools; nothing reads them to decide, so they are
-appended without fsync. The exception is an adaptive search (tuner/search): its ask/tell/stop records are what
-resume replays into the study, so they are appended durably (fsynced). Only the driver that holds the
-sweep's file lock appends.
+`runs/sweeps/<id>/` is the journal's folder and `Journal` owns every name in it:
+- `journal.jsonl`: the journal (below).
+- `summary.csv`: every attempt of the sweep, one line each, written at its end (tuner.runs.csvfile).
+- `source/`: the script folder's snapshot, hard-linked into every trial's run.
+- `stop.json` (`stop_request`): written by `tune dashboard --allow-control` to stop the whole sweep, looked for by
+  the sweep loop, removed by the next `claim` (a resume).
+- `.driver.lock` (`lock_path`): held by the driver that runs the sweep (`claim`); `is_claimed` is how resume
+  refuses a sweep still running and how `tune sweeps` and the dashboard tell a running sweep from a dead one.
+- `.driver-marker` (`marker_path`): placed by the sweep loop; a trial's task that does not see it runs on a node
+  without this disk (workers.pool).
 
-Trust (issue 29): resume runs what the header says, so the header is signed with the user's key when it is
-written (tuner.store.signing), and so is every durable record (a resumed search relaunches the flags an `ask`
-record holds); `verify` tells a journal this user wrote from one edited, written by someone else, or written by a
-tuner that did not sign yet.
+What the journal is (decided in the layout issue): the run directories are the truth about trials (run.json is
+written by the run itself, so it cannot disagree with what ran); the journal holds the plan, and the decisions of
+an adaptive search. Each line is one record, a JSON object whose `type` is its `RecordKind`; the words on disk are
+the format (old journals resume), so a kind is never renamed. What reads what:
+- `sweep`, the header (first line: script, grid, sample, seed, planned indices, settings, ranking: `metric` and
+  `mode` are lists in a multi-objective sweep, with its `constraints`), written by
+  `Journal.create`: resume runs what it says; `tune sweeps`, the report and the dashboard read the plan and the
+  ranking from it; the trust check (`verify`) starts with it.
+- `ask` (a sampler's flags for a trial) and `tell` (how the sampler was told the trial ended: its value, a list of
+  one per metric in a multi-objective sweep, and its constraints' violations), written by the search driver
+  (tuner.search.driver), and `tell` by resume (`"from": "resume"`) for a trial that ended as its driver died
+  (tuner.sweep.resume.tell_untold): a resumed search replays them into a fresh study (samplers.restore) and
+  relaunches the trials asked but never told (`untold`, the one place that rule is written) with their flags.
+- `stop` (a stopping rule's decision), written by the search driver: a resumed rule remembers what it stopped;
+  the sweep's end gives each stopped run its `stopped_at`.
+- `outcome` (how one attempt ended), written by the sweep loop as each result arrives, and by resume
+  (`"from": "resume"`) for the attempts a dead driver never logged: a resumed search reads the finished and
+  stopped trials' runs it names into the stopping rule's histories; resume reads which attempts are logged.
+  Otherwise an audit log for people and tools.
+- `skip` (--skip-done reused a finished run for a trial), written before the first launch: the trial states read
+  those trials as `skipped` (the sweep's end, `tune sweeps`, the report, the dashboard).
+
+The replayed kinds (`RecordKind.replayed`: ask, tell, stop) decide what a resume runs, so they are appended
+durably (fsynced) and signed as the header is (issue 29; tuner.store.signing, `verify`). `outcome` and `skip`
+decide nothing a wrong value could turn into a command (the runs are the truth): appended without fsync. Only
+the driver that holds the sweep's lock appends. An append after a torn last line starts a fresh line; a torn last
+line is skipped on read.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import enum
 import json
 import os
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from filelock import FileLock, Timeout
 
@@ -36,9 +62,39 @@ SUMMARY = "summary.csv"
 SOURCE = "source"
 #: written by `tune dashboard --allow-control` to stop the whole sweep; the driver looks for it (tuner.sweep.loop)
 STOP_REQUEST = "stop.json"
+#: held by the driver running the sweep (a file lock the OS drops when it dies); never pulled over a local one
+DRIVER_LOCK = ".driver.lock"
+DRIVER_MARKER = ".driver-marker"
 
-#: the records a resumed sweep acts on besides the header (an adaptive search's, appended durably and signed)
-REPLAYED = ("ask", "tell", "stop")
+
+class RecordKind(str, enum.Enum):
+    """The kind of a journal record: its `type` on disk (see the module's table of what reads what). Adding a kind
+    is one line: its word and whether resume replays it (then it is signed and fsynced)."""
+
+    #          word       replayed
+    SWEEP = ("sweep", False)  # the header (signed as the plan, not replayed: read by every reader)
+    ASK = ("ask", True)
+    TELL = ("tell", True)
+    STOP = ("stop", True)
+    OUTCOME = ("outcome", False)
+    SKIP = ("skip", False)
+
+    replayed: bool
+
+    def __new__(cls, word: str, replayed: bool) -> RecordKind:
+        member = str.__new__(cls, word)
+        member._value_ = word
+        member.replayed = replayed
+        return member
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> RecordKind | None:
+        """The kind of a record as read back, None for a type this tuner does not know."""
+        kind = record.get("type")
+        return _KINDS.get(kind) if isinstance(kind, str) else None
+
+
+_KINDS = {kind.value: kind for kind in RecordKind}
 
 
 def new_sweep_id() -> str:
@@ -49,10 +105,25 @@ def new_sweep_id() -> str:
 
 def outcome_record(trial: int, attempt: int | None, run: str, status: str, exit_code: int | None,
                    error: str | None, duration_s: float | None, **extra: Any) -> dict[str, Any]:
-    """The audit log's line for how one attempt ended: written by the driver as each result arrives, and by
-    resume (`from: resume`) for the attempts a dead driver never logged."""
-    return {"type": "outcome", "trial": trial, "attempt": attempt, "run": run, "status": status,
-            "exit_code": exit_code, "error": error, "duration_s": duration_s, "time": time.time(), **extra}
+    """The fields of an `outcome` record, how one attempt ended: appended by the driver as each result arrives,
+    and by resume (`from: resume`) for the attempts a dead driver never logged."""
+    return {"trial": trial, "attempt": attempt, "run": run, "status": status, "exit_code": exit_code,
+            "error": error, "duration_s": duration_s, "time": time.time(), **extra}
+
+
+def untold(records: Iterable[Mapping[str, Any]]) -> list[int]:
+    """The trials a sampler was asked for and never told about (in the order they were asked): what a resumed
+    search relaunches with the flags their `ask` holds, or tells from their runs when they ended as the driver
+    died. The one place this rule is written."""
+    asked: dict[int, None] = {}
+    told: set[int] = set()
+    for record in records:
+        kind = RecordKind.of(record)
+        if kind is RecordKind.ASK:
+            asked.setdefault(record["trial"])
+        elif kind is RecordKind.TELL:
+            told.add(record["trial"])
+    return [trial for trial in asked if trial not in told]
 
 
 def sweeps_root(runs_dir: str) -> str:
@@ -67,17 +138,32 @@ def sweep_dir(runs_dir: str, sweep_id: str) -> str:
 
 @dataclass
 class JournalState:
+    """A journal as read: the header and the records after it, in the order they were appended."""
+
     header: dict[str, Any]
     records: list[dict[str, Any]]
 
+    def of(self, *kinds: RecordKind) -> list[dict[str, Any]]:
+        """The records of these kinds, in order."""
+        return [r for r in self.records if RecordKind.of(r) in kinds]
+
+    def trials(self, kind: RecordKind) -> list[int]:
+        """The trials the records of one kind name (`skip`: the trials --skip-done reused), in order."""
+        return [r["trial"] for r in self.of(kind) if isinstance(r.get("trial"), int)]
+
+    def untold(self) -> list[int]:
+        """Trials asked and never told (`untold`)."""
+        return untold(self.records)
+
 
 class Journal:
-    """One sweep's journal file and the lock that marks a driver as working on it."""
+    """One sweep's folder: its journal file, the lock that marks a driver as working on it, and the other files
+    in it (the module's doc names them)."""
 
     def __init__(self, folder: str) -> None:
         self.folder = folder
         self.path = os.path.join(folder, JOURNAL)
-        self._owner_lock = FileLock(os.path.join(folder, ".driver.lock"))
+        self._owner_lock = FileLock(self.lock_path)
         self._signer_made: Any = None
 
     @property
@@ -92,6 +178,17 @@ class Journal:
     def source_dir(self) -> str:
         return os.path.join(self.folder, SOURCE)
 
+    @property
+    def lock_path(self) -> str:
+        """The driver's lock (`claim`, `is_claimed`)."""
+        return os.path.join(self.folder, DRIVER_LOCK)
+
+    @property
+    def marker_path(self) -> str:
+        """An empty file the driver places before the first launch (absolute: a worker's cwd is not the driver's):
+        a trial's task that does not see it runs on a node without this disk (workers.pool)."""
+        return os.path.abspath(os.path.join(self.folder, DRIVER_MARKER))
+
     @classmethod
     def create(cls, runs_dir: str, sweep_id: str, header: dict[str, Any]) -> "Journal":
         from tuner.store.signing import Signer
@@ -99,7 +196,7 @@ class Journal:
         folder = sweep_dir(runs_dir, sweep_id)
         os.makedirs(folder)
         journal = cls(folder)
-        signed = Signer.for_user().signed_text({"type": "sweep", "id": sweep_id, **header})
+        signed = Signer.for_user().signed_text({"type": RecordKind.SWEEP.value, "id": sweep_id, **header})
         atomic_write_text(journal.path, signed + "\n")
         return journal
 
@@ -112,11 +209,12 @@ class Journal:
             raise SweepNotFoundError(f"unknown sweep '{sweep_id}' in '{runs_dir}'{hint}")
         return cls(folder)
 
-    def append(self, record: dict[str, Any], durable: bool = False) -> None:
-        """One record in one write(). Only the driver holding the sweep's lock (`claim`) appends, so no per-append
-        lock. `durable` records (an adaptive search's ask/tell/stop, which resume replays) are fsynced; the audit
-        log is not: resume reads the runs for it (see the module doc)."""
-        if record.get("type") in REPLAYED:  # resume acts on these: signed as the header is
+    def append(self, kind: RecordKind, fields: Mapping[str, Any]) -> None:
+        """One record, `{"type": kind, **fields}`, in one write(). Only the driver holding the sweep's lock (`claim`)
+        appends, so no per-append lock. The kinds resume replays (an adaptive search's ask/tell/stop) are signed as
+        the header is and fsynced; the others are not (see the module doc)."""
+        record = {"type": kind.value, **fields}
+        if kind.replayed:
             from tuner.store.signing import Signer
 
             text = self._signer(Signer).signed_text(record)
@@ -129,7 +227,7 @@ class Journal:
             if size and os.pread(fd, 1, size - 1) != b"\n":  # a torn last line must not swallow this record
                 line = b"\n" + line
             os.write(fd, line)
-            if durable:
+            if kind.replayed:
                 os.fsync(fd)
         finally:
             os.close(fd)
@@ -156,7 +254,8 @@ class Journal:
         if verdict is not Verdict.MINE:
             return verdict
         for record in state.records:
-            if record.get("type") in REPLAYED:
+            kind = RecordKind.of(record)
+            if kind is not None and kind.replayed:
                 verdict = signer.verdict(record)
                 if verdict is not Verdict.MINE:
                     return Verdict.ALTERED if verdict is Verdict.UNSIGNED else verdict
@@ -164,9 +263,13 @@ class Journal:
 
     def read(self) -> JournalState:
         records, _bad = read_json_lines(self.path)  # a torn last line is skipped
-        if not records or records[0].get("type") != "sweep":
+        if not records or RecordKind.of(records[0]) is not RecordKind.SWEEP:
             raise TunerError(f"{self.path}: the journal has no header; the sweep cannot be resumed")
         return JournalState(records[0], records[1:])
+
+    def records(self, *kinds: RecordKind) -> list[dict[str, Any]]:
+        """The records of these kinds (read now), in the order they were appended."""
+        return self.read().of(*kinds)
 
     def read_header(self) -> dict[str, Any]:
         """The header alone (the first line, written once before any trial): what a reader that polls a running
@@ -177,7 +280,7 @@ class Journal:
             header = json.loads(line)
         except (OSError, ValueError) as exc:
             raise TunerError(f"{self.path}: the journal's header cannot be read ({exc})") from None
-        if not isinstance(header, dict) or header.get("type") != "sweep":
+        if not isinstance(header, dict) or RecordKind.of(header) is not RecordKind.SWEEP:
             raise TunerError(f"{self.path}: the journal has no header; the sweep cannot be resumed")
         return header
 

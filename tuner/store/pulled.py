@@ -32,6 +32,7 @@ from typing import Any
 
 from tuner.errors import DiskFullError, TunerError
 from tuner.store.files import read_mapping
+from tuner.store.journal import DRIVER_LOCK
 from tuner.store.layout import META_DIR, RunPaths, is_plain_name
 from workers.archive import ArchiveError, Skipped, unpack
 from workers.files import TMP_PREFIX, atomic_write_json, is_disk_full
@@ -39,7 +40,7 @@ from workers.files import TMP_PREFIX, atomic_write_json, is_disk_full
 #: the folder of sweep journals in a runs directory (tuner.store.journal.sweeps_root)
 SWEEPS = "sweeps"
 #: local files a pull never replaces: locks held here
-_NEVER = frozenset({".tags.lock", ".driver.lock"})
+_NEVER = frozenset({".tags.lock", DRIVER_LOCK})
 
 
 @dataclass

@@ -20,16 +20,14 @@ from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.runs.ranking import Objectives, Ranking, RankingChoice, choose_ranking, sweep_objectives, sweep_ranking
 from tuner.settings import Settings
 from tuner.spec import project_view_notice
-from tuner.store.journal import JOURNAL, Journal, new_sweep_id, sweeps_root
+from tuner.store.journal import JOURNAL, Journal, RecordKind, new_sweep_id, sweeps_root
 from tuner.store.layout import META_DIR, ensure_runs_dir
-from tuner.store.status import RunStatus
+from tuner.store.status import RunStatus, TrialCounts, TrialState
 from tuner.sweep.history import (
-    TrialCounts,
     count_trials,
     own_columns,
     runs_table,
     sweep_rows,
-    sweep_trial_states,
 )
 from tuner.sweep.loop import (
     SweepRuns,
@@ -52,21 +50,16 @@ from workers.files import is_disk_full
 class SweepResult:
     sweep_id: str
     frame: pd.DataFrame
-    planned: int
-    finished: int
-    failed: int
-    skipped: int
+    #: the sweep's trials (its whole plan, resumed parts included) by state, as `tune sweeps` counts them
+    counts: TrialCounts
+    #: the sweep was interrupted (Ctrl-C, a stop request): its running trials were stopped, for `tune resume`
     interrupted: bool
     summary_csv: str
     stopped_early: bool = False
-    #: trials ended early by the stopping rule (--stop); neither finished nor failed
-    stopped: int = 0
     #: the sweep's metric (--metric, or the journal's on resume) and its mode; without one the ranking picks
     #: (tuner.runs.ranking.sweep_ranking, as every other view of the sweep does)
     metric: str | None = None
     mode: str | None = None
-    #: the sweep's trials (its whole plan, resumed parts included) by state, as `tune sweeps` counts them
-    counts: TrialCounts | None = None
     #: why the sweep cannot succeed (every first trial died of the same configuration error), else None
     config_error: str | None = None
     #: a multi-objective sweep's metrics and modes (then `metric` is None), and the sweep's constraints as written
@@ -156,9 +149,10 @@ def run_sweep(request: SweepRequest) -> SweepResult:
 def _nothing_to_run(request: SweepRequest) -> SweepResult:
     dirs = [run_dir for _, run_dir in request.skipped]
     frame = runs_frame(read_rows(dirs, request.settings.stale_after_s))
-    return SweepResult(sweep_id="", frame=frame, planned=len(request.plan.indices), finished=0, failed=0,
-                       skipped=len(dirs), interrupted=False, summary_csv="", metric=request.metric,
-                       mode=request.mode)
+    counts = TrialCounts.from_mapping({TrialState.SKIPPED: len(dirs),
+                                       TrialState.PENDING: len(request.plan.indices) - len(dirs)})
+    return SweepResult(sweep_id="", frame=frame, counts=counts, interrupted=False, summary_csv="",
+                       metric=request.metric, mode=request.mode)
 
 
 def _disk_full(request: SweepRequest, sweep_id: str, exc: OSError) -> DiskFullError:
@@ -200,12 +194,12 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster, sweep_id: str) -> Sweep
         runs = SweepRuns(settings.runs_dir)
         skipped_dirs = [run_dir for _, run_dir in request.skipped]  # --skip-done (tuner.sweep.prepare)
         for index, hit in request.skipped:
-            journal.append({"type": "skip", "trial": index, "run": os.path.basename(hit), "time": time.time()})
+            journal.append(RecordKind.SKIP, {"trial": index, "run": os.path.basename(hit), "time": time.time()})
         progress.skipped(len(skipped_dirs))
         if skipped_dirs and not request.quiet:
             progress.message(f"skipping {len(skipped_dirs)} combinations that already have a finished run "
                              "(--skip-done)")
-        progress.counts.slots = cluster.slots
+        progress.slots = cluster.slots
         progress.start()
         try:
             if todo:
@@ -220,22 +214,19 @@ def _run_sweep(request: SweepRequest, cluster: _Cluster, sweep_id: str) -> Sweep
         if not frame.empty:
             frame = own_columns(frame.sort_values(["trial", "attempt"] if "attempt" in frame else ["trial"],
                                                   kind="stable", na_position="last").reset_index(drop=True))
+        state = journal.read()
         if request.stop is not None and not frame.empty and "trial" in frame:
             # the step the rule judged (hyperband's `step` counts reports; judged_step is that report's step)
-            steps = {r["trial"]: r.get("judged_step", r["step"]) for r in journal.read().records
-                     if r.get("type") == "stop"}
+            steps = {r["trial"]: r.get("judged_step", r["step"]) for r in state.of(RecordKind.STOP)}
             stopped = frame["status"] == RunStatus.STOPPED.value
             frame["stopped_at"] = [steps.get(t) if s else None for t, s in zip(frame["trial"], stopped)]
         rows = _write_summary(journal, settings)
         _warn_unknown_metric(frame, request, progress)
-        counts = count_trials(sweep_trial_states(rows, request.plan.indices, False, journal.read().records).values())
-        return SweepResult(sweep_id=journal.sweep_id, frame=frame, planned=counts.planned,
-                           finished=counts.finished, failed=counts.failed, stopped=counts.stopped,
-                           skipped=counts.skipped, interrupted=interrupted, summary_csv=journal.summary_csv,
-                           stopped_early=stopped_early, metric=request.metric,
-                           mode=request.mode, counts=counts, config_error=config_error,
-                           metrics=tuple(request.metrics), modes=tuple(request.modes),
-                           constraints=tuple(c.text for c in request.constraints))
+        counts = count_trials(rows, request.plan.indices, False, state.trials(RecordKind.SKIP))
+        return SweepResult(sweep_id=journal.sweep_id, frame=frame, counts=counts, interrupted=interrupted,
+                           summary_csv=journal.summary_csv, stopped_early=stopped_early, metric=request.metric,
+                           mode=request.mode, config_error=config_error, metrics=tuple(request.metrics),
+                           modes=tuple(request.modes), constraints=tuple(c.text for c in request.constraints))
     finally:
         journal.release()
 

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from tuner.store.status import RunStatus
-
-#: trial states that are not run statuses: no run yet, or an earlier finished run reused (--skip-done)
-PENDING = "pending"
-SKIPPED = "skipped"
+from tuner.store.status import RunStatus, TrialCounts, TrialState
 
 
 def _normal(value: Any) -> Any:
@@ -64,52 +59,6 @@ def own_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-@dataclass(frozen=True)
-class TrialCounts:
-    """A sweep's trials (not attempts) by state: every reader counts them with this one function."""
-
-    planned: int
-    finished: int = 0
-    failed: int = 0  # failed or timed out (after its retries)
-    interrupted: int = 0  # killed or lost: Ctrl-C, a dead driver or node; rerun by resume
-    stopped: int = 0  # ended early by the stopping rule (--stop): over, not a failure
-    running: int = 0
-    pending: int = 0  # not run yet (or queued)
-    skipped: int = 0  # reused finished runs (--skip-done)
-
-    def describe(self) -> str:
-        """`4 finished, 3 failed, 2 interrupted, 1 pending of 10 trials` (finished and failed always shown)."""
-        parts = [f"{self.finished} finished", f"{self.failed} failed"]
-        parts += [f"{n} {word}" for n, word in ((self.stopped, "stopped early"), (self.interrupted, "interrupted"),
-                                                (self.running, "running"),
-                                                (self.pending, "pending"), (self.skipped, "skipped (already done)"))
-                  if n]
-        return f"{', '.join(parts)} of {self.planned} trial{'s' if self.planned != 1 else ''}"
-
-
-def count_trials(statuses: Iterable[str | None]) -> TrialCounts:
-    """Trial states (as trial_statuses gives them, None = pending) -> TrialCounts."""
-    values = list(statuses)
-    counts = dict(finished=0, failed=0, interrupted=0, stopped=0, running=0, pending=0, skipped=0)
-    for value in values:
-        status = RunStatus.parse(value)
-        if value == SKIPPED:
-            counts["skipped"] += 1
-        elif status is None or status is RunStatus.QUEUED:
-            counts["pending"] += 1
-        elif status.is_finished():
-            counts["finished"] += 1
-        elif status is RunStatus.STOPPED:
-            counts["stopped"] += 1
-        elif status.is_failure():
-            counts["failed"] += 1
-        elif status.is_interrupted():
-            counts["interrupted"] += 1
-        else:
-            counts["running"] += 1
-    return TrialCounts(planned=len(values), **counts)
-
-
 def finished_combinations(table: pd.DataFrame, script_sha256: str, names: Sequence[str]) -> dict[tuple[Any, ...], str]:
     """Key of flag values -> run_dir of a finished run of this script."""
     columns = [f"flag_{n}" for n in names]
@@ -134,34 +83,43 @@ def done_trials(runs_dir: str, stale_after_s: float, script_sha256: str, grid: A
     return tuple((index, hit) for index, hit in found if hit is not None)
 
 
-def trial_statuses(rows: pd.DataFrame, planned: Sequence[int], driver_alive: bool) -> dict[int, str]:
-    """Best status of each planned trial from its runs: finished > running > failed/timeout > killed/lost > pending.
-    `rows` are the sweep's runs (statuses already `lost` where a heartbeat went stale)."""
-    result: dict[int, str] = {int(i): PENDING for i in planned}
+def trial_states(rows: pd.DataFrame, planned: Sequence[int], driver_alive: bool) -> dict[int, TrialState]:
+    """Each planned trial's state, from its best attempt (RunStatus.preference: finished > stopped > running >
+    failed/timeout > killed/lost > queued); no attempt: pending. `rows` are the sweep's runs (statuses already
+    `lost` where a heartbeat went stale); with no driver alive, a run still `running` is lost."""
+    return {trial: TrialState.of_run(status) for trial, status in _best_attempts(rows, planned, driver_alive).items()}
+
+
+def sweep_trial_states(rows: pd.DataFrame, planned: Sequence[int], driver_alive: bool,
+                       skipped: Iterable[int] = ()) -> dict[int, TrialState]:
+    """trial_states, with the trials --skip-done reused (the journal's `skip` records: `skipped`) and never
+    launched as SKIPPED."""
+    best = _best_attempts(rows, planned, driver_alive)
+    reused = set(skipped)
+    return {trial: TrialState.SKIPPED if status is None and trial in reused else TrialState.of_run(status)
+            for trial, status in best.items()}
+
+
+def count_trials(rows: pd.DataFrame, planned: Sequence[int], driver_alive: bool,
+                 skipped: Iterable[int] = ()) -> TrialCounts:
+    """A sweep's TrialCounts: what `tune sweeps`, the report, the dashboard and the sweep's last line say."""
+    return TrialCounts.of(sweep_trial_states(rows, planned, driver_alive, skipped).values())
+
+
+def _best_attempts(rows: pd.DataFrame, planned: Sequence[int], driver_alive: bool) -> dict[int, RunStatus | None]:
+    """Each planned trial's best attempt's status (None: no attempt)."""
+    best: dict[int, RunStatus | None] = {int(i): None for i in planned}
     if rows.empty:
-        return result
+        return best
     for trial, status in zip(rows["trial"], rows["status"]):
-        if not isinstance(trial, (int, float)) or trial != trial or int(trial) not in result:
+        if not isinstance(trial, (int, float)) or trial != trial or int(trial) not in best:
             continue
         run_status = RunStatus.parse(status)
         if run_status is None:
             continue
         if run_status is RunStatus.RUNNING and not driver_alive:
             run_status = RunStatus.LOST
-        best = RunStatus.parse(result[int(trial)])
-        if best is None or run_status.preference > best.preference:
-            result[int(trial)] = run_status.value
-    return result
-
-
-
-
-def sweep_trial_states(rows: pd.DataFrame, planned: Sequence[int], driver_alive: bool,
-                       records: Iterable[Mapping[str, Any]] = ()) -> dict[int, str]:
-    """trial_statuses, with the trials that --skip-done reused (journal `skip` records) as SKIPPED."""
-    states = trial_statuses(rows, planned, driver_alive)
-    for record in records:
-        trial = record.get("trial")
-        if record.get("type") == "skip" and isinstance(trial, int) and states.get(trial) == PENDING:
-            states[trial] = SKIPPED
-    return states
+        current = best[int(trial)]
+        if current is None or run_status.preference > current.preference:
+            best[int(trial)] = run_status
+    return best

@@ -28,7 +28,7 @@ from tuner.spec import (
     write_git_diff,
 )
 from tuner.store.files import read_run, write_run_status
-from tuner.store.journal import Journal, outcome_record
+from tuner.store.journal import Journal, RecordKind, outcome_record
 from tuner.store.layout import META_DIR, RunPaths
 from tuner.store.status import RunStatus
 from tuner.sweep.prepare import SweepRequest
@@ -229,8 +229,7 @@ def execute_sweep(request: SweepRequest, journal: Journal, todo: Sequence[int], 
     Every outcome is journaled on arrival."""
     from workers import pool as task_pool
 
-    # absolute: a worker's cwd is not the driver's, and a relative path would make every trial look remote
-    marker = os.path.abspath(os.path.join(journal.folder, ".driver-marker"))
+    marker = journal.marker_path
     open(marker, "w").close()
     info = cluster.info
     # a cluster joined by address may have nodes that cannot see this disk: a relay brings their runs' state here
@@ -433,8 +432,8 @@ class _SweepLoop:
         # a configuration error fails every attempt the same way: it is never retried
         will_retry = run_status.is_failure() and state.attempt <= self.settings.retries and not self.stopping \
             and failure is None
-        self.journal.append(outcome_record(state.index, state.attempt, os.path.basename(run_dir), status, exit_code,
-                                           error, duration))
+        self.journal.append(RecordKind.OUTCOME, outcome_record(state.index, state.attempt, os.path.basename(run_dir),
+                                                               status, exit_code, error, duration))
         if run_status is RunStatus.FINISHED and result.outcome is not None:
             self.durations.append(duration)
         metric = self.request.metric

@@ -17,10 +17,10 @@ from tuner.search.driver import stop_from_source
 from tuner.settings import load_settings
 from tuner.spec import describe_script
 from tuner.store.files import read_run, write_run_status
-from tuner.store.journal import Journal, outcome_record
+from tuner.store.journal import Journal, RecordKind, outcome_record
 from tuner.store.layout import ENV_RUN_DIR
-from tuner.store.status import RunStatus
-from tuner.sweep.history import PENDING, count_trials, runs_table, sweep_rows, sweep_trial_states, trial_statuses
+from tuner.store.status import RunStatus, TrialCounts
+from tuner.sweep.history import count_trials, runs_table, sweep_rows, trial_states
 from tuner.sweep.prepare import SweepRequest, check_resources
 from workers.files import is_disk_full
 
@@ -32,17 +32,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class SweepStatus:
+    """One sweep as `tune sweeps` and the report list it."""
+
     sweep_id: str
     created: float
     script: str  # its path, as recorded (absolute)
-    planned: int
-    finished: int
-    failed: int
-    pending: int
-    running: int
-    stopped: int = 0  # ended early by the stopping rule (--stop)
-    #: killed or lost (Ctrl-C, a dead driver): rerun by resume, counted apart from pending and failed
-    interrupted: int = 0
+    #: its planned trials by state (tuner.store.status.TrialCounts): what every view of the sweep counts
+    counts: TrialCounts
     #: why the sweep's journal cannot be read (names the file), None when it can
     damaged: str | None = None
     #: the sweep's ranking (tuner.runs.ranking.sweep_ranking: its own --metric/--mode, else the default metric)
@@ -117,13 +113,8 @@ def tell_untold(journal: Journal, rows: Any, metric: str | list[str] | None, con
     from tuner.runs.ranking import metric_value
     from tuner.search.samplers import COMPLETE, PRUNED, tell_record
 
-    records = journal.read().records
-    asked = [r["trial"] for r in records if r.get("type") == "ask"]
-    told = {r["trial"] for r in records if r.get("type") == "tell"}
     settled = []
-    for trial in dict.fromkeys(asked):
-        if trial in told or not len(rows):
-            continue
+    for trial in journal.read().untold() if len(rows) else ():
         ended = rows[(rows["trial"] == trial) & rows["status"].isin([RunStatus.FINISHED, RunStatus.STOPPED])]
         if ended.empty:
             continue
@@ -131,8 +122,8 @@ def tell_untold(journal: Journal, rows: Any, metric: str | list[str] | None, con
         value = [metric_value(row, m) for m in metric] if isinstance(metric, list) else metric_value(row, metric)
         state = COMPLETE if row["status"] == RunStatus.FINISHED else PRUNED
         violations = [c.violation(row) for c in constraints] if constraints else None
-        journal.append({**tell_record(int(trial), value, state, (), violations), "time": time.time(),
-                        "from": "resume"}, durable=True)
+        journal.append(RecordKind.TELL, {**tell_record(int(trial), value, state, (), violations), "time": time.time(),
+                                         "from": "resume"})
         settled.append(int(trial))
     return settled
 
@@ -142,7 +133,7 @@ def log_unrecorded_outcomes(journal: Journal, rows: Any) -> list[str]:
     driver died before it appended one: append it now, marked `"from": "resume"`, so the journal's log names how
     every attempt ended. Nothing decides on these records (the runs are the truth); they are for people and tools
     reading the journal. Returns the runs logged."""
-    logged = {r.get("run") for r in journal.read().records if r.get("type") == "outcome"}
+    logged = {r.get("run") for r in journal.records(RecordKind.OUTCOME)}
     added = []
     # None for every cell a run leaves empty (NaN, pandas' NA), so each field below is a value or None
     for row in rows.astype(object).where(rows.notna(), None).to_dict("records") if len(rows) else []:
@@ -150,9 +141,9 @@ def log_unrecorded_outcomes(journal: Journal, rows: Any) -> list[str]:
         status = RunStatus.parse(row.get("status"))
         if not run or run in logged or status is None or status.is_active() or row.get("trial") is None:
             continue
-        journal.append(outcome_record(int(row["trial"]), _maybe(int, row.get("attempt")), run, status.value,
-                                      _maybe(int, row.get("exit_code")), row.get("error_message"),
-                                      _maybe(float, row.get("duration_s")), **{"from": "resume"}))
+        journal.append(RecordKind.OUTCOME, outcome_record(
+            int(row["trial"]), _maybe(int, row.get("attempt")), run, status.value, _maybe(int, row.get("exit_code")),
+            row.get("error_message"), _maybe(float, row.get("duration_s")), **{"from": "resume"}))
         added.append(run)
     return added
 
@@ -194,7 +185,7 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
     try:
         settle_orphans(base.runs_dir, sweep_id, settings.heartbeat_s)
         rows = sweep_rows(runs_table(base.runs_dir, settings.stale_after_s), sweep_id)
-        statuses = trial_statuses(rows, plan.indices, driver_alive=False)
+        states = trial_states(rows, plan.indices, driver_alive=False)
         log_unrecorded_outcomes(journal, rows)
         choice = RankingChoice.of_header(header)
         constraints = check_constraints(choice.constraints, "the sweep's constraint")
@@ -202,7 +193,7 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
             tell_untold(journal, rows, list(choice.metrics) if choice.multi else choice.metric, constraints)
     finally:
         journal.release()
-    todo = tuple(i for i in plan.indices if _needs_rerun(statuses.get(i), retry_failed))
+    todo = tuple(i for i in plan.indices if states[i].resume_reruns(retry_failed))
     template, interface = _script_shape(script.path, settings, header.get("command"))
     return SweepRequest(interface=interface, template=template,
                         script=replace(script, given=header.get("script_given", script.given)), plan=plan,
@@ -292,28 +283,23 @@ def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStat
             state = journal.read()
             header = state.header
         except TunerError as exc:  # listed as damaged, with the file, rather than silently left out
-            rows.append(SweepStatus(journal.sweep_id, 0.0, "", 0, 0, 0, 0, 0, damaged=str(exc)))
+            rows.append(SweepStatus(journal.sweep_id, 0.0, "", TrialCounts.of(()), damaged=str(exc)))
             continue
         indices = header.get("indices")
         planned = range(int(header.get("total") or 0)) if indices is None else indices
         runs = sweep_rows(table, journal.sweep_id)
-        statuses = sweep_trial_states(runs, planned, _driver_alive(journal), state.records)
-        counts = count_trials(statuses.values())
+        counts = count_trials(runs, planned, journal.is_claimed(), state.trials(RecordKind.SKIP))
         choice = RankingChoice.of_header(header)
         if choice.multi:  # several metrics: the size of the front, no best
             found = sweep_objectives(list(runs.columns), choice) if len(runs) else None
             rows.append(SweepStatus(journal.sweep_id, header.get("created", 0.0), os.path.basename(header["script"]),
-                                    counts.planned, counts.finished, counts.failed, counts.pending, counts.running,
-                                    stopped=counts.stopped, interrupted=counts.interrupted,
-                                    objectives=tuple(zip(choice.metrics, found.modes if found else choice.modes)),
+                                    counts, objectives=tuple(zip(choice.metrics, found.modes if found else choice.modes)),
                                     front=len(found.front(runs.to_dict("records"))) if found is not None else None))
             continue
         ranking = sweep_ranking(list(runs.columns), choice) if len(runs) else None
         records = runs.to_dict("records") if ranking is not None else []
         best = ranking.best(records) if ranking is not None else None
-        rows.append(SweepStatus(journal.sweep_id, header.get("created", 0.0), str(header["script"]),
-                                counts.planned, counts.finished, counts.failed, counts.pending, counts.running,
-                                stopped=counts.stopped, interrupted=counts.interrupted,
+        rows.append(SweepStatus(journal.sweep_id, header.get("created", 0.0), str(header["script"]), counts,
                                 metric=ranking.metric if ranking else choice.metric,
                                 mode=ranking.mode if ranking else None,
                                 best_value=ranking.value(records[best]) if ranking and best is not None else None,
@@ -321,19 +307,3 @@ def sweep_statuses(runs_dir: str, stale_after_s: float = 60.0) -> list[SweepStat
                                 else None))
     return rows
 
-
-def _driver_alive(journal: Journal) -> bool:
-    return journal.is_claimed()
-
-
-
-
-def _is(status: str | None, test: Callable[[RunStatus], bool]) -> bool:
-    parsed = RunStatus.parse(status)
-    return parsed is not None and test(parsed)
-
-
-def _needs_rerun(status: str | None, retry_failed: bool) -> bool:
-    """Resume reruns trials never run or interrupted, and failed ones unless told not to."""
-    return status == PENDING or _is(status, RunStatus.is_interrupted) or (
-        retry_failed and _is(status, RunStatus.is_failure))

@@ -12,6 +12,8 @@
   var BLUE = L.colors.blue, PINK = L.colors.pink, GREY = L.colors.grey;
   var STATE_COLORS = { finished: "#43a047", stopped: "#d81b60", failed: "#e53935", interrupted: "#8d6e63",
                        running: "#1e88e5", pending: "#cfd8dc", skipped: "#80cbc4" };
+  // the trial states come from the server (DATA.trial_states, tuner.store.status.TrialState): one it adds is drawn grey
+  function stateColor(state) { return STATE_COLORS[state] || GREY; }
   // marks on learning curves, by the kind the server sends; a kind not listed is drawn as a grey diamond and named
   // in the legend (paused and PBT-exploit marks get their own style when they exist)
   var MARK_STYLES = { stopped: { color: PINK, shape: "x", label: "stopped early" } };
@@ -112,20 +114,18 @@
           "grid.yml` starts one, and it appears here." }));
         return;
       }
-      var heads = ["sweep", "state", "planned", "finished", "stopped", "failed", "interrupted", "running", "pending",
-                   "best", "started", "script"];
+      var heads = ["sweep", "state", "planned"].concat(DATA.trial_states, ["best", "started", "script"]);
       var body = el("tbody", null, sweeps.map(function (s) {
         var best = s.best ? [s.metric + " = " + fmt(s.best.value) + " ", el("a", { href: "/run/" + s.best.run,
           text: "trial " + fmt(s.best.trial) })] : [s.metric ? "no finished trial with " + s.metric : "\u2014"];
+        var counts = ["planned"].concat(DATA.trial_states).map(function (k) {
+          return el("td", { cls: "num", text: fmt(s[k]) });
+        });
         return el("tr", { "data-sweep": s.sweep }, [
           el("td", null, [el("a", { href: "/sweep/" + encodeURIComponent(s.sweep), text: s.sweep })]),
-          el("td", null, [stateBadge(s.state)]),
-          el("td", { cls: "num", text: fmt(s.planned) }), el("td", { cls: "num", text: fmt(s.finished) }),
-          el("td", { cls: "num", text: fmt(s.stopped) }), el("td", { cls: "num", text: fmt(s.failed) }),
-          el("td", { cls: "num", text: fmt(s.interrupted) }), el("td", { cls: "num", text: fmt(s.running) }),
-          el("td", { cls: "num", text: fmt(s.pending) }),
+          el("td", null, [stateBadge(s.state)])].concat(counts, [
           el("td", { cls: "best" }, best), el("td", { text: when(s.started) }),
-          el("td", { cls: "path", text: s.script || "\u2014", title: s.damaged || null })]);
+          el("td", { cls: "path", text: s.script || "\u2014", title: s.damaged || null })]));
       }));
       box.appendChild(el("table", { cls: "grid sweeps" }, [el("thead", null, [el("tr", null, heads.map(function (h) {
         return el("th", { text: h });
@@ -232,15 +232,15 @@
     function drawStates() {
       var S = SW.summary;
       if (!S) return;
-      var names = ["finished", "stopped", "failed", "interrupted", "running", "pending", "skipped"];
+      var names = DATA.trial_states;
       var total = names.reduce(function (n, k) { return n + (S[k] || 0); }, 0) || 1;
       var bar = el("div", { cls: "state-bar" }, names.filter(function (k) { return S[k]; }).map(function (k) {
         return el("span", { cls: "segment", "data-state": k, title: S[k] + " " + k,
-                            style: "width:" + (100 * S[k] / total) + "%;background:" + STATE_COLORS[k] });
+                            style: "width:" + (100 * S[k] / total) + "%;background:" + stateColor(k) });
       }));
       var legend = el("p", { cls: "state-legend" }, names.map(function (k) {
         return el("span", { cls: "legend-item", "data-state": k }, [el("span", { cls: "swatch",
-          style: "background:" + STATE_COLORS[k] }), S[k] + " " + k]);
+          style: "background:" + stateColor(k) }), S[k] + " " + k]);
       }));
       var runs = S.runs !== S.planned ? " (" + S.runs + " runs)" : "";
       var note = S.best ? "best " + S.metric + " = " + fmt(S.best.value) + " in trial " + fmt(S.best.trial) : "";
