@@ -10,10 +10,9 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from tuner import channel
 from tuner.capture.secrets import SecretRule
 from tuner.capture.sources import snapshot_sources
-from tuner.console.messages import say
-from tuner.console.progress import SweepProgress
 from tuner.errors import DiskFullError, QueryError, RunInterruptedError, TunerError
 from tuner.plan import plan_indices_record
 from tuner.runs.aggregate import read_rows, runs_frame
@@ -44,8 +43,11 @@ from tuner.sweep.prepare import (
     describe_plan,
     prepare_sweep,
 )
+from tuner.sweep.progress import SweepProgress
 from tuner.sweep.resume import prepare_resume
 from workers.files import is_disk_full
+
+log = channel.logger(__name__)
 
 
 @dataclass
@@ -228,7 +230,7 @@ def _write_summary(journal: Journal, settings: Settings) -> pd.DataFrame:
 
 
 def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None = None, seed: int | None = None,
-               runs_dir: str | None = None, confirm: bool | None = None, *, metric: str | None = None,
+               runs_dir: str | None = None, confirm: bool | channel.Confirm | None = None, *, metric: str | None = None,
                mode: str | None = None, cpus_per_trial: float | None = None, gpus_per_trial: float | None = None,
                max_concurrent: int | None = None, max_failures: int | None = None, retries: int | None = None,
                timeout_s: float | None = None, address: str | None = None, skip_done: bool = False,
@@ -251,11 +253,15 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
     Returns a DataFrame of exactly the runs this sweep made (ls_runs columns plus `sweep`, `trial`), with
     the sweep id in `df.attrs["sweep"]` and the ranking in `df.attrs["metric"]`, `["mode"]` and `["best_run"]`
     (the best finished run's run_dir, None when none finished); None when the confirmation prompt is
-    declined. A failing trial is a row with its status, never an exception. Ctrl-C stops cleanly and raises
-    RunInterruptedError. `tags`, `label` and `note` are every trial's tags from the start (see training_run).
+    declined (`confirm`: None asks as the `confirm` setting says, True asks when a person is at the terminal,
+    False never asks, a callable(question, default) answers instead of a person). A failing trial is a row with
+    its status, never an exception. Ctrl-C stops cleanly and raises RunInterruptedError. `tags`, `label` and
+    `note` are every trial's tags from the start (see training_run).
     `keep_cluster_s` > 0 joins (or starts) a warm local cluster kept up that long after the sweep (workers.warm).
     `trust_journal` (with `resume`): True resumes a journal this user's key did not sign (edited, another user's,
     an older tuner's); None asks on a terminal and raises UntrustedError without one; False always raises.
+    What it says (the plan, each trial, the progress display) goes through the `tuner` logger (tuner.channel):
+    `quiet` leaves only failures, `logging.getLogger("tuner").setLevel(logging.ERROR)` silences everything.
     """
     overrides: dict[str, Any] = dict(runs_dir=runs_dir, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                      max_concurrent=max_concurrent, max_failures=max_failures, retries=retries, timeout_s=timeout_s,
@@ -270,7 +276,7 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
                                                   strict=strict), tags=tags, label=label,
                                 note=note, target=target, run_cap=run_cap, **overrides)
         if not quiet:
-            say(describe_plan(request))
+            log.info("%s", describe_plan(request))
         ask = request.settings.confirm if confirm is None else confirm
         if not confirm_launch(len(request.plan.indices), ask):
             return None

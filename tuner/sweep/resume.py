@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from tuner.console.messages import warn
+from tuner import channel
 from tuner.errors import DiskFullError, TunerError
 from tuner.plan import grid_from_source, plan_from_record
 from tuner.runs.aggregate import DEFAULT_STALE_AFTER_S
@@ -23,6 +23,8 @@ from tuner.store.status import RunStatus
 from tuner.sweep.history import PENDING, count_trials, runs_table, sweep_rows, sweep_trial_states, trial_statuses
 from tuner.sweep.prepare import SweepRequest, check_resources
 from workers.files import is_disk_full
+
+log = channel.logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,8 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
     settings = check_resources(load_settings(**{**recorded, **given}))
     script = describe_script(header["script"])
     if script.sha256 != header["script_sha256"] and not quiet:
-        warn(f"note: {header['script']} changed since the sweep started; the remaining trials use the new version")
+        log.info("note: %s changed since the sweep started; the remaining trials use the new version", header["script"],
+                 extra=channel.NOTE)
     grid = grid_from_source(header["grid"])
     plan = plan_from_record(grid, header.get("indices"), header.get("sample"), header.get("seed"))
     journal.claim()  # fails if a driver still runs this sweep
