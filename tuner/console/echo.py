@@ -22,6 +22,9 @@ from typing import Any
 from tuner.console.inert import inert
 
 _MESSAGE = logging.Formatter("%(message)s")  # the message and, for log.exception, its traceback
+#: the sweep events a display acts on, by the names tuner.channel.SweepEvent gives them (this module imports
+#: nothing of the library; tests/tuner_tests/test_channel.py checks the two agree)
+STARTED, CHANGED, TRIAL, MESSAGE, STOPPED = SWEEP_EVENTS = ("started", "changed", "trial", "message", "stopped")
 
 
 class EchoHandler(logging.Handler):
@@ -58,20 +61,20 @@ class EchoHandler(logging.Handler):
         key = id(progress)
         display = self._displays.get(key)
         style = getattr(record, "sweep_style", None)
-        if event == "started":
+        if event == STARTED:
             self._displays[key] = display = SweepDisplay(progress)
             display.start()
-        elif event == "stopped":
+        elif event == STOPPED:
             if display is not None:
                 display.stop()
                 del self._displays[key]
-        elif event == "changed":
+        elif event == CHANGED:
             if display is not None:
                 display.refresh()
-        elif event in ("trial", "message"):
+        elif event in (TRIAL, MESSAGE):
             text = record.getMessage()
             if display is not None:
-                display.line(text, style, shown_live=event == "trial")
+                display.line(text, style, shown_live=event == TRIAL)
             else:
                 print_line(text, style)
             if display is not None:
