@@ -85,6 +85,9 @@ MIRROR_MAX_ENTRIES = 2000
 LINKED_DIRS = frozenset({"venv", "node_modules", "site-packages"})
 #: at most this many deleted paths are listed in run.json (the count is kept)
 MAX_LISTED = 1000
+#: the run's metadata folder, which a view never treats as the project's: tuner.store.layout.META_DIR, copied
+#: (workers never imports tuner; tests/tuner_tests/test_layout.py checks that the two agree)
+META_DIR = "tuner.d"
 
 _CLONE_NEWNS, _CLONE_NEWUSER = 0x00020000, 0x10000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT = 1, 2, 4, 8, 32
@@ -910,7 +913,7 @@ def _settle_upper(run_dir: str, project: str, report: ViewReport) -> None:
             return False
         for entry in entries:
             name_rel = f"{rel}{entry.name}"
-            if not rel and entry.name == "tuner.d":
+            if not rel and entry.name == META_DIR:
                 empty = False
                 continue
             if entry.is_dir(follow_symlinks=False):

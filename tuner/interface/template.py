@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from tuner.errors import ConfigError, quoted
+from tuner.store.layout import ARGS_JSON, ARGS_YAML
 
 DEFAULT_ARGV = ("${interpreter}", "${program}", "${args}")
 _WHOLE = ("${args}", "${args_no_hyphens}", "${args_no_boolean_flags}", "${args_json}", "${env}")
@@ -42,8 +43,6 @@ _ANCHOR = re.compile(r"\$\{([^}]*)\}")
 _ENVVAR = re.compile(r"\$\{envvar:([A-Z0-9_]*)\}")
 _SCALARS = ("interpreter", "program", "args_json_file", "args_yaml_file")
 STYLES = ("tune", "wandb")
-ARGS_JSON = "args.json"
-ARGS_YAML = "args.yml"
 
 
 @dataclass(frozen=True)

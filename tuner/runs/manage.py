@@ -27,7 +27,7 @@ from tuner.runs.aggregate import effective_status
 from tuner.runs.resolve import resolve_run_dirs
 from tuner.settings import load_settings
 from tuner.store.files import read_mapping, remove_tree
-from tuner.store.layout import ARCHIVE_DIR, RunPaths, iter_artifacts, list_run_dirs
+from tuner.store.layout import ARCHIVE_DIR, MLFLOW_JSON, TAGS_LOCK, RunPaths, iter_artifacts, list_run_dirs
 from tuner.store.status import RunStatus
 
 log = channel.logger(__name__)
@@ -318,7 +318,7 @@ def copy_run(run: Any, to: str | os.PathLike[str] = ".", rename: str | Sequence[
         try:
             inner = os.path.join(staging, "run")
             # not mlflow.json: the copy is a new run, and exporting it must not update the original's MLflow run
-            shutil.copytree(source, inner, symlinks=True, ignore=shutil.ignore_patterns(".tags.lock", "mlflow.json"))
+            shutil.copytree(source, inner, symlinks=True, ignore=shutil.ignore_patterns(TAGS_LOCK, MLFLOW_JSON))
             if os.path.exists(target):
                 remove_tree(target)
             os.rename(inner, target)

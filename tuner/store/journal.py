@@ -28,14 +28,20 @@ from typing import Any, Iterator
 from filelock import FileLock, Timeout
 
 from tuner.errors import SweepNotFoundError, TunerError
+from tuner.store.layout import (
+    DRIVER_LOCK,
+    DRIVER_MARKER,
+    JOURNAL_FILE,
+    SOURCE_DIR,
+    STOP_FILE,
+    SUMMARY_CSV,
+    SWEEPS_DIR,
+)
 from workers.files import atomic_write_text, dumps_json, read_json_lines
 
-SWEEPS_DIR = "sweeps"
-JOURNAL = "journal.jsonl"
-SUMMARY = "summary.csv"
-SOURCE = "source"
-#: written by `tune dashboard --allow-control` to stop the whole sweep; the driver looks for it (tuner.sweep.loop)
-STOP_REQUEST = "stop.json"
+# the sweep folder's file names are the layout's (tuner.store.layout); these are the names this module gave them
+JOURNAL = JOURNAL_FILE
+SUMMARY = SUMMARY_CSV
 
 #: the records a resumed sweep acts on besides the header (an adaptive search's, appended durably and signed)
 REPLAYED = ("ask", "tell", "stop")
@@ -77,7 +83,7 @@ class Journal:
     def __init__(self, folder: str) -> None:
         self.folder = folder
         self.path = os.path.join(folder, JOURNAL)
-        self._owner_lock = FileLock(os.path.join(folder, ".driver.lock"))
+        self._owner_lock = FileLock(os.path.join(folder, DRIVER_LOCK))
         self._signer_made: Any = None
 
     @property
@@ -90,7 +96,7 @@ class Journal:
 
     @property
     def source_dir(self) -> str:
-        return os.path.join(self.folder, SOURCE)
+        return os.path.join(self.folder, SOURCE_DIR)
 
     @classmethod
     def create(cls, runs_dir: str, sweep_id: str, header: dict[str, Any]) -> "Journal":
@@ -138,7 +144,13 @@ class Journal:
     def stop_request(self) -> str:
         """Its appearance asks the sweep's driver to stop (as a Ctrl-C would: running trials are stopped and left
         for `tune resume`); a driver that claims the sweep removes an old one."""
-        return os.path.join(self.folder, STOP_REQUEST)
+        return os.path.join(self.folder, STOP_FILE)
+
+    @property
+    def driver_marker(self) -> str:
+        """A file the driver makes in the sweep's folder before any trial: a trial that sees it runs on the
+        driver's machine (its files are here), else it runs from a shipped copy (workers.driver)."""
+        return os.path.abspath(os.path.join(self.folder, DRIVER_MARKER))
 
     def _signer(self, kind: Any) -> Any:
         """This user's signer, made once per journal object (a search appends a record a trial)."""

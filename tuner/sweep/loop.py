@@ -225,7 +225,7 @@ def execute_sweep(request: SweepRequest, journal: Journal, todo: Sequence[int], 
     from workers import driver
 
     # absolute: a worker's cwd is not the driver's, and a relative path would make every trial look remote
-    marker = os.path.abspath(os.path.join(journal.folder, ".driver-marker"))
+    marker = journal.driver_marker
     open(marker, "w").close()
     info = cluster.info
     # a cluster joined by address may have nodes that cannot see this disk: a relay brings their runs' state here
