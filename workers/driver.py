@@ -28,7 +28,7 @@ import ray
 from workers import embedded
 from workers.files import atomic_write_text, is_disk_full, ship_excludes
 from workers.process import KILLED, RunOutcome, RunSpec, ended_outcome, run_process
-from workers.reaper import TOKEN_ENV
+from workers.reaper import TOKEN_ENV, alive
 
 #: Ray retries a task whose worker or node died (not a script failure) this many times
 NODE_FAILURE_RETRIES = 3
@@ -560,13 +560,8 @@ def _clean_stale_scratch() -> None:
         pid = name[len(_SCRATCH_PREFIX):].split("-", 1)[0]
         if not pid.isdigit():
             continue
-        try:
-            os.kill(int(pid), 0)
-            continue  # its worker lives (this one, or another task on this node)
-        except ProcessLookupError:
+        if not alive(int(pid)):  # else its worker lives (this one, or another task on this node)
             shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
-        except OSError:
-            continue
 
 
 def _run_batch(specs: list[RunSpec], marker: str, shipped: str | None,

@@ -56,6 +56,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Iterator, Sequence
 
+from workers.reaper import alive
+
 
 class ViewMode(str, Enum):
     """How a run sees the project (see the module's docstring)."""
@@ -566,16 +568,6 @@ class _ForkServer:
 
 # --- which mode works here ----------------------------------------------------------------------------------------
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
 def remove_tree(path: str) -> None:
     """Remove a folder and everything in it, overlay's work folders too (the kernel makes them with mode 000)."""
     try:
@@ -651,7 +643,7 @@ class ViewProbes:
         for name in names:  # .tuner-view-<pid>-<run> and .tuner-view-probe-<pid>-<random>
             rest = name[len(WORK_PREFIX):]
             pid = rest.removeprefix("probe-").split("-", 1)[0]
-            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            if pid.isdigit() and int(pid) != os.getpid() and not alive(int(pid)):
                 remove_tree(os.path.join(folder, name))
 
     def _try(self, project: str, run_parent: str) -> Probe:

@@ -92,7 +92,7 @@ def fingerprint(env: dict[str, str]) -> dict[str, Any]:
 
 
 def _alive(pid: int) -> bool:
-    from workers.warm import alive
+    from workers.reaper import alive
 
     return alive(pid)
 

@@ -50,20 +50,12 @@ class SweepStatus:
     best_run: str | None = None
 
 
-def _is_our_trial(pid: int, run_dir: str) -> bool:
-    """The pid still runs this run's script (not a recycled pid): its environment names the run directory."""
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as handle:
-            return f"{ENV_RUN_DIR}={os.path.abspath(run_dir)}".encode() in handle.read().split(b"\0")
-    except OSError:
-        return False
-
-
 def settle_orphans(runs_dir: str, sweep_id: str, heartbeat_s: float, wait_s: float | None = None) -> int:
     """Runs left `running` by a dead driver (we hold the sweep's lock): kill any surviving process tree of theirs,
     wait until their heartbeats stop (so no dying worker can still write `finished`), then mark them `lost`."""
-    import signal as _signal
     import socket
+
+    from workers.reaper import carries, kill_group
 
     host = socket.gethostname()
     deadline = time.time() + (wait_s if wait_s is not None else 2 * heartbeat_s + 1)
@@ -80,11 +72,10 @@ def settle_orphans(runs_dir: str, sweep_id: str, heartbeat_s: float, wait_s: flo
             if data.run.get("status") != RunStatus.RUNNING:
                 continue
             pid = data.run.get("pid")
-            if data.run.get("host") == host and isinstance(pid, int) and _is_our_trial(pid, run_dir):
-                try:
-                    os.killpg(pid, _signal.SIGKILL)
-                except OSError:
-                    pass
+            # the pid still runs this run's script (not a recycled pid): its environment names the run directory
+            if data.run.get("host") == host and isinstance(pid, int) \
+                    and carries(pid, f"{ENV_RUN_DIR}={os.path.abspath(run_dir)}".encode()):
+                kill_group(pid)
             running.append(data)
         fresh = [d for d in running if time.time() - (d.run.get("heartbeat") or 0) < 2 * heartbeat_s + 0.5]
         if not fresh or time.time() >= deadline:
