@@ -221,7 +221,7 @@ BEING_REMOVED_PRIVATE = {
     ("tuner.capture.artifacts", "tuner.tracking._target_dir"), ("tuner.cli.submit", "tuner.cli.run._run_parser"),
     ("tuner.cli.views", "tuner.report._show"), ("tuner.dashboard.state", "tuner.report.data._clean"),
     ("tuner.report.live", "tuner.report.data._clean"), ("tuner.report.live", "tuner.report.data._error"),
-    ("tuner.report.render", "tuner.report.data._clean"), ("tuner.sweep", "tuner.sweep.history._combo_key"),
+    ("tuner.report.render", "tuner.report.data._clean"),
     ("tuner.sweep", "tuner.sweep.loop._Cluster"),
 }
 
