@@ -9,10 +9,11 @@ from typing import Callable
 from tuner.console.inert import inert
 
 
-def ask(question: str, default: bool, input_fn: Callable[[str], str] = input) -> bool:
-    """The person's answer: empty is `default`, y/yes is yes, anything else no; an end of input is no."""
+def ask(question: str, default: bool, input_fn: Callable[[str], str] | None = None) -> bool:
+    """The person's answer: empty is `default`, y/yes is yes, anything else no; an end of input is no. input() is
+    looked up when asked (a caller that replaced it, or sys.stdin, is heard)."""
     try:
-        answer = input_fn(inert(question, keep_newlines=True) + (" [Y/n]: " if default else " [y/N]: "))
+        answer = (input_fn or input)(inert(question, keep_newlines=True) + (" [Y/n]: " if default else " [y/N]: "))
     except EOFError:
         return False
     answer = answer.strip().lower()
