@@ -229,3 +229,23 @@ def test_a_sweep_at_a_terminal_draws_the_live_bar_and_says_failures_above_it(
     assert "sweep" in text and "━" in text and "2/2 trials done" in text and "1 failed" in text, text
     assert "FAILED" in text and "lr must not be 0" in text
     assert "[1/2] finished" not in text and "[2/2] finished" not in text  # the bar shows them: no plain lines
+
+
+def test_an_untrusted_journal_is_shown_in_the_question_a_callable_answers() -> None:
+    from tuner.errors import UntrustedError
+    from tuner.store.signing import Verdict, require_trust
+
+    asked: list[tuple[str, bool]] = []
+
+    def answer(yes: bool) -> channel.Confirm:
+        return lambda question, default: asked.append((question, default)) or yes
+
+    shown = ["command: python train.py --lr 0.1", "cwd: /p"]
+    require_trust(Verdict.ALTERED, "sweep s's journal", shown, "tune resume s --yes", answer(True))
+    assert asked == [("sweep s's journal is changed after it was signed; what it would run:\n"
+                      "  command: python train.py --lr 0.1\n  cwd: /p\nRun it?", False)]
+    with pytest.raises(UntrustedError, match="nothing was run"):
+        require_trust(Verdict.ALTERED, "sweep s's journal", shown, "tune resume s --yes", answer(False))
+    with channel.rendered_by(logging.NullHandler()), pytest.raises(UntrustedError, match="no terminal to ask on"):
+        require_trust(Verdict.UNSIGNED, "sweep s's journal", shown, "tune resume s --yes", None)
+    require_trust(Verdict.UNSIGNED, "sweep s's journal", shown, "tune resume s --yes", True)  # --yes

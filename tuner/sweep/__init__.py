@@ -242,7 +242,7 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
                strict: bool | None = None, target: float | None = None, run_cap: int | None = None,
                check: bool = True, tags: Mapping[str, Any] | None = None, label: str | None = None,
                note: str | None = None, keep_cluster_s: float | None = None,
-               trust_journal: bool | None = None) -> pd.DataFrame | None:
+               trust_journal: bool | channel.Confirm | None = None) -> pd.DataFrame | None:
     """Run `file` over the combinations of `flags` (dict, DataFrame, YAML/CSV path) as parallel Ray tasks.
 
     Sweeps written for other tools run as they are (tuner.formats): `flags` may be a W&B sweep file (and `file`
@@ -259,7 +259,8 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
     `note` are every trial's tags from the start (see training_run).
     `keep_cluster_s` > 0 joins (or starts) a warm local cluster kept up that long after the sweep (workers.warm).
     `trust_journal` (with `resume`): True resumes a journal this user's key did not sign (edited, another user's,
-    an older tuner's); None asks on a terminal and raises UntrustedError without one; False always raises.
+    an older tuner's); None asks on a terminal and raises UntrustedError without one; False always raises; a
+    callable(question, default) answers instead of a person.
     What it says (the plan, each trial, the progress display) goes through the `tuner` logger (tuner.channel):
     `quiet` leaves only failures, `logging.getLogger("tuner").setLevel(logging.ERROR)` silences everything.
     """

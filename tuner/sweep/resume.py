@@ -144,7 +144,7 @@ def _maybe(kind: Callable[[Any], Any], value: Any) -> Any:
 
 
 def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False, project: str | None = None,
-                   trust: bool | None = None, **settings_overrides: Any) -> SweepRequest:
+                   trust: bool | channel.Confirm | None = None, **settings_overrides: Any) -> SweepRequest:
     """`project`: the folder the sweep's project is in now (moved, or uploaded again with `tune submit`): the
     recorded script and working directory are taken from there instead.
 
