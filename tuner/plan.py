@@ -71,9 +71,10 @@ def _read_grid_file(path: str) -> dict[str, Any]:
     foreign = convert_file(data, path)  # a W&B sweep or a Hydra sweeper config, in tune's terms (tuner.formats)
     if foreign is not None:
         if foreign.notes:
-            from tuner.console.messages import warn
+            from tuner import channel
 
-            warn(f"{path}: not used by tune: {'; '.join(foreign.notes)}")
+            channel.logger(__name__).info("%s: not used by tune: %s", path, "; ".join(foreign.notes),
+                                          extra=channel.NOTE)
         if foreign.command is not None:
             _commands[where] = foreign.command
         _sweep_settings[where] = dict(foreign.settings)

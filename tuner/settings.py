@@ -14,13 +14,12 @@ from typing import Any, Mapping
 from tuner._version import __version__
 from tuner.capture.secrets import SECRET_FILES, SECRET_KEYS
 from tuner.errors import ConfigError, quoted
-from tuner.store.layout import runs_dir_read_problem
+from tuner.store.layout import ENV_PREFIX, runs_dir_read_problem
 from tuner.values import parse_value
 from tuner.yamlfile import parse_yaml_mapping
 from workers.files import cache_dir, read_json_file, write_json_file
 
 PROJECT_FILE = "tuner.yml"
-ENV_PREFIX = "TUNER_"
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from tuner import channel
 from tuner.capture.artifacts import copy_changed, start_scan
 from tuner.capture.secrets import SecretRule
-from tuner.console.messages import warn
 from tuner.errors import DiskFullError, FlagError, RunFailedError
 from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.settings import load_settings
@@ -31,6 +30,8 @@ from tuner.tracking import unique_run_dir
 from tuner.yamlfile import read_yaml_mapping
 from workers.files import is_disk_full
 from workers.process import FINISHED, run_process
+
+log = channel.logger(__name__)
 
 
 def _read_flags_argument(flags: Mapping[str, Any] | str | os.PathLike[str] | None) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def _interface_for_defaults(script: str) -> Any:
     try:
         return discover_flags(script)
     except TunerError as exc:
-        warn(f"note: the run records no flag defaults: {str(exc).split(';')[0]}")
+        log.info("note: the run records no flag defaults: %s", str(exc).split(";")[0], extra=channel.NOTE)
         return None
 
 
@@ -151,9 +152,9 @@ def _record_run(script: Any, values: dict[str, Any], target: str, settings: Any,
     write_run_context(RunPaths(spec.run_dir), script, settings, settings.runs_dir)
     scan = start_scan(artifacts_dir, settings.runs_dir) if artifacts_dir is not None and not own_cwd else None
     if settings.echo:
-        print(f"Using run directory {target}", flush=True)
+        log.info("Using run directory %s", target)
         if view_notice:
-            print(view_notice, flush=True)
+            log.info("%s", view_notice)
     try:
         outcome = run_process(spec)
     finally:
@@ -162,11 +163,11 @@ def _record_run(script: Any, values: dict[str, Any], target: str, settings: Any,
         after_run(spec.run_dir, stdout_pattern(settings))
     if settings.echo:
         for note in outcome.notes:
-            print(f"tuner: {note}", file=sys.stderr, flush=True)
+            log.info("tuner: %s", note, extra=channel.NOTE)
     frame = runs_frame(read_rows([target], settings.stale_after_s))
     if outcome.status != FINISHED:
         raise RunFailedError(f"run {target} {outcome.status}: {outcome.error_message} "
                              f"(output: {spec.output_log})", target, outcome.status)
     if settings.echo:
-        print(f"\nRun completed: {target}", flush=True)
+        log.info("\nRun completed: %s", target)
     return frame

@@ -88,6 +88,37 @@ def reap(known: dict[int, int]) -> None:
                 pass
 
 
+def alive(pid: int) -> bool:
+    """Whether a process `pid` exists (one of another user's too, which cannot be signalled): the one liveness
+    test of tuner and workers (a pid file's owner, a standby, a worker's scratch folder)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, as someone else's
+        return True
+    return True
+
+
+def carries(pid: int, needle: bytes) -> bool:
+    """Whether process `pid` has the environment entry `needle` (b"NAME=value"): how a process is told to be one
+    of ours, not a stranger that got a reused pid (a dead driver's trial by its run folder, a driver's by its
+    token)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return needle in handle.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL the process group `pid` leads (a trial: workers.process starts each in its own), if it is there."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
 def last_pid() -> int | None:
     """The pid the kernel handed out last in this pid namespace (None where it cannot be read)."""
     try:
@@ -112,11 +143,7 @@ def marked(token: str, env: str = TOKEN_ENV, after: int | None = None) -> dict[i
         if now is not None and now >= after:
             entries = [e for e in entries if int(e) > after]
     for entry in entries:
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as handle:
-                if needle not in handle.read().split(b"\0"):
-                    continue
-        except OSError:
+        if not carries(int(entry), needle):
             continue
         info = _stat(int(entry))
         if info is not None:

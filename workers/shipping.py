@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Sequence
 
 from workers.process import RunSpec
+from workers.reaper import alive
 
 if TYPE_CHECKING:  # Ray's type only: this module does not import Ray
     from ray.actor import ActorHandle
@@ -139,10 +140,5 @@ def clean_stale_scratch() -> None:
         pid = name[len(SCRATCH_PREFIX):].split("-", 1)[0]
         if not pid.isdigit():
             continue
-        try:
-            os.kill(int(pid), 0)
-            continue  # its worker lives (this one, or another task on this node)
-        except ProcessLookupError:
+        if not alive(int(pid)):  # else its worker lives (this one, or another task on this node)
             shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
-        except OSError:
-            continue

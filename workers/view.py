@@ -56,6 +56,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Iterator, Sequence
 
+from workers.reaper import alive
+
 
 class ViewMode(str, Enum):
     """How a run sees the project (see the module's docstring)."""
@@ -85,6 +87,9 @@ MIRROR_MAX_ENTRIES = 2000
 LINKED_DIRS = frozenset({"venv", "node_modules", "site-packages"})
 #: at most this many deleted paths are listed in run.json (the count is kept)
 MAX_LISTED = 1000
+#: the run's metadata folder, which a view never treats as the project's: tuner.store.layout.META_DIR, copied
+#: (workers never imports tuner; tests/tuner_tests/test_layout.py checks that the two agree)
+META_DIR = "tuner.d"
 
 _CLONE_NEWNS, _CLONE_NEWUSER = 0x00020000, 0x10000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT = 1, 2, 4, 8, 32
@@ -563,16 +568,6 @@ class _ForkServer:
 
 # --- which mode works here ----------------------------------------------------------------------------------------
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
 def remove_tree(path: str) -> None:
     """Remove a folder and everything in it, overlay's work folders too (the kernel makes them with mode 000)."""
     try:
@@ -648,7 +643,7 @@ class ViewProbes:
         for name in names:  # .tuner-view-<pid>-<run> and .tuner-view-probe-<pid>-<random>
             rest = name[len(WORK_PREFIX):]
             pid = rest.removeprefix("probe-").split("-", 1)[0]
-            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            if pid.isdigit() and int(pid) != os.getpid() and not alive(int(pid)):
                 remove_tree(os.path.join(folder, name))
 
     def _try(self, project: str, run_parent: str) -> Probe:
@@ -910,7 +905,7 @@ def _settle_upper(run_dir: str, project: str, report: ViewReport) -> None:
             return False
         for entry in entries:
             name_rel = f"{rel}{entry.name}"
-            if not rel and entry.name == "tuner.d":
+            if not rel and entry.name == META_DIR:
                 empty = False
                 continue
             if entry.is_dir(follow_symlinks=False):

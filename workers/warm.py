@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 from workers.files import cache_dir, read_json_file, write_json_file
+from workers.reaper import alive
 
 WARM_ENV = "TUNER_WARM_CLUSTER"
 #: how often the watchdog looks, and how long `ray start` may take
@@ -57,16 +58,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def live_users() -> list[int]:

@@ -300,26 +300,24 @@ def test_a_run_resolves_by_a_unique_end_of_its_name_and_old_names_still_resolve(
 
 
 def test_progress_lines_name_the_trial_and_the_flags_that_vary(capsys: pytest.CaptureFixture[str]) -> None:
-    import io
-
-    from tuner.console.progress import SweepProgress
     from tuner.plan import product_grid, varying_names
     from tuner.sweep.loop import shown_flags
+    from tuner.sweep.progress import SweepProgress
 
     grid = product_grid({"lr": [0.001, 0.1], "epochs": [10], "optimizer": ["adam", "sgd"]}, "flags")
     assert varying_names(grid) == ("lr", "optimizer")
     assert shown_flags({"lr": 0.0012345678, "epochs": 10, "optimizer": "adam"}, ("lr", "optimizer")) == \
         "lr=0.001235 optimizer=adam"
     assert len(shown_flags({f"flag_number_{i}": i for i in range(20)}, ())) == 60  # cut, with an ellipsis
-    stream = io.StringIO()
-    progress = SweepProgress(2, "acc", "max", stream=stream)
+    progress = SweepProgress(2, "acc", "max")
     progress.trial_done("2026-12-07T20-16-01Z-0", "finished", 1.5, 0.9, flags="lr=0.001 optimizer=adam")
     progress.trial_done("2026-12-07T20-16-01Z-1", "failed", 0.5, None, exit_code=1, error="ValueError: bad",
                         flags="lr=0.1 optimizer=adam")
-    assert stream.getvalue().splitlines() == [
+    said = capsys.readouterr()  # through the channel's renderer (tuner.console.echo)
+    assert said.out.splitlines() == [
         "[1/2] finished 2026-12-07T20-16-01Z-0 (lr=0.001 optimizer=adam) in 1.5s acc=0.9 | best acc 0.9 "
         "(2026-12-07T20-16-01Z-0)"]
-    assert capsys.readouterr().err.splitlines() == [
+    assert said.err.splitlines() == [
         "trial 2026-12-07T20-16-01Z-1 (lr=0.1 optimizer=adam) FAILED: exit status 1; ValueError: bad"]
 
 

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fo
 #: prelude of every probe: `runs` (newest first), each row saying which process read it (a forked child
 #: runs the patched reader too), 4 CPUs whatever the machine has, a fork for every 10 runs
 PRELUDE = """
-import json, os, sys, threading, time, warnings
+import json, logging, os, sys, threading, time
 import pandas as pd
 import tuner.runs.index as index
 import tuner.runs.readers as readers
@@ -63,6 +63,14 @@ def plain(reads):
 def pids(reads):
     return [r.row["reader_pid"] for r in reads]
 out = {"pid": os.getpid()}
+class Said(logging.Handler):  # what the listings warn about, from the `tuner` logger (tuner.channel)
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+said = Said()
+logging.getLogger("tuner").handlers = [said]  # and nothing printed: the damaged run's warning is another test's subject
 """
 
 
@@ -157,17 +165,15 @@ def test_no_fork_from_a_process_with_other_threads_or_for_few_runs(root: Path) -
 
 def test_a_cold_ls_runs_read_in_processes_is_the_listing_read_here(root: Path) -> None:
     out = probe(root, """
-        with warnings.catch_warnings(record=True) as said:
-            warnings.simplefilter("always")
-            cold = ls_runs(order=None, runs_dir=root)
-            expected = runs_frame(read_rows(runs))
-            index._memo.clear()  # the next listing parses the stored index, as a new process would
-            warm = ls_runs(order=None, runs_dir=root)
+        cold = ls_runs(order=None, runs_dir=root)
+        expected = runs_frame(read_rows(runs))
+        index._memo.clear()  # the next listing parses the stored index, as a new process would
+        warm = ls_runs(order=None, runs_dir=root)
         pd.testing.assert_frame_equal(cold.drop(columns="reader_pid"), expected)
         pd.testing.assert_frame_equal(warm.drop(columns="reader_pid"), cold.drop(columns="reader_pid"))
         out["cold_pids"] = cold["reader_pid"].tolist()
         out["read_again"] = warm.loc[warm["reader_pid"] != cold["reader_pid"], "run_dir"].map(os.path.basename).tolist()
-        out["warnings"] = [str(w.message) for w in said if "17Z" in str(w.message)]
+        out["warnings"] = [m for m in said.messages if "17Z" in m]
     """)
     pids = out["cold_pids"]  # it did fork: 40 runs, 10 a process, 4 CPUs
     assert pids[:10] == [out["pid"]] * 10 and out["pid"] not in pids[10:]
@@ -242,15 +248,13 @@ def test_a_signature_child_that_dies_or_an_interrupt_leaves_nothing_behind(root:
 def test_a_warm_listing_with_forked_stats_reads_only_what_changed(root: Path) -> None:
     out = probe(root, """
         from tuner.tracking import log_metrics
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the damaged run's warning: another test's subject
-            cold = ls_runs(order=None, runs_dir=root)
-            log_metrics(step=9, run_dir=os.path.join(root, "2026-01-01T00-00-05Z"), loss=0.001)
-            time.sleep(0.3)  # past the shortened racy window
-            index._memo.clear()
-            del forks[:]
-            warm = ls_runs(order=None, runs_dir=root)
-            expected = runs_frame(read_rows(runs))
+        cold = ls_runs(order=None, runs_dir=root)
+        log_metrics(step=9, run_dir=os.path.join(root, "2026-01-01T00-00-05Z"), loss=0.001)
+        time.sleep(0.3)  # past the shortened racy window
+        index._memo.clear()
+        del forks[:]
+        warm = ls_runs(order=None, runs_dir=root)
+        expected = runs_frame(read_rows(runs))
         pd.testing.assert_frame_equal(warm.drop(columns="reader_pid"), expected)
         out["forks"] = len(forks)
         out["read_again"] = sorted(warm.loc[warm["reader_pid"] != cold["reader_pid"], "run_dir"].map(os.path.basename))
@@ -266,26 +270,24 @@ def test_the_index_is_written_by_a_child_while_the_frame_is_made(root: Path) -> 
     it in memory as written (no parse either), and a listing interrupted while making the frame stops the
     writer (no process left behind; no temp file left but what the next writer removes)."""
     out = probe(root, """
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the damaged run's warning: another test's subject
-            cold = ls_runs(order=None, runs_dir=root)
-            out["forks"] = len(forks)  # 40 runs: 3 children stat, 3 read, 1 writes the index
-            out["memo"] = os.path.abspath(index.index_path(root)) in index._memo
-            time.sleep(0.3)
-            reread = []
-            readers.read_row = lambda run_dir, *a: reread.append(run_dir) or read_row(run_dir, *a)
-            index._memo.clear()
-            warm = ls_runs(order=None, runs_dir=root)
-            out["equal"] = warm.drop(columns="reader_pid").equals(cold.drop(columns="reader_pid"))
-            out["reread"] = sorted(map(os.path.basename, reread))
-            os.unlink(index.index_path(root))
-            def interrupted(names, columns):
-                raise KeyboardInterrupt  # Ctrl-C while the frame is made
-            try:
-                index.indexed_listing(root, prepare=interrupted)
-            except KeyboardInterrupt:
-                out["interrupted"] = True
-            out["clean"] = no_children_left()
+        cold = ls_runs(order=None, runs_dir=root)
+        out["forks"] = len(forks)  # 40 runs: 3 children stat, 3 read, 1 writes the index
+        out["memo"] = os.path.abspath(index.index_path(root)) in index._memo
+        time.sleep(0.3)
+        reread = []
+        readers.read_row = lambda run_dir, *a: reread.append(run_dir) or read_row(run_dir, *a)
+        index._memo.clear()
+        warm = ls_runs(order=None, runs_dir=root)
+        out["equal"] = warm.drop(columns="reader_pid").equals(cold.drop(columns="reader_pid"))
+        out["reread"] = sorted(map(os.path.basename, reread))
+        os.unlink(index.index_path(root))
+        def interrupted(names, columns):
+            raise KeyboardInterrupt  # Ctrl-C while the frame is made
+        try:
+            index.indexed_listing(root, prepare=interrupted)
+        except KeyboardInterrupt:
+            out["interrupted"] = True
+        out["clean"] = no_children_left()
     """)
     assert out["forks"] == 7 and out["memo"]
     assert out["equal"] and out["reread"] == ["2026-01-01T00-00-17Z"]  # only the damaged run, read every time

@@ -113,3 +113,27 @@ def test_a_sweep_in_a_notebook_shows_an_html_progress_bar_and_no_terminal_contro
     bar = rich(sweep)
     assert "<progress value='3' max='3'" in bar and "3/3" in bar and "best acc" in bar
     assert outputs[2][0]["text"].strip() == "['finished', 'finished', 'finished'] 3"
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_a_sweep_in_a_notebook_silenced_by_the_tuner_logger_shows_nothing(workdir: Path, kernel: str,
+                                                                          ray_cluster: str) -> None:
+    (workdir / "train.py").write_text(textwrap.dedent("""
+        import sys
+        from tuner import flag_numeric, flags, log_metrics
+        FLAGS = flags(flag_numeric("lr", 0.1))
+        if FLAGS.lr == 0:
+            sys.exit("lr must not be 0")
+        log_metrics(epoch=0, loss=FLAGS.lr)
+    """))
+    outputs = execute([
+        "import logging, ray; from tuner import tuning_run, ls_runs  # Ray's own import notes (ipywidgets) here",
+        "logging.getLogger('tuner').setLevel(logging.ERROR)  # tuner.channel: nothing tuner says is an error",
+        f"df = tuning_run('train.py', flags={{'lr': [0.1, 0]}}, confirm=False, address={ray_cluster!r})",
+        "frame = ls_runs(subset='metrics.nope > 1')",
+        "print(sorted(df['status']))",
+    ], kernel, workdir, timeout=240)
+    assert all(o["output_type"] != "error" for cell in outputs for o in cell), outputs
+    assert outputs[2] == [] and outputs[3] == []  # no plan, no bar, no failure line, no warning
+    assert outputs[4][0]["text"].strip() == "['failed', 'finished']"

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import io
-
-from tuner.console.progress import SweepProgress
+from tuner.sweep.progress import SweepProgress
 
 
 def test_label_counts_trials_done_running_failed_and_interrupted():
-    progress = SweepProgress(10, None, "max", stream=io.StringIO())
+    progress = SweepProgress(10, None, "max")
     for _ in range(3):
         progress.trial_started()
     progress.trial_done("a", "finished", 1.0, None)
     progress.trial_done("b", "failed", 1.0, None, will_retry=True)  # an attempt, not a trial
-    assert progress._status_text() == "1/10 trials done · 1 running"
+    assert progress.status_text() == "1/10 trials done · 1 running"
     progress.trial_started()
     progress.trial_done("b", "failed", 1.0, None)
     progress.trial_done("c", "killed", 1.0, None)
-    assert progress._status_text() == "3/10 trials done · 0 running · 1 failed · 1 interrupted"
+    assert progress.status_text() == "3/10 trials done · 0 running · 1 failed · 1 interrupted"
 
 
 def test_eta_is_the_throughput_so_far_times_the_trials_left():
-    progress = SweepProgress(10, None, "max", stream=io.StringIO())
+    progress = SweepProgress(10, None, "max")
     assert progress.eta_s() is None  # nothing done yet: no guess
     progress.trial_started()
     progress.trial_started()
@@ -34,7 +32,7 @@ def test_eta_is_the_throughput_so_far_times_the_trials_left():
 
 
 def test_a_failed_trial_is_one_line_with_its_error_said_once(capsys):
-    progress = SweepProgress(2, None, "max", stream=io.StringIO())
+    progress = SweepProgress(2, None, "max")
     progress.trial_done("a", "failed", 1.0, None, exit_code=3, error="exit status 3")  # the script left no error
     progress.trial_done("b", "failed", 1.0, None, exit_code=1, error="ValueError: bad lr")
     assert capsys.readouterr().err.splitlines() == ["trial a FAILED: exit status 3",

@@ -4,7 +4,6 @@ the plain (piped) path and on the rich (terminal) path alike; rich markup in a v
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import pty
@@ -18,7 +17,6 @@ from fabricate_runs import make_run
 
 from tuner.cli import main
 from tuner.console.inert import inert, markup
-from tuner.console.progress import SweepProgress
 from tuner.store.files import update_tags
 from tuner.store.journal import Journal
 from tuner.store.layout import RunPaths
@@ -135,7 +133,7 @@ def test_a_run_folder_named_with_escapes_is_listed_inert(workdir: Path, capsys: 
     out = capsys.readouterr().out
     _assert_inert(out)
     assert "2026" + SPELLED in out
-    assert main(["rm", "^2026", "--yes"]) == 0  # its listing and its summary go through console.messages
+    assert main(["rm", "^2026", "--yes"]) == 0  # its listing and its summary go through the channel's renderer
     _assert_inert(capsys.readouterr().out)
     assert not [n for n in os.listdir("runs") if n.startswith("2026")]
 
@@ -150,20 +148,16 @@ def test_sweeps_table_shows_a_hostile_script_name_as_text(workdir: Path) -> None
     assert f"train[bold]{SPELLED}" in out
 
 
-def test_progress_lines_of_a_failed_trial_are_inert() -> None:
-    stream = io.StringIO()
-    err = io.StringIO()
-    progress = SweepProgress(2, "loss", "min", stream=stream)
-    old = sys.stderr
-    sys.stderr = err
-    try:
-        progress.trial_done("2026-11-22T05-12-33Z", "finished", 1.0, 0.5)
-        progress.trial_done("2026-11-22T05-12-34Z", "failed", 1.0, None, exit_code=2,
-                            error=f"argument --opt: invalid choice: '{HOSTILE}'",
-                            stderr_tail=[f"usage: train.py [--opt {MARKUP}]\n", f"bad value {HOSTILE}\n"])
-    finally:
-        sys.stderr = old
-    text = stream.getvalue() + err.getvalue()
+def test_progress_lines_of_a_failed_trial_are_inert(capsys: pytest.CaptureFixture[str]) -> None:
+    from tuner.sweep.progress import SweepProgress
+
+    progress = SweepProgress(2, "loss", "min")
+    progress.trial_done("2026-11-22T05-12-33Z", "finished", 1.0, 0.5)
+    progress.trial_done("2026-11-22T05-12-34Z", "failed", 1.0, None, exit_code=2,
+                        error=f"argument --opt: invalid choice: '{HOSTILE}'",
+                        stderr_tail=[f"usage: train.py [--opt {MARKUP}]\n", f"bad value {HOSTILE}\n"])
+    said = capsys.readouterr()
+    text = said.out + said.err
     _assert_inert(text)
     assert text.count(SPELLED) == 2 and MARKUP in text
 

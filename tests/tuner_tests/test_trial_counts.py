@@ -5,7 +5,6 @@ same numbers."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from pathlib import Path
@@ -18,10 +17,10 @@ from fabricate_runs import make_run
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tuner.console.progress import SweepProgress
 from tuner.store.journal import Journal, RecordKind
 from tuner.store.status import Rerun, RunStatus, TrialCounts, TrialState
 from tuner.sweep.history import count_trials, sweep_trial_states
+from tuner.sweep.progress import SweepProgress
 
 #: what a trial whose best attempt ended so is, written out apart from TrialState's own table
 EXPECTED = {RunStatus.FINISHED: TrialState.FINISHED, RunStatus.STOPPED: TrialState.STOPPED,
@@ -109,7 +108,7 @@ EVENTS = st.one_of(
 @given(st.integers(0, 30), st.one_of(st.none(), st.integers(1, 8)), st.lists(EVENTS, max_size=80))
 def test_the_progress_counts_add_up_to_its_total_whatever_arrives(total: int, slots: int | None,
                                                                   events: list[tuple[Any, ...]]) -> None:
-    progress = SweepProgress(total, None, "max", quiet=True, stream=io.StringIO())
+    progress = SweepProgress(total, None, "max", quiet=True)
     progress.slots = slots
     for event in events:
         if event[0] == "start":
@@ -124,11 +123,11 @@ def test_the_progress_counts_add_up_to_its_total_whatever_arrives(total: int, sl
         assert counts.planned == total
         assert counts.over + counts.running + counts.pending == total
         assert slots is None or counts.running <= slots  # the rest of those sent wait in the queue: pending
-        assert progress._status_text().startswith(f"{counts.over}/{total} trials done · {counts.running} running")
+        assert progress.status_text().startswith(f"{counts.over}/{total} trials done · {counts.running} running")
 
 
 def test_the_progress_line_names_every_state_that_is_over_but_finished_and_skipped() -> None:
-    progress = SweepProgress(9, None, "max", stream=io.StringIO())
+    progress = SweepProgress(9, None, "max")
     progress.slots = 2
     progress.skipped(2)
     for _ in range(5):
@@ -137,7 +136,7 @@ def test_the_progress_line_names_every_state_that_is_over_but_finished_and_skipp
         progress.trial_done("r", status, 1.0, None)
     assert progress.counts.as_dict() == {"planned": 9, "finished": 1, "stopped": 1, "failed": 1, "interrupted": 0,
                                          "running": 2, "pending": 2, "skipped": 2}
-    assert progress._status_text() == "5/9 trials done · 2 running · 1 stopped · 1 failed"
+    assert progress.status_text() == "5/9 trials done · 2 running · 1 stopped · 1 failed"
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -9,10 +9,11 @@ import shutil
 from dataclasses import dataclass
 
 from tuner.capture.secrets import DEFAULT_RULE, SecretRule
+from tuner.store.layout import META_DIR
 
 DEFAULT_PATTERNS = ("*.py", "*.yml", "*.yaml", "*.json", "*.toml", "*.cfg", "*.ini", "*.txt", "*.sh", "*.R", "*.md")
 #: folders never entered: version control, environments, caches, and run outputs
-SKIP_DIRS = frozenset({"tuner.d", ".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", "env",
+SKIP_DIRS = frozenset({META_DIR, ".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", "env",
                        ".tox", ".mypy_cache", ".pytest_cache", "runs", "mlruns", "wandb", ".ipynb_checkpoints"})
 
 
@@ -33,7 +34,7 @@ def snapshot_sources(folder: str, dest: str, patterns: tuple[str, ...] = DEFAULT
     copied = skipped = total = hidden = 0
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")
-                         and not os.path.isdir(os.path.join(root, d, "tuner.d"))  # a run, not a source
+                         and not os.path.isdir(os.path.join(root, d, META_DIR))  # a run, not a source
                          and os.path.realpath(os.path.join(root, d)) not in excluded)
         for name in sorted(files):
             if not any(fnmatch.fnmatch(name, p) for p in patterns):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from typing import Sequence
 
@@ -62,18 +61,14 @@ def cmd_dashboard(argv: Sequence[str]) -> int:
 
 
 def _show_log() -> None:
-    """The server's warnings (a refused Host, a request that failed) as `tune: dashboard: ...` lines on stderr."""
+    """The server's records (a refused Host, a request that failed, what control did) as `tune: dashboard: ...`
+    lines on stderr: the channel's renderer (tuner.console.echo) for a service, made inert (a refused Host header
+    is whatever a client sent)."""
+    from tuner.console.echo import EchoHandler
+
     logger = logging.getLogger("tuner.dashboard")
     if logger.handlers:
         return
-    from tuner.console.inert import inert
-
-    class InertFormatter(logging.Formatter):  # a refused Host header is whatever a client sent
-        def format(self, record: logging.LogRecord) -> str:
-            return inert(super().format(record), keep_newlines=True)
-
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(InertFormatter(f"{PROG}: dashboard: %(message)s"))
-    logger.addHandler(handler)
+    logger.addHandler(EchoHandler(PROG, service="dashboard"))
     logger.setLevel(logging.INFO)
     logger.propagate = False

@@ -24,11 +24,12 @@ import subprocess
 import sys
 from typing import Any, Sequence
 
+from tuner.store.layout import ENV_PREFIX
 from workers.files import cache_dir, read_json_file, write_json_file
 
 #: environment that shapes a process before a command runs (imports, Ray's start, thread pools): a standby
 #: started with other values would not be what a fresh `tune` is
-FINGERPRINT_PREFIXES = ("RAY_", "TUNER_", "PYTHON", "CUDA_", "LD_", "OMP_", "MKL_", "OPENBLAS_", "TF_", "XDG_")
+FINGERPRINT_PREFIXES = ("RAY_", ENV_PREFIX, "PYTHON", "CUDA_", "LD_", "OMP_", "MKL_", "OPENBLAS_", "TF_", "XDG_")
 FINGERPRINT_KEYS = ("PATH", "VIRTUAL_ENV", "HOME", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE")
 #: how long the standby may take to say it took the command (it answers at once when idle)
 ACK_TIMEOUT_S = 5.0
@@ -91,7 +92,7 @@ def fingerprint(env: dict[str, str]) -> dict[str, Any]:
 
 
 def _alive(pid: int) -> bool:
-    from workers.warm import alive
+    from workers.reaper import alive
 
     return alive(pid)
 

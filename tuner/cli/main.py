@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Callable, NoReturn, Sequence
 
 from tuner.cli.options import FULL_ERROR_ENV, PROG, UsageError
 from tuner.errors import TunerError
@@ -130,7 +130,17 @@ def _run(argv: list[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command: what the library says on its channel (tuner.channel) is printed by the command's renderer
+    (`tune: warning: ...` on stderr, the rest as it is) while it runs, and its questions asked on this terminal."""
+    from tuner import channel
+    from tuner.console.echo import EchoHandler
+
     args = list(sys.argv[1:] if argv is None else argv)
+    with channel.rendered_by(EchoHandler(PROG)):
+        return _main(args)
+
+
+def _main(args: list[str]) -> int:
     try:
         return _dispatch(args)
     except TunerError as exc:
@@ -150,33 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def entry() -> NoReturn:
     """The `tune` process (the console script and `python -m tuner`): main(), then the exit. main() itself returns,
     for callers in a Python process of their own (tests, notebooks)."""
-    _one_line_warnings()
     code = main()
     if "ray" in sys.modules:  # a sweep: the one command whose interpreter teardown is slow
         _exit_without_teardown(code)
     raise SystemExit(code)
-
-
-def _one_line_warnings() -> None:
-    """tuner's own warnings (a damaged or unreadable run in a listing, ...) as one `tune: warning: ...` line each,
-    like the command's other messages, not Python's file:line and source line; anyone else's as Python shows them.
-    The `tune` process only: a caller of main() keeps its own warning handling (pytest's, a notebook's)."""
-    import warnings
-
-    default = warnings.showwarning
-
-    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
-             line: str | None = None) -> None:
-        text = str(message)
-        if not text.startswith("tuner: "):
-            default(message, category, filename, lineno, file, line)
-            return
-        from tuner.console.inert import inert
-
-        print(f"{PROG}: warning: {inert(text[len('tuner: '):], keep_newlines=True)}",
-              file=sys.stderr if file is None else file, flush=True)
-
-    warnings.showwarning = show
 
 
 def _exit_without_teardown(code: int) -> NoReturn:

@@ -7,9 +7,10 @@ import math
 from typing import Any, Callable, NoReturn
 
 from tuner.errors import TunerError, quoted
+from tuner.store.layout import ENV_FULL_ERROR
 
 PROG = "tune"
-FULL_ERROR_ENV = "TUNER_FULL_ERROR"
+FULL_ERROR_ENV = ENV_FULL_ERROR
 
 
 class UsageError(TunerError):

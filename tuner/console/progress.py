@@ -1,183 +1,82 @@
-"""Live progress of a sweep: done / running / failed / total, elapsed and ETA, best metric so far, and each
-failure the moment it happens. A rich live display on a terminal, plain lines otherwise, nothing with quiet."""
+"""The display of a sweep's progress (tuner.sweep.progress reports it on the channel; tuner.console.echo hands its
+records here): a rich live bar on a terminal, plain lines otherwise, and in a Jupyter kernel an HTML bar too.
+
+The display reads the progress it is given through `ProgressView` and imports nothing of the library, so the
+channel can subscribe the console's renderer without an import circle.
+"""
 
 from __future__ import annotations
 
-import os
 import sys
-import time
-from typing import Any, Sequence
+from typing import Any, Protocol
 
 from tuner.console.inert import inert, markup
-from tuner.store.status import RunStatus, TrialCounts, TrialState
-from tuner.values import format_duration
 
 
-class SweepProgress:
-    """The progress of one execution of a sweep (its `total` trials: those it runs, and those --skip-done reuses).
-    Its counts are a TrialCounts kept by the events below, so they are the states `tune sweeps` would count."""
+class ProgressView(Protocol):
+    """What a display reads of a sweep's progress (tuner.sweep.progress.SweepProgress)."""
 
-    def __init__(self, total: int, metric: str | None, mode: str, quiet: bool = False, stream: Any = None) -> None:
-        #: every trial sent to the cluster counts as running here (`counts` shows those past the slots as pending)
-        self._tally = TrialCounts.planned_only(total)
-        self.slots: int | None = None  # how many trials the cluster can run at once
-        self.metric = metric
-        self.mode = mode
-        self.quiet = quiet
-        self.stream = stream or sys.stdout
-        self.best: float | None = None
-        self.best_run: str | None = None
-        self.started = time.monotonic()
-        self._progress: Any = None
+    quiet: bool
+    counts: Any  # a tuner.store.status.TrialCounts: .planned, .over
+
+    def status_text(self) -> str: ...
+
+    def eta_text(self) -> str: ...
+
+
+def print_line(text: str, style: str | None = None) -> None:
+    """A progress line with no live display: a failure ("red") on stderr, the others on stdout; inert, since it
+    quotes run names, errors and the trial's own stderr, which can hold anything a script printed."""
+    print(inert(text, keep_newlines=True), file=sys.stderr if style == "red" else sys.stdout, flush=True)
+
+
+class SweepDisplay:
+    def __init__(self, progress: ProgressView) -> None:
+        self.progress = progress
+        self._live: Any = None  # rich.progress.Progress on a terminal
         self._task: Any = None
         self._notebook: Any = None  # tuner.notebook.NotebookProgress inside a Jupyter kernel
 
-    @property
-    def counts(self) -> TrialCounts:
-        """This execution's trials by state. A trial sent to the cluster past its slots waits in a queue: pending,
-        as `tune sweeps` counts a queued run."""
-        waiting = self._tally.running - self.slots if self.slots is not None else 0
-        return self._tally.moved(TrialState.RUNNING, TrialState.PENDING, waiting) if waiting > 0 else self._tally
-
-    def _move(self, source: TrialState, target: TrialState, n: int = 1) -> None:
-        self._tally = self._tally.moved(source, target, min(n, self._tally[source]))
-
-    # -- lifecycle
     def start(self) -> None:
         from tuner.notebook import NotebookProgress, in_notebook
 
-        if not self.quiet and in_notebook():
-            self._notebook = NotebookProgress(self.counts.planned)
-        if self.quiet or not self.stream.isatty():
+        if self.progress.quiet:
+            return
+        if in_notebook():
+            self._notebook = NotebookProgress(self.progress.counts.planned)
+        stream = sys.stdout
+        if not stream.isatty():
             return
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        console = Console(file=self.stream)
-        self._progress = Progress(TextColumn("[bold]sweep"), BarColumn(), TextColumn("{task.fields[status]}"),
-                                  TimeElapsedColumn(), TextColumn("{task.fields[eta]}"), console=console,
-                                  transient=False)
-        self._task = self._progress.add_task("sweep", total=self.counts.planned, status=markup(self._status_text()),
-                                            eta=self._eta_text())
-        self._progress.start()
+        self._live = Progress(TextColumn("[bold]sweep"), BarColumn(), TextColumn("{task.fields[status]}"),
+                              TimeElapsedColumn(), TextColumn("{task.fields[eta]}"), console=Console(file=stream),
+                              transient=False)
+        self._task = self._live.add_task("sweep", total=self.progress.counts.planned,
+                                         status=markup(self.progress.status_text()), eta=self.progress.eta_text())
+        self._live.start()
 
     def stop(self) -> None:
         if self._notebook is not None:
-            self._notebook.update(self.counts.over, self._status_text(), final=True)
-        if self._progress is not None:
-            self._refresh()
-            self._progress.stop()
-            self._progress = None
+            self._notebook.update(self.progress.counts.over, self.progress.status_text(), final=True)
+        if self._live is not None:
+            self.refresh()
+            self._live.stop()
+            self._live = None
 
-    # -- events
-    def skipped(self, count: int) -> None:
-        self._move(TrialState.PENDING, TrialState.SKIPPED, count)
-        self._refresh()
-
-    def trial_started(self) -> None:
-        self._move(TrialState.PENDING, TrialState.RUNNING)
-        self._refresh()
-
-    def trial_requeued(self) -> None:
-        """A trial sent to the cluster comes back to the queue without having run (tuner.sweep.loop)."""
-        self._move(TrialState.RUNNING, TrialState.PENDING)
-        self._refresh()
-
-    def trial_not_started(self) -> None:
-        """A trial cancelled before it started (Ctrl-C): it has no run and stays pending; nothing to say per trial
-        (the sweep's last lines count the pending ones and say how to resume)."""
-        self._move(TrialState.RUNNING, TrialState.PENDING)
-        self._refresh()
-
-    def trial_done(self, name: str, status: str, duration_s: float, metric_value: float | None,
-                   exit_code: int | None = None, error: str | None = None, stderr_tail: Sequence[str] = (),
-                   will_retry: bool = False, flags: str = "", feasible: bool = True) -> None:
-        """`flags`: the trial's values of the flags that vary (`lr=0.01 l2=0`), said after its run's name;
-        `feasible` False when its run breaks one of the sweep's constraints (it is then never the best so far:
-        tuner.runs.ranking)."""
-        shown = f" ({flags})" if flags else ""
-        parsed = RunStatus.parse(status)
-        # a retried attempt: its trial waits for the next one; an unknown status is no success
-        state = TrialState.PENDING if will_retry else TrialState.of_run(parsed) if parsed else TrialState.FAILED
-        self._move(TrialState.RUNNING if self._tally.running else TrialState.PENDING, state)
-        finished = status == RunStatus.FINISHED  # only a finished run can be the best (tuner.runs.ranking)
-        if finished and feasible and metric_value is not None and _better(metric_value, self.best, self.mode):
-            self.best, self.best_run = metric_value, name
-        if status == RunStatus.STOPPED:
-            if self._progress is None and not self.quiet:
-                self.message(f"[{self._done_text()}] stopped {name}{shown} early: {error or ''}"
-                             f"{self._best_text()}")
-        elif not finished:
-            retry = " (will retry)" if will_retry else ""
-            said = f"exit status {exit_code}"  # and the error, unless it says only that (a script that left none)
-            lines = [f"trial {name}{shown} {status.upper()}{retry}: {said}"
-                     + (f"; {error}" if error and error != said else "")]
-            # a line as the terminal showed it: after its last carriage return (a progress bar redrawn in place)
-            lines += ["    " + line.rstrip("\r\n").rsplit("\r", 1)[-1] for line in list(stderr_tail)[-5:]]
-            self.message("\n".join(lines), style="red")
-        elif self._progress is None and not self.quiet:
-            value = f" {self.metric}={metric_value:.4g}" if metric_value is not None else ""
-            value += "" if feasible else " (breaks a constraint)"
-            self.message(f"[{self._done_text()}] finished {name}{shown} "
-                         f"in {format_duration(duration_s)}{value}{self._best_text()}")
-        self._refresh()
-
-    def message(self, text: str, style: str | None = None) -> None:
-        """One message above the display: inert (tuner.console.inert), since it quotes run names, errors and the
-        trial's own stderr, which can hold anything a script printed or a flag value held."""
-        if self.quiet and style != "red":
-            return
-        text = inert(text, keep_newlines=True)
-        if self._progress is not None:
+    def line(self, text: str, style: str | None, shown_live: bool) -> None:
+        """A line above the display; `shown_live`: a trial's line, which the live bar's counts already show."""
+        if self._live is None:
+            print_line(text, style)
+        elif not shown_live:
             from rich.text import Text
 
-            self._progress.console.print(Text(text, style=style or ""))
-        else:
-            print(text, file=self.stream if style != "red" else sys.stderr, flush=True)
+            self._live.console.print(Text(inert(text, keep_newlines=True), style=style or ""))
 
-    # -- text
-    def _best_text(self) -> str:
-        if self.metric is None or self.best is None:
-            return ""
-        return f" | best {self.metric} {self.best:.4g} ({os.path.basename(self.best_run or '')})"
-
-    def _done_text(self) -> str:
-        return f"{self.counts.over}/{self.counts.planned}"
-
-    def _status_text(self) -> str:
-        """`5/10 trials done · 2 running · 1 failed` (done = over: TrialState.is_over), then every other state that
-        is over, when it has trials; the finished and the skipped are only in `done` (the skipped were said once)."""
-        c = self.counts
-        text = f"{self._done_text()} trials done · {c.running} running"
-        for state, n in c:
-            if n and state.is_over() and state not in (TrialState.FINISHED, TrialState.SKIPPED):
-                text += f" · {n} {state.value}"
-        return text + self._best_text()
-
-    def eta_s(self, now: float | None = None) -> float | None:
-        """Seconds left: the mean wall time per trial run so far (skipped ones excluded) times the trials left;
-        None before any trial ran to its end."""
-        c = self.counts
-        ran = c.over - c.skipped
-        left = c.planned - c.over
-        if left <= 0:
-            return 0.0
-        if ran <= 0:
-            return None
-        elapsed = (time.monotonic() if now is None else now) - self.started
-        return elapsed / ran * left
-
-    def _eta_text(self) -> str:
-        eta = self.eta_s()
-        return "eta —" if eta is None else f"eta {format_duration(eta)}"
-
-    def _refresh(self) -> None:
+    def refresh(self) -> None:
         if self._notebook is not None:
-            self._notebook.update(self.counts.over, self._status_text())
-        if self._progress is not None:
-            self._progress.update(self._task, completed=self.counts.over, status=markup(self._status_text()),
-                                  eta=self._eta_text())
-
-
-def _better(value: float, best: float | None, mode: str) -> bool:
-    return best is None or (value > best if mode == "max" else value < best)
+            self._notebook.update(self.progress.counts.over, self.progress.status_text())
+        if self._live is not None:
+            self._live.update(self._task, completed=self.progress.counts.over,
+                              status=markup(self.progress.status_text()), eta=self.progress.eta_text())

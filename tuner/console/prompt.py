@@ -1,27 +1,29 @@
-"""Yes/no questions on the terminal: asked only when someone is there to answer."""
+"""Yes/no questions on the terminal, for the channel's renderer (tuner.console.echo): library code asks through
+tuner.channel.confirmed, never here."""
 
 from __future__ import annotations
 
 import sys
 from typing import Callable
 
+from tuner.console.inert import inert
 
-def ask(question: str, default: bool, confirm: bool | None, input_fn: Callable[[str], str] = input) -> bool:
-    """True to go ahead. confirm=None asks only when stdin is a terminal; False never asks; True always asks."""
-    should_ask = can_ask() if confirm is None else bool(confirm)
-    if not should_ask:
-        return True
+
+def ask(question: str, default: bool, input_fn: Callable[[str], str] | None = None) -> bool:
+    """The person's answer: empty is `default`, y/yes is yes, anything else no; an end of input is no. input() is
+    looked up when asked (a caller that replaced it, or sys.stdin, is heard)."""
     try:
-        answer = input_fn(question + (" [Y/n]: " if default else " [y/N]: ")).strip().lower()
+        answer = (input_fn or input)(inert(question, keep_newlines=True) + (" [Y/n]: " if default else " [y/N]: "))
     except EOFError:
         return False
+    answer = answer.strip().lower()
     if not answer:
         return default
     return answer in ("y", "yes")
 
 
 def can_ask() -> bool:
-    """Whether someone can answer a question: stdin is a terminal."""
+    """Someone is there to answer: stdin is a terminal."""
     try:
         return sys.stdin is not None and sys.stdin.isatty()
     except (AttributeError, ValueError):

@@ -22,13 +22,12 @@ from dataclasses import dataclass
 from tuner.errors import TunerError
 from tuner.store.files import read_run
 from tuner.store.journal import Journal
-from tuner.store.layout import RunPaths, is_plain_name
+from tuner.store.layout import RESUME_LOG, RunPaths, is_plain_name
 from tuner.store.status import RunStatus
 from workers.files import atomic_write_text
 
 #: a resumed driver shows itself (claims the sweep) within this long, or its early failure is reported
 RESUME_WAIT_S = 15.0
-RESUME_LOG = "resume.log"
 
 
 class ControlError(TunerError):

@@ -29,13 +29,13 @@ from tuner.runs.aggregate import effective_status, run_row
 from tuner.runs.ranking import sweep_choice, sweep_ranking
 from tuner.settings import load_settings
 from tuner.store.files import read_run
-from tuner.store.layout import run_signature
+from tuner.store.layout import HPARAMS_SIGNATURE, TENSORBOARD_DIR, run_signature
 from tuner.store.status import RunStatus
 
 #: past this many distinct numbers a flag's domain is an interval instead of a list
 MAX_DISCRETE = 32
-LOGDIR = "tensorboard"
-SIGNATURE_FILE = ".tuner-hparams.json"
+LOGDIR = TENSORBOARD_DIR  # in the sweep's folder
+SIGNATURE_FILE = HPARAMS_SIGNATURE
 FORMAT = 2  # bump when what is written changes, so folders written by an older version are rewritten
 
 

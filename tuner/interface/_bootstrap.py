@@ -14,6 +14,9 @@ import runpy
 import sys
 
 OUT = sys.argv[1]
+#: tuner.store.layout.ENV_DISCOVER_FLAGS, copied: this file cannot import tuner (tests/tuner_tests/test_layout.py
+#: checks that the two agree)
+ENV_DISCOVER_FLAGS = "TUNER_DISCOVER_FLAGS"
 SCRIPT = sys.argv[2]
 
 
@@ -233,7 +236,7 @@ def tuner_dump(specs):
 
 _patch_absl()
 _patch_click()
-os.environ["TUNER_DISCOVER_FLAGS"] = OUT
+os.environ[ENV_DISCOVER_FLAGS] = OUT
 sys.modules["__tuner_discover__"] = sys.modules[__name__]
 sys.argv = [SCRIPT]
 sys.path[0] = os.path.dirname(os.path.abspath(SCRIPT))

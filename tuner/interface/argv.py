@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from tuner.errors import FlagError
 from tuner.interface.discover import FlagSpec, ScriptInterface
+from tuner.store.layout import ENV_FLAGS_JSON
 from tuner.values import format_value
 
 #: Linux's limit on one argv or environment string, the terminating NUL included (MAX_ARG_STRLEN)
@@ -119,7 +120,7 @@ def check_launchable(script: str, interface: ScriptInterface | None, axes: Mappi
                         "environment can carry; remove it")
     worst = {name: _longest(values) for name, values in axes.items() if len(values)}
     check_arg_sizes((sys.executable, script, *build_argv(interface, worst), *extra_args),
-                    {"TUNER_FLAGS_JSON": dumps_json(worst)})
+                    {ENV_FLAGS_JSON: dumps_json(worst)})
 
 
 def _holds_nul(values: Sequence[Any]) -> bool:

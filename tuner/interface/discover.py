@@ -16,9 +16,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 from tuner.errors import FlagError, ScriptNotFoundError
+from tuner.store.layout import ENV_DISCOVER_FLAGS, ENV_FLAGS_JSON, ENV_RUN_DIR
 
 #: the environment variable tuner.flags() checks: set, it hands its declarations to the bootstrap and exits
-ENV_DISCOVER = "TUNER_DISCOVER_FLAGS"
+ENV_DISCOVER = ENV_DISCOVER_FLAGS
 DEFAULT_TIMEOUT_S = 60.0
 KINDS = ("tuner", "argparse", "absl", "click", "unknown")
 
@@ -133,7 +134,7 @@ def discover_flags(script: str | os.PathLike[str], cwd: str | None = None,
         out = os.path.join(tmp, "interface.json")
         env = dict(os.environ)
         env.pop(ENV_DISCOVER, None)
-        for key in ("TUNER_RUN_DIR", "TUNER_FLAGS_JSON"):
+        for key in (ENV_RUN_DIR, ENV_FLAGS_JSON):
             env.pop(key, None)  # not a run: nothing may be recorded
         done = _run_to_parsing([sys.executable, bootstrap, out, path], cwd or os.getcwd(), env, timeout_s)
         if done is None:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from tuner.errors import ConfigError, quoted
+from tuner.store.layout import ARGS_JSON, ARGS_YAML
 
 if TYPE_CHECKING:
     from tuner.settings import Settings
@@ -45,8 +46,6 @@ _ANCHOR = re.compile(r"\$\{([^}]*)\}")
 _ENVVAR = re.compile(r"\$\{envvar:([A-Z0-9_]*)\}")
 _SCALARS = ("interpreter", "program", "args_json_file", "args_yaml_file")
 STYLES = ("tune", "wandb")
-ARGS_JSON = "args.json"
-ARGS_YAML = "args.yml"
 
 
 @dataclass(frozen=True)

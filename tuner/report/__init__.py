@@ -17,8 +17,8 @@ import re
 import tempfile
 from typing import Any, Sequence
 
+from tuner import channel
 from tuner.capture.secrets import SecretRule
-from tuner.console.messages import say
 from tuner.errors import SweepNotFoundError, TunerError
 from tuner.report.data import RUN_LETTERS, comparison_data, run_data, sweep_data
 from tuner.report.render import render_page, write_page
@@ -27,6 +27,8 @@ from tuner.settings import load_settings
 from tuner.store.layout import RunPaths
 from tuner.store.status import TrialCounts
 from workers.files import cache_dir, private_dir
+
+log = channel.logger(__name__)
 
 __all__ = ["save_run_view", "view_run", "save_run_comparison", "compare_runs", "save_sweep_report",
            "open_in_browser", "browser_available"]
@@ -242,6 +244,6 @@ def _show(path: str, browse: bool) -> None:
     if show_page(path):  # inside a Jupyter kernel: the page inline
         return
     if browse and open_in_browser(path):
-        say(f"Opened {path} in a browser")
+        log.info("Opened %s in a browser", path)
     else:
-        say(path)
+        log.info("%s", path)

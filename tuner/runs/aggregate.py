@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
 from typing import TYPE_CHECKING, Any, Iterable
 
+from tuner import channel
 from tuner.store.files import RunData, read_run
 from tuner.store.status import RunStatus
 
@@ -21,6 +21,8 @@ TAIL_COLUMNS = ["epochs", "epochs_completed", "duration_s", "script", "sweep", "
                 "git_branch", "git_dirty", "script_sha256", "start", "end", "status", "completed"]
 PREFIXES = ("eval_", "metric_", "flag_")
 DEFAULT_STALE_AFTER_S = 60.0
+
+log = channel.logger(__name__)
 
 
 def effective_status(run: dict[str, Any], now: float, stale_after_s: float) -> str:
@@ -159,6 +161,6 @@ def read_rows(run_dirs: Iterable[str], stale_after_s: float = DEFAULT_STALE_AFTE
     for run_dir in run_dirs:
         data = read_run(run_dir)
         for problem in data.problems:
-            warnings.warn(f"tuner: {problem}; the run is listed with what is readable", RuntimeWarning, stacklevel=3)
+            log.warning("%s; the run is listed with what is readable", problem)
         rows.append(run_row(data, now, stale_after_s))
     return rows

@@ -38,10 +38,10 @@ import math
 import os
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, Union
 
+from tuner import channel
 from tuner._version import __version__
 from tuner.runs.aggregate import (
     DEFAULT_STALE_AFTER_S,
@@ -77,6 +77,7 @@ FORMAT = 5
 #: tick: such a run is read again on the next listing (a one-off cost for runs a few seconds old)
 RACY_NS = 2_000_000_000
 LOCK_TIMEOUT_S = 10.0
+log = channel.logger(__name__)
 MISSING = math.nan  # how the stored columns spell "this run's row has no such key" (as from_records does)
 
 #: where an output row comes from: a position in the stored index, or a row just read
@@ -546,8 +547,7 @@ def _warn_problems(scan: _Scan, index: Index) -> None:
     for name, source in zip(scan.names, scan.sources):
         problems = scan.fresh_problems[name] if type(source) is dict else index.problems.get(name, ())
         for problem in problems:
-            warnings.warn(f"tuner: {problem}; the run is listed with what is readable", RuntimeWarning,
-                          stacklevel=5)
+            log.warning("%s; the run is listed with what is readable", problem)
 
 
 def indexed_frame(runs_dir: str, stale_after_s: float = DEFAULT_STALE_AFTER_S,

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from tuner.console.messages import warn
+from tuner import channel
 from tuner.console.inert import inert
 from tuner.errors import QueryError, RunNotFoundError, quoted
 from tuner.runs.aggregate import read_rows, runs_frame
@@ -18,6 +18,8 @@ from tuner.runs.query import is_mlflow_key, parse_filter, parse_order, unknown_c
 from tuner.runs.resolve import latest_run_dir, resolve_run_dir
 from tuner.settings import load_settings
 from tuner.store.files import read_run
+
+log = channel.logger(__name__)
 
 
 def _unknown_column(name: str, columns: Sequence[str], written: str | None = None) -> QueryError:
@@ -49,8 +51,8 @@ def sort_runs(frame: pd.DataFrame, order: str | Sequence[str] | None, decreasing
         if not column.startswith(_KEYED) or not is_mlflow_key(written.get(column, column)):
             raise _unknown_column(column, frame.columns, written.get(column))  # a column name: a typo
         # a metric, param or tag no run has: every run lacks it, so it orders nothing (as in MLflow), said once
-        warn(f"tune: warning: no run has {inert(written.get(column, column))}, so it orders nothing"
-             f"{_closest_key(column, frame.columns)}")
+        log.warning("no run has %s, so it orders nothing%s", inert(written.get(column, column)),
+                    _closest_key(column, frame.columns))
         index = columns.index(column)
         del columns[index], ascending[index]
     # ties broken as MLflow breaks them: the newest start first, then the name
@@ -107,7 +109,7 @@ def filter_runs(frame: pd.DataFrame, subset: str | None) -> pd.DataFrame:
         if not column.startswith(_KEYED):  # an attribute (status, start_time ...) every run has: a typo
             raise query.unknown(column, target.columns, key)
         # as in MLflow, a metric, param or tag no run has matches nothing; said once, with the closest key
-        warn(f"tune: warning: no run has {inert(key)}, so it matches nothing{_closest_key(column, target.columns)}")
+        log.warning("no run has %s, so it matches nothing%s", inert(key), _closest_key(column, target.columns))
         target = target.assign(**{column: float("nan")})
     for column in query.columns:
         if column not in target.columns:  # a column name, as written: a typo

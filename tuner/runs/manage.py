@@ -2,7 +2,9 @@
 runs and deleting by name.
 
 Active runs (status running with a fresh heartbeat) are never moved or deleted: they are skipped with a
-message. Questions are asked only when stdin is a terminal (or `confirm=True`); `confirm=False` never asks.
+message. Questions go through the channel (tuner.channel.confirmed): asked only when a person is at the terminal
+(or `confirm=True`); `confirm=False` never asks; a callable `confirm(question, default)` answers instead.
+What they did is said on the `tuner` logger, never printed here.
 Reversible actions (archiving, restoring) default to yes, irreversible ones (purge, delete) to no. With nobody to
 ask, the functions go ahead (tfruns' `confirm = interactive()`), unless `refuse_unattended` (the `tune` command's
 rule, README "Cleaning up"): then a ConfirmationError says what would have been done, and nothing is changed.
@@ -19,15 +21,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from tuner.console.messages import say
-from tuner.console.prompt import ask, can_ask
+from tuner import channel
 from tuner.errors import ConfirmationError, QueryError, RunNotFoundError, TunerError, quoted
 from tuner.runs.aggregate import effective_status
 from tuner.runs.resolve import resolve_run_dirs
 from tuner.settings import load_settings
 from tuner.store.files import read_mapping, remove_tree
-from tuner.store.layout import ARCHIVE_DIR, RunPaths, iter_artifacts, list_run_dirs
+from tuner.store.layout import ARCHIVE_DIR, MLFLOW_JSON, TAGS_LOCK, RunPaths, iter_artifacts, list_run_dirs
 from tuner.store.status import RunStatus
+
+log = channel.logger(__name__)
 
 
 @dataclass
@@ -77,7 +80,7 @@ def _free_name(folder: str, name: str) -> str:
 
 
 def _say(message: str) -> None:
-    say(message)
+    log.info("%s", message)
 
 
 def _report_gone(gone: list[str]) -> None:
@@ -92,13 +95,13 @@ def _report_active(skipped: list[str]) -> None:
         _say(f"Skipped {len(skipped)} active run{'s' if len(skipped) != 1 else ''} (still running): {names}")
 
 
-def _refuse_unattended(refuse: bool, confirm: bool | None, would: str) -> None:
+def _refuse_unattended(refuse: bool, confirm: channel.ConfirmArg, would: str) -> None:
     """The CLI's rule: with nobody to ask and no explicit yes, say what would be done and do nothing."""
-    if refuse and confirm is None and not can_ask():
+    if refuse and confirm is None and not channel.can_ask():
         raise ConfirmationError(would)
 
 
-def clean_runs(runs: Any = None, runs_dir: str | None = None, confirm: bool | None = None, *,
+def clean_runs(runs: Any = None, runs_dir: str | None = None, confirm: channel.ConfirmArg = None, *,
                refuse_unattended: bool = False) -> ManageResult:
     """Move runs (default: all) to `<runs_dir>/archive`; restore_runs() brings them back, purge_runs() deletes
     them for good."""
@@ -117,7 +120,7 @@ def clean_runs(runs: Any = None, runs_dir: str | None = None, confirm: bool | No
         _refuse_unattended(refuse_unattended, confirm, _listing(f"would move to {archive}", movable, 5))
     if confirm is not False:  # what will move, before the question (tfruns asks about a count only)
         _say(_listing("Will move", movable) + (f"; {len(active)} active left alone" if active else ""))
-    if movable and not ask(f"Move {_run_directories(len(movable))} to {archive}?", True, confirm):
+    if movable and not channel.confirmed(confirm, f"Move {_run_directories(len(movable))} to {archive}?", True):
         _say("Nothing moved.")
         result.cancelled = True
         return result
@@ -152,7 +155,7 @@ def _listing(verb: str, dirs: Sequence[str], at_most: int = LIST_NAMES) -> str:
     return head + (f": {shown}" if names else "")
 
 
-def restore_runs(runs: Any = None, runs_dir: str | None = None, confirm: bool | None = None, *,
+def restore_runs(runs: Any = None, runs_dir: str | None = None, confirm: channel.ConfirmArg = None, *,
                  refuse_unattended: bool = False) -> ManageResult:
     """Move archived runs (default: all) back from `<runs_dir>/archive`, under their own names: a run whose
     name is taken again in the runs directory stays in the archive, with a message."""
@@ -168,7 +171,7 @@ def restore_runs(runs: Any = None, runs_dir: str | None = None, confirm: bool | 
     _refuse_unattended(refuse_unattended, confirm, _listing(f"would move back to {settings.runs_dir}", dirs, 5))
     if confirm is not False:
         _say(_listing("Will restore", dirs))
-    if not ask(f"Move {_run_directories(len(dirs))} back to {settings.runs_dir}?", True, confirm):
+    if not channel.confirmed(confirm, f"Move {_run_directories(len(dirs))} back to {settings.runs_dir}?", True):
         _say("Nothing restored.")
         result.cancelled = True
         return result
@@ -191,7 +194,7 @@ def restore_runs(runs: Any = None, runs_dir: str | None = None, confirm: bool | 
     return result
 
 
-def purge_runs(runs_dir: str | None = None, confirm: bool | None = None, *,
+def purge_runs(runs_dir: str | None = None, confirm: channel.ConfirmArg = None, *,
                refuse_unattended: bool = False) -> ManageResult:
     """Delete the runs in `<runs_dir>/archive` permanently (the archive folder itself stays)."""
     settings = load_settings(runs_dir=runs_dir)
@@ -210,10 +213,10 @@ def _run_directories(count: int) -> str:
     return f"{count} run director{'ies' if count != 1 else 'y'}"
 
 
-def _delete_if_confirmed(dirs: Sequence[str], question: str, done: str, confirm: bool | None,
+def _delete_if_confirmed(dirs: Sequence[str], question: str, done: str, confirm: channel.ConfirmArg,
                          stale_after_s: float) -> ManageResult:
     """Ask (default no: deleting is permanent), then delete the runs that are not active and say how many."""
-    if not ask(question, False, confirm):
+    if not channel.confirmed(confirm, question, False):
         _say("Nothing deleted.")
         return ManageResult(cancelled=True)
     result = _delete(dirs, stale_after_s)
@@ -255,7 +258,7 @@ def matching_runs(pattern: str, runs_dir: str) -> list[str]:
     return [d for d in list_run_dirs(runs_dir) if regex.search(os.path.basename(d))]
 
 
-def delete_runs(pattern: str, runs_dir: str | None = None, confirm: bool | None = None, *,
+def delete_runs(pattern: str, runs_dir: str | None = None, confirm: channel.ConfirmArg = None, *,
                 refuse_unattended: bool = False) -> ManageResult:
     """Delete (not archive) the runs whose name matches `pattern`, after listing them and asking."""
     settings = load_settings(runs_dir=runs_dir)
@@ -315,7 +318,7 @@ def copy_run(run: Any, to: str | os.PathLike[str] = ".", rename: str | Sequence[
         try:
             inner = os.path.join(staging, "run")
             # not mlflow.json: the copy is a new run, and exporting it must not update the original's MLflow run
-            shutil.copytree(source, inner, symlinks=True, ignore=shutil.ignore_patterns(".tags.lock", "mlflow.json"))
+            shutil.copytree(source, inner, symlinks=True, ignore=shutil.ignore_patterns(TAGS_LOCK, MLFLOW_JSON))
             if os.path.exists(target):
                 remove_tree(target)
             os.rename(inner, target)

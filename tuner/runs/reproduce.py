@@ -14,6 +14,7 @@ from tuner.errors import TunerError, quoted
 from tuner.runs.record import RunRecord, get_run
 from tuner.spec import flag_argv
 from tuner.store.files import FlagSource, flag_sources, read_flag_defaults
+from tuner.store.layout import RUN_JSON
 from tuner.values import format_value, parse_values
 
 TUNE = "tune"
@@ -141,7 +142,7 @@ def lookup(run: Any, field: str | None = None, runs_dir: str | None = None) -> A
         elif isinstance(value, list) and part.lstrip("-").isdigit() and -len(value) <= int(part) < len(value):
             value = value[int(part)]
         else:
-            where = ".".join(walked) or "run.json"
+            where = ".".join(walked) or RUN_JSON
             if isinstance(value, dict):
                 known = ", ".join(sorted(value)) or "none"
                 hint = f"fields of {where}: {known}"

@@ -1,6 +1,7 @@
 """A sweep's journal and its folder: the plan, written before the first trial starts, then a log of what happened.
 
-`runs/sweeps/<id>/` is the journal's folder and `Journal` owns every name in it:
+`runs/sweeps/<id>/` is the journal's folder and `Journal` owns every path in it (the file names are spelled in
+tuner.store.layout, as every file name of the runs directory is):
 - `journal.jsonl`: the journal (below).
 - `summary.csv`: every attempt of the sweep, one line each, written at its end (tuner.runs.csvfile).
 - `source/`: the script folder's snapshot, hard-linked into every trial's run.
@@ -54,17 +55,20 @@ from typing import Any, Iterable, Iterator, Mapping
 from filelock import FileLock, Timeout
 
 from tuner.errors import SweepNotFoundError, TunerError
+from tuner.store.layout import (
+    DRIVER_LOCK,
+    DRIVER_MARKER,
+    JOURNAL_FILE,
+    SOURCE_DIR,
+    STOP_FILE,
+    SUMMARY_CSV,
+    SWEEPS_DIR,
+)
 from workers.files import atomic_write_text, dumps_json, read_json_lines
 
-SWEEPS_DIR = "sweeps"
-JOURNAL = "journal.jsonl"
-SUMMARY = "summary.csv"
-SOURCE = "source"
-#: written by `tune dashboard --allow-control` to stop the whole sweep; the driver looks for it (tuner.sweep.loop)
-STOP_REQUEST = "stop.json"
-#: held by the driver running the sweep (a file lock the OS drops when it dies); never pulled over a local one
-DRIVER_LOCK = ".driver.lock"
-DRIVER_MARKER = ".driver-marker"
+# the sweep folder's file names are the layout's (tuner.store.layout); these are the names this module gave them
+JOURNAL = JOURNAL_FILE
+SUMMARY = SUMMARY_CSV
 
 
 class RecordKind(str, enum.Enum):
@@ -176,7 +180,7 @@ class Journal:
 
     @property
     def source_dir(self) -> str:
-        return os.path.join(self.folder, SOURCE)
+        return os.path.join(self.folder, SOURCE_DIR)
 
     @property
     def lock_path(self) -> str:
@@ -236,7 +240,7 @@ class Journal:
     def stop_request(self) -> str:
         """Its appearance asks the sweep's driver to stop (as a Ctrl-C would: running trials are stopped and left
         for `tune resume`); a driver that claims the sweep removes an old one."""
-        return os.path.join(self.folder, STOP_REQUEST)
+        return os.path.join(self.folder, STOP_FILE)
 
     def _signer(self, kind: Any) -> Any:
         """This user's signer, made once per journal object (a search appends a record a trial)."""

@@ -1,7 +1,11 @@
-"""The run directory's layout: the only module that knows the file names inside one (docs/design.md section 4).
+"""The runs directory's layout: the only module that knows the file names in it (docs/design.md section 4), and the
+names of the environment variables tuner reads or hands to a script.
 
-A directory under the runs directory is a run iff it holds `tuner.d/`. Functions here take the runs
-directory from their caller; resolving it from settings is the caller's business.
+A directory under the runs directory is a run iff it holds `tuner.d/`; `sweeps/<id>/` holds a sweep's journal and
+what belongs to the sweep as a whole. Functions here take the runs directory from their caller; resolving it
+from settings is the caller's business. tests/tuner_tests/test_layout.py fails when another module of tuner spells
+one of these names, and checks that the copies of those kept where tuner cannot be imported agree (workers/, the
+discovery bootstrap).
 """
 
 from __future__ import annotations
@@ -24,14 +28,48 @@ INDEX_FILE = ".tuner-index.json"
 INDEX_LOCK = ".tuner-index.lock"
 #: the newest rows of the default `tune ls` table, valid while every run's signature is as it was (tuner.runs.newest)
 INDEX_HEAD_FILE = ".tuner-index-head.json"
-#: environment variables the runner hands to the script
+#: folders inside a run directory for TensorBoard's files (tuner.tensorboard_dir(); tfruns' `logs`)
+TENSORBOARD_DIRS = ("tensorboard", "logs")
+TENSORBOARD_DIR = TENSORBOARD_DIRS[0]
+#: folders inside a run directory that are not artifacts
+NON_ARTIFACTS = frozenset({META_DIR, *TENSORBOARD_DIRS})
+
+#: files inside tuner.d/ that other modules name (RunPaths has them all as paths)
+RUN_JSON = "run.json"
+METRICS_JSONL = "metrics.jsonl"
+STOP_FILE = "stop.json"  # a run's and a sweep's: stop it (tuner.store.journal, workers.process)
+TAGS_LOCK = ".tags.lock"
+MLFLOW_JSON = "mlflow.json"
+SOURCE_DIR = "source"  # a run's and a sweep's source snapshot
+#: what a command template's ${args_json_file} / ${args_yaml_file} name, written into tuner.d/ for each trial
+ARGS_JSON = "args.json"
+ARGS_YAML = "args.yml"
+
+#: a sweep's folder, `<runs_dir>/sweeps/<id>/` (tuner.store.journal): its journal, the summary of its runs, the
+#: lock a driver holds while it runs it and the marker file that tells its trials they run on this machine, the
+#: log of a resume started from the dashboard, the TensorBoard HParams export (tuner.export.hparams)
+SWEEPS_DIR = "sweeps"
+JOURNAL_FILE = "journal.jsonl"
+SUMMARY_CSV = "summary.csv"
+DRIVER_LOCK = ".driver.lock"
+DRIVER_MARKER = ".driver-marker"
+RESUME_LOG = "resume.log"
+HPARAMS_SIGNATURE = ".tuner-hparams.json"
+#: files only this machine's copy of a run or sweep has meaning for: locks held here (a pull never replaces them)
+LOCKS = frozenset({TAGS_LOCK, DRIVER_LOCK})
+
+#: environment variables: every setting is `ENV_PREFIX` + its key in capitals (tuner.settings); the runner hands
+#: the script the first three; discovery runs a script with ENV_DISCOVER_FLAGS set (a copy of the name lives in
+#: tuner/interface/_bootstrap.py, which cannot import tuner); flags() reads a flags file named by ENV_CONFIG;
+#: ENV_FULL_ERROR shows tracebacks instead of one-line errors (tuner.cli). workers/ names its own (the driver's
+#: token, the warm cluster's mark, a run's token): tuner imports those from there.
+ENV_PREFIX = "TUNER_"
 ENV_RUN_DIR = "TUNER_RUN_DIR"
 ENV_FLAGS_JSON = "TUNER_FLAGS_JSON"
 ENV_TENSORBOARD_DIR = "TUNER_TENSORBOARD_DIR"
-#: folders inside a run directory for TensorBoard's files (tuner.tensorboard_dir(); tfruns' `logs`)
-TENSORBOARD_DIRS = ("tensorboard", "logs")
-#: folders inside a run directory that are not artifacts
-NON_ARTIFACTS = frozenset({META_DIR, *TENSORBOARD_DIRS})
+ENV_DISCOVER_FLAGS = "TUNER_DISCOVER_FLAGS"
+ENV_CONFIG = "TUNER_CONFIG"
+ENV_FULL_ERROR = "TUNER_FULL_ERROR"
 
 
 @dataclass(frozen=True)
@@ -65,12 +103,12 @@ class RunPaths:
     def _m(self, name: str) -> str:
         return os.path.join(self.run_dir, META_DIR, name)
 
-    run_json = property(lambda self: self._m("run.json"))
+    run_json = property(lambda self: self._m(RUN_JSON))
     flags_json = property(lambda self: self._m("flags.json"))
     #: the flags of flags.json that tune did not pass, with the default the script's parser gave them (written
     #: at launch, never rewritten): which flags are defaults and which were passed (tuner.store.files.FlagSource)
     flag_defaults_json = property(lambda self: self._m("flag_defaults.json"))
-    metrics_jsonl = property(lambda self: self._m("metrics.jsonl"))
+    metrics_jsonl = property(lambda self: self._m(METRICS_JSONL))
     #: printed metrics parsed while the run runs (closed steps only); readers use it while metrics.jsonl does not
     #: exist, and after_run makes it metrics.jsonl
     printed_metrics_jsonl = property(lambda self: self._m("printed_metrics.jsonl"))
@@ -79,20 +117,22 @@ class RunPaths:
     evaluation_json = property(lambda self: self._m("evaluation.json"))
     properties_json = property(lambda self: self._m("properties.json"))
     error_json = property(lambda self: self._m("error.json"))
-    stop_request = property(lambda self: self._m("stop.json"))  # the sweep asks the runner to stop (--stop)
+    stop_request = property(lambda self: self._m(STOP_FILE))  # the sweep asks the runner to stop (--stop)
     tags_json = property(lambda self: self._m("tags.json"))
-    tags_lock = property(lambda self: self._m(".tags.lock"))
+    tags_lock = property(lambda self: self._m(TAGS_LOCK))
     #: the tags as `tune pull` last brought them: the base its next merge compares local edits with
     pulled_tags_json = property(lambda self: self._m("pulled-tags.json"))
-    mlflow_json = property(lambda self: self._m("mlflow.json"))  # where tune export mlflow put the run
+    mlflow_json = property(lambda self: self._m(MLFLOW_JSON))  # where tune export mlflow put the run
     used_artifacts_jsonl = property(lambda self: self._m("used_artifacts.jsonl"))
     output_log = property(lambda self: self._m("output.log"))
-    source_dir = property(lambda self: self._m("source"))
+    source_dir = property(lambda self: self._m(SOURCE_DIR))
     git_diff = property(lambda self: self._m("git.diff"))
+    args_json = property(lambda self: self._m(ARGS_JSON))
+    args_yaml = property(lambda self: self._m(ARGS_YAML))
 
     @property
     def tensorboard_dir(self) -> str:
-        return os.path.join(self.run_dir, "tensorboard")
+        return os.path.join(self.run_dir, TENSORBOARD_DIR)
 
     def is_run(self) -> bool:
         return os.path.isdir(self.meta)
@@ -235,12 +275,12 @@ def run_signature(run_dir: str) -> Signature | None:
     if not _stat.S_ISDIR(meta.st_mode):
         return None
     try:
-        metrics = os.stat(meta_dir + os.sep + "metrics.jsonl")
+        metrics = os.stat(meta_dir + os.sep + METRICS_JSONL)
         tail = (metrics.st_ino, metrics.st_ctime_ns, metrics.st_size)
     except OSError:  # missing, or tuner.d/ not searchable (the reader says so)
         tail = (0, 0, -1)
     try:  # run.json too: a file damaged in place (truncated, edited) changes neither tuner.d/ nor metrics.jsonl
-        record = os.stat(meta_dir + os.sep + "run.json")
+        record = os.stat(meta_dir + os.sep + RUN_JSON)
         head = (record.st_ctime_ns, record.st_size)
     except OSError:
         head = (0, -1)

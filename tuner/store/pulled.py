@@ -32,15 +32,12 @@ from typing import Any
 
 from tuner.errors import DiskFullError, TunerError
 from tuner.store.files import read_mapping
-from tuner.store.journal import DRIVER_LOCK
-from tuner.store.layout import META_DIR, RunPaths, is_plain_name
+from tuner.store.layout import LOCKS, META_DIR, SWEEPS_DIR, RunPaths, is_plain_name
 from workers.archive import ArchiveError, Skipped, unpack
 from workers.files import TMP_PREFIX, atomic_write_json, is_disk_full
 
-#: the folder of sweep journals in a runs directory (tuner.store.journal.sweeps_root)
-SWEEPS = "sweeps"
 #: local files a pull never replaces: locks held here
-_NEVER = frozenset({".tags.lock", DRIVER_LOCK})
+_NEVER = LOCKS
 
 
 @dataclass
@@ -85,11 +82,11 @@ def _pull(data: bytes, runs_dir: str, staging: str, result: PullResult) -> PullR
         source = os.path.join(staging, name)
         if not os.path.isdir(source) or os.path.islink(source):
             continue
-        if name == SWEEPS:
+        if name == SWEEPS_DIR:
             for sweep in sorted(os.listdir(source)):
                 if is_plain_name(sweep) and _is_dir(os.path.join(source, sweep)):
-                    os.makedirs(os.path.join(runs_dir, SWEEPS), exist_ok=True)
-                    _merge(os.path.join(source, sweep), os.path.join(runs_dir, SWEEPS, sweep), result, sweep)
+                    os.makedirs(os.path.join(runs_dir, SWEEPS_DIR), exist_ok=True)
+                    _merge(os.path.join(source, sweep), os.path.join(runs_dir, SWEEPS_DIR, sweep), result, sweep)
                     result.sweeps += 1
         elif is_plain_name(name) and not name.startswith(".") and _is_dir(os.path.join(source, META_DIR)):
             target = os.path.join(runs_dir, name)  # a run (not the archive folder, the index or locks)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from workers.files import cache_dir, dumps_json, private_cache_dir
 
@@ -143,23 +143,26 @@ def _make_key(path: str) -> None:
         os.unlink(tmp)
 
 
-def require_trust(verdict: Verdict, subject: str, shown: list[str], run_hint: str, trust: bool | None) -> None:
+def require_trust(verdict: Verdict, subject: str, shown: list[str], run_hint: str,
+                  trust: bool | Callable[[str, bool], bool] | None) -> None:
     """Go on only with a record this user signed, or one a person accepted: `trust` True (`--yes`) accepts; None
-    shows `shown` (what would run, quoted) and asks on a terminal; without one, or with `trust` False, raises
-    UntrustedError, one line naming what would run and `run_hint` (the command with --yes)."""
+    puts `shown` (what would run, quoted) and the question to whoever renders the channel (tuner.channel: a person
+    at a terminal), a callable(question, default) answers it instead; without an answer, or with `trust` False,
+    raises UntrustedError, one line naming what would run and `run_hint` (the command with --yes)."""
     from tuner.errors import UntrustedError
 
-    if verdict.trusted or trust:
+    if verdict.trusted or trust is True:
         return
-    from tuner.console.prompt import ask, can_ask
+    if trust is not False:
+        from tuner import channel
 
-    if trust is None and can_ask():
-        from tuner.console.messages import say
-
-        say(f"{subject} is {verdict.value}; what it would run:\n" + "\n".join(f"  {line}" for line in shown))
-        if ask("Run it?", False, True):
-            return
-        raise UntrustedError(f"{subject}: nothing was run")
+        question = (f"{subject} is {verdict.value}; what it would run:\n" + "\n".join(f"  {line}" for line in shown)
+                    + "\nRun it?")
+        answer = trust(question, False) if callable(trust) else channel.ask(question, False)
+        if answer is not None:
+            if answer:
+                return
+            raise UntrustedError(f"{subject}: nothing was run")
     summary = "; ".join(_cut(line) for line in shown[:2])
     raise UntrustedError(f"{subject} is {verdict.value}, and there is no terminal to ask on; it would run {summary}; "
                          f"look at it, then `{run_hint}` to run it anyway")

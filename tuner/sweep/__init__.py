@@ -10,10 +10,9 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from tuner import channel
 from tuner.capture.secrets import SecretRule
 from tuner.capture.sources import snapshot_sources
-from tuner.console.messages import say
-from tuner.console.progress import SweepProgress
 from tuner.errors import DiskFullError, QueryError, RunInterruptedError, TunerError, quoted
 from tuner.plan import plan_indices_record
 from tuner.runs.aggregate import read_rows, runs_frame
@@ -42,8 +41,11 @@ from tuner.sweep.prepare import (
     describe_plan,
     prepare_sweep,
 )
+from tuner.sweep.progress import SweepProgress
 from tuner.sweep.resume import prepare_resume
 from workers.files import is_disk_full
+
+log = channel.logger(__name__)
 
 
 @dataclass
@@ -256,8 +258,9 @@ def _write_summary(journal: Journal, settings: Settings) -> pd.DataFrame:
 
 
 def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None = None, seed: int | None = None,
-               runs_dir: str | None = None, confirm: bool | None = None, *, metric: str | Sequence[str] | None = None,
-               mode: str | Sequence[str] | None = None, constraints: str | Sequence[str] | None = None,
+               runs_dir: str | None = None, confirm: bool | channel.Confirm | None = None, *,
+               metric: str | Sequence[str] | None = None, mode: str | Sequence[str] | None = None,
+               constraints: str | Sequence[str] | None = None,
                cpus_per_trial: float | None = None, gpus_per_trial: float | None = None,
                max_concurrent: int | None = None, max_failures: int | None = None, retries: int | None = None,
                timeout_s: float | None = None, address: str | None = None, skip_done: bool = False,
@@ -269,7 +272,7 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
                strict: bool | None = None, target: float | None = None, run_cap: int | None = None,
                check: bool = True, tags: Mapping[str, Any] | None = None, label: str | None = None,
                note: str | None = None, keep_cluster_s: float | None = None,
-               trust_journal: bool | None = None) -> pd.DataFrame | None:
+               trust_journal: bool | channel.Confirm | None = None) -> pd.DataFrame | None:
     """Run `file` over the combinations of `flags` (dict, DataFrame, YAML/CSV path) as parallel Ray tasks.
 
     Sweeps written for other tools run as they are (tuner.formats): `flags` may be a W&B sweep file (and `file`
@@ -280,7 +283,9 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
     Returns a DataFrame of exactly the runs this sweep made (ls_runs columns plus `sweep`, `trial`), with
     the sweep id in `df.attrs["sweep"]` and the ranking in `df.attrs["metric"]`, `["mode"]` and `["best_run"]`
     (the best finished run's run_dir, None when none finished); None when the confirmation prompt is
-    declined. Several metrics (`metric=["val_loss", "latency_ms"], mode=["min", "min"]`) make it multi-objective:
+    declined (`confirm`: None asks as the `confirm` setting says, True asks when a person is at the terminal,
+    False never asks, a callable(question, default) answers instead of a person). Several metrics
+    (`metric=["val_loss", "latency_ms"], mode=["min", "min"]`) make it multi-objective:
     there is no best (`best_run` None), the frame's `pareto` column marks the runs on the Pareto front and
     `df.attrs["pareto"]` lists their run_dir; `metric`/`mode` attrs are then lists. `constraints`
     (`"memory_mb <= 512"`, one or a list) bound metrics of the runs: a run that breaks one is neither best nor on
@@ -291,7 +296,10 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
     Without it, the local Ray cluster the first call starts stays up for this process' next calls (a notebook pays
     Ray's start once) and stops when the process exits; `ray.shutdown()` stops it sooner.
     `trust_journal` (with `resume`): True resumes a journal this user's key did not sign (edited, another user's,
-    an older tuner's); None asks on a terminal and raises UntrustedError without one; False always raises.
+    an older tuner's); None asks on a terminal and raises UntrustedError without one; False always raises; a
+    callable(question, default) answers instead of a person.
+    What it says (the plan, each trial, the progress display) goes through the `tuner` logger (tuner.channel):
+    `quiet` leaves only failures, `logging.getLogger("tuner").setLevel(logging.ERROR)` silences everything.
     """
     overrides: dict[str, Any] = dict(runs_dir=runs_dir, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                      max_concurrent=max_concurrent, max_failures=max_failures, retries=retries, timeout_s=timeout_s,
@@ -307,7 +315,7 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
                                                   strict=strict), tags=tags, label=label,
                                 note=note, target=target, run_cap=run_cap, **overrides)
         if not quiet:
-            say(describe_plan(request))
+            log.info("%s", describe_plan(request))
         ask = request.settings.confirm if confirm is None else confirm
         if not confirm_launch(len(request.plan.indices), ask):
             return None

@@ -14,7 +14,6 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 
-from tuner.console.progress import SweepProgress
 from tuner.errors import TunerError
 from tuner.runs.aggregate import run_row
 from tuner.runs.ranking import metric_value
@@ -32,6 +31,7 @@ from tuner.store.journal import Journal, RecordKind, outcome_record
 from tuner.store.layout import META_DIR, RunPaths
 from tuner.store.status import RunStatus
 from tuner.sweep.prepare import SweepRequest
+from tuner.sweep.progress import SweepProgress
 from tuner.tracking import unique_run_dir
 from workers.files import is_disk_full
 from workers.process import RunSpec

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from tuner.console.prompt import ask
+from tuner import channel
 from tuner.errors import GridError, TunerError, quoted
 from tuner.plan import Plan, check_run_cap, check_sample, load_grid, make_plan
 from tuner.runs.ranking import (
@@ -309,8 +309,10 @@ def describe_plan(request: SweepRequest) -> str:
     return text + objectives
 
 
-def confirm_launch(count: int, ask_user: bool) -> bool:
-    """`Proceed with N runs? [Y/n]` when stdin is a terminal (and `ask_user`); empty or y/yes proceeds."""
-    return ask(f"Proceed with {count} runs?", True, None if ask_user else False)
+def confirm_launch(count: int, ask_user: bool | channel.Confirm) -> bool:
+    """`Proceed with N runs? [Y/n]`, asked through the channel when a person is there to answer (and `ask_user`),
+    or of `ask_user` itself when it is a callable; empty or y/yes proceeds."""
+    return channel.confirmed(ask_user if callable(ask_user) else None if ask_user else False,
+                             f"Proceed with {count} runs?", True)
 
 

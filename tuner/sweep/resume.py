@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable
 
-from tuner.console.messages import warn
+from tuner import channel
 from tuner.errors import DiskFullError, TunerError
 from tuner.plan import grid_from_source, plan_from_record
 from tuner.runs.aggregate import DEFAULT_STALE_AFTER_S
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from tuner.interface.discover import ScriptInterface
     from tuner.interface.template import CommandTemplate
     from tuner.settings import Settings
+
+log = channel.logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,20 +55,12 @@ class SweepStatus:
     front: int | None = None
 
 
-def _is_our_trial(pid: int, run_dir: str) -> bool:
-    """The pid still runs this run's script (not a recycled pid): its environment names the run directory."""
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as handle:
-            return f"{ENV_RUN_DIR}={os.path.abspath(run_dir)}".encode() in handle.read().split(b"\0")
-    except OSError:
-        return False
-
-
 def settle_orphans(runs_dir: str, sweep_id: str, heartbeat_s: float, wait_s: float | None = None) -> int:
     """Runs left `running` by a dead driver (we hold the sweep's lock): kill any surviving process tree of theirs,
     wait until their heartbeats stop (so no dying worker can still write `finished`), then mark them `lost`."""
-    import signal as _signal
     import socket
+
+    from workers.reaper import carries, kill_group
 
     host = socket.gethostname()
     deadline = time.time() + (wait_s if wait_s is not None else 2 * heartbeat_s + 1)
@@ -83,11 +77,10 @@ def settle_orphans(runs_dir: str, sweep_id: str, heartbeat_s: float, wait_s: flo
             if data.run.get("status") != RunStatus.RUNNING:
                 continue
             pid = data.run.get("pid")
-            if data.run.get("host") == host and isinstance(pid, int) and _is_our_trial(pid, run_dir):
-                try:
-                    os.killpg(pid, _signal.SIGKILL)
-                except OSError:
-                    pass
+            # the pid still runs this run's script (not a recycled pid): its environment names the run directory
+            if data.run.get("host") == host and isinstance(pid, int) \
+                    and carries(pid, f"{ENV_RUN_DIR}={os.path.abspath(run_dir)}".encode()):
+                kill_group(pid)
             running.append(data)
         fresh = [d for d in running if time.time() - (d.run.get("heartbeat") or 0) < 2 * heartbeat_s + 0.5]
         if not fresh or time.time() >= deadline:
@@ -153,7 +146,7 @@ def _maybe(kind: Callable[[Any], Any], value: Any) -> Any:
 
 
 def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False, project: str | None = None,
-                   trust: bool | None = None, **settings_overrides: Any) -> SweepRequest:
+                   trust: bool | channel.Confirm | None = None, **settings_overrides: Any) -> SweepRequest:
     """`project`: the folder the sweep's project is in now (moved, or uploaded again with `tune submit`): the
     recorded script and working directory are taken from there instead.
 
@@ -178,7 +171,8 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
     settings = check_resources(load_settings(**{**recorded, **given}))
     script = describe_script(header["script"])
     if script.sha256 != header["script_sha256"] and not quiet:
-        warn(f"note: {header['script']} changed since the sweep started; the remaining trials use the new version")
+        log.info("note: %s changed since the sweep started; the remaining trials use the new version", header["script"],
+                 extra=channel.NOTE)
     grid = grid_from_source(header["grid"])
     plan = plan_from_record(grid, header.get("indices"), header.get("sample"), header.get("seed"))
     journal.claim()  # fails if a driver still runs this sweep
