@@ -58,9 +58,9 @@ def cmd_submit(argv: Sequence[str]) -> int:
     command = list(args.command)
     if not command:
         raise UsageError("nothing to submit: give the sweep after the options, e.g. train.py --flags grid.yml")
-    from tuner.cli.run import _run_parser
+    from tuner.cli.run import run_parser
 
-    run = _run_parser().parse_args(command)  # the same checks as a local sweep (exit 2 on a bad option)
+    run = run_parser().parse_args(command)  # the same checks as a local sweep (exit 2 on a bad option)
     if run.address or run.runs_dir or run.keep_cluster_s is not None:
         raise UsageError("--address, --runs-dir and --keep-cluster belong to `tune submit` (before the script): "
                          "the sweep joins the cluster it is submitted to and writes to --remote-runs-dir")
