@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 from tuner.errors import FlagError, quoted
-from tuner.store.layout import ENV_FLAGS_JSON
+from tuner.store.layout import ENV_CONFIG, ENV_FLAGS_JSON
 from tuner.tracking import is_run_active, write_run_metadata
 from tuner.values import flags_from_json, flags_to_json, parse_value
 from tuner.yamlfile import read_yaml_mapping
@@ -214,7 +214,7 @@ def flags(*specs: FlagSpec, config: str | None = None, file: str | None = None,
     # (value, raw text or None, where) per flag, later sources overwrite earlier ones
     merged: dict[str, tuple[Any, str | None, str]] = {n: (s.default, None, "default") for n, s in declared.items()}
     path = file or "flags.yml"
-    for name, value in _read_flags_file(path, config or os.environ.get("TUNER_CONFIG"), file is not None).items():
+    for name, value in _read_flags_file(path, config or os.environ.get(ENV_CONFIG), file is not None).items():
         merged[str(name)] = (value, None, path)
     cli, wants_help = parse_command_line(sys.argv[1:] if arguments is None else arguments)
     if wants_help:

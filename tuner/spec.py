@@ -18,6 +18,7 @@ from tuner.capture.sources import snapshot_sources
 from tuner.errors import ConfigError, FlagError, ScriptNotFoundError, quoted
 from tuner.settings import Settings
 from tuner.store.layout import (
+    ENV_CONFIG,
     ENV_FLAGS_JSON,
     ENV_RUN_DIR,
     ENV_TENSORBOARD_DIR,
@@ -148,6 +149,8 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
     record.update(identity or {})
     child_env = {ENV_RUN_DIR: paths.run_dir, ENV_FLAGS_JSON: dumps_json(flags_to_json(flags)),
                  ENV_TENSORBOARD_DIR: paths.tensorboard_dir}
+    if settings.config is not None:  # the flags.yml section tuner.flags() reads, as tfruns' config= sets R_CONFIG_ACTIVE
+        child_env[ENV_CONFIG] = settings.config
     child_env.update(env or {})
     child_env.update(template_env)
     check_arg_sizes(command, child_env)

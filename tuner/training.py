@@ -66,7 +66,7 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | os.Pat
                  timeout_s: float | None = None, extra_args: Sequence[str] = (),
                  stdout_metrics: bool | None = None, check: bool = True, command: Any = None,
                  tags: Mapping[str, Any] | None = None, label: str | None = None,
-                 note: str | None = None) -> pd.DataFrame:
+                 note: str | None = None, config: str | None = None) -> pd.DataFrame:
     """Run `file` with `flags` as a subprocess of this Python and record it; returns its one-row ls_runs frame.
 
     A failed run is recorded (status, error.json) and then raises RunFailedError naming the run directory.
@@ -79,6 +79,8 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | os.Pat
     `command` is a command template (default: the `command` setting; see tuner.interface.template).
     `tags` (name -> value, stored as text as in MLflow), `label` and `note` are the run's tags from the start
     (`label` and `note` are the tags of those names); `tune tag` or `get_run(...).set_tag` change them later.
+    `config` (default: the `config` setting) is the section of a flags.yml profile file that the script's
+    tuner.flags() reads, passed as TUNER_CONFIG: tfruns' `config=`, which sets R_CONFIG_ACTIVE for the run.
 
     Working directory: with `artifacts_dir="."` (the default) the script works in a copy-on-write view of the
     project (the current directory): it reads the project as it is, and whatever it writes (new files, rewrites,
@@ -86,7 +88,8 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | os.Pat
     Another `artifacts_dir` runs the script in the current directory itself and copies what changed under that
     folder (at most ARTIFACT_MAX_FILES files, ARTIFACT_MAX_BYTES bytes); None captures nothing.
     """
-    settings = load_settings(runs_dir=runs_dir, echo=echo, timeout_s=timeout_s, stdout_metrics=stdout_metrics)
+    settings = load_settings(runs_dir=runs_dir, echo=echo, timeout_s=timeout_s, stdout_metrics=stdout_metrics,
+                             config=config)
     values, flags_file = _read_flags_argument(flags)
     run_tags = launch_tags(tags, label, note)
     script = describe_script(file)

@@ -59,6 +59,32 @@ def test_profile_sections_pick_default_then_the_configured_section(workdir: Path
     assert resolve()["units"] == 512
 
 
+PROFILE_SCRIPT = """
+from tuner import flags, flag_integer
+FLAGS = flags(flag_integer("units", 128))
+print("UNITS", FLAGS["units"], flush=True)
+"""
+
+
+def test_the_config_setting_picks_the_section_each_run_reads(workdir: Path, write_script,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """tfruns' `config=`: the run gets the active configuration (there R_CONFIG_ACTIVE, here TUNER_CONFIG) and
+    flags() reads that section of flags.yml. The setting was read and then used by nobody (issue 31)."""
+    from tuner import training_run
+
+    monkeypatch.delenv("TUNER_CONFIG", raising=False)
+    write_script("train.py", PROFILE_SCRIPT)
+    (workdir / "flags.yml").write_text("default:\n  units: 64\nbig:\n  units: 512\nsmall:\n  units: 8\n")
+
+    def units(row) -> str:
+        return Path(row["run_dir"], "tuner.d", "output.log").read_text().split("UNITS ")[1].split()[0]
+
+    assert units(training_run("train.py", echo=False).iloc[0]) == "64"
+    (workdir / "tuner.yml").write_text("config: big\n")
+    assert units(training_run("train.py", echo=False).iloc[0]) == "512"
+    assert units(training_run("train.py", echo=False, config="small").iloc[0]) == "8"  # an argument wins
+
+
 def test_a_missing_profile_section_is_an_error_naming_the_sections(workdir: Path) -> None:
     (workdir / "flags.yml").write_text("default:\n  units: 64\nbig:\n  units: 512\n")
     with pytest.raises(FlagError, match=r"no section 'huge'.*default, big"):

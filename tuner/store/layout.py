@@ -28,6 +28,8 @@ INDEX_HEAD_FILE = ".tuner-index-head.json"
 ENV_RUN_DIR = "TUNER_RUN_DIR"
 ENV_FLAGS_JSON = "TUNER_FLAGS_JSON"
 ENV_TENSORBOARD_DIR = "TUNER_TENSORBOARD_DIR"
+#: the flags.yml section a run's tuner.flags() reads (the `config` setting; tfruns' R_CONFIG_ACTIVE)
+ENV_CONFIG = "TUNER_CONFIG"
 #: folders inside a run directory for TensorBoard's files (tuner.tensorboard_dir(); tfruns' `logs`)
 TENSORBOARD_DIRS = ("tensorboard", "logs")
 #: folders inside a run directory that are not artifacts

@@ -101,7 +101,8 @@ def _header(request: SweepRequest) -> dict[str, Any]:
             "target": request.target,
             "settings": {"cpus_per_trial": s.cpus_per_trial, "gpus_per_trial": s.gpus_per_trial,
                          "max_concurrent": s.max_concurrent, "max_failures": s.max_failures, "retries": s.retries,
-                         "timeout_s": s.timeout_s, "ray_address": s.ray_address, "kill_grace_s": s.kill_grace_s}}
+                         "timeout_s": s.timeout_s, "ray_address": s.ray_address, "kill_grace_s": s.kill_grace_s,
+                         "config": s.config}}
 
 
 def run_sweep(request: SweepRequest) -> SweepResult:
@@ -240,7 +241,7 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
                strict: bool | None = None, target: float | None = None, run_cap: int | None = None,
                check: bool = True, tags: Mapping[str, Any] | None = None, label: str | None = None,
                note: str | None = None, keep_cluster_s: float | None = None,
-               trust_journal: bool | None = None) -> pd.DataFrame | None:
+               trust_journal: bool | None = None, config: str | None = None) -> pd.DataFrame | None:
     """Run `file` over the combinations of `flags` (dict, DataFrame, YAML/CSV path) as parallel Ray tasks.
 
     Sweeps written for other tools run as they are (tuner.formats): `flags` may be a W&B sweep file (and `file`
@@ -256,10 +257,12 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
     `keep_cluster_s` > 0 joins (or starts) a warm local cluster kept up that long after the sweep (workers.warm).
     `trust_journal` (with `resume`): True resumes a journal this user's key did not sign (edited, another user's,
     an older tuner's); None asks on a terminal and raises UntrustedError without one; False always raises.
+    `config` is the flags.yml section every trial's tuner.flags() reads (the `config` setting; see training_run).
     """
     overrides: dict[str, Any] = dict(runs_dir=runs_dir, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                      max_concurrent=max_concurrent, max_failures=max_failures, retries=retries, timeout_s=timeout_s,
-                     ray_address=address, stdout_metrics=stdout_metrics, keep_cluster_s=keep_cluster_s)
+                     ray_address=address, stdout_metrics=stdout_metrics, keep_cluster_s=keep_cluster_s,
+                     config=config)
     if resume is not None:
         request = prepare_resume(resume, retry_failed=retry_failed, quiet=quiet, trust=trust_journal, **overrides)
     else:
