@@ -18,8 +18,8 @@ from tuner import (
     flags,
 )
 from tuner.cli.run import parse_flag_options
-from tuner.flags import parse_scalar
 from tuner.store.layout import ENV_FLAGS_JSON, ENV_RUN_DIR
+from tuner.values import parse_value
 
 SPECS = (flag_numeric("dropout", 0.4, "dropout rate"), flag_integer("units", 128, "hidden units"),
          flag_boolean("shuffle", True), flag_string("optimizer", "adam", "optimizer name"))
@@ -130,8 +130,8 @@ def test_negative_numbers_are_values_not_options(workdir: Path) -> None:
 ])
 def test_values_are_parsed_as_yaml_1_2_core_scalars_except_zero_padding(text: str, expected: object) -> None:
     # YAML 1.2 core types only (issue 11): `no` is the string "no", `[1, 2]` the text typed (flags are scalars)
-    assert parse_scalar(text) == expected
-    assert type(parse_scalar(text)) is type(expected)
+    assert parse_value(text) == expected  # the one rule (tuner.values) that flags() types the command line by
+    assert type(parse_value(text)) is type(expected)
 
 
 def test_tune_flag_options_keep_001_as_a_string_and_read_1e_3_as_a_float() -> None:
