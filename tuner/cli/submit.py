@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Sequence
 
 from tuner.capture.secrets import redact_uri
 from tuner.cli.options import PROG, Parser, UsageError, add_runs_dir, formatter
-from tuner.cli.submissions import call_jobs, default_address, jobs_module, read_record, write_record
+from tuner.cli.submissions import (
+    call_jobs,
+    default_address,
+    jobs_module,
+    new_submission_id,
+    read_record,
+    write_record,
+)
 from tuner.console.inert import inert
 
 if TYPE_CHECKING:
@@ -74,7 +81,7 @@ def cmd_submit(argv: Sequence[str]) -> int:
         if os.path.commonpath([full, project]) != project:
             raise UsageError(f"{label} '{path}' is outside {project}, which is what is uploaded; move it into the "
                              "project or submit from a folder that holds it")
-    ident = f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(2).hex()}"
+    ident = new_submission_id()
     remote = args.remote_runs_dir or f"~/tuner-runs/{ident}"
     entry = " ".join(["python", "-m", "tuner", *map(shlex.quote, command), "--yes", "--address", "auto",
                       "--runs-dir", shlex.quote(remote)])

@@ -17,7 +17,6 @@ tuner that did not sign yet.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
 import secrets
@@ -28,6 +27,7 @@ from typing import Any, Iterator
 from filelock import FileLock, Timeout
 
 from tuner.errors import SweepNotFoundError, TunerError
+from tuner.store.layout import id_stamp
 from workers.files import atomic_write_text, dumps_json, read_json_lines
 
 SWEEPS_DIR = "sweeps"
@@ -43,8 +43,7 @@ REPLAYED = ("ask", "tell", "stop")
 
 def new_sweep_id() -> str:
     """Sortable by time, short enough to type: `20261122-080102-a3f9`."""
-    now = _dt.datetime.now(tz=_dt.timezone.utc)
-    return now.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    return f"{id_stamp()}-{secrets.token_hex(2)}"
 
 
 def outcome_record(trial: int, attempt: int | None, run: str, status: str, exit_code: int | None,

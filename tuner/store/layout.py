@@ -100,6 +100,13 @@ class RunPaths:
         return os.path.isdir(self.meta)
 
 
+def id_stamp(when: float | None = None) -> str:
+    """`20261122-080102`: the time in sweep ids and submission ids, in UTC as run folder names are (every name tune
+    makes from a time is UTC: one machine's ids sort with another's, and a submission's with its sweep's)."""
+    return _dt.datetime.fromtimestamp(time.time() if when is None else when, tz=_dt.timezone.utc).strftime(
+        "%Y%m%d-%H%M%S")
+
+
 def run_dir_name(when: float, seconds_scale: int = 0) -> str:
     """`%Y-%m-%dT%H-%M-%SZ` in UTC, with `seconds_scale` decimal digits of seconds (truncated, as tfruns)."""
     stamp = _dt.datetime.fromtimestamp(when, tz=_dt.timezone.utc)
