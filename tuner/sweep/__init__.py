@@ -32,8 +32,8 @@ from tuner.sweep.history import (
     sweep_trial_states,
 )
 from tuner.sweep.loop import (
+    OpenCluster,
     SweepRuns,
-    _Cluster,
     close_cluster,
     execute_sweep,
     open_cluster,
@@ -149,7 +149,7 @@ def _disk_full(request: SweepRequest, sweep_id: str, exc: OSError) -> DiskFullEr
                          "the command again (nothing was started)", folder, None)
 
 
-def _run_sweep(request: SweepRequest, cluster: _Cluster, sweep_id: str) -> SweepResult:
+def _run_sweep(request: SweepRequest, cluster: OpenCluster, sweep_id: str) -> SweepResult:
     settings = request.settings
     ensure_runs_dir(settings.runs_dir)
     view_notice = project_view_notice(request.cwd, settings.runs_dir, settings)
