@@ -111,12 +111,6 @@ def test_the_core_imports_optional_libraries_only_lazily() -> None:
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
-#: a private name one module still takes from another, and what takes it home (an entry no longer found fails)
-PRIVATE_IMPORTS_LEFT = {
-    ("tuner.sweep", "tuner.sweep.history._combo_key"): "skip-done moves into sweep.history (the front-door work)",
-}
-
-
 def _private_imports(path: Path, own: str) -> set[str]:
     """`module.name` for each `from module import _name` of tuner or workers in `path` (module `own`), from another
     module (dunder names such as __version__ are public; a private module, `_version`, `_bootstrap`, is its
@@ -135,8 +129,7 @@ def test_no_module_imports_another_s_private_names() -> None:
     the code moves to the name's owner (issue 31 found seven)."""
     found = {(name, imported) for top in ("tuner", "workers") for name, path in _sources(top).items()
              for imported in _private_imports(path, name)}
-    assert found - set(PRIVATE_IMPORTS_LEFT) == set()
-    assert set(PRIVATE_IMPORTS_LEFT) - found == set(), "taken home: remove its entry from PRIVATE_IMPORTS_LEFT"
+    assert found == set()
 
 
 def test_the_private_import_finder_finds_one(tmp_path: Path) -> None:
