@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from tuner.errors import FlagError, GridError
+from tuner.errors import FlagError, FlagsFileError, GridError
 
 #: what a flags file's `sweep:` section may set: the sweep options of the same names (the command line wins)
 SWEEP_SETTINGS = ("sample", "seed", "num_samples", "search", "metric", "mode", "stop", "grace_period",
@@ -113,13 +113,13 @@ class FlagsFile:
 
 
 def read_flags_file(path: str | os.PathLike[str]) -> FlagsFile:
-    """Read a flags file: a CSV (by its suffix) or YAML. Every problem is a GridError naming the file (a YAML
-    syntax error its line)."""
+    """Read a flags file: a CSV (by its suffix) or YAML. A problem with the file is a FlagsFileError naming it (a
+    YAML syntax error its line); a foreign format's is its GridError (tuner.formats)."""
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise GridError(f"flags file '{path}' does not exist; check the path (relative to {os.getcwd()})")
+        raise FlagsFileError(f"flags file '{path}' does not exist; check the path (relative to {os.getcwd()})")
     if os.path.isdir(path):
-        raise GridError(f"flags file '{path}' is a directory, expected a YAML or CSV file")
+        raise FlagsFileError(f"flags file '{path}' is a directory, expected a YAML or CSV file")
     if path.lower().endswith(".csv"):
         return FlagsFile(path, FileKind.TABLE, table=_read_table(path))
     return _from_yaml(path, _read_yaml(path))
@@ -150,13 +150,13 @@ def _read_yaml(path: str) -> dict[str, Any]:
         with open(path, encoding="utf-8") as handle:
             data = load_yaml(handle)
     except DuplicateKeyError as exc:
-        raise GridError(f"{path}: {exc}; give each flag once with a list of values") from None
+        raise FlagsFileError(f"{path}: {exc}; give each flag once with a list of values") from None
     except yaml.YAMLError as exc:
-        raise GridError(f"{path}: {describe_error(exc)}") from None
+        raise FlagsFileError(f"{path}: {describe_error(exc)}") from None
     except UnicodeDecodeError:
-        raise GridError(f"{path}: not a text file") from None
+        raise FlagsFileError(f"{path}: not a text file") from None
     if not isinstance(data, dict):
-        raise GridError(f"{path}: expected a mapping of flag: [values], got {type(data).__name__}; "
+        raise FlagsFileError(f"{path}: expected a mapping of flag: [values], got {type(data).__name__}; "
                         "for example `dropout: [0.2, 0.3]` on one line and `units: [64, 128]` on the next")
     return data
 
@@ -186,7 +186,7 @@ def _from_yaml(path: str, data: dict[str, Any]) -> FlagsFile:
 def _check_sweep_settings(section: Any, path: str) -> dict[str, Any]:
     example = "e.g. `sweep: {search: tpe, num_samples: 50, metric: val_loss, stop: asha}`"
     if not isinstance(section, dict):
-        raise GridError(f"{path}: `sweep:` holds the sweep's settings as a mapping, got "
+        raise FlagsFileError(f"{path}: `sweep:` holds the sweep's settings as a mapping, got "
                         f"{type(section).__name__}; {example}")
     unknown = [k for k in section if k not in SWEEP_SETTINGS]
     if unknown:
@@ -194,7 +194,7 @@ def _check_sweep_settings(section: Any, path: str) -> dict[str, Any]:
 
         close = difflib.get_close_matches(str(unknown[0]), SWEEP_SETTINGS, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
-        raise GridError(f"{path}: unknown sweep setting '{unknown[0]}'; {hint}the settings are "
+        raise FlagsFileError(f"{path}: unknown sweep setting '{unknown[0]}'; {hint}the settings are "
                         f"{', '.join(SWEEP_SETTINGS)}")
     return {str(k): v for k, v in section.items() if v is not None}
 
@@ -209,4 +209,4 @@ def _read_table(path: str) -> Any:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
         return frame.apply(lambda column: column.map(lambda v: v if not isinstance(v, str) else parse_value(v)))
     except (ValueError, OSError) as exc:
-        raise GridError(f"{path}: cannot read CSV: {exc}") from None
+        raise FlagsFileError(f"{path}: cannot read CSV: {exc}") from None

@@ -190,3 +190,18 @@ def test_a_flags_file_value_is_what_the_api_takes_too(workdir: Path, write_scrip
     assert isinstance(file, FlagsFile)
     row = training_run("train.py", flags=file.with_flags({"units": 16}), echo=False).iloc[0]
     assert (row["flag_lr"], row["flag_units"]) == (0.5, 16)
+
+
+def test_an_unreadable_flags_file_is_the_error_each_caller_raised_before(workdir: Path,
+                                                                       write_script: Callable[..., Path]) -> None:
+    """One reader serves both: to a sweep its problems are GridErrors, to a single run FlagErrors (API callers
+    catch either), with the same line the CLI prints."""
+    write_script("train.py", SCRIPT)
+    (workdir / "bad.yml").write_text("lr: [0.1, 0.2\n")
+    with pytest.raises(GridError, match=r"bad.yml: YAML syntax error at line \d") as sweep_error:
+        from tuner.sweep.prepare import prepare_sweep
+
+        prepare_sweep("train.py", "bad.yml")
+    with pytest.raises(FlagError) as run_error:
+        training_run("train.py", flags="bad.yml")
+    assert str(run_error.value) in str(sweep_error.value)

@@ -16,7 +16,6 @@ import pytest
 
 from tuner import (
     FlagError,
-    GridError,
     RunFailedError,
     ScriptNotFoundError,
     TunerError,
@@ -133,7 +132,7 @@ def test_bad_input_raises_before_anything_is_written(write_script: Callable[...,
     write_script("train.py", TRACKED)
     with pytest.raises(FlagError, match=r"flag 'lr' has a non-scalar value \[0.1, 0.2\]"):
         training_run("train.py", flags={"lr": [0.1, 0.2]})
-    with pytest.raises(GridError, match="flags file 'missing.yml' does not exist"):  # as `tune --flags` says it
+    with pytest.raises(FlagError, match="flags file 'missing.yml' does not exist"):  # as `tune --flags` says it
         training_run("train.py", flags="missing.yml")
     assert sorted(p.name for p in workdir.iterdir()) == ["train.py"]
 
