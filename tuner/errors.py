@@ -50,6 +50,11 @@ class GridError(TunerError):
     """A sweep's grid (YAML, dict, DataFrame or CSV) cannot be planned."""
 
 
+class FlagsFileError(GridError, FlagError):
+    """A flags file cannot be read (tuner.flagsfile): one reader serves a sweep, to which it is a GridError, and a
+    single run, to which it is a FlagError, as each raised before they shared it."""
+
+
 class ScriptNotFoundError(TunerError):
     """The training script does not exist or is not a file."""
 

@@ -84,11 +84,6 @@ def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
-def parse_scalar(text: str) -> Any:
-    """A command-line value by the one text-to-value rule (tuner.values.parse_value)."""
-    return parse_value(text)
-
-
 def _number(value: Any, integer: bool) -> int | float:
     if isinstance(value, bool):
         raise ValueError
@@ -156,7 +151,7 @@ def parse_command_line(arguments: Sequence[str]) -> tuple[dict[str, tuple[Any, s
                 i += 1
             else:
                 raw = "true"
-        parsed[key.replace("-", "_")] = (parse_scalar(raw), raw)
+        parsed[key.replace("-", "_")] = (parse_value(raw), raw)
     return parsed, wants_help
 
 

@@ -7,139 +7,17 @@ fastest, as tfruns' expand.grid), so sampling 1,000 of 10^10 combinations is ins
 from __future__ import annotations
 
 import math
-import os
 import random
 import secrets
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-import yaml
-
 from tuner.errors import QUOTE_MAX, GridError, quoted
-from tuner.values import NAME_MAX, format_value, is_flag_name, parse_value
-from tuner.yamlfile import DuplicateKeyError, describe_error
-from tuner.yamlfile import load as load_yaml
+from tuner.flagsfile import FileKind, FlagsFile, as_flags_file
+from tuner.values import NAME_MAX, format_value, is_flag_name
 
 Scalar = (str, int, float, bool)
 _PLAIN_TYPES = {str, int, float, bool, type(None)}
-
-
-#: the last grid file read, by (path, size, mtime): `tune` looks at a file to tell a sweep from a run and then
-#: plans it, and a 10^6-value grid should be parsed once
-_last_read: tuple[tuple[str, int, int], dict[str, Any]] | None = None
-
-
-def read_grid_file(path: str) -> dict[str, Any]:
-    """A YAML grid file as a mapping; syntax errors name the line. The caller must not modify the result."""
-    global _last_read
-    try:
-        stat = os.stat(path)
-        key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
-    except OSError:
-        key = None
-    if key is not None and _last_read is not None and _last_read[0] == key:
-        return _last_read[1]
-    data = _read_grid_file(path)
-    if key is not None:
-        _last_read = (key, data)
-    return data
-
-
-def _read_grid_file(path: str) -> dict[str, Any]:
-    if not os.path.exists(path):
-        raise GridError(f"flags file '{path}' does not exist; check the path (relative to {os.getcwd()})")
-    if os.path.isdir(path):
-        raise GridError(f"flags file '{path}' is a directory, expected a YAML or CSV file")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = load_yaml(handle)
-    except DuplicateKeyError as exc:
-        raise GridError(f"{path}: {exc}; give each flag once with a list of values") from None
-    except yaml.YAMLError as exc:
-        raise GridError(f"{path}: {describe_error(exc)}") from None
-    except UnicodeDecodeError:
-        raise GridError(f"{path}: not a text file") from None
-    if not isinstance(data, dict):
-        raise GridError(f"{path}: expected a mapping of flag: [values], got {type(data).__name__}; "
-                        "for example `dropout: [0.2, 0.3]` on one line and `units: [64, 128]` on the next")
-    where = os.path.abspath(path)
-    _commands.pop(where, None)  # what an earlier version of the file said no longer counts
-    _sweep_settings.pop(where, None)
-    _programs.pop(where, None)
-    from tuner.formats import convert_file, convert_mapping
-
-    foreign = convert_file(data, path)  # a W&B sweep or a Hydra sweeper config, in tune's terms (tuner.formats)
-    if foreign is not None:
-        if foreign.notes:
-            from tuner import channel
-
-            channel.logger(__name__).info("%s: not used by tune: %s", path, "; ".join(foreign.notes),
-                                          extra=channel.NOTE)
-        if foreign.command is not None:
-            _commands[where] = foreign.command
-        _sweep_settings[where] = dict(foreign.settings)
-        _programs[where] = foreign.program or ""  # "": a foreign sweep file that names no program
-        return foreign.flags
-    if "command" in data:  # reserved: the command template (tuner.interface.template), not a flag
-        data = dict(data)
-        _commands[where] = data.pop("command")
-    if "sweep" in data:  # reserved: the sweep's own settings (search, stopping, metric), not a flag
-        data = dict(data)
-        _sweep_settings[where] = _check_sweep_settings(data.pop("sweep"), path)
-    return convert_mapping(data, path, from_file=True) or data  # Hydra sweep strings: `layers: range(1, 5)`
-
-
-#: the `command:` key of each grid file read (reserved top-level key), by absolute path
-_commands: dict[str, Any] = {}
-#: the `sweep:` key of each grid file read, checked, by absolute path
-_sweep_settings: dict[str, dict[str, Any]] = {}
-#: the program a foreign sweep file names (W&B's `program`), by absolute path
-_programs: dict[str, str] = {}
-#: what a flags file's `sweep:` section may set: the sweep options of the same names (the command line wins)
-SWEEP_SETTINGS = ("sample", "seed", "num_samples", "search", "metric", "mode", "constraints", "stop", "grace_period",
-                  "reduction_factor", "max_t", "min_trials", "brackets", "strict", "target", "run_cap")
-
-
-def _check_sweep_settings(section: Any, path: str) -> dict[str, Any]:
-    example = "e.g. `sweep: {search: tpe, num_samples: 50, metric: val_loss, stop: asha}`"
-    if not isinstance(section, dict):
-        raise GridError(f"{path}: `sweep:` holds the sweep's settings as a mapping, got "
-                        f"{type(section).__name__}; {example}")
-    unknown = [k for k in section if k not in SWEEP_SETTINGS]
-    if unknown:
-        import difflib
-
-        close = difflib.get_close_matches(str(unknown[0]), SWEEP_SETTINGS, n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise GridError(f"{path}: unknown sweep setting '{unknown[0]}'; {hint}the settings are "
-                        f"{', '.join(SWEEP_SETTINGS)}")
-    return {str(k): v for k, v in section.items() if v is not None}
-
-
-def grid_file_settings(path: Any) -> dict[str, Any]:
-    """The `sweep:` settings of YAML flags file `path` (read it if need be); {} for anything else."""
-    if not isinstance(path, (str, os.PathLike)) or os.fspath(path).lower().endswith(".csv"):
-        return {}
-    read_grid_file(os.fspath(path))
-    return dict(_sweep_settings.get(os.path.abspath(path), {}))
-
-
-def grid_file_program(path: Any) -> str | None:
-    """The script a W&B sweep file names (`tune sweep.yaml`), None for anything else (read it if need be)."""
-    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path).lower().endswith((".yaml", ".yml")) \
-            or not os.path.isfile(path):
-        return None
-    read_grid_file(os.fspath(path))
-    program = _programs.get(os.path.abspath(path))
-    if program == "":
-        raise GridError(f"{path} is a sweep file that names no program: add `program: train.py` to it, or give the "
-                        f"script: tune train.py --flags {path}")
-    return program
-
-
-def grid_file_command(path: Any) -> Any:
-    """The raw `command:` template of grid file `path` once it has been read; None when it has none."""
-    return _commands.get(os.path.abspath(path)) if isinstance(path, (str, os.PathLike)) else None
 
 
 @dataclass(frozen=True)
@@ -321,76 +199,53 @@ def table_grid(frame: Any, where: str = "data frame") -> TableGrid:
 
 def load_grid(source: Any, overrides: Mapping[str, Sequence[Any]] | None = None, num_samples: Any = None,
               seed: int | None = None) -> Grid:
-    """A grid from a YAML/CSV path, a dict or a DataFrame, with `--flag name=v1,v2` overrides applied.
+    """A grid from a flags file (a FlagsFile, or its path: tuner.flagsfile), a dict or a DataFrame, with
+    `--flag name=v1,v2` overrides applied.
 
     A mapping with distributions (`{uniform: [0, 1]}` ...) or a `num_samples` is a search space
     (tuner.search.space): grid lists crossed with `num_samples` draws, seeded by `seed`."""
     overrides = dict(overrides or {})
-    if isinstance(source, Mapping):  # Ray Tune search space objects (tune.uniform ...) become tune's own spaces
+    source = as_flags_file(source)
+    if isinstance(source, FlagsFile) and source.kind is FileKind.TABLE:
+        return _table_with(table_grid(source.table, source.path), overrides, num_samples)
+    if hasattr(source, "columns") and hasattr(source, "itertuples"):
+        return _table_with(table_grid(source), overrides, num_samples)
+    if isinstance(source, FlagsFile):
+        where, mapping = source.path, source.flags
+    elif isinstance(source, Mapping):  # Ray Tune search space objects (tune.uniform ...) become tune's own spaces
         from tuner.formats import convert_mapping
 
-        source = convert_mapping(source, "flags") or source
-    if num_samples is not None or (isinstance(source, (str, os.PathLike)) and not os.fspath(source).lower().endswith(
-            ".csv")) or isinstance(source, Mapping) or any(isinstance(v, Mapping) for v in overrides.values()):
-        space = _load_space(source, overrides, num_samples, seed)
-        if space is not None:
-            return space
-    if source is None:
-        if not overrides:
+        where, mapping = "flags", convert_mapping(source, "flags") or source
+    elif source is None:
+        if not overrides and num_samples is None:
             raise GridError("no grid: give --flags FILE or --flag name=v1,v2")
-        return product_grid(overrides, "--flag")
-    if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        if path.lower().endswith(".csv"):
-            import pandas as pd
-
-            if not os.path.isfile(path):
-                raise GridError(f"flags file '{path}' does not exist or is not a file")
-            try:
-                # cells as text, typed by the one rule (tuner.values): `001` stays "001", `yes` stays "yes"
-                frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-                frame = frame.apply(lambda column: column.map(lambda v: v if not isinstance(v, str) else parse_value(v)))
-            except (ValueError, OSError) as exc:
-                raise GridError(f"{path}: cannot read CSV: {exc}") from None
-            grid: Grid = table_grid(frame, path)
-        else:
-            mapping = read_grid_file(path)
-            grid = product_grid({**mapping, **overrides}, path)
-            return grid
-    elif hasattr(source, "columns") and hasattr(source, "itertuples"):
-        grid = table_grid(source)
-    elif isinstance(source, Mapping):
-        return product_grid({**source, **overrides}, "flags")
+        where, mapping = "--flag", {}
     else:
         raise GridError(f"flags must be a mapping of flag -> values, a DataFrame, or a YAML/CSV path; "
                         f"got {type(source).__name__}")
-    for name, values in overrides.items():  # a table grid: one value sets a column for every row
-        if len(values) != 1:
-            raise GridError(f"--flag {name}: a table grid takes one value per --flag (it sets the column)")
-    if overrides:
-        names = list(grid.names) + [n for n in overrides if n not in grid.names]
-        rows = []
-        for index in range(grid.size):
-            combo = {**grid.combination(index), **{n: v[0] for n, v in overrides.items()}}
-            rows.append(tuple(combo[n] for n in names))
-        grid = TableGrid(tuple(names), tuple(rows))
-    return grid
-
-
-def _load_space(source: Any, overrides: Mapping[str, Sequence[Any]], num_samples: Any, seed: int | None) -> Any:
-    """The search space of a mapping / YAML file when it has distributions or num_samples is given, else None."""
+    merged = {**mapping, **overrides}
     from tuner.search.space import has_distributions, search_space
 
-    if isinstance(source, (str, os.PathLike)):
-        where, mapping = os.fspath(source), read_grid_file(os.fspath(source))
-    elif isinstance(source, Mapping) or source is None:
-        where, mapping = ("flags" if source is not None else "--flag"), dict(source or {})
-    else:
+    if num_samples is not None or has_distributions(merged):
+        return search_space(merged, 1 if num_samples is None else num_samples, seed, where)  # type: ignore[return-value]
+    return product_grid(merged, where)
+
+
+def _table_with(grid: TableGrid, overrides: Mapping[str, Sequence[Any]], num_samples: Any) -> TableGrid:
+    """A table grid with `--flag` overrides: one value sets a column for every row."""
+    if num_samples is not None or any(isinstance(v, Mapping) for v in overrides.values()):
         raise GridError("num_samples applies to a mapping or YAML flags file, not to a table of rows")
-    merged = {**mapping, **overrides}
-    if num_samples is None and not has_distributions(merged):
-        return None
-    return search_space(merged, 1 if num_samples is None else num_samples, seed, where)
+    for name, values in overrides.items():
+        if len(values) != 1:
+            raise GridError(f"--flag {name}: a table grid takes one value per --flag (it sets the column)")
+    if not overrides:
+        return grid
+    names = list(grid.names) + [n for n in overrides if n not in grid.names]
+    rows = []
+    for index in range(grid.size):
+        combo = {**grid.combination(index), **{n: v[0] for n, v in overrides.items()}}
+        rows.append(tuple(combo[n] for n in names))
+    return TableGrid(tuple(names), tuple(rows))
 
 
 def check_sample(sample: Any) -> float | None:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from tuner._version import __version__
-from tuner.capture.secrets import SECRET_FILES, SECRET_KEYS
 from tuner.errors import ConfigError, quoted
 from tuner.store.layout import ENV_PREFIX, runs_dir_read_problem
 from tuner.values import parse_value
@@ -24,34 +23,35 @@ PROJECT_FILE = "tuner.yml"
 
 @dataclass(frozen=True)
 class Settings:
-    """Every key of defaults.yml, typed. See that file for what each one does."""
+    """Every key of defaults.yml, typed. See that file for what each one does: it alone holds the defaults (a
+    second copy here disagreed with it on two keys), so a Settings comes from load_settings."""
 
-    runs_dir: str = "runs"
-    echo: bool = True
-    artifacts_dir: str | None = "."
-    project_view: str = "auto"
-    source_patterns: tuple[str, ...] = ()
-    source_max_files: int = 200
-    source_max_bytes: int = 5_000_000
-    secret_files: tuple[str, ...] = SECRET_FILES
-    secret_keys: tuple[str, ...] = SECRET_KEYS
-    config: str | None = None
-    heartbeat_s: float = 5.0
-    stale_after_s: float = 60.0
-    stdout_metrics: bool = True
-    stdout_metrics_pattern: str = ""
-    ray_address: str | None = None
-    keep_cluster_s: float = 0.0
-    ship_project: bool = True
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float | None = None
-    max_concurrent: int | None = None
-    max_failures: int | None = None
-    retries: int = 0
-    timeout_s: float | None = None
-    kill_grace_s: float = 10.0
-    confirm: bool = True
-    command: str | None = None
+    runs_dir: str
+    echo: bool
+    artifacts_dir: str | None
+    project_view: str
+    source_patterns: tuple[str, ...]
+    source_max_files: int
+    source_max_bytes: int
+    secret_files: tuple[str, ...]
+    secret_keys: tuple[str, ...]
+    config: str | None
+    heartbeat_s: float
+    stale_after_s: float
+    stdout_metrics: bool
+    stdout_metrics_pattern: str
+    ray_address: str | None
+    keep_cluster_s: float
+    ship_project: bool
+    cpus_per_trial: float
+    gpus_per_trial: float | None
+    max_concurrent: int | None
+    max_failures: int | None
+    retries: int
+    timeout_s: float | None
+    kill_grace_s: float
+    confirm: bool
+    command: str | None
     #: where each value came from, for error messages: key -> "defaults.yml", "./tuner.yml", "TUNER_X" ...
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 

@@ -18,12 +18,13 @@ from tuner.capture.sources import snapshot_sources
 from tuner.errors import ConfigError, FlagError, ScriptNotFoundError, quoted
 from tuner.settings import Settings
 from tuner.store.layout import (
+    ENV_CONFIG,
     ENV_FLAGS_JSON,
     ENV_RUN_DIR,
     ENV_TENSORBOARD_DIR,
     RunPaths,
 )
-from tuner.values import flags_to_json, format_value, is_flag_name
+from tuner.values import flags_to_json, is_flag_name
 from workers.files import dumps_json
 from workers.process import RunSpec
 
@@ -71,11 +72,6 @@ def check_flag_values(flags: Mapping[str, Any], where: str = "flags") -> dict[st
     if problems:
         raise FlagError(f"{where}: " + "; ".join(problems))
     return {name: (value.item() if hasattr(value, "item") else value) for name, value in flags.items()}
-
-
-def flag_argv(flags: Mapping[str, Any]) -> list[str]:
-    """`--name=value` for each flag: an argparse script reads them unchanged; never passed through a shell."""
-    return [f"--{name}={format_value(value, quote_strings=False)}" for name, value in flags.items()]
 
 
 def thread_caps(cpus: float) -> dict[str, str]:
@@ -136,19 +132,20 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
 
     paths = RunPaths(os.path.abspath(run_dir))
     cwd = cwd or os.getcwd()
-    argv = build_argv(interface, flags, str if getattr(template, "style", "tune") == "wandb" else render)
-    argv += list(extra_args)
-    command: tuple[str, ...] = (sys.executable, script.path, *argv)
+    option_argv = build_argv(interface, flags, str if getattr(template, "style", "tune") == "wandb" else render)
+    command: tuple[str, ...] = (sys.executable, script.path, *option_argv, *extra_args)
     template_env: dict[str, str] = {}
     template_files: dict[str, str] = {}
-    if template is not None:  # the script's own command shape (tuner.interface.template)
+    if template is not None:  # the script's own command shape (tuner.interface.template); extra args at its end
         from tuner.interface.template import render_command
 
-        full, template_env, template_files = render_command(template, script.path, argv, flags, paths.meta)
+        full, template_env, template_files = render_command(template, script.path, option_argv, flags, paths.meta)
         command = (*full, *extra_args)
-        argv = list(command[2:]) if command[:2] == (sys.executable, script.path) else list(command)
+    argv = list(command[2:]) if command[:2] == (sys.executable, script.path) else list(command)
     record: dict[str, Any] = {
         "name": paths.name, "script": script.path, "script_sha256": script.sha256, "argv": argv,
+        # what followed `--` (tuner.runs.reproduce gives it back as it was): argv alone cannot tell it from the flags
+        "extra_args": list(extra_args),
         "cwd": cwd, "user": _user(), "job_type": job_type, "python": platform.python_version(),
         "tuner_version": __version__, "git": script.git.to_dict() if script.git else None,
         "sweep": None, "trial": None, "attempt": 1,
@@ -156,6 +153,8 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
     record.update(identity or {})
     child_env = {ENV_RUN_DIR: paths.run_dir, ENV_FLAGS_JSON: dumps_json(flags_to_json(flags)),
                  ENV_TENSORBOARD_DIR: paths.tensorboard_dir}
+    if settings.config is not None:  # the flags.yml section tuner.flags() reads, as tfruns' config= sets R_CONFIG_ACTIVE
+        child_env[ENV_CONFIG] = settings.config
     child_env.update(env or {})
     child_env.update(template_env)
     check_arg_sizes(command, child_env)

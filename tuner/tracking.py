@@ -46,7 +46,9 @@ def is_run_active() -> bool:
 _warned_inactive = False
 
 
-def _target_dir(run_dir: str | None) -> str | None:
+def recording_dir(run_dir: str | None) -> str | None:
+    """The run folder a script-side call records into (`run_dir`, else the active run's, with its tuner.d/ made);
+    None outside a run, said once per process (the script still runs, it just records nothing)."""
     global _warned_inactive
     target = run_dir or active_run_dir()
     if target is None:
@@ -110,7 +112,7 @@ def write_run_metadata(type: str, data: Any, run_dir: str | None = None) -> None
     if type not in _WRITERS and not callable(data):
         raise TunerError(f"write_run_metadata: unknown type '{type}' needs a callable that receives the "
                          f"metadata folder; known types: {', '.join(sorted(_WRITERS))}")
-    target = _target_dir(run_dir)
+    target = recording_dir(run_dir)
     if target is None:
         return
     paths = RunPaths(target)
@@ -157,7 +159,7 @@ _step_counters: dict[str, int] = {}
 
 def log_metrics(step: int | float | None = None, run_dir: str | None = None, **values: Any) -> None:
     """Append one step of metrics (`log_metrics(epoch=3, loss=0.2, val_loss=0.3)`); the live view picks it up."""
-    target = _target_dir(run_dir)
+    target = recording_dir(run_dir)
     if target is None:
         return
     paths = RunPaths(target)

@@ -12,6 +12,7 @@ from tuner import channel
 from tuner.capture.artifacts import copy_changed, start_scan
 from tuner.capture.secrets import SecretRule
 from tuner.errors import DiskFullError, FlagError, RunFailedError
+from tuner.flagsfile import FlagsFile, as_flags_file
 from tuner.runs.aggregate import read_rows, runs_frame
 from tuner.settings import load_settings
 from tuner.spec import (
@@ -27,23 +28,23 @@ from tuner.store.files import launch_tags, read_run
 from tuner.store.layout import RunPaths, ensure_runs_dir
 from tuner.store.status import RunStatus
 from tuner.tracking import unique_run_dir
-from tuner.yamlfile import read_yaml_mapping
 from workers.files import is_disk_full
 from workers.process import FINISHED, run_process
 
 log = channel.logger(__name__)
 
 
-def _read_flags_argument(flags: Mapping[str, Any] | str | os.PathLike[str] | None) -> dict[str, Any]:
+def _read_flags_argument(flags: Mapping[str, Any] | str | os.PathLike[str] | FlagsFile | None) -> tuple[
+        dict[str, Any], FlagsFile | None]:
+    """The run's flags, and the flags file they came from (read as a sweep reads it: tuner.flagsfile)."""
     if flags is None:
-        return {}
-    if isinstance(flags, (str, os.PathLike)):
-        path = os.fspath(flags)
-        data = read_yaml_mapping(path, FlagError, "flag: value", "flags file")
-        return check_flag_values(data, path)
+        return {}, None
+    file = as_flags_file(flags)
+    if isinstance(file, FlagsFile):
+        return check_flag_values(file.one_run_flags(), file.path), file
     if not isinstance(flags, Mapping):
         raise FlagError(f"flags must be a mapping of name -> value or a YAML file path, got {type(flags).__name__}")
-    return check_flag_values(flags)
+    return check_flag_values(flags), None
 
 
 def _interface_for_defaults(script: str) -> Any:
@@ -60,23 +61,27 @@ def _interface_for_defaults(script: str) -> Any:
         return None
 
 
-def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None = None,
+def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | os.PathLike[str] | FlagsFile | None = None,
                  properties: Mapping[str, Any] | None = None, run_dir: str | None = None,
                  artifacts_dir: str | None = ".", echo: bool | None = None, runs_dir: str | None = None,
                  timeout_s: float | None = None, extra_args: Sequence[str] = (),
                  stdout_metrics: bool | None = None, check: bool = True, command: Any = None,
                  tags: Mapping[str, Any] | None = None, label: str | None = None,
-                 note: str | None = None) -> pd.DataFrame:
+                 note: str | None = None, config: str | None = None) -> pd.DataFrame:
     """Run `file` with `flags` as a subprocess of this Python and record it; returns its one-row ls_runs frame.
 
     A failed run is recorded (status, error.json) and then raises RunFailedError naming the run directory.
-    Ctrl-C stops the script and its children and records the run as killed. `extra_args` follow the flags
+    Ctrl-C stops the script and its children and records the run as killed. `flags` is a mapping or a flags file
+    (a path, read as `tune` reads it: one value per flag, `lr: 0.1` or `lr: [0.1]`; its `command:` is the command
+    template unless `command` is given). `extra_args` follow the flags
     on the script's command line as they are. `stdout_metrics=False` stops printed `name: value` lines
     becoming metrics (default: the setting). `check=False` launches without finding the script's flags
     (tuner.interface) first: for scripts that cannot be inspected; flags are then passed as `--name=value`.
     `command` is a command template (default: the `command` setting; see tuner.interface.template).
     `tags` (name -> value, stored as text as in MLflow), `label` and `note` are the run's tags from the start
     (`label` and `note` are the tags of those names); `tune tag` or `get_run(...).set_tag` change them later.
+    `config` (default: the `config` setting) is the section of a flags.yml profile file that the script's
+    tuner.flags() reads, passed as TUNER_CONFIG: tfruns' `config=`, which sets R_CONFIG_ACTIVE for the run.
 
     Working directory: with `artifacts_dir="."` (the default) the script works in a copy-on-write view of the
     project (the current directory): it reads the project as it is, and whatever it writes (new files, rewrites,
@@ -84,13 +89,19 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | None =
     Another `artifacts_dir` runs the script in the current directory itself and copies what changed under that
     folder (at most ARTIFACT_MAX_FILES files, ARTIFACT_MAX_BYTES bytes); None captures nothing.
     """
-    settings = load_settings(runs_dir=runs_dir, echo=echo, timeout_s=timeout_s, stdout_metrics=stdout_metrics)
-    values = _read_flags_argument(flags)
+    settings = load_settings(runs_dir=runs_dir, echo=echo, timeout_s=timeout_s, stdout_metrics=stdout_metrics,
+                             config=config)
+    values, flags_file = _read_flags_argument(flags)
     run_tags = launch_tags(tags, label, note)
     script = describe_script(file)
     from tuner.interface.template import check_template_flags, parse_template, resolve_template
 
-    template = parse_template(command, "command") if command is not None else resolve_template(None, settings)
+    if command is not None:
+        template = parse_template(command, "command")
+    elif flags_file is not None:  # the file's `command:`, as a sweep of the same file would use it
+        template = resolve_template(settings, flags_file.command, f"{flags_file.path}: command")
+    else:
+        template = resolve_template(settings)
     if template is not None:
         check_template_flags(template, values)
     interface = None

@@ -18,8 +18,8 @@ from tuner import (
     flags,
 )
 from tuner.cli.run import parse_flag_options
-from tuner.flags import parse_scalar
 from tuner.store.layout import ENV_FLAGS_JSON, ENV_RUN_DIR
+from tuner.values import parse_value
 
 SPECS = (flag_numeric("dropout", 0.4, "dropout rate"), flag_integer("units", 128, "hidden units"),
          flag_boolean("shuffle", True), flag_string("optimizer", "adam", "optimizer name"))
@@ -57,6 +57,32 @@ def test_profile_sections_pick_default_then_the_configured_section(workdir: Path
     assert (resolve(config="big")["dropout"], resolve(config="big")["units"]) == (0.3, 512)
     monkeypatch.setenv("TUNER_CONFIG", "big")
     assert resolve()["units"] == 512
+
+
+PROFILE_SCRIPT = """
+from tuner import flags, flag_integer
+FLAGS = flags(flag_integer("units", 128))
+print("UNITS", FLAGS["units"], flush=True)
+"""
+
+
+def test_the_config_setting_picks_the_section_each_run_reads(workdir: Path, write_script,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """tfruns' `config=`: the run gets the active configuration (there R_CONFIG_ACTIVE, here TUNER_CONFIG) and
+    flags() reads that section of flags.yml. The setting was read and then used by nobody (issue 31)."""
+    from tuner import training_run
+
+    monkeypatch.delenv("TUNER_CONFIG", raising=False)
+    write_script("train.py", PROFILE_SCRIPT)
+    (workdir / "flags.yml").write_text("default:\n  units: 64\nbig:\n  units: 512\nsmall:\n  units: 8\n")
+
+    def units(row) -> str:
+        return Path(row["run_dir"], "tuner.d", "output.log").read_text().split("UNITS ")[1].split()[0]
+
+    assert units(training_run("train.py", echo=False).iloc[0]) == "64"
+    (workdir / "tuner.yml").write_text("config: big\n")
+    assert units(training_run("train.py", echo=False).iloc[0]) == "512"
+    assert units(training_run("train.py", echo=False, config="small").iloc[0]) == "8"  # an argument wins
 
 
 def test_a_missing_profile_section_is_an_error_naming_the_sections(workdir: Path) -> None:
@@ -104,8 +130,8 @@ def test_negative_numbers_are_values_not_options(workdir: Path) -> None:
 ])
 def test_values_are_parsed_as_yaml_1_2_core_scalars_except_zero_padding(text: str, expected: object) -> None:
     # YAML 1.2 core types only (issue 11): `no` is the string "no", `[1, 2]` the text typed (flags are scalars)
-    assert parse_scalar(text) == expected
-    assert type(parse_scalar(text)) is type(expected)
+    assert parse_value(text) == expected  # the one rule (tuner.values) that flags() types the command line by
+    assert type(parse_value(text)) is type(expected)
 
 
 def test_tune_flag_options_keep_001_as_a_string_and_read_1e_3_as_a_float() -> None:

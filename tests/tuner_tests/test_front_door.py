@@ -111,11 +111,11 @@ def test_a_bad_count_on_the_command_line_blames_the_option_not_the_flags_file(
 
 def test_resume_takes_yes_and_every_option_has_help(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`tune resume` takes the options `tune SCRIPT` has for running trials, with the same help texts."""
-    from tuner.cli.run import _run_parser
+    from tuner.cli.run import run_parser
     from tuner.cli.sweeps import resume_parser
 
     resume = {a.option_strings[0]: a.help for a in resume_parser()._actions if a.option_strings}
-    run = {a.option_strings[0]: a.help for a in _run_parser()._actions if a.option_strings}
+    run = {a.option_strings[0]: a.help for a in run_parser()._actions if a.option_strings}
     assert all(resume.values()), [option for option, text in resume.items() if not text]
     for option in ("--quiet", "--cpus-per-trial", "--gpus-per-trial", "--max-concurrent", "--max-failures",
                    "--retries", "--timeout", "--address"):

@@ -205,12 +205,6 @@ DECLARED_STATE = {
     ("tuner.integrations.keras", "_patched_options"): "the process: the options of that one patch",
     ("tuner.integrations.keras", "_state"): "a thread-local: inside fit(), evaluate() is fit's validation",
 }
-#: state issue 31 removes in another branch (gridfile: the grid file read once into a value); each entry goes when
-#: its branch lands (test_the_exceptions_still_exist)
-BEING_REMOVED_STATE = {
-    ("tuner.plan", "_commands"), ("tuner.plan", "_last_read"), ("tuner.plan", "_programs"),
-    ("tuner.plan", "_sweep_settings"),
-}
 
 
 def _module_state(tree: ast.Module) -> set[str]:
@@ -255,7 +249,7 @@ def _all_module_state() -> set[tuple[str, str]]:
 
 
 def test_no_module_level_state_but_the_declared() -> None:
-    assert _all_module_state() - set(DECLARED_STATE) - BEING_REMOVED_STATE == set()
+    assert _all_module_state() - set(DECLARED_STATE) == set()
 
 
 def test_the_state_finder_finds_planted_state() -> None:
@@ -269,16 +263,6 @@ def test_the_state_finder_finds_planted_state() -> None:
 
 
 # -- no private names imported from another module ---------------------------------------------------------------
-
-#: imports of another module's private names that issue 31's gridfile branch removes (each goes when it lands)
-BEING_REMOVED_PRIVATE = {
-    ("tuner.capture.artifacts", "tuner.tracking._target_dir"), ("tuner.cli.submit", "tuner.cli.run._run_parser"),
-    ("tuner.cli.views", "tuner.report._show"), ("tuner.dashboard.state", "tuner.report.data._clean"),
-    ("tuner.report.live", "tuner.report.data._clean"), ("tuner.report.live", "tuner.report.data._error"),
-    ("tuner.report.render", "tuner.report.data._clean"),
-    ("tuner.sweep", "tuner.sweep.loop._Cluster"),
-}
-
 
 def _is_private(name: str) -> bool:
     return name.startswith("_") and not name.startswith("__")
@@ -321,7 +305,7 @@ def _all_private_uses() -> set[tuple[str, str]]:
 
 
 def test_no_private_names_of_other_modules_are_used() -> None:
-    assert _all_private_uses() - BEING_REMOVED_PRIVATE == set()
+    assert _all_private_uses() == set()
 
 
 def test_the_private_use_finder_finds_planted_uses() -> None:
@@ -481,8 +465,7 @@ def test_the_printing_finder_finds_planted_printing() -> None:
 
 def test_the_exceptions_still_exist() -> None:
     """Every declared exception names something in the code: one that went away is taken off its list."""
-    declared = set(DECLARED_STATE) | BEING_REMOVED_STATE
+    declared = set(DECLARED_STATE)
     assert not declared - _all_module_state(), declared - _all_module_state()
-    assert not BEING_REMOVED_PRIVATE - _all_private_uses(), BEING_REMOVED_PRIVATE - _all_private_uses()
     printing = {(m, w) for m, tree in _parsed("tuner").items() for w in _printing(tree)}
     assert not set(PRINTING_ALLOWED) - printing, set(PRINTING_ALLOWED) - printing

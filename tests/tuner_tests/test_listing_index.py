@@ -385,3 +385,17 @@ def test_changing_a_listed_frame_leaves_the_next_listing_as_it_was(runs: Path) -
     assert "flag_dropout" in numeric and "start" not in numeric
     first.loc[:, numeric] = -7  # in place, in the frame's own arrays
     pd.testing.assert_frame_equal(ls_runs(order=None, runs_dir=str(runs)), truth(runs))
+
+
+def test_rebuild_index_lists_a_flags_json_edited_in_place(runs: Path) -> None:
+    """The documented way back (docs/benchmarks.md) after the one edit the stats cannot see: flags.json rewritten
+    in place, same size, same folder. tuner.runs.index.rebuild_index drops the index and reads every run again."""
+    run = runs / "2026-01-01T00-00-01Z"
+    ls_runs(runs_dir=str(runs))
+    flags_json = run / "tuner.d" / "flags.json"
+    text = flags_json.read_text()
+    with open(flags_json, "r+", encoding="utf-8") as handle:  # in place: no rename, no append
+        handle.write(text.replace("0.2", "0.7"))
+    assert ls_runs(runs_dir=str(runs)).set_index("run_dir").loc[str(run), "flag_dropout"] == 0.2  # not seen
+    assert index.rebuild_index(str(runs)) == 5
+    assert ls_runs(runs_dir=str(runs)).set_index("run_dir").loc[str(run), "flag_dropout"] == 0.7

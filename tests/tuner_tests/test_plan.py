@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 
 from tuner.errors import GridError
+from tuner.flagsfile import read_flags_file
 from tuner.plan import (
     ProductGrid,
     check_sample,
     grid_from_source,
     load_grid,
     make_plan,
-    read_grid_file,
 )
 
 
@@ -120,28 +120,28 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
     path = tmp_path / "grid.yml"
     path.write_text("a: [1, 2]\nb: [3, 4\nc: 5\n")
     with pytest.raises(GridError, match=r"YAML syntax error at line \d+"):
-        read_grid_file(str(path))
+        read_flags_file(str(path))
 
 
 def test_duplicate_keys_are_an_error_not_silently_the_last(tmp_path):
     path = tmp_path / "grid.yml"
     path.write_text("lr: [0.1]\nunits: [1]\nlr: [0.2]\n")
     with pytest.raises(GridError, match="line 3: duplicate key 'lr' \\(first on line 1\\)"):
-        read_grid_file(str(path))
+        read_flags_file(str(path))
 
 
 def test_grid_file_that_is_not_a_mapping(tmp_path):
     path = tmp_path / "grid.yml"
     path.write_text("- 1\n- 2\n")
     with pytest.raises(GridError, match="expected a mapping of flag"):
-        read_grid_file(str(path))
+        read_flags_file(str(path))
 
 
 def test_python_object_tags_are_rejected(tmp_path):
     path = tmp_path / "grid.yml"
     path.write_text("a: !!python/object/apply:os.system ['echo pwned']\n")
     with pytest.raises(GridError, match="could not determine a constructor|YAML"):
-        read_grid_file(str(path))
+        read_flags_file(str(path))
 
 
 def test_grid_source_round_trips_through_the_journal_format():
@@ -160,7 +160,7 @@ def test_too_many_combinations_without_sample_asks_for_sample():
 def test_exponent_notation_in_a_grid_file_is_a_number(tmp_path):
     path = tmp_path / "grid.yml"
     path.write_text("lr: [1e-3, 1.0e-4, 5e2]\nname: ['1e-3', x1e3]\n")
-    grid = read_grid_file(str(path))
+    grid = read_flags_file(str(path)).flags
     assert grid == {"lr": [0.001, 0.0001, 500.0], "name": ["1e-3", "x1e3"]}
 
 

@@ -98,3 +98,44 @@ def test_lookup_prints_one_field_by_dotted_path(workdir: Path, write_script) -> 
     assert json.loads(run_tune("lookup", name, "argv", cwd=workdir).stdout) == ["--lr=0.5", "--units=3"]
     missing = run_tune("lookup", name, "git.sha", cwd=workdir)
     assert missing.returncode == 2 and "no field 'git.sha'" in missing.stderr
+
+
+SWITCH_SCRIPT = """
+import argparse, json, sys
+parser = argparse.ArgumentParser()
+parser.add_argument("--fast", action="store_true")
+parser.add_argument("--lr", type=float, default=0.1)
+parser.add_argument("--seed", type=int, default=0)
+args = parser.parse_args()
+print("GOT", json.dumps(sys.argv[1:]), flush=True)
+"""
+
+
+def test_reproduce_gives_back_the_arguments_after_the_double_dash_beside_a_switch(workdir: Path,
+                                                                                  write_script) -> None:
+    """A switch reaches argv as `--fast` (not `--fast=True`), so argv alone cannot show where the flags end: the
+    run records what followed `--`, and the printed command gives it back (it was dropped: issue 31)."""
+    write_script("train.py", SWITCH_SCRIPT)
+    result = run_tune("train.py", "--flag", "fast=true", "--flag", "lr=0.5", "--no-echo", "--", "--seed", "3",
+                      cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    run = get_run(ls_runs()["run_dir"].iloc[0])
+    assert run.argv == ["--fast", "--lr=0.5", "--seed", "3"] and run.run["extra_args"] == ["--seed", "3"]
+    command = reproduce_steps(run.run_dir)[-1]
+    assert command == "tune train.py --flag fast=true --flag lr=0.5 -- --seed 3"
+    script, *rest = shlex.split(command)[1:]
+    rerun = run_tune(script, "--runs-dir", "again", *rest, cwd=workdir)  # before `--`: what follows is the script's
+    assert rerun.returncode == 0, rerun.stderr
+    assert 'GOT ["--fast", "--lr=0.5", "--seed", "3"]' in rerun.stdout
+
+
+def test_a_run_recorded_before_extra_args_were_kept_still_gives_them_back_after_valued_flags(workdir: Path,
+                                                                                          write_script) -> None:
+    write_script("train.py", SWITCH_SCRIPT)
+    training_run("train.py", flags={"lr": 0.5}, extra_args=["--seed", "3"], echo=False)
+    run_dir = ls_runs()["run_dir"].iloc[0]
+    run_json = Path(run_dir, "tuner.d", "run.json")
+    record = json.loads(run_json.read_text())
+    del record["extra_args"]  # as a run made by an older tuner left it
+    run_json.write_text(json.dumps(record))
+    assert reproduce_steps(run_dir)[-1] == "tune train.py --flag lr=0.5 -- --seed 3"

@@ -35,6 +35,26 @@ def test_defaults_file_documents_every_setting_and_nothing_else() -> None:
         assert any(lines[j].startswith("#") for j in range(max(0, index - 4), index)), key
 
 
+def test_defaults_yml_alone_holds_the_defaults() -> None:
+    """The dataclass kept a second copy of the defaults, which disagreed with defaults.yml on source_patterns and
+    stdout_metrics_pattern (issue 31): it now has none, so the two cannot disagree, and what load_settings gives
+    for a key nobody set is defaults.yml's value, typed."""
+    own = [f.name for f in dataclasses.fields(Settings)
+           if f.name != "sources" and (f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING)]
+    assert own == []
+    with pytest.raises(TypeError):
+        Settings()  # type: ignore[call-arg]
+
+
+def test_every_default_loads_as_defaults_yml_writes_it(workdir: Path) -> None:
+    settings = load_settings(environ={})
+    for key, value in default_values().items():
+        loaded = getattr(settings, key)
+        assert loaded == (tuple(value) if isinstance(value, list) else value), key
+        assert settings.sources[key] == "tuner/defaults.yml"
+    assert settings.source_patterns[0] == "*.py" and "(?P<name>" in settings.stdout_metrics_pattern
+
+
 def test_defaults_load_as_documented(workdir: Path) -> None:
     settings = load_settings()
     assert settings.runs_dir == "runs" and settings.echo is True and settings.artifacts_dir == "."

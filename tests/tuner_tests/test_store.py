@@ -68,6 +68,26 @@ def test_run_dir_name_is_utc_with_truncated_fractions() -> None:
     assert run_dir_name(when, 3) == "2023-11-14T22-13-20.987Z"
 
 
+def test_sweep_ids_and_submission_ids_tell_the_time_in_utc_as_run_folders_do() -> None:
+    """Submission ids were local time and sweep ids UTC (issue 31): a submission made at 09:00 in India named
+    03:30 its sweep. Both come from store.layout.id_stamp now; here in a process whose zone is UTC+5:30."""
+    import subprocess
+    import sys
+
+    code = ("import json, time; from tuner.store.layout import id_stamp, run_dir_name; "
+            "from tuner.store.journal import new_sweep_id; from tuner.cli.submissions import new_submission_id; "
+            "before = id_stamp(); ids = [new_sweep_id(), new_submission_id()]; after = id_stamp(); "
+            "print(json.dumps([before, ids, after, id_stamp(1_700_000_000.5), run_dir_name(1_700_000_000.5), "
+            "time.strftime('%H', time.localtime(1_700_000_000))]))")
+    env = {**os.environ, "TZ": "IST-5:30", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    before, (sweep, submission), after, fixed, folder, local_hour = json.loads(out)
+    assert local_hour == "03"  # the zone took: 22:13 UTC is 03:43 there
+    assert fixed == "20231114-221320" and folder == "2023-11-14T22-13-20Z"
+    assert before <= sweep[:15] <= after and before <= submission[5:20] <= after
+    assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{4}", sweep) and re.fullmatch(r"tune-\d{8}-\d{6}-[0-9a-f]{4}", submission)
+
+
 def test_unique_run_dir_uses_the_settings_runs_dir(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TUNER_RUNS_DIR", "elsewhere")
     path = unique_run_dir(seconds_scale=3)

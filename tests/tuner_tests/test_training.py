@@ -104,6 +104,22 @@ def test_flags_from_a_yaml_file(write_script: Callable[..., Path], workdir: Path
     assert (row["flag_lr"], row["flag_epochs"]) == (0.25, 1)
 
 
+@pytest.mark.parametrize("command", ["${interpreter} ${program} ${args}", None])
+def test_extra_args_reach_the_script_once_after_the_flags_with_or_without_a_template(
+        write_script: Callable[..., Path], command: str | None) -> None:
+    """`-- --seed 3` follows the flags once: with a template holding ${args} they came twice (once inside ${args},
+    once at the end), and run.json's argv said so too."""
+    write_script("train.py", "import argparse, json, sys\nparser = argparse.ArgumentParser()\n"
+                 "parser.add_argument('--lr', type=float)\nparser.add_argument('--seed', type=int)\n"
+                 "parser.parse_args()\nprint('GOT', json.dumps(sys.argv[1:]))\n")
+    row = training_run("train.py", flags={"lr": 0.5}, command=command, extra_args=["--seed", "3"],
+                       echo=False).iloc[0]
+    log = Path(row["run_dir"], "tuner.d", "output.log").read_text()
+    assert 'GOT ["--lr=0.5", "--seed", "3"]' in log
+    run = json.loads(Path(row["run_dir"], "tuner.d", "run.json").read_text())
+    assert run["argv"] == ["--lr=0.5", "--seed", "3"] and run["extra_args"] == ["--seed", "3"]
+
+
 def test_an_explicit_run_dir(write_script: Callable[..., Path], workdir: Path) -> None:
     write_script("train.py", TRACKED)
     row = training_run("train.py", run_dir="my_runs/first", echo=False).iloc[0]
@@ -116,7 +132,7 @@ def test_bad_input_raises_before_anything_is_written(write_script: Callable[...,
     write_script("train.py", TRACKED)
     with pytest.raises(FlagError, match=r"flag 'lr' has a non-scalar value \[0.1, 0.2\]"):
         training_run("train.py", flags={"lr": [0.1, 0.2]})
-    with pytest.raises(FlagError, match="flags file 'missing.yml' cannot be read"):
+    with pytest.raises(FlagError, match="flags file 'missing.yml' does not exist"):  # as `tune --flags` says it
         training_run("train.py", flags="missing.yml")
     assert sorted(p.name for p in workdir.iterdir()) == ["train.py"]
 

@@ -110,14 +110,14 @@ def use_artifact(path: str | os.PathLike[str], name: str | None = None, run_dir:
 
     from tuner.errors import TunerError
     from tuner.store.layout import RunPaths
-    from tuner.tracking import _target_dir
+    from tuner.tracking import recording_dir
     from workers.files import append_json_line
 
     text = os.fspath(path)
     if not os.path.exists(text):
         raise TunerError(f"use_artifact: '{text}' does not exist (relative to {os.getcwd()}); "
                          "pass the path of a file or folder the script reads")
-    target = _target_dir(run_dir)
+    target = recording_dir(run_dir)
     if target is None:
         return text
     if os.path.isdir(text):

@@ -1,8 +1,8 @@
 """The `tune` command: the one table of commands, dispatch, and exit codes (docs/design.md section 6).
 
-Exit status: 0 all good, 1 a run or trial failed, 2 bad input, 130 interrupted. Each command lives in the
-module the table names and is imported only when it runs, so `tune --help`, `ls` or `info` never load what
-sweeps need (Ray above all).
+Exit status: 0 all good, 1 a run or trial failed, 2 bad input, 3 the runs directory's disk is full, 130
+interrupted (each TunerError carries its own: tuner.errors). Each command lives in the module the table names
+and is imported only when it runs, so `tune --help`, `ls` or `info` never load what sweeps need (Ray above all).
 """
 
 from __future__ import annotations

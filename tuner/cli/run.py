@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any, Sequence
 
@@ -20,7 +19,7 @@ from tuner.cli.options import (
 from tuner.errors import TunerError, quoted
 
 
-def _run_parser() -> Parser:
+def run_parser() -> Parser:
     parser = Parser(prog=f"{PROG} SCRIPT", formatter_class=formatter,
                      description="Run SCRIPT once (tracked), or as a sweep when a flag has several values.",
                      epilog="Flags reach the script as --name=value arguments (argparse scripts work unchanged)\n"
@@ -91,7 +90,6 @@ def _run_parser() -> Parser:
     sweep.add_argument("--skip-done", action="store_true",
                        help="skip combinations that already have a finished run of the same script")
     add_sweep_switches(sweep)
-    sweep.add_argument("--force-sweep", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -111,48 +109,37 @@ def parse_flag_options(items: Sequence[str]) -> dict[str, Any]:
     return values
 
 
-def _is_sweep_script(script: str) -> bool:
-    from tuner.cli.sweeps import is_sweep_script
-
-    return is_sweep_script(script)
-
-
 def cmd_run(argv: Sequence[str]) -> int:
     script_args: tuple[str, ...] = ()
     if "--" in argv:
         cut = list(argv).index("--")
         argv, script_args = list(argv)[:cut], tuple(argv[cut + 1:])
-    args = _run_parser().parse_args(argv)
+    args = run_parser().parse_args(argv)
     cli_flags = parse_flag_options(args.flag)
+    from tuner.flagsfile import read_flags_file, sweep_script_file
+
+    # each file is read once, here, and its value handed on (tuner.flagsfile): `tune sweep.yaml` names its program
+    script_file = sweep_script_file(args.script)
+    flags_file = read_flags_file(args.flags) if args.flags is not None else None
     drawn = any(isinstance(v, dict) for v in cli_flags.values())  # `--flag lr=interval(0, 1)`: a distribution
-    is_sweep = (args.flags is not None or args.sample is not None or args.force_sweep or args.num_samples is not None
-                or any(len(v) > 1 for v in cli_flags.values()) or drawn or _is_sweep_script(args.script))
-    if args.flags is not None and not is_sweep_file(args.flags):
-        is_sweep = (args.sample is not None or args.num_samples is not None
-                    or any(len(v) > 1 for v in cli_flags.values()) or drawn)
+    is_sweep = (args.sample is not None or args.num_samples is not None or drawn
+                or any(len(v) > 1 for v in cli_flags.values())
+                or (flags_file.is_sweep if flags_file is not None else script_file is not None))
+    script = script_file.program if script_file is not None and script_file.program else args.script
     if is_sweep:
         from tuner.cli.sweeps import run_sweep_command
 
-        return run_sweep_command(args, cli_flags, script_args)
+        return run_sweep_command(args, script, flags_file or script_file, cli_flags, script_args)
     from tuner.store.files import parse_tag_options
     from tuner.training import training_run
 
-    flags: dict[str, Any] = {}
-    command = None
-    if args.flags is not None:  # one value per flag: `lr: 0.1` or `lr: [0.1]`
-        from tuner.plan import grid_file_command, read_grid_file
-        from tuner.spec import check_flag_values
-
-        grid = read_grid_file(args.flags)
-        command = grid_file_command(args.flags)
-        flags.update(check_flag_values({k: v[0] if isinstance(v, list) and len(v) == 1 else v
-                                        for k, v in grid.items()}, args.flags))
-    flags.update({name: values[0] for name, values in cli_flags.items()})
+    given = {name: values[0] for name, values in cli_flags.items()}  # `--flag` wins over the file's value
     try:
-        frame = training_run(args.script, flags=flags, runs_dir=args.runs_dir, echo=args.echo,
-                     artifacts_dir=None if args.no_artifacts else args.artifacts_dir, timeout_s=args.timeout,
-                     extra_args=script_args, stdout_metrics=args.stdout_metrics, check=args.check,
-                     command=command, tags=parse_tag_options(args.tag), label=args.label, note=args.note)
+        frame = training_run(script, flags=flags_file.with_flags(given) if flags_file is not None else given,
+                             runs_dir=args.runs_dir, echo=args.echo,
+                             artifacts_dir=None if args.no_artifacts else args.artifacts_dir, timeout_s=args.timeout,
+                             extra_args=script_args, stdout_metrics=args.stdout_metrics, check=args.check,
+                             tags=parse_tag_options(args.tag), label=args.label, note=args.note)
     except TunerError as exc:
         if getattr(exc, "run_dir", None):  # the run is recorded; say where, exit 1
             print(f"{PROG}: {exc}", file=sys.stderr)
@@ -163,17 +150,3 @@ def cmd_run(argv: Sequence[str]) -> int:
     if not load_settings(runs_dir=args.runs_dir, echo=args.echo).echo:  # quiet, but never silent: where it went
         print(f"Run completed: {frame['run_dir'].iloc[0]}")
     return 0
-
-
-def is_sweep_file(path: str) -> bool:
-    """A flags file is a sweep when it is a CSV or any value is a list (else it is one run's flags)."""
-    if path.lower().endswith(".csv"):
-        return True
-    from tuner.plan import grid_file_settings, read_grid_file
-
-    grid = read_grid_file(path)
-    if grid_file_settings(path):  # a `sweep:` section (search, stopping ...) only makes sense for a sweep
-        return True
-    return any((isinstance(v, list) and len(v) != 1) or isinstance(v, dict) for v in grid.values())
-
-

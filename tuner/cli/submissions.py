@@ -43,6 +43,13 @@ def _records_dir(runs_dir: str | None) -> str:
     return os.path.join(load_settings(runs_dir=runs_dir).runs_dir, RECORDS)
 
 
+def new_submission_id() -> str:
+    """`tune-20261202-101500-ab12`: the time in UTC, as in sweep ids and run folders (tuner.store.layout.id_stamp)."""
+    from tuner.store.layout import id_stamp
+
+    return f"tune-{id_stamp()}-{os.urandom(2).hex()}"
+
+
 def record_path(ident: str, runs_dir: str | None) -> str:
     folder = _records_dir(runs_dir)
     names = sorted(n[:-5] for n in os.listdir(folder) if n.endswith(".json")) if os.path.isdir(folder) else []
@@ -130,7 +137,7 @@ def submitted_lines(runs_dir: str | None) -> list[str]:
         try:
             with open(os.path.join(folder, name), encoding="utf-8") as handle:
                 record = json.load(handle)
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(record["submitted"]))
+            when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(record["submitted"]))  # UTC, as `tune sweeps`
             lines.append(f"  {record['id']}  {when}  {redact_uri(record['address'])}  {' '.join(record['command'])}")
         except (OSError, ValueError, KeyError, TypeError):
             lines.append(f"  {name[:-5]}  (damaged record: {os.path.join(folder, name)})")

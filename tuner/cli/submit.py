@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Sequence
 
 from tuner.capture.secrets import redact_uri
 from tuner.cli.options import PROG, Parser, UsageError, add_runs_dir, formatter
-from tuner.cli.submissions import call_jobs, default_address, jobs_module, read_record, write_record
+from tuner.cli.submissions import (
+    call_jobs,
+    default_address,
+    jobs_module,
+    new_submission_id,
+    read_record,
+    write_record,
+)
 from tuner.console.inert import inert
 
 if TYPE_CHECKING:
@@ -58,9 +65,9 @@ def cmd_submit(argv: Sequence[str]) -> int:
     command = list(args.command)
     if not command:
         raise UsageError("nothing to submit: give the sweep after the options, e.g. train.py --flags grid.yml")
-    from tuner.cli.run import _run_parser
+    from tuner.cli.run import run_parser
 
-    run = _run_parser().parse_args(command)  # the same checks as a local sweep (exit 2 on a bad option)
+    run = run_parser().parse_args(command)  # the same checks as a local sweep (exit 2 on a bad option)
     if run.address or run.runs_dir or run.keep_cluster_s is not None:
         raise UsageError("--address, --runs-dir and --keep-cluster belong to `tune submit` (before the script): "
                          "the sweep joins the cluster it is submitted to and writes to --remote-runs-dir")
@@ -74,7 +81,7 @@ def cmd_submit(argv: Sequence[str]) -> int:
         if os.path.commonpath([full, project]) != project:
             raise UsageError(f"{label} '{path}' is outside {project}, which is what is uploaded; move it into the "
                              "project or submit from a folder that holds it")
-    ident = f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(2).hex()}"
+    ident = new_submission_id()
     remote = args.remote_runs_dir or f"~/tuner-runs/{ident}"
     entry = " ".join(["python", "-m", "tuner", *map(shlex.quote, command), "--yes", "--address", "auto",
                       "--runs-dir", shlex.quote(remote)])

@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 from tuner.console.inert import inert
 from tuner.console.tables import print_runs_table
+from tuner.flagsfile import FlagsFile
 from tuner.sweep import SweepResult, run_sweep
 from tuner.sweep.prepare import (
     SweepRequest,
@@ -99,22 +100,23 @@ def _swept_flag_columns(frame: Any, request: Any) -> list[str]:
     return [c for c in flags if c in named or frame[c].astype(str).nunique(dropna=False) > 1]
 
 
-def run_sweep_command(args: argparse.Namespace, cli_flags: dict[str, Any], script_args: Sequence[str]) -> int:
+def run_sweep_command(args: argparse.Namespace, script: str, flags_file: FlagsFile | None, cli_flags: dict[str, Any],
+                      script_args: Sequence[str]) -> int:
+    """`tune SCRIPT ...` as a sweep of `script` over `flags_file` (read once by the caller) and the `--flag`s."""
     from tuner.cli.options import UsageError, one_or_list
-    from tuner.plan import grid_file_settings
     from tuner.store.files import parse_tag_options
 
-    flags_file = args.flags if args.flags is not None or not is_sweep_script(args.script) else args.script
-    in_file = grid_file_settings(flags_file)
+    in_file = flags_file.settings if flags_file is not None else {}
     drawn = [n for n, v in cli_flags.items() if isinstance(v, dict)]
     if drawn and args.num_samples is None and args.search is None and getattr(args, "run_cap", None) is None and not {
             "num_samples", "run_cap", "search"} & set(in_file):
         raise UsageError(f"--flag {drawn[0]} is drawn from a range (Hydra's interval, or a choice of the Optuna "
                          "sweeper): add --num-samples N (draws) or --search tpe with --run-cap N")
-    if args.seed is not None and args.sample is None and args.num_samples is None and not (
-            flags_file and is_space_file(flags_file)) and not {"sample", "num_samples", "run_cap"} & set(in_file):
+    space = flags_file is not None and flags_file.has_distributions
+    if args.seed is not None and args.sample is None and args.num_samples is None and not space and not {
+            "sample", "num_samples", "run_cap"} & set(in_file):
         raise UsageError("--seed only applies with --sample or a search space")
-    request = prepare_sweep(args.script, args.flags, args.sample, args.seed, flag_overrides=cli_flags,
+    request = prepare_sweep(script, flags_file, args.sample, args.seed, flag_overrides=cli_flags,
                             metric=one_or_list(args.metric), mode=one_or_list(args.mode),
                             constraints=getattr(args, "constraint", None), extra_args=script_args,
                             skip_done=args.skip_done,
@@ -249,21 +251,3 @@ def _best(row: Any) -> str:
     if row.best_value is None:
         return f"{row.metric} -"
     return f"{row.metric} {row.best_value:.4g} ({row.mode})"
-
-
-def is_space_file(path: str) -> bool:
-    """A YAML flags file with a distribution (`lr: {loguniform: [1e-4, 1e-1]}`) is a search space."""
-    if path.lower().endswith(".csv"):
-        return False
-    from tuner.plan import read_grid_file
-
-    return any(isinstance(v, dict) for v in read_grid_file(path).values())
-
-
-def is_sweep_script(script: str) -> bool:
-    """`tune sweep.yaml`: a W&B sweep file that names its program is a sweep of that program."""
-    if not script.lower().endswith((".yaml", ".yml")):
-        return False
-    from tuner.plan import grid_file_program
-
-    return grid_file_program(script) is not None

@@ -6,7 +6,7 @@ import time
 from typing import Sequence
 
 from tuner.cli.options import PROG, Parser, UsageError, add_runs_dir, formatter
-from tuner.report import _show
+from tuner.report import show_saved_page
 
 
 def _add_common(parser: Parser) -> None:
@@ -34,7 +34,7 @@ def cmd_view(argv: Sequence[str]) -> int:
         return _serve_live(args.run, args.runs_dir, args.port, not args.no_browser)
     from tuner.report import save_run_view
 
-    _show(save_run_view(args.run, filename=args.output, runs_dir=args.runs_dir), not args.no_browser)
+    show_saved_page(save_run_view(args.run, filename=args.output, runs_dir=args.runs_dir), not args.no_browser)
     return 0
 
 
@@ -84,7 +84,7 @@ def cmd_compare(argv: Sequence[str]) -> int:
     from tuner.report import save_run_comparison
 
     path = save_run_comparison(args.runs or None, filename=args.output, runs_dir=args.runs_dir)
-    _show(path, not args.no_browser)
+    show_saved_page(path, not args.no_browser)
     return 0
 
 
@@ -111,5 +111,5 @@ def cmd_report(argv: Sequence[str]) -> int:
     path = save_sweep_report(args.sweep, runs_dir=args.runs_dir, metric=one_or_list(args.metric),
                              mode=one_or_list(args.mode),
                              filename=args.output, run_views=not args.no_run_views)
-    _show(path, not args.no_browser)
+    show_saved_page(path, not args.no_browser)
     return 0

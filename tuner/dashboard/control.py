@@ -78,8 +78,8 @@ def resume_sweep(runs_dir: str, sweep_id: str, wait_s: float = RESUME_WAIT_S) ->
     log_path = os.path.join(journal.folder, RESUME_LOG)
     command = [sys.executable, "-m", "tuner", "resume", sweep_id, "--runs-dir", os.path.abspath(runs_dir)]
     with open(log_path, "ab") as log:
-        log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} tune resume {sweep_id} (from the dashboard)\n"
-                  .encode())
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())  # UTC, as every time tune writes
+        log.write(f"\n--- {when} tune resume {sweep_id} (from the dashboard)\n".encode())
         log.flush()
         process = subprocess.Popen(command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True, close_fds=True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from tuner.errors import TunerError
-from tuner.report.data import _clean, best_so_far, metrics_columns
+from tuner.report.data import best_so_far, json_safe, metrics_columns
 from tuner.report.live import MetricsTail
 from tuner.runs.index import indexed_columns
 from tuner.runs.ranking import Ranking, RankingChoice, sweep_ranking
@@ -310,13 +310,13 @@ class SweepBook:
             names = list(rows)
             index = ranking.best([rows[n] for n in names])
             if index is not None:
-                best = {"run": names[index], "value": _clean(ranking.value(rows[names[index]])),
-                        "trial": _clean(rows[names[index]].get("trial"))}
+                best = {"run": names[index], "value": json_safe(ranking.value(rows[names[index]])),
+                        "trial": json_safe(rows[names[index]].get("trial"))}
         starts = [r["start"] for r in rows.values() if isinstance(r.get("start"), (int, float))]
         return {
             "sweep": sweep_id, "state": state, "damaged": record.damaged, "journal": record.header is not None,
             **counts.as_dict(), "runs": len(rows),
-            "started": _clean(header.get("created") or (min(starts) if starts else None)),
+            "started": json_safe(header.get("created") or (min(starts) if starts else None)),
             "script": header.get("script") or next((r.get("script") for r in rows.values() if r.get("script")), None),
             "metric": ranking.metric if ranking else None, "column": ranking.column if ranking else None,
             "mode": ranking.mode if ranking else None, "best": best,
@@ -410,7 +410,7 @@ class SweepView:
                 now - self.importance_time >= IMPORTANCE_EVERY_S or self.importance is None):
             rows = rows if rows is not None else self.mirror.sweep_rows(self.sweep_id)
             self.importance_of, self.importance_time = rows_version, now
-            result = _clean(flag_importance(list(rows.values()), ranking,
+            result = json_safe(flag_importance(list(rows.values()), ranking,
                                             domains=self.book.domains(self.sweep_id)).to_dict())
             if result != self.importance:
                 self.importance, self.importance_at = result, self.mirror.next_version()
@@ -465,7 +465,7 @@ class SweepView:
         since = 0 if full else since
         mirror = self.mirror
         rows = mirror.sweep_rows(self.sweep_id)
-        changed = {name: _clean(row) for name, row in rows.items() if mirror.changed_at.get(name, 0) > since}
+        changed = {name: json_safe(row) for name, row in rows.items() if mirror.changed_at.get(name, 0) > since}
         removed = [] if full else [n for n, v in mirror.removed_at.items() if v > since]
         curves = {name: curve for name, curve in self.curves.items() if self.curve_at.get(name, 0) > since}
         removed += [n for n, v in self.curve_at.items() if v > since and n not in self.curves and n not in rows

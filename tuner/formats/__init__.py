@@ -2,7 +2,7 @@
 
 Each module reads one foreign format and returns a `ForeignSweep`: tune's flags mapping (grid lists, scalars and
 distribution mappings as tuner.search.space reads them), the sweep settings a flags file's `sweep:` section may
-hold (tuner.plan.SWEEP_SETTINGS: search, metric, mode, stop and its options, target, run_cap ...), a command
+hold (tuner.flagsfile.SWEEP_SETTINGS: search, metric, mode, stop and its options, target, run_cap ...), a command
 template in the mapping form tuner.interface.template reads, and the program the file names. Nothing else in
 tune knows a foreign format: the plan, the journal, resume, reports, exports, search and stopping see tune's
 own space, so they work unchanged on a converted sweep.
@@ -13,8 +13,9 @@ own space, so they work unchanged on a converted sweep.
 - `raytune`: Ray Tune search space objects in `tuning_run(flags={...})`, read from their attributes: Ray is
   never imported here.
 
-The seams (the only places that call this package): tuner.plan reads a flags file (`convert_file`) and a flags
-mapping (`convert_mapping`); tuner.cli.run parses `--flag` values (`hydra.flag_values`).
+The seams (the only places that call this package): tuner.flagsfile reads a flags file (`convert_file`, and
+`convert_mapping` for its values), tuner.plan a flags mapping (`convert_mapping`); tuner.cli.run parses `--flag`
+values (`hydra.flag_values`).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ class ForeignSweep:
     kind: str
     #: flag -> a grid list, a scalar or a distribution mapping (tuner.search.space)
     flags: dict[str, Any]
-    #: the sweep's settings, by tuner.plan.SWEEP_SETTINGS names
+    #: the sweep's settings, by tuner.flagsfile.SWEEP_SETTINGS names
     settings: dict[str, Any] = field(default_factory=dict)
     #: a command template in tuner.interface.template's mapping form, None for tune's default
     command: Any = None

@@ -37,7 +37,7 @@ from tuner.errors import ConfigError, quoted
 from tuner.store.layout import ARGS_JSON, ARGS_YAML
 
 if TYPE_CHECKING:
-    from tuner.settings import Settings
+    pass
 
 DEFAULT_ARGV = ("${interpreter}", "${program}", "${args}")
 _WHOLE = ("${args}", "${args_no_hyphens}", "${args_no_boolean_flags}", "${args_json}", "${env}")
@@ -224,13 +224,11 @@ def _nested(flags: Mapping[str, Any], nest: tuple[tuple[str, tuple[str, ...]], .
     return out
 
 
-def resolve_template(flags_source: Any, settings: Settings) -> CommandTemplate | None:
-    """The grid file's `command:` (once the grid has been read), else the `command` setting, else None."""
-    from tuner.plan import grid_file_command
-
-    raw = grid_file_command(flags_source)
-    if raw is not None:
-        return parse_template(raw, f"{os.fspath(flags_source)}: command")
+def resolve_template(settings: Any, command: Any = None, where: str = "command") -> CommandTemplate | None:
+    """`command` (an argument, or a flags file's `command:`; `where` names it in errors), else the `command`
+    setting, else None."""
+    if command is not None:
+        return parse_template(command, where)
     if settings.command:
         return parse_template(settings.command, f"setting 'command' ({settings.sources.get('command', 'settings')})")
     return None

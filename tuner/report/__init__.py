@@ -68,7 +68,7 @@ def save_run_view(run: Any = None, filename: str | os.PathLike[str] | None = Non
 def view_run(run: Any = None, runs_dir: str | None = None, browse: bool = True) -> str:
     """Save the run view and open it in a browser (or print its path where there is none); return the path."""
     path = save_run_view(run, runs_dir=runs_dir)
-    _show(path, browse)
+    show_saved_page(path, browse)
     return path
 
 
@@ -110,7 +110,7 @@ def save_run_comparison(runs: Any = None, filename: str | os.PathLike[str] | Non
 def compare_runs(runs: Any = None, runs_dir: str | None = None, browse: bool = True) -> str:
     """Save the comparison and open it in a browser (or print its path); return the path."""
     path = save_run_comparison(runs, runs_dir=runs_dir)
-    _show(path, browse)
+    show_saved_page(path, browse)
     return path
 
 
@@ -238,7 +238,8 @@ def open_in_browser(target: str) -> bool:
         return False
 
 
-def _show(path: str, browse: bool) -> None:
+def show_saved_page(path: str, browse: bool) -> None:
+    """A saved page where the caller is: inline in a Jupyter kernel, else in a browser (`browse`), else its path."""
     from tuner.notebook import show_page
 
     if show_page(path):  # inside a Jupyter kernel: the page inline

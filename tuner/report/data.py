@@ -33,14 +33,14 @@ CAPPED_METRICS = ("acc", "accuracy")
 NON_METRIC_KEYS = ("step", "epoch", "timestamp")
 
 
-def _clean(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON-safe values: no NaN/inf (JSON.parse rejects them), numpy scalars and timestamps as plain values."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     if value is None or isinstance(value, (str, int, bool)):
         return value
     if hasattr(value, "isoformat"):
@@ -52,7 +52,7 @@ def _clean(value: Any) -> Any:
         return value.isoformat()
     if hasattr(value, "item"):
         try:
-            return _clean(value.item())
+            return json_safe(value.item())
         except (TypeError, ValueError):
             return str(value)
     return str(value)
@@ -103,7 +103,7 @@ def metrics_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
         step = row.get("step", row.get("epoch"))
         steps.append(step if isinstance(step, (int, float)) and not isinstance(step, bool) else index + 1)
     series = {name: [_number(row.get(name)) for row in rows] for name in names}
-    return {"steps": _clean(steps), "series": series}
+    return {"steps": json_safe(steps), "series": series}
 
 
 def _number(value: Any) -> float | int | None:
@@ -200,7 +200,7 @@ def run_card(data: RunData, now: float, stale_after_s: float) -> list[list[Any]]
         ["gpu ids", row.get("gpu_ids")],
         ["python", run.get("python")],
     ]
-    return [[label, _clean(value)] for label, value in pairs if value is not None and value != ""]
+    return [[label, json_safe(value)] for label, value in pairs if value is not None and value != ""]
 
 
 def flag_page(data: RunData) -> dict[str, Any]:
@@ -208,7 +208,7 @@ def flag_page(data: RunData) -> dict[str, Any]:
     value came from (tuner.store.files.FlagSource: the page marks defaults)."""
     sources = flag_sources(data.flags, read_flag_defaults(data.paths))
     order = sorted(data.flags, key=lambda name: sources[name] is not FlagSource.PASSED)
-    return {"flags": _clean({name: data.flags[name] for name in order}),
+    return {"flags": json_safe({name: data.flags[name] for name in order}),
             "flag_sources": {name: sources[name].value for name in order}}
 
 
@@ -224,15 +224,15 @@ def run_data(run_dir: str, stale_after_s: float = 60.0, with_sources: bool = Tru
         "name": data.paths.name,
         "run_dir": os.path.abspath(data.paths.run_dir),
         "status": status,
-        "start": _clean(data.run.get("start")),
+        "start": json_safe(data.run.get("start")),
         "card": run_card(data, now, stale_after_s),
         **flag_page(data),
-        "final_metrics": _clean({k: v for k, v in last.items() if k not in NON_METRIC_KEYS}),
-        "evaluation": _clean(data.evaluation),
+        "final_metrics": json_safe({k: v for k, v in last.items() if k not in NON_METRIC_KEYS}),
+        "evaluation": json_safe(data.evaluation),
         **properties_page(data.properties),
         "metrics": metrics_columns(data.metrics),
         "charts": chart_groups(metric_names(data.metrics)),
-        "error": _error(data),
+        "error": error_fields(data),
         "artifacts": shown_artifacts(data.paths, secrets),
         "tensorboard": tensorboard_page(data.paths, secrets),
         "problems": list(data.problems),
@@ -263,7 +263,7 @@ def properties_page(properties: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, str) and "\n" in value.strip("\n"):
             texts[str(key)] = value.strip("\n")
         else:
-            scalars[str(key)] = _clean(value)
+            scalars[str(key)] = json_safe(value)
     return {"properties": scalars, "property_texts": texts}
 
 
@@ -284,14 +284,15 @@ def tensorboard_page(paths: RunPaths, secrets: SecretRule = DEFAULT_RULE) -> dic
             "command": shlex.join(["tensorboard", "--logdir", logdir]) if logdir else None}
 
 
-def _error(data: RunData) -> dict[str, Any] | None:
+def error_fields(data: RunData) -> dict[str, Any] | None:
+    """error.json as a page shows it (JSON-safe, the traceback one text), None for a run without one."""
     if not data.error:
         return None
     trace = data.error.get("traceback")
     if isinstance(trace, list):
         trace = "\n".join(str(t) for t in trace)
-    return {"message": _clean(data.error.get("message")), "traceback": _clean(trace),
-            "exit_code": _clean(data.error.get("exit_code")), "signal": _clean(data.error.get("signal"))}
+    return {"message": json_safe(data.error.get("message")), "traceback": json_safe(trace),
+            "exit_code": json_safe(data.error.get("exit_code")), "signal": json_safe(data.error.get("signal"))}
 
 
 def shown_artifacts(paths: RunPaths, secrets: SecretRule = DEFAULT_RULE) -> list[dict[str, Any]]:
@@ -330,7 +331,7 @@ def diff_lines(before: str, after: str, name_a: str, name_b: str) -> list[list[s
 def _flags_text(flags: dict[str, Any]) -> str:
     import json
 
-    return "".join(f"{k}: {json.dumps(_clean(v), ensure_ascii=False)}\n" for k, v in sorted(flags.items()))
+    return "".join(f"{k}: {json.dumps(json_safe(v), ensure_ascii=False)}\n" for k, v in sorted(flags.items()))
 
 
 #: letters that name the compared runs on the page (A is the oldest)
@@ -445,7 +446,7 @@ def _table(frame: Any, leading: Sequence[str]) -> dict[str, Any]:
             if column == "run":
                 row.append(os.path.basename(os.path.normpath(str(record.get("run_dir")))))
             else:
-                row.append(_clean(record.get(column)))
+                row.append(json_safe(record.get(column)))
         rows.append(row)
     statuses: dict[str, int] = {}
     for record in records:

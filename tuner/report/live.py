@@ -22,11 +22,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from tuner.capture.secrets import DEFAULT_RULE, SecretRule
 from tuner.report.data import (
-    _clean,
-    _error,
     chart_groups,
     console_output,
+    error_fields,
     flag_page,
+    json_safe,
     metric_names,
     metrics_columns,
     properties_page,
@@ -139,11 +139,11 @@ class LiveRun:
         update: dict[str, Any] = {
             "status": status, "done": done, "total": len(rows), "reset": reset, "generation": self.tail.generation,
             "steps": new["steps"], "series": new["series"], "card": run_card(data, now, self.stale_after_s),
-            "final_metrics": _clean({k: v for k, v in last.items() if k not in ("step", "epoch", "timestamp")}),
-            **flag_page(data), "evaluation": _clean(data.evaluation), **properties_page(data.properties),
+            "final_metrics": json_safe({k: v for k, v in last.items() if k not in ("step", "epoch", "timestamp")}),
+            **flag_page(data), "evaluation": json_safe(data.evaluation), **properties_page(data.properties),
         }
         if done:
-            update.update(error=_error(data), **console_output(data.paths),
+            update.update(error=error_fields(data), **console_output(data.paths),
                           artifacts=shown_artifacts(data.paths, self.secrets),
                           tensorboard=tensorboard_page(data.paths, self.secrets))
         return update

@@ -19,7 +19,7 @@ from importlib import resources
 from typing import Any, Sequence
 
 from tuner.errors import TunerError
-from tuner.report.data import _clean
+from tuner.report.data import json_safe
 from workers.files import atomic_write_text
 
 
@@ -35,7 +35,7 @@ def _script_hash(code: str) -> str:
 
 def page_json(data: Any) -> str:
     """JSON that cannot break out of its script tag (`<` only ever appears inside JSON strings)."""
-    text = json.dumps(_clean(data), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    text = json.dumps(json_safe(data), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 

@@ -22,10 +22,6 @@ from tuner.store.files import read_run
 log = channel.logger(__name__)
 
 
-def _unknown_column(name: str, columns: Sequence[str], written: str | None = None) -> QueryError:
-    return unknown_column(name, columns, written)
-
-
 #: columns of keys that some runs have and others lack (MLflow's metrics., params., tags.; our eval.)
 _KEYED = ("metric_", "flag_", "tag_", "eval_")
 _MLFLOW_PREFIX = {"metric_": "metrics.", "flag_": "params.", "tag_": "tags.", "eval_": "eval."}
@@ -49,7 +45,7 @@ def sort_runs(frame: pd.DataFrame, order: str | Sequence[str] | None, decreasing
         if column in frame.columns:
             continue
         if not column.startswith(_KEYED) or not is_mlflow_key(written.get(column, column)):
-            raise _unknown_column(column, frame.columns, written.get(column))  # a column name: a typo
+            raise unknown_column(column, frame.columns, written.get(column))  # a column name: a typo
         # a metric, param or tag no run has: every run lacks it, so it orders nothing (as in MLflow), said once
         log.warning("no run has %s, so it orders nothing%s", inert(written.get(column, column)),
                     _closest_key(column, frame.columns))
@@ -133,7 +129,7 @@ def ls_runs(subset: str | None = None, order: str | Sequence[str] | None = "star
 
     `subset` is a filter over the columns, pandas-style or MLflow syntax (`metrics.val_acc > 0.9 and
     params.dropout = '0.2'`; the grammar: docs/filters.md), parsed and never run as code; `order` one or
-    several columns or MLflow keys with ASC/DESC. Rows come through the listing index (tuner.index), so a
+    several columns or MLflow keys with ASC/DESC. Rows come through the listing index (tuner.runs.index), so a
     repeated listing only stats the run directories.
     """
     settings = load_settings(runs_dir=runs_dir)

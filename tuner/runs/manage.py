@@ -26,7 +26,7 @@ from tuner.errors import ConfirmationError, QueryError, RunNotFoundError, TunerE
 from tuner.runs.aggregate import effective_status
 from tuner.runs.resolve import resolve_run_dirs
 from tuner.settings import load_settings
-from tuner.store.files import read_mapping, remove_tree
+from tuner.store.files import read_mapping
 from tuner.store.layout import ARCHIVE_DIR, MLFLOW_JSON, TAGS_LOCK, RunPaths, iter_artifacts, list_run_dirs
 from tuner.store.status import RunStatus
 
@@ -241,7 +241,7 @@ def _delete(dirs: Sequence[str], stale_after_s: float) -> ManageResult:
         if os.path.islink(doomed):  # a link to a run kept elsewhere: what the runs directory holds is the link;
             os.unlink(doomed)  # the folder it points to is outside and not ours to delete
         else:
-            remove_tree(doomed)
+            shutil.rmtree(doomed)
         result.done.append(run_dir)
     _report_active(result.skipped_active)
     _report_gone(result.gone)
@@ -320,7 +320,7 @@ def copy_run(run: Any, to: str | os.PathLike[str] = ".", rename: str | Sequence[
             # not mlflow.json: the copy is a new run, and exporting it must not update the original's MLflow run
             shutil.copytree(source, inner, symlinks=True, ignore=shutil.ignore_patterns(TAGS_LOCK, MLFLOW_JSON))
             if os.path.exists(target):
-                remove_tree(target)
+                shutil.rmtree(target)
             os.rename(inner, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

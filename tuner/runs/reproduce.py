@@ -12,7 +12,6 @@ from typing import Any, Mapping
 
 from tuner.errors import TunerError, quoted
 from tuner.runs.record import RunRecord, get_run
-from tuner.spec import flag_argv
 from tuner.store.files import FlagSource, flag_sources, read_flag_defaults
 from tuner.store.layout import RUN_JSON
 from tuner.values import format_value, parse_values
@@ -62,8 +61,14 @@ def passed_flags(record: RunRecord) -> dict[str, Any]:
 
 
 def _extra_args(record: RunRecord) -> list[str]:
-    """Arguments the run got after `--` (argv beyond the flags)."""
-    argv, flags = record.argv, flag_argv(passed_flags(record))
+    """The arguments the run got after `--`, as its run.json recorded them. A run made before they were recorded
+    (no `extra_args`) has them guessed from its argv: what follows the flags when each was `--name=value`."""
+    recorded = record.run.get("extra_args")
+    if isinstance(recorded, list):
+        return [str(item) for item in recorded]
+    from tuner.interface.argv import build_argv
+
+    argv, flags = record.argv, build_argv(None, passed_flags(record))
     return argv[len(flags):] if argv[: len(flags)] == flags else []
 
 

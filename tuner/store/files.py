@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 from dataclasses import dataclass
 from enum import Enum
@@ -175,10 +174,6 @@ def read_run(run_dir: str, with_metrics: bool = True) -> RunData:
     return RunData(paths=paths, run=run, flags=flags_from_json(read(_FLAGS)), metrics=metrics,
                    evaluation=numbers_from_text(read(_EVALUATION)), properties=read(_PROPERTIES),
                    error=read(_ERROR), tags=read(_TAGS), problems=problems)
-
-
-def remove_tree(path: str) -> None:
-    shutil.rmtree(path, ignore_errors=False)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -43,7 +43,6 @@ line is skipped on read.
 
 from __future__ import annotations
 
-import datetime as _dt
 import enum
 import json
 import os
@@ -63,6 +62,7 @@ from tuner.store.layout import (
     STOP_FILE,
     SUMMARY_CSV,
     SWEEPS_DIR,
+    id_stamp,
 )
 from workers.files import atomic_write_text, dumps_json, read_json_lines
 
@@ -103,8 +103,7 @@ _KINDS = {kind.value: kind for kind in RecordKind}
 
 def new_sweep_id() -> str:
     """Sortable by time, short enough to type: `20261122-080102-a3f9`."""
-    now = _dt.datetime.now(tz=_dt.timezone.utc)
-    return now.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    return f"{id_stamp()}-{secrets.token_hex(2)}"
 
 
 def outcome_record(trial: int, attempt: int | None, run: str, status: str, exit_code: int | None,

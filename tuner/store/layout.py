@@ -68,6 +68,7 @@ ENV_RUN_DIR = "TUNER_RUN_DIR"
 ENV_FLAGS_JSON = "TUNER_FLAGS_JSON"
 ENV_TENSORBOARD_DIR = "TUNER_TENSORBOARD_DIR"
 ENV_DISCOVER_FLAGS = "TUNER_DISCOVER_FLAGS"
+#: the flags.yml section a run's tuner.flags() reads (the `config` setting; tfruns' R_CONFIG_ACTIVE)
 ENV_CONFIG = "TUNER_CONFIG"
 ENV_FULL_ERROR = "TUNER_FULL_ERROR"
 
@@ -136,6 +137,13 @@ class RunPaths:
 
     def is_run(self) -> bool:
         return os.path.isdir(self.meta)
+
+
+def id_stamp(when: float | None = None) -> str:
+    """`20261122-080102`: the time in sweep ids and submission ids, in UTC as run folder names are (every name tune
+    makes from a time is UTC: one machine's ids sort with another's, and a submission's with its sweep's)."""
+    return _dt.datetime.fromtimestamp(time.time() if when is None else when, tz=_dt.timezone.utc).strftime(
+        "%Y%m%d-%H%M%S")
 
 
 def run_dir_name(when: float, seconds_scale: int = 0) -> str:

@@ -29,8 +29,8 @@ from tuner.sweep.history import (
     sweep_rows,
 )
 from tuner.sweep.loop import (
+    OpenCluster,
     SweepRuns,
-    _Cluster,
     close_cluster,
     execute_sweep,
     open_cluster,
@@ -127,7 +127,8 @@ def _header(request: SweepRequest) -> dict[str, Any]:
             "target": request.target,
             "settings": {"cpus_per_trial": s.cpus_per_trial, "gpus_per_trial": s.gpus_per_trial,
                          "max_concurrent": s.max_concurrent, "max_failures": s.max_failures, "retries": s.retries,
-                         "timeout_s": s.timeout_s, "ray_address": s.ray_address, "kill_grace_s": s.kill_grace_s}}
+                         "timeout_s": s.timeout_s, "ray_address": s.ray_address, "kill_grace_s": s.kill_grace_s,
+                         "config": s.config}}
 
 
 def run_sweep(request: SweepRequest) -> SweepResult:
@@ -175,7 +176,7 @@ def _disk_full(request: SweepRequest, sweep_id: str, exc: OSError) -> DiskFullEr
                          "the command again (nothing was started)", folder, None)
 
 
-def _run_sweep(request: SweepRequest, cluster: _Cluster, sweep_id: str) -> SweepResult:
+def _run_sweep(request: SweepRequest, cluster: OpenCluster, sweep_id: str) -> SweepResult:
     settings = request.settings
     ensure_runs_dir(settings.runs_dir)
     view_notice = project_view_notice(request.cwd, settings.runs_dir, settings)
@@ -272,7 +273,7 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
                strict: bool | None = None, target: float | None = None, run_cap: int | None = None,
                check: bool = True, tags: Mapping[str, Any] | None = None, label: str | None = None,
                note: str | None = None, keep_cluster_s: float | None = None,
-               trust_journal: bool | channel.Confirm | None = None) -> pd.DataFrame | None:
+               trust_journal: bool | channel.Confirm | None = None, config: str | None = None) -> pd.DataFrame | None:
     """Run `file` over the combinations of `flags` (dict, DataFrame, YAML/CSV path) as parallel Ray tasks.
 
     Sweeps written for other tools run as they are (tuner.formats): `flags` may be a W&B sweep file (and `file`
@@ -300,10 +301,12 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
     callable(question, default) answers instead of a person.
     What it says (the plan, each trial, the progress display) goes through the `tuner` logger (tuner.channel):
     `quiet` leaves only failures, `logging.getLogger("tuner").setLevel(logging.ERROR)` silences everything.
+    `config` is the flags.yml section every trial's tuner.flags() reads (the `config` setting; see training_run).
     """
     overrides: dict[str, Any] = dict(runs_dir=runs_dir, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                      max_concurrent=max_concurrent, max_failures=max_failures, retries=retries, timeout_s=timeout_s,
-                     ray_address=address, stdout_metrics=stdout_metrics, keep_cluster_s=keep_cluster_s)
+                     ray_address=address, stdout_metrics=stdout_metrics, keep_cluster_s=keep_cluster_s,
+                     config=config)
     if resume is not None:
         request = prepare_resume(resume, retry_failed=retry_failed, quiet=quiet, trust=trust_journal, **overrides)
     else:

@@ -168,7 +168,7 @@ def _resolve_gpus(settings: Settings, info: ClusterInfo) -> float:
 
 
 @dataclass
-class _Cluster:
+class OpenCluster:
     """A connected cluster and the per-trial resources checked against it."""
 
     info: ClusterInfo
@@ -178,7 +178,7 @@ class _Cluster:
     env: dict[str, str]
 
 
-def open_cluster(settings: Settings, project: str | None = None) -> _Cluster:
+def open_cluster(settings: Settings, project: str | None = None) -> OpenCluster:
     """Connect (or start) Ray and check the trial size fits a node; the caller must `close_cluster`. Joining a
     cluster by address ships `project` (the sweep's folder, without its runs directory) unless the setting
     ship_project is off: nodes that cannot see the driver's files run the trials from that copy."""
@@ -204,7 +204,7 @@ def open_cluster(settings: Settings, project: str | None = None) -> _Cluster:
     if 0 < gpus < 1:
         env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"  # fractional GPUs: TensorFlow must not grab the whole card
     slots = _slots(settings, info, gpus)
-    return _Cluster(info, gpus, _window(settings, slots), slots, env)
+    return OpenCluster(info, gpus, _window(settings, slots), slots, env)
 
 
 def _driver_env() -> dict[str, str]:
@@ -217,14 +217,14 @@ def _driver_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(skip)}
 
 
-def close_cluster(cluster: _Cluster) -> None:
+def close_cluster(cluster: OpenCluster) -> None:
     from workers import cluster as ray_cluster
 
     ray_cluster.this_process().disconnect(cluster.info)
 
 
 def execute_sweep(request: SweepRequest, journal: Journal, todo: Sequence[int], runs: SweepRuns,
-                  progress: SweepProgress, cluster: _Cluster) -> tuple[bool, bool, str | None]:
+                  progress: SweepProgress, cluster: OpenCluster) -> tuple[bool, bool, str | None]:
     """Run the todo trials; returns (interrupted, stopped_early, config_error: why the sweep cannot succeed).
     Every outcome is journaled on arrival."""
     from workers import pool as task_pool

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from tuner import channel
 from tuner.errors import GridError, TunerError, quoted
+from tuner.flagsfile import FlagsFile, as_flags_file, sweep_script_file
 from tuner.plan import Plan, check_run_cap, check_sample, load_grid, make_plan
 from tuner.runs.ranking import (
     check_constraints,
@@ -129,22 +130,25 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
                   check: bool = True, tags: Mapping[str, Any] | None = None, label: str | None = None,
                   note: str | None = None, target: float | None = None, run_cap: int | None = None,
                   **settings_overrides: Any) -> SweepRequest:
-    """Validate everything and plan; writes nothing. `num_samples` (or any distribution in `flags`) makes the
-    grid a search space: grid lists x num_samples random draws (tuner.search.space). A YAML flags file's
-    `sweep:` section (tuner.plan.SWEEP_SETTINGS) fills in what the arguments leave unset.
+    """Validate everything and plan; writes nothing. `flags`: a flags file (its path, or the FlagsFile the caller
+    read: tuner.flagsfile), a mapping or a DataFrame. `num_samples` (or any distribution in `flags`) makes the
+    grid a search space: grid lists x num_samples random draws (tuner.search.space). A flags file's settings
+    (its `sweep:` section, tuner.flagsfile.SWEEP_SETTINGS, or what a foreign sweep file says) fill in what the
+    arguments leave unset; its `command:` is the command template.
 
     `metric` may name several metrics (a list), with `mode` a list of as many (or None: each metric's direction):
     a multi-objective sweep, judged by its Pareto front. `constraints` (`"memory_mb <= 512"`, one or a list) bound
     metrics of the runs (tuner.runs.ranking.Constraint)."""
-    from tuner.plan import grid_file_program, grid_file_settings
-
-    program = grid_file_program(file)  # `tune sweep.yaml`: a W&B sweep file names its program
-    if program is not None:
-        file, flags = program, file if flags is None else flags
+    script_file = sweep_script_file(file)  # `tune sweep.yaml`: a W&B sweep file names its program
+    if script_file is not None:
+        file, flags = str(script_file.program), script_file if flags is None else flags
+    unreadable: TunerError | None = None
     try:
-        given = grid_file_settings(flags)
-    except TunerError:  # an unreadable file: load_grid below says so, with the other problems
-        given = {}
+        flags = as_flags_file(flags)  # read once: the grid, the settings and the command all come from this value
+    except TunerError as exc:  # an unreadable file: said with the other problems, below
+        unreadable = exc
+    source = flags if isinstance(flags, FlagsFile) else None
+    given: Mapping[str, Any] = source.settings if source is not None else {}
     sample = sample if sample is not None else given.get("sample")
     seed = seed if seed is not None else given.get("seed")
     num_samples = num_samples if num_samples is not None else given.get("num_samples")
@@ -168,7 +172,7 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
     settings, script, grid, _, stop_config, run_tags, _, _ = _gather([
         lambda: check_resources(load_settings(**settings_overrides)),
         lambda: describe_script(file),
-        lambda: load_grid(flags, flag_overrides, num_samples, seed),
+        lambda: _raise(unreadable) if unreadable is not None else load_grid(flags, flag_overrides, num_samples, seed),
         lambda: check_sample(sample),
         lambda: check_stop(stop, **dict(stop_options or {})),
         lambda: launch_tags(tags, label, note),
@@ -178,16 +182,17 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
     from tuner.search.driver import objectives_stop
 
     stop_config = objectives_stop(stop_config, len(metrics) or (1 if metric else 0))
-    if given.get("needs_run_cap") and num_samples is None and run_cap is None:
-        raise GridError(f"{flags}: {given['needs_run_cap']} has no run_cap: W&B draws until its agents are stopped; "
-                        "add `run_cap: N` to the file, or give --run-cap N or --num-samples N")
+    if source is not None and source.needs_run_cap and num_samples is None and run_cap is None:
+        raise GridError(f"{source.path}: {source.needs_run_cap} has no run_cap: W&B draws until its agents are "
+                        "stopped; add `run_cap: N` to the file, or give --run-cap N or --num-samples N")
     if num_samples is None and run_cap is not None and getattr(grid, "distributions", None) is not None:
         grid = load_grid(flags, flag_overrides, math.ceil(run_cap / grid.grid_size), seed)  # draws to reach run_cap
     plan = make_plan(grid, sample, seed, run_cap)
     check_mode(mode)
     from tuner.interface.template import check_template_flags, resolve_template
 
-    template = resolve_template(flags, settings)
+    template = resolve_template(settings, source.command, f"{source.path}: command") if source is not None \
+        else resolve_template(settings)
     if template is not None:
         check_template_flags(template, grid.names)
     # a template without ${args} passes the flags another way: the script has no options to discover
@@ -233,6 +238,10 @@ def _objectives(metric: Any, mode: Any) -> tuple[str | None, str | None, tuple[s
         check_objectives(names, given)
         return names[0], given[0] if given else None, (), ()
     return None, given[0] if given else None, (), ()
+
+
+def _raise(error: TunerError) -> Any:
+    raise error
 
 
 def check_target(target: Any, metric: str | None, metrics: int = 0) -> float | None:

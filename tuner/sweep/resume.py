@@ -255,10 +255,9 @@ def _script_shape(script: str, settings: Settings, recorded: Any = None
     the script's interface for the resumed trials' argv; an interface that cannot be found falls back to
     `--name=value`."""
     from tuner.interface.discover import discover_flags
-    from tuner.interface.template import parse_template, resolve_template
+    from tuner.interface.template import resolve_template
 
-    template = parse_template(recorded, "the sweep's journal: command") if recorded is not None \
-        else resolve_template(None, settings)
+    template = resolve_template(settings, recorded, "the sweep's journal: command")
     if template is not None and not template.uses_options:
         return template, None
     try:
