@@ -75,6 +75,9 @@ class RunSpec:
     #: how often a quiet script's stop_file is looked for (default _STOP_POLL_S: a rule's stop must not wait for the
     #: next epoch); a stop that only a person asks for can wait a quarter of a second
     stop_poll_s: float | None = None
+    #: the folder the script saves its checkpoint into and continues from (its environment names it): made before
+    #: the script starts; a sweep trial's outlives the run (a later attempt of the trial continues from it)
+    checkpoint_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +191,8 @@ def run_process(spec: RunSpec) -> RunOutcome:
     os.makedirs(os.path.dirname(spec.run_json), exist_ok=True)
     for path, text in spec.initial_files.items():
         atomic_write_text(path, text)
+    if spec.checkpoint_dir:
+        os.makedirs(spec.checkpoint_dir, exist_ok=True)
     view = ProjectView(spec.project_dir, spec.run_dir, spec.runs_dir, spec.cwd, spec.project_view) \
         if spec.project_dir else None
     token = f"{os.getpid()}-{time.time_ns()}"

@@ -28,6 +28,8 @@ INDEX_HEAD_FILE = ".tuner-index-head.json"
 ENV_RUN_DIR = "TUNER_RUN_DIR"
 ENV_FLAGS_JSON = "TUNER_FLAGS_JSON"
 ENV_TENSORBOARD_DIR = "TUNER_TENSORBOARD_DIR"
+#: the folder a script saves its checkpoint into and resumes from (docs/design.md, "Checkpoints")
+ENV_CHECKPOINT_DIR = "TUNER_CHECKPOINT_DIR"
 #: folders inside a run directory for TensorBoard's files (tuner.tensorboard_dir(); tfruns' `logs`)
 TENSORBOARD_DIRS = ("tensorboard", "logs")
 #: folders inside a run directory that are not artifacts
@@ -90,12 +92,44 @@ class RunPaths:
     source_dir = property(lambda self: self._m("source"))
     git_diff = property(lambda self: self._m("git.diff"))
 
+    #: a single run's checkpoint folder (a sweep trial's outlives its runs: TrialPaths.checkpoint); in tuner.d, so a
+    #: project folder of the same name, mirrored into the run folder, is never mistaken for it
+    checkpoint_dir = property(lambda self: self._m("checkpoint"))
+
     @property
     def tensorboard_dir(self) -> str:
         return os.path.join(self.run_dir, "tensorboard")
 
     def is_run(self) -> bool:
         return os.path.isdir(self.meta)
+
+
+@dataclass(frozen=True)
+class TrialPaths:
+    """A sweep trial's own folder, `runs/sweeps/<id>/trials/<trial>/`: what outlives the trial's attempts, pauses
+    and resumes (each attempt is a run with its own folder). In the runs directory, so every run's view reaches it
+    as it is, and `tune resume` finds it where the dead driver left it."""
+
+    folder: str
+
+    @classmethod
+    def of(cls, sweep_folder: str, trial: int) -> TrialPaths:
+        return cls(os.path.join(sweep_folder, "trials", str(int(trial))))
+
+    @property
+    def checkpoint(self) -> str:
+        """The folder the trial's script saves into and continues from ($TUNER_CHECKPOINT_DIR)."""
+        return os.path.join(self.folder, "checkpoint")
+
+    @property
+    def runs_jsonl(self) -> str:
+        """One line per run launched for the trial ({run, attempt, segment, time}): the run a new one continues."""
+        return os.path.join(self.folder, "runs.jsonl")
+
+    @property
+    def lineage_jsonl(self) -> str:
+        """PBT's segments of the trial ({segment, step, donor, flags ...}), also in the sweep's journal."""
+        return os.path.join(self.folder, "lineage.jsonl")
 
 
 def run_dir_name(when: float, seconds_scale: int = 0) -> str:

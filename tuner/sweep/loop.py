@@ -27,9 +27,10 @@ from tuner.spec import (
     thread_caps,
     write_git_diff,
 )
+from tuner.store.checkpoints import record_launch, resumed_from
 from tuner.store.files import read_run, write_run_status
 from tuner.store.journal import Journal, outcome_record
-from tuner.store.layout import META_DIR, RunPaths
+from tuner.store.layout import META_DIR, RunPaths, TrialPaths
 from tuner.store.status import RunStatus
 from tuner.sweep.prepare import SweepRequest
 from tuner.tracking import unique_run_dir
@@ -393,13 +394,19 @@ class _SweepLoop:
         paths = RunPaths(os.path.abspath(run_dir))
         _link_sources(self.journal.source_dir, paths.source_dir)
         write_git_diff(paths, request.script)
-        identity = {"sweep": self.journal.sweep_id, "trial": index, "attempt": state.attempt,
-                    "resources": {"cpus": settings.cpus_per_trial, "gpus": self.pool.gpus}}
+        identity: dict[str, Any] = {"sweep": self.journal.sweep_id, "trial": index, "attempt": state.attempt,
+                                    "resources": {"cpus": settings.cpus_per_trial, "gpus": self.pool.gpus}}
+        # the trial's checkpoint folder outlives this run: a retry, a resume or a promotion continues from it
+        trial = TrialPaths.of(self.journal.folder, index)
+        previous = resumed_from(trial, settings.runs_dir)
+        if previous is not None:
+            identity["resumed_from"] = previous
         flags = self.search.flags_for(index) if self.search is not None else request.plan.grid.combination(index)
         spec = build_run_spec(request.script, flags, run_dir, settings, echo=False,
                                 job_type="sweep", identity=identity, env=self.env, extra_args=request.extra_args,
                                 cwd=request.cwd, interface=request.interface,
-                                template=request.template, tags=request.tags)
+                                template=request.template, tags=request.tags,
+                                checkpoint_dir=trial.checkpoint)
         spec = replace(spec, post_run=(after_run, (paths.run_dir, self.pattern)))  # on the worker, in parallel
         # every trial can be stopped: by the stopping rule (stoppable: looked for every 10 ms, each step written as it
         # closes) or by a person from `tune dashboard` (looked for every PERSON_STOP_POLL_S)
@@ -411,6 +418,7 @@ class _SweepLoop:
         # metadata folder is made here too when the sweep has no source snapshot to link (a journal pulled alone)
         os.makedirs(paths.meta, exist_ok=True)
         write_run_status(paths.run_dir, RunStatus.QUEUED, spec.record)
+        record_launch(trial, paths.run_dir, state.attempt)
         return spec, flags
 
     def record(self, result: TaskResult, report: bool = True) -> None:
