@@ -193,6 +193,10 @@ def run_process(spec: RunSpec) -> RunOutcome:
         atomic_write_text(path, text)
     if spec.checkpoint_dir:
         os.makedirs(spec.checkpoint_dir, exist_ok=True)
+        if "resumed_from" not in spec.record and any(files for _root, _dirs, files in os.walk(spec.checkpoint_dir)):
+            # run again by Ray in the same folder (its worker or node died): it continues its own checkpoint
+            spec = replace(spec, record={**spec.record, "resumed_from": {"run": os.path.basename(
+                os.path.normpath(spec.run_dir)), "step": None}})
     view = ProjectView(spec.project_dir, spec.run_dir, spec.runs_dir, spec.cwd, spec.project_view) \
         if spec.project_dir else None
     token = f"{os.getpid()}-{time.time_ns()}"
