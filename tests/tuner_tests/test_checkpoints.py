@@ -168,3 +168,42 @@ def test_a_single_run_gets_a_checkpoint_folder_in_tuner_d_kept_only_when_used(wo
     used, unused = sorted((workdir / "runs").glob("2*"))
     assert json.loads((used / "tuner.d" / "checkpoint" / "state.json").read_text())["epoch"] == 2
     assert not (unused / "tuner.d" / "checkpoint").exists()
+
+
+def _readme_section() -> str:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    return text.split("## Checkpoints", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_checkpointing_script_is_ten_lines_and_continues_from_what_it_saved(workdir):
+    import re
+    import subprocess
+    import sys
+
+    script = re.findall(r"```python\n(.*?)```", _readme_section(), flags=re.S)[0]
+    assert len(script.strip().splitlines()) == 10
+    (workdir / "train.py").write_text(script)
+    folder = workdir / "checkpoint"
+    folder.mkdir()
+    (folder / "state.json").write_text("[7, 0.7]")  # what an interrupted attempt saved
+    env = {**os.environ, "TUNER_CHECKPOINT_DIR": str(folder)}
+    done = subprocess.run([sys.executable, "train.py", "--lr=0.1"], env=env, capture_output=True, text=True,
+                          timeout=60, check=True)
+    epochs = [int(line.split()[1]) for line in done.stdout.splitlines()]
+    assert epochs == list(range(8, 21))  # continued after epoch 7, not from 1
+    assert json.loads((folder / "state.json").read_text())[0] == 20
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_the_readme_first_checkpoint_command_runs_verbatim(workdir):
+    import re
+    import shlex
+
+    (workdir / "train.py").write_text(re.findall(r"```python\n(.*?)```", _readme_section(), flags=re.S)[0])
+    command = re.findall(r"```bash\n(.*?)```", _readme_section(), flags=re.S)[0].splitlines()[0]
+    argv = shlex.split(re.sub(r"\s+#\s.*$", "", command))
+    assert argv[0] == "tune"
+    result = run_tune(*argv[1:], cwd=workdir, timeout=240)
+    assert result.returncode == 0, result.stderr
+    assert sorted(len(r["steps"]) for r in _runs(workdir)) == [20, 20]
