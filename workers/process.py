@@ -27,6 +27,8 @@ from workers.reaper import last_pid
 from workers.view import ProjectView
 
 FINISHED, FAILED, KILLED, TIMEOUT, STOPPED = "finished", "failed", "killed", "timeout", "stopped"
+#: a stop request with {"pause": true} (a promoting scheduler): the same SIGTERM, the run ends `paused`
+PAUSED = "paused"
 _TRACEBACK_START = "Traceback (most recent call last):"
 #: longest wait between checks of the script's exit; after it exits its pipes are read for _EXIT_DRAIN_S more
 _POLL_S = 0.25
@@ -306,6 +308,8 @@ def _run(spec: RunSpec, view: ProjectView | None) -> RunOutcome:
     error_message = None
     if status == STOPPED:
         error_message = _stop_message(spec.stop_file)
+        if _is_pause(spec.stop_file):
+            status = PAUSED
     elif status != FINISHED:
         error_message = _write_error(spec, status, exit_code, sig, "".join(stderr_tail))
     record.update(status=status, end=end, heartbeat=end, exit_code=exit_code, signal=sig, duration_s=end - start)
@@ -316,7 +320,7 @@ def _run(spec: RunSpec, view: ProjectView | None) -> RunOutcome:
 
 
 #: what run.json says of a run that has ended (the runner writes it last, after error.json)
-ENDED = (FINISHED, FAILED, KILLED, TIMEOUT, STOPPED)
+ENDED = (FINISHED, FAILED, KILLED, TIMEOUT, STOPPED, PAUSED)
 
 
 def ended_outcome(spec: RunSpec) -> RunOutcome | None:
@@ -367,6 +371,16 @@ def _stop_message(path: str | None) -> str:
     except (OSError, ValueError):
         data = None
     return str(data.get("reason")) if isinstance(data, dict) and data.get("reason") else "stopped early"
+
+
+def _is_pause(path: str | None) -> bool:
+    from workers.files import read_json
+
+    try:
+        data = read_json(path) if path else None
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("pause") is True
 
 
 def _existing_message(path: str) -> str | None:

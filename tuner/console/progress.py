@@ -103,7 +103,7 @@ class SweepProgress:
         if not will_retry:
             self.counts.done += 1
             parsed = RunStatus.parse(status)
-            if parsed is RunStatus.STOPPED:
+            if parsed is RunStatus.STOPPED or parsed is RunStatus.PAUSED:  # a paused trial is over for now
                 self.counts.stopped += 1
             elif parsed is not None and parsed.is_interrupted():
                 self.counts.interrupted += 1
@@ -116,6 +116,9 @@ class SweepProgress:
             if self._progress is None and not self.quiet:
                 self.message(f"[{self.counts.done}/{self.counts.total}] stopped {name}{shown} early: {error or ''}"
                              f"{self._best_text()}")
+        elif status == RunStatus.PAUSED:
+            if self._progress is None and not self.quiet:
+                self.message(f"paused {name}: {error or ''}")
         elif not finished:
             retry = " (will retry)" if will_retry else ""
             said = f"exit status {exit_code}"  # and the error, unless it says only that (a script that left none)

@@ -23,8 +23,10 @@ from workers.files import atomic_write_text
 if TYPE_CHECKING:
     from tuner.store.journal import Journal
 
+from .promotion import Promotion, PromotionRule
 from .samplers import COMPLETE, FAIL, PRUNED, check_objectives_sampler, check_sampler, make_sampler, tell_record
 from .stopping import (
+    WANDB_HYPERBAND,
     AshaRule,
     AshaState,
     HyperbandRule,
@@ -36,7 +38,9 @@ from .stopping import (
     moasha_stops,
 )
 
-RULES = ("median", "asha", "hyperband", "moasha")
+#: hyperband pauses trials at rungs and promotes the best (tuner.search.promotion); the others stop trials
+RULES = ("median", "asha", "hyperband", "moasha", WANDB_HYPERBAND)
+PROMOTING = "hyperband"
 #: the rules that judge several objectives at once (the others judge one metric)
 MULTI_OBJECTIVE_RULES = ("moasha",)
 #: seconds between two reads of the running trials' metrics: a trial is judged at most this late after a step
@@ -45,10 +49,13 @@ POLL_S = 0.02
 
 @dataclass(frozen=True)
 class StopConfig:
-    """`--stop median|asha|hyperband` and its options (Ray Tune's names and defaults where it has them).
+    """`--stop median|asha|hyperband|wandb-hyperband` and its options (Ray Tune's names and defaults where it has them).
 
-    hyperband (W&B's early_terminate): grace_period is W&B's min_iter, reduction_factor its eta, max_t with
-    brackets its max_iter with s (these two win when both are given, as in W&B), strict its strict."""
+    hyperband (pause and promote): grace_period is the first rung's budget, reduction_factor eta, max_t the most
+    budget a trial gets, brackets Hyperband's brackets (1: ASHA), budget_flag the flag that carries the budget (None:
+    the step the script reports). wandb-hyperband (W&B's early_terminate, a stopping rule): grace_period is W&B's
+    min_iter, reduction_factor its eta, max_t with brackets its max_iter with s (these two win when both are given,
+    as in W&B), strict its strict."""
 
     rule: str
     grace_period: float = 1
@@ -57,9 +64,17 @@ class StopConfig:
     min_trials: int = 3
     brackets: int | None = None
     strict: bool = True
+    budget_flag: str | None = None
 
     def to_source(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def promotes(self) -> bool:
+        return self.rule == PROMOTING
+
+    def promotion(self) -> PromotionRule:
+        return PromotionRule(self.grace_period, self.reduction_factor, float(self.max_t or 0), self.brackets or 1)
 
     def hyperband(self) -> HyperbandRule:
         use_max = self.max_t is not None and self.brackets is not None
@@ -69,17 +84,27 @@ class StopConfig:
 
 
 def check_stop(rule: str | None, grace_period: Any = None, reduction_factor: Any = None, max_t: Any = None,
-               min_trials: Any = None, brackets: Any = None, strict: Any = None) -> StopConfig | None:
+               min_trials: Any = None, brackets: Any = None, strict: Any = None,
+               budget_flag: Any = None) -> StopConfig | None:
     """A validated stopping rule, None without `rule`; every problem in one ConfigError."""
     if rule is None:
         given = [n for n, v in (("grace-period", grace_period), ("reduction-factor", reduction_factor),
                                 ("max-t", max_t), ("min-trials", min_trials), ("brackets", brackets),
-                                ("strict", strict)) if v is not None]
+                                ("strict", strict), ("budget-flag", budget_flag)) if v is not None]
         if given:
             raise ConfigError(f"--{given[0]} applies to a stopping rule; add --stop median, asha or hyperband")
         return None
-    if rule != "hyperband" and (brackets is not None or strict is not None):
-        raise ConfigError(f"--{'brackets' if brackets is not None else 'strict'} applies to --stop hyperband")
+    if rule not in ("hyperband", WANDB_HYPERBAND) and brackets is not None:
+        raise ConfigError("--brackets applies to --stop hyperband or wandb-hyperband")
+    if rule != WANDB_HYPERBAND and strict is not None:
+        raise ConfigError("--strict applies to --stop wandb-hyperband (W&B's early_terminate)")
+    if rule != PROMOTING and budget_flag is not None:
+        raise ConfigError("--budget-flag applies to --stop hyperband (the flag that gives a trial its budget)")
+    if budget_flag is not None and (not isinstance(budget_flag, str) or not budget_flag):
+        raise ConfigError(f"--budget-flag must be a flag name, got {budget_flag!r}")
+    if rule == PROMOTING and max_t is None:
+        raise ConfigError("--stop hyperband needs --max-t: the most budget (steps, or the --budget-flag's value) a "
+                          "trial gets, e.g. --max-t 27")
     if strict is not None and not isinstance(strict, bool):
         raise ConfigError(f"strict must be true or false, got {quoted(strict)}")
     problems = []
@@ -104,8 +129,16 @@ def check_stop(rule: str | None, grace_period: Any = None, reduction_factor: Any
         raise ConfigError("; ".join(problems))
     if strict is not None:
         values["strict"] = strict
+    if budget_flag is not None:
+        values["budget_flag"] = budget_flag
     config = StopConfig(rule, **values)
-    if rule == "hyperband":
+    if config.promotes:
+        try:
+            config.promotion()
+        except ValueError:
+            raise ConfigError(f"--stop hyperband: --grace-period ({config.grace_period:g}) must be at most --max-t "
+                              f"({config.max_t:g})") from None
+    if rule == WANDB_HYPERBAND:
         if not float(config.grace_period).is_integer() or (config.max_t is not None and not float(
                 config.max_t).is_integer()):
             raise ConfigError("--stop hyperband counts reported values: --grace-period (min_iter) and --max-t "
@@ -134,7 +167,14 @@ def objectives_stop(stop: StopConfig | None, metrics: int) -> StopConfig | None:
 
 
 def stop_from_source(source: Mapping[str, Any] | None) -> StopConfig | None:
-    return StopConfig(**source) if source else None
+    """The rule a journal header recorded. Headers written before `hyperband` meant pause and promote (no
+    budget_flag key) named W&B's stopping rule so: read as wandb-hyperband."""
+    if not source:
+        return None
+    values = dict(source)
+    if values.get("rule") == PROMOTING and "budget_flag" not in values:
+        values["rule"] = WANDB_HYPERBAND
+    return StopConfig(**values)
 
 
 def read_history(run_dir: str, metric: str, cache: dict[str, Any] | None = None) -> list[tuple[float, float]]:
@@ -219,6 +259,11 @@ class SearchDriver:
         self._cache: dict[str, Any] = {}
         self._next_poll = 0.0
         self._hyperband: HyperbandRule | None = None
+        self.runs_dir = runs_dir
+        #: --stop hyperband: trials paused at rungs and promoted (tuner.search.promotion); None for the other rules
+        self.promotion = Promotion(self.stop.promotion(), self.mode) if self.stop is not None and self.stop.promotes \
+            else None
+        self.pausing: set[int] = set()  # trials asked to pause whose run has not ended yet
         if request.resumed:
             self._restore(runs_dir)
 
@@ -231,6 +276,8 @@ class SearchDriver:
                 self.stopped[record["trial"]] = record["step"]
             elif record.get("type") == "outcome" and record.get("status") in ("finished", "stopped") and self.metrics:
                 self.histories[record["trial"]] = self._history(os.path.join(runs_dir, record["run"]))
+            if self.promotion is not None:
+                self.promotion.replay(record)
         if self.sampler is not None:
             self.sampler.restore(records)
 
@@ -242,7 +289,20 @@ class SearchDriver:
 
     # -- launch and outcome
     def flags_for(self, index: int) -> dict[str, Any]:
-        """The flags of trial `index`: asked from the sampler once; a relaunch (retry, resume) reuses them."""
+        """The flags of trial `index`: asked from the sampler once; a relaunch (retry, resume) reuses them. With
+        --stop hyperband --budget-flag NAME, NAME is the budget of the rung the trial runs to."""
+        flags = self._flags(index)
+        if self.promotion is not None and self.stop is not None:
+            place = self.promotion.start(index)
+            if place.paused:  # a run paused while its driver died, run again by resume: it pauses there again
+                place.paused = False
+                self.promotion.results.get((place.bracket, place.rung), {}).pop(index, None)
+            if self.stop.budget_flag:
+                budget = self.promotion.budget(index)
+                flags = {**flags, self.stop.budget_flag: int(budget) if float(budget).is_integer() else budget}
+        return flags
+
+    def _flags(self, index: int) -> dict[str, Any]:
         if self.sampler is None:
             return self.request.plan.grid.combination(index)
         known = self.asked.get(index)
@@ -256,16 +316,22 @@ class SearchDriver:
         self.live[index] = run_dir
         self.histories.pop(index, None)
         self.asha.judged.pop(index, None)
+        self.pausing.discard(index)
 
-    def finished(self, index: int, status: str, value: float | None, row: Mapping[str, Any] | None = None) -> None:
+    def finished(self, index: int, status: str, value: float | None, row: Mapping[str, Any] | None = None) -> str:
         """A trial's final outcome: keep its whole history for the rule, tell the sampler (and journal it).
         `row` is the run's row (tuner.runs.aggregate.run_row): each objective's value and the constraints' metrics
-        are read from it."""
+        are read from it. Returns the status to record: `paused` for a --budget-flag trial that ran its rung's
+        budget below the last."""
         run_dir = self.live.pop(index, None)
         if run_dir is not None and self.metrics:
             self.histories[index] = self._history(run_dir)
+        if self.promotion is not None:
+            status = self._settle_rung(index, status, value, run_dir)
+            if status == RunStatus.PAUSED.value:
+                return status
         if self.sampler is None:
-            return
+            return status
         parsed = RunStatus.parse(status)
         state = COMPLETE if parsed is RunStatus.FINISHED else PRUNED if parsed is RunStatus.STOPPED else FAIL
         history = self.histories.get(index, [])
@@ -282,6 +348,99 @@ class SearchDriver:
         self.sampler.tell(index, told, state, history, constraints)
         self.journal.append({**tell_record(index, told, state, history, constraints), "time": time.time()},
                             durable=True)
+        return status
+
+    # -- pause and promote (--stop hyperband)
+    def _settle_rung(self, index: int, status: str, value: float | None, run_dir: str | None) -> str:
+        """What a run's end means to the scheduler: a --budget-flag run that finished reached its rung (paused there
+        unless it is the last); a run that ended by itself is done (never promoted, even if a pause was asked)."""
+        assert self.promotion is not None and self.stop is not None
+        place = self.promotion.places.get(index)
+        self.pausing.discard(index)
+        if place is None or status == RunStatus.PAUSED.value:
+            return status
+        if status == RunStatus.FINISHED.value and self.stop.budget_flag and not place.paused:
+            step = self.histories.get(index, [(None, None)])[-1][0] if self.histories.get(index) else None
+            if self._reached(index, value, step) and run_dir is not None:
+                from tuner.store.files import write_run_status
+
+                write_run_status(run_dir, RunStatus.PAUSED, paused_at=self.promotion.rule.rungs(place.bracket)[
+                    place.rung])
+                return RunStatus.PAUSED.value
+        place.paused = False  # over: a trial that ended by itself, failed, or was stopped is never promoted
+        place.rung = len(self.promotion.rule.rungs(place.bracket)) - 1
+        return status
+
+    def _reached(self, index: int, value: float | None, step: float | None) -> bool:
+        """The trial reached its rung's budget with `value` (journaled); True when it is to pause there."""
+        assert self.promotion is not None
+        place = self.promotion.places[index]
+        bracket, rung, budget = place.bracket, place.rung, self.promotion.budget(index)
+        pause = self.promotion.reached(index, value)
+        self.journal.append({"type": "rung", "trial": index, "bracket": bracket, "rung": rung, "budget": budget,
+                             "step": step, "value": _finite_or_none(value) if value is not None else None,
+                             "pause": pause, "time": time.time()}, durable=True)
+        return pause
+
+    def _poll_promotion(self) -> list[int]:
+        """Step budgets: a running trial whose metrics reached its rung's step is paused there (SIGTERM, its
+        checkpoint, exit), unless the rung is its last. --budget-flag runs end at their budget by themselves."""
+        assert self.promotion is not None and self.stop is not None and self.metric is not None
+        if self.stop.budget_flag:
+            return []
+        paused = []
+        for index, run_dir in self.live.items():
+            place = self.promotion.places.get(index)
+            if index in self.pausing or place is None or place.paused or \
+                    index in self.promotion.results.get((place.bracket, place.rung), {}):
+                continue  # asked to pause already, or its rung (the last) recorded: it runs to its end
+            budget = self.promotion.budget(index)
+            history = read_history(run_dir, self.metric, self._cache)
+            point = next(((step, value) for step, value in sorted(history) if step >= budget), None)
+            if point is None:
+                continue
+            if not self._reached(index, point[1], point[0]):
+                continue  # the last rung: the trial runs to its end
+            reason = (f"hyperband: paused at rung {place.rung} (budget {budget:g}): {self.metric} {point[1]:.4g} at "
+                      f"step {point[0]:g}")
+            atomic_write_text(RunPaths(run_dir).stop_request, json.dumps(
+                {"reason": reason, "rule": PROMOTING, "pause": True, "step": point[0], "time": time.time()}))
+            self.pausing.add(index)
+            paused.append(index)
+        return paused
+
+    def next_promotion(self) -> int | None:
+        """The paused trial to run next, moved to its next rung (journaled), None when none is due."""
+        if self.promotion is None:
+            return None
+        index = self.promotion.next_promotion()
+        if index is not None:
+            place = self.promotion.places[index]
+            self.journal.append({"type": "promote", "trial": index, "bracket": place.bracket, "rung": place.rung - 1,
+                                 "budget": self.promotion.budget(index), "time": time.time()}, durable=True)
+        return index
+
+    def end_promotions(self) -> list[int]:
+        """The sweep is over: trials still paused were never promoted; each one's last run ends `stopped`."""
+        if self.promotion is None:
+            return []
+        from tuner.store.checkpoints import launched_runs
+        from tuner.store.files import read_mapping, write_run_status
+        from tuner.store.layout import TrialPaths
+
+        ended = []
+        for index in self.promotion.paused():
+            runs = launched_runs(TrialPaths.of(self.journal.folder, index))
+            run_dir = os.path.join(self.runs_dir, str(runs[-1]["run"])) if runs else None
+            if run_dir is None or read_mapping(RunPaths(run_dir).run_json).get("status") != RunStatus.PAUSED.value:
+                continue
+            place = self.promotion.places[index]
+            place.paused = False
+            write_run_status(run_dir, RunStatus.STOPPED, stopped_at=self.promotion.budget(index))
+            self.journal.append({"type": "stop", "trial": index, "rule": PROMOTING, "step": self.promotion.budget(index),
+                                 "reason": "not promoted", "time": time.time()}, durable=True)
+            ended.append(index)
+        return ended
 
     # -- early stopping
     def poll(self, force: bool = False) -> list[int]:
@@ -292,6 +451,8 @@ class SearchDriver:
         if not force and now < self._next_poll:
             return []
         self._next_poll = now + POLL_S
+        if self.promotion is not None:
+            return self._poll_promotion()
         histories = dict(self.histories)
         for index, run_dir in self.live.items():
             histories[index] = self._history(run_dir, self._cache)
@@ -301,7 +462,7 @@ class SearchDriver:
             stops = moasha_stops(histories, running, self.modes, rule, self.asha)
         elif self.stop.rule == "median":
             stops = median_stops(histories, running, self.mode, MedianRule(self.stop.grace_period, self.stop.min_trials))
-        elif self.stop.rule == "hyperband":
+        elif self.stop.rule == WANDB_HYPERBAND:
             if self._hyperband is None:
                 self._hyperband = self.stop.hyperband()
             stops = hyperband_stops(histories, running, self.mode, self._hyperband)
@@ -310,7 +471,7 @@ class SearchDriver:
             stops = asha_stops(histories, running, self.mode, rule, self.asha)
         for stop in stops:
             decided = time.time()
-            where = f"its report {stop.step:g}" if stop.rule == "hyperband" else f"step {stop.step:g}"
+            where = f"its report {stop.step:g}" if stop.rule == WANDB_HYPERBAND else f"step {stop.step:g}"
             if stop.rule == "moasha":
                 reason = (f"moasha: ({', '.join(self.metrics)}) at {where}: {stop.value:g} trials ahead of it by "
                           f"non-dominated sorting, at most {stop.threshold:g} continue")
@@ -333,7 +494,7 @@ class SearchDriver:
 def judged_step(stop: Any, history: Any) -> float:
     """The step of the value a rule judged: its `step`, except hyperband's, which counts reported values (W&B's
     iterations): the step of that report."""
-    if stop.rule != "hyperband":
+    if stop.rule != WANDB_HYPERBAND:
         return float(stop.step)
     points = [p for p in sorted(history, key=lambda p: p[0]) if math.isfinite(p[1])]  # as the rule counts them
     index = int(stop.step) - 1
@@ -364,6 +525,10 @@ def check_search(search: str | None, grid: Any, stop: StopConfig | None, metric:
             problems.append(f"--skip-done does not apply to --search {name} (its points are not known in advance)")
     if stop is not None and metric is None:
         problems.append(f"--stop {stop.rule} judges a metric: add --metric NAME (and --mode min|max)")
+    names = getattr(grid, "names", None)
+    if stop is not None and stop.budget_flag and names is not None and stop.budget_flag not in names:
+        problems.append(f"--budget-flag {stop.budget_flag}: the flags have no such flag; add it to them (each rung "
+                        "gives it its budget)")
     if problems:
         raise ConfigError("; ".join(problems))
     if name != "random":  # before Ray starts: a missing Optuna is said in a second, not after the cluster's start

@@ -22,6 +22,10 @@ class RunStatus(str, enum.Enum):
     TIMEOUT = "timeout"
     LOST = "lost"
     STOPPED = "stopped"  # ended early by a sweep's stopping rule (--stop): final, not a failure, never rerun
+    #: paused at a rung by `--stop hyperband` (SIGTERM, checkpoint, exit; its slot freed): the trial may be promoted,
+    #: continuing from its checkpoint as a new run with more budget. Not a failure, not rerun by resume as such (the
+    #: sweep's scheduler decides); a sweep that ends leaves none paused (those not promoted end `stopped`)
+    PAUSED = "paused"
 
     @classmethod
     def parse(cls, value: Any) -> RunStatus | None:
@@ -46,6 +50,10 @@ class RunStatus(str, enum.Enum):
         """Stopped early by the sweep's stopping rule: its metrics and artifacts are kept, it is not retried."""
         return self is RunStatus.STOPPED
 
+    def is_paused(self) -> bool:
+        """Paused at a rung by a promoting scheduler: may continue later from its checkpoint."""
+        return self is RunStatus.PAUSED
+
     def is_failure(self) -> bool:
         """The script failed or ran out of time: counted as a failure, retried by --retries."""
         return self in (RunStatus.FAILED, RunStatus.TIMEOUT)
@@ -61,4 +69,4 @@ class RunStatus(str, enum.Enum):
 
 
 _PREFERENCE = {RunStatus.FINISHED: 5, RunStatus.STOPPED: 4, RunStatus.RUNNING: 3, RunStatus.FAILED: 2, RunStatus.TIMEOUT: 2,
-               RunStatus.KILLED: 1, RunStatus.LOST: 1, RunStatus.QUEUED: 0}
+               RunStatus.PAUSED: 2, RunStatus.KILLED: 1, RunStatus.LOST: 1, RunStatus.QUEUED: 0}

@@ -73,6 +73,7 @@ class TrialCounts:
     failed: int = 0  # failed or timed out (after its retries)
     interrupted: int = 0  # killed or lost: Ctrl-C, a dead driver or node; rerun by resume
     stopped: int = 0  # ended early by the stopping rule (--stop): over, not a failure
+    paused: int = 0  # paused at a rung by --stop hyperband (may be promoted when the sweep goes on)
     running: int = 0
     pending: int = 0  # not run yet (or queued)
     skipped: int = 0  # reused finished runs (--skip-done)
@@ -80,7 +81,8 @@ class TrialCounts:
     def describe(self) -> str:
         """`4 finished, 3 failed, 2 interrupted, 1 pending of 10 trials` (finished and failed always shown)."""
         parts = [f"{self.finished} finished", f"{self.failed} failed"]
-        parts += [f"{n} {word}" for n, word in ((self.stopped, "stopped early"), (self.interrupted, "interrupted"),
+        parts += [f"{n} {word}" for n, word in ((self.stopped, "stopped early"), (self.paused, "paused"),
+                                                (self.interrupted, "interrupted"),
                                                 (self.running, "running"),
                                                 (self.pending, "pending"), (self.skipped, "skipped (already done)"))
                   if n]
@@ -90,7 +92,7 @@ class TrialCounts:
 def count_trials(statuses: Iterable[str | None]) -> TrialCounts:
     """Trial states (as trial_statuses gives them, None = pending) -> TrialCounts."""
     values = list(statuses)
-    counts = dict(finished=0, failed=0, interrupted=0, stopped=0, running=0, pending=0, skipped=0)
+    counts = dict(finished=0, failed=0, interrupted=0, stopped=0, paused=0, running=0, pending=0, skipped=0)
     for value in values:
         status = RunStatus.parse(value)
         if value == SKIPPED:
@@ -101,6 +103,8 @@ def count_trials(statuses: Iterable[str | None]) -> TrialCounts:
             counts["finished"] += 1
         elif status is RunStatus.STOPPED:
             counts["stopped"] += 1
+        elif status is RunStatus.PAUSED:
+            counts["paused"] += 1
         elif status.is_failure():
             counts["failed"] += 1
         elif status.is_interrupted():

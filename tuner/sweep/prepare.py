@@ -159,7 +159,7 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
     run_cap = run_cap if run_cap is not None else given.get("run_cap")
     stop_options = {name: value if value is not None else given.get(name)
                     for name, value in {**dict.fromkeys(("grace_period", "reduction_factor", "max_t", "min_trials",
-                                                         "brackets", "strict")),
+                                                         "brackets", "strict", "budget_flag")),
                                         **dict(stop_options or {})}.items()}
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise TunerError(f"seed must be an integer, got {quoted(seed)}")
