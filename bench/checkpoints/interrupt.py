@@ -9,9 +9,9 @@ each on its own embedded Ray cluster started by `tune` as a user's would be:
                   then `tune resume` until the sweep is done: each trial continues from its checkpoint;
   from scratch    the same kills, the script told to ignore its checkpoint (`--scratch`): what a retry or resume
                   cost before checkpoints (the baseline).
-Every completed epoch appends a line to a ledger outside the runs (an epoch killed half way is not counted, in any
-of the three). Reported: epochs executed and the ratio to the uninterrupted sweep (goal <= 1.15 with checkpoints),
-and the wall time. Not a test: figures go to docs/benchmarks.md.
+Every epoch appends a line to a ledger outside the project when it begins and when it completes. Reported: epochs
+completed, epochs begun (an epoch killed half way is work lost too) and the ratio of begun epochs to the
+uninterrupted sweep's (goal <= 1.15 with checkpoints), and the wall time. Not a test: figures go to docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -36,13 +36,15 @@ a = p.parse_args()
 state = os.path.join(os.environ["TUNER_CHECKPOINT_DIR"], "state.json")
 epoch, w = json.load(open(state)) if os.path.exists(state) and not a.scratch else (0, 0.0)
 while epoch < a.epochs:
+    with open(a.ledger, "a") as f:
+        f.write(f"start {a.lr} {epoch + 1}\\n")
     time.sleep(a.epoch_s)
     epoch, w = epoch + 1, w + a.lr
     with open(state + ".tmp", "w") as f:
         json.dump([epoch, w], f)
     os.replace(state + ".tmp", state)
     with open(a.ledger, "a") as f:
-        f.write(f"{a.lr} {epoch}\\n")
+        f.write(f"done {a.lr} {epoch}\\n")
     print(f"epoch {epoch} loss={1 / (1 + w):.4f}", flush=True)
 """
 
@@ -53,10 +55,11 @@ def _tune(folder: str, *args: str) -> subprocess.Popen[str]:
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
-def _executed(ledger: str) -> int:
+def _executed(ledger: str, kind: str = "done") -> int:
+    """Epochs completed (`done`) or begun (`start`: also those killed half way, work lost all the same)."""
     try:
         with open(ledger) as handle:
-            return sum(1 for _ in handle)
+            return sum(1 for line in handle if line.startswith(kind))
     except OSError:
         return 0
 
@@ -65,8 +68,8 @@ def _sweep_id(folder: str) -> str:
     return sorted(os.listdir(os.path.join(folder, "runs", "sweeps")))[0]
 
 
-def one(kind: str, trials: int, epochs: int, epoch_s: float, kills: int) -> tuple[int, float]:
-    """(epochs executed, wall seconds) of one sweep of `kind`."""
+def one(kind: str, trials: int, epochs: int, epoch_s: float, kills: int) -> tuple[int, int, float]:
+    """(epochs completed, epochs begun, wall seconds) of one sweep of `kind`."""
     folder = tempfile.mkdtemp(prefix=f"bench-ckpt-{kind}-")
     with open(os.path.join(folder, "train.py"), "w") as handle:
         handle.write(SCRIPT)
@@ -100,7 +103,7 @@ def one(kind: str, trials: int, epochs: int, epoch_s: float, kills: int) -> tupl
         out, err = proc.communicate(timeout=1800)
     if proc.returncode != 0:
         raise SystemExit(f"{kind}: tune exited {proc.returncode}: {err[-2000:]}")
-    return _executed(ledger), time.perf_counter() - start
+    return _executed(ledger), _executed(ledger, "start"), time.perf_counter() - start
 
 
 def main() -> None:
@@ -112,11 +115,11 @@ def main() -> None:
     a = parser.parse_args()
     results = {kind: one(kind, a.trials, a.epochs, a.epoch_s, a.kills)
                for kind in ("uninterrupted", "checkpoints", "scratch")}
-    base = results["uninterrupted"][0]
+    base = results["uninterrupted"][1]
     print(f"{a.trials} trials x {a.epochs} epochs of {a.epoch_s} s, 2 at a time; {a.kills} SIGKILLs of the driver")
-    print(f"{'sweep':<15} {'epochs run':>10} {'ratio':>6} {'wall s':>7}")
-    for kind, (executed, wall) in results.items():
-        print(f"{kind:<15} {executed:>10} {executed / base:>6.2f} {wall:>7.1f}")
+    print(f"{'sweep':<15} {'completed':>9} {'begun':>6} {'ratio (begun)':>13} {'wall s':>7}")
+    for kind, (done, begun, wall) in results.items():
+        print(f"{kind:<15} {done:>9} {begun:>6} {begun / base:>13.2f} {wall:>7.1f}")
 
 
 if __name__ == "__main__":

@@ -174,3 +174,49 @@ def test_a_budget_flag_trial_without_a_checkpoint_is_rerun_with_the_larger_budge
     # the budget went to the flag: 1, 3 and 9 epochs, each run from the start (it saves nothing)
     assert [r["steps"] for r in best] == [[1], [1, 2, 3], list(range(1, 10))]
     assert [a for r in best for a in r["argv"] if a.startswith("--epochs")] == ["--epochs=1", "--epochs=3", "--epochs=9"]
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_tune_resume_continues_a_paused_sweep_after_its_driver_is_sigkilled(workdir, write_script):
+    import os
+    import signal
+
+    from tests.tuner_tests.test_faults import start_tune, wait_until
+
+    write_script("train.py", SCRIPT.replace("time.sleep(0.15)", "time.sleep(0.4)"))
+    proc = start_tune(workdir, "train.py", "--flag", "lr=0.1,0.2,0.3,0.4,0.5,0.6", "--metric", "loss", "--mode",
+                      "min", "--stop", "hyperband", "--max-t", "9", "--max-concurrent", "2", "--yes")
+
+    def promoted() -> bool:
+        try:
+            return any(r["type"] == "promote" for r in _journal(workdir))
+        except (StopIteration, OSError, ValueError):
+            return False
+
+    assert wait_until(promoted, 120)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    sweep = next((workdir / "runs" / "sweeps").iterdir()).name
+    result = run_tune("resume", sweep, cwd=workdir, timeout=300)
+    assert result.returncode == 0, result.stderr
+    by_trial: dict[int, list[dict]] = {}
+    for run in sorted(_runs(workdir), key=lambda r: r["start"]):
+        by_trial.setdefault(run["trial"], []).append(run)
+    assert sorted(by_trial) == list(range(6))
+    assert all(trial_runs[-1]["status"] in ("finished", "stopped") for trial_runs in by_trial.values()), by_trial
+    best = by_trial[5]
+    assert best[-1]["status"] == "finished" and best[-1]["steps"][-1] == 9
+    # whatever the kill interrupted continued from the trial's checkpoint: the last run of the best trial did not
+    # start again at epoch 1
+    assert best[-1]["steps"][0] > 1 and best[-1]["resumed_from"]["run"] == best[-2]["name"]
+    assert Counter(r["type"] for r in _journal(workdir))["promote"] >= 2
+
+
+def test_a_trial_still_on_its_way_to_pausing_is_not_promoted_until_its_run_has_ended():
+    promotion = Promotion(PromotionRule(1, 3, 9), "min")
+    for trial, value in (("a", 0.1), ("b", 0.9), ("c", 0.7)):
+        promotion.start(trial)
+        promotion.reached(trial, value)
+    assert promotion.next_promotion(busy={"a"}) is None  # a's run is saving its checkpoint: not yet
+    assert promotion.next_promotion(busy=()) == "a"

@@ -413,7 +413,7 @@ class SearchDriver:
         """The paused trial to run next, moved to its next rung (journaled), None when none is due."""
         if self.promotion is None:
             return None
-        index = self.promotion.next_promotion()
+        index = self.promotion.next_promotion(busy=self.pausing | set(self.live))
         if index is not None:
             place = self.promotion.places[index]
             self.journal.append({"type": "promote", "trial": index, "bracket": place.bracket, "rung": place.rung - 1,

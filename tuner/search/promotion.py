@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Collection
 
 from tuner.runs.ranking import check_mode
 
@@ -112,14 +112,17 @@ class Promotion:
         place.paused = True
         return True
 
-    def next_promotion(self) -> Any | None:
-        """The paused trial to promote now (moved to its next rung), None when no rung has one to promote."""
-        if self.waiting:
-            return self.waiting.pop(0)
+    def next_promotion(self, busy: Collection[Any] = ()) -> Any | None:
+        """The paused trial to promote now (moved to its next rung), None when no rung has one to promote. `busy`:
+        trials whose run has not ended yet (asked to pause, still saving): not promoted before it has."""
+        for trial in self.waiting:
+            if trial not in busy:
+                self.waiting.remove(trial)
+                return trial
         for bracket in range(self.rule.bracket_count()):
             rungs = self.rule.rungs(bracket)
             for rung in reversed(range(len(rungs) - 1)):
-                trial = self._candidate(bracket, rung)
+                trial = self._candidate(bracket, rung, busy)
                 if trial is not None:
                     self.promote(trial)
                     return trial
@@ -131,7 +134,7 @@ class Promotion:
         place.rung += 1
         place.paused = False
 
-    def _candidate(self, bracket: int, rung: int) -> Any | None:
+    def _candidate(self, bracket: int, rung: int, busy: Collection[Any]) -> Any | None:
         values = self.results.get((bracket, rung), {})
         top = int(len(values) / self.rule.reduction_factor + 1e-9)
         if top < 1:
@@ -140,7 +143,7 @@ class Promotion:
         done = self.promoted.get((bracket, rung), set())
         for trial in ranked[:top]:
             place = self.places.get(trial)
-            if trial not in done and place is not None and place.paused and place.rung == rung:
+            if trial not in done and place is not None and place.paused and place.rung == rung and trial not in busy:
                 return trial
         return None
 

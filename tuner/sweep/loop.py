@@ -348,6 +348,8 @@ class _SweepLoop:
         while self.pool.has_room():
             promoted = self.search.next_promotion() if self.search is not None and not self.stopping else None
             if promoted is not None:
+                if promoted in self.queue:  # resumed: its run was lost on its way to pausing; it goes on promoted
+                    self.queue.remove(promoted)
                 self.launch_promoted(promoted)
                 continue
             if not self.queue:
