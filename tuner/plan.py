@@ -96,7 +96,8 @@ _sweep_settings: dict[str, dict[str, Any]] = {}
 _programs: dict[str, str] = {}
 #: what a flags file's `sweep:` section may set: the sweep options of the same names (the command line wins)
 SWEEP_SETTINGS = ("sample", "seed", "num_samples", "search", "metric", "mode", "constraints", "stop", "grace_period",
-                  "reduction_factor", "max_t", "min_trials", "brackets", "strict", "budget_flag", "target", "run_cap")
+                  "reduction_factor", "max_t", "min_trials", "brackets", "strict", "budget_flag",
+                  "perturbation_interval", "quantile_fraction", "resample_probability", "target", "run_cap")
 
 
 def _check_sweep_settings(section: Any, path: str) -> dict[str, Any]:

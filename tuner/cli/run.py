@@ -56,9 +56,15 @@ def _run_parser() -> Parser:
     sweep.add_argument("--seed", type=int, help="random seed for --sample or a search space (recorded and printed)")
     sweep.add_argument("--num-samples", type=positive("draws per grid point", 20), metavar="N",
                        help="random draws per grid point of a search space (flags like {uniform: [0, 1]})")
-    sweep.add_argument("--search", choices=("random", "tpe", "nsga2", "cmaes", "gp"),
+    sweep.add_argument("--search", choices=("random", "tpe", "nsga2", "cmaes", "gp", "pbt"),
                        help="sampler of a search space (default random; tpe/nsga2/cmaes/gp need the 'search' extra; "
-                            "several --metric: tpe, nsga2 or gp)")
+                            "several --metric: tpe, nsga2 or gp); pbt: population based training on the trials' "
+                            "checkpoints")
+    sweep.add_argument("--perturbation-interval", type=float, metavar="STEPS",
+                       help="--search pbt: every STEPS steps the bottom quantile exploits the top one")
+    sweep.add_argument("--quantile-fraction", type=float, metavar="Q", help="--search pbt: the quantile (0.25)")
+    sweep.add_argument("--resample-probability", type=float, metavar="P",
+                       help="--search pbt: a flag is drawn again from its space with this probability (0.25)")
     sweep.add_argument("--stop", choices=("median", "asha", "hyperband", "wandb-hyperband", "moasha"),
                        help="stop hopeless trials early on --metric (median, asha; several metrics: moasha, or asha: "
                        "the same); hyperband pauses trials at rungs and promotes the best from their checkpoint; "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import time
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
@@ -23,6 +24,7 @@ from workers.files import atomic_write_text
 if TYPE_CHECKING:
     from tuner.store.journal import Journal
 
+from .pbt import PbtRule, explore, quantiles
 from .promotion import Promotion, PromotionRule
 from .samplers import COMPLETE, FAIL, PRUNED, check_objectives_sampler, check_sampler, make_sampler, tell_record
 from .stopping import (
@@ -43,6 +45,8 @@ RULES = ("median", "asha", "hyperband", "moasha", WANDB_HYPERBAND)
 PROMOTING = "hyperband"
 #: the rules that judge several objectives at once (the others judge one metric)
 MULTI_OBJECTIVE_RULES = ("moasha",)
+#: `--search pbt`: its scheduler takes the stopping rule's place (one StopConfig, rule "pbt", in the journal header)
+PBT = "pbt"
 #: seconds between two reads of the running trials' metrics: a trial is judged at most this late after a step
 POLL_S = 0.02
 
@@ -65,6 +69,10 @@ class StopConfig:
     brackets: int | None = None
     strict: bool = True
     budget_flag: str | None = None
+    #: --search pbt: every this many steps the bottom quantile exploits the top one (tuner.search.pbt)
+    perturbation_interval: float | None = None
+    quantile_fraction: float = 0.25
+    resample_probability: float = 0.25
 
     def to_source(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,6 +80,9 @@ class StopConfig:
     @property
     def promotes(self) -> bool:
         return self.rule == PROMOTING
+
+    def pbt(self) -> PbtRule:
+        return PbtRule(float(self.perturbation_interval or 1), self.quantile_fraction, self.resample_probability)
 
     def promotion(self) -> PromotionRule:
         return PromotionRule(self.grace_period, self.reduction_factor, float(self.max_t or 0), self.brackets or 1)
@@ -83,10 +94,39 @@ class StopConfig:
         return HyperbandRule(bands, self.reduction_factor, self.strict)
 
 
+def check_pbt(perturbation_interval: Any = None, quantile_fraction: Any = None,
+              resample_probability: Any = None) -> StopConfig:
+    """`--search pbt`'s scheduler settings, validated; every problem in one ConfigError."""
+    problems = []
+    values: dict[str, Any] = {}
+    if perturbation_interval is None:
+        problems.append("--search pbt needs --perturbation-interval STEPS (how often the population is compared)")
+    for name, value, low, high in (("perturbation_interval", perturbation_interval, 0, math.inf),
+                                   ("quantile_fraction", quantile_fraction, 0, 0.5),
+                                   ("resample_probability", resample_probability, -1e-12, 1)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low < value <= high:
+            bounds = "a number > 0" if high == math.inf else f"a number in ({max(low, 0):g}, {high:g}]"
+            problems.append(f"--{name.replace('_', '-')} must be {bounds}, got {value!r}")
+            continue
+        values[name] = value
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return StopConfig(PBT, **values)
+
+
 def check_stop(rule: str | None, grace_period: Any = None, reduction_factor: Any = None, max_t: Any = None,
                min_trials: Any = None, brackets: Any = None, strict: Any = None,
-               budget_flag: Any = None) -> StopConfig | None:
+               budget_flag: Any = None, perturbation_interval: Any = None, quantile_fraction: Any = None,
+               resample_probability: Any = None) -> StopConfig | None:
     """A validated stopping rule, None without `rule`; every problem in one ConfigError."""
+    if rule == PBT:
+        return check_pbt(perturbation_interval, quantile_fraction, resample_probability)
+    pbt_given = [n for n, v in (("perturbation-interval", perturbation_interval), ("quantile-fraction",
+                 quantile_fraction), ("resample-probability", resample_probability)) if v is not None]
+    if pbt_given:
+        raise ConfigError(f"--{pbt_given[0]} applies to --search pbt")
     if rule is None:
         given = [n for n, v in (("grace-period", grace_period), ("reduction-factor", reduction_factor),
                                 ("max-t", max_t), ("min-trials", min_trials), ("brackets", brackets),
@@ -250,7 +290,7 @@ class SearchDriver:
         self.stop: StopConfig | None = request.stop
         space = request.plan.grid
         self.sampler = make_sampler(check_sampler(request.search), space, self.modes if self.multi else self.mode,
-                                    constrained=bool(self.constraints)) if request.search != "random" else None
+                                    constrained=bool(self.constraints)) if request.search not in ("random", PBT) else None
         self.asked: dict[int, dict[str, Any]] = {}    # trial -> flags asked (this run and journaled)
         self.live: dict[int, str] = {}                # running trial -> its run_dir
         self.histories: dict[int, list[Any]] = {}  # every trial's metric (a vector with several) so far, final when done
@@ -264,6 +304,17 @@ class SearchDriver:
         self.promotion = Promotion(self.stop.promotion(), self.mode) if self.stop is not None and self.stop.promotes \
             else None
         self.pausing: set[int] = set()  # trials asked to pause whose run has not ended yet
+        #: --search pbt (tuner.search.pbt): each trial's segment, its flags since then, the population's latest values
+        self.pbt = self.stop.pbt() if self.stop is not None and self.stop.rule == PBT else None
+        self.pbt_rng = random.Random(f"{getattr(request.plan.grid, 'seed', 0)}:pbt:{journal.sweep_id}")
+        self.segments: dict[int, int] = {}
+        self.segment_flags: dict[int, dict[str, Any]] = {}
+        self.donors: dict[int, int] = {}
+        self.latest: dict[int, tuple[float, float]] = {}
+        self.next_perturb: dict[int, float] = {}
+        self.exploits_due: dict[int, tuple[int, float]] = {}  # receiver -> (donor, step): paused, not copied yet
+        self.relaunch: list[int] = []  # trials that exploited: their next segment is to run
+        self.last_run: dict[int, str] = {}  # each trial's latest run (what its checkpoint was written by)
         if request.resumed:
             self._restore(runs_dir)
 
@@ -278,6 +329,11 @@ class SearchDriver:
                 self.histories[record["trial"]] = self._history(os.path.join(runs_dir, record["run"]))
             if self.promotion is not None:
                 self.promotion.replay(record)
+            if self.pbt is not None:
+                self._replay_pbt(record)
+        if self.pbt is not None:  # paused for an exploit the dead driver never made: make it now
+            for index in list(self.exploits_due):
+                self._exploit(index)
         if self.sampler is not None:
             self.sampler.restore(records)
 
@@ -291,6 +347,8 @@ class SearchDriver:
     def flags_for(self, index: int) -> dict[str, Any]:
         """The flags of trial `index`: asked from the sampler once; a relaunch (retry, resume) reuses them. With
         --stop hyperband --budget-flag NAME, NAME is the budget of the rung the trial runs to."""
+        if index in self.segment_flags:  # PBT: the flags of the trial's current segment
+            return dict(self.segment_flags[index])
         flags = self._flags(index)
         if self.promotion is not None and self.stop is not None:
             place = self.promotion.start(index)
@@ -317,6 +375,14 @@ class SearchDriver:
         self.histories.pop(index, None)
         self.asha.judged.pop(index, None)
         self.pausing.discard(index)
+        self.exploits_due.pop(index, None)  # a decision about an earlier run (resume reran the trial instead)
+        self.last_run[index] = run_dir
+
+    def run_fields(self, index: int) -> dict[str, Any]:
+        """What the trial's next run records beside its identity: its PBT segment and the donor it came from."""
+        if self.pbt is None or not self.segments.get(index):
+            return {}
+        return {"segment": self.segments[index], "donor": self.donors.get(index)}
 
     def finished(self, index: int, status: str, value: float | None, row: Mapping[str, Any] | None = None) -> str:
         """A trial's final outcome: keep its whole history for the rule, tell the sampler (and journal it).
@@ -330,6 +396,10 @@ class SearchDriver:
             status = self._settle_rung(index, status, value, run_dir)
             if status == RunStatus.PAUSED.value:
                 return status
+        if self.pbt is not None and status == RunStatus.PAUSED.value:
+            if index in self.exploits_due:
+                self._exploit(index)
+            return status
         if self.sampler is None:
             return status
         parsed = RunStatus.parse(status)
@@ -410,15 +480,114 @@ class SearchDriver:
         return paused
 
     def next_promotion(self) -> int | None:
-        """The paused trial to run next, moved to its next rung (journaled), None when none is due."""
+        """The paused trial to run next (PBT: one that exploited, its new segment; hyperband: moved to its next
+        rung, journaled), None when none is due."""
+        for waiting in self.relaunch:
+            if waiting not in self.live:
+                self.relaunch.remove(waiting)
+                return waiting
         if self.promotion is None:
             return None
-        index = self.promotion.next_promotion(busy=self.pausing | set(self.live))
+        index: int | None = self.promotion.next_promotion(busy=self.pausing | set(self.live))
         if index is not None:
             place = self.promotion.places[index]
             self.journal.append({"type": "promote", "trial": index, "bracket": place.bracket, "rung": place.rung - 1,
                                  "budget": self.promotion.budget(index), "time": time.time()}, durable=True)
         return index
+
+    # -- population based training (--search pbt)
+    def _checkpoint(self, index: int) -> str:
+        from tuner.store.layout import TrialPaths
+
+        return TrialPaths.of(self.journal.folder, index).checkpoint
+
+    def _poll_pbt(self) -> list[int]:
+        """Each running trial past its next perturbation step is ranked among the population's latest values; one in
+        the bottom quantile is paused to exploit a top one whose checkpoint holds at least as much training."""
+        from tuner.store.checkpoints import checkpoint_step, has_checkpoint
+
+        assert self.pbt is not None and self.metric is not None
+        for index, run_dir in self.live.items():
+            history = read_history(run_dir, self.metric, self._cache)
+            if history:
+                self.latest[index] = max(history)
+        decided = []
+        for index in list(self.live):
+            if index in self.pausing or index not in self.latest:
+                continue
+            step = self.latest[index][0]
+            if step < self.next_perturb.get(index, self.pbt.interval):
+                continue
+            self.next_perturb[index] = (math.floor(step / self.pbt.interval) + 1) * self.pbt.interval
+            bottom, top = quantiles({t: v for t, (_s, v) in self.latest.items()}, self.mode, self.pbt.quantile)
+            if index not in bottom:
+                continue
+            own = checkpoint_step(self.live[index], self._checkpoint(index))
+            donors = []
+            for donor in top:
+                folder = self._checkpoint(donor)
+                held = checkpoint_step(self.last_run.get(donor), folder)
+                if donor != index and has_checkpoint(folder) and (own is None or (held is not None and held >= own)):
+                    donors.append(donor)
+            if not donors:  # never a donor that has not saved, nor one whose checkpoint holds less than ours
+                self.journal.append({"type": "exploit-skipped", "trial": index, "step": step, "top": top,
+                                     "reason": "no trial of the top quantile has a checkpoint at least as far along",
+                                     "time": time.time()}, durable=True)
+                continue
+            donor = self.pbt_rng.choice(sorted(donors))
+            reason = f"pbt: in the bottom quantile at step {step:g}; continues from trial {donor}'s checkpoint"
+            atomic_write_text(RunPaths(self.live[index]).stop_request, json.dumps(
+                {"reason": reason, "rule": PBT, "pause": True, "step": step, "time": time.time()}))
+            self.pausing.add(index)
+            self.exploits_due[index] = (donor, step)
+            self.journal.append({"type": "pbt-pause", "trial": index, "donor": donor, "step": step,
+                                 "time": time.time()}, durable=True)
+            decided.append(index)
+        return decided
+
+    def _exploit(self, index: int) -> None:
+        """The paused receiver takes the donor's newest checkpoint and its flags, perturbed: a new segment."""
+        from tuner.store.checkpoints import copy_newest
+        from tuner.store.layout import TrialPaths
+        from workers.files import append_json_line
+
+        assert self.pbt is not None
+        donor, step = self.exploits_due.pop(index)
+        donor_flags = self.segment_flags.get(donor) or self._flags(donor)
+        old_flags = self.segment_flags.get(index) or self._flags(index)
+        if not copy_newest(self._checkpoint(donor), self._checkpoint(index)):
+            self.relaunch.append(index)  # the donor's checkpoint never held still: go on with its own
+            return
+        flags = explore(donor_flags, self.request.plan.grid, self.pbt_rng, self.pbt.resample)
+        segment = self.segments.get(index, 0) + 1
+        self.segments[index], self.segment_flags[index], self.donors[index] = segment, flags, donor
+        donor_step = self.latest.get(donor, (step, None))[0]
+        self.latest[index] = self.latest.get(donor, self.latest.get(index, (step, math.nan)))
+        self.next_perturb[index] = (math.floor(donor_step / self.pbt.interval) + 1) * self.pbt.interval
+        record = {"type": "exploit", "trial": index, "segment": segment, "step": step, "donor": donor,
+                  "donor_step": donor_step, "flags": flags, "old_flags": old_flags, "donor_flags": donor_flags,
+                  "time": time.time()}
+        self.journal.append(record, durable=True)
+        append_json_line(TrialPaths.of(self.journal.folder, index).lineage_jsonl, record)
+        self.relaunch.append(index)
+
+    def _replay_pbt(self, record: Mapping[str, Any]) -> None:
+        kind, index = record.get("type"), record.get("trial")
+        if not isinstance(index, int):
+            return
+        if kind == "pbt-pause":
+            self.exploits_due[index] = (int(record["donor"]), float(record["step"]))
+        elif kind == "exploit":
+            self.exploits_due.pop(index, None)
+            self.segments[index] = int(record["segment"])
+            self.segment_flags[index] = dict(record["flags"])
+            self.donors[index] = int(record["donor"])
+            if index not in self.relaunch:
+                self.relaunch.append(index)
+        elif kind == "outcome" and index in self.relaunch and record.get("status") not in ("killed", "lost"):
+            self.relaunch.remove(index)  # the new segment ran (a lost one runs again)
+        elif kind == "outcome" and record.get("status") in ("killed", "lost"):
+            self.exploits_due.pop(index, None)  # its run never paused: resume reruns the trial
 
     def end_promotions(self) -> list[int]:
         """The sweep is over: trials still paused were never promoted; each one's last run ends `stopped`."""
@@ -453,6 +622,8 @@ class SearchDriver:
         self._next_poll = now + POLL_S
         if self.promotion is not None:
             return self._poll_promotion()
+        if self.pbt is not None:
+            return self._poll_pbt()
         histories = dict(self.histories)
         for index, run_dir in self.live.items():
             histories[index] = self._history(run_dir, self._cache)
@@ -509,6 +680,12 @@ def check_search(search: str | None, grid: Any, stop: StopConfig | None, metric:
                  skip_done: bool) -> str:
     """`--search` against the plan: adaptive samplers need a space; stopping needs a metric; with several
     metrics, a sampler and a rule that take several objectives."""
+    if search == PBT:
+        if metric is None:
+            raise ConfigError("--search pbt compares trials on a metric: add --metric NAME (and --mode min|max)")
+        if not isinstance(metric, str) and len(list(metric)) > 1:
+            raise ConfigError("--search pbt ranks its population on one metric; give one --metric")
+        return PBT
     name = check_sampler(search or "random")
     metrics = [metric] if isinstance(metric, str) else list(metric or ())
     check_objectives_sampler(name, len(metrics))

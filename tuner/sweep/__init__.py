@@ -275,7 +275,9 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
                num_samples: int | None = None, search: str | None = None, stop: str | None = None,
                grace_period: float | None = None, reduction_factor: float | None = None,
                max_t: float | None = None, min_trials: int | None = None, brackets: int | None = None,
-               strict: bool | None = None, budget_flag: str | None = None, target: float | None = None,
+               strict: bool | None = None, budget_flag: str | None = None,
+               perturbation_interval: float | None = None, quantile_fraction: float | None = None,
+               resample_probability: float | None = None, target: float | None = None,
                run_cap: int | None = None,
                check: bool = True, tags: Mapping[str, Any] | None = None, label: str | None = None,
                note: str | None = None, keep_cluster_s: float | None = None,
@@ -316,7 +318,10 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
                                 skip_done=skip_done, quiet=quiet, num_samples=num_samples, search=search, stop=stop,
                                 stop_options=dict(grace_period=grace_period, reduction_factor=reduction_factor,
                                                   max_t=max_t, min_trials=min_trials, brackets=brackets,
-                                                  strict=strict, budget_flag=budget_flag), tags=tags, label=label,
+                                                  strict=strict, budget_flag=budget_flag,
+                                                  perturbation_interval=perturbation_interval,
+                                                  quantile_fraction=quantile_fraction,
+                                                  resample_probability=resample_probability), tags=tags, label=label,
                                 note=note, target=target, run_cap=run_cap, **overrides)
         if not quiet:
             say(describe_plan(request))

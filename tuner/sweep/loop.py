@@ -432,6 +432,8 @@ class _SweepLoop:
         previous = resumed_from(trial, settings.runs_dir)
         if previous is not None:
             identity["resumed_from"] = previous
+        if self.search is not None:
+            identity.update(self.search.run_fields(index))  # PBT: the segment and its donor
         flags = self.search.flags_for(index) if self.search is not None else request.plan.grid.combination(index)
         spec = build_run_spec(request.script, flags, run_dir, settings, echo=False,
                                 job_type="sweep", identity=identity, env=self.env, extra_args=request.extra_args,
@@ -449,7 +451,7 @@ class _SweepLoop:
         # metadata folder is made here too when the sweep has no source snapshot to link (a journal pulled alone)
         os.makedirs(paths.meta, exist_ok=True)
         write_run_status(paths.run_dir, RunStatus.QUEUED, spec.record)
-        record_launch(trial, paths.run_dir, state.attempt)
+        record_launch(trial, paths.run_dir, state.attempt, int(identity.get("segment") or 0))
         return spec, flags
 
     def record(self, result: TaskResult, report: bool = True) -> None:
