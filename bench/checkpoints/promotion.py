@@ -8,7 +8,8 @@ Per seed, on one local Ray cluster (2 CPUs, 2 trials at once), random search ove
                        at a rung continues or is stopped for good);
   promoting ASHA       --stop hyperband --max-t EPOCHS (paused at each rung; the top 1/3 of a rung continue from
                        their checkpoint when a slot frees);
-  promoting Hyperband  the same with --brackets 2.
+  promoting Hyperband  the same with --brackets 2;
+  and stopping ASHA again with twice the trials, which spends about the epochs promotion does (equal budget).
 The script is bench/search's curve (same flags, same values) that also saves the epoch it reached in
 $TUNER_CHECKPOINT_DIR and continues from it, so a promoted trial runs no epoch twice. Reported: median [min-max]
 over seeds of the best loss of a trial that reached EPOCHS (optimum 0), epochs run in all (the budget), runs
@@ -52,11 +53,12 @@ SPACE = {"lr": {"loguniform": [1e-4, 1.0]}, "units": {"randint": [16, 257]},
 
 
 def run(script: str, seed: int, trials: int, epochs: int, epoch_s: float, address: str, stop: str,
-        brackets: int | None) -> dict[str, float]:
+        brackets: int | None, scale: float = 1.0) -> dict[str, float]:
     from tuner import tuning_run
 
     start = time.perf_counter()
-    frame = tuning_run(script, {**SPACE, "epochs": epochs, "epoch_s": epoch_s}, num_samples=trials, seed=seed,
+    frame = tuning_run(script, {**SPACE, "epochs": epochs, "epoch_s": epoch_s}, num_samples=round(trials * scale),
+                       seed=seed,
                        metric="loss", mode="min", stop=stop, grace_period=1, reduction_factor=3, max_t=epochs,
                        brackets=brackets, confirm=False, quiet=True, max_concurrent=2, address=address)
     wall = time.perf_counter() - start
@@ -88,12 +90,15 @@ def main() -> None:
     context = ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
                        logging_level="ERROR")
     address = context.address_info["gcs_address"]
-    configs = [("stopping ASHA", "asha", None), ("promoting ASHA", "hyperband", None),
-               ("promoting Hyperband (2 brackets)", "hyperband", 2)]
-    results: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in configs}
+    # stopping ASHA spends about half the epochs per trial that promotion does: at twice the trials it has the same
+    # budget (epochs run), which is the comparison that counts
+    configs = [("stopping ASHA", "asha", None, 1.0), ("stopping ASHA, 2x trials (equal budget)", "asha", None, 2.0),
+               ("promoting ASHA", "hyperband", None, 1.0), ("promoting Hyperband (2 brackets)", "hyperband", 2, 1.0)]
+    results: dict[str, list[dict[str, float]]] = {name: [] for name, _, _, _ in configs}
     for seed in range(a.seeds):
-        for name, stop, brackets in configs:
-            results[name].append(run("train.py", seed, a.trials, a.epochs, a.epoch_s, address, stop, brackets))
+        for name, stop, brackets, scale in configs:
+            results[name].append(run("train.py", seed, a.trials, a.epochs, a.epoch_s, address, stop, brackets,
+                                     scale))
             print(seed, name, results[name][-1], flush=True)
     print(f"\n{a.seeds} seeds, {a.trials} trials, {a.epochs} epochs of {a.epoch_s} s, 2 at once; median [min-max]; "
           "optimum 0\n")

@@ -102,6 +102,16 @@ def test_the_bottom_quantile_exploits_a_top_trial_and_continues_from_its_checkpo
         lineage = [json.loads(line) for line in (sweep / "trials" / str(trial) / "lineage.jsonl").read_text()
                    .splitlines()]
         assert record in lineage
+    # tune report: the best trial's schedule (flags by segment) and the population over time
+    report = run_tune("report", sweep.name, "-o", "report.html", cwd=workdir)
+    assert report.returncode == 0, report.stderr
+    from tests.tuner_tests.test_report_pages import _page_data
+
+    pbt = _page_data((workdir / "report.html").read_text())["pbt"]
+    assert pbt["exploits"] == len(exploits) and sorted(pbt["population"]["trials"]) == ["0", "1", "2", "3"]
+    best_runs = [r for r in runs if r["trial"] == pbt["best_trial"]]
+    assert [seg["segment"] for seg in pbt["schedule"]] == [0] + [r["segment"] for r in best_runs if r.get("segment")]
+    assert pbt["schedule"][0]["from_step"] == 1
     paused = [r for r in runs if r["status"] == "paused"]
     assert len(paused) == len(exploits)  # each exploit paused the receiver's run, which the new segment continued
     assert all(r["status"] in ("finished", "paused") for r in runs)

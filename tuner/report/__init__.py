@@ -176,6 +176,7 @@ def save_sweep_report(sweep: str, runs_dir: str | None = None, metric: str | Seq
 
     data = sweep_data(frame, sweep, metric, links, mode, sweep_choice(settings.runs_dir, sweep),
                       sweep_domains(settings.runs_dir, sweep))
+    data["pbt"] = _pbt_section(settings.runs_dir, sweep, frame, data)
     if counts is not None:  # the sweep's trials (not attempts), counted as `tune sweeps` counts them
         parts = [(counts.finished, "finished"), (counts.stopped, "stopped early"), (counts.failed, "failed"),
                  (counts.interrupted, "interrupted"), (counts.running, "running"), (counts.pending, "pending")]
@@ -185,6 +186,27 @@ def save_sweep_report(sweep: str, runs_dir: str | None = None, metric: str | Seq
     from tuner.notebook import PagePath  # a plain path; shown inline as a notebook cell's value
 
     return PagePath(write_page(target, render_page("report", f"Sweep {sweep}", data), private))
+
+
+def _pbt_section(runs_dir: str, sweep: str, frame: Any, data: dict[str, Any]) -> dict[str, Any] | None:
+    """A PBT sweep's schedule and population (tuner.search.pbt.pbt_report), None for any other sweep."""
+    from tuner.search.pbt import pbt_report
+    from tuner.store.files import read_run
+    from tuner.store.journal import Journal
+
+    metric = data.get("ranked_by")
+    try:
+        records = Journal.open(runs_dir, sweep).read().records
+    except TunerError:
+        return None
+    if metric is None or not any(r.get("type") == "exploit" for r in records):
+        return None
+    runs = []
+    for run_dir in frame["run_dir"]:
+        run = read_run(str(run_dir))
+        runs.append({**run.run, "flags": run.flags, "rows": run.metrics})
+    best = data["rows"][data["best"][0]][data["columns"].index("trial")] if data.get("best") else None
+    return pbt_report(records, runs, str(metric), best)
 
 
 def _private_subfolder(path: str) -> str:

@@ -89,3 +89,48 @@ def _perturb(dist: Any, value: Any, rng: random.Random) -> Any:
             whole = int(min(max(value + (1 if real > value else -1), dist.low), dist.high - 1))
         return int(round(whole / dist.q) * dist.q) if dist.q is not None else whole
     return dist.quantize(real)
+
+
+def pbt_report(records: Sequence[Mapping[str, Any]], runs: Sequence[Mapping[str, Any]], metric: str,
+               best_trial: Any) -> dict[str, Any] | None:
+    """What `tune report` shows of a PBT sweep: the best trial's schedule (its flags by segment, from the step each
+    began at, and the trial it exploited) and the population over time (each trial's metric by step across its
+    segments, one series a trial). `records`: the journal's; `runs`: the sweep's runs as dicts with `trial`,
+    `start`, `flags` and `rows` (metrics rows). None when the sweep made no exploit."""
+    exploits = [r for r in records if r.get("type") == "exploit"]
+    if not exploits:
+        return None
+    by_trial: dict[Any, list[Mapping[str, Any]]] = {}
+    for run in sorted(runs, key=lambda r: r.get("start") or 0):
+        by_trial.setdefault(run.get("trial"), []).append(run)
+    schedule = []
+    if best_trial in by_trial:
+        first = by_trial[best_trial][0]
+        schedule.append({"segment": 0, "from_step": _first_step(first), "flags": dict(first.get("flags") or {}),
+                         "donor": None})
+        for run in by_trial[best_trial][1:]:
+            if run.get("segment"):
+                schedule.append({"segment": run["segment"], "from_step": _first_step(run),
+                                 "flags": dict(run.get("flags") or {}), "donor": run.get("donor")})
+    steps: set[float] = set()
+    values: dict[Any, dict[float, float]] = {}
+    for trial, trial_runs in by_trial.items():
+        series = values.setdefault(trial, {})
+        for run in trial_runs:
+            for row in run.get("rows") or ():
+                step, value = row.get("step"), row.get(metric)
+                if isinstance(step, (int, float)) and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    series[float(step)] = float(value)
+                    steps.add(float(step))
+    xs = sorted(steps)
+    trials = sorted(values, key=str)
+    return {"metric": metric, "best_trial": best_trial, "schedule": schedule, "exploits": len(exploits),
+            "population": {"steps": xs, "trials": [str(t) for t in trials],
+                           "series": [[values[t].get(x) for x in xs] for t in trials]},
+            "events": [{"trial": r.get("trial"), "step": r.get("donor_step"), "donor": r.get("donor")}
+                       for r in exploits]}
+
+
+def _first_step(run: Mapping[str, Any]) -> Any:
+    rows = run.get("rows") or ()
+    return rows[0].get("step") if rows else None
