@@ -314,7 +314,6 @@ class SearchDriver:
         self.next_perturb: dict[int, float] = {}
         self.exploits_due: dict[int, tuple[int, float]] = {}  # receiver -> (donor, step): paused, not copied yet
         self.relaunch: list[int] = []  # trials that exploited: their next segment is to run
-        self.last_run: dict[int, str] = {}  # each trial's latest run (what its checkpoint was written by)
         if request.resumed:
             self._restore(runs_dir)
 
@@ -376,7 +375,6 @@ class SearchDriver:
         self.asha.judged.pop(index, None)
         self.pausing.discard(index)
         self.exploits_due.pop(index, None)  # a decision about an earlier run (resume reran the trial instead)
-        self.last_run[index] = run_dir
 
     def run_fields(self, index: int) -> dict[str, Any]:
         """What the trial's next run records beside its identity: its PBT segment and the donor it came from."""
@@ -400,6 +398,8 @@ class SearchDriver:
             if index in self.exploits_due:
                 self._exploit(index)
             return status
+        if self.pbt is not None:
+            self.exploits_due.pop(index, None)  # it ended before the pause reached it: nothing to exploit
         if self.sampler is None:
             return status
         parsed = RunStatus.parse(status)
@@ -503,8 +503,8 @@ class SearchDriver:
 
     def _poll_pbt(self) -> list[int]:
         """Each running trial past its next perturbation step is ranked among the population's latest values; one in
-        the bottom quantile is paused to exploit a top one whose checkpoint holds at least as much training."""
-        from tuner.store.checkpoints import checkpoint_step, has_checkpoint
+        the bottom quantile is paused to exploit a top one that has saved a checkpoint."""
+        from tuner.store.checkpoints import has_checkpoint
 
         assert self.pbt is not None and self.metric is not None
         for index, run_dir in self.live.items():
@@ -522,16 +522,10 @@ class SearchDriver:
             bottom, top = quantiles({t: v for t, (_s, v) in self.latest.items()}, self.mode, self.pbt.quantile)
             if index not in bottom:
                 continue
-            own = checkpoint_step(self.live[index], self._checkpoint(index))
-            donors = []
-            for donor in top:
-                folder = self._checkpoint(donor)
-                held = checkpoint_step(self.last_run.get(donor), folder)
-                if donor != index and has_checkpoint(folder) and (own is None or (held is not None and held >= own)):
-                    donors.append(donor)
-            if not donors:  # never a donor that has not saved, nor one whose checkpoint holds less than ours
+            donors = [t for t in top if t != index and has_checkpoint(self._checkpoint(t))]
+            if not donors:  # never a donor that has not saved (Ray Tune #27170)
                 self.journal.append({"type": "exploit-skipped", "trial": index, "step": step, "top": top,
-                                     "reason": "no trial of the top quantile has a checkpoint at least as far along",
+                                     "reason": "no trial of the top quantile has saved a checkpoint",
                                      "time": time.time()}, durable=True)
                 continue
             donor = self.pbt_rng.choice(sorted(donors))
@@ -547,7 +541,7 @@ class SearchDriver:
 
     def _exploit(self, index: int) -> None:
         """The paused receiver takes the donor's newest checkpoint and its flags, perturbed: a new segment."""
-        from tuner.store.checkpoints import copy_newest
+        from tuner.store.checkpoints import checkpoint_time, copy_newest
         from tuner.store.layout import TrialPaths
         from workers.files import append_json_line
 
@@ -555,8 +549,15 @@ class SearchDriver:
         donor, step = self.exploits_due.pop(index)
         donor_flags = self.segment_flags.get(donor) or self._flags(donor)
         old_flags = self.segment_flags.get(index) or self._flags(index)
-        if not copy_newest(self._checkpoint(donor), self._checkpoint(index)):
-            self.relaunch.append(index)  # the donor's checkpoint never held still: go on with its own
+        theirs, own = checkpoint_time(self._checkpoint(donor)), checkpoint_time(self._checkpoint(index))
+        # the donor's newest checkpoint, and only if it is newer than the receiver's own (saved when it paused): an
+        # older one would lose to it or set the trial back (Ray Tune #28509); then the trial goes on as it was
+        if theirs is None or (own is not None and theirs <= own) or \
+                not copy_newest(self._checkpoint(donor), self._checkpoint(index)):
+            self.journal.append({"type": "exploit-skipped", "trial": index, "step": step, "top": [donor],
+                                 "reason": "the donor's newest checkpoint is not newer than the trial's own",
+                                 "time": time.time()}, durable=True)
+            self.relaunch.append(index)
             return
         flags = explore(donor_flags, self.request.plan.grid, self.pbt_rng, self.pbt.resample)
         segment = self.segments.get(index, 0) + 1

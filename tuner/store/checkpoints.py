@@ -121,24 +121,6 @@ def drop_empty_checkpoint(run_dir: str) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def checkpoint_step(run_dir: str | None, folder: str | None, slack_s: float = 0.25) -> float | None:
-    """How far the training in `folder` got, in the steps of `run_dir` (the run that wrote it): the last metrics
-    row written before the checkpoint's newest file (within `slack_s`: a script that saves, then prints). None when
-    there is no checkpoint or no row of that run before it. Tuner never reads a checkpoint itself: this is how PBT
-    tells which of two checkpoints holds more training (a donor's must not hold less than the receiver's own)."""
-    from tuner.store.files import read_metric_lines
-
-    saved = checkpoint_time(folder)
-    if saved is None or run_dir is None:
-        return None
-    best = None
-    for row in read_metric_lines(RunPaths(run_dir).live_metrics_jsonl)[0]:
-        step, at = row.get("step"), row.get("timestamp")
-        if isinstance(step, (int, float)) and isinstance(at, (int, float)) and at <= saved + slack_s:
-            best = step if best is None else max(best, step)
-    return best
-
-
 def copy_newest(source: str, dest: str, tries: int = 3) -> bool:
     """Copy a checkpoint another run may be writing right now: again when it changed while it was copied (at most
     `tries` times); False when it never held still."""
