@@ -134,3 +134,44 @@ def test_a_population_that_never_saves_is_never_exploited(workdir):
     skipped = [r for r in records if r["type"] == "exploit-skipped"]
     assert skipped and "checkpoint" in skipped[0]["reason"]
     assert all(r["status"] == "finished" for r in _runs(workdir))
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_tune_resume_continues_a_pbt_sweep_after_its_driver_is_sigkilled_with_each_trials_segment(workdir):
+    import os
+    import signal
+
+    from tests.tuner_tests.test_faults import start_tune, wait_until
+
+    shutil.copy(TOY, workdir / "train.py")
+    (workdir / "space.yml").write_text("lr: {loguniform: [1.0e-4, 1.0e-1]}\nsteps: 60\nstep_s: 0.1\n")
+    proc = start_tune(workdir, "train.py", "--flags", "space.yml", "--num-samples", "4", "--seed", "3", "--search",
+                      "pbt", "--perturbation-interval", "5", "--metric", "mean_accuracy", "--mode", "max",
+                      "--max-concurrent", "4", "--cpus-per-trial", "0.5", "--yes")
+
+    def exploited() -> bool:
+        try:
+            return any(r["type"] == "exploit" for r in _journal(workdir))
+        except (StopIteration, OSError, ValueError):
+            return False
+
+    assert wait_until(exploited, 120)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    before = [r for r in _journal(workdir) if r["type"] == "exploit"]
+    sweep = next((workdir / "runs" / "sweeps").iterdir()).name
+    result = run_tune("resume", sweep, cwd=workdir, timeout=300)
+    assert result.returncode == 0, result.stderr
+    runs = _runs(workdir)
+    by_trial: dict[int, list[dict]] = {}
+    for run in runs:
+        by_trial.setdefault(run["trial"], []).append(run)
+    assert sorted(by_trial) == [0, 1, 2, 3]
+    assert all(trial_runs[-1]["status"] == "finished" for trial_runs in by_trial.values()), by_trial
+    for record in before:  # an exploit made before the crash: its segment ran with its flags, after it or on resume
+        segment_runs = [r for r in by_trial[record["trial"]] if r.get("segment") == record["segment"]]
+        assert segment_runs and all(r["flags"]["lr"] == pytest.approx(record["flags"]["lr"]) for r in segment_runs)
+    for trial_runs in by_trial.values():  # every trial reached the end of its steps, continuing what it had
+        last = trial_runs[-1]
+        assert not last["rows"] or last["rows"][-1]["step"] == 60
