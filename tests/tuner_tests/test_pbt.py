@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import run_tune
 from tuner.errors import ConfigError
-from tuner.search.driver import check_stop
+from tuner.search.driver import check_pbt, check_stop
 from tuner.search.pbt import explore, quantiles
 from tuner.search.space import search_space
 
@@ -48,12 +48,14 @@ def test_explore_perturbs_within_the_space_moves_choices_to_a_neighbour_and_keep
 
 def test_pbt_needs_an_interval_and_its_options_are_its_own():
     with pytest.raises(ConfigError, match="needs --perturbation-interval"):
-        check_stop("pbt")
+        check_pbt()
     with pytest.raises(ConfigError, match="--quantile-fraction must be a number in"):
-        check_stop("pbt", perturbation_interval=5, quantile_fraction=0.7)
+        check_pbt(perturbation_interval=5, quantile_fraction=0.7)
     with pytest.raises(ConfigError, match="applies to --search pbt"):
         check_stop("asha", perturbation_interval=5)
-    assert check_stop("pbt", perturbation_interval=5).pbt().interval == 5
+    assert check_pbt(perturbation_interval=5).pbt().interval == 5
+    with pytest.raises(ConfigError, match="unknown rule 'pbt'"):  # --stop pbt: PBT is --search pbt
+        check_stop("pbt")
 
 
 def _runs(workdir: Path) -> list[dict]:

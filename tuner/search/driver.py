@@ -121,8 +121,6 @@ def check_stop(rule: str | None, grace_period: Any = None, reduction_factor: Any
                budget_flag: Any = None, perturbation_interval: Any = None, quantile_fraction: Any = None,
                resample_probability: Any = None) -> StopConfig | None:
     """A validated stopping rule, None without `rule`; every problem in one ConfigError."""
-    if rule == PBT:
-        return check_pbt(perturbation_interval, quantile_fraction, resample_probability)
     pbt_given = [n for n, v in (("perturbation-interval", perturbation_interval), ("quantile-fraction",
                  quantile_fraction), ("resample-probability", resample_probability)) if v is not None]
     if pbt_given:
@@ -437,6 +435,13 @@ class SearchDriver:
                 write_run_status(run_dir, RunStatus.PAUSED, paused_at=self.promotion.rule.rungs(place.bracket)[
                     place.rung])
                 return RunStatus.PAUSED.value
+        if status == RunStatus.FINISHED.value and not self.stop.budget_flag and self.promotion.is_last_rung(index) \
+                and index not in self.promotion.results.get((place.bracket, place.rung), {}):
+            # it ended before a poll saw its last rung's step: its value there still counts for the rung
+            budget = self.promotion.budget(index)
+            point = next(((s, v) for s, v in sorted(self.histories.get(index, ())) if s >= budget), None)
+            if point is not None:
+                self._reached(index, point[1], point[0])
         place.paused = False  # over: a trial that ended by itself, failed, or was stopped is never promoted
         place.rung = len(self.promotion.rule.rungs(place.bracket)) - 1
         return status
@@ -585,8 +590,10 @@ class SearchDriver:
             self.donors[index] = int(record["donor"])
             if index not in self.relaunch:
                 self.relaunch.append(index)
-        elif kind == "outcome" and index in self.relaunch and record.get("status") not in ("killed", "lost"):
-            self.relaunch.remove(index)  # the new segment ran (a lost one runs again)
+        elif kind == "outcome" and index in self.relaunch and record.get("status") not in ("killed", "lost", "paused"):
+            # the new segment ran (a lost one runs again; `paused` is the run before the exploit, logged late by
+            # resume when its driver died first, or a later pause, which a later exploit record follows)
+            self.relaunch.remove(index)
         elif kind == "outcome" and record.get("status") in ("killed", "lost"):
             self.exploits_due.pop(index, None)  # its run never paused: resume reruns the trial
 

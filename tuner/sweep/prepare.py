@@ -165,19 +165,24 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
                                         **dict(stop_options or {})}.items()}
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise TunerError(f"seed must be an integer, got {quoted(seed)}")
-    from tuner.search.driver import PBT, check_search, check_stop
+    from tuner.search.driver import PBT, check_pbt, check_search, check_stop
 
-    if search == PBT:  # PBT is its own scheduler: it takes the stopping rule's place
+    def scheduler() -> Any:
+        """The stopping rule, or PBT's settings (PBT is its own scheduler: it takes the stopping rule's place)."""
+        options = dict(stop_options or {})
+        pbt = {k: options.pop(k) for k in ("perturbation_interval", "quantile_fraction", "resample_probability")}
+        if search != PBT:
+            return check_stop(stop, **options, **pbt)
         if stop is not None:
             raise ConfigError(f"--search pbt exploits and explores on its own; drop --stop {stop}")
-        stop = PBT
+        return check_pbt(**pbt)
 
     settings, script, grid, _, stop_config, run_tags, _, _ = _gather([
         lambda: check_resources(load_settings(**settings_overrides)),
         lambda: describe_script(file),
         lambda: load_grid(flags, flag_overrides, num_samples, seed),
         lambda: check_sample(sample),
-        lambda: check_stop(stop, **dict(stop_options or {})),
+        scheduler,
         lambda: launch_tags(tags, label, note),
         lambda: check_run_cap(run_cap),
         lambda: check_target(target, metric, len(metrics)),
