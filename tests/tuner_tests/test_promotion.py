@@ -220,3 +220,15 @@ def test_a_trial_still_on_its_way_to_pausing_is_not_promoted_until_its_run_has_e
         promotion.reached(trial, value)
     assert promotion.next_promotion(busy={"a"}) is None  # a's run is saving its checkpoint: not yet
     assert promotion.next_promotion(busy=()) == "a"
+
+
+def test_a_trial_paused_then_continued_by_a_run_that_was_lost_is_interrupted_for_resume():
+    import pandas as pd
+
+    from tuner.sweep.history import trial_statuses
+
+    rows = pd.DataFrame({"trial": [0, 0, 1, 1, 2], "start": [1.0, 2.0, 1.0, 2.0, 1.0],
+                         "status": ["paused", "lost", "paused", "finished", "paused"]})
+    assert trial_statuses(rows, [0, 1, 2], driver_alive=False) == {0: "lost", 1: "finished", 2: "paused"}
+    rows["start"] = pd.to_datetime(rows["start"], unit="s", utc=True)  # as the listing frame holds it
+    assert trial_statuses(rows, [0, 1, 2], driver_alive=False) == {0: "lost", 1: "finished", 2: "paused"}

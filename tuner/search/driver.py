@@ -509,7 +509,7 @@ class SearchDriver:
     def _poll_pbt(self) -> list[int]:
         """Each running trial past its next perturbation step is ranked among the population's latest values; one in
         the bottom quantile is paused to exploit a top one that has saved a checkpoint."""
-        from tuner.store.checkpoints import has_checkpoint
+        from tuner.store.checkpoints import checkpoint_time, has_checkpoint
 
         assert self.pbt is not None and self.metric is not None
         for index, run_dir in self.live.items():
@@ -527,10 +527,15 @@ class SearchDriver:
             bottom, top = quantiles({t: v for t, (_s, v) in self.latest.items()}, self.mode, self.pbt.quantile)
             if index not in bottom:
                 continue
-            donors = [t for t in top if t != index and has_checkpoint(self._checkpoint(t))]
+            own = checkpoint_time(self._checkpoint(index))
+            # a donor that has saved, and still can save a newer checkpoint than ours by the time we have paused (it
+            # runs), or already has one (a trial that has ended keeps its last): no pause that cannot end in an exploit
+            donors = [t for t in top if t != index and has_checkpoint(self._checkpoint(t)) and (
+                t in self.live or own is None or (checkpoint_time(self._checkpoint(t)) or 0.0) > own)]
             if not donors:  # never a donor that has not saved (Ray Tune #27170)
                 self.journal.append({"type": "exploit-skipped", "trial": index, "step": step, "top": top,
-                                     "reason": "no trial of the top quantile has saved a checkpoint",
+                                     "reason": "no trial of the top quantile has saved a checkpoint (that is, or "
+                                               "can become, newer than the trial's own)",
                                      "time": time.time()}, durable=True)
                 continue
             donor = self.pbt_rng.choice(sorted(donors))

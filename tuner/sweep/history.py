@@ -138,13 +138,27 @@ def done_trials(runs_dir: str, stale_after_s: float, script_sha256: str, grid: A
     return tuple((index, hit) for index, hit in found if hit is not None)
 
 
+def _seconds(start: Any) -> float:
+    """A run's start as seconds: the listing frame holds a UTC Timestamp, a run.json a number; 0 when missing."""
+    if isinstance(start, pd.Timestamp):
+        return 0.0 if pd.isna(start) else float(start.timestamp())
+    if isinstance(start, (int, float)) and not isinstance(start, bool) and start == start:
+        return float(start)
+    return 0.0
+
+
 def trial_statuses(rows: pd.DataFrame, planned: Sequence[int], driver_alive: bool) -> dict[int, str]:
     """Best status of each planned trial from its runs: finished > running > failed/timeout > killed/lost > pending.
     `rows` are the sweep's runs (statuses already `lost` where a heartbeat went stale)."""
     result: dict[int, str] = {int(i): PENDING for i in planned}
     if rows.empty:
         return result
-    for trial, status in zip(rows["trial"], rows["status"]):
+    starts = rows["start"] if "start" in rows else [None] * len(rows)
+    # a trial paused (--stop hyperband, --search pbt) then continued by a run that was interrupted is interrupted:
+    # its paused run is history, and resume must run the trial again
+    paused_at: dict[int, float] = {}
+    interrupted_at: dict[int, tuple[float, str]] = {}
+    for trial, status, start in zip(rows["trial"], rows["status"], starts):
         if not isinstance(trial, (int, float)) or trial != trial or int(trial) not in result:
             continue
         run_status = RunStatus.parse(status)
@@ -152,9 +166,17 @@ def trial_statuses(rows: pd.DataFrame, planned: Sequence[int], driver_alive: boo
             continue
         if run_status is RunStatus.RUNNING and not driver_alive:
             run_status = RunStatus.LOST
+        when = _seconds(start)
+        if run_status.is_paused():
+            paused_at[int(trial)] = max(paused_at.get(int(trial), 0.0), when)
+        elif run_status.is_interrupted() and when >= interrupted_at.get(int(trial), (0.0, ""))[0]:
+            interrupted_at[int(trial)] = (when, run_status.value)
         best = RunStatus.parse(result[int(trial)])
         if best is None or run_status.preference > best.preference:
             result[int(trial)] = run_status.value
+    for trial, (when, status) in interrupted_at.items():
+        if result[trial] == RunStatus.PAUSED.value and when > paused_at.get(trial, 0.0):
+            result[trial] = status
     return result
 
 
