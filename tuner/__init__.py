@@ -35,6 +35,7 @@ from tuner.flags import (
 )
 from tuner.store.status import RunStatus
 from tuner.tracking import (
+    checkpoint_dir,
     is_run_active,
     log_metrics,
     run_dir,
@@ -64,7 +65,7 @@ __all__ = [
     # script side
     "flags", "flag_numeric", "flag_integer", "flag_boolean", "flag_string", "Flags",
     "log_metrics", "write_run_metadata", "run_dir", "is_run_active", "unique_run_dir", "use_artifact",
-    "tensorboard_dir",
+    "tensorboard_dir", "checkpoint_dir",
     # runs and sweeps
     "training_run", "tuning_run", "ls_runs", "pareto_front", "latest_run", "run_info", "RunStatus",
     "script_flags", "get_run", "RunRecord", "clean_runs", "restore_runs", "purge_runs", "copy_run", "copy_run_files",

@@ -24,7 +24,8 @@ from tuner.errors import FlagError, FlagsFileError, GridError
 
 #: what a flags file's `sweep:` section may set: the sweep options of the same names (the command line wins)
 SWEEP_SETTINGS = ("sample", "seed", "num_samples", "search", "metric", "mode", "constraints", "stop", "grace_period",
-                  "reduction_factor", "max_t", "min_trials", "brackets", "strict", "target", "run_cap")
+                  "reduction_factor", "max_t", "min_trials", "brackets", "strict", "budget_flag",
+                  "perturbation_interval", "quantile_fraction", "resample_probability", "target", "run_cap")
 
 
 class FileKind(enum.Enum):

@@ -18,6 +18,7 @@ from tuner.capture.sources import snapshot_sources
 from tuner.errors import ConfigError, FlagError, ScriptNotFoundError, quoted
 from tuner.settings import Settings
 from tuner.store.layout import (
+    ENV_CHECKPOINT_DIR,
     ENV_CONFIG,
     ENV_FLAGS_JSON,
     ENV_RUN_DIR,
@@ -120,17 +121,22 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
                      identity: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
                      extra_args: tuple[str, ...] = (), cwd: str | None = None,
                      interface: ScriptInterface | None = None, template: CommandTemplate | None = None, own_cwd: bool = True,
-                     tags: Mapping[str, str] | None = None) -> RunSpec:
+                     tags: Mapping[str, str] | None = None, checkpoint_dir: str | None = None) -> RunSpec:
     """`own_cwd`: the script works in a copy-on-write view of the project (cwd), so what it writes lands in its
     run and nowhere else (workers.view; the `project_view` setting); else it runs in cwd itself.
 
     flags.json records the flags the script runs with: `flags` (what tune passes, on argv and in
     TUNER_FLAGS_JSON) and, when the script's `interface` is known, the defaults of its parser for the options
     not passed; flag_defaults.json names those defaults, so readers tell the two apart. Only `flags` reach the
-    script: the defaults are its own (and a tuner.flags() script's flags.yml must still win over them)."""
+    script: the defaults are its own (and a tuner.flags() script's flags.yml must still win over them).
+
+    `checkpoint_dir`: the folder the script saves into and continues from ($TUNER_CHECKPOINT_DIR, the template's
+    ${checkpoint_dir}); a sweep gives the trial's own (tuner.store.layout.TrialPaths), a single run gets
+    tuner.d/checkpoint."""
     from tuner.interface.argv import build_argv, check_arg_sizes, render
 
     paths = RunPaths(os.path.abspath(run_dir))
+    checkpoint = os.path.abspath(checkpoint_dir) if checkpoint_dir else paths.checkpoint_dir
     cwd = cwd or os.getcwd()
     option_argv = build_argv(interface, flags, str if getattr(template, "style", "tune") == "wandb" else render)
     command: tuple[str, ...] = (sys.executable, script.path, *option_argv, *extra_args)
@@ -139,7 +145,8 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
     if template is not None:  # the script's own command shape (tuner.interface.template); extra args at its end
         from tuner.interface.template import render_command
 
-        full, template_env, template_files = render_command(template, script.path, option_argv, flags, paths.meta)
+        full, template_env, template_files = render_command(template, script.path, option_argv, flags, paths.meta,
+                                                            checkpoint)
         command = (*full, *extra_args)
     argv = list(command[2:]) if command[:2] == (sys.executable, script.path) else list(command)
     record: dict[str, Any] = {
@@ -148,11 +155,11 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
         "extra_args": list(extra_args),
         "cwd": cwd, "user": _user(), "job_type": job_type, "python": platform.python_version(),
         "tuner_version": __version__, "git": script.git.to_dict() if script.git else None,
-        "sweep": None, "trial": None, "attempt": 1,
+        "sweep": None, "trial": None, "attempt": 1, "checkpoint_dir": checkpoint,
     }
     record.update(identity or {})
     child_env = {ENV_RUN_DIR: paths.run_dir, ENV_FLAGS_JSON: dumps_json(flags_to_json(flags)),
-                 ENV_TENSORBOARD_DIR: paths.tensorboard_dir}
+                 ENV_TENSORBOARD_DIR: paths.tensorboard_dir, ENV_CHECKPOINT_DIR: checkpoint}
     if settings.config is not None:  # the flags.yml section tuner.flags() reads, as tfruns' config= sets R_CONFIG_ACTIVE
         child_env[ENV_CONFIG] = settings.config
     child_env.update(env or {})
@@ -173,7 +180,7 @@ def build_run_spec(script: ScriptInfo, flags: Mapping[str, Any], run_dir: str, s
                      record=record, env=child_env, initial_files=initial, timeout_s=settings.timeout_s,
                      kill_grace_s=settings.kill_grace_s, heartbeat_s=settings.heartbeat_s, echo=echo,
                      project_dir=cwd if own_cwd else None, runs_dir=os.path.abspath(settings.runs_dir),
-                     project_view=settings.project_view,
+                     project_view=settings.project_view, checkpoint_dir=checkpoint,
                      line_hook=_live_metrics(paths.run_dir, stdout_pattern(settings), recorded))
 
 
@@ -216,10 +223,15 @@ def after_run(run_dir: str, stdout_metrics_pattern: str | None) -> None:
     """
     from tuner.capture.stdout_metrics import keep_judged_steps, settle_printed_metrics
     from tuner.capture.tb_events import record_event_metrics
+    from tuner.store.checkpoints import drop_empty_checkpoint, settle_resumed_step
 
-    events = record_event_metrics(run_dir)
-    settle_printed_metrics(run_dir, use=bool(stdout_metrics_pattern) and not events)
-    keep_judged_steps(run_dir)
+    try:
+        events = record_event_metrics(run_dir)
+        settle_printed_metrics(run_dir, use=bool(stdout_metrics_pattern) and not events)
+        keep_judged_steps(run_dir)
+    finally:
+        settle_resumed_step(run_dir)
+        drop_empty_checkpoint(run_dir)
 
 
 def stdout_pattern(settings: Settings) -> str | None:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 
 from tuner.errors import TunerError
 from tuner.store.files import read_mapping, write_metric_rows
-from tuner.store.layout import ENV_RUN_DIR, META_DIR, RunPaths, make_run_dir
+from tuner.store.layout import ENV_CHECKPOINT_DIR, ENV_RUN_DIR, META_DIR, RunPaths, make_run_dir
 from workers.files import append_json_line, atomic_write_json, read_json_lines
 
 
@@ -34,6 +34,19 @@ def tensorboard_dir() -> str:
     shows a sweep's runs side by side. Scripts that do not import tuner find it in $TUNER_TENSORBOARD_DIR.
     """
     path = RunPaths(run_dir()).tensorboard_dir
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def checkpoint_dir() -> str:
+    """The folder to save checkpoints into and continue from (created): $TUNER_CHECKPOINT_DIR inside a run (a sweep
+    trial's own folder, kept across its attempts, pauses and resumes), else `tuner.d/checkpoint` of run_dir().
+
+    The contract: if it holds a checkpoint, continue from it (and report metrics from the step it continues at);
+    save into it as you go; on SIGTERM save if you can and exit. Scripts that do not import tuner read the same
+    folder from $TUNER_CHECKPOINT_DIR (or get it as `${checkpoint_dir}` in a command template).
+    """
+    path = os.environ.get(ENV_CHECKPOINT_DIR) or RunPaths(run_dir()).checkpoint_dir
     os.makedirs(path, exist_ok=True)
     return path
 

@@ -116,9 +116,16 @@ def packed_data(text: str) -> bytes:
     return base64.b64decode("".join(body.split()))
 
 
+def _no_devices(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    """Packing for `tune pull`: device files and pipes (an overlay whiteout a killed run left) are no files; links
+    travel as they are, so the unpacking side (workers.archive, which never follows or makes an escaping link) can
+    leave out the ones it cannot carry and say which (the user sees what did not come home)."""
+    return None if info.ischr() or info.isblk() or info.isfifo() else info
+
+
 def pack(runs_dir: str) -> None:
     """Print `runs_dir` as a base64 gzip tarball between the markers (what fetch_runs reads back)."""
-    from workers.view import WORK_PREFIX, tar_member_of_runs
+    from workers.view import WORK_PREFIX
 
     folder = os.path.expanduser(runs_dir)
     buffer = io.BytesIO()
@@ -126,7 +133,7 @@ def pack(runs_dir: str) -> None:
         if os.path.isdir(folder):
             for name in sorted(os.listdir(folder)):
                 if not name.startswith(WORK_PREFIX):  # a view's work folder of a run still going: not a run
-                    tar.add(os.path.join(folder, name), arcname=name, filter=tar_member_of_runs)
+                    tar.add(os.path.join(folder, name), arcname=name, filter=_no_devices)
     data = base64.b64encode(buffer.getvalue()).decode()
     out = sys.stdout
     out.write(f"\n{BEGIN}\n")

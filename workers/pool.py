@@ -11,6 +11,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Sequence, cast
@@ -19,6 +20,7 @@ import ray
 from ray import ObjectRef
 from ray.actor import ActorHandle
 
+from workers import checkpoints
 from workers.files import atomic_write_text, is_disk_full
 from workers.process import KILLED, RunOutcome, RunSpec, ended_outcome, run_process
 from workers.reaper import TOKEN_ENV
@@ -55,24 +57,28 @@ class TaskResult:
     batch: int = 1  # how many trials the task carried (TaskPool.submit)
 
 
-#: what a task returns: each trial's outcome and, for a run on a node without the driver's files, its packed folder
-Returned = list[tuple[RunOutcome, bytes | None]]
+#: what a task returns: each trial's outcome and, for a run on a node without the driver's files, its packed run
+#: folder and its packed checkpoint folder (None otherwise, or when there is none)
+Returned = list[tuple[RunOutcome, bytes | None, bytes | None]]
 
 
-def _run_batch(specs: list[RunSpec], marker: str, shipped: str | None, relay: ActorHandle[Relay] | None) -> Returned:
+def _run_batch(specs: list[RunSpec], marker: str, shipped: str | None, relay: ActorHandle[Relay] | None,
+               saved: list[bytes | None]) -> Returned:
     """Runs on a worker: the trials one after another, each its own run with its own process. The driver sends
     short trials several to a task, so that Ray's cost per task is paid once for them. A task Ray runs again
-    (its worker died) does not run again what had ended: that outcome is read back from the run's run.json."""
+    (its worker died) does not run again what had ended: that outcome is read back from the run's run.json.
+    `saved`: each trial's checkpoint folder packed by the driver (a cluster joined by address), for a node that
+    cannot see it."""
     results: Returned = []
-    for spec in specs:
+    for number, spec in enumerate(specs):
         ended = ended_outcome(spec) if not _remote_run(marker) else None
         if ended is None:
-            results.append(_run_task(spec, marker, shipped, relay))
+            results.append(_run_task(spec, marker, shipped, relay, saved[number] if number < len(saved) else None))
             continue
         if spec.post_run is not None:  # the worker may have died between the run's end and this step (idempotent)
             func, args = spec.post_run
             func(*args)
-        results.append((ended, None))
+        results.append((ended, None, None))
     return results
 
 
@@ -81,8 +87,24 @@ def _remote_run(marker: str) -> bool:
     return not os.path.exists(marker)
 
 
-def _run_task(spec: RunSpec, marker: str, shipped: str | None,
-              relay: ActorHandle[Relay] | None) -> tuple[RunOutcome, bytes | None]:
+def _newest_relayed(relay: ActorHandle[Relay], driver_run_dir: str) -> bytes | None:
+    """The newest checkpoint the relay holds for this run (sent by an earlier execution of this task, on a node since
+    lost). Asked from another thread: a ray.get in the task's own thread hands its CPUs back to Ray for the wait,
+    and Ray would start another trial on them."""
+    box: list[bytes | None] = []
+
+    def ask() -> None:
+        with contextlib.suppress(Exception):
+            box.append(ray.get(relay.latest_checkpoint.remote(driver_run_dir), timeout=60))
+
+    thread = threading.Thread(target=ask, name="tuner-checkpoint", daemon=True)
+    thread.start()
+    thread.join()
+    return box[0] if box else None
+
+
+def _run_task(spec: RunSpec, marker: str, shipped: str | None, relay: ActorHandle[Relay] | None,
+              saved: bytes | None = None) -> tuple[RunOutcome, bytes | None, bytes | None]:
     """Runs on a worker. If the driver's runs directory is not visible here (no shared filesystem), the run is
     written in a local temporary folder (paths moved by relocate when the project was shipped) and sent back as
     a tarball, so every run ends on the driver's disk and nothing of it stays here; meanwhile its run.json goes
@@ -101,13 +123,18 @@ def _run_task(spec: RunSpec, marker: str, shipped: str | None,
         if spec.post_run is not None:
             func, args = spec.post_run
             func(*args)
-        return outcome, None
+        return outcome, None, None
     driver_run_dir = spec.run_dir
     clean_stale_scratch()
     scratch = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
     local = relocate(spec, shipped, scratch)
+    if local.checkpoint_dir:  # the newest the relay has (this task ran before on a node since lost), else the driver's
+        newest = _newest_relayed(relay, driver_run_dir) if relay is not None else None
+        data = newest or saved
+        if data:
+            checkpoints.replace_with(data, local.checkpoint_dir)
     back = [(local.run_dir, driver_run_dir)] + ([(os.getcwd(), shipped)] if shipped else [])
-    forwarder = Forwarder(relay, local.run_json, driver_run_dir) if relay is not None else None
+    forwarder = Forwarder(relay, local.run_json, driver_run_dir, local.checkpoint_dir) if relay is not None else None
     try:
         if forwarder is not None:
             forwarder.start()
@@ -119,8 +146,13 @@ def _run_task(spec: RunSpec, marker: str, shipped: str | None,
                 func, args = local.post_run
                 func(*args)
             archive = pack_run(local.run_dir)
+            saved_back = checkpoints.pack(local.checkpoint_dir)
         except KeyboardInterrupt:  # cancelled: the run recorded `killed`; its folder goes to the driver all the same
             if relay is not None and os.path.exists(local.run_json):
+                with contextlib.suppress(Exception):
+                    packed = checkpoints.pack(local.checkpoint_dir)
+                    if packed is not None:
+                        ray.get(relay.checkpoint.remote(driver_run_dir, packed), timeout=30)
                 with contextlib.suppress(Exception):
                     ray.get(relay.archive.remote(driver_run_dir, pack_run(local.run_dir)), timeout=30)
             raise
@@ -132,7 +164,7 @@ def _run_task(spec: RunSpec, marker: str, shipped: str | None,
         shutil.rmtree(scratch, ignore_errors=True)
     outcome = replace(outcome, run_dir=driver_run_dir, error_message=rebase(outcome.error_message, back),
                       stderr_tail=rebase(outcome.stderr_tail, back))
-    return outcome, archive
+    return outcome, archive, saved_back
 
 
 class TaskPool:
@@ -152,7 +184,9 @@ class TaskPool:
         self._relay = cast("ActorHandle[Relay]", ray.remote(num_cpus=0, max_restarts=0)(Relay).remote()) \
             if relay else None
         self._archives: dict[str, bytes] = {}
-        self._take_ref: ObjectRef[tuple[dict[str, str], dict[str, bytes]]] | None = None  # the pending request to the relay
+        self._checkpoint_dirs: dict[str, str] = {}  # run_dir -> its trial's checkpoint folder (trials in flight)
+        # the pending request to the relay
+        self._take_ref: ObjectRef[tuple[dict[str, str], dict[str, bytes], dict[str, bytes]]] | None = None
         # max_calls=0: GPU tasks default to a fresh worker per task (~0.5 s each); reuse workers instead
         self._remote = ray.remote(max_calls=0, max_retries=NODE_FAILURE_RETRIES, retry_exceptions=False)(
             _run_batch).options(num_cpus=resources.cpus, num_gpus=resources.gpus)
@@ -176,8 +210,13 @@ class TaskPool:
         """One task for these (key, spec) trials, run in this order; each result carries its trial's key."""
         if self.token:
             items = [(key, replace(spec, env={**spec.env, TOKEN_ENV: self.token})) for key, spec in items]
-        ref = self._remote.remote([spec for _key, spec in items], self.marker, self.shipped, self._relay)
+        # a node that cannot see this disk gets each trial's checkpoint folder with the task
+        saved = [checkpoints.pack(spec.checkpoint_dir) for _key, spec in items] if self._relay is not None else []
+        ref = self._remote.remote([spec for _key, spec in items], self.marker, self.shipped, self._relay, saved)
         self._in_flight[ref] = list(items)
+        for _key, spec in items:
+            if spec.checkpoint_dir:
+                self._checkpoint_dirs[spec.run_dir] = spec.checkpoint_dir
 
     def wait(self, timeout_s: float) -> list[TaskResult]:
         """Results of every task that finished within `timeout_s` (possibly none)."""
@@ -210,11 +249,17 @@ class TaskPool:
             return [TaskResult(key, None, message[-1] if message else exc.__class__.__name__, size)
                     for key, _spec in items]
         results = []
-        for (key, spec), (outcome, archive) in zip(items, outcomes):
+        for (key, spec), (outcome, archive, saved) in zip(items, outcomes):
             if archive is not None:
                 unpack_run(archive, spec.run_dir)
+            if saved is not None and spec.checkpoint_dir:
+                checkpoints.replace_with(saved, spec.checkpoint_dir)
             self._archives.pop(spec.run_dir, None)
+            self._checkpoint_dirs.pop(spec.run_dir, None)
             results.append(TaskResult(key, outcome, None, size))
+        if self._relay is not None:
+            with contextlib.suppress(Exception):
+                self._relay.forget.remote([spec.run_dir for _key, spec in items])
         return results
 
     def _take_relayed(self, fresh: bool = False) -> None:
@@ -231,11 +276,16 @@ class TaskPool:
                 return
             ref, self._take_ref = self._take_ref, None
             try:
-                records, archives = ray.get(ref)
+                records, archives, saved = ray.get(ref)
             except ray.exceptions.RayError:  # the relay died: trials still come back with their outcome,
                 self._relay = None           # only the live view (and a cancelled remote run's data) is lost
                 return
             self._archives.update(archives)
+            for run_dir, data in saved.items():  # a remote trial's newest checkpoint: on this disk from now on
+                folder = self._checkpoint_dirs.get(run_dir)
+                if folder is not None:
+                    with contextlib.suppress(OSError, tarfile.TarError, ValueError):
+                        checkpoints.replace_with(data, folder)
             running = {spec.run_dir: spec.run_json for items in self._in_flight.values() for _key, spec in items}
             for run_dir, text in records.items():
                 if run_dir in running:  # one that came back already has its own, final run.json
@@ -247,6 +297,7 @@ class TaskPool:
         if self._relay is not None and run_dir not in self._archives:
             self._take_relayed(fresh=True)
         data = self._archives.pop(run_dir, None)
+        self._checkpoint_dirs.pop(run_dir, None)
         if data is not None:
             with contextlib.suppress(OSError, tarfile.TarError, ValueError):  # ValueError: not an archive at all
                 unpack_run(data, run_dir)

@@ -27,6 +27,8 @@ from workers.reaper import last_pid
 from workers.view import ProjectView
 
 FINISHED, FAILED, KILLED, TIMEOUT, STOPPED = "finished", "failed", "killed", "timeout", "stopped"
+#: a stop request with {"pause": true} (a promoting scheduler): the same SIGTERM, the run ends `paused`
+PAUSED = "paused"
 _TRACEBACK_START = "Traceback (most recent call last):"
 #: longest wait between checks of the script's exit; after it exits its pipes are read for _EXIT_DRAIN_S more
 _POLL_S = 0.25
@@ -75,6 +77,9 @@ class RunSpec:
     #: how often a quiet script's stop_file is looked for (default _STOP_POLL_S: a rule's stop must not wait for the
     #: next epoch); a stop that only a person asks for can wait a quarter of a second
     stop_poll_s: float | None = None
+    #: the folder the script saves its checkpoint into and continues from (its environment names it): made before
+    #: the script starts; a sweep trial's outlives the run (a later attempt of the trial continues from it)
+    checkpoint_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +193,12 @@ def run_process(spec: RunSpec) -> RunOutcome:
     os.makedirs(os.path.dirname(spec.run_json), exist_ok=True)
     for path, text in spec.initial_files.items():
         atomic_write_text(path, text)
+    if spec.checkpoint_dir:
+        os.makedirs(spec.checkpoint_dir, exist_ok=True)
+        if "resumed_from" not in spec.record and any(files for _root, _dirs, files in os.walk(spec.checkpoint_dir)):
+            # run again by Ray in the same folder (its worker or node died): it continues its own checkpoint
+            spec = replace(spec, record={**spec.record, "resumed_from": {"run": os.path.basename(
+                os.path.normpath(spec.run_dir)), "step": None}})
     view = ProjectView(spec.project_dir, spec.run_dir, spec.runs_dir, spec.cwd, spec.project_view) \
         if spec.project_dir else None
     token = f"{os.getpid()}-{time.time_ns()}"
@@ -297,6 +308,8 @@ def _run(spec: RunSpec, view: ProjectView | None) -> RunOutcome:
     error_message = None
     if status == STOPPED:
         error_message = _stop_message(spec.stop_file)
+        if _is_pause(spec.stop_file):
+            status = PAUSED
     elif status != FINISHED:
         error_message = _write_error(spec, status, exit_code, sig, "".join(stderr_tail))
     record.update(status=status, end=end, heartbeat=end, exit_code=exit_code, signal=sig, duration_s=end - start)
@@ -307,7 +320,7 @@ def _run(spec: RunSpec, view: ProjectView | None) -> RunOutcome:
 
 
 #: what run.json says of a run that has ended (the runner writes it last, after error.json)
-ENDED = (FINISHED, FAILED, KILLED, TIMEOUT, STOPPED)
+ENDED = (FINISHED, FAILED, KILLED, TIMEOUT, STOPPED, PAUSED)
 
 
 def ended_outcome(spec: RunSpec) -> RunOutcome | None:
@@ -358,6 +371,16 @@ def _stop_message(path: str | None) -> str:
     except (OSError, ValueError):
         data = None
     return str(data.get("reason")) if isinstance(data, dict) and data.get("reason") else "stopped early"
+
+
+def _is_pause(path: str | None) -> bool:
+    from workers.files import read_json
+
+    try:
+        data = read_json(path) if path else None
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("pause") is True
 
 
 def _existing_message(path: str) -> str | None:

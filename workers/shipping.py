@@ -16,9 +16,11 @@ import sys
 import tarfile
 import tempfile
 import threading
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Sequence
 
+from workers import checkpoints
 from workers.process import RunSpec
 from workers.reaper import alive
 
@@ -67,11 +69,13 @@ def relocate(spec: RunSpec, project: str | None, scratch: str) -> RunSpec:
     temporary folder), the project's paths point at the shipped copy (this task's working directory, where Ray
     unpacked it), and a Python that does not exist here is this node's. run.json keeps the driver's paths."""
     moves = [(spec.run_dir, os.path.join(scratch, os.path.basename(spec.run_dir)))]
+    if spec.checkpoint_dir:  # the trial's folder on the driver's disk: a local one here, filled by the caller
+        moves.append((spec.checkpoint_dir, os.path.join(scratch, SCRATCH_CHECKPOINT)))
     if project:
         moves.append((project, os.getcwd()))
     changed = {name: rebase(getattr(spec, name), moves) for name in (
         "command", "cwd", "run_dir", "run_json", "output_log", "error_json", "env", "initial_files", "post_run",
-        "project_dir", "runs_dir", "line_hook", "stop_file")}
+        "project_dir", "runs_dir", "line_hook", "stop_file", "checkpoint_dir")}
     command = changed["command"]
     if command and os.path.basename(command[0]).startswith("python") and not os.path.exists(command[0]):
         changed["command"] = (sys.executable, *command[1:])
@@ -86,6 +90,8 @@ class Relay:
     def __init__(self) -> None:
         self.records: dict[str, str] = {}
         self.archives: dict[str, bytes] = {}
+        self.checkpoints: dict[str, bytes] = {}  # new since the driver last took them
+        self.latest: dict[str, bytes] = {}       # each running trial's newest, for a task Ray runs again elsewhere
 
     def record(self, run_dir: str, text: str) -> None:
         self.records[run_dir] = text
@@ -93,27 +99,66 @@ class Relay:
     def archive(self, run_dir: str, data: bytes) -> None:
         self.archives[run_dir] = data
 
-    def take(self) -> tuple[dict[str, str], dict[str, bytes]]:
-        records, archives = self.records, self.archives
-        self.records, self.archives = {}, {}
-        return records, archives
+    def checkpoint(self, run_dir: str, data: bytes) -> None:
+        self.checkpoints[run_dir] = self.latest[run_dir] = data
+
+    def latest_checkpoint(self, run_dir: str) -> bytes | None:
+        return self.latest.get(run_dir)
+
+    def forget(self, run_dirs: list[str]) -> None:
+        for run_dir in run_dirs:
+            self.latest.pop(run_dir, None)
+
+    def take(self) -> tuple[dict[str, str], dict[str, bytes], dict[str, bytes]]:
+        records, archives, saved = self.records, self.archives, self.checkpoints
+        self.records, self.archives, self.checkpoints = {}, {}, {}
+        return records, archives, saved
 
 
-#: how often a remote trial's run.json is looked at and, when changed, sent to the relay
+#: how often a remote trial's run.json and checkpoint folder are looked at and, when changed, sent to the relay
 _FORWARD_S = 1.0
+#: a checkpoint is sent once none of its files changed for this long (one being written is not sent half done)
+_QUIET_S = 0.2
 
 
 class Forwarder(threading.Thread):
-    """In a remote task: sends the local run.json to the relay whenever it changes (status, heartbeat)."""
+    """In a remote task: sends the local run.json to the relay whenever it changes (status, heartbeat), and the
+    trial's checkpoint folder whenever it changed and then stayed quiet a moment (a checkpoint being written is not
+    sent half done)."""
 
-    def __init__(self, relay: ActorHandle[Relay], local: str, driver_run_dir: str) -> None:
+    def __init__(self, relay: ActorHandle[Relay], local: str, driver_run_dir: str,
+                 checkpoint_dir: str | None = None) -> None:
         super().__init__(name="tuner-forward", daemon=True)
         self.relay, self.local, self.driver_run_dir = relay, local, driver_run_dir
+        self.checkpoint_dir = checkpoint_dir
         self.done = threading.Event()
+
+    def _forward_checkpoint(self, sent: Any) -> Any:
+        """Send the checkpoint when it differs from what was sent last and no file of it changed for _QUIET_S;
+        returns what was sent."""
+        deadline = time.monotonic() + _FORWARD_S
+        while True:
+            now = checkpoints.signature(self.checkpoint_dir)
+            if not now or now == sent:
+                return sent
+            newest = max(mtime for _path, _size, mtime in now) / 1e9
+            if time.time() - newest >= _QUIET_S:
+                break
+            if time.monotonic() >= deadline or self.done.wait(_QUIET_S / 2):
+                return sent
+        data = checkpoints.pack(self.checkpoint_dir)
+        if data is not None and checkpoints.signature(self.checkpoint_dir) == now:
+            with contextlib.suppress(Exception):  # the relay is gone: the checkpoint still comes home at the end
+                self.relay.checkpoint.remote(self.driver_run_dir, data)
+            return now
+        return sent
 
     def run(self) -> None:
         last = None
+        sent = checkpoints.signature(self.checkpoint_dir)  # what the task brought: already on the driver
         while not self.done.wait(_FORWARD_S):
+            if self.checkpoint_dir:
+                sent = self._forward_checkpoint(sent)
             try:
                 with open(self.local, encoding="utf-8") as handle:
                     text = handle.read()
@@ -127,6 +172,9 @@ class Forwarder(threading.Thread):
 
 #: a remote run's local folder: tuner-run-<pid of the task's worker>-<random>, in the node's temporary directory
 SCRATCH_PREFIX = "tuner-run-"
+#: where a shipped trial's checkpoint folder lies in its scratch folder on the node (this module's own name: the
+#: driver's folder is the layout's TrialPaths.checkpoint, which the relay copies back)
+SCRATCH_CHECKPOINT = "checkpoint"
 
 
 def clean_stale_scratch() -> None:

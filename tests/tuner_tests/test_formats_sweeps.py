@@ -60,7 +60,7 @@ def test_a_w_and_b_bayes_file_with_hyperband_runs_and_stops_trials(ray_cluster, 
     result = run_tune("sweep.yaml", "-y", "--seed", "3", "--max-concurrent", "2", "--address", ray_cluster,
                       cwd=workdir, timeout=240)
     assert result.returncode == 0, result.stderr
-    assert "sampler tpe" in result.stdout and "stopping rule hyperband" in result.stdout
+    assert "sampler tpe" in result.stdout and "stopping rule wandb-hyperband" in result.stdout
     assert "not used by tune: entity, project" in result.stderr and result.stderr.count("entity") == 1
     sweep_id, frame = _frame(workdir, result.stdout)
     assert len(frame) == 8 and set(frame.status) <= {"finished", "stopped"}
@@ -68,10 +68,10 @@ def test_a_w_and_b_bayes_file_with_hyperband_runs_and_stops_trials(ray_cluster, 
     assert len(stopped) >= 1
     for run_dir in stopped.run_dir:
         stop = json.load(open(os.path.join(run_dir, "tuner.d", "stop.json")))
-        assert stop["rule"] == "hyperband" and "is worse than" in stop["reason"]
+        assert stop["rule"] == "wandb-hyperband" and "is worse than" in stop["reason"]
         assert "epoch 10 " not in open(os.path.join(run_dir, "tuner.d", "output.log")).read()
     header = json.loads((workdir / "runs" / "sweeps" / sweep_id / "journal.jsonl").read_text().splitlines()[0])
-    assert header["search"] == "tpe" and header["stop"]["rule"] == "hyperband" and header["mode"] == "min"
+    assert header["search"] == "tpe" and header["stop"]["rule"] == "wandb-hyperband" and header["mode"] == "min"
     argv = json.load(open(os.path.join(frame.run_dir[0], "tuner.d", "run.json")))["argv"]
     assert argv[0] == "/usr/bin/env" and any(a.startswith("--x=") for a in argv)
 

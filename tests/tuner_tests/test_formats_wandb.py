@@ -130,7 +130,7 @@ def test_random_without_run_cap_asks_for_one_and_metric_goal_defaults_to_minimiz
 def test_hyperband_settings_and_the_default_command():
     sweep = convert({"x": {"values": [1, 2]}}, method="grid", metric={"name": "loss"},
                     early_terminate={"type": "hyperband", "min_iter": 3})
-    assert sweep.settings["stop"] == "hyperband" and sweep.settings["grace_period"] == 3
+    assert sweep.settings["stop"] == "wandb-hyperband" and sweep.settings["grace_period"] == 3
     assert sweep.settings["reduction_factor"] == 3 and sweep.settings["strict"] is True  # W&B's defaults
     sweep = convert({"x": {"values": [1, 2]}}, method="grid", metric={"name": "loss"},
                     early_terminate={"type": "hyperband", "max_iter": 27, "s": 2, "eta": 3, "strict": False})

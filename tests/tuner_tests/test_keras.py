@@ -199,3 +199,56 @@ def test_fractional_gpu_trials_run_with_tensorflow_memory_growth(ray_cluster, wo
                        address=ray_cluster)
     assert list(frame["metric_growth"]) == [growth, growth]
     assert list(frame["metric_visible"]) == [1.0, 1.0]
+
+
+RESUMING_SCRIPT = """
+import argparse, os, signal
+import numpy as np
+import keras
+import tuner.keras
+tuner.keras.autolog()
+p = argparse.ArgumentParser()
+p.add_argument("--epochs", type=int, default=5)
+p.add_argument("--die_at", type=int, default=0)
+a = p.parse_args()
+fresh = not os.listdir(os.environ["TUNER_CHECKPOINT_DIR"])
+
+class Die(keras.callbacks.Callback):  # the machine goes away during epoch `die_at` (before anything of it is saved)
+    def on_epoch_end(self, epoch, logs=None):
+        if fresh and epoch + 1 == a.die_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+keras.utils.set_random_seed(0)
+rng = np.random.default_rng(0)
+x = rng.normal(size=(64, 4)).astype("float32")
+y = (x.sum(axis=1) > 0).astype("float32")
+model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+                          keras.layers.Dense(1, activation="sigmoid")])
+model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy", metrics=["accuracy"])
+model.fit(x, y, epochs=a.epochs, batch_size=16, verbose=0, callbacks=[Die()])
+print("optimizer_iterations:", int(model.optimizer.iterations.numpy()))
+"""
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_autolog_resumes_a_killed_trial_from_keras_backup_with_no_code_change(ray_cluster, workdir, write_script):
+    """A plain autolog() script (no checkpoint code) killed in its 3rd epoch: the retry restores weights, optimizer
+    state and the epoch through Keras' BackupAndRestore in the trial's folder, and its steps go on from 3."""
+    from tuner import tuning_run
+
+    write_script("train.py", RESUMING_SCRIPT)
+    frame = tuning_run("train.py", flags={"epochs": [5, 6], "die_at": 3}, retries=1, confirm=False, quiet=True,
+                       address=ray_cluster)
+    for epochs in (5, 6):
+        attempts = frame[frame["flag_epochs"] == epochs].sort_values("attempt")
+        assert list(attempts["status"]) == ["failed", "finished"]
+        first, second = (read_run(d) for d in attempts["run_dir"])
+        assert [r["step"] for r in first.metrics] == [1, 2]
+        assert [r["step"] for r in second.metrics] == list(range(3, epochs + 1))
+        assert second.run["resumed_from"] == {"run": first.paths.name, "step": 3}
+        log = Path(second.paths.output_log).read_text()
+        # 4 batches an epoch: the optimizer went on from its saved state (3 epochs alone would count 12 fewer ...)
+        assert f"optimizer_iterations: {4 * epochs}" in log
+        backup = Path(second.run["checkpoint_dir"], "keras", "fit-1")
+        assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == epochs

@@ -201,6 +201,8 @@ DECLARED_STATE = {
     ("tuner.search.importance", "_ERFC"): "cache: a numpy ufunc of math.erfc, made on first use",
     ("tuner.tracking", "_step_counters"): "the script's process: the next step of each run it logs to",
     ("tuner.tracking", "_warned_inactive"): "the script's process: 'no active run' is said once per process",
+    ("tuner.integrations.keras", "_fit_calls"): "the script's process: each fit()'s rank per checkpoint folder, by "
+                                                "which a rerun of the script finds that fit()'s backup",
     ("tuner.integrations.keras", "_patched"): "the process: autolog patches Keras' Model methods once per process",
     ("tuner.integrations.keras", "_patched_options"): "the process: the options of that one patch",
     ("tuner.integrations.keras", "_state"): "a thread-local: inside fit(), evaluate() is fit's validation",

@@ -102,7 +102,8 @@ def test_stop_options_are_validated_in_one_message():
 
     assert check_stop(None) is None
     assert check_stop("asha", grace_period=2, reduction_factor=2).reduction_factor == 2
-    with pytest.raises(ConfigError, match="unknown rule 'pbt', expected one of median, asha, hyperband"):
+    with pytest.raises(ConfigError, match="unknown rule 'pbt', expected one of median, asha, hyperband, moasha,"
+                       " wandb-hyperband"):
         check_stop("pbt")
     with pytest.raises(ConfigError) as caught:
         check_stop("asha", grace_period=0, reduction_factor=1, min_trials=-1)

@@ -234,5 +234,5 @@ def test_the_judged_step_of_hyperband_is_the_step_of_the_report_it_counted() -> 
     from tuner.search.stopping import Stop
 
     history = [(2.0, 0.5), (0.0, 0.9), (1.0, math.nan), (3.0, 0.4)]  # HF-like steps; a nan report is not counted
-    assert judged_step(Stop("t", "hyperband", 2, 0.5, 0.3), history) == 2.0
+    assert judged_step(Stop("t", "wandb-hyperband", 2, 0.5, 0.3), history) == 2.0
     assert judged_step(Stop("t", "asha", 3, 0.4, 0.3), history) == 3.0

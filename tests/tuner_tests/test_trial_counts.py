@@ -26,7 +26,8 @@ from tuner.sweep.progress import SweepProgress
 EXPECTED = {RunStatus.FINISHED: TrialState.FINISHED, RunStatus.STOPPED: TrialState.STOPPED,
             RunStatus.FAILED: TrialState.FAILED, RunStatus.TIMEOUT: TrialState.FAILED,
             RunStatus.KILLED: TrialState.INTERRUPTED, RunStatus.LOST: TrialState.INTERRUPTED,
-            RunStatus.RUNNING: TrialState.RUNNING, RunStatus.QUEUED: TrialState.PENDING}
+            RunStatus.RUNNING: TrialState.RUNNING, RunStatus.QUEUED: TrialState.PENDING,
+            RunStatus.PAUSED: TrialState.PAUSED}
 
 
 def test_every_run_status_stands_for_exactly_one_trial_state() -> None:
@@ -45,10 +46,11 @@ def test_what_resume_does_with_each_state() -> None:
     assert reruns == {TrialState.PENDING, TrialState.RUNNING, TrialState.INTERRUPTED, TrialState.FAILED}
     assert {state for state in TrialState if state.resume_reruns(retry_failed=False)} == reruns - {TrialState.FAILED}
     assert TrialState.FAILED.rerun is Rerun.IF_RETRYING
-    assert {s for s in TrialState if not s.is_over()} == {TrialState.PENDING, TrialState.RUNNING}
+    # paused: not over (it goes on when promoted), and not rerun by resume as such: the resumed scheduler promotes it
+    assert {s for s in TrialState if not s.is_over()} == {TrialState.PENDING, TrialState.RUNNING, TrialState.PAUSED}
     # the words are what run.json, the dashboard's JSON and `tune sweeps` say
-    assert [s.value for s in TrialState] == ["finished", "stopped", "failed", "interrupted", "running", "pending",
-                                             "skipped"]
+    assert [s.value for s in TrialState] == ["finished", "stopped", "paused", "failed", "interrupted", "running",
+                                             "pending", "skipped"]
     assert TrialState.parse("skipped") is TrialState.SKIPPED and TrialState.parse("queued") is None
     assert TrialState.PENDING == "pending"  # a str: JSON and old comparisons read it as the word
 
@@ -86,7 +88,7 @@ def test_counts_of_any_history_add_up_to_the_plan(history: Any) -> None:
         assert states[trial] is _expected_state(mine, trial in skipped, alive), (trial, mine)
     counts = count_trials(rows, planned, alive, skipped)
     assert counts.planned == len(planned) == sum(n for _, n in counts)
-    assert counts.over + counts.running + counts.pending == counts.planned
+    assert counts.over + counts.running + counts.pending + counts.paused == counts.planned
     if not alive:
         assert counts.running == 0  # a dead driver's running trial is lost: interrupted
     # every view's numbers are these: the table's columns, the summary's parts, the dashboard's JSON
@@ -121,7 +123,7 @@ def test_the_progress_counts_add_up_to_its_total_whatever_arrives(total: int, sl
             progress.skipped(event[1])
         counts = progress.counts
         assert counts.planned == total
-        assert counts.over + counts.running + counts.pending == total
+        assert counts.over + counts.running + counts.pending + counts.paused == total
         assert slots is None or counts.running <= slots  # the rest of those sent wait in the queue: pending
         assert progress.status_text().startswith(f"{counts.over}/{total} trials done · {counts.running} running")
 
@@ -134,7 +136,7 @@ def test_the_progress_line_names_every_state_that_is_over_but_finished_and_skipp
         progress.trial_started()
     for status in ("finished", "stopped", "timeout"):
         progress.trial_done("r", status, 1.0, None)
-    assert progress.counts.as_dict() == {"planned": 9, "finished": 1, "stopped": 1, "failed": 1, "interrupted": 0,
+    assert progress.counts.as_dict() == {"planned": 9, "finished": 1, "stopped": 1, "paused": 0, "failed": 1, "interrupted": 0,
                                          "running": 2, "pending": 2, "skipped": 2}
     assert progress.status_text() == "5/9 trials done · 2 running · 1 stopped · 1 failed"
 
@@ -163,7 +165,7 @@ def six_trials(workdir: Path) -> Path:
     return runs
 
 
-EXPECTED_SIX = {"planned": 6, "finished": 1, "stopped": 1, "failed": 1, "interrupted": 1, "running": 0,
+EXPECTED_SIX = {"planned": 6, "finished": 1, "stopped": 1, "paused": 0, "failed": 1, "interrupted": 1, "running": 0,
                 "pending": 1, "skipped": 1}
 
 
@@ -200,7 +202,7 @@ def test_tune_sweeps_and_the_dashboard_count_as_the_report_does(six_trials: Path
     listing = run_tune("sweeps", "--runs-dir", str(six_trials))
     assert listing.returncode == 0, listing.stderr
     head, row = [line for line in listing.stdout.splitlines() if "planned" in line or SWEEP in line]
-    assert dict(zip(head.split()[-8:], map(int, row.split()[-8:]))) == EXPECTED_SIX  # the plain table (piped)
+    assert dict(zip(head.split()[-9:], map(int, row.split()[-9:]))) == EXPECTED_SIX  # the plain table (piped)
     summary = next(s for s in Dashboard(str(six_trials)).sweeps(0)["sweeps"] if s["sweep"] == SWEEP)
     assert {k: summary[k] for k in EXPECTED_SIX} == EXPECTED_SIX
     assert summary["state"] == "interrupted"  # resume has trials to run (the lost one, the pending one)

@@ -326,3 +326,62 @@ def test_killing_the_worker_node_mid_sweep_loses_no_trial(two_nodes, tmp_path):
     assert not _left_on_worker(node_b, {run_dir.name for run_dir, _ in runs.values()})
     assert not node_a.pids()  # nothing of node A survived
     node_a.release()
+
+
+CHECKPOINTING = """
+import argparse, json, os, time
+p = argparse.ArgumentParser()
+p.add_argument("--lr", type=float); p.add_argument("--epochs", type=int); p.add_argument("--nap", type=float)
+a = p.parse_args()
+state = os.path.join(os.environ["TUNER_CHECKPOINT_DIR"], "state.json")
+start = json.load(open(state))["epoch"] if os.path.exists(state) else 0
+print("started at", start, "on", os.uname().nodename, flush=True)
+for epoch in range(start + 1, a.epochs + 1):
+    time.sleep(a.nap)
+    with open(state + ".tmp", "w") as f:
+        json.dump({"epoch": epoch}, f)
+    os.replace(state + ".tmp", state)
+    print(f"epoch {epoch} loss={1 / (epoch * a.lr):.4f}", flush=True)
+"""
+
+
+def _saved_epoch(project: Path, trial: int) -> int:
+    sweeps = list((project / "runs" / "sweeps").glob("*/trials"))
+    try:
+        return json.loads((sweeps[0] / str(trial) / "checkpoint" / "state.json").read_text())["epoch"]
+    except (IndexError, OSError, ValueError):
+        return 0
+
+
+def test_a_trial_on_a_lost_node_continues_from_its_relayed_checkpoint_on_another_node(two_nodes, tmp_path):
+    """No shared filesystem: the trial's checkpoint folder reaches the driver while the trial runs (the relay), so
+    when its node dies the trial continues on the next node from the last checkpoint, not from epoch 1."""
+    head, node_a = two_nodes
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "train.py").write_text(CHECKPOINTING)
+    (project / "grid.yml").write_text("lr: [0.1, 0.2]\nepochs: 10\nnap: 1.0\n")
+    with _background_tune(project, head) as tune:
+        deadline = time.monotonic() + 90
+        while min(_saved_epoch(project, 0), _saved_epoch(project, 1)) < 3 and time.monotonic() < deadline:
+            assert tune.poll() is None, tune.stdout.read()
+            time.sleep(0.2)
+        reached = {trial: _saved_epoch(project, trial) for trial in (0, 1)}
+        assert min(reached.values()) >= 3  # checkpoints came home from the node while the trials ran
+        node_a.kill()
+        node_b = WorkerNode(head)
+        two_nodes[1] = node_b
+        output, _ = tune.communicate(timeout=180)
+    assert tune.returncode == 0, output
+    runs = [json.loads(p.read_text()) for p in (project / "runs").glob("*/tuner.d/run.json")]
+    assert len(runs) == 2, output
+    for run in runs:
+        run_dir = project / "runs" / run["name"]
+        steps = [json.loads(line)["step"] for line in (run_dir / "tuner.d" / "metrics.jsonl").read_text().splitlines()]
+        assert run["status"] == "finished" and steps[-1] == 10, (run, output)
+        # continued after the last checkpoint the driver had (at most one relay interval older than the node's)
+        assert steps[0] > reached[run["trial"]] and steps == list(range(steps[0], 11)), (steps, reached)
+        assert run["resumed_from"] == {"run": run["name"], "step": steps[0]}
+        assert _saved_epoch(project, run["trial"]) == 10  # the final checkpoint came home with the run
+    assert not _left_on_worker(node_b, {p["name"] for p in runs})
+    node_a.release()

@@ -55,16 +55,27 @@ def run_parser() -> Parser:
     sweep.add_argument("--seed", type=int, help="random seed for --sample or a search space (recorded and printed)")
     sweep.add_argument("--num-samples", type=positive("draws per grid point", 20), metavar="N",
                        help="random draws per grid point of a search space (flags like {uniform: [0, 1]})")
-    sweep.add_argument("--search", choices=("random", "tpe", "nsga2", "cmaes", "gp"),
+    sweep.add_argument("--search", choices=("random", "tpe", "nsga2", "cmaes", "gp", "pbt"),
                        help="sampler of a search space (default random; tpe/nsga2/cmaes/gp need the 'search' extra; "
-                            "several --metric: tpe, nsga2 or gp)")
-    sweep.add_argument("--stop", choices=("median", "asha", "hyperband", "moasha"),
-                       help="stop hopeless trials early on --metric (several metrics: moasha, or asha: the same)")
+                            "several --metric: tpe, nsga2 or gp); pbt: population based training on the trials' "
+                            "checkpoints")
+    sweep.add_argument("--perturbation-interval", type=float, metavar="STEPS",
+                       help="--search pbt: every STEPS steps the bottom quantile exploits the top one")
+    sweep.add_argument("--quantile-fraction", type=float, metavar="Q", help="--search pbt: the quantile (0.25)")
+    sweep.add_argument("--resample-probability", type=float, metavar="P",
+                       help="--search pbt: a flag is drawn again from its space with this probability (0.25)")
+    sweep.add_argument("--stop", choices=("median", "asha", "hyperband", "wandb-hyperband", "moasha"),
+                       help="stop hopeless trials early on --metric (median, asha; several metrics: moasha, or asha: "
+                       "the same); hyperband pauses trials at rungs and promotes the best from their checkpoint; "
+                       "wandb-hyperband is W&B's early_terminate")
     sweep.add_argument("--grace-period", type=float, metavar="STEPS", help="--stop: steps before a trial is judged (1)")
     sweep.add_argument("--reduction-factor", type=float, metavar="R", help="--stop asha: keep the top 1/R per rung (3)")
     sweep.add_argument("--max-t", type=float, metavar="STEPS", help="--stop asha: stop every trial at this step")
     sweep.add_argument("--min-trials", type=int, metavar="N", help="--stop median: other trials needed to judge (3)")
-    sweep.add_argument("--brackets", type=int, metavar="S", help="--stop hyperband with --max-t: W&B's s, the number "
+    sweep.add_argument("--budget-flag", metavar="NAME", help="--stop hyperband: the flag that gives a trial its budget "
+                       "(e.g. epochs: each rung runs the trial with NAME=its budget); default: the step it reports")
+    sweep.add_argument("--brackets", type=int, metavar="S", help="--stop hyperband: Hyperband's brackets (1: ASHA); "
+                       "--stop wandb-hyperband with --max-t: W&B's s, the number "
                        "of bands below max_t (else bands start at --grace-period, W&B's min_iter)")
     sweep.add_argument("--run-cap", type=positive("trials", 30), metavar="N",
                        help="run at most N trials (the first N of the plan)")

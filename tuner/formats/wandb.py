@@ -19,8 +19,9 @@ What each key becomes:
   a finished trial reaches it (no new trials; running ones finish). `metrics` (several objectives) is refused: W&B
   runs it only with a custom scheduler.
 - `run_cap` -> at most that many trials (a grid's first combinations; the number of draws of a space).
-- `early_terminate: {type: hyperband, min_iter | max_iter + s, eta, strict}` -> `--stop hyperband` with W&B's bands
-  (tuner.search.stopping.HyperbandRule says what a band is here).
+- `early_terminate: {type: hyperband, min_iter | max_iter + s, eta, strict}` -> `--stop wandb-hyperband` with W&B's
+  bands, a stopping rule as in W&B (tuner.search.stopping.HyperbandRule says what a band is here); tune's own
+  `--stop hyperband` pauses and promotes instead, which a W&B sweep run cannot (it is never resumed).
 - `command` -> a command template with W&B's macros (tuner.interface.template, style `wandb`); without one, W&B's
   default `${env} ${interpreter} ${program} ${args}`. `program` -> the script of `tune sweep.yaml`.
 - `entity`, `project`, `controller`, `name`, `description` (and `apiVersion`, `kind`, `job`, `image_uri`,
@@ -33,6 +34,7 @@ import math
 from typing import Any, Mapping
 
 from tuner.errors import GridError
+from tuner.search.stopping import WANDB_HYPERBAND
 
 from .foreign import ForeignSweep
 
@@ -416,7 +418,7 @@ def convert(data: Mapping[str, Any], where: str) -> ForeignSweep:
         settings["needs_run_cap"] = f"method {method}"
     rule = data.get("early_terminate")
     if rule is not None:
-        settings.update(stop="hyperband", reduction_factor=rule.get("eta", 3), strict=rule.get("strict", True))
+        settings.update(stop=WANDB_HYPERBAND, reduction_factor=rule.get("eta", 3), strict=rule.get("strict", True))
         if "max_iter" in rule and "s" in rule:
             settings.update(max_t=rule["max_iter"], brackets=int(rule["s"]))
         else:

@@ -7,8 +7,11 @@ initialises a GPU, so two trials can share a card.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import os
+import signal
 import threading
 from typing import Any
 
@@ -17,7 +20,7 @@ try:  # Keras 3 (TensorFlow >= 2.16) first; tf.keras for older TensorFlow
 except ImportError:  # pragma: no cover - depends on the installed TensorFlow
     from tensorflow import keras
 
-from tuner.store.layout import RunPaths
+from tuner.store.layout import ENV_CHECKPOINT_DIR, RunPaths
 from tuner.tracking import active_run_dir, log_metrics, write_run_metadata
 from workers.files import read_json_lines
 
@@ -57,6 +60,57 @@ def _summary(model: Any) -> str | None:
     return "\n".join(line.rstrip("\n") for line in lines) or None
 
 
+class _SaveThenExit:
+    """SIGTERM while fit() runs with a checkpoint (a sweep pausing the trial, a time limit): exit at once, except
+    while an epoch's metrics and checkpoint are being written, which are finished first (a torn checkpoint would
+    be worse than none). Keras' own BackupAndRestore does not handle signals; the previous handler comes back after
+    fit(). Main thread only (Python runs signal handlers there)."""
+
+    def __init__(self) -> None:
+        self.previous: Any = None
+        self.saving = False
+        self.pending = False
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        with contextlib.suppress(ValueError, OSError):
+            self.previous = signal.signal(signal.SIGTERM, self._handle)
+
+    def uninstall(self) -> None:
+        if self.previous is not None:
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(signal.SIGTERM, self.previous)
+            self.previous = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.saving:
+            self.pending = True
+            return
+        raise SystemExit(128 + signum)
+
+    @contextlib.contextmanager
+    def critical(self) -> Any:
+        self.saving = True
+        try:
+            yield
+        finally:
+            self.saving = False
+        if self.pending:
+            raise SystemExit(128 + signal.SIGTERM)
+
+
+def _checkpoint_folder(checkpoint: bool | str | None) -> str | None:
+    """Where fit() backs up to: `checkpoint` as a folder, or with None (auto) the run's $TUNER_CHECKPOINT_DIR (only
+    inside a tune run: a plain `python train.py` is left as it was), False never."""
+    if checkpoint is False:
+        return None
+    if isinstance(checkpoint, str):
+        return checkpoint
+    folder = os.environ.get(ENV_CHECKPOINT_DIR)
+    return folder or None
+
+
 class MetricsCallback(keras.callbacks.Callback):
     """Writes every epoch's logs (loss, val_loss, accuracy, custom metrics ...) to the run's metrics as the
     epoch ends, so the live view updates; records the training setup as properties when training starts:
@@ -64,17 +118,57 @@ class MetricsCallback(keras.callbacks.Callback):
 
     Steps are 1-based epochs. A second fit() in the same run continues the count instead of repeating it.
     Outside a tracked run (no `tune`/training_run) it warns once and records nothing, unless `run_dir` is given.
+
+    Checkpoints (no code needed): inside a tune run the trial's checkpoint folder ($TUNER_CHECKPOINT_DIR) gets a
+    backup at every epoch's end through Keras' own `BackupAndRestore` (weights, optimizer state, the epoch), and a
+    later attempt of the trial (a retry, `tune resume`, a promotion) continues from it, its steps going on from
+    there. Each fit() of the script has its own backup (`keras/fit-1`, `fit-2` ...), kept when fit() ends, so a
+    trial resumed with more epochs continues. `checkpoint`: a folder of your own, or False for none.
     """
 
-    def __init__(self, run_dir: str | None = None, batch_size: int | None = None) -> None:
+    def __init__(self, run_dir: str | None = None, batch_size: int | None = None,
+                 checkpoint: bool | str | None = None) -> None:
         super().__init__()
         self.run_dir = run_dir
         self.batch_size = batch_size
+        self.checkpoint = checkpoint
         self._target: str | None = None
         self._last: int | float | None = None
         self._offset: int | float | None = None
+        self._backup: Any = None
+        self._guard = _SaveThenExit()
+
+    def set_model(self, model: Any) -> None:
+        super().set_model(model)
+        if self._backup is not None:
+            self._backup.set_model(model)
+
+    def _start_backup(self) -> None:
+        """Keras' BackupAndRestore in this fit()'s own folder, restoring what a previous attempt saved."""
+        folder = _checkpoint_folder(self.checkpoint)
+        self._backup = None
+        if folder is None:
+            return
+        calls = _fit_calls.setdefault(folder, 0) + 1
+        _fit_calls[folder] = calls
+        self._backup = keras.callbacks.BackupAndRestore(os.path.join(folder, "keras", f"fit-{calls}"),
+                                                        double_checkpoint=True, delete_checkpoint=False)
+        self._backup.set_model(self.model)
+        self._backup.set_params(self.params)
+        self._backup.on_train_begin()
+        self._guard.install()
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self._backup is not None:
+            self._backup.on_train_batch_end(batch, logs)
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self._backup is not None:
+            self._backup.on_train_end(logs)
+        self._guard.uninstall()
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._start_backup()
         self._target = self.run_dir or active_run_dir()
         self._last = _last_step(self._target)
         self._offset = None
@@ -99,7 +193,12 @@ class MetricsCallback(keras.callbacks.Callback):
             if self._offset and (self.params or {}).get("epochs") is not None:
                 write_run_metadata("properties", {"epochs": self.params["epochs"] + self._offset},
                                    run_dir=self._target)
-        log_metrics(step=epoch + 1 + self._offset, run_dir=self._target, **dict(logs or {}))
+        # the row, then the checkpoint of the same epoch, neither cut short by a SIGTERM: a run stopped after an
+        # epoch's row was read (a paused trial) continues after that epoch
+        with self._guard.critical():
+            log_metrics(step=epoch + 1 + self._offset, run_dir=self._target, **dict(logs or {}))
+            if self._backup is not None:
+                self._backup.on_epoch_end(epoch, logs)
 
 
 class _EvaluationCallback(keras.callbacks.Callback):
@@ -114,6 +213,9 @@ class _EvaluationCallback(keras.callbacks.Callback):
             write_run_metadata("evaluation", dict(logs), run_dir=self.run_dir)
 
 
+#: fit() calls per checkpoint folder in this process: each fit() of a script has its own backup, found again by
+#: its rank when the script runs again (a cache of this process' calls, not settings)
+_fit_calls: dict[str, int] = {}
 _patched: dict[str, Any] = {}
 _patched_options: dict[str, Any] = {"evaluation": True, "run_dir": None}
 _state = threading.local()  # inside fit(), evaluate() is fit's validation, not the model's evaluation
@@ -163,8 +265,10 @@ def autolog(disable: bool = False, evaluation: bool = True, run_dir: str | None 
         bound = fit_signature.bind(self, *args, **kwargs)
         callbacks = _callback_list(bound)
         if callbacks is not None and not any(isinstance(c, MetricsCallback) for c in callbacks):
+            own_backup = any(isinstance(c, keras.callbacks.BackupAndRestore) for c in callbacks)
             callbacks.append(MetricsCallback(run_dir=_patched_options["run_dir"],
-                                             batch_size=_default_batch_size(bound)))
+                                             batch_size=_default_batch_size(bound),
+                                             checkpoint=False if own_backup else None))
             bound.arguments["callbacks"] = callbacks
         depth = getattr(_state, "fit_depth", 0)
         _state.fit_depth = depth + 1

@@ -7,6 +7,8 @@ A template is the trial's command line, one item per argument (never a shell), w
   ${args_json_file}   the path of tuner.d/args.json, written for each trial with the flags
   ${args_yaml_file}   the same as a YAML file (tuner.d/args.yml)
   ${flag.NAME}        one flag's value, inside any item (`data/${flag.dataset}.csv`) or alone (positional)
+  ${checkpoint_dir}   the folder the script saves its checkpoint into and continues from (as $TUNER_CHECKPOINT_DIR),
+                      for scripts with their own `--ckpt-dir`/`--resume` options (`--ckpt-dir=${checkpoint_dir}`)
 and the rest of W&B's macros (wandb's agent, `_command_run` and sweeps utils):
   ${env}              /usr/bin/env (left out on Windows)
   ${args_no_boolean_flags}  `--name=value`, a true boolean as `--name` and a false one left out
@@ -44,7 +46,7 @@ _WHOLE = ("${args}", "${args_no_hyphens}", "${args_no_boolean_flags}", "${args_j
 _ANCHOR = re.compile(r"\$\{([^}]*)\}")
 #: W&B's ${envvar:NAME}: its agent matches upper-case names only
 _ENVVAR = re.compile(r"\$\{envvar:([A-Z0-9_]*)\}")
-_SCALARS = ("interpreter", "program", "args_json_file", "args_yaml_file")
+_SCALARS = ("interpreter", "program", "args_json_file", "args_yaml_file", "checkpoint_dir")
 STYLES = ("tune", "wandb")
 
 
@@ -121,7 +123,8 @@ def parse_template(value: Any, where: str) -> CommandTemplate | None:
             elif anchor not in _SCALARS and not (anchor.startswith("flag.") and len(anchor) > 5):
                 problems.append(f"unknown anchor ${{{anchor}}} (known: ${{env}}, ${{interpreter}}, ${{program}}, "
                                 "${args}, ${args_no_hyphens}, ${args_no_boolean_flags}, ${args_json}, "
-                                "${args_json_file}, ${args_yaml_file}, ${envvar:NAME}, ${flag.NAME})")
+                                "${args_json_file}, ${args_yaml_file}, ${checkpoint_dir}, ${envvar:NAME}, "
+                                "${flag.NAME})")
     if problems:
         raise ConfigError(f"{where}: " + "; ".join(problems))
     return template
@@ -163,8 +166,8 @@ def check_template_flags(template: CommandTemplate, names: Iterable[str]) -> Non
 
 
 def render_command(template: CommandTemplate, script: str, option_argv: list[str], flags: Mapping[str, Any],
-                   meta_dir: str) -> tuple[list[str], dict[str, str], dict[str, str]]:
-    """(argv, environment additions, files to write) for one trial."""
+                   meta_dir: str, checkpoint_dir: str = "") -> tuple[list[str], dict[str, str], dict[str, str]]:
+    """(argv, environment additions, files to write) for one trial; `checkpoint_dir` fills ${checkpoint_dir}."""
     from tuner.interface.argv import render
     from workers.files import dumps_json
 
@@ -172,7 +175,8 @@ def render_command(template: CommandTemplate, script: str, option_argv: list[str
     text = _wandb_text if wandb else render
     files: dict[str, str] = {}
     scalars = {"interpreter": sys.executable, "program": script,
-               "args_json_file": os.path.join(meta_dir, ARGS_JSON), "args_yaml_file": os.path.join(meta_dir, ARGS_YAML)}
+               "args_json_file": os.path.join(meta_dir, ARGS_JSON), "args_yaml_file": os.path.join(meta_dir, ARGS_YAML),
+               "checkpoint_dir": checkpoint_dir}
 
     def fill(text: str) -> str:
         def one(match: re.Match[str]) -> str:

@@ -179,6 +179,7 @@ def save_sweep_report(sweep: str, runs_dir: str | None = None, metric: str | Seq
 
     data = sweep_data(frame, sweep, metric, links, mode, sweep_choice(settings.runs_dir, sweep),
                       sweep_domains(settings.runs_dir, sweep))
+    data["pbt"] = _pbt_section(settings.runs_dir, sweep, frame, data)
     # the sweep's trials (not attempts), counted as `tune sweeps` counts them; a sweep without its journal (pulled
     # alone, or made elsewhere) as the dashboard counts it: the trials its runs name
     counts = status.counts if status is not None else _counts_without_journal(frame)
@@ -198,6 +199,27 @@ def _counts_without_journal(frame: Any) -> TrialCounts:
         return count_trials(frame.iloc[0:0], (), False)
     trials = sorted({int(t) for t in frame["trial"] if isinstance(t, (int, float)) and t == t})
     return count_trials(frame, trials, False)
+
+
+def _pbt_section(runs_dir: str, sweep: str, frame: Any, data: dict[str, Any]) -> dict[str, Any] | None:
+    """A PBT sweep's schedule and population (tuner.search.pbt.pbt_report), None for any other sweep."""
+    from tuner.search.pbt import pbt_report
+    from tuner.store.files import read_run
+    from tuner.store.journal import Journal, RecordKind
+
+    metric = data.get("ranked_by")
+    try:
+        records = Journal.open(runs_dir, sweep).read().records
+    except TunerError:
+        return None
+    if metric is None or not any(RecordKind.of(r) is RecordKind.EXPLOIT for r in records):
+        return None
+    runs = []
+    for run_dir in frame["run_dir"]:
+        run = read_run(str(run_dir))
+        runs.append({**run.run, "flags": run.flags, "rows": run.metrics})
+    best = data["rows"][data["best"][0]][data["columns"].index("trial")] if data.get("best") else None
+    return pbt_report(records, runs, str(metric), best)
 
 
 def _private_subfolder(path: str) -> str:

@@ -18,6 +18,10 @@ from typing import Any, Mapping, Sequence
 
 from tuner.runs.ranking import check_mode
 
+#: W&B's early_terminate hyperband: a stopping rule at bands of reported values (`--stop hyperband` pauses and
+#: promotes: tuner.search.promotion)
+WANDB_HYPERBAND = "wandb-hyperband"
+
 History = Sequence[tuple[float, float]]
 Histories = Mapping[Any, History]
 
@@ -257,7 +261,7 @@ def hyperband_stops(histories: Histories, running: Sequence[Any], mode: str, rul
         value = mine[band - 1] if rule.strict else min(mine)
         if value > threshold:
             sign = -1 if mode == "max" else 1
-            stops.append(Stop(trial, "hyperband", band, sign * value, sign * threshold))
+            stops.append(Stop(trial, WANDB_HYPERBAND, band, sign * value, sign * threshold))
     return stops
 
 

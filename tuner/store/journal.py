@@ -33,8 +33,15 @@ the format (old journals resume), so a kind is never renamed. What reads what:
   Otherwise an audit log for people and tools.
 - `skip` (--skip-done reused a finished run for a trial), written before the first launch: the trial states read
   those trials as `skipped` (the sweep's end, `tune sweeps`, the report, the dashboard).
+- `rung` and `promote` (`--stop hyperband`: a trial reached a rung's budget, paused or not; a paused trial moved
+  up a rung), written by the search driver: a resumed scheduler replays them into its brackets (which trials wait
+  paused, which were promoted). `stop` with rule `promoting` ends a paused trial the sweep never promoted.
+- `pbt-pause`, `exploit`, `exploit-skipped` (`--search pbt`: a decision to exploit, its result with the new
+  segment's flags and donor, or why none was made), written by the search driver: a resumed PBT replays the
+  segments and relaunches a trial whose new segment never ran; the report draws the schedule and lineage from them.
 
-The replayed kinds (`RecordKind.replayed`: ask, tell, stop) decide what a resume runs, so they are appended
+The replayed kinds (`RecordKind.replayed`: ask, tell, stop, and the schedulers' rung, promote, pbt-pause,
+exploit, exploit-skipped) decide what a resume runs, so they are appended
 durably (fsynced) and signed as the header is (issue 29; tuner.store.signing, `verify`). `outcome` and `skip`
 decide nothing a wrong value could turn into a command (the runs are the truth): appended without fsync. Only
 the driver that holds the sweep's lock appends. An append after a torn last line starts a fresh line; a torn last
@@ -82,6 +89,11 @@ class RecordKind(str, enum.Enum):
     STOP = ("stop", True)
     OUTCOME = ("outcome", False)
     SKIP = ("skip", False)
+    RUNG = ("rung", True)  # --stop hyperband: a trial reached its rung's budget, with its value, paused there or not
+    PROMOTE = ("promote", True)  # --stop hyperband: a paused trial moved to its next rung (a new run of it)
+    PBT_PAUSE = ("pbt-pause", True)  # --search pbt: a trial of the bottom quantile paused to exploit a donor
+    EXPLOIT = ("exploit", True)  # --search pbt: the paused trial took the donor's checkpoint and perturbed flags
+    EXPLOIT_SKIPPED = ("exploit-skipped", True)  # --search pbt: no donor with a newer checkpoint; goes on as it was
 
     replayed: bool
 

@@ -71,6 +71,8 @@ ENV_DISCOVER_FLAGS = "TUNER_DISCOVER_FLAGS"
 #: the flags.yml section a run's tuner.flags() reads (the `config` setting; tfruns' R_CONFIG_ACTIVE)
 ENV_CONFIG = "TUNER_CONFIG"
 ENV_FULL_ERROR = "TUNER_FULL_ERROR"
+#: the folder a script saves its checkpoint into and resumes from (docs/design.md, "Checkpoints")
+ENV_CHECKPOINT_DIR = "TUNER_CHECKPOINT_DIR"
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,10 @@ class RunPaths:
     args_json = property(lambda self: self._m(ARGS_JSON))
     args_yaml = property(lambda self: self._m(ARGS_YAML))
 
+    #: a single run's checkpoint folder (a sweep trial's outlives its runs: TrialPaths.checkpoint); in tuner.d, so a
+    #: project folder of the same name, mirrored into the run folder, is never mistaken for it
+    checkpoint_dir = property(lambda self: self._m("checkpoint"))
+
     @property
     def tensorboard_dir(self) -> str:
         return os.path.join(self.run_dir, TENSORBOARD_DIR)
@@ -144,6 +150,34 @@ def id_stamp(when: float | None = None) -> str:
     makes from a time is UTC: one machine's ids sort with another's, and a submission's with its sweep's)."""
     return _dt.datetime.fromtimestamp(time.time() if when is None else when, tz=_dt.timezone.utc).strftime(
         "%Y%m%d-%H%M%S")
+
+
+@dataclass(frozen=True)
+class TrialPaths:
+    """A sweep trial's own folder, `runs/sweeps/<id>/trials/<trial>/`: what outlives the trial's attempts, pauses
+    and resumes (each attempt is a run with its own folder). In the runs directory, so every run's view reaches it
+    as it is, and `tune resume` finds it where the dead driver left it."""
+
+    folder: str
+
+    @classmethod
+    def of(cls, sweep_folder: str, trial: int) -> TrialPaths:
+        return cls(os.path.join(sweep_folder, "trials", str(int(trial))))
+
+    @property
+    def checkpoint(self) -> str:
+        """The folder the trial's script saves into and continues from ($TUNER_CHECKPOINT_DIR)."""
+        return os.path.join(self.folder, "checkpoint")
+
+    @property
+    def runs_jsonl(self) -> str:
+        """One line per run launched for the trial ({run, attempt, segment, time}): the run a new one continues."""
+        return os.path.join(self.folder, "runs.jsonl")
+
+    @property
+    def lineage_jsonl(self) -> str:
+        """PBT's segments of the trial ({segment, step, donor, flags ...}), also in the sweep's journal."""
+        return os.path.join(self.folder, "lineage.jsonl")
 
 
 def run_dir_name(when: float, seconds_scale: int = 0) -> str:

@@ -28,6 +28,10 @@ class RunStatus(str, enum.Enum):
     TIMEOUT = "timeout"
     LOST = "lost"
     STOPPED = "stopped"  # ended early by a sweep's stopping rule (--stop): final, not a failure, never rerun
+    #: paused at a rung by `--stop hyperband` (SIGTERM, checkpoint, exit; its slot freed): the trial may be promoted,
+    #: continuing from its checkpoint as a new run with more budget. Not a failure, not rerun by resume as such (the
+    #: sweep's scheduler decides); a sweep that ends leaves none paused (those not promoted end `stopped`)
+    PAUSED = "paused"
 
     @classmethod
     def parse(cls, value: Any) -> RunStatus | None:
@@ -52,6 +56,10 @@ class RunStatus(str, enum.Enum):
         """Stopped early by the sweep's stopping rule: its metrics and artifacts are kept, it is not retried."""
         return self is RunStatus.STOPPED
 
+    def is_paused(self) -> bool:
+        """Paused at a rung by a promoting scheduler: may continue later from its checkpoint."""
+        return self is RunStatus.PAUSED
+
     def is_failure(self) -> bool:
         """The script failed or ran out of time: counted as a failure, retried by --retries."""
         return self in (RunStatus.FAILED, RunStatus.TIMEOUT)
@@ -67,7 +75,7 @@ class RunStatus(str, enum.Enum):
 
 
 _PREFERENCE = {RunStatus.FINISHED: 5, RunStatus.STOPPED: 4, RunStatus.RUNNING: 3, RunStatus.FAILED: 2, RunStatus.TIMEOUT: 2,
-               RunStatus.KILLED: 1, RunStatus.LOST: 1, RunStatus.QUEUED: 0}
+               RunStatus.PAUSED: 2, RunStatus.KILLED: 1, RunStatus.LOST: 1, RunStatus.QUEUED: 0}
 
 
 class Rerun(enum.Enum):
@@ -88,6 +96,7 @@ class TrialState(str, enum.Enum):
     #             word           run statuses it stands for             a summary says it         over   resume
     FINISHED =    ("finished",    (RunStatus.FINISHED,),                 "finished",               True,  Rerun.NEVER)
     STOPPED =     ("stopped",     (RunStatus.STOPPED,),                  "stopped early",          True,  Rerun.NEVER)
+    PAUSED =      ("paused",      (RunStatus.PAUSED,),                   "paused",                 False, Rerun.NEVER)
     FAILED =      ("failed",      (RunStatus.FAILED, RunStatus.TIMEOUT), "failed",                 True,  Rerun.IF_RETRYING)
     INTERRUPTED = ("interrupted", (RunStatus.KILLED, RunStatus.LOST),    "interrupted",            True,  Rerun.ALWAYS)
     RUNNING =     ("running",     (RunStatus.RUNNING,),                  "running",                False, Rerun.ALWAYS)
@@ -216,6 +225,11 @@ class TrialCounts:
     def interrupted(self) -> int:
         """Killed or lost (Ctrl-C, a dead driver or node): rerun by resume."""
         return self[TrialState.INTERRUPTED]
+
+    @property
+    def paused(self) -> int:
+        """Paused at a rung (--stop hyperband) or to exploit (--search pbt): goes on later as a new run."""
+        return self[TrialState.PAUSED]
 
     @property
     def running(self) -> int:

@@ -270,7 +270,10 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
                num_samples: int | None = None, search: str | None = None, stop: str | None = None,
                grace_period: float | None = None, reduction_factor: float | None = None,
                max_t: float | None = None, min_trials: int | None = None, brackets: int | None = None,
-               strict: bool | None = None, target: float | None = None, run_cap: int | None = None,
+               strict: bool | None = None, budget_flag: str | None = None,
+               perturbation_interval: float | None = None, quantile_fraction: float | None = None,
+               resample_probability: float | None = None, target: float | None = None,
+               run_cap: int | None = None,
                check: bool = True, tags: Mapping[str, Any] | None = None, label: str | None = None,
                note: str | None = None, keep_cluster_s: float | None = None,
                trust_journal: bool | channel.Confirm | None = None, config: str | None = None) -> pd.DataFrame | None:
@@ -279,7 +282,9 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
     Sweeps written for other tools run as they are (tuner.formats): `flags` may be a W&B sweep file (and `file`
     itself one that names its `program`), a Hydra config with a sweeper's `params:`, or a dict of Ray Tune search
     space objects (`tune.loguniform(1e-4, 1e-1)` ...). `run_cap` runs at most that many trials; `target` launches
-    no new trial once a finished one's `metric` reaches it; `stop="hyperband"` takes `brackets` and `strict`.
+    no new trial once a finished one's `metric` reaches it; `stop="hyperband"` pauses trials at rungs and promotes
+    the best from their checkpoints (`grace_period`, `reduction_factor`, `max_t`, `brackets`, `budget_flag`);
+    `stop="wandb-hyperband"` (W&B's early_terminate) takes `brackets` and `strict`.
 
     Returns a DataFrame of exactly the runs this sweep made (ls_runs columns plus `sweep`, `trial`), with
     the sweep id in `df.attrs["sweep"]` and the ranking in `df.attrs["metric"]`, `["mode"]` and `["best_run"]`
@@ -315,7 +320,10 @@ def tuning_run(file: str = "train.py", flags: Any = None, sample: float | None =
                                 skip_done=skip_done, quiet=quiet, num_samples=num_samples, search=search, stop=stop,
                                 stop_options=dict(grace_period=grace_period, reduction_factor=reduction_factor,
                                                   max_t=max_t, min_trials=min_trials, brackets=brackets,
-                                                  strict=strict), tags=tags, label=label,
+                                                  strict=strict, budget_flag=budget_flag,
+                                                  perturbation_interval=perturbation_interval,
+                                                  quantile_fraction=quantile_fraction,
+                                                  resample_probability=resample_probability), tags=tags, label=label,
                                 note=note, target=target, run_cap=run_cap, **overrides)
         if not quiet:
             log.info("%s", describe_plan(request))

@@ -106,12 +106,26 @@ def count_trials(rows: pd.DataFrame, planned: Sequence[int], driver_alive: bool,
     return TrialCounts.of(sweep_trial_states(rows, planned, driver_alive, skipped).values())
 
 
+def _seconds(start: Any) -> float:
+    """A run's start as seconds: the listing frame holds a UTC Timestamp, a run.json a number; 0 when missing."""
+    if isinstance(start, pd.Timestamp):
+        return 0.0 if pd.isna(start) else float(start.timestamp())
+    if isinstance(start, (int, float)) and not isinstance(start, bool) and start == start:
+        return float(start)
+    return 0.0
+
+
 def _best_attempts(rows: pd.DataFrame, planned: Sequence[int], driver_alive: bool) -> dict[int, RunStatus | None]:
     """Each planned trial's best attempt's status (None: no attempt)."""
     best: dict[int, RunStatus | None] = {int(i): None for i in planned}
     if rows.empty:
         return best
-    for trial, status in zip(rows["trial"], rows["status"]):
+    starts = rows["start"] if "start" in rows else [None] * len(rows)
+    # a trial paused (--stop hyperband, --search pbt) then continued by a run that was interrupted is interrupted:
+    # its paused run is history, and resume must run the trial again
+    paused_at: dict[int, float] = {}
+    interrupted_at: dict[int, tuple[float, RunStatus]] = {}
+    for trial, status, start in zip(rows["trial"], rows["status"], starts):
         if not isinstance(trial, (int, float)) or trial != trial or int(trial) not in best:
             continue
         run_status = RunStatus.parse(status)
@@ -119,7 +133,15 @@ def _best_attempts(rows: pd.DataFrame, planned: Sequence[int], driver_alive: boo
             continue
         if run_status is RunStatus.RUNNING and not driver_alive:
             run_status = RunStatus.LOST
+        when = _seconds(start)
+        if run_status.is_paused():
+            paused_at[int(trial)] = max(paused_at.get(int(trial), 0.0), when)
+        elif run_status.is_interrupted() and when >= interrupted_at.get(int(trial), (0.0, run_status))[0]:
+            interrupted_at[int(trial)] = (when, run_status)
         current = best[int(trial)]
         if current is None or run_status.preference > current.preference:
             best[int(trial)] = run_status
+    for trial, (when, interrupted) in interrupted_at.items():
+        if best[trial] is RunStatus.PAUSED and when > paused_at.get(trial, 0.0):
+            best[trial] = interrupted
     return best

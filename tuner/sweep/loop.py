@@ -26,9 +26,10 @@ from tuner.spec import (
     thread_caps,
     write_git_diff,
 )
+from tuner.store.checkpoints import has_checkpoint, launched_runs, record_launch, resumed_from
 from tuner.store.files import read_run, write_run_status
 from tuner.store.journal import Journal, RecordKind, outcome_record
-from tuner.store.layout import META_DIR, RunPaths
+from tuner.store.layout import META_DIR, RunPaths, TrialPaths
 from tuner.store.status import RunStatus
 from tuner.sweep.prepare import SweepRequest
 from tuner.sweep.progress import SweepProgress
@@ -299,6 +300,7 @@ class _SweepLoop:
         self.other_outcomes = 0  # any outcome that is not a configuration error: then the sweep can succeed
         self.config_error: str | None = None
         self.durations: deque[float] = deque(maxlen=16)  # of the last finished trials: is batching worth it
+        self.said_no_checkpoint = False
         self.batching = pool.batches  # turned off for good when a batch's task fails (see record)
         from tuner.search.driver import POLL_S, SearchDriver
 
@@ -310,12 +312,13 @@ class _SweepLoop:
     def run(self) -> tuple[bool, bool]:
         """(interrupted, stopped_early); `config_error` says when the sweep stopped because it cannot succeed"""
         try:
-            while self.queue or self.pool.in_flight:
+            while True:
                 if os.path.exists(self.journal.stop_request):  # `tune dashboard --allow-control`: stop the sweep
                     return self.cancel("stop requested from the dashboard: cancelling queued trials and stopping "
                                        "running ones ..."), self.stopped_early
-                while self.queue and self.pool.has_room():
-                    self.launch([self.queue.popleft() for _ in range(min(self.batch_size(), len(self.queue)))])
+                self.fill()
+                if not (self.queue or self.pool.in_flight):
+                    break
                 for result in self.pool.wait(timeout_s=0.5 if self.search is None else self.poll_s):
                     self.record(result)
                 if self.search is not None:
@@ -333,7 +336,38 @@ class _SweepLoop:
                 except OSError:
                     pass
             raise
+        if self.search is not None and not self.stopped_early:
+            for index in self.search.end_promotions():
+                self.progress.trial_not_promoted()
+                self.progress.message(f"trial {index} was not promoted: its paused run ends stopped")
         return False, self.stopped_early
+
+    def fill(self) -> None:
+        """Launch while there is room: a paused trial due for promotion first (--stop hyperband), else the next
+        trial of the queue."""
+        while self.pool.has_room():
+            promoted = self.search.next_promotion() if self.search is not None and not self.stopping else None
+            if promoted is not None:
+                if promoted in self.queue:  # resumed: its run was lost on its way to pausing; it goes on promoted
+                    self.queue.remove(promoted)
+                self.launch_promoted(promoted)
+                continue
+            if not self.queue:
+                return
+            self.launch([self.queue.popleft() for _ in range(min(self.batch_size(), len(self.queue)))])
+
+    def launch_promoted(self, index: int) -> None:
+        """A paused trial continues with more budget, as a new run of the same trial: from its checkpoint, or
+        without one from the start (said once per sweep)."""
+        trial = TrialPaths.of(self.journal.folder, index)
+        if not has_checkpoint(trial.checkpoint) and not self.said_no_checkpoint:
+            self.said_no_checkpoint = True
+            self.progress.message(f"trial {index} has no checkpoint (nothing in $TUNER_CHECKPOINT_DIR): a promoted "
+                                  "trial without one runs again from the start with the larger budget", style="red")
+        state = self.runs.active.setdefault(index, _TrialState(index))
+        state.attempt = max(state.attempt, len(launched_runs(trial)))
+        self.progress.trial_promoted()
+        self.launch([index])
 
     def cancel(self, message: str) -> bool:
         """Stop everything as a Ctrl-C does (queued trials cancelled, running ones stopped and recorded `killed`,
@@ -392,13 +426,21 @@ class _SweepLoop:
         paths = RunPaths(os.path.abspath(run_dir))
         _link_sources(self.journal.source_dir, paths.source_dir)
         write_git_diff(paths, request.script)
-        identity = {"sweep": self.journal.sweep_id, "trial": index, "attempt": state.attempt,
-                    "resources": {"cpus": settings.cpus_per_trial, "gpus": self.pool.gpus}}
+        identity: dict[str, Any] = {"sweep": self.journal.sweep_id, "trial": index, "attempt": state.attempt,
+                                    "resources": {"cpus": settings.cpus_per_trial, "gpus": self.pool.gpus}}
+        # the trial's checkpoint folder outlives this run: a retry, a resume or a promotion continues from it
+        trial = TrialPaths.of(self.journal.folder, index)
+        previous = resumed_from(trial, settings.runs_dir)
+        if previous is not None:
+            identity["resumed_from"] = previous
+        if self.search is not None:
+            identity.update(self.search.run_fields(index))  # PBT: the segment and its donor
         flags = self.search.flags_for(index) if self.search is not None else request.plan.grid.combination(index)
         spec = build_run_spec(request.script, flags, run_dir, settings, echo=False,
                                 job_type="sweep", identity=identity, env=self.env, extra_args=request.extra_args,
                                 cwd=request.cwd, interface=request.interface,
-                                template=request.template, tags=request.tags)
+                                template=request.template, tags=request.tags,
+                                checkpoint_dir=trial.checkpoint)
         spec = replace(spec, post_run=(after_run, (paths.run_dir, self.pattern)))  # on the worker, in parallel
         # every trial can be stopped: by the stopping rule (stoppable: looked for every 10 ms, each step written as it
         # closes) or by a person from `tune dashboard` (looked for every PERSON_STOP_POLL_S)
@@ -410,6 +452,7 @@ class _SweepLoop:
         # metadata folder is made here too when the sweep has no source snapshot to link (a journal pulled alone)
         os.makedirs(paths.meta, exist_ok=True)
         write_run_status(paths.run_dir, RunStatus.QUEUED, spec.record)
+        record_launch(trial, paths.run_dir, state.attempt, int(identity.get("segment") or 0))
         return spec, flags
 
     def record(self, result: TaskResult, report: bool = True) -> None:
@@ -444,7 +487,8 @@ class _SweepLoop:
         elif failure is not None:  # the error line itself, not a usage text or traceback per trial
             error, tail = failure.line, ()
         if self.search is not None and not will_retry:
-            self.search.finished(state.index, status, metric_value(row, metric), row)
+            status = self.search.finished(state.index, status, metric_value(row, metric), row)
+            run_status = RunStatus(status)  # a --budget-flag trial that ran a rung's budget is paused there
         if result.outcome is None and error == NOT_STARTED:  # no run: pending, not a killed trial
             self.progress.trial_not_started()
         elif report:

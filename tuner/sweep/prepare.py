@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from tuner import channel
-from tuner.errors import GridError, TunerError, quoted
+from tuner.errors import ConfigError, GridError, TunerError, quoted
 from tuner.flagsfile import FlagsFile, as_flags_file, sweep_script_file
 from tuner.plan import Plan, check_run_cap, check_sample, load_grid, make_plan
 from tuner.runs.ranking import (
@@ -163,18 +163,30 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
     run_cap = run_cap if run_cap is not None else given.get("run_cap")
     stop_options = {name: value if value is not None else given.get(name)
                     for name, value in {**dict.fromkeys(("grace_period", "reduction_factor", "max_t", "min_trials",
-                                                         "brackets", "strict")),
+                                                         "brackets", "strict", "budget_flag",
+                                                         "perturbation_interval", "quantile_fraction",
+                                                         "resample_probability")),
                                         **dict(stop_options or {})}.items()}
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise TunerError(f"seed must be an integer, got {quoted(seed)}")
-    from tuner.search.driver import check_search, check_stop
+    from tuner.search.driver import PBT, check_pbt, check_search, check_stop
+
+    def scheduler() -> Any:
+        """The stopping rule, or PBT's settings (PBT is its own scheduler: it takes the stopping rule's place)."""
+        options = dict(stop_options or {})
+        pbt = {k: options.pop(k) for k in ("perturbation_interval", "quantile_fraction", "resample_probability")}
+        if search != PBT:
+            return check_stop(stop, **options, **pbt)
+        if stop is not None:
+            raise ConfigError(f"--search pbt exploits and explores on its own; drop --stop {stop}")
+        return check_pbt(**pbt)
 
     settings, script, grid, _, stop_config, run_tags, _, _ = _gather([
         lambda: check_resources(load_settings(**settings_overrides)),
         lambda: describe_script(file),
         lambda: _raise(unreadable) if unreadable is not None else load_grid(flags, flag_overrides, num_samples, seed),
         lambda: check_sample(sample),
-        lambda: check_stop(stop, **dict(stop_options or {})),
+        scheduler,
         lambda: launch_tags(tags, label, note),
         lambda: check_run_cap(run_cap),
         lambda: check_target(target, metric, len(metrics)),

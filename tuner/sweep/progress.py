@@ -77,6 +77,16 @@ class SweepProgress:
         self._move(TrialState.RUNNING, TrialState.PENDING)
         self._changed()
 
+    def trial_promoted(self) -> None:
+        """A paused trial (--stop hyperband, --search pbt) goes on as a new run: back to the queue, then started."""
+        self._move(TrialState.PAUSED, TrialState.PENDING)
+        self._changed()
+
+    def trial_not_promoted(self) -> None:
+        """The sweep is over and a paused trial was never promoted: its run ends stopped."""
+        self._move(TrialState.PAUSED, TrialState.STOPPED)
+        self._changed()
+
     def trial_done(self, name: str, status: str, duration_s: float, metric_value: float | None,
                    exit_code: int | None = None, error: str | None = None, stderr_tail: Sequence[str] = (),
                    will_retry: bool = False, flags: str = "", feasible: bool = True) -> None:
@@ -93,6 +103,8 @@ class SweepProgress:
             self.best, self.best_run = metric_value, name
         if status == RunStatus.STOPPED:
             self._line(f"[{self.done_text()}] stopped {name}{shown} early: {error or ''}{self.best_text()}")
+        elif status == RunStatus.PAUSED:  # at a rung, or to exploit another trial: it goes on later as a new run
+            self._line(f"paused {name}{shown}: {error or ''}")
         elif not finished:
             retry = " (will retry)" if will_retry else ""
             said = f"exit status {exit_code}"  # and the error, unless it says only that (a script that left none)
@@ -129,7 +141,8 @@ class SweepProgress:
         c = self.counts
         text = f"{self.done_text()} trials done · {c.running} running"
         for state, n in c:
-            if n and state.is_over() and state not in (TrialState.FINISHED, TrialState.SKIPPED):
+            if n and (state.is_over() or state is TrialState.PAUSED) and \
+                    state not in (TrialState.FINISHED, TrialState.SKIPPED):
                 text += f" · {n} {state.value}"
         return text + self.best_text()
 

@@ -523,6 +523,7 @@
     }
     if (S.progress) root.appendChild(progressSection(S));
     if (S.importance) root.appendChild(importanceSection(S.importance));
+    if (S.pbt) root.appendChild(pbtSection(S.pbt));
     var info = el("p", { cls: "pcp-info", text: "Hover a line to see its trial; click it to open the run." });
     var box = el("div", { cls: "chart pcp" });
     var key = el("div", { cls: "pcp-legend" });
@@ -668,6 +669,37 @@
 
   // best so far by trial: the line is the best finished value up to each trial; dots are each trial's value,
   // stopped trials (early stopping) in pink
+  // Population based training (tuner.search.pbt.pbt_report): the best trial's flags by segment (its schedule) and
+  // every trial's metric by step across its segments (the population over time)
+  function pbtSection(P) {
+    var names = {};
+    P.schedule.forEach(function (seg) { Object.keys(seg.flags).forEach(function (k) { names[k] = true; }); });
+    var flags = Object.keys(names).filter(function (k) {
+      return P.schedule.some(function (seg) { return fmt(seg.flags[k]) !== fmt(P.schedule[0].flags[k]); });
+    });
+    if (!flags.length) flags = Object.keys(names);
+    var head = ["segment", "from step", "exploited trial"].concat(flags);
+    var rows = P.schedule.map(function (seg) {
+      return el("tr", null, [fmt(seg.segment), fmt(seg.from_step), seg.donor == null ? "" : fmt(seg.donor)]
+        .concat(flags.map(function (k) { return fmt(seg.flags[k]); })).map(function (text) {
+          return el("td", { text: text }); }));
+    });
+    var table = el("table", { cls: "pbt-schedule" }, [
+      el("thead", null, [el("tr", null, head.map(function (h) { return el("th", { text: h }); }))]),
+      el("tbody", null, rows)]);
+    var box = el("div", { cls: "chart pbt-population" });
+    var pop = P.population;
+    setTimeout(function () {
+      var specs = pop.trials.map(function (t, i) {
+        return { label: "trial " + t, color: runColor(i) }; });
+      lineChart(box, P.metric + " by step, every trial (" + P.exploits + " exploits)", null, specs,
+                [pop.steps].concat(pop.series), "step");
+    }, 0);
+    return section("PBT: the best trial's schedule (trial " + fmt(P.best_trial) + ")", [
+      el("p", { cls: "sub", text: "Each segment began from the checkpoint of the trial it exploited, with that " +
+        "trial's flags perturbed." }), table, box], "pbt");
+  }
+
   function progressSection(S) {
     var P = S.progress;
     var box = el("div", { cls: "chart progress", "data-stopped": P.stopped_count });
