@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -471,3 +472,43 @@ def test_the_exceptions_still_exist() -> None:
     assert not declared - _all_module_state(), declared - _all_module_state()
     printing = {(m, w) for m, tree in _parsed("tuner").items() for w in _printing(tree)}
     assert not set(PRINTING_ALLOWED) - printing, set(PRINTING_ALLOWED) - printing
+
+
+# -- the picture of the house in docs/design.md is the one the code draws ------------------------------------------
+
+def _house() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("house", ROOT / "docs" / "house.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_design_md_holds_the_house_the_code_draws_now() -> None:
+    house = _house()
+    held = house.held((ROOT / "docs" / "design.md").read_text(encoding="utf-8"))
+    assert held is not None, "docs/design.md lost its house markers"
+    assert held == house.picture(), "the house changed: run `python docs/house.py --write` and read the new picture"
+
+
+def test_the_house_has_floors_and_draws_a_planted_house(tmp_path: Path) -> None:
+    """Rooms' top imports make no circle (each room has a floor), and the drawing reads a house it is given."""
+    house = _house()
+    for name, body in {"tuner/__init__.py": "", "tuner/errors.py": "", "tuner/cli/__init__.py": "",
+                       "tuner/cli/main.py": "from tuner.store import files\nfrom tuner import errors\n",
+                       "tuner/store/__init__.py": "", "tuner/store/files.py": "import tuner.errors\n"
+                       "def late():\n    from tuner.cli import main\n", "workers/__init__.py": ""}.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(body)
+    drawn = house.picture(tmp_path)
+    assert "5 rooms on 3 floors; 2 arrows down drawn (1 more that a longer way implies are not), 1 back up" in drawn
+    ids = dict(re.findall(r'^ +(r\d+)\["([^"]+)"\]', drawn, flags=re.M))
+    by_name = {name: rid for rid, name in ids.items()}
+    assert f"{by_name['tuner/cli/']} --> {by_name['tuner/store/']}" in drawn
+    assert f"{by_name['tuner/store/']} -.-> {by_name['tuner/cli/']}" in drawn  # a function's import back up
+    assert f"{by_name['tuner/cli/']} --> {by_name['tuner/errors.py']}" not in drawn  # implied by store's
+    (tmp_path / "tuner/errors.py").write_text("from tuner.cli import main\n")  # a circle at the top: no floors
+    with pytest.raises(ValueError, match="import each other at the top"):
+        house.picture(tmp_path)
