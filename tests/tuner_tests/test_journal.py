@@ -83,8 +83,8 @@ def test_an_old_journal_resumes_as_it_did(workdir: Path) -> None:
 
     runs = write(workdir)
     before = {s.sweep_id: s.counts.as_dict() for s in sweep_statuses(str(runs))}
-    assert before[SEARCH] == {"planned": 8, "finished": 2, "stopped": 3, "paused": 0, "failed": 0, "interrupted": 2, "running": 0,
-                              "pending": 1, "skipped": 0}
+    assert before[SEARCH] == {"planned": 8, "finished": 2, "stopped": 3, "paused": 0, "failed": 0, "interrupted": 2,
+                              "running": 0, "pending": 1, "skipped": 0}
     assert before[SKIPPING] == {"planned": 3, "finished": 1, "stopped": 0, "paused": 0, "failed": 0, "interrupted": 0,
                                 "running": 0, "pending": 0, "skipped": 2}
     assert before[GRID]["finished"] == before[GRID]["planned"] == 2
@@ -101,6 +101,8 @@ def test_an_old_journal_resumes_as_it_did(workdir: Path) -> None:
     assert search.histories[0][-1] == (6.0, 1.0546) and search.histories[1] == [(1.0, 4.4829)]
     assert len(journal.records(RecordKind.ASK)) == 7  # relaunching asks nothing new
     assert prepare_resume(GRID, quiet=True, project=str(workdir), runs_dir=str(runs)).todo == ()  # all finished
+    # the trials --skip-done reused are over too (resume ran them again: they have no run of this sweep)
+    assert prepare_resume(SKIPPING, quiet=True, project=str(workdir), runs_dir=str(runs)).todo == ()
 
 
 @pytest.mark.ray

@@ -136,8 +136,8 @@ def test_the_progress_line_names_every_state_that_is_over_but_finished_and_skipp
         progress.trial_started()
     for status in ("finished", "stopped", "timeout"):
         progress.trial_done("r", status, 1.0, None)
-    assert progress.counts.as_dict() == {"planned": 9, "finished": 1, "stopped": 1, "paused": 0, "failed": 1, "interrupted": 0,
-                                         "running": 2, "pending": 2, "skipped": 2}
+    assert progress.counts.as_dict() == {"planned": 9, "finished": 1, "stopped": 1, "paused": 0, "failed": 1,
+                                         "interrupted": 0, "running": 2, "pending": 2, "skipped": 2}
     assert progress.status_text() == "5/9 trials done · 2 running · 1 stopped · 1 failed"
 
 

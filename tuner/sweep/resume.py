@@ -20,7 +20,7 @@ from tuner.store.files import read_run, write_run_status
 from tuner.store.journal import Journal, RecordKind, outcome_record
 from tuner.store.layout import ENV_RUN_DIR
 from tuner.store.status import RunStatus, TrialCounts
-from tuner.sweep.history import count_trials, runs_table, sweep_rows, trial_states
+from tuner.sweep.history import count_trials, runs_table, sweep_rows, sweep_trial_states
 from tuner.sweep.prepare import SweepRequest, check_resources
 from workers.files import is_disk_full
 
@@ -179,7 +179,8 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
     try:
         settle_orphans(base.runs_dir, sweep_id, settings.heartbeat_s)
         rows = sweep_rows(runs_table(base.runs_dir, settings.stale_after_s), sweep_id)
-        states = trial_states(rows, plan.indices, driver_alive=False)
+        # the trials --skip-done reused are over: a resume of an interrupted --skip-done sweep must not run them
+        states = sweep_trial_states(rows, plan.indices, False, state.trials(RecordKind.SKIP))
         log_unrecorded_outcomes(journal, rows)
         choice = RankingChoice.of_header(header)
         constraints = check_constraints(choice.constraints, "the sweep's constraint")
