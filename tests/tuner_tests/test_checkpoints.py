@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from sweep_on_disk import runs_on_disk
 
 from tests.conftest import run_tune
 from tests.tuner_tests.test_faults import start_tune, wait_until
@@ -52,17 +53,6 @@ for epoch in range(start + 1, a.epochs + 1):
 """
 
 
-def _runs(workdir: Path) -> list[dict]:
-    found = []
-    for path in sorted((workdir / "runs").glob("*/tuner.d/run.json")):
-        record = json.loads(path.read_text())
-        metrics = path.parent / "metrics.jsonl"
-        record["steps"] = [json.loads(line)["step"] for line in metrics.read_text().splitlines()] \
-            if metrics.exists() else []
-        found.append(record)
-    return found
-
-
 def _sweep_id(workdir: Path) -> str:
     return next((workdir / "runs" / "sweeps").iterdir()).name
 
@@ -95,7 +85,7 @@ def test_a_trial_killed_mid_run_is_retried_from_its_checkpoint_through_the_templ
                                       "command: ${interpreter} ${program} ${args} --ckpt-dir=${checkpoint_dir}\n")
     result = run_tune("train.py", "--flags", "grid.yml", "--retries", "1", "--yes", cwd=workdir, timeout=240)
     assert result.returncode == 0, result.stderr
-    runs = _runs(workdir)
+    runs = runs_on_disk(workdir)
     sweep = workdir / "runs" / "sweeps" / _sweep_id(workdir)
     for trial in (0, 1):
         first, second = sorted((r for r in runs if r["trial"] == trial), key=lambda r: r["attempt"])
@@ -116,7 +106,7 @@ def test_a_retry_after_a_timeout_continues_and_loses_at_most_one_epoch_per_inter
     result = run_tune("train.py", "--flag", "lr=0.1,0.2", "--flag", "epochs=12", "--flag", "nap=0.3",
                       "--timeout", "2", "--retries", "8", "--yes", cwd=workdir, timeout=300)
     assert result.returncode == 0, result.stderr
-    runs = _runs(workdir)
+    runs = runs_on_disk(workdir)
     for trial in (0, 1):
         attempts = sorted((r for r in runs if r["trial"] == trial), key=lambda r: r["attempt"])
         assert [r["status"] for r in attempts][-1] == "finished" and len(attempts) >= 2
@@ -135,15 +125,15 @@ def test_tune_resume_after_the_driver_is_sigkilled_continues_each_trial_from_its
     write_script("train.py", COUNTING)
     proc = start_tune(workdir, "train.py", "--flag", "lr=0.1,0.2", "--flag", "epochs=10", "--flag", "nap=0.5",
                       "--yes")
-    assert wait_until(lambda: sum(len(r["steps"]) >= 3 or len(_printed(workdir, r)) >= 3 for r in _runs(workdir)) >= 2,
+    assert wait_until(lambda: sum(len(r["steps"]) >= 3 or len(_printed(workdir, r)) >= 3 for r in runs_on_disk(workdir)) >= 2,
                       120)
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
-    killed = {r["trial"]: r for r in _runs(workdir)}
+    killed = {r["trial"]: r for r in runs_on_disk(workdir)}
     time.sleep(0.5)
     result = run_tune("resume", _sweep_id(workdir), cwd=workdir, timeout=300)
     assert result.returncode == 0, result.stderr
-    runs = _runs(workdir)
+    runs = runs_on_disk(workdir)
     for trial in (0, 1):
         attempts = [r for r in runs if r["trial"] == trial]
         assert Counter(r["status"] for r in attempts) == {"lost": 1, "finished": 1}
@@ -206,4 +196,4 @@ def test_the_readme_first_checkpoint_command_runs_verbatim(workdir):
     assert argv[0] == "tune"
     result = run_tune(*argv[1:], cwd=workdir, timeout=240)
     assert result.returncode == 0, result.stderr
-    assert sorted(len(r["steps"]) for r in _runs(workdir)) == [20, 20]
+    assert sorted(len(r["steps"]) for r in runs_on_disk(workdir)) == [20, 20]

@@ -188,6 +188,29 @@ def test_stopped_trials_carry_a_stopped_mark_at_their_last_step(workdir: Path) -
     assert sum(1 for m in marks.values() if m) == 1
 
 
+def test_paused_runs_and_runs_that_began_from_a_checkpoint_carry_their_marks(workdir: Path) -> None:
+    """--stop hyperband pauses a run at a rung (its last step); a promoted run, a retry or a PBT segment begins from
+    a checkpoint (its first step; run.json's resumed_from, and a PBT segment's donor)."""
+    dirs = [Path(d) for d in make_sweep("runs", "s1", 6)]
+
+    def edit(run: Path, **fields: Any) -> None:
+        record = run / "tuner.d" / "run.json"
+        record.write_text(json.dumps({**json.loads(record.read_text()), **fields}))
+
+    edit(dirs[1], status="paused")
+    edit(dirs[2], attempt=2, resumed_from={"run": dirs[1].name, "step": 3})
+    edit(dirs[3], attempt=2, resumed_from={"run": dirs[0].name, "step": 5}, donor=0, segment=1)
+    edit(dirs[4], resumed_from={"run": dirs[0].name, "step": 5})  # a first attempt's run.json is not read
+    answer = Dashboard("runs").sweep_changes("s1", 0, None)
+    marks = {name: [(m["kind"], m["label"]) for m in curve["marks"]] for name, curve in answer["curves"].items()}
+    assert marks[dirs[1].name] == [("paused", "paused")]
+    assert marks[dirs[2].name] == [("resumed", f"continued from {dirs[1].name} at step 3")]
+    assert marks[dirs[3].name] == [("exploit", "PBT segment 1: took trial 0's checkpoint")]
+    assert marks[dirs[4].name] == marks[dirs[0].name] == []
+    first = answer["curves"][dirs[2].name]
+    assert [(m["step"], m["value"]) for m in first["marks"]] == [(first["steps"][0], first["values"][0])]
+
+
 def test_the_trials_filter_is_tune_ls_filter_with_its_errors(server: DashboardServer) -> None:
     status, body = _request(server, "GET", "/api/sweep/s1/filter?q=flag_units%20%3E%3D%20128%20and%20status%20%3D%3D"
                                            "%20%27finished%27")

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from sweep_on_disk import journal_has, journal_records, runs_on_disk
 
 from tests.conftest import run_tune
 from tuner.errors import ConfigError
@@ -58,22 +59,6 @@ def test_pbt_needs_an_interval_and_its_options_are_its_own():
         check_stop("pbt")
 
 
-def _runs(workdir: Path) -> list[dict]:
-    found = []
-    for path in sorted((workdir / "runs").glob("*/tuner.d/run.json")):
-        record = json.loads(path.read_text())
-        metrics = path.parent / "metrics.jsonl"
-        record["rows"] = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.exists() else []
-        record["flags"] = json.loads((path.parent / "flags.json").read_text())
-        found.append(record)
-    return sorted(found, key=lambda r: r["start"])
-
-
-def _journal(workdir: Path) -> list[dict]:
-    journal = next((workdir / "runs" / "sweeps").glob("*/journal.jsonl"))
-    return [json.loads(line) for line in journal.read_text().splitlines()[1:]]
-
-
 def _population(workdir: Path, *extra: str) -> "subprocess.CompletedProcess[str]":  # noqa: F821
     shutil.copy(TOY, workdir / "train.py")
     (workdir / "space.yml").write_text("lr: {loguniform: [1.0e-4, 1.0e-1]}\nsteps: 40\nstep_s: 0.05\n")
@@ -87,9 +72,9 @@ def _population(workdir: Path, *extra: str) -> "subprocess.CompletedProcess[str]
 def test_the_bottom_quantile_exploits_a_top_trial_and_continues_from_its_checkpoint_as_a_new_segment(workdir):
     result = _population(workdir)
     assert result.returncode == 0, result.stderr
-    exploits = [r for r in _journal(workdir) if r["type"] == "exploit"]
+    exploits = [r for r in journal_records(workdir) if r["type"] == "exploit"]
     assert exploits, result.stdout
-    runs = _runs(workdir)
+    runs = runs_on_disk(workdir)
     sweep = next((workdir / "runs" / "sweeps").iterdir())
     for record in exploits:
         trial, segment = record["trial"], record["segment"]
@@ -120,11 +105,19 @@ def test_the_bottom_quantile_exploits_a_top_trial_and_continues_from_its_checkpo
     assert [seg["segment"] for seg in pbt["schedule"]] == [0] + [r["segment"] for r in best_runs if r.get("segment")]
     assert pbt["schedule"][0]["from_step"] == 1
     paused = [r for r in runs if r["status"] == "paused"]
-    pauses = [r for r in _journal(workdir) if r["type"] == "pbt-pause"]
+    pauses = [r for r in journal_records(workdir) if r["type"] == "pbt-pause"]
     # each decision paused the receiver's run (unless it ended first); then it exploited, or (the donor's checkpoint
     # no newer than its own by then) went on as it was: the next run continues it either way
     assert len(pauses) >= len(paused) >= len(exploits)
     assert all(r["status"] in ("finished", "paused") for r in runs)
+    # the dashboard's learning curves mark each exploit where its segment began and each pause where it ended
+    from tuner.dashboard.server import Dashboard
+
+    curves = Dashboard(str(workdir / "runs")).sweep_changes(sweep.name, 0, None)["curves"]
+    kinds = {name: [m["kind"] for m in curve["marks"]] for name, curve in curves.items()}
+    segment_runs = {r["name"] for r in runs if r.get("donor") is not None and r["rows"]}
+    assert segment_runs and all("exploit" in kinds[name] for name in segment_runs)
+    assert all("paused" in kinds[r["name"]] for r in paused if r["rows"])
 
 
 @pytest.mark.slow
@@ -132,11 +125,11 @@ def test_the_bottom_quantile_exploits_a_top_trial_and_continues_from_its_checkpo
 def test_a_population_that_never_saves_is_never_exploited(workdir):
     result = _population(workdir, "--flag", "save=false")
     assert result.returncode == 0, result.stderr
-    records = _journal(workdir)
+    records = journal_records(workdir)
     assert not [r for r in records if r["type"] in ("exploit", "pbt-pause")]
     skipped = [r for r in records if r["type"] == "exploit-skipped"]
     assert skipped and "checkpoint" in skipped[0]["reason"]
-    assert all(r["status"] == "finished" for r in _runs(workdir))
+    assert all(r["status"] == "finished" for r in runs_on_disk(workdir))
 
 
 @pytest.mark.slow
@@ -153,20 +146,14 @@ def test_tune_resume_continues_a_pbt_sweep_after_its_driver_is_sigkilled_with_ea
                       "pbt", "--perturbation-interval", "5", "--metric", "mean_accuracy", "--mode", "max",
                       "--max-concurrent", "4", "--cpus-per-trial", "0.5", "--yes")
 
-    def exploited() -> bool:
-        try:
-            return any(r["type"] == "exploit" for r in _journal(workdir))
-        except (StopIteration, OSError, ValueError):
-            return False
-
-    assert wait_until(exploited, 120)
+    assert wait_until(lambda: journal_has(workdir, "exploit"), 120)
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
-    before = [r for r in _journal(workdir) if r["type"] == "exploit"]
+    before = [r for r in journal_records(workdir) if r["type"] == "exploit"]
     sweep = next((workdir / "runs" / "sweeps").iterdir()).name
     result = run_tune("resume", sweep, cwd=workdir, timeout=300)
     assert result.returncode == 0, result.stderr
-    runs = _runs(workdir)
+    runs = runs_on_disk(workdir)
     by_trial: dict[int, list[dict]] = {}
     for run in runs:
         by_trial.setdefault(run["trial"], []).append(run)

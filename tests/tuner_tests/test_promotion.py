@@ -3,12 +3,11 @@ that print and checkpoint (no tuner import): trials paused at rungs continue fro
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from sweep_on_disk import journal_has, journal_records, runs_on_disk
 
 from tests.conftest import run_tune
 from tuner.errors import ConfigError
@@ -110,22 +109,6 @@ for epoch in range(start + 1, a.epochs + 1):
 """
 
 
-def _runs(workdir: Path) -> list[dict]:
-    found = []
-    for path in sorted((workdir / "runs").glob("*/tuner.d/run.json")):
-        record = json.loads(path.read_text())
-        metrics = path.parent / "metrics.jsonl"
-        record["steps"] = [json.loads(line)["step"] for line in metrics.read_text().splitlines()] \
-            if metrics.exists() else []
-        found.append(record)
-    return found
-
-
-def _journal(workdir: Path) -> list[dict]:
-    journal = next((workdir / "runs" / "sweeps").glob("*/journal.jsonl"))
-    return [json.loads(line) for line in journal.read_text().splitlines()[1:]]
-
-
 @pytest.mark.slow
 @pytest.mark.ray
 def test_trials_paused_at_rungs_continue_from_their_checkpoint_when_promoted(workdir, write_script):
@@ -135,7 +118,7 @@ def test_trials_paused_at_rungs_continue_from_their_checkpoint_when_promoted(wor
                       "--max-t", "9", "--grace-period", "1", "--reduction-factor", "3", "--max-concurrent", "2",
                       "--yes", cwd=workdir, timeout=300)
     assert result.returncode == 0, result.stderr
-    runs = _runs(workdir)
+    runs = runs_on_disk(workdir)
     by_trial: dict[int, list[dict]] = {}
     for run in sorted(runs, key=lambda r: r["start"]):
         by_trial.setdefault(run["trial"], []).append(run)
@@ -151,7 +134,7 @@ def test_trials_paused_at_rungs_continue_from_their_checkpoint_when_promoted(wor
     assert best[-1]["steps"][-1] == 9 and best[0]["steps"][0] == 1
     losers = [t for t, trial_runs in by_trial.items() if [r["status"] for r in trial_runs] == ["stopped"]]
     assert len(losers) >= 2  # never promoted from the first rung: the paused run ends stopped
-    records = _journal(workdir)
+    records = journal_records(workdir)
     assert Counter(r["type"] for r in records)["promote"] >= 2
     assert any(r["type"] == "rung" and r["trial"] == 5 and r["budget"] == 9 for r in records)
     executed = sum(len(r["steps"]) for r in runs)
@@ -169,7 +152,7 @@ def test_a_budget_flag_trial_without_a_checkpoint_is_rerun_with_the_larger_budge
                       "epochs", "--max-concurrent", "2", "--yes", cwd=workdir, timeout=300)
     assert result.returncode == 0, result.stderr
     assert (result.stdout + result.stderr).count("has no checkpoint") == 1
-    best = sorted((r for r in _runs(workdir) if r["trial"] == 5), key=lambda r: r["start"])
+    best = sorted((r for r in runs_on_disk(workdir) if r["trial"] == 5), key=lambda r: r["start"])
     assert [r["status"] for r in best] == ["paused", "paused", "finished"]
     # the budget went to the flag: 1, 3 and 9 epochs, each run from the start (it saves nothing)
     assert [r["steps"] for r in best] == [[1], [1, 2, 3], list(range(1, 10))]
@@ -188,20 +171,14 @@ def test_tune_resume_continues_a_paused_sweep_after_its_driver_is_sigkilled(work
     proc = start_tune(workdir, "train.py", "--flag", "lr=0.1,0.2,0.3,0.4,0.5,0.6", "--metric", "loss", "--mode",
                       "min", "--stop", "hyperband", "--max-t", "9", "--max-concurrent", "2", "--yes")
 
-    def promoted() -> bool:
-        try:
-            return any(r["type"] == "promote" for r in _journal(workdir))
-        except (StopIteration, OSError, ValueError):
-            return False
-
-    assert wait_until(promoted, 120)
+    assert wait_until(lambda: journal_has(workdir, "promote"), 120)
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
     sweep = next((workdir / "runs" / "sweeps").iterdir()).name
     result = run_tune("resume", sweep, cwd=workdir, timeout=300)
     assert result.returncode == 0, result.stderr
     by_trial: dict[int, list[dict]] = {}
-    for run in sorted(_runs(workdir), key=lambda r: r["start"]):
+    for run in sorted(runs_on_disk(workdir), key=lambda r: r["start"]):
         by_trial.setdefault(run["trial"], []).append(run)
     assert sorted(by_trial) == list(range(6))
     assert all(trial_runs[-1]["status"] in ("finished", "stopped") for trial_runs in by_trial.values()), by_trial
@@ -210,7 +187,7 @@ def test_tune_resume_continues_a_paused_sweep_after_its_driver_is_sigkilled(work
     # whatever the kill interrupted continued from the trial's checkpoint: the last run of the best trial did not
     # start again at epoch 1
     assert best[-1]["steps"][0] > 1 and best[-1]["resumed_from"]["run"] == best[-2]["name"]
-    assert Counter(r["type"] for r in _journal(workdir))["promote"] >= 2
+    assert Counter(r["type"] for r in journal_records(workdir))["promote"] >= 2
 
 
 def test_a_trial_still_on_its_way_to_pausing_is_not_promoted_until_its_run_has_ended():

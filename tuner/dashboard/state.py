@@ -15,7 +15,8 @@ Learning curves are the sweep metric's values by step, read with the live view's
 the printed metrics of a run still running), at most CURVE_POINTS a run, and at most CURVE_BUDGET runs a refresh
 (running ones first), so the first look at 10^4 finished trials fills in over a few polls instead of blocking
 one. Marks on curves are data (`{"kind": "stopped", "step", "value"}`): the page draws any kind it is given, with
-a style per kind it knows (curve_marks is where paused or PBT-exploit marks join).
+a style per kind it knows (curve_marks: stopped and paused at a run's last step; resumed from a checkpoint, or a PBT
+segment's exploit, at its first).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from tuner.runs.index import indexed_columns
 from tuner.runs.ranking import Ranking, RankingChoice, sweep_ranking
 from tuner.runs.readers import PendingSignatures, read_rows_at_once
 from tuner.search.importance import Domain, domains_from_grid_source, flag_importance
+from tuner.store.files import read_mapping
 from tuner.store.journal import Journal, RecordKind, list_sweep_ids, sweep_dir
 from tuner.store.layout import RunPaths, Signature, scan_run_names
 from tuner.store.status import RunStatus
@@ -339,16 +341,26 @@ def _trial_frame(rows: Iterable[Mapping[str, Any]]) -> Any:
 # ---------------------------------------------------------------------------------------------------------------
 # One sweep's page
 
-def curve_marks(row: Mapping[str, Any], steps: list[Any], values: list[Any]) -> list[dict[str, Any]]:
-    """The marks on one trial's learning curve: where it was stopped early. Paused and PBT-exploit marks (issue
-    32) are added here as further kinds; the page draws every kind it gets."""
+def curve_marks(row: Mapping[str, Any], steps: list[Any], values: list[Any],
+                run: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The marks on one run's learning curve: where it was stopped early or paused (--stop hyperband, --search pbt),
+    and where it began from a checkpoint (`run`, its run.json: `resumed_from`; a PBT segment's `donor`, the trial
+    whose checkpoint and perturbed flags it took). The page draws every kind it gets."""
     if not steps:
         return []
     marks = []
-    if row.get("status") == RunStatus.STOPPED.value:
+    origin = (run or {}).get("resumed_from")
+    if isinstance(origin, Mapping):
+        donor = (run or {}).get("donor")
+        label = f"PBT segment {(run or {}).get('segment')}: took trial {donor}'s checkpoint" if donor is not None \
+            else f"continued from {origin.get('run')} at step {origin.get('step')}"
+        marks.append({"kind": "exploit" if donor is not None else "resumed", "step": steps[0], "value": values[0],
+                      "label": label})
+    if row.get("status") in (RunStatus.STOPPED.value, RunStatus.PAUSED.value):
         reason = row.get("error_message")
-        marks.append({"kind": "stopped", "step": steps[-1], "value": values[-1],
-                      "label": str(reason) if reason else "stopped early"})
+        paused = row.get("status") == RunStatus.PAUSED.value
+        marks.append({"kind": "paused" if paused else "stopped", "step": steps[-1], "value": values[-1],
+                      "label": str(reason) if reason else "paused" if paused else "stopped early"})
     return marks
 
 
@@ -454,7 +466,10 @@ class SweepView:
             series = columns["series"].get(key) or []
             points = [(s, v) for s, v in zip(columns["steps"], series) if v is not None]
             steps, values = _thin([p[0] for p in points], [p[1] for p in points])
-            curve = {"steps": steps, "values": values, "marks": curve_marks(row, steps, values)}
+            # a later attempt (a retry, a promotion, a PBT segment) may have begun from a checkpoint: its run.json says
+            run = read_mapping(RunPaths(self.mirror.path(name)).run_json) \
+                if isinstance(row.get("attempt"), (int, float)) and row["attempt"] > 1 else None
+            curve = {"steps": steps, "values": values, "marks": curve_marks(row, steps, values, run)}
             if curve != self.curves.get(name):
                 self.curves[name] = curve
                 self.curve_at[name] = self.mirror.next_version()

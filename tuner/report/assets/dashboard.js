@@ -10,13 +10,16 @@
   var PAGE = window.tunerPage, DATA = PAGE.data, L = PAGE.lib, el = L.el, fmt = L.fmt;
   if (DATA.kind !== "sweeps" && DATA.kind !== "sweep") return;
   var BLUE = L.colors.blue, PINK = L.colors.pink, GREY = L.colors.grey;
-  var STATE_COLORS = { finished: "#43a047", stopped: "#d81b60", failed: "#e53935", interrupted: "#8d6e63",
-                       running: "#1e88e5", pending: "#cfd8dc", skipped: "#80cbc4" };
+  var STATE_COLORS = { finished: "#43a047", stopped: "#d81b60", paused: "#fb8c00", failed: "#e53935",
+                       interrupted: "#8d6e63", running: "#1e88e5", pending: "#cfd8dc", skipped: "#80cbc4" };
   // the trial states come from the server (DATA.trial_states, tuner.store.status.TrialState): one it adds is drawn grey
   function stateColor(state) { return STATE_COLORS[state] || GREY; }
-  // marks on learning curves, by the kind the server sends; a kind not listed is drawn as a grey diamond and named
-  // in the legend (paused and PBT-exploit marks get their own style when they exist)
-  var MARK_STYLES = { stopped: { color: PINK, shape: "x", label: "stopped early" } };
+  // marks on learning curves, by the kind the server sends (tuner.dashboard.state.curve_marks); a kind not listed is
+  // drawn as a grey diamond and named in the legend
+  var MARK_STYLES = { stopped: { color: PINK, shape: "x", label: "stopped early" },
+                      paused: { color: "#fb8c00", shape: "diamond", label: "paused" },
+                      resumed: { color: "#1e88e5", shape: "diamond", label: "continued from a checkpoint" },
+                      exploit: { color: "#8e24aa", shape: "diamond", label: "PBT: took another trial's checkpoint" } };
   var DRAW_MS = 1500, PAGE_SIZE = 50, FILTER_EVERY_MS = 3000;
 
   // ------------------------------------------------------------------------------------------------
