@@ -171,7 +171,7 @@ def test_tune_resume_continues_a_paused_sweep_after_its_driver_is_sigkilled(work
     proc = start_tune(workdir, "train.py", "--flag", "lr=0.1,0.2,0.3,0.4,0.5,0.6", "--metric", "loss", "--mode",
                       "min", "--stop", "hyperband", "--max-t", "9", "--max-concurrent", "2", "--yes")
 
-    assert wait_until(lambda: journal_has(workdir, "promote"), 120)
+    assert wait_until(lambda: journal_has(workdir, "promote"), 240)  # slow under load
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
     sweep = next((workdir / "runs" / "sweeps").iterdir()).name
