@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from tuner.errors import TunerError
-from tuner.report.data import best_so_far, json_safe, metrics_columns
+from tuner.report.data import best_so_far, by_first_objective, json_safe, launch_key, metrics_columns, objective_fields
 from tuner.report.live import MetricsTail
 from tuner.runs.index import indexed_columns
-from tuner.runs.ranking import Ranking, RankingChoice, sweep_ranking
+from tuner.runs.ranking import Objectives, Ranking, RankingChoice, sweep_objectives, sweep_ranking
 from tuner.runs.readers import PendingSignatures, read_rows_at_once
 from tuner.search.importance import Domain, domains_from_grid_source, flag_importance
 from tuner.store.files import read_mapping
@@ -53,6 +53,9 @@ CURVE_POINTS = 200
 CURVE_BUDGET = 1500
 #: importance is computed again at most this often while a sweep's finished trials change
 IMPORTANCE_EVERY_S = 3.0
+#: a multi-objective sweep's front and hypervolume are computed again at most this often while its runs change
+#: (10^4 rows: ~0.1 s), so a finished trial reaches the front's panel within a refresh, this and a poll
+PARETO_EVERY_S = 1.0
 #: a sweep's journal log (its `skip` records) is read again at most this often while it grows
 RECORDS_EVERY_S = 10.0
 #: row keys a page never needs (long, or said elsewhere)
@@ -276,6 +279,15 @@ class SweepBook:
         columns = sorted(set().union(*(row.keys() for row in rows)))
         return sweep_ranking(columns, RankingChoice.of_header(self.record(sweep_id).header or {}), where="dashboard")
 
+    def objectives(self, sweep_id: str, rows: Iterable[Mapping[str, Any]]) -> Objectives | None:
+        """A multi-objective sweep's objectives and constraints (tuner.runs.ranking.sweep_objectives: its recorded
+        metrics and modes); None for a sweep of one metric, and until a run records every metric."""
+        choice = RankingChoice.of_header(self.record(sweep_id).header or {})
+        if not choice.multi:
+            return None
+        columns = sorted(set().union(*(row.keys() for row in rows)))
+        return sweep_objectives(columns, choice, where="dashboard")
+
     def summary(self, sweep_id: str) -> dict[str, Any]:
         """One sweep as the sweeps page and the sweep page's header show it: counted again when its runs, its
         driver or its journal changed, at most every SUMMARY_EVERY_S while only its runs change."""
@@ -307,7 +319,12 @@ class SweepBook:
         else:
             state = "done"
         ranking = self.ranking(sweep_id, rows.values())
+        choice = RankingChoice.of_header(header)
+        objectives = self.objectives(sweep_id, rows.values()) if choice.multi else None
         best = None
+        front = None  # several metrics: the front's size, never a best
+        if objectives is not None:
+            front = len(objectives.front(list(rows.values())))
         if ranking is not None:
             names = list(rows)
             index = ranking.best([rows[n] for n in names])
@@ -322,6 +339,9 @@ class SweepBook:
             "script": header.get("script") or next((r.get("script") for r in rows.values() if r.get("script")), None),
             "metric": ranking.metric if ranking else None, "column": ranking.column if ranking else None,
             "mode": ranking.mode if ranking else None, "best": best,
+            "objectives": (objective_fields(objectives) if objectives is not None else
+                           [{"column": None, "metric": m, "mode": o} for m, o in zip(choice.metrics, choice.modes)])
+            if choice.multi else None, "front": front, "constraints": list(choice.constraints),
             "search": header.get("search"), "stop": (header.get("stop") or {}).get("rule")
             if isinstance(header.get("stop"), dict) else header.get("stop"),
         }
@@ -396,6 +416,11 @@ class SweepView:
         self.progress_time = -math.inf
         self.progress_of = -1  # the rows' version best-so-far was computed for
         self.pending_curves = 0
+        self.objectives: Objectives | None = None  # a multi-objective sweep's, once a run recorded every metric
+        self.pareto: dict[str, Any] | None = None
+        self.pareto_at = 0
+        self.pareto_of = -1
+        self.pareto_time = -math.inf
 
     def update(self, changed: Iterable[str] | None = None) -> None:
         """After the mirror's refresh that changed `changed` (None: look at every run of the sweep)."""
@@ -417,7 +442,16 @@ class SweepView:
             progress = best_so_far(list(rows.values()), ranking.column, ranking.mode) if ranking else None
             if progress != self.progress:
                 self.progress, self.progress_at = progress, self.mirror.next_version()
-        self._update_curves(ranking)
+        if summary.get("objectives") and rows_version != self.pareto_of and (
+                now - self.pareto_time >= PARETO_EVERY_S or self.pareto is None):
+            rows = rows if rows is not None else self.mirror.sweep_rows(self.sweep_id)
+            self.pareto_of, self.pareto_time = rows_version, now
+            self.objectives = self.book.objectives(self.sweep_id, rows.values())
+            pareto = json_safe(front_panel(rows, self.objectives, summary))
+            if pareto != self.pareto:
+                self.pareto, self.pareto_at = pareto, self.mirror.next_version()
+        # a multi-objective sweep's learning curves are of its first metric
+        self._update_curves(ranking or (self.objectives.rankings[0] if self.objectives is not None else None))
         if ranking is not None and rows_version != self.importance_of and (
                 now - self.importance_time >= IMPORTANCE_EVERY_S or self.importance is None):
             rows = rows if rows is not None else self.mirror.sweep_rows(self.sweep_id)
@@ -494,6 +528,32 @@ class SweepView:
             answer["progress"] = self.progress
         if self.importance_at > since:
             answer["importance"] = self.importance
-        # a multi-objective sweep's Pareto front (issue 33's second part) joins here as answer["pareto"], with its
-        # own version, when the sweep records several metrics
+        if self.pareto_at > since:
+            answer["pareto"] = self.pareto
         return answer
+
+
+def front_panel(rows: Mapping[str, Mapping[str, Any]], objectives: Objectives | None,
+                summary: Mapping[str, Any]) -> dict[str, Any]:
+    """A multi-objective sweep's Pareto panel (tuner.search.pareto.front_view over the runs in launch order, as
+    `tune report` draws it): the front's runs, best first by the first metric; the runs with every metric that break
+    a constraint; the reference point and the hypervolume after each run, sent as the runs where it changes
+    (`[[position, value], ...]` of `trials` positions: a few hundred numbers, not one per trial). The values of each
+    run the page reads from its rows, which it has. `objectives` None: no run recorded every metric yet."""
+    from tuner.search.pareto import front_view
+
+    constraints = list(summary.get("constraints") or [])
+    if objectives is None:
+        return {"objectives": summary.get("objectives"), "unmet": True, "constraints": constraints, "front": [],
+                "infeasible": [], "reference": None, "margin": None, "trials": len(rows), "hypervolume": []}
+    names = sorted(rows, key=lambda n: (*launch_key(rows[n]), n))
+    ordered = [rows[n] for n in names]
+    view = front_view(ordered, objectives)
+    history = view["hypervolume"]
+    changes = [[i, v] for i, v in enumerate(history) if i == 0 or v != history[i - 1]]
+    return {"objectives": objective_fields(objectives), "unmet": False,
+            "constraints": [c.text for c in objectives.constraints],
+            "front": [names[i] for i in by_first_objective(ordered, objectives, view["front"])],
+            "infeasible": [names[i] for i, (v, ok) in enumerate(zip(view["values"], view["feasible"]))
+                           if v is not None and not ok],
+            "reference": view["reference"], "margin": view["margin"], "trials": len(names), "hypervolume": changes}

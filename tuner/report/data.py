@@ -18,7 +18,7 @@ from tuner.capture.secrets import DEFAULT_RULE, SecretRule
 from tuner.capture.startup_noise import fold_startup_lines, hidden_note
 from tuner.capture.tb_events import EVENT_FILE_MARK
 from tuner.runs.aggregate import effective_status, last_values, run_row
-from tuner.runs.ranking import RankingChoice, sweep_objectives, sweep_ranking
+from tuner.runs.ranking import Objectives, RankingChoice, sweep_objectives, sweep_ranking
 from tuner.search.importance import Domain, flag_importance
 from tuner.store.files import FlagSource, RunData, flag_sources, read_flag_defaults, read_run
 from tuner.store.layout import RunPaths, iter_artifacts, iter_source_files, iter_tensorboard_files
@@ -468,9 +468,7 @@ def multi_objective_data(frame: Any, sweep: str, metrics: Sequence[str] | None, 
     chosen = objectives.columns if objectives is not None else []
     ordered = frame
     if "trial" in frame.columns or "start" in frame.columns:  # launch order: the hypervolume's x axis
-        keys = [(_number_or(t, math.inf), _number_or(s, 0)) for t, s in
-                zip(frame["trial"] if "trial" in frame.columns else [None] * len(frame),
-                    frame["start"].map(_epoch) if "start" in frame.columns else [None] * len(frame))]
+        keys = [launch_key(r) for r in frame[[c for c in ("trial", "start") if c in frame.columns]].to_dict("records")]
         ordered = frame.iloc[sorted(range(len(frame)), key=lambda i: keys[i])]
         links = [links[i] for i in sorted(range(len(frame)), key=lambda i: keys[i])]
     table = _table(ordered, chosen)
@@ -485,13 +483,29 @@ def multi_objective_data(frame: Any, sweep: str, metrics: Sequence[str] | None, 
     if objectives is None:
         return data
     view = front_view(records, objectives)
-    front = sorted(view["front"], key=lambda i: (objectives.costs(records[i]) or (math.inf,))[0])  # by the first
-    data.update(objectives=[{"column": r.column, "metric": r.metric, "mode": r.mode} for r in objectives.rankings],
+    front = by_first_objective(records, objectives, view["front"])
+    data.update(objectives=objective_fields(objectives),
                 front=front, starred=front, values=view["values"], feasible=view["feasible"],
                 reference=view["reference"], hypervolume=view["hypervolume"], margin=view["margin"],
                 constraints=[c.text for c in objectives.constraints],
                 statuses_by_row=[str(r.get("status")) for r in records])
     return data
+
+
+def objective_fields(objectives: Objectives) -> list[dict[str, str]]:
+    """The objectives as the pages name them (the report's and the dashboard's front): column, metric, mode."""
+    return [{"column": r.column, "metric": r.metric, "mode": r.mode} for r in objectives.rankings]
+
+
+def by_first_objective(records: Sequence[Mapping[str, Any]], objectives: Objectives, front: Iterable[int]) -> list[int]:
+    """The front's rows in the order the pages list them: best first by the first metric."""
+    return sorted(front, key=lambda i: (objectives.costs(records[i]) or (math.inf,))[0])
+
+
+def launch_key(record: Mapping[str, Any]) -> tuple[float, float]:
+    """A run's place in launch order (the x axis of best-so-far and of the hypervolume): its trial, then its start
+    (a retried trial's attempts in turn); a run without a trial last."""
+    return _number_or(record.get("trial"), math.inf), _number_or(_epoch(record.get("start")), 0)
 
 
 def _epoch(value: Any) -> float | None:
@@ -508,7 +522,7 @@ def best_so_far(records: Sequence[Mapping[str, Any]], metric: str | None, mode: 
     tuner.runs.ranking)."""
     if metric is None:
         return None
-    ordered = sorted(records, key=lambda r: (_number_or(r.get("trial"), math.inf), _number_or(r.get("start"), 0)))
+    ordered = sorted(records, key=launch_key)
     trials, finished, stopped, best = [], [], [], []
     current: float | None = None
     for number, record in enumerate(ordered, start=1):

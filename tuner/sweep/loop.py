@@ -494,7 +494,8 @@ class _SweepLoop:
         elif report:
             self.progress.trial_done(os.path.basename(run_dir), status, duration or 0.0, metric_value(row, metric),
                                      exit_code, error, tail, will_retry, flags=state.shown_flags,
-                                     feasible=all(c.holds(row) for c in self.request.constraints))
+                                     feasible=all(c.holds(row) for c in self.request.constraints),
+                                     values=[metric_value(row, m) for m in self.request.metrics])
             for note in result.outcome.notes if result.outcome is not None else ():  # what its view could not keep
                 self.progress.message(f"{os.path.basename(run_dir)}: {note}", style="red")
         self._check_config_failure(failure)

@@ -12,6 +12,7 @@ starts and only failures show.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from typing import Sequence
@@ -28,7 +29,8 @@ class SweepProgress:
     """The progress of one execution of a sweep (its `total` trials: those it runs, and those --skip-done reuses).
     Its counts are a TrialCounts kept by the events below, so they are the states `tune sweeps` would count."""
 
-    def __init__(self, total: int, metric: str | None, mode: str, quiet: bool = False) -> None:
+    def __init__(self, total: int, metric: str | None, mode: str, quiet: bool = False,
+                 objectives: Sequence[tuple[str, str]] = ()) -> None:
         #: every trial sent to the cluster counts as running here (`counts` shows those past the slots as pending)
         self._tally = TrialCounts.planned_only(total)
         self.slots: int | None = None  # how many trials the cluster can run at once
@@ -37,6 +39,11 @@ class SweepProgress:
         self.quiet = quiet
         self.best: float | None = None
         self.best_run: str | None = None
+        #: a multi-objective sweep's (metric, mode) pairs: it has no best, its lines say the size of its live front
+        self.objectives = tuple(objectives) if len(objectives) > 1 else ()
+        #: the front so far: the costs (tuner.search.pareto: smaller better) of the finished, feasible trials with
+        #: every metric that no other such trial dominates, kept as each trial ends (O(front) a trial)
+        self.front: list[tuple[float, ...]] = []
         self.started = time.monotonic()
 
     @property
@@ -89,10 +96,12 @@ class SweepProgress:
 
     def trial_done(self, name: str, status: str, duration_s: float, metric_value: float | None,
                    exit_code: int | None = None, error: str | None = None, stderr_tail: Sequence[str] = (),
-                   will_retry: bool = False, flags: str = "", feasible: bool = True) -> None:
+                   will_retry: bool = False, flags: str = "", feasible: bool = True,
+                   values: Sequence[float | None] = ()) -> None:
         """`flags`: the trial's values of the flags that vary (`lr=0.01 l2=0`), said after its run's name;
-        `feasible` False when its run breaks one of the sweep's constraints (it is then never the best so far:
-        tuner.runs.ranking)."""
+        `feasible` False when its run breaks one of the sweep's constraints (it is then never the best so far, nor
+        on the front: tuner.runs.ranking); `values`: a multi-objective sweep's metrics of the run, in the order of
+        `objectives` (None where it has none)."""
         shown = f" ({flags})" if flags else ""
         parsed = RunStatus.parse(status)
         # a retried attempt: its trial waits for the next one; an unknown status is no success
@@ -101,6 +110,8 @@ class SweepProgress:
         finished = status == RunStatus.FINISHED  # only a finished run can be the best (tuner.runs.ranking)
         if finished and feasible and metric_value is not None and _better(metric_value, self.best, self.mode):
             self.best, self.best_run = metric_value, name
+        if finished and feasible and self.objectives:
+            self._add_to_front(values)
         if status == RunStatus.STOPPED:
             self._line(f"[{self.done_text()}] stopped {name}{shown} early: {error or ''}{self.best_text()}")
         elif status == RunStatus.PAUSED:  # at a rung, or to exploit another trial: it goes on later as a new run
@@ -115,6 +126,7 @@ class SweepProgress:
             self.message("\n".join(lines), style="red")
         else:
             value = f" {self.metric}={metric_value:.4g}" if metric_value is not None else ""
+            value += "".join(f" {m}={v:.4g}" for (m, _), v in zip(self.objectives, values) if v is not None)
             value += "" if feasible else " (breaks a constraint)"
             self._line(f"[{self.done_text()}] finished {name}{shown} "
                        f"in {format_duration(duration_s)}{value}{self.best_text()}")
@@ -125,11 +137,30 @@ class SweepProgress:
         level = logging.WARNING if style == "red" else logging.DEBUG if self.quiet else logging.INFO
         self._report(SweepEvent.MESSAGE, level, text, style)
 
+    def _add_to_front(self, values: Sequence[float | None]) -> None:
+        """A finished, feasible trial joins the live front unless a trial on it dominates it; those it dominates
+        leave. Equal points are both on it (tuner.search.pareto.nondominated)."""
+        from tuner.search.pareto import dominates
+
+        if len(values) != len(self.objectives) or any(v is None or not math.isfinite(v) for v in values):
+            return  # without every metric a trial is on no front
+        cost = tuple(-float(v) if mode == "max" else float(v)  # type: ignore[arg-type]
+                     for v, (_, mode) in zip(values, self.objectives))
+        if any(dominates(other, cost) for other in self.front):
+            return
+        self.front = [other for other in self.front if not dominates(cost, other)] + [cost]
+
     # -- text
     def best_text(self) -> str:
+        """` | best loss 0.25 (run)`, or a multi-objective sweep's ` | front: 4 runs` (it has no best)."""
+        if self.objectives:
+            return f" | {self.front_text()}" if self.front else ""
         if self.metric is None or self.best is None:
             return ""
         return f" | best {self.metric} {self.best:.4g} ({os.path.basename(self.best_run or '')})"
+
+    def front_text(self) -> str:
+        return f"front: {len(self.front)} run{'s' if len(self.front) != 1 else ''}"
 
     def done_text(self) -> str:
         """`5/10`: the trials over (TrialState.is_over) of those this execution has."""
@@ -137,13 +168,17 @@ class SweepProgress:
 
     def status_text(self) -> str:
         """`5/10 trials done · 2 running · 1 failed` (done = over: TrialState.is_over), then every other state that
-        is over, when it has trials; the finished and the skipped are only in `done` (the skipped were said once)."""
+        is over, when it has trials; the finished and the skipped are only in `done` (the skipped were said once).
+        Then the best so far (` | best loss 0.25 (run)`), or a multi-objective sweep's live front (` · front: 4
+        runs`, once a finished trial has every metric)."""
         c = self.counts
         text = f"{self.done_text()} trials done · {c.running} running"
         for state, n in c:
             if n and (state.is_over() or state is TrialState.PAUSED) and \
                     state not in (TrialState.FINISHED, TrialState.SKIPPED):
                 text += f" · {n} {state.value}"
+        if self.objectives:
+            return text + (f" · {self.front_text()}" if self.front else "")
         return text + self.best_text()
 
     def eta_s(self, now: float | None = None) -> float | None:
