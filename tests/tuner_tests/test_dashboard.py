@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import shutil
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from fabricate_runs import make_run, make_sweep
 
 from tuner.dashboard import DashboardServer
 from tuner.dashboard.server import Dashboard
+from tuner.search.pareto import dominates, hypervolume
 from tuner.store.journal import Journal
 
 
@@ -209,6 +211,70 @@ def test_paused_runs_and_runs_that_began_from_a_checkpoint_carry_their_marks(wor
     assert marks[dirs[4].name] == marks[dirs[0].name] == []
     first = answer["curves"][dirs[2].name]
     assert [(m["step"], m["value"]) for m in first["marks"]] == [(first["steps"][0], first["values"][0])]
+
+
+def _zdt_run(trial: int, x: float, y: float, status: str = "finished", start: float | None = None) -> tuple[str, dict]:
+    """One run of ZDT1 (f1 = x, f2 = g (1 - sqrt(x / g)), g = 1 + 9 y, both minimized: the front is y = 0) with
+    memory_mb = 100 + 800 x (the constraint `memory_mb <= 700` keeps x <= 0.75)."""
+    g = 1 + 9 * y
+    values = {"f1": x, "f2": g * (1 - math.sqrt(x / g)), "memory_mb": 100 + 800 * x}
+    run = make_run("runs", trial, {"x": x, "y": y}, {k: [v] for k, v in values.items()}, status=status,
+                   sweep="20261207-120000-pf01", trial=trial, start=start)
+    return Path(run).name, {"status": status, **values}
+
+
+def _brute_front(runs: dict[str, dict]) -> list[str]:
+    """The finished runs that keep the constraint and that no other such run dominates, by the definition."""
+    kept = {n: (r["f1"], r["f2"]) for n, r in runs.items() if r["status"] == "finished" and r["memory_mb"] <= 700}
+    return sorted(n for n, p in kept.items() if not any(dominates(q, p) for q in kept.values()))
+
+
+def test_a_multi_objective_sweep_page_gets_its_front_and_only_its_changes(workdir: Path, monkeypatch) -> None:
+    from tuner.dashboard import state
+
+    monkeypatch.setattr(state, "SUMMARY_EVERY_S", 0.0)  # counted again at once (in use: at most every 2 s)
+    monkeypatch.setattr(state, "PARETO_EVERY_S", 0.0)
+    sweep = "20261207-120000-pf01"
+    runs = dict(_zdt_run(t, x, y, status="stopped" if t == 3 else "finished", start=1.0e9 + t)
+                for t, (x, y) in enumerate((x, y) for x in (0.0, 0.25, 0.5, 0.75, 1.0) for y in (0.0, 0.5)))
+    Journal.create("runs", sweep, {"script": "/p/train.py", "total": 12, "created": 1.0e9, "metric": ["f1", "f2"],
+                                   "mode": ["min", "min"], "constraints": ["memory_mb <= 700"]})
+    make_sweep("runs", "s1", 5)  # a sweep of one metric beside it
+    board = Dashboard("runs")
+    board.refresh(force=True)
+    first = board.sweep_changes(sweep, 0, None)
+    pareto = first["pareto"]
+    expected = _brute_front(runs)
+    # trial 3 (x = 0.25, y = 0.5) is stopped; x = 1.0 breaks the constraint: the front is y = 0, x <= 0.75
+    assert sorted(pareto["front"]) == expected and len(expected) == 4
+    assert [runs[n]["f1"] for n in pareto["front"]] == [0.0, 0.25, 0.5, 0.75]  # best first by f1
+    assert sorted(pareto["infeasible"]) == sorted(n for n, r in runs.items() if r["memory_mb"] > 700)
+    assert [o["metric"] for o in pareto["objectives"]] == ["f1", "f2"] and pareto["constraints"] == ["memory_mb <= 700"]
+    # the hypervolume after each trial, sent where it changes; the last is the front's against the stated reference
+    assert pareto["trials"] == 10 and pareto["hypervolume"][0][0] == 0
+    kept = [(r["f1"], r["f2"]) for r in runs.values() if r["status"] == "finished" and r["memory_mb"] <= 700]
+    worst, best = [max(p[k] for p in kept) for k in (0, 1)], [min(p[k] for p in kept) for k in (0, 1)]
+    assert pareto["reference"] == pytest.approx([w + 0.1 * (w - b) for w, b in zip(worst, best)])  # 10% past the worst
+    assert pareto["hypervolume"][-1][1] == pytest.approx(hypervolume(kept, pareto["reference"]))
+    summary = first["summary"]
+    assert summary["front"] == 4 and summary["best"] is None and summary["metric"] is None
+    assert [o["metric"] for o in summary["objectives"]] == ["f1", "f2"]
+    assert "pareto" not in board.sweep_changes("s1", 0, None)  # one metric: a best, no front
+    listed = {s["sweep"]: s for s in board.sweeps(0)["sweeps"]}
+    assert listed[sweep]["front"] == 4 and listed["s1"]["front"] is None and listed["s1"]["best"]
+
+    # nothing changed: no pareto again; a new finished trial that beats x = 0.5: the front changes, and is sent
+    version, epoch = first["version"], first["epoch"]
+    board.refresh(force=True)
+    assert "pareto" not in board.sweep_changes(sweep, version, epoch)
+    name, row = _zdt_run(10, 0.5, -0.05, start=1.0e9 + 10)  # y < 0: a point below the known front
+    runs[name] = row
+    board.mirror.full_at = -1e9
+    board.refresh(force=True)
+    update = board.sweep_changes(sweep, version, epoch)
+    assert set(update["rows"]) == {name} and sorted(update["pareto"]["front"]) == _brute_front(runs)
+    assert name in update["pareto"]["front"] and update["pareto"]["trials"] == 11
+    assert update["summary"]["front"] == len(_brute_front(runs))
 
 
 def test_the_trials_filter_is_tune_ls_filter_with_its_errors(server: DashboardServer) -> None:

@@ -1,10 +1,11 @@
 """`tune dashboard` in a real headless Chromium, over a real sweep running on Ray: a new trial shows within 3 s,
 a stop from the page stops the trial (`stopped`), the sweep is stopped and resumed from the page, everything
-stays on 127.0.0.1, a read-only dashboard refuses control, a wrong Host is refused.
+stays on 127.0.0.1, a read-only dashboard refuses control, a wrong Host is refused. A multi-objective sweep's page
+shows its Pareto front live: the brute-force non-dominated filter of its finished runs, constraints kept.
 
 With TUNER_UPDATE_DOC_SCREENSHOTS=1 the README's dashboard screenshots in docs/screenshots/ are taken from these
-pages (dashboard-live.png: the live sweep; dashboard-sweeps.png and dashboard-sweep.png: sweeps written to disk
-by tests/tuner_tests/fabricate_runs.py, a 300-trial one among them).
+pages (dashboard-live.png: the live sweep; dashboard-pareto.png: the multi-objective one; dashboard-sweeps.png and
+dashboard-sweep.png: sweeps written to disk by tests/tuner_tests/fabricate_runs.py, a 300-trial one among them).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ import pytest
 from cdp_browser import Browser, find_chromium
 from conftest import REPO
 
+from tuner.runs.aggregate import run_row
+from tuner.search.pareto import dominates, hypervolume
+from tuner.store.files import read_run
 from tuner.store.journal import Journal
 
 pytestmark = [pytest.mark.browser, pytest.mark.ray, pytest.mark.slow]
@@ -153,6 +157,7 @@ def test_a_live_sweep_seen_stopped_and_resumed_from_the_dashboard(browser: Brows
         assert href == f"{url}sweep/{sweep_id}"
         browser.open(href)
         browser.wait_for("tunerPage.sweep.polls > 0", 30)
+        assert browser.evaluate("document.getElementById('pareto') === null")  # one metric: a best, no front
 
         # two trials run; stop the first from the page
         running = _wait(lambda: sorted(n for n, r in _runs(workdir).items() if r.get("status") == "running"), 120,
@@ -220,6 +225,110 @@ def test_a_live_sweep_seen_stopped_and_resumed_from_the_dashboard(browser: Brows
         browser.send("Page.navigate", url="about:blank")  # no page of these servers keeps polling once they stop
         browser.pump(0.3)
         for process in (sweep, dashboard, readonly):
+            _stop(process)
+
+
+# ZDT1 (f1 = x, f2 = g (1 - sqrt(x / g)), g = 1 + 9 y, both minimized: the front is y = 0) after `sleep` seconds;
+# the flat shape is y = 0 (its name has markup, shown as text), memory_mb grows with x
+ZDT_SCRIPT = """
+import argparse, math, time
+p = argparse.ArgumentParser()
+p.add_argument("--x", type=float, default=0.5)
+p.add_argument("--shape", default="steep")
+p.add_argument("--sleep", type=float, default=0.0)
+a = p.parse_args()
+time.sleep(a.sleep)
+g = 1 + 9 * (0.0 if a.shape == "<i>flat</i>" else 0.5)
+print(f"f1: {a.x}")
+print(f"f2: {g * (1 - math.sqrt(a.x / g))}")
+print(f"memory_mb: {100 + 800 * a.x}")
+"""
+ZDT_GRID = """
+x: [0.0, 0.25, 0.5, 0.75, 1.0]
+shape: ["<i>flat</i>", steep]
+sleep: [1.0]
+"""
+
+
+def _zdt_rows(workdir: Path) -> dict[str, dict]:
+    """Every run's row as the listing reads it (status, metric_f1, metric_f2, metric_memory_mb)."""
+    return {d.name: run_row(read_run(str(d))) for d in (workdir / "runs").iterdir()
+            if (d / "tuner.d" / "run.json").is_file()}
+
+
+def _measured(row: dict) -> bool:
+    return row.get("status") == "finished" and all(isinstance(row.get(f"metric_{m}"), float) for m in ("f1", "f2"))
+
+
+def test_a_multi_objective_sweep_shows_its_live_pareto_front(browser: Browser, workdir: Path, write_script,
+                                                             tmp_path: Path) -> None:
+    write_script("train.py", ZDT_SCRIPT)
+    (workdir / "grid.yml").write_text(ZDT_GRID)
+    sweep = dashboard = None
+    try:
+        sweep = _start(["train.py", "--flags", "grid.yml", "--metric", "f1", "--metric", "f2", "--mode", "min",
+                        "--mode", "min", "--constraint", "memory_mb <= 700", "--max-concurrent", "2", "--yes"], workdir)
+        journal = _wait(lambda: next((workdir / "runs" / "sweeps").glob("*/journal.jsonl"), None)
+                        if (workdir / "runs" / "sweeps").is_dir() else None, 120, "the sweep's journal")
+        sweep_id = journal.parent.name
+        dashboard, url = _dashboard(workdir)
+        browser.open(f"{url}sweep/{sweep_id}")
+        browser.wait_for("!!document.getElementById('pareto')", 30)
+        assert not browser.evaluate("document.getElementById('progress').offsetParent")  # no best so far: hidden
+
+        # a trial that finishes now reaches the front's chart within 3 s of its metrics being on disk
+        before = {n for n, r in _zdt_rows(workdir).items() if _measured(r)}
+        new = _wait(lambda: sorted(n for n, r in _zdt_rows(workdir).items() if _measured(r) and n not in before), 120,
+                    "a trial to finish", poll_s=0.02)[0]
+        finished = time.monotonic()
+        browser.wait_for(f"!!(tunerPage.sweep.drawn.front && tunerPage.sweep.drawn.front.points.includes('{new}'))",
+                         10)
+        shown_after = time.monotonic() - finished
+        assert shown_after < 3.0, f"the finished trial reached the front after {shown_after:.1f} s"
+
+        out, _ = sweep.communicate(timeout=180)
+        assert sweep.returncode == 0
+        # its trial lines name the live front (tuner.sweep.progress), never a best; x = 1.0 never joins it
+        last = next(line for line in out.splitlines() if line.startswith("[10/10] finished "))
+        assert last.endswith(" | front: 4 runs") and "| best" not in out
+        browser.wait_for("tunerPage.sweep.summary.state === 'done' && tunerPage.sweep.drawn.front && "
+                         "tunerPage.sweep.drawn.front.points.length === 10", 30)
+
+        # the page's front is the brute-force non-dominated filter of the finished runs that keep the constraint
+        rows = _zdt_rows(workdir)
+        kept = {n: (r["metric_f1"], r["metric_f2"]) for n, r in rows.items()
+                if r["status"] == "finished" and r["metric_memory_mb"] <= 700}
+        expected = sorted(n for n, p in kept.items() if not any(dominates(q, p) for q in kept.values()))
+        listed = browser.evaluate("[...document.querySelectorAll('#pareto tr[data-front-run]')]"
+                                  ".map(r => r.dataset.frontRun)")
+        assert sorted(listed) == expected == sorted(browser.evaluate("tunerPage.sweep.drawn.front.front"))
+        flags = {n: json.loads((workdir / "runs" / n / "tuner.d" / "flags.json").read_text()) for n in expected}
+        assert sorted(f["x"] for f in flags.values()) == [0.0, 0.25, 0.5, 0.75]  # x = 1.0 breaks memory_mb <= 700
+        assert {f["shape"] for f in flags.values()} == {"<i>flat</i>"}
+        assert [float(v) for v in browser.evaluate(
+            "[...document.querySelectorAll('#pareto tr[data-front-run]')].map(r => r.cells[2].textContent)")] == \
+            [0.0, 0.25, 0.5, 0.75]  # best first by f1
+        # flag values are text, never markup
+        assert browser.evaluate("document.querySelectorAll('#pareto i, #trials i').length") == 0
+        assert "<i>flat</i>" in browser.evaluate("document.getElementById('pareto').innerText")
+        # the scatter: every trial with both metrics, the stopped/failed/infeasible ones apart
+        assert browser.evaluate("tunerPage.front") == {"x": "f1", "y": "f2", "points": 10, "front": 4, "others": 2}
+        # the hypervolume with its reference point stated, and measured from it
+        hv = browser.evaluate("tunerPage.hypervolume")
+        assert "reference point (f1 = 0.825, f2 = " in hv["text"]
+        assert hv["last"] == pytest.approx(hypervolume(list(kept.values()), hv["reference"]))
+        assert "Pareto front (4 runs)" in browser.text()
+        _clean(browser)
+        path = browser.screenshot(str(tmp_path / "dashboard-pareto.png"), max_height=1400)
+        assert Path(path).stat().st_size > 20_000
+        if DOC_SHOTS:
+            (REPO / "docs" / "screenshots").mkdir(exist_ok=True)
+            browser.evaluate("window.scrollTo(0, 0)")
+            browser.screenshot(str(REPO / "docs" / "screenshots" / "dashboard-pareto.png"), max_height=1080)
+    finally:
+        browser.send("Page.navigate", url="about:blank")
+        browser.pump(0.3)
+        for process in (sweep, dashboard):
             _stop(process)
 
 

@@ -578,27 +578,52 @@
     setTimeout(function () { parallelChart(box, info, S, col, key); }, 0);
   }
 
+  // a chart drawn after its section is on the page (its width is the box's), and drawn again with update(S): the
+  // dashboard's live page calls it as trials finish (setData, not a new chart). draw(S, chart) returns the chart it
+  // made, or null while there is nothing to draw.
+  function liveChart(node, S, draw) {
+    var chart = null, latest = S, scheduled = false;
+    function later() {
+      if (scheduled) return;
+      scheduled = true;
+      setTimeout(function () { scheduled = false; chart = draw(latest, chart) || chart; }, 0);
+    }
+    node.update = function (S) { latest = S; later(); };
+    later();
+    return node;
+  }
+
   // two metrics: every trial with both values as a dot (the front pink, joined by the edge of the region it
   // dominates; other finished feasible trials blue; stopped, failed or infeasible ones grey)
   function frontScatter(S) {
     var box = el("div", { cls: "chart front-scatter" });
     var ox = S.objectives[0], oy = S.objectives[1];
-    var onFront = {};
-    S.front.forEach(function (i) { onFront[i] = true; });
-    var points = [];
-    S.values.forEach(function (v, i) {
-      if (v) points.push({ i: i, x: v[0], y: v[1] });
-    });
-    points.sort(function (p, q) { return p.x - q.x || p.i - q.i; });
-    var xs = points.map(function (p) { return p.x; });
-    var frontY = points.map(function (p) { return onFront[p.i] ? p.y : null; });
-    var otherY = points.map(function (p) {
-      return !onFront[p.i] && S.feasible[p.i] && S.statuses_by_row[p.i] === "finished" ? p.y : null; });
-    var greyY = points.map(function (p) {
-      return !onFront[p.i] && !(S.feasible[p.i] && S.statuses_by_row[p.i] === "finished") ? p.y : null; });
-    var grey = greyY.filter(function (v) { return v !== null; }).length;
-    PAGE.front = { x: ox.metric, y: oy.metric, points: points.length, front: S.front.length, others: grey };
-    setTimeout(function () {
+    function series(S) {
+      var onFront = {};
+      S.front.forEach(function (i) { onFront[i] = true; });
+      var points = [];
+      S.values.forEach(function (v, i) {
+        if (v) points.push({ i: i, x: v[0], y: v[1] });
+      });
+      points.sort(function (p, q) { return p.x - q.x || p.i - q.i; });
+      var xs = points.map(function (p) { return p.x; });
+      var frontY = points.map(function (p) { return onFront[p.i] ? p.y : null; });
+      var otherY = points.map(function (p) {
+        return !onFront[p.i] && S.feasible[p.i] && S.statuses_by_row[p.i] === "finished" ? p.y : null; });
+      var greyY = points.map(function (p) {
+        return !onFront[p.i] && !(S.feasible[p.i] && S.statuses_by_row[p.i] === "finished") ? p.y : null; });
+      var grey = greyY.filter(function (v) { return v !== null; }).length;
+      PAGE.front = { x: ox.metric, y: oy.metric, points: points.length, front: S.front.length, others: grey };
+      return [xs, frontY, otherY, greyY];
+    }
+    series(S);  // PAGE.front at once
+    var node = section("The front: " + oy.metric + " against " + ox.metric, [el("p", { cls: "sub", text:
+      "Each trial with both values; the Pareto front in pink, joined along the edge of the region it dominates." }),
+      box], "front-chart");
+    return liveChart(node, S, function (S, chart) {
+      var data = series(S);
+      if (chart) { chart.setData(data); return chart; }
+      if (!data[0].length) return null;
       var dots = function () { return null; };
       var opts = {
         title: oy.metric + " against " + ox.metric, width: chartWidth(box), height: 320,
@@ -614,13 +639,11 @@
                { label: oy.metric + " (" + (oy.mode === "min" ? "lower" : "higher") + " is better)", size: 60 }],
         legend: { live: true }
       };
-      var u = new uPlot(opts, [xs, frontY, otherY, greyY], box);
+      var u = new uPlot(opts, data, box);
       u._box = box;
       PAGE.charts.push(u);
-    }, 0);
-    return section("The front: " + oy.metric + " against " + ox.metric, [el("p", { cls: "sub", text:
-      "Each trial with both values; the Pareto front in pink, joined along the edge of the region it dominates." }),
-      box], "front-chart");
+      return u;
+    });
   }
 
   // three metrics or more: parallel coordinates of the metrics alone, the front in pink
@@ -637,15 +660,23 @@
   // the hypervolume of the front after each trial (launch order), against the stated reference point
   function hypervolumeSection(S) {
     var box = el("div", { cls: "chart hypervolume" });
-    var trials = S.hypervolume.map(function (_, i) { return i + 1; });
-    var ref = S.reference ? S.objectives.map(function (o, k) { return o.metric + " = " + fmt(S.reference[k]); })
-      .join(", ") : "none (no finished trial has every metric)";
-    var text = "The volume the front dominates up to the reference point (" + ref + "): each metric's worst " +
-      "value among the finished trials, pushed out by " + Math.round(S.margin * 100) + "% of its range. Only " +
-      "finished trials" + (S.constraints && S.constraints.length ? " that keep the constraints" : "") + " count.";
-    PAGE.hypervolume = { reference: S.reference, last: S.hypervolume.length ? S.hypervolume[S.hypervolume.length - 1]
-      : null, text: text };
-    if (trials.length) setTimeout(function () {
+    var note = el("p", { cls: "sub" });
+    function describe(S) {
+      var ref = S.reference ? S.objectives.map(function (o, k) { return o.metric + " = " + fmt(S.reference[k]); })
+        .join(", ") : "none (no finished trial has every metric)";
+      var text = "The volume the front dominates up to the reference point (" + ref + "): each metric's worst " +
+        "value among the finished trials, pushed out by " + Math.round(S.margin * 100) + "% of its range. Only " +
+        "finished trials" + (S.constraints && S.constraints.length ? " that keep the constraints" : "") + " count.";
+      PAGE.hypervolume = { reference: S.reference, last: S.hypervolume.length ?
+        S.hypervolume[S.hypervolume.length - 1] : null, text: text };
+      note.textContent = text;
+    }
+    describe(S);
+    var node = section("Hypervolume by trial", [note, box], "hypervolume");
+    liveChart(node, S, function (S, chart) {
+      var trials = S.hypervolume.map(function (_, i) { return i + 1; });
+      if (chart) { chart.setData([trials, S.hypervolume]); return chart; }
+      if (!trials.length) return null;
       var opts = {
         title: "Hypervolume after each trial", width: chartWidth(box), height: 240,
         scales: { x: { time: false } },
@@ -658,8 +689,11 @@
       var u = new uPlot(opts, [trials, S.hypervolume], box);
       u._box = box;
       PAGE.charts.push(u);
-    }, 0);
-    return section("Hypervolume by trial", [el("p", { cls: "sub", text: text }), box], "hypervolume");
+      return u;
+    });
+    var update = node.update;
+    node.update = function (S) { describe(S); update(S); };
+    return node;
   }
 
   // the ranking metric as the user names it (`val_accuracy`, not the column `metric_val_accuracy`)
@@ -1041,7 +1075,8 @@
   PAGE.data = DATA;
   PAGE.lib = { el: el, fmt: fmt, fmtBytes: fmtBytes, card: card, badge: badge, section: section, header: header,
                pairs: pairs, pre: pre, safeHref: safeHref, lineChart: lineChart, chartWidth: chartWidth,
-               importanceSection: importanceSection, colors: { blue: BLUE, green: GREEN, grey: GREY, pink: PINK } };
+               importanceSection: importanceSection, frontScatter: frontScatter,
+               hypervolumeSection: hypervolumeSection, colors: { blue: BLUE, green: GREEN, grey: GREY, pink: PINK } };
   PAGE.renderers = {
     run: function (root) { renderRun(root, DATA.run); },
     compare: function (root) { renderCompare(root, DATA); },

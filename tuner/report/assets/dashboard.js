@@ -1,9 +1,10 @@
 /* tuner dashboard pages (`tune dashboard`): the sweeps of a runs directory, and one sweep live. Runs after app.js
    in the same script and uses its helpers (tunerPage.lib); every value reaches the page as a text node.
 
-   A sweep page keeps a copy of the sweep (rows, learning curves, summary, best so far, importance) and asks the
-   server every interval_ms for what changed since its version (`?since=V&epoch=E`); it patches its copy and
-   redraws only the parts whose data changed, the heavy charts (10^4 curves or lines) at most every DRAW_MS. */
+   A sweep page keeps a copy of the sweep (rows, learning curves, summary, best so far, importance, and a
+   multi-objective sweep's Pareto front) and asks the server every interval_ms for what changed since its version
+   (`?since=V&epoch=E`); it patches its copy and redraws only the parts whose data changed, the heavy charts (10^4
+   curves or lines) at most every DRAW_MS. */
 (function () {
   "use strict";
 
@@ -119,8 +120,11 @@
       }
       var heads = ["sweep", "state", "planned"].concat(DATA.trial_states, ["best", "started", "script"]);
       var body = el("tbody", null, sweeps.map(function (s) {
-        var best = s.best ? [s.metric + " = " + fmt(s.best.value) + " ", el("a", { href: "/run/" + s.best.run,
-          text: "trial " + fmt(s.best.trial) })] : [s.metric ? "no finished trial with " + s.metric : "\u2014"];
+        var best = s.objectives ? [s.front != null ? "front: " + s.front + " run" + (s.front === 1 ? "" : "s") + " (" +
+          s.objectives.map(function (o) { return o.metric + " " + o.mode; }).join(", ") + ")" : "no front: no run " +
+          "recorded every metric"] : s.best ? [s.metric + " = " + fmt(s.best.value) + " ", el("a", {
+          href: "/run/" + s.best.run, text: "trial " + fmt(s.best.trial) })] :
+          [s.metric ? "no finished trial with " + s.metric : "\u2014"];
         var counts = ["planned"].concat(DATA.trial_states).map(function (k) {
           return el("td", { cls: "num", text: fmt(s[k]) });
         });
@@ -163,23 +167,23 @@
 
   function renderSweep(root) {
     var SW = { rows: {}, curves: {}, version: 0, epoch: null, summary: null, progress: null, importance: null,
-               polls: 0, filter: null, sort: { column: "run", desc: true }, page: 0, highlight: null,
-               drawn: { curves: 0, marks: {}, parallel: null } };
+               pareto: null, polls: 0, filter: null, sort: { column: "run", desc: true }, page: 0, highlight: null,
+               drawn: { curves: 0, marks: {}, parallel: null, front: null } };
     PAGE.sweep = SW;
     var parts = {};
     var lastDraw = 0, drawTimer = null, dirty = {};
 
-    // the sections, in page order; a multi-objective sweep's Pareto front joins after "parallel" when the server
-    // sends `pareto` (issue 33's second part)
+    // the sections, in page order; a multi-objective sweep's Pareto front joins after the trial states when the
+    // server sends `pareto` (its best-so-far chart and importance, of one metric, are hidden then)
     parts.header = el("header", { cls: "top" });
     parts.message = el("p", { cls: "control-message", hidden: "" });
     parts.states = L.section("Trials", [], "states");
     parts.progressBox = el("div", { cls: "chart progress" });
     parts.curvesBox = el("div", { cls: "chart curves" });
     parts.curvesNote = el("p", { cls: "sub" });
+    parts.progress = L.section("Best so far", [parts.progressBox], "progress");
     parts.charts = el("div", { cls: "charts" }, [
-      L.section("Best so far", [parts.progressBox], "progress"),
-      L.section("Learning curves", [parts.curvesNote, parts.curvesBox], "curves")]);
+      parts.progress, L.section("Learning curves", [parts.curvesNote, parts.curvesBox], "curves")]);
     parts.parallelBox = el("div", { cls: "chart pcp" });
     parts.parallelNote = el("p", { cls: "sub" });
     parts.parallel = L.section("Flags against the metric", [parts.parallelNote, parts.parallelBox], "parallel");
@@ -196,8 +200,10 @@
     function drawHeader() {
       var S = SW.summary || {};
       parts.header.textContent = "";
-      var sub = [S.script || "", S.started ? "started " + when(S.started) : "", S.metric ? "metric " + S.metric + " (" +
-        (S.mode === "min" ? "lower" : "higher") + " is better)" : "no metric yet", S.search && S.search !== "random" ?
+      var judged = S.objectives ? "metrics " + objectiveNames(S.objectives) + ": a Pareto front, no single best" +
+        (S.constraints && S.constraints.length ? "; constraints " + S.constraints.join(", ") : "") :
+        S.metric ? "metric " + S.metric + " (" + (S.mode === "min" ? "lower" : "higher") + " is better)" : "no metric yet";
+      var sub = [S.script || "", S.started ? "started " + when(S.started) : "", judged, S.search && S.search !== "random" ?
         "search " + S.search : "", S.stop ? "stopping rule " + S.stop : ""].filter(Boolean).join("  \u00b7  ");
       var buttons = [];
       if (DATA.control && S.state === "running") buttons.push(button("Stop sweep", "stop-sweep", function () {
@@ -246,7 +252,8 @@
           style: "background:" + stateColor(k) }), S[k] + " " + k]);
       }));
       var runs = S.runs !== S.planned ? " (" + S.runs + " runs)" : "";
-      var note = S.best ? "best " + S.metric + " = " + fmt(S.best.value) + " in trial " + fmt(S.best.trial) : "";
+      var note = S.best ? "best " + S.metric + " = " + fmt(S.best.value) + " in trial " + fmt(S.best.trial) :
+        S.objectives && S.front != null ? "front: " + S.front + " run" + (S.front === 1 ? "" : "s") : "";
       parts.states.textContent = "";
       parts.states.appendChild(el("h2", { text: S.planned + " trials" + runs }));
       [bar, legend, note ? el("p", { cls: "sub", text: note }) : null].forEach(function (n) {
@@ -276,10 +283,11 @@
       PAGE.charts.push(progressChart);
     }
 
-    // -- learning curves: every trial's metric by step on one canvas; the best trial pink, a hovered one orange
+    // -- learning curves: every trial's metric by step on one canvas (a multi-objective sweep's first metric); the
+    // best trial pink (the front's trials), a hovered one orange
     var curvesScale = null;
     function drawCurves() {
-      var key = SW.summary && SW.summary.metric;
+      var key = SW.summary && (SW.summary.metric || (SW.summary.objectives && SW.summary.objectives[0].metric));
       var names = Object.keys(SW.curves).filter(function (n) { return SW.curves[n].steps.length; });
       var g = curvesPlot.size();
       overlay.width = curvesPlot.canvas.width; overlay.height = curvesPlot.canvas.height;
@@ -302,16 +310,17 @@
       var Y = function (v) { return M.t + H - (Math.min(Math.max(v, yr[0]), yr[1]) - yr[0]) / (yr[1] - yr[0]) * H; };
       curvesScale = { X: X, Y: Y, M: M };
       frame(ctx, g, M, xr, yr, X, Y, "step", key);
-      var best = SW.summary && SW.summary.best ? SW.summary.best.run : null;
+      var pinks = pinkRuns(), pink = {};
+      pinks.forEach(function (n) { pink[n] = true; });
       var groups = { done: [], running: [] };
       names.forEach(function (n) {
-        if (n === best) return;
+        if (pink[n]) return;
         groups[(SW.rows[n] || {}).status === "running" ? "running" : "done"].push(n);
       });
       var alpha = Math.max(0.06, Math.min(0.5, 12 / Math.sqrt(names.length)));
       strokeCurves(ctx, groups.done, X, Y, "rgba(96,125,139," + alpha + ")", 1);
       strokeCurves(ctx, groups.running, X, Y, "rgba(30,136,229,0.85)", 1.5);
-      if (best && SW.curves[best]) strokeCurves(ctx, [best], X, Y, PINK, 2.5);
+      strokeCurves(ctx, pinks.filter(function (n) { return SW.curves[n] && SW.curves[n].steps.length; }), X, Y, PINK, 2.5);
       var kinds = {};
       names.forEach(function (n) {
         (SW.curves[n].marks || []).forEach(function (m) {
@@ -325,8 +334,8 @@
         return kinds[k] + " " + ((MARK_STYLES[k] || {}).label || k) + " (" + ((MARK_STYLES[k] || {}).shape === "x" ?
           "\u00d7" : "\u25c6") + ")";
       });
-      parts.curvesNote.textContent = names.length + " trials' " + key + " by step" + (best ? "; the best trial in pink" :
-        "") + (groups.running.length ? "; running ones in blue" : "") + (legend.length ? "; " + legend.join(", ") : "") +
+      parts.curvesNote.textContent = names.length + " trials' " + key + " by step" + (!pinks.length ? "" : SW.pareto ?
+        "; the front's trials in pink" : "; the best trial in pink") + (groups.running.length ? "; running ones in blue" : "") + (legend.length ? "; " + legend.join(", ") : "") +
         (SW.pending_curves ? "; " + SW.pending_curves + " more being read" : "") + ". Hover a table row to find its curve.";
       drawHighlight();
     }
@@ -393,15 +402,13 @@
       strokeCurves(ctx, [SW.highlight], curvesScale.X, curvesScale.Y, "#fb8c00", 2.5);
     }
 
-    // -- parallel coordinates: one line per trial with a value of the metric, coloured by it (best in pink)
+    // -- parallel coordinates: one line per trial with a value of the metric, coloured by it (best in pink); a
+    // multi-objective sweep's: one line per trial with every metric, each metric an axis, the front in pink
     function drawParallel() {
       var S = SW.summary || {}, column = S.column;
-      var g = parallelPlot.size(), ctx = g.ctx;
-      ctx.clearRect(0, 0, g.width, g.height);
-      var names = Object.keys(SW.rows).filter(function (n) {
-        var v = SW.rows[n][column];
-        return column && typeof v === "number" && isFinite(v);
-      });
+      var objectives = frontColumns();
+      var metrics = objectives || (column ? [column] : []);
+      var names = Object.keys(SW.rows).filter(function (n) { return metrics.length && hasEvery(n, metrics); });
       var flags = {};
       Object.keys(SW.rows).forEach(function (n) { Object.keys(SW.rows[n]).forEach(function (k) {
         if (k.indexOf("flag_") === 0) flags[k] = true; }); });
@@ -409,28 +416,41 @@
         var seen = {};
         names.forEach(function (n) { seen[String(SW.rows[n][f])] = true; });
         return Object.keys(seen).length > 1;
-      });
-      if (column) dims.push(column);
-      SW.drawn.parallel = { dims: dims, lines: names.length };
-      if (!names.length || dims.length < 2) {
-        parts.parallelNote.textContent = column ? "Needs trials with " + S.metric + " and flags that vary." :
+      }).concat(metrics);
+      var label = objectives ? "every metric" : S.metric;
+      parts.parallel.firstChild.textContent = objectives ? "Flags against the metrics" : "Flags against the metric";
+      if (!lines(parallelPlot, names, dims, metrics, objectives ? null : column, pinkRuns())) {
+        parts.parallelNote.textContent = metrics.length ? "Needs trials with " + label + " and flags that vary." :
           "No metric yet.";
-        return;
+      } else {
+        parts.parallelNote.textContent = names.length + " trials with " + label + (objectives ? "; the Pareto front " +
+          "in pink." : "; colour: " + S.metric + " (darker is better)" + (S.best ? ", the best trial in pink" : "") + ".");
       }
+      SW.drawn.parallel = { dims: dims, lines: names.length };
+    }
+
+    // one line per trial in `names` across the `dims` axes (`metrics` among them numeric), on a canvas: shaded by
+    // the `shade` column (darker is better) or one grey, the `pinks` drawn last in pink; false when too few to draw
+    function lines(plot, names, dims, metrics, shade, pinks) {
+      var S = SW.summary || {};
+      var g = plot.size(), ctx = g.ctx;
+      ctx.clearRect(0, 0, g.width, g.height);
+      if (!names.length || dims.length < 2) return false;
       var kinds = {};
       (SW.importance && SW.importance.flags || []).forEach(function (f) { kinds["flag_" + f.flag] = f.kind; });
-      var axes = dims.map(function (d) { return axisOf(d, names, kinds[d], d === column); });
+      var axes = dims.map(function (d) { return axisOf(d, names, kinds[d], metrics.indexOf(d) >= 0); });
       var M = { l: 30, r: 60, t: 30, b: 14 }, W = g.width - M.l - M.r, H = g.height - M.t - M.b;
       var xAt = function (i) { return M.l + (dims.length === 1 ? W / 2 : i * W / (dims.length - 1)); };
       var yAt = function (t) { return M.t + (1 - t) * H; };
-      var metricAxis = axes[axes.length - 1];
-      var best = S.best ? S.best.run : null;
+      var shadeAxis = shade ? axes[dims.indexOf(shade)] : null;
+      var pink = {};
+      pinks.forEach(function (n) { pink[n] = true; });
       var buckets = [];
       for (var b = 0; b < 8; b++) buckets.push([]);
       names.forEach(function (n) {
-        if (n === best) return;
-        var t = metricAxis.pos(SW.rows[n][column]);
-        if (S.mode === "min") t = 1 - t;
+        if (pink[n]) return;
+        var t = shadeAxis ? shadeAxis.pos(SW.rows[n][shade]) : 0;
+        if (shadeAxis && S.mode === "min") t = 1 - t;
         buckets[Math.min(7, Math.max(0, Math.floor(t * 8)))].push(n);
       });
       var alpha = Math.max(0.05, Math.min(0.6, 15 / Math.sqrt(names.length)));
@@ -440,7 +460,8 @@
           "," + alpha + ")";
         linesOf(ctx, list, axes, dims, xAt, yAt, color, 1);
       });
-      if (best && SW.rows[best]) linesOf(ctx, [best], axes, dims, xAt, yAt, PINK, 2.5);
+      linesOf(ctx, pinks.filter(function (n) { return SW.rows[n] && names.indexOf(n) >= 0; }), axes, dims, xAt, yAt,
+              PINK, 2.5);
       ctx.save();
       ctx.font = "12px sans-serif";
       axes.forEach(function (a, i) {
@@ -458,8 +479,7 @@
         ctx.font = "12px sans-serif";
       });
       ctx.restore();
-      parts.parallelNote.textContent = names.length + " trials with " + S.metric + "; colour: " + S.metric +
-        " (darker is better)" + (best ? ", the best trial in pink" : "") + ".";
+      return true;
     }
 
     function axisOf(name, names, kind, isMetric) {
@@ -510,6 +530,128 @@
       });
       ctx.stroke();
       ctx.restore();
+    }
+
+    // -- a multi-objective sweep (the server's `pareto`: tuner.dashboard.state.front_panel)
+    function frontColumns() {  // its metrics' columns once a run recorded every one; null for a sweep of one metric
+      var P = SW.pareto;
+      return P && !P.unmet ? P.objectives.map(function (o) { return o.column; }) : null;
+    }
+
+    function hasEvery(name, columns) {
+      var row = SW.rows[name];
+      return !!row && columns.every(function (c) { return typeof row[c] === "number" && isFinite(row[c]); });
+    }
+
+    // the runs drawn pink in every chart: the front's, or the best run
+    function pinkRuns() {
+      if (SW.pareto) return SW.pareto.front.filter(function (n) { return !!SW.rows[n]; });
+      return SW.summary && SW.summary.best ? [SW.summary.best.run] : [];
+    }
+
+    function objectiveNames(objectives) {
+      return objectives.map(function (o) { return o.metric + " (" + o.mode + ")"; }).join(", ");
+    }
+
+    // the front as the report's charts take it (app.js frontScatter, hypervolumeSection): the page's runs, each with
+    // its metrics (from its row) and whether it keeps the constraints; the hypervolume after each of the server's
+    // `trials` positions, from the positions where it changes
+    function frontState() {
+      var P = SW.pareto, columns = frontColumns();
+      var names = Object.keys(SW.rows), index = {}, infeasible = {};
+      names.forEach(function (n, i) { index[n] = i; });
+      P.infeasible.forEach(function (n) { infeasible[n] = true; });
+      var hypervolume = [], k = -1;
+      for (var i = 0; i < P.trials; i++) {
+        while (k + 1 < P.hypervolume.length && P.hypervolume[k + 1][0] <= i) k += 1;
+        hypervolume.push(k >= 0 ? P.hypervolume[k][1] : 0);
+      }
+      return {
+        names: names, objectives: P.objectives, constraints: P.constraints, reference: P.reference, margin: P.margin,
+        front: P.front.filter(function (n) { return n in index; }).map(function (n) { return index[n]; }),
+        values: names.map(function (n) {
+          return hasEvery(n, columns) ? columns.map(function (c) { return SW.rows[n][c]; }) : null; }),
+        feasible: names.map(function (n) { return !infeasible[n]; }),
+        statuses_by_row: names.map(function (n) { return SW.rows[n].status; }),
+        hypervolume: hypervolume
+      };
+    }
+
+    // the panel, made at the first `pareto`: the front's runs (drawn at once), its chart and the hypervolume (drawn
+    // with the other charts, at most every DRAW_MS)
+    function paretoPanel() {
+      if (parts.pareto) return;
+      parts.paretoTitle = el("h2", { text: "Pareto front" });
+      parts.paretoNote = el("p", { cls: "sub" });
+      parts.paretoTable = el("table", { cls: "grid front" });
+      parts.pareto = el("section", { cls: "block", id: "pareto" }, [parts.paretoTitle, parts.paretoNote,
+        el("div", { cls: "table-wrap" }, [parts.paretoTable])]);
+      parts.paretoCharts = el("div", { cls: "charts pareto-charts" });
+      root.insertBefore(parts.pareto, parts.charts);
+      root.insertBefore(parts.paretoCharts, parts.charts);
+      parts.progress.hidden = true;  // no single best to follow: the hypervolume is its chart
+      parts.importance.hidden = true;  // importance ranks flags by one metric
+    }
+
+    function drawFront() {
+      var P = SW.pareto;
+      paretoPanel();
+      var names = Object.keys(SW.rows), kept = P.constraints.length ? ", keeping " + P.constraints.join(", ") + "," : "";
+      parts.paretoTitle.textContent = "Pareto front (" + P.front.length + " run" + (P.front.length === 1 ? "" : "s") + ")";
+      parts.paretoTable.textContent = "";
+      if (P.unmet) {
+        parts.paretoNote.textContent = "No front yet: no run has recorded every metric of the sweep (" +
+          objectiveNames(P.objectives) + ")" + (P.constraints.length ? "; constraints: " + P.constraints.join(", ") :
+          "") + ".";
+        return;
+      }
+      var columns = frontColumns();
+      var measured = names.filter(function (n) { return hasEvery(n, columns); }).length;
+      parts.paretoNote.textContent = "Finished runs with every metric" + kept + " that no other such run beats on all " +
+        "of " + objectiveNames(P.objectives) + "; best first by " + P.objectives[0].metric + ". " + measured +
+        " of " + names.length + " trials have every metric" + (P.infeasible.length ? ", " + P.infeasible.length +
+        " of them break a constraint" : "") + ".";
+      var flags = varyingFlags(names).varying;
+      var head = el("tr", null, ["run", "trial"].concat(P.objectives.map(function (o) {
+        return o.metric + " (" + (o.mode === "min" ? "lower" : "higher") + " is better)"; }), flags.map(short))
+        .map(function (h) { return el("th", { text: h }); }));
+      var body = el("tbody", null, P.front.filter(function (n) { return !!SW.rows[n]; }).map(function (n) {
+        var row = SW.rows[n];
+        return el("tr", { "data-front-run": n }, [el("td", null, [el("a", { href: "/run/" + n, text: n })]),
+          el("td", { cls: "num", text: fmt(row.trial) })].concat(columns.concat(flags).map(function (c) {
+            return el("td", { cls: typeof row[c] === "number" ? "num" : null, text: fmt(row[c]) }); })));
+      }));
+      parts.paretoTable.appendChild(el("thead", null, [head]));
+      parts.paretoTable.appendChild(body);
+    }
+
+    var frontLines = null;
+    function drawFrontCharts() {
+      if (!SW.pareto || SW.pareto.unmet) return;
+      var S = frontState();
+      if (!parts.frontChart) {
+        if (S.objectives.length === 2) parts.frontChart = L.frontScatter(S);
+        else {  // three metrics or more: the metrics alone as parallel coordinates, on a canvas like the flags'
+          var note = el("p", { cls: "sub" }), box = el("div", { cls: "chart pcp front-pcp" });
+          parts.frontChart = L.section("The front across " + S.objectives.length + " metrics", [note, box], "front-chart");
+          frontLines = { note: note, plot: canvasIn(box, 320) };
+        }
+        parts.hypervolume = L.hypervolumeSection(S);
+        parts.paretoCharts.appendChild(parts.frontChart);
+        parts.paretoCharts.appendChild(parts.hypervolume);
+      } else {
+        if (parts.frontChart.update) parts.frontChart.update(S);
+        parts.hypervolume.update(S);
+      }
+      if (frontLines) {
+        var columns = frontColumns();
+        var names = S.names.filter(function (n) { return hasEvery(n, columns); });
+        lines(frontLines.plot, names, columns, columns, null, pinkRuns());
+        frontLines.note.textContent = names.length + " trials with every metric; the Pareto front in pink.";
+      }
+      SW.drawn.front = { points: S.names.filter(function (n, i) { return S.values[i] !== null; }),
+                         front: S.front.map(function (i) { return S.names[i]; }),
+                         hypervolume: S.hypervolume.length ? S.hypervolume[S.hypervolume.length - 1] : null };
     }
 
     // -- importance (app.js draws it, as in the report)
@@ -563,13 +705,12 @@
       });
     }
 
-    function columnsOf(names) {
-      var S = SW.summary || {}, seen = {};
-      names.forEach(function (n) { Object.keys(SW.rows[n]).forEach(function (k) { seen[k] = true; }); });
-      var keys = Object.keys(seen);
-      // flags that differ between trials first; the ones every trial shares (the script's defaults) after them
-      var flags = keys.filter(function (k) { return k.indexOf("flag_") === 0; }).sort();
-      var differs = {};
+    // the flags that differ between these trials, and those every one shares (the script's defaults)
+    function varyingFlags(names) {
+      var seen = {};
+      names.forEach(function (n) { Object.keys(SW.rows[n]).forEach(function (k) {
+        if (k.indexOf("flag_") === 0) seen[k] = true; }); });
+      var flags = Object.keys(seen).sort(), differs = {};
       flags.forEach(function (f) {
         var first;
         differs[f] = names.some(function (n, i) {
@@ -578,9 +719,21 @@
           return v !== first;
         });
       });
-      flags = flags.filter(function (f) { return differs[f]; }).concat(flags.filter(function (f) { return !differs[f]; }));
-      var metrics = keys.filter(function (k) { return /^(metric|eval)_/.test(k) && k !== S.column; }).sort().slice(0, 8);
-      var cols = ["trial", "run", "status"].concat(S.column && seen[S.column] ? [S.column] : [], flags, metrics,
+      return { varying: flags.filter(function (f) { return differs[f]; }),
+               same: flags.filter(function (f) { return !differs[f]; }) };
+    }
+
+    function columnsOf(names) {
+      var S = SW.summary || {}, seen = {};
+      names.forEach(function (n) { Object.keys(SW.rows[n]).forEach(function (k) { seen[k] = true; }); });
+      var keys = Object.keys(seen);
+      // flags that differ between trials first; the ones every trial shares (the script's defaults) after them
+      var split = varyingFlags(names), flags = split.varying.concat(split.same);
+      // the ranking metric first (a multi-objective sweep's metrics)
+      var lead = (frontColumns() || (S.column ? [S.column] : [])).filter(function (c) { return seen[c]; });
+      var metrics = keys.filter(function (k) { return /^(metric|eval)_/.test(k) && lead.indexOf(k) < 0; }).sort()
+        .slice(0, 8);
+      var cols = ["trial", "run", "status"].concat(lead, flags, metrics,
         ["epochs_completed", "duration_s", "start", "error_message"].filter(function (k) { return seen[k]; }));
       return cols;
     }
@@ -612,7 +765,8 @@
         });
         return th;
       }).concat(DATA.control ? [el("th", { text: "" })] : []));
-      var best = S.best ? S.best.run : null;
+      var best = S.best ? S.best.run : null, front = {};
+      if (SW.pareto) SW.pareto.front.forEach(function (n) { front[n] = true; });
       var body = el("tbody", null, shown.map(function (n) {
         var row = SW.rows[n];
         var cells = cols.map(function (c) {
@@ -621,6 +775,7 @@
           if (c === "status") return el("td", { cls: "status-" + String(v).replace(/[^a-z]/g, ""), text: fmt(v) });
           if (c === "duration_s") return el("td", { cls: "num", text: duration(v) });
           if (c === "start") return el("td", { text: when(v) });
+          if (c === "trial" && front[n]) return el("td", { cls: "num", title: "on the Pareto front", text: fmt(v) + " \u2605" });
           if (c === "error_message") return el("td", { cls: "error-text", text: v == null ? "" : String(v).slice(0, 120),
                                                        title: v == null ? null : String(v) });
           return el("td", { cls: typeof v === "number" ? "num" : null, text: fmt(v) });
@@ -628,7 +783,7 @@
         if (DATA.control) {
           cells.push(el("td", null, [row.status === "running" ? stopButton(n, row) : null]));
         }
-        var tr = el("tr", { "data-run": n, cls: n === best ? "best" : null }, cells);
+        var tr = el("tr", { "data-run": n, cls: n === best || front[n] ? "best" : null }, cells);
         tr.addEventListener("mouseenter", function () { SW.highlight = n; drawHighlight(); });
         tr.addEventListener("mouseleave", function () { if (SW.highlight === n) { SW.highlight = null; drawHighlight(); } });
         return tr;
@@ -663,6 +818,11 @@
       if (answer.summary) { SW.summary = answer.summary; dirty.header = dirty.states = true; }
       if (answer.progress !== undefined) { SW.progress = answer.progress; dirty.progress = true; }
       if (answer.importance !== undefined) { SW.importance = answer.importance; dirty.importance = dirty.parallel = true; }
+      if (answer.pareto !== undefined) {
+        SW.pareto = answer.pareto;
+        dirty.front = dirty.frontCharts = dirty.parallel = dirty.curves = dirty.table = true;
+      }
+      if (SW.pareto && (rows.length || answer.removed.length || answer.full)) dirty.front = dirty.frontCharts = true;
       if (rows.length || answer.removed.length || answer.full) dirty.table = dirty.parallel = true;
       if (curves.length || answer.removed.length || answer.summary) dirty.curves = true;
       if (SW.filter && (rows.length || answer.removed.length) && Date.now() - SW.filter.at > FILTER_EVERY_MS) {
@@ -676,7 +836,8 @@
       if (dirty.states) drawStates();
       if (dirty.table) drawTable();
       if (dirty.importance) drawImportance();
-      dirty.header = dirty.states = dirty.table = dirty.importance = false;
+      if (dirty.front && SW.pareto) drawFront();
+      dirty.header = dirty.states = dirty.table = dirty.importance = dirty.front = false;
       var wait = DRAW_MS - (Date.now() - lastDraw);
       if (wait > 0 && lastDraw) {  // the charts: at most every DRAW_MS
         if (!drawTimer) drawTimer = setTimeout(function () { drawTimer = null; render(); }, wait);
@@ -686,10 +847,12 @@
       if (dirty.progress) drawProgress();
       if (dirty.curves) drawCurves();
       if (dirty.parallel) drawParallel();
-      dirty.progress = dirty.curves = dirty.parallel = false;
+      if (dirty.frontCharts) drawFrontCharts();
+      dirty.progress = dirty.curves = dirty.parallel = dirty.frontCharts = false;
     }
 
-    window.addEventListener("resize", function () { dirty.curves = dirty.parallel = true; lastDraw = 0; render(); });
+    window.addEventListener("resize", function () {
+      dirty.curves = dirty.parallel = dirty.frontCharts = true; lastDraw = 0; render(); });
 
     // long polling: the server holds each request until something changed (or wait_s passed), and the page asks
     // again at once; after a failure it waits interval_ms
