@@ -291,8 +291,11 @@ def test_a_multi_objective_sweep_shows_its_live_pareto_front(browser: Browser, w
         # its trial lines name the live front (tuner.sweep.progress), never a best; x = 1.0 never joins it
         last = next(line for line in out.splitlines() if line.startswith("[10/10] finished "))
         assert last.endswith(" | front: 4 runs") and "| best" not in out
-        browser.wait_for("tunerPage.sweep.summary.state === 'done' && tunerPage.sweep.drawn.front && "
-                         "tunerPage.sweep.drawn.front.points.length === 10", 30)
+        # the last trial (x = 1.0, steep) breaks the constraint: the front is settled once the page drew that
+        browser.wait_for("tunerPage.sweep.summary.state === 'done' && tunerPage.sweep.pareto.infeasible.length === 2 && "
+                         "tunerPage.sweep.drawn.front && tunerPage.sweep.drawn.front.points.length === 10 && "
+                         "tunerPage.sweep.drawn.front.of === tunerPage.sweep.pareto_version", 30)
+        browser.pump(0.3)  # the charts draw in the next task
 
         # the page's front is the brute-force non-dominated filter of the finished runs that keep the constraint
         rows = _zdt_rows(workdir)
@@ -330,6 +333,36 @@ def test_a_multi_objective_sweep_shows_its_live_pareto_front(browser: Browser, w
         browser.pump(0.3)
         for process in (sweep, dashboard):
             _stop(process)
+
+
+def test_three_metrics_draw_the_front_as_parallel_coordinates(browser: Browser, workdir: Path) -> None:
+    from fabricate_runs import make_run
+
+    from tuner.dashboard import DashboardServer
+
+    sweep = "20261207-130000-pf03"
+    points = {}  # (f1, f2, f3) on the plane f1 + f2 + f3 = 1 (all on the front), and points above it
+    for trial in range(12):
+        a, b = (trial % 4) / 4, (trial // 4) / 4
+        lift = 0.0 if trial % 3 else 0.5  # every third trial lies above the plane: dominated
+        values = (a / 2 + lift, b / 2 + lift, 1 - a / 2 - b / 2 + lift)
+        run = make_run("runs", trial, {"a": a, "b": b}, {f"f{k + 1}": [v] for k, v in enumerate(values)}, sweep=sweep,
+                       trial=trial, start=1.0e9 + trial)
+        points[Path(run).name] = values
+    Journal.create("runs", sweep, {"script": "/p/train.py", "created": 1.0e9, "total": 12, "metric": ["f1", "f2", "f3"],
+                                   "mode": ["min", "min", "min"]})
+    expected = sorted(n for n, p in points.items() if not any(dominates(q, p) for q in points.values()))
+    assert len(expected) == 8  # the plane's
+    with DashboardServer("runs") as server:
+        browser.open(f"{server.url}sweep/{sweep}")
+        browser.wait_for("!!(tunerPage.sweep.drawn.frontLines && tunerPage.hypervolume)", 30)
+        assert browser.evaluate("tunerPage.sweep.drawn.frontLines") == {"dims": ["metric_f1", "metric_f2", "metric_f3"],
+                                                                        "lines": 12}
+        assert sorted(browser.evaluate("tunerPage.sweep.drawn.front.front")) == expected
+        assert browser.evaluate("tunerPage.sweep.drawn.parallel.dims") == ["flag_a", "flag_b", "metric_f1",
+                                                                           "metric_f2", "metric_f3"]
+        assert "The front across 3 metrics" in browser.text()
+        _clean(browser)
 
 
 def _more_sweeps(workdir: Path) -> Journal:

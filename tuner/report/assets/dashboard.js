@@ -167,7 +167,8 @@
 
   function renderSweep(root) {
     var SW = { rows: {}, curves: {}, version: 0, epoch: null, summary: null, progress: null, importance: null,
-               pareto: null, polls: 0, filter: null, sort: { column: "run", desc: true }, page: 0, highlight: null,
+               pareto: null, pareto_version: 0, polls: 0, filter: null, sort: { column: "run", desc: true }, page: 0,
+               highlight: null,
                drawn: { curves: 0, marks: {}, parallel: null, front: null } };
     PAGE.sweep = SW;
     var parts = {};
@@ -335,7 +336,8 @@
           "\u00d7" : "\u25c6") + ")";
       });
       parts.curvesNote.textContent = names.length + " trials' " + key + " by step" + (!pinks.length ? "" : SW.pareto ?
-        "; the front's trials in pink" : "; the best trial in pink") + (groups.running.length ? "; running ones in blue" : "") + (legend.length ? "; " + legend.join(", ") : "") +
+        "; the front's trials in pink" : "; the best trial in pink") +
+        (groups.running.length ? "; running ones in blue" : "") + (legend.length ? "; " + legend.join(", ") : "") +
         (SW.pending_curves ? "; " + SW.pending_curves + " more being read" : "") + ". Hover a table row to find its curve.";
       drawHighlight();
     }
@@ -648,8 +650,9 @@
         var names = S.names.filter(function (n) { return hasEvery(n, columns); });
         lines(frontLines.plot, names, columns, columns, null, pinkRuns());
         frontLines.note.textContent = names.length + " trials with every metric; the Pareto front in pink.";
+        SW.drawn.frontLines = { dims: columns, lines: names.length };
       }
-      SW.drawn.front = { points: S.names.filter(function (n, i) { return S.values[i] !== null; }),
+      SW.drawn.front = { of: SW.pareto_version, points: S.names.filter(function (n, i) { return S.values[i] !== null; }),
                          front: S.front.map(function (i) { return S.names[i]; }),
                          hypervolume: S.hypervolume.length ? S.hypervolume[S.hypervolume.length - 1] : null };
     }
@@ -775,7 +778,9 @@
           if (c === "status") return el("td", { cls: "status-" + String(v).replace(/[^a-z]/g, ""), text: fmt(v) });
           if (c === "duration_s") return el("td", { cls: "num", text: duration(v) });
           if (c === "start") return el("td", { text: when(v) });
-          if (c === "trial" && front[n]) return el("td", { cls: "num", title: "on the Pareto front", text: fmt(v) + " \u2605" });
+          if (c === "trial" && front[n]) {
+            return el("td", { cls: "num", title: "on the Pareto front", text: fmt(v) + " \u2605" });
+          }
           if (c === "error_message") return el("td", { cls: "error-text", text: v == null ? "" : String(v).slice(0, 120),
                                                        title: v == null ? null : String(v) });
           return el("td", { cls: typeof v === "number" ? "num" : null, text: fmt(v) });
@@ -820,6 +825,7 @@
       if (answer.importance !== undefined) { SW.importance = answer.importance; dirty.importance = dirty.parallel = true; }
       if (answer.pareto !== undefined) {
         SW.pareto = answer.pareto;
+        SW.pareto_version = SW.version;
         dirty.front = dirty.frontCharts = dirty.parallel = dirty.curves = dirty.table = true;
       }
       if (SW.pareto && (rows.length || answer.removed.length || answer.full)) dirty.front = dirty.frontCharts = true;
