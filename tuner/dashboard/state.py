@@ -54,7 +54,7 @@ CURVE_BUDGET = 1500
 #: importance is computed again at most this often while a sweep's finished trials change
 IMPORTANCE_EVERY_S = 3.0
 #: a multi-objective sweep's front and hypervolume are computed again at most this often while its runs change
-#: (10^4 rows: ~0.1 s), so a finished trial reaches the front's panel within a refresh, this and a poll
+#: (front_view over every row), so a finished trial reaches the front's panel within a refresh, this and a poll
 PARETO_EVERY_S = 1.0
 #: a sweep's journal log (its `skip` records) is read again at most this often while it grows
 RECORDS_EVERY_S = 10.0
