@@ -29,7 +29,7 @@ def draws(flag_value, n=300):
 
 # -- parameters: every entry of W&B's parameter schema, its defaults and W&B's inference -------------------------
 
-@pytest.mark.parametrize("spec, expected", [
+FORMS = [
     ({"value": 3}, [3]),
     ({"value": 3, "distribution": "constant"}, [3]),
     ({"values": [1, 2]}, {"choice": [1, 2]}),
@@ -53,7 +53,10 @@ def draws(flag_value, n=300):
     ({"distribution": "beta"}, {"beta": [1, 1]}),                         # W&B's defaults a 1, b 1
     ({"distribution": "beta", "a": 2, "b": 5}, {"beta": [2, 5]}),
     ({"distribution": "q_beta", "q": 0.1}, {"beta": [1, 1], "q": 0.1}),
-])
+]
+
+
+@pytest.mark.parametrize("spec, expected", FORMS)
 def test_every_parameter_form_becomes_tunes_space(spec, expected):
     sweep = convert({"x": spec}, run_cap=5)
     assert sweep.flags["x"] == expected
@@ -120,6 +123,52 @@ def test_bayes_is_tpe_in_the_driver_and_needs_a_metric():
         convert({"x": {"min": 0.0, "max": 1.0}}, method="bayes", run_cap=4)
 
 
+def test_metrics_with_method_custom_become_tunes_metric_and_mode_lists():
+    # wandb/sweeps' test_metrics_multi_objective_with_custom_method and test_metrics_filled_with_defaults
+    sweep = convert({"v1": {"values": [1, 2, 3]}}, method="custom", run_cap=6,
+                    metrics=[{"name": "loss", "goal": "minimize"}, {"name": "accuracy", "goal": "maximize"}])
+    assert sweep.settings == {"metric": ["loss", "accuracy"], "mode": ["min", "max"], "search": "tpe", "run_cap": 6}
+    assert sweep.flags == {"v1": {"choice": [1, 2, 3]}}
+    assert [note.split(" (")[0] for note in sweep.notes] == ["method custom"]
+    defaults = convert({"v1": {"values": [1, 2, 3]}}, method="custom",
+                       metrics=[{"name": "loss"}, {"name": "accuracy", "impute": "best"}, {"name": "f1"}])
+    assert defaults.settings["mode"] == ["min", "min", "min"]  # W&B's default goal for each
+    assert defaults.settings["needs_run_cap"] == "method custom"
+    assert any(note.startswith("metrics.1.impute ") for note in defaults.notes)
+
+
+def test_method_custom_with_one_metric_is_the_same_tpe_search_and_a_wandb_engine_scheduler_is_noted():
+    sweep = convert({"x": {"min": 0.0, "max": 1.0}}, method="custom", run_cap=3, metric={"name": "loss"})
+    assert sweep.settings == {"metric": "loss", "mode": "min", "search": "tpe", "run_cap": 3}
+    sweep = convert({"x": {"min": 0.0, "max": 1.0}}, method="bayes", run_cap=3, metric={"name": "loss"},
+                    scheduler={"engine": "wandb"})  # wandb/sweeps' test_scheduler_only_engine_required
+    assert sweep.settings == {"metric": "loss", "mode": "min", "search": "tpe", "run_cap": 3}
+    assert sweep.notes == ("scheduler (engine wandb: W&B's own, which runs method bayes as tune does)",)
+
+
+def test_whole_number_floats_are_integers_where_w_and_b_types_integer_without_its_integer_format():
+    sweep = convert({"x": {"values": [1, 2]}}, run_cap=5.0, metric={"name": "loss"},
+                    early_terminate={"type": "hyperband", "min_iter": 3.0})
+    assert sweep.settings["run_cap"] == 5 and isinstance(sweep.settings["run_cap"], int)
+    assert sweep.settings["grace_period"] == 3 and isinstance(sweep.settings["grace_period"], int)
+    with pytest.raises(GridError, match="not of type 'integer'"):  # int_uniform's `format: integer`: 1.0 is not one
+        convert({"x": {"min": 1.0, "max": 3, "distribution": "int_uniform"}}, run_cap=2)
+
+
+def test_a_multi_objective_w_and_b_file_is_a_multi_objective_sweep_request(workdir, write_script):
+    from tuner.sweep.prepare import prepare_sweep
+
+    write_script("train.py", "import argparse\np = argparse.ArgumentParser()\np.add_argument('--x', type=float)\n"
+                             "p.parse_args()\n")
+    (workdir / "sweep.yaml").write_text("program: train.py\nmethod: custom\nrun_cap: 4\nmetrics:\n"
+                                        "  - {name: loss, goal: minimize}\n  - {name: acc, goal: maximize}\n"
+                                        "parameters:\n  x: {min: 0.0, max: 1.0}\n")
+    request = prepare_sweep(str(workdir / "sweep.yaml"), None)
+    assert (request.metric, request.metrics, request.modes) == (None, ("loss", "acc"), ("min", "max"))
+    assert request.search == "tpe" and request.plan.total == 4
+    assert not (workdir / "runs").exists()  # prepared, nothing written
+
+
 def test_random_without_run_cap_asks_for_one_and_metric_goal_defaults_to_minimize():
     sweep = convert({"x": {"values": [1, 2]}}, metric={"name": "acc"})
     assert sweep.settings["mode"] == "min" and sweep.settings["needs_run_cap"] == "method random"
@@ -148,7 +197,7 @@ def test_keys_tune_cannot_honour_are_named_once_and_ignored():
 
 # -- validation: one line naming the key, as W&B's jsonschema validation would -----------------------------------
 
-@pytest.mark.parametrize("config, words", [
+INVALID = [
     ({"method": "grid", "parameters": {"v1": {"values": ["a"]}}, "metric": {"name": "loss", "goal": "minimise"}},
      "metric.goal: 'minimise' is not one of minimize, maximize"),
     ({"method": "random", "parameters": {}}, "parameters: {} should be non-empty"),
@@ -177,11 +226,66 @@ def test_keys_tune_cannot_honour_are_named_once_and_ignored():
       "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 1}}, "early_terminate.eta"),
     ({"method": "grid", "parameters": {"a": {"value": 1}}, "metric": {"name": "l"},
       "early_terminate": {"type": "median", "min_iter": 1}}, "early_terminate.type"),
-    ({"method": "grid", "parameters": {"a": {"value": 1}}, "metrics": [{"name": "a"}, {"name": "b"}]},
-     "several objectives"),
-    ({"method": "custom", "parameters": {"a": {"value": 1}}, "scheduler": {"engine": "optuna"}}, "custom W&B scheduler"),
     ({"method": "random", "parameters": {"9lives": {"value": 1}}}, "does not match"),
-])
+    ({"parameters": {"a": {"value": 1}}}, "method: 'method' is a required property"),
+    ({"method": "random", "parameters": {"a": {"value": 1}}, "run_cap": 5.1}, "run_cap: 5.1 is not of type 'integer'"),
+    ({"method": "grid", "parameters": {"a": {"value": 1}}, "metric": {"name": "l"},
+      "early_terminate": {"type": "hyperband", "min_iter": 2.5}}, "early_terminate.min_iter: 2.5 is not of type"),
+    ({"method": "grid", "parameters": {"a": {"value": 1}}, "metric": {"name": "l"},
+      "early_terminate": {"type": "hyperband", "max_iter": 2, "s": 3, "eta": 3}},
+     "early_terminate: hyperband has no band: increase s, decrease eta, or increase min_iter"),
+    # metrics (wandb/sweeps' test_config.py): W&B's own words, the key named
+    ({"method": "bayes", "parameters": {"v1": {"values": [1, 2, 3]}},
+      "metrics": [{"name": "loss", "goal": "minimize"}, {"name": "accuracy", "goal": "maximize"}]},
+     "metrics: `metrics` requires `method: custom` (got `method: bayes`)"),
+    ({"method": "custom", "parameters": {"v1": {"values": [1, 2, 3]}}, "metric": {"name": "loss"},
+      "metrics": [{"name": "loss", "goal": "minimize"}, {"name": "accuracy", "goal": "maximize"}]},
+     "`metric` and `metrics` cannot both be set"),
+    ({"method": "custom", "parameters": {"v1": {"values": [1, 2, 3]}}, "metrics": [{"name": "loss", "goal": "minimize"}]},
+     "metrics: [{'name': 'loss', 'goal': 'minimize'}] is too short"),
+    ({"method": "custom", "parameters": {"v1": {"values": [1, 2, 3]}}, "metrics": "loss"},
+     "metrics: 'loss' is not of type 'array'"),
+    ({"method": "custom", "parameters": {"v1": {"values": [1, 2, 3]}}, "metrics": [{"name": "loss"}, "acc"]},
+     "metrics.1: 'acc' is not of type 'object'"),
+    ({"method": "custom", "parameters": {"v1": {"values": [1, 2, 3]}},
+      "metrics": [{"name": "loss", "goal": "not-a-real-goal"}, {"name": "acc"}]},
+     "metrics.0.goal: 'not-a-real-goal' is not one of minimize, maximize"),
+    ({"method": "custom", "parameters": {"v1": {"values": [1, 2, 3]}}, "metrics": [{"goal": "minimize"}, {"name": "a"}]},
+     "metrics.0: 'name' is a required property"),
+    ({"method": "custom", "parameters": {"v1": {"values": [1, 2, 3]}},
+      "metrics": [{"name": "loss", "impute": "median"}, {"name": "acc"}]}, "metrics.0.impute: 'median' is not one of"),
+    ({"method": "custom", "parameters": {"v1": {"values": [1, 2, 3]}}, "run_cap": 3,
+      "metrics": [{"name": "loss", "target": 0.1}, {"name": "acc"}]}, "metrics.0.target: a target ends the sweep"),
+    ({"method": "custom", "parameters": {"v1": {"values": [1, 2, 3]}}, "run_cap": 3,
+      "metrics": [{"name": "loss"}, {"name": "acc"}], "early_terminate": {"type": "hyperband", "min_iter": 3}},
+     "early_terminate: hyperband judges one metric, and `metrics` names 2"),
+    ({"method": "custom", "parameters": {"a": {"value": 1}}}, "metric: method custom learns from a metric"),
+    # scheduler (wandb/sweeps' test_config.py): W&B's engines and rules, and the code tune does not run
+    ({"method": "bayes", "metric": {"name": "l"}, "parameters": {"v1": {"values": [1, 2, 3]}},
+      "scheduler": {"engine": "optuna", "source": "scheduler.py"}}, "scheduler.engine: 'optuna' is not supported"),
+    ({"method": "bayes", "metric": {"name": "l"}, "parameters": {"v1": {"values": [1, 2, 3]}},
+      "scheduler": {"engine": "not-a-real-engine"}}, "scheduler.engine: 'not-a-real-engine' is not one of"),
+    ({"method": "bayes", "metric": {"name": "l"}, "parameters": {"v1": {"values": [1, 2, 3]}},
+      "scheduler": {"source": "scheduler.py"}}, "scheduler: 'engine' is a required property"),
+    ({"method": "bayes", "metric": {"name": "l"}, "parameters": {"v1": {"values": [1, 2, 3]}},
+      "scheduler": {"engine": "wandb", "optimizer": "build_study"}}, "scheduler: 'source' is a dependency of 'optimizer'"),
+    ({"method": "custom", "parameters": {"v1": {"values": [1, 2, 3]}}, "scheduler": {"engine": "wandb"}},
+     "`scheduler.engine: wandb` does not support `method: custom`"),
+    ({"method": "bayes", "metric": {"name": "l"}, "parameters": {"v1": {"values": [1, 2, 3]}},
+      "scheduler": {"engine": "wandb"}, "early_terminate": {"type": "hyperband", "min_iter": 3}},
+     "early_terminate: `early_terminate` cannot be used together with `scheduler`"),
+    ({"method": "bayes", "metric": {"name": "l"}, "parameters": {"v1": {"values": [1, 2, 3]}},
+      "scheduler": {"engine": "wandb"}, "controller": {"type": "local"}},
+     "controller: `controller: type:local` cannot be used together with `scheduler`"),
+    ({"method": "bayes", "metric": {"name": "l"}, "scheduler": {"engine": "wandb", "source": "s.py",
+                                                                 "optimizer": "build_study", "search_space": "space"}},
+     "scheduler.source: W&B's scheduler calls functions of a Python file"),
+    ({"method": "bayes", "metric": {"name": "l"}, "scheduler": {"engine": "wandb", "source": "s.py", "search_space": ""}},
+     "parameters: 'parameters' is a required property (W&B: `parameters` is required unless"),
+]
+
+
+@pytest.mark.parametrize("config, words", INVALID)
 def test_each_invalid_config_is_one_line_naming_the_key(config, words):
     with pytest.raises(GridError) as caught:
         wandb.convert(config, "sweep.yaml")
@@ -296,3 +400,57 @@ def test_random_draws_are_reproducible_from_the_seed():
     random.seed(99)  # the space draws from its own seeded generators, not the global one
     assert [search_space(sweep.flags, 4, seed=3).combination(i) for i in range(4)] == [one.combination(i)
                                                                                        for i in range(4)]
+
+
+# -- W&B's own schema (wandb/sweeps src/sweeps/config/schema.json at b1dfc5f, MIT, copied in formats_data/) --------
+
+#: what W&B checks beyond its schema (its cfg.py: min < max, probabilities, metrics and scheduler rules) and what
+#: tune refuses beyond W&B (a front has no target; hyperband on one metric, with a band; a custom method's metric;
+#: a scheduler's Python functions)
+BEYOND_SCHEMA = ("not less than max", "do not sum to 1", "not the same length", "`metrics` requires",
+                 "cannot both be set", "is not supported", "does not support", "cannot be used together",
+                 "a target ends the sweep", "hyperband judges one metric", "hyperband has no band",
+                 "method custom learns", "calls functions of a Python file", "'parameters' is a required property")
+
+
+def wandb_validator():
+    """W&B's validator as its schema.py builds it: draft 7, with its `float` and `integer` format checks."""
+    jsonschema = pytest.importorskip("jsonschema")
+    checker = jsonschema.FormatChecker()
+    checker.checks("float")(lambda value: isinstance(value, float))
+    checker.checks("integer")(lambda value: isinstance(value, int))
+    path = os.path.join(os.path.dirname(__file__), "formats_data", "wandb_sweeps_schema.json")
+    with open(path, encoding="utf-8") as handle:
+        return jsonschema.Draft7Validator(json.load(handle), format_checker=checker)
+
+
+@pytest.mark.parametrize("config, words", INVALID)
+def test_what_tune_refuses_w_and_b_refuses(config, words):
+    errors = [error.message for error in wandb_validator().iter_errors(config)]
+    if any(rule in words for rule in BEYOND_SCHEMA):
+        return  # W&B's cfg.py rule or tune's own: said by the test above
+    assert errors, f"W&B's schema takes {config}, tune refuses it ({words})"
+
+
+@pytest.mark.parametrize("spec", [spec for spec, _ in FORMS])
+def test_every_parameter_form_tune_takes_is_valid_for_w_and_b(spec):
+    config = {"method": "random", "run_cap": 5, "parameters": {"x": spec}}
+    assert [error.message for error in wandb_validator().iter_errors(config)] == []
+
+
+@pytest.mark.parametrize("config", [
+    {"method": "custom", "metrics": [{"name": "loss", "goal": "minimize"}, {"name": "accuracy", "goal": "maximize"}],
+     "parameters": {"v1": {"values": [1, 2, 3]}}, "run_cap": 4},
+    {"method": "bayes", "scheduler": {"engine": "wandb"}, "metric": {"name": "loss"},
+     "parameters": {"v1": {"values": [1, 2, 3]}}, "run_cap": 4},
+    {"method": "random", "run_cap": 5.0, "metric": {"name": "loss", "goal": "maximize", "target": 0.9,
+                                                    "impute": "best", "impute_while_running": "false"},
+     "early_terminate": {"type": "hyperband", "max_iter": 27, "s": 2, "eta": 3, "strict": False},
+     "parameters": {"a": {"parameters": {"b": {"value": 1}}}, "c.d": {"min": 0.0, "max": 1.0}},
+     "command": ["${env}", "${interpreter}", "${program}", "${args_json_file}"], "program": "train.py",
+     "entity": "team", "project": "p", "name": "n", "description": "d", "controller": {"type": "cloud"},
+     "apiVersion": "v1", "kind": "sweep", "job": "j", "image_uri": "u"},
+])
+def test_configs_w_and_b_takes_tune_takes(config):
+    assert [error.message for error in wandb_validator().iter_errors(config)] == []
+    wandb.convert(config, "sweep.yaml")

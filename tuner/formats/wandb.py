@@ -8,7 +8,8 @@ What each key becomes:
 - `method: grid` -> a grid (every combination; `int_uniform` is its integers, `q_uniform` numpy's arange(min, max,
   q), as W&B's grid search enumerates them; other distributions are refused, as W&B refuses them);
   `method: random` -> a search space drawn at random; `method: bayes` -> the same space searched by Optuna's TPE in
-  the driver (`--search tpe`). `method: custom` (a W&B scheduler) is refused.
+  the driver (`--search tpe`). `method: custom` (a scheduler of the user's own picks W&B's runs; W&B's only
+  method for `metrics`) -> the same TPE search, noted once.
 - `parameters`: `value` -> one value; `values` -> a grid list (grid) or an equally likely choice (random, bayes);
   `values` + `probabilities` -> a weighted choice; every distribution with W&B's defaults where a key is left out
   (mu 0, sigma 1, q 1.0, a 1, b 1) and W&B's inference when `distribution` is missing (integer min/max ->
@@ -16,9 +17,16 @@ What each key becomes:
   (e^min .. e^max; W&B deprecates them for the `_values` forms, so they are noted once); an integer `q` gives
   integers, as W&B's `np.round(x / q) * q` keeps q's type. Nested `parameters` become dotted flags (`optimizer.lr`).
 - `metric: {name, goal, target}` -> `--metric`, `--mode` (W&B's default goal: minimize), `target` ends the sweep once
-  a finished trial reaches it (no new trials; running ones finish). `metrics` (several objectives) is refused: W&B
-  runs it only with a custom scheduler.
-- `run_cap` -> at most that many trials (a grid's first combinations; the number of draws of a space).
+  a finished trial reaches it (no new trials; running ones finish). `metrics: [{name, goal}, ...]` (several
+  objectives, at least 2; W&B takes it only with `method: custom` and without `metric`) -> tune's metric and mode
+  lists (`--metric a --metric b --mode min --mode max`): a multi-objective search judged by its Pareto front. A
+  `target` in it, or `early_terminate` beside it, is refused: both compare one value.
+- `scheduler: {engine: wandb}` (W&B's own engine, `method` grid/random/bayes) is noted and the method runs as
+  without it; its `source`/`optimizer`/`search_space` name functions of a Python file, which tune does not run
+  (refused); W&B's rules for it (engine optuna/ax not yet run by W&B, no `early_terminate`, no local controller)
+  are checked as W&B checks them.
+- `run_cap` -> at most that many trials (a grid's first combinations; the number of draws of a space). W&B's
+  schema types it (and `min_iter`, `max_iter`) as jsonschema's integer, which 5.0 is.
 - `early_terminate: {type: hyperband, min_iter | max_iter + s, eta, strict}` -> `--stop wandb-hyperband` with W&B's
   bands, a stopping rule as in W&B (tuner.search.stopping.HyperbandRule says what a band is here); tune's own
   `--stop hyperband` pauses and promotes instead, which a W&B sweep run cannot (it is never resumed).
@@ -34,7 +42,7 @@ import math
 from typing import Any, Mapping
 
 from tuner.errors import GridError
-from tuner.search.stopping import WANDB_HYPERBAND
+from tuner.search.stopping import WANDB_HYPERBAND, hyperband_bands
 
 from .foreign import ForeignSweep
 
@@ -45,8 +53,14 @@ IGNORED = ("entity", "project", "controller", "name", "description", "apiVersion
 METHODS = ("bayes", "random", "grid", "custom")
 GOALS = ("minimize", "maximize")
 IMPUTES = ("latest", "best", "worst")
+SCHEDULER_KEYS = ("engine", "source", "optimizer", "search_space")
+ENGINES = ("optuna", "ax", "wandb")
+#: the engines W&B runs, and the methods each takes (its cfg.py: optuna and ax are in the schema, not yet run)
+ENGINE_METHODS = {"wandb": ("grid", "bayes", "random")}
 DEFAULT_COMMAND = ["${env}", "${interpreter}", "${program}", "${args}"]
 _NUMBER, _INTEGER, _ARRAY, _ANY = "number", "integer", "array", "any"
+#: jsonschema's (draft 7) `integer` without W&B's `format: integer`: 5.0 is one (run_cap, min_iter, max_iter)
+_WHOLE = "whole"
 _REAL = "real"  # a number that must be a float (W&B's `"format": "float"` in the inferred uniform)
 
 #: W&B's parameter schemas in the order its `anyOf` tries them (fill_parameter takes the first that fits):
@@ -104,6 +118,8 @@ def _type_problem(value: Any, kind: str) -> str | None:
     if kind == _NUMBER and not _is_number(value):
         return f"{value!r} is not of type 'number'"
     if kind == _INTEGER and (not isinstance(value, int) or isinstance(value, bool)):
+        return f"{value!r} is not of type 'integer'"
+    if kind == _WHOLE and not (_is_number(value) and float(value).is_integer()):
         return f"{value!r} is not of type 'integer'"
     if kind == _REAL and not isinstance(value, float):
         return f"{value!r} is not a 'float'"
@@ -192,8 +208,10 @@ def _check_top(data: Mapping[str, Any], problems: _Problems) -> None:
             close = difflib.get_close_matches(str(key), TOP_KEYS, n=1)
             problems.add(str(key), "additional properties are not allowed" + (f"; did you mean '{close[0]}'?"
                                                                                if close else ""))
-    if data.get("method") not in METHODS:
-        problems.add("method", f"{data.get('method')!r} is not one of {', '.join(METHODS)}")
+    if "method" not in data:
+        problems.add("method", "'method' is a required property")
+    elif data["method"] not in METHODS:
+        problems.add("method", f"{data['method']!r} is not one of {', '.join(METHODS)}")
     for key in ("apiVersion", "description", "program", "job", "image_uri", "entity", "project", "name"):
         if key in data and not isinstance(data[key], str):
             problems.add(key, f"{data[key]!r} is not of type 'string'")
@@ -209,8 +227,9 @@ def _check_top(data: Mapping[str, Any], problems: _Problems) -> None:
         problems.add("command", f"{data['command']!r} is not of type 'array'")
     if "run_cap" in data:
         cap = data["run_cap"]
-        if not isinstance(cap, int) or isinstance(cap, bool):
-            problems.add("run_cap", f"{cap!r} is not of type 'integer'")
+        problem = _type_problem(cap, _WHOLE)  # jsonschema's integer: 5.0 is one
+        if problem:
+            problems.add("run_cap", problem)
         elif cap <= 0:
             problems.add("run_cap", f"{cap} is less than or equal to the minimum of 0")
     if "metric" in data:
@@ -221,19 +240,60 @@ def _check_top(data: Mapping[str, Any], problems: _Problems) -> None:
             problems.add("metrics", f"{metrics!r} is not of type 'array'")
         else:
             if len(metrics) < 2:
-                problems.add("metrics", f"{metrics!r} is too short (at least 2 metrics)")
+                problems.add("metrics", f"{metrics!r} is too short (at least 2 metrics: one is `metric`)")
             for index, metric in enumerate(metrics):
                 _check_metric(metric, f"metrics.{index}", problems)
+        # W&B's checks beyond its schema (cfg.py), in its words
         if "metric" in data:
-            problems.add("metrics", "`metric` and `metrics` cannot both be set: use `metric` for a single objective")
+            problems.add("metrics", "`metric` and `metrics` cannot both be set: use `metric` for a single objective, "
+                         "or `metrics` for multi-objective optimization")
+        elif data.get("method") in METHODS and data["method"] != "custom":
+            problems.add("metrics", f"`metrics` requires `method: custom` (got `method: {data['method']}`): "
+                         "multi-objective optimization is only supported with a custom scheduler")
     if "early_terminate" in data:
         _check_hyperband(data["early_terminate"], problems)
-    if "scheduler" in data and not isinstance(data["scheduler"], Mapping):
-        problems.add("scheduler", f"{data['scheduler']!r} is not of type 'object'")
-    if "parameters" not in data:
-        problems.add("parameters", "'parameters' is a required property")
-    elif not isinstance(data["parameters"], Mapping):
+    if "scheduler" in data:
+        _check_scheduler(data, problems)
+    search_space = isinstance(data.get("scheduler"), Mapping) and bool(data["scheduler"].get("search_space"))
+    if "parameters" not in data and not search_space:
+        problems.add("parameters", "'parameters' is a required property (W&B: `parameters` is required unless "
+                     "`scheduler.search_space` is set)")
+    elif "parameters" in data and not isinstance(data["parameters"], Mapping):
         problems.add("parameters", f"{data['parameters']!r} is not of type 'object'")
+
+
+def _check_scheduler(data: Mapping[str, Any], problems: _Problems) -> None:
+    """W&B's `scheduler` (its schema, and the rules of cfg.py beside it): which engine picks the runs, and the
+    functions of a Python file it calls."""
+    scheduler = data["scheduler"]
+    if not isinstance(scheduler, Mapping):
+        problems.add("scheduler", f"{scheduler!r} is not of type 'object'")
+        return
+    if "engine" not in scheduler:
+        problems.add("scheduler", "'engine' is a required property")
+    for key in scheduler:
+        if key not in SCHEDULER_KEYS:
+            problems.add(f"scheduler.{key}", "additional properties are not allowed")
+        elif not isinstance(scheduler[key], str):
+            problems.add(f"scheduler.{key}", f"{scheduler[key]!r} is not of type 'string'")
+    for key in ("optimizer", "search_space"):
+        if key in scheduler and "source" not in scheduler:
+            problems.add("scheduler", f"'source' is a dependency of '{key}'")
+    engine = scheduler.get("engine")
+    if "engine" in scheduler and engine not in ENGINES:
+        problems.add("scheduler.engine", f"{engine!r} is not one of {', '.join(ENGINES)}")
+    elif engine is not None and engine not in ENGINE_METHODS:
+        problems.add("scheduler.engine", f"'{engine}' is not supported. supported engines are: "
+                     f"{', '.join(ENGINE_METHODS)}")
+    elif engine is not None and data.get("method") not in ENGINE_METHODS[engine]:
+        problems.add("scheduler.engine", f"`scheduler.engine: {engine}` does not support `method: "
+                     f"{data.get('method')}`. supported methods are: {', '.join(ENGINE_METHODS[engine])}")
+    if isinstance(data.get("controller"), Mapping) and data["controller"].get("type") == "local":
+        problems.add("controller", "`controller: type:local` cannot be used together with `scheduler`: use "
+                     "`scheduler` instead of `controller`")
+    if "early_terminate" in data:
+        problems.add("early_terminate", "`early_terminate` cannot be used together with `scheduler`: early "
+                     "termination must be implemented by the custom scheduler itself")
 
 
 def _check_metric(metric: Any, where: str, problems: _Problems) -> None:
@@ -270,7 +330,7 @@ def _check_hyperband(rule: Any, problems: _Problems) -> None:
             problems.add(f"{where}.{key}", "additional properties are not allowed")
     if "min_iter" not in rule and not ("max_iter" in rule and "s" in rule):
         problems.add(where, "needs min_iter, or max_iter and s")
-    for key, kind in (("max_iter", _INTEGER), ("min_iter", _INTEGER), ("s", _NUMBER), ("eta", _NUMBER)):
+    for key, kind in (("max_iter", _WHOLE), ("min_iter", _WHOLE), ("s", _NUMBER), ("eta", _NUMBER)):
         if key in rule:
             problem = _type_problem(rule[key], kind)
             if problem:
@@ -363,6 +423,11 @@ def _flag_value(name: str, kind: str, p: dict[str, Any], method: str, where: str
     return {"beta": [p["a"], p["b"]], **q_keys}  # beta, q_beta
 
 
+def _mode(metric: Mapping[str, Any]) -> str:
+    """tune's mode for a W&B metric's goal (W&B's default: minimize)."""
+    return "max" if metric.get("goal") == "maximize" else "min"
+
+
 def convert(data: Mapping[str, Any], where: str) -> ForeignSweep:
     """A W&B sweep configuration -> tune's flags, settings, command and program; GridError lists every problem."""
     problems = _Problems()
@@ -372,18 +437,30 @@ def convert(data: Mapping[str, Any], where: str) -> ForeignSweep:
         _walk_parameters(data["parameters"], "parameters.", (), problems, found)
     method = data.get("method")
     metric = data.get("metric") if isinstance(data.get("metric"), Mapping) else None
+    metrics = list(data["metrics"]) if isinstance(data.get("metrics"), list) else []
+    scheduler = data.get("scheduler") if isinstance(data.get("scheduler"), Mapping) else None
+    rule = data.get("early_terminate")
     if not problems:
-        if method == "custom" or "scheduler" in data:
-            problems.add("method" if method == "custom" else "scheduler",
-                         "a custom W&B scheduler (method: custom, scheduler:) cannot run under tune; use method grid, "
-                         "random or bayes")
-        if "metrics" in data:
-            problems.add("metrics", "several objectives need W&B's custom scheduler, which tune does not run; keep one "
-                         "`metric: {name, goal}`")
-        if method == "bayes" and metric is None:
-            problems.add("metric", "method bayes learns from a metric: add `metric: {name: ..., goal: minimize}`")
-        if "early_terminate" in data and metric is None:
+        code = [key for key in ("source", "optimizer", "search_space") if scheduler is not None and key in scheduler]
+        if code:
+            problems.add(f"scheduler.{code[0]}", "W&B's scheduler calls functions of a Python file (its optimizer, its "
+                         "search space), which tune does not run: drop them and give the space under `parameters`")
+        targets = [f"metrics.{index}.target" for index, item in enumerate(metrics) if "target" in item]
+        if targets:
+            problems.add(targets[0], "a target ends the sweep when a run's metric reaches it, and several metrics make "
+                         "a front, not one value: drop target, or keep one `metric` with its target")
+        if metrics and rule is not None:
+            problems.add("early_terminate", f"hyperband judges one metric, and `metrics` names {len(metrics)}: drop "
+                         "early_terminate (tune's --stop moasha stops trials on several metrics)")
+        if method in ("bayes", "custom") and metric is None and not metrics:
+            problems.add("metric", f"method {method} learns from a metric: add `metric: {{name: ..., goal: minimize}}`")
+        if rule is not None and metric is None and not metrics:
             problems.add("metric", "early_terminate judges a metric: add `metric: {name: ..., goal: minimize}`")
+        if rule is not None and not metrics:
+            try:  # W&B's bands, as the stopping rule will compute them: none is an invalid file, said here
+                hyperband_bands(rule.get("eta", 3), rule.get("min_iter"), rule.get("max_iter"), rule.get("s"))
+            except ValueError as exc:
+                problems.add("early_terminate", str(exc))
     flags: dict[str, Any] = {}
     nest: dict[str, list[str]] = {}
     for name, path, kind, filled in found if not problems else ():
@@ -403,26 +480,34 @@ def convert(data: Mapping[str, Any], where: str) -> ForeignSweep:
         else []
     notes += [f"parameters.{name}: {kind} takes base-e exponents (e^min .. e^max), as W&B's deprecated form does; "
               f"{EXPONENT_FORMS[kind]} takes the values" for name, _, kind, _ in found if kind in EXPONENT_FORMS]
-    notes += [f"metric.{key} (a failed trial is told to the search as failed)" for key in ("impute",
-              "impute_while_running") if metric is not None and key in metric]
+    notes += [f"{where_}.{key} (a failed trial is told to the search as failed)"
+              for where_, item in ([("metric", metric)] if metric is not None else []) + [
+                  (f"metrics.{index}", item) for index, item in enumerate(metrics)]
+              for key in ("impute", "impute_while_running") if key in item]
+    if scheduler is not None:
+        notes.append(f"scheduler (engine {scheduler['engine']}: W&B's own, which runs method {method} as tune does)")
+    if method == "custom":
+        notes.append("method custom (a scheduler of your own picks W&B's runs; tune's search in its place is Optuna's "
+                     "TPE, as --search tpe)")
     settings: dict[str, Any] = {}
     if metric is not None:
-        settings.update(metric=metric["name"], mode="max" if metric.get("goal") == "maximize" else "min")
+        settings.update(metric=metric["name"], mode=_mode(metric))
         if "target" in metric:
             settings["target"] = metric["target"]
-    if method == "bayes":
+    elif metrics:  # several objectives: tune's metric and mode lists, judged by the Pareto front
+        settings.update(metric=[item["name"] for item in metrics], mode=[_mode(item) for item in metrics])
+    if method in ("bayes", "custom"):
         settings["search"] = "tpe"
     if "run_cap" in data:
-        settings["run_cap"] = data["run_cap"]
-    elif method in ("random", "bayes"):
+        settings["run_cap"] = int(data["run_cap"])
+    elif method in ("random", "bayes", "custom"):
         settings["needs_run_cap"] = f"method {method}"
-    rule = data.get("early_terminate")
     if rule is not None:
         settings.update(stop=WANDB_HYPERBAND, reduction_factor=rule.get("eta", 3), strict=rule.get("strict", True))
         if "max_iter" in rule and "s" in rule:
-            settings.update(max_t=rule["max_iter"], brackets=int(rule["s"]))
+            settings.update(max_t=int(rule["max_iter"]), brackets=int(rule["s"]))
         else:
-            settings["grace_period"] = rule["min_iter"]
+            settings["grace_period"] = int(rule["min_iter"])
     command: dict[str, Any] = {"argv": [str(item) for item in data.get("command") or DEFAULT_COMMAND], "style": "wandb"}
     if nest:
         command["nest"] = nest
