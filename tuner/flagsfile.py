@@ -113,9 +113,10 @@ class FlagsFile:
         return self.program
 
 
-def read_flags_file(path: str | os.PathLike[str]) -> FlagsFile:
+def read_flags_file(path: str | os.PathLike[str], script: str | os.PathLike[str] | None = None) -> FlagsFile:
     """Read a flags file: a CSV (by its suffix) or YAML. A problem with the file is a FlagsFileError naming it (a
-    YAML syntax error its line); a foreign format's is its GridError (tuner.formats)."""
+    YAML syntax error its line); a foreign format's is its GridError (tuner.formats). `script`: the script the file
+    is for, when known (a Hydra `glob()` selects options of that app's config groups)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FlagsFileError(f"flags file '{path}' does not exist; check the path (relative to {os.getcwd()})")
@@ -123,12 +124,13 @@ def read_flags_file(path: str | os.PathLike[str]) -> FlagsFile:
         raise FlagsFileError(f"flags file '{path}' is a directory, expected a YAML or CSV file")
     if path.lower().endswith(".csv"):
         return FlagsFile(path, FileKind.TABLE, table=_read_table(path))
-    return _from_yaml(path, _read_yaml(path))
+    return _from_yaml(path, _read_yaml(path), None if script is None else os.fspath(script))
 
 
-def as_flags_file(source: Any) -> Any:
-    """`source` with a path read (a FlagsFile); anything else (a FlagsFile, a mapping, a DataFrame, None) as it is."""
-    return read_flags_file(source) if isinstance(source, (str, os.PathLike)) else source
+def as_flags_file(source: Any, script: str | os.PathLike[str] | None = None) -> Any:
+    """`source` with a path read (a FlagsFile); anything else (a FlagsFile, a mapping, a DataFrame, None) as it is.
+    `script`: as for read_flags_file."""
+    return read_flags_file(source, script) if isinstance(source, (str, os.PathLike)) else source
 
 
 def sweep_script_file(script: str | os.PathLike[str]) -> FlagsFile | None:
@@ -162,10 +164,10 @@ def _read_yaml(path: str) -> dict[str, Any]:
     return data
 
 
-def _from_yaml(path: str, data: dict[str, Any]) -> FlagsFile:
+def _from_yaml(path: str, data: dict[str, Any], script: str | None = None) -> FlagsFile:
     from tuner.formats import convert_file, convert_mapping
 
-    foreign = convert_file(data, path)  # a W&B sweep or a Hydra sweeper config, in tune's terms (tuner.formats)
+    foreign = convert_file(data, path, script)  # a W&B sweep or a Hydra sweeper config, in tune's terms (tuner.formats)
     if foreign is not None:
         if foreign.notes:  # said once, where the file is read
             from tuner import channel
@@ -180,7 +182,7 @@ def _from_yaml(path: str, data: dict[str, Any]) -> FlagsFile:
     flags = dict(data)
     command = flags.pop("command", None)  # reserved: the command template (tuner.interface.template), not a flag
     settings = _check_sweep_settings(flags.pop("sweep"), path) if "sweep" in flags else {}  # reserved: not a flag
-    flags = convert_mapping(flags, path, from_file=True) or flags  # Hydra sweep strings: `layers: range(1, 5)`
+    flags = convert_mapping(flags, path, True, script) or flags  # Hydra sweep strings: `layers: range(1, 5)`
     return FlagsFile(path, FileKind.TUNE, MappingProxyType(flags), command=command,
                      settings=MappingProxyType(settings))
 

@@ -34,12 +34,12 @@ from workers.process import FINISHED, run_process
 log = channel.logger(__name__)
 
 
-def _read_flags_argument(flags: Mapping[str, Any] | str | os.PathLike[str] | FlagsFile | None) -> tuple[
-        dict[str, Any], FlagsFile | None]:
+def _read_flags_argument(flags: Mapping[str, Any] | str | os.PathLike[str] | FlagsFile | None,
+                         script: str | None = None) -> tuple[dict[str, Any], FlagsFile | None]:
     """The run's flags, and the flags file they came from (read as a sweep reads it: tuner.flagsfile)."""
     if flags is None:
         return {}, None
-    file = as_flags_file(flags)
+    file = as_flags_file(flags, script)
     if isinstance(file, FlagsFile):
         return check_flag_values(file.one_run_flags(), file.path), file
     if not isinstance(flags, Mapping):
@@ -91,7 +91,7 @@ def training_run(file: str = "train.py", flags: Mapping[str, Any] | str | os.Pat
     """
     settings = load_settings(runs_dir=runs_dir, echo=echo, timeout_s=timeout_s, stdout_metrics=stdout_metrics,
                              config=config)
-    values, flags_file = _read_flags_argument(flags)
+    values, flags_file = _read_flags_argument(flags, file)
     run_tags = launch_tags(tags, label, note)
     script = describe_script(file)
     from tuner.interface.template import check_template_flags, parse_template, resolve_template

@@ -64,6 +64,27 @@ CASES = [
     "sort(3,1,2)", "sort(choice(3,1,2),reverse=true)", "sort(range(5,1,-1))", "sort(range(1,5),reverse=true)",
     "sort([3,1,2])", "sort(list=[3,2])", "sort(a)", "shuffle(a,b)", "shuffle(choice(a,b))", "shuffle(range(1,3))",
     "shuffle([1])", "glob(*)", "glob([a*,b*],exclude=c*)", "glob(include=a*)",
+    # glob: Hydra's test_glob and its grammar documentation (config group `schema`), then what Hydra refuses
+    "glob(include=*)", "glob(include=[*])", "glob(include=[a*, b*], exclude=c*)", "glob(*,exclude=support)",
+    "glob([s*,w*],exclude=school)", "glob('a,b')", "glob(*, exclude=null)", "glob(include=*,exclude=[])", "glob([])",
+    "glob(a/b*)", "glob(?)", "glob( a )", "glob(a*, b*)", "glob()", "glob(x=a)", "glob(null)", "glob({a:1})",
+    "glob(a*, b*, c*)", "glob(1)", "glob(true)", "choice(glob(*))", "sort(glob(*))", "shuffle(glob(*))",
+    "str(glob(*))", "tag(log, glob(*))", "glob(*),a", "[glob(*)]", "{a: glob(*)}",
+    # arguments bound to Hydra's signatures and checked against their types (Hydra's Functions.eval)
+    "choice(interval(0,1))", "choice(range(1,3))", "choice(null)", "choice(a,null)", "choice(1, a=2)",
+    "range()", "range(1,2,3,4)", "range(true)", "range(1, null)", "range(x=1)", "range('1', 3)",
+    "interval()", "interval(1)", "interval(1,2,3)", "interval(true,2)", "interval(0, end=1)", "interval(null, 1)",
+    "tag()", "tag(log)", "tag(log, sweep=interval(0,1))", "tag(sweep=interval(0,1))", "tag(1, interval(0,1))",
+    "tag(log, [1,2])", "tag(log, sweep=5)", "int()", "int(1, value=2)", "int(value=null)", "int(null)",
+    "str(null)", "int(inf)", "int(nan)", "int(abc)", "bool(yes)", "bool(1.5)", "int([1,null])", "str(1,null)",
+    "sort()", "sort(null)", "sort(a,1)", "sort(1,2,reverse=1)", "sort(interval(0,1))", "sort({a:1})",
+    "sort(list=[3,1],reverse=true)", "sort(sweep=choice(3,1))", "shuffle(interval(0,1))", "shuffle(null)",
+    "shuffle({a:1})", "shuffle(sweep=range(1,3))",
+    # what a cast keeps of a sweep's tags (Hydra: an interval's, not a choice's or range's)
+    "float(tag(x, range(1,3)))", "str(tag(x, choice(1,2)))", "int(tag(log, interval(1, 10)))",
+    "tag(log, shuffle(choice(a,b)))", "shuffle(tag(log, choice(a,b)))",
+    # whitespace after `=` belongs to the `=` token
+    " ", "  choice(a,b)", "\trange(1,3)",
     # errors in both
     "choice()", "range(a)", "[1,", "abc)", "~", "choice(a", "a,", ",a", "interval(a,1)", "tag(log, 5)",
     "choice(a=1)", "range(1, stop=2, 3)", "unknownfn(1)", "'a'b",
@@ -122,9 +143,182 @@ def test_where_the_two_rules_differ_the_existing_rule_is_kept_without_a_sweep_fu
     assert H.parse_value("1_000") == 1000 and H.parse_value(".inf") == ".inf"
 
 
-def test_glob_is_refused_with_one_line():
-    with pytest.raises(GridError, match="glob\\(\\) selects options of a Hydra config group"):
-        H.flag_values("glob(*)", "db")
+# -- glob(): the options of a Hydra app's config group ----------------------------------------------------------
+
+HYDRA_APP = """
+import hydra
+from omegaconf import DictConfig
+
+
+@hydra.main(version_base=None, config_path="conf", config_name="config")
+def main(cfg: DictConfig) -> None:
+    print(f"driver: {cfg.db.driver}")
+    print(f"loss: {cfg.lr * len(cfg.db.driver)}")
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.fixture
+def hydra_app(tmp_path):
+    """A Hydra app as its docs lay one out: conf/config.yaml with a defaults list, the group conf/db with three
+    options, and what is no option of it (a .txt, a .yml: Hydra 1.2+ reads .yaml only, a sub-folder)."""
+    (tmp_path / "conf" / "db" / "replicas").mkdir(parents=True)
+    (tmp_path / "conf" / "config.yaml").write_text("defaults:\n  - db: mysql\n  - _self_\nlr: 0.1\n")
+    for option in ("mysql", "postgresql", "sqlite"):
+        (tmp_path / "conf" / "db" / f"{option}.yaml").write_text(f"driver: {option}\n")
+    (tmp_path / "conf" / "db" / "README.txt").write_text("the databases\n")
+    (tmp_path / "conf" / "db" / "legacy.yml").write_text("driver: legacy\n")
+    (tmp_path / "conf" / "db" / "replicas" / "two.yaml").write_text("n: 2\n")
+    (tmp_path / "train.py").write_text(HYDRA_APP)
+    return tmp_path
+
+
+def hydra_expands(config_dir, override):
+    """What Hydra's basic sweeper lists for `override` with the app's own config loader."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    with initialize_config_dir(config_dir=str(config_dir), version_base=None):
+        parser = overrides_parser.OverridesParser.create(config_loader=GlobalHydra.instance().config_loader())
+        (parsed,) = parser.parse_overrides([override])
+        return parsed.key_or_group, list(parsed.sweep_string_iterator())
+
+
+@pytest.mark.parametrize("override", ["db=glob(*)", "db=glob(*,exclude=sqlite)", "db=glob([m*,p*],exclude=mysql)",
+                                      "db=glob(include=[*sql*], exclude=[my*])", "+db@backup=glob(p*)",
+                                      "db/replicas=glob(*)", "db=glob('s*')"])
+def test_glob_lists_the_options_hydras_own_loader_lists(hydra_app, override):
+    from tuner.cli.run import parse_flag_options
+
+    group, expected = hydra_expands(hydra_app / "conf", override)
+    assert expected  # the case selects something in Hydra
+    name = override.split("=", 1)[0]
+    assert H.group_of(name) == group
+    assert parse_flag_options([override], str(hydra_app / "train.py")) == {name: expected}
+
+
+@pytest.mark.parametrize("include, exclude, expected", [  # Hydra's test_glob_filter
+    (["*"], [], ["the", "quick", "brown", "fox", "jumped", "under", "the", "lazy", "dog"]),
+    (["*"], ["quick", "under"], ["the", "brown", "fox", "jumped", "the", "lazy", "dog"]),
+    (["*"], ["*d*"], ["the", "quick", "brown", "fox", "the", "lazy"]),
+    (["t*"], [], ["the", "the"]),
+])
+def test_glob_filter_as_hydras(include, exclude, expected):
+    words = ["the", "quick", "brown", "fox", "jumped", "under", "the", "lazy", "dog"]
+    assert H.Glob(include, exclude).filter(words) == expected == types.Glob(include, exclude).filter(words)
+
+
+def test_glob_in_a_flags_file_and_in_a_sweeper_config_selects_from_the_apps_groups(hydra_app):
+    from tuner.flagsfile import read_flags_file
+
+    (hydra_app / "grid.yml").write_text("db: glob(*, exclude=sqlite)\nlr: [0.1, 0.2]\n")
+    grid = read_flags_file(str(hydra_app / "grid.yml"), str(hydra_app / "train.py"))
+    assert grid.flags["db"] == ["mysql", "postgresql"]
+    # a primary config with the basic sweeper's params: its own folder is the config folder, no script needed
+    (hydra_app / "conf" / "sweep.yaml").write_text("defaults:\n  - config\nhydra:\n  sweeper:\n    params:\n"
+                                                   "      db: glob(*)\n      lr: 0.1,0.01\n")
+    swept = read_flags_file(str(hydra_app / "conf" / "sweep.yaml"))
+    assert swept.flags == {"db": ["mysql", "postgresql", "sqlite"], "lr": [0.1, 0.01]}
+
+
+def test_config_path_as_hydra_resolves_it(tmp_path):
+    """Relative to the script; left out: None from version_base 1.2 (or None), "." before (Hydra's main())."""
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "a.yaml").write_text("x: 1\n")
+    cases = {
+        'from hydra import main\n@main(config_path=".", config_name="c", version_base="1.3")\ndef f(cfg): pass\n':
+            ["a"],
+        'import hydra\n@hydra.main(".", "c")\ndef f(cfg): pass\n': ["a"],
+        'import hydra\n@hydra.main(config_name="c")\ndef f(cfg): pass\n': ["a"],  # 1.1's default "."
+        'import hydra\n@hydra.main(config_name="c", version_base="1.1")\ndef f(cfg): pass\n': ["a"],
+        'import hydra\n@hydra.main(config_name="c", version_base=None)\ndef f(cfg): pass\n': "config_path None",
+        'import hydra\n@hydra.main(config_name="c", version_base="1.2")\ndef f(cfg): pass\n': "config_path None",
+        'import hydra\n@hydra.main(config_path="pkg://app.conf")\ndef f(cfg): pass\n': "is a package",
+        'import hydra, os\n@hydra.main(config_path=os.getcwd())\ndef f(cfg): pass\n': "computes its config_path",
+        'import argparse\nargparse.ArgumentParser().parse_args()\n': "no @hydra.main",
+    }
+    for index, (source, expected) in enumerate(cases.items()):
+        script = tmp_path / f"app{index}.py"
+        script.write_text(source)
+        if isinstance(expected, list):
+            assert H.flag_values("glob(*)", "db", H.ConfigGroups(str(script))) == expected, source
+        else:
+            with pytest.raises(GridError, match=expected):
+                H.flag_values("glob(*)", "db", H.ConfigGroups(str(script)))
+
+
+@pytest.mark.parametrize("raw, script, says", [
+    ("glob(*)", None, "no Hydra app is named here"),
+    ("glob(*)", "plain.py", "plain.py has no @hydra.main"),
+    ("glob(z*)", "train.py", "matches none of config group db's options (mysql, postgresql, sqlite)"),
+])
+def test_a_glob_tune_cannot_expand_is_one_line_saying_why_and_what_to_write(hydra_app, raw, script, says):
+    (hydra_app / "plain.py").write_text("print('no hydra here')\n")
+    groups = H.ConfigGroups(None if script is None else str(hydra_app / script))
+    with pytest.raises(GridError) as caught:
+        H.flag_values(raw, "db", groups)
+    message = str(caught.value)
+    assert says in message and "\n" not in message and message.startswith(f"--flag db={raw}: ")
+    assert "choice(" in message or "matches none" in message
+
+
+def test_glob_on_a_plain_key_is_refused_naming_the_missing_group(hydra_app):
+    # Hydra lists nothing for it (the sweep has no jobs); tune says why
+    assert hydra_expands(hydra_app / "conf", "lr=glob(*)") == ("lr", [])
+    with pytest.raises(GridError, match=r"has no group 'lr' .*list the values instead, e.g. choice\("):
+        H.flag_values("glob(*)", "lr", H.ConfigGroups(str(hydra_app / "train.py")))
+
+
+def test_glob_in_an_optuna_sweeper_config_is_refused_as_hydra_refuses_it_with_the_choice_to_write(hydra_app):
+    from tuner.yamlfile import load
+
+    config = load("defaults:\n  - override hydra/sweeper: optuna\nhydra:\n  sweeper:\n    params:\n"
+                  "      db: glob(*, exclude=sqlite)\n")
+    with pytest.raises(GridError, match=r"ConfigLoader is not set\); write choice\(mysql, postgresql\)"):
+        convert_file(config, str(hydra_app / "conf" / "config.yaml"))
+
+
+def test_the_cli_reads_a_flags_file_glob_with_the_script_it_runs(hydra_app, monkeypatch, capsys):
+    from tuner.cli.main import main
+
+    monkeypatch.chdir(hydra_app)
+    (hydra_app / "grid.yml").write_text("db: glob(x*)\n")
+    assert main(["train.py", "--flags", "grid.yml", "-y"]) == 2
+    err = capsys.readouterr().err
+    assert "matches none of config group db's options (mysql, postgresql, sqlite)" in err and err.count("\n") == 1
+    assert not (hydra_app / "runs").exists()
+
+
+# -- the rest of Hydra's functions, as tune reads them -----------------------------------------------------------
+
+def test_a_shuffled_list_is_shuffled_as_hydra_shuffles_it():
+    import random
+
+    for text in ("shuffle([1,2,3,4,5])", "shuffle(list=[a,b,c,d])"):
+        random.seed(11)
+        expected = canon(PARSER.parse_override(f"key={text}")._value)
+        random.seed(11)
+        assert canon(H.parse_value(text)) == expected
+
+
+@pytest.mark.parametrize("text, values", [  # Hydra's main branch: sort() reverses a range's own values
+    ("sort(range(1,10,2),reverse=true)", [9, 7, 5, 3, 1]),
+    ("sort(range(10,0,-3))", [1, 4, 7, 10]),
+    ("sort(range(1.0, 2.0, 0.25), reverse=true)", [1.75, 1.5, 1.25, 1.0]),
+    ("sort(range(2.0, 1.0, -0.3))", [1.1, 1.4, 1.7, 2.0]),
+])
+def test_sort_of_a_range_lists_the_ranges_own_values_in_order(text, values):
+    assert H.flag_values(text) == pytest.approx(values)
+
+
+@pytest.mark.parametrize("raw", ["range(1,3,0)", "range(1.0,3.0,0)", "choice(int(inf))", "choice(a", "interval(1)"])
+def test_a_value_hydra_cannot_list_is_one_grid_error_line(raw):
+    with pytest.raises(GridError) as caught:
+        H.flag_values(raw, "x")
+    assert "\n" not in str(caught.value) and str(caught.value).startswith(f"--flag x={raw}: ")
 
 
 def test_a_flags_file_value_with_a_sweep_function_is_converted(tmp_path):

@@ -104,10 +104,12 @@ def run_parser() -> Parser:
     return parser
 
 
-def parse_flag_options(items: Sequence[str]) -> dict[str, Any]:
-    """`--flag name=v1,v2` -> {name: [v1, v2]} with YAML-typed values (`1e-3` a float, `001` a string)."""
-    from tuner.formats.hydra import flag_values
+def parse_flag_options(items: Sequence[str], script: str | None = None) -> dict[str, Any]:
+    """`--flag name=v1,v2` -> {name: [v1, v2]} with YAML-typed values (`1e-3` a float, `001` a string). `script`:
+    the script they are for (a Hydra `glob()` selects options of its app's config groups)."""
+    from tuner.formats.hydra import ConfigGroups, flag_values
 
+    groups = ConfigGroups(script)
     values: dict[str, Any] = {}
     for item in items:
         name, sep, raw = item.partition("=")
@@ -116,7 +118,7 @@ def parse_flag_options(items: Sequence[str]) -> dict[str, Any]:
             raise UsageError(f"--flag {quoted(item)}: expected NAME=VALUE or NAME=V1,V2,...")
         # tune's rule (tuner.values), or Hydra's grammar for a value with a sweep function: `range(1, 5)`,
         # `choice(a, b)`, `tag(log, interval(1e-4, 1e-1))`, which may be a distribution (a mapping)
-        values[name] = flag_values(raw, name)
+        values[name] = flag_values(raw, name, groups)
     return values
 
 
@@ -126,17 +128,17 @@ def cmd_run(argv: Sequence[str]) -> int:
         cut = list(argv).index("--")
         argv, script_args = list(argv)[:cut], tuple(argv[cut + 1:])
     args = run_parser().parse_args(argv)
-    cli_flags = parse_flag_options(args.flag)
     from tuner.flagsfile import read_flags_file, sweep_script_file
 
     # each file is read once, here, and its value handed on (tuner.flagsfile): `tune sweep.yaml` names its program
     script_file = sweep_script_file(args.script)
-    flags_file = read_flags_file(args.flags) if args.flags is not None else None
+    script = script_file.program if script_file is not None and script_file.program else args.script
+    cli_flags = parse_flag_options(args.flag, script)
+    flags_file = read_flags_file(args.flags, script) if args.flags is not None else None
     drawn = any(isinstance(v, dict) for v in cli_flags.values())  # `--flag lr=interval(0, 1)`: a distribution
     is_sweep = (args.sample is not None or args.num_samples is not None or drawn
                 or any(len(v) > 1 for v in cli_flags.values())
                 or (flags_file.is_sweep if flags_file is not None else script_file is not None))
-    script = script_file.program if script_file is not None and script_file.program else args.script
     if is_sweep:
         from tuner.cli.sweeps import run_sweep_command
 

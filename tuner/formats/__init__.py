@@ -27,28 +27,32 @@ from .foreign import UNCHANGED, ForeignSweep
 __all__ = ["ForeignSweep", "convert_file", "convert_mapping"]
 
 
-def convert_file(data: Any, where: str) -> ForeignSweep | None:
+def convert_file(data: Any, where: str, script: str | None = None) -> ForeignSweep | None:
     """A flags file's parsed YAML as a ForeignSweep when it is a W&B sweep or a Hydra sweeper config; None for tune's
-    own flags files (which may still hold Hydra sweep strings: see `convert_mapping`)."""
+    own flags files (which may still hold Hydra sweep strings: see `convert_mapping`). `script`: the script the
+    file is for, when known (a Hydra glob() selects from its config groups)."""
     from . import hydra, wandb
 
     if wandb.is_wandb_sweep(data):
         return wandb.convert(data, where)
     if hydra.is_sweeper_config(data):
-        return hydra.convert_sweeper_config(data, where)
+        return hydra.convert_sweeper_config(data, where, script)
     return None
 
 
-def convert_mapping(flags: Mapping[str, Any], where: str, from_file: bool = False) -> dict[str, Any] | None:
+def convert_mapping(flags: Mapping[str, Any], where: str, from_file: bool = False,
+                    script: str | None = None) -> dict[str, Any] | None:
     """tune's flags mapping with foreign values converted: Ray Tune search space objects (a Python dict) or, in a
     flags file (`from_file`), Hydra sweep strings such as `range(1, 5)`; None when nothing is converted (the caller
-    keeps its mapping)."""
+    keeps its mapping). `script`: as for `convert_file`."""
     from . import hydra, raytune
 
+    groups = hydra.ConfigGroups(script)
     converted: dict[str, Any] = {}
     changed = False
     for name, value in flags.items():
-        new = hydra.convert_file_value(name, value, where) if from_file else raytune.convert_value(name, value, where)
+        new = hydra.convert_file_value(name, value, where, groups) if from_file else \
+            raytune.convert_value(name, value, where)
         changed = changed or new is not UNCHANGED
         converted[name] = value if new is UNCHANGED else new
     return converted if changed else None

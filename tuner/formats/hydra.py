@@ -30,393 +30,21 @@ from __future__ import annotations
 import decimal
 import math
 import re
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from tuner.errors import GridError
 
 from .foreign import UNCHANGED, ForeignSweep
-
-# -------------------------------------------------------------------------------------------------------------
-# What the grammar yields
-
-
-@dataclass
-class QuotedString:
-    text: str
-    quote: str
-
-
-@dataclass
-class ChoiceSweep:
-    list: list[Any]
-    simple_form: bool = False
-    tags: set[str] = field(default_factory=set)
-    shuffle: bool = False
-
-
-@dataclass
-class RangeSweep:
-    start: Any
-    stop: Any
-    step: Any = 1
-    tags: set[str] = field(default_factory=set)
-    shuffle: bool = False
-
-    def values(self) -> list[Any]:
-        """Hydra's RangeSweep.range(): Python's range for ints, decimal steps for reals (stop excluded)."""
-        if all(isinstance(v, int) and not isinstance(v, bool) for v in (self.start, self.stop, self.step)):
-            return list(range(self.start, self.stop, self.step))
-        start, stop, step = (decimal.Decimal(str(v)) for v in (self.start, self.stop, self.step))
-        if step == 0:
-            raise GridError(f"range: invalid range values (start:{start}, stop:{stop}, step:{step})")
-        out: list[Any] = []
-        index = 0
-        while True:
-            current = start + step * index
-            if (step > 0 and current >= stop) or (step < 0 and current <= stop):
-                return out
-            out.append(float(current))
-            index += 1
-
-
-@dataclass
-class IntervalSweep:
-    start: Any
-    end: Any
-    tags: set[str] = field(default_factory=set)
-
-
-@dataclass
-class Glob:
-    include: list[str]
-    exclude: list[str]
-
-
-SWEEPS = (ChoiceSweep, RangeSweep, IntervalSweep, Glob)
-
-# -------------------------------------------------------------------------------------------------------------
-# The lexer (VALUE_MODE): ANTLR takes the longest match, the first rule on a tie
-
-_INT_UNSIGNED = r"(?:0|[1-9](?:_?[0-9])*)"
-_POINT_FLOAT = rf"(?:{_INT_UNSIGNED}?\.[0-9](?:_?[0-9])*|{_INT_UNSIGNED}\.)"
-_EXPONENT_FLOAT = rf"(?:(?:{_POINT_FLOAT}|{_INT_UNSIGNED})[eE][+-]?[0-9](?:_?[0-9])*)"
-_WS = r"[ \t]"
-_RULES = (
-    ("POPEN", rf"{_WS}*\({_WS}*"),
-    ("COMMA", rf"{_WS}*,{_WS}*"),
-    ("PCLOSE", rf"{_WS}*\)"),
-    ("BRACKET_OPEN", rf"\[{_WS}*"),
-    ("BRACKET_CLOSE", rf"{_WS}*\]"),
-    ("BRACE_OPEN", rf"\{{{_WS}*"),
-    ("BRACE_CLOSE", rf"{_WS}*\}}"),
-    ("COLON", rf"{_WS}*:{_WS}*"),
-    ("EQUAL", rf"{_WS}*={_WS}*"),
-    ("FLOAT", rf"[+-]?(?:{_EXPONENT_FLOAT}|{_POINT_FLOAT}|[Ii][Nn][Ff]|[Nn][Aa][Nn])"),
-    ("INT", rf"[+-]?{_INT_UNSIGNED}"),
-    ("BOOL", r"[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]"),
-    ("NULL", r"[Nn][Uu][Ll][Ll]"),
-    ("UNQUOTED_CHAR", r"[/\-\\+.$%*@?|]"),
-    ("ID", r"[a-zA-Z_][a-zA-Z0-9_\-]*"),
-    ("ESC", r"(?:\\\\|\\\(|\\\)|\\\[|\\\]|\\\{|\\\}|\\:|\\=|\\,|\\ |\\\t)+"),
-    ("WS", rf"{_WS}+"),
-    ("QUOTED_VALUE", r"\"(?:(?:\\\\)*|.*?[^\\](?:\\\\)*)\"|'(?:(?:\\\\)*|.*?[^\\](?:\\\\)*)'"),
-    ("INTERPOLATION", r"\$\{[^}]+\}"),
+from .hydra_grammar import (  # noqa: F401 (the grammar's names, read here by the tests and by users of this module)
+    SWEEPS,
+    ChoiceSweep,
+    Glob,
+    IntervalSweep,
+    QuotedString,
+    RangeSweep,
+    parse_value,
+    plain,
 )
-_COMPILED = [(name, re.compile(pattern, re.S)) for name, pattern in _RULES]
-_PRIMITIVE = {"ID", "NULL", "INT", "FLOAT", "BOOL", "INTERPOLATION", "UNQUOTED_CHAR", "COLON", "ESC", "WS"}
-_DICT_KEY = _PRIMITIVE - {"COLON", "INTERPOLATION"}
-
-
-def _tokens(text: str) -> list[tuple[str, str]]:
-    tokens, position = [], 0
-    while position < len(text):
-        best: tuple[str, str] | None = None
-        for name, pattern in _COMPILED:
-            match = pattern.match(text, position)
-            if match and match.end() > position and (best is None or len(match.group()) > len(best[1])):
-                best = (name, match.group())
-        if best is None:
-            raise GridError(f"token recognition error at: '{text[position]}'")
-        tokens.append(best)
-        position += len(best[1])
-    return tokens
-
-
-# -------------------------------------------------------------------------------------------------------------
-# The parser (OverrideParser.g4's `value` and below) and the functions of Hydra's OverridesParser
-
-
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.tokens = _tokens(text)
-        self.at = 0
-
-    def peek(self, offset: int = 0) -> str | None:
-        index = self.at + offset
-        return self.tokens[index][0] if index < len(self.tokens) else None
-
-    def take(self, kind: str) -> str:
-        if self.peek() != kind:
-            got = self.tokens[self.at][1] if self.at < len(self.tokens) else "<EOF>"
-            raise GridError(f"mismatched input '{got}' expecting {kind}")
-        self.at += 1
-        return self.tokens[self.at - 1][1]
-
-    def value(self) -> Any:
-        first = self.element()
-        if self.peek() != "COMMA":
-            return first
-        items = [first]
-        while self.peek() == "COMMA":
-            self.at += 1
-            items.append(self.element())
-        return ChoiceSweep(items, simple_form=True)
-
-    def element(self) -> Any:
-        kind = self.peek()
-        if kind == "ID" and self.peek(1) == "POPEN":
-            return self.function()
-        if kind == "BRACKET_OPEN":
-            self.at += 1
-            items = []
-            if self.peek() != "BRACKET_CLOSE":
-                items.append(self.element())
-                while self.peek() == "COMMA":
-                    self.at += 1
-                    items.append(self.element())
-            self.take("BRACKET_CLOSE")
-            return items
-        if kind == "BRACE_OPEN":
-            self.at += 1
-            pairs: dict[Any, Any] = {}
-            if self.peek() != "BRACE_CLOSE":
-                while True:
-                    key = self.primitive(_DICT_KEY)
-                    self.take("COLON")
-                    pairs[key] = self.element()
-                    if self.peek() != "COMMA":
-                        break
-                    self.at += 1
-            self.take("BRACE_CLOSE")
-            return pairs
-        return self.primitive(_PRIMITIVE)
-
-    def primitive(self, allowed: set[str]) -> Any:
-        if self.peek() == "QUOTED_VALUE" and allowed is _PRIMITIVE:  # a dict key is never quoted
-            text = self.take("QUOTED_VALUE")
-            return QuotedString(_unescape_quoted(text), text[0])
-        start = self.at
-        while self.peek() in allowed:
-            self.at += 1
-        parts = self.tokens[start:self.at]
-        if not parts:
-            got = self.tokens[self.at][1] if self.at < len(self.tokens) else "<EOF>"
-            raise GridError(f"no viable alternative at input '{got}'")
-        if parts[0][0] == "WS":
-            if len(parts) == 1:
-                raise GridError("Trying to parse a primitive that is all whitespaces")
-            parts = parts[1:]
-        if parts[-1][0] == "WS":
-            parts = parts[:-1]
-        if len(parts) > 1:
-            return "".join(t[1::2] if k == "ESC" else t for k, t in parts)
-        kind, text = parts[0]
-        if kind == "INT":
-            return int(text)
-        if kind == "FLOAT":
-            return float(text)
-        if kind == "NULL":
-            return None
-        if kind == "BOOL":
-            return text.lower() == "true"
-        if kind == "ESC":
-            return text[1::2]
-        return text
-
-    def function(self) -> Any:
-        name = self.take("ID")
-        self.take("POPEN")
-        args: list[Any] = []
-        kwargs: dict[str, Any] = {}
-        while self.peek() != "PCLOSE":
-            if args or kwargs:
-                self.take("COMMA")
-            if self.peek() == "ID" and self.peek(1) == "EQUAL":
-                key = self.take("ID")
-                self.at += 1
-                kwargs[key] = self.element()
-            else:
-                if kwargs:
-                    raise GridError("positional argument follows keyword argument")
-                args.append(self.element())
-        self.take("PCLOSE")
-        args = [a.text if isinstance(a, QuotedString) else a for a in args]  # Hydra unquotes top-level arguments
-        kwargs = {k: v.text if isinstance(v, QuotedString) else v for k, v in kwargs.items()}
-        try:
-            return _call(name, args, kwargs)
-        except (TypeError, ValueError) as exc:
-            raise GridError(f"{type(exc).__name__} while evaluating '{name}(...)': {exc}") from None
-
-
-def _unescape_quoted(text: str) -> str:
-    """Hydra's _unescape_quoted_string: backslashes before a quote (and at the end) are halved."""
-    quote, body = text[0], text[1:]
-    pattern = re.compile(r"(\\)+" + re.escape(quote))
-    tokens = []
-    match = pattern.search(body)
-    while match is not None:
-        start, stop = match.span()
-        tokens.append(body[:start])
-        tokens.append(body[start + 1:stop:2])
-        body = body[stop:]
-        match = pattern.search(body)
-    if len(body) > 1:
-        tokens.append(body[:-1])
-    return "".join(tokens)
-
-
-def _number(value: Any, what: str) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{what} must be a number, got {value!r}")
-    return value
-
-
-def _cast(function: Any, value: Any) -> Any:
-    if isinstance(value, QuotedString):
-        return _cast(function, value.text)
-    if isinstance(value, dict):
-        return {k: _cast(function, v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_cast(function, v) for v in value]
-    if isinstance(value, ChoiceSweep):
-        return ChoiceSweep([_cast(function, v) for v in value.list], value.simple_form, set(value.tags), value.shuffle)
-    if isinstance(value, RangeSweep):
-        if function not in (float, int):
-            raise ValueError("Range can only be cast to int or float")
-        return RangeSweep(function(value.start), function(value.stop), function(value.step), set(value.tags),
-                          value.shuffle)
-    if isinstance(value, IntervalSweep):
-        if function not in (float, int):
-            raise ValueError(f"Intervals cannot be cast to {function.__name__}")
-        return IntervalSweep(function(value.start), function(value.end), set(value.tags))
-    if function is str:
-        return str(value).lower() if isinstance(value, bool) else str(value)
-    if function is bool and isinstance(value, str):
-        if value.lower() in ("true", "false"):
-            return value.lower() == "true"
-        raise ValueError(f"Cannot cast '{value}' to bool")
-    return function(value)
-
-
-def _call(name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
-    if name in ("int", "float", "str", "bool"):
-        function = {"int": int, "float": float, "str": str, "bool": bool}[name]
-        if args and "value" in kwargs:
-            raise TypeError("cannot use both position and named arguments")
-        if "value" in kwargs:
-            value = kwargs["value"]
-        elif not args:
-            raise TypeError("No positional args or value specified")
-        else:
-            value = args[0] if len(args) == 1 else ChoiceSweep(list(args), simple_form=True)
-        return _cast(function, value)
-    if name == "choice":
-        if kwargs or not args:
-            raise ValueError("empty choice is not legal")
-        if len(args) == 1 and isinstance(args[0], ChoiceSweep):
-            if not args[0].simple_form:
-                raise ValueError("nesting choices is not supported")
-            args[0].simple_form = False
-            return args[0]
-        return ChoiceSweep(list(args))
-    if name == "range":
-        values = dict(zip(("start", "stop", "step"), args), **kwargs)
-        start, stop = values.get("start"), values.get("stop")
-        if stop is None:
-            start, stop = 0, start
-        step = values.get("step", 1)
-        return RangeSweep(_number(start, "start"), _number(stop, "stop"), _number(step, "step"))
-    if name == "interval":
-        values = dict(zip(("start", "end"), args), **kwargs)
-        return IntervalSweep(float(_number(values["start"], "start")), float(_number(values["end"], "end")))
-    if name == "tag":
-        items = list(args) + ([kwargs["sweep"]] if "sweep" in kwargs else [])
-        if not items or not isinstance(items[-1], (ChoiceSweep, RangeSweep, IntervalSweep)):
-            raise ValueError("Last argument to tag() must be a choice(), range() or interval()")
-        for tag in items[:-1]:
-            if not isinstance(tag, str):
-                raise ValueError(f"tag arguments type must be string, got {type(tag).__name__}")
-        sweep = items[-1]
-        if isinstance(sweep, Glob):
-            raise ValueError("Last argument to tag() must be a choice(), range() or interval()")
-        sweep.tags = set(items[:-1])
-        return sweep
-    if name in ("sort", "shuffle"):
-        return _order(name, args, kwargs)
-    if name == "glob":
-        include = kwargs.get("include", args[0] if args else None)
-        exclude = kwargs.get("exclude", args[1] if len(args) > 1 else None)
-        include = [include] if isinstance(include, str) else list(include or [])
-        exclude = [] if exclude is None else [exclude] if isinstance(exclude, str) else list(exclude)
-        return Glob(include, exclude)
-    raise ValueError(f"Unknown function '{name}'")
-
-
-def _order(name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
-    reverse = bool(kwargs.get("reverse", False))
-    target = kwargs.get("sweep", kwargs.get("list"))
-    if target is None:
-        target = args[0] if len(args) == 1 else ChoiceSweep(list(args), simple_form=True) if args else None
-    if target is None:
-        raise ValueError(f"empty {name} input")
-    if name == "shuffle":
-        if isinstance(target, (ChoiceSweep, RangeSweep)):
-            target.shuffle = True
-            return target
-        return list(target) if isinstance(target, list) else [target]
-    if isinstance(target, ChoiceSweep):
-        target.list = sorted(target.list, reverse=reverse)
-        return target
-    if isinstance(target, RangeSweep):
-        if (target.step > 0) == reverse:  # Hydra's _reverse_range_sweep: the same values the other way round
-            values = target.values()
-            if len(values) > 1:
-                if all(isinstance(v, int) for v in (target.start, target.stop, target.step)):
-                    target.start, target.step = values[-1], -target.step
-                    target.stop = values[0] + target.step
-                else:
-                    step = decimal.Decimal(str(target.step))
-                    last = decimal.Decimal(str(target.start)) + (len(values) - 1) * step
-                    first = decimal.Decimal(str(target.start))
-                    target.start, target.step, target.stop = last, -step, first - step / 2
-        return target
-    if isinstance(target, list):
-        return sorted(target, reverse=reverse)
-    return target
-
-
-def parse_value(text: str) -> Any:
-    """The value part of a Hydra override, as Hydra's grammar reads it (raises GridError on a syntax error)."""
-    if text == "":
-        return ""
-    parser = _Parser(text)
-    value = parser.value()
-    if parser.at != len(parser.tokens):
-        raise GridError(f"extraneous input '{parser.tokens[parser.at][1]}' expecting <EOF>")
-    return value
-
-
-def plain(value: Any) -> Any:
-    """An element as the job sees it (Hydra's Override.value()): quoted strings are their text."""
-    if isinstance(value, QuotedString):
-        return value.text
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {plain(k): plain(v) for k, v in value.items()}
-    return value
-
 
 # -------------------------------------------------------------------------------------------------------------
 # Sweeps in tune's terms
@@ -428,12 +56,16 @@ def has_sweep_function(text: str) -> bool:
     return bool(_FUNCTIONS.search(text))
 
 
-def to_flag_value(name: str, value: Any, optuna: bool = False) -> Any:
+def to_flag_value(name: str, value: Any, optuna: bool = False, groups: ConfigGroups | None = None) -> Any:
     """A parsed Hydra value as tune's flag value: a list of values (a grid axis, or one value) or a distribution
-    mapping. `optuna`: hydra-optuna-sweeper's meaning (choices and ranges drawn), else the basic sweeper's (grid)."""
+    mapping. `optuna`: hydra-optuna-sweeper's meaning (choices and ranges drawn), else the basic sweeper's (grid).
+    `groups`: the Hydra app's config groups, which a glob() selects from."""
     if isinstance(value, Glob):
-        raise GridError(f"flag '{name}': glob() selects options of a Hydra config group, which tune does not know; "
-                        "list the values instead, e.g. choice(a, b)")
+        options = (groups or ConfigGroups()).glob_options(name, value)
+        if optuna:  # its sweeper parses without a config loader: Hydra fails there ("ConfigLoader is not set")
+            raise GridError(f"flag '{name}': hydra-optuna-sweeper cannot list a config group's options (Hydra: "
+                            f"ConfigLoader is not set); write choice({', '.join(options)})")
+        return options
     if isinstance(value, ChoiceSweep):
         items = [plain(v) for v in value.list]
         return {"choice": items} if optuna else items
@@ -442,9 +74,14 @@ def to_flag_value(name: str, value: Any, optuna: bool = False) -> Any:
             items = value.values()
             return {"choice": items} if optuna else items
         if any(isinstance(v, float) for v in (value.start, value.stop, value.step)):
+            if not value.step:  # Optuna's FloatDistribution(start, stop, step=None): continuous
+                return {"uniform": [float(value.start), float(value.stop)]}
             start, stop, step = (decimal.Decimal(str(v)) for v in (value.start, value.stop, value.step))
-            count = int((stop - start) / step) + 1 if step else 0
+            count = int((stop - start) / step) + 1
             return {"choice": [float(start + step * i) for i in range(max(count, 0))]}
+        if value.step == 0:
+            raise GridError(f"flag '{name}': range({value.start}, {value.stop}, step=0) has no values (Optuna: "
+                            "the step must be > 0)")
         if value.step == 1:  # Optuna's IntDistribution(start, stop): stop included
             return {"randint": [int(value.start), int(value.stop) + 1]}
         return {"choice": list(range(int(value.start), int(value.stop) + 1, int(value.step)))}
@@ -456,28 +93,153 @@ def to_flag_value(name: str, value: Any, optuna: bool = False) -> Any:
     return [plain(value)]
 
 
-def flag_values(raw: str, name: str = "flag") -> Any:
+def flag_values(raw: str, name: str = "flag", groups: ConfigGroups | None = None) -> Any:
     """A `--flag NAME=RAW` value: Hydra's grammar when RAW holds a sweep function, else tune's rule; a list of values
-    or a distribution mapping."""
+    or a distribution mapping. `groups`: the script's config groups (a glob() selects from them)."""
     if not has_sweep_function(raw):
         from tuner.values import parse_values
 
         return parse_values(raw)
     try:
-        return to_flag_value(name, parse_value(raw))
+        return to_flag_value(name, parse_value(raw), groups=groups)
     except GridError as exc:
         raise GridError(f"--flag {name}={raw}: {exc} (Hydra's override syntax)") from None
 
 
-def convert_file_value(name: str, value: Any, where: str) -> Any:
+def convert_file_value(name: str, value: Any, where: str, groups: ConfigGroups | None = None) -> Any:
     """A flags file's value: a string holding a Hydra sweep function is converted; anything else is UNCHANGED."""
     if not isinstance(value, str) or not has_sweep_function(value):
         return UNCHANGED
     try:
-        converted = to_flag_value(name, parse_value(value))
+        converted = to_flag_value(name, parse_value(value), groups=groups)
     except GridError as exc:
         raise GridError(f"{where}: flag '{name}': {value!r}: {exc} (Hydra's override syntax)") from None
     return converted
+
+
+# -------------------------------------------------------------------------------------------------------------
+# A Hydra app's config groups: what glob() selects from
+
+
+class ConfigGroups:
+    """The config groups of a Hydra app, found where Hydra finds them: the folder its `@hydra.main(config_path=...)`
+    names (relative to the script, as Hydra has it), or else the folder of the primary config a sweeper config
+    sits in. A group `db` is the folder `<config dir>/db`; its options are the names of its `.yaml` files (Hydra
+    1.2+: `.yml` is no config), sorted, as Hydra's get_group_options lists them. Groups that only a ConfigStore
+    (Python code) or a package on the search path holds are not seen: for them, list the options.
+
+    Found on first use: a sweep without glob() never reads the script."""
+
+    def __init__(self, script: str | None = None, primary_config: str | None = None) -> None:
+        self.script = script
+        self.primary_config = primary_config
+        self._found: tuple[str | None, str] | None = None
+
+    def config_dir(self) -> tuple[str | None, str]:
+        """(the config folder, "") or (None, why there is none)."""
+        if self._found is None:
+            self._found = self._find()
+        return self._found
+
+    def _find(self) -> tuple[str | None, str]:
+        import os
+
+        why = "no Hydra app is named here (a script with @hydra.main(config_path=...))"
+        if self.script is not None:
+            found, why = hydra_main_config_dir(self.script)
+            if found is not None:
+                return found, ""
+        if self.primary_config is not None:
+            return os.path.dirname(os.path.abspath(self.primary_config)), ""
+        return None, why
+
+    def options(self, group: str) -> list[str] | None:
+        """The options of config group `group` (a key: `+db@backup` is group db), None when it is no group."""
+        import os
+
+        folder_root, _ = self.config_dir()
+        if folder_root is None:
+            return None
+        folder = os.path.join(folder_root, group_of(group))
+        if not os.path.isdir(folder):
+            return None
+        return sorted({entry[:entry.rfind(".")] for entry in os.listdir(folder)
+                       if entry.endswith(".yaml") and os.path.isfile(os.path.join(folder, entry))})
+
+    def glob_options(self, name: str, glob: Glob) -> list[str]:
+        """The options `glob` selects for flag `name` (Hydra's Glob.filter over the group's options); a GridError
+        saying why when there is no config folder, no such group, or no option matches."""
+        root, why = self.config_dir()
+        example = "e.g. choice(mysql, postgresql)"
+        if root is None:
+            raise GridError(f"flag '{name}': glob() selects options of a Hydra config group, and {why}: list the "
+                            f"options instead, {example}")
+        options = self.options(name)
+        if options is None:
+            raise GridError(f"flag '{name}': glob() selects options of a Hydra config group, and {root} has no group "
+                            f"'{group_of(name)}' (no folder of .yaml options there); list the values instead, "
+                            f"{example}")
+        chosen = glob.filter(options)
+        if not chosen:
+            raise GridError(f"flag '{name}': glob(include={glob.include}, exclude={glob.exclude}) matches none of "
+                            f"config group {group_of(name)}'s options ({', '.join(options) or 'none'})")
+        return chosen
+
+
+def group_of(key: str) -> str:
+    """The config group a Hydra override key names: `+db@backup` -> db (prefix and package dropped)."""
+    return key.lstrip("~+").split("@", 1)[0]
+
+
+def hydra_main_config_dir(script: str) -> tuple[str | None, str]:
+    """(the config folder of `script`'s `@hydra.main`, "") or (None, why not). Read from the script's source, never
+    run: `config_path` as a string, relative to the script; left out, Hydra's default (None from version_base 1.2,
+    "." before); `pkg://` (a package) and a computed path are not folders tune can read."""
+    import ast
+    import os
+
+    name = os.path.basename(script)
+    try:
+        with open(script, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read())
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None, f"{name} cannot be read as Python"
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for decorator in node.decorator_list:
+            if not (isinstance(decorator, ast.Call) and _names_hydra_main(decorator.func)):
+                continue
+            arguments = dict(zip(("config_path", "config_name", "version_base"), decorator.args))
+            arguments.update({k.arg: k.value for k in decorator.keywords if k.arg})
+            path_node, base_node = arguments.get("config_path"), arguments.get("version_base")
+            if path_node is None:  # Hydra's default for a config_path left out
+                base = base_node.value if isinstance(base_node, ast.Constant) else "1.1" if base_node is None else ""
+                path: Any = None if base is None or _version_at_least(str(base), "1.2") else "."
+            elif isinstance(path_node, ast.Constant) and (path_node.value is None or isinstance(path_node.value, str)):
+                path = path_node.value
+            else:
+                return None, f"{name}'s @hydra.main computes its config_path (tune reads it only as a string)"
+            if path is None:
+                return None, f"{name}'s @hydra.main has no config folder (config_path None)"
+            if path.startswith("pkg://"):
+                return None, f"{name}'s @hydra.main config_path {path!r} is a package, not a folder tune reads"
+            return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(script)), path)), ""
+    return None, f"{name} has no @hydra.main(config_path=...)"
+
+
+def _names_hydra_main(func: Any) -> bool:
+    import ast
+
+    return (isinstance(func, ast.Attribute) and func.attr == "main" and isinstance(func.value, ast.Name)
+            and func.value.id == "hydra") or (isinstance(func, ast.Name) and func.id == "main")
+
+
+def _version_at_least(version: str, least: str) -> bool:
+    def parts(text: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in re.findall(r"\d+", text)[:2])
+
+    return parts(version) >= parts(least)
 
 
 # -------------------------------------------------------------------------------------------------------------
@@ -511,18 +273,20 @@ def is_sweeper_config(data: Any) -> bool:
     return _sweeper_section(data) is not None
 
 
-def convert_sweeper_config(data: Mapping[str, Any], where: str) -> ForeignSweep:
+def convert_sweeper_config(data: Mapping[str, Any], where: str, script: str | None = None) -> ForeignSweep:
     """`hydra.sweeper.params` (or a sweeper config file's `params:`) as tune's flags; the Optuna sweeper's sampler,
-    n_trials and direction as settings."""
+    n_trials and direction as settings. A glob() selects from the config groups of `script`'s Hydra app, or else
+    of the folder of the primary config (`where`, when it holds `hydra.sweeper`)."""
     found = _sweeper_section(data)
     assert found is not None
     section, optuna = found
+    groups = ConfigGroups(script, where if "hydra" in data else None)
     flags: dict[str, Any] = {}
     problems = []
     for name, raw in section["params"].items():
         text = raw if isinstance(raw, str) else _element_text(raw)
         try:
-            flags[str(name)] = to_flag_value(str(name), parse_value(text), optuna)
+            flags[str(name)] = to_flag_value(str(name), parse_value(text), optuna, groups)
         except GridError as exc:
             problems.append(f"hydra.sweeper.params.{name}: {text!r}: {exc}")
     settings: dict[str, Any] = {}

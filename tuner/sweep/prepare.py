@@ -144,7 +144,7 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
         file, flags = str(script_file.program), script_file if flags is None else flags
     unreadable: TunerError | None = None
     try:
-        flags = as_flags_file(flags)  # read once: the grid, the settings and the command all come from this value
+        flags = as_flags_file(flags, file)  # read once: the grid, the settings and the command all come from it
     except TunerError as exc:  # an unreadable file: said with the other problems, below
         unreadable = exc
     source = flags if isinstance(flags, FlagsFile) else None
