@@ -105,6 +105,32 @@ def test_the_value_grammar_agrees_with_hydras_parser(text):
     assert canon(H.parse_value(text)) == expected
 
 
+def _hydra_test_values():
+    import json
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "formats_data", "hydra_override_values.json")
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)["values"]
+
+
+@pytest.mark.parametrize("text", _hydra_test_values())
+def test_every_value_of_hydras_own_grammar_tests_parses_as_hydra_parses_it(text):
+    """The values of Hydra's tests/test_overrides_parser.py (formats_data/hydra_override_values.json says which)."""
+    test_the_value_grammar_agrees_with_hydras_parser(text)
+
+
+@pytest.mark.parametrize("start, stop, step", [  # Hydra's test_sort_range_materializes_to_sorted_values
+    (0, 5, 2), (4, -1, -2), (7, 0, -3), (1, 10, 1), (0, 1, 1), (0, 0, 1), (1, 0, 1), (0, 2, 0.5), (0, 1.3, 0.5),
+    (1.3, 0, -0.5), (0, 1, 0.1), (0, 1, 0.2), (0, 0.3, 0.1), (1, 0, -0.1),
+])
+def test_sort_of_a_range_lists_its_own_values_sorted(start, stop, step):
+    original = H.RangeSweep(start, stop, step).values()
+    for reverse in (False, True):
+        swept = H.parse_value(f"sort(range({start}, {stop}, {step}), reverse={str(reverse).lower()})")
+        assert swept.values() == sorted(original, reverse=reverse)
+
+
 @pytest.mark.parametrize("text, expected", [
     ("choice(1,2,3)", ("choice", [1, 2, 3])),
     ("range(1,5)", ("range", [1, 2, 3, 4])),

@@ -102,3 +102,63 @@ def test_hydra_sweep_syntax_on_the_command_line(ray_cluster, workdir, write_scri
     assert result.returncode == 0, result.stderr
     _, frame = _frame(workdir, result.stdout)
     assert len(frame) == 3 and all(0.01 <= x <= 1 for x in frame.flag_x)
+
+
+# two objectives, as a W&B multi-objective sweep logs them: loss falls with x, accuracy falls with it too
+TWO_METRICS = """
+import argparse
+p = argparse.ArgumentParser()
+p.add_argument("--x", type=float, default=0.5)
+a = p.parse_args()
+print(f"loss: {1 - a.x:.4f}")
+print(f"acc: {1 - a.x * a.x:.4f}")
+"""
+
+
+def test_a_w_and_b_multi_objective_file_runs_as_a_multi_objective_search(ray_cluster, workdir, write_script):
+    write_script("train.py", TWO_METRICS)
+    (workdir / "sweep.yaml").write_text("program: train.py\nmethod: custom\nrun_cap: 4\nmetrics:\n"
+                                        "  - {name: loss, goal: minimize}\n  - {name: acc, goal: maximize}\n"
+                                        "parameters:\n  x: {min: 0.0, max: 1.0}\n")
+    result = run_tune("sweep.yaml", "-y", "--seed", "2", "--address", ray_cluster, cwd=workdir, timeout=240)
+    assert result.returncode == 0, result.stderr
+    assert "sampler tpe" in result.stdout and "front:" in result.stdout and "(loss (min), acc (max))" in result.stdout
+    sweep_id, frame = _frame(workdir, result.stdout)
+    assert len(frame) == 4 and set(frame.status) == {"finished"}
+    header = json.loads((workdir / "runs" / "sweeps" / sweep_id / "journal.jsonl").read_text().splitlines()[0])
+    assert (header["metric"], header["mode"], header["search"]) == (["loss", "acc"], ["min", "max"], "tpe")
+
+
+HYDRA_APP = """
+import hydra
+from omegaconf import DictConfig
+
+
+@hydra.main(version_base=None, config_path="conf", config_name="config")
+def main(cfg: DictConfig) -> None:
+    print(f"driver {cfg.db.driver}")
+    print(f"loss: {cfg.lr * len(cfg.db.driver)}")
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_a_hydra_glob_sweeps_the_apps_config_group_options(ray_cluster, workdir, write_script):
+    pytest.importorskip("hydra", reason="needs hydra-core (the test extra)")
+    write_script("train.py", HYDRA_APP)
+    (workdir / "conf" / "db").mkdir(parents=True)
+    (workdir / "conf" / "config.yaml").write_text("defaults:\n  - db: mysql\n  - _self_\nlr: 0.1\n")
+    for option in ("mysql", "postgresql", "sqlite"):
+        (workdir / "conf" / "db" / f"{option}.yaml").write_text(f"driver: {option}\n")
+    (workdir / "tuner.yml").write_text("command: ${interpreter} ${program} ${args_no_hyphens}\n")
+    result = run_tune("train.py", "--flag", "db=glob(*, exclude=sqlite)", "--flag", "lr=0.1,0.2", "--metric", "loss",
+                      "-y", "--address", ray_cluster, cwd=workdir, timeout=240)
+    assert result.returncode == 0, result.stderr
+    assert "4 combinations of flags" in result.stdout
+    _, frame = _frame(workdir, result.stdout)
+    assert sorted(zip(frame.flag_db, frame.flag_lr)) == [("mysql", 0.1), ("mysql", 0.2), ("postgresql", 0.1),
+                                                         ("postgresql", 0.2)]
+    for run_dir, db in zip(frame.run_dir, frame.flag_db):  # the app really ran with that option of its group
+        assert f"driver {db}" in open(os.path.join(run_dir, "tuner.d", "output.log")).read()
