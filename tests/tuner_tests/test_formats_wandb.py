@@ -53,6 +53,14 @@ FORMS = [
     ({"distribution": "beta"}, {"beta": [1, 1]}),                         # W&B's defaults a 1, b 1
     ({"distribution": "beta", "a": 2, "b": 5}, {"beta": [2, 5]}),
     ({"distribution": "q_beta", "q": 0.1}, {"beta": [1, 1], "q": 0.1}),
+    # the q defaults (1.0, a float: the values stay floats) and the exponent forms' (test_schema.py's inference)
+    ({"distribution": "q_beta"}, {"beta": [1, 1], "q": 1.0}),
+    ({"distribution": "q_normal"}, {"normal": [0, 1], "q": 1.0}),
+    ({"min": 1, "max": 100, "distribution": "q_log_uniform_values"}, {"loguniform": [1, 100], "q": 1.0}),
+    ({"min": 0, "max": 1, "distribution": "log_uniform"}, {"loguniform": [1.0, math.e]}),
+    ({"min": 0.0, "max": 1}, {"uniform": [0.0, 1]}),                    # test_json_type_inference_uniform_mixed
+    ({"min": 0, "max": 1.0}, {"uniform": [0, 1.0]}),
+    ({"values": [None, 2, "a", 1.5, True]}, {"choice": [None, 2, "a", 1.5, True]}),  # mixed (test_config.py)
 ]
 
 
@@ -72,6 +80,85 @@ def test_the_exponent_forms_draw_between_e_to_min_and_e_to_max_and_are_named_onc
     assert all(math.exp(-4) <= v <= 1 for v in draws(sweep.flags["a"]))
     assert all(1 <= v <= math.exp(3) + 1 and isinstance(v, int) for v in draws(sweep.flags["c"]))
     assert sum("base-e exponents" in note for note in sweep.notes) == 3
+
+
+@pytest.mark.parametrize("parameters", [
+    {"x": {"value": {"b": 1, "c": {"d": 2}}}},          # W&B's test_param_dict: a dict as a constant
+    {"x": {"values": [None, 2, "a", [2, 3]]}},           # W&B's test_config.py: a list among the values
+])
+def test_a_list_or_dict_value_w_and_b_takes_is_refused_in_one_line_naming_the_flag(parameters, workdir):
+    """tune's flags are scalars (one argv item each); W&B passes a list or dict as its Python text. Refused before
+    anything runs, naming the flag."""
+    from tuner.sweep.prepare import prepare_sweep
+
+    (workdir / "sweep.yaml").write_text(json.dumps({"program": "train.py", "method": "grid", "parameters": parameters}))
+    (workdir / "train.py").write_text("print('never runs')\n")
+    with pytest.raises(GridError) as caught:
+        prepare_sweep(str(workdir / "sweep.yaml"), None, check=False)
+    assert "flag 'x' has a non-scalar value" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def _wandb_ppf(spec):
+    """W&B's sampler for a parameter (wandb/sweeps params.py, HyperParameter.ppf of u ~ U(0, 1)), in numpy."""
+    import numpy as np
+    from scipy import stats
+
+    kind, filled = wandb.parameter_type("x", spec)
+    q = filled.get("q")
+
+    def quantize(values):
+        values = np.round(values / q) * q
+        return values.astype(int) if isinstance(q, int) else values
+
+    lo, hi = filled.get("min"), filled.get("max")
+    return {
+        "uniform": lambda u: stats.uniform.ppf(u, lo, hi - lo),
+        "q_uniform": lambda u: quantize(stats.uniform.ppf(u, lo, hi - lo)),
+        "int_uniform": lambda u: stats.randint.ppf(u, lo, hi + 1).astype(int),
+        "log_uniform": lambda u: np.exp(stats.uniform.ppf(u, lo, hi - lo)),
+        "log_uniform_values": lambda u: np.exp(stats.uniform.ppf(u, np.log(lo), np.log(hi) - np.log(lo))),
+        "q_log_uniform_values": lambda u: quantize(np.exp(stats.uniform.ppf(u, np.log(lo), np.log(hi) - np.log(lo)))),
+        "inv_log_uniform": lambda u: np.exp(-stats.uniform.ppf(1 - u, lo, hi - lo)),
+        "inv_log_uniform_values": lambda u: np.exp(-stats.uniform.ppf(1 - u, -np.log(hi), -np.log(lo) + np.log(hi))),
+        "normal": lambda u: stats.norm.ppf(u, filled.get("mu"), filled.get("sigma")),
+        "q_normal": lambda u: quantize(stats.norm.ppf(u, filled.get("mu"), filled.get("sigma"))),
+        "log_normal": lambda u: stats.lognorm.ppf(u, s=filled.get("sigma"), scale=np.exp(filled.get("mu"))),
+        "q_log_normal": lambda u: quantize(stats.lognorm.ppf(u, s=filled["sigma"], scale=np.exp(filled["mu"]))),
+        "beta": lambda u: stats.beta.ppf(u, filled.get("a"), filled.get("b")),
+        "q_beta": lambda u: quantize(stats.beta.ppf(u, filled.get("a"), filled.get("b"))),
+    }[kind]
+
+
+@pytest.mark.parametrize("spec", [
+    {"distribution": "uniform", "min": -2.0, "max": 3.0},
+    {"distribution": "q_uniform", "min": 0, "max": 100, "q": 10},     # W&B's test_rand_q_uniform (q 0.1, 1, 10)
+    {"distribution": "q_uniform", "min": 0, "max": 100, "q": 0.1},
+    {"min": 1, "max": 6},
+    {"distribution": "log_uniform", "min": -5.0, "max": 0.0},
+    {"distribution": "log_uniform_values", "min": 1e-4, "max": 1.0},
+    {"distribution": "q_log_uniform_values", "min": 0.1, "max": 100, "q": 1},
+    {"distribution": "inv_log_uniform", "min": 0.0, "max": 4.0},
+    {"distribution": "inv_log_uniform_values", "min": 1e-3, "max": 10.0},
+    {"distribution": "normal", "mu": 1.0, "sigma": 2.0},
+    {"distribution": "q_normal", "q": 0.5},
+    {"distribution": "log_normal", "mu": 0.5, "sigma": 0.5},
+    {"distribution": "q_log_normal", "q": 1},
+    {"distribution": "beta", "a": 2, "b": 5},
+    {"distribution": "q_beta", "a": 2, "b": 5, "q": 0.1},
+], ids=lambda spec: spec.get("distribution", "int_uniform") + ("-q" + str(spec["q"]) if "q" in spec else ""))
+def test_each_distribution_draws_as_w_and_bs_sampler_draws(spec):
+    import numpy as np
+
+    stats = pytest.importorskip("scipy.stats")
+    ours = np.asarray(draws(convert({"x": spec}, run_cap=1).flags["x"], 3000))
+    theirs = np.asarray(_wandb_ppf(spec)(np.random.default_rng(7).uniform(size=3000)))
+    # the same distribution (quantized values compared at 9 places: 0.1 * 3 is 0.30000000000000004 in both)
+    assert stats.ks_2samp(np.round(ours, 9), np.round(theirs, 9)).pvalue > 1e-4
+    q = wandb.parameter_type("x", spec)[1].get("q")
+    if q is not None:  # on W&B's grid of q, ints for an int q (W&B's test_rand_q_*: the remainder is 0 or q)
+        remainder = np.remainder(ours, q)
+        assert np.all(np.isclose(remainder, 0) | np.isclose(remainder, q))
+        assert all(isinstance(v, int) for v in ours.tolist()) == isinstance(q, int)
 
 
 def test_values_with_probabilities_are_drawn_with_those_probabilities():
@@ -234,6 +321,43 @@ INVALID = [
     ({"method": "grid", "parameters": {"a": {"value": 1}}, "metric": {"name": "l"},
       "early_terminate": {"type": "hyperband", "max_iter": 2, "s": 3, "eta": 3}},
      "early_terminate: hyperband has no band: increase s, decrease eta, or increase min_iter"),
+    # every other entry of W&B's schema, one case each
+    ({"method": "grid", "parameters": {"a": {"value": 1}}, "kind": "job"}, "kind: 'job' is not one of ['sweep']"),
+    ({"method": "grid", "parameters": {"a": {"value": 1}}, "controller": "local"},
+     "controller: 'local' is not of type 'object'"),
+    ({"method": "grid", "parameters": {"a": {"value": 1}}, "controller": {}}, "controller: 'type' is a required"),
+    ({"method": "grid", "parameters": {"a": {"value": 1}}, "program": 3}, "program: 3 is not of type 'string'"),
+    ({"method": "grid", "parameters": {"a": {"value": 1}}, "entity": ["a"]}, "entity: ['a'] is not of type 'string'"),
+    ({"method": "grid", "parameters": {"a": {"value": 1}}, "command": "python train.py"},
+     "command: 'python train.py' is not of type 'array'"),
+    ({"method": "grid", "parameters": {"a": {"value": 1}}, "metric": "loss"}, "metric: 'loss' is not of type 'object'"),
+    ({"method": "grid", "parameters": {"a": {"value": 1}}, "metric": {"name": "l", "mode": "max"}},
+     "metric.mode: additional properties are not allowed"),
+    ({"method": "grid", "parameters": {"a": {"value": 1}}, "metric": {"name": "l", "target": "high"}},
+     "metric.target: 'high' is not of type 'number'"),
+    ({"method": "grid", "parameters": {"a": {"value": 1}}, "metric": {"name": 1}}, "metric.name: 1 is not of type"),
+    ({"method": "grid", "parameters": {"a": {"value": 1}}, "metric": {"name": "l", "impute_while_running": "often"}},
+     "metric.impute_while_running: 'often' is not one of latest, best, worst, false"),
+    ({"method": "grid", "parameters": {"a": {"value": 1}}, "metric": {"name": "l"}, "early_terminate": "hyperband"},
+     "early_terminate: 'hyperband' is not of type 'object'"),
+    ({"method": "grid", "parameters": {"a": {"value": 1}}, "metric": {"name": "l"},
+      "early_terminate": {"type": "hyperband", "min_iter": 0}}, "early_terminate.min_iter: 0 is less than the minimum"),
+    ({"method": "grid", "parameters": {"a": {"value": 1}}, "metric": {"name": "l"},
+      "early_terminate": {"type": "hyperband", "min_iter": 1, "strict": "yes"}}, "early_terminate.strict: 'yes' is not"),
+    ({"method": "grid", "parameters": {"a": {"value": 1}}, "metric": {"name": "l"},
+      "early_terminate": {"type": "hyperband", "min_iter": 1, "s_max": 2}}, "early_terminate.s_max: additional"),
+    ({"method": "random", "parameters": [1, 2]}, "parameters: [1, 2] is not of type 'object'"),
+    ({"method": "random", "parameters": {"a": "adam"}}, "parameters.a: 'adam' is not of type 'object'"),
+    ({"method": "random", "parameters": {"a": {"values": []}}}, "values: [] should be non-empty"),  # test_schema.py
+    ({"method": "random", "parameters": {"a": {"values": [1, 2], "probabilities": [-0.5, 1.5]}}},
+     "probabilities: -0.5 is not a number >= 0"),
+    ({"method": "random", "parameters": {"a": {"distribution": "q_uniform", "min": 0, "max": 1, "q": 0}}},
+     "q: 0 is less than or equal to the minimum of 0"),
+    ({"method": "random", "parameters": {"a": {"distribution": "beta", "a": -1}}}, "a: -1 is less than the minimum"),
+    ({"method": "random", "parameters": {"a": {"min": True, "max": 3}}}, "min: True is not of type 'integer'"),
+    ({"method": "random", "parameters": {"a": {"parameters": {"b": {"value": 1}}, "value": 2}}},
+     "parameters.a: additional properties are not allowed beside nested parameters"),
+    ({"method": "random", "parameters": {"a": {"parameters": {}}}}, "parameters.a.parameters: {} should be non-empty"),
     # metrics (wandb/sweeps' test_config.py): W&B's own words, the key named
     ({"method": "bayes", "parameters": {"v1": {"values": [1, 2, 3]}},
       "metrics": [{"name": "loss", "goal": "minimize"}, {"name": "accuracy", "goal": "maximize"}]},

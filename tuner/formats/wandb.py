@@ -219,7 +219,9 @@ def _check_top(data: Mapping[str, Any], problems: _Problems) -> None:
         problems.add("kind", f"{data['kind']!r} is not one of ['sweep']")
     controller = data.get("controller")
     if "controller" in data:
-        if not isinstance(controller, Mapping) or "type" not in controller:
+        if not isinstance(controller, Mapping):
+            problems.add("controller", f"{controller!r} is not of type 'object'")
+        elif "type" not in controller:
             problems.add("controller", "'type' is a required property")
         elif controller["type"] not in ("local", "cloud"):
             problems.add("controller.type", f"{controller['type']!r} is not one of ['local', 'cloud']")
