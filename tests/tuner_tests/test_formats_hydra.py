@@ -406,3 +406,106 @@ def test_a_basic_sweeper_params_block_is_a_grid():
                          "config.yaml")
     assert sweep is not None and sweep.flags == {"db": ["mysql", "postgresql"], "n": [1, 2]}
     assert sweep.settings == {}
+
+
+# -- hydra-optuna-sweeper's configs as its own examples and tests write them ------------------------------------
+
+# plugins/hydra_optuna_sweeper/example/multi-objective-conf/config.yaml
+MULTI_OBJECTIVE_CONFIG = """
+defaults:
+  - override hydra/sweeper: optuna
+  - override hydra/sweeper/sampler: nsgaii
+
+hydra:
+  sweeper:
+    sampler:
+      seed: 123
+    direction: [minimize, minimize]
+    study_name: multi-objective
+    storage: null
+    n_trials: 20
+    n_jobs: 1
+    params:
+      x: range(0, 5, step=0.5)
+      y: range(0, 3, step=0.5)
+
+x: 1
+y: 1
+"""
+
+# plugins/hydra_optuna_sweeper/tests/conf/test_grid.yaml
+GRID_CONFIG = """
+defaults:
+  - override hydra/sweeper: optuna
+  - override hydra/sweeper/sampler: grid
+
+hydra:
+  sweeper:
+    direction: minimize
+    study_name: sphere
+    storage: null
+    n_trials: 20
+    n_jobs: 1
+    params:
+      x: choice(-1, 1)
+      y: range(-1.0, 1.0, step=1)
+      z: choice("foo", "bar")
+
+x: 1
+y: 1
+z: foo
+"""
+
+
+def test_a_multi_objective_optuna_sweeper_config_is_a_multi_objective_nsga2_search(workdir, write_script):
+    from tuner.sweep.prepare import prepare_sweep
+    from tuner.yamlfile import load
+
+    sweep = convert_file(load(MULTI_OBJECTIVE_CONFIG), "config.yaml")
+    assert sweep.settings == {"search": "nsga2", "seed": 123, "mode": ["min", "min"], "run_cap": 20}
+    assert sweep.flags["x"]["choice"][-1] == 5.0 and sweep.flags["y"]["choice"][-1] == 3.0  # Optuna: stop included
+    # the objectives are what the task returns in Hydra; under tune the script prints them, named by --metric
+    write_script("train.py", "import argparse\np = argparse.ArgumentParser()\np.add_argument('--x', type=float)\n"
+                             "p.add_argument('--y', type=float)\np.parse_args()\n")
+    (workdir / "config.yaml").write_text(MULTI_OBJECTIVE_CONFIG)
+    request = prepare_sweep("train.py", "config.yaml", metric=["f1", "f2"])
+    assert (request.metrics, request.modes, request.search, request.plan.total) == (("f1", "f2"), ("min", "min"),
+                                                                                  "nsga2", 20)
+    with pytest.raises(Exception, match="1 metric .* but 2 modes"):
+        prepare_sweep("train.py", "config.yaml", metric="f1")
+
+
+def test_optunas_grid_sampler_is_tunes_grid_of_the_same_points():
+    from tuner.yamlfile import load
+
+    sweep = convert_file(load(GRID_CONFIG), "test_grid.yaml")
+    # _to_grid_sampler_choices: a range's values below its stop, a choice's values
+    assert sweep.flags == {"x": [-1, 1], "y": [-1.0, 0.0], "z": ["foo", "bar"]}
+    assert sweep.settings == {"mode": "min", "run_cap": 20}  # no search: every combination (at most n_trials)
+    with pytest.raises(GridError, match="GridSampler only supports discrete distributions"):
+        convert_file(load(GRID_CONFIG.replace('choice("foo", "bar")', "interval(0, 1)")), "test_grid.yaml")
+
+
+@pytest.mark.parametrize("group, search", [("tpe", "tpe"), ("random", "random"), ("cmaes", "cmaes"),
+                                           ("nsgaii", "nsga2"), ("gp", "gp")])
+def test_the_sampler_a_defaults_list_picks_is_the_search(group, search):
+    from tuner.yamlfile import load
+
+    config = load(f"defaults:\n  - override hydra/sweeper: optuna\n  - override hydra/sweeper/sampler: {group}\n"
+                  "hydra:\n  sweeper:\n    params:\n      x: interval(0, 1)\n")
+    sweep = convert_file(config, "config.yaml")
+    assert sweep.settings == {"search": search, "mode": "min", "run_cap": 20}  # the plugin's n_trials default
+
+
+@pytest.mark.parametrize("group, says", [
+    ("motpe", "The 'motpe' sampler was removed in Optuna 4.0. Use 'hydra/sweeper/sampler=tpe' instead"),
+    ("qmc", "QMCSampler is not a sampler tune runs"),
+])
+def test_a_sampler_tune_cannot_run_is_one_line(group, says):
+    from tuner.yamlfile import load
+
+    config = load(f"defaults:\n  - override hydra/sweeper: optuna\n  - override hydra/sweeper/sampler: {group}\n"
+                  "hydra:\n  sweeper:\n    params:\n      x: interval(0, 1)\n")
+    with pytest.raises(GridError) as caught:
+        convert_file(config, "config.yaml")
+    assert says in str(caught.value) and "\n" not in str(caught.value)

@@ -1,17 +1,13 @@
-"""Hydra's sweep syntax, read by Hydra's own override grammar (hydra/grammar/OverrideLexer.g4, OverrideParser.g4).
-
-`parse_value(text)` reads the value part of an override (after `key=`) as Hydra does: primitives typed by
-Hydra's lexer (`1_000` an int, `tRuE` a bool, `inf` a float, anything else text with its escapes undone),
-quoted strings, lists `[a, b]`, dicts `{a: 1}`, a simple choice sweep `a,b,c`, and the functions `choice`,
-`range`, `interval`, `tag`, `sort`, `shuffle`, `glob`, `int`, `float`, `str`, `bool`. The tests compare it with
-`hydra.core.override_parser.overrides_parser.OverridesParser` case by case.
+"""Hydra's sweep syntax in tune's terms: what a value read by Hydra's override grammar (tuner.formats.hydra_grammar,
+whose names this module also holds) means in a sweep, and a Hydra sweeper config's settings.
 
 Where it is used, and what a sweep becomes:
 - `--flag NAME=VALUE` (`flag_values`): a value with a Hydra sweep function (`choice(`, `range(`, `interval(`,
   `tag(`, `sort(`, `shuffle(`, `glob(`) is read by this grammar, with Hydra's basic sweeper's meaning: a choice
   or range is a grid axis (range's stop excluded, as Python's), `interval(lo, hi)` a uniform real draw
   (`tag(log, interval(...))` log-uniform; ints after `int(...)`: an integer draw with hi included, as Optuna's
-  sweeper has it), which needs --num-samples or a search. Any other value keeps tune's own rule
+  sweeper has it), which needs --num-samples or a search; `glob(...)` the options of the Hydra app's config group
+  that it selects (`ConfigGroups`: where Hydra finds them). Any other value keeps tune's own rule
   (tuner.values.parse_values): `a,b` is two values in both; the rules differ on `1_000` (Hydra: 1000, tune:
   text), `tRuE`/`nUlL` (Hydra: any case), `.inf` (tune: a float, Hydra: text), `~` (tune: null, Hydra: an
   error), spaces around commas (Hydra drops them, tune keeps them in the text), `[1,2]`/`{a: 1}` (Hydra: a
@@ -21,8 +17,11 @@ Where it is used, and what a sweep becomes:
   config file's own `params:`). With the Optuna sweeper (`_target_`/`defaults` naming optuna, or an Optuna
   `sampler:`) values have hydra-optuna-sweeper's meaning: choice and a simple choice are categorical draws,
   `range(a, b)` an integer draw with b included, a stepped range the values it steps through, interval a real
-  draw; its sampler becomes `--search`, `n_trials` the number of trials, `direction` the mode. The basic
-  sweeper's params are grid axes.
+  draw. Its sampler (`sampler._target_`, or `override hydra/sweeper/sampler: NAME` in the defaults list; TPE
+  when neither) becomes `--search` (nsgaii: nsga2); GridSampler is tune's grid of the same points (a range's
+  values below its stop; an interval refused, as Optuna refuses it); `n_trials` (default 20, the plugin's)
+  caps the trials; `direction` is the mode, a list of them the modes of a multi-objective sweep whose metrics
+  `--metric` names (in Hydra the task returns them). The basic sweeper's params are grid axes.
 """
 
 from __future__ import annotations
@@ -248,7 +247,14 @@ def _version_at_least(version: str, least: str) -> bool:
 
 _SWEEPER_KEYS = ("_target_", "sampler", "direction", "storage", "study_name", "n_trials", "n_jobs",
                  "max_failure_rate", "custom_search_space", "params", "max_batch_size", "search_space")
-_SAMPLERS = {"TPESampler": "tpe", "RandomSampler": "random", "CmaEsSampler": "cmaes", "GPSampler": "gp"}
+#: Optuna's sampler classes as tune's --search (GridSampler: tune's own grid, no search)
+_SAMPLERS = {"TPESampler": "tpe", "RandomSampler": "random", "CmaEsSampler": "cmaes", "GPSampler": "gp",
+             "NSGAIISampler": "nsga2", "GridSampler": "grid"}
+#: hydra-optuna-sweeper's sampler group (`- override hydra/sweeper/sampler: NAME` in the defaults list)
+_SAMPLER_GROUP = {"tpe": "TPESampler", "random": "RandomSampler", "cmaes": "CmaEsSampler", "nsgaii": "NSGAIISampler",
+                  "motpe": "MOTPESampler", "grid": "GridSampler", "gp": "GPSampler", "qmc": "QMCSampler"}
+#: hydra-optuna-sweeper's OptunaSweeperConf defaults
+_OPTUNA_N_TRIALS = 20
 
 
 def _sweeper_section(data: Any) -> tuple[Mapping[str, Any], bool] | None:
@@ -269,6 +275,19 @@ def _sweeper_section(data: Any) -> tuple[Mapping[str, Any], bool] | None:
     return section, optuna
 
 
+def _sampler_class(data: Mapping[str, Any], section: Mapping[str, Any]) -> str:
+    """The Optuna sampler class a hydra-optuna-sweeper config runs: its `sampler._target_`, else the sampler its
+    defaults list picks (`override hydra/sweeper/sampler: nsgaii`), else the plugin's default, TPE."""
+    sampler = section.get("sampler")
+    if isinstance(sampler, Mapping) and sampler.get("_target_"):
+        return str(sampler["_target_"]).rsplit(".", 1)[-1]
+    for item in data.get("defaults") or []:
+        if isinstance(item, Mapping) and "override hydra/sweeper/sampler" in item:
+            name = str(item["override hydra/sweeper/sampler"])
+            return _SAMPLER_GROUP.get(name, name)
+    return "TPESampler"
+
+
 def is_sweeper_config(data: Any) -> bool:
     return _sweeper_section(data) is not None
 
@@ -281,37 +300,45 @@ def convert_sweeper_config(data: Mapping[str, Any], where: str, script: str | No
     assert found is not None
     section, optuna = found
     groups = ConfigGroups(script, where if "hydra" in data else None)
-    flags: dict[str, Any] = {}
     problems = []
+    settings: dict[str, Any] = {}
+    notes = []
+    sampler_class = _sampler_class(data, section) if optuna else None
+    grid = sampler_class == "GridSampler"  # Optuna's GridSampler: every combination of the discrete values
+    if sampler_class == "MOTPESampler":  # hydra-optuna-sweeper's own words
+        problems.append("hydra.sweeper.sampler: The 'motpe' sampler was removed in Optuna 4.0. Use "
+                        "'hydra/sweeper/sampler=tpe' instead. TPESampler now handles multi-objective optimization.")
+    elif sampler_class is not None and sampler_class not in _SAMPLERS:
+        problems.append(f"hydra.sweeper.sampler: {sampler_class} is not a sampler tune runs "
+                        f"({', '.join(_SAMPLERS)})")
+    elif sampler_class is not None and not grid:
+        settings["search"] = _SAMPLERS[sampler_class]
+    flags: dict[str, Any] = {}
     for name, raw in section["params"].items():
         text = raw if isinstance(raw, str) else _element_text(raw)
         try:
-            flags[str(name)] = to_flag_value(str(name), parse_value(text), optuna, groups)
+            value = parse_value(text)
+            if grid and isinstance(value, IntervalSweep):
+                raise GridError("GridSampler only supports discrete distributions (Optuna's GridSampler): use choice() "
+                                "or range(), or another sampler")
+            flags[str(name)] = to_flag_value(str(name), value, optuna and not grid, groups)
         except GridError as exc:
             problems.append(f"hydra.sweeper.params.{name}: {text!r}: {exc}")
-    settings: dict[str, Any] = {}
-    notes = []
     if optuna:
         sampler = section.get("sampler") or {}
-        target = str(sampler.get("_target_", "optuna.samplers.TPESampler")) if isinstance(sampler, Mapping) else ""
-        kind = _SAMPLERS.get(target.rsplit(".", 1)[-1])
-        if kind is None:
-            problems.append(f"hydra.sweeper.sampler: {target!r} is not a sampler tune runs (TPESampler, RandomSampler, "
-                            "CmaEsSampler, GPSampler)")
-        else:
-            settings["search"] = kind
         if isinstance(sampler, Mapping) and isinstance(sampler.get("seed"), int):
             settings["seed"] = sampler["seed"]
         direction = section.get("direction", "minimize")
-        if isinstance(direction, list):
-            problems.append("hydra.sweeper.direction: several directions (multi-objective) are not run by tune; "
-                            "give one direction")
-        elif str(direction).lower() not in ("minimize", "maximize"):
-            problems.append(f"hydra.sweeper.direction: {direction!r} is not minimize or maximize")
-        else:
-            settings["mode"] = "min" if str(direction).lower() == "minimize" else "max"
-        if isinstance(section.get("n_trials"), int):
-            settings["run_cap"] = section["n_trials"]
+        directions = direction if isinstance(direction, list) else [direction]
+        bad = [d for d in directions if str(d).lower() not in ("minimize", "maximize")]
+        if bad or not directions:
+            problems.append(f"hydra.sweeper.direction: {direction!r} is not minimize or maximize (or a list of them)")
+        else:  # several: the metric and mode lists of a multi-objective sweep; the metrics are named by --metric
+            modes = ["min" if str(d).lower() == "minimize" else "max" for d in directions]
+            settings["mode"] = modes if isinstance(direction, list) else modes[0]
+        n_trials = section.get("n_trials", _OPTUNA_N_TRIALS)
+        if isinstance(n_trials, int) and not isinstance(n_trials, bool):
+            settings["run_cap"] = n_trials
         notes += [f"hydra.sweeper.{key}" for key in ("storage", "study_name", "n_jobs", "max_failure_rate",
                                                      "custom_search_space") if section.get(key) is not None]
     if problems:
