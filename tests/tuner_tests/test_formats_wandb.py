@@ -578,3 +578,17 @@ def test_every_parameter_form_tune_takes_is_valid_for_w_and_b(spec):
 def test_configs_w_and_b_takes_tune_takes(config):
     assert [error.message for error in wandb_validator().iter_errors(config)] == []
     wandb.convert(config, "sweep.yaml")
+
+
+def test_a_files_target_with_several_metrics_from_the_command_line_names_the_file(workdir, write_script):
+    from tests.conftest import run_tune
+
+    write_script("train.py", "print('never runs')\n")
+    (workdir / "sweep.yaml").write_text("program: train.py\nmethod: grid\nmetric: {name: loss, target: 0.5}\n"
+                                        "parameters:\n  x: {values: [1, 2]}\n")
+    result = run_tune("sweep.yaml", "--metric", "loss", "--metric", "acc", "--mode", "min", "--mode", "max", "-y",
+                      cwd=workdir)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "several metrics (a front, not one value): drop the target of sweep.yaml, or give one --metric" in \
+        result.stderr
+    assert not (workdir / "runs").exists()

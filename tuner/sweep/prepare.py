@@ -159,6 +159,8 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
     constraint_list = check_constraints([constraints] if isinstance(constraints, str) else constraints)
     search = search if search is not None else given.get("search")
     stop = stop if stop is not None else given.get("stop")
+    # where a target came from, for its message: --target, or the file's (W&B's metric.target)
+    target_from = "--target" if target is not None or source is None else f"the target of {source.path}"
     target = target if target is not None else given.get("target")
     run_cap = run_cap if run_cap is not None else given.get("run_cap")
     stop_options = {name: value if value is not None else given.get(name)
@@ -189,7 +191,7 @@ def prepare_sweep(file: str, flags: Any, sample: Any = None, seed: int | None = 
         scheduler,
         lambda: launch_tags(tags, label, note),
         lambda: check_run_cap(run_cap),
-        lambda: check_target(target, metric, len(metrics)),
+        lambda: check_target(target, metric, len(metrics), target_from),
     ])
     from tuner.search.driver import objectives_stop
 
@@ -256,13 +258,14 @@ def _raise(error: TunerError) -> Any:
     raise error
 
 
-def check_target(target: Any, metric: str | None, metrics: int = 0) -> float | None:
-    """W&B's metric.target: a finite number, and a metric to compare it with."""
+def check_target(target: Any, metric: str | None, metrics: int = 0, given_as: str = "--target") -> float | None:
+    """W&B's metric.target: a finite number, and a metric to compare it with. `given_as`: where it was given
+    (`--target`, or a flags file's), named in the message."""
     if target is None:
         return None
     if metrics > 1:
         raise TunerError("target ends the sweep when a trial's metric reaches it, and this sweep has several "
-                         "metrics (a front, not one value): drop --target, or give one --metric")
+                         f"metrics (a front, not one value): drop {given_as}, or give one --metric")
     if isinstance(target, bool) or not isinstance(target, (int, float)) or not math.isfinite(target):
         raise TunerError(f"target must be a finite number (the {metric or 'metric'} value that ends the sweep), "
                          f"got {quoted(target)}")
