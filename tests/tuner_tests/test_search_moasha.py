@@ -96,6 +96,7 @@ def test_asha_with_several_metrics_is_moasha_and_one_metric_rules_refuse_several
     assert objectives_stop(check_stop("asha"), 2).rule == "moasha"
     assert objectives_stop(check_stop("moasha"), 1).rule == "asha"
     assert objectives_stop(check_stop("moasha"), 3).rule == "moasha"
-    for rule in ("median", "hyperband"):
+    # hyperband (pause and promote) ranks trials at a rung by one metric too
+    for rule, options in (("median", {}), ("wandb-hyperband", {}), ("hyperband", {"max_t": 27})):
         with pytest.raises(ConfigError, match=f"--stop {rule} judges one metric, and this sweep has 2"):
-            objectives_stop(check_stop(rule), 2)
+            objectives_stop(check_stop(rule, **options), 2)

@@ -63,9 +63,9 @@ def test_sweeps_lists_counts_and_resume_reruns_only_failed(ray_cluster, workdir,
     sweep_id = first.stdout.split("sweep ")[-1].split(":")[0]
     listing = run_tune("sweeps", cwd=workdir)
     line = next(l for l in listing.stdout.splitlines() if sweep_id in l)
-    numbers = line.split()[-8:]  # the plain table of `tune ls` (piped)
-    # planned finished stopped failed interrupted running pending skipped
-    assert numbers == ["3", "2", "0", "1", "0", "0", "0", "0"]
+    numbers = line.split()[-9:]  # the plain table of `tune ls` (piped)
+    # planned finished stopped paused failed interrupted running pending skipped
+    assert numbers == ["3", "2", "0", "0", "1", "0", "0", "0", "0"]
     resumed = run_tune("resume", sweep_id, "-q", "--address", ray_cluster, cwd=workdir)
     assert "3 planned, 1 to run" in resumed.stdout
     runs = [json.loads(p.read_text()) for p in (workdir / "runs").glob("*/tuner.d/run.json")]

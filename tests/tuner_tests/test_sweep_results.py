@@ -136,8 +136,8 @@ def test_two_sweeps_and_single_runs_keep_their_own_columns_and_counts_agree(ray_
     table = subprocess.run([sys.executable, "-m", "tuner", "sweeps"], cwd=workdir, env=env, capture_output=True,
                            text=True, timeout=60).stdout
     row = next(r for r in table.splitlines() if second in r)
-    # planned, finished, stopped, failed, interrupted, running, pending, skipped
-    assert row.split()[-8:] == [str(v) for v in (6, two.finished, 0, 0, two.interrupted, 0, two.pending, 0)]
+    # planned, finished, stopped, paused, failed, interrupted, running, pending, skipped
+    assert row.split()[-9:] == [str(v) for v in (6, two.finished, 0, 0, 0, two.interrupted, 0, two.pending, 0)]
 
     for sweep, flags, metrics in ((first, {"flag_lr"}, {"metric_val_acc"}), (second, {"flag_x"}, {"metric_score"})):
         columns, rows = _summary(workdir, sweep)
