@@ -19,6 +19,7 @@ from typing import Sequence, cast
 import ray
 from ray import ObjectRef
 from ray.actor import ActorHandle
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from workers import checkpoints
 from workers.files import atomic_write_text, is_disk_full
@@ -181,8 +182,12 @@ class TaskPool:
         self.shipped = shipped  # the project folder shipped to the cluster (ClusterInfo.shipped)
         self.token = token
         # cast: Ray types ray.remote(**options)(a class) loosely (the class itself among the results)
-        self._relay = cast("ActorHandle[Relay]", ray.remote(num_cpus=0, max_restarts=0)(Relay).remote()) \
-            if relay else None
+        # on the driver's own node: the relay holds each trial's newest checkpoint for a task Ray runs again after
+        # its node died, so it must not live on a node that can die without the driver (Ray places an actor of
+        # num_cpus=0 on any node, and one placed with the trials went down with them: the retry began at epoch 1)
+        here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
+        self._relay = cast("ActorHandle[Relay]", ray.remote(num_cpus=0, max_restarts=0)(Relay).options(
+            scheduling_strategy=here).remote()) if relay else None
         self._archives: dict[str, bytes] = {}
         self._checkpoint_dirs: dict[str, str] = {}  # run_dir -> its trial's checkpoint folder (trials in flight)
         # the pending request to the relay
