@@ -277,6 +277,33 @@ def test_a_multi_objective_sweep_page_gets_its_front_and_only_its_changes(workdi
     assert update["summary"]["front"] == len(_brute_front(runs))
 
 
+def test_a_waiting_request_is_answered_when_only_the_front_changed(workdir: Path, monkeypatch) -> None:
+    from tuner.dashboard import state
+
+    monkeypatch.setattr(state, "SUMMARY_EVERY_S", 0.0)
+    sweep = "20261207-120000-pf01"
+    for t, x in enumerate((0.0, 0.5, 1.0)):
+        _zdt_run(t, x, 0.0, start=1.0e9 + t)
+    Journal.create("runs", sweep, {"script": "/p/train.py", "total": 4, "created": 1.0e9, "metric": ["f1", "f2"],
+                                   "mode": ["min", "min"]})
+    board = Dashboard("runs")
+    first = board.sweep_changes(sweep, 0, None)
+    assert len(first["pareto"]["front"]) == 3
+    # a new trial below the front; the front is not computed again yet (PARETO_EVERY_S): its row is sent alone
+    monkeypatch.setattr(state, "PARETO_EVERY_S", 1.0e9)
+    name, _ = _zdt_run(3, 0.25, -0.05, start=1.0e9 + 3)
+    board.mirror.full_at = -1e9
+    board.refresh(force=True)
+    rows_only = board.sweep_changes(sweep, first["version"], first["epoch"])
+    assert set(rows_only["rows"]) == {name} and "pareto" not in rows_only
+    # then the front is due: a page waiting since gets it at that refresh, not when its wait runs out
+    monkeypatch.setattr(state, "PARETO_EVERY_S", 0.0)
+    started = time.monotonic()
+    answer = board.sweep_changes(sweep, rows_only["version"], first["epoch"], wait_s=12)
+    assert name in answer["pareto"]["front"] and answer["rows"] == {}
+    assert time.monotonic() - started < 6  # held to the end of its wait, it would take 12 s
+
+
 def test_the_trials_filter_is_tune_ls_filter_with_its_errors(server: DashboardServer) -> None:
     status, body = _request(server, "GET", "/api/sweep/s1/filter?q=flag_units%20%3E%3D%20128%20and%20status%20%3D%3D"
                                            "%20%27finished%27")

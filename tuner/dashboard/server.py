@@ -292,8 +292,10 @@ class DashboardServer:
 
 
 def _news(answer: dict[str, Any]) -> bool:
+    # the front (like importance) may be computed a refresh after the rows it follows were sent (PARETO_EVERY_S):
+    # it alone is news, or a waiting page would get it only when its wait ran out
     return bool(answer["full"] or answer["rows"] or answer["removed"] or answer["curves"]
-                or {"summary", "progress", "importance"} & answer.keys())
+                or {"summary", "progress", "importance", "pareto"} & answer.keys())
 
 
 def _sweep_id(text: str) -> str:
