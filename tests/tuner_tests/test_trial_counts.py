@@ -208,6 +208,21 @@ def test_tune_sweeps_and_the_dashboard_count_as_the_report_does(six_trials: Path
     assert summary["state"] == "interrupted"  # resume has trials to run (the lost one, the pending one)
 
 
+def test_tune_sweeps_on_an_80_column_terminal_shows_the_counts_in_one_cell(six_trials: Path) -> None:
+    """A person's terminal: the nine count columns did not fit 80 columns, so the counts (what `tune sweeps` is for)
+    were left out; they read as one cell there, the states with trials only, in TrialState's order, wrapped onto
+    more lines where they are long."""
+    from tests.tuner_tests.test_ls_fit import _on_a_terminal
+
+    lines = _on_a_terminal(six_trials.parent, 80, "sweeps", "--runs-dir", str(six_trials)).splitlines()
+    assert [cell.strip() for cell in lines[0].split("┃")][:2] == ["sweep", "trials"], lines
+    first = next(i for i, line in enumerate(lines) if SWEEP in line)
+    cell = " ".join(line.split("│")[1].strip() for line in lines[first:-1] if "│" in line)
+    assert cell == "6: 1 finished, 1 stopped, 1 failed, 1 interrupted, 1 pending, 1 skipped", lines
+    assert all(len(line) <= 80 for line in lines[:-1]), lines  # the last line names what did not fit
+    assert lines[-1].startswith("(") and "`tune sweeps | cat` prints every column" in lines[-1]
+
+
 def test_a_sweep_with_only_failed_trials_left_is_done_on_the_dashboard(workdir: Path) -> None:
     from tuner.dashboard.server import Dashboard
 

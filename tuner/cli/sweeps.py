@@ -228,19 +228,33 @@ def cmd_sweeps(argv: Sequence[str]) -> int:
     numbers = ("planned",) + tuple(state.value for state in TrialState)
     damaged = [row for row in rows if row.damaged is not None]
     rows = [row for row in rows if row.damaged is None]
+    on_terminal = sys.stdout.isatty()
     cells = []
     for row in rows:
         created = _dt.datetime.fromtimestamp(row.created, tz=_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        counts = row.counts.as_dict()
-        cells.append([inert(row.sweep_id), created, inert(format_path(row.script, os.getcwd())), inert(_best(row)),
-                      inert(row.best_run or "")] + [str(counts[name]) for name in numbers])
-    if rows:  # the style of `tune ls`: one table look for every listing; the best (the sweep's own ranking)
-        # before the counts, which stay the last columns
+        sweep, script = inert(row.sweep_id), inert(format_path(row.script, os.getcwd()))
+        if on_terminal:  # the counts in one cell, the states with trials only: a person reads them at 80 columns
+            cells.append([sweep, _trials_cell(row.counts), inert(_best(row)), script, inert(row.best_run or ""),
+                          created])
+        else:
+            counts = row.counts.as_dict()
+            cells.append([sweep, created, script, inert(_best(row)), inert(row.best_run or "")]
+                         + [str(counts[name]) for name in numbers])
+    if rows and on_terminal:  # the sweep id is its UTC start time already: `created` comes last
+        print_table(("sweep", "trials", "best", "script", "best run", "created"), [False] * 6, cells,
+                    "`tune sweeps | cat` prints every column, each state's count in its own")
+    elif rows:  # piped: the style of `tune ls`, one column per state (grep and cut read them), the counts last
         print_table(("sweep", "created", "script", "best", "best run") + numbers,
                     [False] * 5 + [True] * len(numbers), cells)
     for row in damaged:
         print(inert(f"sweep {row.sweep_id} is damaged: {row.damaged}"))
     return 0
+
+
+def _trials_cell(counts: Any) -> str:
+    """`10: 7 finished, 2 failed, 1 running`: the planned trials, then each state that has some (a TrialCounts)."""
+    return f"{counts.planned}: " + ", ".join(f"{n} {state.value}" for state, n in counts if n) if counts.planned \
+        else "0"
 
 
 def _best(row: Any) -> str:

@@ -95,6 +95,9 @@ _STATUS_STYLE = {"finished": "green", "failed": "red", "killed": "yellow", "time
 #: table is printed instead
 RICH_MAX_ROWS = 300
 HEADERS = {"run_dir": "run", "duration_s": "time"}
+#: columns of prose that a terminal table wraps onto more lines rather than leave out (`tune sweeps`' trial counts),
+#: counted at this width at most when choosing what fits
+WRAPPED = {"trials": 30}
 
 
 def default_row_limit() -> int:
@@ -128,10 +131,15 @@ def print_runs_table(frame: pd.DataFrame, columns: Sequence[str] | None = None, 
     _print_table(shown, right, rows, title, hidden, len(frame), more_hint, None if columns else first, wide, metric)
 
 
-def print_table(headers: Sequence[str], right: Sequence[bool], rows: list[list[str]]) -> None:
-    """Any table of text cells in the style of `tune ls` (`tune sweeps`): rich on a terminal, plain aligned text
-    when piped."""
-    _print_table(list(headers), list(right), rows, None, 0, len(rows), "")
+def print_table(headers: Sequence[str], right: Sequence[bool], rows: list[list[str]],
+                left_out_hint: str = "choose with --columns") -> None:
+    """Any table of text cells in the style of `tune ls` (`tune sweeps`): rich on a terminal, the columns that fit
+    it from the left and a line naming the rest and `left_out_hint` (how to see them); plain aligned text when
+    piped."""
+    if len(rows) > RICH_MAX_ROWS or not sys.stdout.isatty():
+        _print_plain(list(headers), list(right), rows, None)
+    else:
+        _print_rich(list(headers), list(right), rows, None, left_out_hint=left_out_hint)
 
 
 def print_newest_table(newest: NewestRuns, title: str | None = None, limit: int | None = None,
@@ -179,7 +187,7 @@ def _print_table(shown: list[str], right: list[bool], rows: list[list[str]], tit
 
 
 def _print_rich(shown: Sequence[str], right: Sequence[bool], rows: list[list[str]], title: str | None,
-                headers: Sequence[str] | None = None) -> None:
+                headers: Sequence[str] | None = None, left_out_hint: str = "choose with --columns") -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -192,7 +200,7 @@ def _print_rich(shown: Sequence[str], right: Sequence[bool], rows: list[list[str
     table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
     for column, header, is_right in zip(shown, headers, right):
         # run names, times and numbers never break across lines: they are read and copied whole
-        table.add_column(markup(header), no_wrap=True, overflow="ellipsis" if column == "error_message"
+        table.add_column(markup(header), no_wrap=column not in WRAPPED, overflow="ellipsis" if column == "error_message"
                          else "fold", justify="right" if is_right else "left")
     for cells in rows:
         styled = []
@@ -203,7 +211,7 @@ def _print_rich(shown: Sequence[str], right: Sequence[bool], rows: list[list[str
     out.print(table)
     if left_out:
         print(f"({len(left_out)} more column{'s' if len(left_out) != 1 else ''} not shown at this width: "
-              f"{', '.join(inert(HEADERS.get(c, c)) for c in left_out)}; choose with --columns)")
+              f"{', '.join(inert(HEADERS.get(c, c)) for c in left_out)}; {left_out_hint})")
 
 
 def _print_fitted(shown: list[str], right: list[bool], rows: list[list[str]], title: str | None,
@@ -231,11 +239,12 @@ def _print_fitted(shown: list[str], right: list[bool], rows: list[list[str]], ti
 def _fit(shown: Sequence[str], right: Sequence[bool], rows: list[list[str]], width: int
          ) -> tuple[list[str], list[bool], list[list[str]], list[str]]:
     """The leading columns whose cells fit `width` whole (numbers and run names are never split across lines);
-    an error message may be cut short (the last column keeps what is left). Returns the columns left out."""
+    an error message may be cut short (the last column keeps what is left), a WRAPPED column takes more lines.
+    Returns the columns left out."""
     widths = [max([len(inert(HEADERS.get(c, c)))] + [len(r[i]) for r in rows]) for i, c in enumerate(shown)]
     used, keep = 0, 0
     for i, w in enumerate(widths):
-        need = w + (3 if i else 0)  # " │ " between columns
+        need = min(w, WRAPPED.get(shown[i], w)) + (3 if i else 0)  # " │ " between columns
         if keep and used + need > width and shown[i] != "error_message":
             break
         used += need
