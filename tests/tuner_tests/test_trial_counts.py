@@ -208,6 +208,24 @@ def test_tune_sweeps_and_the_dashboard_count_as_the_report_does(six_trials: Path
     assert summary["state"] == "interrupted"  # resume has trials to run (the lost one, the pending one)
 
 
+def test_a_resumed_sweep_counts_its_paused_trials_until_they_are_promoted() -> None:
+    """tune resume of a --stop hyperband sweep: the paused trials are neither to run nor done; each promotion moves
+    one back to running, and one never promoted ends stopped (the progress counted none of them before)."""
+    progress = SweepProgress(3, "loss", "min")  # one trial to run again, two paused
+    progress.paused(2)
+    assert progress.counts.as_dict() == {**dict.fromkeys(EXPECTED_SIX, 0), "planned": 3, "paused": 2, "pending": 1}
+    progress.trial_started()
+    progress.trial_promoted()
+    progress.trial_started()
+    assert (progress.counts.running, progress.counts.paused, progress.counts.pending) == (2, 1, 0)
+    progress.trial_done("a", "finished", 1.0, 0.5)
+    progress.trial_done("b", "paused", 1.0, None)  # paused again at its next rung
+    progress.trial_not_promoted()
+    progress.trial_not_promoted()  # the sweep is over: both paused trials end stopped
+    assert progress.counts.as_dict() == {**dict.fromkeys(EXPECTED_SIX, 0), "planned": 3, "finished": 1, "stopped": 2}
+    assert progress.status_text().startswith("3/3 trials done · 0 running · 2 stopped")
+
+
 def test_tune_sweeps_on_an_80_column_terminal_shows_the_counts_in_one_cell(six_trials: Path) -> None:
     """A person's terminal: the nine count columns did not fit 80 columns, so the counts (what `tune sweeps` is for)
     were left out; they read as one cell there, the states with trials only, in TrialState's order, wrapped onto

@@ -181,8 +181,9 @@ def _run_sweep(request: SweepRequest, cluster: OpenCluster, sweep_id: str) -> Sw
     ensure_runs_dir(settings.runs_dir)
     view_notice = project_view_notice(request.cwd, settings.runs_dir, settings)
     progress = SweepProgress(len(request.todo if request.todo is not None else request.plan.indices)
-                             + len(request.skipped), request.metric, request.mode, request.quiet,
-                             objectives=request.objectives)
+                             + len(request.skipped) + len(request.paused), request.metric, request.mode,
+                             request.quiet, objectives=request.objectives)
+    progress.paused(len(request.paused))  # a resumed sweep's paused trials: promoted later, counted from now
     if view_notice and not request.quiet:  # once, before anything else the sweep says
         progress.message(view_notice)
     if request.resumed:

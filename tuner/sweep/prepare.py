@@ -49,6 +49,9 @@ class SweepRequest:
     todo: tuple[int, ...] | None = None
     #: --skip-done: (trial, run_dir) of the planned trials that already have a finished run, which is reused
     skipped: tuple[tuple[int, str], ...] = ()
+    #: resume: the trials paused at a rung or for an exploit (--stop hyperband, --search pbt) when the driver died;
+    #: not run again as such, the resumed scheduler promotes or relaunches them (counted by the progress as paused)
+    paused: tuple[int, ...] = ()
     #: the trials' working directory: where the sweep was started
     cwd: str = field(default_factory=os.getcwd)
     #: the script's flags as discovered (tuner.interface); None = not checked, argv is `--name=value`

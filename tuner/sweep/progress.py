@@ -84,6 +84,10 @@ class SweepProgress:
         self._move(TrialState.RUNNING, TrialState.PENDING)
         self._changed()
 
+    def paused(self, count: int) -> None:
+        """`count` trials of a resumed sweep wait paused (its scheduler promotes or relaunches them)."""
+        self._move(TrialState.PENDING, TrialState.PAUSED, count)
+
     def trial_promoted(self) -> None:
         """A paused trial (--stop hyperband, --search pbt) goes on as a new run: back to the queue, then started."""
         self._move(TrialState.PAUSED, TrialState.PENDING)

@@ -19,7 +19,7 @@ from tuner.spec import describe_script
 from tuner.store.files import read_run, write_run_status
 from tuner.store.journal import Journal, RecordKind, outcome_record
 from tuner.store.layout import ENV_RUN_DIR
-from tuner.store.status import RunStatus, TrialCounts
+from tuner.store.status import RunStatus, TrialCounts, TrialState
 from tuner.sweep.history import count_trials, runs_table, sweep_rows, sweep_trial_states
 from tuner.sweep.prepare import SweepRequest, check_resources
 from workers.files import is_disk_full
@@ -189,6 +189,7 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
     finally:
         journal.release()
     todo = tuple(i for i in plan.indices if states[i].resume_reruns(retry_failed))
+    paused = tuple(i for i in plan.indices if states[i] is TrialState.PAUSED)
     template, interface = _script_shape(script.path, settings, header.get("command"))
     return SweepRequest(interface=interface, template=template,
                         script=replace(script, given=header.get("script_given", script.given)), plan=plan,
@@ -197,7 +198,8 @@ def prepare_resume(sweep_id: str, retry_failed: bool = True, quiet: bool = False
                         modes=tuple(m or metric_direction(n) for n, m in zip(choice.metrics, choice.modes))
                         if choice.multi else (), constraints=constraints,
                         extra_args=tuple(header.get("extra_args", ())), quiet=quiet, sweep_id=sweep_id, resumed=True,
-                        todo=todo, cwd=str(header["cwd"]) if os.path.isdir(header.get("cwd") or "") else os.getcwd(),
+                        todo=todo, paused=paused,
+                        cwd=str(header["cwd"]) if os.path.isdir(header.get("cwd") or "") else os.getcwd(),
                         search=header.get("search") or "random", stop=stop_from_source(header.get("stop")),
                         tags={str(k): str(v) for k, v in (header.get("tags") or {}).items()},
                         target=header.get("target"))
