@@ -172,7 +172,8 @@ class SweepProgress:
 
     def status_text(self) -> str:
         """`5/10 trials done · 2 running · 1 failed` (done = over: TrialState.is_over), then every other state that
-        is over, when it has trials; the finished and the skipped are only in `done` (the skipped were said once).
+        is over, and the paused (not over: they go on when promoted), when it has trials; the finished and the
+        skipped are only in `done` (the skipped were said once).
         Then the best so far (` | best loss 0.25 (run)`), or a multi-objective sweep's live front (` · front: 4
         runs`, once a finished trial has every metric)."""
         c = self.counts
