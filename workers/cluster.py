@@ -226,6 +226,11 @@ class Cluster:
         `ship`: a project folder sent to a cluster joined by address (Ray's runtime_env working_dir, uploaded to the
         cluster's GCS and unpacked on each node), without SHIP_EXCLUDES, `ship_exclude` (the runs directory), and
         what its .gitignore / .rayignore list; trials on a node that cannot see the driver's files run from it."""
+        # tuner reads the result of every task it keeps (a failed one is its trial's failure, said in one line); the
+        # errors Ray would print as "Unhandled error" when the process ends belong to tasks it let go on purpose (a
+        # full disk, a Ctrl-C, a sweep stopped for a configuration error), whose end was already said: 20 lines of a
+        # worker's traceback after the one line of a full disk, now and then
+        os.environ.setdefault(IGNORE_UNHANDLED_ENV, "1")
         started = False
         shipped = None
         warm = False
@@ -396,6 +401,9 @@ def _upload_reason(exc: BaseException) -> str:
     line = next((x for x in lines if "upload" in x.lower()), lines[-1] if lines else type(exc).__name__)
     return line.rstrip(".")
 
+
+#: Ray's switch that keeps it from printing the errors of task results nobody read (see Cluster.connect)
+IGNORE_UNHANDLED_ENV = "RAY_IGNORE_UNHANDLED_ERRORS"
 
 #: a ray:// head that has just started may fail to start its per-client server (its runtime-env agent is not up
 #: yet; Ray retries for ~15 s, less than a loaded head needs): try again this many times, this far apart
