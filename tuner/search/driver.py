@@ -14,7 +14,7 @@ import os
 import random
 import time
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, cast
 
 from tuner.errors import ConfigError, quoted
 from tuner.store.journal import RecordKind
@@ -222,33 +222,28 @@ def read_history(run_dir: str, metric: str, cache: dict[str, Any] | None = None)
     parse of its printed lines has closed (never output.log itself: the line hook parses it once). A step without
     the metric is not in the history (missing is not NaN); other names never count. Read again only when the file
     changed."""
-    path = RunPaths(run_dir).live_metrics_jsonl
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return []
-    key = (path, stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    if cache is not None and cache.get(run_dir, (None,))[0] == key:
-        return cache[run_dir][1]
-    from tuner.store.files import read_metric_lines
-
-    history = []
-    for number, row in enumerate(read_metric_lines(path)[0], start=1):
-        value = row.get(metric)
-        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-            continue
-        step = row.get("step", number)
-        step = step if isinstance(step, (int, float)) and not isinstance(step, bool) else number
-        history.append((float(step), float(value)))
-    if cache is not None:
-        cache[run_dir] = (key, history)
-    return history
+    return _closed_steps(run_dir, lambda row: _number(row.get(metric)), cache)
 
 
 def read_vector_history(run_dir: str, metrics: Sequence[str],
                         cache: dict[str, Any] | None = None) -> list[tuple[float, tuple[float, ...]]]:
     """(step, (value of each metric)) of each closed step that reported every one of `metrics` (read_history's
     rows and rules: a step without one of them is not in the history); what MOASHA judges."""
+    def values(row: Mapping[str, Any]) -> tuple[float, ...] | None:
+        numbers = [_number(row.get(metric)) for metric in metrics]
+        return None if any(n is None for n in numbers) else tuple(n for n in numbers if n is not None)
+
+    return _closed_steps(run_dir, values, cache)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _closed_steps(run_dir: str, pick: Callable[[Mapping[str, Any]], Any],
+                  cache: dict[str, Any] | None) -> list[tuple[float, Any]]:
+    """(step, pick(row)) of each closed row whose pick is not None, read again only when the file changed (`cache`:
+    one per reader, by run folder; a row without a step is numbered by its place)."""
     path = RunPaths(run_dir).live_metrics_jsonl
     try:
         stat = os.stat(path)
@@ -256,18 +251,16 @@ def read_vector_history(run_dir: str, metrics: Sequence[str],
         return []
     key = (path, stat.st_ino, stat.st_size, stat.st_mtime_ns)
     if cache is not None and cache.get(run_dir, (None,))[0] == key:
-        return cache[run_dir][1]
+        return cast("list[tuple[float, Any]]", cache[run_dir][1])
     from tuner.store.files import read_metric_lines
 
     history = []
     for number, row in enumerate(read_metric_lines(path)[0], start=1):
-        values = [row.get(metric) for metric in metrics]
-        numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        if len(numbers) != len(values):
+        value = pick(row)
+        if value is None:
             continue
-        step = row.get("step", number)
-        step = step if isinstance(step, (int, float)) and not isinstance(step, bool) else number
-        history.append((float(step), tuple(numbers)))
+        step = _number(row.get("step", number))
+        history.append((step if step is not None else float(number), value))
     if cache is not None:
         cache[run_dir] = (key, history)
     return history
