@@ -85,6 +85,6 @@ def test_tune_sweeps_lists_a_damaged_journal_with_its_path(workdir: Path) -> Non
     done = run_tune("sweeps", cwd=workdir)
     assert done.returncode == 0, done.stderr
     assert good.sweep_id in done.stdout
-    assert "No sweeps found" not in done.stdout
+    assert "No sweeps in" not in done.stdout
     (line,) = [x for x in done.stdout.splitlines() if bad.sweep_id in x]
     assert "damaged" in line and bad.path in line

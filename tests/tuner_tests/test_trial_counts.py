@@ -226,6 +226,13 @@ def test_a_resumed_sweep_counts_its_paused_trials_until_they_are_promoted() -> N
     assert progress.status_text().startswith("3/3 trials done · 0 running · 2 stopped")
 
 
+def test_tune_sweeps_with_none_says_where_it_looked_and_how_to_make_one(workdir: Path) -> None:
+    listing = run_tune("sweeps", "--runs-dir", "nowhere")
+    assert listing.returncode == 0, listing.stderr
+    assert listing.stdout.strip() == ("No sweeps in nowhere/ (the folder does not exist yet); "
+                                      "`tune train.py --flag lr=0.1,0.01` makes one.")
+
+
 def test_tune_sweeps_on_an_80_column_terminal_shows_the_counts_in_one_cell(six_trials: Path) -> None:
     """A person's terminal: the nine count columns did not fit 80 columns, so the counts (what `tune sweeps` is for)
     were left out; they read as one cell there, the states with trials only, in TrialState's order, wrapped onto

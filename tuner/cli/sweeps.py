@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import os
 import sys
 from typing import Any, Sequence
 
@@ -217,10 +218,11 @@ def cmd_sweeps(argv: Sequence[str]) -> int:
         print("submitted to a cluster (`tune logs ID`, `tune pull ID`, `tune resume ID`):\n"
               + "\n".join(map(inert, submitted)))
     if not rows:
-        print("No sweeps found." if not submitted else "No sweeps here yet: `tune pull ID` brings them home.")
+        folder = os.path.join(settings.runs_dir, "")
+        where = "" if os.path.isdir(folder) else " (the folder does not exist yet)"
+        print(f"No sweeps in {folder}{where}; `tune train.py --flag lr=0.1,0.01` makes one." if not submitted
+              else "No sweeps here yet: `tune pull ID` brings them home.")
         return 0
-    import os
-
     from tuner.console.tables import print_table
     from tuner.values import format_path
 
