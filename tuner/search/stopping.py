@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from tuner.runs.ranking import check_mode
 
@@ -150,22 +150,9 @@ def asha_stops(histories: Histories, running: Sequence[Any], mode: str, rule: As
         raise ValueError("asha needs grace_period > 0 and reduction_factor > 1")
     state = state if state is not None else AshaState()
     ordered = {t: sorted(p) for t, p in histories.items() if p}
-    longest = max((p[-1][0] for p in ordered.values()), default=0)
-    milestones = rule.rungs(longest)
-    stops = []
-    for trial in running:
-        points = ordered.get(trial)
-        if not points:
-            continue
-        step = points[-1][0]
-        if rule.max_t is not None and step >= rule.max_t:
-            stops.append(Stop(trial, "asha:max_t", step, points[-1][1], rule.max_t))
-            continue
-        reached = [m for m in milestones if m <= step and m > state.judged.get(trial, -math.inf)]
-        if not reached:
-            continue
-        milestone = reached[-1]
-        state.judged[trial] = milestone
+    stops: list[Stop] = []
+    for trial, points, milestone in _due_rungs(ordered, running, rule, state, stops,
+                                               lambda t, p, m: Stop(t, "asha:max_t", p[-1][0], p[-1][1], m)):
         mine = _score(_value_at(points, milestone), mode)
         others = [_score(v, mode) for t, p in ordered.items() if t != trial
                   for v in [_value_at(p, milestone)] if v is not None and _finite(v)]
@@ -175,6 +162,28 @@ def asha_stops(histories: Histories, running: Sequence[Any], mode: str, rule: As
         if mine < cutoff:
             stops.append(Stop(trial, "asha", milestone, _unscore(mine, mode), _unscore(cutoff, mode)))
     return stops
+
+
+def _due_rungs(ordered: Mapping[Any, list[Any]], running: Sequence[Any], rule: AshaRule, state: AshaState,
+               stops: list[Stop], past_max_t: Callable[[Any, list[Any], float], Stop]
+               ) -> Iterator[tuple[Any, list[Any], float]]:
+    """ASHA's and MOASHA's rung bookkeeping: (trial, its points in step order, the rung) for each running trial that
+    reached a rung not judged yet (its highest; remembered in `state`); a trial past max_t gets `past_max_t`'s Stop
+    (its arguments: the trial, its points, max_t) in `stops` instead. The callers rank the trial at that rung their
+    own way."""
+    milestones = rule.rungs(max((p[-1][0] for p in ordered.values()), default=0))
+    for trial in running:
+        points = ordered.get(trial)
+        if not points:
+            continue
+        step = points[-1][0]
+        if rule.max_t is not None and step >= rule.max_t:
+            stops.append(past_max_t(trial, points, rule.max_t))
+            continue
+        reached = [m for m in milestones if m <= step and m > state.judged.get(trial, -math.inf)]
+        if reached:
+            state.judged[trial] = reached[-1]
+            yield trial, points, reached[-1]
 
 
 def _percentile(values: list[float], percent: float) -> float:
@@ -309,22 +318,9 @@ def moasha_stops(histories: VectorHistories, running: Sequence[Any], modes: Sequ
 
     state = state if state is not None else AshaState()
     ordered = {t: sorted(p, key=lambda point: point[0]) for t, p in histories.items() if p}
-    longest = max((p[-1][0] for p in ordered.values()), default=0)
-    milestones = rule.rungs(longest)
-    stops = []
-    for trial in running:
-        points = ordered.get(trial)
-        if not points:
-            continue
-        step = points[-1][0]
-        if rule.max_t is not None and step >= rule.max_t:
-            stops.append(Stop(trial, "moasha:max_t", step, step, rule.max_t))
-            continue
-        reached = [m for m in milestones if m <= step and m > state.judged.get(trial, -math.inf)]
-        if not reached:
-            continue
-        milestone = reached[-1]
-        state.judged[trial] = milestone
+    stops: list[Stop] = []
+    for trial, points, milestone in _due_rungs(ordered, running, rule, state, stops,
+                                               lambda t, p, m: Stop(t, "moasha:max_t", p[-1][0], p[-1][0], m)):
         mine = _cost_vector(_vector_at(points, milestone), modes)
         if mine is None:
             continue
